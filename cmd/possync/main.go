@@ -1,0 +1,68 @@
+// Command possync runs declarative POS ⇄ eCommerce sync pipelines: validate a pipeline file, plan what it
+// would change (a dry run, like terraform plan), apply the plan, or run plan+apply for a scheduler.
+//
+// Exit codes: 0 success (plan: no changes); 1 failure; 2 invalid configuration (plan: changes planned);
+// 3 blocked by a guard; 75 another run of the pipeline holds the lock.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	_ "github.com/possync/possync/connectors/all"
+	_ "github.com/possync/possync/transforms/all"
+)
+
+const usage = `possync: declarative POS ⇄ eCommerce sync pipelines
+
+Usage:
+  possync validate FILE... [--json]         check pipeline files; all findings in one pass
+  possync plan FILE [flags]                 show what applying would change (dry run)
+  possync apply FILE [--plan plan.json]     apply a saved plan exactly, or plan and apply
+  possync run FILE [--report FILE]          plan + apply for schedulers, with a JSON run report
+  possync check FILE                        test every connector's connectivity and credentials
+  possync connectors [NAME]                 docs of every source, sink and transform
+  possync schema                            print the JSON Schema of pipeline files
+
+Run 'possync COMMAND -h' for a command's flags.
+Exit codes: 0 ok (plan: no changes), 1 failure, 2 invalid config (plan: changes planned),
+3 blocked by a guard, 75 pipeline locked by another run.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) int{
+		"validate":   cmdValidate,
+		"plan":       cmdPlan,
+		"apply":      cmdApply,
+		"run":        cmdRun,
+		"check":      cmdCheck,
+		"connectors": cmdConnectors,
+		"schema":     cmdSchema,
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "possync: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	return c(ctx, args[1:], stdout, stderr)
+}

@@ -1,0 +1,72 @@
+package connectors
+
+import (
+	"fmt"
+	"time"
+)
+
+// Action is what a change does to one record of the target.
+type Action string
+
+// Actions. Deactivate keeps the record on the target but takes it off sale (the pipeline's diff options say
+// which field carries activity and when a missing record is deactivated rather than deleted).
+const (
+	Create     Action = "create"
+	Update     Action = "update"
+	Delete     Action = "delete"
+	Deactivate Action = "deactivate"
+)
+
+// Actions lists every action in the order plans show them.
+var Actions = []Action{Create, Update, Deactivate, Delete}
+
+// Record is one record as Go values: string, int64, float64, bool, time.Time or nil.
+type Record map[string]any
+
+// Change is one planned change to one record.
+type Change struct {
+	// ID identifies the change: the same change planned again (after a crash) has the same ID.
+	ID     string
+	Action Action
+	// Key holds the key fields.
+	Key Record
+	// Fields names the fields that changed (updates and deactivations); empty for create and delete.
+	Fields []string
+	// Before is the record as last applied (nil for create).
+	Before Record
+	// After is the whole desired record (nil for delete).
+	After Record
+}
+
+// KeyString formats the key for messages: "sku=A1" or "store=1,sku=A1".
+func (c *Change) KeyString(key []string) string {
+	return FormatKey(key, c.Key)
+}
+
+// FormatKey formats key fields of r in the given order.
+func FormatKey(key []string, r Record) string {
+	s := ""
+	for i, k := range key {
+		if i > 0 {
+			s += ","
+		}
+		s += k + "=" + FormatValue(r[k])
+	}
+	return s
+}
+
+// FormatValue formats a record value the way plans and messages print it.
+func FormatValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return x
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case float64:
+		return fmt.Sprint(x)
+	default:
+		return fmt.Sprint(x)
+	}
+}

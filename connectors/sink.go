@@ -1,0 +1,73 @@
+package connectors
+
+import (
+	"context"
+	"errors"
+)
+
+// Sink applies planned changes to a target system (an eCom store, a POS, a file).
+type Sink interface {
+	// Apply applies changes, in order, and returns one outcome per change (len(outcomes) == len(changes)):
+	// nil when the sink acknowledged the change (it is durable on the target), or the reason it was not
+	// applied (a *ChangeError for a change the target rejected; ErrNotAttempted for one the sink never tried).
+	//
+	// err is non-nil when the sink cannot go on (network down, auth refused, ctx cancelled); the outcomes
+	// still tell which changes were acknowledged before that, so no acknowledged change is lost and none is
+	// sent twice. The runner moves state only for acknowledged changes.
+	//
+	// A sink must tolerate seeing a change again after a crash (same Change.ID): either it recognises the
+	// ID, or it implements Reconciler, or its operations are idempotent.
+	Apply(ctx context.Context, changes []Change) (outcomes []error, err error)
+	// Close releases the sink's resources.
+	Close() error
+}
+
+// ErrNotAttempted is the outcome of a change a sink did not try because it stopped earlier.
+var ErrNotAttempted = errors.New("not attempted")
+
+// ChangeError is a change the target system refused (bad data, a validation error). Retrying the same change
+// will fail the same way; the run reports it as a reject and moves on to the other changes.
+type ChangeError struct {
+	Status int    // protocol status, e.g. the HTTP status code; 0 when none
+	Reason string // the target's message, secrets removed
+}
+
+func (e *ChangeError) Error() string { return e.Reason }
+
+// Batcher is implemented by sinks that want changes in batches of a given size (the runner's default is 500).
+type Batcher interface {
+	BatchSize() int
+}
+
+// Reconciler is implemented by sinks that can tell, after a crash, which changes of an interrupted batch
+// reached the target. The runner calls it on the next run, before planning, with the changes it had sent
+// without hearing back; those that landed are committed to state instead of being planned again.
+type Reconciler interface {
+	Reconcile(ctx context.Context, changes []Change) (landed []bool, err error)
+}
+
+// Lister is implemented by sinks that can read the target's current records (for `possync plan --refresh`,
+// which diffs against the live target and shows drift). Records come in the pipeline's desired schema.
+type Lister interface {
+	List(ctx context.Context, req ReadRequest) (Reader, error)
+}
+
+// Exporter is implemented by sinks whose target is a file holding the whole applied record set. After the
+// changes of a run are committed, the runner writes the full set there itself (DuckDB's COPY), atomically.
+type Exporter interface {
+	Export() Export
+}
+
+// Export describes a whole-set output file.
+type Export struct {
+	// Path of the file; written to a temporary name first and renamed.
+	Path string
+	// Format is one of "csv", "tsv", "jsonl", "parquet".
+	Format string
+}
+
+// ConnectionTester is implemented by connectors that can test connectivity and credentials without reading
+// or writing data (`possync check`).
+type ConnectionTester interface {
+	Check(ctx context.Context) error
+}

@@ -1,0 +1,108 @@
+// Package pipelines loads pipeline files: it parses the YAML (version 1), interpolates ${VAR} and
+// ${VAR:-default} from the environment, validates every block against the declaration of its component
+// (pipelines/spec) and reports all findings in one pass as diagnostics with file:line:col, a JSON pointer, a
+// stable code and a hint. It also writes the JSON Schema of the pipeline file and the components' docs.
+//
+// Type checking that needs data schemas (compiling expressions against upstream fields, SQL steps) is done by
+// the runner, which owns DuckDB; it reports through the same diagnostics.
+package pipelines
+
+import (
+	"time"
+
+	"github.com/possync/possync/pipelines/spec"
+)
+
+// Version is the pipeline file format version this package reads.
+const Version = 1
+
+// Pipeline is a loaded, validated pipeline file.
+type Pipeline struct {
+	// File is the path the pipeline was loaded from; Dir its folder (relative paths in components resolve there).
+	File string
+	Dir  string
+	// Hash identifies the pipeline's effective configuration (after interpolation, with secrets hashed, never
+	// shown): a plan made under one configuration is stale under another.
+	Hash string
+
+	Version  int
+	Name     string
+	Merchant string
+	// Key names the record key fields (at least one).
+	Key []string
+	// Sources are the pipeline's inputs, in file order. A single `source:` block is named "source".
+	Sources []*Component
+	// Transforms are the steps, in order.
+	Transforms []*Step
+	Sink       *Component
+	State      State
+	Diff       Diff
+	Guards     Guards
+	// TimeZone is the store's time zone (the `timezone` field, default UTC), for date logic and --at.
+	TimeZone *time.Location
+
+	// Secrets redacts every secret value of the file from text: the CLI passes all output through it.
+	Secrets *spec.Redactor
+}
+
+// Component is one configured source, sink or transform.
+type Component struct {
+	// Name is the source's name (the key under `sources:`), the step's `name`, or "sink".
+	Name string
+	// Type is the component's registered name (the `type:` field).
+	Type   string
+	Spec   *spec.Component
+	Config spec.Config
+	// Pos is the position of the component's block.
+	Pos spec.Pos
+}
+
+// Step is one transform.
+type Step struct {
+	Component
+	// Input names the relation the step reads: a source or an earlier step's Name. Empty means the previous
+	// step's output (the only source, for the first step). SQL steps read the relations their query names.
+	Input    string
+	InputPos spec.Pos
+}
+
+// State configures the state store.
+type State struct {
+	// Dir holds the pipeline's state database and lock file: the `state.dir` field, else $POSSYNC_STATE_DIR,
+	// else ./.possync (relative to the working directory).
+	Dir string
+	// MemoryLimit caps DuckDB's memory (e.g. "512MB"); empty means DuckDB's default. Past it DuckDB spills to
+	// Dir.
+	MemoryLimit string
+	// Threads caps DuckDB's threads; 0 means one per core.
+	Threads int
+}
+
+// OnMissing says what a record in state that is missing from the desired set becomes.
+type OnMissing string
+
+// OnMissing values.
+const (
+	MissingDelete     OnMissing = "delete"
+	MissingDeactivate OnMissing = "deactivate"
+	MissingKeep       OnMissing = "keep"
+)
+
+// Diff configures how desired records are compared with state.
+type Diff struct {
+	// OnMissing: delete (default), deactivate (needs ActiveField) or keep.
+	OnMissing OnMissing
+	// ActiveField names a boolean field saying whether a record is on sale. An update that turns it from true
+	// to false is planned as a deactivate; with OnMissing deactivate, a missing record is planned as setting it
+	// to false.
+	ActiveField string
+	// Ignore lists fields carried to the sink but never compared (e.g. a timestamp that changes every export).
+	Ignore []string
+}
+
+// Guards block plans that look like accidents.
+type Guards struct {
+	// MaxDeletePercent blocks a plan that deletes or deactivates more than this percentage of the records in
+	// state (default 10). A negative value disables the guard.
+	MaxDeletePercent float64
+}

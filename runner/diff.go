@@ -1,0 +1,321 @@
+package runner
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/runner/state"
+)
+
+// diffTable holds the planned changes: __op, __present (the record is in the
+// desired set), one __c_<i> flag per compared column, the after-values of every desired column, and the
+// before-values __o_<col> of every compared column.
+const diffTable = "__diff"
+
+// checkDesired fails on records the planner cannot key: null key fields and duplicate keys.
+func (s *session) checkDesired(ctx context.Context) error {
+	key := s.p.Key
+	var nulls []string
+	for _, k := range key {
+		nulls = append(nulls, ident(k)+" IS NULL")
+	}
+	n, err := s.d.count(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", ident(s.desired), strings.Join(nulls, " OR ")))
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return fmt.Errorf("%d desired record(s) have an empty key field (%s); nothing was planned", n, strings.Join(key, ", "))
+	}
+	keys := identList(key, "")
+	q := fmt.Sprintf("SELECT %s, count(*) AS n, count(*) OVER () AS total FROM %s GROUP BY ALL HAVING count(*) > 1 ORDER BY %s LIMIT %d",
+		keys, ident(s.desired), keys, maxListed)
+	var lines []string
+	var total int64
+	err = s.d.query(ctx, q, func(b arrow.RecordBatch) error {
+		for i := 0; i < int(b.NumRows()); i++ {
+			r := connectors.RowRecord(b, i)
+			total = r["total"].(int64)
+			lines = append(lines, fmt.Sprintf("  %s (%d records)", connectors.FormatKey(key, r), r["n"]))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if total > 0 {
+		more := ""
+		if total > int64(len(lines)) {
+			more = fmt.Sprintf("\n  ... and %d more", total-int64(len(lines)))
+		}
+		return fmt.Errorf("%d key(s) appear more than once in the desired records; nothing was planned:\n%s%s",
+			total, strings.Join(lines, "\n"), more)
+	}
+	return nil
+}
+
+// diffSpec is the column layout of a diff.
+type diffSpec struct {
+	key      []string
+	desired  []state.Column // desired columns, in order
+	compared []state.Column // non-key, non-ignored desired columns
+	inOld    map[string]string
+}
+
+// diff compares the desired table with the state snapshot and fills diffTable.
+func (s *session) diff(ctx context.Context) (*diffSpec, error) {
+	sch, err := s.d.schemaOf(ctx, ident(s.desired))
+	if err != nil {
+		return nil, err
+	}
+	ds := &diffSpec{key: s.p.Key, inOld: map[string]string{}}
+	ignore := map[string]bool{}
+	for _, f := range s.p.Diff.Ignore {
+		ignore[f] = true
+	}
+	isKey := map[string]bool{}
+	for _, k := range ds.key {
+		isKey[k] = true
+	}
+	for _, f := range sch.Fields() {
+		c := state.Column{Name: f.Name, Type: duckType(f.Type)}
+		ds.desired = append(ds.desired, c)
+		if !isKey[f.Name] && !ignore[f.Name] {
+			ds.compared = append(ds.compared, c)
+		}
+	}
+	for _, c := range s.meta.Columns {
+		ds.inOld[c.Name] = c.Type
+	}
+	snap := s.store.Snapshot()
+	if snap == "" {
+		// Nothing applied yet: an empty snapshot of the desired layout.
+		snap = "(SELECT * FROM " + ident(s.desired) + " WHERE false)"
+		for _, c := range ds.desired {
+			ds.inOld[c.Name] = c.Type
+		}
+	}
+	q := s.diffQuery(ds, snap)
+	if err := s.d.exec(ctx, "CREATE OR REPLACE TABLE "+diffTable+" AS "+q); err != nil {
+		return nil, fmt.Errorf("diff: %w", err)
+	}
+	return ds, nil
+}
+
+// oldCol is the snapshot's value of a desired column, cast to the desired type; NULL for a new column.
+func (ds *diffSpec) oldCol(c state.Column) string {
+	t, ok := ds.inOld[c.Name]
+	switch {
+	case !ok:
+		return "CAST(NULL AS " + c.Type + ")"
+	case t != c.Type:
+		return fmt.Sprintf("TRY_CAST(o.%s AS %s)", ident(c.Name), c.Type)
+	}
+	return "o." + ident(c.Name)
+}
+
+func (s *session) diffQuery(ds *diffSpec, snap string) string {
+	var on, keys []string
+	for _, k := range ds.key {
+		on = append(on, fmt.Sprintf("o.%s = n.%s", ident(k), ident(k)))
+		keys = append(keys, fmt.Sprintf("coalesce(n.%s, o.%s) AS %s", ident(k), ident(k), ident(k)))
+	}
+	var flags, changed, after, before []string
+	for i, c := range ds.compared {
+		d := fmt.Sprintf("(%s IS DISTINCT FROM n.%s)", ds.oldCol(c), ident(c.Name))
+		changed = append(changed, d)
+		flags = append(flags, fmt.Sprintf("%s AS __c_%d", d, i))
+		before = append(before, fmt.Sprintf("%s AS %s", ds.oldCol(c), ident("__o_"+c.Name)))
+	}
+	active := s.p.Diff.ActiveField
+	missing := "'delete'"
+	if s.p.Diff.OnMissing == pipelines.MissingDeactivate {
+		missing = "'deactivate'"
+	}
+	for _, c := range ds.desired {
+		if isIn(ds.key, c.Name) {
+			continue
+		}
+		v := "n." + ident(c.Name)
+		if s.p.Diff.OnMissing == pipelines.MissingDeactivate {
+			// A deactivated missing record keeps its last values, with the active field false.
+			if c.Name == active {
+				v = fmt.Sprintf("CASE WHEN n.__n THEN n.%s ELSE false END", ident(c.Name))
+			} else {
+				v = fmt.Sprintf("CASE WHEN n.__n THEN n.%s ELSE %s END", ident(c.Name), ds.oldCol(c))
+			}
+		}
+		after = append(after, v+" AS "+ident(c.Name))
+	}
+	op := fmt.Sprintf("CASE WHEN o.__o IS NULL THEN 'create' WHEN n.__n IS NULL THEN %s ELSE 'update' END", missing)
+	if active != "" {
+		oa, na := ds.oldCol(state.Column{Name: active, Type: "BOOLEAN"}), "n."+ident(active)
+		op = fmt.Sprintf("CASE WHEN o.__o IS NULL THEN 'create' WHEN n.__n IS NULL THEN %s WHEN %s AND NOT coalesce(%s, false) THEN 'deactivate' ELSE 'update' END",
+			missing, oa, na)
+	}
+	where := []string{"o.__o IS NULL", "n.__n IS NULL"}
+	if len(changed) > 0 {
+		where = append(where, strings.Join(changed, " OR "))
+	}
+	cond := "(" + strings.Join(where, " OR ") + ")"
+	switch s.p.Diff.OnMissing {
+	case pipelines.MissingKeep:
+		cond += " AND n.__n IS NOT NULL"
+	case pipelines.MissingDeactivate:
+		// A missing record that is already inactive needs nothing.
+		cond += fmt.Sprintf(" AND (n.__n IS NOT NULL OR coalesce(%s, true))", ds.oldCol(state.Column{Name: active, Type: "BOOLEAN"}))
+	}
+	if s.protected != "" {
+		var pk []string
+		for _, k := range ds.key {
+			pk = append(pk, fmt.Sprintf("p.%s = coalesce(n.%s, o.%s)", ident(k), ident(k), ident(k)))
+		}
+		cond += fmt.Sprintf(" AND NOT EXISTS (SELECT 1 FROM %s p WHERE %s)", ident(s.protected), strings.Join(pk, " AND "))
+	}
+	cols := []string{op + " AS __op", "n.__n IS NOT NULL AS __present"}
+	cols = append(cols, keys...)
+	cols = append(cols, flags...)
+	cols = append(cols, after...)
+	cols = append(cols, before...)
+	return fmt.Sprintf("SELECT %s FROM (SELECT *, true AS __o FROM %s) o FULL OUTER JOIN (SELECT *, true AS __n FROM %s) n ON %s WHERE %s",
+		strings.Join(cols, ", "), snap, ident(s.desired), strings.Join(on, " AND "), cond)
+}
+
+func isIn(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// actionOrder is the order changes are listed and applied in: creates and updates before deactivations and
+// deletions, so an interrupted apply never leaves a store with less than it had.
+const actionOrder = "CASE __op WHEN 'create' THEN 0 WHEN 'update' THEN 1 WHEN 'deactivate' THEN 2 ELSE 3 END"
+
+// changes reads the diff into plan changes and sink changes (in apply order), each with its ID.
+func (s *session) changes(ctx context.Context, ds *diffSpec) ([]plan.Change, []connectors.Change, error) {
+	var pcs []plan.Change
+	var ccs []connectors.Change
+	q := fmt.Sprintf("SELECT * FROM %s ORDER BY %s, %s", diffTable, actionOrder, identList(ds.key, ""))
+	err := s.d.query(ctx, q, func(b arrow.RecordBatch) error {
+		for i := 0; i < int(b.NumRows()); i++ {
+			r := connectors.RowRecord(b, i)
+			pc, cc := s.change(ds, r)
+			pcs = append(pcs, pc)
+			ccs = append(ccs, cc)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("read diff: %w", err)
+	}
+	return pcs, ccs, nil
+}
+
+func keyJSON(key []string, r connectors.Record) map[string]any {
+	m := make(map[string]any, len(key))
+	for _, k := range key {
+		m[k] = jsonValue(r[k])
+	}
+	return m
+}
+
+// change turns one diff row into a plan change and a sink change.
+func (s *session) change(ds *diffSpec, r connectors.Record) (plan.Change, connectors.Change) {
+	action := connectors.Action(r["__op"].(string))
+	cc := connectors.Change{Action: action, Key: connectors.Record{}}
+	for _, k := range ds.key {
+		cc.Key[k] = r[k]
+	}
+	if action != connectors.Create {
+		cc.Before = connectors.Record{}
+		for k, v := range cc.Key {
+			cc.Before[k] = v
+		}
+		for _, c := range ds.compared {
+			cc.Before[c.Name] = r["__o_"+c.Name]
+		}
+	}
+	if action != connectors.Delete {
+		cc.After = connectors.Record{}
+		for _, c := range ds.desired {
+			cc.After[c.Name] = r[c.Name]
+		}
+	}
+	pc := plan.Change{Action: action, Key: keyJSON(ds.key, cc.Key)}
+	switch action {
+	case connectors.Create:
+		for _, c := range ds.desired {
+			if v := r[c.Name]; v != nil && !isIn(ds.key, c.Name) {
+				pc.Fields = append(pc.Fields, plan.FieldChange{Name: c.Name, After: jsonValue(v)})
+			}
+		}
+	case connectors.Update, connectors.Deactivate:
+		for i, c := range ds.compared {
+			if r["__c_"+strconv.Itoa(i)] == true {
+				cc.Fields = append(cc.Fields, c.Name)
+				pc.Fields = append(pc.Fields, plan.FieldChange{Name: c.Name, Before: jsonValue(r["__o_"+c.Name]), After: jsonValue(r[c.Name])})
+			}
+		}
+	}
+	cc.ID = s.changeID(pc)
+	pc.ID = cc.ID
+	return pc, cc
+}
+
+// changeID identifies a change by the state it was planned against and its content, so the same plan
+// recomputed gives the same IDs, and a change planned against another serial never shares one.
+func (s *session) changeID(pc plan.Change) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00", s.meta.Lineage, s.meta.Serial)
+	_ = json.NewEncoder(h).Encode(pc)
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// jsonValue converts a record value to the value a plan document holds (times as RFC 3339 text).
+func jsonValue(v any) any {
+	if v == nil {
+		return nil
+	}
+	if _, ok := v.(string); ok {
+		return v
+	}
+	switch v.(type) {
+	case int64, float64, bool:
+		return v
+	}
+	return connectors.FormatValue(v)
+}
+
+var sqlLine = regexp.MustCompile(`(?m)^LINE (\d+): (.*)\n( *)\^`)
+
+// sqlError positions a DuckDB error about a SQL step's query at the query's line and column when DuckDB
+// says where it is.
+func sqlError(q spec.Expr, err error) error {
+	msg := err.Error()
+	pos := q.Pos
+	if m := sqlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		col := len(m[3]) - len("LINE "+m[1]+": ") + 1
+		if strings.HasPrefix(m[2], "...") || col < 1 {
+			col = 1
+		}
+		pos = q.At(line, col)
+		msg = strings.TrimSpace(msg[:strings.Index(msg, "LINE ")])
+	}
+	first, _, _ := strings.Cut(msg, "\n")
+	return &spec.Diagnostic{Severity: spec.Error, Code: "sql_error", Pos: pos, Message: first}
+}

@@ -1,0 +1,208 @@
+// Package plan is the plan document: what a run would change, as versioned JSON data first. The text a
+// person reads (summary first, then per-record field diffs) is rendered from the document, never from the
+// planner's internals, so `possync plan --json`, `--out` and the terminal always agree.
+package plan
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/possync/possync/connectors"
+)
+
+// FormatVersion is the version of the plan document. Readers refuse a plan of another major version.
+const FormatVersion = "1.0"
+
+// Plan is a dry-run of a pipeline: the changes that applying it would make, and why it may be refused.
+type Plan struct {
+	FormatVersion string    `json:"format_version"`
+	Pipeline      Pipeline  `json:"pipeline"`
+	CreatedAt     time.Time `json:"created_at"`
+	// EvaluatedAt is the evaluation time (now, or `possync plan --at`).
+	EvaluatedAt time.Time `json:"evaluated_at"`
+	Key         []string  `json:"key"`
+	Inputs      []Input   `json:"inputs"`
+	State       State     `json:"state"`
+	Summary     Summary   `json:"summary"`
+	Guards      []Guard   `json:"guards"`
+	// Rejects are input rows that could not be used; their keys (when known) are left untouched this run.
+	Rejects []connectors.Reject `json:"rejects,omitempty"`
+	// Notes are remarks from the connectors (files skipped, ...).
+	Notes   []string `json:"notes,omitempty"`
+	Changes []Change `json:"changes"`
+	// Hash covers everything that decides what apply would do (configuration, inputs, state, changes,
+	// guards), not when the plan was made: apply recomputes it and refuses a plan whose hash differs.
+	Hash string `json:"hash"`
+}
+
+// Pipeline identifies the pipeline and its configuration.
+type Pipeline struct {
+	Name       string `json:"name"`
+	Merchant   string `json:"merchant"`
+	File       string `json:"file"`
+	ConfigHash string `json:"config_hash"`
+}
+
+// Input describes one source as read for the plan.
+type Input struct {
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	Mode        string `json:"mode"`
+	Records     int64  `json:"records"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+// State identifies the state the plan was made against. An empty store has no lineage.
+type State struct {
+	Lineage string `json:"lineage,omitempty"`
+	Serial  int64  `json:"serial"`
+	Records int64  `json:"records"`
+}
+
+// Summary counts changes per action, and the records left as they are.
+type Summary struct {
+	Create     int   `json:"create"`
+	Update     int   `json:"update"`
+	Deactivate int   `json:"deactivate"`
+	Delete     int   `json:"delete"`
+	Unchanged  int64 `json:"unchanged"`
+}
+
+// Total is the number of changes.
+func (s Summary) Total() int { return s.Create + s.Update + s.Deactivate + s.Delete }
+
+// Count returns the count of one action.
+func (s Summary) Count(a connectors.Action) int {
+	switch a {
+	case connectors.Create:
+		return s.Create
+	case connectors.Update:
+		return s.Update
+	case connectors.Deactivate:
+		return s.Deactivate
+	case connectors.Delete:
+		return s.Delete
+	}
+	return 0
+}
+
+// Add counts one change.
+func (s *Summary) Add(a connectors.Action) {
+	switch a {
+	case connectors.Create:
+		s.Create++
+	case connectors.Update:
+		s.Update++
+	case connectors.Deactivate:
+		s.Deactivate++
+	case connectors.Delete:
+		s.Delete++
+	}
+}
+
+// Verdicts of a guard.
+const (
+	Pass       = "pass"
+	Blocked    = "blocked"
+	Overridden = "overridden" // it would block, and --allow-mass-change let it through
+)
+
+// Guard is the verdict of one guard.
+type Guard struct {
+	Name    string  `json:"name"`
+	Limit   float64 `json:"limit"`
+	Value   float64 `json:"value"`
+	Verdict string  `json:"verdict"`
+	Message string  `json:"message"`
+}
+
+// Blocked reports whether any guard blocks the plan.
+func (p *Plan) Blocked() bool {
+	for _, g := range p.Guards {
+		if g.Verdict == Blocked {
+			return true
+		}
+	}
+	return false
+}
+
+// Change is one planned change.
+type Change struct {
+	ID     string            `json:"id"`
+	Action connectors.Action `json:"action"`
+	Key    map[string]any    `json:"key"`
+	// Fields: for create every non-null field (After only), for update and deactivate the changed fields
+	// (Before → After), for delete none.
+	Fields []FieldChange `json:"fields,omitempty"`
+}
+
+// FieldChange is one field's before and after values.
+type FieldChange struct {
+	Name   string `json:"name"`
+	Before any    `json:"before"`
+	After  any    `json:"after"`
+}
+
+// hashed is the part of a plan its hash covers.
+type hashed struct {
+	FormatVersion string   `json:"format_version"`
+	Pipeline      Pipeline `json:"pipeline"`
+	Key           []string `json:"key"`
+	Inputs        []Input  `json:"inputs"`
+	State         State    `json:"state"`
+	Guards        []Guard  `json:"guards"`
+	Changes       []Change `json:"changes"`
+}
+
+// ComputeHash returns the hash of p (see Plan.Hash). The pipeline file path is not part of it.
+func (p *Plan) ComputeHash() string {
+	h := hashed{p.FormatVersion, p.Pipeline, p.Key, p.Inputs, p.State, p.Guards, p.Changes}
+	h.Pipeline.File = ""
+	sum := sha256.New()
+	if err := json.NewEncoder(sum).Encode(h); err != nil {
+		panic(fmt.Sprintf("plan hash: %v", err)) // only plain values: cannot fail
+	}
+	return "sha256:" + hex.EncodeToString(sum.Sum(nil))
+}
+
+// Read loads a plan written by Write and checks its version and hash.
+func Read(path string) (*Plan, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read plan: %w", err)
+	}
+	var p Plan
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // numbers keep their exact text, so the hash is recomputed over the same bytes
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("read plan %s: not a plan document: %w", path, err)
+	}
+	if p.FormatVersion == "" || p.FormatVersion[0] != FormatVersion[0] {
+		return nil, fmt.Errorf("read plan %s: format version %q, this possync reads %s", path, p.FormatVersion, FormatVersion)
+	}
+	if got := p.ComputeHash(); got != p.Hash {
+		return nil, fmt.Errorf("read plan %s: its hash does not match its content (edited or truncated)", path)
+	}
+	return &p, nil
+}
+
+// Write saves the plan as indented JSON, atomically (temporary file, then rename).
+func Write(path string, p *Plan) error {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write plan: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write plan: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write plan: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,172 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/possync/possync/connectors"
+)
+
+// TextOptions control the human rendering.
+type TextOptions struct {
+	// Color adds ANSI colours (for terminals).
+	Color bool
+	// Limit caps the number of changes listed (0 = all); the summary always counts them all.
+	Limit int
+}
+
+const (
+	ansiReset  = "\x1b[0m"
+	ansiBold   = "\x1b[1m"
+	ansiRed    = "\x1b[31m"
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
+	ansiPurple = "\x1b[35m"
+)
+
+var symbols = map[connectors.Action]struct{ sym, color string }{
+	connectors.Create:     {"+", ansiGreen},
+	connectors.Update:     {"~", ansiYellow},
+	connectors.Deactivate: {"!", ansiPurple},
+	connectors.Delete:     {"-", ansiRed},
+}
+
+// WriteText renders the plan for a person: what the plan covers and its summary first, then guard verdicts,
+// rejects and notes, then each change with its field diffs.
+func WriteText(w io.Writer, p *Plan, o TextOptions) error {
+	tw := &textWriter{w: w, color: o.Color}
+	tw.printf("%s for pipeline %s (merchant %s)\n", tw.bold("Plan"), p.Pipeline.Name, p.Pipeline.Merchant)
+	tw.printf("  evaluated at %s\n", p.EvaluatedAt.Format("2006-01-02T15:04:05Z07:00"))
+	for _, in := range p.Inputs {
+		tw.printf("  input %-12s %s records (%s, %s)\n", in.Name, group(in.Records), in.Type, in.Mode)
+	}
+	if p.State.Serial == 0 {
+		tw.printf("  state: empty (first apply)\n")
+	} else {
+		tw.printf("  state: %s records, serial %d\n", group(p.State.Records), p.State.Serial)
+	}
+	tw.printf("\n")
+	s := p.Summary
+	if s.Total() == 0 {
+		tw.printf("%s %s records up to date.\n", tw.bold("No changes."), group(s.Unchanged))
+	} else {
+		tw.printf("%s %s to create, %s to update, %s to deactivate, %s to delete, %s unchanged.\n",
+			tw.bold("Plan:"), group(int64(s.Create)), group(int64(s.Update)), group(int64(s.Deactivate)),
+			group(int64(s.Delete)), group(s.Unchanged))
+	}
+	for _, g := range p.Guards {
+		verdict := g.Verdict
+		switch g.Verdict {
+		case Blocked:
+			verdict = tw.paint(ansiRed, "BLOCKED")
+		case Overridden:
+			verdict = tw.paint(ansiYellow, "overridden")
+		}
+		tw.printf("Guard %s: %s (%s)\n", g.Name, verdict, g.Message)
+	}
+	if len(p.Rejects) > 0 {
+		tw.printf("\n%s (%d): rows left untouched\n", tw.bold("Rejects"), len(p.Rejects))
+		for i, r := range p.Rejects {
+			if o.Limit > 0 && i >= o.Limit {
+				tw.printf("  ... and %d more\n", len(p.Rejects)-i)
+				break
+			}
+			tw.printf("  %s: %s\n", r.Where, r.Reason)
+		}
+	}
+	for _, n := range p.Notes {
+		tw.printf("Note: %s\n", n)
+	}
+	if len(p.Changes) > 0 {
+		tw.printf("\n")
+	}
+	for i, c := range p.Changes {
+		if o.Limit > 0 && i >= o.Limit {
+			tw.printf("\n... and %s more changes (--limit 0 shows all)\n", group(int64(len(p.Changes)-i)))
+			break
+		}
+		sy := symbols[c.Action]
+		tw.printf("%s %s %s\n", tw.paint(sy.color, sy.sym), tw.paint(sy.color, string(c.Action)), formatKey(p.Key, c.Key))
+		width := 0
+		for _, f := range c.Fields {
+			width = max(width, len(f.Name))
+		}
+		for _, f := range c.Fields {
+			if c.Action == connectors.Create {
+				tw.printf("    %-*s  %s\n", width, f.Name, formatJSON(f.After))
+			} else {
+				tw.printf("    %-*s  %s -> %s\n", width, f.Name, tw.paint(ansiRed, formatJSON(f.Before)), tw.paint(ansiGreen, formatJSON(f.After)))
+			}
+		}
+	}
+	return tw.err
+}
+
+type textWriter struct {
+	w     io.Writer
+	color bool
+	err   error
+}
+
+func (t *textWriter) printf(format string, args ...any) {
+	if t.err == nil {
+		_, t.err = fmt.Fprintf(t.w, format, args...)
+	}
+}
+
+func (t *textWriter) paint(color, s string) string {
+	if !t.color || color == "" {
+		return s
+	}
+	return color + s + ansiReset
+}
+
+func (t *textWriter) bold(s string) string { return t.paint(ansiBold, s) }
+
+func formatKey(key []string, k map[string]any) string {
+	names := key
+	if len(names) == 0 {
+		for n := range k {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+	}
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + "=" + formatJSON(k[n])
+	}
+	return strings.Join(parts, " ")
+}
+
+// formatJSON prints a value as in the JSON document (strings quoted), so that "12" and 12 differ visibly.
+func formatJSON(v any) string {
+	if v == nil {
+		return "null"
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// group formats n with thousands separators.
+func group(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

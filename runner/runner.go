@@ -1,0 +1,460 @@
+// Package runner executes pipelines: it stages each source's records in DuckDB (Arrow batches through
+// DuckDB's Arrow scan, or files read by DuckDB's own readers), runs the transforms, diffs the desired records
+// against the state's last-applied snapshot by key, builds the plan document, and applies it through the sink,
+// moving state only for the changes the sink acknowledged.
+//
+// The runner owns DuckDB: connectors and transforms never see it. Validation runs the same code path over
+// empty inputs, so every expression and SQL step is type-checked against the fields its upstream provides.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/runner/state"
+	"github.com/possync/possync/transforms"
+)
+
+// Options control a plan or a run.
+type Options struct {
+	// Now is the evaluation time; zero means the clock.
+	Now time.Time
+	// AllowMassChange lets a plan that a guard blocks go through (the verdict says "overridden").
+	AllowMassChange bool
+	// FullRefresh asks incremental sources to read everything.
+	FullRefresh bool
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+	// Store overrides the pipeline's state store (tests; shared backends).
+	Store state.Store
+}
+
+// session is one plan or run of a pipeline.
+type session struct {
+	p     *pipelines.Pipeline
+	opts  Options
+	now   time.Time
+	d     *duck
+	store state.Store
+	meta  state.Meta
+	alloc memory.Allocator
+
+	sources []*source
+	staged  map[string]*staged
+	schemas map[string]*arrow.Schema // relation name → schema
+	desired string
+	// protected names a table of keys the plan must leave alone (rejected input rows).
+	protected string
+	sink      connectors.Sink
+	timings   *timings
+}
+
+func newSession(p *pipelines.Pipeline, opts Options) *session {
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	st := opts.Store
+	if st == nil {
+		st = state.NewDuckStore(p.State.Dir, p.Name)
+	}
+	return &session{p: p, opts: opts, now: now, store: st, alloc: memory.DefaultAllocator,
+		staged: map[string]*staged{}, schemas: map[string]*arrow.Schema{}, timings: newTimings()}
+}
+
+func (s *session) logf(format string, args ...any) {
+	if s.opts.Log != nil {
+		fmt.Fprintf(s.opts.Log, format+"\n", args...)
+	}
+}
+
+func (s *session) close() {
+	if s.sink != nil {
+		_ = s.sink.Close()
+	}
+	if s.d != nil {
+		s.d.close()
+	}
+}
+
+// open starts DuckDB and opens the state (read-only for plans).
+func (s *session) open(ctx context.Context, readOnly bool) error {
+	d, err := openDuck(ctx, s.p.State)
+	if err != nil {
+		return err
+	}
+	s.d = d
+	if s.meta, err = s.store.Open(ctx, d.conn, readOnly); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *session) env() connectors.Env {
+	return connectors.Env{Pipeline: s.p.Name, Dir: s.p.Dir, Key: s.p.Key}
+}
+
+// buildSources constructs every source.
+func (s *session) buildSources() spec.Diagnostics {
+	var diags spec.Diagnostics
+	for _, c := range s.p.Sources {
+		_, ctor, ok := connectors.Sources.Lookup(c.Type)
+		if !ok {
+			diags.Append(spec.Errorf(c.Pos, "unknown_component", "", "unknown source type %q", c.Type))
+			continue
+		}
+		src, err := ctor(c.Config, s.env())
+		if err != nil {
+			diags.Add(c.Pos, componentError(c, err))
+			continue
+		}
+		s.sources = append(s.sources, &source{comp: c, src: src})
+		s.schemas[c.Name] = src.Schema()
+	}
+	return diags
+}
+
+func componentError(c *pipelines.Component, err error) error {
+	var d *spec.Diagnostic
+	var ds spec.Diagnostics
+	if errors.As(err, &d) || errors.As(err, &ds) {
+		return err
+	}
+	return spec.Errorf(c.Pos, "component_error", "", "%s %s: %v", c.Spec.Kind, c.Type, err)
+}
+
+// stageAll reads every source; with empty, it creates empty tables of the sources' schemas instead (validate).
+func (s *session) stageAll(ctx context.Context, empty bool) error {
+	for _, src := range s.sources {
+		name := src.comp.Name
+		if empty {
+			if err := s.emptyTable(ctx, name, src.src.Schema()); err != nil {
+				return err
+			}
+			continue
+		}
+		done := s.timings.start("read " + name)
+		st, err := s.stage(ctx, src)
+		done()
+		if err != nil {
+			return err
+		}
+		s.staged[name] = st
+		s.logf("read %s: %d records (%s)", name, st.input.Records, st.input.Mode)
+	}
+	return nil
+}
+
+func (s *session) emptyTable(ctx context.Context, name string, sch *arrow.Schema) error {
+	cols := make([]string, sch.NumFields())
+	for i, f := range sch.Fields() {
+		cols[i] = ident(f.Name) + " " + duckType(f.Type)
+	}
+	return s.d.exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s (%s)", ident(name), joinComma(cols)))
+}
+
+// transformAll builds and runs each step in order, each against its input's actual schema. It returns the
+// diagnostics of steps that could not be built (unknown fields, type errors), or the error of a run.
+func (s *session) transformAll(ctx context.Context) (spec.Diagnostics, error) {
+	var diags spec.Diagnostics
+	prev := ""
+	if len(s.p.Sources) == 1 {
+		prev = s.p.Sources[0].Name
+	}
+	for i, st := range s.p.Transforms {
+		sp := &step{st: st, table: st.Name, input: st.Input}
+		if sp.table == "" {
+			sp.table = fmt.Sprintf("__step_%d", i)
+		}
+		if sp.input == "" {
+			sp.input = prev
+		}
+		_, ctor, ok := transforms.Registry.Lookup(st.Type)
+		if !ok {
+			diags.Append(spec.Errorf(st.Pos, "unknown_component", "", "unknown transform type %q", st.Type))
+			return diags, nil
+		}
+		env := transforms.Env{Now: s.now, Location: s.p.TimeZone, Alloc: s.alloc}
+		if in, ok := s.schemas[sp.input]; ok {
+			env.Input = in
+		}
+		tr, err := ctor(st.Config, env)
+		if err != nil {
+			diags.Add(st.Pos, componentError(&st.Component, err))
+			return diags, nil // later steps depend on this one's output
+		}
+		sp.tr = tr
+		if q, ok := tr.(transforms.SQL); ok {
+			if err := s.prepareSQL(ctx, q.Query()); err != nil {
+				diags.Add(st.Pos, err)
+				return diags, nil
+			}
+		}
+		done := s.timings.start("transform " + stepName(sp))
+		err = s.runStep(ctx, sp)
+		done()
+		if err != nil {
+			var d *spec.Diagnostic
+			if errors.As(err, &d) {
+				diags.Append(d)
+				return diags, nil
+			}
+			return diags, err
+		}
+		sch, err := s.d.schemaOf(ctx, ident(sp.table))
+		if err != nil {
+			return diags, err
+		}
+		s.schemas[sp.table] = sch
+		prev = sp.table
+	}
+	s.desired = prev
+	return diags, nil
+}
+
+// prepareSQL checks a SQL step's query against the relations defined so far, so that an unknown table or
+// column is reported at its own line and column before any data moves.
+func (s *session) prepareSQL(ctx context.Context, q spec.Expr) error {
+	stmt, err := s.d.conn.PrepareContext(ctx, q.Text)
+	if err != nil {
+		return sqlError(q, err)
+	}
+	return stmt.Close()
+}
+
+// checkKey verifies the desired records carry every key field.
+func (s *session) checkKey() spec.Diagnostics {
+	var diags spec.Diagnostics
+	sch := s.schemas[s.desired]
+	for i, k := range s.p.Key {
+		if len(sch.FieldIndices(k)) == 0 {
+			pos := spec.Pos{File: s.p.File, Path: "/key"}
+			if len(s.p.Key) > 1 {
+				pos.Path = fmt.Sprintf("/key/%d", i)
+			}
+			diags.Append(spec.Errorf(pos, "key_not_found", "the last step's fields are: "+joinComma(fieldNames(sch)),
+				"key field %q is not a field of the records delivered to the sink", k))
+		}
+	}
+	return diags
+}
+
+// buildSink constructs the sink for the desired schema.
+func (s *session) buildSink() spec.Diagnostics {
+	var diags spec.Diagnostics
+	c := s.p.Sink
+	_, ctor, ok := connectors.Sinks.Lookup(c.Type)
+	if !ok {
+		diags.Append(spec.Errorf(c.Pos, "unknown_component", "", "unknown sink type %q", c.Type))
+		return diags
+	}
+	env := s.env()
+	env.Schema = s.schemas[s.desired]
+	sink, err := ctor(c.Config, env)
+	if err != nil {
+		diags.Add(c.Pos, componentError(c, err))
+		return diags
+	}
+	s.sink = sink
+	return diags
+}
+
+// Check type-checks a pipeline without reading data: it builds every component, runs the steps over empty
+// inputs (compiling each expression against its upstream fields and preparing each SQL step), and checks the
+// key against the records the sink would receive.
+func Check(ctx context.Context, p *pipelines.Pipeline) spec.Diagnostics {
+	s := newSession(p, Options{})
+	d, err := openDuck(ctx, pipelines.State{Dir: p.State.Dir})
+	if err != nil {
+		return spec.Diagnostics{spec.Errorf(spec.Pos{File: p.File}, "internal", "", "%v", err)}
+	}
+	s.d = d
+	defer s.close()
+	diags := s.buildSources()
+	if diags.HasErrors() {
+		return diags
+	}
+	if err := s.stageAll(ctx, true); err != nil {
+		diags.Add(spec.Pos{File: p.File}, err)
+		return diags
+	}
+	more, err := s.transformAll(ctx)
+	diags = append(diags, more...)
+	if err != nil {
+		diags.Add(spec.Pos{File: p.File}, err)
+	}
+	if diags.HasErrors() {
+		return diags
+	}
+	diags = append(diags, s.checkKey()...)
+	if !diags.HasErrors() {
+		diags = append(diags, s.buildSink()...)
+	}
+	return diags
+}
+
+// prepare builds everything and stages the data: the common start of plan and apply.
+func (s *session) prepare(ctx context.Context, readOnly bool) error {
+	if err := s.open(ctx, readOnly); err != nil {
+		return err
+	}
+	if diags := s.buildSources(); diags.HasErrors() {
+		return diags
+	}
+	if err := s.stageAll(ctx, false); err != nil {
+		return err
+	}
+	diags, err := s.transformAll(ctx)
+	if err != nil {
+		return err
+	}
+	if diags.HasErrors() {
+		return diags
+	}
+	if diags := s.checkKey(); diags.HasErrors() {
+		return diags
+	}
+	if diags := s.buildSink(); diags.HasErrors() {
+		return diags
+	}
+	return s.protect(ctx)
+}
+
+// protect collects the keys of rejected input rows, which the plan must neither update nor delete.
+func (s *session) protect(ctx context.Context) error {
+	var keys []connectors.Record
+	for _, st := range s.staged {
+		for _, r := range st.result.Rejects {
+			if r.Key != nil && hasAll(r.Key, s.p.Key) {
+				keys = append(keys, r.Key)
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	sch := s.schemas[s.desired]
+	var fields []arrow.Field
+	for _, k := range s.p.Key {
+		fields = append(fields, sch.Field(sch.FieldIndices(k)[0]))
+	}
+	s.protected = "__protected"
+	return s.loadRecords(ctx, s.protected, arrow.NewSchema(fields, nil), keys)
+}
+
+// plan computes the plan against the open state.
+func (s *session) plan(ctx context.Context) (*plan.Plan, []connectors.Change, error) {
+	done := s.timings.start("diff")
+	if err := s.checkDesired(ctx); err != nil {
+		done()
+		return nil, nil, err
+	}
+	ds, err := s.diff(ctx)
+	done()
+	if err != nil {
+		return nil, nil, err
+	}
+	done = s.timings.start("plan")
+	defer done()
+	pl := &plan.Plan{
+		FormatVersion: plan.FormatVersion,
+		Pipeline:      plan.Pipeline{Name: s.p.Name, Merchant: s.p.Merchant, File: s.p.File, ConfigHash: s.p.Hash},
+		CreatedAt:     time.Now().UTC(),
+		EvaluatedAt:   s.now,
+		Key:           s.p.Key,
+		State:         plan.State{Serial: s.meta.Serial, Records: s.meta.Records},
+	}
+	if s.meta.Serial > 0 {
+		pl.State.Lineage = s.meta.Lineage
+	}
+	for _, src := range s.sources {
+		st := s.staged[src.comp.Name]
+		pl.Inputs = append(pl.Inputs, st.input)
+		pl.Rejects = append(pl.Rejects, st.result.Rejects...)
+		pl.Notes = append(pl.Notes, st.result.Notes...)
+	}
+	pcs, ccs, err := s.changes(ctx, ds)
+	if err != nil {
+		return nil, nil, err
+	}
+	pl.Changes = pcs
+	if pl.Changes == nil {
+		pl.Changes = []plan.Change{}
+	}
+	for _, c := range pcs {
+		pl.Summary.Add(c.Action)
+	}
+	n, err := s.d.count(ctx, "SELECT count(*) FROM "+ident(s.desired))
+	if err != nil {
+		return nil, nil, err
+	}
+	present, err := s.d.count(ctx, "SELECT count(*) FROM "+diffTable+" WHERE __present")
+	if err != nil {
+		return nil, nil, err
+	}
+	pl.Summary.Unchanged = n - present
+	pl.Guards = s.guards(pl)
+	pl.Hash = pl.ComputeHash()
+	return pl, ccs, nil
+}
+
+// guards evaluates the plan's guards.
+func (s *session) guards(pl *plan.Plan) []plan.Guard {
+	limit := s.p.Guards.MaxDeletePercent
+	g := plan.Guard{Name: "max_delete_percent", Limit: limit, Verdict: plan.Pass}
+	removed := pl.Summary.Delete + pl.Summary.Deactivate
+	if s.meta.Records > 0 {
+		g.Value = float64(removed) * 100 / float64(s.meta.Records)
+	}
+	g.Message = fmt.Sprintf("%d of %d records in state deleted or deactivated (%.2f%%, limit %g%%)", removed, s.meta.Records, g.Value, limit)
+	if limit < 0 {
+		g.Message += "; guard disabled"
+	} else if g.Value > limit {
+		g.Verdict = plan.Blocked
+		if s.opts.AllowMassChange {
+			g.Verdict = plan.Overridden
+		} else {
+			g.Message += "; rerun with --allow-mass-change if this is intended"
+		}
+	}
+	return []plan.Guard{g}
+}
+
+// Plan computes what applying the pipeline would change. It reads the sources and the state, and writes
+// nothing (the state is opened read-only; the lock is held while planning so that a concurrent apply cannot
+// move the state underneath).
+func Plan(ctx context.Context, p *pipelines.Pipeline, opts Options) (*plan.Plan, error) {
+	s := newSession(p, opts)
+	defer s.close()
+	unlock, err := s.store.Lock(state.Holder{PID: pid(), Host: host(), RunID: "plan", StartedAt: time.Now().UTC()})
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := s.prepare(ctx, true); err != nil {
+		return nil, err
+	}
+	pl, _, err := s.plan(ctx)
+	return pl, err
+}
+
+func joinComma(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += ", "
+		}
+		out += x
+	}
+	return out
+}

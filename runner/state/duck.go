@@ -1,0 +1,425 @@
+package state
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DuckStore keeps a pipeline's state in one DuckDB file, <dir>/<pipeline>.duckdb, attached to the planner's
+// database as `st`. Its lock file is <dir>/<pipeline>.lock.
+type DuckStore struct {
+	dir, pipeline string
+	attached      bool
+	hasSnapshot   bool
+	sources       map[string]bool
+}
+
+// NewDuckStore returns the store of pipeline under dir.
+func NewDuckStore(dir, pipeline string) *DuckStore {
+	return &DuckStore{dir: dir, pipeline: pipeline, sources: map[string]bool{}}
+}
+
+var _ Store = (*DuckStore)(nil)
+
+// Path is the state database file.
+func (s *DuckStore) Path() string { return filepath.Join(s.dir, s.pipeline+".duckdb") }
+
+// LockPath is the run lock file.
+func (s *DuckStore) LockPath() string { return filepath.Join(s.dir, s.pipeline+".lock") }
+
+// Lock implements Store.
+func (s *DuckStore) Lock(h Holder) (func() error, error) {
+	l, err := LockFile(s.LockPath(), s.pipeline, h)
+	if err != nil {
+		return nil, err
+	}
+	return l.Unlock, nil
+}
+
+const schemaDDL = `
+CREATE TABLE IF NOT EXISTS st.meta (k VARCHAR, v VARCHAR);
+CREATE TABLE IF NOT EXISTS st.runs (run_id VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, status VARCHAR, plan_hash VARCHAR, report VARCHAR);
+CREATE TABLE IF NOT EXISTS st.journal (run_id VARCHAR, committed_at TIMESTAMPTZ, serial BIGINT, acked BIGINT, rejected BIGINT);
+CREATE TABLE IF NOT EXISTS st.intents (id VARCHAR, run_id VARCHAR, change VARCHAR);
+CREATE TABLE IF NOT EXISTS st.checkpoints (source VARCHAR, value BLOB, serial BIGINT);
+`
+
+// Open implements Store.
+func (s *DuckStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta, error) {
+	path := s.Path()
+	if readOnly {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return Meta{}, nil
+		}
+	} else if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return Meta{}, fmt.Errorf("state dir: %w", err)
+	}
+	mode := ""
+	if readOnly {
+		mode = " (READ_ONLY)"
+	}
+	if _, err := conn.ExecContext(ctx, "ATTACH "+quoteLit(path)+" AS st"+mode); err != nil {
+		return Meta{}, fmt.Errorf("open state %s: %w", path, err)
+	}
+	s.attached = true
+	if !readOnly {
+		if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION;"+schemaDDL+"COMMIT;"); err != nil {
+			return Meta{}, fmt.Errorf("init state %s: %w", path, err)
+		}
+		m, err := s.meta(ctx, conn)
+		if err != nil {
+			return Meta{}, err
+		}
+		if m["format_version"] == "" {
+			lineage := newID()
+			if _, err := conn.ExecContext(ctx, `INSERT INTO st.meta VALUES ('format_version', ?), ('lineage', ?), ('serial', '0'), ('exported', '0'), ('pipeline', ?)`,
+				strconv.Itoa(FormatVersion), lineage, s.pipeline); err != nil {
+				return Meta{}, fmt.Errorf("init state %s: %w", path, err)
+			}
+		}
+	}
+	return s.load(ctx, conn)
+}
+
+func (s *DuckStore) meta(ctx context.Context, conn *sql.Conn) (map[string]string, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT k, v FROM st.meta`)
+	if err != nil {
+		return nil, fmt.Errorf("read state meta: %w", err)
+	}
+	defer rows.Close()
+	m := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, fmt.Errorf("read state meta: %w", err)
+		}
+		m[k] = v
+	}
+	return m, rows.Err()
+}
+
+func (s *DuckStore) load(ctx context.Context, conn *sql.Conn) (Meta, error) {
+	tables, err := s.tables(ctx, conn)
+	if err != nil {
+		return Meta{}, err
+	}
+	if !tables["meta"] {
+		return Meta{}, nil // created but never initialised: empty
+	}
+	m, err := s.meta(ctx, conn)
+	if err != nil {
+		return Meta{}, err
+	}
+	if v, _ := strconv.Atoi(m["format_version"]); v > FormatVersion {
+		return Meta{}, fmt.Errorf("state %s has format version %d; this possync reads up to %d: upgrade possync", s.Path(), v, FormatVersion)
+	}
+	if p := m["pipeline"]; p != "" && p != s.pipeline {
+		return Meta{}, fmt.Errorf("state %s belongs to pipeline %q, not %q", s.Path(), p, s.pipeline)
+	}
+	meta := Meta{Lineage: m["lineage"]}
+	meta.Serial, _ = strconv.ParseInt(m["serial"], 10, 64)
+	meta.Exported, _ = strconv.ParseInt(m["exported"], 10, 64)
+	s.hasSnapshot = tables["snapshot"]
+	for t := range tables {
+		if name, ok := strings.CutPrefix(t, "src_"); ok {
+			s.sources[name] = true
+		}
+	}
+	if s.hasSnapshot {
+		if meta.Columns, err = columns(ctx, conn, "st", "snapshot"); err != nil {
+			return Meta{}, err
+		}
+		if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM st.snapshot`).Scan(&meta.Records); err != nil {
+			return Meta{}, fmt.Errorf("count state snapshot: %w", err)
+		}
+	}
+	return meta, nil
+}
+
+func (s *DuckStore) tables(ctx context.Context, conn *sql.Conn) (map[string]bool, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT table_name FROM duckdb_tables() WHERE database_name = 'st'`)
+	if err != nil {
+		return nil, fmt.Errorf("list state tables: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		out[t] = true
+	}
+	return out, rows.Err()
+}
+
+// columns lists a table's columns and types in order.
+func columns(ctx context.Context, conn *sql.Conn, db, table string) ([]Column, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? AND table_name = ? ORDER BY column_index`, db, table)
+	if err != nil {
+		return nil, fmt.Errorf("describe %s.%s: %w", db, table, err)
+	}
+	defer rows.Close()
+	var out []Column
+	for rows.Next() {
+		var c Column
+		if err := rows.Scan(&c.Name, &c.Type); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Snapshot implements Store.
+func (s *DuckStore) Snapshot() string {
+	if !s.hasSnapshot {
+		return ""
+	}
+	return "st.snapshot"
+}
+
+// SourceSnapshot implements Store.
+func (s *DuckStore) SourceSnapshot(source string) string {
+	if !s.sources[source] {
+		return ""
+	}
+	return "st." + QuoteIdent("src_"+source)
+}
+
+// Checkpoint implements Store.
+func (s *DuckStore) Checkpoint(ctx context.Context, conn *sql.Conn, source string) ([]byte, error) {
+	if !s.attached {
+		return nil, nil
+	}
+	var v []byte
+	err := conn.QueryRowContext(ctx, `SELECT value FROM st.checkpoints WHERE source = ?`, source).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoint of %s: %w", source, err)
+	}
+	return v, nil
+}
+
+// Intents implements Store.
+func (s *DuckStore) Intents(ctx context.Context, conn *sql.Conn) ([]Intent, error) {
+	if !s.attached {
+		return nil, nil
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT id, run_id, change FROM st.intents ORDER BY rowid`)
+	if err != nil {
+		return nil, fmt.Errorf("read intents: %w", err)
+	}
+	defer rows.Close()
+	var out []Intent
+	for rows.Next() {
+		var in Intent
+		var ch string
+		if err := rows.Scan(&in.ID, &in.RunID, &ch); err != nil {
+			return nil, err
+		}
+		in.Change = []byte(ch)
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}
+
+// AddIntents implements Store.
+func (s *DuckStore) AddIntents(ctx context.Context, conn *sql.Conn, intents []Intent) error {
+	if len(intents) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("INSERT INTO st.intents VALUES ")
+	for i, in := range intents {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "(%s,%s,%s)", quoteLit(in.ID), quoteLit(in.RunID), quoteLit(string(in.Change)))
+	}
+	if _, err := conn.ExecContext(ctx, b.String()); err != nil {
+		return fmt.Errorf("record intents: %w", err)
+	}
+	return nil
+}
+
+// BeginRun implements Store.
+func (s *DuckStore) BeginRun(ctx context.Context, conn *sql.Conn, r Run) error {
+	_, err := conn.ExecContext(ctx, `INSERT INTO st.runs VALUES (?, ?, NULL, ?, ?, NULL)`, r.ID, r.StartedAt, "applying", r.PlanHash)
+	if err != nil {
+		return fmt.Errorf("journal run: %w", err)
+	}
+	return nil
+}
+
+// FinishRun implements Store.
+func (s *DuckStore) FinishRun(ctx context.Context, conn *sql.Conn, r Run) error {
+	_, err := conn.ExecContext(ctx, `UPDATE st.runs SET finished_at = ?, status = ?, report = ? WHERE run_id = ?`, r.FinishedAt, r.Status, string(r.Report), r.ID)
+	if err != nil {
+		return fmt.Errorf("journal run: %w", err)
+	}
+	return nil
+}
+
+// MarkExported implements Store.
+func (s *DuckStore) MarkExported(ctx context.Context, conn *sql.Conn, serial int64) error {
+	_, err := conn.ExecContext(ctx, `UPDATE st.meta SET v = ? WHERE k = 'exported'`, strconv.FormatInt(serial, 10))
+	if err != nil {
+		return fmt.Errorf("record export: %w", err)
+	}
+	return nil
+}
+
+// Commit implements Store.
+func (s *DuckStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (m Meta, err error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return Meta{}, fmt.Errorf("commit state: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+			s.hasSnapshot, _ = s.snapshotExists(context.WithoutCancel(ctx), conn)
+		}
+	}()
+	var stmts []string
+	if c.Changes != "" {
+		mig, err := s.migrate(ctx, conn, c.Columns)
+		if err != nil {
+			return Meta{}, err
+		}
+		stmts = append(stmts, mig...)
+		var on []string
+		for _, k := range c.Key {
+			on = append(on, fmt.Sprintf("s.%s = c.%s", QuoteIdent(k), QuoteIdent(k)))
+		}
+		cols := make([]string, len(c.Columns))
+		for i, col := range c.Columns {
+			cols[i] = QuoteIdent(col.Name)
+		}
+		stmts = append(stmts,
+			fmt.Sprintf("DELETE FROM st.snapshot s USING %s c WHERE %s", c.Changes, strings.Join(on, " AND ")),
+			fmt.Sprintf("INSERT INTO st.snapshot (%s) SELECT %s FROM %s WHERE __op <> 'delete'",
+				strings.Join(cols, ", "), strings.Join(cols, ", "), c.Changes))
+	}
+	for name, d := range c.Sources {
+		tbl := "st." + QuoteIdent("src_"+name)
+		if !s.sources[name] {
+			stmts = append(stmts, fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM %s WHERE false", tbl, d.Relation))
+		}
+		var on []string
+		for _, k := range d.Key {
+			on = append(on, fmt.Sprintf("s.%s = d.%s", QuoteIdent(k), QuoteIdent(k)))
+		}
+		stmts = append(stmts,
+			fmt.Sprintf("DELETE FROM %s s USING %s d WHERE %s", tbl, d.Relation, strings.Join(on, " AND ")),
+			fmt.Sprintf("INSERT INTO %s SELECT * FROM %s", tbl, d.Relation))
+	}
+	for src, cp := range c.Checkpoints {
+		stmts = append(stmts,
+			"DELETE FROM st.checkpoints WHERE source = "+quoteLit(src),
+			fmt.Sprintf("INSERT INTO st.checkpoints VALUES (%s, from_hex(%s), (SELECT v::BIGINT + 1 FROM st.meta WHERE k = 'serial'))",
+				quoteLit(src), quoteLit(hex.EncodeToString(cp))))
+	}
+	if len(c.Resolved) > 0 {
+		ids := make([]string, len(c.Resolved))
+		for i, id := range c.Resolved {
+			ids[i] = quoteLit(id)
+		}
+		stmts = append(stmts, "DELETE FROM st.intents WHERE id IN ("+strings.Join(ids, ",")+")")
+	}
+	stmts = append(stmts,
+		"UPDATE st.meta SET v = (v::BIGINT + 1)::VARCHAR WHERE k = 'serial'",
+		fmt.Sprintf("INSERT INTO st.journal VALUES (%s, now(), (SELECT v::BIGINT FROM st.meta WHERE k = 'serial'), %d, %d)",
+			quoteLit(c.RunID), c.Acked, c.Rejected))
+	if c.Exported {
+		stmts = append(stmts, "UPDATE st.meta SET v = (SELECT v FROM st.meta WHERE k = 'serial') WHERE k = 'exported'")
+	}
+	for _, q := range stmts {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return Meta{}, fmt.Errorf("commit state: %w", err)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return Meta{}, fmt.Errorf("commit state: %w", err)
+	}
+	for name := range c.Sources {
+		s.sources[name] = true
+	}
+	return s.load(ctx, conn)
+}
+
+func (s *DuckStore) snapshotExists(ctx context.Context, conn *sql.Conn) (bool, error) {
+	t, err := s.tables(ctx, conn)
+	return t["snapshot"], err
+}
+
+// migrate returns the statements that bring st.snapshot to cols: create it, add new columns, drop columns no
+// longer desired, and retype columns whose type changed (values that do not convert become NULL, which the
+// next diff then shows as changes to push).
+func (s *DuckStore) migrate(ctx context.Context, conn *sql.Conn, cols []Column) ([]string, error) {
+	if !s.hasSnapshot {
+		defs := make([]string, len(cols))
+		for i, c := range cols {
+			defs[i] = QuoteIdent(c.Name) + " " + c.Type
+		}
+		s.hasSnapshot = true
+		return []string{"CREATE TABLE st.snapshot (" + strings.Join(defs, ", ") + ")"}, nil
+	}
+	have, err := columns(ctx, conn, "st", "snapshot")
+	if err != nil {
+		return nil, err
+	}
+	old := map[string]string{}
+	for _, c := range have {
+		old[c.Name] = c.Type
+	}
+	want := map[string]bool{}
+	var out []string
+	for _, c := range cols {
+		want[c.Name] = true
+		t, ok := old[c.Name]
+		switch {
+		case !ok:
+			out = append(out, fmt.Sprintf("ALTER TABLE st.snapshot ADD COLUMN %s %s", QuoteIdent(c.Name), c.Type))
+		case t != c.Type:
+			out = append(out, fmt.Sprintf("ALTER TABLE st.snapshot ALTER %s SET DATA TYPE %s USING TRY_CAST(%s AS %s)",
+				QuoteIdent(c.Name), c.Type, QuoteIdent(c.Name), c.Type))
+		}
+	}
+	for _, c := range have {
+		if !want[c.Name] {
+			out = append(out, "ALTER TABLE st.snapshot DROP COLUMN "+QuoteIdent(c.Name))
+		}
+	}
+	return out, nil
+}
+
+// QuoteIdent quotes a SQL identifier for DuckDB.
+func QuoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+func quoteLit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// QuoteLit quotes a SQL string literal for DuckDB.
+func QuoteLit(s string) string { return quoteLit(s) }
+
+func newID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// NewRunID returns a run identifier that sorts by time: 20261122T081500Z-<8 hex>.
+func NewRunID(now time.Time) string {
+	return now.UTC().Format("20060102T150405Z") + "-" + newID()[:8]
+}

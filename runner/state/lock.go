@@ -1,0 +1,87 @@
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// Holder describes the process holding a pipeline's run lock.
+type Holder struct {
+	PID       int       `json:"pid"`
+	Host      string    `json:"host"`
+	RunID     string    `json:"run_id"`
+	StartedAt time.Time `json:"started_at"`
+}
+
+// LockedError is returned when another process holds the run lock.
+type LockedError struct {
+	Pipeline string
+	Holder   Holder // zero when the holder's details could not be read
+}
+
+func (e *LockedError) Error() string {
+	h := e.Holder
+	if h.PID == 0 {
+		return fmt.Sprintf("pipeline %q is locked by another run (holder unknown)", e.Pipeline)
+	}
+	return fmt.Sprintf("pipeline %q is locked by another run: pid %d on host %s, run %s, started %s",
+		e.Pipeline, h.PID, h.Host, h.RunID, h.StartedAt.UTC().Format(time.RFC3339))
+}
+
+// ErrLocked matches a *LockedError with errors.Is.
+var ErrLocked = errors.New("pipeline locked")
+
+// Is makes errors.Is(err, ErrLocked) true.
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
+// FileLock is an exclusive, non-blocking lock on a file (flock(2)). The kernel drops it when the process
+// dies, so a crashed run never leaves a stale lock behind. The holder's details are written into the file for
+// the message the next contender shows.
+type FileLock struct {
+	f *os.File
+}
+
+// LockFile takes the lock at path for pipeline, or returns a *LockedError naming the holder.
+func LockFile(path, pipeline string, h Holder) (*FileLock, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		defer f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			le := &LockedError{Pipeline: pipeline}
+			if b, rerr := os.ReadFile(path); rerr == nil {
+				_ = json.Unmarshal(b, &le.Holder)
+			}
+			return nil, le
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	b, _ := json.Marshal(h)
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt(append(b, '\n'), 0)
+		_ = f.Sync()
+	}
+	return &FileLock{f: f}, nil
+}
+
+// Unlock releases the lock. The file stays (removing it would race with a new contender).
+func (l *FileLock) Unlock() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	_ = l.f.Truncate(0)
+	err := syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	cerr := l.f.Close()
+	l.f = nil
+	return errors.Join(err, cerr)
+}

@@ -1,0 +1,114 @@
+// Package state keeps what a pipeline remembers between runs: the last-applied snapshot of its desired
+// records (what the sink acknowledged), stored snapshots of incremental sources, connector checkpoints, a
+// journal of runs, and the intents of an apply in progress (so a killed run converges without sending a
+// change twice). It also provides the run lock.
+//
+// The planner diffs inside DuckDB, so a Store makes the snapshot visible as a relation of the planner's
+// DuckDB connection. DuckStore keeps everything in one DuckDB file per pipeline; a shared backend (e.g.
+// PostgreSQL for fleets of CronJobs on many machines) implements the same interface by copying its snapshot
+// into the planner's database on Open and writing Commit to its own tables.
+package state
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// FormatVersion is the version of the state layout. A store written by a newer possync is refused.
+const FormatVersion = 1
+
+// Meta describes the state as of Open or the last Commit.
+type Meta struct {
+	// Lineage identifies this state store (random, fixed at creation): a plan made against one store is stale
+	// against any other.
+	Lineage string `json:"lineage"`
+	// Serial counts commits; it moves with every commit of acknowledged changes.
+	Serial int64 `json:"serial"`
+	// Records is the number of records in the snapshot.
+	Records int64 `json:"records"`
+	// Exported is the serial whose snapshot the sink's export (if any) last received.
+	Exported int64 `json:"exported"`
+	// Columns of the snapshot, in order; empty before the first commit.
+	Columns []Column `json:"columns,omitempty"`
+}
+
+// Column is a snapshot column and its DuckDB type.
+type Column struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// Intent is a change about to be sent to the sink. It is recorded before the send and resolved by the commit
+// that follows; an intent left by a killed run is reconciled on the next run.
+type Intent struct {
+	ID    string
+	RunID string
+	// Change is the JSON of the change (connectors.Change), with typed values restored by the runner.
+	Change []byte
+}
+
+// Commit is one atomic step of an apply: the acknowledged changes, their journal entry, and what else the
+// run settles. Relation names refer to tables of the planner's database.
+type Commit struct {
+	RunID string
+	// Changes is a relation holding, for every acknowledged change, the key columns, `__op` (create, update,
+	// deactivate, delete) and the after-values of every snapshot column (ignored for delete).
+	Changes string
+	// Key names the key columns.
+	Key []string
+	// Columns is the desired schema: the snapshot is migrated to it (columns added, dropped, retyped).
+	Columns []Column
+	// Resolved lists intent IDs settled by this commit (acknowledged or refused by the sink).
+	Resolved []string
+	// Acked and Rejected count changes for the journal.
+	Acked, Rejected int
+	// Checkpoints to store, by source name.
+	Checkpoints map[string][]byte
+	// Sources to merge into stored source snapshots (incremental sources), by source name.
+	Sources map[string]SourceDelta
+	// Exported marks the resulting serial as exported.
+	Exported bool
+}
+
+// SourceDelta is a relation of changed source records and the source's key.
+type SourceDelta struct {
+	Relation string
+	Key      []string
+}
+
+// Run is the journal entry of one run.
+type Run struct {
+	ID         string
+	StartedAt  time.Time
+	FinishedAt time.Time
+	Status     string // applying, done, failed
+	PlanHash   string
+	Report     []byte // the run report JSON, when finished
+}
+
+// Store is a pipeline's state.
+type Store interface {
+	// Open makes the state visible on conn (creating an empty store on first use) and returns its Meta. With
+	// readOnly the store is not created or changed; a missing store then reads as empty.
+	Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta, error)
+	// Snapshot is the relation holding the last-applied snapshot, or "" before the first commit.
+	Snapshot() string
+	// SourceSnapshot is the relation holding the stored records of an incremental source, or "".
+	SourceSnapshot(source string) string
+	// Checkpoint returns a source's last committed checkpoint (nil if none).
+	Checkpoint(ctx context.Context, conn *sql.Conn, source string) ([]byte, error)
+	// Intents returns the unresolved intents of earlier runs.
+	Intents(ctx context.Context, conn *sql.Conn) ([]Intent, error)
+	// AddIntents records intents durably, before their changes are sent.
+	AddIntents(ctx context.Context, conn *sql.Conn, intents []Intent) error
+	// BeginRun and FinishRun journal a run.
+	BeginRun(ctx context.Context, conn *sql.Conn, r Run) error
+	FinishRun(ctx context.Context, conn *sql.Conn, r Run) error
+	// Commit applies c atomically and returns the new Meta.
+	Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, error)
+	// MarkExported records that the sink's export received the snapshot of serial.
+	MarkExported(ctx context.Context, conn *sql.Conn, serial int64) error
+	// Lock takes the pipeline's run lock; the returned function releases it.
+	Lock(h Holder) (unlock func() error, err error)
+}

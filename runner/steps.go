@@ -1,0 +1,224 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/transforms"
+)
+
+// step is a built transform.
+type step struct {
+	st    *pipelines.Step
+	table string // the relation the step writes
+	input string // the relation a batch step reads
+	tr    transforms.Transform
+}
+
+// chunkRows is how many rows one worker reads from DuckDB at a time; it bounds the memory a step holds
+// outside DuckDB to a few chunks.
+const chunkRows = 122880
+
+// runStep executes one transform, writing its output table.
+func (s *session) runStep(ctx context.Context, sp *step) error {
+	switch tr := sp.tr.(type) {
+	case transforms.SQL:
+		q := tr.Query()
+		if err := s.d.exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS %s", ident(sp.table), q.Text)); err != nil {
+			return sqlError(q, err)
+		}
+		return nil
+	case transforms.Batch:
+		return s.runBatch(ctx, sp, tr)
+	}
+	return fmt.Errorf("transform %s: unsupported kind %T", sp.st.Type, sp.tr)
+}
+
+// runBatch runs a row transform over its input table with one worker per core. Each worker claims rowid
+// ranges, reads them through its own connection (a DuckDB Arrow reader frees a batch's memory on the next
+// Next, so batches are never shared), transforms them with its own Clone, and hands Go-owned output batches
+// to DuckDB's Arrow scan, which writes the output table.
+func (s *session) runBatch(parent context.Context, sp *step, tr transforms.Batch) error {
+	n, err := s.d.count(parent, "SELECT count(*) FROM "+ident(sp.input))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	out := make(chan arrow.RecordBatch, 4)
+	var (
+		next     atomic.Int64
+		firstErr error
+		errOnce  sync.Once
+		wg       sync.WaitGroup
+	)
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err; cancel() })
+	}
+	workers := min(runtime.GOMAXPROCS(0), max(1, int((n+chunkRows-1)/chunkRows)))
+	for w := 0; w < workers; w++ {
+		worker := tr
+		if w > 0 {
+			worker = tr.Clone()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.batchWorker(ctx, sp, worker, n, &next, out); err != nil {
+				fail(err)
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(out) }()
+
+	rr := &chanReader{schema: tr.Schema(), ch: out, ctx: ctx}
+	view := "__view_" + sp.table
+	release, err := s.d.arrow.RegisterView(rr, view)
+	if err != nil {
+		cancel()
+		drain(out)
+		return err
+	}
+	err = s.d.exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM %s", ident(sp.table), ident(view)))
+	release()
+	cancel()
+	drain(out)
+	wg.Wait()
+	if firstErr != nil && !errors.Is(firstErr, context.Canceled) {
+		return firstErr
+	}
+	if err != nil {
+		return err
+	}
+	return parent.Err()
+}
+
+func drain(ch chan arrow.RecordBatch) {
+	for b := range ch {
+		b.Release()
+	}
+}
+
+func (s *session) batchWorker(ctx context.Context, sp *step, tr transforms.Batch, n int64, next *atomic.Int64, out chan<- arrow.RecordBatch) error {
+	conn, err := s.d.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ar, err := arrowOf(conn)
+	if err != nil {
+		return err
+	}
+	for {
+		lo := next.Add(chunkRows) - chunkRows
+		if lo >= n {
+			return nil
+		}
+		q := fmt.Sprintf("SELECT * FROM %s WHERE rowid >= %d AND rowid < %d", ident(sp.input), lo, lo+chunkRows)
+		rr, err := ar.QueryContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		row := lo
+		err = eachBatch(rr, func(b arrow.RecordBatch) error {
+			res, err := tr.Apply(ctx, b)
+			if err != nil {
+				return s.rowError(sp, b, row, err)
+			}
+			row += b.NumRows()
+			select {
+			case out <- res:
+				return nil
+			case <-ctx.Done():
+				res.Release()
+				return ctx.Err()
+			}
+		})
+		rr.Release()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// rowError names the record a transform failed on by its key when the input has the key fields.
+func (s *session) rowError(sp *step, b arrow.RecordBatch, base int64, err error) error {
+	var re *transforms.RowError
+	if !errors.As(err, &re) {
+		return fmt.Errorf("transform %s: %w", stepName(sp), err)
+	}
+	rec := connectors.RowRecord(b, re.Row)
+	who := fmt.Sprintf("row %d of %s", base+int64(re.Row)+1, sp.input)
+	if hasAll(rec, s.p.Key) {
+		who = connectors.FormatKey(s.p.Key, rec)
+	}
+	return fmt.Errorf("transform %s (%s): %s: %w", stepName(sp), sp.st.Pos, who, re)
+}
+
+func stepName(sp *step) string {
+	if sp.st.Name != "" {
+		return sp.st.Name
+	}
+	return sp.st.Type
+}
+
+func hasAll(r connectors.Record, keys []string) bool {
+	for _, k := range keys {
+		if _, ok := r[k]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// chanReader is an array.RecordReader over a channel of batches it owns.
+type chanReader struct {
+	ctx    context.Context
+	schema *arrow.Schema
+	ch     <-chan arrow.RecordBatch
+	cur    arrow.RecordBatch
+}
+
+var _ array.RecordReader = (*chanReader)(nil)
+
+func (c *chanReader) Retain()               {}
+func (c *chanReader) Release()              { c.drop() }
+func (c *chanReader) Schema() *arrow.Schema { return c.schema }
+func (c *chanReader) Err() error {
+	if err := c.ctx.Err(); err != nil {
+		return err
+	}
+	return nil
+}
+func (c *chanReader) Record() arrow.RecordBatch      { return c.cur }
+func (c *chanReader) RecordBatch() arrow.RecordBatch { return c.cur }
+
+func (c *chanReader) drop() {
+	if c.cur != nil {
+		c.cur.Release()
+		c.cur = nil
+	}
+}
+
+func (c *chanReader) Next() bool {
+	c.drop()
+	select {
+	case b, ok := <-c.ch:
+		if !ok {
+			return false
+		}
+		c.cur = b
+		return true
+	case <-c.ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,77 @@
+// Package transforms defines pipeline steps between sources and the sink, and their registry. Each transform
+// lives in its own folder below this one (map, filter, sql), declares its configuration once and registers a
+// constructor; package transforms/all imports them all.
+//
+// A transform is either a Batch (a pure function of each row, run over Arrow batches by the runner) or a SQL
+// step (a DuckDB query over named inputs, which the runner executes). Transforms never import DuckDB.
+package transforms
+
+import (
+	"context"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/possync/possync/pipelines/spec"
+)
+
+// Env is what a constructor gets besides its configuration.
+type Env struct {
+	// Input is the schema of the step's input. Constructors compile their expressions against it and report
+	// unknown fields or type errors as *spec.Diagnostic at the expression's position.
+	Input *arrow.Schema
+	// Now is the evaluation time of the run (possync plan --at); expressions see it as now().
+	Now time.Time
+	// Location is the store's time zone for date logic.
+	Location *time.Location
+	// Alloc allocates output batches.
+	Alloc memory.Allocator
+}
+
+// Transform is the common part of every step.
+type Transform interface {
+	// Schema is the schema of the step's output.
+	Schema() *arrow.Schema
+}
+
+// Batch is a transform that maps each input batch to an output batch, row by row. It must be a pure
+// function of the row, the configuration and Env.Now: the runner may run it on batches in parallel (each
+// goroutine with its own Clone) and may skip rows whose input did not change since the last run.
+type Batch interface {
+	Transform
+	// Apply transforms one batch. The caller keeps ownership of in; the caller owns the returned batch and must
+	// Release it. A row that cannot be transformed is an error naming the row's index in the batch (see
+	// RowError), which fails the run.
+	Apply(ctx context.Context, in arrow.RecordBatch) (arrow.RecordBatch, error)
+	// Clone returns an independent copy for use by another goroutine.
+	Clone() Batch
+}
+
+// SQL is a step that DuckDB runs: its Query reads the pipeline's sources and earlier named steps as tables.
+// Its output schema is found by the runner (the constructor gets a nil Env.Input).
+type SQL interface {
+	Query() spec.Expr
+}
+
+// RowError is a failure to transform one row.
+type RowError struct {
+	Row   int    // index in the batch
+	Field string // the output field being computed, if any
+	Err   error
+}
+
+func (e *RowError) Error() string {
+	if e.Field != "" {
+		return "field " + e.Field + ": " + e.Err.Error()
+	}
+	return e.Err.Error()
+}
+
+func (e *RowError) Unwrap() error { return e.Err }
+
+// New builds a transform from its validated configuration.
+type New func(cfg spec.Config, env Env) (Transform, error)
+
+// Registry holds the built-in transforms, filled by the transform packages' init functions.
+var Registry = spec.NewRegistry[New](spec.KindTransform)
