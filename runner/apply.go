@@ -140,6 +140,7 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 		return err
 	}
 	defer unlock()
+	failpoint("after-lock")
 	if err := s.prepare(ctx, false); err != nil {
 		return err
 	}
@@ -449,7 +450,8 @@ func (s *session) export(ctx context.Context) error {
 		return fmt.Errorf("export: %w", err)
 	}
 	tmp := e.Path + ".possync-tmp"
-	q := fmt.Sprintf("COPY (SELECT * FROM %s ORDER BY %s) TO %s (%s)", s.store.Snapshot(), identList(s.p.Key, ""), lit(tmp), opts)
+	cols := identList(fieldNames(s.schemas[s.desired]), "")
+	q := fmt.Sprintf("COPY (SELECT %s FROM %s ORDER BY %s) TO %s (%s)", cols, s.store.Snapshot(), identList(s.p.Key, ""), lit(tmp), opts)
 	if err := s.d.exec(ctx, q); err != nil {
 		return fmt.Errorf("export %s: %w", e.Path, err)
 	}

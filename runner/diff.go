@@ -131,32 +131,36 @@ func (s *session) diffQuery(ds *diffSpec, snap string) string {
 		on = append(on, fmt.Sprintf("o.%s = n.%s", ident(k), ident(k)))
 		keys = append(keys, fmt.Sprintf("coalesce(n.%s, o.%s) AS %s", ident(k), ident(k), ident(k)))
 	}
+	active := s.p.Diff.ActiveField
+	missing := "'delete'"
+	deactivateMissing := s.p.Diff.OnMissing == pipelines.MissingDeactivate
+	if deactivateMissing {
+		missing = "'deactivate'"
+	}
+	// afterOf is the value a column takes: the desired value, or for a missing record that is deactivated,
+	// its last value with the active field false.
+	afterOf := func(c state.Column) string {
+		v := "n." + ident(c.Name)
+		switch {
+		case !deactivateMissing:
+		case c.Name == active:
+			v = fmt.Sprintf("CASE WHEN n.__n THEN n.%s ELSE false END", ident(c.Name))
+		default:
+			v = fmt.Sprintf("CASE WHEN n.__n THEN n.%s ELSE %s END", ident(c.Name), ds.oldCol(c))
+		}
+		return v
+	}
 	var flags, changed, after, before []string
 	for i, c := range ds.compared {
-		d := fmt.Sprintf("(%s IS DISTINCT FROM n.%s)", ds.oldCol(c), ident(c.Name))
+		d := fmt.Sprintf("(%s IS DISTINCT FROM %s)", ds.oldCol(c), afterOf(c))
 		changed = append(changed, d)
 		flags = append(flags, fmt.Sprintf("%s AS __c_%d", d, i))
 		before = append(before, fmt.Sprintf("%s AS %s", ds.oldCol(c), ident("__o_"+c.Name)))
 	}
-	active := s.p.Diff.ActiveField
-	missing := "'delete'"
-	if s.p.Diff.OnMissing == pipelines.MissingDeactivate {
-		missing = "'deactivate'"
-	}
 	for _, c := range ds.desired {
-		if isIn(ds.key, c.Name) {
-			continue
+		if !isIn(ds.key, c.Name) {
+			after = append(after, afterOf(c)+" AS "+ident(c.Name))
 		}
-		v := "n." + ident(c.Name)
-		if s.p.Diff.OnMissing == pipelines.MissingDeactivate {
-			// A deactivated missing record keeps its last values, with the active field false.
-			if c.Name == active {
-				v = fmt.Sprintf("CASE WHEN n.__n THEN n.%s ELSE false END", ident(c.Name))
-			} else {
-				v = fmt.Sprintf("CASE WHEN n.__n THEN n.%s ELSE %s END", ident(c.Name), ds.oldCol(c))
-			}
-		}
-		after = append(after, v+" AS "+ident(c.Name))
 	}
 	op := fmt.Sprintf("CASE WHEN o.__o IS NULL THEN 'create' WHEN n.__n IS NULL THEN %s ELSE 'update' END", missing)
 	if active != "" {

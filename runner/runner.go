@@ -37,6 +37,8 @@ type Options struct {
 	Log io.Writer
 	// Store overrides the pipeline's state store (tests; shared backends).
 	Store state.Store
+	// Stats, when set, receives the duration and peak memory of each stage.
+	Stats *[]Stage
 }
 
 // session is one plan or run of a pipeline.
@@ -79,6 +81,9 @@ func (s *session) logf(format string, args ...any) {
 }
 
 func (s *session) close() {
+	if s.opts.Stats != nil {
+		*s.opts.Stats = s.timings.list()
+	}
 	if s.sink != nil {
 		_ = s.sink.Close()
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -31,6 +32,9 @@ type staged struct {
 	delta string
 }
 
+// missingColumn recognises DuckDB's error for a declared column the file does not have.
+var missingColumn = regexp.MustCompile(`(?:Referenced column "([^"]+)" not found|Columns with names: "([^"]+)" do not exist)`)
+
 // maxListed caps how many bad rows or duplicate keys an error message lists.
 const maxListed = 20
 
@@ -50,27 +54,27 @@ func (s *session) stage(ctx context.Context, src *source) (*staged, error) {
 	if sc, ok := src.src.(connectors.Scanner); ok {
 		scan, err := sc.Scan(ctx, req)
 		if err != nil {
-			return nil, fmt.Errorf("source %s: %w", name, err)
+			return nil, fmt.Errorf("%s source %q: %w", src.comp.Type, name, err)
 		}
 		if err := s.scanFiles(ctx, name, target, src.src.Schema(), scan); err != nil {
-			return nil, fmt.Errorf("source %s: %w", name, err)
+			return nil, fmt.Errorf("%s source %q: %w", src.comp.Type, name, err)
 		}
 	} else {
 		res, err := s.readBatches(ctx, name, target, src.src, req)
 		if err != nil {
-			return nil, fmt.Errorf("source %s: %w", name, err)
+			return nil, fmt.Errorf("%s source %q: %w", src.comp.Type, name, err)
 		}
 		st.result = res
 	}
 	if st.result.Mode == connectors.Changes {
 		if err := s.mergeChanges(ctx, name, st); err != nil {
-			return nil, fmt.Errorf("source %s: %w", name, err)
+			return nil, fmt.Errorf("%s source %q: %w", src.comp.Type, name, err)
 		}
 	}
 	st.input.Mode = st.result.Mode.String()
 	fp, n, err := s.fingerprint(ctx, target)
 	if err != nil {
-		return nil, fmt.Errorf("source %s: fingerprint: %w", name, err)
+		return nil, fmt.Errorf("%s source %q: fingerprint: %w", src.comp.Type, name, err)
 	}
 	st.input.Fingerprint, st.input.Records = fp, n
 	return st, nil
@@ -103,9 +107,15 @@ func (s *session) scanFiles(ctx context.Context, name, target string, schema *ar
 				delim = "\t"
 			}
 		}
-		from = fmt.Sprintf("read_csv(%s, header = %t, delim = %s, quote = '\"', escape = '\"', nullstr = %s, columns = %s, "+
-			"store_rejects = true, rejects_table = %s, rejects_scan = %s, filename = false)",
-			files, scan.Header, lit(delim), lit(scan.NullString), colStruct, lit(rejects), lit(rejects+"_scan"))
+		// With a header, declared columns are matched by name (types=, every other column read as text so it
+		// can never fail); without one, they are the file's columns in order (columns=).
+		layout := "all_varchar = true, types = " + colStruct
+		if !scan.Header {
+			layout = "columns = " + colStruct
+		}
+		from = fmt.Sprintf("read_csv(%s, header = %t, delim = %s, quote = '\"', escape = '\"', nullstr = %s, %s, "+
+			"store_rejects = true, rejects_table = %s, rejects_scan = %s)",
+			files, scan.Header, lit(delim), lit(scan.NullString), layout, lit(rejects), lit(rejects+"_scan"))
 	case "jsonl":
 		from = fmt.Sprintf("read_json(%s, format = 'newline_delimited', columns = %s)", files, colStruct)
 	case "parquet":
@@ -118,6 +128,9 @@ func (s *session) scanFiles(ctx context.Context, name, target string, schema *ar
 		return fmt.Errorf("unsupported file format %q", scan.Format)
 	}
 	if err := s.d.exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s", target, identList(fieldNames(schema), ""), from)); err != nil {
+		if m := missingColumn.FindStringSubmatch(err.Error()); m != nil {
+			return fmt.Errorf("read %s: no column %q in the file (it is declared in columns)", strings.Join(scan.Paths, ", "), m[1]+m[2])
+		}
 		return fmt.Errorf("read %s: %w", strings.Join(scan.Paths, ", "), err)
 	}
 	if scan.Format != "csv" && scan.Format != "tsv" {

@@ -22,41 +22,79 @@ func host() string {
 	return h
 }
 
-// timings records the duration of each stage of a run, in order.
-type timings struct {
-	mu    sync.Mutex
-	order []string
-	d     map[string]time.Duration
+// Stage is the cost of one stage of a run.
+type Stage struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+	// PeakRSS is the process's peak resident memory during the stage, in bytes (0 where the platform does
+	// not tell).
+	PeakRSS int64 `json:"peak_rss_bytes"`
 }
 
-func newTimings() *timings { return &timings{d: map[string]time.Duration{}} }
+// timings records the duration and peak memory of each stage of a run, in order.
+type timings struct {
+	mu     sync.Mutex
+	stages []Stage
+}
 
-// start begins timing a stage; the returned function ends it. A stage timed twice adds up.
+func newTimings() *timings { return &timings{} }
+
+// start begins a stage; the returned function ends it. A stage run twice adds up (peak: the larger).
 func (t *timings) start(name string) func() {
+	resetPeakRSS()
 	t0 := time.Now()
 	return func() {
+		d, peak := time.Since(t0), peakRSS()
 		t.mu.Lock()
 		defer t.mu.Unlock()
-		if _, ok := t.d[name]; !ok {
-			t.order = append(t.order, name)
+		for i := range t.stages {
+			if t.stages[i].Name == name {
+				t.stages[i].Seconds += d.Seconds()
+				t.stages[i].PeakRSS = max(t.stages[i].PeakRSS, peak)
+				return
+			}
 		}
-		t.d[name] += time.Since(t0)
+		t.stages = append(t.stages, Stage{Name: name, Seconds: d.Seconds(), PeakRSS: peak})
 	}
+}
+
+func (t *timings) list() []Stage {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]Stage(nil), t.stages...)
 }
 
 func (t *timings) seconds() map[string]float64 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := make(map[string]float64, len(t.d))
-	for k, v := range t.d {
-		out[k] = v.Seconds()
+	out := map[string]float64{}
+	for _, s := range t.list() {
+		out[s.Name] = s.Seconds
 	}
 	return out
+}
+
+// resetPeakRSS resets the kernel's resident-set high-water mark of this process (Linux: clear_refs 5).
+func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// peakRSS reads the resident-set high-water mark (VmHWM) in bytes; 0 when unknown.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
 }
 
 // failpoint kills the process at a named point of an apply when POSSYNC_FAILPOINT names it ("name" or
 // "name:N" for the Nth time the point is reached). It exists for the crash tests, which kill the real binary
 // at each point and check that the next run converges; SIGKILL leaves no chance to clean up, as in a real crash.
+// With POSSYNC_FAILPOINT_SLEEP set to a duration, the process sleeps there instead (the lock tests hold a
+// run at a known point).
 func failpoint(name string) {
 	fp := os.Getenv("POSSYNC_FAILPOINT")
 	if fp == "" {
@@ -75,6 +113,10 @@ func failpoint(name string) {
 	hit := fpHits[name] == n
 	fpMu.Unlock()
 	if hit {
+		if d, err := time.ParseDuration(os.Getenv("POSSYNC_FAILPOINT_SLEEP")); err == nil {
+			time.Sleep(d)
+			return
+		}
 		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {} // wait for the signal
 	}

@@ -35,8 +35,8 @@ type Plan struct {
 	// Notes are remarks from the connectors (files skipped, ...).
 	Notes   []string `json:"notes,omitempty"`
 	Changes []Change `json:"changes"`
-	// Hash covers everything that decides what apply would do (configuration, inputs, state, changes,
-	// guards), not when the plan was made: apply recomputes it and refuses a plan whose hash differs.
+	// Hash covers everything in the plan but when it was made and evaluated (configuration, inputs, state,
+	// summary, guards, changes): apply recomputes the plan and refuses a saved one whose hash differs.
 	Hash string `json:"hash"`
 }
 
@@ -148,21 +148,11 @@ type FieldChange struct {
 	After  any    `json:"after"`
 }
 
-// hashed is the part of a plan its hash covers.
-type hashed struct {
-	FormatVersion string   `json:"format_version"`
-	Pipeline      Pipeline `json:"pipeline"`
-	Key           []string `json:"key"`
-	Inputs        []Input  `json:"inputs"`
-	State         State    `json:"state"`
-	Guards        []Guard  `json:"guards"`
-	Changes       []Change `json:"changes"`
-}
-
-// ComputeHash returns the hash of p (see Plan.Hash). The pipeline file path is not part of it.
+// ComputeHash returns the hash of p (see Plan.Hash): everything but the hash itself, when the plan was
+// made and evaluated, and the pipeline file's path.
 func (p *Plan) ComputeHash() string {
-	h := hashed{p.FormatVersion, p.Pipeline, p.Key, p.Inputs, p.State, p.Guards, p.Changes}
-	h.Pipeline.File = ""
+	h := *p
+	h.Hash, h.CreatedAt, h.EvaluatedAt, h.Pipeline.File = "", time.Time{}, time.Time{}, ""
 	sum := sha256.New()
 	if err := json.NewEncoder(sum).Encode(h); err != nil {
 		panic(fmt.Sprintf("plan hash: %v", err)) // only plain values: cannot fail

@@ -1,0 +1,204 @@
+package file
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/possync/possync/connectors"
+)
+
+// logFile is the change log opened for appending (an *os.File).
+type logFile interface {
+	io.ReaderAt
+	io.Writer
+	Stat() (os.FileInfo, error)
+	Truncate(size int64) error
+	Sync() error
+	Close() error
+}
+
+// openLog opens the change log for reading and appending, creating it.
+func openLog(path string) (logFile, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// logLine is one line of the change log.
+type logLine struct {
+	ID     string            `json:"id"`
+	Action connectors.Action `json:"action"`
+	Key    map[string]any    `json:"key"`
+	Fields []string          `json:"fields"`
+	Before map[string]any    `json:"before"`
+	After  map[string]any    `json:"after"`
+	At     string            `json:"at"`
+}
+
+// encodeLines returns the log lines of changes applied at at, and one outcome per change: nil, or a
+// *connectors.ChangeError for a change that cannot be encoded (and has no line).
+func encodeLines(changes []connectors.Change, at time.Time) ([]byte, []error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	stamp := at.UTC().Format(time.RFC3339)
+	outcomes := make([]error, len(changes))
+	for i, c := range changes {
+		fields := c.Fields
+		if fields == nil {
+			fields = []string{}
+		}
+		line := logLine{
+			ID:     c.ID,
+			Action: c.Action,
+			Key:    utcRecord(c.Key),
+			Fields: fields,
+			Before: utcRecord(c.Before),
+			After:  utcRecord(c.After),
+			At:     stamp,
+		}
+		// Encode writes nothing when it fails, so a failed change leaves no partial line.
+		if err := enc.Encode(line); err != nil {
+			outcomes[i] = &connectors.ChangeError{Reason: fmt.Sprintf("cannot write the change as JSON: %v", err)}
+		}
+	}
+	return buf.Bytes(), outcomes
+}
+
+// utcRecord returns r with its times in UTC (JSON then writes them as RFC 3339 with a Z); nil stays nil.
+func utcRecord(r connectors.Record) map[string]any {
+	if r == nil {
+		return nil
+	}
+	out := make(map[string]any, len(r))
+	for k, v := range r {
+		if t, ok := v.(time.Time); ok {
+			v = t.UTC()
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// appendLog appends data (whole lines) to the change log and syncs it. It first cuts off a trailing partial
+// line left by an interrupted write, so the new lines start on a line of their own.
+func (s *Sink) appendLog(data []byte) (err error) {
+	dir := filepath.Dir(s.changelog)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("change log: %w", err)
+	}
+	_, statErr := os.Stat(s.changelog)
+	created := errors.Is(statErr, fs.ErrNotExist)
+	f, err := s.open(s.changelog)
+	if err != nil {
+		return fmt.Errorf("change log: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close change log %s: %w", s.changelog, cerr)
+		}
+	}()
+	if err := repairTail(f); err != nil {
+		return fmt.Errorf("repair change log %s: %w", s.changelog, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("write change log %s: %w", s.changelog, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync change log %s: %w", s.changelog, err)
+	}
+	if created {
+		if err := syncDir(dir); err != nil {
+			return fmt.Errorf("sync folder of change log %s: %w", s.changelog, err)
+		}
+	}
+	return nil
+}
+
+// repairTail truncates f after its last newline, dropping a partial last line.
+func repairTail(f logFile) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 64<<10)
+	for end := fi.Size(); end > 0; {
+		n := min(int64(len(buf)), end)
+		start := end - n
+		if _, err := f.ReadAt(buf[:n], start); err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			if keep := start + int64(i) + 1; keep < fi.Size() {
+				return f.Truncate(keep)
+			}
+			return nil
+		}
+		end = start
+	}
+	if fi.Size() > 0 {
+		return f.Truncate(0)
+	}
+	return nil
+}
+
+// syncDir syncs a folder, making a file created in it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// reconcileLog reads the change log at path and reports, for each change, whether a complete line carries its
+// ID. The log is streamed; a trailing line without its newline is ignored.
+func reconcileLog(ctx context.Context, path string, changes []connectors.Change) ([]bool, error) {
+	landed := make([]bool, len(changes))
+	want := make(map[string][]int, len(changes))
+	for i, c := range changes {
+		want[c.ID] = append(want[c.ID], i)
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return landed, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("change log: %w", err)
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
+	for n := 1; ; n++ {
+		line, err := br.ReadBytes('\n')
+		if errors.Is(err, io.EOF) {
+			return landed, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read change log %s: %w", path, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var l struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(line, &l); err != nil {
+			return nil, fmt.Errorf("change log %s:%d: %w", path, n, err)
+		}
+		for _, i := range want[l.ID] {
+			landed[i] = true
+		}
+	}
+}

@@ -1,0 +1,257 @@
+// Package file is the file connector: a source reading CSV, TSV, JSON lines or Parquet files, and a sink
+// keeping the whole applied record set in one such file plus a JSON-lines log of every applied change.
+//
+// The runner reads the source's files with DuckDB through Scan; Read exists for callers without DuckDB and
+// reads the same files the same way. The runner also writes the sink's records file (Export); the sink itself
+// only appends the change log.
+package file
+
+import (
+	"context"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/pipelines/spec"
+)
+
+var sourceSpec = spec.Component{
+	Kind:    spec.KindSource,
+	Name:    "file",
+	Summary: "Read records from CSV, TSV, JSON lines or Parquet files.",
+	Description: `Reads every record of one file, or of every file a glob pattern matches (read in sorted order, all of
+the same layout). Each run reads the files whole: the read is a snapshot, so a record missing from the files
+no longer exists.
+
+The declared columns are the source's schema. CSV and TSV files with a header are matched to them by name
+(other columns are ignored); without a header the declared columns are the file's columns, in order. JSON
+lines are objects matched by key (a missing key is null). Parquet columns are matched by name and converted
+to the declared type. Dates read as YYYY-MM-DD; timestamps as RFC 3339 or "YYYY-MM-DD hh:mm:ss[.fff]" (UTC
+when no offset is given); booleans as true/false, t/f, yes/no, y/n or 1/0.`,
+	Fields: []spec.Field{
+		{
+			Name:     "path",
+			Type:     spec.TypeString,
+			Required: true,
+			Description: "File to read, relative to the pipeline file's folder. May be a glob pattern (*, ?, [...]): " +
+				"every matching file is read, in sorted order; a pattern matching no file is an error.",
+			Example: "data/products.csv",
+		},
+		{
+			Name: "format",
+			Type: spec.TypeString,
+			Enum: formats,
+			Description: "File format. Default: from the extension (.csv: csv; .tsv, .txt: tsv; .jsonl, .ndjson: " +
+				"jsonl; .parquet: parquet).",
+			Example: "csv",
+		},
+		{
+			Name:    "header",
+			Type:    spec.TypeBool,
+			Default: true,
+			Description: "CSV and TSV: the first row names the columns. When false, the declared columns are the " +
+				"file's columns, in order.",
+		},
+		{
+			Name:        "delimiter",
+			Type:        spec.TypeString,
+			Description: `CSV only: the field separator, one character (default ","). TSV always uses a tab.`,
+			Example:     ";",
+			Advanced:    true,
+		},
+		{
+			Name:        "null_string",
+			Type:        spec.TypeString,
+			Default:     "",
+			Description: "CSV and TSV: the field text read as null, whatever the column type (default: an empty field).",
+			Example:     "NULL",
+			Advanced:    true,
+		},
+		{
+			Name:     "columns",
+			Type:     spec.TypeList,
+			Required: true,
+			Description: "The columns to read, in order, with their types. They are the source's schema; every " +
+				"column is nullable.",
+			Items: &spec.Field{
+				Type: spec.TypeObject,
+				Fields: []spec.Field{
+					{Name: "name", Type: spec.TypeString, Required: true, Description: "Column name.", Example: "sku"},
+					{
+						Name:        "type",
+						Type:        spec.TypeString,
+						Required:    true,
+						Enum:        connectors.TypeNames(),
+						Description: "Column type.",
+						Example:     "string",
+					},
+				},
+			},
+			Example: []any{
+				map[string]any{"name": "sku", "type": "string"},
+				map[string]any{"name": "price", "type": "float"},
+			},
+		},
+	},
+	Example: `source:
+  type: file
+  path: data/products.csv
+  columns:
+    - {name: sku, type: string}
+    - {name: title, type: string}
+    - {name: price, type: float}
+    - {name: stock, type: int}
+    - {name: updated_at, type: timestamp}`,
+}
+
+func init() {
+	connectors.Sources.MustRegister(sourceSpec, func(cfg spec.Config, env connectors.Env) (connectors.Source, error) {
+		s, err := NewSource(cfg, env)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	})
+}
+
+type column struct {
+	Name string `spec:"name"`
+	Type string `spec:"type"`
+}
+
+type sourceConfig struct {
+	Path       string   `spec:"path"`
+	Format     string   `spec:"format"`
+	Header     bool     `spec:"header"`
+	Delimiter  string   `spec:"delimiter"`
+	NullString string   `spec:"null_string"`
+	Columns    []column `spec:"columns"`
+}
+
+// Source reads the files of a file source. It is safe for concurrent use.
+type Source struct {
+	// pattern is the absolute path or glob pattern of the files.
+	pattern    string
+	format     string
+	header     bool
+	comma      rune // CSV/TSV field separator
+	delimiter  string
+	nullString string
+	schema     *arrow.Schema
+}
+
+var (
+	_ connectors.Scanner          = (*Source)(nil)
+	_ connectors.ConnectionTester = (*Source)(nil)
+)
+
+// NewSource builds a file source from its configuration; relative paths resolve against env.Dir. It fails on
+// a format it cannot tell, a bad delimiter, or bad columns (none, an unnamed or repeated one, an unknown
+// type). It does not touch the files.
+func NewSource(cfg spec.Config, env connectors.Env) (*Source, error) {
+	c := sourceConfig{Header: true}
+	if err := cfg.Decode(&c); err != nil {
+		return nil, err
+	}
+	if c.Path == "" {
+		return nil, fmt.Errorf("path is required")
+	}
+	pattern, err := resolve(env.Dir, c.Path)
+	if err != nil {
+		return nil, err
+	}
+	format, err := formatOf(c.Format, c.Path)
+	if err != nil {
+		return nil, err
+	}
+	s := &Source{pattern: pattern, format: format, header: c.Header, comma: ',', nullString: c.NullString}
+	if format == "tsv" {
+		s.comma = '\t'
+	}
+	if c.Delimiter != "" {
+		r, size := utf8.DecodeRuneInString(c.Delimiter)
+		switch {
+		case format != "csv":
+			return nil, fmt.Errorf("delimiter applies only to the csv format, not %s", format)
+		case size != len(c.Delimiter) || r == utf8.RuneError:
+			return nil, fmt.Errorf("delimiter %q must be a single character", c.Delimiter)
+		case r == '"' || r == '\r' || r == '\n':
+			return nil, fmt.Errorf("delimiter %q cannot be a quote or a line break", c.Delimiter)
+		}
+		s.comma, s.delimiter = r, c.Delimiter
+	}
+	if s.schema, err = columnsSchema(c.Columns); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// columnsSchema returns the schema of the declared columns, all nullable.
+func columnsSchema(cols []column) (*arrow.Schema, error) {
+	if len(cols) == 0 {
+		return nil, fmt.Errorf("columns: declare at least one column")
+	}
+	fields := make([]arrow.Field, len(cols))
+	seen := make(map[string]bool, len(cols))
+	for i, c := range cols {
+		if c.Name == "" {
+			return nil, fmt.Errorf("columns: column %d has no name", i+1)
+		}
+		if seen[c.Name] {
+			return nil, fmt.Errorf("columns: column %q is declared twice", c.Name)
+		}
+		seen[c.Name] = true
+		t, err := connectors.ArrowType(c.Type)
+		if err != nil {
+			return nil, fmt.Errorf("columns: column %q: %w", c.Name, err)
+		}
+		fields[i] = arrow.Field{Name: c.Name, Type: t, Nullable: true}
+	}
+	return arrow.NewSchema(fields, nil), nil
+}
+
+// Schema returns the declared columns as an Arrow schema.
+func (s *Source) Schema() *arrow.Schema { return s.schema }
+
+// Scan resolves the files to read (every match of a glob, sorted, as absolute paths) and checks that each is
+// a readable file; the error names the path or the pattern that matched nothing.
+func (s *Source) Scan(_ context.Context, _ connectors.ReadRequest) (*connectors.Scan, error) {
+	paths, err := expand(s.pattern)
+	if err != nil {
+		return nil, err
+	}
+	return &connectors.Scan{
+		Format:     s.format,
+		Paths:      paths,
+		Header:     s.header && s.delimited(),
+		Delimiter:  s.delimiter,
+		NullString: s.nullString,
+	}, nil
+}
+
+// Read reads the files in Go, without DuckDB, into batches of the declared schema. A file that cannot be
+// read as declared (a missing column, a malformed row, a value of the wrong type) fails the read with an
+// error naming the file and, for CSV, TSV and JSON lines, the line. The result is a Snapshot.
+func (s *Source) Read(_ context.Context, req connectors.ReadRequest) (connectors.Reader, error) {
+	paths, err := expand(s.pattern)
+	if err != nil {
+		return nil, err
+	}
+	alloc := req.Alloc
+	if alloc == nil {
+		alloc = memory.DefaultAllocator
+	}
+	return &reader{src: s, paths: paths, alloc: alloc}, nil
+}
+
+// Check verifies that the path or pattern names readable files.
+func (s *Source) Check(_ context.Context) error {
+	_, err := expand(s.pattern)
+	return err
+}
+
+// delimited reports whether the format is CSV or TSV.
+func (s *Source) delimited() bool { return s.format == "csv" || s.format == "tsv" }

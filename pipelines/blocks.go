@@ -1,0 +1,80 @@
+package pipelines
+
+import (
+	"gopkg.in/yaml.v3"
+
+	"github.com/possync/possync/pipelines/spec"
+)
+
+// block validates the optional top-level block name against fields; an absent block gets the defaults.
+func (l *loader) block(nodes map[string]*yaml.Node, name string, fields []spec.Field,
+) (map[string]any, map[string]*yaml.Node) {
+	if n := nodes[name]; n != nil && !isNull(n) {
+		return l.object(n, "/"+name, fields, nil, false)
+	}
+	values := map[string]any{}
+	for i := range fields {
+		if d := fields[i].DefaultValue(); d != nil {
+			values[fields[i].Name] = d
+		}
+	}
+	return values, nil
+}
+
+// state validates the `state` block.
+func (l *loader) state(nodes map[string]*yaml.Node) State {
+	values, at := l.block(nodes, "state", stateFields)
+	var s State
+	s.Dir, _ = values["dir"].(string)
+	if s.Dir == "" {
+		s.Dir, _ = l.env(stateDirEnv)
+	}
+	if s.Dir == "" {
+		s.Dir = defaultStateDir
+	}
+	if m, ok := values["memory_limit"].(string); ok {
+		s.MemoryLimit = m
+		if !memoryLimitRe.MatchString(m) {
+			l.errorf(deref(at["memory_limit"]), "/state/memory_limit", CodeBadValue,
+				"write a number and a unit (KB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. 512MB",
+				"`%s` is not a memory size", m)
+		}
+	}
+	if t, ok := values["threads"].(int64); ok {
+		s.Threads = int(t)
+		if t < 0 {
+			l.errorf(deref(at["threads"]), "/state/threads", CodeBadValue, "use 0 for one thread per core",
+				"threads is negative")
+		}
+	}
+	return s
+}
+
+// diff validates the `diff` block.
+func (l *loader) diff(nodes map[string]*yaml.Node) Diff {
+	values, at := l.block(nodes, "diff", diffFields)
+	var d Diff
+	if s, ok := values["on_missing"].(string); ok {
+		d.OnMissing = OnMissing(s)
+	}
+	d.ActiveField, _ = values["active_field"].(string)
+	if items, ok := values["ignore"].([]any); ok {
+		for _, it := range items {
+			d.Ignore = append(d.Ignore, it.(string))
+		}
+	}
+	if d.OnMissing == MissingDeactivate && d.ActiveField == "" {
+		l.errorf(deref(at["on_missing"]), "/diff/active_field", CodeMissingField,
+			"add `active_field:` naming the boolean field that says whether a record is on sale",
+			"on_missing: deactivate needs active_field")
+	}
+	return d
+}
+
+// guards validates the `guards` block.
+func (l *loader) guards(nodes map[string]*yaml.Node) Guards {
+	values, _ := l.block(nodes, "guards", guardFields)
+	var g Guards
+	g.MaxDeletePercent, _ = values["max_delete_percent"].(float64)
+	return g
+}

@@ -1,0 +1,146 @@
+package pipelines
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/possync/possync/pipelines/spec"
+
+	// The store's time zone must load the same on every host, including those without a zoneinfo database.
+	_ "time/tzdata"
+)
+
+// Options configure loading.
+type Options struct {
+	// Catalog declares the components a pipeline may use; nil means DefaultCatalog().
+	Catalog Catalog
+	// LookupEnv resolves ${VAR} interpolation and $POSSYNC_STATE_DIR; nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+}
+
+// Load reads and parses the pipeline file at path (see Parse).
+func Load(path string, opts Options) (*Pipeline, spec.Diagnostics) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, spec.Diagnostics{spec.Errorf(spec.Pos{File: path}, CodeFileError,
+			"check the path and its permissions", "read pipeline: %v", err)}
+	}
+	return Parse(path, data, opts)
+}
+
+// Parse parses, interpolates and validates the pipeline file data, read from file (used in positions, and
+// whose folder becomes Pipeline.Dir). It reports every finding in one pass, sorted by position. The Pipeline
+// is nil when a diagnostic is an error; warnings come with a Pipeline. No diagnostic shows a secret value.
+func Parse(file string, data []byte, opts Options) (*Pipeline, spec.Diagnostics) {
+	l := &loader{
+		file:  file,
+		lines: strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n"),
+		cat:   opts.Catalog,
+		env:   opts.LookupEnv,
+		open:  map[*yaml.Node]bool{},
+		unset: map[*yaml.Node]bool{},
+	}
+	if l.cat == nil {
+		l.cat = DefaultCatalog()
+	}
+	if l.env == nil {
+		l.env = os.LookupEnv
+	}
+	p := l.parse(data)
+	secrets := &spec.Redactor{}
+	secrets.Add(l.secrets...)
+	if p != nil && !l.diags.HasErrors() {
+		p.Secrets = secrets
+		hash, err := configHash(p)
+		p.Hash = hash
+		l.diags.Add(spec.Pos{File: file}, err)
+	}
+	for _, d := range l.diags {
+		d.Message, d.Hint = secrets.Redact(d.Message), secrets.Redact(d.Hint)
+	}
+	l.diags.Sort()
+	if l.diags.HasErrors() {
+		return nil, l.diags
+	}
+	return p, l.diags
+}
+
+// loader holds the state of one Parse.
+type loader struct {
+	file  string
+	lines []string
+	cat   Catalog
+	env   func(string) (string, bool)
+	diags spec.Diagnostics
+	// secrets are the values of secret fields, for redaction.
+	secrets []string
+	// open holds the mappings and sequences prepare is inside of, to find aliases that refer to them.
+	open map[*yaml.Node]bool
+	// unset holds the scalars that named an unset variable: reported once, they are not validated further.
+	unset map[*yaml.Node]bool
+}
+
+// parse reads the YAML document and builds the pipeline; nil when the file is not usable YAML.
+func (l *loader) parse(data []byte) *Pipeline {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	err := dec.Decode(&doc)
+	if err != nil && !errors.Is(err, io.EOF) {
+		l.syntax(err)
+		return nil
+	}
+	if len(doc.Content) == 0 {
+		l.diags.Append(spec.Errorf(spec.Pos{File: l.file, Line: 1, Col: 1}, CodeWrongType,
+			"start with `version: 1`", "want a mapping, have an empty file"))
+		return nil
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		l.errorf(&extra, "", CodeYAMLSyntax, "remove the `---` and what follows",
+			"a pipeline file holds one YAML document")
+	case !errors.Is(err, io.EOF):
+		l.syntax(err)
+	}
+	l.prepare(&doc, "")
+	return l.build(doc.Content[0])
+}
+
+// yamlLine extracts the line from the YAML parser's errors ("yaml: line 3: ...").
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntax reports a YAML parser error.
+func (l *loader) syntax(err error) {
+	pos := spec.Pos{File: l.file, Line: 1, Col: 1}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		pos.Line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	}
+	l.diags.Append(spec.Errorf(pos, CodeYAMLSyntax, "check the indentation and quoting near this line",
+		"invalid YAML: %s", msg))
+}
+
+// pos returns the position of n.
+func (l *loader) pos(n *yaml.Node, path string) spec.Pos {
+	return spec.Pos{File: l.file, Line: n.Line, Col: n.Column, Path: path}
+}
+
+// errorf reports an error at n.
+func (l *loader) errorf(n *yaml.Node, path, code, hint, format string, args ...any) {
+	l.diags.Append(spec.Errorf(l.pos(n, path), code, hint, format, args...))
+}
+
+// warnf reports a warning at pos.
+func (l *loader) warnf(pos spec.Pos, code, hint, format string, args ...any) {
+	d := spec.Errorf(pos, code, hint, format, args...)
+	d.Severity = spec.Warning
+	l.diags.Append(d)
+}

@@ -1,0 +1,154 @@
+package state_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/possync/possync/runner/state"
+)
+
+func conn(t *testing.T) *sql.Conn {
+	t.Helper()
+	c, err := duckdb.NewConnector("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	t.Cleanup(func() { db.Close() })
+	cn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cn.Close() })
+	return cn
+}
+
+func exec(t *testing.T, c *sql.Conn, q string) {
+	t.Helper()
+	if _, err := c.ExecContext(context.Background(), q); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+var cols = []state.Column{{Name: "sku", Type: "VARCHAR"}, {Name: "qty", Type: "BIGINT"}}
+
+func TestCommitMovesSnapshotAndJournalTogether(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := state.NewDuckStore(dir, "p")
+	c := conn(t)
+	m, err := s.Open(ctx, c, false)
+	if err != nil || m.Serial != 0 || m.Lineage == "" || s.Snapshot() != "" {
+		t.Fatalf("fresh store: %+v %v", m, err)
+	}
+	exec(t, c, `CREATE TABLE ch AS SELECT * FROM (VALUES ('create','A',1), ('create','B',2)) t(__op, sku, qty)`)
+	if err := s.AddIntents(ctx, c, []state.Intent{{ID: "i1", RunID: "r"}, {ID: "i2", RunID: "r"}}); err != nil {
+		t.Fatal(err)
+	}
+	m, err = s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch", Key: []string{"sku"}, Columns: cols, Resolved: []string{"i1"}, Acked: 2,
+		Checkpoints: map[string][]byte{"src": []byte("v42")}})
+	if err != nil || m.Serial != 1 || m.Records != 2 {
+		t.Fatalf("commit: %+v %v", m, err)
+	}
+	left, _ := s.Intents(ctx, c)
+	if len(left) != 1 || left[0].ID != "i2" {
+		t.Fatalf("intents after commit: %+v", left)
+	}
+	if cp, _ := s.Checkpoint(ctx, c, "src"); string(cp) != "v42" {
+		t.Fatalf("checkpoint %q", cp)
+	}
+
+	// A commit that fails midway changes nothing: not the snapshot, not the serial, not the intents.
+	exec(t, c, `CREATE TABLE bad AS SELECT * FROM (VALUES ('update','A','not a number')) t(__op, sku, qty)`)
+	_, err = s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "bad", Key: []string{"sku"}, Columns: cols, Resolved: []string{"i2"}})
+	if err == nil {
+		t.Fatal("commit of unconvertible values succeeded")
+	}
+	m2, err := s.Open(ctx, conn2(t, dir), true)
+	if err != nil || m2.Serial != 1 || m2.Records != 2 || m2.Lineage != m.Lineage {
+		t.Fatalf("after a failed commit: %+v %v", m2, err)
+	}
+}
+
+// conn2 opens the store file from another database, as the next run would.
+func conn2(t *testing.T, dir string) *sql.Conn {
+	t.Helper()
+	return conn(t)
+}
+
+func TestMigrationAddsDropsAndRetypes(t *testing.T) {
+	ctx := context.Background()
+	s := state.NewDuckStore(t.TempDir(), "p")
+	c := conn(t)
+	if _, err := s.Open(ctx, c, false); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, c, `CREATE TABLE ch AS SELECT * FROM (VALUES ('create','A',1)) t(__op, sku, qty)`)
+	if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch", Key: []string{"sku"}, Columns: cols}); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, c, `CREATE TABLE ch2 AS SELECT * FROM (VALUES ('update','B','2', 'blue')) t(__op, sku, qty, color)`)
+	next := []state.Column{{Name: "sku", Type: "VARCHAR"}, {Name: "qty", Type: "VARCHAR"}, {Name: "color", Type: "VARCHAR"}}
+	m, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch2", Key: []string{"sku"}, Columns: next})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ""
+	for _, col := range m.Columns {
+		got += col.Name + ":" + col.Type + " "
+	}
+	if got != "sku:VARCHAR qty:VARCHAR color:VARCHAR " || m.Records != 2 {
+		t.Fatalf("migrated columns %q, %d records", got, m.Records)
+	}
+}
+
+func TestRefusesNewerFormatAndOtherPipeline(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	c := conn(t)
+	s := state.NewDuckStore(dir, "p")
+	if _, err := s.Open(ctx, c, false); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, c, `UPDATE st.meta SET v = '99' WHERE k = 'format_version'`)
+	exec(t, c, `DETACH st`)
+	if _, err := state.NewDuckStore(dir, "p").Open(ctx, c, true); err == nil || !strings.Contains(err.Error(), "upgrade possync") {
+		t.Fatalf("newer format: %v", err)
+	}
+	// A store file copied under another pipeline's name is refused.
+	b, _ := os.ReadFile(filepath.Join(dir, "p.duckdb"))
+	other := t.TempDir()
+	_ = os.WriteFile(filepath.Join(other, "q.duckdb"), b, 0o644)
+	c2 := conn(t)
+	if _, err := state.NewDuckStore(other, "q").Open(ctx, c2, true); err == nil {
+		t.Fatal("opened another pipeline's state")
+	}
+}
+
+func TestLockIsExclusiveAndNamesHolder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.lock")
+	l, err := state.LockFile(path, "p", state.Holder{PID: 7, Host: "h1", RunID: "run-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = state.LockFile(path, "p", state.Holder{PID: 8})
+	var le *state.LockedError
+	if !errors.As(err, &le) || le.Holder.PID != 7 || le.Holder.Host != "h1" || !errors.Is(err, state.ErrLocked) {
+		t.Fatalf("second lock: %v", err)
+	}
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := state.LockFile(path, "p", state.Holder{PID: 8})
+	if err != nil {
+		t.Fatalf("lock after unlock: %v", err)
+	}
+	l2.Unlock()
+}

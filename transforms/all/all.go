@@ -1,0 +1,8 @@
+// Package all registers every built-in transform (map, filter, sql) with transforms.Registry.
+package all
+
+import (
+	_ "github.com/possync/possync/transforms/filter" // filter transform
+	_ "github.com/possync/possync/transforms/map"    // map transform
+	_ "github.com/possync/possync/transforms/sql"    // sql transform
+)

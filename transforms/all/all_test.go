@@ -1,0 +1,14 @@
+package all
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/possync/possync/transforms"
+)
+
+func TestAllRegistered(t *testing.T) {
+	if got, want := transforms.Registry.Names(), []string{"filter", "map", "sql"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("registered transforms = %v, want %v", got, want)
+	}
+}

@@ -1,0 +1,217 @@
+// Package rowexpr compiles expr-lang expressions against the columns of an Arrow schema and evaluates them
+// row by row. It is shared by the map and filter transforms.
+//
+// Expressions see every input column by name as a typed Go value (string, int64, float64, bool, time.Time),
+// or nil when the value is NULL, plus now() (the run's evaluation time in the store's time zone) and the
+// expr-lang builtins. A column shadows a function of the same name.
+//
+// NULL semantics: `x == nil`, `x ?? default` and equality (`status == "active"` is false when status is
+// NULL) work on NULLs; arithmetic, ordering, boolean logic and string functions on a NULL fail the row.
+package rowexpr
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/checker"
+	"github.com/expr-lang/expr/compiler"
+	"github.com/expr-lang/expr/conf"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/optimizer"
+	"github.com/expr-lang/expr/patcher"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/possync/possync/pipelines/spec"
+)
+
+// Diagnostic codes reported by Compile.
+const (
+	CodeUnknownField = "expr_unknown_field"
+	CodeCompile      = "expr_compile"
+)
+
+// Compiler compiles expressions against one input schema. It is safe for concurrent use.
+type Compiler struct {
+	fields  []string        // input field names, in schema order
+	typed   map[string]any  // a zero value of each field's Go type, for type checking
+	dates   map[string]bool // the date fields
+	options []expr.Option
+}
+
+// NewCompiler returns a compiler for expressions over rows of input. now() returns now in loc (UTC when loc is
+// nil); loc is also the default time zone of the date() builtin.
+func NewCompiler(input *arrow.Schema, now time.Time, loc *time.Location) *Compiler {
+	if loc == nil {
+		loc = time.UTC
+	}
+	c := &Compiler{typed: make(map[string]any, input.NumFields()), dates: map[string]bool{}}
+	for _, f := range input.Fields() {
+		c.fields = append(c.fields, f.Name)
+		c.typed[f.Name] = zeroValue(f.Type)
+		if f.Type.ID() == arrow.DATE32 || f.Type.ID() == arrow.DATE64 {
+			c.dates[f.Name] = true
+		}
+	}
+	local := now.In(loc)
+	c.options = []expr.Option{
+		expr.Env(c.typed),
+		expr.Function("now", func(...any) (any, error) { return local, nil }, new(func() time.Time)),
+		expr.Patch(patcher.WithTimezone{Location: loc}),
+	}
+	return c
+}
+
+// Program is a compiled expression.
+type Program struct {
+	// Source is the expression as written.
+	Source spec.Expr
+	// Type is the field type name (see connectors.TypeNames) of the expression's result as inferred from its
+	// operands, or "" when it cannot be inferred (the value's type is then only known at run time).
+	Type string
+	prog *vm.Program
+	uses []string // input fields the expression reads
+}
+
+// Compile compiles one expression. A failure is a *spec.Diagnostic positioned at the offending token:
+// CodeUnknownField (with a did-you-mean hint) or CodeCompile.
+func (c *Compiler) Compile(e spec.Expr) (*Program, error) {
+	cfg := conf.CreateNew()
+	for _, op := range c.options {
+		op(cfg)
+	}
+	cfg.Check()
+	tree, err := checker.ParseCheck(e.Text, cfg)
+	if err != nil {
+		return nil, c.diagnose(e, err)
+	}
+	nullSafeEquality(tree.Node, c.isField)
+	if err := optimizer.Optimize(&tree.Node, cfg); err != nil {
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			err = fe.Bind(tree.Source)
+		}
+		return nil, c.diagnose(e, err)
+	}
+	prog, err := compiler.Compile(tree, cfg)
+	if err != nil {
+		return nil, c.diagnose(e, err)
+	}
+	return &Program{Source: e, Type: inferType(prog.Node(), c.dates), prog: prog, uses: c.uses(prog.Node())}, nil
+}
+
+// diagnose turns an expr-lang error into a diagnostic at its position in the pipeline file.
+func (c *Compiler) diagnose(e spec.Expr, err error) error {
+	var fe *file.Error
+	if !errors.As(err, &fe) {
+		return spec.Errorf(e.Pos, CodeCompile, "", "%v", err)
+	}
+	pos := e.At(fe.Line, fe.Column+1) // expr-lang columns are 0-based
+	if name, ok := strings.CutPrefix(fe.Message, "unknown name "); ok {
+		return spec.Errorf(pos, CodeUnknownField, Suggest(name, c.fields), "unknown field %q", name)
+	}
+	return spec.Errorf(pos, CodeCompile, "", "%s", fe.Message)
+}
+
+func (c *Compiler) isField(name string) bool {
+	_, ok := c.typed[name]
+	return ok
+}
+
+// uses returns the input fields an expression reads: all of them when it reads $env.
+func (c *Compiler) uses(root ast.Node) []string {
+	seen := map[string]bool{}
+	all := false
+	ast.Walk(&root, visitor(func(n ast.Node) {
+		id, ok := n.(*ast.IdentifierNode)
+		switch {
+		case !ok:
+		case id.Value == "$env":
+			all = true
+		case c.isField(id.Value):
+			seen[id.Value] = true
+		}
+	}))
+	if all {
+		return append([]string(nil), c.fields...)
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var anyType = reflect.TypeOf((*any)(nil)).Elem()
+
+// nullSafeEquality makes `field == value` compare dynamically. Type checking lets expr-lang compile an
+// equality of two strings to a type-asserting instruction, which fails on a NULL (nil) field instead of
+// being false.
+func nullSafeEquality(root ast.Node, isField func(string) bool) {
+	ast.Walk(&root, visitor(func(n ast.Node) {
+		b, ok := n.(*ast.BinaryNode)
+		if !ok || (b.Operator != "==" && b.Operator != "!=") {
+			return
+		}
+		for _, side := range []ast.Node{b.Left, b.Right} {
+			if id, ok := side.(*ast.IdentifierNode); ok && isField(id.Value) {
+				id.SetType(anyType)
+			}
+		}
+	}))
+}
+
+// visitor adapts a function to ast.Visitor.
+type visitor func(ast.Node)
+
+func (v visitor) Visit(n *ast.Node) { v(*n) }
+
+// Suggest returns a did-you-mean hint for an unknown name among known ones, or a list of the known ones.
+func Suggest(name string, known []string) string {
+	best, bestDist := "", 3
+	for _, k := range known {
+		if d := distance(strings.ToLower(name), strings.ToLower(k)); d < bestDist && d < len(name) {
+			best, bestDist = k, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf("did you mean %q?", best)
+	}
+	const max = 12
+	if len(known) > max {
+		return "known fields: " + strings.Join(known[:max], ", ") + ", …"
+	}
+	if len(known) == 0 {
+		return "the input has no fields"
+	}
+	return "known fields: " + strings.Join(known, ", ")
+}
+
+// distance is the Levenshtein distance between a and b, in runes.
+func distance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
