@@ -1,0 +1,34 @@
+package connectors_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestLayering enforces the architecture: only the runner talks to DuckDB and owns state. Connectors,
+// transforms and the pipeline spec must build without DuckDB and must not reach into the runner, so a
+// connector can never bypass the plan/apply contract.
+func TestLayering(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}} {{join .Imports \" \"}}",
+		"github.com/possync/possync/connectors/...",
+		"github.com/possync/possync/transforms/...",
+		"github.com/possync/possync/pipelines/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	forbidden := []string{"github.com/duckdb/", "github.com/possync/possync/runner", "github.com/possync/possync/cmd"}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, imports, _ := strings.Cut(line, " ")
+		if !strings.HasPrefix(pkg, "github.com/possync/possync/") {
+			continue
+		}
+		for _, imp := range strings.Fields(imports) {
+			for _, f := range forbidden {
+				if strings.HasPrefix(imp, f) {
+					t.Errorf("%s imports %s: connectors, transforms and pipelines must not depend on DuckDB or the runner", pkg, imp)
+				}
+			}
+		}
+	}
+}
