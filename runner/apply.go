@@ -455,6 +455,7 @@ func (s *session) export(ctx context.Context) error {
 	if err := s.d.exec(ctx, q); err != nil {
 		return fmt.Errorf("export %s: %w", e.Path, err)
 	}
+	failpoint("during-export")
 	if err := os.Rename(tmp, e.Path); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
