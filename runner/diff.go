@@ -284,7 +284,11 @@ func (s *session) change(ds *diffSpec, r connectors.Record) (plan.Change, connec
 // recomputed gives the same IDs, and a change planned against another serial never shares one.
 func (s *session) changeID(pc plan.Change) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%d\x00", s.meta.Lineage, s.meta.Serial)
+	lineage := ""
+	if s.meta.Serial > 0 { // an empty store has no identity yet: a plan made before it existed stays valid
+		lineage = s.meta.Lineage
+	}
+	fmt.Fprintf(h, "%s\x00%d\x00", lineage, s.meta.Serial)
 	_ = json.NewEncoder(h).Encode(pc)
 	return hex.EncodeToString(h.Sum(nil)[:12])
 }

@@ -173,6 +173,17 @@ func TestSavedPlan(t *testing.T) {
 	}
 }
 
+// A plan saved before the state exists (the first run of a pipeline) must still apply: creating the
+// store is not a change of state.
+func TestSavedPlanOnEmptyState(t *testing.T) {
+	dir := csvCase(t, "sku,name,price\nA,anchor,3\n")
+	saved := mustPlan(t, loadAt(t, dir))
+	rep, err := runner.Apply(context.Background(), loadAt(t, dir), runner.Options{}, saved)
+	if err != nil || rep.Applied.Create != 1 || rep.PlanHash != saved.Hash {
+		t.Fatalf("apply of the first saved plan: %v, applied %+v", err, rep.Applied)
+	}
+}
+
 func TestGuardBlocksMassDeletion(t *testing.T) {
 	dir := csvCase(t, "sku,name,price\nA,a,1\nB,b,1\nC,c,1\nD,d,1\n")
 	mustApply(t, loadAt(t, dir), runner.Options{})

@@ -1,0 +1,5 @@
+// Package schemas holds generated, committed artefacts: pipeline.schema.json, the JSON Schema (draft-07) of
+// pipeline files for editors (yaml-language-server) and other tooling. `make generate` writes it from the
+// component declarations (`possync schema`); the test in this folder fails when it is stale, and checks that
+// every example pipeline points its editor at it.
+package schemas
