@@ -3,6 +3,7 @@ package connectors
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Sink applies planned changes to a target system (an eCom store, a POS, a file).
@@ -64,6 +65,20 @@ type Export struct {
 	Path string
 	// Format is one of "csv", "tsv", "jsonl", "parquet".
 	Format string
+}
+
+// Estimator is implemented by sinks that can tell what applying a plan will cost (API calls and the time
+// their rate limit implies). The plan shows it before anything is applied.
+type Estimator interface {
+	Estimate(counts map[Action]int) Estimate
+}
+
+// Estimate is the cost of applying a plan.
+type Estimate struct {
+	Calls    int           `json:"calls"`
+	Duration time.Duration `json:"-"`
+	// Note explains the estimate, e.g. "~1,240 calls, ~2.1 min at 600/min".
+	Note string `json:"note"`
 }
 
 // ConnectionTester is implemented by connectors that can test connectivity and credentials without reading

@@ -409,6 +409,11 @@ func (s *session) plan(ctx context.Context) (*plan.Plan, []connectors.Change, er
 	}
 	pl.Summary.Unchanged = n - present
 	pl.Guards = s.guards(pl)
+	if e, ok := s.sink.(connectors.Estimator); ok && pl.Summary.Total() > 0 {
+		est := e.Estimate(map[connectors.Action]int{connectors.Create: pl.Summary.Create, connectors.Update: pl.Summary.Update,
+			connectors.Deactivate: pl.Summary.Deactivate, connectors.Delete: pl.Summary.Delete})
+		pl.Estimate = &est
+	}
 	pl.Hash = pl.ComputeHash()
 	return pl, ccs, nil
 }

@@ -33,8 +33,10 @@ type Plan struct {
 	// Rejects are input rows that could not be used; their keys (when known) are left untouched this run.
 	Rejects []connectors.Reject `json:"rejects,omitempty"`
 	// Notes are remarks from the connectors (files skipped, ...).
-	Notes   []string `json:"notes,omitempty"`
-	Changes []Change `json:"changes"`
+	Notes []string `json:"notes,omitempty"`
+	// Estimate is the sink's estimate of what applying costs, when it can tell.
+	Estimate *connectors.Estimate `json:"estimate,omitempty"`
+	Changes  []Change             `json:"changes"`
 	// Hash covers everything in the plan but when it was made and evaluated (configuration, inputs, state,
 	// summary, guards, changes): apply recomputes the plan and refuses a saved one whose hash differs.
 	Hash string `json:"hash"`

@@ -57,6 +57,9 @@ func WriteText(w io.Writer, p *Plan, o TextOptions) error {
 			tw.bold("Plan:"), group(int64(s.Create)), group(int64(s.Update)), group(int64(s.Deactivate)),
 			group(int64(s.Delete)), group(s.Unchanged))
 	}
+	if p.Estimate != nil && s.Total() > 0 {
+		tw.printf("Cost: %s\n", p.Estimate.Note)
+	}
 	for _, g := range p.Guards {
 		verdict := g.Verdict
 		switch g.Verdict {
