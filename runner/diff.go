@@ -4,13 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
@@ -215,9 +215,9 @@ func (s *session) changes(ctx context.Context, ds *diffSpec) ([]plan.Change, []c
 	var ccs []connectors.Change
 	q := fmt.Sprintf("SELECT * FROM %s ORDER BY %s, %s", diffTable, actionOrder, identList(ds.key, ""))
 	err := s.d.query(ctx, q, func(b arrow.RecordBatch) error {
+		cols := ds.columns(b)
 		for i := 0; i < int(b.NumRows()); i++ {
-			r := connectors.RowRecord(b, i)
-			pc, cc := s.change(ds, r)
+			pc, cc := s.change(ds, cols, i)
 			pcs = append(pcs, pc)
 			ccs = append(ccs, cc)
 		}
@@ -229,68 +229,121 @@ func (s *session) changes(ctx context.Context, ds *diffSpec) ([]plan.Change, []c
 	return pcs, ccs, nil
 }
 
-func keyJSON(key []string, r connectors.Record) map[string]any {
-	m := make(map[string]any, len(key))
-	for _, k := range key {
-		m[k] = jsonValue(r[k])
-	}
-	return m
+// diffColumns are the columns of one batch of the diff table, resolved once per batch.
+type diffColumns struct {
+	op                 arrow.Array
+	key, after, before []arrow.Array // by ds.key, ds.desired, ds.compared
+	flags              []arrow.Array // by ds.compared
+	afterIsKey         []bool
 }
 
-// change turns one diff row into a plan change and a sink change.
-func (s *session) change(ds *diffSpec, r connectors.Record) (plan.Change, connectors.Change) {
-	action := connectors.Action(r["__op"].(string))
-	cc := connectors.Change{Action: action, Key: connectors.Record{}}
+func (ds *diffSpec) columns(b arrow.RecordBatch) *diffColumns {
+	col := func(name string) arrow.Array { return b.Column(b.Schema().FieldIndices(name)[0]) }
+	c := &diffColumns{op: col("__op")}
 	for _, k := range ds.key {
-		cc.Key[k] = r[k]
+		c.key = append(c.key, col(k))
+	}
+	for _, d := range ds.desired {
+		c.after = append(c.after, col(d.Name))
+		c.afterIsKey = append(c.afterIsKey, isIn(ds.key, d.Name))
+	}
+	for i, d := range ds.compared {
+		c.before = append(c.before, col("__o_"+d.Name))
+		c.flags = append(c.flags, col("__c_"+strconv.Itoa(i)))
+	}
+	return c
+}
+
+// change turns row i of a diff batch into a plan change and a sink change.
+func (s *session) change(ds *diffSpec, c *diffColumns, i int) (plan.Change, connectors.Change) {
+	action := connectors.Action(connectors.Value(c.op, i).(string)) // copied: batch memory is freed on Next
+	cc := connectors.Change{Action: action, Key: make(connectors.Record, len(ds.key))}
+	pc := plan.Change{Action: action, Key: make(map[string]any, len(ds.key))}
+	for j, k := range ds.key {
+		v := connectors.Value(c.key[j], i)
+		cc.Key[k], pc.Key[k] = v, jsonValue(v)
 	}
 	if action != connectors.Create {
-		cc.Before = connectors.Record{}
+		cc.Before = make(connectors.Record, len(ds.key)+len(ds.compared))
 		for k, v := range cc.Key {
 			cc.Before[k] = v
 		}
-		for _, c := range ds.compared {
-			cc.Before[c.Name] = r["__o_"+c.Name]
+		for j, d := range ds.compared {
+			cc.Before[d.Name] = connectors.Value(c.before[j], i)
 		}
 	}
 	if action != connectors.Delete {
-		cc.After = connectors.Record{}
-		for _, c := range ds.desired {
-			cc.After[c.Name] = r[c.Name]
-		}
-	}
-	pc := plan.Change{Action: action, Key: keyJSON(ds.key, cc.Key)}
-	switch action {
-	case connectors.Create:
-		for _, c := range ds.desired {
-			if v := r[c.Name]; v != nil && !isIn(ds.key, c.Name) {
-				pc.Fields = append(pc.Fields, plan.FieldChange{Name: c.Name, After: jsonValue(v)})
-			}
-		}
-	case connectors.Update, connectors.Deactivate:
-		for i, c := range ds.compared {
-			if r["__c_"+strconv.Itoa(i)] == true {
-				cc.Fields = append(cc.Fields, c.Name)
-				pc.Fields = append(pc.Fields, plan.FieldChange{Name: c.Name, Before: jsonValue(r["__o_"+c.Name]), After: jsonValue(r[c.Name])})
+		cc.After = make(connectors.Record, len(ds.desired))
+		for j, d := range ds.desired {
+			v := connectors.Value(c.after[j], i)
+			cc.After[d.Name] = v
+			if action == connectors.Create && v != nil && !c.afterIsKey[j] {
+				pc.Fields = append(pc.Fields, plan.FieldChange{Name: d.Name, After: jsonValue(v)})
 			}
 		}
 	}
-	cc.ID = s.changeID(pc)
+	if action == connectors.Update || action == connectors.Deactivate {
+		for j, d := range ds.compared {
+			if f, ok := c.flags[j].(*array.Boolean); ok && f.IsValid(i) && f.Value(i) {
+				cc.Fields = append(cc.Fields, d.Name)
+				pc.Fields = append(pc.Fields, plan.FieldChange{Name: d.Name, Before: jsonValue(cc.Before[d.Name]), After: jsonValue(cc.After[d.Name])})
+			}
+		}
+	}
+	cc.ID = s.changeID(ds, &pc)
 	pc.ID = cc.ID
 	return pc, cc
 }
 
 // changeID identifies a change by the state it was planned against and its content, so the same plan
 // recomputed gives the same IDs, and a change planned against another serial never shares one.
-func (s *session) changeID(pc plan.Change) string {
+func (s *session) changeID(ds *diffSpec, pc *plan.Change) string {
 	h := sha256.New()
 	lineage := ""
 	if s.meta.Serial > 0 { // an empty store has no identity yet: a plan made before it existed stays valid
 		lineage = s.meta.Lineage
 	}
-	fmt.Fprintf(h, "%s\x00%d\x00", lineage, s.meta.Serial)
-	_ = json.NewEncoder(h).Encode(pc)
+	var buf []byte
+	buf = append(buf, lineage...)
+	buf = append(buf, 0)
+	buf = strconv.AppendInt(buf, s.meta.Serial, 10)
+	buf = append(buf, 0)
+	buf = append(buf, pc.Action...)
+	for _, k := range ds.key {
+		buf = appendValue(append(buf, 0), pc.Key[k])
+	}
+	for _, f := range pc.Fields {
+		buf = append(append(buf, 0), f.Name...)
+		buf = appendValue(append(buf, 0), f.Before)
+		buf = appendValue(append(buf, 0), f.After)
+	}
+	h.Write(buf)
 	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// appendValue appends a type-tagged canonical form of a plan value.
+func appendValue(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, 'n')
+	case string:
+		return append(append(strconv.AppendInt(append(b, 's'), int64(len(x)), 10), ':'), x...)
+	case int64:
+		return strconv.AppendInt(append(b, 'i'), x, 10)
+	case float64:
+		return strconv.AppendFloat(append(b, 'f'), x, 'g', -1, 64)
+	case bool:
+		return strconv.AppendBool(append(b, 'b'), x)
+	}
+	return append(b, fmt.Sprint(v)...)
+}
+
+func keyJSON(key []string, r connectors.Record) map[string]any {
+	m := make(map[string]any, len(key))
+	for _, k := range key {
+		m[k] = jsonValue(r[k])
+	}
+	return m
 }
 
 // jsonValue converts a record value to the value a plan document holds (times as RFC 3339 text).

@@ -326,6 +326,9 @@ func (s *session) prepare(ctx context.Context, readOnly bool) error {
 	if diags.HasErrors() {
 		return diags
 	}
+	if err := s.dropIntermediates(ctx); err != nil {
+		return err
+	}
 	if diags := s.checkKey(); diags.HasErrors() {
 		return diags
 	}
@@ -333,6 +336,20 @@ func (s *session) prepare(ctx context.Context, readOnly bool) error {
 		return diags
 	}
 	return s.protect(ctx)
+}
+
+// dropIntermediates frees the sources' and earlier steps' tables once the desired records exist: only the
+// desired table (and the deltas of incremental sources, kept for the commit) are needed from here on.
+func (s *session) dropIntermediates(ctx context.Context) error {
+	for name := range s.schemas {
+		if name == s.desired {
+			continue
+		}
+		if err := s.d.exec(ctx, "DROP TABLE IF EXISTS "+ident(name)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // protect collects the keys of rejected input rows, which the plan must neither update nor delete.
@@ -359,18 +376,19 @@ func (s *session) protect(ctx context.Context) error {
 
 // plan computes the plan against the open state.
 func (s *session) plan(ctx context.Context) (*plan.Plan, []connectors.Change, error) {
-	done := s.timings.start("diff")
-	if err := s.checkDesired(ctx); err != nil {
-		done()
+	done := s.timings.start("check keys")
+	err := s.checkDesired(ctx)
+	done()
+	if err != nil {
 		return nil, nil, err
 	}
+	done = s.timings.start("diff")
 	ds, err := s.diff(ctx)
 	done()
 	if err != nil {
 		return nil, nil, err
 	}
-	done = s.timings.start("plan")
-	defer done()
+	done = s.timings.start("plan changes")
 	pl := &plan.Plan{
 		FormatVersion: plan.FormatVersion,
 		Pipeline:      plan.Pipeline{Name: s.p.Name, Merchant: s.p.Merchant, File: s.p.File, ConfigHash: s.p.Hash},
@@ -389,9 +407,12 @@ func (s *session) plan(ctx context.Context) (*plan.Plan, []connectors.Change, er
 		pl.Notes = append(pl.Notes, st.result.Notes...)
 	}
 	pcs, ccs, err := s.changes(ctx, ds)
+	done()
 	if err != nil {
 		return nil, nil, err
 	}
+	done = s.timings.start("plan summary")
+	defer done()
 	pl.Changes = pcs
 	if pl.Changes == nil {
 		pl.Changes = []plan.Change{}

@@ -75,7 +75,7 @@ func TestApplyTwicePlansNothingAndExportsTheSet(t *testing.T) {
 	if rep.Applied.Create != 2 || rep.ExitReason != runner.ReasonOK || rep.PlanHash == "" {
 		t.Fatalf("first apply report: %+v", rep)
 	}
-	for _, stage := range []string{"read source", "diff", "plan", "apply"} {
+	for _, stage := range []string{"read source", "check keys", "diff", "plan changes", "apply", "commit"} {
 		if _, ok := rep.Durations[stage]; !ok {
 			t.Errorf("report has no duration for stage %q: %v", stage, rep.Durations)
 		}

@@ -48,6 +48,16 @@ type Batch interface {
 	Clone() Batch
 }
 
+// Pushdown is implemented by Batch transforms that can also state themselves as one DuckDB query over
+// their input, with exactly the results Apply would give, including failing (DuckDB's error()) where Apply
+// would return a RowError. The runner prefers it for large inputs: DuckDB runs it vectorised on every core,
+// with no row crossing into Go. When the query fails, the runner runs Apply to name the failing row.
+type Pushdown interface {
+	// PushdownSQL returns a SELECT over the relation named input (already quoted) whose columns are Schema's
+	// fields, in order, of the same types; ok is false when the transform cannot be expressed exactly.
+	PushdownSQL(input string) (query string, ok bool)
+}
+
 // SQL is a step that DuckDB runs: its Query reads the pipeline's sources and earlier named steps as tables.
 // Its output schema is found by the runner (the constructor gets a nil Env.Input).
 type SQL interface {
