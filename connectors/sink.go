@@ -48,7 +48,10 @@ type Reconciler interface {
 }
 
 // Lister is implemented by sinks that can read the target's current records (for `possync plan --refresh`,
-// which diffs against the live target and shows drift). Records come in the pipeline's desired schema.
+// which diffs against the live target and shows drift: edits made directly on the target). Records carry the
+// key and the desired-schema fields the target reports, with the same names and types; a field the target
+// cannot report is left out of the batches' schema (never sent as null), so it is not taken for drift. Every
+// batch has the same schema. Records the pipeline never delivered (target-only products) are ignored.
 type Lister interface {
 	List(ctx context.Context, req ReadRequest) (Reader, error)
 }

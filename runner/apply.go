@@ -178,6 +178,11 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 	if err != nil {
 		return err
 	}
+	if s.refreshed != nil {
+		if err := s.adoptDrift(ctx, s.refreshed, rep.RunID); err != nil {
+			return err
+		}
+	}
 	done = s.timings.start("commit")
 	err = s.commitSources(ctx, rep)
 	done()

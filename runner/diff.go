@@ -73,8 +73,9 @@ type diffSpec struct {
 	inOld    map[string]string
 }
 
-// diff compares the desired table with the state snapshot and fills diffTable.
-func (s *session) diff(ctx context.Context) (*diffSpec, error) {
+// diff compares the desired table with the state snapshot (or, with --refresh, with the base built from the
+// target's records) and fills diffTable.
+func (s *session) diff(ctx context.Context, rf *refreshed) (*diffSpec, error) {
 	sch, err := s.d.schemaOf(ctx, ident(s.desired))
 	if err != nil {
 		return nil, err
@@ -99,7 +100,13 @@ func (s *session) diff(ctx context.Context) (*diffSpec, error) {
 		ds.inOld[c.Name] = c.Type
 	}
 	snap := s.store.Snapshot()
-	if snap == "" {
+	if rf != nil {
+		snap = baseTable
+		ds.inOld = map[string]string{}
+		for _, c := range rf.cols {
+			ds.inOld[c.Name] = c.Type
+		}
+	} else if snap == "" {
 		// Nothing applied yet: an empty snapshot of the desired layout.
 		snap = "(SELECT * FROM " + ident(s.desired) + " WHERE false)"
 		for _, c := range ds.desired {

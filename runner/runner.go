@@ -37,6 +37,9 @@ type Options struct {
 	Log io.Writer
 	// Store overrides the pipeline's state store (tests; shared backends).
 	Store state.Store
+	// Refresh diffs against the sink's current records (connectors.Lister) instead of the last-applied
+	// snapshot, and reports drift.
+	Refresh bool
 	// Stats, when set, receives the duration and peak memory of each stage.
 	Stats *[]Stage
 }
@@ -58,6 +61,7 @@ type session struct {
 	// protected names a table of keys the plan must leave alone (rejected input rows).
 	protected string
 	sink      connectors.Sink
+	refreshed *refreshed // with Options.Refresh
 	timings   *timings
 }
 
@@ -382,8 +386,18 @@ func (s *session) plan(ctx context.Context) (*plan.Plan, []connectors.Change, er
 	if err != nil {
 		return nil, nil, err
 	}
+	var rf *refreshed
+	if s.opts.Refresh {
+		done = s.timings.start("refresh")
+		rf, err = s.refresh(ctx)
+		done()
+		if err != nil {
+			return nil, nil, err
+		}
+		s.refreshed = rf
+	}
 	done = s.timings.start("diff")
-	ds, err := s.diff(ctx)
+	ds, err := s.diff(ctx, rf)
 	done()
 	if err != nil {
 		return nil, nil, err
@@ -405,6 +419,10 @@ func (s *session) plan(ctx context.Context) (*plan.Plan, []connectors.Change, er
 		pl.Inputs = append(pl.Inputs, st.input)
 		pl.Rejects = append(pl.Rejects, st.result.Rejects...)
 		pl.Notes = append(pl.Notes, st.result.Notes...)
+	}
+	if rf != nil {
+		pl.Inputs = append(pl.Inputs, rf.input)
+		pl.Drift = rf.drift
 	}
 	pcs, ccs, err := s.changes(ctx, ds)
 	done()

@@ -260,10 +260,12 @@ type readerAdapter struct {
 	schema *arrow.Schema
 	r      connectors.Reader
 	cur    arrow.RecordBatch
-	err    error
-	done   bool
-	mu     sync.Mutex
-	refs   int64
+	// pending is a batch read ahead (to learn the schema), returned first.
+	pending arrow.RecordBatch
+	err     error
+	done    bool
+	mu      sync.Mutex
+	refs    int64
 }
 
 var _ array.RecordReader = (*readerAdapter)(nil)
@@ -286,6 +288,10 @@ func (a *readerAdapter) Next() bool {
 	if a.cur != nil {
 		a.cur.Release()
 		a.cur = nil
+	}
+	if a.pending != nil {
+		a.cur, a.pending = a.pending, nil
+		return true
 	}
 	if a.err != nil || a.done {
 		return false

@@ -102,6 +102,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 }
 
 type runFlags struct {
+	refresh         bool
 	at              string
 	allowMassChange bool
 	fullRefresh     bool
@@ -113,10 +114,11 @@ func (r *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&r.allowMassChange, "allow-mass-change", false, "let a plan through that a guard blocks")
 	fs.BoolVar(&r.fullRefresh, "full-refresh", false, "make incremental sources read everything")
 	fs.BoolVar(&r.verbose, "v", false, "print progress to stderr")
+	fs.BoolVar(&r.refresh, "refresh", false, "diff against the sink's live records and show drift (sinks that can list)")
 }
 
 func (r *runFlags) options(stderr io.Writer) (runner.Options, error) {
-	o := runner.Options{AllowMassChange: r.allowMassChange, FullRefresh: r.fullRefresh}
+	o := runner.Options{AllowMassChange: r.allowMassChange, FullRefresh: r.fullRefresh, Refresh: r.refresh}
 	if r.at != "" {
 		t, err := time.Parse(time.RFC3339, r.at)
 		if err != nil {

@@ -57,6 +57,19 @@ func (t *TargetState) Records() map[string]connectors.Record {
 	return out
 }
 
+// Edit changes the target behind the pipeline's back, as a merchant editing the store directly would: it
+// sets the record stored under key (a KeyString) to r, or removes it when r is nil. Applied and Reconcile do
+// not see it.
+func (t *TargetState) Edit(key string, r connectors.Record) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r == nil {
+		delete(t.records, key)
+		return
+	}
+	t.records[key] = maps.Clone(r)
+}
+
 // Applied returns every acknowledged change, in the order Apply received them (a change applied twice appears
 // twice). The changes' records are shared and must not be modified.
 func (t *TargetState) Applied() []connectors.Change {

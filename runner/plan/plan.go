@@ -34,6 +34,9 @@ type Plan struct {
 	Rejects []connectors.Reject `json:"rejects,omitempty"`
 	// Notes are remarks from the connectors (files skipped, ...).
 	Notes []string `json:"notes,omitempty"`
+	// Drift lists records whose state on the target differs from what was last applied (edited or removed
+	// directly there); only with --refresh. The changes then put them back.
+	Drift []Drift `json:"drift,omitempty"`
 	// Estimate is the sink's estimate of what applying costs, when it can tell.
 	Estimate *connectors.Estimate `json:"estimate,omitempty"`
 	Changes  []Change             `json:"changes"`
@@ -140,6 +143,15 @@ type Change struct {
 	Key    map[string]any    `json:"key"`
 	// Fields: for create every non-null field (After only), for update and deactivate the changed fields
 	// (Before → After), for delete none.
+	Fields []FieldChange `json:"fields,omitempty"`
+}
+
+// Drift is one record edited or removed directly on the target.
+type Drift struct {
+	Key map[string]any `json:"key"`
+	// Missing is true when the record is gone from the target.
+	Missing bool `json:"missing,omitempty"`
+	// Fields: Before is the last-applied value, After the value found on the target.
 	Fields []FieldChange `json:"fields,omitempty"`
 }
 

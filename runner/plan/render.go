@@ -83,6 +83,24 @@ func WriteText(w io.Writer, p *Plan, o TextOptions) error {
 	for _, n := range p.Notes {
 		tw.printf("Note: %s\n", n)
 	}
+	if len(p.Drift) > 0 {
+		tw.printf("\n%s (%d): edited or removed directly on the target since the last apply; the changes below put them back\n",
+			tw.bold("Drift"), len(p.Drift))
+		for i, d := range p.Drift {
+			if o.Limit > 0 && i >= o.Limit {
+				tw.printf("  ... and %d more\n", len(p.Drift)-i)
+				break
+			}
+			if d.Missing {
+				tw.printf("%s %s: removed from the target\n", tw.paint(ansiPurple, "?"), formatKey(p.Key, d.Key))
+				continue
+			}
+			tw.printf("%s %s\n", tw.paint(ansiPurple, "?"), formatKey(p.Key, d.Key))
+			for _, f := range d.Fields {
+				tw.printf("    %s  applied %s, now %s\n", f.Name, formatJSON(f.Before), formatJSON(f.After))
+			}
+		}
+	}
 	if len(p.Changes) > 0 {
 		tw.printf("\n")
 	}

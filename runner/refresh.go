@@ -1,0 +1,228 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/runner/state"
+)
+
+// Tables of a refresh: what the target reports, and the base the plan diffs against.
+const (
+	remoteTable = "__remote"
+	baseTable   = "__base"
+)
+
+// refreshed is the outcome of reading the target for --refresh.
+type refreshed struct {
+	input plan.Input
+	drift []plan.Drift
+	// cols are the base's columns (the snapshot's, or the desired ones before the first apply).
+	cols []state.Column
+}
+
+// refresh reads the sink's current records and builds the base the plan diffs against instead of the
+// snapshot: for every record the pipeline owns (in the snapshot or desired now) that the target still has,
+// the target's values for the fields it reports and the snapshot's for the others. A record in the snapshot
+// but gone from the target is absent from the base, so the plan creates it again. Target-only records are
+// left out: possync never touches what it did not create. Drift is the difference between the snapshot
+// and the target.
+func (s *session) refresh(ctx context.Context) (*refreshed, error) {
+	l, ok := s.sink.(connectors.Lister)
+	if !ok {
+		return nil, fmt.Errorf("--refresh: the %s sink cannot list its records", s.p.Sink.Type)
+	}
+	r, err := l.List(ctx, connectors.ReadRequest{Now: s.now, Alloc: s.alloc})
+	if err != nil {
+		return nil, fmt.Errorf("--refresh: list the %s sink's records: %w", s.p.Sink.Type, err)
+	}
+	defer r.Close()
+	remote, err := s.stageReader(ctx, remoteTable, r)
+	if err != nil {
+		return nil, fmt.Errorf("--refresh: %w", err)
+	}
+	for _, k := range s.p.Key {
+		if len(remote.FieldIndices(k)) == 0 {
+			return nil, fmt.Errorf("--refresh: the %s sink's records have no key field %q", s.p.Sink.Type, k)
+		}
+	}
+	rf := &refreshed{input: plan.Input{Name: "sink", Type: s.p.Sink.Type, Mode: "refresh"}}
+	if rf.input.Fingerprint, rf.input.Records, err = s.fingerprint(ctx, ident(remoteTable)); err != nil {
+		return nil, err
+	}
+	snap := s.store.Snapshot()
+	rf.cols = s.meta.Columns
+	if snap == "" {
+		snap = "(SELECT * FROM " + ident(s.desired) + " WHERE false)"
+		rf.cols = nil
+		for _, f := range canonical(s.schemas[s.desired]).Fields() {
+			rf.cols = append(rf.cols, state.Column{Name: f.Name, Type: duckType(f.Type)})
+		}
+	}
+	reported := map[string]bool{}
+	for _, f := range remote.Fields() {
+		reported[f.Name] = true
+	}
+	var sel, on, owned []string
+	for _, k := range s.p.Key {
+		on = append(on, fmt.Sprintf("s.%s = r.%s", ident(k), ident(k)))
+		owned = append(owned, fmt.Sprintf("d.%s = r.%s", ident(k), ident(k)))
+	}
+	for _, c := range rf.cols {
+		src := "s." + ident(c.Name)
+		if reported[c.Name] {
+			src = fmt.Sprintf("TRY_CAST(r.%s AS %s)", ident(c.Name), c.Type)
+		}
+		sel = append(sel, src+" AS "+ident(c.Name))
+	}
+	q := fmt.Sprintf(`CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s r LEFT JOIN %s s ON %s
+		WHERE s.%s IS NOT NULL OR EXISTS (SELECT 1 FROM %s d WHERE %s)`,
+		baseTable, strings.Join(sel, ", "), remoteTable, snap, strings.Join(on, " AND "),
+		ident(s.p.Key[0]), ident(s.desired), strings.Join(owned, " AND "))
+	if err := s.d.exec(ctx, q); err != nil {
+		return nil, fmt.Errorf("--refresh: %w", err)
+	}
+	if s.store.Snapshot() != "" {
+		if rf.drift, err = s.drift(ctx, reported); err != nil {
+			return nil, err
+		}
+	}
+	return rf, nil
+}
+
+// drift compares the snapshot with the target, field by field over the fields the target reports.
+func (s *session) drift(ctx context.Context, reported map[string]bool) ([]plan.Drift, error) {
+	ignore := map[string]bool{}
+	for _, f := range s.p.Diff.Ignore {
+		ignore[f] = true
+	}
+	var on, keys, flags, vals, any []string
+	for _, k := range s.p.Key {
+		on = append(on, fmt.Sprintf("s.%s = r.%s", ident(k), ident(k)))
+		keys = append(keys, "s."+ident(k))
+	}
+	var cols []state.Column
+	for _, c := range s.meta.Columns {
+		if !reported[c.Name] || isIn(s.p.Key, c.Name) || ignore[c.Name] {
+			continue
+		}
+		i := len(cols)
+		cols = append(cols, c)
+		d := fmt.Sprintf("(s.%s IS DISTINCT FROM TRY_CAST(r.%s AS %s))", ident(c.Name), ident(c.Name), c.Type)
+		any = append(any, d)
+		flags = append(flags, fmt.Sprintf("%s AS __d_%d", d, i))
+		vals = append(vals, fmt.Sprintf("s.%s AS __s_%d, TRY_CAST(r.%s AS %s) AS __r_%d", ident(c.Name), i, ident(c.Name), c.Type, i))
+	}
+	where := "r.__r IS NULL"
+	if len(any) > 0 {
+		where += " OR " + strings.Join(any, " OR ")
+	}
+	sel := append(append(append([]string{"r.__r IS NULL AS __missing"}, keys...), flags...), vals...)
+	q := fmt.Sprintf("SELECT %s FROM %s s LEFT JOIN (SELECT *, true AS __r FROM %s) r ON %s WHERE %s ORDER BY %s",
+		strings.Join(sel, ", "), s.store.Snapshot(), remoteTable, strings.Join(on, " AND "), where, strings.Join(keys, ", "))
+	var out []plan.Drift
+	err := s.d.query(ctx, q, func(b arrow.RecordBatch) error {
+		for i := 0; i < int(b.NumRows()); i++ {
+			r := connectors.RowRecord(b, i)
+			d := plan.Drift{Key: keyJSON(s.p.Key, r), Missing: r["__missing"] == true}
+			if !d.Missing {
+				for j, c := range cols {
+					if r["__d_"+strconv.Itoa(j)] == true {
+						d.Fields = append(d.Fields, plan.FieldChange{Name: c.Name,
+							Before: jsonValue(r["__s_"+strconv.Itoa(j)]), After: jsonValue(r["__r_"+strconv.Itoa(j)])})
+					}
+				}
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("--refresh: drift: %w", err)
+	}
+	return out, nil
+}
+
+// stageReader loads a reader whose schema is known only from its first batch into a table, and returns
+// that schema. An empty read gives an empty table of the key fields.
+func (s *session) stageReader(ctx context.Context, table string, r connectors.Reader) (*arrow.Schema, error) {
+	first, err := r.Next(ctx)
+	if errors.Is(err, io.EOF) {
+		sch := s.schemas[s.desired]
+		var fields []arrow.Field
+		for _, k := range s.p.Key {
+			fields = append(fields, sch.Field(sch.FieldIndices(k)[0]))
+		}
+		empty := arrow.NewSchema(fields, nil)
+		return empty, s.emptyTable(ctx, table, empty)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rr := &readerAdapter{ctx: ctx, schema: first.Schema(), r: r, refs: 1, pending: first}
+	release, err := s.d.arrow.RegisterView(rr, "__view_"+table)
+	if err != nil {
+		first.Release()
+		return nil, err
+	}
+	err = s.d.exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM %s", ident(table), ident("__view_"+table)))
+	release()
+	if rr.err != nil {
+		return nil, rr.err
+	}
+	return first.Schema(), err
+}
+
+// adoptDrift brings the snapshot in line with the target for drifted records the plan does not change (the
+// target already holds the desired values, or the record is gone and no longer desired), so later plans
+// without --refresh do not act on stale values.
+func (s *session) adoptDrift(ctx context.Context, rf *refreshed, runID string) error {
+	if len(rf.drift) == 0 || s.store.Snapshot() == "" {
+		return nil
+	}
+	var on, dk []string
+	for _, k := range s.p.Key {
+		on = append(on, fmt.Sprintf("x.%s = b.%s", ident(k), ident(k)))
+		dk = append(dk, fmt.Sprintf("s.%s = b.%s", ident(k), ident(k)))
+	}
+	notPlanned := fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s x WHERE %s)", diffTable, strings.Join(on, " AND "))
+	names := columnNames(rf.cols)
+	cols := identList(names, "b.")
+	q := fmt.Sprintf(`CREATE OR REPLACE TABLE __adopt AS
+		SELECT 'update' AS __op, %s FROM %s b WHERE %s
+		  AND EXISTS (SELECT 1 FROM %s s WHERE %s AND row(%s) IS DISTINCT FROM row(%s))
+		UNION ALL BY NAME
+		SELECT 'delete' AS __op, %s FROM %s b WHERE %s
+		  AND NOT EXISTS (SELECT 1 FROM %s r WHERE %s)`,
+		cols, baseTable, notPlanned, s.store.Snapshot(), strings.Join(dk, " AND "), identList(names, "s."), cols,
+		identList(s.p.Key, "b."), s.store.Snapshot(), notPlanned, remoteTable, strings.ReplaceAll(strings.Join(on, " AND "), "x.", "r."))
+	if err := s.d.exec(ctx, q); err != nil {
+		return fmt.Errorf("adopt drift: %w", err)
+	}
+	n, err := s.d.count(ctx, "SELECT count(*) FROM __adopt")
+	if err != nil || n == 0 {
+		return err
+	}
+	meta, err := s.store.Commit(ctx, s.d.conn, &state.Commit{RunID: runID, Changes: "__adopt", Key: s.p.Key, Columns: rf.cols})
+	if err != nil {
+		return err
+	}
+	s.meta = meta
+	return nil
+}
+
+func columnNames(cols []state.Column) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = c.Name
+	}
+	return out
+}
