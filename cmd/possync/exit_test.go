@@ -105,7 +105,7 @@ func TestExitCodesAndReport(t *testing.T) {
 				if rep.Planned.Create != 40 || rep.Applied.Create != 40 || rep.Applied.Update+rep.Applied.Delete != 0 {
 					t.Errorf("report: planned %+v, applied %+v; want 40 creates", rep.Planned, rep.Applied)
 				}
-				for _, stage := range []string{"read source", "transform products", "recover", "diff", "plan", "apply", "commit", "export"} {
+				for _, stage := range []string{"read source", "transform products", "recover", "check keys", "diff", "plan changes", "plan summary", "apply", "commit", "export"} {
 					if _, ok := rep.Durations[stage]; !ok {
 						t.Errorf("durations_seconds has no %q: %v", stage, rep.Durations)
 					}
