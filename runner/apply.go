@@ -293,7 +293,7 @@ func (s *session) applyChanges(ctx context.Context, ccs []connectors.Change, rep
 // commitChanges commits acknowledged changes to the snapshot.
 func (s *session) commitChanges(ctx context.Context, runID string, acked []connectors.Change, resolved []string, rejected int) error {
 	c := &state.Commit{RunID: runID, Key: s.p.Key, Resolved: resolved, Acked: len(acked), Rejected: rejected}
-	sch := canonical(s.schemas[s.desired])
+	sch := canonical(s.recordSchema())
 	for _, f := range sch.Fields() {
 		c.Columns = append(c.Columns, state.Column{Name: f.Name, Type: duckType(f.Type)})
 	}
@@ -353,7 +353,7 @@ func (s *session) recoverIntents(ctx context.Context, rep *Report) (int, error) 
 	if err != nil || len(intents) == 0 {
 		return 0, err
 	}
-	sch := canonical(s.schemas[s.desired])
+	sch := canonical(s.recordSchema())
 	changes := make([]connectors.Change, len(intents))
 	ids := make([]string, len(intents))
 	for i, in := range intents {
@@ -455,7 +455,7 @@ func (s *session) export(ctx context.Context) error {
 		return fmt.Errorf("export: %w", err)
 	}
 	tmp := e.Path + ".possync-tmp"
-	cols := identList(fieldNames(s.schemas[s.desired]), "")
+	cols := identList(fieldNames(s.recordSchema()), "")
 	q := fmt.Sprintf("COPY (SELECT %s FROM %s ORDER BY %s) TO %s (%s)", cols, s.store.Snapshot(), identList(s.p.Key, ""), lit(tmp), opts)
 	if err := s.d.exec(ctx, q); err != nil {
 		return fmt.Errorf("export %s: %w", e.Path, err)

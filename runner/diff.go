@@ -70,6 +70,7 @@ type diffSpec struct {
 	key      []string
 	desired  []state.Column // desired columns, in order
 	compared []state.Column // non-key, non-ignored desired columns
+	annot    []state.Column // annotation columns (shown with changes, never compared or stored)
 	inOld    map[string]string
 }
 
@@ -91,6 +92,10 @@ func (s *session) diff(ctx context.Context, rf *refreshed) (*diffSpec, error) {
 	}
 	for _, f := range sch.Fields() {
 		c := state.Column{Name: f.Name, Type: duckType(f.Type)}
+		if isIn(s.annotations, f.Name) {
+			ds.annot = append(ds.annot, c)
+			continue
+		}
 		ds.desired = append(ds.desired, c)
 		if !isKey[f.Name] && !ignore[f.Name] {
 			ds.compared = append(ds.compared, c)
@@ -196,6 +201,9 @@ func (s *session) diffQuery(ds *diffSpec, snap string) string {
 	}
 	cols := []string{op + " AS __op", "n.__n IS NOT NULL AS __present"}
 	cols = append(cols, keys...)
+	for _, a := range ds.annot {
+		cols = append(cols, fmt.Sprintf("n.%s AS %s", ident(a.Name), ident("__a_"+a.Name)))
+	}
 	cols = append(cols, flags...)
 	cols = append(cols, after...)
 	cols = append(cols, before...)
@@ -241,6 +249,7 @@ type diffColumns struct {
 	op                 arrow.Array
 	key, after, before []arrow.Array // by ds.key, ds.desired, ds.compared
 	flags              []arrow.Array // by ds.compared
+	annot              []arrow.Array // by ds.annot
 	afterIsKey         []bool
 }
 
@@ -253,6 +262,9 @@ func (ds *diffSpec) columns(b arrow.RecordBatch) *diffColumns {
 	for _, d := range ds.desired {
 		c.after = append(c.after, col(d.Name))
 		c.afterIsKey = append(c.afterIsKey, isIn(ds.key, d.Name))
+	}
+	for _, a := range ds.annot {
+		c.annot = append(c.annot, col("__a_"+a.Name))
 	}
 	for i, d := range ds.compared {
 		c.before = append(c.before, col("__o_"+d.Name))
@@ -294,6 +306,16 @@ func (s *session) change(ds *diffSpec, c *diffColumns, i int) (plan.Change, conn
 			if f, ok := c.flags[j].(*array.Boolean); ok && f.IsValid(i) && f.Value(i) {
 				cc.Fields = append(cc.Fields, d.Name)
 				pc.Fields = append(pc.Fields, plan.FieldChange{Name: d.Name, Before: jsonValue(cc.Before[d.Name]), After: jsonValue(cc.After[d.Name])})
+			}
+		}
+	}
+	if action != connectors.Delete {
+		for j, a := range ds.annot {
+			if v := connectors.Value(c.annot[j], i); v != nil {
+				if pc.Annotations == nil {
+					pc.Annotations = map[string]any{}
+				}
+				pc.Annotations[a.Name] = jsonValue(v)
 			}
 		}
 	}

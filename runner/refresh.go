@@ -63,7 +63,7 @@ func (s *session) refresh(ctx context.Context) (*refreshed, error) {
 	if snap == "" {
 		snap = "(SELECT * FROM " + ident(s.desired) + " WHERE false)"
 		rf.cols = nil
-		for _, f := range canonical(s.schemas[s.desired]).Fields() {
+		for _, f := range canonical(s.recordSchema()).Fields() {
 			rf.cols = append(rf.cols, state.Column{Name: f.Name, Type: duckType(f.Type)})
 		}
 	}

@@ -9,6 +9,7 @@ package runner
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -62,7 +63,12 @@ type session struct {
 	protected string
 	sink      connectors.Sink
 	refreshed *refreshed // with Options.Refresh
-	timings   *timings
+	// annotations are desired fields that explain changes and are not record data (transforms.Annotator).
+	annotations []string
+	// upcoming and notes are what transforms reported (transforms.Reporter).
+	upcoming []plan.Upcoming
+	notes    []string
+	timings  *timings
 }
 
 func newSession(p *pipelines.Pipeline, opts Options) *session {
@@ -226,6 +232,19 @@ func (s *session) transformAll(ctx context.Context) (spec.Diagnostics, error) {
 		}
 		s.schemas[sp.table] = sch
 		prev = sp.table
+		if a, ok := tr.(transforms.Annotator); ok {
+			s.annotations = append(s.annotations, a.Annotations()...)
+		}
+		if r, ok := tr.(transforms.Reporter); ok {
+			if err := s.report(ctx, sp, r); err != nil {
+				var d *spec.Diagnostic
+				if errors.As(err, &d) {
+					diags.Append(d)
+					return diags, nil
+				}
+				return diags, err
+			}
+		}
 	}
 	s.desired = prev
 	return diags, nil
@@ -268,7 +287,7 @@ func (s *session) buildSink() spec.Diagnostics {
 		return diags
 	}
 	env := s.env()
-	env.Schema = s.schemas[s.desired]
+	env.Schema = s.recordSchema()
 	sink, err := ctor(c.Config, env)
 	if err != nil {
 		diags.Add(c.Pos, componentError(c, err))
@@ -340,6 +359,46 @@ func (s *session) prepare(ctx context.Context, readOnly bool) error {
 		return diags
 	}
 	return s.protect(ctx)
+}
+
+// recordSchema is the schema of the records the sink receives and the state keeps: the desired fields
+// without annotations.
+func (s *session) recordSchema() *arrow.Schema {
+	sch := s.schemas[s.desired]
+	if len(s.annotations) == 0 {
+		return sch
+	}
+	var fields []arrow.Field
+	for _, f := range sch.Fields() {
+		if !isIn(s.annotations, f.Name) {
+			fields = append(fields, f)
+		}
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+// report runs a transform's report query over its output and keeps the rows for the plan.
+func (s *session) report(ctx context.Context, sp *step, r transforms.Reporter) error {
+	q := r.ReportSQL(ident(sp.table))
+	rows, err := s.d.conn.QueryContext(ctx, `SELECT "kind", "at", "subject", "message" FROM (`+q+`) ORDER BY "at" NULLS LAST, "subject", "message"`)
+	if err != nil {
+		return fmt.Errorf("transform %s: report: %w", stepName(sp), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind, subject, message string
+		var at sql.NullTime
+		if err := rows.Scan(&kind, &at, &subject, &message); err != nil {
+			return fmt.Errorf("transform %s: report: %w", stepName(sp), err)
+		}
+		switch {
+		case kind == "upcoming" && at.Valid:
+			s.upcoming = append(s.upcoming, plan.Upcoming{At: at.Time.UTC(), Subject: subject, Message: message})
+		default:
+			s.notes = append(s.notes, subject+": "+message)
+		}
+	}
+	return rows.Err()
 }
 
 // dropIntermediates frees the sources' and earlier steps' tables once the desired records exist: only the
@@ -424,6 +483,8 @@ func (s *session) plan(ctx context.Context) (*plan.Plan, []connectors.Change, er
 		pl.Inputs = append(pl.Inputs, rf.input)
 		pl.Drift = rf.drift
 	}
+	pl.Notes = append(pl.Notes, s.notes...)
+	pl.Upcoming = s.upcoming
 	pcs, ccs, err := s.changes(ctx, ds)
 	done()
 	if err != nil {

@@ -64,6 +64,24 @@ type SQL interface {
 	Query() spec.Expr
 }
 
+// Reporter is implemented by transforms that have something to tell in the plan about a run: upcoming
+// changes (a promotion starting or ending soon), or input they chose not to apply. After the step ran, the
+// runner executes each query (DuckDB SQL, which may read the step's output, named by the output argument,
+// and any relation the step itself reads) and adds its rows to the plan.
+type Reporter interface {
+	// ReportSQL returns a query yielding rows of: kind VARCHAR ('note' or 'upcoming'), at TIMESTAMPTZ (when
+	// an upcoming change takes effect; NULL for notes), subject VARCHAR (e.g. "sku=A-1"), message VARCHAR.
+	// (AT is a keyword in DuckDB: write the column name quoted, "at".)
+	ReportSQL(output string) string
+}
+
+// Annotator is implemented by transforms whose output carries annotation fields: values that explain a
+// change in the plan (e.g. which promotion won and which lost) but are not record data. The runner shows
+// them next to the changes of their record and never compares, stores or sends them.
+type Annotator interface {
+	Annotations() []string
+}
+
 // RowError is a failure to transform one row.
 type RowError struct {
 	Row   int    // index in the batch

@@ -34,6 +34,8 @@ type Plan struct {
 	Rejects []connectors.Reject `json:"rejects,omitempty"`
 	// Notes are remarks from the connectors (files skipped, ...).
 	Notes []string `json:"notes,omitempty"`
+	// Upcoming lists changes due soon without a new input (a promotion starting or ending), by time.
+	Upcoming []Upcoming `json:"upcoming,omitempty"`
 	// Drift lists records whose state on the target differs from what was last applied (edited or removed
 	// directly there); only with --refresh. The changes then put them back.
 	Drift []Drift `json:"drift,omitempty"`
@@ -144,6 +146,15 @@ type Change struct {
 	// Fields: for create every non-null field (After only), for update and deactivate the changed fields
 	// (Before → After), for delete none.
 	Fields []FieldChange `json:"fields,omitempty"`
+	// Annotations explain the change (e.g. which promotion won and which lost); they are not record data.
+	Annotations map[string]any `json:"annotations,omitempty"`
+}
+
+// Upcoming is a change that will take effect at a known time.
+type Upcoming struct {
+	At      time.Time `json:"at"`
+	Subject string    `json:"subject"`
+	Message string    `json:"message"`
 }
 
 // Drift is one record edited or removed directly on the target.

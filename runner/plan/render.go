@@ -83,6 +83,16 @@ func WriteText(w io.Writer, p *Plan, o TextOptions) error {
 	for _, n := range p.Notes {
 		tw.printf("Note: %s\n", n)
 	}
+	if len(p.Upcoming) > 0 {
+		tw.printf("\n%s (%d): due without a new input\n", tw.bold("Upcoming"), len(p.Upcoming))
+		for i, u := range p.Upcoming {
+			if o.Limit > 0 && i >= o.Limit {
+				tw.printf("  ... and %d more\n", len(p.Upcoming)-i)
+				break
+			}
+			tw.printf("  %s  %s: %s\n", u.At.Format("2006-01-02 15:04 MST"), u.Subject, u.Message)
+		}
+	}
 	if len(p.Drift) > 0 {
 		tw.printf("\n%s (%d): edited or removed directly on the target since the last apply; the changes below put them back\n",
 			tw.bold("Drift"), len(p.Drift))
@@ -114,6 +124,9 @@ func WriteText(w io.Writer, p *Plan, o TextOptions) error {
 		width := 0
 		for _, f := range c.Fields {
 			width = max(width, len(f.Name))
+		}
+		for _, name := range sortedNames(c.Annotations) {
+			tw.printf("    (%s: %s)\n", name, formatJSON(c.Annotations[name]))
 		}
 		for _, f := range c.Fields {
 			if c.Action == connectors.Create {
@@ -190,4 +203,13 @@ func group(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+func sortedNames(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
