@@ -183,8 +183,9 @@ func BuildBatch(alloc memory.Allocator, schema *arrow.Schema, records []Record) 
 	}
 	rb := array.NewRecordBuilder(alloc, schema)
 	defer rb.Release()
+	fields := schema.Fields() // a copy: taken once, not per record
 	for i, r := range records {
-		for c, f := range schema.Fields() {
+		for c, f := range fields {
 			if err := Append(rb.Field(c), r[f.Name]); err != nil {
 				return nil, fmt.Errorf("record %d, field %s: %w", i, f.Name, err)
 			}

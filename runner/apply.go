@@ -195,6 +195,12 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 	if err != nil {
 		return err
 	}
+	done = s.timings.start("checkpoint")
+	err = s.d.exec(ctx, "CHECKPOINT st")
+	done()
+	if err != nil {
+		return fmt.Errorf("checkpoint state: %w", err)
+	}
 	rep.ExitReason, rep.ExitCode = ReasonOK, ExitOK
 	if pl.Summary.Total() == 0 {
 		rep.ExitReason = ReasonNoop
@@ -243,19 +249,16 @@ func (s *session) applyChanges(ctx context.Context, ccs []connectors.Change, rep
 	}
 	for lo := 0; lo < len(ccs); lo += size {
 		batch := ccs[lo:min(lo+size, len(ccs))]
-		intents := make([]state.Intent, len(batch))
-		for i, c := range batch {
-			b, err := json.Marshal(c)
-			if err != nil {
-				return fmt.Errorf("record intent: %w", err)
-			}
-			intents[i] = state.Intent{ID: c.ID, RunID: rep.RunID, Change: b}
-		}
-		if err := s.store.AddIntents(ctx, s.d.conn, intents); err != nil {
+		done := s.timings.start("apply: record intents")
+		err := s.recordIntents(ctx, rep.RunID, batch)
+		done()
+		if err != nil {
 			return err
 		}
 		failpoint("after-intents")
+		done = s.timings.start("apply: sink")
 		outcomes, sinkErr := s.sink.Apply(ctx, batch)
+		done()
 		failpoint("after-sink")
 		if len(outcomes) != len(batch) {
 			return fmt.Errorf("sink %s returned %d outcomes for %d changes", s.p.Sink.Type, len(outcomes), len(batch))
@@ -278,7 +281,10 @@ func (s *session) applyChanges(ctx context.Context, ccs []connectors.Change, rep
 				resolved = append(resolved, c.ID)
 			}
 		}
-		if err := s.commitChanges(ctx, rep.RunID, acked, resolved, rejected); err != nil {
+		done = s.timings.start("apply: commit")
+		err = s.commitChanges(ctx, rep.RunID, acked, resolved, rejected)
+		done()
+		if err != nil {
 			return err
 		}
 		failpoint("after-commit")
@@ -288,6 +294,28 @@ func (s *session) applyChanges(ctx context.Context, ccs []connectors.Change, rep
 		s.logf("applied %d/%d changes", rep.Applied.Total(), len(ccs))
 	}
 	return nil
+}
+
+var intentSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "id", Type: arrow.BinaryTypes.String},
+	{Name: "run_id", Type: arrow.BinaryTypes.String},
+	{Name: "change", Type: arrow.BinaryTypes.String},
+}, nil)
+
+// recordIntents durably records a batch's changes before they are sent.
+func (s *session) recordIntents(ctx context.Context, runID string, batch []connectors.Change) error {
+	recs := make([]connectors.Record, len(batch))
+	for i, c := range batch {
+		b, err := json.Marshal(c)
+		if err != nil {
+			return fmt.Errorf("record intent: %w", err)
+		}
+		recs[i] = connectors.Record{"id": c.ID, "run_id": runID, "change": string(b)}
+	}
+	if err := s.loadRecords(ctx, "__intents", intentSchema, recs); err != nil {
+		return fmt.Errorf("record intents: %w", err)
+	}
+	return s.store.AddIntents(ctx, s.d.conn, ident("__intents"))
 }
 
 // commitChanges commits acknowledged changes to the snapshot.

@@ -510,3 +510,68 @@ func benchReadCSV(t *testing.T, path string) [][]string {
 	}
 	return rows[1:]
 }
+
+// BenchmarkCycle times the full cycle of the large-catalogs issue at BENCH_SIZES: plan + apply of the new
+// catalog's changes to the file sink (change log, records file, state update), then a no-change rerun.
+func BenchmarkCycle(b *testing.B) {
+	sizes, err := benchSizes(os.Getenv("BENCH_SIZES"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	root, err := benchDataDir()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
+			b.StopTimer()
+			set, err := benchData(root, n)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r, err := newBenchCase(b.Context(), set, b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchQuiesce()
+			var stages []Stage
+			b.StartTimer()
+			t0 := time.Now()
+			rep, err := Apply(b.Context(), r.p, Options{Stats: &stages}, nil)
+			cycle := time.Since(t0)
+			b.StopTimer()
+			if err != nil {
+				b.Fatal(err)
+			}
+			cyclePeak := peakRSS()
+			for _, st := range stages {
+				cyclePeak = max(cyclePeak, st.PeakRSS)
+			}
+			benchQuiesce()
+			var again []Stage
+			t0 = time.Now()
+			rep2, err := Apply(b.Context(), r.p, Options{Stats: &again}, nil)
+			rerun := time.Since(t0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rerunPeak := peakRSS()
+			for _, st := range again {
+				rerunPeak = max(rerunPeak, st.PeakRSS)
+			}
+			fmt.Printf("\npossync apply (full cycle): %s rows, %d changes applied\n", benchGroup(int64(n)), rep.Applied.Total())
+			fmt.Printf("  %-26s %9s %12s\n", "stage", "seconds", "peak RSS MiB")
+			for _, st := range stages {
+				fmt.Printf("  %-26s %9.3f %12d\n", st.Name, st.Seconds, st.PeakRSS>>20)
+			}
+			fmt.Printf("  %-26s %9.3f %12d\n", "total (wall)", cycle.Seconds(), cyclePeak>>20)
+			fmt.Printf("  no-change rerun (apply):   %9.3f %12d   (%d changes)\n", rerun.Seconds(), rerunPeak>>20, rep2.Planned.Total())
+			if rep.Applied.Total() != set.Truth.Inserted+set.Truth.Updated+set.Truth.Deleted || rep2.Planned.Total() != 0 {
+				b.Errorf("applied %d changes (want %d), rerun planned %d (want 0)", rep.Applied.Total(),
+					set.Truth.Inserted+set.Truth.Updated+set.Truth.Deleted, rep2.Planned.Total())
+			}
+			b.ReportMetric(cycle.Seconds(), "cycle-s")
+			b.ReportMetric(rerun.Seconds(), "rerun-s")
+		})
+	}
+}

@@ -38,6 +38,9 @@ func openDuck(ctx context.Context, st pipelines.State) (*duck, error) {
 		"SET preserve_insertion_order = false",
 		"SET autoinstall_known_extensions = false",
 		"SET autoload_known_extensions = false",
+		// An apply commits once per sink batch; checkpointing the state file in the middle of that (DuckDB
+		// does once the WAL passes 16 MB) would rewrite it several times. The run checkpoints once at its end.
+		"SET checkpoint_threshold = '1GB'",
 	}
 	if st.MemoryLimit != "" {
 		settings = append(settings, "SET memory_limit = "+state.QuoteLit(st.MemoryLimit))

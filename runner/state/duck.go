@@ -236,19 +236,8 @@ func (s *DuckStore) Intents(ctx context.Context, conn *sql.Conn) ([]Intent, erro
 }
 
 // AddIntents implements Store.
-func (s *DuckStore) AddIntents(ctx context.Context, conn *sql.Conn, intents []Intent) error {
-	if len(intents) == 0 {
-		return nil
-	}
-	var b strings.Builder
-	b.WriteString("INSERT INTO st.intents VALUES ")
-	for i, in := range intents {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "(%s,%s,%s)", quoteLit(in.ID), quoteLit(in.RunID), quoteLit(string(in.Change)))
-	}
-	if _, err := conn.ExecContext(ctx, b.String()); err != nil {
+func (s *DuckStore) AddIntents(ctx context.Context, conn *sql.Conn, relation string) error {
+	if _, err := conn.ExecContext(ctx, "INSERT INTO st.intents SELECT id, run_id, change FROM "+relation); err != nil {
 		return fmt.Errorf("record intents: %w", err)
 	}
 	return nil

@@ -49,7 +49,8 @@ func TestCommitMovesSnapshotAndJournalTogether(t *testing.T) {
 		t.Fatalf("fresh store: %+v %v", m, err)
 	}
 	exec(t, c, `CREATE TABLE ch AS SELECT * FROM (VALUES ('create','A',1), ('create','B',2)) t(__op, sku, qty)`)
-	if err := s.AddIntents(ctx, c, []state.Intent{{ID: "i1", RunID: "r"}, {ID: "i2", RunID: "r"}}); err != nil {
+	exec(t, c, `CREATE TABLE ints AS SELECT * FROM (VALUES ('i1','r','{}'), ('i2','r','{}')) t(id, run_id, change)`)
+	if err := s.AddIntents(ctx, c, "ints"); err != nil {
 		t.Fatal(err)
 	}
 	m, err = s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch", Key: []string{"sku"}, Columns: cols, Resolved: []string{"i1"}, Acked: 2,

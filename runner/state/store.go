@@ -100,8 +100,9 @@ type Store interface {
 	Checkpoint(ctx context.Context, conn *sql.Conn, source string) ([]byte, error)
 	// Intents returns the unresolved intents of earlier runs.
 	Intents(ctx context.Context, conn *sql.Conn) ([]Intent, error)
-	// AddIntents records intents durably, before their changes are sent.
-	AddIntents(ctx context.Context, conn *sql.Conn, intents []Intent) error
+	// AddIntents records intents durably, before their changes are sent. relation is a table of the planner's
+	// database with columns id, run_id and change (VARCHAR), one row per Intent.
+	AddIntents(ctx context.Context, conn *sql.Conn, relation string) error
 	// BeginRun and FinishRun journal a run.
 	BeginRun(ctx context.Context, conn *sql.Conn, r Run) error
 	FinishRun(ctx context.Context, conn *sql.Conn, r Run) error
