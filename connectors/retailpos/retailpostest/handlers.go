@@ -1,0 +1,161 @@
+package retailpostest
+
+import (
+	"net/http"
+	"strconv"
+)
+
+// cursor is a collection request's version window and page size.
+type cursor struct {
+	after, before int64
+	size          int
+	deleted       bool
+}
+
+// parseCursor reads after, before, page_size and deleted; it answers 400 and returns false when one is bad.
+func (s *Server) parseCursor(w http.ResponseWriter, r *http.Request) (cursor, bool) {
+	q := r.URL.Query()
+	c := cursor{size: DefaultPageSize}
+	for name, dst := range map[string]*int64{"after": &c.after, "before": &c.before} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				writeError(w, http.StatusBadRequest, "Bad Request", name+" must be a non-negative integer")
+				return c, false
+			}
+			*dst = n
+		}
+	}
+	if v := q.Get("page_size"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, "Bad Request", "page_size must be a positive integer")
+			return c, false
+		}
+		c.size = min(n, s.opts.MaxPageSize)
+	}
+	c.deleted = q.Get("deleted") == "true" || q.Get("deleted") == "1"
+	return c, true
+}
+
+// collection is a page of a version-paged collection.
+type collection[T any] struct {
+	Data    []T      `json:"data"`
+	Version versions `json:"version"`
+}
+
+type versions struct {
+	Min *int64 `json:"min"`
+	Max *int64 `json:"max"`
+}
+
+// writePage answers items, whose versions are given by version, as a collection page.
+func writePage[T any](w http.ResponseWriter, items []T, version func(*T) int64) {
+	page := collection[T]{Data: items}
+	if len(items) > 0 {
+		lo, hi := version(&items[0]), version(&items[len(items)-1])
+		page.Version = versions{Min: &lo, Max: &hi}
+	} else {
+		page.Data = []T{}
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func (s *Server) listProducts(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.parseCursor(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	items := s.products.page(c.after, c.before, c.size, func(p Product) bool { return c.deleted || p.DeletedAt.IsZero() })
+	out := make([]wireProduct, len(items))
+	for i := range items {
+		out[i] = s.wire(&items[i])
+	}
+	s.mu.Unlock()
+	writePage(w, out, func(p *wireProduct) int64 { return p.Version })
+}
+
+func (s *Server) getProduct(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	p, ok := s.products.get(r.PathValue("id"))
+	var out wireProduct
+	if ok {
+		out = s.wire(&p)
+	}
+	s.mu.Unlock()
+	if !ok {
+		writeError(w, http.StatusNotFound, "Not Found", "The product "+r.PathValue("id")+" does not exist.")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": out})
+}
+
+// productInventory answers the inventory records of one product at every outlet.
+func (s *Server) productInventory(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	s.mu.Lock()
+	_, ok := s.products.get(id)
+	var out []wireInventory
+	if ok {
+		for _, o := range s.outlets.all() {
+			if inv, found := s.inventory.get(inventoryKey(id, o.ID)); found {
+				out = append(out, inv.wire())
+			}
+		}
+	}
+	s.mu.Unlock()
+	if !ok {
+		writeError(w, http.StatusNotFound, "Not Found", "The product "+id+" does not exist.")
+		return
+	}
+	if out == nil {
+		out = []wireInventory{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": out})
+}
+
+func (s *Server) listInventory(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.parseCursor(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	items := s.inventory.page(c.after, c.before, c.size, nil)
+	s.mu.Unlock()
+	out := make([]wireInventory, len(items))
+	for i := range items {
+		out[i] = items[i].wire()
+	}
+	writePage(w, out, func(inv *wireInventory) int64 { return inv.Version })
+}
+
+func (s *Server) listOutlets(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.parseCursor(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	items := s.outlets.page(c.after, c.before, c.size, nil)
+	s.mu.Unlock()
+	out := make([]wireOutlet, len(items))
+	for i := range items {
+		out[i] = items[i].wire()
+	}
+	writePage(w, out, func(o *wireOutlet) int64 { return o.Version })
+}
+
+func (s *Server) listBrands(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.parseCursor(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	items := s.brands.page(c.after, c.before, c.size, nil)
+	s.mu.Unlock()
+	out := make([]wireBrand, len(items))
+	for i := range items {
+		out[i] = items[i].wire()
+	}
+	writePage(w, out, func(b *wireBrand) int64 { return b.Version })
+}
