@@ -199,7 +199,7 @@ func (s *session) transformAll(ctx context.Context) (spec.Diagnostics, error) {
 			diags.Append(spec.Errorf(st.Pos, "unknown_component", "", "unknown transform type %q", st.Type))
 			return diags, nil
 		}
-		env := transforms.Env{Now: s.now, Location: s.p.TimeZone, Alloc: s.alloc}
+		env := transforms.Env{Now: s.now, Location: s.p.TimeZone, Alloc: s.alloc, InputName: sp.input}
 		if in, ok := s.schemas[sp.input]; ok {
 			env.Input = in
 		}

@@ -21,6 +21,9 @@ type Env struct {
 	// Input is the schema of the step's input. Constructors compile their expressions against it and report
 	// unknown fields or type errors as *spec.Diagnostic at the expression's position.
 	Input *arrow.Schema
+	// InputName is the relation the step reads (its `input:`, else the previous step's output or the only
+	// source), for SQL-generating steps.
+	InputName string
 	// Now is the evaluation time of the run (possync plan --at); expressions see it as now().
 	Now time.Time
 	// Location is the store's time zone for date logic.

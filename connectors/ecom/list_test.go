@@ -1,0 +1,153 @@
+package ecom
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/connectors/ecom/ecomtest"
+)
+
+// TestListPages lists a store of 250 products plus the documentation's examples (one with two combinations)
+// and checks every record arrives, page by page, in the pipeline's schema.
+func TestListPages(t *testing.T) {
+	srv := ecomtest.New(ecomtest.Options{})
+	defer srv.Close()
+	var ps []ecomtest.Product
+	for i := 0; i < 250; i++ {
+		ps = append(ps, ecomtest.Product{SKU: fmt.Sprintf("P%03d", i), Name: "Product", Price: float64(i), Quantity: int64(i), Enabled: true})
+	}
+	srv.Seed(ps...)
+	srv.Seed(ecomtest.DocExamples()...)
+	citrus := srv.AddCategory("Fruit > Citrus")
+	srv.Edit("00099", func(p *ecomtest.Product) {
+		p.CategoryIDs = []int64{citrus}
+		p.Attributes = append(p.Attributes, ecomtest.Attribute{Name: "Brand", Type: "BRAND", Value: "Sunny"})
+	})
+	fields := []string{"sku", "parent_sku", "name", "brand", "category", "price", "quantity", "unlimited", "enabled",
+		"images", "options", "compare_to_price"}
+	s, _ := newTestSink(t, srv, fields, map[string]any{"owned_fields": []any{"compare_to_price"}})
+	srv.Reset()
+	r, err := s.List(context.Background(), connectors.ReadRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	bySKU := map[string]connectors.Record{}
+	batches := 0
+	for {
+		b, err := r.Next(context.Background())
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !b.Schema().Equal(s.schema) {
+			t.Fatalf("batch schema %s, want %s", b.Schema(), s.schema)
+		}
+		batches++
+		for i := 0; i < int(b.NumRows()); i++ {
+			rec := connectors.RowRecord(b, i)
+			bySKU[rec["sku"].(string)] = rec
+		}
+		b.Release()
+	}
+	if len(bySKU) != 254 || batches != 3 {
+		t.Errorf("%d records in %d batches, want 254 (250 + 2 products + 2 combinations) in 3", len(bySKU), batches)
+	}
+	if r.Result().Mode != connectors.Snapshot {
+		t.Errorf("mode %s, want snapshot", r.Result().Mode)
+	}
+	cases := []struct {
+		sku  string
+		want connectors.Record
+	}{
+		{"P042", connectors.Record{"sku": "P042", "parent_sku": nil, "name": "Product", "brand": nil, "category": nil, "price": 42.0,
+			"quantity": int64(42), "unlimited": false, "enabled": true, "images": nil, "options": nil, "compare_to_price": nil}},
+		{"00099", connectors.Record{"sku": "00099", "parent_sku": nil, "name": "Orange", "brand": "Sunny", "category": "Fruit > Citrus",
+			"price": 10.0, "quantity": int64(11), "unlimited": false, "enabled": true, "options": nil, "compare_to_price": 23.0,
+			"images": `["https://dqzrr9k4bjpzk.cloudfront.net/1003/124124125.jpg","https://dpbfm6h358sh7.cloudfront.net/images/5035009/312058848.jpg","https://dpbfm6h358sh7.cloudfront.net/images/5035009/312058850.jpg"]`}},
+		{"00007-L-WHITE", connectors.Record{"sku": "00007-L-WHITE", "parent_sku": "00007", "name": nil, "brand": nil, "category": nil,
+			"price": 1.65, "quantity": int64(0), "unlimited": false, "enabled": false, "images": nil,
+			"options": `{"Color":"White","Size":"Large"}`, "compare_to_price": nil}},
+	}
+	for _, c := range cases {
+		if got := fmt.Sprint(bySKU[c.sku]); got != fmt.Sprint(c.want) {
+			t.Errorf("%s:\n got %s\nwant %s", c.sku, got, c.want)
+		}
+	}
+	gets := 0
+	for _, req := range srv.Requests() {
+		if req.Path == "/products" {
+			gets++
+		}
+	}
+	if gets != 3 {
+		t.Errorf("%d GET /products, want 3 pages", gets)
+	}
+}
+
+// TestListConformsTypes checks a schema with an int price gets ints.
+func TestListConformsTypes(t *testing.T) {
+	srv := ecomtest.New(ecomtest.Options{})
+	defer srv.Close()
+	srv.Seed(ecomtest.Product{SKU: "I1", Name: "I", Price: 12})
+	sch := arrow.NewSchema([]arrow.Field{{Name: "sku", Type: arrow.BinaryTypes.String}, {Name: "price", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, nil)
+	s, _ := newSchemaSink(t, srv, sch, nil)
+	r, _ := s.List(context.Background(), connectors.ReadRequest{})
+	b, err := r.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Release()
+	if got := connectors.RowRecord(b, 0)["price"]; got != int64(12) {
+		t.Errorf("price = %#v, want int64 12", got)
+	}
+}
+
+// TestReconcile checks which changes of an interrupted run are found in the store.
+func TestReconcile(t *testing.T) {
+	srv := ecomtest.New(ecomtest.Options{})
+	defer srv.Close()
+	srv.Seed(ecomtest.Product{SKU: "K1", Name: "Kept", Price: 30, Quantity: 2, Enabled: true},
+		ecomtest.Product{SKU: "K2", Name: "Off", Price: 30, Enabled: false,
+			Combinations: []ecomtest.Combination{{SKU: "K2-S", Quantity: 0, Options: []ecomtest.OptionValue{{Name: "Size", Value: "S"}}}}})
+	s, _ := newTestSink(t, srv, append(baseFields, "category"), nil)
+	k1 := connectors.Record{"sku": "K1", "name": "Kept", "price": 30.0, "quantity": int64(2), "unlimited": false, "enabled": true}
+	k2s := connectors.Record{"sku": "K2-S", "parent_sku": "K2", "options": `{"Size":"S"}`, "price": 30.0, "quantity": int64(5), "unlimited": false, "enabled": false}
+	cases := []struct {
+		name   string
+		change connectors.Change
+		landed bool
+	}{
+		{"create found", create(k1), true},
+		{"create missing", create(connectors.Record{"sku": "K9", "name": "New"}), false},
+		{"delete done", remove("K9"), true},
+		{"delete not done", remove("K1"), false},
+		{"update landed", update(k1, "price", "quantity"), true},
+		{"update not landed", update(with(k1, "price", 31.0), "price"), false},
+		{"category not landed", update(with(k1, "category", "Hats"), "category"), false},
+		{"deactivation not landed", deactivate(with(k1, "enabled", false), "enabled"), false},
+		{"product deactivation landed", deactivate(connectors.Record{"sku": "K2", "name": "Off", "enabled": false}, "enabled"), true},
+		{"variant deactivation landed (quantity 0)", deactivate(k2s, "enabled"), true},
+		{"variant stock not landed", update(with(k2s, "enabled", true), "quantity"), false},
+	}
+	var changes []connectors.Change
+	for _, c := range cases {
+		changes = append(changes, c.change)
+	}
+	got, err := s.Reconcile(context.Background(), changes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cases {
+		if got[i] != c.landed {
+			t.Errorf("%s: landed = %v, want %v", c.name, got[i], c.landed)
+		}
+	}
+}

@@ -1,0 +1,224 @@
+package ecom
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/possync/possync/connectors"
+)
+
+// productRecord is a store product as a record of the record model (every field; empty strings and a zero
+// compare-to price are null). cats must be loaded for category to be filled.
+func (s *Sink) productRecord(p *product) connectors.Record {
+	r := connectors.Record{
+		"sku": p.SKU, "parent_sku": nil, "name": nullable(p.Name), "description": nullable(p.Description),
+		"brand": attr(p.Attributes, "BRAND"), "upc": attr(p.Attributes, "UPC"), "category": nil,
+		"price": p.Price, "quantity": nil, "unlimited": p.Unlimited, "enabled": p.Enabled, "weight": p.Weight,
+		"length": p.Dimensions.Length, "width": p.Dimensions.Width, "height": p.Dimensions.Height,
+		"images": nil, "options": nil, "compare_to_price": nil, "subtitle": nullable(p.Subtitle),
+		"warning_limit": p.WarningLimit,
+	}
+	if !p.Unlimited && p.Quantity != nil {
+		r["quantity"] = *p.Quantity
+	}
+	if p.CompareToPrice != 0 {
+		r["compare_to_price"] = p.CompareToPrice
+	}
+	cat := p.DefaultCategoryID
+	if cat == 0 && len(p.CategoryIDs) > 0 {
+		cat = p.CategoryIDs[0]
+	}
+	r["category"] = nullable(s.cats.path(cat))
+	if imgs := productImages(p); len(imgs) > 0 {
+		b, _ := json.Marshal(imgs)
+		r["images"] = string(b)
+	}
+	return r
+}
+
+// variantRecord is a combination as a record: price and weight fall back on the product's, enabled is the
+// product's, options are compact JSON with sorted keys.
+func variantRecord(p *product, c *combination) connectors.Record {
+	r := connectors.Record{
+		"sku": c.SKU, "parent_sku": p.SKU, "price": p.Price, "quantity": nil, "unlimited": c.Unlimited,
+		"enabled": p.Enabled, "weight": p.Weight, "upc": attr(c.Attributes, "UPC"), "warning_limit": c.WarningLimit,
+		"options": nil,
+	}
+	if c.Price != nil {
+		r["price"] = *c.Price
+	}
+	if c.Weight != nil {
+		r["weight"] = *c.Weight
+	}
+	if !c.Unlimited && c.Quantity != nil {
+		r["quantity"] = *c.Quantity
+	}
+	if len(c.Options) > 0 {
+		m := map[string]string{}
+		for _, o := range c.Options {
+			m[o.Name] = o.Value
+		}
+		b, _ := json.Marshal(m) // keys sorted
+		r["options"] = string(b)
+	}
+	return r
+}
+
+// productImages lists a product's image URLs: the main image, then the gallery.
+func productImages(p *product) []string {
+	var out []string
+	if p.OriginalImageURL != "" {
+		out = append(out, p.OriginalImageURL)
+	}
+	for _, g := range p.GalleryImages {
+		out = append(out, g.URL)
+	}
+	return out
+}
+
+func attr(attrs []attribute, typ string) any {
+	for _, a := range attrs {
+		if a.Type == typ {
+			return nullable(a.Value)
+		}
+	}
+	return nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// conform keeps the fields of sch and converts numbers to the schema's types.
+func conform(r connectors.Record, sch *arrow.Schema) connectors.Record {
+	out := make(connectors.Record, sch.NumFields())
+	for _, f := range sch.Fields() {
+		v := r[f.Name]
+		switch connectors.TypeName(f.Type) {
+		case "int":
+			if x, ok := v.(float64); ok {
+				v = int64(math.Round(x))
+			}
+		case "float":
+			if x, ok := v.(int64); ok {
+				v = float64(x)
+			}
+		}
+		out[f.Name] = v
+	}
+	return out
+}
+
+// landed reports whether the store holds what an update or deactivation of the record asked for: every
+// changed field the sink sends has the desired value (a variant's stock as sent for it).
+func (s *Sink) landed(c *connectors.Change, p *product, cb *combination) bool {
+	m, want := s.m, c.After
+	variant := cb != nil
+	var have connectors.Record
+	var gotQ *int64
+	var gotU bool
+	if variant {
+		have, gotQ, gotU = variantRecord(p, cb), cb.Quantity, cb.Unlimited
+	} else {
+		have, gotQ, gotU = s.productRecord(p), p.Quantity, p.Unlimited
+	}
+	stockOK := func() bool {
+		q, u, ok := m.stock(want, variant)
+		if c.Action == connectors.Deactivate && variant {
+			q, u, ok = 0, false, true
+		}
+		return !ok || (u == gotU && (u || q == orZero(deref(gotQ))))
+	}
+	if c.Action == connectors.Deactivate && !variant && p.Enabled {
+		return false
+	}
+	for _, f := range c.Fields {
+		if !m.has[f] || (variant && !slices.Contains(variantFields, f)) {
+			continue
+		}
+		ok := true
+		switch {
+		case f == "quantity" || f == "unlimited" || (variant && f == "enabled"):
+			ok = stockOK()
+		case f == "enabled":
+			b, set := boolean(want, f)
+			ok = !set || b == p.Enabled
+		case f == "images":
+			var w []string
+			if s, _ := str(want, f); s != "" {
+				_ = json.Unmarshal([]byte(s), &w)
+			}
+			ok = slices.Equal(w, productImages(p))
+		case f == "options":
+			w, _ := str(want, f)
+			h, _ := str(have, f)
+			wo, err1 := parseOptions(w)
+			ho, err2 := parseOptions(h)
+			ok = err1 == nil && err2 == nil && slices.Equal(wo, ho)
+		case f == "category":
+			w, _ := str(want, f)
+			h, _ := str(have, f)
+			ok = categoryPath(w) == h
+		default:
+			ok = sameValue(want[f], have[f])
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func deref(p *int64) (int64, bool) {
+	if p == nil {
+		return 0, false
+	}
+	return *p, true
+}
+
+// sameValue compares a desired value with a store value the way the sink sends them: null is "" for text
+// and 0 for numbers.
+func sameValue(want, have any) bool {
+	switch w := want.(type) {
+	case nil:
+		switch h := have.(type) {
+		case nil:
+			return true
+		case string:
+			return h == ""
+		case float64:
+			return h == 0
+		case int64:
+			return h == 0
+		}
+		return false
+	case string:
+		h, _ := have.(string)
+		return w == h
+	case bool:
+		h, ok := have.(bool)
+		return ok && w == h
+	}
+	a, ok1 := toFloat(want)
+	b, ok2 := toFloat(have)
+	if !ok2 && have == nil {
+		b, ok2 = 0, true
+	}
+	return ok1 && ok2 && math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(a))
+}
+
+func toFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case int64:
+		return float64(x), true
+	}
+	return 0, false
+}

@@ -1,0 +1,134 @@
+package ecom
+
+import (
+	"time"
+
+	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/pipelines/spec"
+)
+
+var sinkSpec = spec.Component{
+	Kind:    spec.KindSink,
+	Name:    "ecom",
+	Summary: "Mirror the catalog into a Lightspeed eCom (E-Series) store through the Ecwid REST API v3.",
+	Description: `Creates, updates, deactivates and deletes the store's products, keyed by SKU (the pipeline key
+must be sku). Each record is one product, or one variant when parent_sku is set. Only the fields the records
+carry are ever sent, so anything the pipeline does not map is left as the merchant set it in the store.
+
+Record fields (each optional except sku; any other field is an error):
+
+sku (string): the key, a product's or a variant's SKU.
+
+name, description (string): the product's title and HTML description.
+
+brand, upc (string): sent as the product attributes of type BRAND and UPC (a variant sends upc only).
+
+category (string): a category path such as "Footwear > Running", matched by name level by level; levels the
+store lacks are created (POST /categories); null or "" means no category.
+
+price (float): the price. quantity (int) and unlimited (bool): the stock; unlimited true (or, without an
+unlimited field, a null quantity) stops stock tracking. enabled (bool): on sale online (null: not sent).
+
+weight (float) in the store's weight unit (kg); length, width, height (float): the shipping dimensions, in
+the store's unit (cm).
+
+images (string): a JSON array of image URLs; the first becomes the main image, the others the gallery. When
+images change, PUT /products/{id}/media replaces both; images added in the store stay until then.
+
+parent_sku (string): makes the record a variant, a combination of the product with that SKU. options
+(string): a variant's JSON object of option name to value, e.g. {"Size":"M"}; options the product lacks are
+created by the store.
+
+compare_to_price (float), subtitle (string), warning_limit (int): eCom-only fields (compare-to price,
+subtitle, low-stock threshold), allowed only when listed in owned_fields; null clears them (sent as 0, ""
+and 0). Without them the merchant's values are never touched.
+
+Variants carry sku, price, quantity, unlimited, weight, upc, warning_limit and options; the other fields
+are product-level in eCom and are ignored for variants. Combinations have no on/off switch: a variant whose
+enabled is false is sent with quantity 0 and unlimited false. A variant's product must be in the store or be
+created in the same batch of changes (the runner hands the sink up to 500 at a time); otherwise the variant
+is refused for this run and planned again on the next. Variants that exist only in the store are never
+touched.
+
+Creating never makes a duplicate: every SKU is looked up first (GET /products?sku=, or a listing of the
+whole store when many SKUs are needed), and a create whose SKU already exists (an earlier attempt that landed
+before a crash, or a 409 SKU_ALREADY_EXISTS, or a POST lost in transport) updates the existing product to
+the desired values instead. Deleting a SKU the store no longer has counts as done. A plan larger than
+batch_threshold goes through batch tickets (POST /batch, at most 500 requests each, polled every
+poll_interval until COMPLETED), each request's result mapped back to its record. Requests are paced at
+requests_per_minute; a 429 waits for its Retry-After (up to 25 times per request). A refused token (403)
+stops the run.
+
+plan --refresh lists the store (products and their combinations, as records with parent_sku) in the
+record fields above: empty text and a zero compare-to price read as null, images are the store's own image
+URLs (a real store re-hosts them on its CDN), options are compact JSON with sorted keys, and a variant's
+enabled is its product's.`,
+	Fields: []spec.Field{
+		{Name: "store_id", Type: spec.TypeString, Required: true, Example: "1003",
+			Description: "The store's id (Settings → General → Store ID in the eCom admin)."},
+		{Name: "token", Type: spec.TypeString, Required: true, Secret: true, Example: "${ECOM_TOKEN}",
+			Description: "A secret_ access token with the read_catalog, update_catalog and create_catalog scopes."},
+		{Name: "base_url", Type: spec.TypeString, Default: "https://app.ecwid.com/api/v3", Advanced: true,
+			Description: "The API root; the store id is appended."},
+		{Name: "requests_per_minute", Type: spec.TypeInt, Default: 600, Advanced: true,
+			Description: "Client-side pace of requests; the API allows 600 per minute per token."},
+		{Name: "timeout", Type: spec.TypeDuration, Default: "30s", Advanced: true,
+			Description: "Time limit of one HTTP request."},
+		{Name: "batch_threshold", Type: spec.TypeInt, Default: 50, Advanced: true,
+			Description: "A batch of more changes than this goes through the /batch endpoint."},
+		{Name: "poll_interval", Type: spec.TypeDuration, Default: "1s", Advanced: true,
+			Description: "Wait between two polls of a batch ticket."},
+		{Name: "owned_fields", Type: spec.TypeList, Example: []any{"compare_to_price"},
+			Items: &spec.Field{Type: spec.TypeString, Enum: ownedFields},
+			Description: "eCom-only fields the pipeline maps and may overwrite (compare_to_price, subtitle, " +
+				"warning_limit). Each must also be a field of the records, and a record field among them must " +
+				"be listed here, so a merchant's hand-set values are never overwritten by accident."},
+	},
+	Example: `sink:
+  type: ecom
+  store_id: "1003"
+  token: ${ECOM_TOKEN}
+  owned_fields: [compare_to_price]`,
+}
+
+func init() {
+	connectors.Sinks.MustRegister(sinkSpec, func(cfg spec.Config, env connectors.Env) (connectors.Sink, error) {
+		s, err := NewSink(cfg, env)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	})
+}
+
+// config is the decoded configuration.
+type config struct {
+	StoreID           string        `spec:"store_id"`
+	Token             spec.Secret   `spec:"token"`
+	BaseURL           string        `spec:"base_url"`
+	RequestsPerMinute int           `spec:"requests_per_minute"`
+	Timeout           time.Duration `spec:"timeout"`
+	BatchThreshold    int           `spec:"batch_threshold"`
+	PollInterval      time.Duration `spec:"poll_interval"`
+	OwnedFields       []string      `spec:"owned_fields"`
+}
+
+// withDefaults fills what a Config built outside the pipeline loader (tests, demos) may lack.
+func (c config) withDefaults() config {
+	if c.BaseURL == "" {
+		c.BaseURL = "https://app.ecwid.com/api/v3"
+	}
+	if c.RequestsPerMinute <= 0 {
+		c.RequestsPerMinute = 600
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 30 * time.Second
+	}
+	if c.BatchThreshold <= 0 {
+		c.BatchThreshold = 50
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = time.Second
+	}
+	return c
+}
