@@ -40,6 +40,13 @@ type Batcher interface {
 	BatchSize() int
 }
 
+// Sequencer is implemented by sinks whose changes depend on each other (a variant needs its product to exist;
+// a product should lose its variants first). Before batching, the runner hands it the run's whole change
+// list to reorder in place; it must keep every change and should keep the relative order of independent ones.
+type Sequencer interface {
+	Sequence(changes []Change)
+}
+
 // Reconciler is implemented by sinks that can tell, after a crash, which changes of an interrupted batch
 // reached the target. The runner calls it on the next run, before planning, with the changes it had sent
 // without hearing back; those that landed are committed to state instead of being planned again.

@@ -247,6 +247,9 @@ func (s *session) applyChanges(ctx context.Context, ccs []connectors.Change, rep
 	if b, ok := s.sink.(connectors.Batcher); ok && b.BatchSize() > 0 {
 		size = b.BatchSize()
 	}
+	if sq, ok := s.sink.(connectors.Sequencer); ok {
+		sq.Sequence(ccs)
+	}
 	for lo := 0; lo < len(ccs); lo += size {
 		batch := ccs[lo:min(lo+size, len(ccs))]
 		done := s.timings.start("apply: record intents")

@@ -162,3 +162,32 @@ func TestCancelled(t *testing.T) {
 		t.Errorf("%d requests sent", len(srv.Requests()))
 	}
 }
+
+func TestSequencePutsProductsBeforeVariants(t *testing.T) {
+	ch := func(a connectors.Action, sku, parent string) connectors.Change {
+		r := connectors.Record{"sku": sku}
+		if parent != "" {
+			r["parent_sku"] = parent
+		}
+		c := connectors.Change{Action: a, Key: connectors.Record{"sku": sku}}
+		if a == connectors.Delete {
+			c.Before = r
+		} else {
+			c.After = r
+		}
+		return c
+	}
+	changes := []connectors.Change{
+		ch(connectors.Create, "A-RED", "A"), ch(connectors.Create, "A", ""), ch(connectors.Update, "B", ""),
+		ch(connectors.Delete, "C", ""), ch(connectors.Delete, "C-BLUE", "C"), ch(connectors.Create, "B-1", "B"),
+	}
+	(&Sink{}).Sequence(changes)
+	var got []string
+	for _, c := range changes {
+		got = append(got, string(c.Action)+":"+c.Key["sku"].(string))
+	}
+	want := "create:A create:A-RED create:B-1 update:B delete:C-BLUE delete:C"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("sequence = %s\nwant       %s", strings.Join(got, " "), want)
+	}
+}
