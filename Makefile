@@ -10,11 +10,8 @@ GO   ?= go
 TAGS := duckdb_arrow
 BIN  := bin/possync
 
-# The demo pipeline and where its run keeps state and output.
-DEMO_DIR   := examples/acme-outdoor
-DEMO_FILE  := catalog.yaml
-DEMO_STATE := $(CURDIR)/$(DEMO_DIR)/.possync
-DEMO_OUT   := $(CURDIR)/$(DEMO_DIR)/out
+# Where `make demo` extracts the example and keeps its state and outputs (recreated on every run).
+DEMO_WORK := $(CURDIR)/bin/demo
 
 # Benchmark sizes (rows), comma-separated; generated data is cached under POSSYNC_BENCH_DIR
 # (default bench/data).
@@ -38,24 +35,13 @@ fmt-check:
 vet:
 	$(GO) vet -tags $(TAGS) ./...
 
-## demo: run the example pipeline from scratch: validate, plan (saved for review), apply exactly that plan,
-## plan again (no changes).
+## demo: the main job on embedded defaults: `possync demo` extracts the Retail POS -> eCom example, starts the
+## Retail POS and eCom API emulators on loopback, and runs validate, plan (saved), apply exactly that plan,
+## plan again (nothing left), then POS edits and an edit made directly in the store, synced with --refresh.
+## It fails unless every step exits as expected. `possync demo acme-outdoor` runs the file-based example.
 demo: build
-	@rm -rf "$(DEMO_STATE)" "$(DEMO_OUT)"
-	@cd $(DEMO_DIR) && export POSSYNC_STATE_DIR="$(DEMO_STATE)" && \
-	echo "==> possync validate $(DEMO_FILE)" && \
-	$(CURDIR)/$(BIN) validate $(DEMO_FILE) && \
-	echo && echo "==> possync plan $(DEMO_FILE) --out out/plan.json   (exit 2: changes planned)" && \
-	mkdir -p out && \
-	{ rc=0; $(CURDIR)/$(BIN) plan $(DEMO_FILE) --out out/plan.json --limit 3 || rc=$$?; \
-	  if [ $$rc -ne 2 ]; then echo "demo: plan exited $$rc, want 2 (changes planned)" >&2; exit 1; fi; } && \
-	echo && echo "==> possync apply $(DEMO_FILE) --plan out/plan.json   (exactly the reviewed plan)" && \
-	$(CURDIR)/$(BIN) apply $(DEMO_FILE) --plan out/plan.json && \
-	echo && echo "==> possync plan $(DEMO_FILE)   (exit 0: nothing left to change)" && \
-	{ rc=0; $(CURDIR)/$(BIN) plan $(DEMO_FILE) || rc=$$?; \
-	  if [ $$rc -ne 0 ]; then echo "demo: second plan exited $$rc, want 0 (no changes)" >&2; exit 1; fi; } && \
-	echo && echo "==> $(DEMO_DIR)/out/ecom-products.csv (the records the sink holds)" && \
-	cat out/ecom-products.csv
+	rm -rf "$(DEMO_WORK)"
+	$(BIN) demo --dir "$(DEMO_WORK)"
 
 ## generate: regenerate committed generated files (the pipeline JSON Schema).
 generate: build
@@ -93,4 +79,4 @@ bench-check:
 	    (d > 25 ? "  <-- slower than committed: look for a regression" : "") }'
 
 clean:
-	rm -rf bin "$(DEMO_STATE)" "$(DEMO_OUT)"
+	rm -rf bin

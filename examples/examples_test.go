@@ -1,6 +1,3 @@
-// Package examples holds the example pipelines (one folder each: the pipeline YAML and its data). The test
-// here keeps them working: every example must validate, and must converge end to end (plan, apply, plan
-// again with nothing left to change) on its own data.
 package examples
 
 import (
@@ -37,11 +34,22 @@ func examples(t *testing.T) []string {
 	return files
 }
 
-// load loads a pipeline, failing the test on any error diagnostic, and points its state at a fresh temporary
-// folder so that the test never touches a state the example's folder may hold.
-func load(t *testing.T, path string) *pipelines.Pipeline {
+// start brings up the servers the example of a pipeline file needs, stopped when the test ends.
+func start(t *testing.T, pipelineFile string) *Env {
 	t.Helper()
-	p, diags := pipelines.Load(path, pipelines.Options{})
+	env, err := Start(filepath.Base(filepath.Dir(pipelineFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(env.Close)
+	return env
+}
+
+// load loads a pipeline with the example's environment, failing the test on any error diagnostic, and points
+// its state at a fresh temporary folder so that the test never touches a state the example's folder may hold.
+func load(t *testing.T, path string, env *Env) *pipelines.Pipeline {
+	t.Helper()
+	p, diags := pipelines.Load(path, pipelines.Options{LookupEnv: env.Lookup})
 	for _, d := range diags {
 		t.Logf("%s", d)
 	}
@@ -56,7 +64,7 @@ func load(t *testing.T, path string) *pipelines.Pipeline {
 func TestExamplesValidate(t *testing.T) {
 	for _, f := range examples(t) {
 		t.Run(f, func(t *testing.T) {
-			p := load(t, f)
+			p := load(t, f, start(t, f))
 			diags := runner.Check(t.Context(), p)
 			for _, d := range diags {
 				t.Logf("%s", d)
@@ -77,7 +85,7 @@ func TestExamplesConverge(t *testing.T) {
 			ctx := t.Context()
 			dir := t.TempDir()
 			copyExample(t, filepath.Dir(f), dir)
-			p := load(t, filepath.Join(dir, filepath.Base(f)))
+			p := load(t, filepath.Join(dir, filepath.Base(f)), start(t, f))
 
 			first, err := runner.Plan(ctx, p, runner.Options{})
 			if err != nil {
@@ -237,4 +245,25 @@ func countLines(t *testing.T, path string) int64 {
 		t.Fatalf("read %s: %v", path, err)
 	}
 	return n
+}
+
+// TestEmbedded checks that the binary carries every example folder with its pipelines and data.
+func TestEmbedded(t *testing.T) {
+	dirs, _ := filepath.Glob("*/*.yaml")
+	seen := map[string]bool{}
+	for _, f := range dirs {
+		seen[filepath.Dir(f)] = true
+	}
+	if got := Names(); len(got) != len(seen) {
+		t.Fatalf("embedded examples %v, folders with pipelines %v", got, seen)
+	}
+	dir := t.TempDir()
+	if err := Extract("acme-outdoor", dir); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(filepath.Join("acme-outdoor", "data", "products.csv"))
+	got, err := os.ReadFile(filepath.Join(dir, "data", "products.csv"))
+	if err != nil || string(got) != string(want) {
+		t.Fatalf("extracted data differs: %v", err)
+	}
 }

@@ -4,6 +4,7 @@ package all
 
 import (
 	// Built-in connectors.
+	_ "github.com/possync/possync/connectors/ascend"
 	_ "github.com/possync/possync/connectors/ecom"
 	_ "github.com/possync/possync/connectors/file"
 	_ "github.com/possync/possync/connectors/retailpos"

@@ -60,7 +60,7 @@ func (l *lister) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		recs = append(recs, conform(l.s.productRecord(p), l.schema))
 		for k := range p.Combinations {
 			if p.Combinations[k].SKU != "" {
-				recs = append(recs, conform(variantRecord(p, &p.Combinations[k]), l.schema))
+				recs = append(recs, conform(l.s.variantRecord(p, &p.Combinations[k]), l.schema))
 			}
 		}
 	}

@@ -72,9 +72,10 @@ func TestListPages(t *testing.T) {
 		{"00099", connectors.Record{"sku": "00099", "parent_sku": nil, "name": "Orange", "brand": "Sunny", "category": "Fruit > Citrus",
 			"price": 10.0, "quantity": int64(11), "unlimited": false, "enabled": true, "options": nil, "compare_to_price": 23.0,
 			"images": `["https://dqzrr9k4bjpzk.cloudfront.net/1003/124124125.jpg","https://dpbfm6h358sh7.cloudfront.net/images/5035009/312058848.jpg","https://dpbfm6h358sh7.cloudfront.net/images/5035009/312058850.jpg"]`}},
-		{"00007-L-WHITE", connectors.Record{"sku": "00007-L-WHITE", "parent_sku": "00007", "name": nil, "brand": nil, "category": nil,
+		// A combination shows its product's family fields (name, compare-to price), as the store does.
+		{"00007-L-WHITE", connectors.Record{"sku": "00007-L-WHITE", "parent_sku": "00007", "name": "Radish", "brand": nil, "category": nil,
 			"price": 1.65, "quantity": int64(0), "unlimited": false, "enabled": false, "images": nil,
-			"options": `{"Color":"White","Size":"Large"}`, "compare_to_price": nil}},
+			"options": `{"Color":"White","Size":"Large"}`, "compare_to_price": 1.34}},
 	}
 	for _, c := range cases {
 		if got := fmt.Sprint(bySKU[c.sku]); got != fmt.Sprint(c.want) {

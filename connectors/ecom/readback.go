@@ -16,8 +16,8 @@ func (s *Sink) productRecord(p *product) connectors.Record {
 	r := connectors.Record{
 		"sku": p.SKU, "parent_sku": nil, "name": nullable(p.Name), "description": nullable(p.Description),
 		"brand": attr(p.Attributes, "BRAND"), "upc": attr(p.Attributes, "UPC"), "category": nil,
-		"price": p.Price, "quantity": nil, "unlimited": p.Unlimited, "enabled": p.Enabled, "weight": p.Weight,
-		"length": p.Dimensions.Length, "width": p.Dimensions.Width, "height": p.Dimensions.Height,
+		"price": p.Price, "quantity": nil, "unlimited": p.Unlimited, "enabled": p.Enabled, "weight": positive(p.Weight),
+		"length": positive(p.Dimensions.Length), "width": positive(p.Dimensions.Width), "height": positive(p.Dimensions.Height),
 		"images": nil, "options": nil, "compare_to_price": nil, "subtitle": nullable(p.Subtitle),
 		"warning_limit": p.WarningLimit,
 	}
@@ -39,19 +39,20 @@ func (s *Sink) productRecord(p *product) connectors.Record {
 	return r
 }
 
-// variantRecord is a combination as a record: price and weight fall back on the product's, enabled is the
-// product's, options are compact JSON with sorted keys.
-func variantRecord(p *product, c *combination) connectors.Record {
-	r := connectors.Record{
-		"sku": c.SKU, "parent_sku": p.SKU, "price": p.Price, "quantity": nil, "unlimited": c.Unlimited,
-		"enabled": p.Enabled, "weight": p.Weight, "upc": attr(c.Attributes, "UPC"), "warning_limit": c.WarningLimit,
-		"options": nil,
-	}
+// variantRecord is a combination as a record. A combination carries only its own SKU, options, price,
+// stock, weight, UPC and low-stock threshold; everything else (name, description, brand, category, images,
+// dimensions, enabled, compare-to price, subtitle) is its product's, as the store shows it, so a variant
+// whose family fields match its product's is not taken for drift. Price and weight fall back on the
+// product's; options are compact JSON with sorted keys.
+func (s *Sink) variantRecord(p *product, c *combination) connectors.Record {
+	r := s.productRecord(p)
+	r["sku"], r["parent_sku"], r["quantity"], r["unlimited"] = c.SKU, p.SKU, nil, c.Unlimited
+	r["upc"], r["warning_limit"], r["options"] = attr(c.Attributes, "UPC"), c.WarningLimit, nil
 	if c.Price != nil {
 		r["price"] = *c.Price
 	}
 	if c.Weight != nil {
-		r["weight"] = *c.Weight
+		r["weight"] = positive(*c.Weight)
 	}
 	if !c.Unlimited && c.Quantity != nil {
 		r["quantity"] = *c.Quantity
@@ -86,6 +87,15 @@ func attr(attrs []attribute, typ string) any {
 		}
 	}
 	return nil
+}
+
+// positive reads a weight or dimension: the store has 0 where none was set, which the record model says
+// with null.
+func positive(v float64) any {
+	if v <= 0 {
+		return nil
+	}
+	return v
 }
 
 func nullable(s string) any {
@@ -124,7 +134,7 @@ func (s *Sink) landed(c *connectors.Change, p *product, cb *combination) bool {
 	var gotQ *int64
 	var gotU bool
 	if variant {
-		have, gotQ, gotU = variantRecord(p, cb), cb.Quantity, cb.Unlimited
+		have, gotQ, gotU = s.variantRecord(p, cb), cb.Quantity, cb.Unlimited
 	} else {
 		have, gotQ, gotU = s.productRecord(p), p.Quantity, p.Unlimited
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/possync/possync/connectors"
@@ -210,6 +211,9 @@ func Read(path string) (*Plan, error) {
 func Write(path string, p *Plan) error {
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
+		return fmt.Errorf("write plan: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("write plan: %w", err)
 	}
 	tmp := path + ".tmp"

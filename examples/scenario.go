@@ -1,0 +1,68 @@
+package examples
+
+import (
+	"fmt"
+
+	"github.com/possync/possync/connectors/ecom/ecomtest"
+	"github.com/possync/possync/connectors/retailpos/retailpostest"
+)
+
+// Step is one change to the world between two runs of an example: what a merchant does in the POS or
+// directly in the store.
+type Step struct {
+	Title string
+	Do    func(e *Env) error
+}
+
+// Scenario is what `possync demo` does between runs of the example, to show the sync rules at work. Examples
+// over local files have none.
+func (e *Env) Scenario() []Step {
+	if e.RetailPOS == nil || e.Ecom == nil {
+		return nil
+	}
+	return []Step{{
+		Title: "In the POS: Bravo's price goes up to 120, the Trail Bottle is deactivated, the trucker cap is " +
+			"deleted, and a new Bravo variant (White / L) is added. In the eCom store, the merchant renames the " +
+			"Trail Bottle and sets a compare-to price on the gift card (an eCom-only field).",
+		Do: func(e *Env) error {
+			pos, shop := e.RetailPOS, e.Ecom
+			for _, sku := range []string{"787878", "787879", "787880"} {
+				if err := posEdit(pos, sku, func(p *retailpostest.Product) { p.PriceExcludingTax = 120 }); err != nil {
+					return err
+				}
+			}
+			if err := posEdit(pos, "BOT-750", func(p *retailpostest.Product) { p.Active = false }); err != nil {
+				return err
+			}
+			cap, ok := pos.ProductBySKU("CAP-OLD")
+			if !ok || !pos.Delete(cap.ID) {
+				return fmt.Errorf("demo: no CAP-OLD in the POS")
+			}
+			bravo, _ := pos.ProductBySKU("787878")
+			v := bravo
+			v.ID, v.VariantParentID, v.SKU = "", bravo.ID, "787881"
+			v.VariantName = "Bravo / White / L"
+			v.VariantOptions = []retailpostest.VariantOption{{Name: "Color", Value: "White"}, {Name: "Size", Value: "L"}}
+			v.ProductCodes = []retailpostest.ProductCode{{Type: "UPC", Code: "012345678936"}}
+			v = pos.Upsert(v)
+			pos.SetInventory(v.ID, retailpostest.OutletMainStreet, 5)
+			if !shop.Edit("BOT-750", func(p *ecomtest.Product) { p.Name = "Trail Bottle (SALE!)" }) {
+				return fmt.Errorf("demo: no BOT-750 in the store")
+			}
+			if !shop.Edit("GIFT-50", func(p *ecomtest.Product) { p.CompareToPrice = 60 }) {
+				return fmt.Errorf("demo: no GIFT-50 in the store")
+			}
+			return nil
+		},
+	}}
+}
+
+func posEdit(pos *retailpostest.Server, sku string, f func(*retailpostest.Product)) error {
+	p, ok := pos.ProductBySKU(sku)
+	if !ok {
+		return fmt.Errorf("demo: no %s in the POS", sku)
+	}
+	f(&p)
+	pos.Upsert(p)
+	return nil
+}
