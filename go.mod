@@ -6,6 +6,7 @@ require (
 	github.com/apache/arrow-go/v18 v18.8.0
 	github.com/duckdb/duckdb-go/v2 v2.10505.0
 	github.com/expr-lang/expr v1.17.8
+	github.com/jlaffaye/ftp v0.2.4
 	gopkg.in/yaml.v3 v3.0.1
 )
 
