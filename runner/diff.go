@@ -24,43 +24,51 @@ import (
 // before-values __o_<col> of every compared column.
 const diffTable = "__diff"
 
-// checkDesired fails on records the planner cannot key: null key fields and duplicate keys.
+// checkDesired fails on records the planner cannot key: null key fields and duplicate keys. One grouping
+// finds both.
 func (s *session) checkDesired(ctx context.Context) error {
 	key := s.p.Key
+	keys := identList(key, "")
 	var nulls []string
 	for _, k := range key {
 		nulls = append(nulls, ident(k)+" IS NULL")
 	}
-	n, err := s.d.count(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", ident(s.desired), strings.Join(nulls, " OR ")))
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		return fmt.Errorf("%d desired record(s) have an empty key field (%s); nothing was planned", n, strings.Join(key, ", "))
-	}
-	keys := identList(key, "")
-	q := fmt.Sprintf("SELECT %s, count(*) AS n, count(*) OVER () AS total FROM %s GROUP BY ALL HAVING count(*) > 1 ORDER BY %s LIMIT %d",
-		keys, ident(s.desired), keys, maxListed)
+	anyNull := strings.Join(nulls, " OR ")
+	q := fmt.Sprintf(`SELECT %s, n, (%s) AS __null, count(*) FILTER (WHERE NOT (%s)) OVER () AS __dups,
+			sum(n) FILTER (WHERE %s) OVER () AS __nulls
+		FROM (SELECT %s, count(*) AS n FROM %s GROUP BY ALL HAVING count(*) > 1 OR %s)
+		ORDER BY __null, %s LIMIT %d`,
+		keys, anyNull, anyNull, anyNull, keys, ident(s.desired), anyNull, keys, maxListed)
 	var lines []string
-	var total int64
-	err = s.d.query(ctx, q, func(b arrow.RecordBatch) error {
+	var dups, nullRows int64
+	err := s.d.query(ctx, q, func(b arrow.RecordBatch) error {
 		for i := 0; i < int(b.NumRows()); i++ {
 			r := connectors.RowRecord(b, i)
-			total = r["total"].(int64)
-			lines = append(lines, fmt.Sprintf("  %s (%d records)", connectors.FormatKey(key, r), r["n"]))
+			dups, _ = r["__dups"].(int64)
+			if v, ok := r["__nulls"].(float64); ok {
+				nullRows = int64(v)
+			} else if v, ok := r["__nulls"].(int64); ok {
+				nullRows = v
+			}
+			if r["__null"] != true {
+				lines = append(lines, fmt.Sprintf("  %s (%d records)", connectors.FormatKey(key, r), r["n"]))
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if total > 0 {
+	if nullRows > 0 {
+		return fmt.Errorf("%d desired record(s) have an empty key field (%s); nothing was planned", nullRows, strings.Join(key, ", "))
+	}
+	if dups > 0 {
 		more := ""
-		if total > int64(len(lines)) {
-			more = fmt.Sprintf("\n  ... and %d more", total-int64(len(lines)))
+		if dups > int64(len(lines)) {
+			more = fmt.Sprintf("\n  ... and %d more", dups-int64(len(lines)))
 		}
 		return fmt.Errorf("%d key(s) appear more than once in the desired records; nothing was planned:\n%s%s",
-			total, strings.Join(lines, "\n"), more)
+			dups, strings.Join(lines, "\n"), more)
 	}
 	return nil
 }

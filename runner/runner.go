@@ -68,7 +68,9 @@ type session struct {
 	// upcoming and notes are what transforms reported (transforms.Reporter).
 	upcoming []plan.Upcoming
 	notes    []string
-	timings  *timings
+	// pushed names the row transforms that ran as DuckDB queries (transforms.Pushdown).
+	pushed  []string
+	timings *timings
 }
 
 func newSession(p *pipelines.Pipeline, opts Options) *session {

@@ -2,9 +2,12 @@ package runner
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/zeebo/xxh3"
 	"io"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -51,11 +54,13 @@ func (s *session) stage(ctx context.Context, src *source) (*staged, error) {
 	}
 	st := &staged{input: plan.Input{Name: name, Type: src.comp.Type}}
 	target := ident(name)
+	var filesFP <-chan fileHash
 	if sc, ok := src.src.(connectors.Scanner); ok {
 		scan, err := sc.Scan(ctx, req)
 		if err != nil {
 			return nil, fmt.Errorf("%s source %q: %w", src.comp.Type, name, err)
 		}
+		filesFP = hashFiles(scan.Paths) // beside DuckDB's parse of the same (cached) bytes
 		if err := s.scanFiles(ctx, name, target, src.src.Schema(), scan); err != nil {
 			return nil, fmt.Errorf("%s source %q: %w", src.comp.Type, name, err)
 		}
@@ -72,12 +77,56 @@ func (s *session) stage(ctx context.Context, src *source) (*staged, error) {
 		}
 	}
 	st.input.Mode = st.result.Mode.String()
+	if filesFP != nil {
+		h := <-filesFP
+		if h.err != nil {
+			return nil, fmt.Errorf("%s source %q: fingerprint: %w", src.comp.Type, name, h.err)
+		}
+		n, err := s.d.count(ctx, "SELECT count(*) FROM "+target)
+		if err != nil {
+			return nil, err
+		}
+		st.input.Fingerprint, st.input.Records = h.sum, n
+		return st, nil
+	}
 	fp, n, err := s.fingerprint(ctx, target)
 	if err != nil {
 		return nil, fmt.Errorf("%s source %q: fingerprint: %w", src.comp.Type, name, err)
 	}
 	st.input.Fingerprint, st.input.Records = fp, n
 	return st, nil
+}
+
+type fileHash struct {
+	sum string
+	err error
+}
+
+// hashFiles fingerprints files by their names and bytes (xxh3-128), in the background: a file input moved
+// exactly when one of its files did.
+func hashFiles(paths []string) <-chan fileHash {
+	ch := make(chan fileHash, 1)
+	go func() {
+		h := xxh3.New()
+		buf := make([]byte, 1<<20)
+		for _, p := range paths {
+			f, err := os.Open(p)
+			if err != nil {
+				ch <- fileHash{err: err}
+				return
+			}
+			fmt.Fprintf(h, "%s\x00", p)
+			_, err = io.CopyBuffer(h, f, buf)
+			f.Close()
+			if err != nil {
+				ch <- fileHash{err: err}
+				return
+			}
+		}
+		sum := h.Sum128().Bytes()
+		ch <- fileHash{sum: "xxh3:" + hex.EncodeToString(sum[:])}
+	}()
+	return ch
 }
 
 // scanFiles loads files DuckDB reads natively. Malformed rows fail the read, each named by file, line and

@@ -38,9 +38,34 @@ func (s *session) runStep(ctx context.Context, sp *step) error {
 		}
 		return nil
 	case transforms.Batch:
+		if pd, ok := tr.(transforms.Pushdown); ok {
+			if q, ok := pd.PushdownSQL(ident(sp.input)); ok {
+				return s.runPushdown(ctx, sp, tr, q)
+			}
+		}
 		return s.runBatch(ctx, sp, tr)
 	}
 	return fmt.Errorf("transform %s: unsupported kind %T", sp.st.Type, sp.tr)
+}
+
+// runPushdown runs a row transform as the one DuckDB query it states itself as (vectorised, on every core,
+// no row crossing into Go). The query is run by itself over all rows, so every row is evaluated: its error()
+// guards fail exactly where the row function would. When it fails, the Go path runs instead, to name the row
+// and field that fail (or, were the two ever to disagree, to give the row function's result).
+func (s *session) runPushdown(ctx context.Context, sp *step, tr transforms.Batch, q string) error {
+	err := s.d.exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS %s", ident(sp.table), q))
+	if err == nil {
+		s.pushed = append(s.pushed, stepName(sp))
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if gerr := s.runBatch(ctx, sp, tr); gerr != nil {
+		return gerr
+	}
+	s.logf("transform %s: the DuckDB form failed (%v); the row function succeeded and was used", stepName(sp), err)
+	return nil
 }
 
 // runBatch runs a row transform over its input table with one worker per core. Each worker claims rowid

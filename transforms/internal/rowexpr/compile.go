@@ -39,6 +39,8 @@ const (
 
 // Compiler compiles expressions against one input schema. It is safe for concurrent use.
 type Compiler struct {
+	input   *arrow.Schema
+	now     time.Time       // now() in the store's time zone
 	fields  []string        // input field names, in schema order
 	typed   map[string]any  // a zero value of each field's Go type, for type checking
 	dates   map[string]bool // the date fields
@@ -51,7 +53,7 @@ func NewCompiler(input *arrow.Schema, now time.Time, loc *time.Location) *Compil
 	if loc == nil {
 		loc = time.UTC
 	}
-	c := &Compiler{typed: make(map[string]any, input.NumFields()), dates: map[string]bool{}}
+	c := &Compiler{input: input, typed: make(map[string]any, input.NumFields()), dates: map[string]bool{}}
 	for _, f := range input.Fields() {
 		c.fields = append(c.fields, f.Name)
 		c.typed[f.Name] = zeroValue(f.Type)
@@ -60,6 +62,7 @@ func NewCompiler(input *arrow.Schema, now time.Time, loc *time.Location) *Compil
 		}
 	}
 	local := now.In(loc)
+	c.now = local
 	c.options = []expr.Option{
 		expr.Env(c.typed),
 		expr.Function("now", func(...any) (any, error) { return local, nil }, new(func() time.Time)),
@@ -76,7 +79,8 @@ type Program struct {
 	// operands, or "" when it cannot be inferred (the value's type is then only known at run time).
 	Type string
 	prog *vm.Program
-	uses []string // input fields the expression reads
+	uses []string  // input fields the expression reads
+	comp *Compiler // the compiler, for the SQL translation
 }
 
 // Compile compiles one expression. A failure is a *spec.Diagnostic positioned at the offending token:
@@ -103,7 +107,7 @@ func (c *Compiler) Compile(e spec.Expr) (*Program, error) {
 	if err != nil {
 		return nil, c.diagnose(e, err)
 	}
-	return &Program{Source: e, Type: inferType(prog.Node(), c.dates), prog: prog, uses: c.uses(prog.Node())}, nil
+	return &Program{Source: e, Type: inferType(prog.Node(), c.dates), prog: prog, uses: c.uses(prog.Node()), comp: c}, nil
 }
 
 // diagnose turns an expr-lang error into a diagnostic at its position in the pipeline file.

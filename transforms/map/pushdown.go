@@ -1,0 +1,44 @@
+package mapt
+
+import (
+	"strings"
+
+	"github.com/possync/possync/transforms"
+	"github.com/possync/possync/transforms/internal/rowexpr"
+)
+
+var _ transforms.Pushdown = (*Map)(nil)
+
+// PushdownSQL implements transforms.Pushdown: one SELECT over input computing each mapped field in DuckDB
+// SQL, cast to its field's type, then the passed-through columns as they are. ok is false when a field's
+// expression is outside the subset rowexpr translates exactly, or when two output fields differ only in
+// case (one column to DuckDB).
+func (m *Map) PushdownSQL(input string) (query string, ok bool) {
+	seen := map[string]bool{}
+	for _, f := range m.schema.Fields() {
+		if seen[strings.ToLower(f.Name)] {
+			return "", false
+		}
+		seen[strings.ToLower(f.Name)] = true
+	}
+	cols := make([]string, 0, len(m.outs)+len(m.pass))
+	for _, o := range m.outs {
+		e, ok := o.prog.SQLValue(o.typ, "map field "+o.name)
+		name, nok := rowexpr.SQLIdent(o.name)
+		if !ok || !nok {
+			return "", false
+		}
+		cols = append(cols, e+" AS "+name)
+	}
+	for _, p := range m.pass {
+		name, ok := rowexpr.SQLIdent(p)
+		if !ok {
+			return "", false
+		}
+		cols = append(cols, name)
+	}
+	if len(cols) == 0 {
+		return "", false
+	}
+	return "SELECT " + strings.Join(cols, ", ") + " FROM " + input, true
+}
