@@ -21,6 +21,9 @@ chmod 755 "$work" "$root"
 if ! id "$user" >/dev/null 2>&1; then
 	useradd --badname --no-create-home --home-dir "$root" --shell /bin/sh "$user" >&2 2>/dev/null ||
 		useradd --no-create-home --home-dir "$root" --shell /bin/sh "$user" >&2
+else
+	# Left by an earlier run on this machine: its home is that run's (removed) folder.
+	usermod --home "$root" --shell /bin/sh "$user" >&2
 fi
 password="$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 echo "$user:$password" | chpasswd
