@@ -54,9 +54,10 @@ check-generated: generate
 	@untracked="$$(git ls-files --others --exclude-standard -- schemas/pipeline.schema.json)"; \
 	if [ -n "$$untracked" ]; then echo "generated but never committed: $$untracked"; exit 1; fi
 
-## bench: plan benchmark at BENCH_SIZES rows (e.g. make bench BENCH_SIZES=100000,1000000,3000000).
+## bench: plan benchmark at BENCH_SIZES rows (e.g. make bench BENCH_SIZES=100000,1000000,3000000);
+## BENCH_MEMORY_LIMIT=256MB sets the pipeline's state.memory_limit (DuckDB then spills to disk).
 bench:
-	BENCH_SIZES=$(BENCH_SIZES) $(GO) test -tags $(TAGS) -run '^$$' -bench '^BenchmarkPlan$$' -benchtime 1x -count=1 -timeout 60m ./runner
+	BENCH_SIZES=$(BENCH_SIZES) BENCH_MEMORY_LIMIT=$(BENCH_MEMORY_LIMIT) $(GO) test -tags $(TAGS) -run '^$$' -bench '^BenchmarkPlan$$' -benchtime 1x -count=1 -timeout 60m ./runner
 
 ## bench-cycle: the full cycle (plan + apply to the file sink + state update) and a no-change rerun.
 bench-cycle:

@@ -59,9 +59,17 @@ type Reconciler interface {
 // key and the desired-schema fields the target reports, with the same names and types; a field the target
 // cannot report is left out of the batches' schema (never sent as null), so it is not taken for drift. Every
 // batch has the same schema. Records the pipeline never delivered (target-only products) are ignored.
+//
+// A target may know a field for some records and not others (a variant that only shows its product's name):
+// such a listing adds a string column named by Unreported holding, per record, the comma-separated names of
+// the fields it cannot report for that record. The runner keeps the last-applied value of those fields, so
+// they are neither drift nor put back.
 type Lister interface {
 	List(ctx context.Context, req ReadRequest) (Reader, error)
 }
+
+// Unreported is the optional listing column naming, per record, the fields the target cannot report.
+const Unreported = "__unreported"
 
 // Exporter is implemented by sinks whose target is a file holding the whole applied record set. After the
 // changes of a run are committed, the runner writes the full set there itself (DuckDB's COPY), atomically.

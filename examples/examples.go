@@ -1,7 +1,7 @@
 // Package examples holds the example pipelines, one folder each (the pipeline YAML and its sample data),
 // embedded so that the binary can run them (`possync demo`), and Start, which brings up what an example
-// needs on this machine: the Retail POS and eCom API emulators, the FTP server. The test here keeps every
-// example valid and converging.
+// needs on this machine: the Retail POS and eCom API emulators, the FTP server the Ascend POS uploads to.
+// The test here keeps every example valid and converging.
 package examples
 
 import (
@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/possync/possync/connectors/ascend/ftptest"
 	"github.com/possync/possync/connectors/ecom/ecomtest"
 	"github.com/possync/possync/connectors/retailpos/retailpostest"
 )
@@ -74,7 +75,10 @@ type Env struct {
 	Vars      map[string]string
 	RetailPOS *retailpostest.Server
 	Ecom      *ecomtest.Server
-	closers   []func()
+	// FTP serves the Ascend POS uploads (the bikeshop example).
+	FTP     *ftptest.Server
+	example string
+	closers []func()
 }
 
 // Lookup reads a variable of the environment, then of the process; pass it as pipelines.Options.LookupEnv.
@@ -95,8 +99,13 @@ func (e *Env) Close() {
 
 // Start brings up what the example needs, on loopback. Examples over local files need nothing.
 func Start(example string) (*Env, error) {
-	e := &Env{Vars: map[string]string{}}
+	e := &Env{Vars: map[string]string{}, example: example}
 	switch example {
+	case "bikeshop":
+		if err := e.startBikeshop(); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("example bikeshop: %w", err)
+		}
 	case "retail-ecom":
 		pos := retailpostest.New(retailpostest.Options{})
 		pos.LoadExample()

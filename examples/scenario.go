@@ -12,14 +12,24 @@ import (
 type Step struct {
 	Title string
 	Do    func(e *Env) error
+	// Note is printed after the plan that follows the step: what to look for in it.
+	Note string
 }
 
 // Scenario is what `possync demo` does between runs of the example, to show the sync rules at work. Examples
 // over local files have none.
 func (e *Env) Scenario() []Step {
-	if e.RetailPOS == nil || e.Ecom == nil {
-		return nil
+	switch e.example {
+	case "retail-ecom":
+		return retailScenario()
+	case "bikeshop":
+		return bikeshopScenario()
 	}
+	return nil
+}
+
+// retailScenario is a day of edits in the Retail POS and in the eCom store.
+func retailScenario() []Step {
 	return []Step{{
 		Title: "In the POS: Bravo's price goes up to 120, the Trail Bottle is deactivated, the trucker cap is " +
 			"deleted, and a new Bravo variant (White / L) is added. In the eCom store, the merchant renames the " +
@@ -54,6 +64,8 @@ func (e *Env) Scenario() []Step {
 			}
 			return nil
 		},
+		Note: "(The demo catalog is tiny: removing 2 of its 8 products trips the 10% deletion guard, as it " +
+			"should. The demo overrides it; in production, review the plan first.)",
 	}}
 }
 

@@ -63,6 +63,9 @@ func benchPipeline(work, csvPath, stateDir string) (*pipelines.Pipeline, error) 
 	}
 	fmt.Fprintf(&b, "sink:\n  type: file\n  path: out/products.csv\n")
 	fmt.Fprintf(&b, "state:\n  dir: %s\n", benchYAMLQuote(stateDir))
+	if ml := os.Getenv("BENCH_MEMORY_LIMIT"); ml != "" { // e.g. 256MB: the plan must then spill, not die
+		fmt.Fprintf(&b, "  memory_limit: %s\n", benchYAMLQuote(ml))
+	}
 	noEnv := func(string) (string, bool) { return "", false }
 	p, diags := pipelines.Parse(filepath.Join(work, "bench.yaml"), []byte(b.String()), pipelines.Options{LookupEnv: noEnv})
 	if diags.HasErrors() {

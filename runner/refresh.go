@@ -69,8 +69,9 @@ func (s *session) refresh(ctx context.Context) (*refreshed, error) {
 	}
 	reported := map[string]bool{}
 	for _, f := range remote.Fields() {
-		reported[f.Name] = true
+		reported[f.Name] = f.Name != connectors.Unreported
 	}
+	s.remoteValue = remoteValueFunc(len(remote.FieldIndices(connectors.Unreported)) > 0)
 	var sel, on, owned []string
 	for _, k := range s.p.Key {
 		on = append(on, fmt.Sprintf("s.%s = r.%s", ident(k), ident(k)))
@@ -78,8 +79,10 @@ func (s *session) refresh(ctx context.Context) (*refreshed, error) {
 	}
 	for _, c := range rf.cols {
 		src := "s." + ident(c.Name)
-		if reported[c.Name] {
-			src = fmt.Sprintf("TRY_CAST(r.%s AS %s)", ident(c.Name), c.Type)
+		if reported[c.Name] && !isIn(s.p.Key, c.Name) {
+			src = s.remoteValue(c, "s."+ident(c.Name))
+		} else if reported[c.Name] {
+			src = "r." + ident(c.Name)
 		}
 		sel = append(sel, src+" AS "+ident(c.Name))
 	}
@@ -116,10 +119,11 @@ func (s *session) drift(ctx context.Context, reported map[string]bool) ([]plan.D
 		}
 		i := len(cols)
 		cols = append(cols, c)
-		d := fmt.Sprintf("(s.%s IS DISTINCT FROM TRY_CAST(r.%s AS %s))", ident(c.Name), ident(c.Name), c.Type)
+		rv := s.remoteValue(c, "s."+ident(c.Name))
+		d := fmt.Sprintf("(s.%s IS DISTINCT FROM %s)", ident(c.Name), rv)
 		any = append(any, d)
 		flags = append(flags, fmt.Sprintf("%s AS __d_%d", d, i))
-		vals = append(vals, fmt.Sprintf("s.%s AS __s_%d, TRY_CAST(r.%s AS %s) AS __r_%d", ident(c.Name), i, ident(c.Name), c.Type, i))
+		vals = append(vals, fmt.Sprintf("s.%s AS __s_%d, %s AS __r_%d", ident(c.Name), i, rv, i))
 	}
 	where := "r.__r IS NULL"
 	if len(any) > 0 {
@@ -217,6 +221,19 @@ func (s *session) adoptDrift(ctx context.Context, rf *refreshed, runID string) e
 	}
 	s.meta = meta
 	return nil
+}
+
+// remoteValueFunc returns how to read a column of the target's listing (alias r) as the base's type: with
+// per-record unreported fields, those fall back on the last-applied value (alias s).
+func remoteValueFunc(hasUnreported bool) func(c state.Column, applied string) string {
+	return func(c state.Column, applied string) string {
+		v := fmt.Sprintf("TRY_CAST(r.%s AS %s)", ident(c.Name), c.Type)
+		if !hasUnreported {
+			return v
+		}
+		return fmt.Sprintf("CASE WHEN list_contains(string_split(coalesce(r.%s, ''), ','), %s) THEN %s ELSE %s END",
+			ident(connectors.Unreported), lit(c.Name), applied, v)
+	}
 }
 
 func columnNames(cols []state.Column) []string {

@@ -63,6 +63,8 @@ type session struct {
 	protected string
 	sink      connectors.Sink
 	refreshed *refreshed // with Options.Refresh
+	// remoteValue reads a listed column of the target (--refresh).
+	remoteValue func(c state.Column, applied string) string
 	// annotations are desired fields that explain changes and are not record data (transforms.Annotator).
 	annotations []string
 	// upcoming and notes are what transforms reported (transforms.Reporter).
@@ -201,7 +203,7 @@ func (s *session) transformAll(ctx context.Context) (spec.Diagnostics, error) {
 			diags.Append(spec.Errorf(st.Pos, "unknown_component", "", "unknown transform type %q", st.Type))
 			return diags, nil
 		}
-		env := transforms.Env{Now: s.now, Location: s.p.TimeZone, Alloc: s.alloc, InputName: sp.input}
+		env := transforms.Env{Now: s.now, Location: s.p.TimeZone, Alloc: s.alloc, InputName: sp.input, Dir: s.p.Dir}
 		if in, ok := s.schemas[sp.input]; ok {
 			env.Input = in
 		}

@@ -30,6 +30,8 @@ type Env struct {
 	Location *time.Location
 	// Alloc allocates output batches.
 	Alloc memory.Allocator
+	// Dir is the folder of the pipeline file: relative file paths in a step's configuration resolve there.
+	Dir string
 }
 
 // Transform is the common part of every step.

@@ -12,7 +12,7 @@ import (
 )
 
 // cmdDemo runs an embedded example end to end on this machine: it extracts the example's pipeline and data,
-// starts what the example needs (the Retail POS and eCom API emulators on loopback), then runs validate,
+// starts what the example needs (API emulators, an FTP server, on loopback), then runs validate,
 // plan (saved), apply of exactly that plan, and plan again (nothing left to change). Examples with a
 // scenario then change the world (POS edits, edits made directly in the store) and sync again, showing the
 // drift that `plan --refresh` finds and puts back.
@@ -60,8 +60,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "possync demo: example %s in %s", name, work)
-	if env.RetailPOS != nil {
+	switch {
+	case env.RetailPOS != nil:
 		fmt.Fprintf(stdout, " (Retail POS emulator %s, eCom emulator %s)", env.Vars["RETAILPOS_BASE_URL"], env.Vars["ECOM_BASE_URL"])
+	case env.FTP != nil:
+		fmt.Fprintf(stdout, " (Ascend FTP server %s, eCom emulator %s)", env.FTP.Addr(), env.Vars["ECOM_BASE_URL"])
 	}
 	fmt.Fprintln(stdout)
 
@@ -83,8 +86,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		for _, f := range files {
 			d.step(2, "possync plan "+f+" --refresh --limit 20")
-			fmt.Fprintln(stdout, "\n(The demo catalog is tiny: removing 2 of its 8 products trips the 10% deletion guard, as it "+
-				"should. The demo overrides it; in production, review the plan first.)")
+			if s.Note != "" && !d.failed {
+				fmt.Fprintln(stdout, "\n"+s.Note)
+			}
 			d.step(0, "possync apply "+f+" --refresh --allow-mass-change")
 			d.step(0, "possync plan "+f+" --refresh")
 		}

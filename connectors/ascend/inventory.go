@@ -173,7 +173,7 @@ func (p *rowParser) parseFull(fields []string, it *item) error {
 	it.description, it.modelYear = p.get(fields, cDescription), p.get(fields, cModelYear)
 	it.color, it.size, it.category = p.get(fields, cColor), p.get(fields, cSize), p.get(fields, cCategory)
 	var err error
-	if it.gtin14, err = normalizeGTIN(it.upc); err != nil {
+	if it.gtin14, err = normalizeUpc(it.upc); err != nil {
 		return err
 	}
 	if it.msrp, err = parseDecimal("Msrp", p.get(fields, cMsrp)); err != nil {

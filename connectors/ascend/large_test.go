@@ -14,6 +14,7 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/ascend/ftptest"
+	"github.com/possync/possync/connectors/internal/gtin"
 )
 
 // largeRows is the size of the large-upload test: a big chain's nightly catalog.
@@ -28,7 +29,7 @@ func largeFile(loc string, n int) []byte {
 	b.WriteString("\r\n")
 	for i := 0; i < n; i++ {
 		upc := fmt.Sprintf("0%010d", i)
-		upc += string(checkDigit(upc))
+		upc += string(gtin.CheckDigit(upc))
 		fields := []string{loc, "SKU" + strconv.Itoa(1_000_000+i), upc, "MPN-" + strconv.Itoa(i), "Brand " + strconv.Itoa(i%50),
 			"Product number " + strconv.Itoa(i), "2025", "Blue", "L", "Parts>Drivetrain>Chains", "49.99", "39.99",
 			strconv.Itoa(i%7 - 1), strconv.Itoa(i % 3), "N", "2024-12-01", "Y", "Y"}
@@ -85,7 +86,7 @@ func TestLargeUpload(t *testing.T) {
 	if want := int64(largeRows/7*15 + []int64{0, 0, 0, 1, 3, 6, 10}[largeRows%7]); qty != want {
 		t.Errorf("total quantity %d, want %d", qty, want)
 	}
-	if rec["gtin14"] != "0000000123456"+string(checkDigit("00000123456")) || rec["description"] != "Product number 123456" ||
+	if rec["gtin14"] != "0000000123456"+string(gtin.CheckDigit("00000123456")) || rec["description"] != "Product number 123456" ||
 		rec["qty_on_hand"] != int64(123456%7-1) {
 		t.Errorf("SKU1123456 = %v", rec)
 	}

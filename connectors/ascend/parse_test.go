@@ -1,40 +1,10 @@
 package ascend
 
 import (
-	"errors"
 	"reflect"
 	"strings"
 	"testing"
 )
-
-func TestNormalizeGTIN(t *testing.T) {
-	for _, tc := range []struct {
-		in, want, reason string
-	}{
-		{"036000291452", "00036000291452", ""},   // UPC-A
-		{"36000291452", "00036000291452", ""},    // UPC-A whose leading zero a spreadsheet dropped
-		{"4006381333931", "04006381333931", ""},  // EAN-13
-		{"10614141000415", "10614141000415", ""}, // GTIN-14
-		{"0 36000 29145 2", "00036000291452", ""},
-		{"", "", ""},
-		{"   ", "", ""},
-		{"036000291453", "", reasonCheckDigit},
-		{"6.89228E+11", "", reasonNonDigit},
-		{"03600029145A", "", reasonNonDigit},
-		{"０36000291452", "", reasonNonDigit}, // a full-width digit is not an ASCII digit
-		{"1234567890", "", reasonLength},
-		{"123456789012345", "", reasonLength},
-	} {
-		got, err := normalizeGTIN(tc.in)
-		var ge *gtinError
-		switch {
-		case tc.reason == "" && (err != nil || got != tc.want):
-			t.Errorf("normalizeGTIN(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
-		case tc.reason != "" && (!errors.As(err, &ge) || ge.Reason != tc.reason):
-			t.Errorf("normalizeGTIN(%q) error %v, want reason %s", tc.in, err, tc.reason)
-		}
-	}
-}
 
 func TestSplitLines(t *testing.T) {
 	for _, tc := range []struct {

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Row reject reasons besides the GTIN ones.
+// Row reject reasons besides the GTIN ones (gtin.ReasonNonDigit, gtin.ReasonLength, gtin.ReasonCheckDigit).
 const (
 	reasonMissing    = "missing"
 	reasonBadNumber  = "bad_number"

@@ -391,3 +391,28 @@ func TestOutcomes(t *testing.T) {
 		t.Errorf("outcomes %v, err %v; want the first unknown, the second not attempted, and a fatal error", out, err)
 	}
 }
+
+// A variant the store already has can be "created" without options (a pipeline that maps only stock and
+// price onto an existing catalog): the existing combination is updated; a new one still needs options.
+func TestCreateExistingVariantWithoutOptions(t *testing.T) {
+	srv := ecomtest.New(ecomtest.Options{})
+	defer srv.Close()
+	srv.Seed(ecomtest.Product{SKU: "BIKE", Name: "Bike", Price: 900, Combinations: []ecomtest.Combination{
+		{SKU: "BIKE-M", Quantity: 0, Options: []ecomtest.OptionValue{{Name: "Size", Value: "M"}}}}})
+	s, _ := newTestSink(t, srv, []string{"sku", "parent_sku", "price", "quantity"}, nil)
+	out := apply(t, s,
+		create(connectors.Record{"sku": "BIKE-M", "parent_sku": "BIKE", "price": 850.0, "quantity": int64(3)}),
+		create(connectors.Record{"sku": "BIKE-L", "parent_sku": "BIKE", "price": 850.0, "quantity": int64(1)}))
+	if out[0] != nil {
+		t.Errorf("existing variant: outcome %v, want acknowledged", out[0])
+	}
+	var ce *connectors.ChangeError
+	if !errors.As(out[1], &ce) || !strings.Contains(ce.Reason, "has no options") {
+		t.Errorf("new variant without options: outcome %v, want a refusal saying it has no options", out[1])
+	}
+	p, _ := srv.Find("BIKE-M")
+	if c := p.Combinations; len(c) != 1 || c[0].Quantity != 3 || c[0].Price == nil || *c[0].Price != 850 ||
+		len(c[0].Options) != 1 || c[0].Options[0].Value != "M" {
+		t.Errorf("combinations after the create: %+v, want BIKE-M at 850 with 3 in stock and its option kept", c)
+	}
+}

@@ -139,6 +139,9 @@ func (a *applier) createVariant(i int, e entry, found bool) []op {
 	}
 	pe, ok := a.s.index.bySKU[it.parent]
 	switch {
+	case len(it.options) == 0:
+		a.settle(i, &connectors.ChangeError{
+			Reason: fmt.Sprintf("variant %s of %s has no options: a new combination needs at least one option value", it.sku, it.parent)})
 	case ok && pe.combination == 0:
 		return []op{a.postCombination(i, pe.product, false)}
 	case ok:

@@ -12,8 +12,8 @@ import (
 )
 
 // List reads the store's catalog for plan --refresh: every product, then each of its combinations, as
-// records of the pipeline's schema (one batch per page of 100 products), as a snapshot. See the sink's
-// description for how store values read back.
+// records of the pipeline's schema but images (see listedSchema), one batch per page of 100 products, as a
+// snapshot. See the sink's description for how store values read back.
 func (s *Sink) List(ctx context.Context, req connectors.ReadRequest) (connectors.Reader, error) {
 	if s.m == nil {
 		return nil, fmt.Errorf("ecom sink: listing needs the records' schema")
@@ -23,14 +23,31 @@ func (s *Sink) List(ctx context.Context, req connectors.ReadRequest) (connectors
 			return nil, err
 		}
 	}
-	return &lister{s: s, schema: s.schema, alloc: req.Alloc}, nil
+	return &lister{s: s, schema: listedSchema(s.schema), alloc: req.Alloc, records: s.catalogRecords}, nil
 }
 
-// lister yields one page of products per batch.
+// catalogRecords is a store product and each of its combinations with a SKU as records of the record model,
+// conformed to the pipeline's schema.
+func (s *Sink) catalogRecords(p *product) []connectors.Record {
+	sch := listedSchema(s.schema)
+	recs := []connectors.Record{conform(s.productRecord(p), sch)}
+	for k := range p.Combinations {
+		if p.Combinations[k].SKU != "" {
+			recs = append(recs, conform(s.variantRecord(p, &p.Combinations[k]), sch))
+		}
+	}
+	return recs
+}
+
+// lister yields one page of products per batch, as a snapshot keyed by sku.
 type lister struct {
 	s      *Sink
 	schema *arrow.Schema
 	alloc  amem.Allocator
+	// records turns one store product into records of schema.
+	records func(p *product) []connectors.Record
+	// notes, when set, gives the result's notes once the listing ended.
+	notes  func() []string
 	offset int
 	done   bool
 }
@@ -56,13 +73,7 @@ func (l *lister) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	}
 	var recs []connectors.Record
 	for i := range page.Items {
-		p := &page.Items[i]
-		recs = append(recs, conform(l.s.productRecord(p), l.schema))
-		for k := range p.Combinations {
-			if p.Combinations[k].SKU != "" {
-				recs = append(recs, conform(l.s.variantRecord(p, &p.Combinations[k]), l.schema))
-			}
-		}
+		recs = append(recs, l.records(&page.Items[i])...)
 	}
 	b, err := connectors.BuildBatch(l.alloc, l.schema, recs)
 	if err != nil {
@@ -73,7 +84,11 @@ func (l *lister) Next(ctx context.Context) (arrow.RecordBatch, error) {
 
 // Result reports a snapshot keyed by sku.
 func (l *lister) Result() connectors.ReadResult {
-	return connectors.ReadResult{Mode: connectors.Snapshot, Key: []string{"sku"}}
+	res := connectors.ReadResult{Mode: connectors.Snapshot, Key: []string{"sku"}}
+	if l.notes != nil {
+		res.Notes = l.notes()
+	}
+	return res
 }
 
 // Close ends the listing.

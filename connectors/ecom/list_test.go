@@ -13,7 +13,7 @@ import (
 )
 
 // TestListPages lists a store of 250 products plus the documentation's examples (one with two combinations)
-// and checks every record arrives, page by page, in the pipeline's schema.
+// and checks every record arrives, page by page, in the pipeline's schema but images (never listed).
 func TestListPages(t *testing.T) {
 	srv := ecomtest.New(ecomtest.Options{})
 	defer srv.Close()
@@ -47,8 +47,8 @@ func TestListPages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !b.Schema().Equal(s.schema) {
-			t.Fatalf("batch schema %s, want %s", b.Schema(), s.schema)
+		if want := listedSchema(s.schema); !b.Schema().Equal(want) || b.Schema().HasField("images") {
+			t.Fatalf("batch schema %s, want %s", b.Schema(), want)
 		}
 		batches++
 		for i := 0; i < int(b.NumRows()); i++ {
@@ -68,14 +68,16 @@ func TestListPages(t *testing.T) {
 		want connectors.Record
 	}{
 		{"P042", connectors.Record{"sku": "P042", "parent_sku": nil, "name": "Product", "brand": nil, "category": nil, "price": 42.0,
-			"quantity": int64(42), "unlimited": false, "enabled": true, "images": nil, "options": nil, "compare_to_price": nil}},
+			"quantity": int64(42), "unlimited": false, "enabled": true, "options": nil, "compare_to_price": nil, connectors.Unreported: nil}},
 		{"00099", connectors.Record{"sku": "00099", "parent_sku": nil, "name": "Orange", "brand": "Sunny", "category": "Fruit > Citrus",
 			"price": 10.0, "quantity": int64(11), "unlimited": false, "enabled": true, "options": nil, "compare_to_price": 23.0,
-			"images": `["https://dqzrr9k4bjpzk.cloudfront.net/1003/124124125.jpg","https://dpbfm6h358sh7.cloudfront.net/images/5035009/312058848.jpg","https://dpbfm6h358sh7.cloudfront.net/images/5035009/312058850.jpg"]`}},
-		// A combination shows its product's family fields (name, compare-to price), as the store does.
+			connectors.Unreported: nil}},
+		// A combination shows its product's family fields (name, compare-to price), as the store does, and says
+		// it cannot report them for itself; nor a stock of 0 (which may be a deactivation).
 		{"00007-L-WHITE", connectors.Record{"sku": "00007-L-WHITE", "parent_sku": "00007", "name": "Radish", "brand": nil, "category": nil,
-			"price": 1.65, "quantity": int64(0), "unlimited": false, "enabled": false, "images": nil,
-			"options": `{"Color":"White","Size":"Large"}`, "compare_to_price": 1.34}},
+			"price": 1.65, "quantity": int64(0), "unlimited": false, "enabled": false,
+			"options": `{"Color":"White","Size":"Large"}`, "compare_to_price": 1.34,
+			connectors.Unreported: variantInherited + ",quantity"}},
 	}
 	for _, c := range cases {
 		if got := fmt.Sprint(bySKU[c.sku]); got != fmt.Sprint(c.want) {
@@ -137,6 +139,40 @@ func TestReconcile(t *testing.T) {
 		{"product deactivation landed", deactivate(connectors.Record{"sku": "K2", "name": "Off", "enabled": false}, "enabled"), true},
 		{"variant deactivation landed (quantity 0)", deactivate(k2s, "enabled"), true},
 		{"variant stock not landed", update(with(k2s, "enabled", true), "quantity"), false},
+	}
+	var changes []connectors.Change
+	for _, c := range cases {
+		changes = append(changes, c.change)
+	}
+	got, err := s.Reconcile(context.Background(), changes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cases {
+		if got[i] != c.landed {
+			t.Errorf("%s: landed = %v, want %v", c.name, got[i], c.landed)
+		}
+	}
+}
+
+// TestReconcileCreationImages checks that a product's creation landed only with its images, which follow the
+// product's POST in a request of their own that an interruption may have cut off.
+func TestReconcileCreationImages(t *testing.T) {
+	srv := ecomtest.New(ecomtest.Options{})
+	defer srv.Close()
+	srv.Seed(ecomtest.Product{SKU: "BARE", Name: "Created, images lost", Price: 5},
+		ecomtest.Product{SKU: "FULL", Name: "Created with images", Price: 5, OriginalImageURL: "https://img.example/1.jpg"},
+		ecomtest.Product{SKU: "NONE", Name: "No images wanted", Price: 5})
+	s, _ := newTestSink(t, srv, append(baseFields, "images"), nil)
+	img := `["https://img.example/1.jpg"]`
+	cases := []struct {
+		name   string
+		change connectors.Change
+		landed bool
+	}{
+		{"images not sent", create(connectors.Record{"sku": "BARE", "name": "Created, images lost", "price": 5.0, "images": img}), false},
+		{"images sent", create(connectors.Record{"sku": "FULL", "name": "Created with images", "price": 5.0, "images": img}), true},
+		{"no images", create(connectors.Record{"sku": "NONE", "name": "No images wanted", "price": 5.0, "images": nil}), true},
 	}
 	var changes []connectors.Change
 	for _, c := range cases {

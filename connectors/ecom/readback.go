@@ -10,6 +10,22 @@ import (
 	"github.com/possync/possync/connectors"
 )
 
+// listedSchema is the schema of the store's listing: the records' fields but images. Images changed in the
+// store stay until the POS images change (and a real store re-hosts every image on its CDN, so its URLs never
+// equal the ones sent): the listing does not report them, so plan --refresh neither shows them as drift nor
+// puts them back.
+func listedSchema(sch *arrow.Schema) *arrow.Schema {
+	fields := make([]arrow.Field, 0, sch.NumFields()+1)
+	for _, f := range sch.Fields() {
+		if f.Name != "images" {
+			fields = append(fields, f)
+		}
+	}
+	fields = append(fields, arrow.Field{Name: connectors.Unreported, Type: arrow.BinaryTypes.String, Nullable: true})
+	md := sch.Metadata()
+	return arrow.NewSchema(fields, &md)
+}
+
 // productRecord is a store product as a record of the record model (every field; empty strings and a zero
 // compare-to price are null). cats must be loaded for category to be filled.
 func (s *Sink) productRecord(p *product) connectors.Record {
@@ -47,6 +63,13 @@ func (s *Sink) productRecord(p *product) connectors.Record {
 func (s *Sink) variantRecord(p *product, c *combination) connectors.Record {
 	r := s.productRecord(p)
 	r["sku"], r["parent_sku"], r["quantity"], r["unlimited"] = c.SKU, p.SKU, nil, c.Unlimited
+	// What the store keeps only on the product is not this variant's to report, nor is a stock of 0: the
+	// sink sends a deactivated variant as 0 (combinations have no on/off switch), so 0 may mean either.
+	unreported := variantInherited
+	if !c.Unlimited && (c.Quantity == nil || *c.Quantity == 0) {
+		unreported += ",quantity"
+	}
+	r[connectors.Unreported] = unreported
 	r["upc"], r["warning_limit"], r["options"] = attr(c.Attributes, "UPC"), c.WarningLimit, nil
 	if c.Price != nil {
 		r["price"] = *c.Price
@@ -88,6 +111,9 @@ func attr(attrs []attribute, typ string) any {
 	}
 	return nil
 }
+
+// variantInherited lists the record fields a combination shows from its product.
+const variantInherited = "name,description,brand,category,length,width,height,enabled,compare_to_price,subtitle"
 
 // positive reads a weight or dimension: the store has 0 where none was set, which the record model says
 // with null.

@@ -9,8 +9,8 @@ import (
 )
 
 // Reconcile tells which changes of an interrupted run reached the store, by reading the store now: a
-// creation landed when its SKU exists, a deletion when it is gone, an update or deactivation when every
-// changed field the sink sends has the desired value.
+// creation landed when its SKU exists (a product's with its images), a deletion when it is gone, an update or
+// deactivation when every changed field the sink sends has the desired value.
 func (s *Sink) Reconcile(ctx context.Context, changes []connectors.Change) ([]bool, error) {
 	if s.m == nil {
 		return nil, fmt.Errorf("ecom sink: reconciling needs the records' schema")
@@ -57,7 +57,10 @@ func (s *Sink) Reconcile(ctx context.Context, changes []connectors.Change) ([]bo
 		f, ok := at[sku]
 		switch c.Action {
 		case connectors.Create:
-			landed[i] = ok
+			// A product's images follow its creation in a request of their own, which the interruption may
+			// have cut off: the creation landed only with them.
+			images := connectors.Change{Action: connectors.Update, Fields: []string{"images"}, After: c.After}
+			landed[i] = ok && (f.c != nil || s.landed(&images, f.p, nil))
 		case connectors.Delete:
 			landed[i] = !ok
 		default:

@@ -181,9 +181,6 @@ func (m *mapper) parseItem(c *connectors.Change) (*item, error) {
 		}
 		it.options = opts
 	}
-	if it.parent != "" && len(it.options) == 0 && c.Action == connectors.Create {
-		return nil, fmt.Errorf("variant %s of %s has no options: a combination needs at least one option value", sku, it.parent)
-	}
 	return it, nil
 }
 

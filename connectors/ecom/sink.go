@@ -63,6 +63,11 @@ func NewSink(cfg spec.Config, env connectors.Env) (*Sink, error) {
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
+	return build(c, env)
+}
+
+// build makes the sink of a decoded configuration; see NewSink.
+func build(c config, env connectors.Env) (*Sink, error) {
 	c = c.withDefaults()
 	if strings.TrimSpace(c.StoreID) == "" {
 		return nil, fmt.Errorf("store_id is required")

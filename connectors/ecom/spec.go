@@ -7,6 +7,20 @@ import (
 	"github.com/possync/possync/pipelines/spec"
 )
 
+// connectionFields are the store connection settings, shared by the ecom sink and the ecom_products source.
+var connectionFields = []spec.Field{
+	{Name: "store_id", Type: spec.TypeString, Required: true, Example: "1003",
+		Description: "The store's id (Settings → General → Store ID in the eCom admin)."},
+	{Name: "token", Type: spec.TypeString, Required: true, Secret: true, Example: "${ECOM_TOKEN}",
+		Description: "A secret_ access token with the read_catalog, update_catalog and create_catalog scopes."},
+	{Name: "base_url", Type: spec.TypeString, Default: "https://app.ecwid.com/api/v3", Advanced: true,
+		Description: "The API root; the store id is appended."},
+	{Name: "requests_per_minute", Type: spec.TypeInt, Default: 600, Advanced: true,
+		Description: "Client-side pace of requests; the API allows 600 per minute per token."},
+	{Name: "timeout", Type: spec.TypeDuration, Default: "30s", Advanced: true,
+		Description: "Time limit of one HTTP request."},
+}
+
 var sinkSpec = spec.Component{
 	Kind:    spec.KindSink,
 	Name:    "ecom",
@@ -37,7 +51,7 @@ images change, PUT /products/{id}/media replaces both; images added in the store
 
 parent_sku (string): makes the record a variant, a combination of the product with that SKU. options
 (string): a variant's JSON object of option name to value, e.g. {"Size":"M"}; options the product lacks are
-created by the store.
+created by the store. A new variant needs options; creating one the store already has updates it, options or not.
 
 compare_to_price (float), subtitle (string), warning_limit (int): eCom-only fields (compare-to price,
 subtitle, low-stock threshold), allowed only when listed in owned_fields; null clears them (sent as 0, ""
@@ -60,30 +74,21 @@ requests_per_minute; a 429 waits for its Retry-After (up to 25 times per request
 stops the run.
 
 plan --refresh lists the store (products and their combinations, as records with parent_sku) in the
-record fields above: empty text and a zero compare-to price read as null, images are the store's own image
-URLs (a real store re-hosts them on its CDN), options are compact JSON with sorted keys, and a variant's
-enabled is its product's.`,
-	Fields: []spec.Field{
-		{Name: "store_id", Type: spec.TypeString, Required: true, Example: "1003",
-			Description: "The store's id (Settings → General → Store ID in the eCom admin)."},
-		{Name: "token", Type: spec.TypeString, Required: true, Secret: true, Example: "${ECOM_TOKEN}",
-			Description: "A secret_ access token with the read_catalog, update_catalog and create_catalog scopes."},
-		{Name: "base_url", Type: spec.TypeString, Default: "https://app.ecwid.com/api/v3", Advanced: true,
-			Description: "The API root; the store id is appended."},
-		{Name: "requests_per_minute", Type: spec.TypeInt, Default: 600, Advanced: true,
-			Description: "Client-side pace of requests; the API allows 600 per minute per token."},
-		{Name: "timeout", Type: spec.TypeDuration, Default: "30s", Advanced: true,
-			Description: "Time limit of one HTTP request."},
-		{Name: "batch_threshold", Type: spec.TypeInt, Default: 50, Advanced: true,
+record fields above but images: empty text and a zero compare-to price read as null, options are compact
+JSON with sorted keys, and a variant's enabled is its product's. Images are not listed (a real store
+re-hosts them on its CDN, and images changed in the store stay), so --refresh never puts them back; they are
+sent again only when the records' images change.`,
+	Fields: append(append([]spec.Field{}, connectionFields...),
+		spec.Field{Name: "batch_threshold", Type: spec.TypeInt, Default: 50, Advanced: true,
 			Description: "A batch of more changes than this goes through the /batch endpoint."},
-		{Name: "poll_interval", Type: spec.TypeDuration, Default: "1s", Advanced: true,
+		spec.Field{Name: "poll_interval", Type: spec.TypeDuration, Default: "1s", Advanced: true,
 			Description: "Wait between two polls of a batch ticket."},
-		{Name: "owned_fields", Type: spec.TypeList, Example: []any{"compare_to_price"},
+		spec.Field{Name: "owned_fields", Type: spec.TypeList, Example: []any{"compare_to_price"},
 			Items: &spec.Field{Type: spec.TypeString, Enum: ownedFields},
 			Description: "eCom-only fields the pipeline maps and may overwrite (compare_to_price, subtitle, " +
 				"warning_limit). Each must also be a field of the records, and a record field among them must " +
 				"be listed here, so a merchant's hand-set values are never overwritten by accident."},
-	},
+	),
 	Example: `sink:
   type: ecom
   store_id: "1003"

@@ -1,9 +1,11 @@
-// Package all registers every built-in transform (map, filter, sql, promotions) with transforms.Registry.
+// Package all registers every built-in transform (map, filter, sql, promotions, match) with
+// transforms.Registry.
 package all
 
 import (
 	_ "github.com/possync/possync/transforms/filter"     // filter transform
 	_ "github.com/possync/possync/transforms/map"        // map transform
+	_ "github.com/possync/possync/transforms/match"      // match transform
 	_ "github.com/possync/possync/transforms/promotions" // promotions transform
 	_ "github.com/possync/possync/transforms/sql"        // sql transform
 )

@@ -9,7 +9,9 @@
 // Upsert, Delete and SetInventory, inject failures with FailNext, and inspect every request with Requests.
 //
 // Endpoints, under URL(): GET /products, /products/{id}, /products/{id}/inventory, /inventory, /outlets,
-// /brands.
+// /brands; and, for the promotions source, /promotions/search, /promotions/{id}/products, /price_books and
+// /price_book_products (see promohandlers.go; tests add data with AddPromotion, AddPriceBook and
+// SetPriceBookPrice, or LoadPromotionsExample).
 package retailpostest
 
 import (
@@ -65,6 +67,7 @@ type Server struct {
 	inventory *table[Inventory]
 	outlets   *table[Outlet]
 	brands    *table[Brand]
+	promos    *promoData
 	// families counts the live members of each product family (by parent ID).
 	families map[string]int
 	requests []Request
@@ -99,6 +102,7 @@ func New(opts Options) *Server {
 		inventory: newTable[Inventory](),
 		outlets:   newTable[Outlet](),
 		brands:    newTable[Brand](),
+		promos:    newPromoData(),
 		families:  map[string]int{},
 	}
 	s.srv = httptest.NewServer(s.routes())
@@ -145,6 +149,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+APIPath+"/inventory", s.listInventory)
 	mux.HandleFunc("GET "+APIPath+"/outlets", s.listOutlets)
 	mux.HandleFunc("GET "+APIPath+"/brands", s.listBrands)
+	s.promotionRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not Found", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

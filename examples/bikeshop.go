@@ -1,0 +1,110 @@
+package examples
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/possync/possync/connectors/ascend/ftptest"
+	"github.com/possync/possync/connectors/ecom/ecomtest"
+)
+
+// The bike-shop chain's FTP account, as in Workstand's "POS FTP" email: a 4-digit user ID and a password.
+const (
+	bikeshopFTPUser     = "4127"
+	bikeshopFTPPassword = "spoke-and-chain-ftp"
+)
+
+// startBikeshop brings up the bike-shop chain's world: an FTP server (explicit TLS, a self-signed
+// certificate the pipeline pins) serving Ascend's uploads from data/uploads, and the eCom store seeded with
+// the website's catalog from data/website.json.
+func (e *Env) startBikeshop() error {
+	srv, err := ftptest.New(ftptest.Options{User: bikeshopFTPUser, Password: bikeshopFTPPassword, TLS: true})
+	if err != nil {
+		return err
+	}
+	e.FTP = srv
+	e.closers = append(e.closers, func() { srv.Close() })
+	if err := e.upload("bikeshop/data/uploads"); err != nil {
+		return err
+	}
+	b, err := fs.ReadFile(files, "bikeshop/data/website.json")
+	if err != nil {
+		return err
+	}
+	var catalog []ecomtest.Product
+	if err := json.Unmarshal(b, &catalog); err != nil {
+		return fmt.Errorf("bikeshop/data/website.json: %w", err)
+	}
+	shop := ecomtest.New(ecomtest.Options{})
+	e.Ecom = shop
+	e.closers = append(e.closers, shop.Close)
+	shop.Seed(catalog...)
+
+	host, port, err := net.SplitHostPort(srv.Addr())
+	if err != nil {
+		return err
+	}
+	e.Vars["ASCEND_FTP_HOST"] = host
+	e.Vars["ASCEND_FTP_PORT"] = port
+	e.Vars["ASCEND_FTP_USER"] = bikeshopFTPUser
+	e.Vars["ASCEND_FTP_PASSWORD"] = bikeshopFTPPassword
+	e.Vars["ASCEND_FTP_FINGERPRINT"] = srv.Fingerprint()
+	// Nothing uploads to the embedded server while a run lists it: no need to wait between the two listings.
+	e.Vars["ASCEND_FTP_SETTLE"] = "0s"
+	e.Vars["ECOM_BASE_URL"] = strings.TrimSuffix(shop.URL(), "/")
+	e.Vars["ECOM_STORE_ID"] = shop.StoreID()
+	e.Vars["ECOM_TOKEN"] = shop.Token()
+	return nil
+}
+
+// uploadStamp finds YYYYMMDD_HHMMSS in an upload's name.
+var uploadStamp = regexp.MustCompile(`_([0-9]{8}_[0-9]{6})_`)
+
+// upload puts every file of an embedded folder in the FTP server's root, as Ascend uploads them, each
+// modified at the time its name says (UTC; the time only has to be stable).
+func (e *Env) upload(dir string) error {
+	entries, err := fs.ReadDir(files, dir)
+	if err != nil {
+		return err
+	}
+	for _, en := range entries {
+		b, err := fs.ReadFile(files, path.Join(dir, en.Name()))
+		if err != nil {
+			return err
+		}
+		mtime := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		if m := uploadStamp.FindStringSubmatch(en.Name()); m != nil {
+			if t, err := time.Parse("20060102_150405", m[1]); err == nil {
+				mtime = t
+			}
+		}
+		e.FTP.Put("/"+en.Name(), b, mtime)
+	}
+	return nil
+}
+
+// bikeshopScenario is the chain's day: the daytime inventory uploads arrive, and the merchant edits the
+// website's own content.
+func bikeshopScenario() []Step {
+	return []Step{{
+		Title: "10:00: Ascend's daytime inv uploads arrive: Downtown sold a Marlin 7 (M) and 3 KMC X11 chains, " +
+			"Uptown received 6 Shimano HG701 chains. On the website, the merchant renames the KMC chain.",
+		Do: func(e *Env) error {
+			if err := e.upload("bikeshop/data/scenario"); err != nil {
+				return err
+			}
+			if !e.Ecom.Edit("W-KMC-X11", func(p *ecomtest.Product) { p.Name = "KMC X11 Chain, 11-speed, silver" }) {
+				return fmt.Errorf("demo: no W-KMC-X11 in the store")
+			}
+			return nil
+		},
+		Note: "(An inv upload changes quantities only, so the plan updates nothing else. The renamed product is " +
+			"not drift: the website owns names, and this pipeline never sends them.)",
+	}}
+}
