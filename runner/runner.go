@@ -70,6 +70,8 @@ type session struct {
 	// upcoming and notes are what transforms reported (transforms.Reporter).
 	upcoming []plan.Upcoming
 	notes    []string
+	// desiredCount and presentCount are the desired records, and those of them with a change (after the diff).
+	desiredCount, presentCount int64
 	// pushed names the row transforms that ran as DuckDB queries (transforms.Pushdown).
 	pushed  []string
 	timings *timings
@@ -365,6 +367,19 @@ func (s *session) prepare(ctx context.Context, readOnly bool) error {
 	return s.protect(ctx)
 }
 
+// afterDiff counts what the summary needs, then frees the desired table: from here on only the diff is
+// read, and for a catalog of millions the desired set is the largest thing DuckDB holds.
+func (s *session) afterDiff(ctx context.Context) error {
+	var err error
+	if s.desiredCount, err = s.d.count(ctx, "SELECT count(*) FROM "+ident(s.desired)); err != nil {
+		return err
+	}
+	if s.presentCount, err = s.d.count(ctx, "SELECT count(*) FROM "+diffTable+" WHERE __present"); err != nil {
+		return err
+	}
+	return s.d.exec(ctx, "DROP TABLE "+ident(s.desired))
+}
+
 // recordSchema is the schema of the records the sink receives and the state keeps: the desired fields
 // without annotations.
 func (s *session) recordSchema() *arrow.Schema {
@@ -461,6 +476,9 @@ func (s *session) plan(ctx context.Context) (*plan.Plan, []connectors.Change, er
 	}
 	done = s.timings.start("diff")
 	ds, err := s.diff(ctx, rf)
+	if err == nil {
+		err = s.afterDiff(ctx)
+	}
 	done()
 	if err != nil {
 		return nil, nil, err
@@ -503,15 +521,7 @@ func (s *session) plan(ctx context.Context) (*plan.Plan, []connectors.Change, er
 	for _, c := range pcs {
 		pl.Summary.Add(c.Action)
 	}
-	n, err := s.d.count(ctx, "SELECT count(*) FROM "+ident(s.desired))
-	if err != nil {
-		return nil, nil, err
-	}
-	present, err := s.d.count(ctx, "SELECT count(*) FROM "+diffTable+" WHERE __present")
-	if err != nil {
-		return nil, nil, err
-	}
-	pl.Summary.Unchanged = n - present
+	pl.Summary.Unchanged = s.desiredCount - s.presentCount
 	pl.Guards = s.guards(pl)
 	if e, ok := s.sink.(connectors.Estimator); ok && pl.Summary.Total() > 0 {
 		est := e.Estimate(map[connectors.Action]int{connectors.Create: pl.Summary.Create, connectors.Update: pl.Summary.Update,
