@@ -75,6 +75,7 @@ transforms:
 sink:
   type: file
   path: out/products.csv
+  batch_size: 5000   # three batches for the 12,000 rows of the crash test
 
 guards:
   max_delete_percent: 10

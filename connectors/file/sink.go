@@ -53,6 +53,11 @@ values are JSON strings, numbers, booleans or null; timestamps and dates are RFC
 				"without its extension, plus .changes.jsonl (out/products.changes.jsonl).",
 			Example: "out/changes.jsonl",
 		},
+		{
+			Name: "batch_size", Type: spec.TypeInt, Default: 20000, Advanced: true,
+			Description: "Changes per batch. Each batch is one write and one fsync of the change log, and one " +
+				"state commit; a crash loses no acknowledged batch and repeats none.",
+		},
 	},
 	Example: `sink:
   type: file
@@ -74,12 +79,14 @@ type sinkConfig struct {
 	Path      string `spec:"path"`
 	Format    string `spec:"format"`
 	Changelog string `spec:"changelog"`
+	BatchSize int    `spec:"batch_size"`
 }
 
 // Sink is the file sink: the runner writes its records file (Export), the sink appends its change log.
 type Sink struct {
 	export    connectors.Export
 	changelog string
+	batchSize int
 	// open opens the change log for appending, creating it; tests replace it to inject failures.
 	open func(path string) (logFile, error)
 	// now is the clock of the log's "at" field.
@@ -104,6 +111,9 @@ func NewSink(cfg spec.Config, env connectors.Env) (*Sink, error) {
 	if c.Path == "" {
 		return nil, fmt.Errorf("path is required")
 	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 20000
+	}
 	format, err := formatOf(c.Format, c.Path)
 	if err != nil {
 		return nil, err
@@ -123,6 +133,7 @@ func NewSink(cfg spec.Config, env connectors.Env) (*Sink, error) {
 		return nil, fmt.Errorf("changelog %s must differ from path", c.Changelog)
 	}
 	return &Sink{
+		batchSize: c.BatchSize,
 		export:    connectors.Export{Path: path, Format: format},
 		changelog: changelog,
 		open:      openLog,
@@ -136,8 +147,8 @@ func (s *Sink) Export() connectors.Export { return s.export }
 // Changelog returns the absolute path of the change log.
 func (s *Sink) Changelog() string { return s.changelog }
 
-// BatchSize asks for batches of 5000 changes: each batch costs one write and one fsync.
-func (s *Sink) BatchSize() int { return 5000 }
+// BatchSize asks for batches of batch_size changes: each batch costs one write and one fsync.
+func (s *Sink) BatchSize() int { return s.batchSize }
 
 // Apply appends one line per change to the change log and syncs it to disk before returning.
 //

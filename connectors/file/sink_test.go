@@ -35,6 +35,12 @@ func TestNewSink(t *testing.T) {
 		wantErr       string
 	}{
 		{
+			name:          "batch size",
+			values:        map[string]any{"path": "out/products.csv", "batch_size": int64(500)},
+			wantExport:    connectors.Export{Path: filepath.Join(dir, "out", "products.csv"), Format: "csv"},
+			wantChangelog: filepath.Join(dir, "out", "products.changes.jsonl"),
+		},
+		{
 			name:          "defaults",
 			values:        map[string]any{"path": "out/products.csv"},
 			wantExport:    connectors.Export{Path: filepath.Join(dir, "out", "products.csv"), Format: "csv"},
@@ -78,8 +84,12 @@ func TestNewSink(t *testing.T) {
 			if s.Changelog() != tt.wantChangelog {
 				t.Errorf("Changelog = %q, want %q", s.Changelog(), tt.wantChangelog)
 			}
-			if s.BatchSize() != 5000 {
-				t.Errorf("BatchSize = %d, want 5000", s.BatchSize())
+			want := 20000 // the default
+			if n, ok := tt.values["batch_size"].(int64); ok {
+				want = int(n)
+			}
+			if s.BatchSize() != want {
+				t.Errorf("BatchSize = %d, want %d", s.BatchSize(), want)
 			}
 		})
 	}
