@@ -788,3 +788,29 @@ func BenchmarkRetailLargeCatalog(b *testing.B) {
 		}
 	}
 }
+
+// TestRetailNewProductsWaitForActivation: with new_products: disabled, products the sync creates start
+// disabled online, whatever the POS says, and wait for the merchant; --refresh does not take the waiting
+// state for drift. Once the merchant enables one, the POS rules apply again: deactivating in the POS
+// disables it.
+func TestRetailNewProductsWaitForActivation(t *testing.T) {
+	t.Parallel()
+	r := newRetail(t, "  new_products: enabled\n", "  new_products: disabled\n  requests_per_minute: 60000\n")
+	_ = r.apply(runner.Options{})
+	for _, sku := range []string{"BOT-750", "787878", "GIFT-50"} {
+		if r.product(sku).Enabled {
+			t.Fatalf("%s was created enabled; new_products: disabled wants it waiting for the merchant", sku)
+		}
+	}
+	r.clean(runner.Options{})
+	r.clean(runner.Options{Refresh: true}) // waiting is not drift
+
+	// The merchant enables the bottle; later the POS deactivates it.
+	r.storeEdit("BOT-750", func(p *ecomtest.Product) { p.Enabled = true })
+	r.clean(runner.Options{Refresh: true})
+	r.env.Ecom.Reset()
+	r.posEdit("BOT-750", func(p *retailpostest.Product) { p.Active = false })
+	expectPlan(t, r.plan(runner.Options{}), "deactivate BOT-750 enabled")
+	r.apply(allowMass)
+	expectWrites(t, r.env.Ecom.Writes(), call{"PUT", r.productPath("BOT-750"), `{"enabled":false}`})
+}

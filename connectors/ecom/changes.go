@@ -82,7 +82,12 @@ func (a *applier) createProduct(i int, e entry, found bool) []op {
 			a.settle(i, err)
 			return nil
 		}
-		return a.putProduct(i, e.product, a.allFields(), len(it.images) > 0, false)
+		fields := a.allFields()
+		if a.s.newDisabled {
+			// An earlier attempt created it disabled, or it is the merchant's: its online state is theirs.
+			fields = slices.DeleteFunc(slices.Clone(fields), func(f string) bool { return f == "enabled" })
+		}
+		return a.putProduct(i, e.product, fields, len(it.images) > 0, false)
 	}
 	return []op{a.postProduct(i, false)}
 }
@@ -92,7 +97,11 @@ func (a *applier) createProduct(i int, e entry, found bool) []op {
 // more.
 func (a *applier) postProduct(i int, retried bool) op {
 	it, c := a.items[i], &a.changes[i]
-	return op{ch: i, method: http.MethodPost, path: "/products", body: a.s.m.productBody(c.After, a.allFields(), a.cats, false),
+	body := a.s.m.productBody(c.After, a.allFields(), a.cats, false)
+	if a.s.newDisabled && a.s.m.has["enabled"] {
+		body["enabled"] = false // new_products: disabled — it waits for the merchant to enable it online
+	}
+	return op{ch: i, method: http.MethodPost, path: "/products", body: body,
 		done: func(r result) []op {
 			switch {
 			case r.err == nil:

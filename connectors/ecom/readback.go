@@ -43,6 +43,9 @@ func (s *Sink) productRecord(p *product) connectors.Record {
 	if p.CompareToPrice != 0 {
 		r["compare_to_price"] = p.CompareToPrice
 	}
+	if s.newDisabled && !p.Enabled {
+		r[connectors.Unreported] = "enabled" // maybe still waiting for the merchant: not drift
+	}
 	cat := p.DefaultCategoryID
 	if cat == 0 && len(p.CategoryIDs) > 0 {
 		cat = p.CategoryIDs[0]

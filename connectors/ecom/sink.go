@@ -35,10 +35,12 @@ const batchSize = 500
 
 // Sink is the eCom sink. It is used by one goroutine at a time.
 type Sink struct {
-	cfg    config
-	client *httpapi.Client
-	schema *arrow.Schema
-	m      *mapper
+	cfg config
+	// newDisabled: products the sync creates start disabled (new_products: disabled).
+	newDisabled bool
+	client      *httpapi.Client
+	schema      *arrow.Schema
+	m           *mapper
 	// index maps SKUs to store ids; cats caches the store's categories. Both live as long as the sink.
 	index index
 	cats  categories
@@ -84,7 +86,8 @@ func build(c config, env connectors.Env) (*Sink, error) {
 		return nil, err
 	}
 	s := &Sink{
-		cfg: c,
+		cfg:         c,
+		newDisabled: c.NewProducts == "disabled",
 		client: &httpapi.Client{
 			Base:        base,
 			Token:       c.Token,

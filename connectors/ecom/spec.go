@@ -83,6 +83,11 @@ sent again only when the records' images change.`,
 			Description: "A batch of more changes than this goes through the /batch endpoint."},
 		spec.Field{Name: "poll_interval", Type: spec.TypeDuration, Default: "1s", Advanced: true,
 			Description: "Wait between two polls of a batch ticket."},
+		spec.Field{Name: "new_products", Type: spec.TypeString, Enum: []string{"enabled", "disabled"}, Default: "enabled",
+			Description: "How products the sync creates start online. enabled: as the records say. disabled: " +
+				"created disabled, they wait for the merchant to enable them in the store; from then on the POS " +
+				"rules apply (deactivating in the POS disables, activating enables), and a product the store " +
+				"shows disabled is not taken for drift."},
 		spec.Field{Name: "owned_fields", Type: spec.TypeList, Example: []any{"compare_to_price"},
 			Items: &spec.Field{Type: spec.TypeString, Enum: ownedFields},
 			Description: "eCom-only fields the pipeline maps and may overwrite (compare_to_price, subtitle, " +
@@ -116,6 +121,7 @@ type config struct {
 	BatchThreshold    int           `spec:"batch_threshold"`
 	PollInterval      time.Duration `spec:"poll_interval"`
 	OwnedFields       []string      `spec:"owned_fields"`
+	NewProducts       string        `spec:"new_products"`
 }
 
 // withDefaults fills what a Config built outside the pipeline loader (tests, demos) may lack.
