@@ -38,10 +38,14 @@ vet:
 ## demo: the main job on embedded defaults: `possync demo` extracts the Retail POS -> eCom example, starts the
 ## Retail POS and eCom API emulators on loopback, and runs validate, plan (saved), apply exactly that plan,
 ## plan again (nothing left), then POS edits and an edit made directly in the store, synced with --refresh.
-## It fails unless every step exits as expected. `possync demo acme-outdoor` runs the file-based example.
+## Then `possync demo bikeshop`: an Ascend POS chain's inventory uploads over the embedded FTP server, matched
+## to the store's products and synced. It fails unless every step exits as expected. `possync demo
+## acme-outdoor` runs the file-based example.
 demo: build
-	rm -rf "$(DEMO_WORK)"
+	rm -rf "$(DEMO_WORK)" "$(DEMO_WORK)-bikeshop"
 	$(BIN) demo --dir "$(DEMO_WORK)"
+	@echo && echo "==> The Ascend bike-shop chain, over the embedded FTP server" && echo
+	$(BIN) demo bikeshop --dir "$(DEMO_WORK)-bikeshop"
 
 ## generate: regenerate committed generated files (the pipeline JSON Schema).
 generate: build
