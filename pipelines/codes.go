@@ -65,7 +65,7 @@ func closest(s string, candidates []string) (string, bool) {
 	best, bestDist := "", 3
 	for _, c := range candidates {
 		lc := strings.ToLower(c)
-		d := levenshtein(low, lc)
+		d := spec.EditDistance(low, lc)
 		if d > 2 && len(low) >= 3 && (strings.HasPrefix(lc, low) || strings.HasPrefix(low, lc)) {
 			d = 2
 		}
@@ -74,28 +74,6 @@ func closest(s string, candidates []string) (string, bool) {
 		}
 	}
 	return best, best != ""
-}
-
-// levenshtein returns the edit distance between a and b (in runes).
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
 
 // typeNoun names a field type in messages ("a list").

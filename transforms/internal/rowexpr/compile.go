@@ -181,7 +181,7 @@ func (v visitor) Visit(n *ast.Node) { v(*n) }
 func Suggest(name string, known []string) string {
 	best, bestDist := "", 3
 	for _, k := range known {
-		if d := distance(strings.ToLower(name), strings.ToLower(k)); d < bestDist && d < len(name) {
+		if d := spec.EditDistance(strings.ToLower(name), strings.ToLower(k)); d < bestDist && d < len(name) {
 			best, bestDist = k, d
 		}
 	}
@@ -196,26 +196,4 @@ func Suggest(name string, known []string) string {
 		return "the input has no fields"
 	}
 	return "known fields: " + strings.Join(known, ", ")
-}
-
-// distance is the Levenshtein distance between a and b, in runes.
-func distance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }

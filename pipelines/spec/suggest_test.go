@@ -1,0 +1,16 @@
+package spec
+
+import "testing"
+
+func TestEditDistance(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want int
+	}{
+		{"transforms", "transfroms", 2}, {"sku", "sku", 0}, {"", "abc", 3}, {"größe", "grösse", 2}, {"kitten", "sitting", 3},
+	} {
+		if got := EditDistance(c.a, c.b); got != c.want {
+			t.Errorf("EditDistance(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+}
