@@ -91,6 +91,14 @@ type Reject struct {
 	Reason string `json:"reason"`
 }
 
+// Committer is implemented by sources that act on their input once a run is settled (an FTP source
+// archiving the upload files it has applied). The runner calls Committed after the run's changes and the
+// source's checkpoint are committed to state, with that checkpoint; an error is reported in the run
+// report as a note and does not fail the run (the state is already right; the next run may retry).
+type Committer interface {
+	Committed(ctx context.Context, checkpoint []byte) error
+}
+
 // Scanner is implemented by sources whose data DuckDB reads natively (CSV, TSV, JSON lines, Parquet files).
 // The runner then scans the files inside its own queries instead of calling Read, which is much faster for
 // large catalogs. Such a source may still implement Read for callers without DuckDB.

@@ -201,6 +201,7 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 	if err != nil {
 		return fmt.Errorf("checkpoint state: %w", err)
 	}
+	s.notifyCommitted(ctx, rep)
 	rep.ExitReason, rep.ExitCode = ReasonOK, ExitOK
 	if pl.Summary.Total() == 0 {
 		rep.ExitReason = ReasonNoop
@@ -375,6 +376,26 @@ func (s *session) commitSources(ctx context.Context, rep *Report) error {
 	}
 	s.meta = meta
 	return nil
+}
+
+// notifyCommitted calls Committed on every source implementing connectors.Committer whose read returned a
+// checkpoint, once the run's changes and the checkpoints are committed and checkpointed. A failure is a note
+// of the report, never a failure of the run: the state is already right and the next run may retry.
+func (s *session) notifyCommitted(ctx context.Context, rep *Report) {
+	for _, src := range s.sources {
+		c, ok := src.src.(connectors.Committer)
+		st := s.staged[src.comp.Name]
+		if !ok || st == nil || st.result.Checkpoint == nil {
+			continue
+		}
+		done := s.timings.start("committed " + src.comp.Name)
+		err := c.Committed(ctx, st.result.Checkpoint)
+		done()
+		if err != nil {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("source %s: after the commit: %s (the run is applied and its state "+
+				"committed; the next run tries again)", src.comp.Name, s.p.Secrets.Redact(err.Error())))
+		}
+	}
 }
 
 // recoverIntents settles the changes an interrupted run sent without hearing back: those the sink confirms

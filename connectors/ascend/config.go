@@ -3,6 +3,7 @@ package ascend
 import (
 	"encoding/hex"
 	"fmt"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -30,6 +31,7 @@ type config struct {
 	Fingerprint      string        `spec:"fingerprint"`
 	Timeout          time.Duration `spec:"timeout"`
 	Dir              string        `spec:"dir"`
+	ArchiveDir       string        `spec:"archive_dir"`
 	Locations        []location    `spec:"locations"`
 	Mode             string        `spec:"mode"`
 	Settle           time.Duration `spec:"settle"`
@@ -46,6 +48,11 @@ func decodeConfig(cfg spec.Config, env connectors.Env) (*config, error) {
 		MaxRejectPercent: 5, Timezone: "UTC"}
 	if err := cfg.Decode(c); err != nil {
 		return nil, err
+	}
+	if c.ArchiveDir != "" && !path.IsAbs(c.ArchiveDir) {
+		c.ArchiveDir = path.Join(c.Dir, c.ArchiveDir) // remote paths: relative to the upload folder
+	} else if c.ArchiveDir != "" {
+		c.ArchiveDir = path.Clean(c.ArchiveDir)
 	}
 	if err := c.check(); err != nil {
 		return nil, err
@@ -76,6 +83,8 @@ func (c *config) check() error {
 		return fmt.Errorf("set ca_file or fingerprint, not both")
 	case c.Timeout <= 0:
 		return fmt.Errorf("timeout must be positive")
+	case c.ArchiveDir != "" && c.ArchiveDir == path.Clean(c.Dir):
+		return fmt.Errorf("archive_dir %q is the upload folder (dir): name another folder, such as archive", c.ArchiveDir)
 	case c.Settle < 0:
 		return fmt.Errorf("settle must not be negative")
 	case c.MaxRejectPercent < 0 || c.MaxRejectPercent > 100:

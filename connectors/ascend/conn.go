@@ -89,11 +89,52 @@ func (cl *client) dialFunc(ctx context.Context, tlsCfg *tls.Config) func(network
 
 // list lists the configured folder (MLSD when the server offers it, LIST otherwise).
 func (cl *client) list(ctx context.Context) ([]*ftp.Entry, error) {
-	entries, err := cl.conn.List(cl.cfg.Dir)
+	return cl.listDir(ctx, cl.cfg.Dir)
+}
+
+// listDir lists a folder.
+func (cl *client) listDir(ctx context.Context, dir string) ([]*ftp.Entry, error) {
+	entries, err := cl.conn.List(dir)
 	if err != nil {
-		return nil, cl.errorf(ctx, err, "list %s", cl.cfg.Dir)
+		return nil, cl.errorf(ctx, err, "list %s", dir)
 	}
 	return entries, nil
+}
+
+// makeDirAll creates the folder p and its missing parents, like mkdir -p. A folder is known to exist when
+// its parent's listing shows it; a parent that cannot be listed is taken as missing, and creating it then
+// explains why.
+func (cl *client) makeDirAll(ctx context.Context, p string) error {
+	p = path.Clean(p)
+	parent := path.Dir(p)
+	if p == parent || p == "." {
+		return nil
+	}
+	if entries, err := cl.conn.List(parent); err == nil {
+		for _, e := range entries {
+			if e.Name == path.Base(p) {
+				if e.Type != ftp.EntryTypeFolder {
+					return fmt.Errorf("%s exists and is not a folder", p)
+				}
+				return nil
+			}
+		}
+	}
+	if err := cl.makeDirAll(ctx, parent); err != nil {
+		return err
+	}
+	if err := cl.conn.MakeDir(p); err != nil {
+		return cl.errorf(ctx, err, "create folder %s", p)
+	}
+	return nil
+}
+
+// rename renames (moves) a file on the server.
+func (cl *client) rename(ctx context.Context, from, to string) error {
+	if err := cl.conn.Rename(from, to); err != nil {
+		return cl.errorf(ctx, err, "move %s to %s", from, to)
+	}
+	return nil
 }
 
 // fetch downloads a file of the configured folder whole.

@@ -134,6 +134,10 @@ func TestConfigValidation(t *testing.T) {
 		{"bad status", map[string]any{"locations": locations("A=single-site", "B=both")}, `status "both"`},
 		{"bad zone", map[string]any{"timezone": "Mars/Olympus"}, `timezone "Mars/Olympus"`},
 		{"percent", map[string]any{"max_reject_percent": 120.0}, "max_reject_percent 120 is not a percentage"},
+		{"archive is the upload folder", map[string]any{"dir": "/in", "archive_dir": "/in/"},
+			`archive_dir "/in" is the upload folder`},
+		{"archive is the upload folder, relative", map[string]any{"dir": "/in", "archive_dir": "."},
+			`archive_dir "/in" is the upload folder`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := NewSource(spec.Config{Values: baseConfig("127.0.0.1:21", tc.over)}, connectors.Env{})

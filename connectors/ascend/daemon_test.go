@@ -3,7 +3,9 @@ package ascend
 import (
 	"context"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,7 +16,8 @@ import (
 )
 
 // These tests run against a real FTP daemon (vsftpd, started by .ci/run through testdata/start-vsftpd.sh).
-// They are skipped when its POSSYNC_TEST_FTP_* variables are not set.
+// They are skipped when its POSSYNC_TEST_FTP_* variables are not set. The daemon allows writes, but the
+// folders the tests create belong to root: only a test that gives its folder to the FTP user can write.
 
 // daemon describes the FTP daemon from the environment.
 type daemon struct {
@@ -209,4 +212,88 @@ func TestDaemonWrongPassword(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), "login refused for user "+d.user) || strings.Contains(err.Error(), "not-the-password") {
 		t.Errorf("err = %v", err)
 	}
+}
+
+// TestDaemonArchive archives superseded uploads on vsftpd: in a folder the FTP user may write (it owns it),
+// and in one it may not, where the refusal is an error and nothing moves.
+func TestDaemonArchive(t *testing.T) {
+	d := daemonFromEnv(t)
+	uploads := map[string][]byte{
+		"Downtown_20250114_020000_full.txt": fullFile(row{loc: "Downtown", sku: "A1", qty: "1"}),
+		"Downtown_20250114_100000_inv.txt":  invFile("Downtown", "A1=2"),
+		"Downtown_20250115_020000_full.txt": fullFile(row{loc: "Downtown", sku: "A1", qty: "3"}),
+		"Downtown_20250115_100000_inv.txt":  invFile("Downtown", "A1=4"),
+	}
+	setup := func(t *testing.T) (string, *Source, connectors.ReadResult) {
+		local, remote := d.folder(t)
+		for name, data := range uploads {
+			writeFile(t, local, name, data)
+		}
+		s := newSource(t, d.config(d.addr, remote, map[string]any{"archive_dir": "old/uploads"}))
+		recs, _, res := read(t, s, nil)
+		if got := recs["A1"]["qty_on_hand"]; got != int64(4) {
+			t.Fatalf("A1 qty %v, want 4", got)
+		}
+		return local, s, res
+	}
+
+	t.Run("writable", func(t *testing.T) {
+		local, s, res := setup(t)
+		u, err := user.Lookup(d.user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(local, uid, gid); err != nil {
+			t.Skipf("cannot give the folder to the FTP user: %v", err)
+		}
+		if err := s.Committed(context.Background(), res.Checkpoint); err != nil {
+			t.Fatalf("Committed: %v", err)
+		}
+		if got, want := treeOf(t, local), "Downtown_20250115_020000_full.txt Downtown_20250115_100000_inv.txt old/ "+
+			"old/uploads/ old/uploads/Downtown_20250114_020000_full.txt old/uploads/Downtown_20250114_100000_inv.txt"; got != want {
+			t.Errorf("files %q, want %q", got, want)
+		}
+		recs, _, _ := read(t, s, res.Checkpoint)
+		if got := recs["A1"]["qty_on_hand"]; got != int64(4) {
+			t.Errorf("A1 qty %v after archiving, want 4", got)
+		}
+	})
+
+	t.Run("not writable", func(t *testing.T) {
+		local, s, res := setup(t)
+		if err := os.MkdirAll(filepath.Join(local, "old", "uploads"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		before := treeOf(t, local)
+		err := s.Committed(context.Background(), res.Checkpoint)
+		if err == nil || !strings.Contains(err.Error(), "2 of 2 superseded upload(s) not moved") || !strings.Contains(err.Error(), "550") {
+			t.Fatalf("Committed: %v, want the server's refusal", err)
+		}
+		if got := treeOf(t, local); got != before {
+			t.Errorf("files %q, want them unchanged (%q)", got, before)
+		}
+	})
+}
+
+// treeOf lists the files and folders (with a trailing slash) under dir, sorted, space-separated.
+func treeOf(t *testing.T, dir string) string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if e.IsDir() {
+			rel += "/"
+		}
+		out = append(out, filepath.ToSlash(rel))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(out, " ")
 }

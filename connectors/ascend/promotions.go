@@ -19,7 +19,8 @@ var promotionsSpec = spec.Component{
 	Description: `Reads the promotions an Ascend POS uploads beside its inventory files: one row per (promotion, item),
 in the newest complete promo file of every location the pipeline reads (same connection, locations, mode,
 partial-upload and reject rules as the ascend source). Promotions of several multi-site locations combine by
-(PromotionId, Sku): the first location in configured order wins.
+(PromotionId, Sku): the first location in configured order wins. With archive_dir, each applied run moves the
+promo files older than the one it applied out of the folder.
 
 The read is a snapshot keyed by PromotionId and Sku, with the file's columns as named in §7.1 of the domain
 reference (PromotionId, PromotionName, CreatedAt, StartDate, EndDate, Ecommerce, Sku, SalePrice: the promotions

@@ -22,13 +22,13 @@ func promoFileOf(rows ...string) []byte {
 	return []byte(promoHeader + "\r\n" + strings.Join(rows, "\r\n") + "\r\n")
 }
 
-// readPromotions reads an ascend_promotions source to the end; records are keyed "PromotionId/Sku".
-func readPromotions(t *testing.T, s *PromotionsSource) (map[string]connectors.Record, []string, connectors.ReadResult) {
+// readPromotions reads an ascend_promotions source to the end, from a checkpoint; records are keyed "PromotionId/Sku".
+func readPromotions(t *testing.T, s *PromotionsSource, checkpoint []byte) (map[string]connectors.Record, []string, connectors.ReadResult) {
 	t.Helper()
 	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer alloc.AssertSize(t, 0)
 	ctx := context.Background()
-	r, err := s.Read(ctx, connectors.ReadRequest{Now: testNow, Alloc: alloc})
+	r, err := s.Read(ctx, connectors.ReadRequest{Checkpoint: checkpoint, Now: testNow, Alloc: alloc})
 	if err != nil {
 		t.Fatalf("read: %v", err)
 	}
@@ -82,7 +82,7 @@ func TestPromotions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, order, res := readPromotions(t, s)
+	recs, order, res := readPromotions(t, s, nil)
 
 	if got := strings.Join(order, " "); got != "10/A1 11/D4 2/A1 3/A1" {
 		t.Errorf("rows %q", got)

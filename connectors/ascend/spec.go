@@ -39,6 +39,19 @@ var connectionFields = []spec.Field{
 	{Name: "timeout", Type: spec.TypeDuration, Default: "30s",
 		Description: "Connection timeout, and the longest the server may stay silent during a command or transfer."},
 	{Name: "dir", Type: spec.TypeString, Default: "/", Description: "Remote folder holding the uploads."},
+	{Name: "archive_dir", Type: spec.TypeString, Example: "archive",
+		Description: "Optional remote folder (relative to dir unless absolute; created if missing) into which each " +
+			"applied run moves the uploads it has superseded, so the upload folder stays small. Only uploads of " +
+			"the locations the pipeline reads move, and only those older than what the run applied: for ascend, " +
+			"the full and inv files older than each location's applied full file, and its promo files older than " +
+			"that full file except the newest of them (ascend_promotions may still be reading it); for " +
+			"ascend_promotions, the promo files older than each location's applied promo file. The files every " +
+			"run reads again (the current full file and the inv files after it, the current promo file) never " +
+			"move, nor do files of other locations or with an unknown Short Name. A file keeps its name, or gets " +
+			"a numbered one (Downtown_20250114_020000_full.1.txt) when the archive already holds that name. " +
+			"The user needs write access (rename, and create the folder). A failure to archive is a note of " +
+			"the run report, never a failure of the run: the next applied run tries again. Plans never move " +
+			"anything."},
 	{Name: "locations", Type: spec.TypeList, Required: true,
 		Description: "Every Ascend location that uploads to this FTP account, with its status in Ascend. A file " +
 			"whose Short Name matches none of them (even by case only) is rejected, never used.",
@@ -84,7 +97,8 @@ from the first location (in configured order) that has the SKU.
 
 The read is a snapshot of that state, keyed by sku, rebuilt from the files on the server every run: a SKU
 missing from the full upload no longer exists. The files used are kept in the checkpoint; a run that would
-fall back to a full file older than the last applied one fails instead. Rows that cannot be used are
+fall back to a full file older than the last applied one fails instead. With archive_dir, each applied run
+then moves the uploads older than the full file it applied out of the folder. Rows that cannot be used are
 rejects naming file, line and reason; their SKUs keep their last applied values.
 
 Files are tab-delimited or CSV with a header matched by name (case-insensitive, with aliases), UTF-8 with or

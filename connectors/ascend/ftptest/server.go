@@ -4,8 +4,10 @@
 //
 // It implements what a reading client needs: USER, PASS, SYST, FEAT, OPTS, PWD, CWD, CDUP, TYPE, PASV,
 // EPSV, LIST, NLST, MLSD (which can be switched off to exercise a client's LIST fallback), RETR, SIZE, MDTM,
-// NOOP and QUIT. Tests change the tree while the server runs (Put, Append, Remove) and may hook every
-// listing (OnList) to simulate a file still being uploaded.
+// NOOP and QUIT; and, for a client tidying the folder, MKD and the renaming of files (RNFR, RNTO), which
+// Options.ReadOnly refuses in chosen folders. Tests change the tree while the server runs (Put, Append,
+// Remove), read it back (Files, Get) and may hook every listing (OnList) to simulate a file still being
+// uploaded.
 package ftptest
 
 import (
@@ -28,6 +30,10 @@ type Options struct {
 	DisableMLSD bool
 	// TLS offers explicit TLS (AUTH TLS) with a self-signed certificate for 127.0.0.1, ::1 and localhost.
 	TLS bool
+	// ReadOnly lists folders (absolute slash paths) the user may not write: MKD inside them, and renaming a
+	// file out of or into them, are refused with 550, as a server refuses a folder without write permission.
+	// Their subfolders are read-only too.
+	ReadOnly []string
 }
 
 // Server is a running FTP server. Its methods are safe for concurrent use.
@@ -125,6 +131,27 @@ func (s *Server) Remove(p string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.files, clean(p))
+}
+
+// Files returns the paths of every file served, sorted.
+func (s *Server) Files() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.files))
+	for p := range s.files {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Get returns a copy of the contents of the file at p, and whether it exists.
+func (s *Server) Get(p string) ([]byte, bool) {
+	f, ok := s.stat(p)
+	if !ok {
+		return nil, false
+	}
+	return append([]byte(nil), f.data...), true
 }
 
 // Mkdir creates an empty folder at p.

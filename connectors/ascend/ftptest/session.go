@@ -32,6 +32,7 @@ type session struct {
 	secure   bool // the control connection runs TLS
 	protP    bool // data connections run TLS (PROT P)
 	pasv     net.Listener
+	renaming string // the path an accepted RNFR names, until RNTO
 }
 
 func newSession(srv *Server, c net.Conn) *session {
@@ -79,6 +80,9 @@ func (ss *session) run() {
 
 // handle runs one command; it returns false when the session must end.
 func (ss *session) handle(cmd, arg string) bool {
+	if cmd != "RNTO" {
+		ss.renaming = "" // RNTO must follow RNFR at once
+	}
 	switch cmd {
 	case "QUIT":
 		ss.reply(221, "bye")
@@ -135,6 +139,12 @@ func (ss *session) handle(cmd, arg string) bool {
 		ss.listing(cmd, arg)
 	case "RETR":
 		ss.retr(arg)
+	case "MKD":
+		ss.mkd(arg)
+	case "RNFR":
+		ss.rnfr(arg)
+	case "RNTO":
+		ss.rnto(arg)
 	case "SIZE":
 		if f, ok := ss.srv.stat(ss.abs(arg)); ok {
 			ss.reply(213, "%d", len(f.data))
