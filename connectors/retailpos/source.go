@@ -14,7 +14,6 @@ package retailpos
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -24,7 +23,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/connectors/internal/httpapi"
 	"github.com/possync/possync/pipelines/spec"
 )
 
@@ -103,12 +101,7 @@ func NewSource(cfg spec.Config, _ connectors.Env) (*Source, error) {
 			return nil, fmt.Errorf("outlets: entry %d is empty", i+1)
 		}
 	}
-	client := &httpapi.Client{Base: base, Token: c.Token, HTTP: &http.Client{Timeout: c.Timeout},
-		DecodeError: decodeError(c.Token)}
-	if c.RequestsPerMinute > 0 {
-		client.Limiter = httpapi.NewLimiter(c.RequestsPerMinute, min(limiterBurst, c.RequestsPerMinute))
-	}
-	return &Source{api: &api{c: client, pageSize: c.PageSize}, outlets: c.Outlets,
+	return &Source{api: newAPI(base, c.Token, c.Timeout, c.RequestsPerMinute, c.PageSize), outlets: c.Outlets,
 		ecomOutlet: strings.TrimSpace(c.EcomOutlet), fullRefreshEvery: c.FullRefreshEvery}, nil
 }
 
