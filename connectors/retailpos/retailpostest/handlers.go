@@ -61,19 +61,31 @@ func writePage[T any](w http.ResponseWriter, items []T, version func(*T) int64) 
 	writeJSON(w, http.StatusOK, page)
 }
 
-func (s *Server) listProducts(w http.ResponseWriter, r *http.Request) {
+// servePage answers one version-cursor page of t: the items keep lets through (nil: all), converted by wire
+// while the server's lock is held.
+func servePage[T, W any](s *Server, w http.ResponseWriter, r *http.Request, t *table[T], keep func(cursor, T) bool,
+	wire func(*T) W, version func(*W) int64) {
 	c, ok := s.parseCursor(w, r)
 	if !ok {
 		return
 	}
+	var k func(T) bool
+	if keep != nil {
+		k = func(x T) bool { return keep(c, x) }
+	}
 	s.mu.Lock()
-	items := s.products.page(c.after, c.before, c.size, func(p Product) bool { return c.deleted || p.DeletedAt.IsZero() })
-	out := make([]wireProduct, len(items))
+	items := t.page(c.after, c.before, c.size, k)
+	out := make([]W, len(items))
 	for i := range items {
-		out[i] = s.wire(&items[i])
+		out[i] = wire(&items[i])
 	}
 	s.mu.Unlock()
-	writePage(w, out, func(p *wireProduct) int64 { return p.Version })
+	writePage(w, out, version)
+}
+
+func (s *Server) listProducts(w http.ResponseWriter, r *http.Request) {
+	servePage(s, w, r, s.products, func(c cursor, p Product) bool { return c.deleted || p.DeletedAt.IsZero() },
+		s.wire, func(p *wireProduct) int64 { return p.Version })
 }
 
 func (s *Server) getProduct(w http.ResponseWriter, r *http.Request) {
@@ -116,46 +128,13 @@ func (s *Server) productInventory(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listInventory(w http.ResponseWriter, r *http.Request) {
-	c, ok := s.parseCursor(w, r)
-	if !ok {
-		return
-	}
-	s.mu.Lock()
-	items := s.inventory.page(c.after, c.before, c.size, nil)
-	s.mu.Unlock()
-	out := make([]wireInventory, len(items))
-	for i := range items {
-		out[i] = items[i].wire()
-	}
-	writePage(w, out, func(inv *wireInventory) int64 { return inv.Version })
+	servePage(s, w, r, s.inventory, nil, (*Inventory).wire, func(x *wireInventory) int64 { return x.Version })
 }
 
 func (s *Server) listOutlets(w http.ResponseWriter, r *http.Request) {
-	c, ok := s.parseCursor(w, r)
-	if !ok {
-		return
-	}
-	s.mu.Lock()
-	items := s.outlets.page(c.after, c.before, c.size, nil)
-	s.mu.Unlock()
-	out := make([]wireOutlet, len(items))
-	for i := range items {
-		out[i] = items[i].wire()
-	}
-	writePage(w, out, func(o *wireOutlet) int64 { return o.Version })
+	servePage(s, w, r, s.outlets, nil, (*Outlet).wire, func(x *wireOutlet) int64 { return x.Version })
 }
 
 func (s *Server) listBrands(w http.ResponseWriter, r *http.Request) {
-	c, ok := s.parseCursor(w, r)
-	if !ok {
-		return
-	}
-	s.mu.Lock()
-	items := s.brands.page(c.after, c.before, c.size, nil)
-	s.mu.Unlock()
-	out := make([]wireBrand, len(items))
-	for i := range items {
-		out[i] = items[i].wire()
-	}
-	writePage(w, out, func(b *wireBrand) int64 { return b.Version })
+	servePage(s, w, r, s.brands, nil, (*Brand).wire, func(x *wireBrand) int64 { return x.Version })
 }

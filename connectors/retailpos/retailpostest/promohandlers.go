@@ -137,35 +137,15 @@ func (s *Server) promotionProducts(w http.ResponseWriter, r *http.Request) {
 
 // listPriceBooks answers GET /price_books; deleted price books only with deleted=true.
 func (s *Server) listPriceBooks(w http.ResponseWriter, r *http.Request) {
-	c, ok := s.parseCursor(w, r)
-	if !ok {
-		return
-	}
-	s.mu.Lock()
-	items := s.promos.priceBooks.page(c.after, c.before, c.size, func(pb PriceBook) bool { return c.deleted || pb.DeletedAt.IsZero() })
-	s.mu.Unlock()
-	out := make([]wirePriceBook, len(items))
-	for i := range items {
-		out[i] = items[i].wire()
-	}
-	writePage(w, out, func(pb *wirePriceBook) int64 { return pb.Version })
+	servePage(s, w, r, s.promos.priceBooks, func(c cursor, pb PriceBook) bool { return c.deleted || pb.DeletedAt.IsZero() },
+		(*PriceBook).wire, func(x *wirePriceBook) int64 { return x.Version })
 }
 
 // listPriceBookProducts answers GET /price_book_products, the rows of every price book; removed rows stay in
 // the feed with deleted_at set (the endpoint documents no deleted parameter).
 func (s *Server) listPriceBookProducts(w http.ResponseWriter, r *http.Request) {
-	c, ok := s.parseCursor(w, r)
-	if !ok {
-		return
-	}
-	s.mu.Lock()
-	items := s.promos.bookProducts.page(c.after, c.before, c.size, nil)
-	s.mu.Unlock()
-	out := make([]wirePriceBookProduct, len(items))
-	for i := range items {
-		out[i] = items[i].wire()
-	}
-	writePage(w, out, func(p *wirePriceBookProduct) int64 { return p.Version })
+	servePage(s, w, r, s.promos.bookProducts, nil, (*PriceBookProduct).wire,
+		func(x *wirePriceBookProduct) int64 { return x.Version })
 }
 
 // The JSON shapes of the current promotions and price books documentation.
