@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/connectors/internal/httpapi"
 	"github.com/possync/possync/pipelines/spec"
 )
 
@@ -74,37 +72,17 @@ func NewPromotionsSource(cfg spec.Config, _ connectors.Env) (*PromotionsSource, 
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
-	base, err := baseURL(c.BaseURL, c.DomainPrefix)
+	a, err := connect(c.BaseURL, c.DomainPrefix, c.Token, c.Timeout, c.RequestsPerMinute, c.PageSize)
 	if err != nil {
 		return nil, err
-	}
-	switch {
-	case c.Token.IsZero():
-		return nil, fmt.Errorf("token is required (an X-Series personal token or OAuth access token, e.g. ${RETAILPOS_TOKEN})")
-	case c.PageSize < 1:
-		return nil, fmt.Errorf("page_size must be at least 1, not %d", c.PageSize)
-	case c.Timeout <= 0:
-		return nil, fmt.Errorf("timeout must be positive, not %s", c.Timeout)
-	case c.RequestsPerMinute < 0:
-		return nil, fmt.Errorf("requests_per_minute must not be negative (0 turns the client-side pacing off)")
 	}
 	zone := strings.TrimSpace(c.Timezone)
 	loc, err := time.LoadLocation(zone)
 	if err != nil || zone == "" || zone == "Local" {
 		return nil, fmt.Errorf("timezone %q is not an IANA time zone such as America/Los_Angeles (set it to the pipeline's timezone)", c.Timezone)
 	}
-	return &PromotionsSource{api: newAPI(base, c.Token, c.Timeout, c.RequestsPerMinute, c.PageSize), loc: loc,
+	return &PromotionsSource{api: a, loc: loc,
 		priceBooks: c.IncludePriceBooks}, nil
-}
-
-// newAPI returns the API client of a source: bearer token, per-request timeout, client-side pacing (none at
-// 0 requests per minute) and the API's error bodies.
-func newAPI(base *url.URL, token spec.Secret, timeout time.Duration, perMinute, pageSize int) *api {
-	client := &httpapi.Client{Base: base, Token: token, HTTP: &http.Client{Timeout: timeout}, DecodeError: decodeError(token)}
-	if perMinute > 0 {
-		client.Limiter = httpapi.NewLimiter(perMinute, min(limiterBurst, perMinute))
-	}
-	return &api{c: client, pageSize: pageSize}
 }
 
 // Schema returns the fixed promotion row schema.

@@ -14,6 +14,8 @@ package retailpos
 import (
 	"context"
 	"fmt"
+	"github.com/possync/possync/connectors/internal/httpapi"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -80,29 +82,44 @@ func NewSource(cfg spec.Config, _ connectors.Env) (*Source, error) {
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
-	base, err := baseURL(c.BaseURL, c.DomainPrefix)
+	a, err := connect(c.BaseURL, c.DomainPrefix, c.Token, c.Timeout, c.RequestsPerMinute, c.PageSize)
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case c.Token.IsZero():
-		return nil, fmt.Errorf("token is required (an X-Series personal token or OAuth access token, e.g. ${RETAILPOS_TOKEN})")
-	case c.PageSize < 1:
-		return nil, fmt.Errorf("page_size must be at least 1, not %d", c.PageSize)
-	case c.Timeout <= 0:
-		return nil, fmt.Errorf("timeout must be positive, not %s", c.Timeout)
-	case c.FullRefreshEvery < 0:
+	if c.FullRefreshEvery < 0 {
 		return nil, fmt.Errorf("full_refresh_every must not be negative (0 turns the periodic full refresh off)")
-	case c.RequestsPerMinute < 0:
-		return nil, fmt.Errorf("requests_per_minute must not be negative (0 turns the client-side pacing off)")
 	}
 	for i, o := range c.Outlets {
 		if strings.TrimSpace(o) == "" {
 			return nil, fmt.Errorf("outlets: entry %d is empty", i+1)
 		}
 	}
-	return &Source{api: newAPI(base, c.Token, c.Timeout, c.RequestsPerMinute, c.PageSize), outlets: c.Outlets,
+	return &Source{api: a, outlets: c.Outlets,
 		ecomOutlet: strings.TrimSpace(c.EcomOutlet), fullRefreshEvery: c.FullRefreshEvery}, nil
+}
+
+// connect checks the connection settings both sources share and returns their API client: bearer token,
+// per-request timeout, client-side pacing (none at 0 requests per minute) and the API's error bodies.
+func connect(rawBase, prefix string, token spec.Secret, timeout time.Duration, perMinute, pageSize int) (*api, error) {
+	base, err := baseURL(rawBase, prefix)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case token.IsZero():
+		return nil, fmt.Errorf("token is required (an X-Series personal token or OAuth access token, e.g. ${RETAILPOS_TOKEN})")
+	case pageSize < 1:
+		return nil, fmt.Errorf("page_size must be at least 1, not %d", pageSize)
+	case timeout <= 0:
+		return nil, fmt.Errorf("timeout must be positive, not %s", timeout)
+	case perMinute < 0:
+		return nil, fmt.Errorf("requests_per_minute must not be negative (0 turns the client-side pacing off)")
+	}
+	client := &httpapi.Client{Base: base, Token: token, HTTP: &http.Client{Timeout: timeout}, DecodeError: decodeError(token)}
+	if perMinute > 0 {
+		client.Limiter = httpapi.NewLimiter(perMinute, min(limiterBurst, perMinute))
+	}
+	return &api{c: client, pageSize: pageSize}, nil
 }
 
 // baseURL returns base_url when set, else the API root of the domain prefix.
