@@ -15,7 +15,7 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
-	"github.com/possync/possync/runner/state"
+	"github.com/possync/possync/pipelines/spec"
 )
 
 // duck is the planner's DuckDB: an in-memory database (spilling to the state folder past its memory limit)
@@ -34,7 +34,7 @@ func openDuck(ctx context.Context, st pipelines.State) (*duck, error) {
 	}
 	settings := []string{
 		"SET TimeZone = 'UTC'",
-		"SET temp_directory = " + state.QuoteLit(tmp),
+		"SET temp_directory = " + spec.QuoteString(tmp),
 		"SET preserve_insertion_order = false",
 		"SET autoinstall_known_extensions = false",
 		"SET autoload_known_extensions = false",
@@ -43,7 +43,7 @@ func openDuck(ctx context.Context, st pipelines.State) (*duck, error) {
 		"SET checkpoint_threshold = '1GB'",
 	}
 	if st.MemoryLimit != "" {
-		settings = append(settings, "SET memory_limit = "+state.QuoteLit(st.MemoryLimit))
+		settings = append(settings, "SET memory_limit = "+spec.QuoteString(st.MemoryLimit))
 	}
 	if st.Threads > 0 {
 		settings = append(settings, fmt.Sprintf("SET threads = %d", st.Threads))
@@ -157,9 +157,9 @@ func duckType(t arrow.DataType) string {
 	return "VARCHAR"
 }
 
-func ident(s string) string { return state.QuoteIdent(s) }
+func ident(s string) string { return spec.QuoteIdent(s) }
 
-func lit(s string) string { return state.QuoteLit(s) }
+func lit(s string) string { return spec.QuoteString(s) }
 
 func identList(names []string, prefix string) string {
 	out := make([]string, len(names))

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/zeebo/xxh3"
 	"io"
 	"os"
 	"regexp"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/zeebo/xxh3"
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"

@@ -14,7 +14,6 @@ package retailpos
 import (
 	"context"
 	"fmt"
-	"github.com/possync/possync/connectors/internal/httpapi"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -25,6 +24,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/connectors/internal/httpapi"
 	"github.com/possync/possync/pipelines/spec"
 )
 

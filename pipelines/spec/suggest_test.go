@@ -14,3 +14,12 @@ func TestEditDistance(t *testing.T) {
 		}
 	}
 }
+
+func TestQuoting(t *testing.T) {
+	if got := QuoteIdent(`we"ird`); got != `"we""ird"` {
+		t.Errorf("QuoteIdent = %s", got)
+	}
+	if got := QuoteString(`it's`); got != `'it''s'` {
+		t.Errorf("QuoteString = %s", got)
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/possync/possync/pipelines/spec"
 )
 
 // DuckStore keeps a pipeline's state in one DuckDB file, <dir>/<pipeline>.duckdb, attached to the planner's
@@ -67,7 +69,7 @@ func (s *DuckStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Me
 	if readOnly {
 		mode = " (READ_ONLY)"
 	}
-	if _, err := conn.ExecContext(ctx, "ATTACH "+quoteLit(path)+" AS st"+mode); err != nil {
+	if _, err := conn.ExecContext(ctx, "ATTACH "+spec.QuoteString(path)+" AS st"+mode); err != nil {
 		return Meta{}, fmt.Errorf("open state %s: %w", path, err)
 	}
 	s.attached = true
@@ -193,7 +195,7 @@ func (s *DuckStore) SourceSnapshot(source string) string {
 	if !s.sources[source] {
 		return ""
 	}
-	return "st." + QuoteIdent("src_"+source)
+	return "st." + spec.QuoteIdent("src_"+source)
 }
 
 // Checkpoint implements Store.
@@ -290,11 +292,11 @@ func (s *DuckStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (m Me
 		stmts = append(stmts, mig...)
 		var on []string
 		for _, k := range c.Key {
-			on = append(on, fmt.Sprintf("s.%s = c.%s", QuoteIdent(k), QuoteIdent(k)))
+			on = append(on, fmt.Sprintf("s.%s = c.%s", spec.QuoteIdent(k), spec.QuoteIdent(k)))
 		}
 		cols := make([]string, len(c.Columns))
 		for i, col := range c.Columns {
-			cols[i] = QuoteIdent(col.Name)
+			cols[i] = spec.QuoteIdent(col.Name)
 		}
 		stmts = append(stmts,
 			fmt.Sprintf("DELETE FROM st.snapshot s USING %s c WHERE %s", c.Changes, strings.Join(on, " AND ")),
@@ -302,13 +304,13 @@ func (s *DuckStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (m Me
 				strings.Join(cols, ", "), strings.Join(cols, ", "), c.Changes))
 	}
 	for name, d := range c.Sources {
-		tbl := "st." + QuoteIdent("src_"+name)
+		tbl := "st." + spec.QuoteIdent("src_"+name)
 		if !s.sources[name] {
 			stmts = append(stmts, fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM %s WHERE false", tbl, d.Relation))
 		}
 		var on []string
 		for _, k := range d.Key {
-			on = append(on, fmt.Sprintf("s.%s = d.%s", QuoteIdent(k), QuoteIdent(k)))
+			on = append(on, fmt.Sprintf("s.%s = d.%s", spec.QuoteIdent(k), spec.QuoteIdent(k)))
 		}
 		stmts = append(stmts,
 			fmt.Sprintf("DELETE FROM %s s USING %s d WHERE %s", tbl, d.Relation, strings.Join(on, " AND ")),
@@ -316,21 +318,21 @@ func (s *DuckStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (m Me
 	}
 	for src, cp := range c.Checkpoints {
 		stmts = append(stmts,
-			"DELETE FROM st.checkpoints WHERE source = "+quoteLit(src),
+			"DELETE FROM st.checkpoints WHERE source = "+spec.QuoteString(src),
 			fmt.Sprintf("INSERT INTO st.checkpoints VALUES (%s, from_hex(%s), (SELECT v::BIGINT + 1 FROM st.meta WHERE k = 'serial'))",
-				quoteLit(src), quoteLit(hex.EncodeToString(cp))))
+				spec.QuoteString(src), spec.QuoteString(hex.EncodeToString(cp))))
 	}
 	if len(c.Resolved) > 0 {
 		ids := make([]string, len(c.Resolved))
 		for i, id := range c.Resolved {
-			ids[i] = quoteLit(id)
+			ids[i] = spec.QuoteString(id)
 		}
 		stmts = append(stmts, "DELETE FROM st.intents WHERE id IN ("+strings.Join(ids, ",")+")")
 	}
 	stmts = append(stmts,
 		"UPDATE st.meta SET v = (v::BIGINT + 1)::VARCHAR WHERE k = 'serial'",
 		fmt.Sprintf("INSERT INTO st.journal VALUES (%s, now(), (SELECT v::BIGINT FROM st.meta WHERE k = 'serial'), %d, %d)",
-			quoteLit(c.RunID), c.Acked, c.Rejected))
+			spec.QuoteString(c.RunID), c.Acked, c.Rejected))
 	if c.Exported {
 		stmts = append(stmts, "UPDATE st.meta SET v = (SELECT v FROM st.meta WHERE k = 'serial') WHERE k = 'exported'")
 	}
@@ -360,7 +362,7 @@ func (s *DuckStore) migrate(ctx context.Context, conn *sql.Conn, cols []Column) 
 	if !s.hasSnapshot {
 		defs := make([]string, len(cols))
 		for i, c := range cols {
-			defs[i] = QuoteIdent(c.Name) + " " + c.Type
+			defs[i] = spec.QuoteIdent(c.Name) + " " + c.Type
 		}
 		s.hasSnapshot = true
 		return []string{"CREATE TABLE st.snapshot (" + strings.Join(defs, ", ") + ")"}, nil
@@ -380,27 +382,19 @@ func (s *DuckStore) migrate(ctx context.Context, conn *sql.Conn, cols []Column) 
 		t, ok := old[c.Name]
 		switch {
 		case !ok:
-			out = append(out, fmt.Sprintf("ALTER TABLE st.snapshot ADD COLUMN %s %s", QuoteIdent(c.Name), c.Type))
+			out = append(out, fmt.Sprintf("ALTER TABLE st.snapshot ADD COLUMN %s %s", spec.QuoteIdent(c.Name), c.Type))
 		case t != c.Type:
 			out = append(out, fmt.Sprintf("ALTER TABLE st.snapshot ALTER %s SET DATA TYPE %s USING TRY_CAST(%s AS %s)",
-				QuoteIdent(c.Name), c.Type, QuoteIdent(c.Name), c.Type))
+				spec.QuoteIdent(c.Name), c.Type, spec.QuoteIdent(c.Name), c.Type))
 		}
 	}
 	for _, c := range have {
 		if !want[c.Name] {
-			out = append(out, "ALTER TABLE st.snapshot DROP COLUMN "+QuoteIdent(c.Name))
+			out = append(out, "ALTER TABLE st.snapshot DROP COLUMN "+spec.QuoteIdent(c.Name))
 		}
 	}
 	return out, nil
 }
-
-// QuoteIdent quotes a SQL identifier for DuckDB.
-func QuoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-func quoteLit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
-// QuoteLit quotes a SQL string literal for DuckDB.
-func QuoteLit(s string) string { return quoteLit(s) }
 
 func newID() string {
 	b := make([]byte, 16)

@@ -3,6 +3,8 @@ package match
 import (
 	"fmt"
 	"strings"
+
+	"github.com/possync/possync/pipelines/spec"
 )
 
 // The queries are generated on one line each: the runner maps a DuckDB error's LINE to the step's position in
@@ -24,15 +26,15 @@ func (s *Step) outputSQL() string {
 	return fmt.Sprintf("WITH %s, __items AS (SELECT COLUMNS(lambda c: lower(c) NOT IN (%s, %s)) FROM %s) "+
 		"SELECT i.*, d.__web AS %s, coalesce(d.__match, %s) AS %s FROM __items AS i "+
 		"LEFT JOIN __decided AS d ON d.__item = CAST(i.%s AS VARCHAR)",
-		s.decideSQL(), lit(FieldWebsiteSKU), lit(FieldMatch), ident(s.c.Items),
-		ident(FieldWebsiteSKU), lit(MatchUnmatched), ident(FieldMatch), ident(key))
+		s.decideSQL(), spec.QuoteString(FieldWebsiteSKU), spec.QuoteString(FieldMatch), spec.QuoteIdent(s.c.Items),
+		spec.QuoteIdent(FieldWebsiteSKU), spec.QuoteString(MatchUnmatched), spec.QuoteIdent(FieldMatch), spec.QuoteIdent(key))
 }
 
 // reportSQL is the step's report: a note per pending item, saying why and naming the candidates, and a note
 // per ambiguous GTIN some item could not be mapped for.
 func (s *Step) reportSQL() string {
 	subject := func(field, value string) string {
-		return fmt.Sprintf("%s || %s", lit(field+"="), value)
+		return fmt.Sprintf("%s || %s", spec.QuoteString(field+"="), value)
 	}
 	const decide = "'; decide in the mappings file'"
 	pending := fmt.Sprintf("SELECT %[1]s AS subject, 'pending mapping: ' || CASE d.__rule "+
@@ -68,17 +70,17 @@ func (s *Step) decideSQL() string {
 	ic, pc := s.c.Columns.Items, s.c.Columns.Products
 	flag := "false"
 	if ic.Ambiguous != "" {
-		flag = fmt.Sprintf("coalesce(CAST(i.%s AS BOOLEAN), false)", ident(ic.Ambiguous))
+		flag = fmt.Sprintf("coalesce(CAST(i.%s AS BOOLEAN), false)", spec.QuoteIdent(ic.Ambiguous))
 	}
 	var b strings.Builder
 	b.WriteString(s.manualSQL())
 	fmt.Fprintf(&b, ", __prod AS (SELECT DISTINCT CAST(p.%s AS VARCHAR) AS __sku, %s AS __gtin, %s AS __mpn, %s AS __brand "+
 		"FROM %s AS p WHERE p.%[1]s IS NOT NULL)",
-		ident(pc.SKU), gtin("p", pc.GTIN), text("p", pc.MPN), text("p", pc.Brand), ident(s.c.Products))
+		spec.QuoteIdent(pc.SKU), gtin("p", pc.GTIN), text("p", pc.MPN), text("p", pc.Brand), spec.QuoteIdent(s.c.Products))
 	fmt.Fprintf(&b, ", __src AS (SELECT DISTINCT ON (__item) * FROM (SELECT CAST(i.%s AS VARCHAR) AS __item, %s AS __gtin, "+
 		"%s AS __mpn, %s AS __brand, %s AS __flag FROM %s AS i) WHERE __item IS NOT NULL "+
 		"ORDER BY __item, __flag DESC, __gtin, __mpn, __brand)",
-		ident(ic.Key), gtin("i", ic.GTIN), text("i", ic.MPN), text("i", ic.Brand), flag, ident(s.c.Items))
+		spec.QuoteIdent(ic.Key), gtin("i", ic.GTIN), text("i", ic.MPN), text("i", ic.Brand), flag, spec.QuoteIdent(s.c.Items))
 	b.WriteString(", __shared AS (SELECT __gtin FROM __src WHERE __gtin IS NOT NULL GROUP BY __gtin " +
 		"HAVING count(*) > 1 OR bool_or(__flag))")
 	b.WriteString(", __by_gtin AS (SELECT __gtin, list(__sku ORDER BY __sku) AS __skus FROM __prod WHERE __gtin IS NOT NULL GROUP BY __gtin)")
@@ -128,9 +130,9 @@ func (s *Step) manualSQL() string {
 	for i, m := range s.mappings {
 		web := "NULL"
 		if m.Web != "" {
-			web = lit(m.Web)
+			web = spec.QuoteString(m.Web)
 		}
-		rows[i] = fmt.Sprintf("(%s, %s)", lit(m.Pos), web)
+		rows[i] = fmt.Sprintf("(%s, %s)", spec.QuoteString(m.Pos), web)
 	}
 	return fmt.Sprintf("__manual AS (SELECT CAST(v.a AS VARCHAR) AS __pos, CAST(v.b AS VARCHAR) AS __web FROM (VALUES %s) AS v(a, b))",
 		strings.Join(rows, ", "))
@@ -143,7 +145,7 @@ func gtin(alias, field string) string {
 	if field == "" {
 		return "CAST(NULL AS VARCHAR)"
 	}
-	x := fmt.Sprintf("replace(CAST(%s.%s AS VARCHAR), ' ', '')", alias, ident(field))
+	x := fmt.Sprintf("replace(CAST(%s.%s AS VARCHAR), ' ', '')", alias, spec.QuoteIdent(field))
 	return fmt.Sprintf("CASE WHEN regexp_full_match(%[1]s, '[0-9]{11,14}') THEN lpad(%[1]s, 14, '0') END", x)
 }
 
@@ -152,14 +154,8 @@ func text(alias, field string) string {
 	if field == "" {
 		return "CAST(NULL AS VARCHAR)"
 	}
-	return fmt.Sprintf("nullif(CAST(%s.%s AS VARCHAR), '')", alias, ident(field))
+	return fmt.Sprintf("nullif(CAST(%s.%s AS VARCHAR), '')", alias, spec.QuoteIdent(field))
 }
 
 // quoted is the SQL text of x in double quotes (NULL when x is NULL).
 func quoted(x string) string { return fmt.Sprintf("'\"' || %s || '\"'", x) }
-
-// ident quotes a SQL identifier.
-func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-// lit quotes a SQL string literal.
-func lit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

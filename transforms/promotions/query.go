@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/possync/possync/pipelines/spec"
 )
 
 // The queries are generated on one line each: the runner maps a DuckDB error's LINE to the step's position in
@@ -22,30 +24,30 @@ const precedence = "__created ASC NULLS LAST, __numeric DESC NULLS LAST, " +
 // outputSQL is the step's query: the items with the winning promotion of the evaluation date applied.
 func (s *Step) outputSQL() string {
 	c := s.c
-	price := "j." + ident(c.Price)
+	price := "j." + spec.QuoteIdent(c.Price)
 	var b strings.Builder
-	fmt.Fprintf(&b, "WITH %s, __today AS (SELECT DATE %s AS __day), %s", s.promoRows(), lit(dateText(localDate(s.now, s.loc))),
+	fmt.Fprintf(&b, "WITH %s, __today AS (SELECT DATE %s AS __day), %s", s.promoRows(), spec.QuoteString(dateText(localDate(s.now, s.loc))),
 		resolve("__now", "__today", ""))
-	fmt.Fprintf(&b, ", __items AS (SELECT COLUMNS(lambda c: lower(c) NOT IN (%s)) FROM %s)", s.replacedFields(), ident(c.Items))
+	fmt.Fprintf(&b, ", __items AS (SELECT COLUMNS(lambda c: lower(c) NOT IN (%s)) FROM %s)", s.replacedFields(), spec.QuoteIdent(c.Items))
 	fmt.Fprintf(&b, ", __joined AS (SELECT i.*, w.__id AS __promo_id, w.__name AS __promo_name, "+
 		"w.__start AS __promo_start, w.__end AS __promo_end, w.__sale AS __promo_sale, l.__ids AS __promo_lost, "+
 		"coalesce(w.__sale <= i.%[1]s, false) AS __promo_on FROM __items AS i "+
 		"LEFT JOIN __now_win AS w ON w.__item = i.%[2]s LEFT JOIN __now_lost AS l ON l.__item = i.%[2]s)",
-		ident(c.Price), ident(c.Key))
+		spec.QuoteIdent(c.Price), spec.QuoteIdent(c.Key))
 	fmt.Fprintf(&b, " SELECT j.* EXCLUDE (__promo_id, __promo_name, __promo_start, __promo_end, __promo_sale, "+
 		"__promo_lost, __promo_on) REPLACE (CASE WHEN j.__promo_on THEN j.__promo_sale ELSE %s END AS %s)",
-		price, ident(c.Price))
+		price, spec.QuoteIdent(c.Price))
 	if c.CompareTo != "" {
-		fmt.Fprintf(&b, ", CASE WHEN j.__promo_on THEN %s END AS %s", price, ident(c.CompareTo))
+		fmt.Fprintf(&b, ", CASE WHEN j.__promo_on THEN %s END AS %s", price, spec.QuoteIdent(c.CompareTo))
 	}
-	fmt.Fprintf(&b, ", CASE WHEN j.__promo_on THEN j.__promo_sale END AS %s", ident(FieldSalePrice))
-	fmt.Fprintf(&b, ", CASE WHEN j.__promo_on THEN j.__promo_start END AS %s", ident(FieldSaleStart))
-	fmt.Fprintf(&b, ", CASE WHEN j.__promo_on THEN j.__promo_end END AS %s", ident(FieldSaleEnd))
+	fmt.Fprintf(&b, ", CASE WHEN j.__promo_on THEN j.__promo_sale END AS %s", spec.QuoteIdent(FieldSalePrice))
+	fmt.Fprintf(&b, ", CASE WHEN j.__promo_on THEN j.__promo_start END AS %s", spec.QuoteIdent(FieldSaleStart))
+	fmt.Fprintf(&b, ", CASE WHEN j.__promo_on THEN j.__promo_end END AS %s", spec.QuoteIdent(FieldSaleEnd))
 	if c.Promoted != "" {
-		fmt.Fprintf(&b, ", j.__promo_id IS NOT NULL AS %s", ident(c.Promoted))
+		fmt.Fprintf(&b, ", j.__promo_id IS NOT NULL AS %s", spec.QuoteIdent(c.Promoted))
 	}
-	fmt.Fprintf(&b, ", CASE WHEN j.__promo_on THEN %s END AS %s", label("j.__promo_id", "j.__promo_name"), ident(FieldWon))
-	fmt.Fprintf(&b, ", CASE WHEN j.__promo_on THEN j.__promo_lost END AS %s FROM __joined AS j", ident(FieldLost))
+	fmt.Fprintf(&b, ", CASE WHEN j.__promo_on THEN %s END AS %s", label("j.__promo_id", "j.__promo_name"), spec.QuoteIdent(FieldWon))
+	fmt.Fprintf(&b, ", CASE WHEN j.__promo_on THEN j.__promo_lost END AS %s FROM __joined AS j", spec.QuoteIdent(FieldLost))
 	return b.String()
 }
 
@@ -58,16 +60,16 @@ func (s *Step) reportSQL() string {
 	ds := days(s.now, s.loc, c.Horizon)
 	rows := make([]string, len(ds))
 	for i, d := range ds {
-		rows[i] = fmt.Sprintf("(DATE %s, TIMESTAMPTZ %s, %t)", lit(dateText(d.Date)),
-			lit(d.Midnight.UTC().Format("2006-01-02 15:04:05+00")), d.Due)
+		rows[i] = fmt.Sprintf("(DATE %s, TIMESTAMPTZ %s, %t)", spec.QuoteString(dateText(d.Date)),
+			spec.QuoteString(d.Midnight.UTC().Format("2006-01-02 15:04:05+00")), d.Due)
 	}
-	subject := fmt.Sprintf("%s || CAST(%%s AS VARCHAR)", lit(c.Key+"="))
+	subject := fmt.Sprintf("%s || CAST(%%s AS VARCHAR)", spec.QuoteString(c.Key+"="))
 	var b strings.Builder
 	fmt.Fprintf(&b, "WITH %s, __days(__day, __midnight, __due) AS (VALUES %s), "+
 		"__today AS (SELECT __day FROM __days WHERE NOT __due), %s", s.promoRows(), strings.Join(rows, ", "),
 		resolve("__now", "__today", ""))
 	fmt.Fprintf(&b, ", __items AS (SELECT i.%s AS __item, i.%s AS __regular FROM %s AS i)",
-		ident(c.Key), ident(c.Price), ident(c.Items))
+		spec.QuoteIdent(c.Key), spec.QuoteIdent(c.Price), spec.QuoteIdent(c.Items))
 	fmt.Fprintf(&b, ", __notes AS (SELECT 'note' AS kind, CAST(NULL AS TIMESTAMPTZ) AS \"at\", %s AS subject, %s || CASE "+
 		"WHEN w.__sale IS NULL THEN ' has no sale price for this item; not applied' "+
 		"WHEN i.__regular IS NULL THEN ': sale price ' || %s || ' not applied: the item has no regular price' "+
@@ -107,7 +109,7 @@ func (s *Step) reportSQL() string {
 // and types.
 func (s *Step) promoRows() string {
 	c := s.c
-	col := func(name string) string { return "p." + ident(name) }
+	col := func(name string) string { return "p." + spec.QuoteIdent(name) }
 	name := "CAST(NULL AS VARCHAR)"
 	if c.Columns.Name != "" {
 		name = fmt.Sprintf("CAST(%s AS VARCHAR)", col(c.Columns.Name))
@@ -121,7 +123,7 @@ func (s *Step) promoRows() string {
 		"CAST(%s AS DOUBLE) AS __sale, regexp_full_match(CAST(%[2]s AS VARCHAR), '[0-9]+') AS __numeric "+
 		"FROM %[8]s AS p%[9]s)",
 		col(c.Key), col(c.Columns.ID), name, col(c.Columns.CreatedAt), col(c.Columns.Start), col(c.Columns.End),
-		col(c.Columns.SalePrice), ident(c.Promotions), where)
+		col(c.Columns.SalePrice), spec.QuoteIdent(c.Promotions), where)
 }
 
 // resolve returns the CTEs <prefix>_win (the winning promotion per day and item, among the rows of
@@ -153,7 +155,7 @@ func (s *Step) replacedFields() string {
 		}
 	}
 	for i, n := range names {
-		names[i] = lit(strings.ToLower(n))
+		names[i] = spec.QuoteString(strings.ToLower(n))
 	}
 	return strings.Join(names, ", ")
 }
@@ -167,9 +169,3 @@ func label(id, name string) string {
 func money(x string) string { return fmt.Sprintf("coalesce(printf('%%.2f', %s), 'none')", x) }
 
 func dateText(t time.Time) string { return t.Format(time.DateOnly) }
-
-// ident quotes a SQL identifier.
-func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-// lit quotes a SQL string literal.
-func lit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/possync/possync/pipelines/spec"
 )
 
 // SQL translation. A program translates to one DuckDB expression over a relation whose columns are the
@@ -122,7 +124,7 @@ func SQLIdent(name string) (string, bool) {
 	if !sqlSafe(name) {
 		return "", false
 	}
-	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`, true
+	return spec.QuoteIdent(name), true
 }
 
 // sqlString quotes s as a DuckDB string literal; ok is false for a string DuckDB cannot hold.
@@ -130,7 +132,7 @@ func sqlString(s string) (string, bool) {
 	if !sqlSafe(s) {
 		return "", false
 	}
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'", true
+	return spec.QuoteString(s), true
 }
 
 // sqlSafe reports whether s can be written in SQL text: valid UTF-8 without NUL.
