@@ -243,12 +243,9 @@ func (r *benchResult) runPlan(ctx context.Context) error {
 	t0 := time.Now()
 	pl, err := Plan(ctx, r.p, Options{Stats: &r.stages})
 	r.planWall = time.Since(t0)
-	r.peak = peakRSS()
+	r.peak = stagesPeak(r.stages)
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
-	}
-	for _, st := range r.stages {
-		r.peak = max(r.peak, st.PeakRSS)
 	}
 	r.summary = pl.Summary
 
@@ -362,6 +359,37 @@ func benchSizes(env string) ([]int, error) {
 // BenchmarkPlan times `plan` of a catalog of BENCH_SIZES rows (see the top of this file), printing a table
 // per size to stdout. Run it with -benchtime 1x: each iteration seeds a fresh state first.
 func BenchmarkPlan(b *testing.B) {
+	benchEachSize(b, func(b *testing.B, n int, set benchSet) {
+		var res *benchResult
+		var err error
+		for i := 0; i < b.N; i++ {
+			// The timer covers the plan and its write; seeding and the floor query run outside it.
+			if res, err = newBenchCase(b.Context(), set, b.TempDir()); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			err = res.runPlan(b.Context())
+			b.StopTimer()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := res.runFloor(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		res.print(os.Stdout)
+		if err := res.check(); err != nil {
+			b.Error(err)
+		}
+		b.ReportMetric(float64(n)/res.total().Seconds(), "records/s")
+		b.ReportMetric(res.total().Seconds()/res.floor.Seconds(), "x-floor")
+		b.ReportMetric(float64(res.peak>>20), "peak-MiB")
+	})
+}
+
+// benchEachSize runs bench once per BENCH_SIZES size, with the timer stopped and that size's data generated
+// (or reused from the cache).
+func benchEachSize(b *testing.B, bench func(b *testing.B, n int, set benchSet)) {
 	sizes, err := benchSizes(os.Getenv("BENCH_SIZES"))
 	if err != nil {
 		b.Fatal(err)
@@ -377,31 +405,18 @@ func BenchmarkPlan(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			var res *benchResult
-			for i := 0; i < b.N; i++ {
-				// The timer covers the plan and its write; seeding and the floor query run outside it.
-				if res, err = newBenchCase(b.Context(), set, b.TempDir()); err != nil {
-					b.Fatal(err)
-				}
-				b.StartTimer()
-				err = res.runPlan(b.Context())
-				b.StopTimer()
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := res.runFloor(b.Context()); err != nil {
-					b.Fatal(err)
-				}
-			}
-			res.print(os.Stdout)
-			if err := res.check(); err != nil {
-				b.Error(err)
-			}
-			b.ReportMetric(float64(n)/res.total().Seconds(), "records/s")
-			b.ReportMetric(res.total().Seconds()/res.floor.Seconds(), "x-floor")
-			b.ReportMetric(float64(res.peak>>20), "peak-MiB")
+			bench(b, n, set)
 		})
 	}
+}
+
+// stagesPeak is the largest of the process's current peak RSS and the stages' peaks.
+func stagesPeak(stages []Stage) int64 {
+	peak := peakRSS()
+	for _, st := range stages {
+		peak = max(peak, st.PeakRSS)
+	}
+	return peak
 }
 
 // TestBenchHarness runs the benchmark's whole path on a small catalog: the plan must find exactly the
@@ -517,64 +532,43 @@ func benchReadCSV(t *testing.T, path string) [][]string {
 // BenchmarkCycle times the full cycle of the large-catalogs issue at BENCH_SIZES: plan + apply of the new
 // catalog's changes to the file sink (change log, records file, state update), then a no-change rerun.
 func BenchmarkCycle(b *testing.B) {
-	sizes, err := benchSizes(os.Getenv("BENCH_SIZES"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	root, err := benchDataDir()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, n := range sizes {
-		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
-			b.StopTimer()
-			set, err := benchData(root, n)
-			if err != nil {
-				b.Fatal(err)
-			}
-			r, err := newBenchCase(b.Context(), set, b.TempDir())
-			if err != nil {
-				b.Fatal(err)
-			}
-			benchQuiesce()
-			var stages []Stage
-			b.StartTimer()
-			t0 := time.Now()
-			rep, err := Apply(b.Context(), r.p, Options{Stats: &stages}, nil)
-			cycle := time.Since(t0)
-			b.StopTimer()
-			if err != nil {
-				b.Fatal(err)
-			}
-			cyclePeak := peakRSS()
-			for _, st := range stages {
-				cyclePeak = max(cyclePeak, st.PeakRSS)
-			}
-			benchQuiesce()
-			var again []Stage
-			t0 = time.Now()
-			rep2, err := Apply(b.Context(), r.p, Options{Stats: &again}, nil)
-			rerun := time.Since(t0)
-			if err != nil {
-				b.Fatal(err)
-			}
-			rerunPeak := peakRSS()
-			for _, st := range again {
-				rerunPeak = max(rerunPeak, st.PeakRSS)
-			}
-			fmt.Printf("\npossync apply (full cycle): %s rows, %d changes applied\n", benchGroup(int64(n)), rep.Applied.Total())
-			fmt.Printf("  %-26s %9s %12s\n", "stage", "seconds", "peak RSS MiB")
-			for _, st := range stages {
-				fmt.Printf("  %-26s %9.3f %12d\n", st.Name, st.Seconds, st.PeakRSS>>20)
-			}
-			fmt.Printf("  %-26s %9.3f %12d\n", "total (wall)", cycle.Seconds(), cyclePeak>>20)
-			fmt.Printf("  no-change rerun (apply):   %9.3f %12d   (%d changes)\n", rerun.Seconds(), rerunPeak>>20, rep2.Planned.Total())
-			if rep.Applied.Total() != set.Truth.Inserted+set.Truth.Updated+set.Truth.Deleted || rep2.Planned.Total() != 0 {
-				b.Errorf("applied %d changes (want %d), rerun planned %d (want 0)", rep.Applied.Total(),
-					set.Truth.Inserted+set.Truth.Updated+set.Truth.Deleted, rep2.Planned.Total())
-			}
-			b.ReportMetric(cycle.Seconds(), "cycle-s")
-			b.ReportMetric(rerun.Seconds(), "rerun-s")
-		})
-	}
+	benchEachSize(b, func(b *testing.B, n int, set benchSet) {
+		r, err := newBenchCase(b.Context(), set, b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchQuiesce()
+		var stages []Stage
+		b.StartTimer()
+		t0 := time.Now()
+		rep, err := Apply(b.Context(), r.p, Options{Stats: &stages}, nil)
+		cycle := time.Since(t0)
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		cyclePeak := stagesPeak(stages)
+		benchQuiesce()
+		var again []Stage
+		t0 = time.Now()
+		rep2, err := Apply(b.Context(), r.p, Options{Stats: &again}, nil)
+		rerun := time.Since(t0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rerunPeak := stagesPeak(again)
+		fmt.Printf("\npossync apply (full cycle): %s rows, %d changes applied\n", benchGroup(int64(n)), rep.Applied.Total())
+		fmt.Printf("  %-26s %9s %12s\n", "stage", "seconds", "peak RSS MiB")
+		for _, st := range stages {
+			fmt.Printf("  %-26s %9.3f %12d\n", st.Name, st.Seconds, st.PeakRSS>>20)
+		}
+		fmt.Printf("  %-26s %9.3f %12d\n", "total (wall)", cycle.Seconds(), cyclePeak>>20)
+		fmt.Printf("  no-change rerun (apply):   %9.3f %12d   (%d changes)\n", rerun.Seconds(), rerunPeak>>20, rep2.Planned.Total())
+		if rep.Applied.Total() != set.Truth.Inserted+set.Truth.Updated+set.Truth.Deleted || rep2.Planned.Total() != 0 {
+			b.Errorf("applied %d changes (want %d), rerun planned %d (want 0)", rep.Applied.Total(),
+				set.Truth.Inserted+set.Truth.Updated+set.Truth.Deleted, rep2.Planned.Total())
+		}
+		b.ReportMetric(cycle.Seconds(), "cycle-s")
+		b.ReportMetric(rerun.Seconds(), "rerun-s")
+	})
 }
