@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -83,5 +84,24 @@ sink: {type: file, path: out.csv}
 				t.Fatalf("message %q does not mention %q", d.Message, c.messageContains)
 			}
 		})
+	}
+}
+
+// TestCheckConnections: `possync check` tests every connector that can be tested, without reading data, and
+// says which could not be reached.
+func TestCheckConnections(t *testing.T) {
+	dir := csvCase(t, "sku,name,price\nA,a,1\n")
+	p := loadAt(t, dir)
+	res := runner.CheckConnections(context.Background(), p)
+	if len(res) != 2 || res[0].Kind != "source" || !res[0].Supported || res[0].Err != nil ||
+		res[1].Kind != "sink" || !res[1].Supported || res[1].Err != nil {
+		t.Fatalf("check of a readable file and a writable folder: %+v", res)
+	}
+	if err := os.Remove(filepath.Join(dir, "input.csv")); err != nil {
+		t.Fatal(err)
+	}
+	res = runner.CheckConnections(context.Background(), p)
+	if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "input.csv") {
+		t.Fatalf("check with the input file gone: %+v", res[0])
 	}
 }
