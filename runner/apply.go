@@ -6,12 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
@@ -143,6 +142,7 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 	if err := s.prepare(ctx, false); err != nil {
 		return err
 	}
+	s.exportBase = s.meta.Exported == s.meta.Serial
 	for _, st := range s.staged {
 		rep.InputRejects = append(rep.InputRejects, st.result.Rejects...)
 		rep.Notes = append(rep.Notes, st.result.Notes...)
@@ -307,15 +307,23 @@ var intentSchema = arrow.NewSchema([]arrow.Field{
 
 // recordIntents durably records a batch's changes before they are sent.
 func (s *session) recordIntents(ctx context.Context, runID string, batch []connectors.Change) error {
-	recs := make([]connectors.Record, len(batch))
-	for i, c := range batch {
-		b, err := json.Marshal(c)
-		if err != nil {
-			return fmt.Errorf("record intent: %w", err)
+	bld := array.NewRecordBuilder(s.alloc, intentSchema)
+	defer bld.Release()
+	ids, runs, changes := bld.Field(0).(*array.StringBuilder), bld.Field(1).(*array.StringBuilder), bld.Field(2).(*array.StringBuilder)
+	enc := &connectors.JSON{EscapeHTML: true}
+	var buf []byte
+	for i := range batch {
+		c := &batch[i]
+		var err error
+		if buf, err = enc.AppendChange(buf[:0], c); err != nil {
+			return fmt.Errorf("record intent of %s: %w", c.KeyString(s.p.Key), err)
 		}
-		recs[i] = connectors.Record{"id": c.ID, "run_id": runID, "change": string(b)}
+		ids.Append(c.ID)
+		runs.Append(runID)
+		changes.BinaryBuilder.Append(buf)
 	}
-	if err := s.loadRecords(ctx, "__intents", intentSchema, recs); err != nil {
+	b := bld.NewRecordBatch()
+	if err := s.loadBatch(ctx, "__intents", b); err != nil {
 		return fmt.Errorf("record intents: %w", err)
 	}
 	return s.store.AddIntents(ctx, s.d.conn, ident("__intents"))
@@ -329,22 +337,25 @@ func (s *session) commitChanges(ctx context.Context, runID string, acked []conne
 		c.Columns = append(c.Columns, state.Column{Name: f.Name, Type: duckType(f.Type)})
 	}
 	if len(acked) > 0 {
-		fields := append([]arrow.Field{{Name: "__op", Type: arrow.BinaryTypes.String}}, sch.Fields()...)
-		recs := make([]connectors.Record, len(acked))
-		for i, ch := range acked {
-			r := connectors.Record{"__op": string(ch.Action)}
-			for k, v := range ch.Key {
-				r[k] = v
-			}
-			for k, v := range ch.After {
-				r[k] = v
-			}
-			recs[i] = r
+		b, err := s.ackedBatch(sch, acked)
+		if err != nil {
+			return fmt.Errorf("stage acknowledged changes: %w", err)
 		}
-		if err := s.loadRecords(ctx, "__acked", arrow.NewSchema(fields, nil), recs); err != nil {
+		if err := s.loadBatch(ctx, "__acked", b); err != nil {
 			return fmt.Errorf("stage acknowledged changes: %w", err)
 		}
 		c.Changes = "__acked"
+	}
+	return s.commit(ctx, c)
+}
+
+// commit commits c to the state. The keys of the snapshot records it changes are kept for the export
+// (touchedTable), so that the records file can be brought up to date by those records alone.
+func (s *session) commit(ctx context.Context, c *state.Commit) error {
+	if c.Changes != "" {
+		if err := s.touch(ctx, c.Changes); err != nil {
+			return err
+		}
 	}
 	meta, err := s.store.Commit(ctx, s.d.conn, c)
 	if err != nil {
@@ -352,6 +363,30 @@ func (s *session) commitChanges(ctx context.Context, runID string, acked []conne
 	}
 	s.meta = meta
 	return nil
+}
+
+// ackedBatch lays acknowledged changes out as the commit reads them: __op, then the record's fields (its
+// after-values; a deletion carries its key only).
+func (s *session) ackedBatch(sch *arrow.Schema, acked []connectors.Change) (arrow.RecordBatch, error) {
+	record := sch.Fields() // a copy: taken once
+	fields := append([]arrow.Field{{Name: "__op", Type: arrow.BinaryTypes.String}}, record...)
+	bld := array.NewRecordBuilder(s.alloc, arrow.NewSchema(fields, nil))
+	defer bld.Release()
+	op := bld.Field(0).(*array.StringBuilder)
+	for i := range acked {
+		ch := &acked[i]
+		op.Append(string(ch.Action))
+		for j, f := range record {
+			v, ok := ch.After[f.Name]
+			if !ok {
+				v = ch.Key[f.Name]
+			}
+			if err := connectors.Append(bld.Field(j+1), v); err != nil {
+				return nil, fmt.Errorf("%s, field %s: %w", ch.KeyString(s.p.Key), f.Name, err)
+			}
+		}
+	}
+	return bld.NewRecordBatch(), nil
 }
 
 // commitSources stores what the sources need next time (checkpoints, incremental records), once the run's
@@ -369,12 +404,7 @@ func (s *session) commitSources(ctx context.Context, rep *Report) error {
 	if len(c.Checkpoints) == 0 && len(c.Sources) == 0 {
 		return nil
 	}
-	meta, err := s.store.Commit(ctx, s.d.conn, c)
-	if err != nil {
-		return err
-	}
-	s.meta = meta
-	return nil
+	return s.commit(ctx, c)
 }
 
 // notifyCommitted calls Committed on every source implementing connectors.Committer whose read returned a
@@ -483,41 +513,6 @@ func fromJSON(t arrow.DataType, v any) (any, error) {
 	return nil, fmt.Errorf("cannot read %v as %s", v, t)
 }
 
-// export rewrites the sink's whole-set file from the snapshot when it lags behind the state.
-func (s *session) export(ctx context.Context) error {
-	ex, ok := s.sink.(connectors.Exporter)
-	if !ok || s.store.Snapshot() == "" {
-		return nil
-	}
-	e := ex.Export()
-	if _, err := os.Stat(e.Path); err == nil && s.meta.Exported == s.meta.Serial {
-		return nil
-	}
-	opts := map[string]string{
-		"csv":     "FORMAT csv, HEADER true",
-		"tsv":     "FORMAT csv, HEADER true, DELIMITER '\t'",
-		"jsonl":   "FORMAT json",
-		"parquet": "FORMAT parquet",
-	}[e.Format]
-	if opts == "" {
-		return fmt.Errorf("sink %s: unsupported export format %q", s.p.Sink.Type, e.Format)
-	}
-	if err := os.MkdirAll(filepath.Dir(e.Path), 0o755); err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	tmp := e.Path + ".possync-tmp"
-	cols := identList(fieldNames(s.recordSchema()), "")
-	q := fmt.Sprintf("COPY (SELECT %s FROM %s ORDER BY %s) TO %s (%s)", cols, s.store.Snapshot(), identList(s.p.Key, ""), lit(tmp), opts)
-	if err := s.d.exec(ctx, q); err != nil {
-		return fmt.Errorf("export %s: %w", e.Path, err)
-	}
-	failpoint("during-export")
-	if err := os.Rename(tmp, e.Path); err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	return s.store.MarkExported(ctx, s.d.conn, s.meta.Serial)
-}
-
 // canonical maps a schema to the field types possync stores (int64, float64, string, ...).
 func canonical(sch *arrow.Schema) *arrow.Schema {
 	fields := make([]arrow.Field, sch.NumFields())
@@ -537,7 +532,12 @@ func (s *session) loadRecords(ctx context.Context, table string, sch *arrow.Sche
 	if err != nil {
 		return err
 	}
-	rr := &sliceReader{schema: sch, batches: []arrow.RecordBatch{b}}
+	return s.loadBatch(ctx, table, b)
+}
+
+// loadBatch writes a batch into a new table through DuckDB's Arrow scan; it takes over the batch.
+func (s *session) loadBatch(ctx context.Context, table string, b arrow.RecordBatch) error {
+	rr := &sliceReader{schema: b.Schema(), batches: []arrow.RecordBatch{b}}
 	view := "__view_" + table
 	release, err := s.d.arrow.RegisterView(rr, view)
 	if err != nil {

@@ -35,60 +35,57 @@ func openLog(path string) (logFile, error) {
 	return f, nil
 }
 
-// logLine is one line of the change log.
-type logLine struct {
-	ID     string            `json:"id"`
-	Action connectors.Action `json:"action"`
-	Key    map[string]any    `json:"key"`
-	Fields []string          `json:"fields"`
-	Before map[string]any    `json:"before"`
-	After  map[string]any    `json:"after"`
-	At     string            `json:"at"`
-}
-
 // encodeLines returns the log lines of changes applied at at, and one outcome per change: nil, or a
-// *connectors.ChangeError for a change that cannot be encoded (and has no line).
+// *connectors.ChangeError for a change that cannot be encoded (and has no line). A line is
+//
+//	{"id":…,"action":…,"key":{…},"fields":[…],"before":{…}|null,"after":{…}|null,"at":…}
+//
+// with record keys sorted and times in UTC.
 func encodeLines(changes []connectors.Change, at time.Time) ([]byte, []error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	stamp := at.UTC().Format(time.RFC3339)
+	enc := &connectors.JSON{UTC: true}
+	stamp := enc.AppendString(nil, at.UTC().Format(time.RFC3339))
+	var buf []byte
 	outcomes := make([]error, len(changes))
-	for i, c := range changes {
-		fields := c.Fields
-		if fields == nil {
-			fields = []string{}
-		}
-		line := logLine{
-			ID:     c.ID,
-			Action: c.Action,
-			Key:    utcRecord(c.Key),
-			Fields: fields,
-			Before: utcRecord(c.Before),
-			After:  utcRecord(c.After),
-			At:     stamp,
-		}
-		// Encode writes nothing when it fails, so a failed change leaves no partial line.
-		if err := enc.Encode(line); err != nil {
+	for i := range changes {
+		line, err := appendLine(enc, buf, &changes[i], stamp)
+		if err != nil {
+			// Nothing of a change that cannot be encoded is kept, so it leaves no partial line.
 			outcomes[i] = &connectors.ChangeError{Reason: fmt.Sprintf("cannot write the change as JSON: %v", err)}
+			continue
 		}
+		buf = line
 	}
-	return buf.Bytes(), outcomes
+	return buf, outcomes
 }
 
-// utcRecord returns r with its times in UTC (JSON then writes them as RFC 3339 with a Z); nil stays nil.
-func utcRecord(r connectors.Record) map[string]any {
-	if r == nil {
-		return nil
+// appendLine appends one change's log line to buf.
+func appendLine(enc *connectors.JSON, buf []byte, c *connectors.Change, stamp []byte) ([]byte, error) {
+	var err error
+	buf = append(buf, `{"id":`...)
+	buf = enc.AppendString(buf, c.ID)
+	buf = append(buf, `,"action":`...)
+	buf = enc.AppendString(buf, string(c.Action))
+	buf = append(buf, `,"key":`...)
+	if buf, err = enc.AppendRecord(buf, c.Key); err != nil {
+		return nil, fmt.Errorf("key: %w", err)
 	}
-	out := make(map[string]any, len(r))
-	for k, v := range r {
-		if t, ok := v.(time.Time); ok {
-			v = t.UTC()
-		}
-		out[k] = v
+	buf = append(buf, `,"fields":`...)
+	if c.Fields == nil {
+		buf = append(buf, "[]"...)
+	} else {
+		buf = enc.AppendStrings(buf, c.Fields)
 	}
-	return out
+	buf = append(buf, `,"before":`...)
+	if buf, err = enc.AppendRecord(buf, c.Before); err != nil {
+		return nil, fmt.Errorf("before: %w", err)
+	}
+	buf = append(buf, `,"after":`...)
+	if buf, err = enc.AppendRecord(buf, c.After); err != nil {
+		return nil, fmt.Errorf("after: %w", err)
+	}
+	buf = append(buf, `,"at":`...)
+	buf = append(buf, stamp...)
+	return append(buf, '}', '\n'), nil
 }
 
 // appendLog appends data (whole lines) to the change log and syncs it. It first cuts off a trailing partial
