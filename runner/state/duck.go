@@ -130,6 +130,7 @@ func (s *DuckStore) load(ctx context.Context, conn *sql.Conn) (Meta, error) {
 	meta := Meta{Lineage: m["lineage"]}
 	meta.Serial, _ = strconv.ParseInt(m["serial"], 10, 64)
 	meta.Exported, _ = strconv.ParseInt(m["exported"], 10, 64)
+	meta.ExportStamp = m["export_stamp"]
 	s.hasSnapshot = tables["snapshot"]
 	for t := range tables {
 		if name, ok := strings.CutPrefix(t, "src_"); ok {
@@ -164,7 +165,11 @@ func (s *DuckStore) tables(ctx context.Context, conn *sql.Conn) (map[string]bool
 	return out, rows.Err()
 }
 
-// columns lists a table's columns and types in order.
+// typeAliases maps the type names DuckDB reports to the names the runner declares columns with, so that a
+// column of an unchanged type is never seen as retyped (which would rewrite it on every commit).
+var typeAliases = map[string]string{"TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ"}
+
+// columns lists a table's columns and types (as the runner names them) in order.
 func columns(ctx context.Context, conn *sql.Conn, db, table string) ([]Column, error) {
 	rows, err := conn.QueryContext(ctx, `SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? AND table_name = ? ORDER BY column_index`, db, table)
 	if err != nil {
@@ -176,6 +181,9 @@ func columns(ctx context.Context, conn *sql.Conn, db, table string) ([]Column, e
 		var c Column
 		if err := rows.Scan(&c.Name, &c.Type); err != nil {
 			return nil, err
+		}
+		if alias, ok := typeAliases[c.Type]; ok {
+			c.Type = alias
 		}
 		out = append(out, c)
 	}
@@ -264,10 +272,27 @@ func (s *DuckStore) FinishRun(ctx context.Context, conn *sql.Conn, r Run) error 
 }
 
 // MarkExported implements Store.
-func (s *DuckStore) MarkExported(ctx context.Context, conn *sql.Conn, serial int64) error {
-	_, err := conn.ExecContext(ctx, `UPDATE st.meta SET v = ? WHERE k = 'exported'`, strconv.FormatInt(serial, 10))
-	if err != nil {
+func (s *DuckStore) MarkExported(ctx context.Context, conn *sql.Conn, serial int64, stamp string) (err error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return fmt.Errorf("record export: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`UPDATE st.meta SET v = ? WHERE k = 'exported'`, []any{strconv.FormatInt(serial, 10)}},
+		{`DELETE FROM st.meta WHERE k = 'export_stamp'`, nil},
+		{`INSERT INTO st.meta VALUES ('export_stamp', ?)`, []any{stamp}},
+		{`COMMIT`, nil},
+	} {
+		if _, err := conn.ExecContext(ctx, q.sql, q.args...); err != nil {
+			return fmt.Errorf("record export: %w", err)
+		}
 	}
 	return nil
 }
@@ -322,13 +347,6 @@ func (s *DuckStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (m Me
 			fmt.Sprintf("INSERT INTO st.checkpoints VALUES (%s, from_hex(%s), (SELECT v::BIGINT + 1 FROM st.meta WHERE k = 'serial'))",
 				spec.QuoteString(src), spec.QuoteString(hex.EncodeToString(cp))))
 	}
-	if len(c.Resolved) > 0 {
-		ids := make([]string, len(c.Resolved))
-		for i, id := range c.Resolved {
-			ids[i] = spec.QuoteString(id)
-		}
-		stmts = append(stmts, "DELETE FROM st.intents WHERE id IN ("+strings.Join(ids, ",")+")")
-	}
 	stmts = append(stmts,
 		"UPDATE st.meta SET v = (v::BIGINT + 1)::VARCHAR WHERE k = 'serial'",
 		fmt.Sprintf("INSERT INTO st.journal VALUES (%s, now(), (SELECT v::BIGINT FROM st.meta WHERE k = 'serial'), %d, %d)",
@@ -339,6 +357,12 @@ func (s *DuckStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (m Me
 	for _, q := range stmts {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return Meta{}, fmt.Errorf("commit state: %w", err)
+		}
+	}
+	if len(c.Resolved) > 0 {
+		// One list parameter: a literal IN list of a 20,000-change batch costs more to parse than to run.
+		if _, err := conn.ExecContext(ctx, "DELETE FROM st.intents WHERE id IN (SELECT unnest(?::VARCHAR[]))", c.Resolved); err != nil {
+			return Meta{}, fmt.Errorf("commit state: settle intents: %w", err)
 		}
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -152,4 +153,62 @@ func TestLockIsExclusiveAndNamesHolder(t *testing.T) {
 		t.Fatalf("lock after unlock: %v", err)
 	}
 	l2.Unlock()
+}
+
+// TestUnchangedColumnsAreNotMigrated checks that a timestamp column is reported with the type the runner
+// declares it with (DuckDB reports TIMESTAMPTZ as TIMESTAMP WITH TIME ZONE): were the names to differ, every
+// commit would rewrite the column, and the diff would cast it on every plan.
+func TestUnchangedColumnsAreNotMigrated(t *testing.T) {
+	ctx := context.Background()
+	s := state.NewDuckStore(t.TempDir(), "p")
+	c := conn(t)
+	if _, err := s.Open(ctx, c, false); err != nil {
+		t.Fatal(err)
+	}
+	tcols := []state.Column{{Name: "sku", Type: "VARCHAR"}, {Name: "at", Type: "TIMESTAMPTZ"}, {Name: "on", Type: "BOOLEAN"},
+		{Name: "d", Type: "DATE"}, {Name: "p", Type: "DOUBLE"}, {Name: "n", Type: "BIGINT"}}
+	exec(t, c, `CREATE TABLE ch AS SELECT 'create' AS __op, 'A' AS sku, TIMESTAMPTZ '2026-01-02 03:04:05+00' AS at, true AS "on",
+		DATE '2026-01-02' AS d, 1.5 AS p, 2::BIGINT AS n`)
+	m, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch", Key: []string{"sku"}, Columns: tcols})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, col := range m.Columns {
+		if col != tcols[i] {
+			t.Errorf("column %d reported as %+v, declared %+v", i, col, tcols[i])
+		}
+	}
+}
+
+// TestCommitSettlesLargeBatchOfIntents settles a batch of 20,000 intents (the file sink's batch size) in one
+// commit, leaving the intents of other changes.
+func TestCommitSettlesLargeBatchOfIntents(t *testing.T) {
+	ctx := context.Background()
+	s := state.NewDuckStore(t.TempDir(), "p")
+	c := conn(t)
+	if _, err := s.Open(ctx, c, false); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, c, `CREATE TABLE ints AS SELECT 'i' || range AS id, 'r' AS run_id, '{}' AS change FROM range(20003)`)
+	if err := s.AddIntents(ctx, c, "ints"); err != nil {
+		t.Fatal(err)
+	}
+	resolved := make([]string, 20000)
+	for i := range resolved {
+		resolved[i] = "i" + strconv.Itoa(i)
+	}
+	if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Resolved: resolved, Acked: 20000}); err != nil {
+		t.Fatal(err)
+	}
+	left, err := s.Intents(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, in := range left {
+		ids = append(ids, in.ID)
+	}
+	if strings.Join(ids, ",") != "i20000,i20001,i20002" {
+		t.Errorf("intents left: %v", ids)
+	}
 }

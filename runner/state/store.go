@@ -29,6 +29,8 @@ type Meta struct {
 	Records int64 `json:"records"`
 	// Exported is the serial whose snapshot the sink's export (if any) last received.
 	Exported int64 `json:"exported"`
+	// ExportStamp is what the runner recorded about the file of that export (see MarkExported).
+	ExportStamp string `json:"export_stamp,omitempty"`
 	// Columns of the snapshot, in order; empty before the first commit.
 	Columns []Column `json:"columns,omitempty"`
 }
@@ -108,8 +110,9 @@ type Store interface {
 	FinishRun(ctx context.Context, conn *sql.Conn, r Run) error
 	// Commit applies c atomically and returns the new Meta.
 	Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, error)
-	// MarkExported records that the sink's export received the snapshot of serial.
-	MarkExported(ctx context.Context, conn *sql.Conn, serial int64) error
+	// MarkExported records that the sink's export received the snapshot of serial, with stamp: the runner's
+	// description of the file written (so that a later run can tell whether the file is still that export).
+	MarkExported(ctx context.Context, conn *sql.Conn, serial int64, stamp string) error
 	// Lock takes the pipeline's run lock; the returned function releases it.
 	Lock(h Holder) (unlock func() error, err error)
 }
