@@ -78,7 +78,8 @@ func benchPipeline(work, csvPath, stateDir string) (*pipelines.Pipeline, error) 
 func benchYAMLQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // benchSeed makes the state hold p's desired records as applied, without sending a million creates through
-// a sink: it stages and transforms p's source, then commits the desired table as one snapshot.
+// a sink: it stages and transforms p's source, commits the desired table as one snapshot, and writes the
+// sink's records file from it, as the apply that made that state would have.
 func benchSeed(ctx context.Context, p *pipelines.Pipeline) error {
 	s := newSession(p, Options{})
 	defer s.close()
@@ -100,6 +101,10 @@ func benchSeed(ctx context.Context, p *pipelines.Pipeline) error {
 	}
 	if meta.Records != n {
 		return fmt.Errorf("seed: the snapshot holds %d records, want %d", meta.Records, n)
+	}
+	s.meta = meta
+	if err := s.export(ctx); err != nil {
+		return fmt.Errorf("seed: %w", err)
 	}
 	return nil
 }

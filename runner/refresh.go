@@ -215,12 +215,7 @@ func (s *session) adoptDrift(ctx context.Context, rf *refreshed, runID string) e
 	if err != nil || n == 0 {
 		return err
 	}
-	meta, err := s.store.Commit(ctx, s.d.conn, &state.Commit{RunID: runID, Changes: "__adopt", Key: s.p.Key, Columns: rf.cols})
-	if err != nil {
-		return err
-	}
-	s.meta = meta
-	return nil
+	return s.commit(ctx, &state.Commit{RunID: runID, Changes: "__adopt", Key: s.p.Key, Columns: rf.cols})
 }
 
 // remoteValueFunc returns how to read a column of the target's listing (alias r) as the base's type: with

@@ -73,8 +73,11 @@ type session struct {
 	// desiredCount and presentCount are the desired records, and those of them with a change (after the diff).
 	desiredCount, presentCount int64
 	// pushed names the row transforms that ran as DuckDB queries (transforms.Pushdown).
-	pushed  []string
-	timings *timings
+	pushed []string
+	// exportBase is true when the sink's export (if any) was of the state as the session opened it; touched
+	// when touchedTable holds the keys of the records this session's commits changed.
+	exportBase, touched bool
+	timings             *timings
 }
 
 func newSession(p *pipelines.Pipeline, opts Options) *session {

@@ -1,0 +1,228 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/possync/possync/pipelines"
+)
+
+// exportCase is a pipeline whose records file the export tests compare.
+type exportCase struct {
+	name   string
+	key    string // the pipeline's key: YAML
+	format string // the sink's records file format
+	// keyOf makes record i's key fields (id, and for composite keys store).
+	id func(rng *rand.Rand, i int) string
+}
+
+// awkward are text values that need CSV quoting or sort unusually.
+var awkward = []string{"plain", "with, comma", `with "quotes"`, "two\nlines", "  padded  ", "naïve ünïcode", "日本",
+	"", "tab\there", "comma,\"and quote\"\nand line", "Z", "a", "~tilde"}
+
+func exportCases() []exportCase {
+	return []exportCase{
+		{name: "text key csv", key: "sku", format: "csv", id: func(rng *rand.Rand, i int) string {
+			return fmt.Sprintf("%s-%d", awkward[rng.IntN(len(awkward))], i)
+		}},
+		{name: "integer key csv", key: "sku", format: "csv", id: func(rng *rand.Rand, i int) string { return fmt.Sprint(i*7 - 300) }},
+		{name: "composite key tsv", key: "[store, sku]", format: "tsv", id: func(rng *rand.Rand, i int) string {
+			return fmt.Sprintf("%d\x00%s%d", rng.IntN(3), awkward[rng.IntN(len(awkward))], i)
+		}},
+	}
+}
+
+func exportPipeline(c exportCase, dir string) string {
+	skuType := "string"
+	if c.name == "integer key csv" {
+		skuType = "int"
+	}
+	return fmt.Sprintf(`version: 1
+name: exp
+merchant: m
+key: %s
+source:
+  type: file
+  path: input.csv
+  columns:
+    - {name: store, type: int}
+    - {name: sku, type: %s}
+    - {name: name, type: string}
+    - {name: price, type: float}
+transforms:
+  - type: map
+    fields:
+      store: store
+      sku: sku
+      title: (name ?? "") + "!"
+      price: price
+sink:
+  type: file
+  path: out/records.%s
+state:
+  dir: %s
+`, c.key, skuType, c.format, filepath.Join(dir, "state"))
+}
+
+// writeExportInput writes the catalog (id → name, price) as the pipeline's input CSV.
+func writeExportInput(t *testing.T, dir string, rows map[string][2]string) {
+	t.Helper()
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	_ = w.Write([]string{"store", "sku", "name", "price"})
+	for id, r := range rows {
+		store, sku := "1", id
+		if s, k, ok := strings.Cut(id, "\x00"); ok {
+			store, sku = s, k
+		}
+		_ = w.Write([]string{store, sku, r[0], r[1]})
+	}
+	w.Flush()
+	if err := os.WriteFile(filepath.Join(dir, "input.csv"), b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestExportMergeEqualsFullExport applies the same random sequence of catalogs (creates, updates, deletes,
+// keys and values that need quoting, newlines inside fields) to two pipelines, one merging its records file
+// and one writing it in full, and requires the two files to be byte for byte equal after every apply, and
+// the merge to have been used whenever it could be.
+func TestExportMergeEqualsFullExport(t *testing.T) {
+	for _, c := range exportCases() {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			rng := rand.New(rand.NewPCG(7, uint64(len(c.name))))
+			dirs := [2]string{t.TempDir(), t.TempDir()}
+			var ps [2]*pipelines.Pipeline
+			for _, d := range dirs {
+				writeFileT(t, filepath.Join(d, "pipeline.yaml"), exportPipeline(c, d))
+			}
+			rows := map[string][2]string{}
+			next := 0
+			for step := 0; step < 6; step++ {
+				switch {
+				case step == 0:
+					for ; next < 400; next++ {
+						rows[c.id(rng, next)] = [2]string{awkward[rng.IntN(len(awkward))], fmt.Sprint(rng.IntN(9000)) + ".5"}
+					}
+				default:
+					for id := range rows {
+						switch r := rng.IntN(100); {
+						case r < 4:
+							delete(rows, id)
+						case r < 12:
+							rows[id] = [2]string{awkward[rng.IntN(len(awkward))] + "*", fmt.Sprint(rng.IntN(9000))}
+						}
+					}
+					for k := 0; k < 15; k++ {
+						rows[c.id(rng, next)] = [2]string{awkward[rng.IntN(len(awkward))], "1"}
+						next++
+					}
+				}
+				var logs [2]bytes.Buffer
+				for i, d := range dirs {
+					writeExportInput(t, d, rows)
+					p, diags := pipelines.Load(filepath.Join(d, "pipeline.yaml"), pipelines.Options{LookupEnv: func(string) (string, bool) { return "", false }})
+					if diags.HasErrors() {
+						t.Fatal(diags.Err())
+					}
+					ps[i] = p
+					mergeExports = i == 0
+					_, err := Apply(ctx, p, Options{Log: &logs[i]}, nil)
+					mergeExports = true
+					if err != nil {
+						t.Fatalf("step %d: apply: %v", step, err)
+					}
+				}
+				merged, err := os.ReadFile(filepath.Join(dirs[0], "out", "records."+c.format))
+				if err != nil {
+					t.Fatal(err)
+				}
+				full, err := os.ReadFile(filepath.Join(dirs[1], "out", "records."+c.format))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(merged, full) {
+					t.Fatalf("step %d: merged export differs from the full export\nmerged:\n%s\nfull:\n%s", step, merged, full)
+				}
+				if step > 0 && !strings.Contains(logs[0].String(), "merged") {
+					t.Errorf("step %d: the export was not merged:\n%s", step, logs[0].String())
+				}
+				if strings.Contains(logs[1].String(), "merged") {
+					t.Errorf("step %d: merging is off but the log says merged", step)
+				}
+			}
+		})
+	}
+}
+
+// TestExportFallsBackToFull checks that a records file edited since the last export, or an export whose
+// columns changed, is written in full, and comes out right.
+func TestExportFallsBackToFull(t *testing.T) {
+	ctx := context.Background()
+	c := exportCases()[0]
+	dir := t.TempDir()
+	yaml := exportPipeline(c, dir)
+	writeFileT(t, filepath.Join(dir, "pipeline.yaml"), yaml)
+	rows := map[string][2]string{"A": {"anchor", "1"}, "B": {"bolt, steel", "2"}, "C": {"cap", "3"}, "D": {"disc", "4"}, "E": {"e", "5"}}
+	apply := func(want string) string {
+		t.Helper()
+		writeExportInput(t, dir, rows)
+		p, diags := pipelines.Load(filepath.Join(dir, "pipeline.yaml"), pipelines.Options{LookupEnv: func(string) (string, bool) { return "", false }})
+		if diags.HasErrors() {
+			t.Fatal(diags.Err())
+		}
+		var log bytes.Buffer
+		if _, err := Apply(ctx, p, Options{Log: &log}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log does not say %q:\n%s", want, log.String())
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "out", "records.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	apply("written in full (no earlier export)")
+	rows["B"] = [2]string{"bolt", "2"}
+	apply("merged 1 changed record(s)")
+
+	// Someone edits the records file: the next export must not build on it.
+	path := filepath.Join(dir, "out", "records.csv")
+	b, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, bytes.Replace(b, []byte("anchor!"), []byte("EDITED"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rows["C"] = [2]string{"cup", "3"}
+	got := apply("written in full (the file or the columns changed since the last export)")
+	want := "store,sku,title,price\n1,A,anchor!,1.0\n1,B,bolt!,2.0\n1,C,cup!,3.0\n1,D,disc!,4.0\n1,E,e!,5.0\n"
+	if got != want {
+		t.Errorf("records file after an edit:\n%s\nwant:\n%s", got, want)
+	}
+
+	// A new column changes every line: written in full.
+	writeFileT(t, filepath.Join(dir, "pipeline.yaml"), strings.Replace(yaml, "      price: price\n", "      price: price\n      cents: int(price * 100)\n", 1))
+	got = apply("written in full (the file or the columns changed since the last export)")
+	if !strings.HasPrefix(got, "store,sku,title,price,cents\n1,A,anchor!,1.0,100\n") {
+		t.Errorf("records file after a new column:\n%s", got)
+	}
+}
+
+func writeFileT(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
