@@ -5,12 +5,9 @@ package plan
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/possync/possync/connectors"
@@ -174,18 +171,6 @@ type FieldChange struct {
 	After  any    `json:"after"`
 }
 
-// ComputeHash returns the hash of p (see Plan.Hash): everything but the hash itself, when the plan was
-// made and evaluated, and the pipeline file's path.
-func (p *Plan) ComputeHash() string {
-	h := *p
-	h.Hash, h.CreatedAt, h.EvaluatedAt, h.Pipeline.File = "", time.Time{}, time.Time{}, ""
-	sum := sha256.New()
-	if err := json.NewEncoder(sum).Encode(h); err != nil {
-		panic(fmt.Sprintf("plan hash: %v", err)) // only plain values: cannot fail
-	}
-	return "sha256:" + hex.EncodeToString(sum.Sum(nil))
-}
-
 // Read loads a plan written by Write and checks its version and hash.
 func Read(path string) (*Plan, error) {
 	b, err := os.ReadFile(path)
@@ -205,23 +190,4 @@ func Read(path string) (*Plan, error) {
 		return nil, fmt.Errorf("read plan %s: its hash does not match its content (edited or truncated)", path)
 	}
 	return &p, nil
-}
-
-// Write saves the plan as indented JSON, atomically (temporary file, then rename).
-func Write(path string, p *Plan) error {
-	b, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
-		return fmt.Errorf("write plan: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("write plan: %w", err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write plan: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write plan: %w", err)
-	}
-	return nil
 }

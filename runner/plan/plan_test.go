@@ -2,6 +2,7 @@ package plan
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,5 +75,69 @@ func TestWriteTextLimitAndColour(t *testing.T) {
 	}
 	if !strings.Contains(colour.String(), "\x1b[33m~") {
 		t.Errorf("coloured text lacks the update colour")
+	}
+}
+
+// TestWriteIsMarshalIndent holds the streamed document to json.MarshalIndent of the plan, byte for byte,
+// over changes of every shape (maps with keys and strings that need escaping, numbers read back from a file,
+// annotations, nested values the fast path hands to encoding/json), and checks the hash reads back.
+func TestWriteIsMarshalIndent(t *testing.T) {
+	p := samplePlan(0)
+	p.Inputs = []Input{{Name: "source", Type: "file", Mode: "snapshot", Records: 3, Fingerprint: "xxh3:1"}}
+	p.Notes = []string{"a <note> & more"}
+	p.Changes = []Change{
+		{ID: "c1", Action: connectors.Create, Key: map[string]any{"sku": "A\"1", "store": int64(2)},
+			Fields: []FieldChange{{Name: "price", After: 19.99}, {Name: "on", After: true}, {Name: "t", After: "2026-01-01T00:00:00Z"}}},
+		{ID: "c2", Action: connectors.Update, Key: map[string]any{"sku": "B<2>"},
+			Fields:      []FieldChange{{Name: "qty", Before: int64(1), After: nil}, {Name: "big", Before: 1e21, After: 1e-7}},
+			Annotations: map[string]any{"promotion": "Summer & Sale", "lost": "x"}},
+		{ID: "c3", Action: connectors.Delete, Key: map[string]any{}},
+		{ID: "c4", Action: connectors.Delete, Key: nil},
+		{ID: "c5", Action: connectors.Update, Key: map[string]any{"sku": "C"},
+			Fields:      []FieldChange{{Name: "n", Before: json.Number("12.50"), After: json.Number("3")}},
+			Annotations: map[string]any{"nested": map[string]any{"b": []any{1, "two"}, "a": nil}}},
+	}
+	p.Summary = Summary{Create: 1, Update: 2, Delete: 2}
+	p.Hash = p.ComputeHash()
+	path := filepath.Join(t.TempDir(), "plan.json")
+	if err := Write(path, p); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	want, _ := json.MarshalIndent(p, "", "  ")
+	if string(got) != string(want)+"\n" {
+		t.Fatalf("Write differs from MarshalIndent:\n%s\nwant:\n%s", got, want)
+	}
+	read, err := Read(path)
+	if err != nil {
+		t.Fatalf("read back: %v", err)
+	}
+	if read.Hash != p.Hash || len(read.Changes) != 5 {
+		t.Errorf("read back: hash %s (want %s), %d changes", read.Hash, p.Hash, len(read.Changes))
+	}
+	// A plan without changes is the same document too.
+	empty := samplePlan(0)
+	if err := Write(path, empty); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = os.ReadFile(path)
+	want, _ = json.MarshalIndent(empty, "", "  ")
+	if string(got) != string(want)+"\n" {
+		t.Fatalf("empty plan:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestHashCoversChanges checks that the hash moves with any change's content and not with the plan's
+// creation time or file path.
+func TestHashCoversChanges(t *testing.T) {
+	p := samplePlan(3)
+	h := p.ComputeHash()
+	p.CreatedAt, p.Pipeline.File = time.Now(), "/elsewhere.yaml"
+	if p.ComputeHash() != h {
+		t.Error("the hash moved with the creation time or file path")
+	}
+	p.Changes[2].Fields[0].After = "<p>newer</p>"
+	if p.ComputeHash() == h {
+		t.Error("the hash did not move with a change's value")
 	}
 }
