@@ -154,7 +154,7 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 		return fmt.Errorf("settle interrupted run: %w", err)
 	}
 	rep.Recovered = n
-	pl, ccs, err := s.plan(ctx)
+	pl, ccs, err := s.plan(ctx, true)
 	if err != nil {
 		return err
 	}

@@ -272,17 +272,20 @@ func isIn(list []string, s string) bool {
 // deletions, so an interrupted apply never leaves a store with less than it had.
 const actionOrder = "CASE __op WHEN 'create' THEN 0 WHEN 'update' THEN 1 WHEN 'deactivate' THEN 2 ELSE 3 END"
 
-// changes reads the diff into plan changes and sink changes (in apply order), each with its ID.
-func (s *session) changes(ctx context.Context, ds *diffSpec) ([]plan.Change, []connectors.Change, error) {
+// changes reads the diff into plan changes and, with sink, the sink's changes (in apply order), each with its
+// ID. A plan that is only shown or saved needs no sink changes.
+func (s *session) changes(ctx context.Context, ds *diffSpec, sink bool) ([]plan.Change, []connectors.Change, error) {
 	var pcs []plan.Change
 	var ccs []connectors.Change
 	q := fmt.Sprintf("SELECT * FROM %s ORDER BY %s, %s", diffTable, actionOrder, identList(ds.key, ""))
 	err := s.d.query(ctx, q, func(b arrow.RecordBatch) error {
 		cols := ds.columns(b)
 		for i := 0; i < int(b.NumRows()); i++ {
-			pc, cc := s.change(ds, cols, i)
+			pc := s.planChange(ds, cols, i)
 			pcs = append(pcs, pc)
-			ccs = append(ccs, cc)
+			if sink {
+				ccs = append(ccs, sinkChange(ds, cols, i, pc.ID))
+			}
 		}
 		return nil
 	})
@@ -296,6 +299,7 @@ func (s *session) changes(ctx context.Context, ds *diffSpec) ([]plan.Change, []c
 type diffColumns struct {
 	op                 arrow.Array
 	key, after, before []arrow.Array // by ds.key, ds.desired, ds.compared
+	comparedAfter      []arrow.Array // the after-values of ds.compared
 	flags              []arrow.Array // by ds.compared
 	annot              []arrow.Array // by ds.annot
 	afterIsKey         []bool
@@ -316,44 +320,40 @@ func (ds *diffSpec) columns(b arrow.RecordBatch) *diffColumns {
 	}
 	for i, d := range ds.compared {
 		c.before = append(c.before, col("__o_"+d.Name))
+		c.comparedAfter = append(c.comparedAfter, col(d.Name))
 		c.flags = append(c.flags, col("__c_"+strconv.Itoa(i)))
 	}
 	return c
 }
 
-// change turns row i of a diff batch into a plan change and a sink change.
-func (s *session) change(ds *diffSpec, c *diffColumns, i int) (plan.Change, connectors.Change) {
-	action := connectors.Action(connectors.Value(c.op, i).(string)) // copied: batch memory is freed on Next
-	cc := connectors.Change{Action: action, Key: make(connectors.Record, len(ds.key))}
+func (c *diffColumns) action(i int) connectors.Action {
+	return connectors.Action(connectors.Value(c.op, i).(string)) // copied: batch memory is freed on Next
+}
+
+func (c *diffColumns) changed(j, i int) bool {
+	f, ok := c.flags[j].(*array.Boolean)
+	return ok && f.IsValid(i) && f.Value(i)
+}
+
+// planChange turns row i of a diff batch into a plan change.
+func (s *session) planChange(ds *diffSpec, c *diffColumns, i int) plan.Change {
+	action := c.action(i)
 	pc := plan.Change{Action: action, Key: make(map[string]any, len(ds.key))}
 	for j, k := range ds.key {
-		v := connectors.Value(c.key[j], i)
-		cc.Key[k], pc.Key[k] = v, jsonValue(v)
+		pc.Key[k] = jsonValue(connectors.Value(c.key[j], i))
 	}
-	if action != connectors.Create {
-		cc.Before = make(connectors.Record, len(ds.key)+len(ds.compared))
-		for k, v := range cc.Key {
-			cc.Before[k] = v
-		}
-		for j, d := range ds.compared {
-			cc.Before[d.Name] = connectors.Value(c.before[j], i)
-		}
-	}
-	if action != connectors.Delete {
-		cc.After = make(connectors.Record, len(ds.desired))
+	switch action {
+	case connectors.Create:
 		for j, d := range ds.desired {
-			v := connectors.Value(c.after[j], i)
-			cc.After[d.Name] = v
-			if action == connectors.Create && v != nil && !c.afterIsKey[j] {
+			if v := connectors.Value(c.after[j], i); v != nil && !c.afterIsKey[j] {
 				pc.Fields = append(pc.Fields, plan.FieldChange{Name: d.Name, After: jsonValue(v)})
 			}
 		}
-	}
-	if action == connectors.Update || action == connectors.Deactivate {
+	case connectors.Update, connectors.Deactivate:
 		for j, d := range ds.compared {
-			if f, ok := c.flags[j].(*array.Boolean); ok && f.IsValid(i) && f.Value(i) {
-				cc.Fields = append(cc.Fields, d.Name)
-				pc.Fields = append(pc.Fields, plan.FieldChange{Name: d.Name, Before: jsonValue(cc.Before[d.Name]), After: jsonValue(cc.After[d.Name])})
+			if c.changed(j, i) {
+				pc.Fields = append(pc.Fields, plan.FieldChange{Name: d.Name,
+					Before: jsonValue(connectors.Value(c.before[j], i)), After: jsonValue(connectors.Value(c.comparedAfter[j], i))})
 			}
 		}
 	}
@@ -367,9 +367,40 @@ func (s *session) change(ds *diffSpec, c *diffColumns, i int) (plan.Change, conn
 			}
 		}
 	}
-	cc.ID = s.changeID(ds, &pc)
-	pc.ID = cc.ID
-	return pc, cc
+	pc.ID = s.changeID(ds, &pc)
+	return pc
+}
+
+// sinkChange turns row i of a diff batch into the sink's change with the given ID.
+func sinkChange(ds *diffSpec, c *diffColumns, i int, id string) connectors.Change {
+	action := c.action(i)
+	cc := connectors.Change{ID: id, Action: action, Key: make(connectors.Record, len(ds.key))}
+	for j, k := range ds.key {
+		cc.Key[k] = connectors.Value(c.key[j], i)
+	}
+	if action != connectors.Create {
+		cc.Before = make(connectors.Record, len(ds.key)+len(ds.compared))
+		for k, v := range cc.Key {
+			cc.Before[k] = v
+		}
+		for j, d := range ds.compared {
+			cc.Before[d.Name] = connectors.Value(c.before[j], i)
+		}
+	}
+	if action != connectors.Delete {
+		cc.After = make(connectors.Record, len(ds.desired))
+		for j, d := range ds.desired {
+			cc.After[d.Name] = connectors.Value(c.after[j], i)
+		}
+	}
+	if action == connectors.Update || action == connectors.Deactivate {
+		for j, d := range ds.compared {
+			if c.changed(j, i) {
+				cc.Fields = append(cc.Fields, d.Name)
+			}
+		}
+	}
+	return cc
 }
 
 // changeID identifies a change by the state it was planned against and its content, so the same plan

@@ -460,7 +460,8 @@ func (s *session) protect(ctx context.Context) error {
 }
 
 // plan computes the plan against the open state.
-func (s *session) plan(ctx context.Context) (*plan.Plan, []connectors.Change, error) {
+// With sink, it also returns the sink's changes.
+func (s *session) plan(ctx context.Context, sink bool) (*plan.Plan, []connectors.Change, error) {
 	done := s.timings.start("check keys")
 	err := s.checkDesired(ctx)
 	done()
@@ -510,7 +511,7 @@ func (s *session) plan(ctx context.Context) (*plan.Plan, []connectors.Change, er
 	}
 	pl.Notes = append(pl.Notes, s.notes...)
 	pl.Upcoming = s.upcoming
-	pcs, ccs, err := s.changes(ctx, ds)
+	pcs, ccs, err := s.changes(ctx, ds, sink)
 	done()
 	if err != nil {
 		return nil, nil, err
@@ -571,7 +572,7 @@ func Plan(ctx context.Context, p *pipelines.Pipeline, opts Options) (*plan.Plan,
 	if err := s.prepare(ctx, true); err != nil {
 		return nil, err
 	}
-	pl, _, err := s.plan(ctx)
+	pl, _, err := s.plan(ctx, false)
 	return pl, err
 }
 
