@@ -63,9 +63,10 @@ check-generated: generate
 bench:
 	BENCH_SIZES=$(BENCH_SIZES) BENCH_MEMORY_LIMIT=$(BENCH_MEMORY_LIMIT) $(GO) test -tags $(TAGS) -run '^$$' -bench '^BenchmarkPlan$$' -benchtime 1x -count=1 -timeout 60m ./runner
 
-## bench-cycle: the full cycle (plan + apply to the file sink + state update) and a no-change rerun.
+## bench-cycle: the full cycle (plan + apply to the file sink + state update), a no-change rerun, and a
+## first sync (every record a create into an empty state).
 bench-cycle:
-	BENCH_SIZES=$(BENCH_SIZES) $(GO) test -tags $(TAGS) -run '^$$' -bench '^BenchmarkCycle$$' -benchtime 1x -count=1 -timeout 60m ./runner
+	BENCH_SIZES=$(BENCH_SIZES) $(GO) test -tags $(TAGS) -run '^$$' -bench '^Benchmark(Cycle|FirstSync)$$' -benchtime 1x -count=1 -timeout 60m ./runner
 
 ## bench-check: run the 100k plan benchmark and compare possync's ratio to the DuckDB-only floor measured in
 ## the same run with the ratio committed in BENCHMARKS.md (the `bench-check:` marker). It prints the

@@ -154,7 +154,7 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 		return fmt.Errorf("settle interrupted run: %w", err)
 	}
 	rep.Recovered = n
-	pl, ccs, err := s.plan(ctx, true)
+	pl, ccs, err := s.plan(ctx, applyMode)
 	if err != nil {
 		return err
 	}
@@ -172,7 +172,7 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 		return err
 	}
 	done = s.timings.start("apply")
-	err = s.applyChanges(ctx, ccs, rep)
+	err = s.applyChanges(ctx, ccs, pl.Summary.Total(), rep)
 	done()
 	if err != nil {
 		return err
@@ -233,7 +233,7 @@ func staleReasons(saved, now *plan.Plan) []string {
 		}
 	}
 	if len(r) == 0 {
-		r = append(r, fmt.Sprintf("the planned changes differ (%d then, %d now)", len(saved.Changes), len(now.Changes)))
+		r = append(r, fmt.Sprintf("the planned changes differ (%d then, %d now)", saved.Summary.Total(), now.Summary.Total()))
 	}
 	return r
 }
@@ -242,60 +242,75 @@ func staleReasons(saved, now *plan.Plan) []string {
 // the sink answers, the acknowledged ones are committed to the snapshot together with the journal entry and
 // the settled intents, in one transaction. An answer the sink could not give (an outcome that is neither an
 // acknowledgement, a refusal nor "not attempted") leaves the intent for the next run to reconcile.
-func (s *session) applyChanges(ctx context.Context, ccs []connectors.Change, rep *Report) error {
+//
+// With ccs nil the plan was streamed (planMode streamed): the total changes are read from the diff a batch
+// at a time, so an apply of millions of changes holds one batch in memory.
+func (s *session) applyChanges(ctx context.Context, ccs []connectors.Change, total int, rep *Report) error {
 	size := defaultBatch
 	if b, ok := s.sink.(connectors.Batcher); ok && b.BatchSize() > 0 {
 		size = b.BatchSize()
+	}
+	if ccs == nil {
+		return s.eachChangeBatch(ctx, int64(total), int64(size), true, func(_ []plan.Change, batch []connectors.Change) error {
+			return s.applyBatch(ctx, batch, total, rep)
+		})
 	}
 	if sq, ok := s.sink.(connectors.Sequencer); ok {
 		sq.Sequence(ccs)
 	}
 	for lo := 0; lo < len(ccs); lo += size {
-		batch := ccs[lo:min(lo+size, len(ccs))]
-		done := s.timings.start("apply: record intents")
-		err := s.recordIntents(ctx, rep.RunID, batch)
-		done()
-		if err != nil {
+		if err := s.applyBatch(ctx, ccs[lo:min(lo+size, len(ccs))], total, rep); err != nil {
 			return err
 		}
-		failpoint("after-intents")
-		done = s.timings.start("apply: sink")
-		outcomes, sinkErr := s.sink.Apply(ctx, batch)
-		done()
-		failpoint("after-sink")
-		if len(outcomes) != len(batch) {
-			return fmt.Errorf("sink %s returned %d outcomes for %d changes", s.p.Sink.Type, len(outcomes), len(batch))
-		}
-		var acked []connectors.Change
-		var resolved []string
-		rejected := 0
-		for i, c := range batch {
-			var ce *connectors.ChangeError
-			switch o := outcomes[i]; {
-			case o == nil:
-				acked = append(acked, c)
-				resolved = append(resolved, c.ID)
-				rep.Applied.Add(c.Action)
-			case errors.As(o, &ce):
-				rejected++
-				resolved = append(resolved, c.ID)
-				rep.Rejected = append(rep.Rejected, RejectedChange{ID: c.ID, Action: c.Action, Key: keyJSON(s.p.Key, c.Key), Reason: s.p.Secrets.Redact(ce.Reason)})
-			case errors.Is(o, connectors.ErrNotAttempted):
-				resolved = append(resolved, c.ID)
-			}
-		}
-		done = s.timings.start("apply: commit")
-		err = s.commitChanges(ctx, rep.RunID, acked, resolved, rejected)
-		done()
-		if err != nil {
-			return err
-		}
-		failpoint("after-commit")
-		if sinkErr != nil {
-			return fmt.Errorf("sink %s: %w (%d of %d changes applied)", s.p.Sink.Type, sinkErr, rep.Applied.Total(), len(ccs))
-		}
-		s.logf("applied %d/%d changes", rep.Applied.Total(), len(ccs))
 	}
+	return nil
+}
+
+// applyBatch records a batch's intents, sends it, and commits what the sink acknowledged.
+func (s *session) applyBatch(ctx context.Context, batch []connectors.Change, total int, rep *Report) error {
+	done := s.timings.start("apply: record intents")
+	err := s.recordIntents(ctx, rep.RunID, batch)
+	done()
+	if err != nil {
+		return err
+	}
+	failpoint("after-intents")
+	done = s.timings.start("apply: sink")
+	outcomes, sinkErr := s.sink.Apply(ctx, batch)
+	done()
+	failpoint("after-sink")
+	if len(outcomes) != len(batch) {
+		return fmt.Errorf("sink %s returned %d outcomes for %d changes", s.p.Sink.Type, len(outcomes), len(batch))
+	}
+	var acked []connectors.Change
+	var resolved []string
+	rejected := 0
+	for i, c := range batch {
+		var ce *connectors.ChangeError
+		switch o := outcomes[i]; {
+		case o == nil:
+			acked = append(acked, c)
+			resolved = append(resolved, c.ID)
+			rep.Applied.Add(c.Action)
+		case errors.As(o, &ce):
+			rejected++
+			resolved = append(resolved, c.ID)
+			rep.Rejected = append(rep.Rejected, RejectedChange{ID: c.ID, Action: c.Action, Key: keyJSON(s.p.Key, c.Key), Reason: s.p.Secrets.Redact(ce.Reason)})
+		case errors.Is(o, connectors.ErrNotAttempted):
+			resolved = append(resolved, c.ID)
+		}
+	}
+	done = s.timings.start("apply: commit")
+	err = s.commitChanges(ctx, rep.RunID, acked, resolved, rejected)
+	done()
+	if err != nil {
+		return err
+	}
+	failpoint("after-commit")
+	if sinkErr != nil {
+		return fmt.Errorf("sink %s: %w (%d of %d changes applied)", s.p.Sink.Type, sinkErr, rep.Applied.Total(), total)
+	}
+	s.logf("applied %d/%d changes", rep.Applied.Total(), total)
 	return nil
 }
 

@@ -577,3 +577,37 @@ func BenchmarkCycle(b *testing.B) {
 		b.ReportMetric(rerun.Seconds(), "rerun-s")
 	})
 }
+
+// BenchmarkFirstSync times the first apply of the catalog into an empty state (every record a create, sent
+// to the file sink) and reports its peak RSS: the one run whose changes are the whole catalog.
+func BenchmarkFirstSync(b *testing.B) {
+	benchEachSize(b, func(b *testing.B, n int, set benchSet) {
+		work := b.TempDir()
+		p, err := benchPipeline(work, set.New(), filepath.Join(work, "state"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchQuiesce()
+		var stages []Stage
+		b.StartTimer()
+		t0 := time.Now()
+		rep, err := Apply(b.Context(), p, Options{Stats: &stages}, nil)
+		wall := time.Since(t0)
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		peak := stagesPeak(stages)
+		fmt.Printf("\npossync apply (first sync into an empty state): %s rows, %d creates applied\n", benchGroup(int64(n)), rep.Applied.Create)
+		fmt.Printf("  %-26s %9s %12s\n", "stage", "seconds", "peak RSS MiB")
+		for _, st := range stages {
+			fmt.Printf("  %-26s %9.3f %12d\n", st.Name, st.Seconds, st.PeakRSS>>20)
+		}
+		fmt.Printf("  %-26s %9.3f %12d\n", "total (wall)", wall.Seconds(), peak>>20)
+		if rep.Applied.Create != set.Truth.NewRows {
+			b.Errorf("applied %d creates, want %d", rep.Applied.Create, set.Truth.NewRows)
+		}
+		b.ReportMetric(float64(n)/wall.Seconds(), "records/s")
+		b.ReportMetric(float64(peak>>20), "peak-MiB")
+	})
+}

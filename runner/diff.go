@@ -19,8 +19,8 @@ import (
 	"github.com/possync/possync/runner/state"
 )
 
-// diffTable holds the planned changes: __op, __present (the record is in the
-// desired set), one __c_<i> flag per compared column, the after-values of every desired column, and the
+// diffTable holds the planned changes: __seq (the change's place in apply order, from 0), __op, __present
+// (the record is in the desired set), one __c_<i> flag per compared column, the after-values of every desired column, and the
 // before-values __o_<col> of every compared column.
 const diffTable = "__diff"
 
@@ -132,7 +132,9 @@ func (s *session) diff(ctx context.Context, rf *refreshed) (*diffSpec, error) {
 	if err := s.d.exec(ctx, "CREATE OR REPLACE TABLE "+changedKeys+" AS "+s.changedKeysQuery(ds, snap)); err != nil {
 		return nil, fmt.Errorf("diff: %w", err)
 	}
-	q := s.diffQuery(ds, restrict(snap, ds.key), restrict(ident(s.desired), ds.key))
+	// __seq numbers the changes in apply order, so that apply can read them a batch at a time.
+	q := fmt.Sprintf("SELECT row_number() OVER (ORDER BY %s, %s) - 1 AS __seq, * FROM (%s)",
+		actionOrder, identList(ds.key, ""), s.diffQuery(ds, restrict(snap, ds.key), restrict(ident(s.desired), ds.key)))
 	if err := s.d.exec(ctx, "CREATE OR REPLACE TABLE "+diffTable+" AS "+q); err != nil {
 		return nil, fmt.Errorf("diff: %w", err)
 	}
@@ -275,9 +277,18 @@ const actionOrder = "CASE __op WHEN 'create' THEN 0 WHEN 'update' THEN 1 WHEN 'd
 // changes reads the diff into plan changes and, with sink, the sink's changes (in apply order), each with its
 // ID. A plan that is only shown or saved needs no sink changes.
 func (s *session) changes(ctx context.Context, ds *diffSpec, sink bool) ([]plan.Change, []connectors.Change, error) {
+	return s.changeRange(ctx, ds, sink, 0, -1)
+}
+
+// changeRange reads the changes numbered lo (from 0) up to hi (exclusive; -1: to the end).
+func (s *session) changeRange(ctx context.Context, ds *diffSpec, sink bool, lo, hi int64) ([]plan.Change, []connectors.Change, error) {
 	var pcs []plan.Change
 	var ccs []connectors.Change
-	q := fmt.Sprintf("SELECT * FROM %s ORDER BY %s, %s", diffTable, actionOrder, identList(ds.key, ""))
+	where := fmt.Sprintf("__seq >= %d", lo)
+	if hi >= 0 {
+		where += fmt.Sprintf(" AND __seq < %d", hi)
+	}
+	q := fmt.Sprintf("SELECT * FROM %s WHERE %s ORDER BY __seq", diffTable, where)
 	err := s.d.query(ctx, q, func(b arrow.RecordBatch) error {
 		cols := ds.columns(b)
 		for i := 0; i < int(b.NumRows()); i++ {
@@ -407,14 +418,10 @@ func sinkChange(ds *diffSpec, c *diffColumns, i int, id string) connectors.Chang
 // recomputed gives the same IDs, and a change planned against another serial never shares one.
 func (s *session) changeID(ds *diffSpec, pc *plan.Change) string {
 	h := sha256.New()
-	lineage := ""
-	if s.meta.Serial > 0 { // an empty store has no identity yet: a plan made before it existed stays valid
-		lineage = s.meta.Lineage
-	}
 	var buf []byte
-	buf = append(buf, lineage...)
+	buf = append(buf, s.planned.Lineage...)
 	buf = append(buf, 0)
-	buf = strconv.AppendInt(buf, s.meta.Serial, 10)
+	buf = strconv.AppendInt(buf, s.planned.Serial, 10)
 	buf = append(buf, 0)
 	buf = append(buf, pc.Action...)
 	for _, k := range ds.key {

@@ -14,6 +14,14 @@ import (
 	"github.com/possync/possync/pipelines"
 )
 
+// SetStreamAbove makes applies stream plans of more than n changes (tests of the streamed path use small
+// plans); the returned function restores the default.
+func SetStreamAbove(n int) (restore func()) {
+	was := streamAbove
+	streamAbove = n
+	return func() { streamAbove = was }
+}
+
 // exportCase is a pipeline whose records file the export tests compare.
 type exportCase struct {
 	name   string

@@ -74,6 +74,9 @@ type session struct {
 	desiredCount, presentCount int64
 	// pushed names the row transforms that ran as DuckDB queries (transforms.Pushdown).
 	pushed []string
+	// ds is the layout of the diff table (for a streamed plan); planned the state the plan was made against.
+	ds      *diffSpec
+	planned plan.State
 	// exportBase is true when the sink's export (if any) was of the state as the session opened it; touched
 	// when touchedTable holds the keys of the records this session's commits changed.
 	exportBase, touched bool
@@ -459,9 +462,35 @@ func (s *session) protect(ctx context.Context) error {
 	return s.loadRecords(ctx, s.protected, arrow.NewSchema(fields, nil), keys)
 }
 
-// plan computes the plan against the open state.
-// With sink, it also returns the sink's changes.
-func (s *session) plan(ctx context.Context, sink bool) (*plan.Plan, []connectors.Change, error) {
+// planMode says what the plan holds in memory.
+type planMode int
+
+const (
+	// planHeld: the plan's changes (a plan shown or saved).
+	planHeld planMode = iota
+	// sinkHeld: the plan's and the sink's changes (an apply through a connectors.Sequencer, which orders
+	// the whole list).
+	sinkHeld
+	// streamed: neither; the summary is counted and the hash computed over one pass of the diff, and apply
+	// reads the changes a batch at a time (applyChanges), so memory does not grow with the changes.
+	streamed
+	// applyMode: an apply's choice: streamed when the changes are more than streamAbove (a first sync of a
+	// large catalog) and the sink does not order the whole list (connectors.Sequencer); else sinkHeld,
+	// which decodes each change once instead of twice.
+	applyMode
+)
+
+// streamAbove is how many changes an apply holds in memory (about 2 KB each) before it streams them.
+var streamAbove = 100_000
+
+// plan computes the plan against the open state. With sinkHeld it also returns the sink's changes; with
+// streamed the plan holds no changes (its summary and hash are those of the full plan).
+func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connectors.Change, error) {
+	// Change IDs name the state planned against; a streamed apply computes them while its commits move it.
+	s.planned = plan.State{Serial: s.meta.Serial}
+	if s.meta.Serial > 0 { // an empty store has no identity yet: a plan made before it existed stays valid
+		s.planned.Lineage = s.meta.Lineage
+	}
 	done := s.timings.start("check keys")
 	err := s.checkDesired(ctx)
 	done()
@@ -511,7 +540,29 @@ func (s *session) plan(ctx context.Context, sink bool) (*plan.Plan, []connectors
 	}
 	pl.Notes = append(pl.Notes, s.notes...)
 	pl.Upcoming = s.upcoming
-	pcs, ccs, err := s.changes(ctx, ds, sink)
+	var pcs []plan.Change
+	var ccs []connectors.Change
+	if mode == applyMode {
+		mode = sinkHeld
+		if _, ok := s.sink.(connectors.Sequencer); !ok {
+			var n plan.Summary
+			if err := s.countChanges(ctx, &n); err != nil {
+				return nil, nil, err
+			}
+			if n.Total() > streamAbove {
+				mode = streamed
+			}
+		}
+	}
+	if mode == streamed {
+		s.ds = ds
+		err = s.countChanges(ctx, &pl.Summary)
+	} else {
+		pcs, ccs, err = s.changes(ctx, ds, mode == sinkHeld)
+		for _, c := range pcs {
+			pl.Summary.Add(c.Action)
+		}
+	}
 	done()
 	if err != nil {
 		return nil, nil, err
@@ -522,9 +573,6 @@ func (s *session) plan(ctx context.Context, sink bool) (*plan.Plan, []connectors
 	if pl.Changes == nil {
 		pl.Changes = []plan.Change{}
 	}
-	for _, c := range pcs {
-		pl.Summary.Add(c.Action)
-	}
 	pl.Summary.Unchanged = s.desiredCount - s.presentCount
 	pl.Guards = s.guards(pl)
 	if e, ok := s.sink.(connectors.Estimator); ok && pl.Summary.Total() > 0 {
@@ -532,8 +580,66 @@ func (s *session) plan(ctx context.Context, sink bool) (*plan.Plan, []connectors
 			connectors.Deactivate: pl.Summary.Deactivate, connectors.Delete: pl.Summary.Delete})
 		pl.Estimate = &est
 	}
-	pl.Hash = pl.ComputeHash()
-	return pl, ccs, nil
+	if mode != streamed {
+		pl.Hash = pl.ComputeHash()
+		return pl, ccs, nil
+	}
+	pl.Hash, err = pl.HashOf(func(yield func(*plan.Change) error) error {
+		return s.eachChangeBatch(ctx, int64(pl.Summary.Total()), chunkRows, false, func(pcs []plan.Change, _ []connectors.Change) error {
+			for i := range pcs {
+				if err := yield(&pcs[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("hash the plan: %w", err)
+	}
+	return pl, nil, nil
+}
+
+// countChanges counts the diff's changes per action.
+func (s *session) countChanges(ctx context.Context, sum *plan.Summary) error {
+	rows, err := s.d.conn.QueryContext(ctx, "SELECT __op, count(*) FROM "+diffTable+" GROUP BY __op")
+	if err != nil {
+		return fmt.Errorf("count changes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var op string
+		var n int
+		if err := rows.Scan(&op, &n); err != nil {
+			return fmt.Errorf("count changes: %w", err)
+		}
+		switch connectors.Action(op) {
+		case connectors.Create:
+			sum.Create = n
+		case connectors.Update:
+			sum.Update = n
+		case connectors.Deactivate:
+			sum.Deactivate = n
+		case connectors.Delete:
+			sum.Delete = n
+		}
+	}
+	return rows.Err()
+}
+
+// eachChangeBatch reads the diff's first total changes, in apply order, size at a time: the plan's changes,
+// and with sink the sink's.
+func (s *session) eachChangeBatch(ctx context.Context, total, size int64, sink bool, fn func([]plan.Change, []connectors.Change) error) error {
+	for lo := int64(0); lo < total; lo += size {
+		pcs, ccs, err := s.changeRange(ctx, s.ds, sink, lo, min(lo+size, total))
+		if err != nil {
+			return err
+		}
+		if err := fn(pcs, ccs); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // guards evaluates the plan's guards.
@@ -572,7 +678,7 @@ func Plan(ctx context.Context, p *pipelines.Pipeline, opts Options) (*plan.Plan,
 	if err := s.prepare(ctx, true); err != nil {
 		return nil, err
 	}
-	pl, _, err := s.plan(ctx, false)
+	pl, _, err := s.plan(ctx, planHeld)
 	return pl, err
 }
 

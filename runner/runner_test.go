@@ -353,3 +353,65 @@ func TestTransformErrorNamesTheRecord(t *testing.T) {
 		t.Fatalf("plan with a null name: %v, want an error naming sku=B and field title", err)
 	}
 }
+
+// TestApplyStreamsThePlansChangesInOrder applies, in batches of 3, a plan whose changes the runner reads a
+// batch at a time from its database (more than the changes an apply holds, here 5, to a sink that does not
+// order changes): the change log must carry exactly the plan's changes, in the plan's order, and a saved plan of the
+// same changes must be accepted (the streamed hash equals the saved plan's).
+func TestApplyStreamsThePlansChangesInOrder(t *testing.T) {
+	defer runner.SetStreamAbove(5)()
+	var before, after strings.Builder
+	before.WriteString("sku,name,price\n")
+	after.WriteString("sku,name,price\n")
+	for i := 0; i < 40; i++ {
+		fmt.Fprintf(&before, "S%02d,item %d,%d\n", i, i, i)
+		switch {
+		case i%10 == 0: // deleted
+		case i%3 == 0:
+			fmt.Fprintf(&after, "S%02d,item %d,%d.5\n", i, i, i) // updated
+		default:
+			fmt.Fprintf(&after, "S%02d,item %d,%d\n", i, i, i)
+		}
+	}
+	for i := 40; i < 47; i++ {
+		fmt.Fprintf(&after, "S%02d,new %d,1\n", i, i)
+	}
+	dir := csvCase(t, before.String())
+	writeFile(t, filepath.Join(dir, "pipeline.yaml"), strings.Replace(csvPipeline, "  path: out/records.csv\n",
+		"  path: out/records.csv\n  batch_size: 3\n", 1))
+	mustApply(t, loadAt(t, dir), runner.Options{})
+	logPath := filepath.Join(dir, "out", "records.changes.jsonl")
+	logged, _ := os.ReadFile(logPath)
+	firstLines := strings.Count(string(logged), "\n")
+
+	writeFile(t, filepath.Join(dir, "input.csv"), after.String())
+	pl := mustPlan(t, loadAt(t, dir))
+	if pl.Summary.Create != 7 || pl.Summary.Update == 0 || pl.Summary.Delete != 4 {
+		t.Fatalf("plan summary %+v", pl.Summary)
+	}
+	saved := filepath.Join(dir, "plan.json")
+	if err := plan.Write(saved, pl); err != nil {
+		t.Fatal(err)
+	}
+	read, err := plan.Read(saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := runner.Apply(context.Background(), loadAt(t, dir), runner.Options{}, read)
+	if err != nil {
+		t.Fatalf("apply the saved plan: %v", err)
+	}
+	if rep.Applied.Total() != pl.Summary.Total() || rep.PlanHash != pl.Hash {
+		t.Fatalf("applied %d of %d changes, plan hash %s (saved %s)", rep.Applied.Total(), pl.Summary.Total(), rep.PlanHash, pl.Hash)
+	}
+	logged, _ = os.ReadFile(logPath)
+	lines := strings.Split(strings.TrimSpace(string(logged)), "\n")[firstLines:]
+	if len(lines) != len(pl.Changes) {
+		t.Fatalf("the change log has %d new lines for %d planned changes", len(lines), len(pl.Changes))
+	}
+	for i, c := range pl.Changes {
+		if !strings.HasPrefix(lines[i], `{"id":"`+c.ID+`","action":"`+string(c.Action)+`"`) {
+			t.Errorf("change %d: logged %s, planned %s %s", i, lines[i][:60], c.Action, c.ID)
+		}
+	}
+}

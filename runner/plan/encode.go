@@ -151,9 +151,25 @@ func (e *encoder) encodeChange(c *Change) ([]byte, error) {
 	return b, nil
 }
 
-// writeDocument writes p as json.MarshalIndent(p, "", "  ") does, followed by a newline; with forHash, the
-// fields the hash leaves out are cleared first.
-func writeDocument(w io.Writer, p *Plan, forHash bool) error {
+// Changes yields a plan's changes in order, calling yield once per change; it stops at yield's first error.
+type Changes func(yield func(*Change) error) error
+
+// sliceChanges yields the changes of a slice.
+func sliceChanges(cs []Change) Changes {
+	return func(yield func(*Change) error) error {
+		for i := range cs {
+			if err := yield(&cs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// writeDocument writes p as json.MarshalIndent(p, "", "  ") does, followed by a newline, with the changes
+// each yields (p.Changes is ignored); with forHash, the fields the hash leaves out are cleared first. A plan
+// whose summary counts no change must yield none.
+func writeDocument(w io.Writer, p *Plan, forHash bool, each Changes) error {
 	head := *p
 	head.Changes = []Change{}
 	if forHash {
@@ -168,37 +184,39 @@ func writeDocument(w io.Writer, p *Plan, forHash bool) error {
 	if i < 0 {
 		return fmt.Errorf("plan document layout: no changes member")
 	}
-	if len(p.Changes) == 0 {
+	if p.Summary.Total() == 0 {
 		_, err := w.Write(append(hb, '\n'))
 		return err
 	}
 	if _, err := w.Write(hb[:i]); err != nil {
 		return err
 	}
-	if _, err := io.WriteString(w, "\n  \"changes\": [\n"); err != nil {
+	if _, err := io.WriteString(w, "\n  \"changes\": ["); err != nil {
 		return err
 	}
 	enc := &encoder{js: connectors.JSON{EscapeHTML: true}}
-	for k := range p.Changes {
-		b, err := enc.encodeChange(&p.Changes[k])
+	sep := "\n    "
+	n := 0
+	err = each(func(c *Change) error {
+		b, err := enc.encodeChange(c)
 		if err != nil {
 			return err
-		}
-		if _, err := io.WriteString(w, "    "); err != nil {
-			return err
-		}
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-		sep := ",\n"
-		if k == len(p.Changes)-1 {
-			sep = "\n"
 		}
 		if _, err := io.WriteString(w, sep); err != nil {
 			return err
 		}
+		sep = ",\n    "
+		n++
+		_, err = w.Write(b)
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	if _, err := io.WriteString(w, "  ],\n"); err != nil {
+	if n != p.Summary.Total() {
+		return fmt.Errorf("plan document: %d changes for a summary of %d", n, p.Summary.Total())
+	}
+	if _, err := io.WriteString(w, "\n  ],\n"); err != nil {
 		return err
 	}
 	_, err = w.Write(append(hb[i+len(empty):], '\n'))
@@ -207,12 +225,24 @@ func writeDocument(w io.Writer, p *Plan, forHash bool) error {
 
 // ComputeHash returns the hash of p (see Plan.Hash): sha256 over the document without the hash itself, when
 // the plan was made and evaluated, and the pipeline file's path.
+// It is empty when the plan cannot be hashed: its changes do not add up to its summary (an edited file).
 func (p *Plan) ComputeHash() string {
-	var sum hash.Hash = sha256.New()
-	if err := writeDocument(sum, p, true); err != nil {
-		panic(fmt.Sprintf("plan hash: %v", err)) // only plain values: cannot fail
+	h, err := p.HashOf(sliceChanges(p.Changes))
+	if err != nil {
+		return ""
 	}
-	return "sha256:" + hex.EncodeToString(sum.Sum(nil))
+	return h
+}
+
+// HashOf returns the hash p has with the changes each yields in place of p.Changes: the planner hashes a plan
+// whose changes it streams from its database without holding them. It fails with each's error, or when the
+// changes do not add up to p's summary.
+func (p *Plan) HashOf(each Changes) (string, error) {
+	var sum hash.Hash = sha256.New()
+	if err := writeDocument(sum, p, true, each); err != nil {
+		return "", err
+	}
+	return "sha256:" + hex.EncodeToString(sum.Sum(nil)), nil
 }
 
 // Write saves the plan as indented JSON, atomically (temporary file, then rename).
@@ -232,7 +262,7 @@ func Write(path string, p *Plan) (err error) {
 		}
 	}()
 	w := bufio.NewWriterSize(f, 1<<20)
-	if err := writeDocument(w, p, false); err != nil {
+	if err := writeDocument(w, p, false, sliceChanges(p.Changes)); err != nil {
 		return fmt.Errorf("write plan: %w", err)
 	}
 	if err := w.Flush(); err != nil {
