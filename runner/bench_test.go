@@ -542,32 +542,10 @@ func BenchmarkCycle(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		benchQuiesce()
-		var stages []Stage
-		b.StartTimer()
-		t0 := time.Now()
-		rep, err := Apply(b.Context(), r.p, Options{Stats: &stages}, nil)
-		cycle := time.Since(t0)
-		b.StopTimer()
-		if err != nil {
-			b.Fatal(err)
-		}
-		cyclePeak := stagesPeak(stages)
-		benchQuiesce()
-		var again []Stage
-		t0 = time.Now()
-		rep2, err := Apply(b.Context(), r.p, Options{Stats: &again}, nil)
-		rerun := time.Since(t0)
-		if err != nil {
-			b.Fatal(err)
-		}
-		rerunPeak := stagesPeak(again)
+		rep, stages, cycle, cyclePeak := benchApply(b, r.p, true)
+		rep2, _, rerun, rerunPeak := benchApply(b, r.p, false)
 		fmt.Printf("\npossync apply (full cycle): %s rows, %d changes applied\n", benchGroup(int64(n)), rep.Applied.Total())
-		fmt.Printf("  %-26s %9s %12s\n", "stage", "seconds", "peak RSS MiB")
-		for _, st := range stages {
-			fmt.Printf("  %-26s %9.3f %12d\n", st.Name, st.Seconds, st.PeakRSS>>20)
-		}
-		fmt.Printf("  %-26s %9.3f %12d\n", "total (wall)", cycle.Seconds(), cyclePeak>>20)
+		printStages(stages, cycle, cyclePeak)
 		fmt.Printf("  no-change rerun (apply):   %9.3f %12d   (%d changes)\n", rerun.Seconds(), rerunPeak>>20, rep2.Planned.Total())
 		if rep.Applied.Total() != set.Truth.Inserted+set.Truth.Updated+set.Truth.Deleted || rep2.Planned.Total() != 0 {
 			b.Errorf("applied %d changes (want %d), rerun planned %d (want 0)", rep.Applied.Total(),
@@ -576,6 +554,34 @@ func BenchmarkCycle(b *testing.B) {
 		b.ReportMetric(cycle.Seconds(), "cycle-s")
 		b.ReportMetric(rerun.Seconds(), "rerun-s")
 	})
+}
+
+// benchApply runs one Apply of p and returns its report, stages, wall time and peak RSS; with timed, the
+// benchmark's timer (ns/op) counts it.
+func benchApply(b *testing.B, p *pipelines.Pipeline, timed bool) (*Report, []Stage, time.Duration, int64) {
+	b.Helper()
+	benchQuiesce()
+	var stages []Stage
+	if timed {
+		b.StartTimer()
+	}
+	t0 := time.Now()
+	rep, err := Apply(b.Context(), p, Options{Stats: &stages}, nil)
+	wall := time.Since(t0)
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rep, stages, wall, stagesPeak(stages)
+}
+
+// printStages prints an apply's stages and its total.
+func printStages(stages []Stage, wall time.Duration, peak int64) {
+	fmt.Printf("  %-26s %9s %12s\n", "stage", "seconds", "peak RSS MiB")
+	for _, st := range stages {
+		fmt.Printf("  %-26s %9.3f %12d\n", st.Name, st.Seconds, st.PeakRSS>>20)
+	}
+	fmt.Printf("  %-26s %9.3f %12d\n", "total (wall)", wall.Seconds(), peak>>20)
 }
 
 // BenchmarkFirstSync times the first apply of the catalog into an empty state (every record a create, sent
@@ -587,23 +593,9 @@ func BenchmarkFirstSync(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		benchQuiesce()
-		var stages []Stage
-		b.StartTimer()
-		t0 := time.Now()
-		rep, err := Apply(b.Context(), p, Options{Stats: &stages}, nil)
-		wall := time.Since(t0)
-		b.StopTimer()
-		if err != nil {
-			b.Fatal(err)
-		}
-		peak := stagesPeak(stages)
+		rep, stages, wall, peak := benchApply(b, p, true)
 		fmt.Printf("\npossync apply (first sync into an empty state): %s rows, %d creates applied\n", benchGroup(int64(n)), rep.Applied.Create)
-		fmt.Printf("  %-26s %9s %12s\n", "stage", "seconds", "peak RSS MiB")
-		for _, st := range stages {
-			fmt.Printf("  %-26s %9.3f %12d\n", st.Name, st.Seconds, st.PeakRSS>>20)
-		}
-		fmt.Printf("  %-26s %9.3f %12d\n", "total (wall)", wall.Seconds(), peak>>20)
+		printStages(stages, wall, peak)
 		if rep.Applied.Create != set.Truth.NewRows {
 			b.Errorf("applied %d creates, want %d", rep.Applied.Create, set.Truth.NewRows)
 		}
