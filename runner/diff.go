@@ -145,7 +145,7 @@ func (s *session) diff(ctx context.Context, rf *refreshed) (*diffSpec, error) {
 const changedKeys = "__changed_keys"
 
 func (s *session) changedKeysQuery(ds *diffSpec, snap string) string {
-	var oldVals, newVals, on, keys []string
+	var oldVals, newVals, keys []string
 	for _, c := range ds.compared {
 		oldVals = append(oldVals, ds.oldCol(c))
 		newVals = append(newVals, "n."+ident(c.Name))
@@ -157,22 +157,17 @@ func (s *session) changedKeysQuery(ds *diffSpec, snap string) string {
 		return "hash(" + strings.Join(vals, ", ") + ")"
 	}
 	for _, k := range ds.key {
-		on = append(on, fmt.Sprintf("o.%s = n.%s", ident(k), ident(k)))
 		keys = append(keys, fmt.Sprintf("coalesce(n.%s, o.%s) AS %s", ident(k), ident(k), ident(k)))
 	}
 	return fmt.Sprintf(`SELECT %s FROM (SELECT %s, %s AS __h FROM %s o) o FULL OUTER JOIN (SELECT %s, %s AS __h FROM %s n) n ON %s
 		WHERE o.__h IS NULL OR n.__h IS NULL OR o.__h <> n.__h`,
 		strings.Join(keys, ", "), identList(ds.key, "o."), hashOf(oldVals), snap,
-		identList(ds.key, "n."), hashOf(newVals), ident(s.desired), strings.Join(on, " AND "))
+		identList(ds.key, "n."), hashOf(newVals), ident(s.desired), spec.KeysEqual(ds.key, "o", "n"))
 }
 
 // restrict narrows a relation to the changed keys.
 func restrict(rel string, key []string) string {
-	on := make([]string, len(key))
-	for i, k := range key {
-		on[i] = fmt.Sprintf("r.%s = c.%s", ident(k), ident(k))
-	}
-	return fmt.Sprintf("(SELECT r.* FROM %s r SEMI JOIN %s c ON %s)", rel, changedKeys, strings.Join(on, " AND "))
+	return fmt.Sprintf("(SELECT r.* FROM %s r SEMI JOIN %s c ON %s)", rel, changedKeys, spec.KeysEqual(key, "r", "c"))
 }
 
 // oldCol is the snapshot's value of a desired column, cast to the desired type; NULL for a new column.
@@ -188,9 +183,8 @@ func (ds *diffSpec) oldCol(c state.Column) string {
 }
 
 func (s *session) diffQuery(ds *diffSpec, snap, desired string) string {
-	var on, keys []string
+	var keys []string
 	for _, k := range ds.key {
-		on = append(on, fmt.Sprintf("o.%s = n.%s", ident(k), ident(k)))
 		keys = append(keys, fmt.Sprintf("coalesce(n.%s, o.%s) AS %s", ident(k), ident(k), ident(k)))
 	}
 	active := s.p.Diff.ActiveField
@@ -258,7 +252,7 @@ func (s *session) diffQuery(ds *diffSpec, snap, desired string) string {
 	cols = append(cols, after...)
 	cols = append(cols, before...)
 	return fmt.Sprintf("SELECT %s FROM (SELECT *, true AS __o FROM %s) o FULL OUTER JOIN (SELECT *, true AS __n FROM %s) n ON %s WHERE %s",
-		strings.Join(cols, ", "), snap, desired, strings.Join(on, " AND "), cond)
+		strings.Join(cols, ", "), snap, desired, spec.KeysEqual(ds.key, "o", "n"), cond)
 }
 
 func isIn(list []string, s string) bool {

@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/pipelines/spec"
 )
 
 // touchedTable collects the keys of the snapshot records this session's commits changed.
@@ -169,12 +170,8 @@ func (s *session) mergeExport(ctx context.Context, e connectors.Export, opts, tm
 	}
 	changed := tmp + ".changed"
 	defer os.Remove(changed)
-	on := make([]string, len(s.p.Key))
-	for i, k := range s.p.Key {
-		on[i] = fmt.Sprintf("s.%s = t.%s", ident(k), ident(k))
-	}
 	q := fmt.Sprintf("COPY (SELECT %s FROM %s s SEMI JOIN %s t ON %s ORDER BY %s) TO %s (%s)",
-		identList(names, "s."), s.store.Snapshot(), touchedTable, strings.Join(on, " AND "), identList(s.p.Key, "s."), lit(changed), opts)
+		identList(names, "s."), s.store.Snapshot(), touchedTable, spec.KeysEqual(s.p.Key, "s", "t"), identList(s.p.Key, "s."), lit(changed), opts)
 	if err := s.d.exec(ctx, q); err != nil {
 		return 0, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/pipelines/spec"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/state"
 )
@@ -72,11 +73,7 @@ func (s *session) refresh(ctx context.Context) (*refreshed, error) {
 		reported[f.Name] = f.Name != connectors.Unreported
 	}
 	s.remoteValue = remoteValueFunc(len(remote.FieldIndices(connectors.Unreported)) > 0)
-	var sel, on, owned []string
-	for _, k := range s.p.Key {
-		on = append(on, fmt.Sprintf("s.%s = r.%s", ident(k), ident(k)))
-		owned = append(owned, fmt.Sprintf("d.%s = r.%s", ident(k), ident(k)))
-	}
+	var sel []string
 	for _, c := range rf.cols {
 		src := "s." + ident(c.Name)
 		if reported[c.Name] && !isIn(s.p.Key, c.Name) {
@@ -88,8 +85,8 @@ func (s *session) refresh(ctx context.Context) (*refreshed, error) {
 	}
 	q := fmt.Sprintf(`CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s r LEFT JOIN %s s ON %s
 		WHERE s.%s IS NOT NULL OR EXISTS (SELECT 1 FROM %s d WHERE %s)`,
-		baseTable, strings.Join(sel, ", "), remoteTable, snap, strings.Join(on, " AND "),
-		ident(s.p.Key[0]), ident(s.desired), strings.Join(owned, " AND "))
+		baseTable, strings.Join(sel, ", "), remoteTable, snap, spec.KeysEqual(s.p.Key, "s", "r"),
+		ident(s.p.Key[0]), ident(s.desired), spec.KeysEqual(s.p.Key, "d", "r"))
 	if err := s.d.exec(ctx, q); err != nil {
 		return nil, fmt.Errorf("--refresh: %w", err)
 	}
@@ -107,9 +104,8 @@ func (s *session) drift(ctx context.Context, reported map[string]bool) ([]plan.D
 	for _, f := range s.p.Diff.Ignore {
 		ignore[f] = true
 	}
-	var on, keys, flags, vals, any []string
+	var keys, flags, vals, any []string
 	for _, k := range s.p.Key {
-		on = append(on, fmt.Sprintf("s.%s = r.%s", ident(k), ident(k)))
 		keys = append(keys, "s."+ident(k))
 	}
 	var cols []state.Column
@@ -131,7 +127,7 @@ func (s *session) drift(ctx context.Context, reported map[string]bool) ([]plan.D
 	}
 	sel := append(append(append([]string{"r.__r IS NULL AS __missing"}, keys...), flags...), vals...)
 	q := fmt.Sprintf("SELECT %s FROM %s s LEFT JOIN (SELECT *, true AS __r FROM %s) r ON %s WHERE %s ORDER BY %s",
-		strings.Join(sel, ", "), s.store.Snapshot(), remoteTable, strings.Join(on, " AND "), where, strings.Join(keys, ", "))
+		strings.Join(sel, ", "), s.store.Snapshot(), remoteTable, spec.KeysEqual(s.p.Key, "s", "r"), where, strings.Join(keys, ", "))
 	var out []plan.Drift
 	err := s.d.query(ctx, q, func(b arrow.RecordBatch) error {
 		for i := 0; i < int(b.NumRows()); i++ {
@@ -192,12 +188,7 @@ func (s *session) adoptDrift(ctx context.Context, rf *refreshed, runID string) e
 	if len(rf.drift) == 0 || s.store.Snapshot() == "" {
 		return nil
 	}
-	var on, dk []string
-	for _, k := range s.p.Key {
-		on = append(on, fmt.Sprintf("x.%s = b.%s", ident(k), ident(k)))
-		dk = append(dk, fmt.Sprintf("s.%s = b.%s", ident(k), ident(k)))
-	}
-	notPlanned := fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s x WHERE %s)", diffTable, strings.Join(on, " AND "))
+	notPlanned := fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s x WHERE %s)", diffTable, spec.KeysEqual(s.p.Key, "x", "b"))
 	names := columnNames(rf.cols)
 	cols := identList(names, "b.")
 	q := fmt.Sprintf(`CREATE OR REPLACE TABLE __adopt AS
@@ -206,8 +197,8 @@ func (s *session) adoptDrift(ctx context.Context, rf *refreshed, runID string) e
 		UNION ALL BY NAME
 		SELECT 'delete' AS __op, %s FROM %s b WHERE %s
 		  AND NOT EXISTS (SELECT 1 FROM %s r WHERE %s)`,
-		cols, baseTable, notPlanned, s.store.Snapshot(), strings.Join(dk, " AND "), identList(names, "s."), cols,
-		identList(s.p.Key, "b."), s.store.Snapshot(), notPlanned, remoteTable, strings.ReplaceAll(strings.Join(on, " AND "), "x.", "r."))
+		cols, baseTable, notPlanned, s.store.Snapshot(), spec.KeysEqual(s.p.Key, "s", "b"), identList(names, "s."), cols,
+		identList(s.p.Key, "b."), s.store.Snapshot(), notPlanned, remoteTable, spec.KeysEqual(s.p.Key, "r", "b"))
 	if err := s.d.exec(ctx, q); err != nil {
 		return fmt.Errorf("adopt drift: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/pipelines/spec"
 	"github.com/possync/possync/runner/plan"
 )
 
@@ -269,13 +270,9 @@ func (s *session) mergeChanges(ctx context.Context, name string, st *staged) err
 	if stored == "" {
 		return s.d.exec(ctx, fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM %s", ident(name), ident(delta)))
 	}
-	on := make([]string, len(st.result.Key))
-	for i, k := range st.result.Key {
-		on[i] = fmt.Sprintf("s.%s = d.%s", ident(k), ident(k))
-	}
 	return s.d.exec(ctx, fmt.Sprintf(`CREATE TABLE %s AS
 		SELECT s.* FROM %s s WHERE NOT EXISTS (SELECT 1 FROM %s d WHERE %s)
-		UNION ALL BY NAME SELECT * FROM %s`, ident(name), stored, ident(delta), strings.Join(on, " AND "), ident(delta)))
+		UNION ALL BY NAME SELECT * FROM %s`, ident(name), stored, ident(delta), spec.KeysEqual(st.result.Key, "s", "d"), ident(delta)))
 }
 
 // fingerprint identifies a relation's content: its row count and an order-independent sum of row hashes.

@@ -22,4 +22,8 @@ func TestQuoting(t *testing.T) {
 	if got := QuoteString(`it's`); got != `'it''s'` {
 		t.Errorf("QuoteString = %s", got)
 	}
+	// A key named like an alias prefix stays intact (an earlier string replacement of "x." corrupted it).
+	if got := KeysEqual([]string{"store", `tax.id`}, "x", "b"); got != `x."store" = b."store" AND x."tax.id" = b."tax.id"` {
+		t.Errorf("KeysEqual = %s", got)
+	}
 }

@@ -315,16 +315,12 @@ func (s *DuckStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (m Me
 			return Meta{}, err
 		}
 		stmts = append(stmts, mig...)
-		var on []string
-		for _, k := range c.Key {
-			on = append(on, fmt.Sprintf("s.%s = c.%s", spec.QuoteIdent(k), spec.QuoteIdent(k)))
-		}
 		cols := make([]string, len(c.Columns))
 		for i, col := range c.Columns {
 			cols[i] = spec.QuoteIdent(col.Name)
 		}
 		stmts = append(stmts,
-			fmt.Sprintf("DELETE FROM st.snapshot s USING %s c WHERE %s", c.Changes, strings.Join(on, " AND ")),
+			fmt.Sprintf("DELETE FROM st.snapshot s USING %s c WHERE %s", c.Changes, spec.KeysEqual(c.Key, "s", "c")),
 			fmt.Sprintf("INSERT INTO st.snapshot (%s) SELECT %s FROM %s WHERE __op <> 'delete'",
 				strings.Join(cols, ", "), strings.Join(cols, ", "), c.Changes))
 	}
@@ -333,12 +329,8 @@ func (s *DuckStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (m Me
 		if !s.sources[name] {
 			stmts = append(stmts, fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM %s WHERE false", tbl, d.Relation))
 		}
-		var on []string
-		for _, k := range d.Key {
-			on = append(on, fmt.Sprintf("s.%s = d.%s", spec.QuoteIdent(k), spec.QuoteIdent(k)))
-		}
 		stmts = append(stmts,
-			fmt.Sprintf("DELETE FROM %s s USING %s d WHERE %s", tbl, d.Relation, strings.Join(on, " AND ")),
+			fmt.Sprintf("DELETE FROM %s s USING %s d WHERE %s", tbl, d.Relation, spec.KeysEqual(d.Key, "s", "d")),
 			fmt.Sprintf("INSERT INTO %s SELECT * FROM %s", tbl, d.Relation))
 	}
 	for src, cp := range c.Checkpoints {
