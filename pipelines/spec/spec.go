@@ -202,16 +202,6 @@ func (r *Registry[C]) Names() []string {
 	return names
 }
 
-// Specs returns the declarations, sorted by name.
-func (r *Registry[C]) Specs() []*Component {
-	out := make([]*Component, 0, len(r.entries))
-	for _, n := range r.Names() {
-		e := r.entries[n]
-		out = append(out, &e.spec)
-	}
-	return out
-}
-
 // Secret is a configuration value that must never be printed. Every formatting path (fmt verbs, JSON, YAML)
 // prints it masked; Reveal returns the value for the one place that needs it (an Authorization header, a
 // login call).

@@ -343,9 +343,6 @@ func (s *DuckStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (m Me
 		"UPDATE st.meta SET v = (v::BIGINT + 1)::VARCHAR WHERE k = 'serial'",
 		fmt.Sprintf("INSERT INTO st.journal VALUES (%s, now(), (SELECT v::BIGINT FROM st.meta WHERE k = 'serial'), %d, %d)",
 			spec.QuoteString(c.RunID), c.Acked, c.Rejected))
-	if c.Exported {
-		stmts = append(stmts, "UPDATE st.meta SET v = (SELECT v FROM st.meta WHERE k = 'serial') WHERE k = 'exported'")
-	}
 	for _, q := range stmts {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return Meta{}, fmt.Errorf("commit state: %w", err)

@@ -69,8 +69,6 @@ type Commit struct {
 	Checkpoints map[string][]byte
 	// Sources to merge into stored source snapshots (incremental sources), by source name.
 	Sources map[string]SourceDelta
-	// Exported marks the resulting serial as exported.
-	Exported bool
 }
 
 // SourceDelta is a relation of changed source records and the source's key.

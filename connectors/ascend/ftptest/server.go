@@ -99,13 +99,6 @@ func (s *Server) Fingerprint() string {
 	return s.cert.fingerprint
 }
 
-// SetMLSD switches MLSD support on or off for sessions that log in afterwards.
-func (s *Server) SetMLSD(on bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.opts.DisableMLSD = !on
-}
-
 // Put creates or replaces the file at p (an absolute slash path; parent folders are implied).
 func (s *Server) Put(p string, data []byte, mtime time.Time) {
 	s.mu.Lock()
