@@ -364,10 +364,11 @@ func (s *session) commitChanges(ctx context.Context, runID string, acked []conne
 	return s.commit(ctx, c)
 }
 
-// commit commits c to the state. The keys of the snapshot records it changes are kept for the export
-// (touchedTable), so that the records file can be brought up to date by those records alone.
+// commit commits c to the state. For a sink with a records file (connectors.Exporter), the keys of the
+// snapshot records it changes are kept (touchedTable), so that the file can be brought up to date by those
+// records alone.
 func (s *session) commit(ctx context.Context, c *state.Commit) error {
-	if c.Changes != "" {
+	if _, exports := s.sink.(connectors.Exporter); exports && c.Changes != "" {
 		if err := s.touch(ctx, c.Changes); err != nil {
 			return err
 		}

@@ -472,7 +472,8 @@ const (
 	// the whole list).
 	sinkHeld
 	// streamed: neither; the summary is counted and the hash computed over one pass of the diff, and apply
-	// reads the changes a batch at a time (applyChanges), so memory does not grow with the changes.
+	// reads the changes a batch at a time (applyChanges), so memory does not grow with the changes. Only
+	// applyMode chooses it.
 	streamed
 	// applyMode: an apply's choice: streamed when the changes are more than streamAbove (a first sync of a
 	// large catalog) and the sink does not order the whole list (connectors.Sequencer); else sinkHeld,
@@ -542,26 +543,17 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 	pl.Upcoming = s.upcoming
 	var pcs []plan.Change
 	var ccs []connectors.Change
+	err = s.countChanges(ctx, &pl.Summary)
 	if mode == applyMode {
 		mode = sinkHeld
-		if _, ok := s.sink.(connectors.Sequencer); !ok {
-			var n plan.Summary
-			if err := s.countChanges(ctx, &n); err != nil {
-				return nil, nil, err
-			}
-			if n.Total() > streamAbove {
-				mode = streamed
-			}
+		if _, ordered := s.sink.(connectors.Sequencer); !ordered && pl.Summary.Total() > streamAbove {
+			mode = streamed
 		}
 	}
 	if mode == streamed {
 		s.ds = ds
-		err = s.countChanges(ctx, &pl.Summary)
-	} else {
+	} else if err == nil {
 		pcs, ccs, err = s.changes(ctx, ds, mode == sinkHeld)
-		for _, c := range pcs {
-			pl.Summary.Add(c.Action)
-		}
 	}
 	done()
 	if err != nil {
