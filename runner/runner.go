@@ -573,7 +573,9 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 		pl.Estimate = &est
 	}
 	if mode != streamed {
-		pl.Hash = pl.ComputeHash()
+		if pl.Hash = pl.ComputeHash(); pl.Hash == "" {
+			return nil, nil, fmt.Errorf("plan: %d changes read for a summary of %d", len(pl.Changes), pl.Summary.Total())
+		}
 		return pl, ccs, nil
 	}
 	pl.Hash, err = pl.HashOf(func(yield func(*plan.Change) error) error {
