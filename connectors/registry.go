@@ -29,3 +29,27 @@ var (
 	Sources = spec.NewRegistry[NewSource](spec.KindSource)
 	Sinks   = spec.NewRegistry[NewSink](spec.KindSink)
 )
+
+// SourceOf adapts the constructor of a concrete source type to NewSource, so a package registers it as
+// Sources.MustRegister(spec, SourceOf(NewX)). A failed constructor yields a nil Source, never an interface
+// holding a nil pointer.
+func SourceOf[S Source](f func(spec.Config, Env) (S, error)) NewSource {
+	return func(cfg spec.Config, env Env) (Source, error) {
+		s, err := f(cfg, env)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+}
+
+// SinkOf adapts the constructor of a concrete sink type to NewSink, as SourceOf does for sources.
+func SinkOf[S Sink](f func(spec.Config, Env) (S, error)) NewSink {
+	return func(cfg spec.Config, env Env) (Sink, error) {
+		s, err := f(cfg, env)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+}

@@ -44,13 +44,7 @@ picks, per item, the active eCommerce promotion created earliest.`,
 }
 
 func init() {
-	connectors.Sources.MustRegister(promotionsSpec, func(cfg spec.Config, env connectors.Env) (connectors.Source, error) {
-		s, err := NewPromotionsSource(cfg, env)
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	})
+	connectors.Sources.MustRegister(promotionsSpec, connectors.SourceOf(NewPromotionsSource))
 }
 
 // promotionsSchema is the schema of the ascend_promotions source.

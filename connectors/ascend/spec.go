@@ -130,11 +130,5 @@ an inv file set its quantity) and file (the newest upload it comes from). Empty 
 }
 
 func init() {
-	connectors.Sources.MustRegister(sourceSpec, func(cfg spec.Config, env connectors.Env) (connectors.Source, error) {
-		s, err := NewSource(cfg, env)
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	})
+	connectors.Sources.MustRegister(sourceSpec, connectors.SourceOf(NewSource))
 }

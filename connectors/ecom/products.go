@@ -59,13 +59,7 @@ func productsConnectionFields() []spec.Field {
 }
 
 func init() {
-	connectors.Sources.MustRegister(productsSpec, func(cfg spec.Config, env connectors.Env) (connectors.Source, error) {
-		s, err := NewProductsSource(cfg, env)
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	})
+	connectors.Sources.MustRegister(productsSpec, connectors.SourceOf(NewProductsSource))
 }
 
 // productsSchema is the schema of the ecom_products source.

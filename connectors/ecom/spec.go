@@ -102,13 +102,7 @@ sent again only when the records' images change.`,
 }
 
 func init() {
-	connectors.Sinks.MustRegister(sinkSpec, func(cfg spec.Config, env connectors.Env) (connectors.Sink, error) {
-		s, err := NewSink(cfg, env)
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	})
+	connectors.Sinks.MustRegister(sinkSpec, connectors.SinkOf(NewSink))
 }
 
 // config is the decoded configuration.

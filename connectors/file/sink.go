@@ -66,13 +66,7 @@ values are JSON strings, numbers, booleans or null; timestamps and dates are RFC
 }
 
 func init() {
-	connectors.Sinks.MustRegister(sinkSpec, func(cfg spec.Config, env connectors.Env) (connectors.Sink, error) {
-		s, err := NewSink(cfg, env)
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	})
+	connectors.Sinks.MustRegister(sinkSpec, connectors.SinkOf(NewSink))
 }
 
 type sinkConfig struct {

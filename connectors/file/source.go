@@ -108,13 +108,7 @@ when no offset is given); booleans as true/false, t/f, yes/no, y/n or 1/0.`,
 }
 
 func init() {
-	connectors.Sources.MustRegister(sourceSpec, func(cfg spec.Config, env connectors.Env) (connectors.Source, error) {
-		s, err := NewSource(cfg, env)
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	})
+	connectors.Sources.MustRegister(sourceSpec, connectors.SourceOf(NewSource))
 }
 
 type column struct {

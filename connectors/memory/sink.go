@@ -34,13 +34,7 @@ records for plan --refresh.`,
 }
 
 func init() {
-	connectors.Sinks.MustRegister(sinkSpec, func(cfg spec.Config, env connectors.Env) (connectors.Sink, error) {
-		s, err := NewSink(cfg, env)
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	})
+	connectors.Sinks.MustRegister(sinkSpec, connectors.SinkOf(NewSink))
 }
 
 type sinkConfig struct {

@@ -41,13 +41,7 @@ version, which grows each time a dataset is registered. The schema is the datase
 }
 
 func init() {
-	connectors.Sources.MustRegister(sourceSpec, func(cfg spec.Config, env connectors.Env) (connectors.Source, error) {
-		s, err := NewSource(cfg, env)
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	})
+	connectors.Sources.MustRegister(sourceSpec, connectors.SourceOf(NewSource))
 }
 
 type sourceConfig struct {

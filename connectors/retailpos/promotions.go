@@ -16,13 +16,7 @@ import (
 )
 
 func init() {
-	connectors.Sources.MustRegister(promotionsSpec, func(cfg spec.Config, env connectors.Env) (connectors.Source, error) {
-		s, err := NewPromotionsSource(cfg, env)
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	})
+	connectors.Sources.MustRegister(promotionsSpec, connectors.SourceOf(NewPromotionsSource))
 }
 
 // promotionsSchema is the schema of the retailpos_promotions source: the promotions transform's default
