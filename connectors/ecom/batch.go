@@ -141,7 +141,7 @@ func (s *Sink) runTicket(ctx context.Context, ops []op) (results []*result, crea
 			results[k] = &result{body: r.HTTPBody}
 		default:
 			se := &httpapi.StatusError{Method: o.method, Path: o.path, Status: r.HTTPStatusCode, Attempts: 1}
-			se.Code, se.Message = decodeError(r.HTTPStatusCode, r.HTTPBody)
+			se.Code, se.Message = s.client.Decode(r.HTTPStatusCode, r.HTTPBody)
 			results[k] = &result{err: se}
 		}
 	}

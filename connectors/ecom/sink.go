@@ -100,7 +100,7 @@ func build(c config, env connectors.Env) (*Sink, error) {
 		schema: env.Schema,
 		m:      m,
 		index:  newIndex(),
-		sleep:  sleepCtx,
+		sleep:  httpapi.Sleep,
 	}
 	return s, nil
 }
@@ -165,15 +165,4 @@ func refused(err error) error {
 		return fmt.Errorf("the store refused the token (check it and its scopes): %w", err)
 	}
 	return err
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

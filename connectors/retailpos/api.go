@@ -10,7 +10,6 @@ import (
 	"strconv"
 
 	"github.com/possync/possync/connectors/internal/httpapi"
-	"github.com/possync/possync/pipelines/spec"
 )
 
 // api calls the X-Series API 2.0 endpoints the source reads.
@@ -195,19 +194,15 @@ func (a *api) brands(ctx context.Context) (map[string]string, error) {
 	return out, err
 }
 
-// decodeError reads the API's error body, {"error": "<title>", "message": "<detail>"}, masking the token
-// should a server ever echo it.
-func decodeError(token spec.Secret) func(int, []byte) (string, string) {
-	var r spec.Redactor
-	r.Add(token.Reveal())
-	return func(_ int, body []byte) (string, string) {
-		var e struct {
-			Error   string `json:"error"`
-			Message string `json:"message"`
-		}
-		if json.Unmarshal(body, &e) != nil {
-			return "", ""
-		}
-		return r.Redact(e.Error), r.Redact(e.Message)
+// decodeError reads the API's error body, {"error": "<title>", "message": "<detail>"} (the client masks the
+// token in it).
+func decodeError(_ int, body []byte) (string, string) {
+	var e struct {
+		Error   string `json:"error"`
+		Message string `json:"message"`
 	}
+	if json.Unmarshal(body, &e) != nil {
+		return "", ""
+	}
+	return e.Error, e.Message
 }

@@ -29,13 +29,7 @@ import (
 )
 
 func init() {
-	connectors.Sources.MustRegister(sourceSpec, func(cfg spec.Config, env connectors.Env) (connectors.Source, error) {
-		s, err := NewSource(cfg, env)
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	})
+	connectors.Sources.MustRegister(sourceSpec, connectors.SourceOf(NewSource))
 }
 
 type sourceConfig struct {
@@ -115,7 +109,7 @@ func connect(rawBase, prefix string, token spec.Secret, timeout time.Duration, p
 	case perMinute < 0:
 		return nil, fmt.Errorf("requests_per_minute must not be negative (0 turns the client-side pacing off)")
 	}
-	client := &httpapi.Client{Base: base, Token: token, HTTP: &http.Client{Timeout: timeout}, DecodeError: decodeError(token)}
+	client := &httpapi.Client{Base: base, Token: token, HTTP: &http.Client{Timeout: timeout}, DecodeError: decodeError}
 	if perMinute > 0 {
 		client.Limiter = httpapi.NewLimiter(perMinute, min(limiterBurst, perMinute))
 	}

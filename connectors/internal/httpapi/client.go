@@ -43,7 +43,8 @@ type Client struct {
 	BaseDelay, MaxDelay, MaxWait time.Duration
 	// Limiter, when set, paces requests (e.g. 600 per minute).
 	Limiter *Limiter
-	// DecodeError extracts the vendor's error code and message from an error body.
+	// DecodeError extracts the vendor's error code and message from an error body; Decode masks the token
+	// in what it returns.
 	DecodeError func(status int, body []byte) (code, message string)
 	// Sleep waits; tests may replace it. It must return ctx.Err() when ctx ends first.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -105,14 +106,15 @@ func (c *Client) defaults() {
 		c.MaxWait = 5 * time.Minute
 	}
 	if c.Sleep == nil {
-		c.Sleep = sleep
+		c.Sleep = Sleep
 	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits d, or returns ctx.Err() when ctx ends first.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -147,7 +149,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		}
 		req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(payload))
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", method, path, err)
+			return fmt.Errorf("%s %s: %w", method, path, scrub(err)) // a URL parse error quotes the query
 		}
 		req.Header.Set("Authorization", "Bearer "+c.Token.Reveal())
 		req.Header.Set("User-Agent", UserAgent)
@@ -189,9 +191,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 			return nil
 		}
 		se := &StatusError{Method: method, Path: path, Status: resp.StatusCode, Attempts: attempt}
-		if c.DecodeError != nil {
-			se.Code, se.Message = c.DecodeError(resp.StatusCode, data)
-		}
+		se.Code, se.Message = c.Decode(resp.StatusCode, data)
 		if !se.Temporary() || attempt > c.MaxRetries {
 			return se
 		}
@@ -209,6 +209,21 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 			return err
 		}
 	}
+}
+
+// Decode reads a vendor error body with DecodeError ("", "" without one), masking the token should the
+// server echo it: the message reaches errors, reports and logs.
+func (c *Client) Decode(status int, body []byte) (code, message string) {
+	if c.DecodeError == nil {
+		return "", ""
+	}
+	code, message = c.DecodeError(status, body)
+	if tok := c.Token.Reveal(); tok != "" {
+		var r spec.Redactor
+		r.Add(tok)
+		code, message = r.Redact(code), r.Redact(message)
+	}
+	return code, message
 }
 
 // backoff is the delay before retry number attempt: BaseDelay·2^(attempt-1), capped, with ±50% jitter.

@@ -151,3 +151,23 @@ func TestLimiterPaces(t *testing.T) {
 		t.Fatalf("estimate of 1240 calls = %s, want 2m3s", got)
 	}
 }
+
+// TestEchoedTokenIsMasked: a vendor error that quotes the token (code or message) never carries it into the
+// error, whichever connector decodes the body.
+func TestEchoedTokenIsMasked(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`{"error":"bad tok-SECRET-123","message":"token tok-SECRET-123 lacks a scope"}`))
+	}))
+	defer srv.Close()
+	var slept []time.Duration
+	cl := newClient(t, srv, &slept)
+	err := cl.Do(context.Background(), "GET", "/products", nil, nil, nil)
+	var se *StatusError
+	if !errors.As(err, &se) || strings.Contains(err.Error(), "SECRET") || se.Message != "token *** lacks a scope" || se.Code != "bad ***" {
+		t.Fatalf("err = %v, want the token masked in code and message", err)
+	}
+	if code, msg := cl.Decode(403, []byte(`{"message":"tok-SECRET-123"}`)); code != "" || msg != spec.Mask {
+		t.Fatalf("Decode = %q, %q; want the token masked", code, msg)
+	}
+}

@@ -20,7 +20,7 @@ type Limiter struct {
 // NewLimiter allows perMinute requests per minute, with bursts of up to burst requests.
 func NewLimiter(perMinute, burst int) *Limiter {
 	return &Limiter{interval: time.Minute / time.Duration(perMinute), burst: float64(burst), tokens: float64(burst),
-		now: time.Now, sleep: sleep}
+		now: time.Now, sleep: Sleep}
 }
 
 // Wait blocks until a request may go, or ctx ends.
