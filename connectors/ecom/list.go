@@ -23,17 +23,19 @@ func (s *Sink) List(ctx context.Context, req connectors.ReadRequest) (connectors
 			return nil, err
 		}
 	}
-	return &lister{s: s, schema: listedSchema(s.schema), alloc: req.Alloc, records: s.catalogRecords}, nil
+	sch := listedSchema(s.schema)
+	return &lister{s: s, schema: sch, alloc: req.Alloc,
+		records: func(p *product) []connectors.Record { return s.catalogRecords(p, sch) }}, nil
 }
 
 // catalogRecords is a store product and each of its combinations with a SKU as records of the record model,
-// conformed to the pipeline's schema.
-func (s *Sink) catalogRecords(p *product) []connectors.Record {
-	sch := listedSchema(s.schema)
-	recs := []connectors.Record{conform(s.productRecord(p), sch)}
+// conformed to sch (the listed schema).
+func (s *Sink) catalogRecords(p *product, sch *arrow.Schema) []connectors.Record {
+	pr := s.productRecord(p)
+	recs := []connectors.Record{conform(pr, sch)}
 	for k := range p.Combinations {
 		if p.Combinations[k].SKU != "" {
-			recs = append(recs, conform(s.variantRecord(p, &p.Combinations[k]), sch))
+			recs = append(recs, conform(s.variantOf(pr, p, &p.Combinations[k]), sch))
 		}
 	}
 	return recs

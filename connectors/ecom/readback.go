@@ -2,6 +2,7 @@ package ecom
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
 	"slices"
 
@@ -27,7 +28,8 @@ func listedSchema(sch *arrow.Schema) *arrow.Schema {
 }
 
 // productRecord is a store product as a record of the record model (every field; empty strings and a zero
-// compare-to price are null). cats must be loaded for category to be filled.
+// compare-to price are null; images stay null: they are neither listed, see listedSchema, nor compared as a
+// record value, see landed). cats must be loaded for category to be filled.
 func (s *Sink) productRecord(p *product) connectors.Record {
 	r := connectors.Record{
 		"sku": p.SKU, "parent_sku": nil, "name": nullable(p.Name), "description": nullable(p.Description),
@@ -51,10 +53,6 @@ func (s *Sink) productRecord(p *product) connectors.Record {
 		cat = p.CategoryIDs[0]
 	}
 	r["category"] = nullable(s.cats.path(cat))
-	if imgs := productImages(p); len(imgs) > 0 {
-		b, _ := json.Marshal(imgs)
-		r["images"] = string(b)
-	}
 	return r
 }
 
@@ -64,7 +62,13 @@ func (s *Sink) productRecord(p *product) connectors.Record {
 // whose family fields match its product's is not taken for drift. Price and weight fall back on the
 // product's; options are compact JSON with sorted keys.
 func (s *Sink) variantRecord(p *product, c *combination) connectors.Record {
-	r := s.productRecord(p)
+	return s.variantOf(s.productRecord(p), p, c)
+}
+
+// variantOf is variantRecord built on pr, the productRecord of p (left unchanged), so a listing builds each
+// product's record once for all its combinations.
+func (s *Sink) variantOf(pr connectors.Record, p *product, c *combination) connectors.Record {
+	r := maps.Clone(pr)
 	r["sku"], r["parent_sku"], r["quantity"], r["unlimited"] = c.SKU, p.SKU, nil, c.Unlimited
 	// What the store keeps only on the product is not this variant's to report, nor is a stock of 0: the
 	// sink sends a deactivated variant as 0 (combinations have no on/off switch), so 0 may mean either.
@@ -137,7 +141,8 @@ func nullable(s string) any {
 // conform keeps the fields of sch and converts numbers to the schema's types.
 func conform(r connectors.Record, sch *arrow.Schema) connectors.Record {
 	out := make(connectors.Record, sch.NumFields())
-	for _, f := range sch.Fields() {
+	for i := range sch.NumFields() {
+		f := sch.Field(i) // not sch.Fields(), which copies the field list for every record
 		v := r[f.Name]
 		switch connectors.TypeName(f.Type) {
 		case "int":
