@@ -98,7 +98,7 @@ func Apply(ctx context.Context, p *pipelines.Pipeline, opts Options, saved *plan
 	rep.FinishedAt = time.Now().UTC()
 	rep.Durations = s.timings.seconds()
 	if err != nil {
-		rep.Error = err.Error()
+		rep.Error = p.Secrets.Redact(err.Error()) // the report is stored in the state and printed
 		rep.ExitReason, rep.ExitCode = classify(err)
 	}
 	if s.d != nil && rep.PlanHash != "" {

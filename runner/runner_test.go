@@ -415,3 +415,19 @@ func TestApplyStreamsThePlansChangesInOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestReportMasksSecretsInTheRunError: a sink failing with a message that quotes a secret (an API echoing a
+// token) leaves the secret out of the report, which is stored in the state and printed by `run`.
+func TestReportMasksSecretsInTheRunError(t *testing.T) {
+	p, tgt := memoryCase(t, "")
+	p.Secrets.Add("tok-s3cr3t")
+	setDataset(t, records(3, 1), connectors.Snapshot)
+	tgt.FailAfter(0, errors.New("gateway refused token tok-s3cr3t"))
+	rep, err := runner.Apply(context.Background(), p, runner.Options{}, nil)
+	if err == nil || rep.ExitCode != runner.ExitFailure {
+		t.Fatalf("apply: %v, exit %d; want the sink's failure", err, rep.ExitCode)
+	}
+	if strings.Contains(rep.Error, "tok-s3cr3t") || !strings.Contains(rep.Error, "gateway refused token") {
+		t.Errorf("report error %q: want the message with the secret masked", rep.Error)
+	}
+}
