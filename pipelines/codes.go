@@ -50,30 +50,13 @@ const (
 // didYouMean returns a hint naming the candidate closest to s (Levenshtein distance at most 2, or a prefix
 // match, case-insensitively), or else listing the candidates after what ("valid keys: ...").
 func didYouMean(s string, candidates []string, what string) string {
-	if best, ok := closest(s, candidates); ok {
+	if best, ok := spec.Closest(s, candidates); ok {
 		return fmt.Sprintf("did you mean `%s`?", best)
 	}
 	if len(candidates) == 0 {
 		return fmt.Sprintf("there are no %s", what)
 	}
 	return fmt.Sprintf("%s: %s", what, strings.Join(candidates, ", "))
-}
-
-// closest returns the candidate most similar to s, when one is similar enough.
-func closest(s string, candidates []string) (string, bool) {
-	low := strings.ToLower(s)
-	best, bestDist := "", 3
-	for _, c := range candidates {
-		lc := strings.ToLower(c)
-		d := spec.EditDistance(low, lc)
-		if d > 2 && len(low) >= 3 && (strings.HasPrefix(lc, low) || strings.HasPrefix(low, lc)) {
-			d = 2
-		}
-		if d < bestDist || (d == bestDist && best != "" && c < best) {
-			best, bestDist = c, d
-		}
-	}
-	return best, best != ""
 }
 
 // typeNoun names a field type in messages ("a list").

@@ -254,7 +254,7 @@ func (l *loader) str(f *spec.Field, n *yaml.Node, path string) (any, bool) {
 	s := n.Value
 	if len(f.Enum) > 0 && !slices.Contains(f.Enum, s) {
 		hint := "want one of: " + strings.Join(f.Enum, ", ")
-		if best, ok := closest(s, f.Enum); ok {
+		if best, ok := spec.Closest(s, f.Enum); ok {
 			hint = fmt.Sprintf("did you mean `%s`? %s", best, hint)
 		}
 		shown := "`" + s + "`"

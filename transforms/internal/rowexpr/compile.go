@@ -110,6 +110,15 @@ func (c *Compiler) Compile(e spec.Expr) (*Program, error) {
 	return &Program{Source: e, Type: inferType(prog.Node(), c.dates), prog: prog, uses: c.uses(prog.Node()), comp: c}, nil
 }
 
+// Field returns the input field p is, when the whole expression is one input field read as is.
+func (p *Program) Field() (string, bool) {
+	id, ok := p.prog.Node().(*ast.IdentifierNode)
+	if !ok || !p.comp.isField(id.Value) {
+		return "", false
+	}
+	return id.Value, true
+}
+
 // diagnose turns an expr-lang error into a diagnostic at its position in the pipeline file.
 func (c *Compiler) diagnose(e spec.Expr, err error) error {
 	var fe *file.Error
@@ -179,13 +188,7 @@ func (v visitor) Visit(n *ast.Node) { v(*n) }
 
 // Suggest returns a did-you-mean hint for an unknown name among known ones, or a list of the known ones.
 func Suggest(name string, known []string) string {
-	best, bestDist := "", 3
-	for _, k := range known {
-		if d := spec.EditDistance(strings.ToLower(name), strings.ToLower(k)); d < bestDist && d < len(name) {
-			best, bestDist = k, d
-		}
-	}
-	if best != "" {
+	if best, ok := spec.Closest(name, known); ok {
 		return fmt.Sprintf("did you mean %q?", best)
 	}
 	const max = 12

@@ -69,6 +69,7 @@ func TestSuggest(t *testing.T) {
 		"prise":         `did you mean "price"?`,
 		"Price":         `did you mean "price"?`,
 		"channelonline": `did you mean "channel_online"?`,
+		"channel":       `did you mean "channel_online"?`, // a prefix, as pipeline keys are suggested
 		"x":             "known fields: price, sku, channel_online",
 	}
 	for name, want := range tests {
