@@ -33,7 +33,7 @@ func (m *Map) Apply(ctx context.Context, in arrow.RecordBatch) (arrow.RecordBatc
 	defer m.eval.Unbind()
 
 	n := int(in.NumRows())
-	builders := make([]array.Builder, len(m.outs))
+	builders := make([]array.Builder, len(m.outs)) // nil for the copied fields
 	appends := make([]func(any) error, len(m.outs))
 	defer func() {
 		for _, b := range builders {
@@ -43,6 +43,9 @@ func (m *Map) Apply(ctx context.Context, in arrow.RecordBatch) (arrow.RecordBatc
 		}
 	}()
 	for i, o := range m.outs {
+		if o.copy != "" {
+			continue
+		}
 		builders[i] = array.NewBuilder(m.alloc, m.schema.Field(i).Type)
 		builders[i].Reserve(n)
 		app, err := rowexpr.Appender(o.typ, builders[i])
@@ -60,6 +63,9 @@ func (m *Map) Apply(ctx context.Context, in arrow.RecordBatch) (arrow.RecordBatc
 		}
 		m.eval.Load(row)
 		for i, o := range m.outs {
+			if o.copy != "" {
+				continue
+			}
 			v, err := m.eval.Run(o.prog)
 			if err == nil {
 				err = appends[i](v)
@@ -72,20 +78,36 @@ func (m *Map) Apply(ctx context.Context, in arrow.RecordBatch) (arrow.RecordBatc
 	return m.assemble(in, builders)
 }
 
-// assemble builds the output batch from the mapped columns and the passed-through input columns.
+// assemble builds the output batch from the mapped columns (built, or copied from the input) and the
+// passed-through input columns.
 func (m *Map) assemble(in arrow.RecordBatch, builders []array.Builder) (arrow.RecordBatch, error) {
-	cols := make([]arrow.Array, 0, m.schema.NumFields())
-	for _, b := range builders {
-		a := b.NewArray()
-		defer a.Release()
-		cols = append(cols, a)
-	}
-	for _, name := range m.pass {
+	column := func(name string) (arrow.Array, error) {
 		idx := in.Schema().FieldIndices(name)
 		if len(idx) == 0 {
 			return nil, fmt.Errorf("map: input batch has no field %q", name)
 		}
-		cols = append(cols, in.Column(idx[0]))
+		return in.Column(idx[0]), nil
+	}
+	cols := make([]arrow.Array, 0, m.schema.NumFields())
+	for i, o := range m.outs {
+		if o.copy != "" {
+			c, err := column(o.copy)
+			if err != nil {
+				return nil, err
+			}
+			cols = append(cols, c)
+			continue
+		}
+		a := builders[i].NewArray()
+		defer a.Release()
+		cols = append(cols, a)
+	}
+	for _, name := range m.pass {
+		c, err := column(name)
+		if err != nil {
+			return nil, err
+		}
+		cols = append(cols, c)
 	}
 	return array.NewRecordBatch(m.schema, cols, in.NumRows()), nil
 }

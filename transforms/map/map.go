@@ -102,6 +102,9 @@ type output struct {
 	name string
 	typ  string // field type name
 	prog *rowexpr.Program
+	// copy names the input field whose column is the output as is: the expression is that field alone, of the
+	// output's Arrow type. Apply shares its column instead of evaluating prog row by row.
+	copy string
 }
 
 // Map is the map transform. It implements transforms.Batch.
@@ -134,13 +137,17 @@ func New(cfg spec.Config, env transforms.Env) (transforms.Transform, error) {
 	if m.alloc == nil {
 		m.alloc = memory.DefaultAllocator
 	}
-	progs := make([]*rowexpr.Program, len(outs))
+	var progs []*rowexpr.Program
 	fields := make([]arrow.Field, 0, len(outs)+len(pass))
 	for i, o := range outs {
-		progs[i] = o.prog
 		t, err := connectors.ArrowType(o.typ)
 		if err != nil {
 			return nil, fmt.Errorf("map: field %s: %w", o.name, err)
+		}
+		if name, ok := o.prog.Field(); ok && arrow.TypeEqual(env.Input.Field(env.Input.FieldIndices(name)[0]).Type, t) {
+			m.outs[i].copy = name
+		} else {
+			progs = append(progs, o.prog)
 		}
 		fields = append(fields, arrow.Field{Name: o.name, Type: t, Nullable: true})
 	}

@@ -427,3 +427,33 @@ func TestMapCancelled(t *testing.T) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 }
+
+func TestMapCopiesFieldsAsIs(t *testing.T) {
+	m := newMap(t, mapConfig([]field{{"id", "sku"}, {"q", "qty"}, {"t", "updated"}, {"n", "trim(name)"}},
+		map[string]any{"types": map[string]any{"q": "float"}}))
+	in := inputBatch(t)
+	out, err := m.Apply(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Release()
+	// sku and updated are of their output's type: their columns are shared; qty widened to a float is not.
+	if out.Column(0) != in.Column(0) || out.Column(2) != in.Column(8) || out.Column(1) == in.Column(4) {
+		t.Error("want the columns of id and t shared with the input, q converted")
+	}
+	want := []connectors.Record{
+		{"id": "A1", "q": 3.0, "t": inputRows[0]["updated"], "n": "Shirt"},
+		{"id": "B2", "q": -2.0, "t": nil, "n": "Hat"},
+	}
+	for i, w := range want {
+		got := connectors.RowRecord(out, i)
+		if ts, ok := w["t"].(time.Time); ok && !ts.Equal(got["t"].(time.Time)) {
+			t.Errorf("row %d: t = %v, want %v", i, got["t"], ts)
+		}
+		delete(got, "t")
+		delete(w, "t")
+		if !reflect.DeepEqual(got, w) {
+			t.Errorf("row %d = %v, want %v", i, got, w)
+		}
+	}
+}
