@@ -279,3 +279,15 @@ func TestMatchMappingsFileErrors(t *testing.T) {
 		})
 	}
 }
+// An items field named like an output field (case aside) gives way to the step's own.
+func TestMatchReplacesItemsOutputFields(t *testing.T) {
+	dir := matchCase(t, "")
+	p := strings.Replace(matchPipeline, "      - {name: brand, type: string}\n  website:",
+		"      - {name: brand, type: string}\n      - {name: Website_SKU, type: string}\n      - {name: MATCH, type: string}\n  website:", 1)
+	writeFile(t, filepath.Join(dir, "pipeline.yaml"), strings.Replace(p, "%s\n", "", 1))
+	writeFile(t, filepath.Join(dir, "items.csv"), "sku,gtin14,gtin_ambiguous,mpn,brand,Website_SKU,MATCH\nUPCA,036000291452,false,,,stale,stale\n")
+	got := matches(t, mustPlan(t, loadAt(t, dir)))
+	if got["UPCA"] != "W-EAN gtin" {
+		t.Errorf("UPCA = %q, want W-EAN gtin", got["UPCA"])
+	}
+}

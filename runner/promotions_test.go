@@ -445,3 +445,22 @@ func TestPromotionPromotedField(t *testing.T) {
 		}
 	}
 }
+
+// TestPromotionReplacesItemsOutputFields: an items field named like one of the step's output fields (case
+// aside) gives way to the step's own value.
+func TestPromotionReplacesItemsOutputFields(t *testing.T) {
+	items := "sku,name,price,enabled,Sale_Price,COMPARE_TO_PRICE\nA,anchor,99,true,1,2\n"
+	dir := promoCase(t, items, promo{"17", "Black Friday", "2026-10-01 09:00:00", "2026-11-27", "2026-11-30", "Y", "A", "79"})
+	writeFile(t, filepath.Join(dir, "pipeline.yaml"), strings.Replace(fmt.Sprintf(promoPipeline, "string", "bool"),
+		"      - {name: enabled, type: bool}\n", "      - {name: enabled, type: bool}\n      - {name: Sale_Price, type: float}\n"+
+			"      - {name: COMPARE_TO_PRICE, type: float}\n", 1))
+	got := fields(changeOf(t, planAt(t, loadAt(t, dir), blackFriday), "A"))
+	if got["sale_price"] != "79" || got["compare_to_price"] != "99" || got["price"] != "79" {
+		t.Errorf("fields %v: want the step's sale_price 79 and compare_to_price 99", got)
+	}
+	for _, stale := range []string{"Sale_Price", "COMPARE_TO_PRICE"} {
+		if _, ok := got[stale]; ok {
+			t.Errorf("the items field %s was kept: %v", stale, got)
+		}
+	}
+}
