@@ -3,6 +3,7 @@ package connectors
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,7 +49,7 @@ func TypeName(t arrow.DataType) string {
 		return "string"
 	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
 		return "int"
-	case arrow.FLOAT32, arrow.FLOAT64, arrow.DECIMAL128, arrow.DECIMAL256:
+	case arrow.FLOAT16, arrow.FLOAT32, arrow.FLOAT64, arrow.DECIMAL128, arrow.DECIMAL256:
 		return "float"
 	case arrow.BOOL:
 		return "bool"
@@ -61,7 +62,8 @@ func TypeName(t arrow.DataType) string {
 }
 
 // Value returns the value at row i of column a as a Go value (string, int64, float64, bool, time.Time or
-// nil). Strings are copied, so the value outlives the batch.
+// nil): the Go type of the column's TypeName (any other type as its text). Strings are copied, so the value
+// outlives the batch.
 func Value(a arrow.Array, i int) any {
 	if a.IsNull(i) {
 		return nil
@@ -93,18 +95,29 @@ func Value(a arrow.Array, i int) any {
 		return c.Value(i)
 	case *array.Float32:
 		return float64(c.Value(i))
+	case *array.Float16:
+		return float64(c.Value(i).Float32())
 	case *array.Boolean:
 		return c.Value(i)
 	case *array.Date32:
 		return c.Value(i).ToTime().UTC()
+	case *array.Date64:
+		return c.Value(i).ToTime().UTC()
 	case *array.Timestamp:
 		u := c.DataType().(*arrow.TimestampType).Unit
 		return c.Value(i).ToTime(u).UTC()
-	case *array.Decimal128:
-		dt := c.DataType().(*arrow.Decimal128Type)
-		return c.Value(i).ToFloat64(dt.Scale)
+	case *array.Decimal128: // through the decimal text: ToFloat64 gives 19.990000000000002 for 19.99
+		return decimalFloat(c.Value(i).ToString(c.DataType().(*arrow.Decimal128Type).Scale))
+	case *array.Decimal256:
+		return decimalFloat(c.Value(i).ToString(c.DataType().(*arrow.Decimal256Type).Scale))
 	}
 	return a.ValueStr(i)
+}
+
+// decimalFloat is the float64 nearest to a decimal's text.
+func decimalFloat(text string) float64 {
+	f, _ := strconv.ParseFloat(text, 64) // the text of a decimal always parses
+	return f
 }
 
 // RowRecord returns row i of batch b as a Record.

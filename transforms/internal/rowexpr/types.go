@@ -9,6 +9,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/expr-lang/expr/ast"
+
+	"github.com/possync/possync/connectors"
 )
 
 // Field type names (see connectors.TypeNames) that expressions produce.
@@ -25,14 +27,14 @@ var timeType = reflect.TypeOf(time.Time{})
 
 // zeroValue is a value of the Go type under which expressions see a column of type t.
 func zeroValue(t arrow.DataType) any {
-	switch t.ID() {
-	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
+	switch connectors.TypeName(t) { // the type connectors.Value reads the column as
+	case "int":
 		return int64(0)
-	case arrow.FLOAT16, arrow.FLOAT32, arrow.FLOAT64, arrow.DECIMAL128:
+	case "float":
 		return float64(0)
-	case arrow.BOOL:
+	case "bool":
 		return false
-	case arrow.DATE32, arrow.DATE64, arrow.TIMESTAMP:
+	case "date", "timestamp":
 		return time.Time{}
 	}
 	return "" // strings, and any other type as its text form
