@@ -279,6 +279,7 @@ func TestMatchMappingsFileErrors(t *testing.T) {
 		})
 	}
 }
+
 // An items field named like an output field (case aside) gives way to the step's own.
 func TestMatchReplacesItemsOutputFields(t *testing.T) {
 	dir := matchCase(t, "")
