@@ -99,7 +99,7 @@ func Apply(ctx context.Context, p *pipelines.Pipeline, opts Options, saved *plan
 	rep.Durations = s.timings.seconds()
 	if err != nil {
 		rep.Error = p.Secrets.Redact(err.Error()) // the report is stored in the state and printed
-		rep.ExitReason, rep.ExitCode = classify(err)
+		rep.ExitReason, rep.ExitCode = Classify(err)
 	}
 	if s.d != nil && rep.PlanHash != "" {
 		b, _ := json.Marshal(rep)
@@ -114,8 +114,8 @@ func Apply(ctx context.Context, p *pipelines.Pipeline, opts Options, saved *plan
 	return rep, err
 }
 
-// classify maps an error to a run's exit reason and code.
-func classify(err error) (string, int) {
+// Classify maps an error to a run's exit reason and code (the CLI's exit code for it).
+func Classify(err error) (string, int) {
 	var stale *StaleError
 	var blocked *BlockedError
 	var invalid interface{ HasErrors() bool }

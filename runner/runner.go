@@ -311,8 +311,16 @@ func (s *session) buildSink() spec.Diagnostics {
 
 // Check type-checks a pipeline without reading data: it builds every component, runs the steps over empty
 // inputs (compiling each expression against its upstream fields and preparing each SQL step), and checks the
-// key against the records the sink would receive.
+// key against the records the sink would receive. No diagnostic shows a secret value of the pipeline.
 func Check(ctx context.Context, p *pipelines.Pipeline) spec.Diagnostics {
+	diags := check(ctx, p)
+	for _, d := range diags {
+		d.Message, d.Hint = p.Secrets.Redact(d.Message), p.Secrets.Redact(d.Hint)
+	}
+	return diags
+}
+
+func check(ctx context.Context, p *pipelines.Pipeline) spec.Diagnostics {
 	s := newSession(p, Options{})
 	d, err := openDuck(ctx, pipelines.State{Dir: p.State.Dir})
 	if err != nil {

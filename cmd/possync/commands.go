@@ -15,7 +15,6 @@ import (
 	"github.com/possync/possync/pipelines/spec"
 	"github.com/possync/possync/runner"
 	"github.com/possync/possync/runner/plan"
-	"github.com/possync/possync/runner/state"
 	"github.com/possync/possync/transforms"
 )
 
@@ -73,10 +72,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	for _, f := range files {
 		p, diags := pipelines.Load(f, pipelines.Options{})
 		if p != nil && !diags.HasErrors() {
-			diags = append(diags, runner.Check(ctx, p)...)
-			for _, d := range diags {
-				d.Message = p.Secrets.Redact(d.Message)
-			}
+			diags = append(diags, runner.Check(ctx, p)...) // both redact secrets
 		}
 		all = append(all, diags...)
 	}
@@ -137,17 +133,11 @@ func fail(stderr io.Writer, p *pipelines.Pipeline, cmd string, err error) int {
 	var diags spec.Diagnostics
 	if errors.As(err, &diags) {
 		printDiags(stderr, diags, p.Secrets)
-		return runner.ExitInvalid
+	} else {
+		fmt.Fprintf(stderr, "possync %s: %s\n", cmd, p.Secrets.Redact(err.Error()))
 	}
-	fmt.Fprintf(stderr, "possync %s: %s\n", cmd, p.Secrets.Redact(err.Error()))
-	if errors.Is(err, state.ErrLocked) {
-		return runner.ExitLocked
-	}
-	var blocked *runner.BlockedError
-	if errors.As(err, &blocked) {
-		return runner.ExitBlocked
-	}
-	return runner.ExitFailure
+	_, code := runner.Classify(err)
+	return code
 }
 
 func isTerminal(w io.Writer) bool {
