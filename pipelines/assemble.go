@@ -26,7 +26,7 @@ func (l *loader) build(root *yaml.Node) *Pipeline {
 	var namePos []spec.Pos
 	p.Transforms, namePos = l.steps(nodes[slotTransforms])
 	if n := nodes[slotSink]; n == nil || isNull(n) {
-		f, _ := findField(topFields, slotSink)
+		f, _ := spec.FindField(topFields, slotSink)
 		l.missing(root, n, "/"+slotSink, f)
 	} else {
 		p.Sink, _, _ = l.component(spec.KindSink, n, "/"+slotSink, nil)

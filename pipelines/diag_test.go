@@ -66,6 +66,10 @@ func TestDiagnostics(t *testing.T) {
 		{"wrong_type quoted int", head + src + "sink: {type: shop, store: s, api_key: k, batch_size: \"100\"}\n", nil, []want{
 			{code: CodeWrongType, line: 6, col: 54, path: "/sink/batch_size", msg: "want an integer, have a string",
 				hint: "without quotes"}}},
+		{"wrong_type merge in component, once", head + "source: {type: file, path: a.csv, <<: 5}\n" + snk, nil, []want{
+			{code: CodeWrongType, line: 5, col: 39, path: "/source", msg: "want a mapping to merge, have an integer"}}},
+		{"wrong_type key in component, once", head + "source: {type: file, path: a.csv, [a]: 1}\n" + snk, nil, []want{
+			{code: CodeWrongType, line: 5, col: 35, path: "/source", msg: "want a string key, have a list"}}},
 		{"wrong_type component", head + "source: file\n" + snk, nil, []want{
 			{code: CodeWrongType, line: 5, col: 9, path: "/source", msg: "want a mapping, have a string"}}},
 		{"bad_enum", head + src + snk + "diff: {on_missing: delet}\n", nil, []want{

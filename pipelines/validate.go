@@ -68,8 +68,11 @@ func (l *loader) entries(n *yaml.Node, path string) []entry {
 	return out
 }
 
-// get returns the value of key in mapping n, or nil.
+// get returns the value of key in mapping n, or nil. It reports nothing: its caller validates n with object,
+// whose entries report n's malformed keys and merges once.
 func (l *loader) get(n *yaml.Node, path, key string) *yaml.Node {
+	reported := len(l.diags)
+	defer func() { l.diags = l.diags[:reported] }()
 	for _, e := range l.entries(n, path) {
 		if e.key.Value == key {
 			return e.val
@@ -109,7 +112,7 @@ func (l *loader) object(n *yaml.Node, path string, fields []spec.Field, skip map
 	for _, e := range l.entries(n, path) {
 		name := e.key.Value
 		kp := spec.PointerJoin(path, name)
-		f, ok := findField(fields, name)
+		f, ok := spec.FindField(fields, name)
 		if !ok {
 			if !open {
 				l.errorf(e.key, kp, CodeUnknownField, didYouMean(name, spec.FieldNames(fields), "valid keys"),
@@ -156,16 +159,6 @@ func (l *loader) missing(block, null *yaml.Node, path string, f *spec.Field) {
 		hint += " (" + strings.TrimSuffix(f.Description, ".") + ")"
 	}
 	l.errorf(at, path, CodeMissingField, hint, msg, f.Name)
-}
-
-// findField returns the declared field called name.
-func findField(fields []spec.Field, name string) (*spec.Field, bool) {
-	for i := range fields {
-		if fields[i].Name == name {
-			return &fields[i], true
-		}
-	}
-	return nil, false
 }
 
 // value converts n, the value of field f at path, to the Config value of f's type, reporting what is wrong.

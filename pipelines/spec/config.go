@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -208,7 +209,7 @@ func coerce(f *Field, v any) (any, error) {
 		if !ok {
 			return nil, fmt.Errorf("want a string, have %T", v)
 		}
-		if len(f.Enum) > 0 && !contains(f.Enum, s) {
+		if len(f.Enum) > 0 && !slices.Contains(f.Enum, s) {
 			return nil, fmt.Errorf("%q is not one of %s", s, strings.Join(f.Enum, ", "))
 		}
 		return s, nil
@@ -266,13 +267,4 @@ func (f *Field) DefaultValue() any {
 		return nil
 	}
 	return v
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

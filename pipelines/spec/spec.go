@@ -80,10 +80,11 @@ type Component struct {
 
 // Field returns the declared field with the given name.
 func (c *Component) Field(name string) (*Field, bool) {
-	return findField(c.Fields, name)
+	return FindField(c.Fields, name)
 }
 
-func findField(fields []Field, name string) (*Field, bool) {
+// FindField returns the field of fields called name.
+func FindField(fields []Field, name string) (*Field, bool) {
 	for i := range fields {
 		if fields[i].Name == name {
 			return &fields[i], true
