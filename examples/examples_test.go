@@ -6,7 +6,6 @@ import (
 	"encoding/csv"
 	"errors"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,7 +83,9 @@ func TestExamplesConverge(t *testing.T) {
 		t.Run(f, func(t *testing.T) {
 			ctx := t.Context()
 			dir := t.TempDir()
-			copyExample(t, filepath.Dir(f), dir)
+			if err := Extract(filepath.Dir(f), dir); err != nil { // what `possync demo` runs, without state or outputs
+				t.Fatal(err)
+			}
 			p := load(t, filepath.Join(dir, filepath.Base(f)), start(t, f))
 
 			first, err := runner.Plan(ctx, p, runner.Options{})
@@ -131,35 +132,6 @@ func TestExamplesConverge(t *testing.T) {
 				t.Fatalf("records file %s holds %d rows, want the %d desired", ex.Path, n, desired)
 			}
 		})
-	}
-}
-
-// copyExample copies an example folder, leaving out what runs produce: hidden folders (the .possync state)
-// and out/ (sink outputs, ignored by git).
-func copyExample(t *testing.T, from, to string) {
-	t.Helper()
-	err := filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(from, path)
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if rel != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "out") {
-				return filepath.SkipDir
-			}
-			return os.MkdirAll(filepath.Join(to, rel), 0o755)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(to, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatalf("copy %s: %v", from, err)
 	}
 }
 
