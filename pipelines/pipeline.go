@@ -41,7 +41,8 @@ type Pipeline struct {
 	// TimeZone is the store's time zone (the `timezone` field, default UTC), for date logic and --at.
 	TimeZone *time.Location
 
-	// Secrets redacts every secret value of the file from text: the CLI passes all output through it.
+	// Secrets redacts every secret value of the file from text: diagnostics, errors, reports and logs pass
+	// through it (plans hold record data, which never carries the file's secrets).
 	Secrets *spec.Redactor
 }
 

@@ -27,7 +27,7 @@ Usage:
   possync check FILE                        test every connector's connectivity and credentials
   possync connectors [NAME]                 docs of every source, sink and transform
   possync schema                            print the JSON Schema of pipeline files
-  possync demo [EXAMPLE]                    run an embedded example against local emulators
+  possync demo [EXAMPLE] [--dir DIR]        run an embedded example against local emulators
 
 Run 'possync COMMAND -h' for a command's flags.
 Exit codes: 0 ok (plan: no changes), 1 failure, 2 invalid config (plan: changes planned),
