@@ -24,8 +24,7 @@ build:
 
 ## test: gofmt check, go vet, then the whole test suite under the race detector. Measured on 2 cores
 ## (2026-11-22): 1m48s with -race from an empty build cache (1m00s without), 1m17s with a warm cache (tests
-## always run: -count=1); well under the
-## 5-minute budget, so the whole suite keeps -race.
+## always run: -count=1); well under the 5-minute budget, so the whole suite keeps -race.
 test: fmt-check vet
 	$(GO) test -race -tags $(TAGS) -count=1 ./...
 
