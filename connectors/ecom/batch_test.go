@@ -61,3 +61,20 @@ func TestBatchCreationLost(t *testing.T) {
 		t.Errorf("%d POST /batch, %d products, %d writes; want 2 (one lost, one repeated), 4, 4", posts, len(srv.Products()), len(srv.Writes()))
 	}
 }
+
+// TestGatewayErrorAfterCreateMakesNoDuplicate: the store creates a category and a product but the gateway
+// answers 502. The client must not send either POST again (it would create a second category; products are
+// unique by SKU): the sink looks the outcome up and goes on.
+func TestGatewayErrorAfterCreateMakesNoDuplicate(t *testing.T) {
+	srv := ecomtest.New(ecomtest.Options{})
+	defer srv.Close()
+	srv.Fail(ecomtest.Failure{Method: http.MethodPost, Path: "/categories", Times: 1, Status: http.StatusBadGateway, AfterActing: true})
+	s, _ := newTestSink(t, srv, []string{"sku", "name", "price", "category"}, nil)
+	wantAcked(t, apply(t, s, create(connectors.Record{"sku": "G1", "name": "Gear", "price": 5.0, "category": "Gears"})))
+	if cats := srv.Categories(); len(cats) != 1 || cats[0].Name != "Gears" {
+		t.Errorf("categories = %+v, want one Gears", cats)
+	}
+	if n := len(srv.Products()); n != 1 {
+		t.Errorf("%d products, want 1", n)
+	}
+}

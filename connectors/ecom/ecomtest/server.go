@@ -71,6 +71,9 @@ type Failure struct {
 	Code, Message string
 	// RetryAfter, when set, is sent as the Retry-After header.
 	RetryAfter string
+	// AfterActing carries the request out before answering with Status, as a gateway that times out
+	// (502, 504) after the store acted.
+	AfterActing bool
 }
 
 // Server is an emulated store. Its methods are safe for concurrent use.
@@ -140,6 +143,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status, out = e.Status, e
 	default:
 		if f := s.takeFailure(r.Method, path); f != nil {
+			if f.AfterActing {
+				s.dispatch(r.Method, path, r.URL.Query(), body, "")
+			}
 			status, out, header = f.Status, failureBody(f), f.RetryAfter
 			break
 		}

@@ -3,9 +3,10 @@
 // the vendor's message, never the token or the query string.
 //
 // Retry policy: 429 waits for Retry-After (seconds or an HTTP date) or backs off; 408 and 5xx back off
-// exponentially with jitter; other 4xx never retry. A transport failure is retried for idempotent methods
-// only: a POST whose request may have reached the server returns an *UncertainError, so the caller can look
-// the outcome up instead of creating a duplicate.
+// exponentially with jitter; other 4xx never retry. A transport failure, a 408, 500, 502 or 504 is retried
+// for idempotent methods only: a POST or PATCH that may have been carried out returns an *UncertainError,
+// so the caller can look the outcome up instead of creating a duplicate (429 and 503 are retried for every
+// method: the server did not take the request on).
 package httpapi
 
 import (
@@ -77,7 +78,16 @@ func (e *StatusError) Temporary() bool {
 	return e.Status == http.StatusTooManyRequests || e.Status == http.StatusRequestTimeout || e.Status >= 500
 }
 
-// UncertainError is a non-idempotent request that failed in transport after it may have reached the server.
+// mayHaveActed reports whether a server answering with status may have carried the request out first: a
+// timeout or a gateway error can come after the application acted. 429 and 503 say the request was not
+// taken on.
+func mayHaveActed(status int) bool {
+	return status == http.StatusRequestTimeout || status == http.StatusInternalServerError ||
+		status == http.StatusBadGateway || status == http.StatusGatewayTimeout
+}
+
+// UncertainError is a non-idempotent request that failed (in transport, or with a timeout or gateway error)
+// after it may have reached the server.
 type UncertainError struct {
 	Method, Path string
 	Err          error
@@ -192,6 +202,9 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		}
 		se := &StatusError{Method: method, Path: path, Status: resp.StatusCode, Attempts: attempt}
 		se.Code, se.Message = c.Decode(resp.StatusCode, data)
+		if !idempotent && mayHaveActed(resp.StatusCode) {
+			return &UncertainError{Method: method, Path: path, Err: se}
+		}
 		if !se.Temporary() || attempt > c.MaxRetries {
 			return se
 		}

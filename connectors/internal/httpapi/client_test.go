@@ -46,6 +46,11 @@ func TestRetryPolicy(t *testing.T) {
 		{"408 retried", "DELETE", []int{408, 200}, "", "", 2, nil},
 		{"4xx never retried", "GET", []int{404}, "", "HTTP 404: not_found: no such product", 1, nil},
 		{"409 never retried", "POST", []int{409}, "", "HTTP 409", 1, nil},
+		{"POST 429 and 503 retried (not taken on)", "POST", []int{429, 503, 200}, "1", "", 3, nil},
+		{"POST 502 is uncertain, never re-sent", "POST", []int{502, 200}, "", "outcome unknown", 1, nil},
+		{"PATCH 500 is uncertain", "PATCH", []int{500, 200}, "", "outcome unknown", 1, nil},
+		{"POST 504 is uncertain", "POST", []int{504, 200}, "", "outcome unknown", 1, nil},
+		{"PUT 502 retried (idempotent)", "PUT", []int{502, 200}, "", "", 2, nil},
 		{"retries are bounded", "GET", []int{503, 503, 503, 503, 503}, "", "HTTP 503", 4, nil},
 		{"Retry-After beyond the allowed wait fails", "GET", []int{429}, "86400", "more than the 5m0s allowed", 1, nil},
 	}
