@@ -80,9 +80,11 @@ func (j *jsonlReader) appendLine(line []byte) error {
 	if obj == nil || dec.More() {
 		return fmt.Errorf("not a single JSON object")
 	}
-	for c, f := range j.rb.Schema().Fields() {
-		if err := appendJSON(j.rb.Field(c), j.parse[c], obj[f.Name]); err != nil {
-			return fmt.Errorf("column %s: %w", f.Name, err)
+	sch := j.rb.Schema()
+	for c := range sch.NumFields() { // not Fields(), which copies the field list for every line
+		name := sch.Field(c).Name
+		if err := appendJSON(j.rb.Field(c), j.parse[c], obj[name]); err != nil {
+			return fmt.Errorf("column %s: %w", name, err)
 		}
 	}
 	return nil
