@@ -227,14 +227,23 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func apply(ctx context.Context, file string, rf runFlags, planFile, reportFile string, reportToStdout bool, stdout, stderr io.Writer) int {
+	// invalid is the report of a run that could not start: schedulers read a report from every run.
+	invalid := func(why string) int {
+		if reportFile != "" || reportToStdout {
+			now := time.Now().UTC()
+			writeReport(&runner.Report{StartedAt: now, FinishedAt: now, ExitReason: "invalid_config", ExitCode: runner.ExitInvalid,
+				Error: why, Rejected: []runner.RejectedChange{}, InputRejects: []connectors.Reject{}}, nil, reportFile, stdout, stderr)
+		}
+		return runner.ExitInvalid
+	}
 	p, ok := load(file, stderr)
 	if !ok {
-		return runner.ExitInvalid
+		return invalid(file + ": the pipeline file is invalid (the diagnostics are on stderr)")
 	}
 	opts, err := rf.options(stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "possync:", err)
-		return runner.ExitInvalid
+		return invalid(err.Error())
 	}
 	var saved *plan.Plan
 	if planFile != "" {
@@ -248,18 +257,9 @@ func apply(ctx context.Context, file string, rf runFlags, planFile, reportFile s
 	if err != nil {
 		code = fail(stderr, p, "apply", err)
 		rep.ExitCode = code
-		rep.Error = p.Secrets.Redact(rep.Error)
 	}
-	b, _ := json.MarshalIndent(rep, "", "  ")
-	b = []byte(p.Secrets.Redact(string(b)) + "\n")
-	switch {
-	case reportFile != "":
-		if werr := os.WriteFile(reportFile, b, 0o644); werr != nil {
-			fmt.Fprintln(stderr, "possync: write report:", werr)
-			return runner.ExitFailure
-		}
-	case reportToStdout:
-		_, _ = stdout.Write(b)
+	if (reportFile != "" || reportToStdout) && !writeReport(rep, p.Secrets, reportFile, stdout, stderr) {
+		return runner.ExitFailure
 	}
 	if !reportToStdout && err == nil {
 		a := rep.Applied
@@ -273,6 +273,22 @@ func apply(ctx context.Context, file string, rf runFlags, planFile, reportFile s
 		fmt.Fprintln(stdout, ".")
 	}
 	return code
+}
+
+// writeReport writes the JSON run report, secrets masked, to reportFile or else stdout; false when the file
+// cannot be written.
+func writeReport(rep *runner.Report, secrets *spec.Redactor, reportFile string, stdout, stderr io.Writer) bool {
+	b, _ := json.MarshalIndent(rep, "", "  ")
+	b = []byte(secrets.Redact(string(b)) + "\n")
+	if reportFile == "" {
+		_, _ = stdout.Write(b)
+		return true
+	}
+	if err := os.WriteFile(reportFile, b, 0o644); err != nil {
+		fmt.Fprintln(stderr, "possync: write report:", err)
+		return false
+	}
+	return true
 }
 
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {

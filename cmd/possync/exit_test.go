@@ -85,6 +85,17 @@ func TestExitCodesAndReport(t *testing.T) {
 			},
 		},
 		{
+			name:   "run of an invalid file still reports",
+			args:   []string{"run", "bad.yaml"},
+			code:   2,
+			stderr: []string{"unknown field `transfroms`"},
+			check: func(t *testing.T, r result, _ snapshot) {
+				if rep := parseReport(t, r); rep.ExitReason != "invalid_config" || rep.ExitCode != 2 {
+					t.Errorf("report: %+v, want invalid_config and exit code 2", rep)
+				}
+			},
+		},
+		{
 			name:   "plan with changes",
 			args:   []string{"plan", "pipeline.yaml"},
 			code:   2,
