@@ -137,7 +137,7 @@ func (s *session) buildSources() spec.Diagnostics {
 	for _, c := range s.p.Sources {
 		_, ctor, ok := connectors.Sources.Lookup(c.Type)
 		if !ok {
-			diags.Append(spec.Errorf(c.Pos, "unknown_component", "", "unknown source type %q", c.Type))
+			diags.Append(spec.Errorf(c.Pos, pipelines.CodeUnknownComponent, "", "unknown source type %q", c.Type))
 			continue
 		}
 		src, err := ctor(c.Config, s.env())
@@ -208,7 +208,7 @@ func (s *session) transformAll(ctx context.Context) (spec.Diagnostics, error) {
 		}
 		_, ctor, ok := transforms.Registry.Lookup(st.Type)
 		if !ok {
-			diags.Append(spec.Errorf(st.Pos, "unknown_component", "", "unknown transform type %q", st.Type))
+			diags.Append(spec.Errorf(st.Pos, pipelines.CodeUnknownComponent, "", "unknown transform type %q", st.Type))
 			return diags, nil
 		}
 		env := transforms.Env{Now: s.now, Location: s.p.TimeZone, Alloc: s.alloc, InputName: sp.input, Dir: s.p.Dir}
@@ -295,7 +295,7 @@ func (s *session) buildSink() spec.Diagnostics {
 	c := s.p.Sink
 	_, ctor, ok := connectors.Sinks.Lookup(c.Type)
 	if !ok {
-		diags.Append(spec.Errorf(c.Pos, "unknown_component", "", "unknown sink type %q", c.Type))
+		diags.Append(spec.Errorf(c.Pos, pipelines.CodeUnknownComponent, "", "unknown sink type %q", c.Type))
 		return diags
 	}
 	env := s.env()
