@@ -32,3 +32,32 @@ func TestLayering(t *testing.T) {
 		}
 	}
 }
+
+// TestRunnerLayering enforces the runner's shape: runner/engine is the only package of the project that
+// imports DuckDB, and no package under runner/ imports the runner itself (the orchestration sits on top of
+// its stage packages, never the other way round).
+func TestRunnerLayering(t *testing.T) {
+	const root = "github.com/possync/possync/runner"
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", "github.com/possync/possync/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	seenEngine := false
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, imports, _ := strings.Cut(line, " ")
+		if pkg == root+"/engine" {
+			seenEngine = true
+		}
+		for _, imp := range strings.Fields(imports) {
+			if strings.HasPrefix(imp, "github.com/duckdb/") && pkg != root+"/engine" {
+				t.Errorf("%s imports %s: only runner/engine talks to DuckDB", pkg, imp)
+			}
+			if imp == root && strings.HasPrefix(pkg, root+"/") {
+				t.Errorf("%s imports %s: a runner stage package never imports the runner", pkg, imp)
+			}
+		}
+	}
+	if !seenEngine {
+		t.Errorf("go list did not list %s/engine", root)
+	}
+}

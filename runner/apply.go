@@ -14,6 +14,7 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/state"
 )
@@ -107,7 +108,7 @@ func Apply(ctx context.Context, p *pipelines.Pipeline, opts Options, saved *plan
 		if err != nil {
 			status = "failed"
 		}
-		if ferr := s.store.FinishRun(context.WithoutCancel(ctx), s.d.conn, state.Run{ID: rep.RunID, FinishedAt: rep.FinishedAt, Status: status, Report: b}); ferr != nil && err == nil {
+		if ferr := s.store.FinishRun(context.WithoutCancel(ctx), s.d.Conn(), state.Run{ID: rep.RunID, FinishedAt: rep.FinishedAt, Status: status, Report: b}); ferr != nil && err == nil {
 			err = ferr
 		}
 	}
@@ -168,7 +169,7 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 		return &BlockedError{Guards: pl.Guards}
 	}
 	rep.PlanHash = pl.Hash
-	if err := s.store.BeginRun(ctx, s.d.conn, state.Run{ID: rep.RunID, StartedAt: rep.StartedAt, PlanHash: pl.Hash}); err != nil {
+	if err := s.store.BeginRun(ctx, s.d.Conn(), state.Run{ID: rep.RunID, StartedAt: rep.StartedAt, PlanHash: pl.Hash}); err != nil {
 		return err
 	}
 	done = s.timings.start("apply")
@@ -195,7 +196,7 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 		return err
 	}
 	done = s.timings.start("checkpoint")
-	err = s.d.exec(ctx, "CHECKPOINT st")
+	err = s.d.Exec(ctx, "CHECKPOINT st")
 	done()
 	if err != nil {
 		return fmt.Errorf("checkpoint state: %w", err)
@@ -338,10 +339,10 @@ func (s *session) recordIntents(ctx context.Context, runID string, batch []conne
 		changes.BinaryBuilder.Append(buf)
 	}
 	b := bld.NewRecordBatch()
-	if err := s.loadBatch(ctx, "__intents", b); err != nil {
+	if err := s.d.LoadBatch(ctx, "__intents", b); err != nil {
 		return fmt.Errorf("record intents: %w", err)
 	}
-	return s.store.AddIntents(ctx, s.d.conn, ident("__intents"))
+	return s.store.AddIntents(ctx, s.d.Conn(), engine.Ident("__intents"))
 }
 
 // commitChanges commits acknowledged changes to the snapshot.
@@ -349,14 +350,14 @@ func (s *session) commitChanges(ctx context.Context, runID string, acked []conne
 	c := &state.Commit{RunID: runID, Key: s.p.Key, Resolved: resolved, Acked: len(acked), Rejected: rejected}
 	sch := canonical(s.recordSchema())
 	for _, f := range sch.Fields() {
-		c.Columns = append(c.Columns, state.Column{Name: f.Name, Type: duckType(f.Type)})
+		c.Columns = append(c.Columns, state.Column{Name: f.Name, Type: engine.Type(f.Type)})
 	}
 	if len(acked) > 0 {
 		b, err := s.ackedBatch(sch, acked)
 		if err != nil {
 			return fmt.Errorf("stage acknowledged changes: %w", err)
 		}
-		if err := s.loadBatch(ctx, "__acked", b); err != nil {
+		if err := s.d.LoadBatch(ctx, "__acked", b); err != nil {
 			return fmt.Errorf("stage acknowledged changes: %w", err)
 		}
 		c.Changes = "__acked"
@@ -373,7 +374,7 @@ func (s *session) commit(ctx context.Context, c *state.Commit) error {
 			return err
 		}
 	}
-	meta, err := s.store.Commit(ctx, s.d.conn, c)
+	meta, err := s.store.Commit(ctx, s.d.Conn(), c)
 	if err != nil {
 		return err
 	}
@@ -414,7 +415,7 @@ func (s *session) commitSources(ctx context.Context, rep *Report) error {
 			c.Checkpoints[name] = st.result.Checkpoint
 		}
 		if st.delta != "" {
-			c.Sources[name] = state.SourceDelta{Relation: ident(st.delta), Key: st.result.Key}
+			c.Sources[name] = state.SourceDelta{Relation: engine.Ident(st.delta), Key: st.result.Key}
 		}
 	}
 	if len(c.Checkpoints) == 0 && len(c.Sources) == 0 {
@@ -446,7 +447,7 @@ func (s *session) notifyCommitted(ctx context.Context, rep *Report) {
 // recoverIntents settles the changes an interrupted run sent without hearing back: those the sink confirms
 // are committed; the rest are dropped from the intents and planned again.
 func (s *session) recoverIntents(ctx context.Context, rep *Report) (int, error) {
-	intents, err := s.store.Intents(ctx, s.d.conn)
+	intents, err := s.store.Intents(ctx, s.d.Conn())
 	if err != nil || len(intents) == 0 {
 		return 0, err
 	}
@@ -540,26 +541,4 @@ func canonical(sch *arrow.Schema) *arrow.Schema {
 		fields[i] = arrow.Field{Name: f.Name, Type: t, Nullable: true}
 	}
 	return arrow.NewSchema(fields, nil)
-}
-
-// loadRecords writes Go records into a new table through DuckDB's Arrow scan.
-func (s *session) loadRecords(ctx context.Context, table string, sch *arrow.Schema, recs []connectors.Record) error {
-	b, err := connectors.BuildBatch(s.alloc, sch, recs)
-	if err != nil {
-		return err
-	}
-	return s.loadBatch(ctx, table, b)
-}
-
-// loadBatch writes a batch into a new table through DuckDB's Arrow scan; it takes over the batch.
-func (s *session) loadBatch(ctx context.Context, table string, b arrow.RecordBatch) error {
-	rr := &sliceReader{schema: b.Schema(), batches: []arrow.RecordBatch{b}}
-	view := "__view_" + table
-	release, err := s.d.arrow.RegisterView(rr, view)
-	if err != nil {
-		b.Release()
-		return err
-	}
-	defer release()
-	return s.d.exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM %s", ident(table), ident(view)))
 }

@@ -21,6 +21,7 @@ import (
 
 	_ "github.com/possync/possync/connectors/all"
 	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/state"
 	_ "github.com/possync/possync/transforms/all"
@@ -87,15 +88,15 @@ func benchSeed(ctx context.Context, p *pipelines.Pipeline) error {
 		return fmt.Errorf("seed: %w", err)
 	}
 	c := &state.Commit{RunID: "seed", Key: p.Key,
-		Changes: fmt.Sprintf("(SELECT 'create' AS __op, * FROM %s)", ident(s.desired))}
+		Changes: fmt.Sprintf("(SELECT 'create' AS __op, * FROM %s)", engine.Ident(s.desired))}
 	for _, f := range canonical(s.schemas[s.desired]).Fields() {
-		c.Columns = append(c.Columns, state.Column{Name: f.Name, Type: duckType(f.Type)})
+		c.Columns = append(c.Columns, state.Column{Name: f.Name, Type: engine.Type(f.Type)})
 	}
-	meta, err := s.store.Commit(ctx, s.d.conn, c)
+	meta, err := s.store.Commit(ctx, s.d.Conn(), c)
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
-	n, err := s.d.count(ctx, "SELECT count(*) FROM "+ident(s.desired))
+	n, err := s.d.Count(ctx, "SELECT count(*) FROM "+engine.Ident(s.desired))
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
@@ -119,16 +120,16 @@ type benchCounts struct{ create, update, delete int }
 func benchFloorQuery(csvPath string) string {
 	cols := make([]string, len(benchColumns))
 	for i, c := range benchColumns {
-		cols[i] = fmt.Sprintf("%s: %s", lit(c.name), lit(benchDuckType(c.typ)))
+		cols[i] = fmt.Sprintf("%s: %s", engine.Lit(c.name), engine.Lit(benchDuckType(c.typ)))
 	}
 	sel := []string{"sku"}
 	var mask, changed, after []string
 	for i, m := range benchMapping {
-		sel = append(sel, fmt.Sprintf("%s AS %s", m.sql, ident(m.name)))
-		d := fmt.Sprintf("o.%s IS DISTINCT FROM n.%s", ident(m.name), ident(m.name))
+		sel = append(sel, fmt.Sprintf("%s AS %s", m.sql, engine.Ident(m.name)))
+		d := fmt.Sprintf("o.%s IS DISTINCT FROM n.%s", engine.Ident(m.name), engine.Ident(m.name))
 		mask = append(mask, fmt.Sprintf("(CASE WHEN %s THEN %d ELSE 0 END)", d, 1<<i))
 		changed = append(changed, d)
-		after = append(after, "n."+ident(m.name))
+		after = append(after, "n."+engine.Ident(m.name))
 	}
 	return fmt.Sprintf(`SELECT CASE WHEN o.sku IS NULL THEN 'I' WHEN n.sku IS NULL THEN 'D' ELSE 'U' END AS op,
  coalesce(n.sku, o.sku) AS sku,
@@ -137,7 +138,7 @@ FROM st.snapshot o FULL OUTER JOIN (
  SELECT %s FROM read_csv(%s, header = true, delim = ',', quote = '"', escape = '"', nullstr = '', columns = {%s})
 ) n ON o.sku = n.sku
 WHERE o.sku IS NULL OR n.sku IS NULL OR %s`,
-		strings.Join(mask, " + "), strings.Join(after, ", "), strings.Join(sel, ", "), lit(csvPath),
+		strings.Join(mask, " + "), strings.Join(after, ", "), strings.Join(sel, ", "), engine.Lit(csvPath),
 		strings.Join(cols, ", "), strings.Join(changed, " OR "))
 }
 
@@ -151,20 +152,20 @@ func benchDuckType(typ string) string {
 // read-only, consuming the result through the Arrow interface. The time runs from the query to the last batch.
 func benchFloor(ctx context.Context, stateFile, csvPath, tmp string) (benchCounts, time.Duration, string, error) {
 	var counts benchCounts
-	d, err := openDuck(ctx, pipelines.State{Dir: tmp})
+	d, err := openEngine(ctx, pipelines.State{Dir: tmp})
 	if err != nil {
 		return counts, 0, "", err
 	}
-	defer d.close()
+	defer d.Close()
 	var version string
-	if err := d.conn.QueryRowContext(ctx, "SELECT version()").Scan(&version); err != nil {
+	if err := d.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
 		return counts, 0, "", err
 	}
-	if err := d.exec(ctx, "ATTACH "+lit(stateFile)+" AS st (READ_ONLY)"); err != nil {
+	if err := d.Exec(ctx, "ATTACH "+engine.Lit(stateFile)+" AS st (READ_ONLY)"); err != nil {
 		return counts, 0, "", err
 	}
 	t0 := time.Now()
-	err = d.query(ctx, benchFloorQuery(csvPath), func(b arrow.RecordBatch) error {
+	err = d.Query(ctx, benchFloorQuery(csvPath), func(b arrow.RecordBatch) error {
 		ops, ok := b.Column(0).(interface{ Value(int) string })
 		if !ok {
 			return fmt.Errorf("floor: op column is %s", b.Column(0).DataType())

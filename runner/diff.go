@@ -15,6 +15,7 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/state"
 )
@@ -28,20 +29,20 @@ const diffTable = "__diff"
 // finds both.
 func (s *session) checkDesired(ctx context.Context) error {
 	key := s.p.Key
-	keys := identList(key, "")
+	keys := engine.IdentList(key, "")
 	var nulls []string
 	for _, k := range key {
-		nulls = append(nulls, ident(k)+" IS NULL")
+		nulls = append(nulls, engine.Ident(k)+" IS NULL")
 	}
 	anyNull := strings.Join(nulls, " OR ")
 	q := fmt.Sprintf(`SELECT %s, n, (%s) AS __null, count(*) FILTER (WHERE NOT (%s)) OVER () AS __dups,
 			sum(n) FILTER (WHERE %s) OVER () AS __nulls
 		FROM (SELECT %s, count(*) AS n FROM %s GROUP BY ALL HAVING count(*) > 1 OR %s)
 		ORDER BY __null, %s LIMIT %d`,
-		keys, anyNull, anyNull, anyNull, keys, ident(s.desired), anyNull, keys, maxListed)
+		keys, anyNull, anyNull, anyNull, keys, engine.Ident(s.desired), anyNull, keys, maxListed)
 	var lines []string
 	var dups, nullRows int64
-	err := s.d.query(ctx, q, func(b arrow.RecordBatch) error {
+	err := s.d.Query(ctx, q, func(b arrow.RecordBatch) error {
 		for i := 0; i < int(b.NumRows()); i++ {
 			r := connectors.RowRecord(b, i)
 			dups, _ = r["__dups"].(int64)
@@ -85,7 +86,7 @@ type diffSpec struct {
 // diff compares the desired table with the state snapshot (or, with --refresh, with the base built from the
 // target's records) and fills diffTable.
 func (s *session) diff(ctx context.Context, rf *refreshed) (*diffSpec, error) {
-	sch, err := s.d.schemaOf(ctx, ident(s.desired))
+	sch, err := s.d.SchemaOf(ctx, engine.Ident(s.desired))
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +100,7 @@ func (s *session) diff(ctx context.Context, rf *refreshed) (*diffSpec, error) {
 		isKey[k] = true
 	}
 	for _, f := range sch.Fields() {
-		c := state.Column{Name: f.Name, Type: duckType(f.Type)}
+		c := state.Column{Name: f.Name, Type: engine.Type(f.Type)}
 		if isIn(s.annotations, f.Name) {
 			ds.annot = append(ds.annot, c)
 			continue
@@ -121,7 +122,7 @@ func (s *session) diff(ctx context.Context, rf *refreshed) (*diffSpec, error) {
 		}
 	} else if snap == "" {
 		// Nothing applied yet: an empty snapshot of the desired layout.
-		snap = "(SELECT * FROM " + ident(s.desired) + " WHERE false)"
+		snap = "(SELECT * FROM " + engine.Ident(s.desired) + " WHERE false)"
 		for _, c := range ds.desired {
 			ds.inOld[c.Name] = c.Type
 		}
@@ -129,16 +130,16 @@ func (s *session) diff(ctx context.Context, rf *refreshed) (*diffSpec, error) {
 	// Two stages (perf notes §4): join only keys and a hash of the compared values, which finds the few
 	// changed keys in a fraction of the memory of joining whole rows; then compare field by field only for
 	// those keys. (A 64-bit hash collision could hide an update: about one in 2^64 per record and run.)
-	if err := s.d.exec(ctx, "CREATE OR REPLACE TABLE "+changedKeys+" AS "+s.changedKeysQuery(ds, snap)); err != nil {
+	if err := s.d.Exec(ctx, "CREATE OR REPLACE TABLE "+changedKeys+" AS "+s.changedKeysQuery(ds, snap)); err != nil {
 		return nil, fmt.Errorf("diff: %w", err)
 	}
 	// __seq numbers the changes in apply order, so that apply can read them a batch at a time.
 	q := fmt.Sprintf("SELECT row_number() OVER (ORDER BY %s, %s) - 1 AS __seq, * FROM (%s)",
-		actionOrder, identList(ds.key, ""), s.diffQuery(ds, restrict(snap, ds.key), restrict(ident(s.desired), ds.key)))
-	if err := s.d.exec(ctx, "CREATE OR REPLACE TABLE "+diffTable+" AS "+q); err != nil {
+		actionOrder, engine.IdentList(ds.key, ""), s.diffQuery(ds, restrict(snap, ds.key), restrict(engine.Ident(s.desired), ds.key)))
+	if err := s.d.Exec(ctx, "CREATE OR REPLACE TABLE "+diffTable+" AS "+q); err != nil {
 		return nil, fmt.Errorf("diff: %w", err)
 	}
-	return ds, s.d.exec(ctx, "DROP TABLE "+changedKeys)
+	return ds, s.d.Exec(ctx, "DROP TABLE "+changedKeys)
 }
 
 // changedKeys holds the keys whose record is new, gone, or differs in a compared field.
@@ -148,7 +149,7 @@ func (s *session) changedKeysQuery(ds *diffSpec, snap string) string {
 	var oldVals, newVals, keys []string
 	for _, c := range ds.compared {
 		oldVals = append(oldVals, ds.oldCol(c))
-		newVals = append(newVals, "n."+ident(c.Name))
+		newVals = append(newVals, "n."+engine.Ident(c.Name))
 	}
 	hashOf := func(vals []string) string {
 		if len(vals) == 0 {
@@ -157,12 +158,12 @@ func (s *session) changedKeysQuery(ds *diffSpec, snap string) string {
 		return "hash(" + strings.Join(vals, ", ") + ")"
 	}
 	for _, k := range ds.key {
-		keys = append(keys, fmt.Sprintf("coalesce(n.%s, o.%s) AS %s", ident(k), ident(k), ident(k)))
+		keys = append(keys, fmt.Sprintf("coalesce(n.%s, o.%s) AS %s", engine.Ident(k), engine.Ident(k), engine.Ident(k)))
 	}
 	return fmt.Sprintf(`SELECT %s FROM (SELECT %s, %s AS __h FROM %s o) o FULL OUTER JOIN (SELECT %s, %s AS __h FROM %s n) n ON %s
 		WHERE o.__h IS NULL OR n.__h IS NULL OR o.__h <> n.__h`,
-		strings.Join(keys, ", "), identList(ds.key, "o."), hashOf(oldVals), snap,
-		identList(ds.key, "n."), hashOf(newVals), ident(s.desired), spec.KeysEqual(ds.key, "o", "n"))
+		strings.Join(keys, ", "), engine.IdentList(ds.key, "o."), hashOf(oldVals), snap,
+		engine.IdentList(ds.key, "n."), hashOf(newVals), engine.Ident(s.desired), spec.KeysEqual(ds.key, "o", "n"))
 }
 
 // restrict narrows a relation to the changed keys.
@@ -177,15 +178,15 @@ func (ds *diffSpec) oldCol(c state.Column) string {
 	case !ok:
 		return "CAST(NULL AS " + c.Type + ")"
 	case t != c.Type:
-		return fmt.Sprintf("TRY_CAST(o.%s AS %s)", ident(c.Name), c.Type)
+		return fmt.Sprintf("TRY_CAST(o.%s AS %s)", engine.Ident(c.Name), c.Type)
 	}
-	return "o." + ident(c.Name)
+	return "o." + engine.Ident(c.Name)
 }
 
 func (s *session) diffQuery(ds *diffSpec, snap, desired string) string {
 	var keys []string
 	for _, k := range ds.key {
-		keys = append(keys, fmt.Sprintf("coalesce(n.%s, o.%s) AS %s", ident(k), ident(k), ident(k)))
+		keys = append(keys, fmt.Sprintf("coalesce(n.%s, o.%s) AS %s", engine.Ident(k), engine.Ident(k), engine.Ident(k)))
 	}
 	active := s.p.Diff.ActiveField
 	missing := "'delete'"
@@ -196,13 +197,13 @@ func (s *session) diffQuery(ds *diffSpec, snap, desired string) string {
 	// afterOf is the value a column takes: the desired value, or for a missing record that is deactivated,
 	// its last value with the active field false.
 	afterOf := func(c state.Column) string {
-		v := "n." + ident(c.Name)
+		v := "n." + engine.Ident(c.Name)
 		switch {
 		case !deactivateMissing:
 		case c.Name == active:
-			v = fmt.Sprintf("CASE WHEN n.__n THEN n.%s ELSE false END", ident(c.Name))
+			v = fmt.Sprintf("CASE WHEN n.__n THEN n.%s ELSE false END", engine.Ident(c.Name))
 		default:
-			v = fmt.Sprintf("CASE WHEN n.__n THEN n.%s ELSE %s END", ident(c.Name), ds.oldCol(c))
+			v = fmt.Sprintf("CASE WHEN n.__n THEN n.%s ELSE %s END", engine.Ident(c.Name), ds.oldCol(c))
 		}
 		return v
 	}
@@ -211,16 +212,16 @@ func (s *session) diffQuery(ds *diffSpec, snap, desired string) string {
 		d := fmt.Sprintf("(%s IS DISTINCT FROM %s)", ds.oldCol(c), afterOf(c))
 		changed = append(changed, d)
 		flags = append(flags, fmt.Sprintf("%s AS __c_%d", d, i))
-		before = append(before, fmt.Sprintf("%s AS %s", ds.oldCol(c), ident("__o_"+c.Name)))
+		before = append(before, fmt.Sprintf("%s AS %s", ds.oldCol(c), engine.Ident("__o_"+c.Name)))
 	}
 	for _, c := range ds.desired {
 		if !isIn(ds.key, c.Name) {
-			after = append(after, afterOf(c)+" AS "+ident(c.Name))
+			after = append(after, afterOf(c)+" AS "+engine.Ident(c.Name))
 		}
 	}
 	op := fmt.Sprintf("CASE WHEN o.__o IS NULL THEN 'create' WHEN n.__n IS NULL THEN %s ELSE 'update' END", missing)
 	if active != "" {
-		oa, na := ds.oldCol(state.Column{Name: active, Type: "BOOLEAN"}), "n."+ident(active)
+		oa, na := ds.oldCol(state.Column{Name: active, Type: "BOOLEAN"}), "n."+engine.Ident(active)
 		op = fmt.Sprintf("CASE WHEN o.__o IS NULL THEN 'create' WHEN n.__n IS NULL THEN %s WHEN %s AND NOT coalesce(%s, false) THEN 'deactivate' ELSE 'update' END",
 			missing, oa, na)
 	}
@@ -239,14 +240,14 @@ func (s *session) diffQuery(ds *diffSpec, snap, desired string) string {
 	if s.protected != "" {
 		var pk []string
 		for _, k := range ds.key {
-			pk = append(pk, fmt.Sprintf("p.%s = coalesce(n.%s, o.%s)", ident(k), ident(k), ident(k)))
+			pk = append(pk, fmt.Sprintf("p.%s = coalesce(n.%s, o.%s)", engine.Ident(k), engine.Ident(k), engine.Ident(k)))
 		}
-		cond += fmt.Sprintf(" AND NOT EXISTS (SELECT 1 FROM %s p WHERE %s)", ident(s.protected), strings.Join(pk, " AND "))
+		cond += fmt.Sprintf(" AND NOT EXISTS (SELECT 1 FROM %s p WHERE %s)", engine.Ident(s.protected), strings.Join(pk, " AND "))
 	}
 	cols := []string{op + " AS __op", "n.__n IS NOT NULL AS __present"}
 	cols = append(cols, keys...)
 	for _, a := range ds.annot {
-		cols = append(cols, fmt.Sprintf("n.%s AS %s", ident(a.Name), ident("__a_"+a.Name)))
+		cols = append(cols, fmt.Sprintf("n.%s AS %s", engine.Ident(a.Name), engine.Ident("__a_"+a.Name)))
 	}
 	cols = append(cols, flags...)
 	cols = append(cols, after...)
@@ -283,7 +284,7 @@ func (s *session) changeRange(ctx context.Context, ds *diffSpec, sink bool, lo, 
 		where += fmt.Sprintf(" AND __seq < %d", hi)
 	}
 	q := fmt.Sprintf("SELECT * FROM %s WHERE %s ORDER BY __seq", diffTable, where)
-	err := s.d.query(ctx, q, func(b arrow.RecordBatch) error {
+	err := s.d.Query(ctx, q, func(b arrow.RecordBatch) error {
 		cols := ds.columns(b)
 		for i := 0; i < int(b.NumRows()); i++ {
 			pc := s.planChange(ds, cols, i)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/runner/engine"
 )
 
 // touchedTable collects the keys of the snapshot records this session's commits changed.
@@ -25,14 +26,14 @@ const touchedTable = "__touched"
 
 // touch adds the keys of a commit's changes relation to touchedTable.
 func (s *session) touch(ctx context.Context, changes string) error {
-	keys := identList(s.p.Key, "")
+	keys := engine.IdentList(s.p.Key, "")
 	if !s.touched {
-		if err := s.d.exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s WHERE false", touchedTable, keys, changes)); err != nil {
+		if err := s.d.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s WHERE false", touchedTable, keys, changes)); err != nil {
 			return fmt.Errorf("track changed records: %w", err)
 		}
 		s.touched = true
 	}
-	if err := s.d.exec(ctx, fmt.Sprintf("INSERT INTO %s SELECT %s FROM %s", touchedTable, keys, changes)); err != nil {
+	if err := s.d.Exec(ctx, fmt.Sprintf("INSERT INTO %s SELECT %s FROM %s", touchedTable, keys, changes)); err != nil {
 		return fmt.Errorf("track changed records: %w", err)
 	}
 	return nil
@@ -74,7 +75,7 @@ func (s *session) export(ctx context.Context) error {
 	}
 	tmp := e.Path + ".possync-tmp"
 	names := fieldNames(s.recordSchema())
-	cols := identList(names, "")
+	cols := engine.IdentList(names, "")
 	signature := s.exportSignature(e)
 	var why string
 	switch {
@@ -99,8 +100,8 @@ func (s *session) export(ctx context.Context) error {
 	}
 	if why != "" {
 		s.logf("export %s: written in full (%s)", e.Path, why)
-		q := fmt.Sprintf("COPY (SELECT %s FROM %s ORDER BY %s) TO %s (%s)", cols, s.store.Snapshot(), identList(s.p.Key, ""), lit(tmp), opts)
-		if err := s.d.exec(ctx, q); err != nil {
+		q := fmt.Sprintf("COPY (SELECT %s FROM %s ORDER BY %s) TO %s (%s)", cols, s.store.Snapshot(), engine.IdentList(s.p.Key, ""), engine.Lit(tmp), opts)
+		if err := s.d.Exec(ctx, q); err != nil {
 			return fmt.Errorf("export %s: %w", e.Path, err)
 		}
 	}
@@ -112,7 +113,7 @@ func (s *session) export(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	return s.store.MarkExported(ctx, s.d.conn, s.meta.Serial, exportStamp(fi, signature))
+	return s.store.MarkExported(ctx, s.d.Conn(), s.meta.Serial, exportStamp(fi, signature))
 }
 
 // exportSignature describes what shapes an export's bytes besides the records: the file, its format and
@@ -121,7 +122,7 @@ func (s *session) exportSignature(e connectors.Export) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s|%s", e.Format, e.Path)
 	for _, f := range canonical(s.recordSchema()).Fields() {
-		fmt.Fprintf(&b, "|%s %s", f.Name, duckType(f.Type))
+		fmt.Fprintf(&b, "|%s %s", f.Name, engine.Type(f.Type))
 	}
 	return b.String()
 }
@@ -171,8 +172,8 @@ func (s *session) mergeExport(ctx context.Context, e connectors.Export, opts, tm
 	changed := tmp + ".changed"
 	defer os.Remove(changed)
 	q := fmt.Sprintf("COPY (SELECT %s FROM %s s SEMI JOIN %s t ON %s ORDER BY %s) TO %s (%s)",
-		identList(names, "s."), s.store.Snapshot(), touchedTable, spec.KeysEqual(s.p.Key, "s", "t"), identList(s.p.Key, "s."), lit(changed), opts)
-	if err := s.d.exec(ctx, q); err != nil {
+		engine.IdentList(names, "s."), s.store.Snapshot(), touchedTable, spec.KeysEqual(s.p.Key, "s", "t"), engine.IdentList(s.p.Key, "s."), engine.Lit(changed), opts)
+	if err := s.d.Exec(ctx, q); err != nil {
 		return 0, err
 	}
 	delim := byte(',')
@@ -184,9 +185,9 @@ func (s *session) mergeExport(ctx context.Context, e connectors.Export, opts, tm
 
 // touchedKeys returns the distinct keys of touchedTable in key order.
 func (s *session) touchedKeys(ctx context.Context, numeric []bool) ([]csvKey, error) {
-	keys := identList(s.p.Key, "")
+	keys := engine.IdentList(s.p.Key, "")
 	var out []csvKey
-	err := s.d.query(ctx, fmt.Sprintf("SELECT DISTINCT %s FROM %s ORDER BY %s", keys, touchedTable, keys), func(b arrow.RecordBatch) error {
+	err := s.d.Query(ctx, fmt.Sprintf("SELECT DISTINCT %s FROM %s ORDER BY %s", keys, touchedTable, keys), func(b arrow.RecordBatch) error {
 		for i := 0; i < int(b.NumRows()); i++ {
 			k := make(csvKey, len(numeric))
 			for j := range numeric {

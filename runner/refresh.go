@@ -12,6 +12,7 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/state"
 )
@@ -56,16 +57,16 @@ func (s *session) refresh(ctx context.Context) (*refreshed, error) {
 		}
 	}
 	rf := &refreshed{input: plan.Input{Name: "sink", Type: s.p.Sink.Type, Mode: "refresh"}}
-	if rf.input.Fingerprint, rf.input.Records, err = s.fingerprint(ctx, ident(remoteTable)); err != nil {
+	if rf.input.Fingerprint, rf.input.Records, err = s.fingerprint(ctx, engine.Ident(remoteTable)); err != nil {
 		return nil, err
 	}
 	snap := s.store.Snapshot()
 	rf.cols = s.meta.Columns
 	if snap == "" {
-		snap = "(SELECT * FROM " + ident(s.desired) + " WHERE false)"
+		snap = "(SELECT * FROM " + engine.Ident(s.desired) + " WHERE false)"
 		rf.cols = nil
 		for _, f := range canonical(s.recordSchema()).Fields() {
-			rf.cols = append(rf.cols, state.Column{Name: f.Name, Type: duckType(f.Type)})
+			rf.cols = append(rf.cols, state.Column{Name: f.Name, Type: engine.Type(f.Type)})
 		}
 	}
 	reported := map[string]bool{}
@@ -75,19 +76,19 @@ func (s *session) refresh(ctx context.Context) (*refreshed, error) {
 	s.remoteValue = remoteValueFunc(len(remote.FieldIndices(connectors.Unreported)) > 0)
 	var sel []string
 	for _, c := range rf.cols {
-		src := "s." + ident(c.Name)
+		src := "s." + engine.Ident(c.Name)
 		if reported[c.Name] && !isIn(s.p.Key, c.Name) {
-			src = s.remoteValue(c, "s."+ident(c.Name))
+			src = s.remoteValue(c, "s."+engine.Ident(c.Name))
 		} else if reported[c.Name] {
-			src = "r." + ident(c.Name)
+			src = "r." + engine.Ident(c.Name)
 		}
-		sel = append(sel, src+" AS "+ident(c.Name))
+		sel = append(sel, src+" AS "+engine.Ident(c.Name))
 	}
 	q := fmt.Sprintf(`CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s r LEFT JOIN %s s ON %s
 		WHERE s.%s IS NOT NULL OR EXISTS (SELECT 1 FROM %s d WHERE %s)`,
 		baseTable, strings.Join(sel, ", "), remoteTable, snap, spec.KeysEqual(s.p.Key, "s", "r"),
-		ident(s.p.Key[0]), ident(s.desired), spec.KeysEqual(s.p.Key, "d", "r"))
-	if err := s.d.exec(ctx, q); err != nil {
+		engine.Ident(s.p.Key[0]), engine.Ident(s.desired), spec.KeysEqual(s.p.Key, "d", "r"))
+	if err := s.d.Exec(ctx, q); err != nil {
 		return nil, fmt.Errorf("--refresh: %w", err)
 	}
 	if s.store.Snapshot() != "" {
@@ -106,7 +107,7 @@ func (s *session) drift(ctx context.Context, reported map[string]bool) ([]plan.D
 	}
 	var keys, flags, vals, any []string
 	for _, k := range s.p.Key {
-		keys = append(keys, "s."+ident(k))
+		keys = append(keys, "s."+engine.Ident(k))
 	}
 	var cols []state.Column
 	for _, c := range s.meta.Columns {
@@ -115,11 +116,11 @@ func (s *session) drift(ctx context.Context, reported map[string]bool) ([]plan.D
 		}
 		i := len(cols)
 		cols = append(cols, c)
-		rv := s.remoteValue(c, "s."+ident(c.Name))
-		d := fmt.Sprintf("(s.%s IS DISTINCT FROM %s)", ident(c.Name), rv)
+		rv := s.remoteValue(c, "s."+engine.Ident(c.Name))
+		d := fmt.Sprintf("(s.%s IS DISTINCT FROM %s)", engine.Ident(c.Name), rv)
 		any = append(any, d)
 		flags = append(flags, fmt.Sprintf("%s AS __d_%d", d, i))
-		vals = append(vals, fmt.Sprintf("s.%s AS __s_%d, %s AS __r_%d", ident(c.Name), i, rv, i))
+		vals = append(vals, fmt.Sprintf("s.%s AS __s_%d, %s AS __r_%d", engine.Ident(c.Name), i, rv, i))
 	}
 	where := "r.__r IS NULL"
 	if len(any) > 0 {
@@ -129,7 +130,7 @@ func (s *session) drift(ctx context.Context, reported map[string]bool) ([]plan.D
 	q := fmt.Sprintf("SELECT %s FROM %s s LEFT JOIN (SELECT *, true AS __r FROM %s) r ON %s WHERE %s ORDER BY %s",
 		strings.Join(sel, ", "), s.store.Snapshot(), remoteTable, spec.KeysEqual(s.p.Key, "s", "r"), where, strings.Join(keys, ", "))
 	var out []plan.Drift
-	err := s.d.query(ctx, q, func(b arrow.RecordBatch) error {
+	err := s.d.Query(ctx, q, func(b arrow.RecordBatch) error {
 		for i := 0; i < int(b.NumRows()); i++ {
 			r := connectors.RowRecord(b, i)
 			d := plan.Drift{Key: keyJSON(s.p.Key, r), Missing: r["__missing"] == true}
@@ -162,21 +163,15 @@ func (s *session) stageReader(ctx context.Context, table string, r connectors.Re
 			fields = append(fields, sch.Field(sch.FieldIndices(k)[0]))
 		}
 		empty := arrow.NewSchema(fields, nil)
-		return empty, s.emptyTable(ctx, table, empty)
+		return empty, s.d.CreateEmpty(ctx, table, empty)
 	}
 	if err != nil {
 		return nil, err
 	}
-	rr := &readerAdapter{ctx: ctx, schema: first.Schema(), r: r, refs: 1, pending: first}
-	release, err := s.d.arrow.RegisterView(rr, "__view_"+table)
-	if err != nil {
-		first.Release()
-		return nil, err
-	}
-	err = s.d.exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM %s", ident(table), ident("__view_"+table)))
-	release()
-	if rr.err != nil {
-		return nil, rr.err
+	rr := engine.NewSourceReader(ctx, first.Schema(), r, first)
+	err = s.d.Load(ctx, table, rr)
+	if rr.SourceErr() != nil {
+		return nil, rr.SourceErr()
 	}
 	return first.Schema(), err
 }
@@ -190,19 +185,19 @@ func (s *session) adoptDrift(ctx context.Context, rf *refreshed, runID string) e
 	}
 	notPlanned := fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s x WHERE %s)", diffTable, spec.KeysEqual(s.p.Key, "x", "b"))
 	names := columnNames(rf.cols)
-	cols := identList(names, "b.")
+	cols := engine.IdentList(names, "b.")
 	q := fmt.Sprintf(`CREATE OR REPLACE TABLE __adopt AS
 		SELECT 'update' AS __op, %s FROM %s b WHERE %s
 		  AND EXISTS (SELECT 1 FROM %s s WHERE %s AND row(%s) IS DISTINCT FROM row(%s))
 		UNION ALL BY NAME
 		SELECT 'delete' AS __op, %s FROM %s b WHERE %s
 		  AND NOT EXISTS (SELECT 1 FROM %s r WHERE %s)`,
-		cols, baseTable, notPlanned, s.store.Snapshot(), spec.KeysEqual(s.p.Key, "s", "b"), identList(names, "s."), cols,
-		identList(s.p.Key, "b."), s.store.Snapshot(), notPlanned, remoteTable, spec.KeysEqual(s.p.Key, "r", "b"))
-	if err := s.d.exec(ctx, q); err != nil {
+		cols, baseTable, notPlanned, s.store.Snapshot(), spec.KeysEqual(s.p.Key, "s", "b"), engine.IdentList(names, "s."), cols,
+		engine.IdentList(s.p.Key, "b."), s.store.Snapshot(), notPlanned, remoteTable, spec.KeysEqual(s.p.Key, "r", "b"))
+	if err := s.d.Exec(ctx, q); err != nil {
 		return fmt.Errorf("adopt drift: %w", err)
 	}
-	n, err := s.d.count(ctx, "SELECT count(*) FROM __adopt")
+	n, err := s.d.Count(ctx, "SELECT count(*) FROM __adopt")
 	if err != nil || n == 0 {
 		return err
 	}
@@ -213,12 +208,12 @@ func (s *session) adoptDrift(ctx context.Context, rf *refreshed, runID string) e
 // per-record unreported fields, those fall back on the last-applied value (alias s).
 func remoteValueFunc(hasUnreported bool) func(c state.Column, applied string) string {
 	return func(c state.Column, applied string) string {
-		v := fmt.Sprintf("TRY_CAST(r.%s AS %s)", ident(c.Name), c.Type)
+		v := fmt.Sprintf("TRY_CAST(r.%s AS %s)", engine.Ident(c.Name), c.Type)
 		if !hasUnreported {
 			return v
 		}
 		return fmt.Sprintf("CASE WHEN list_contains(string_split(coalesce(r.%s, ''), ','), %s) THEN %s ELSE %s END",
-			ident(connectors.Unreported), lit(c.Name), applied, v)
+			engine.Ident(connectors.Unreported), engine.Lit(c.Name), applied, v)
 	}
 }
 

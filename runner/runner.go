@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -21,6 +22,7 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/state"
 	"github.com/possync/possync/transforms"
@@ -50,7 +52,7 @@ type session struct {
 	p     *pipelines.Pipeline
 	opts  Options
 	now   time.Time
-	d     *duck
+	d     *engine.DB
 	store state.Store
 	meta  state.Meta
 	alloc memory.Allocator
@@ -110,18 +112,18 @@ func (s *session) close() {
 		_ = s.sink.Close()
 	}
 	if s.d != nil {
-		s.d.close()
+		s.d.Close()
 	}
 }
 
 // open starts DuckDB and opens the state (read-only for plans).
 func (s *session) open(ctx context.Context, readOnly bool) error {
-	d, err := openDuck(ctx, s.p.State)
+	d, err := openEngine(ctx, s.p.State)
 	if err != nil {
 		return err
 	}
 	s.d = d
-	if s.meta, err = s.store.Open(ctx, d.conn, readOnly); err != nil {
+	if s.meta, err = s.store.Open(ctx, d.Conn(), readOnly); err != nil {
 		return err
 	}
 	return nil
@@ -165,7 +167,7 @@ func (s *session) stageAll(ctx context.Context, empty bool) error {
 	for _, src := range s.sources {
 		name := src.comp.Name
 		if empty {
-			if err := s.emptyTable(ctx, name, src.src.Schema()); err != nil {
+			if err := s.d.CreateEmpty(ctx, name, src.src.Schema()); err != nil {
 				return err
 			}
 			continue
@@ -180,14 +182,6 @@ func (s *session) stageAll(ctx context.Context, empty bool) error {
 		s.logf("read %s: %d records (%s)", name, st.input.Records, st.input.Mode)
 	}
 	return nil
-}
-
-func (s *session) emptyTable(ctx context.Context, name string, sch *arrow.Schema) error {
-	cols := make([]string, sch.NumFields())
-	for i, f := range sch.Fields() {
-		cols[i] = ident(f.Name) + " " + duckType(f.Type)
-	}
-	return s.d.exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s (%s)", ident(name), joinComma(cols)))
 }
 
 // transformAll builds and runs each step in order, each against its input's actual schema. It returns the
@@ -238,7 +232,7 @@ func (s *session) transformAll(ctx context.Context) (spec.Diagnostics, error) {
 			}
 			return diags, err
 		}
-		sch, err := s.d.schemaOf(ctx, ident(sp.table))
+		sch, err := s.d.SchemaOf(ctx, engine.Ident(sp.table))
 		if err != nil {
 			return diags, err
 		}
@@ -265,11 +259,10 @@ func (s *session) transformAll(ctx context.Context) (spec.Diagnostics, error) {
 // prepareSQL checks a SQL step's query against the relations defined so far, so that an unknown table or
 // column is reported at its own line and column before any data moves.
 func (s *session) prepareSQL(ctx context.Context, q spec.Expr) error {
-	stmt, err := s.d.conn.PrepareContext(ctx, q.Text)
-	if err != nil {
+	if err := s.d.Prepare(ctx, q.Text); err != nil {
 		return sqlError(q, err)
 	}
-	return stmt.Close()
+	return nil
 }
 
 // checkKey verifies the desired records carry every key field.
@@ -322,7 +315,7 @@ func Check(ctx context.Context, p *pipelines.Pipeline) spec.Diagnostics {
 
 func check(ctx context.Context, p *pipelines.Pipeline) spec.Diagnostics {
 	s := newSession(p, Options{})
-	d, err := openDuck(ctx, pipelines.State{Dir: p.State.Dir})
+	d, err := openEngine(ctx, pipelines.State{Dir: p.State.Dir})
 	if err != nil {
 		return spec.Diagnostics{spec.Errorf(spec.Pos{File: p.File}, "internal", "", "%v", err)}
 	}
@@ -385,13 +378,13 @@ func (s *session) prepare(ctx context.Context, readOnly bool) error {
 // read, and for a catalog of millions the desired set is the largest thing DuckDB holds.
 func (s *session) afterDiff(ctx context.Context) error {
 	var err error
-	if s.desiredCount, err = s.d.count(ctx, "SELECT count(*) FROM "+ident(s.desired)); err != nil {
+	if s.desiredCount, err = s.d.Count(ctx, "SELECT count(*) FROM "+engine.Ident(s.desired)); err != nil {
 		return err
 	}
-	if s.presentCount, err = s.d.count(ctx, "SELECT count(*) FROM "+diffTable+" WHERE __present"); err != nil {
+	if s.presentCount, err = s.d.Count(ctx, "SELECT count(*) FROM "+diffTable+" WHERE __present"); err != nil {
 		return err
 	}
-	return s.d.exec(ctx, "DROP TABLE "+ident(s.desired))
+	return s.d.Exec(ctx, "DROP TABLE "+engine.Ident(s.desired))
 }
 
 // recordSchema is the schema of the records the sink receives and the state keeps: the desired fields
@@ -412,8 +405,8 @@ func (s *session) recordSchema() *arrow.Schema {
 
 // report runs a transform's report query over its output and keeps the rows for the plan.
 func (s *session) report(ctx context.Context, sp *step, r transforms.Reporter) error {
-	q := r.ReportSQL(ident(sp.table))
-	rows, err := s.d.conn.QueryContext(ctx, `SELECT "kind", "at", "subject", "message" FROM (`+q+`) ORDER BY "at" NULLS LAST, "subject", "message"`)
+	q := r.ReportSQL(engine.Ident(sp.table))
+	rows, err := s.d.Rows(ctx, `SELECT "kind", "at", "subject", "message" FROM (`+q+`) ORDER BY "at" NULLS LAST, "subject", "message"`)
 	if err != nil {
 		return fmt.Errorf("transform %s: report: %w", stepName(sp), err)
 	}
@@ -441,7 +434,7 @@ func (s *session) dropIntermediates(ctx context.Context) error {
 		if name == s.desired {
 			continue
 		}
-		if err := s.d.exec(ctx, "DROP TABLE IF EXISTS "+ident(name)); err != nil {
+		if err := s.d.Exec(ctx, "DROP TABLE IF EXISTS "+engine.Ident(name)); err != nil {
 			return err
 		}
 	}
@@ -467,7 +460,7 @@ func (s *session) protect(ctx context.Context) error {
 		fields = append(fields, sch.Field(sch.FieldIndices(k)[0]))
 	}
 	s.protected = "__protected"
-	return s.loadRecords(ctx, s.protected, arrow.NewSchema(fields, nil), keys)
+	return s.d.LoadRecords(ctx, s.protected, arrow.NewSchema(fields, nil), keys)
 }
 
 // planMode says what the plan holds in memory.
@@ -604,7 +597,7 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 
 // countChanges counts the diff's changes per action.
 func (s *session) countChanges(ctx context.Context, sum *plan.Summary) error {
-	rows, err := s.d.conn.QueryContext(ctx, "SELECT __op, count(*) FROM "+diffTable+" GROUP BY __op")
+	rows, err := s.d.Rows(ctx, "SELECT __op, count(*) FROM "+diffTable+" GROUP BY __op")
 	if err != nil {
 		return fmt.Errorf("count changes: %w", err)
 	}
@@ -682,6 +675,11 @@ func Plan(ctx context.Context, p *pipelines.Pipeline, opts Options) (*plan.Plan,
 	}
 	pl, _, err := s.plan(ctx, planHeld)
 	return pl, err
+}
+
+// openEngine opens the planner's DuckDB with the pipeline's state settings (spilling to the state folder).
+func openEngine(ctx context.Context, st pipelines.State) (*engine.DB, error) {
+	return engine.Open(ctx, engine.Options{TempDir: filepath.Join(st.Dir, "tmp"), MemoryLimit: st.MemoryLimit, Threads: st.Threads})
 }
 
 func joinComma(s []string) string {

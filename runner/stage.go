@@ -9,15 +9,14 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/zeebo/xxh3"
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/plan"
 )
 
@@ -47,14 +46,14 @@ func (s *session) stage(ctx context.Context, src *source) (*staged, error) {
 	name := src.comp.Name
 	req := connectors.ReadRequest{Now: s.now, FullRefresh: s.opts.FullRefresh}
 	if !s.opts.FullRefresh {
-		cp, err := s.store.Checkpoint(ctx, s.d.conn, name)
+		cp, err := s.store.Checkpoint(ctx, s.d.Conn(), name)
 		if err != nil {
 			return nil, err
 		}
 		req.Checkpoint = cp
 	}
 	st := &staged{input: plan.Input{Name: name, Type: src.comp.Type}}
-	target := ident(name)
+	target := engine.Ident(name)
 	var filesFP <-chan fileHash
 	if sc, ok := src.src.(connectors.Scanner); ok {
 		scan, err := sc.Scan(ctx, req)
@@ -83,7 +82,7 @@ func (s *session) stage(ctx context.Context, src *source) (*staged, error) {
 		if h.err != nil {
 			return nil, fmt.Errorf("%s source %q: fingerprint: %w", src.comp.Type, name, h.err)
 		}
-		n, err := s.d.count(ctx, "SELECT count(*) FROM "+target)
+		n, err := s.d.Count(ctx, "SELECT count(*) FROM "+target)
 		if err != nil {
 			return nil, err
 		}
@@ -138,12 +137,12 @@ func (s *session) scanFiles(ctx context.Context, name, target string, schema *ar
 	}
 	paths := make([]string, len(scan.Paths))
 	for i, p := range scan.Paths {
-		paths[i] = lit(p)
+		paths[i] = engine.Lit(p)
 	}
 	files := "[" + strings.Join(paths, ", ") + "]"
 	cols := make([]string, schema.NumFields())
 	for i, f := range schema.Fields() {
-		cols[i] = lit(f.Name) + ": " + lit(duckType(f.Type))
+		cols[i] = engine.Lit(f.Name) + ": " + engine.Lit(engine.Type(f.Type))
 	}
 	colStruct := "{" + strings.Join(cols, ", ") + "}"
 	rejects := "__rejects_" + name
@@ -165,19 +164,19 @@ func (s *session) scanFiles(ctx context.Context, name, target string, schema *ar
 		}
 		from = fmt.Sprintf("read_csv(%s, header = %t, delim = %s, quote = '\"', escape = '\"', nullstr = %s, %s, "+
 			"store_rejects = true, rejects_table = %s, rejects_scan = %s)",
-			files, scan.Header, lit(delim), lit(scan.NullString), layout, lit(rejects), lit(rejects+"_scan"))
+			files, scan.Header, engine.Lit(delim), engine.Lit(scan.NullString), layout, engine.Lit(rejects), engine.Lit(rejects+"_scan"))
 	case "jsonl":
 		from = fmt.Sprintf("read_json(%s, format = 'newline_delimited', columns = %s)", files, colStruct)
 	case "parquet":
 		sel := make([]string, schema.NumFields())
 		for i, f := range schema.Fields() {
-			sel[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", ident(f.Name), duckType(f.Type), ident(f.Name))
+			sel[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", engine.Ident(f.Name), engine.Type(f.Type), engine.Ident(f.Name))
 		}
 		from = fmt.Sprintf("(SELECT %s FROM read_parquet(%s))", strings.Join(sel, ", "), files)
 	default:
 		return fmt.Errorf("unsupported file format %q", scan.Format)
 	}
-	if err := s.d.exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s", target, identList(fieldNames(schema), ""), from)); err != nil {
+	if err := s.d.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s", target, engine.IdentList(fieldNames(schema), ""), from)); err != nil {
 		if m := missingColumn.FindStringSubmatch(err.Error()); m != nil {
 			return fmt.Errorf("read %s: no column %q in the file (it is declared in columns)", strings.Join(scan.Paths, ", "), m[1]+m[2])
 		}
@@ -190,12 +189,12 @@ func (s *session) scanFiles(ctx context.Context, name, target string, schema *ar
 }
 
 func (s *session) csvRejects(ctx context.Context, rejects string) error {
-	n, err := s.d.count(ctx, "SELECT count(*) FROM "+ident(rejects))
+	n, err := s.d.Count(ctx, "SELECT count(*) FROM "+engine.Ident(rejects))
 	if err != nil || n == 0 {
 		return err
 	}
-	rows, err := s.d.conn.QueryContext(ctx, fmt.Sprintf(`SELECT s.file_path, e.line, coalesce(e.column_idx, 0), coalesce(e.column_name, ''), e.error_message
-		FROM %s e JOIN %s s USING (scan_id, file_id) ORDER BY s.file_path, e.line LIMIT %d`, ident(rejects), ident(rejects+"_scan"), maxListed))
+	rows, err := s.d.Rows(ctx, fmt.Sprintf(`SELECT s.file_path, e.line, coalesce(e.column_idx, 0), coalesce(e.column_name, ''), e.error_message
+		FROM %s e JOIN %s s USING (scan_id, file_id) ORDER BY s.file_path, e.line LIMIT %d`, engine.Ident(rejects), engine.Ident(rejects+"_scan"), maxListed))
 	if err != nil {
 		return err
 	}
@@ -234,21 +233,15 @@ func (s *session) readBatches(ctx context.Context, name, target string, src conn
 		return connectors.ReadResult{}, err
 	}
 	defer r.Close()
-	rr := &readerAdapter{ctx: ctx, schema: src.Schema(), r: r, refs: 1}
-	view := "__view_" + name
-	release, err := s.d.arrow.RegisterView(rr, view)
-	if err != nil {
-		return connectors.ReadResult{}, err
-	}
-	err = s.d.exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM %s", target, ident(view)))
-	release()
-	if rr.err != nil {
-		return connectors.ReadResult{}, rr.err
+	rr := engine.NewSourceReader(ctx, src.Schema(), r, nil)
+	err = s.d.Load(ctx, name, rr)
+	if rr.SourceErr() != nil {
+		return connectors.ReadResult{}, rr.SourceErr()
 	}
 	if err != nil {
 		return connectors.ReadResult{}, err
 	}
-	if !rr.done {
+	if !rr.Done() {
 		return connectors.ReadResult{}, errors.New("read ended before the end of input")
 	}
 	res := r.Result()
@@ -262,29 +255,29 @@ func (s *session) readBatches(ctx context.Context, name, target string, src conn
 // read's records, by the source's key.
 func (s *session) mergeChanges(ctx context.Context, name string, st *staged) error {
 	delta := "__delta_" + name
-	if err := s.d.exec(ctx, fmt.Sprintf("ALTER TABLE %s RENAME TO %s", ident(name), ident(delta))); err != nil {
+	if err := s.d.Exec(ctx, fmt.Sprintf("ALTER TABLE %s RENAME TO %s", engine.Ident(name), engine.Ident(delta))); err != nil {
 		return err
 	}
 	st.delta = delta
 	stored := s.store.SourceSnapshot(name)
 	if stored == "" {
-		return s.d.exec(ctx, fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM %s", ident(name), ident(delta)))
+		return s.d.Exec(ctx, fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM %s", engine.Ident(name), engine.Ident(delta)))
 	}
-	return s.d.exec(ctx, fmt.Sprintf(`CREATE TABLE %s AS
+	return s.d.Exec(ctx, fmt.Sprintf(`CREATE TABLE %s AS
 		SELECT s.* FROM %s s WHERE NOT EXISTS (SELECT 1 FROM %s d WHERE %s)
-		UNION ALL BY NAME SELECT * FROM %s`, ident(name), stored, ident(delta), spec.KeysEqual(st.result.Key, "s", "d"), ident(delta)))
+		UNION ALL BY NAME SELECT * FROM %s`, engine.Ident(name), stored, engine.Ident(delta), spec.KeysEqual(st.result.Key, "s", "d"), engine.Ident(delta)))
 }
 
 // fingerprint identifies a relation's content: its row count and an order-independent sum of row hashes.
 func (s *session) fingerprint(ctx context.Context, rel string) (string, int64, error) {
-	sch, err := s.d.schemaOf(ctx, rel)
+	sch, err := s.d.SchemaOf(ctx, rel)
 	if err != nil {
 		return "", 0, err
 	}
 	var n int64
 	var sum string
-	q := fmt.Sprintf("SELECT count(*), coalesce(sum(hash(%s))::VARCHAR, '0') FROM %s", identList(fieldNames(sch), ""), rel)
-	if err := s.d.conn.QueryRowContext(ctx, q).Scan(&n, &sum); err != nil {
+	q := fmt.Sprintf("SELECT count(*), coalesce(sum(hash(%s))::VARCHAR, '0') FROM %s", engine.IdentList(fieldNames(sch), ""), rel)
+	if err := s.d.QueryRow(ctx, q).Scan(&n, &sum); err != nil {
 		return "", 0, err
 	}
 	return fmt.Sprintf("%d:%s", n, sum), n, nil
@@ -297,69 +290,3 @@ func fieldNames(s *arrow.Schema) []string {
 	}
 	return out
 }
-
-// readerAdapter presents a connectors.Reader as the array.RecordReader DuckDB's Arrow scan pulls from. It
-// checks each batch against the declared schema and keeps the source's error, which DuckDB would otherwise
-// flatten into a generic scan failure.
-type readerAdapter struct {
-	ctx    context.Context
-	schema *arrow.Schema
-	r      connectors.Reader
-	cur    arrow.RecordBatch
-	// pending is a batch read ahead (to learn the schema), returned first.
-	pending arrow.RecordBatch
-	err     error
-	done    bool
-	mu      sync.Mutex
-	refs    int64
-}
-
-var _ array.RecordReader = (*readerAdapter)(nil)
-
-func (a *readerAdapter) Retain() { a.mu.Lock(); a.refs++; a.mu.Unlock() }
-
-func (a *readerAdapter) Release() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.refs--
-	if a.refs == 0 && a.cur != nil {
-		a.cur.Release()
-		a.cur = nil
-	}
-}
-
-func (a *readerAdapter) Schema() *arrow.Schema { return a.schema }
-
-func (a *readerAdapter) Next() bool {
-	if a.cur != nil {
-		a.cur.Release()
-		a.cur = nil
-	}
-	if a.pending != nil {
-		a.cur, a.pending = a.pending, nil
-		return true
-	}
-	if a.err != nil || a.done {
-		return false
-	}
-	b, err := a.r.Next(a.ctx)
-	if errors.Is(err, io.EOF) {
-		a.done = true
-		return false
-	}
-	if err != nil {
-		a.err = err
-		return false
-	}
-	if !b.Schema().Equal(a.schema) {
-		b.Release()
-		a.err = fmt.Errorf("batch schema %s differs from the declared schema %s", b.Schema(), a.schema)
-		return false
-	}
-	a.cur = b
-	return true
-}
-
-func (a *readerAdapter) Record() arrow.RecordBatch      { return a.cur }
-func (a *readerAdapter) RecordBatch() arrow.RecordBatch { return a.cur }
-func (a *readerAdapter) Err() error                     { return a.err }

@@ -9,10 +9,10 @@ import (
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/transforms"
 )
 
@@ -33,13 +33,13 @@ func (s *session) runStep(ctx context.Context, sp *step) error {
 	switch tr := sp.tr.(type) {
 	case transforms.SQL:
 		q := tr.Query()
-		if err := s.d.exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS %s", ident(sp.table), q.Text)); err != nil {
+		if err := s.d.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS %s", engine.Ident(sp.table), q.Text)); err != nil {
 			return sqlError(q, err)
 		}
 		return nil
 	case transforms.Batch:
 		if pd, ok := tr.(transforms.Pushdown); ok {
-			if q, ok := pd.PushdownSQL(ident(sp.input)); ok {
+			if q, ok := pd.PushdownSQL(engine.Ident(sp.input)); ok {
 				return s.runPushdown(ctx, sp, tr, q)
 			}
 		}
@@ -53,7 +53,7 @@ func (s *session) runStep(ctx context.Context, sp *step) error {
 // guards fail exactly where the row function would. When it fails, the Go path runs instead, to name the row
 // and field that fail (or, were the two ever to disagree, to give the row function's result).
 func (s *session) runPushdown(ctx context.Context, sp *step, tr transforms.Batch, q string) error {
-	err := s.d.exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS %s", ident(sp.table), q))
+	err := s.d.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS %s", engine.Ident(sp.table), q))
 	if err == nil {
 		s.pushed = append(s.pushed, stepName(sp))
 		return nil
@@ -73,7 +73,7 @@ func (s *session) runPushdown(ctx context.Context, sp *step, tr transforms.Batch
 // Next, so batches are never shared), transforms them with its own Clone, and hands Go-owned output batches
 // to DuckDB's Arrow scan, which writes the output table.
 func (s *session) runBatch(parent context.Context, sp *step, tr transforms.Batch) error {
-	n, err := s.d.count(parent, "SELECT count(*) FROM "+ident(sp.input))
+	n, err := s.d.Count(parent, "SELECT count(*) FROM "+engine.Ident(sp.input))
 	if err != nil {
 		return err
 	}
@@ -105,16 +105,8 @@ func (s *session) runBatch(parent context.Context, sp *step, tr transforms.Batch
 	}
 	go func() { wg.Wait(); close(out) }()
 
-	rr := &chanReader{schema: tr.Schema(), ch: out, ctx: ctx}
-	view := "__view_" + sp.table
-	release, err := s.d.arrow.RegisterView(rr, view)
-	if err != nil {
-		cancel()
-		drain(out)
-		return err
-	}
-	err = s.d.exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM %s", ident(sp.table), ident(view)))
-	release()
+	rr := engine.NewChanReader(ctx, tr.Schema(), out)
+	err = s.d.Load(ctx, sp.table, rr)
 	cancel()
 	drain(out)
 	wg.Wait()
@@ -134,27 +126,19 @@ func drain(ch chan arrow.RecordBatch) {
 }
 
 func (s *session) batchWorker(ctx context.Context, sp *step, tr transforms.Batch, n int64, next *atomic.Int64, out chan<- arrow.RecordBatch) error {
-	conn, err := s.d.db.Conn(ctx)
+	w, err := s.d.Worker(ctx)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	ar, err := arrowOf(conn)
-	if err != nil {
-		return err
-	}
+	defer w.Close()
 	for {
 		lo := next.Add(chunkRows) - chunkRows
 		if lo >= n {
 			return nil
 		}
-		q := fmt.Sprintf("SELECT * FROM %s WHERE rowid >= %d AND rowid < %d", ident(sp.input), lo, lo+chunkRows)
-		rr, err := ar.QueryContext(ctx, q)
-		if err != nil {
-			return err
-		}
+		q := fmt.Sprintf("SELECT * FROM %s WHERE rowid >= %d AND rowid < %d", engine.Ident(sp.input), lo, lo+chunkRows)
 		row := lo
-		err = eachBatch(rr, func(b arrow.RecordBatch) error {
+		err := w.Query(ctx, q, func(b arrow.RecordBatch) error {
 			res, err := tr.Apply(ctx, b)
 			if err != nil {
 				return s.rowError(sp, b, row, err)
@@ -168,7 +152,6 @@ func (s *session) batchWorker(ctx context.Context, sp *step, tr transforms.Batch
 				return ctx.Err()
 			}
 		})
-		rr.Release()
 		if err != nil {
 			return err
 		}
@@ -203,47 +186,4 @@ func hasAll(r connectors.Record, keys []string) bool {
 		}
 	}
 	return true
-}
-
-// chanReader is an array.RecordReader over a channel of batches it owns.
-type chanReader struct {
-	ctx    context.Context
-	schema *arrow.Schema
-	ch     <-chan arrow.RecordBatch
-	cur    arrow.RecordBatch
-}
-
-var _ array.RecordReader = (*chanReader)(nil)
-
-func (c *chanReader) Retain()               {}
-func (c *chanReader) Release()              { c.drop() }
-func (c *chanReader) Schema() *arrow.Schema { return c.schema }
-func (c *chanReader) Err() error {
-	if err := c.ctx.Err(); err != nil {
-		return err
-	}
-	return nil
-}
-func (c *chanReader) Record() arrow.RecordBatch      { return c.cur }
-func (c *chanReader) RecordBatch() arrow.RecordBatch { return c.cur }
-
-func (c *chanReader) drop() {
-	if c.cur != nil {
-		c.cur.Release()
-		c.cur = nil
-	}
-}
-
-func (c *chanReader) Next() bool {
-	c.drop()
-	select {
-	case b, ok := <-c.ch:
-		if !ok {
-			return false
-		}
-		c.cur = b
-		return true
-	case <-c.ctx.Done():
-		return false
-	}
 }

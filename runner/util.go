@@ -7,9 +7,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 )
 
 func pid() int { return os.Getpid() }
@@ -126,39 +123,3 @@ var (
 	fpMu   sync.Mutex
 	fpHits = map[string]int{}
 )
-
-// sliceReader is an array.RecordReader over batches it owns.
-type sliceReader struct {
-	schema  *arrow.Schema
-	batches []arrow.RecordBatch
-	cur     arrow.RecordBatch
-}
-
-var _ array.RecordReader = (*sliceReader)(nil)
-
-func (r *sliceReader) Retain() {}
-func (r *sliceReader) Release() {
-	r.drop()
-	for _, b := range r.batches {
-		b.Release()
-	}
-	r.batches = nil
-}
-func (r *sliceReader) Schema() *arrow.Schema          { return r.schema }
-func (r *sliceReader) Err() error                     { return nil }
-func (r *sliceReader) Record() arrow.RecordBatch      { return r.cur }
-func (r *sliceReader) RecordBatch() arrow.RecordBatch { return r.cur }
-func (r *sliceReader) drop() {
-	if r.cur != nil {
-		r.cur.Release()
-		r.cur = nil
-	}
-}
-func (r *sliceReader) Next() bool {
-	r.drop()
-	if len(r.batches) == 0 {
-		return false
-	}
-	r.cur, r.batches = r.batches[0], r.batches[1:]
-	return true
-}

@@ -1,0 +1,288 @@
+// Package engine is the runner's one door to DuckDB: it opens the planner's database, loads Arrow batches
+// into tables (DuckDB's Arrow scan), runs queries (Arrow batches or SQL rows), quotes identifiers and
+// literals, maps Arrow types to DuckDB types, and owns the one family of array.RecordReader adapters the
+// runner hands to DuckDB (over a slice, a channel, or a connectors.Reader).
+//
+// It owns: the DuckDB connector and its settings, the session connection and the Arrow interface over it,
+// worker connections for parallel reads, quoting. It may not touch: pipelines, plans, state layout,
+// connectors' behaviour beyond reading batches, or any stage's tables by name: callers name every relation.
+// No other package of the project imports the DuckDB driver (connectors/layering_test.go enforces it).
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/pipelines/spec"
+)
+
+// Options configure a database.
+type Options struct {
+	// TempDir is where DuckDB spills past its memory limit (created if missing).
+	TempDir string
+	// MemoryLimit is DuckDB's memory_limit ("" leaves DuckDB's default).
+	MemoryLimit string
+	// Threads is DuckDB's thread count (0 leaves DuckDB's default).
+	Threads int
+}
+
+// DB is the planner's DuckDB: an in-memory database (spilling to TempDir past its memory limit). Every
+// statement that must see the same session runs on the session connection (Conn); readers running beside
+// a statement on it (transform workers) take their own connections (Worker).
+type DB struct {
+	db    *sql.DB
+	conn  *sql.Conn
+	arrow *duckdb.Arrow
+}
+
+// Open starts an in-memory DuckDB in UTC, with extension autoloading off and checkpoints deferred (an apply
+// commits once per sink batch; the run checkpoints once at its end).
+func Open(ctx context.Context, o Options) (*DB, error) {
+	if err := os.MkdirAll(o.TempDir, 0o755); err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	settings := []string{
+		"SET TimeZone = 'UTC'",
+		"SET temp_directory = " + Lit(o.TempDir),
+		"SET preserve_insertion_order = false",
+		"SET autoinstall_known_extensions = false",
+		"SET autoload_known_extensions = false",
+		// An apply commits once per sink batch; checkpointing the state file in the middle of that (DuckDB
+		// does once the WAL passes 16 MB) would rewrite it several times. The run checkpoints once at its end.
+		"SET checkpoint_threshold = '1GB'",
+	}
+	if o.MemoryLimit != "" {
+		settings = append(settings, "SET memory_limit = "+Lit(o.MemoryLimit))
+	}
+	if o.Threads > 0 {
+		settings = append(settings, fmt.Sprintf("SET threads = %d", o.Threads))
+	}
+	c, err := duckdb.NewConnector("", func(execer driver.ExecerContext) error {
+		for _, q := range settings {
+			if _, err := execer.ExecContext(ctx, q, nil); err != nil {
+				return fmt.Errorf("%s: %w", q, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open duckdb: %w", err)
+	}
+	db := sql.OpenDB(c)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open duckdb: %w", err)
+	}
+	d := &DB{db: db, conn: conn}
+	if d.arrow, err = arrowOf(conn); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func arrowOf(conn *sql.Conn) (*duckdb.Arrow, error) {
+	var a *duckdb.Arrow
+	err := conn.Raw(func(dc any) error {
+		var err error
+		a, err = duckdb.NewArrowFromConn(dc.(driver.Conn))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("duckdb arrow: %w", err)
+	}
+	return a, nil
+}
+
+// Close closes the session connection and the database.
+func (d *DB) Close() {
+	if d.conn != nil {
+		d.conn.Close()
+	}
+	d.db.Close()
+}
+
+// Conn is the session connection, for the state store (state.Store works on the planner's connection).
+func (d *DB) Conn() *sql.Conn { return d.conn }
+
+// Exec runs a statement on the session connection.
+func (d *DB) Exec(ctx context.Context, q string, args ...any) error {
+	if _, err := d.conn.ExecContext(ctx, q, args...); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Count runs a query returning one integer.
+func (d *DB) Count(ctx context.Context, q string, args ...any) (int64, error) {
+	var n int64
+	err := d.conn.QueryRowContext(ctx, q, args...).Scan(&n)
+	return n, err
+}
+
+// QueryRow runs a query expected to return one row, as database/sql.
+func (d *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return d.conn.QueryRowContext(ctx, q, args...)
+}
+
+// Rows runs a query and returns its rows as database/sql (small results: reports, counts per group).
+func (d *DB) Rows(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return d.conn.QueryContext(ctx, q, args...)
+}
+
+// Prepare checks a statement against the relations defined so far without running it.
+func (d *DB) Prepare(ctx context.Context, q string) error {
+	stmt, err := d.conn.PrepareContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	return stmt.Close()
+}
+
+// SchemaOf returns the Arrow schema of a relation (rel is quoted or an expression).
+func (d *DB) SchemaOf(ctx context.Context, rel string) (*arrow.Schema, error) {
+	rr, err := d.arrow.QueryContext(ctx, "SELECT * FROM "+rel+" LIMIT 0")
+	if err != nil {
+		return nil, err
+	}
+	defer rr.Release()
+	for rr.Next() {
+	}
+	return rr.Schema(), nil
+}
+
+// Query runs q and calls fn for each batch; fn must not keep the batch (its strings alias C memory freed on
+// the next batch).
+func (d *DB) Query(ctx context.Context, q string, fn func(arrow.RecordBatch) error) error {
+	rr, err := d.arrow.QueryContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer rr.Release()
+	return EachBatch(rr, fn)
+}
+
+// Load creates (or replaces) table with the rows rr yields, through DuckDB's Arrow scan of a view named
+// "__view_<table>" registered for the statement's duration. The caller keeps rr (and checks its own error
+// state afterwards: DuckDB flattens a reader's error into a generic scan failure).
+func (d *DB) Load(ctx context.Context, table string, rr array.RecordReader) error {
+	view := "__view_" + table
+	release, err := d.arrow.RegisterView(rr, view)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return d.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM %s", Ident(table), Ident(view)))
+}
+
+// LoadBatch writes a batch into a new table; it takes over the batch.
+func (d *DB) LoadBatch(ctx context.Context, table string, b arrow.RecordBatch) error {
+	rr := &SliceReader{schema: b.Schema(), batches: []arrow.RecordBatch{b}}
+	defer rr.Release()
+	return d.Load(ctx, table, rr)
+}
+
+// LoadRecords writes Go records into a new table of schema sch.
+func (d *DB) LoadRecords(ctx context.Context, table string, sch *arrow.Schema, recs []connectors.Record) error {
+	b, err := connectors.BuildBatch(memoryAlloc, sch, recs)
+	if err != nil {
+		return err
+	}
+	return d.LoadBatch(ctx, table, b)
+}
+
+// CreateEmpty creates (or replaces) an empty table of an Arrow schema.
+func (d *DB) CreateEmpty(ctx context.Context, table string, sch *arrow.Schema) error {
+	cols := make([]string, sch.NumFields())
+	for i, f := range sch.Fields() {
+		cols[i] = Ident(f.Name) + " " + Type(f.Type)
+	}
+	return d.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s (%s)", Ident(table), strings.Join(cols, ", ")))
+}
+
+// Worker is a connection of its own, for a reader running beside a statement on the session connection.
+type Worker struct {
+	conn  *sql.Conn
+	arrow *duckdb.Arrow
+}
+
+// Worker opens a worker connection; Close it when done.
+func (d *DB) Worker(ctx context.Context) (*Worker, error) {
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, err := arrowOf(conn)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return &Worker{conn: conn, arrow: a}, nil
+}
+
+// Query runs q on the worker's connection and calls fn for each batch (which fn must not keep).
+func (w *Worker) Query(ctx context.Context, q string, fn func(arrow.RecordBatch) error) error {
+	rr, err := w.arrow.QueryContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer rr.Release()
+	return EachBatch(rr, fn)
+}
+
+// Close closes the worker's connection.
+func (w *Worker) Close() error { return w.conn.Close() }
+
+// EachBatch calls fn for each batch of rr, then returns rr's error.
+func EachBatch(rr array.RecordReader, fn func(arrow.RecordBatch) error) error {
+	for rr.Next() {
+		if err := fn(rr.RecordBatch()); err != nil {
+			return err
+		}
+	}
+	return rr.Err()
+}
+
+// Type is the DuckDB type of an Arrow field type (the types possync stores; anything else is VARCHAR).
+func Type(t arrow.DataType) string {
+	switch connectors.TypeName(t) {
+	case "string":
+		return "VARCHAR"
+	case "int":
+		return "BIGINT"
+	case "float":
+		return "DOUBLE"
+	case "bool":
+		return "BOOLEAN"
+	case "date":
+		return "DATE"
+	case "timestamp":
+		return "TIMESTAMPTZ"
+	}
+	return "VARCHAR"
+}
+
+// Ident quotes an identifier.
+func Ident(s string) string { return spec.QuoteIdent(s) }
+
+// Lit quotes a string literal.
+func Lit(s string) string { return spec.QuoteString(s) }
+
+// IdentList quotes names, each with prefix (a table alias and dot, or ""), joined by ", ".
+func IdentList(names []string, prefix string) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = prefix + Ident(n)
+	}
+	return strings.Join(out, ", ")
+}
