@@ -15,6 +15,8 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/export"
+	"github.com/possync/possync/runner/failpoint"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/state"
 )
@@ -139,7 +141,7 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 		return err
 	}
 	defer unlock()
-	failpoint("after-lock")
+	failpoint.Hit("after-lock")
 	if err := s.prepare(ctx, false); err != nil {
 		return err
 	}
@@ -275,11 +277,11 @@ func (s *session) applyBatch(ctx context.Context, batch []connectors.Change, tot
 	if err != nil {
 		return err
 	}
-	failpoint("after-intents")
+	failpoint.Hit("after-intents")
 	done = s.timings.start("apply: sink")
 	outcomes, sinkErr := s.sink.Apply(ctx, batch)
 	done()
-	failpoint("after-sink")
+	failpoint.Hit("after-sink")
 	if len(outcomes) != len(batch) {
 		return fmt.Errorf("sink %s returned %d outcomes for %d changes", s.p.Sink.Type, len(outcomes), len(batch))
 	}
@@ -307,7 +309,7 @@ func (s *session) applyBatch(ctx context.Context, batch []connectors.Change, tot
 	if err != nil {
 		return err
 	}
-	failpoint("after-commit")
+	failpoint.Hit("after-commit")
 	if sinkErr != nil {
 		return fmt.Errorf("sink %s: %w (%d of %d changes applied)", s.p.Sink.Type, sinkErr, rep.Applied.Total(), total)
 	}
@@ -348,7 +350,7 @@ func (s *session) recordIntents(ctx context.Context, runID string, batch []conne
 // commitChanges commits acknowledged changes to the snapshot.
 func (s *session) commitChanges(ctx context.Context, runID string, acked []connectors.Change, resolved []string, rejected int) error {
 	c := &state.Commit{RunID: runID, Key: s.p.Key, Resolved: resolved, Acked: len(acked), Rejected: rejected}
-	sch := canonical(s.recordSchema())
+	sch := engine.Canonical(s.recordSchema())
 	for _, f := range sch.Fields() {
 		c.Columns = append(c.Columns, state.Column{Name: f.Name, Type: engine.Type(f.Type)})
 	}
@@ -366,11 +368,14 @@ func (s *session) commitChanges(ctx context.Context, runID string, acked []conne
 }
 
 // commit commits c to the state. For a sink with a records file (connectors.Exporter), the keys of the
-// snapshot records it changes are kept (touchedTable), so that the file can be brought up to date by those
+// snapshot records it changes are kept (export.Touched), so that the file can be brought up to date by those
 // records alone.
 func (s *session) commit(ctx context.Context, c *state.Commit) error {
 	if _, exports := s.sink.(connectors.Exporter); exports && c.Changes != "" {
-		if err := s.touch(ctx, c.Changes); err != nil {
+		if s.touched == nil {
+			s.touched = export.NewTouched(s.d, s.p.Key)
+		}
+		if err := s.touched.Add(ctx, c.Changes); err != nil {
 			return err
 		}
 	}
@@ -451,7 +456,7 @@ func (s *session) recoverIntents(ctx context.Context, rep *Report) (int, error) 
 	if err != nil || len(intents) == 0 {
 		return 0, err
 	}
-	sch := canonical(s.recordSchema())
+	sch := engine.Canonical(s.recordSchema())
 	changes := make([]connectors.Change, len(intents))
 	ids := make([]string, len(intents))
 	for i, in := range intents {
@@ -528,17 +533,4 @@ func fromJSON(t arrow.DataType, v any) (any, error) {
 		return v, nil
 	}
 	return nil, fmt.Errorf("cannot read %v as %s", v, t)
-}
-
-// canonical maps a schema to the field types possync stores (int64, float64, string, ...).
-func canonical(sch *arrow.Schema) *arrow.Schema {
-	fields := make([]arrow.Field, sch.NumFields())
-	for i, f := range sch.Fields() {
-		t, err := connectors.ArrowType(connectors.TypeName(f.Type))
-		if err != nil {
-			t = arrow.BinaryTypes.String
-		}
-		fields[i] = arrow.Field{Name: f.Name, Type: t, Nullable: true}
-	}
-	return arrow.NewSchema(fields, nil)
 }

@@ -89,7 +89,7 @@ func benchSeed(ctx context.Context, p *pipelines.Pipeline) error {
 	}
 	c := &state.Commit{RunID: "seed", Key: p.Key,
 		Changes: fmt.Sprintf("(SELECT 'create' AS __op, * FROM %s)", engine.Ident(s.desired))}
-	for _, f := range canonical(s.schemas[s.desired]).Fields() {
+	for _, f := range engine.Canonical(s.schemas[s.desired]).Fields() {
 		c.Columns = append(c.Columns, state.Column{Name: f.Name, Type: engine.Type(f.Type)})
 	}
 	meta, err := s.store.Commit(ctx, s.d.Conn(), c)

@@ -65,7 +65,7 @@ func (s *session) refresh(ctx context.Context) (*refreshed, error) {
 	if snap == "" {
 		snap = "(SELECT * FROM " + engine.Ident(s.desired) + " WHERE false)"
 		rf.cols = nil
-		for _, f := range canonical(s.recordSchema()).Fields() {
+		for _, f := range engine.Canonical(s.recordSchema()).Fields() {
 			rf.cols = append(rf.cols, state.Column{Name: f.Name, Type: engine.Type(f.Type)})
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/pipelines/spec"
 	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/export"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/state"
 	"github.com/possync/possync/transforms"
@@ -80,9 +81,10 @@ type session struct {
 	ds      *diffSpec
 	planned plan.State
 	// exportBase is true when the sink's export (if any) was of the state as the session opened it; touched
-	// when touchedTable holds the keys of the records this session's commits changed.
-	exportBase, touched bool
-	timings             *timings
+	// holds the keys of the records this session's commits changed (nil until the first).
+	exportBase bool
+	touched    *export.Touched
+	timings    *timings
 }
 
 func newSession(p *pipelines.Pipeline, opts Options) *session {
@@ -275,7 +277,7 @@ func (s *session) checkKey() spec.Diagnostics {
 			if len(s.p.Key) > 1 {
 				pos.Path = fmt.Sprintf("/key/%d", i)
 			}
-			diags.Append(spec.Errorf(pos, "key_not_found", "the last step's fields are: "+joinComma(fieldNames(sch)),
+			diags.Append(spec.Errorf(pos, "key_not_found", "the last step's fields are: "+joinComma(engine.FieldNames(sch)),
 				"key field %q is not a field of the records delivered to the sink", k))
 		}
 	}

@@ -176,7 +176,7 @@ func (s *session) scanFiles(ctx context.Context, name, target string, schema *ar
 	default:
 		return fmt.Errorf("unsupported file format %q", scan.Format)
 	}
-	if err := s.d.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s", target, engine.IdentList(fieldNames(schema), ""), from)); err != nil {
+	if err := s.d.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s", target, engine.IdentList(engine.FieldNames(schema), ""), from)); err != nil {
 		if m := missingColumn.FindStringSubmatch(err.Error()); m != nil {
 			return fmt.Errorf("read %s: no column %q in the file (it is declared in columns)", strings.Join(scan.Paths, ", "), m[1]+m[2])
 		}
@@ -276,17 +276,9 @@ func (s *session) fingerprint(ctx context.Context, rel string) (string, int64, e
 	}
 	var n int64
 	var sum string
-	q := fmt.Sprintf("SELECT count(*), coalesce(sum(hash(%s))::VARCHAR, '0') FROM %s", engine.IdentList(fieldNames(sch), ""), rel)
+	q := fmt.Sprintf("SELECT count(*), coalesce(sum(hash(%s))::VARCHAR, '0') FROM %s", engine.IdentList(engine.FieldNames(sch), ""), rel)
 	if err := s.d.QueryRow(ctx, q).Scan(&n, &sum); err != nil {
 		return "", 0, err
 	}
 	return fmt.Sprintf("%d:%s", n, sum), n, nil
-}
-
-func fieldNames(s *arrow.Schema) []string {
-	out := make([]string, s.NumFields())
-	for i, f := range s.Fields() {
-		out[i] = f.Name
-	}
-	return out
 }

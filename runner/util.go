@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -86,40 +85,3 @@ func peakRSS() int64 {
 	}
 	return 0
 }
-
-// failpoint kills the process at a named point of an apply when POSSYNC_FAILPOINT names it ("name" or
-// "name:N" for the Nth time the point is reached). It exists for the crash tests, which kill the real binary
-// at each point and check that the next run converges; SIGKILL leaves no chance to clean up, as in a real crash.
-// With POSSYNC_FAILPOINT_SLEEP set to a duration, the process sleeps there instead (the lock tests hold a
-// run at a known point).
-func failpoint(name string) {
-	fp := os.Getenv("POSSYNC_FAILPOINT")
-	if fp == "" {
-		return
-	}
-	want, nth, _ := strings.Cut(fp, ":")
-	if want != name {
-		return
-	}
-	n := 1
-	if nth != "" {
-		n, _ = strconv.Atoi(nth)
-	}
-	fpMu.Lock()
-	fpHits[name]++
-	hit := fpHits[name] == n
-	fpMu.Unlock()
-	if hit {
-		if d, err := time.ParseDuration(os.Getenv("POSSYNC_FAILPOINT_SLEEP")); err == nil {
-			time.Sleep(d)
-			return
-		}
-		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {} // wait for the signal
-	}
-}
-
-var (
-	fpMu   sync.Mutex
-	fpHits = map[string]int{}
-)

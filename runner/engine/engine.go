@@ -286,3 +286,26 @@ func IdentList(names []string, prefix string) string {
 	}
 	return strings.Join(out, ", ")
 }
+
+// Canonical maps a schema to the field types possync stores (int64, float64, string, ...): the types of the
+// state's snapshot and of a sink's records file.
+func Canonical(sch *arrow.Schema) *arrow.Schema {
+	fields := make([]arrow.Field, sch.NumFields())
+	for i, f := range sch.Fields() {
+		t, err := connectors.ArrowType(connectors.TypeName(f.Type))
+		if err != nil {
+			t = arrow.BinaryTypes.String
+		}
+		fields[i] = arrow.Field{Name: f.Name, Type: t, Nullable: true}
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+// FieldNames lists a schema's field names in order.
+func FieldNames(s *arrow.Schema) []string {
+	out := make([]string, s.NumFields())
+	for i, f := range s.Fields() {
+		out[i] = f.Name
+	}
+	return out
+}

@@ -1,0 +1,256 @@
+// Package export brings a sink's whole-set records file (connectors.Exporter) up to date with the state's
+// snapshot, after an apply's commits: either in full (DuckDB's COPY of the snapshot sorted by key) or, for a
+// CSV or TSV file that is exactly what the last export wrote, by a k-way merge of the file's lines with the
+// changed records only (the two give the same bytes). It also keeps the keys of the records the run's
+// commits changed (Touched), which the merge needs.
+//
+// It owns: the export decision, the temporary file and its rename, the file's stamp, the merge. It may not
+// touch: the state store (the runner records the export with the Output's stamp), the sink itself, or any
+// table but the snapshot and its own touched-keys table.
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/failpoint"
+	"github.com/possync/possync/runner/state"
+)
+
+// TouchedTable collects the keys of the snapshot records a run's commits changed.
+const TouchedTable = "__touched"
+
+// Touched tracks the keys of the snapshot records a run's commits changed, in TouchedTable.
+type Touched struct {
+	db   *engine.DB
+	key  []string
+	made bool
+}
+
+// NewTouched tracks changed keys (key fields key) in db.
+func NewTouched(db *engine.DB, key []string) *Touched { return &Touched{db: db, key: key} }
+
+// Add adds the keys of a commit's changes relation (see state.Commit.Changes).
+func (t *Touched) Add(ctx context.Context, changes string) error {
+	keys := engine.IdentList(t.key, "")
+	if !t.made {
+		if err := t.db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s WHERE false", TouchedTable, keys, changes)); err != nil {
+			return fmt.Errorf("track changed records: %w", err)
+		}
+		t.made = true
+	}
+	if err := t.db.Exec(ctx, fmt.Sprintf("INSERT INTO %s SELECT %s FROM %s", TouchedTable, keys, changes)); err != nil {
+		return fmt.Errorf("track changed records: %w", err)
+	}
+	return nil
+}
+
+// Any says some keys were added.
+func (t *Touched) Any() bool { return t != nil && t.made }
+
+// options are DuckDB's COPY options per export format.
+var options = map[string]string{
+	"csv":     "FORMAT csv, HEADER true",
+	"tsv":     "FORMAT csv, HEADER true, DELIMITER '\t'",
+	"jsonl":   "FORMAT json",
+	"parquet": "FORMAT parquet",
+}
+
+// Input is what an export needs.
+type Input struct {
+	// Export is the sink's records file; SinkType names the sink in errors.
+	Export   connectors.Export
+	SinkType string
+	// Snapshot is the state's snapshot relation; Meta the state after the run's commits.
+	Snapshot string
+	Meta     state.Meta
+	// Key is the pipeline's key; Schema the records' schema (the desired fields without annotations).
+	Key    []string
+	Schema *arrow.Schema
+	// Base is true when the file's last export was of the state the run started from; Touched holds the keys
+	// the run's commits changed. Merge false always writes in full (tests compare the two ways).
+	Base    bool
+	Touched *Touched
+	Merge   bool
+	// Log receives progress lines (nil: none).
+	Log func(format string, args ...any)
+}
+
+// Output says what an export did.
+type Output struct {
+	// Written is true when the file was (re)written; Stamp then identifies it, for state.Store.MarkExported
+	// of Meta.Serial.
+	Written bool
+	Stamp   string
+}
+
+// Run brings the records file up to date with the snapshot when it lags behind the state: the snapshot's
+// records sorted by key, written to a temporary name and renamed over the file.
+//
+// A CSV or TSV file that is exactly what the last export wrote, when that export was of the state this
+// run started from, is merged instead of rewritten from a sort of the whole snapshot: its lines are copied
+// as they are except those of the records this run changed, which come from the snapshot (written by the
+// same COPY, in key order). Anything that does not hold (the file was touched, the columns changed, an
+// earlier run was interrupted before its export, the lines are not in key order) falls back on the full
+// export; the two give the same bytes.
+func Run(ctx context.Context, db *engine.DB, in Input) (Output, error) {
+	logf := in.Log
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	if in.Snapshot == "" {
+		return Output{}, nil
+	}
+	e := in.Export
+	fi, statErr := os.Stat(e.Path)
+	if statErr == nil && in.Meta.Exported == in.Meta.Serial {
+		return Output{}, nil
+	}
+	opts := options[e.Format]
+	if opts == "" {
+		return Output{}, fmt.Errorf("sink %s: unsupported export format %q", in.SinkType, e.Format)
+	}
+	if err := os.MkdirAll(filepath.Dir(e.Path), 0o755); err != nil {
+		return Output{}, fmt.Errorf("export: %w", err)
+	}
+	tmp := e.Path + ".possync-tmp"
+	cols := engine.IdentList(engine.FieldNames(in.Schema), "")
+	signature := Signature(e, in.Schema)
+	var why string
+	switch {
+	case statErr != nil:
+		why = "no earlier export"
+	case !in.Merge:
+		why = "merging is off"
+	case !in.Base:
+		why = "the state moved since the last export (an interrupted run)"
+	case in.Meta.ExportStamp != Stamp(fi, signature):
+		why = "the file or the columns changed since the last export"
+	default:
+		n, err := merge(ctx, db, in, opts, tmp)
+		if err == nil {
+			logf("export %s: merged %d changed record(s) into the last export", e.Path, n)
+			break
+		}
+		if !errors.Is(err, errNoMerge) {
+			return Output{}, fmt.Errorf("export %s: %w", e.Path, err)
+		}
+		why = err.Error()
+	}
+	if why != "" {
+		logf("export %s: written in full (%s)", e.Path, why)
+		q := fmt.Sprintf("COPY (SELECT %s FROM %s ORDER BY %s) TO %s (%s)", cols, in.Snapshot, engine.IdentList(in.Key, ""), engine.Lit(tmp), opts)
+		if err := db.Exec(ctx, q); err != nil {
+			return Output{}, fmt.Errorf("export %s: %w", e.Path, err)
+		}
+	}
+	failpoint.Hit("during-export")
+	if err := os.Rename(tmp, e.Path); err != nil {
+		return Output{}, fmt.Errorf("export: %w", err)
+	}
+	fi, err := os.Stat(e.Path)
+	if err != nil {
+		return Output{}, fmt.Errorf("export: %w", err)
+	}
+	return Output{Written: true, Stamp: Stamp(fi, signature)}, nil
+}
+
+// Signature describes what shapes an export's bytes besides the records: the file, its format and the
+// columns with their types.
+func Signature(e connectors.Export, sch *arrow.Schema) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s|%s", e.Format, e.Path)
+	for _, f := range engine.Canonical(sch).Fields() {
+		fmt.Fprintf(&b, "|%s %s", f.Name, engine.Type(f.Type))
+	}
+	return b.String()
+}
+
+// Stamp identifies an export's file: its signature, size and modification time.
+func Stamp(fi os.FileInfo, signature string) string {
+	return fmt.Sprintf("v1|%d|%d|%s", fi.Size(), fi.ModTime().UnixNano(), signature)
+}
+
+// errNoMerge says the records file cannot be merged and must be written in full.
+var errNoMerge = errors.New("cannot merge")
+
+// merge writes tmp as the records file at e.Path with the lines of the records in TouchedTable replaced by
+// their snapshot records (or dropped, for records no longer in the snapshot). It returns how many changed
+// records it merged.
+func merge(ctx context.Context, db *engine.DB, in Input, opts, tmp string) (int, error) {
+	e := in.Export
+	if e.Format != "csv" && e.Format != "tsv" {
+		return 0, fmt.Errorf("%w: %s files are written in full", errNoMerge, e.Format)
+	}
+	if !in.Touched.Any() {
+		return 0, fmt.Errorf("%w: no changed records known", errNoMerge)
+	}
+	names := engine.FieldNames(in.Schema)
+	keyIdx := make([]int, len(in.Key))
+	numeric := make([]bool, len(in.Key))
+	sch := engine.Canonical(in.Schema)
+	for i, k := range in.Key {
+		keyIdx[i] = slices.Index(names, k)
+		switch connectors.TypeName(sch.Field(keyIdx[i]).Type) {
+		case "string":
+		case "int":
+			numeric[i] = true
+		default:
+			return 0, fmt.Errorf("%w: key field %s is neither text nor an integer", errNoMerge, k)
+		}
+	}
+	touched, err := touchedKeys(ctx, db, in.Key, numeric)
+	if err != nil {
+		return 0, err
+	}
+	if int64(len(touched)) > in.Meta.Records/4 {
+		return 0, fmt.Errorf("%w: %d of %d records changed", errNoMerge, len(touched), in.Meta.Records)
+	}
+	changed := tmp + ".changed"
+	defer os.Remove(changed)
+	q := fmt.Sprintf("COPY (SELECT %s FROM %s s SEMI JOIN %s t ON %s ORDER BY %s) TO %s (%s)",
+		engine.IdentList(names, "s."), in.Snapshot, TouchedTable, spec.KeysEqual(in.Key, "s", "t"), engine.IdentList(in.Key, "s."), engine.Lit(changed), opts)
+	if err := db.Exec(ctx, q); err != nil {
+		return 0, err
+	}
+	delim := byte(',')
+	if e.Format == "tsv" {
+		delim = '\t'
+	}
+	return len(touched), mergeRecordFiles(e.Path, changed, tmp, delim, keyIdx, numeric, touched)
+}
+
+// touchedKeys returns the distinct keys of TouchedTable in key order.
+func touchedKeys(ctx context.Context, db *engine.DB, key []string, numeric []bool) ([]csvKey, error) {
+	keys := engine.IdentList(key, "")
+	var out []csvKey
+	err := db.Query(ctx, fmt.Sprintf("SELECT DISTINCT %s FROM %s ORDER BY %s", keys, TouchedTable, keys), func(b arrow.RecordBatch) error {
+		for i := 0; i < int(b.NumRows()); i++ {
+			k := make(csvKey, len(numeric))
+			for j := range numeric {
+				switch col := b.Column(j).(type) {
+				case *array.String:
+					k[j].text = []byte(col.Value(i))
+				case *array.Int64:
+					k[j].num = col.Value(i)
+				default:
+					return fmt.Errorf("%w: key column of type %s", errNoMerge, col.DataType())
+				}
+			}
+			out = append(out, k)
+		}
+		return nil
+	})
+	return out, err
+}
