@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,11 +8,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/runner/apply"
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/export"
 	"github.com/possync/possync/runner/failpoint"
@@ -42,12 +40,7 @@ func (e *BlockedError) Error() string {
 }
 
 // RejectedChange is a change the sink refused.
-type RejectedChange struct {
-	ID     string            `json:"id"`
-	Action connectors.Action `json:"action"`
-	Key    map[string]any    `json:"key"`
-	Reason string            `json:"reason"`
-}
+type RejectedChange = apply.Rejected
 
 // Report is the outcome of an apply or run, for schedulers and people.
 type Report struct {
@@ -85,8 +78,6 @@ const (
 	ReasonNoop   = "no_changes"
 	ReasonReject = "changes_rejected"
 )
-
-const defaultBatch = 500
 
 // Apply plans the pipeline and applies the plan through its sink. With saved, it applies exactly that plan,
 // and refuses it (StaleError, nothing written) when the recomputed plan differs. It holds the pipeline's
@@ -151,13 +142,16 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 		rep.Notes = append(rep.Notes, st.result.Notes...)
 	}
 	done := s.timings.start("recover")
-	n, err := s.recoverIntents(ctx, rep)
+	n, note, err := s.applier(rep.RunID).Recover(ctx)
 	done()
+	if note != "" {
+		rep.Notes = append(rep.Notes, note)
+	}
 	if err != nil {
 		return fmt.Errorf("settle interrupted run: %w", err)
 	}
 	rep.Recovered = n
-	pl, ccs, err := s.plan(ctx, applyMode)
+	pl, ccs, seqs, err := s.plan(ctx, applyMode)
 	if err != nil {
 		return err
 	}
@@ -175,7 +169,7 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 		return err
 	}
 	done = s.timings.start("apply")
-	err = s.applyChanges(ctx, ccs, pl.Summary.Total(), rep)
+	err = s.applyChanges(ctx, ccs, seqs, pl.Summary.Total(), rep)
 	done()
 	if err != nil {
 		return err
@@ -241,130 +235,24 @@ func staleReasons(saved, now *plan.Plan) []string {
 	return r
 }
 
-// applyChanges sends the changes in batches. Before a batch leaves, its changes are recorded as intents; after
-// the sink answers, the acknowledged ones are committed to the snapshot together with the journal entry and
-// the settled intents, in one transaction. An answer the sink could not give (an outcome that is neither an
-// acknowledgement, a refusal nor "not attempted") leaves the intent for the next run to reconcile.
-//
-// With ccs nil the plan was streamed (planMode streamed): the total changes are read from the diff a batch
-// at a time, so an apply of millions of changes holds one batch in memory.
-func (s *session) applyChanges(ctx context.Context, ccs []connectors.Change, total int, rep *Report) error {
-	size := defaultBatch
-	if b, ok := s.sink.(connectors.Batcher); ok && b.BatchSize() > 0 {
-		size = b.BatchSize()
-	}
+// applier is the apply stage of this session, for run runID.
+func (s *session) applier(runID string) *apply.Applier {
+	return &apply.Applier{DB: s.d, Store: s.store, Sink: s.sink, SinkType: s.p.Sink.Type, Key: s.p.Key, Schema: s.recordSchema(),
+		RunID: runID, Commit: s.commit, Redact: s.p.Secrets.Redact, Timer: s.timings.start, Log: s.logf, Alloc: s.alloc}
+}
+
+// applyChanges sends the changes in batches (apply.Applier). With ccs nil the plan was streamed (planMode
+// streamed): the total changes are read from the diff a batch at a time, so an apply of millions of
+// changes holds one batch in memory.
+func (s *session) applyChanges(ctx context.Context, ccs []connectors.Change, seqs []int64, total int, rep *Report) error {
+	a := s.applier(rep.RunID)
+	t := apply.Tally{Applied: &rep.Applied, Rejected: &rep.Rejected}
 	if ccs == nil {
-		return s.eachChangeBatch(ctx, int64(total), int64(size), true, func(_ []plan.Change, batch []connectors.Change) error {
-			return s.applyBatch(ctx, batch, total, rep)
+		return s.eachChangeBatch(ctx, int64(total), int64(a.BatchSize()), true, func(_ []plan.Change, batch []connectors.Change, seqs []int64) error {
+			return a.Batch(ctx, batch, seqs, total, t)
 		})
 	}
-	if sq, ok := s.sink.(connectors.Sequencer); ok {
-		sq.Sequence(ccs)
-	}
-	for lo := 0; lo < len(ccs); lo += size {
-		if err := s.applyBatch(ctx, ccs[lo:min(lo+size, len(ccs))], total, rep); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// applyBatch records a batch's intents, sends it, and commits what the sink acknowledged.
-func (s *session) applyBatch(ctx context.Context, batch []connectors.Change, total int, rep *Report) error {
-	done := s.timings.start("apply: record intents")
-	err := s.recordIntents(ctx, rep.RunID, batch)
-	done()
-	if err != nil {
-		return err
-	}
-	failpoint.Hit("after-intents")
-	done = s.timings.start("apply: sink")
-	outcomes, sinkErr := s.sink.Apply(ctx, batch)
-	done()
-	failpoint.Hit("after-sink")
-	if len(outcomes) != len(batch) {
-		return fmt.Errorf("sink %s returned %d outcomes for %d changes", s.p.Sink.Type, len(outcomes), len(batch))
-	}
-	var acked []connectors.Change
-	var resolved []string
-	rejected := 0
-	for i, c := range batch {
-		var ce *connectors.ChangeError
-		switch o := outcomes[i]; {
-		case o == nil:
-			acked = append(acked, c)
-			resolved = append(resolved, c.ID)
-			rep.Applied.Add(c.Action)
-		case errors.As(o, &ce):
-			rejected++
-			resolved = append(resolved, c.ID)
-			rep.Rejected = append(rep.Rejected, RejectedChange{ID: c.ID, Action: c.Action, Key: keyJSON(s.p.Key, c.Key), Reason: s.p.Secrets.Redact(ce.Reason)})
-		case errors.Is(o, connectors.ErrNotAttempted):
-			resolved = append(resolved, c.ID)
-		}
-	}
-	done = s.timings.start("apply: commit")
-	err = s.commitChanges(ctx, rep.RunID, acked, resolved, rejected)
-	done()
-	if err != nil {
-		return err
-	}
-	failpoint.Hit("after-commit")
-	if sinkErr != nil {
-		return fmt.Errorf("sink %s: %w (%d of %d changes applied)", s.p.Sink.Type, sinkErr, rep.Applied.Total(), total)
-	}
-	s.logf("applied %d/%d changes", rep.Applied.Total(), total)
-	return nil
-}
-
-var intentSchema = arrow.NewSchema([]arrow.Field{
-	{Name: "id", Type: arrow.BinaryTypes.String},
-	{Name: "run_id", Type: arrow.BinaryTypes.String},
-	{Name: "change", Type: arrow.BinaryTypes.String},
-}, nil)
-
-// recordIntents durably records a batch's changes before they are sent.
-func (s *session) recordIntents(ctx context.Context, runID string, batch []connectors.Change) error {
-	bld := array.NewRecordBuilder(s.alloc, intentSchema)
-	defer bld.Release()
-	ids, runs, changes := bld.Field(0).(*array.StringBuilder), bld.Field(1).(*array.StringBuilder), bld.Field(2).(*array.StringBuilder)
-	enc := &connectors.JSON{EscapeHTML: true}
-	var buf []byte
-	for i := range batch {
-		c := &batch[i]
-		var err error
-		if buf, err = enc.AppendChange(buf[:0], c); err != nil {
-			return fmt.Errorf("record intent of %s: %w", c.KeyString(s.p.Key), err)
-		}
-		ids.Append(c.ID)
-		runs.Append(runID)
-		changes.BinaryBuilder.Append(buf)
-	}
-	b := bld.NewRecordBatch()
-	if err := s.d.LoadBatch(ctx, "__intents", b); err != nil {
-		return fmt.Errorf("record intents: %w", err)
-	}
-	return s.store.AddIntents(ctx, s.d.Conn(), engine.Ident("__intents"))
-}
-
-// commitChanges commits acknowledged changes to the snapshot.
-func (s *session) commitChanges(ctx context.Context, runID string, acked []connectors.Change, resolved []string, rejected int) error {
-	c := &state.Commit{RunID: runID, Key: s.p.Key, Resolved: resolved, Acked: len(acked), Rejected: rejected}
-	sch := engine.Canonical(s.recordSchema())
-	for _, f := range sch.Fields() {
-		c.Columns = append(c.Columns, state.Column{Name: f.Name, Type: engine.Type(f.Type)})
-	}
-	if len(acked) > 0 {
-		b, err := s.ackedBatch(sch, acked)
-		if err != nil {
-			return fmt.Errorf("stage acknowledged changes: %w", err)
-		}
-		if err := s.d.LoadBatch(ctx, "__acked", b); err != nil {
-			return fmt.Errorf("stage acknowledged changes: %w", err)
-		}
-		c.Changes = "__acked"
-	}
-	return s.commit(ctx, c)
+	return a.All(ctx, ccs, seqs, total, t)
 }
 
 // commit commits c to the state. For a sink with a records file (connectors.Exporter), the keys of the
@@ -385,30 +273,6 @@ func (s *session) commit(ctx context.Context, c *state.Commit) error {
 	}
 	s.meta = meta
 	return nil
-}
-
-// ackedBatch lays acknowledged changes out as the commit reads them: __op, then the record's fields (its
-// after-values; a deletion carries its key only).
-func (s *session) ackedBatch(sch *arrow.Schema, acked []connectors.Change) (arrow.RecordBatch, error) {
-	record := sch.Fields() // a copy: taken once
-	fields := append([]arrow.Field{{Name: "__op", Type: arrow.BinaryTypes.String}}, record...)
-	bld := array.NewRecordBuilder(s.alloc, arrow.NewSchema(fields, nil))
-	defer bld.Release()
-	op := bld.Field(0).(*array.StringBuilder)
-	for i := range acked {
-		ch := &acked[i]
-		op.Append(string(ch.Action))
-		for j, f := range record {
-			v, ok := ch.After[f.Name]
-			if !ok {
-				v = ch.Key[f.Name]
-			}
-			if err := connectors.Append(bld.Field(j+1), v); err != nil {
-				return nil, fmt.Errorf("%s, field %s: %w", ch.KeyString(s.p.Key), f.Name, err)
-			}
-		}
-	}
-	return bld.NewRecordBatch(), nil
 }
 
 // commitSources stores what the sources need next time (checkpoints, incremental records), once the run's
@@ -447,90 +311,4 @@ func (s *session) notifyCommitted(ctx context.Context, rep *Report) {
 				"committed; the next run tries again)", src.comp.Name, s.p.Secrets.Redact(err.Error())))
 		}
 	}
-}
-
-// recoverIntents settles the changes an interrupted run sent without hearing back: those the sink confirms
-// are committed; the rest are dropped from the intents and planned again.
-func (s *session) recoverIntents(ctx context.Context, rep *Report) (int, error) {
-	intents, err := s.store.Intents(ctx, s.d.Conn())
-	if err != nil || len(intents) == 0 {
-		return 0, err
-	}
-	sch := engine.Canonical(s.recordSchema())
-	changes := make([]connectors.Change, len(intents))
-	ids := make([]string, len(intents))
-	for i, in := range intents {
-		c, err := decodeChange(in.Change, sch)
-		if err != nil {
-			return 0, fmt.Errorf("intent %s: %w", in.ID, err)
-		}
-		changes[i], ids[i] = c, in.ID
-	}
-	var landed []connectors.Change
-	if r, ok := s.sink.(connectors.Reconciler); ok {
-		ok, err := r.Reconcile(ctx, changes)
-		if err != nil {
-			return 0, fmt.Errorf("sink %s: reconcile: %w", s.p.Sink.Type, err)
-		}
-		for i, c := range changes {
-			if i < len(ok) && ok[i] {
-				landed = append(landed, c)
-			}
-		}
-		rep.Notes = append(rep.Notes, fmt.Sprintf("settled %d change(s) of an interrupted run: %d had reached the sink", len(changes), len(landed)))
-	} else {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("%d change(s) of an interrupted run may have reached the sink, which cannot confirm; they are planned again", len(changes)))
-	}
-	if err := s.commitChanges(ctx, intents[0].RunID, landed, ids, 0); err != nil {
-		return 0, err
-	}
-	s.logf("recovered %d change(s) of interrupted run %s", len(landed), intents[0].RunID)
-	return len(landed), nil
-}
-
-// decodeChange restores a change from its intent JSON, with values typed by the schema.
-func decodeChange(b []byte, sch *arrow.Schema) (connectors.Change, error) {
-	var c connectors.Change
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&c); err != nil {
-		return c, err
-	}
-	for _, r := range []connectors.Record{c.Key, c.Before, c.After} {
-		for k, v := range r {
-			idx := sch.FieldIndices(k)
-			if len(idx) == 0 {
-				continue
-			}
-			tv, err := fromJSON(sch.Field(idx[0]).Type, v)
-			if err != nil {
-				return c, fmt.Errorf("field %s: %w", k, err)
-			}
-			r[k] = tv
-		}
-	}
-	return c, nil
-}
-
-func fromJSON(t arrow.DataType, v any) (any, error) {
-	if v == nil {
-		return nil, nil
-	}
-	switch connectors.TypeName(t) {
-	case "int":
-		if n, ok := v.(json.Number); ok {
-			return n.Int64()
-		}
-	case "float":
-		if n, ok := v.(json.Number); ok {
-			return n.Float64()
-		}
-	case "date", "timestamp":
-		if s, ok := v.(string); ok {
-			return time.Parse(time.RFC3339Nano, s)
-		}
-	default:
-		return v, nil
-	}
-	return nil, fmt.Errorf("cannot read %v as %s", v, t)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/runner/diff"
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/state"
@@ -133,12 +134,12 @@ func (s *session) drift(ctx context.Context, reported map[string]bool) ([]plan.D
 	err := s.d.Query(ctx, q, func(b arrow.RecordBatch) error {
 		for i := 0; i < int(b.NumRows()); i++ {
 			r := connectors.RowRecord(b, i)
-			d := plan.Drift{Key: keyJSON(s.p.Key, r), Missing: r["__missing"] == true}
+			d := plan.Drift{Key: diff.KeyJSON(s.p.Key, r), Missing: r["__missing"] == true}
 			if !d.Missing {
 				for j, c := range cols {
 					if r["__d_"+strconv.Itoa(j)] == true {
 						d.Fields = append(d.Fields, plan.FieldChange{Name: c.Name,
-							Before: jsonValue(r["__s_"+strconv.Itoa(j)]), After: jsonValue(r["__r_"+strconv.Itoa(j)])})
+							Before: diff.JSONValue(r["__s_"+strconv.Itoa(j)]), After: diff.JSONValue(r["__r_"+strconv.Itoa(j)])})
 					}
 				}
 			}
@@ -183,7 +184,7 @@ func (s *session) adoptDrift(ctx context.Context, rf *refreshed, runID string) e
 	if len(rf.drift) == 0 || s.store.Snapshot() == "" {
 		return nil
 	}
-	notPlanned := fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s x WHERE %s)", diffTable, spec.KeysEqual(s.p.Key, "x", "b"))
+	notPlanned := fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s x WHERE %s)", diff.Table, spec.KeysEqual(s.p.Key, "x", "b"))
 	names := columnNames(rf.cols)
 	cols := engine.IdentList(names, "b.")
 	q := fmt.Sprintf(`CREATE OR REPLACE TABLE __adopt AS

@@ -22,6 +22,7 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/runner/diff"
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/export"
 	"github.com/possync/possync/runner/plan"
@@ -78,7 +79,7 @@ type session struct {
 	// pushed names the row transforms that ran as DuckDB queries (transforms.Pushdown).
 	pushed []string
 	// ds is the layout of the diff table (for a streamed plan); planned the state the plan was made against.
-	ds      *diffSpec
+	ds      *diff.Layout
 	planned plan.State
 	// exportBase is true when the sink's export (if any) was of the state as the session opened it; touched
 	// holds the keys of the records this session's commits changed (nil until the first).
@@ -383,7 +384,7 @@ func (s *session) afterDiff(ctx context.Context) error {
 	if s.desiredCount, err = s.d.Count(ctx, "SELECT count(*) FROM "+engine.Ident(s.desired)); err != nil {
 		return err
 	}
-	if s.presentCount, err = s.d.Count(ctx, "SELECT count(*) FROM "+diffTable+" WHERE __present"); err != nil {
+	if s.presentCount, err = s.d.Count(ctx, "SELECT count(*) FROM "+diff.Table+" WHERE __present"); err != nil {
 		return err
 	}
 	return s.d.Exec(ctx, "DROP TABLE "+engine.Ident(s.desired))
@@ -489,17 +490,17 @@ var streamAbove = 100_000
 
 // plan computes the plan against the open state. With sinkHeld it also returns the sink's changes; with
 // streamed the plan holds no changes (its summary and hash are those of the full plan).
-func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connectors.Change, error) {
+func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connectors.Change, []int64, error) {
 	// Change IDs name the state planned against; a streamed apply computes them while its commits move it.
 	s.planned = plan.State{Serial: s.meta.Serial}
 	if s.meta.Serial > 0 { // an empty store has no identity yet: a plan made before it existed stays valid
 		s.planned.Lineage = s.meta.Lineage
 	}
 	done := s.timings.start("check keys")
-	err := s.checkDesired(ctx)
+	err := diff.CheckDesired(ctx, s.d, s.desired, s.p.Key)
 	done()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var rf *refreshed
 	if s.opts.Refresh {
@@ -507,7 +508,7 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 		rf, err = s.refresh(ctx)
 		done()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		s.refreshed = rf
 	}
@@ -518,7 +519,7 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 	}
 	done()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	done = s.timings.start("plan changes")
 	pl := &plan.Plan{
@@ -546,6 +547,7 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 	pl.Upcoming = s.upcoming
 	var pcs []plan.Change
 	var ccs []connectors.Change
+	var seqs []int64
 	err = s.countChanges(ctx, &pl.Summary)
 	if mode == applyMode {
 		mode = sinkHeld
@@ -556,11 +558,11 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 	if mode == streamed {
 		s.ds = ds
 	} else if err == nil {
-		pcs, ccs, err = s.changes(ctx, ds, mode == sinkHeld)
+		pcs, ccs, seqs, err = s.changes(ctx, ds, mode == sinkHeld)
 	}
 	done()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	done = s.timings.start("plan summary")
 	defer done()
@@ -577,12 +579,12 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 	}
 	if mode != streamed {
 		if pl.Hash = pl.ComputeHash(); pl.Hash == "" {
-			return nil, nil, fmt.Errorf("plan: %d changes read for a summary of %d", len(pl.Changes), pl.Summary.Total())
+			return nil, nil, nil, fmt.Errorf("plan: %d changes read for a summary of %d", len(pl.Changes), pl.Summary.Total())
 		}
-		return pl, ccs, nil
+		return pl, ccs, seqs, nil
 	}
 	pl.Hash, err = pl.HashOf(func(yield func(*plan.Change) error) error {
-		return s.eachChangeBatch(ctx, int64(pl.Summary.Total()), chunkRows, false, func(pcs []plan.Change, _ []connectors.Change) error {
+		return s.eachChangeBatch(ctx, int64(pl.Summary.Total()), chunkRows, false, func(pcs []plan.Change, _ []connectors.Change, _ []int64) error {
 			for i := range pcs {
 				if err := yield(&pcs[i]); err != nil {
 					return err
@@ -592,47 +594,30 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 		})
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("hash the plan: %w", err)
+		return nil, nil, nil, fmt.Errorf("hash the plan: %w", err)
 	}
-	return pl, nil, nil
+	return pl, nil, nil, nil
 }
 
 // countChanges counts the diff's changes per action.
 func (s *session) countChanges(ctx context.Context, sum *plan.Summary) error {
-	rows, err := s.d.Rows(ctx, "SELECT __op, count(*) FROM "+diffTable+" GROUP BY __op")
+	n, err := diff.Count(ctx, s.d)
 	if err != nil {
-		return fmt.Errorf("count changes: %w", err)
+		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var op string
-		var n int
-		if err := rows.Scan(&op, &n); err != nil {
-			return fmt.Errorf("count changes: %w", err)
-		}
-		switch connectors.Action(op) {
-		case connectors.Create:
-			sum.Create = n
-		case connectors.Update:
-			sum.Update = n
-		case connectors.Deactivate:
-			sum.Deactivate = n
-		case connectors.Delete:
-			sum.Delete = n
-		}
-	}
-	return rows.Err()
+	sum.Create, sum.Update, sum.Deactivate, sum.Delete = n[connectors.Create], n[connectors.Update], n[connectors.Deactivate], n[connectors.Delete]
+	return nil
 }
 
 // eachChangeBatch reads the diff's first total changes, in apply order, size at a time: the plan's changes,
 // and with sink the sink's.
-func (s *session) eachChangeBatch(ctx context.Context, total, size int64, sink bool, fn func([]plan.Change, []connectors.Change) error) error {
+func (s *session) eachChangeBatch(ctx context.Context, total, size int64, sink bool, fn func([]plan.Change, []connectors.Change, []int64) error) error {
 	for lo := int64(0); lo < total; lo += size {
-		pcs, ccs, err := s.changeRange(ctx, s.ds, sink, lo, min(lo+size, total))
+		pcs, ccs, seqs, err := s.changeRange(ctx, s.ds, sink, lo, min(lo+size, total))
 		if err != nil {
 			return err
 		}
-		if err := fn(pcs, ccs); err != nil {
+		if err := fn(pcs, ccs, seqs); err != nil {
 			return err
 		}
 	}
@@ -675,7 +660,7 @@ func Plan(ctx context.Context, p *pipelines.Pipeline, opts Options) (*plan.Plan,
 	if err := s.prepare(ctx, true); err != nil {
 		return nil, err
 	}
-	pl, _, err := s.plan(ctx, planHeld)
+	pl, _, _, err := s.plan(ctx, planHeld)
 	return pl, err
 }
 

@@ -1,0 +1,325 @@
+// Package apply sends a plan's changes to the sink and moves the state by what the sink acknowledged: before
+// a batch leaves, its changes are recorded as intents; after the sink answers, the acknowledged ones are
+// committed to the snapshot together with the journal entry and the settled intents, in one transaction
+// (state.Commit). The acknowledged records are taken straight from the diff table by their sequence
+// numbers (diff.Table's __seq), not rebuilt in Go. It also settles the intents an interrupted run left
+// (Recover).
+//
+// It owns: batching, intents, the sink's outcomes, the commit of acknowledged changes, recovery. It may not
+// touch: the diff's layout (it reads the diff table's record columns by name only), the plan document,
+// sources, or the export (the caller's Commit hook records what an export needs).
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/runner/diff"
+	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/failpoint"
+	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/runner/state"
+)
+
+// DefaultBatch is how many changes a batch holds for a sink that does not say (connectors.Batcher).
+const DefaultBatch = 500
+
+// Rejected is a change the sink refused.
+type Rejected struct {
+	ID     string            `json:"id"`
+	Action connectors.Action `json:"action"`
+	Key    map[string]any    `json:"key"`
+	Reason string            `json:"reason"`
+}
+
+// Tally is where an apply counts what happened; it is the caller's report, filled as the apply goes (so a
+// failed apply still tells how far it got).
+type Tally struct {
+	Applied  *plan.Summary
+	Rejected *[]Rejected
+}
+
+// Applier applies changes through a sink and commits what it acknowledged.
+type Applier struct {
+	DB    *engine.DB
+	Store state.Store
+	Sink  connectors.Sink
+	// SinkType names the sink in errors; Key is the pipeline's key; Schema the records' schema (the desired
+	// fields without annotations), which the snapshot takes.
+	SinkType string
+	Key      []string
+	Schema   *arrow.Schema
+	// RunID is the run the intents and commits belong to.
+	RunID string
+	// Commit commits c to the state (the caller tracks what the export needs and the new state.Meta).
+	Commit func(ctx context.Context, c *state.Commit) error
+	// Redact removes secrets from a sink's reasons; Timer starts a named stage and returns its end; Log
+	// receives progress lines. Each may be nil.
+	Redact func(string) string
+	Timer  func(name string) func()
+	Log    func(format string, args ...any)
+	Alloc  memory.Allocator
+}
+
+func (a *Applier) timer(name string) func() {
+	if a.Timer == nil {
+		return func() {}
+	}
+	return a.Timer(name)
+}
+
+func (a *Applier) logf(format string, args ...any) {
+	if a.Log != nil {
+		a.Log(format, args...)
+	}
+}
+
+func (a *Applier) redact(s string) string {
+	if a.Redact == nil {
+		return s
+	}
+	return a.Redact(s)
+}
+
+func (a *Applier) alloc() memory.Allocator {
+	if a.Alloc == nil {
+		return memory.DefaultAllocator
+	}
+	return a.Alloc
+}
+
+// BatchSize is the sink's batch size (connectors.Batcher) or DefaultBatch.
+func (a *Applier) BatchSize() int {
+	if b, ok := a.Sink.(connectors.Batcher); ok && b.BatchSize() > 0 {
+		return b.BatchSize()
+	}
+	return DefaultBatch
+}
+
+// All applies changes held in memory (seqs[i] is ccs[i]'s diff sequence number), in batches of BatchSize,
+// after the sink ordered them (connectors.Sequencer). total is the plan's change count, for progress.
+func (a *Applier) All(ctx context.Context, ccs []connectors.Change, seqs []int64, total int, t Tally) error {
+	if sq, ok := a.Sink.(connectors.Sequencer); ok {
+		seqOf := make(map[string]int64, len(ccs))
+		for i := range ccs {
+			seqOf[ccs[i].ID] = seqs[i]
+		}
+		sq.Sequence(ccs)
+		seqs = make([]int64, len(ccs))
+		for i := range ccs {
+			s, ok := seqOf[ccs[i].ID]
+			if !ok {
+				return fmt.Errorf("sink %s: ordering the changes added change %s", a.SinkType, ccs[i].ID)
+			}
+			seqs[i] = s
+		}
+	}
+	size := a.BatchSize()
+	for lo := 0; lo < len(ccs); lo += size {
+		hi := min(lo+size, len(ccs))
+		if err := a.Batch(ctx, ccs[lo:hi], seqs[lo:hi], total, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Batch records a batch's intents, sends it, and commits what the sink acknowledged. An answer the sink
+// could not give (an outcome that is neither an acknowledgement, a refusal nor "not attempted") leaves the
+// intent for the next run to reconcile. seqs are the changes' diff sequence numbers.
+func (a *Applier) Batch(ctx context.Context, batch []connectors.Change, seqs []int64, total int, t Tally) error {
+	done := a.timer("apply: record intents")
+	err := a.recordIntents(ctx, batch)
+	done()
+	if err != nil {
+		return err
+	}
+	failpoint.Hit("after-intents")
+	done = a.timer("apply: sink")
+	outcomes, sinkErr := a.Sink.Apply(ctx, batch)
+	done()
+	failpoint.Hit("after-sink")
+	if len(outcomes) != len(batch) {
+		return fmt.Errorf("sink %s returned %d outcomes for %d changes", a.SinkType, len(outcomes), len(batch))
+	}
+	var acked []int64
+	var ackedChanges []connectors.Change
+	var resolved []string
+	rejected := 0
+	fromDiff := FromDiff(a.Schema)
+	for i, c := range batch {
+		var ce *connectors.ChangeError
+		switch o := outcomes[i]; {
+		case o == nil:
+			if fromDiff {
+				acked = append(acked, seqs[i])
+			} else {
+				ackedChanges = append(ackedChanges, c)
+			}
+			resolved = append(resolved, c.ID)
+			t.Applied.Add(c.Action)
+		case errors.As(o, &ce):
+			rejected++
+			resolved = append(resolved, c.ID)
+			*t.Rejected = append(*t.Rejected, Rejected{ID: c.ID, Action: c.Action, Key: diff.KeyJSON(a.Key, c.Key), Reason: a.redact(ce.Reason)})
+		case errors.Is(o, connectors.ErrNotAttempted):
+			resolved = append(resolved, c.ID)
+		}
+	}
+	done = a.timer("apply: commit")
+	if fromDiff {
+		err = a.commitSeqs(ctx, acked, resolved, rejected)
+	} else {
+		err = a.CommitChanges(ctx, a.RunID, ackedChanges, resolved, rejected)
+	}
+	done()
+	if err != nil {
+		return err
+	}
+	failpoint.Hit("after-commit")
+	if sinkErr != nil {
+		return fmt.Errorf("sink %s: %w (%d of %d changes applied)", a.SinkType, sinkErr, t.Applied.Total(), total)
+	}
+	a.logf("applied %d/%d changes", t.Applied.Total(), total)
+	return nil
+}
+
+var intentSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "id", Type: arrow.BinaryTypes.String},
+	{Name: "run_id", Type: arrow.BinaryTypes.String},
+	{Name: "change", Type: arrow.BinaryTypes.String},
+}, nil)
+
+// recordIntents durably records a batch's changes before they are sent.
+func (a *Applier) recordIntents(ctx context.Context, batch []connectors.Change) error {
+	bld := array.NewRecordBuilder(a.alloc(), intentSchema)
+	defer bld.Release()
+	ids, runs, changes := bld.Field(0).(*array.StringBuilder), bld.Field(1).(*array.StringBuilder), bld.Field(2).(*array.StringBuilder)
+	enc := &connectors.JSON{EscapeHTML: true}
+	var buf []byte
+	for i := range batch {
+		c := &batch[i]
+		var err error
+		if buf, err = enc.AppendChange(buf[:0], c); err != nil {
+			return fmt.Errorf("record intent of %s: %w", c.KeyString(a.Key), err)
+		}
+		ids.Append(c.ID)
+		runs.Append(a.RunID)
+		changes.BinaryBuilder.Append(buf)
+	}
+	b := bld.NewRecordBatch()
+	if err := a.DB.LoadBatch(ctx, "__intents", b); err != nil {
+		return fmt.Errorf("record intents: %w", err)
+	}
+	return a.Store.AddIntents(ctx, a.DB.Conn(), engine.Ident("__intents"))
+}
+
+// ackedTable is the relation a commit reads the acknowledged records from; ackedSeqs holds their diff
+// sequence numbers.
+const (
+	ackedTable = "__acked"
+	ackedSeqs  = "__acked_seqs"
+)
+
+var seqSchema = arrow.NewSchema([]arrow.Field{{Name: "seq", Type: arrow.PrimitiveTypes.Int64}}, nil)
+
+// newCommit is a commit of runID settling resolved intents, with the snapshot's columns.
+func (a *Applier) newCommit(runID string, resolved []string, acked, rejected int) (*state.Commit, *arrow.Schema) {
+	c := &state.Commit{RunID: runID, Key: a.Key, Resolved: resolved, Acked: acked, Rejected: rejected}
+	sch := engine.Canonical(a.Schema)
+	for _, f := range sch.Fields() {
+		c.Columns = append(c.Columns, state.Column{Name: f.Name, Type: engine.Type(f.Type)})
+	}
+	return c, sch
+}
+
+// commitSeqs commits the acknowledged changes of a batch, by their diff sequence numbers: the records are
+// selected from diff.Table (__op, then the record's fields as the snapshot stores them) rather than
+// rebuilt from the sink's changes. Record fields of a type the snapshot stores as text (anything but text,
+// numbers, booleans, dates and timestamps) are taken from the decoded changes instead, so their text is
+// the one the runner writes.
+func (a *Applier) commitSeqs(ctx context.Context, acked []int64, resolved []string, rejected int) error {
+	c, sch := a.newCommit(a.RunID, resolved, len(acked), rejected)
+	if len(acked) > 0 {
+		bld := array.NewRecordBuilder(a.alloc(), seqSchema)
+		bld.Field(0).(*array.Int64Builder).AppendValues(acked, nil)
+		b := bld.NewRecordBatch()
+		bld.Release()
+		if err := a.DB.LoadBatch(ctx, ackedSeqs, b); err != nil {
+			return fmt.Errorf("stage acknowledged changes: %w", err)
+		}
+		cols := "__op"
+		for _, f := range sch.Fields() {
+			cols += fmt.Sprintf(", CAST(d.%s AS %s) AS %s", engine.Ident(f.Name), engine.Type(f.Type), engine.Ident(f.Name))
+		}
+		q := fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s d SEMI JOIN %s a ON d.__seq = a.seq",
+			ackedTable, cols, diff.Table, ackedSeqs)
+		if err := a.DB.Exec(ctx, q); err != nil {
+			return fmt.Errorf("stage acknowledged changes: %w", err)
+		}
+		c.Changes = ackedTable
+	}
+	return a.Commit(ctx, c)
+}
+
+// FromDiff says whether acknowledged changes can be committed from the diff table: every record field has
+// a type whose SQL cast to the stored type gives the value the runner's decoding gives.
+func FromDiff(sch *arrow.Schema) bool {
+	for _, f := range sch.Fields() {
+		switch f.Type.ID() {
+		case arrow.STRING, arrow.LARGE_STRING, arrow.STRING_VIEW,
+			arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.UINT8, arrow.UINT16, arrow.UINT32,
+			arrow.FLOAT32, arrow.FLOAT64, arrow.BOOL, arrow.DATE32, arrow.DATE64, arrow.TIMESTAMP:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// CommitChanges commits acknowledged changes held in Go (recovery: an interrupted run's changes are
+// not in this run's diff), settling resolved intents, under runID.
+func (a *Applier) CommitChanges(ctx context.Context, runID string, acked []connectors.Change, resolved []string, rejected int) error {
+	c, sch := a.newCommit(runID, resolved, len(acked), rejected)
+	if len(acked) > 0 {
+		b, err := a.ackedBatch(sch, acked)
+		if err != nil {
+			return fmt.Errorf("stage acknowledged changes: %w", err)
+		}
+		if err := a.DB.LoadBatch(ctx, ackedTable, b); err != nil {
+			return fmt.Errorf("stage acknowledged changes: %w", err)
+		}
+		c.Changes = ackedTable
+	}
+	return a.Commit(ctx, c)
+}
+
+// ackedBatch lays acknowledged changes out as the commit reads them: __op, then the record's fields (its
+// after-values; a deletion carries its key only).
+func (a *Applier) ackedBatch(sch *arrow.Schema, acked []connectors.Change) (arrow.RecordBatch, error) {
+	record := sch.Fields() // a copy: taken once
+	fields := append([]arrow.Field{{Name: "__op", Type: arrow.BinaryTypes.String}}, record...)
+	bld := array.NewRecordBuilder(a.alloc(), arrow.NewSchema(fields, nil))
+	defer bld.Release()
+	op := bld.Field(0).(*array.StringBuilder)
+	for i := range acked {
+		ch := &acked[i]
+		op.Append(string(ch.Action))
+		for j, f := range record {
+			v, ok := ch.After[f.Name]
+			if !ok {
+				v = ch.Key[f.Name]
+			}
+			if err := connectors.Append(bld.Field(j+1), v); err != nil {
+				return nil, fmt.Errorf("%s, field %s: %w", ch.KeyString(a.Key), f.Name, err)
+			}
+		}
+	}
+	return bld.NewRecordBatch(), nil
+}

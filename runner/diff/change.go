@@ -1,0 +1,238 @@
+package diff
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/plan"
+)
+
+// Change is one row of the diff table, decoded once. Values are record values (connectors.Value: string,
+// int64, float64, bool, time.Time or nil) and outlive the batch they were read from.
+type Change struct {
+	// Seq is the change's place in apply order (from 0): the diff table's __seq.
+	Seq    int64
+	Action connectors.Action
+	// Key holds the key values, by Layout.Key.
+	Key []any
+	// After holds the values the record takes, by Layout.Desired (nil for a delete).
+	After []any
+	// Before holds the last-applied values, and Changed says which differ, by Layout.Compared (nil for a
+	// create).
+	Before  []any
+	Changed []bool
+	// Annotations holds the annotation values, by Layout.Annot (nil for a delete).
+	Annotations []any
+}
+
+// Read decodes the changes numbered lo (from 0) up to hi (exclusive; -1: to the end), in apply order.
+func Read(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64) ([]Change, error) {
+	var out []Change
+	where := fmt.Sprintf("__seq >= %d", lo)
+	if hi >= 0 {
+		where += fmt.Sprintf(" AND __seq < %d", hi)
+	}
+	q := fmt.Sprintf("SELECT * FROM %s WHERE %s ORDER BY __seq", Table, where)
+	err := db.Query(ctx, q, func(b arrow.RecordBatch) error {
+		cols := l.columns(b)
+		for i := 0; i < int(b.NumRows()); i++ {
+			out = append(out, cols.change(i))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read diff: %w", err)
+	}
+	return out, nil
+}
+
+// columns are the columns of one batch of the diff table, resolved once per batch.
+type columns struct {
+	seq, op       arrow.Array
+	key, after    []arrow.Array // by Layout.Key, Layout.Desired
+	before, flags []arrow.Array // by Layout.Compared
+	annot         []arrow.Array // by Layout.Annot
+}
+
+func (l *Layout) columns(b arrow.RecordBatch) *columns {
+	col := func(name string) arrow.Array { return b.Column(b.Schema().FieldIndices(name)[0]) }
+	c := &columns{seq: col("__seq"), op: col("__op")}
+	for _, k := range l.Key {
+		c.key = append(c.key, col(k))
+	}
+	for _, d := range l.Desired {
+		c.after = append(c.after, col(d.Name))
+	}
+	for _, a := range l.Annot {
+		c.annot = append(c.annot, col("__a_"+a.Name))
+	}
+	for i, d := range l.Compared {
+		c.before = append(c.before, col("__o_"+d.Name))
+		c.flags = append(c.flags, col(ColumnFlag(i)))
+	}
+	return c
+}
+
+func values(cols []arrow.Array, i int) []any {
+	out := make([]any, len(cols))
+	for j, a := range cols {
+		out[j] = connectors.Value(a, i)
+	}
+	return out
+}
+
+func (c *columns) change(i int) Change {
+	ch := Change{Action: connectors.Action(connectors.Value(c.op, i).(string)), Key: values(c.key, i)} // copied: batch memory is freed on Next
+	if s, ok := connectors.Value(c.seq, i).(int64); ok {
+		ch.Seq = s
+	}
+	if ch.Action != connectors.Delete {
+		ch.After = values(c.after, i)
+		ch.Annotations = values(c.annot, i)
+	}
+	if ch.Action != connectors.Create {
+		ch.Before = values(c.before, i)
+		ch.Changed = make([]bool, len(c.flags))
+		for j, a := range c.flags {
+			f, ok := a.(*array.Boolean)
+			ch.Changed[j] = ok && f.IsValid(i) && f.Value(i)
+		}
+	}
+	return ch
+}
+
+// PlanChange is the plan's form of a change, with its ID (ChangeID against planned).
+func (l *Layout) PlanChange(c *Change, planned plan.State) plan.Change {
+	pc := plan.Change{Action: c.Action, Key: make(map[string]any, len(l.Key))}
+	for j, k := range l.Key {
+		pc.Key[k] = JSONValue(c.Key[j])
+	}
+	switch c.Action {
+	case connectors.Create:
+		for j, d := range l.Desired {
+			if v := c.After[j]; v != nil && !isIn(l.Key, d.Name) {
+				pc.Fields = append(pc.Fields, plan.FieldChange{Name: d.Name, After: JSONValue(v)})
+			}
+		}
+	case connectors.Update, connectors.Deactivate:
+		for j, d := range l.Compared {
+			if c.Changed[j] {
+				pc.Fields = append(pc.Fields, plan.FieldChange{Name: d.Name, Before: JSONValue(c.Before[j]), After: JSONValue(c.After[l.compIdx[j]])})
+			}
+		}
+	}
+	if c.Action != connectors.Delete {
+		for j, a := range l.Annot {
+			if v := c.Annotations[j]; v != nil {
+				if pc.Annotations == nil {
+					pc.Annotations = map[string]any{}
+				}
+				pc.Annotations[a.Name] = JSONValue(v)
+			}
+		}
+	}
+	pc.ID = ChangeID(planned, l.Key, &pc)
+	return pc
+}
+
+// SinkChange is the sink's form of a change, with the given ID.
+func (l *Layout) SinkChange(c *Change, id string) connectors.Change {
+	cc := connectors.Change{ID: id, Action: c.Action, Key: make(connectors.Record, len(l.Key))}
+	for j, k := range l.Key {
+		cc.Key[k] = c.Key[j]
+	}
+	if c.Action != connectors.Create {
+		cc.Before = make(connectors.Record, len(l.Key)+len(l.Compared))
+		for k, v := range cc.Key {
+			cc.Before[k] = v
+		}
+		for j, d := range l.Compared {
+			cc.Before[d.Name] = c.Before[j]
+		}
+	}
+	if c.Action != connectors.Delete {
+		cc.After = make(connectors.Record, len(l.Desired))
+		for j, d := range l.Desired {
+			cc.After[d.Name] = c.After[j]
+		}
+	}
+	if c.Action == connectors.Update || c.Action == connectors.Deactivate {
+		for j, d := range l.Compared {
+			if c.Changed[j] {
+				cc.Fields = append(cc.Fields, d.Name)
+			}
+		}
+	}
+	return cc
+}
+
+// ChangeID identifies a change by the state it was planned against and its content, so the same plan
+// recomputed gives the same IDs, and a change planned against another serial never shares one.
+func ChangeID(planned plan.State, key []string, pc *plan.Change) string {
+	h := sha256.New()
+	var buf []byte
+	buf = append(buf, planned.Lineage...)
+	buf = append(buf, 0)
+	buf = strconv.AppendInt(buf, planned.Serial, 10)
+	buf = append(buf, 0)
+	buf = append(buf, pc.Action...)
+	for _, k := range key {
+		buf = appendValue(append(buf, 0), pc.Key[k])
+	}
+	for _, f := range pc.Fields {
+		buf = append(append(buf, 0), f.Name...)
+		buf = appendValue(append(buf, 0), f.Before)
+		buf = appendValue(append(buf, 0), f.After)
+	}
+	h.Write(buf)
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// appendValue appends a type-tagged canonical form of a plan value.
+func appendValue(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, 'n')
+	case string:
+		return append(append(strconv.AppendInt(append(b, 's'), int64(len(x)), 10), ':'), x...)
+	case int64:
+		return strconv.AppendInt(append(b, 'i'), x, 10)
+	case float64:
+		return strconv.AppendFloat(append(b, 'f'), x, 'g', -1, 64)
+	case bool:
+		return strconv.AppendBool(append(b, 'b'), x)
+	}
+	return append(b, fmt.Sprint(v)...)
+}
+
+// KeyJSON is a record's key as a plan or report holds it.
+func KeyJSON(key []string, r connectors.Record) map[string]any {
+	m := make(map[string]any, len(key))
+	for _, k := range key {
+		m[k] = JSONValue(r[k])
+	}
+	return m
+}
+
+// JSONValue converts a record value to the value a plan document holds (times as RFC 3339 text).
+func JSONValue(v any) any {
+	if v == nil {
+		return nil
+	}
+	if _, ok := v.(string); ok {
+		return v
+	}
+	switch v.(type) {
+	case int64, float64, bool:
+		return v
+	}
+	return connectors.FormatValue(v)
+}

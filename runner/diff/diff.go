@@ -1,0 +1,321 @@
+// Package diff compares the desired records with the last-applied ones inside DuckDB and reads the result
+// as Changes. Run fills the diff table (Table): one row per change, numbered in apply order (__seq). Read
+// decodes rows of it once into Change values; the plan's change (PlanChange) and the sink's change
+// (SinkChange) are derived from a Change by pure functions, so a record is decoded from DuckDB once however
+// many forms it takes. Count and CountPresent summarise the table without decoding it.
+//
+// It owns: the key check of the desired records (CheckDesired), the diff table and its layout, change IDs.
+// It may not touch: the state store (the caller names the snapshot relation and its columns), the sink,
+// the plan document beyond building plan.Change values, or any table but the desired one, the snapshot, the
+// protected keys and its own.
+package diff
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/state"
+)
+
+// Table holds the planned changes: __seq (the change's place in apply order, from 0), __op, __present (the
+// record is in the desired set), the key columns, __a_<col> per annotation, one __c_<i> flag per compared
+// column, the after-values of every desired column, and the before-values __o_<col> of every compared
+// column.
+const Table = "__diff"
+
+// changedKeys holds the keys whose record is new, gone, or differs in a compared field.
+const changedKeys = "__changed_keys"
+
+// maxListed caps how many duplicate keys an error message lists.
+const maxListed = 20
+
+// ActionOrder is the order changes are listed and applied in: creates and updates before deactivations and
+// deletions, so an interrupted apply never leaves a store with less than it had.
+const ActionOrder = "CASE __op WHEN 'create' THEN 0 WHEN 'update' THEN 1 WHEN 'deactivate' THEN 2 ELSE 3 END"
+
+// Input is what a diff compares.
+type Input struct {
+	// Desired is the table of desired records (a name, unquoted); Key the pipeline's key fields.
+	Desired string
+	Key     []string
+	// Annotations are desired fields that explain changes and are not record data: shown, never compared.
+	Annotations []string
+	// Diff is the pipeline's diff settings (ignored fields, what a missing record becomes, the active field).
+	Diff pipelines.Diff
+	// Protected names a table of keys to leave alone (rejected input rows), or "".
+	Protected string
+	// Snapshot is the relation of the last-applied records and Columns its columns; "" when nothing was
+	// applied yet (the diff then plans every desired record as a create).
+	Snapshot string
+	Columns  []state.Column
+}
+
+// Layout is the column layout of a diff: which desired columns are keys, compared, or annotations.
+type Layout struct {
+	Key      []string
+	Desired  []state.Column // desired columns, in order
+	Compared []state.Column // non-key, non-ignored desired columns
+	Annot    []state.Column // annotation columns (shown with changes, never compared or stored)
+	inOld    map[string]string
+	// compIdx places each compared column in Desired.
+	compIdx []int
+}
+
+// Run compares the desired table with the snapshot and fills Table.
+func Run(ctx context.Context, db *engine.DB, in Input) (*Layout, error) {
+	sch, err := db.SchemaOf(ctx, engine.Ident(in.Desired))
+	if err != nil {
+		return nil, err
+	}
+	l := &Layout{Key: in.Key, inOld: map[string]string{}}
+	ignore := map[string]bool{}
+	for _, f := range in.Diff.Ignore {
+		ignore[f] = true
+	}
+	isKey := map[string]bool{}
+	for _, k := range l.Key {
+		isKey[k] = true
+	}
+	for _, f := range sch.Fields() {
+		c := state.Column{Name: f.Name, Type: engine.Type(f.Type)}
+		if isIn(in.Annotations, f.Name) {
+			l.Annot = append(l.Annot, c)
+			continue
+		}
+		l.Desired = append(l.Desired, c)
+		if !isKey[f.Name] && !ignore[f.Name] {
+			l.Compared = append(l.Compared, c)
+			l.compIdx = append(l.compIdx, len(l.Desired)-1)
+		}
+	}
+	for _, c := range in.Columns {
+		l.inOld[c.Name] = c.Type
+	}
+	snap := in.Snapshot
+	if snap == "" {
+		// Nothing applied yet: an empty snapshot of the desired layout.
+		snap = "(SELECT * FROM " + engine.Ident(in.Desired) + " WHERE false)"
+		for _, c := range l.Desired {
+			l.inOld[c.Name] = c.Type
+		}
+	}
+	// Two stages (perf notes §4): join only keys and a hash of the compared values, which finds the few
+	// changed keys in a fraction of the memory of joining whole rows; then compare field by field only for
+	// those keys. (A 64-bit hash collision could hide an update: about one in 2^64 per record and run.)
+	if err := db.Exec(ctx, "CREATE OR REPLACE TABLE "+changedKeys+" AS "+l.changedKeysQuery(snap, in.Desired)); err != nil {
+		return nil, fmt.Errorf("diff: %w", err)
+	}
+	// __seq numbers the changes in apply order, so that apply can read them a batch at a time.
+	q := fmt.Sprintf("SELECT row_number() OVER (ORDER BY %s, %s) - 1 AS __seq, * FROM (%s)",
+		ActionOrder, engine.IdentList(l.Key, ""), l.query(in, restrict(snap, l.Key), restrict(engine.Ident(in.Desired), l.Key)))
+	if err := db.Exec(ctx, "CREATE OR REPLACE TABLE "+Table+" AS "+q); err != nil {
+		return nil, fmt.Errorf("diff: %w", err)
+	}
+	return l, db.Exec(ctx, "DROP TABLE "+changedKeys)
+}
+
+func (l *Layout) changedKeysQuery(snap, desired string) string {
+	var oldVals, newVals, keys []string
+	for _, c := range l.Compared {
+		oldVals = append(oldVals, l.oldCol(c))
+		newVals = append(newVals, "n."+engine.Ident(c.Name))
+	}
+	hashOf := func(vals []string) string {
+		if len(vals) == 0 {
+			return "0::UBIGINT"
+		}
+		return "hash(" + strings.Join(vals, ", ") + ")"
+	}
+	for _, k := range l.Key {
+		keys = append(keys, fmt.Sprintf("coalesce(n.%s, o.%s) AS %s", engine.Ident(k), engine.Ident(k), engine.Ident(k)))
+	}
+	return fmt.Sprintf(`SELECT %s FROM (SELECT %s, %s AS __h FROM %s o) o FULL OUTER JOIN (SELECT %s, %s AS __h FROM %s n) n ON %s
+		WHERE o.__h IS NULL OR n.__h IS NULL OR o.__h <> n.__h`,
+		strings.Join(keys, ", "), engine.IdentList(l.Key, "o."), hashOf(oldVals), snap,
+		engine.IdentList(l.Key, "n."), hashOf(newVals), engine.Ident(desired), spec.KeysEqual(l.Key, "o", "n"))
+}
+
+// restrict narrows a relation to the changed keys.
+func restrict(rel string, key []string) string {
+	return fmt.Sprintf("(SELECT r.* FROM %s r SEMI JOIN %s c ON %s)", rel, changedKeys, spec.KeysEqual(key, "r", "c"))
+}
+
+// oldCol is the snapshot's value of a desired column, cast to the desired type; NULL for a new column.
+func (l *Layout) oldCol(c state.Column) string {
+	t, ok := l.inOld[c.Name]
+	switch {
+	case !ok:
+		return "CAST(NULL AS " + c.Type + ")"
+	case t != c.Type:
+		return fmt.Sprintf("TRY_CAST(o.%s AS %s)", engine.Ident(c.Name), c.Type)
+	}
+	return "o." + engine.Ident(c.Name)
+}
+
+func (l *Layout) query(in Input, snap, desired string) string {
+	var keys []string
+	for _, k := range l.Key {
+		keys = append(keys, fmt.Sprintf("coalesce(n.%s, o.%s) AS %s", engine.Ident(k), engine.Ident(k), engine.Ident(k)))
+	}
+	active := in.Diff.ActiveField
+	missing := "'delete'"
+	deactivateMissing := in.Diff.OnMissing == pipelines.MissingDeactivate
+	if deactivateMissing {
+		missing = "'deactivate'"
+	}
+	// afterOf is the value a column takes: the desired value, or for a missing record that is deactivated,
+	// its last value with the active field false.
+	afterOf := func(c state.Column) string {
+		v := "n." + engine.Ident(c.Name)
+		switch {
+		case !deactivateMissing:
+		case c.Name == active:
+			v = fmt.Sprintf("CASE WHEN n.__n THEN n.%s ELSE false END", engine.Ident(c.Name))
+		default:
+			v = fmt.Sprintf("CASE WHEN n.__n THEN n.%s ELSE %s END", engine.Ident(c.Name), l.oldCol(c))
+		}
+		return v
+	}
+	var flags, changed, after, before []string
+	for i, c := range l.Compared {
+		d := fmt.Sprintf("(%s IS DISTINCT FROM %s)", l.oldCol(c), afterOf(c))
+		changed = append(changed, d)
+		flags = append(flags, fmt.Sprintf("%s AS __c_%d", d, i))
+		before = append(before, fmt.Sprintf("%s AS %s", l.oldCol(c), engine.Ident("__o_"+c.Name)))
+	}
+	for _, c := range l.Desired {
+		if !isIn(l.Key, c.Name) {
+			after = append(after, afterOf(c)+" AS "+engine.Ident(c.Name))
+		}
+	}
+	op := fmt.Sprintf("CASE WHEN o.__o IS NULL THEN 'create' WHEN n.__n IS NULL THEN %s ELSE 'update' END", missing)
+	if active != "" {
+		oa, na := l.oldCol(state.Column{Name: active, Type: "BOOLEAN"}), "n."+engine.Ident(active)
+		op = fmt.Sprintf("CASE WHEN o.__o IS NULL THEN 'create' WHEN n.__n IS NULL THEN %s WHEN %s AND NOT coalesce(%s, false) THEN 'deactivate' ELSE 'update' END",
+			missing, oa, na)
+	}
+	where := []string{"o.__o IS NULL", "n.__n IS NULL"}
+	if len(changed) > 0 {
+		where = append(where, strings.Join(changed, " OR "))
+	}
+	cond := "(" + strings.Join(where, " OR ") + ")"
+	switch in.Diff.OnMissing {
+	case pipelines.MissingKeep:
+		cond += " AND n.__n IS NOT NULL"
+	case pipelines.MissingDeactivate:
+		// A missing record that is already inactive needs nothing.
+		cond += fmt.Sprintf(" AND (n.__n IS NOT NULL OR coalesce(%s, true))", l.oldCol(state.Column{Name: active, Type: "BOOLEAN"}))
+	}
+	if in.Protected != "" {
+		var pk []string
+		for _, k := range l.Key {
+			pk = append(pk, fmt.Sprintf("p.%s = coalesce(n.%s, o.%s)", engine.Ident(k), engine.Ident(k), engine.Ident(k)))
+		}
+		cond += fmt.Sprintf(" AND NOT EXISTS (SELECT 1 FROM %s p WHERE %s)", engine.Ident(in.Protected), strings.Join(pk, " AND "))
+	}
+	cols := []string{op + " AS __op", "n.__n IS NOT NULL AS __present"}
+	cols = append(cols, keys...)
+	for _, a := range l.Annot {
+		cols = append(cols, fmt.Sprintf("n.%s AS %s", engine.Ident(a.Name), engine.Ident("__a_"+a.Name)))
+	}
+	cols = append(cols, flags...)
+	cols = append(cols, after...)
+	cols = append(cols, before...)
+	return fmt.Sprintf("SELECT %s FROM (SELECT *, true AS __o FROM %s) o FULL OUTER JOIN (SELECT *, true AS __n FROM %s) n ON %s WHERE %s",
+		strings.Join(cols, ", "), snap, desired, spec.KeysEqual(l.Key, "o", "n"), cond)
+}
+
+func isIn(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckDesired fails on records the planner cannot key: null key fields and duplicate keys. One grouping
+// finds both.
+func CheckDesired(ctx context.Context, db *engine.DB, desired string, key []string) error {
+	keys := engine.IdentList(key, "")
+	var nulls []string
+	for _, k := range key {
+		nulls = append(nulls, engine.Ident(k)+" IS NULL")
+	}
+	anyNull := strings.Join(nulls, " OR ")
+	q := fmt.Sprintf(`SELECT %s, n, (%s) AS __null, count(*) FILTER (WHERE NOT (%s)) OVER () AS __dups,
+			sum(n) FILTER (WHERE %s) OVER () AS __nulls
+		FROM (SELECT %s, count(*) AS n FROM %s GROUP BY ALL HAVING count(*) > 1 OR %s)
+		ORDER BY __null, %s LIMIT %d`,
+		keys, anyNull, anyNull, anyNull, keys, engine.Ident(desired), anyNull, keys, maxListed)
+	var lines []string
+	var dups, nullRows int64
+	err := db.Query(ctx, q, func(b arrow.RecordBatch) error {
+		for i := 0; i < int(b.NumRows()); i++ {
+			r := connectors.RowRecord(b, i)
+			dups, _ = r["__dups"].(int64)
+			if v, ok := r["__nulls"].(float64); ok {
+				nullRows = int64(v)
+			} else if v, ok := r["__nulls"].(int64); ok {
+				nullRows = v
+			}
+			if r["__null"] != true {
+				lines = append(lines, fmt.Sprintf("  %s (%d records)", connectors.FormatKey(key, r), r["n"]))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if nullRows > 0 {
+		return fmt.Errorf("%d desired record(s) have an empty key field (%s); nothing was planned", nullRows, strings.Join(key, ", "))
+	}
+	if dups > 0 {
+		more := ""
+		if dups > int64(len(lines)) {
+			more = fmt.Sprintf("\n  ... and %d more", dups-int64(len(lines)))
+		}
+		return fmt.Errorf("%d key(s) appear more than once in the desired records; nothing was planned:\n%s%s",
+			dups, strings.Join(lines, "\n"), more)
+	}
+	return nil
+}
+
+// Counts are the diff's changes per action.
+type Counts map[connectors.Action]int
+
+// Count counts the diff's changes per action.
+func Count(ctx context.Context, db *engine.DB) (Counts, error) {
+	rows, err := db.Rows(ctx, "SELECT __op, count(*) FROM "+Table+" GROUP BY __op")
+	if err != nil {
+		return nil, fmt.Errorf("count changes: %w", err)
+	}
+	defer rows.Close()
+	out := Counts{}
+	for rows.Next() {
+		var op string
+		var n int
+		if err := rows.Scan(&op, &n); err != nil {
+			return nil, fmt.Errorf("count changes: %w", err)
+		}
+		out[connectors.Action(op)] = n
+	}
+	return out, rows.Err()
+}
+
+// CountPresent counts the changes of records that are in the desired set.
+func CountPresent(ctx context.Context, db *engine.DB) (int64, error) {
+	return db.Count(ctx, "SELECT count(*) FROM "+Table+" WHERE __present")
+}
+
+// ColumnFlag is the name of the changed-flag column of the i-th compared column.
+func ColumnFlag(i int) string { return "__c_" + strconv.Itoa(i) }
