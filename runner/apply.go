@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/runner/apply"
@@ -138,8 +137,8 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 	}
 	s.exportBase = s.meta.Exported == s.meta.Serial
 	for _, st := range s.staged {
-		rep.InputRejects = append(rep.InputRejects, st.result.Rejects...)
-		rep.Notes = append(rep.Notes, st.result.Notes...)
+		rep.InputRejects = append(rep.InputRejects, st.Result.Rejects...)
+		rep.Notes = append(rep.Notes, st.Result.Notes...)
 	}
 	done := s.timings.start("recover")
 	n, note, err := s.applier(rep.RunID).Recover(ctx)
@@ -280,11 +279,11 @@ func (s *session) commit(ctx context.Context, c *state.Commit) error {
 func (s *session) commitSources(ctx context.Context, rep *Report) error {
 	c := &state.Commit{RunID: rep.RunID, Checkpoints: map[string][]byte{}, Sources: map[string]state.SourceDelta{}}
 	for name, st := range s.staged {
-		if st.result.Checkpoint != nil {
-			c.Checkpoints[name] = st.result.Checkpoint
+		if st.Result.Checkpoint != nil {
+			c.Checkpoints[name] = st.Result.Checkpoint
 		}
-		if st.delta != "" {
-			c.Sources[name] = state.SourceDelta{Relation: engine.Ident(st.delta), Key: st.result.Key}
+		if st.Delta != "" {
+			c.Sources[name] = state.SourceDelta{Relation: engine.Ident(st.Delta), Key: st.Result.Key}
 		}
 	}
 	if len(c.Checkpoints) == 0 && len(c.Sources) == 0 {
@@ -300,11 +299,11 @@ func (s *session) notifyCommitted(ctx context.Context, rep *Report) {
 	for _, src := range s.sources {
 		c, ok := src.src.(connectors.Committer)
 		st := s.staged[src.comp.Name]
-		if !ok || st == nil || st.result.Checkpoint == nil {
+		if !ok || st == nil || st.Result.Checkpoint == nil {
 			continue
 		}
 		done := s.timings.start("committed " + src.comp.Name)
-		err := c.Committed(ctx, st.result.Checkpoint)
+		err := c.Committed(ctx, st.Result.Checkpoint)
 		done()
 		if err != nil {
 			rep.Notes = append(rep.Notes, fmt.Sprintf("source %s: after the commit: %s (the run is applied and its state "+

@@ -15,6 +15,7 @@ import (
 	"github.com/possync/possync/runner/diff"
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/runner/stage"
 	"github.com/possync/possync/runner/state"
 )
 
@@ -58,7 +59,7 @@ func (s *session) refresh(ctx context.Context) (*refreshed, error) {
 		}
 	}
 	rf := &refreshed{input: plan.Input{Name: "sink", Type: s.p.Sink.Type, Mode: "refresh"}}
-	if rf.input.Fingerprint, rf.input.Records, err = s.fingerprint(ctx, engine.Ident(remoteTable)); err != nil {
+	if rf.input.Fingerprint, rf.input.Records, err = stage.Fingerprint(ctx, s.d, engine.Ident(remoteTable)); err != nil {
 		return nil, err
 	}
 	snap := s.store.Snapshot()

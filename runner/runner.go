@@ -9,7 +9,6 @@ package runner
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -26,8 +25,9 @@ import (
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/export"
 	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/runner/stage"
 	"github.com/possync/possync/runner/state"
-	"github.com/possync/possync/transforms"
+	"github.com/possync/possync/runner/steps"
 )
 
 // Options control a plan or a run.
@@ -60,7 +60,7 @@ type session struct {
 	alloc memory.Allocator
 
 	sources []*source
-	staged  map[string]*staged
+	staged  map[string]*stage.Output
 	schemas map[string]*arrow.Schema // relation name → schema
 	desired string
 	// protected names a table of keys the plan must leave alone (rejected input rows).
@@ -98,7 +98,7 @@ func newSession(p *pipelines.Pipeline, opts Options) *session {
 		st = state.NewDuckStore(p.State.Dir, p.Name)
 	}
 	return &session{p: p, opts: opts, now: now, store: st, alloc: memory.DefaultAllocator,
-		staged: map[string]*staged{}, schemas: map[string]*arrow.Schema{}, timings: newTimings()}
+		staged: map[string]*stage.Output{}, schemas: map[string]*arrow.Schema{}, timings: newTimings()}
 }
 
 func (s *session) logf(format string, args ...any) {
@@ -182,90 +182,23 @@ func (s *session) stageAll(ctx context.Context, empty bool) error {
 			return err
 		}
 		s.staged[name] = st
-		s.logf("read %s: %d records (%s)", name, st.input.Records, st.input.Mode)
+		s.logf("read %s: %d records (%s)", name, st.Input.Records, st.Input.Mode)
 	}
 	return nil
 }
 
-// transformAll builds and runs each step in order, each against its input's actual schema. It returns the
-// diagnostics of steps that could not be built (unknown fields, type errors), or the error of a run.
+// transformAll builds and runs each step in order (steps.Run), each against its input's actual schema. It
+// returns the diagnostics of steps that could not be built (unknown fields, type errors), or the error of a
+// run.
 func (s *session) transformAll(ctx context.Context) (spec.Diagnostics, error) {
-	var diags spec.Diagnostics
-	prev := ""
+	first := ""
 	if len(s.p.Sources) == 1 {
-		prev = s.p.Sources[0].Name
+		first = s.p.Sources[0].Name
 	}
-	for i, st := range s.p.Transforms {
-		sp := &step{st: st, table: st.Name, input: st.Input}
-		if sp.table == "" {
-			sp.table = fmt.Sprintf("__step_%d", i)
-		}
-		if sp.input == "" {
-			sp.input = prev
-		}
-		_, ctor, ok := transforms.Registry.Lookup(st.Type)
-		if !ok {
-			diags.Append(spec.Errorf(st.Pos, pipelines.CodeUnknownComponent, "", "unknown transform type %q", st.Type))
-			return diags, nil
-		}
-		env := transforms.Env{Now: s.now, Location: s.p.TimeZone, Alloc: s.alloc, InputName: sp.input, Dir: s.p.Dir}
-		if in, ok := s.schemas[sp.input]; ok {
-			env.Input = in
-		}
-		tr, err := ctor(st.Config, env)
-		if err != nil {
-			diags.Add(st.Pos, componentError(&st.Component, err))
-			return diags, nil // later steps depend on this one's output
-		}
-		sp.tr = tr
-		if q, ok := tr.(transforms.SQL); ok {
-			if err := s.prepareSQL(ctx, q.Query()); err != nil {
-				diags.Add(st.Pos, err)
-				return diags, nil
-			}
-		}
-		done := s.timings.start("transform " + stepName(sp))
-		err = s.runStep(ctx, sp)
-		done()
-		if err != nil {
-			var d *spec.Diagnostic
-			if errors.As(err, &d) {
-				diags.Append(d)
-				return diags, nil
-			}
-			return diags, err
-		}
-		sch, err := s.d.SchemaOf(ctx, engine.Ident(sp.table))
-		if err != nil {
-			return diags, err
-		}
-		s.schemas[sp.table] = sch
-		prev = sp.table
-		if a, ok := tr.(transforms.Annotator); ok {
-			s.annotations = append(s.annotations, a.Annotations()...)
-		}
-		if r, ok := tr.(transforms.Reporter); ok {
-			if err := s.report(ctx, sp, r); err != nil {
-				var d *spec.Diagnostic
-				if errors.As(err, &d) {
-					diags.Append(d)
-					return diags, nil
-				}
-				return diags, err
-			}
-		}
-	}
-	s.desired = prev
-	return diags, nil
-}
-
-// prepareSQL checks a SQL step's query against the relations defined so far, so that an unknown table or
-// column is reported at its own line and column before any data moves.
-func (s *session) prepareSQL(ctx context.Context, q spec.Expr) error {
-	if err := s.d.Prepare(ctx, q.Text); err != nil {
-		return sqlError(q, err)
-	}
-	return nil
+	out, diags, err := steps.Run(ctx, s.d, steps.Input{Steps: s.p.Transforms, First: first, Schemas: s.schemas, Key: s.p.Key,
+		Now: s.now, Location: s.p.TimeZone, Alloc: s.alloc, Dir: s.p.Dir, Timer: s.timings.start, Log: s.logf})
+	s.desired, s.annotations, s.upcoming, s.notes, s.pushed = out.Desired, out.Annotations, out.Upcoming, out.Notes, out.Pushed
+	return diags, err
 }
 
 // checkKey verifies the desired records carry every key field.
@@ -406,30 +339,6 @@ func (s *session) recordSchema() *arrow.Schema {
 	return arrow.NewSchema(fields, nil)
 }
 
-// report runs a transform's report query over its output and keeps the rows for the plan.
-func (s *session) report(ctx context.Context, sp *step, r transforms.Reporter) error {
-	q := r.ReportSQL(engine.Ident(sp.table))
-	rows, err := s.d.Rows(ctx, `SELECT "kind", "at", "subject", "message" FROM (`+q+`) ORDER BY "at" NULLS LAST, "subject", "message"`)
-	if err != nil {
-		return fmt.Errorf("transform %s: report: %w", stepName(sp), err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var kind, subject, message string
-		var at sql.NullTime
-		if err := rows.Scan(&kind, &at, &subject, &message); err != nil {
-			return fmt.Errorf("transform %s: report: %w", stepName(sp), err)
-		}
-		switch {
-		case kind == "upcoming" && at.Valid:
-			s.upcoming = append(s.upcoming, plan.Upcoming{At: at.Time.UTC(), Subject: subject, Message: message})
-		default:
-			s.notes = append(s.notes, subject+": "+message)
-		}
-	}
-	return rows.Err()
-}
-
 // dropIntermediates frees the sources' and earlier steps' tables once the desired records exist: only the
 // desired table (and the deltas of incremental sources, kept for the commit) are needed from here on.
 func (s *session) dropIntermediates(ctx context.Context) error {
@@ -448,7 +357,7 @@ func (s *session) dropIntermediates(ctx context.Context) error {
 func (s *session) protect(ctx context.Context) error {
 	var keys []connectors.Record
 	for _, st := range s.staged {
-		for _, r := range st.result.Rejects {
+		for _, r := range st.Result.Rejects {
 			if r.Key != nil && hasAll(r.Key, s.p.Key) {
 				keys = append(keys, r.Key)
 			}
@@ -535,9 +444,9 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 	}
 	for _, src := range s.sources {
 		st := s.staged[src.comp.Name]
-		pl.Inputs = append(pl.Inputs, st.input)
-		pl.Rejects = append(pl.Rejects, st.result.Rejects...)
-		pl.Notes = append(pl.Notes, st.result.Notes...)
+		pl.Inputs = append(pl.Inputs, st.Input)
+		pl.Rejects = append(pl.Rejects, st.Result.Rejects...)
+		pl.Notes = append(pl.Notes, st.Result.Notes...)
 	}
 	if rf != nil {
 		pl.Inputs = append(pl.Inputs, rf.input)
@@ -584,7 +493,7 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 		return pl, ccs, seqs, nil
 	}
 	pl.Hash, err = pl.HashOf(func(yield func(*plan.Change) error) error {
-		return s.eachChangeBatch(ctx, int64(pl.Summary.Total()), chunkRows, false, func(pcs []plan.Change, _ []connectors.Change, _ []int64) error {
+		return s.eachChangeBatch(ctx, int64(pl.Summary.Total()), steps.ChunkRows, false, func(pcs []plan.Change, _ []connectors.Change, _ []int64) error {
 			for i := range pcs {
 				if err := yield(&pcs[i]); err != nil {
 					return err
@@ -678,4 +587,13 @@ func joinComma(s []string) string {
 		out += x
 	}
 	return out
+}
+
+func hasAll(r connectors.Record, keys []string) bool {
+	for _, k := range keys {
+		if _, ok := r[k]; !ok {
+			return false
+		}
+	}
+	return true
 }

@@ -2,22 +2,10 @@ package runner
 
 import (
 	"context"
-	"encoding/hex"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"regexp"
-	"strings"
-
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/zeebo/xxh3"
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
-	"github.com/possync/possync/pipelines/spec"
-	"github.com/possync/possync/runner/engine"
-	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/runner/stage"
 )
 
 // source is a built source of the pipeline.
@@ -26,25 +14,11 @@ type source struct {
 	src  connectors.Source
 }
 
-// staged is what staging a source produced.
-type staged struct {
-	input  plan.Input
-	result connectors.ReadResult
-	// delta is the table of this read's records when the source read Changes (merged into the table named
-	// after the source); empty otherwise.
-	delta string
-}
-
-// missingColumn recognises DuckDB's error for a declared column the file does not have.
-var missingColumn = regexp.MustCompile(`(?:Referenced column "([^"]+)" not found|Columns with names: "([^"]+)" do not exist)`)
-
-// maxListed caps how many bad rows or duplicate keys an error message lists.
-const maxListed = 20
-
-// stage reads a source into the table named after it.
-func (s *session) stage(ctx context.Context, src *source) (*staged, error) {
+// stage reads a source into the table named after it (stage.Run), from its last checkpoint unless the run
+// is a full refresh.
+func (s *session) stage(ctx context.Context, src *source) (*stage.Output, error) {
 	name := src.comp.Name
-	req := connectors.ReadRequest{Now: s.now, FullRefresh: s.opts.FullRefresh}
+	req := connectors.ReadRequest{Now: s.now, FullRefresh: s.opts.FullRefresh, Alloc: s.alloc}
 	if !s.opts.FullRefresh {
 		cp, err := s.store.Checkpoint(ctx, s.d.Conn(), name)
 		if err != nil {
@@ -52,233 +26,5 @@ func (s *session) stage(ctx context.Context, src *source) (*staged, error) {
 		}
 		req.Checkpoint = cp
 	}
-	st := &staged{input: plan.Input{Name: name, Type: src.comp.Type}}
-	target := engine.Ident(name)
-	var filesFP <-chan fileHash
-	if sc, ok := src.src.(connectors.Scanner); ok {
-		scan, err := sc.Scan(ctx, req)
-		if err != nil {
-			return nil, fmt.Errorf("%s source %q: %w", src.comp.Type, name, err)
-		}
-		filesFP = hashFiles(scan.Paths) // beside DuckDB's parse of the same (cached) bytes
-		if err := s.scanFiles(ctx, name, target, src.src.Schema(), scan); err != nil {
-			return nil, fmt.Errorf("%s source %q: %w", src.comp.Type, name, err)
-		}
-	} else {
-		res, err := s.readBatches(ctx, name, target, src.src, req)
-		if err != nil {
-			return nil, fmt.Errorf("%s source %q: %w", src.comp.Type, name, err)
-		}
-		st.result = res
-	}
-	if st.result.Mode == connectors.Changes {
-		if err := s.mergeChanges(ctx, name, st); err != nil {
-			return nil, fmt.Errorf("%s source %q: %w", src.comp.Type, name, err)
-		}
-	}
-	st.input.Mode = st.result.Mode.String()
-	if filesFP != nil {
-		h := <-filesFP
-		if h.err != nil {
-			return nil, fmt.Errorf("%s source %q: fingerprint: %w", src.comp.Type, name, h.err)
-		}
-		n, err := s.d.Count(ctx, "SELECT count(*) FROM "+target)
-		if err != nil {
-			return nil, err
-		}
-		st.input.Fingerprint, st.input.Records = h.sum, n
-		return st, nil
-	}
-	fp, n, err := s.fingerprint(ctx, target)
-	if err != nil {
-		return nil, fmt.Errorf("%s source %q: fingerprint: %w", src.comp.Type, name, err)
-	}
-	st.input.Fingerprint, st.input.Records = fp, n
-	return st, nil
-}
-
-type fileHash struct {
-	sum string
-	err error
-}
-
-// hashFiles fingerprints files by their names and bytes (xxh3-128), in the background: a file input moved
-// exactly when one of its files did.
-func hashFiles(paths []string) <-chan fileHash {
-	ch := make(chan fileHash, 1)
-	go func() {
-		h := xxh3.New()
-		buf := make([]byte, 1<<20)
-		for _, p := range paths {
-			f, err := os.Open(p)
-			if err != nil {
-				ch <- fileHash{err: err}
-				return
-			}
-			fmt.Fprintf(h, "%s\x00", p)
-			_, err = io.CopyBuffer(h, f, buf)
-			f.Close()
-			if err != nil {
-				ch <- fileHash{err: err}
-				return
-			}
-		}
-		sum := h.Sum128().Bytes()
-		ch <- fileHash{sum: "xxh3:" + hex.EncodeToString(sum[:])}
-	}()
-	return ch
-}
-
-// scanFiles loads files DuckDB reads natively. Malformed rows fail the read, each named by file, line and
-// column: a row that cannot be read has no trustworthy key, and dropping it would plan its deletion.
-func (s *session) scanFiles(ctx context.Context, name, target string, schema *arrow.Schema, scan *connectors.Scan) error {
-	if len(scan.Paths) == 0 {
-		return errors.New("no files to read")
-	}
-	paths := make([]string, len(scan.Paths))
-	for i, p := range scan.Paths {
-		paths[i] = engine.Lit(p)
-	}
-	files := "[" + strings.Join(paths, ", ") + "]"
-	cols := make([]string, schema.NumFields())
-	for i, f := range schema.Fields() {
-		cols[i] = engine.Lit(f.Name) + ": " + engine.Lit(engine.Type(f.Type))
-	}
-	colStruct := "{" + strings.Join(cols, ", ") + "}"
-	rejects := "__rejects_" + name
-	var from string
-	switch scan.Format {
-	case "csv", "tsv":
-		delim := scan.Delimiter
-		if delim == "" {
-			delim = ","
-			if scan.Format == "tsv" {
-				delim = "\t"
-			}
-		}
-		// With a header, declared columns are matched by name (types=, every other column read as text so it
-		// can never fail); without one, they are the file's columns in order (columns=).
-		layout := "all_varchar = true, types = " + colStruct
-		if !scan.Header {
-			layout = "columns = " + colStruct
-		}
-		from = fmt.Sprintf("read_csv(%s, header = %t, delim = %s, quote = '\"', escape = '\"', nullstr = %s, %s, "+
-			"store_rejects = true, rejects_table = %s, rejects_scan = %s)",
-			files, scan.Header, engine.Lit(delim), engine.Lit(scan.NullString), layout, engine.Lit(rejects), engine.Lit(rejects+"_scan"))
-	case "jsonl":
-		from = fmt.Sprintf("read_json(%s, format = 'newline_delimited', columns = %s)", files, colStruct)
-	case "parquet":
-		sel := make([]string, schema.NumFields())
-		for i, f := range schema.Fields() {
-			sel[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", engine.Ident(f.Name), engine.Type(f.Type), engine.Ident(f.Name))
-		}
-		from = fmt.Sprintf("(SELECT %s FROM read_parquet(%s))", strings.Join(sel, ", "), files)
-	default:
-		return fmt.Errorf("unsupported file format %q", scan.Format)
-	}
-	if err := s.d.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s", target, engine.IdentList(engine.FieldNames(schema), ""), from)); err != nil {
-		if m := missingColumn.FindStringSubmatch(err.Error()); m != nil {
-			return fmt.Errorf("read %s: no column %q in the file (it is declared in columns)", strings.Join(scan.Paths, ", "), m[1]+m[2])
-		}
-		return fmt.Errorf("read %s: %w", strings.Join(scan.Paths, ", "), err)
-	}
-	if scan.Format != "csv" && scan.Format != "tsv" {
-		return nil
-	}
-	return s.csvRejects(ctx, rejects)
-}
-
-func (s *session) csvRejects(ctx context.Context, rejects string) error {
-	n, err := s.d.Count(ctx, "SELECT count(*) FROM "+engine.Ident(rejects))
-	if err != nil || n == 0 {
-		return err
-	}
-	rows, err := s.d.Rows(ctx, fmt.Sprintf(`SELECT s.file_path, e.line, coalesce(e.column_idx, 0), coalesce(e.column_name, ''), e.error_message
-		FROM %s e JOIN %s s USING (scan_id, file_id) ORDER BY s.file_path, e.line LIMIT %d`, engine.Ident(rejects), engine.Ident(rejects+"_scan"), maxListed))
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d malformed row(s); nothing was planned:", n)
-	for rows.Next() {
-		var file, col, msg string
-		var line, idx int64
-		if err := rows.Scan(&file, &line, &idx, &col, &msg); err != nil {
-			return err
-		}
-		where := fmt.Sprintf("%s:%d", file, line)
-		if idx > 0 {
-			where += fmt.Sprintf(":%d", idx)
-		}
-		if col != "" {
-			msg = "column " + col + ": " + msg
-		}
-		fmt.Fprintf(&b, "\n  %s: %s", where, msg)
-	}
-	if n > maxListed {
-		fmt.Fprintf(&b, "\n  ... and %d more", n-maxListed)
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	return errors.New(b.String())
-}
-
-// readBatches loads a source's Arrow batches through DuckDB's Arrow scan.
-func (s *session) readBatches(ctx context.Context, name, target string, src connectors.Source, req connectors.ReadRequest) (connectors.ReadResult, error) {
-	req.Alloc = s.alloc
-	r, err := src.Read(ctx, req)
-	if err != nil {
-		return connectors.ReadResult{}, err
-	}
-	defer r.Close()
-	rr := engine.NewSourceReader(ctx, src.Schema(), r, nil)
-	err = s.d.Load(ctx, name, rr)
-	if rr.SourceErr() != nil {
-		return connectors.ReadResult{}, rr.SourceErr()
-	}
-	if err != nil {
-		return connectors.ReadResult{}, err
-	}
-	if !rr.Done() {
-		return connectors.ReadResult{}, errors.New("read ended before the end of input")
-	}
-	res := r.Result()
-	if res.Mode == connectors.Changes && len(res.Key) == 0 {
-		return res, errors.New("an incremental read must name its key (ReadResult.Key)")
-	}
-	return res, nil
-}
-
-// mergeChanges turns a Changes read into the source's full record set: the stored records overlaid by this
-// read's records, by the source's key.
-func (s *session) mergeChanges(ctx context.Context, name string, st *staged) error {
-	delta := "__delta_" + name
-	if err := s.d.Exec(ctx, fmt.Sprintf("ALTER TABLE %s RENAME TO %s", engine.Ident(name), engine.Ident(delta))); err != nil {
-		return err
-	}
-	st.delta = delta
-	stored := s.store.SourceSnapshot(name)
-	if stored == "" {
-		return s.d.Exec(ctx, fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM %s", engine.Ident(name), engine.Ident(delta)))
-	}
-	return s.d.Exec(ctx, fmt.Sprintf(`CREATE TABLE %s AS
-		SELECT s.* FROM %s s WHERE NOT EXISTS (SELECT 1 FROM %s d WHERE %s)
-		UNION ALL BY NAME SELECT * FROM %s`, engine.Ident(name), stored, engine.Ident(delta), spec.KeysEqual(st.result.Key, "s", "d"), engine.Ident(delta)))
-}
-
-// fingerprint identifies a relation's content: its row count and an order-independent sum of row hashes.
-func (s *session) fingerprint(ctx context.Context, rel string) (string, int64, error) {
-	sch, err := s.d.SchemaOf(ctx, rel)
-	if err != nil {
-		return "", 0, err
-	}
-	var n int64
-	var sum string
-	q := fmt.Sprintf("SELECT count(*), coalesce(sum(hash(%s))::VARCHAR, '0') FROM %s", engine.IdentList(engine.FieldNames(sch), ""), rel)
-	if err := s.d.QueryRow(ctx, q).Scan(&n, &sum); err != nil {
-		return "", 0, err
-	}
-	return fmt.Sprintf("%d:%s", n, sum), n, nil
+	return stage.Run(ctx, s.d, stage.Input{Name: name, Type: src.comp.Type, Source: src.src, Request: req, Stored: s.store.SourceSnapshot(name)})
 }

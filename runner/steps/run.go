@@ -1,4 +1,4 @@
-package runner
+package steps
 
 import (
 	"context"
@@ -24,26 +24,26 @@ type step struct {
 	tr    transforms.Transform
 }
 
-// chunkRows is how many rows one worker reads from DuckDB at a time; it bounds the memory a step holds
+// ChunkRows is how many rows one worker reads from DuckDB at a time; it bounds the memory a step holds
 // outside DuckDB to a few chunks.
-const chunkRows = 122880
+const ChunkRows = 122880
 
 // runStep executes one transform, writing its output table.
-func (s *session) runStep(ctx context.Context, sp *step) error {
+func (r *runner) runStep(ctx context.Context, sp *step) error {
 	switch tr := sp.tr.(type) {
 	case transforms.SQL:
 		q := tr.Query()
-		if err := s.d.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS %s", engine.Ident(sp.table), q.Text)); err != nil {
-			return sqlError(q, err)
+		if err := r.db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS %s", engine.Ident(sp.table), q.Text)); err != nil {
+			return SQLError(q, err)
 		}
 		return nil
 	case transforms.Batch:
 		if pd, ok := tr.(transforms.Pushdown); ok {
 			if q, ok := pd.PushdownSQL(engine.Ident(sp.input)); ok {
-				return s.runPushdown(ctx, sp, tr, q)
+				return r.runPushdown(ctx, sp, tr, q)
 			}
 		}
-		return s.runBatch(ctx, sp, tr)
+		return r.runBatch(ctx, sp, tr)
 	}
 	return fmt.Errorf("transform %s: unsupported kind %T", sp.st.Type, sp.tr)
 }
@@ -52,19 +52,19 @@ func (s *session) runStep(ctx context.Context, sp *step) error {
 // no row crossing into Go). The query is run by itself over all rows, so every row is evaluated: its error()
 // guards fail exactly where the row function would. When it fails, the Go path runs instead, to name the row
 // and field that fail (or, were the two ever to disagree, to give the row function's result).
-func (s *session) runPushdown(ctx context.Context, sp *step, tr transforms.Batch, q string) error {
-	err := s.d.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS %s", engine.Ident(sp.table), q))
+func (r *runner) runPushdown(ctx context.Context, sp *step, tr transforms.Batch, q string) error {
+	err := r.db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS %s", engine.Ident(sp.table), q))
 	if err == nil {
-		s.pushed = append(s.pushed, stepName(sp))
+		r.out.Pushed = append(r.out.Pushed, Name(sp.st))
 		return nil
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if gerr := s.runBatch(ctx, sp, tr); gerr != nil {
+	if gerr := r.runBatch(ctx, sp, tr); gerr != nil {
 		return gerr
 	}
-	s.logf("transform %s: the DuckDB form failed (%v); the row function succeeded and was used", stepName(sp), err)
+	r.logf("transform %s: the DuckDB form failed (%v); the row function succeeded and was used", Name(sp.st), err)
 	return nil
 }
 
@@ -72,8 +72,8 @@ func (s *session) runPushdown(ctx context.Context, sp *step, tr transforms.Batch
 // ranges, reads them through its own connection (a DuckDB Arrow reader frees a batch's memory on the next
 // Next, so batches are never shared), transforms them with its own Clone, and hands Go-owned output batches
 // to DuckDB's Arrow scan, which writes the output table.
-func (s *session) runBatch(parent context.Context, sp *step, tr transforms.Batch) error {
-	n, err := s.d.Count(parent, "SELECT count(*) FROM "+engine.Ident(sp.input))
+func (r *runner) runBatch(parent context.Context, sp *step, tr transforms.Batch) error {
+	n, err := r.db.Count(parent, "SELECT count(*) FROM "+engine.Ident(sp.input))
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func (s *session) runBatch(parent context.Context, sp *step, tr transforms.Batch
 	fail := func(err error) {
 		errOnce.Do(func() { firstErr = err; cancel() })
 	}
-	workers := min(runtime.GOMAXPROCS(0), max(1, int((n+chunkRows-1)/chunkRows)))
+	workers := min(runtime.GOMAXPROCS(0), max(1, int((n+ChunkRows-1)/ChunkRows)))
 	for w := 0; w < workers; w++ {
 		worker := tr
 		if w > 0 {
@@ -98,7 +98,7 @@ func (s *session) runBatch(parent context.Context, sp *step, tr transforms.Batch
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.batchWorker(ctx, sp, worker, n, &next, out); err != nil {
+			if err := r.batchWorker(ctx, sp, worker, n, &next, out); err != nil {
 				fail(err)
 			}
 		}()
@@ -106,7 +106,7 @@ func (s *session) runBatch(parent context.Context, sp *step, tr transforms.Batch
 	go func() { wg.Wait(); close(out) }()
 
 	rr := engine.NewChanReader(ctx, tr.Schema(), out)
-	err = s.d.Load(ctx, sp.table, rr)
+	err = r.db.Load(ctx, sp.table, rr)
 	cancel()
 	drain(out)
 	wg.Wait()
@@ -125,23 +125,23 @@ func drain(ch chan arrow.RecordBatch) {
 	}
 }
 
-func (s *session) batchWorker(ctx context.Context, sp *step, tr transforms.Batch, n int64, next *atomic.Int64, out chan<- arrow.RecordBatch) error {
-	w, err := s.d.Worker(ctx)
+func (r *runner) batchWorker(ctx context.Context, sp *step, tr transforms.Batch, n int64, next *atomic.Int64, out chan<- arrow.RecordBatch) error {
+	w, err := r.db.Worker(ctx)
 	if err != nil {
 		return err
 	}
 	defer w.Close()
 	for {
-		lo := next.Add(chunkRows) - chunkRows
+		lo := next.Add(ChunkRows) - ChunkRows
 		if lo >= n {
 			return nil
 		}
-		q := fmt.Sprintf("SELECT * FROM %s WHERE rowid >= %d AND rowid < %d", engine.Ident(sp.input), lo, lo+chunkRows)
+		q := fmt.Sprintf("SELECT * FROM %s WHERE rowid >= %d AND rowid < %d", engine.Ident(sp.input), lo, lo+ChunkRows)
 		row := lo
 		err := w.Query(ctx, q, func(b arrow.RecordBatch) error {
 			res, err := tr.Apply(ctx, b)
 			if err != nil {
-				return s.rowError(sp, b, row, err)
+				return r.rowError(sp, b, row, err)
 			}
 			row += b.NumRows()
 			select {
@@ -159,24 +159,25 @@ func (s *session) batchWorker(ctx context.Context, sp *step, tr transforms.Batch
 }
 
 // rowError names the record a transform failed on by its key when the input has the key fields.
-func (s *session) rowError(sp *step, b arrow.RecordBatch, base int64, err error) error {
+func (r *runner) rowError(sp *step, b arrow.RecordBatch, base int64, err error) error {
 	var re *transforms.RowError
 	if !errors.As(err, &re) {
-		return fmt.Errorf("transform %s: %w", stepName(sp), err)
+		return fmt.Errorf("transform %s: %w", Name(sp.st), err)
 	}
 	rec := connectors.RowRecord(b, re.Row)
 	who := fmt.Sprintf("row %d of %s", base+int64(re.Row)+1, sp.input)
-	if hasAll(rec, s.p.Key) {
-		who = connectors.FormatKey(s.p.Key, rec)
+	if hasAll(rec, r.in.Key) {
+		who = connectors.FormatKey(r.in.Key, rec)
 	}
-	return fmt.Errorf("transform %s (%s): %s: %w", stepName(sp), sp.st.Pos, who, re)
+	return fmt.Errorf("transform %s (%s): %s: %w", Name(sp.st), sp.st.Pos, who, re)
 }
 
-func stepName(sp *step) string {
-	if sp.st.Name != "" {
-		return sp.st.Name
+// Name is how errors and timings name a step: its name, or its type.
+func Name(st *pipelines.Step) string {
+	if st.Name != "" {
+		return st.Name
 	}
-	return sp.st.Type
+	return st.Type
 }
 
 func hasAll(r connectors.Record, keys []string) bool {

@@ -1,0 +1,93 @@
+// Package stage reads one source into a DuckDB table named after it: Arrow batches through DuckDB's Arrow
+// scan, or files read by DuckDB's own readers (connectors.Scanner); an incremental read (connectors.Changes)
+// is overlaid on the source's stored records. It also fingerprints what was read, for the plan's inputs.
+//
+// It owns: the source's table, its delta table and the reject tables of a file scan. It may not touch: the
+// state store (the caller passes the checkpoint in the request and names the stored records), other
+// sources' tables, transforms or the diff.
+package stage
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+
+	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/plan"
+)
+
+// Input is a source to stage.
+type Input struct {
+	// Name is the source's name (the table it is read into) and Type its type (for errors and the plan).
+	Name, Type string
+	Source     connectors.Source
+	// Request is the read request (the checkpoint already set, or not for a full refresh).
+	Request connectors.ReadRequest
+	// Stored is the relation of the source's stored records (an incremental source), or "".
+	Stored string
+}
+
+// Output is what staging a source produced.
+type Output struct {
+	// Input describes the read for the plan (records, mode, fingerprint).
+	Input  plan.Input
+	Result connectors.ReadResult
+	// Delta is the table of this read's records when the source read Changes (merged into the table named
+	// after the source); empty otherwise.
+	Delta string
+}
+
+// missingColumn recognises DuckDB's error for a declared column the file does not have.
+var missingColumn = regexp.MustCompile(`(?:Referenced column "([^"]+)" not found|Columns with names: "([^"]+)" do not exist)`)
+
+// maxListed caps how many bad rows an error message lists.
+const maxListed = 20
+
+// Run reads a source into the table named after it.
+func Run(ctx context.Context, db *engine.DB, in Input) (*Output, error) {
+	name := in.Name
+	st := &Output{Input: plan.Input{Name: name, Type: in.Type}}
+	target := engine.Ident(name)
+	var filesFP <-chan fileHash
+	if sc, ok := in.Source.(connectors.Scanner); ok {
+		scan, err := sc.Scan(ctx, in.Request)
+		if err != nil {
+			return nil, fmt.Errorf("%s source %q: %w", in.Type, name, err)
+		}
+		filesFP = hashFiles(scan.Paths) // beside DuckDB's parse of the same (cached) bytes
+		if err := scanFiles(ctx, db, name, target, in.Source.Schema(), scan); err != nil {
+			return nil, fmt.Errorf("%s source %q: %w", in.Type, name, err)
+		}
+	} else {
+		res, err := readBatches(ctx, db, name, in.Source, in.Request)
+		if err != nil {
+			return nil, fmt.Errorf("%s source %q: %w", in.Type, name, err)
+		}
+		st.Result = res
+	}
+	if st.Result.Mode == connectors.Changes {
+		if err := mergeChanges(ctx, db, name, in.Stored, st); err != nil {
+			return nil, fmt.Errorf("%s source %q: %w", in.Type, name, err)
+		}
+	}
+	st.Input.Mode = st.Result.Mode.String()
+	if filesFP != nil {
+		h := <-filesFP
+		if h.err != nil {
+			return nil, fmt.Errorf("%s source %q: fingerprint: %w", in.Type, name, h.err)
+		}
+		n, err := db.Count(ctx, "SELECT count(*) FROM "+target)
+		if err != nil {
+			return nil, err
+		}
+		st.Input.Fingerprint, st.Input.Records = h.sum, n
+		return st, nil
+	}
+	fp, n, err := Fingerprint(ctx, db, target)
+	if err != nil {
+		return nil, fmt.Errorf("%s source %q: fingerprint: %w", in.Type, name, err)
+	}
+	st.Input.Fingerprint, st.Input.Records = fp, n
+	return st, nil
+}

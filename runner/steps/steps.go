@@ -1,0 +1,181 @@
+// Package steps builds and runs a pipeline's transforms in order, each against its input's actual schema:
+// SQL steps as DuckDB statements (prepared first, so an unknown table or column is reported at its own line
+// and column), row transforms as one DuckDB query when they can state themselves as one
+// (transforms.Pushdown), else over Arrow batches with one worker per core. Each step writes a table named
+// after it; the last step's table holds the desired records.
+//
+// It owns: the steps' tables, the transforms' reports (upcoming events, notes) and annotations. It may not
+// touch: sources (their tables are its inputs, read only), the state, the diff or the sink.
+package steps
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/transforms"
+)
+
+// Input is what the steps run over.
+type Input struct {
+	// Steps are the pipeline's transforms, in order; First is the input of a first step that names none (the
+	// only source), or "".
+	Steps []*pipelines.Step
+	First string
+	// Schemas are the relations defined so far (the sources' tables) by name; Run adds each step's output.
+	Schemas map[string]*arrow.Schema
+	// Key is the pipeline's key (a failing row is named by it when its input has the key fields).
+	Key []string
+	// Now, Location, Alloc and Dir are the transforms' environment (transforms.Env).
+	Now      time.Time
+	Location *time.Location
+	Alloc    memory.Allocator
+	Dir      string
+	// Timer starts a named stage and returns its end; Log receives progress lines. Either may be nil.
+	Timer func(name string) func()
+	Log   func(format string, args ...any)
+}
+
+// Output is what the steps produced.
+type Output struct {
+	// Desired is the table of the desired records (the last step's, or First with no steps).
+	Desired string
+	// Annotations are desired fields that explain changes and are not record data (transforms.Annotator).
+	Annotations []string
+	// Upcoming and Notes are what transforms reported (transforms.Reporter).
+	Upcoming []plan.Upcoming
+	Notes    []string
+	// Pushed names the row transforms that ran as DuckDB queries (transforms.Pushdown).
+	Pushed []string
+}
+
+// runner runs one Input.
+type runner struct {
+	db  *engine.DB
+	in  Input
+	out *Output
+}
+
+func (r *runner) logf(format string, args ...any) {
+	if r.in.Log != nil {
+		r.in.Log(format, args...)
+	}
+}
+
+// Run builds and runs each step in order. It returns the diagnostics of steps that could not be built
+// (unknown fields, type errors) with the output so far, or the error of a run.
+func Run(ctx context.Context, db *engine.DB, in Input) (*Output, spec.Diagnostics, error) {
+	r := &runner{db: db, in: in, out: &Output{}}
+	timer := in.Timer
+	if timer == nil {
+		timer = func(string) func() { return func() {} }
+	}
+	var diags spec.Diagnostics
+	prev := in.First
+	for i, st := range in.Steps {
+		sp := &step{st: st, table: st.Name, input: st.Input}
+		if sp.table == "" {
+			sp.table = fmt.Sprintf("__step_%d", i)
+		}
+		if sp.input == "" {
+			sp.input = prev
+		}
+		_, ctor, ok := transforms.Registry.Lookup(st.Type)
+		if !ok {
+			diags.Append(spec.Errorf(st.Pos, pipelines.CodeUnknownComponent, "", "unknown transform type %q", st.Type))
+			return r.out, diags, nil
+		}
+		env := transforms.Env{Now: in.Now, Location: in.Location, Alloc: in.Alloc, InputName: sp.input, Dir: in.Dir}
+		if sch, ok := in.Schemas[sp.input]; ok {
+			env.Input = sch
+		}
+		tr, err := ctor(st.Config, env)
+		if err != nil {
+			diags.Add(st.Pos, componentError(&st.Component, err))
+			return r.out, diags, nil // later steps depend on this one's output
+		}
+		sp.tr = tr
+		if q, ok := tr.(transforms.SQL); ok {
+			if err := db.Prepare(ctx, q.Query().Text); err != nil {
+				diags.Add(st.Pos, SQLError(q.Query(), err))
+				return r.out, diags, nil
+			}
+		}
+		done := timer("transform " + Name(st))
+		err = r.runStep(ctx, sp)
+		done()
+		if err != nil {
+			var d *spec.Diagnostic
+			if errors.As(err, &d) {
+				diags.Append(d)
+				return r.out, diags, nil
+			}
+			return r.out, diags, err
+		}
+		sch, err := db.SchemaOf(ctx, engine.Ident(sp.table))
+		if err != nil {
+			return r.out, diags, err
+		}
+		in.Schemas[sp.table] = sch
+		prev = sp.table
+		if a, ok := tr.(transforms.Annotator); ok {
+			r.out.Annotations = append(r.out.Annotations, a.Annotations()...)
+		}
+		if rp, ok := tr.(transforms.Reporter); ok {
+			if err := r.report(ctx, sp, rp); err != nil {
+				var d *spec.Diagnostic
+				if errors.As(err, &d) {
+					diags.Append(d)
+					return r.out, diags, nil
+				}
+				return r.out, diags, err
+			}
+		}
+	}
+	r.out.Desired = prev
+	return r.out, diags, nil
+}
+
+// report runs a transform's report query over its output and keeps the rows for the plan.
+func (r *runner) report(ctx context.Context, sp *step, rp transforms.Reporter) error {
+	q := rp.ReportSQL(engine.Ident(sp.table))
+	rows, err := r.db.Rows(ctx, `SELECT "kind", "at", "subject", "message" FROM (`+q+`) ORDER BY "at" NULLS LAST, "subject", "message"`)
+	if err != nil {
+		return fmt.Errorf("transform %s: report: %w", Name(sp.st), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind, subject, message string
+		var at sql.NullTime
+		if err := rows.Scan(&kind, &at, &subject, &message); err != nil {
+			return fmt.Errorf("transform %s: report: %w", Name(sp.st), err)
+		}
+		switch {
+		case kind == "upcoming" && at.Valid:
+			r.out.Upcoming = append(r.out.Upcoming, plan.Upcoming{At: at.Time.UTC(), Subject: subject, Message: message})
+		default:
+			r.out.Notes = append(r.out.Notes, subject+": "+message)
+		}
+	}
+	return rows.Err()
+}
+
+// componentError turns a transform's construction error into a diagnostic at the step (as the runner does
+// for sources and sinks).
+func componentError(c *pipelines.Component, err error) error {
+	var d *spec.Diagnostic
+	var ds spec.Diagnostics
+	if errors.As(err, &d) || errors.As(err, &ds) {
+		return err
+	}
+	return spec.Errorf(c.Pos, "component_error", "", "%s %s: %v", c.Spec.Kind, c.Type, err)
+}
