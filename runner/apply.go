@@ -3,9 +3,7 @@ package runner
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/possync/possync/connectors"
@@ -14,68 +12,9 @@ import (
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/export"
 	"github.com/possync/possync/runner/failpoint"
+	"github.com/possync/possync/runner/outcome"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/state"
-)
-
-// StaleError refuses a saved plan that no longer matches the inputs, the state or the configuration.
-type StaleError struct{ Reasons []string }
-
-func (e *StaleError) Error() string {
-	return "the saved plan is stale, nothing was applied: " + strings.Join(e.Reasons, "; ") + "; make a new plan"
-}
-
-// BlockedError refuses a plan a guard blocked.
-type BlockedError struct{ Guards []plan.Guard }
-
-func (e *BlockedError) Error() string {
-	var msgs []string
-	for _, g := range e.Guards {
-		if g.Verdict == plan.Blocked {
-			msgs = append(msgs, g.Name+": "+g.Message)
-		}
-	}
-	return "blocked by guard, nothing was applied: " + strings.Join(msgs, "; ")
-}
-
-// RejectedChange is a change the sink refused.
-type RejectedChange = apply.Rejected
-
-// Report is the outcome of an apply or run, for schedulers and people.
-type Report struct {
-	RunID      string    `json:"run_id"`
-	Pipeline   string    `json:"pipeline"`
-	Merchant   string    `json:"merchant"`
-	StartedAt  time.Time `json:"started_at"`
-	FinishedAt time.Time `json:"finished_at"`
-	PlanHash   string    `json:"plan_hash,omitempty"`
-	// Planned counts the plan's changes per action; Applied those the sink acknowledged.
-	Planned plan.Summary `json:"planned"`
-	Applied plan.Summary `json:"applied"`
-	// Rejected are changes the sink refused; they stay planned for the next run.
-	Rejected []RejectedChange `json:"rejected"`
-	// InputRejects are input rows the sources could not use; their records were left untouched.
-	InputRejects []connectors.Reject `json:"input_rejects"`
-	// Recovered counts changes of an interrupted earlier run that were settled before planning.
-	Recovered int      `json:"recovered"`
-	Notes     []string `json:"notes,omitempty"`
-	// Durations are seconds per stage.
-	Durations  map[string]float64 `json:"durations_seconds"`
-	ExitReason string             `json:"exit_reason"`
-	ExitCode   int                `json:"exit_code"`
-	Error      string             `json:"error,omitempty"`
-}
-
-// Exit reasons and codes of a run.
-const (
-	ExitOK       = 0
-	ExitFailure  = 1
-	ExitInvalid  = 2
-	ExitBlocked  = 3
-	ExitLocked   = 75
-	ReasonOK     = "applied"
-	ReasonNoop   = "no_changes"
-	ReasonReject = "changes_rejected"
 )
 
 // Apply plans the pipeline and applies the plan through its sink. With saved, it applies exactly that plan,
@@ -92,7 +31,7 @@ func Apply(ctx context.Context, p *pipelines.Pipeline, opts Options, saved *plan
 	rep.Durations = s.timings.seconds()
 	if err != nil {
 		rep.Error = p.Secrets.Redact(err.Error()) // the report is stored in the state and printed
-		rep.ExitReason, rep.ExitCode = Classify(err)
+		rep.ExitReason, rep.ExitCode = outcome.Classify(err)
 	}
 	if s.d != nil && rep.PlanHash != "" {
 		b, _ := json.Marshal(rep)
@@ -105,24 +44,6 @@ func Apply(ctx context.Context, p *pipelines.Pipeline, opts Options, saved *plan
 		}
 	}
 	return rep, err
-}
-
-// Classify maps an error to a run's exit reason and code (the CLI's exit code for it).
-func Classify(err error) (string, int) {
-	var stale *StaleError
-	var blocked *BlockedError
-	var invalid interface{ HasErrors() bool }
-	switch {
-	case errors.Is(err, state.ErrLocked):
-		return "locked", ExitLocked
-	case errors.As(err, &blocked):
-		return "guard_blocked", ExitBlocked
-	case errors.As(err, &stale):
-		return "stale_plan", ExitFailure
-	case errors.As(err, &invalid):
-		return "invalid_config", ExitInvalid
-	}
-	return "error", ExitFailure
 }
 
 func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) error {

@@ -14,6 +14,7 @@ import (
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/pipelines/spec"
 	"github.com/possync/possync/runner"
+	"github.com/possync/possync/runner/outcome"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/transforms"
 )
@@ -136,7 +137,7 @@ func fail(stderr io.Writer, p *pipelines.Pipeline, cmd string, err error) int {
 	} else {
 		fmt.Fprintf(stderr, "possync %s: %s\n", cmd, p.Secrets.Redact(err.Error()))
 	}
-	_, code := runner.Classify(err)
+	_, code := outcome.Classify(err)
 	return code
 }
 
