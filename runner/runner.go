@@ -1,10 +1,20 @@
-// Package runner executes pipelines: it stages each source's records in DuckDB (Arrow batches through
-// DuckDB's Arrow scan, or files read by DuckDB's own readers), runs the transforms, diffs the desired records
-// against the state's last-applied snapshot by key, builds the plan document, and applies it through the sink,
-// moving state only for the changes the sink acknowledged.
+// Package runner executes pipelines. It is the orchestration only: Plan, Apply and Check run the stages in
+// order, each a package that takes the engine (runner/engine, the one door to DuckDB) and an explicit input
+// and returns an explicit output:
 //
-// The runner owns DuckDB: connectors and transforms never see it. Validation runs the same code path over
-// empty inputs, so every expression and SQL step is type-checked against the fields its upstream provides.
+//	stage  (runner/stage)   each source's records into a table named after it
+//	steps  (runner/steps)   the transforms, in order; the last table holds the desired records
+//	diff   (runner/diff)    the desired records against the state's last-applied snapshot, by key
+//	plan   (runner/plan)    the plan document built from the diff's changes, its guards and hash
+//	apply  (runner/apply)   the changes through the sink; state moves only by what it acknowledged
+//	export (runner/export)  the sink's records file brought up to date with the snapshot
+//
+// The runner owns the session (what one plan or run holds between stages), the run lock, the plan's
+// assembly and guards, and the run report. It may not reach into a stage's tables except through the names
+// the stages return; no stage package imports it (connectors/layering_test.go enforces this and that only
+// runner/engine imports DuckDB). Connectors and transforms never see DuckDB. Validation runs the same code
+// path over empty inputs, so every expression and SQL step is type-checked against the fields its upstream
+// provides.
 package runner
 
 import (

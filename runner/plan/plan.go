@@ -1,6 +1,9 @@
 // Package plan is the plan document: what a run would change, as versioned JSON data first. The text a
 // person reads (summary first, then per-record field diffs) is rendered from the document, never from the
 // planner's internals, so `possync plan --json`, `--out` and the terminal always agree.
+//
+// It owns: the document's types, its JSON encoding, its hash and its rendering. It may not touch: DuckDB,
+// the state or any connector: it is data, built by the runner from the diff's changes.
 package plan
 
 import (

@@ -7,6 +7,10 @@
 // DuckDB connection. DuckStore keeps everything in one DuckDB file per pipeline; a shared backend (e.g.
 // PostgreSQL for fleets of CronJobs on many machines) implements the same interface by copying its snapshot
 // into the planner's database on Open and writing Commit to its own tables.
+//
+// It owns: the state's tables (the `st` database) and the lock file. It may not touch: the planner's own
+// tables except the relations a Commit names, connectors, or the plan. It works on the *sql.Conn the
+// engine hands it (runner/engine.DB.Conn) and never opens DuckDB itself.
 package state
 
 import (
