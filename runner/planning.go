@@ -1,0 +1,227 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/runner/diff"
+	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/runner/state"
+	"github.com/possync/possync/runner/steps"
+)
+
+// afterDiff counts what the summary needs, then frees the desired table: from here on only the diff is
+// read, and for a catalog of millions the desired set is the largest thing DuckDB holds.
+func (s *session) afterDiff(ctx context.Context) error {
+	var err error
+	if s.desiredCount, err = s.d.Count(ctx, "SELECT count(*) FROM "+engine.Ident(s.desired)); err != nil {
+		return err
+	}
+	if s.presentCount, err = s.d.Count(ctx, "SELECT count(*) FROM "+diff.Table+" WHERE __present"); err != nil {
+		return err
+	}
+	return s.d.Exec(ctx, "DROP TABLE "+engine.Ident(s.desired))
+}
+
+// planMode says what the plan holds in memory.
+type planMode int
+
+const (
+	// planHeld: the plan's changes (a plan shown or saved).
+	planHeld planMode = iota
+	// sinkHeld: the plan's and the sink's changes (an apply through a connectors.Sequencer, which orders
+	// the whole list).
+	sinkHeld
+	// streamed: neither; the summary is counted and the hash computed over one pass of the diff, and apply
+	// reads the changes a batch at a time (applyChanges), so memory does not grow with the changes. Only
+	// applyMode chooses it.
+	streamed
+	// applyMode: an apply's choice: streamed when the changes are more than streamAbove (a first sync of a
+	// large catalog) and the sink does not order the whole list (connectors.Sequencer); else sinkHeld,
+	// which decodes each change once instead of twice.
+	applyMode
+)
+
+// streamAbove is how many changes an apply holds in memory (about 2 KB each) before it streams them.
+var streamAbove = 100_000
+
+// plan computes the plan against the open state. With sinkHeld it also returns the sink's changes; with
+// streamed the plan holds no changes (its summary and hash are those of the full plan).
+func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connectors.Change, []int64, error) {
+	// Change IDs name the state planned against; a streamed apply computes them while its commits move it.
+	s.planned = plan.State{Serial: s.meta.Serial}
+	if s.meta.Serial > 0 { // an empty store has no identity yet: a plan made before it existed stays valid
+		s.planned.Lineage = s.meta.Lineage
+	}
+	done := s.timings.start("check keys")
+	err := diff.CheckDesired(ctx, s.d, s.desired, s.p.Key)
+	done()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var rf *refreshed
+	if s.opts.Refresh {
+		done = s.timings.start("refresh")
+		rf, err = s.refresh(ctx)
+		done()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		s.refreshed = rf
+	}
+	done = s.timings.start("diff")
+	ds, err := s.diff(ctx, rf)
+	if err == nil {
+		err = s.afterDiff(ctx)
+	}
+	done()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	done = s.timings.start("plan changes")
+	pl := &plan.Plan{
+		FormatVersion: plan.FormatVersion,
+		Pipeline:      plan.Pipeline{Name: s.p.Name, Merchant: s.p.Merchant, File: s.p.File, ConfigHash: s.p.Hash},
+		CreatedAt:     time.Now().UTC(),
+		EvaluatedAt:   s.now,
+		Key:           s.p.Key,
+		State:         plan.State{Serial: s.meta.Serial, Records: s.meta.Records},
+	}
+	if s.meta.Serial > 0 {
+		pl.State.Lineage = s.meta.Lineage
+	}
+	for _, src := range s.sources {
+		st := s.staged[src.comp.Name]
+		pl.Inputs = append(pl.Inputs, st.Input)
+		pl.Rejects = append(pl.Rejects, st.Result.Rejects...)
+		pl.Notes = append(pl.Notes, st.Result.Notes...)
+	}
+	if rf != nil {
+		pl.Inputs = append(pl.Inputs, rf.input)
+		pl.Drift = rf.drift
+	}
+	pl.Notes = append(pl.Notes, s.notes...)
+	pl.Upcoming = s.upcoming
+	var pcs []plan.Change
+	var ccs []connectors.Change
+	var seqs []int64
+	err = s.countChanges(ctx, &pl.Summary)
+	if mode == applyMode {
+		mode = sinkHeld
+		if _, ordered := s.sink.(connectors.Sequencer); !ordered && pl.Summary.Total() > streamAbove {
+			mode = streamed
+		}
+	}
+	if mode == streamed {
+		s.ds = ds
+	} else if err == nil {
+		pcs, ccs, seqs, err = s.changes(ctx, ds, mode == sinkHeld)
+	}
+	done()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	done = s.timings.start("plan summary")
+	defer done()
+	pl.Changes = pcs
+	if pl.Changes == nil {
+		pl.Changes = []plan.Change{}
+	}
+	pl.Summary.Unchanged = s.desiredCount - s.presentCount
+	pl.Guards = s.guards(pl)
+	if e, ok := s.sink.(connectors.Estimator); ok && pl.Summary.Total() > 0 {
+		est := e.Estimate(map[connectors.Action]int{connectors.Create: pl.Summary.Create, connectors.Update: pl.Summary.Update,
+			connectors.Deactivate: pl.Summary.Deactivate, connectors.Delete: pl.Summary.Delete})
+		pl.Estimate = &est
+	}
+	if mode != streamed {
+		if pl.Hash = pl.ComputeHash(); pl.Hash == "" {
+			return nil, nil, nil, fmt.Errorf("plan: %d changes read for a summary of %d", len(pl.Changes), pl.Summary.Total())
+		}
+		return pl, ccs, seqs, nil
+	}
+	pl.Hash, err = pl.HashOf(func(yield func(*plan.Change) error) error {
+		return s.eachChangeBatch(ctx, int64(pl.Summary.Total()), steps.ChunkRows, false, func(pcs []plan.Change, _ []connectors.Change, _ []int64) error {
+			for i := range pcs {
+				if err := yield(&pcs[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("hash the plan: %w", err)
+	}
+	return pl, nil, nil, nil
+}
+
+// countChanges counts the diff's changes per action.
+func (s *session) countChanges(ctx context.Context, sum *plan.Summary) error {
+	n, err := diff.Count(ctx, s.d)
+	if err != nil {
+		return err
+	}
+	sum.Create, sum.Update, sum.Deactivate, sum.Delete = n[connectors.Create], n[connectors.Update], n[connectors.Deactivate], n[connectors.Delete]
+	return nil
+}
+
+// eachChangeBatch reads the diff's first total changes, in apply order, size at a time: the plan's changes,
+// and with sink the sink's.
+func (s *session) eachChangeBatch(ctx context.Context, total, size int64, sink bool, fn func([]plan.Change, []connectors.Change, []int64) error) error {
+	for lo := int64(0); lo < total; lo += size {
+		pcs, ccs, seqs, err := s.changeRange(ctx, s.ds, sink, lo, min(lo+size, total))
+		if err != nil {
+			return err
+		}
+		if err := fn(pcs, ccs, seqs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// guards evaluates the plan's guards.
+func (s *session) guards(pl *plan.Plan) []plan.Guard {
+	limit := s.p.Guards.MaxDeletePercent
+	g := plan.Guard{Name: "max_delete_percent", Limit: limit, Verdict: plan.Pass}
+	removed := pl.Summary.Delete + pl.Summary.Deactivate
+	if s.meta.Records > 0 {
+		g.Value = float64(removed) * 100 / float64(s.meta.Records)
+	}
+	g.Message = fmt.Sprintf("%d of %d records in state deleted or deactivated (%.2f%%, limit %g%%)", removed, s.meta.Records, g.Value, limit)
+	if limit < 0 {
+		g.Message += "; guard disabled"
+	} else if g.Value > limit {
+		g.Verdict = plan.Blocked
+		if s.opts.AllowMassChange {
+			g.Verdict = plan.Overridden
+		} else {
+			g.Message += "; rerun with --allow-mass-change if this is intended"
+		}
+	}
+	return []plan.Guard{g}
+}
+
+// Plan computes what applying the pipeline would change. It reads the sources and the state, and writes
+// nothing (the state is opened read-only; the lock is held while planning so that a concurrent apply cannot
+// move the state underneath).
+func Plan(ctx context.Context, p *pipelines.Pipeline, opts Options) (*plan.Plan, error) {
+	s := newSession(p, opts)
+	defer s.close()
+	unlock, err := s.store.Lock(state.Holder{PID: pid(), Host: host(), RunID: "plan", StartedAt: time.Now().UTC()})
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := s.prepare(ctx, true); err != nil {
+		return nil, err
+	}
+	pl, _, _, err := s.plan(ctx, planHeld)
+	return pl, err
+}
+
