@@ -224,4 +224,3 @@ func Plan(ctx context.Context, p *pipelines.Pipeline, opts Options) (*plan.Plan,
 	pl, _, _, err := s.plan(ctx, planHeld)
 	return pl, err
 }
-
