@@ -41,7 +41,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const file = "conf/p.yaml"
 		p, diags := pipelines.Parse(file, data, pipelines.Options{LookupEnv: lookup})
-		lines := strings.Count(string(data), "\n") + 1
+		lines := yamlLines(data)
 		for _, d := range diags {
 			if d.Code == "" || d.Message == "" {
 				t.Fatalf("diagnostic without code or message: %#v", d)
@@ -70,4 +70,14 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("parsing the same file twice gives different configurations")
 		}
 	})
+}
+
+// yamlLines counts the lines of data as YAML does: a line ends at LF, CR LF, a lone CR, NEL, LS or PS.
+func yamlLines(data []byte) int {
+	s := strings.ReplaceAll(string(data), "\r\n", "\n")
+	n := 1
+	for _, sep := range []string{"\n", "\r", "\u0085", "\u2028", "\u2029"} {
+		n += strings.Count(s, sep)
+	}
+	return n
 }
