@@ -89,6 +89,9 @@ type loader struct {
 
 // parse reads the YAML document and builds the pipeline; nil when the file is not usable YAML.
 func (l *loader) parse(data []byte) *Pipeline {
+	if l.checkText(data) {
+		return nil
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	err := dec.Decode(&doc)
