@@ -56,6 +56,8 @@ type Field struct {
 	Enum []string
 	// Secret marks a value that must never be printed: it decodes into Secret and is masked everywhere.
 	Secret bool
+	// HTTPURL marks a String field whose value must be an absolute http:// or https:// URL.
+	HTTPURL bool
 	// Example is a YAML-ready example value, shown in docs.
 	Example any
 	// Fields are the fields of an Object, or of each item of a List or Map whose Items.Type is Object.
