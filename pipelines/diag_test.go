@@ -79,6 +79,14 @@ func TestDiagnostics(t *testing.T) {
 			{code: CodeBadDuration, line: 8, col: 12, path: "/source/timeout", hint: "30s"}}},
 		{"bad_value name", "version: 1\nname: Acme\nmerchant: acme\nkey: sku\n" + src + snk, nil, []want{
 			{code: CodeBadValue, line: 2, col: 7, path: "/name", hint: "lowercase"}}},
+		{"bad_value url scheme", head + "source: {type: http, url: \"ftp://files.example:21/api\"}\n" + snk, nil, []want{
+			{code: CodeBadValue, line: 5, col: 27, path: "/source/url", hint: "use https://",
+				msg: "the scheme ftp is not supported, only http and https"}}},
+		{"bad_value url relative", head + "source: {type: http, url: api.example/v3}\n" + snk, nil, []want{
+			{code: CodeBadValue, line: 5, col: 27, path: "/source/url", msg: "not an absolute http(s) URL"}}},
+		{"bad_value url from a variable", head + "source: {type: http, url: \"${API}/v3\"}\n" + snk,
+			map[string]string{"API": "ftp://files.example"}, []want{
+				{code: CodeBadValue, line: 5, col: 27, path: "/source/url", msg: "the scheme ftp"}}},
 		{"bad_value memory_limit", head + src + snk + "state: {memory_limit: 512}\n", nil, []want{
 			{code: CodeBadValue, line: 7, col: 23, path: "/state/memory_limit", hint: "512MB"}}},
 		{"bad_value threads", head + src + snk + "state: {threads: -1}\n", nil, []want{

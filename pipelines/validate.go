@@ -261,6 +261,9 @@ func (l *loader) str(f *spec.Field, n *yaml.Node, path string) (any, bool) {
 		l.secrets = append(l.secrets, s)
 		return spec.NewSecret(s), true
 	}
+	if f.HTTPURL && !l.httpURL(n, path, s) {
+		return nil, false
+	}
 	return s, true
 }
 

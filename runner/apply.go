@@ -103,6 +103,7 @@ func Apply(ctx context.Context, p *pipelines.Pipeline, opts Options, saved *plan
 	}
 	if s.d != nil && rep.PlanHash != "" {
 		b, _ := json.Marshal(rep)
+		b = []byte(p.Secrets.Redact(string(b))) // connectors' notes and rejects may quote an echoed secret
 		status := "done"
 		if err != nil {
 			status = "failed"

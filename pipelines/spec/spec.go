@@ -10,7 +10,6 @@ package spec
 import (
 	"fmt"
 	"sort"
-	"strings"
 )
 
 // Kind says what role a component plays in a pipeline.
@@ -57,6 +56,8 @@ type Field struct {
 	Enum []string
 	// Secret marks a value that must never be printed: it decodes into Secret and is masked everywhere.
 	Secret bool
+	// HTTPURL marks a String field whose value must be an absolute http:// or https:// URL.
+	HTTPURL bool
 	// Example is a YAML-ready example value, shown in docs.
 	Example any
 	// Fields are the fields of an Object, or of each item of a List or Map whose Items.Type is Object.
@@ -234,29 +235,3 @@ func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + Mask + `"`),
 
 // MarshalText implements encoding.TextMarshaler.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(Mask), nil }
-
-// Redactor replaces known secret values in text with Mask. The zero value redacts nothing.
-type Redactor struct{ values []string }
-
-// Add registers secret values (empty and very short ones are ignored: masking "a" would garble text).
-func (r *Redactor) Add(values ...string) {
-	for _, v := range values {
-		if len(v) >= 3 {
-			r.values = append(r.values, v)
-		}
-	}
-	sort.Slice(r.values, func(i, j int) bool { return len(r.values[i]) > len(r.values[j]) })
-}
-
-// Redact returns s with every registered secret value replaced by Mask.
-func (r *Redactor) Redact(s string) string {
-	if r == nil {
-		return s
-	}
-	for _, v := range r.values {
-		if strings.Contains(s, v) {
-			s = strings.ReplaceAll(s, v, Mask)
-		}
-	}
-	return s
-}
