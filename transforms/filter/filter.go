@@ -39,6 +39,7 @@ var component = spec.Component{
 		},
 	},
 	Example: "type: filter\nexpr: active && price > 0\n",
+	Config:  config{},
 }
 
 func init() { transforms.Registry.MustRegister(component, New) }

@@ -86,6 +86,7 @@ fields:
 types:
   qty: int
 `,
+	Config: config{},
 }
 
 func init() { transforms.Registry.MustRegister(component, New) }

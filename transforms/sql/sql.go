@@ -38,6 +38,7 @@ var component = spec.Component{
 		},
 	},
 	Example: "type: sql\nname: joined\nquery: |\n  SELECT p.*, s.qty FROM products p JOIN stock s USING (sku)\n",
+	Config:  config{},
 }
 
 func init() { transforms.Registry.MustRegister(component, New) }
