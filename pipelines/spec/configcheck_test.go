@@ -8,7 +8,7 @@ import (
 )
 
 type goodItem struct {
-	Name  string `spec:"name"`
+	Name  string  `spec:"name"`
 	Price float64 `spec:"price"`
 }
 
