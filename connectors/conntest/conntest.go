@@ -37,7 +37,8 @@ type SourceOptions struct {
 // on the same data each time it is called (it is called once per check).
 //
 // Checks: a full read yields at least MinRows records, every batch has exactly Schema(), and Result is
-// readable after io.EOF; Next after io.EOF returns (nil, io.EOF) again; Close is idempotent, before the first
+// readable after io.EOF; Next after io.EOF returns (nil, io.EOF) again; Next with a cancelled context returns
+// no batch and an error wrapping context.Canceled; Close is idempotent, before the first
 // Next, after a partial read (with a batch still held) and after EOF; no Arrow memory is left allocated once
 // the batches are released and the reader closed.
 func Source(t *testing.T, newSource func(t *testing.T) connectors.Source, opts SourceOptions) {
@@ -143,6 +144,20 @@ func readerChecks(t *testing.T, open func(t *testing.T) (*arrow.Schema, OpenRead
 		if n := alloc.CurrentAlloc(); n != 0 {
 			t.Errorf("%d bytes of Arrow memory still allocated after every batch was released and the reader closed", n)
 		}
+	})
+
+	t.Run("Next honours a cancelled context", func(t *testing.T) {
+		_, r, _ := start(t)
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		b, err := r.Next(cctx)
+		if b != nil {
+			b.Release()
+		}
+		if err == nil || !errors.Is(err, context.Canceled) {
+			t.Errorf("Next with a cancelled context: (%v, %v), want no batch and an error wrapping context.Canceled", b, err)
+		}
+		closeTwice(t, r)
 	})
 
 	t.Run("close before the first Next", func(t *testing.T) {
