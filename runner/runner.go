@@ -137,7 +137,7 @@ func (s *session) buildSources() spec.Diagnostics {
 	for _, c := range s.p.Sources {
 		_, ctor, ok := connectors.Sources.Lookup(c.Type)
 		if !ok {
-			diags.Append(spec.Errorf(c.Pos, pipelines.CodeUnknownComponent, "", "unknown source type %q", c.Type))
+			diags.Append(spec.Errorf(c.Pos, spec.CodeUnknownComponent, "", "unknown source type %q", c.Type))
 			continue
 		}
 		src, err := ctor(c.Config, s.env())
@@ -157,7 +157,7 @@ func componentError(c *pipelines.Component, err error) error {
 	if errors.As(err, &d) || errors.As(err, &ds) {
 		return err
 	}
-	return spec.Errorf(c.Pos, "component_error", "", "%s %s: %v", c.Spec.Kind, c.Type, err)
+	return spec.Errorf(c.Pos, spec.CodeComponentError, "", "%s %s: %v", c.Spec.Kind, c.Type, err)
 }
 
 // stageAll reads every source; with empty, it creates empty tables of the sources' schemas instead (validate).
@@ -208,7 +208,7 @@ func (s *session) transformAll(ctx context.Context) (spec.Diagnostics, error) {
 		}
 		_, ctor, ok := transforms.Registry.Lookup(st.Type)
 		if !ok {
-			diags.Append(spec.Errorf(st.Pos, pipelines.CodeUnknownComponent, "", "unknown transform type %q", st.Type))
+			diags.Append(spec.Errorf(st.Pos, spec.CodeUnknownComponent, "", "unknown transform type %q", st.Type))
 			return diags, nil
 		}
 		env := transforms.Env{Now: s.now, Location: s.p.TimeZone, Alloc: s.alloc, InputName: sp.input, Dir: s.p.Dir}
@@ -282,7 +282,7 @@ func (s *session) checkKey() spec.Diagnostics {
 			if len(s.p.Key) > 1 {
 				pos.Path = fmt.Sprintf("/key/%d", i)
 			}
-			diags.Append(spec.Errorf(pos, "key_not_found", "the last step's fields are: "+joinComma(fieldNames(sch)),
+			diags.Append(spec.Errorf(pos, spec.CodeKeyNotFound, "the last step's fields are: "+joinComma(fieldNames(sch)),
 				"key field %q is not a field of the records delivered to the sink", k))
 		}
 	}
@@ -295,7 +295,7 @@ func (s *session) buildSink() spec.Diagnostics {
 	c := s.p.Sink
 	_, ctor, ok := connectors.Sinks.Lookup(c.Type)
 	if !ok {
-		diags.Append(spec.Errorf(c.Pos, pipelines.CodeUnknownComponent, "", "unknown sink type %q", c.Type))
+		diags.Append(spec.Errorf(c.Pos, spec.CodeUnknownComponent, "", "unknown sink type %q", c.Type))
 		return diags
 	}
 	env := s.env()
@@ -324,7 +324,7 @@ func check(ctx context.Context, p *pipelines.Pipeline) spec.Diagnostics {
 	s := newSession(p, Options{})
 	d, err := openDuck(ctx, pipelines.State{Dir: p.State.Dir})
 	if err != nil {
-		return spec.Diagnostics{spec.Errorf(spec.Pos{File: p.File}, "internal", "", "%v", err)}
+		return spec.Diagnostics{spec.Errorf(spec.Pos{File: p.File}, spec.CodeInternal, "", "%v", err)}
 	}
 	s.d = d
 	defer s.close()

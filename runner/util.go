@@ -93,8 +93,8 @@ func peakRSS() int64 {
 // failpoint kills the process at a named point of an apply when POSSYNC_FAILPOINT names it ("name" or
 // "name:N" for the Nth time the point is reached). It exists for the crash tests, which kill the real binary
 // at each point and check that the next run converges; SIGKILL leaves no chance to clean up, as in a real crash.
-// With POSSYNC_FAILPOINT_SLEEP set to a duration, the process sleeps there instead (the lock tests hold a
-// run at a known point).
+// With POSSYNC_FAILPOINT_RELEASE naming a file, the process waits there until the file exists instead (the
+// lock tests hold a run at a known point; see failpointHold).
 func failpoint(name string) {
 	fp := os.Getenv("POSSYNC_FAILPOINT")
 	if fp == "" {
@@ -113,8 +113,7 @@ func failpoint(name string) {
 	hit := fpHits[name] == n
 	fpMu.Unlock()
 	if hit {
-		if d, err := time.ParseDuration(os.Getenv("POSSYNC_FAILPOINT_SLEEP")); err == nil {
-			time.Sleep(d)
+		if failpointHold() {
 			return
 		}
 		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)

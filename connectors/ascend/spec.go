@@ -127,6 +127,7 @@ an inv file set its quantity) and file (the newest upload it comes from). Empty 
     - {short_name: Downtown, status: multi-site}
     - {short_name: Uptown, status: multi-site}
     - {short_name: Warehouse, status: none}`,
+	Config: config{},
 }
 
 func init() {

@@ -45,6 +45,7 @@ GTIN leaves gtin14 null (the product can then match only by MPN) and is listed i
     type: ecom_products
     store_id: "1003"
     token: ${ECOM_TOKEN}`,
+	Config: productsConfig{},
 }
 
 // productsConnectionFields are the sink's connection fields; the source needs only the read_catalog scope.

@@ -107,6 +107,7 @@ sent again only when the records' images change.`,
   store_id: "1003"
   token: ${ECOM_TOKEN}
   owned_fields: [compare_to_price]`,
+	Config: config{},
 }
 
 func init() {

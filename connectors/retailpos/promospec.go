@@ -44,6 +44,7 @@ rejected (the run report lists it). Requests are paced and retried as for the re
     domain_prefix: acme-outdoor
     token: ${RETAILPOS_TOKEN}
     timezone: America/Los_Angeles   # the pipeline's timezone`,
+	Config: promotionsConfig{},
 }
 
 // promotionsFields are the retailpos connection settings plus the promotions source's own.

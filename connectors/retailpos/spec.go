@@ -123,4 +123,5 @@ of 60 per minute is the budget of a one-register store, leaving headroom for the
   domain_prefix: acme-outdoor
   token: ${RETAILPOS_TOKEN}
   outlets: [Main Street, Warehouse]`,
+	Config: sourceConfig{},
 }

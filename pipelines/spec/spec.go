@@ -77,6 +77,10 @@ type Component struct {
 	Fields      []Field
 	// Example is a complete YAML snippet of the component's configuration block, shown in docs.
 	Example string
+	// Config is a value of the struct type (or a pointer to it) that the constructor decodes its Config into.
+	// Register matches its `spec` tags against Fields both ways, so a misspelled tag fails at start-up instead of
+	// silently decoding nothing. Required when Fields is not empty.
+	Config any
 }
 
 // Field returns the declared field with the given name.
@@ -162,12 +166,17 @@ func NewRegistry[C any](kind Kind) *Registry[C] {
 	return &Registry[C]{kind: kind, entries: map[string]entry[C]{}}
 }
 
-// Register adds a component. It fails on a duplicate name, a kind mismatch or a broken declaration.
+// Register adds a component. It fails on a duplicate name, a kind mismatch, a broken declaration, or a
+// Config struct whose `spec` tags do not match the declared fields both ways (the message names the component
+// and the field).
 func (r *Registry[C]) Register(s Component, ctor C) error {
 	if s.Kind != r.kind {
 		return fmt.Errorf("register %q: kind %s in a %s registry", s.Name, s.Kind, r.kind)
 	}
 	if err := s.Check(); err != nil {
+		return err
+	}
+	if err := checkConfig(&s); err != nil {
 		return err
 	}
 	if _, dup := r.entries[s.Name]; dup {
