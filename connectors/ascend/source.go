@@ -112,6 +112,7 @@ func (s *Source) fetchAll(ctx context.Context, cl *client, uploads []upload, res
 			return nil, err
 		}
 		res.Rejects = append(res.Rejects, inv.rejects...)
+		res.Holds = append(res.Holds, inv.holds...)
 		if inv.encoding != encUTF8 {
 			res.Notes = append(res.Notes, fmt.Sprintf("%s: read as %s", u.Name, inv.encoding))
 		}
