@@ -262,6 +262,14 @@ func TestRejectedRowsProtectTheirRecords(t *testing.T) {
 		changes: "update POS-05",
 		held:    "2 deletion(s) or deactivation(s) of records missing from this run were held",
 	}, {
+		name: "a far smaller file holds deletions", pipeline: directPipeline,
+		edit: func(r []string) []string {
+			r[4] = ascendRow(5, "99.00")
+			return r[:10]
+		},
+		changes: "update POS-05",
+		held:    "20 deletion(s) or deactivation(s) of records missing from this run were held, not planned: source inventory: Downtown_20250116_020000_full.txt has 10 row(s), 33% of the 30",
+	}, {
 		name: "a reject that cannot be followed to a website product holds deletions", pipeline: rekeyedPipeline,
 		edit: func(r []string) []string {
 			r[9] = strings.Replace(ascendRow(10, ""), upcOf(10), "036000291450", 1) // a bad check digit: no GTIN to match by
