@@ -59,8 +59,10 @@ type session struct {
 	staged  map[string]*staged
 	schemas map[string]*arrow.Schema // relation name → schema
 	desired string
-	// protected names a table of keys the plan must leave alone (rejected input rows).
+	// protected names a table of keys the plan must leave alone (rejected input rows); prot is what
+	// protect.go learnt about bad input.
 	protected string
+	prot      protection
 	sink      connectors.Sink
 	refreshed *refreshed // with Options.Refresh
 	// remoteValue reads a listed column of the target (--refresh).
@@ -362,6 +364,9 @@ func (s *session) prepare(ctx context.Context, readOnly bool) error {
 	if err := s.stageAll(ctx, false); err != nil {
 		return err
 	}
+	if err := s.followRejects(ctx); err != nil {
+		return err
+	}
 	diags, err := s.transformAll(ctx)
 	if err != nil {
 		return err
@@ -448,28 +453,6 @@ func (s *session) dropIntermediates(ctx context.Context) error {
 	return nil
 }
 
-// protect collects the keys of rejected input rows, which the plan must neither update nor delete.
-func (s *session) protect(ctx context.Context) error {
-	var keys []connectors.Record
-	for _, st := range s.staged {
-		for _, r := range st.result.Rejects {
-			if r.Key != nil && hasAll(r.Key, s.p.Key) {
-				keys = append(keys, r.Key)
-			}
-		}
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	sch := s.schemas[s.desired]
-	var fields []arrow.Field
-	for _, k := range s.p.Key {
-		fields = append(fields, sch.Field(sch.FieldIndices(k)[0]))
-	}
-	s.protected = "__protected"
-	return s.loadRecords(ctx, s.protected, arrow.NewSchema(fields, nil), keys)
-}
-
 // planMode says what the plan holds in memory.
 type planMode int
 
@@ -518,6 +501,9 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 	}
 	done = s.timings.start("diff")
 	ds, err := s.diff(ctx, rf)
+	if err == nil {
+		err = s.holdRemovals(ctx)
+	}
 	if err == nil {
 		err = s.afterDiff(ctx)
 	}
