@@ -177,6 +177,9 @@ func (s *Source) Check(ctx context.Context) error {
 type checkpoint struct {
 	// UpdatedAt is the latest updatedAt read (or just before an order that had to be rejected).
 	UpdatedAt time.Time `json:"updated_at"`
+	// PageSize is the page size that fit Shopify's single-query cost limit, when page_size did not: the
+	// next read starts with it instead of being refused once more.
+	PageSize int `json:"page_size,omitempty"`
 }
 
 // Read reads the orders updated since the checkpoint minus the overlap (all orders, or those updated since
@@ -202,7 +205,10 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest) (connecto
 		// updated in that second).
 		filter = fmt.Sprintf("updated_at:>='%s'", from.UTC().Truncate(time.Second).Format(time.RFC3339))
 	}
-	rd := &reading{s: s, filter: filter, index: map[string]int{}, seen: map[string]*seenOrder{}}
+	rd := &reading{s: s, filter: filter, first: s.pageSize, index: map[string]int{}, seen: map[string]*seenOrder{}}
+	if prev != nil && prev.PageSize > 0 && prev.PageSize < rd.first {
+		rd.first = prev.PageSize
+	}
 	if err := rd.run(ctx); err != nil {
 		return nil, err
 	}
@@ -221,6 +227,10 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest) (connecto
 	}
 	if high.After(next.UpdatedAt) {
 		next.UpdatedAt = high
+	}
+	next.PageSize = 0
+	if rd.first < s.pageSize {
+		next.PageSize = rd.first
 	}
 	var cpBytes []byte
 	if !next.UpdatedAt.IsZero() {
@@ -249,6 +259,7 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest) (connecto
 type reading struct {
 	s      *Source
 	filter string
+	first  int // orders per page
 	rows   []connectors.Record
 	index  map[string]int // order_id → position in rows (an order read twice keeps its last version)
 	seen   map[string]*seenOrder
@@ -261,9 +272,10 @@ type reading struct {
 // run reads every page.
 func (rd *reading) run(ctx context.Context) error {
 	s := rd.s
-	first, after := s.pageSize, ""
+	after := ""
 	query := ordersQuery(s.mark == "metafield")
 	for page := 1; ; page++ {
+		first := rd.first
 		vars := map[string]any{"first": first, "query": nullable(rd.filter), "lines": s.lineItems, "after": nullable(after)}
 		if s.mark == "metafield" {
 			vars["ns"], vars["key"] = s.namespace, s.key
@@ -282,7 +294,7 @@ func (rd *reading) run(ctx context.Context) error {
 			if smaller < 1 {
 				return fmt.Errorf("%w: one order costs more than the limit; lower line_items", err)
 			}
-			first = smaller
+			rd.first = smaller
 			page--
 			continue
 		}
