@@ -1,6 +1,7 @@
 package shopify
 
 import (
+	"context"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -228,4 +229,80 @@ func TestReadRecoversFromThrottling(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An order the source cannot map is rejected with its key (so the planner leaves it alone), the others are
+// read, and the checkpoint stays before it so the next read sees it again.
+func TestReadRejectsUnreadableOrder(t *testing.T) {
+	e := newEnv(t, shopifytest.Options{})
+	e.srv.LoadExample()
+	e.srv.UpdateOrder(shopifytest.OrderPickup, shopifytest.ExampleTime.Add(time.Hour), func(o *shopifytest.Order) {
+		o.Raw = map[string]any{"currentTotalPriceSet": map[string]any{"shopMoney": map[string]any{"amount": "n/a"}}}
+	})
+	s := e.source(nil)
+	r := mustRead(t, s, nil)
+	if _, ok := r.byID["#1002"]; ok || len(r.byID) != 3 {
+		t.Errorf("read %v, want the three readable orders", r.order)
+	}
+	rej := r.res.Rejects
+	if len(rej) != 1 || rej[0].Key[order.ColOrderID] != "#1002" || !strings.Contains(rej[0].Reason, `total amount "n/a"`) ||
+		!strings.Contains(rej[0].Where, "orders page 1, order 2") {
+		t.Fatalf("rejects %+v", rej)
+	}
+	var cp checkpoint
+	_ = json.Unmarshal(r.res.Checkpoint, &cp)
+	if want := shopifytest.ExampleTime.Add(time.Hour - time.Second); !cp.UpdatedAt.Equal(want) {
+		t.Errorf("checkpoint %s, want just before the rejected order (%s)", cp.UpdatedAt, want)
+	}
+	e.srv.UpdateOrder(shopifytest.OrderPickup, shopifytest.ExampleTime.Add(time.Hour), func(o *shopifytest.Order) { o.Raw = nil })
+	if r := mustRead(t, s, r.res.Checkpoint); r.byID["#1002"] == nil || len(r.res.Rejects) != 0 {
+		t.Errorf("once fixed, the next read has #1002: %v %v", r.order, r.res.Rejects)
+	}
+}
+
+// since bounds the first read and a full refresh; a full refresh ignores the checkpoint.
+func TestReadSinceAndFullRefresh(t *testing.T) {
+	e := newEnv(t, shopifytest.Options{})
+	e.srv.LoadExample()
+	s := e.source(map[string]any{"since": shopifytest.ExampleTime.Add(90 * time.Minute).Format(time.RFC3339)})
+	r := mustRead(t, s, nil)
+	if got := strings.Join(r.order, " "); got != "#1003 #1004" {
+		t.Errorf("first read since 16:34 got %q", got)
+	}
+	rd, err := s.Read(context.Background(), connectors.ReadRequest{Checkpoint: r.res.Checkpoint, FullRefresh: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd.Close()
+	calls := ordersCalls(e.srv.Calls())
+	if q := calls[len(calls)-1].Variables["query"]; q != "updated_at:>='2026-11-02T16:34:05Z'" {
+		t.Errorf("full refresh filter %v, want since", q)
+	}
+}
+
+// A 5,000-order backlog (a first run on a busy shop) is read in full, paced so that Shopify never throttles;
+// the waits add up to what the restore rate allows for the points the orders actually cost.
+func TestReadBacklog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("5,000 orders")
+	}
+	e := newEnv(t, shopifytest.Options{RestoreRate: 100})
+	e.srv.Generate(1, 5000, time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), 10*time.Second)
+	r := mustRead(t, e.source(nil), nil)
+	if len(r.byID) != 5000 || len(r.res.Notes) != 0 {
+		t.Fatalf("read %d orders (notes %q), want 5000 without throttling", len(r.byID), r.res.Notes)
+	}
+	var actual int
+	for _, c := range e.srv.Calls() {
+		if c.Throttled {
+			t.Fatalf("throttled: %+v", c)
+		}
+		actual += c.Actual
+	}
+	// The bucket starts full (1000 points); every point beyond that restores at 100 per second.
+	waited := e.clk.Now().Sub(newClock().Now())
+	if min := time.Duration(float64(actual-1000) / 100 * float64(time.Second)); waited < min || waited > min+time.Duration(len(e.srv.Calls()))*20*time.Millisecond {
+		t.Errorf("waited %s for %d points at 100/s, want about %s", waited, actual, min)
+	}
+	t.Logf("%d requests, %d points, %s waited on the fake clock", len(e.srv.Calls()), actual, waited)
 }

@@ -39,6 +39,9 @@ type Order struct {
 	Tax, Total                         float64
 	// Metafields are keyed "namespace.key".
 	Metafields map[string]Metafield
+	// Raw replaces fields of the GraphQL object as served (test data Shopify would not produce, such as an
+	// amount that is not a number): field name → value (a map[string]any is served as an object).
+	Raw map[string]any
 }
 
 // Customer is an order's customer.
@@ -207,7 +210,7 @@ func (o *Order) graph() graphNode {
 			"assignedLocation": loc})
 	}
 	metafields := o.Metafields
-	return graphNode{
+	g := graphNode{
 		"__typename": "Order", "id": GID("Order", o.ID), "legacyResourceId": strconv.FormatInt(o.ID, 10),
 		"name": o.Name, "email": o.Email, "phone": o.Phone, "createdAt": ts(o.CreatedAt), "updatedAt": ts(o.updated()),
 		"processedAt": ts(processed), "cancelledAt": tsp(o.CancelledAt), "cancelReason": nilIfEmpty(o.CancelReason),
@@ -236,6 +239,23 @@ func (o *Order) graph() graphNode {
 				"value": m.Value, "updatedAt": ts(m.UpdatedAt)}, nil
 		},
 	}
+	for k, v := range o.Raw {
+		g[k] = rawValue(v)
+	}
+	return g
+}
+
+// rawValue turns maps into graph objects, so a raw value can be selected into.
+func rawValue(v any) any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	n := graphNode{"__typename": "Raw"}
+	for k, e := range m {
+		n[k] = rawValue(e)
+	}
+	return n
 }
 
 func nilIfEmpty(s string) any {
