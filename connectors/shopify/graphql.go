@@ -173,7 +173,8 @@ func (c *client) do(ctx context.Context, kind, op, query string, vars map[string
 				return &Error{Op: op, Status: status, Code: "THROTTLED",
 					Message: fmt.Sprintf("still throttled after %d waits for the query cost to restore", c.maxThrottled)}
 			}
-			if resp.Extensions.Cost == nil { // no bucket to wait for: back off
+			if resp.Extensions.Cost == nil || c.paceDelay(kind) <= 0 {
+				// No bucket to wait for, or one that says the cost is available: back off instead.
 				if err := c.wait(ctx, c.backoff(throttled)); err != nil {
 					return err
 				}
@@ -322,21 +323,27 @@ func (c *client) observe(kind string, cost *costInfo) {
 
 // pace waits until the bucket holds the cost of a request of this kind (known from an earlier answer).
 func (c *client) pace(ctx context.Context, kind string) error {
+	if d := c.paceDelay(kind); d > 0 {
+		return c.wait(ctx, d)
+	}
+	return nil
+}
+
+// paceDelay is how long until the bucket, as last reported and restoring since, holds the cost of a request
+// of this kind; 0 when it does or when either is unknown.
+func (c *client) paceDelay(kind string) time.Duration {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	need, b := c.costs[kind], c.bucket
-	var d time.Duration
-	if b.known && need > 0 && need <= b.max {
-		avail := math.Min(b.max, b.available+c.now().Sub(b.at).Seconds()*b.rate)
-		if need > avail {
-			// Round up to the millisecond, so the bucket holds the cost when the wait ends.
-			d = time.Duration(math.Ceil((need-avail)/b.rate*1000)) * time.Millisecond
-		}
+	if !b.known || need <= 0 || need > b.max {
+		return 0
 	}
-	c.mu.Unlock()
-	if d <= 0 {
-		return nil
+	avail := math.Min(b.max, b.available+c.now().Sub(b.at).Seconds()*b.rate)
+	if need <= avail {
+		return 0
 	}
-	return c.wait(ctx, d)
+	// Round up to the millisecond, so the bucket holds the cost when the wait ends.
+	return time.Duration(math.Ceil((need-avail)/b.rate*1000)) * time.Millisecond
 }
 
 func (c *client) wait(ctx context.Context, d time.Duration) error {

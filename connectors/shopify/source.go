@@ -205,6 +205,7 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest) (connecto
 		// updated in that second).
 		filter = fmt.Sprintf("updated_at:>='%s'", from.UTC().Truncate(time.Second).Format(time.RFC3339))
 	}
+	statsBefore := s.api.snapshot()
 	rd := &reading{s: s, filter: filter, first: s.pageSize, index: map[string]int{}, seen: map[string]*seenOrder{}}
 	if prev != nil && prev.PageSize > 0 && prev.PageSize < rd.first {
 		rd.first = prev.PageSize
@@ -237,9 +238,9 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest) (connecto
 		cpBytes, _ = json.Marshal(next)
 	}
 	st := s.api.snapshot()
-	if st.throttled > 0 {
+	if n := st.throttled - statsBefore.throttled; n > 0 {
 		notes = append(notes, fmt.Sprintf("shopify_orders: Shopify throttled %d request(s); the read waited %s in all for the query cost to restore",
-			st.throttled, st.waited.Round(time.Millisecond)))
+			n, (st.waited - statsBefore.waited).Round(time.Millisecond)))
 	}
 	alloc := req.Alloc
 	if alloc == nil {
@@ -287,10 +288,17 @@ func (rd *reading) run(ctx context.Context) error {
 		var data ordersData
 		err := s.api.do(ctx, "orders", op, query, vars, &data)
 		var e *Error
-		if errors.As(err, &e) && e.Code == "MAX_COST_EXCEEDED" && e.cost > 2 && e.maxCost > 2 && first > 1 {
-			// cost = 2 + first × (cost of one order): take as many orders as the limit allows.
-			perOrder := (e.cost - 2) / float64(first)
-			smaller := min(first-1, int((e.maxCost-2)/perOrder))
+		if errors.As(err, &e) && e.Code == "MAX_COST_EXCEEDED" && first == 1 {
+			return fmt.Errorf("%w: one order costs more than Shopify allows per query; lower line_items", err)
+		}
+		if errors.As(err, &e) && e.Code == "MAX_COST_EXCEEDED" {
+			// cost = 2 + first × (cost of one order): take as many orders as the limit allows (half as many
+			// when Shopify does not say the cost).
+			smaller := first / 2
+			if e.cost > 2 && e.maxCost > 2 {
+				perOrder := (e.cost - 2) / float64(first)
+				smaller = min(first-1, int((e.maxCost-2)/perOrder))
+			}
 			if smaller < 1 {
 				return fmt.Errorf("%w: one order costs more than the limit; lower line_items", err)
 			}
