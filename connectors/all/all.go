@@ -8,4 +8,5 @@ import (
 	_ "github.com/possync/possync/connectors/ecom"
 	_ "github.com/possync/possync/connectors/file"
 	_ "github.com/possync/possync/connectors/retailpos"
+	_ "github.com/possync/possync/connectors/shopify"
 )
