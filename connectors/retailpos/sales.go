@@ -177,7 +177,7 @@ func (s *SalesSink) Reconcile(ctx context.Context, changes []connectors.Change) 
 			continue
 		}
 		id, _ := c.Key[order.ColOrderID].(string)
-		found, err := s.saleExists(ctx, SaleID(s.pipeline, id))
+		found, err := s.saleExists(ctx, id)
 		if err != nil {
 			return nil, fmt.Errorf("reconcile order %s: %w", id, err)
 		}
@@ -208,7 +208,7 @@ func (s *SalesSink) createOrder(ctx context.Context, setup *salesSetup, r connec
 		if !errors.As(err, &ue) {
 			return s.classify(orderID, err)
 		}
-		found, lerr := s.saleExists(ctx, body.ID)
+		found, lerr := s.saleExists(ctx, orderID)
 		if lerr != nil {
 			return fmt.Errorf("order %s: %v; looking the sale up failed too: %w", orderID, err, lerr)
 		}
@@ -238,22 +238,40 @@ func (s *SalesSink) classify(orderID string, err error) error {
 	return nil
 }
 
-// saleExists looks a sale up by id (GET /sales/{id}, retried as every GET).
-func (s *SalesSink) saleExists(ctx context.Context, id string) (bool, error) {
-	var body struct {
+// saleExists reports whether the order's sale exists: by our sale id (GET /sales/{id}), else by its invoice
+// number (GET /search?type=sales&invoice_number=), for a POS that would not keep a client-given id. Both are
+// GETs, retried as every GET.
+func (s *SalesSink) saleExists(ctx context.Context, orderID string) (bool, error) {
+	id := SaleID(s.pipeline, orderID)
+	var one struct {
 		Data struct {
 			ID string `json:"id"`
 		} `json:"data"`
 	}
-	err := s.read.get(ctx, "/sales/"+url.PathEscape(id), nil, &body)
+	err := s.read.get(ctx, "/sales/"+url.PathEscape(id), nil, &one)
 	var se *httpapi.StatusError
-	if errors.As(err, &se) && se.Status == http.StatusNotFound {
-		return false, nil
-	}
-	if err != nil {
+	switch {
+	case err == nil && one.Data.ID == id:
+		return true, nil
+	case err != nil && !(errors.As(err, &se) && se.Status == http.StatusNotFound):
 		return false, err
 	}
-	return body.Data.ID == id, nil
+	var found struct {
+		Data []struct {
+			InvoiceNumber string `json:"invoice_number"`
+		} `json:"data"`
+	}
+	invoice := s.cfg.InvoicePrefix + orderID
+	q := url.Values{"type": {"sales"}, "invoice_number": {invoice}, "page_size": {"10"}}
+	if err := s.read.get(ctx, "/search", q, &found); err != nil {
+		return false, fmt.Errorf("search sales by invoice number: %w", err)
+	}
+	for _, x := range found.Data {
+		if x.InvoiceNumber == invoice {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // ensureCustomer returns the POS customer of an order that has none: the one with our customer code, else

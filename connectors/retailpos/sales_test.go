@@ -27,9 +27,11 @@ type shop struct {
 	jane                               retailpostest.Customer
 }
 
-func newShop(t *testing.T) *shop {
+func newShop(t *testing.T) *shop { return newShopWith(t, retailpostest.Options{}) }
+
+func newShopWith(t *testing.T, opts retailpostest.Options) *shop {
 	t.Helper()
-	e := newEnv(t, retailpostest.Options{})
+	e := newEnv(t, opts)
 	s := &shop{env: e}
 	s.main = e.srv.AddOutlet(retailpostest.Outlet{Name: "Main Street"})
 	s.downtown = e.srv.AddOutlet(retailpostest.Outlet{Name: "Downtown"})
@@ -157,9 +159,19 @@ func TestSalesCreateOneSalePerOrder(t *testing.T) {
 
 // A sale created but answered with a 500, or whose connection dropped, is found by our id: no second sale.
 func TestSalesActThenFailCreatesOnce(t *testing.T) {
-	for name, mode := range map[string]retailpostest.FailMode{"500": retailpostest.Fail500, "dropped": retailpostest.FailDrop} {
-		t.Run(name, func(t *testing.T) {
-			s := newShop(t)
+	for _, tt := range []struct {
+		name      string
+		mode      retailpostest.FailMode
+		ignoreIDs bool
+		lookups   int
+	}{
+		{"500", retailpostest.Fail500, false, 1},
+		{"dropped", retailpostest.FailDrop, false, 1},
+		{"500, client ids ignored", retailpostest.Fail500, true, 2}, // found by its invoice number
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			mode := tt.mode
+			s := newShopWith(t, retailpostest.Options{IgnoreSaleIDs: tt.ignoreIDs})
 			k := s.sink(nil)
 			if err := k.Check(context.Background()); err != nil {
 				t.Fatal(err)
@@ -173,8 +185,8 @@ func TestSalesActThenFailCreatesOnce(t *testing.T) {
 			if n := s.posts(retailpostest.SalesPath); n != 1 {
 				t.Errorf("%d POSTs of the sale, want 1 (the lookup found it)", n)
 			}
-			if n := s.requestsTo("/sales/" + SaleID(testPipeline, "2001")); n != 1 {
-				t.Errorf("%d lookups by our id, want 1", n)
+			if n := s.requestsTo("/sales/"+SaleID(testPipeline, "2001")) + s.requestsTo("/search"); n != tt.lookups {
+				t.Errorf("%d lookups, want %d", n, tt.lookups)
 			}
 		})
 	}
@@ -197,7 +209,12 @@ func TestSalesLostBeforeActingIsResent(t *testing.T) {
 
 // After a crash, Reconcile tells which orders became sales; applying the others creates each once.
 func TestSalesReconcileAfterCrash(t *testing.T) {
-	s := newShop(t)
+	t.Run("client ids kept", func(t *testing.T) { testReconcile(t, false) })
+	t.Run("client ids ignored", func(t *testing.T) { testReconcile(t, true) })
+}
+
+func testReconcile(t *testing.T, ignoreIDs bool) {
+	s := newShopWith(t, retailpostest.Options{IgnoreSaleIDs: ignoreIDs})
 	line := order.Line{No: 1, ProductID: s.chain.ID, Quantity: 1, UnitPrice: 24.99}
 	a, b := s.orderOf("3001", s.jane.ID, "Main Street", line), s.orderOf("3002", s.jane.ID, "Main Street", line)
 	mustApplySales(t, s.sink(nil), creates(a)) // the process dies before the state records it

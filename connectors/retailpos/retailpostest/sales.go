@@ -475,7 +475,7 @@ func (s *Server) createSale(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	x, problem := s.checkSale(&req)
 	if problem == "" {
-		if _, dup := s.sd.salesByV.get(x.ID); dup || x.ID == "" {
+		if _, dup := s.sd.salesByV.get(x.ID); dup || x.ID == "" || s.opts.IgnoreSaleIDs {
 			x.ID = s.newID()
 		}
 		x.CreatedAt, x.Version = s.opts.Now().UTC(), s.nextVersion()

@@ -53,6 +53,9 @@ type Options struct {
 	BrandIDsOnly bool
 	// Now is the server's clock (timestamps, rate-limit windows, Retry-After); default time.Now.
 	Now func() time.Time
+	// IgnoreSaleIDs makes the server give every sale its own id, ignoring the one the client sent (the
+	// documentation says a client id is kept; this is the reading that would break a client relying on it).
+	IgnoreSaleIDs bool
 	// Seed makes generated IDs and version steps reproducible (default 1).
 	Seed uint64
 }
