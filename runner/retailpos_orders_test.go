@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/possync/possync/connectors/order"
 	rpt "github.com/possync/possync/connectors/retailpos/retailpostest"
@@ -71,22 +74,34 @@ guards:
   max_delete_percent: -1
 `
 
-func TestRetailPOSOrdersFlow(t *testing.T) {
+// posOrders is the emulated store of the order flow tests and the pipeline folder.
+type posOrders struct {
+	srv            *rpt.Server
+	dir            string
+	main, downtown rpt.Outlet
+	chain, tube    rpt.Product
+	jane           rpt.Customer
+}
+
+// posOrdersCase starts the emulator with two outlets, their registers, taxes, products and Jane, and writes the
+// pipeline and five orders: 1001 and 1002 are New, 1003 needs a customer, 1004 a product, 1005 is cancelled.
+func posOrdersCase(t *testing.T) *posOrders {
+	t.Helper()
 	srv := rpt.New(rpt.Options{})
 	t.Cleanup(srv.Close)
-	main := srv.AddOutlet(rpt.Outlet{Name: "Main Street"})
-	downtown := srv.AddOutlet(rpt.Outlet{Name: "Downtown"})
-	srv.AddRegister(rpt.Register{Name: "Main 1", OutletID: main.ID})
-	srv.AddRegister(rpt.Register{Name: "Downtown 1", OutletID: downtown.ID})
+	c := &posOrders{srv: srv, dir: t.TempDir()}
+	c.main = srv.AddOutlet(rpt.Outlet{Name: "Main Street"})
+	c.downtown = srv.AddOutlet(rpt.Outlet{Name: "Downtown"})
+	srv.AddRegister(rpt.Register{Name: "Main 1", OutletID: c.main.ID})
+	srv.AddRegister(rpt.Register{Name: "Downtown 1", OutletID: c.downtown.ID})
 	srv.AddTax(rpt.Tax{Name: "Sales Tax", Rate: 0.08})
 	srv.AddTax(rpt.Tax{Name: "No Tax"})
-	chain := srv.Upsert(rpt.Product{SKU: "CHAIN-1", Name: "Chain", Active: true, HasInventory: true})
-	tube := srv.Upsert(rpt.Product{SKU: "TUBE-29", Name: "Tube", Active: true, HasInventory: true,
+	c.chain = srv.Upsert(rpt.Product{SKU: "CHAIN-1", Name: "Chain", Active: true, HasInventory: true})
+	c.tube = srv.Upsert(rpt.Product{SKU: "TUBE-29", Name: "Tube", Active: true, HasInventory: true,
 		ProductCodes: []rpt.ProductCode{{Type: "UPC", Code: "036000291452"}}})
 	srv.Upsert(rpt.Product{SKU: "SHIPPING", Name: "Shipping", Active: true})
-	jane := srv.AddCustomer(rpt.Customer{FirstName: "Jane", LastName: "Doe", Email: "Jane@Bikes.test"})
-
-	dir := t.TempDir()
+	c.jane = srv.AddCustomer(rpt.Customer{FirstName: "Jane", LastName: "Doe", Email: "Jane@Bikes.test"})
+	dir := c.dir
 	writeFile(t, filepath.Join(dir, "pipeline.yaml"), fmt.Sprintf(posOrdersPipeline, srv.URL(), srv.Token()))
 	var b strings.Builder
 	w := csv.NewWriter(&b)
@@ -108,6 +123,12 @@ func TestRetailPOSOrdersFlow(t *testing.T) {
 	w.Flush()
 	writeFile(t, filepath.Join(dir, "orders.csv"), b.String())
 
+	return c
+}
+
+func TestRetailPOSOrdersFlow(t *testing.T) {
+	c := posOrdersCase(t)
+	srv, dir, main, downtown, chain, tube, jane := c.srv, c.dir, c.main, c.downtown, c.chain, c.tube, c.jane
 	pl := mustPlan(t, loadAt(t, dir))
 	var planned []string
 	for _, c := range pl.Changes {
@@ -160,5 +181,63 @@ func TestRetailPOSOrdersFlow(t *testing.T) {
 	}
 	if n := len(srv.Sales()); n != 2 {
 		t.Errorf("%d sales after a rerun, want 2", n)
+	}
+}
+
+// crashEnv names the pipeline folder for TestRetailPOSOrdersCrashHelper, which then applies it (in a child
+// process that the crash test kills).
+const crashEnv = "POSSYNC_TEST_CRASH_DIR"
+
+// TestRetailPOSOrdersCrashHelper is not a test: it applies the pipeline in $POSSYNC_TEST_CRASH_DIR for
+// TestRetailPOSOrdersCrash, which kills it.
+func TestRetailPOSOrdersCrashHelper(t *testing.T) {
+	dir := os.Getenv(crashEnv)
+	if dir == "" {
+		t.Skip("run by TestRetailPOSOrdersCrash")
+	}
+	_, _ = runner.Apply(context.Background(), loadAt(t, dir), runner.Options{}, nil)
+}
+
+// The process dies after the POS created the first sale and before it answered: the next run reconciles,
+// finds the sale by our id and records it, then creates the other order; every order has exactly one sale.
+func TestRetailPOSOrdersCrash(t *testing.T) {
+	c := posOrdersCase(t)
+	c.srv.ActThenFail(1, rpt.FailHang)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRetailPOSOrdersCrashHelper$", "-test.count=1")
+	cmd.Env = append(os.Environ(), crashEnv+"="+c.dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.srv.Acted():
+	case <-time.After(2 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatal("the child never created a sale")
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if n := len(c.srv.Sales()); n != 1 {
+		t.Fatalf("%d sales when the child died, want 1", n)
+	}
+
+	rep := mustApply(t, loadAt(t, c.dir), runner.Options{})
+	settled := false
+	for _, n := range rep.Notes {
+		settled = settled || strings.Contains(n, "settled 2 change(s) of an interrupted run: 1 had reached the sink")
+	}
+	if !settled || rep.Applied.Create != 1 {
+		t.Errorf("applied %+v, notes %q: want the landed sale settled and the other order created", rep.Applied, rep.Notes)
+	}
+	count := map[string]int{}
+	for _, x := range c.srv.Sales() {
+		count[x.SourceID]++
+	}
+	if count["1001"] != 1 || count["1002"] != 1 || len(count) != 2 {
+		t.Errorf("sales per order %v, want one for 1001 and one for 1002", count)
+	}
+	if pl := mustPlan(t, loadAt(t, c.dir)); len(pl.Changes) != 0 {
+		t.Errorf("after recovery, %d changes planned, want none", len(pl.Changes))
 	}
 }

@@ -110,6 +110,9 @@ const (
 	Fail500 FailMode = iota
 	// FailDrop closes the connection without an answer after the creation.
 	FailDrop
+	// FailHang holds the answer after the creation until the client goes away (e.g. its process is killed),
+	// after signalling Acted.
+	FailHang
 )
 
 // salesData holds the order-side collections; the server's lock guards it.
@@ -121,11 +124,12 @@ type salesData struct {
 	salesByV  *table[Sale]
 	actFailN  int
 	actFail   FailMode
+	acted     chan struct{}
 }
 
 func newSalesData() *salesData {
 	return &salesData{customers: newTable[Customer](), registers: newTable[Register](), taxes: newTable[Tax](),
-		salesByV: newTable[Sale]()}
+		salesByV: newTable[Sale](), acted: make(chan struct{}, 64)}
 }
 
 // salesRoutes registers the endpoints on mux.
@@ -337,15 +341,19 @@ func (s *Server) Sales() []Sale {
 }
 
 // ActThenFail makes the next n creations (POST of a sale or a customer) take effect and then fail: with
-// Fail500 the answer is a 500, with FailDrop the connection closes without an answer.
+// Fail500 the answer is a 500, with FailDrop the connection closes without an answer, with FailHang no answer
+// comes until the client goes away.
 func (s *Server) ActThenFail(n int, mode FailMode) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sd.actFailN, s.sd.actFail = n, mode
 }
 
+// Acted receives a value each time a FailHang creation has taken effect and is holding its answer.
+func (s *Server) Acted() <-chan struct{} { return s.sd.acted }
+
 // actFailed answers an act-then-fail fault after a creation, and reports whether it did. The lock is not held.
-func (s *Server) actFailed(w http.ResponseWriter) bool {
+func (s *Server) actFailed(w http.ResponseWriter, r *http.Request) bool {
 	s.mu.Lock()
 	fail := s.sd.actFailN > 0
 	mode := s.sd.actFail
@@ -355,6 +363,14 @@ func (s *Server) actFailed(w http.ResponseWriter) bool {
 	s.mu.Unlock()
 	if !fail {
 		return false
+	}
+	if mode == FailHang {
+		select {
+		case s.sd.acted <- struct{}{}:
+		default:
+		}
+		<-r.Context().Done()
+		return true
 	}
 	if mode == FailDrop {
 		if hj, ok := w.(http.Hijacker); ok {
@@ -488,7 +504,7 @@ func (s *Server) createSale(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "Bad Request", problem)
 		return
 	}
-	if s.actFailed(w) {
+	if s.actFailed(w, r) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": out})
@@ -575,7 +591,7 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) {
 		Address2: req.PhysicalAddress2, City: req.PhysicalCity, State: req.PhysicalState, Postcode: req.PhysicalPostcode,
 		CountryID: req.PhysicalCountryID, Note: req.Note})
 	s.mu.Unlock()
-	if s.actFailed(w) {
+	if s.actFailed(w, r) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": c.wire()})
