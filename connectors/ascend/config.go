@@ -36,7 +36,7 @@ type config struct {
 	Mode             string        `spec:"mode"`
 	Settle           time.Duration `spec:"settle"`
 	MaxRejectPercent float64       `spec:"max_reject_percent"`
-	MinRowsPercent   float64       `spec:"min_rows_percent"`
+	MinRowsPercent   float64       `spec:"min_rows_percent,shared"`
 	Timezone         string        `spec:"timezone"`
 }
 

@@ -142,4 +142,5 @@ tag mark_tag (tagsAdd), or with mark: metafield the metafield metafield_namespac
     shop: acme-bikes
     token: ${SHOPIFY_TOKEN}
     mark_tag: possync-imported`,
+	Config: sourceConfig{},
 }

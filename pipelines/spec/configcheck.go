@@ -11,6 +11,12 @@ import (
 // nothing), and every tagged struct field is declared (else it can never be set). Objects, and the items of
 // lists and maps of objects, are checked against their nested structs. Scalar fields must also have a Go
 // type they decode into.
+// TagShared is the option of a `spec` tag (`spec:"name,shared"`) marking a field of a config struct that
+// several components decode into and only some of them declare (an inventory-only setting in a struct the
+// promotions source shares). Register skips it for a component that does not declare it; a component that
+// does is checked as usual, so a misspelling is still caught there.
+const TagShared = "shared"
+
 func checkConfig(c *Component) error {
 	if c.Config == nil {
 		if len(c.Fields) > 0 {
@@ -40,9 +46,14 @@ func matchStruct(c *Component, prefix string, fields []Field, t reflect.Type) er
 	tagged := map[string]reflect.StructField{}
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
-		name := sf.Tag.Get("spec")
+		name, opt, _ := strings.Cut(sf.Tag.Get("spec"), ",")
 		if name == "" || name == "-" {
 			continue
+		}
+		if opt == TagShared {
+			if _, declared := FindField(fields, name); !declared {
+				continue // a field of another component sharing this struct
+			}
 		}
 		if _, dup := tagged[name]; dup {
 			return fmt.Errorf("%s %q: config struct %s tags two fields `spec:%q`", c.Kind, c.Name, t, name)
