@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -50,6 +51,11 @@ type Source struct {
 	statusAfter string
 	loc         *time.Location
 	schema      *arrow.Schema
+
+	mu sync.Mutex
+	// cancelled holds the orders the last read saw cancelled: Confirm confirms their receipt but leaves their
+	// status alone (a cancelled order is never set to Being Processed).
+	cancelled map[string]bool
 }
 
 var (
@@ -125,6 +131,15 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest) (connecto
 	if err != nil {
 		return nil, err
 	}
+	cancelled := map[string]bool{}
+	for _, r := range f.Records {
+		if r[order.ColCancelled] == true {
+			cancelled[r[order.ColOrderID].(string)] = true
+		}
+	}
+	s.mu.Lock()
+	s.cancelled = cancelled
+	s.mu.Unlock()
 	alloc := req.Alloc
 	if alloc == nil {
 		alloc = memory.DefaultAllocator
@@ -138,7 +153,7 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest) (connecto
 }
 
 // Confirm confirms receipt of each order (UpdateOrder), then sets its status to status_after_import
-// (UpdateStatus) unless that is off. Both are idempotent on the site. An order the site refuses gets its
+// (UpdateStatus) unless that is off or the order was read cancelled. Both are idempotent on the site. An order the site refuses gets its
 // error as outcome; a refused URL key or a cancelled context stops the confirmation (the remaining orders
 // are ErrNotAttempted, and the next run retries them).
 func (s *Source) Confirm(ctx context.Context, keys []connectors.Record) ([]error, error) {
@@ -173,7 +188,10 @@ func (s *Source) confirmOne(ctx context.Context, id string) error {
 	if err := accepted("UpdateOrder", id, body); err != nil {
 		return errors.New(s.c.redact(err.Error()))
 	}
-	if s.statusAfter == "" {
+	s.mu.Lock()
+	cancelled := s.cancelled[id]
+	s.mu.Unlock()
+	if s.statusAfter == "" || cancelled {
 		return nil
 	}
 	body, err = s.c.call(ctx, "UpdateStatus", url.Values{"OrderNumber": {id}, "OrderStatus": {s.statusAfter}})

@@ -337,3 +337,26 @@ func TestNewSourceChecksSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestConfirmLeavesACancelledOrdersStatus(t *testing.T) {
+	site := orderurltest.New(orderurltest.Options{})
+	defer site.Close()
+	orders := orderurltest.Generate(2, 1, day, "")
+	orders[1].Status = "Cancelled"
+	site.Add(orders...)
+	s, _ := newTestSource(t, site, nil)
+	if _, _, err := readAll(t, s); err != nil {
+		t.Fatal(err)
+	}
+	keys := []connectors.Record{{order.ColOrderID: orders[0].ID}, {order.ColOrderID: orders[1].ID}}
+	if out, err := s.Confirm(t.Context(), keys); err != nil || out[0] != nil || out[1] != nil {
+		t.Fatalf("confirm: %v %v", err, out)
+	}
+	got, _ := site.Order(orders[1].ID)
+	if !site.Confirmed(orders[1].ID) || got.Status != "Cancelled" {
+		t.Fatalf("cancelled order: confirmed %t, status %q; want confirmed and still Cancelled", site.Confirmed(orders[1].ID), got.Status)
+	}
+	if calls := site.CallsOf("UpdateStatus"); len(calls) != 1 || calls[0].OrderNumber != orders[0].ID {
+		t.Fatalf("UpdateStatus calls %+v: want one, for the open order", calls)
+	}
+}

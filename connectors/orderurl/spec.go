@@ -23,8 +23,9 @@ The export serves every order not yet confirmed, so a read is the set of pending
 diff.on_missing: keep (an order that leaves the export is not a delete) and diff.on_change: keep (an order
 already imported is never sent again, even when the website serves it again). After the run's changes are
 committed to state, possync confirms each order of the download that is in the applied state: UpdateOrder
-(the site stops serving it), then UpdateStatus to status_after_import. A confirm that fails is a note of the
-run report and is retried by the next run, which reads the order again but never imports it twice.
+(the site stops serving it), then UpdateStatus to status_after_import (not for a cancelled order). A confirm
+that fails is a note of the run report and is retried by the next run, which reads the order again but never
+imports it twice.
 
 Exports are read as they are: a NumberOfOrders that disagrees with the orders present is a note; entity-escaped
 text is unescaped; an empty or placeholder email is kept and noted (it cannot identify a customer); cancelled

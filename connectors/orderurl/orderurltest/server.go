@@ -51,6 +51,9 @@ type Options struct {
 	// PrimaryLocation is the Multi-Store location that downloads the orders that ship to customers (default
 	// "Main Street"); in-store pickups go to their pickup location.
 	PrimaryLocation string
+	// OnCall, when set, is called with each call once it is answered (outside the emulator's lock): tests
+	// use it to act at an exact point of a client's sequence, e.g. kill the client after its 100th confirm.
+	OnCall func(Call)
 }
 
 // Address is a bill-to or ship-to address.
@@ -420,6 +423,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	status, body, hang := s.handle(&c, q.Get("URLkey"), q.Get("ver"))
 	s.calls = append(s.calls, c)
 	s.mu.Unlock()
+	if s.opts.OnCall != nil && !hang {
+		defer s.opts.OnCall(c)
+	}
 	if hang {
 		select {
 		case <-r.Context().Done():
@@ -658,4 +664,15 @@ func wireOf(o *Order) wireWebOrder {
 	by := strings.TrimSpace(o.BillTo.First + " " + o.BillTo.Last)
 	comment := fmt.Sprintf("SmartEtailing Order on %s by %s, %s", o.Time.Format("01/02/2006 15:04:05"), by, o.ShippingMethod)
 	return wireWebOrder{Comment: comment, Order: w}
+}
+
+// IDs lists every order's ID, in the order added.
+func (s *Server) IDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, len(s.orders))
+	for i, o := range s.orders {
+		out[i] = o.ID
+	}
+	return out
 }
