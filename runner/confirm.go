@@ -210,7 +210,7 @@ func mentions(v any, word string) bool {
 // first apply, no rows and the columns of the sources), plus the fields transform tr reads from it (when it
 // implements AppliedReader) as nulls when missing. Called before the steps and with each built step.
 func (s *session) defineApplied(ctx context.Context, tr any) error {
-	if !s.usesApplied() {
+	if _, reads := tr.(AppliedReader); !reads && !s.usesApplied() {
 		return nil
 	}
 	o := s.once()

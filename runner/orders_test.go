@@ -10,10 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/orderurl/orderurltest"
 	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/pipelines/spec"
 	"github.com/possync/possync/runner"
+	"github.com/possync/possync/transforms"
 )
 
 // ordersCase writes an order_url → file (JSON lines) pipeline against the emulator, keyed by order_id, with
@@ -243,7 +247,8 @@ func TestOrderBacklog(t *testing.T) {
 	if len(ids) != 5000 || len(actions) != 5000 {
 		t.Fatalf("change log: %d lines for %d orders, want 5000 and 5000", len(ids), len(actions))
 	}
-	t.Logf("5,000 orders: apply with confirmation took %s", took.Round(time.Millisecond))
+	t.Logf("5,000 orders: apply with confirmation took %s (read %.2fs, sink %.2fs, confirm %.2fs)", took.Round(time.Millisecond),
+		rep.Durations["read orders"], rep.Durations["apply"], rep.Durations["confirm orders"])
 	if rep := mustApply(t, p, runner.Options{}); rep.Planned.Total() != 0 {
 		t.Fatalf("rerun planned %+v", rep.Planned)
 	}
@@ -282,6 +287,57 @@ sink: {type: memory, target: %s}
 	for _, r := range tgt.Records() {
 		if r["qty"] != int64(7) || r["prev_qty"] != int64(5) {
 			t.Fatalf("second run: record %v, want qty 7 and prev_qty 5 (the applied value)", r)
+		}
+	}
+}
+
+// rememberStep is a test SQL transform that reads a column of _applied its output adds: it declares it
+// (AppliedFields), so _applied has it before the first apply.
+type rememberStep struct{ q string }
+
+func (r *rememberStep) Schema() *arrow.Schema { return nil }
+func (r *rememberStep) Query() spec.Expr      { return spec.Expr{Text: r.q} }
+func (r *rememberStep) AppliedFields() []arrow.Field {
+	return []arrow.Field{{Name: "first_qty", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}
+}
+
+func init() {
+	transforms.Registry.MustRegister(spec.Component{Kind: spec.KindTransform, Name: "test_remember", Summary: "test only",
+		Fields: []spec.Field{{Name: "from", Type: spec.TypeString, Required: true, Description: "input relation"}}},
+		func(cfg spec.Config, env transforms.Env) (transforms.Transform, error) {
+			from, _ := cfg.Values["from"].(string)
+			return &rememberStep{q: "SELECT s.sku, s.qty, coalesce(a.first_qty, s.qty) AS first_qty FROM " + from +
+				" s LEFT JOIN _applied a USING (sku)"}, nil
+		})
+}
+
+// A transform that declares the _applied fields it reads works from the first run on, and keeps the value
+// the first apply recorded.
+func TestAppliedFieldsDeclaredByATransform(t *testing.T) {
+	p, tgt := memoryCase(t, "")
+	dir := filepath.Dir(p.File)
+	name := strings.NewReplacer("/", "_").Replace(t.Name())
+	writeFile(t, filepath.Join(dir, "pipeline.yaml"), fmt.Sprintf(`version: 1
+name: mem
+merchant: test-shop
+key: sku
+sources:
+  src: {type: memory, dataset: %s}
+transforms:
+  - {type: test_remember, from: src}
+sink: {type: memory, target: %s}
+`, name, name))
+	p = loadAt(t, dir)
+	setDataset(t, records(2, 5), connectors.Snapshot)
+	if diags := runner.Check(t.Context(), p); diags.HasErrors() {
+		t.Fatalf("validate: %v", diags.Err())
+	}
+	mustApply(t, p, runner.Options{})
+	setDataset(t, records(2, 9), connectors.Snapshot)
+	mustApply(t, p, runner.Options{})
+	for _, r := range tgt.Records() {
+		if r["qty"] != int64(9) || r["first_qty"] != int64(5) {
+			t.Fatalf("record %v, want qty 9 and first_qty 5 (remembered from the first apply)", r)
 		}
 	}
 }

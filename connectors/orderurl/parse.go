@@ -260,9 +260,12 @@ func parseTime(s string, loc *time.Location) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("Time %q is not a time like \"Fri Jan 15 15:19:16 2021\"", s)
 }
 
+// moneyNoise is what a decimal may carry besides digits: a currency sign, thousands separators, spaces.
+var moneyNoise = strings.NewReplacer("$", "", ",", "", " ", "")
+
 // amount reads a decimal that may carry a currency sign or thousands separators ("$1,299.00").
 func amount(field, s string) (float64, bool, error) {
-	s = strings.NewReplacer("$", "", ",", "", " ", "").Replace(text(s))
+	s = moneyNoise.Replace(text(s))
 	if s == "" {
 		return 0, false, nil
 	}
