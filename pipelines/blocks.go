@@ -57,6 +57,9 @@ func (l *loader) diff(nodes map[string]*yaml.Node) Diff {
 	if s, ok := values["on_missing"].(string); ok {
 		d.OnMissing = OnMissing(s)
 	}
+	if s, ok := values["on_change"].(string); ok {
+		d.OnChange = OnChange(s)
+	}
 	d.ActiveField, _ = values["active_field"].(string)
 	if items, ok := values["ignore"].([]any); ok {
 		for _, it := range items {

@@ -202,6 +202,7 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 		return fmt.Errorf("checkpoint state: %w", err)
 	}
 	s.notifyCommitted(ctx, rep)
+	s.confirm(ctx, rep)
 	rep.ExitReason, rep.ExitCode = ReasonOK, ExitOK
 	if pl.Summary.Total() == 0 {
 		rep.ExitReason = ReasonNoop

@@ -228,7 +228,7 @@ func (s *session) diffQuery(ds *diffSpec, snap, desired string) string {
 	if len(changed) > 0 {
 		where = append(where, strings.Join(changed, " OR "))
 	}
-	cond := "(" + strings.Join(where, " OR ") + ")"
+	cond := "(" + strings.Join(where, " OR ") + ")" + s.onChangeCond()
 	switch s.p.Diff.OnMissing {
 	case pipelines.MissingKeep:
 		cond += " AND n.__n IS NOT NULL"

@@ -83,6 +83,8 @@ type session struct {
 	// when touchedTable holds the keys of the records this session's commits changed.
 	exportBase, touched bool
 	timings             *timings
+	// onceSt: confirming sources' read keys and the _applied relation (confirm.go).
+	onceSt *onceState
 }
 
 func newSession(p *pipelines.Pipeline, opts Options) *session {
@@ -179,6 +181,9 @@ func (s *session) stageAll(ctx context.Context, empty bool) error {
 			return err
 		}
 		s.staged[name] = st
+		if err := s.keepReadKeys(ctx, src, st); err != nil {
+			return err
+		}
 		s.logf("read %s: %d records (%s)", name, st.input.Records, st.input.Mode)
 	}
 	return nil
@@ -199,6 +204,9 @@ func (s *session) transformAll(ctx context.Context) (spec.Diagnostics, error) {
 	prev := ""
 	if len(s.p.Sources) == 1 {
 		prev = s.p.Sources[0].Name
+	}
+	if err := s.defineApplied(ctx, nil); err != nil {
+		return diags, err
 	}
 	for i, st := range s.p.Transforms {
 		sp := &step{st: st, table: st.Name, input: st.Input}
@@ -223,6 +231,9 @@ func (s *session) transformAll(ctx context.Context) (spec.Diagnostics, error) {
 			return diags, nil // later steps depend on this one's output
 		}
 		sp.tr = tr
+		if err := s.defineApplied(ctx, tr); err != nil {
+			return diags, err
+		}
 		if q, ok := tr.(transforms.SQL); ok {
 			if err := s.prepareSQL(ctx, q.Query()); err != nil {
 				diags.Add(st.Pos, err)
@@ -442,6 +453,9 @@ func (s *session) report(ctx context.Context, sp *step, r transforms.Reporter) e
 // dropIntermediates frees the sources' and earlier steps' tables once the desired records exist: only the
 // desired table (and the deltas of incremental sources, kept for the commit) are needed from here on.
 func (s *session) dropIntermediates(ctx context.Context) error {
+	if err := s.dropApplied(ctx); err != nil {
+		return err
+	}
 	for name := range s.schemas {
 		if name == s.desired {
 			continue
