@@ -7,11 +7,6 @@ import (
 	"github.com/possync/possync/pipelines/spec"
 )
 
-// CodeEncoding: the pipeline file is not UTF-8 text (a Latin-1 or Windows-1252 byte, UTF-16 without a byte
-// order mark, a NUL byte, a binary file). The YAML parser only says "invalid UTF-8 octet" or "control
-// characters are not allowed" at line 1; this code points at the offending byte.
-const CodeEncoding = "encoding"
-
 // checkText reports a file that is not UTF-8 text, at its first offending byte (line and column counted in
 // characters, as an editor shows them). UTF-16 and UTF-32 with a byte order mark are left to the YAML parser,
 // which decodes them. It reports whether it found a problem.
@@ -36,16 +31,16 @@ func (l *loader) checkText(data []byte) bool {
 	const save = "save the file as UTF-8 text (in an editor: Save with Encoding → UTF-8)"
 	switch {
 	case at == nul && looksUTF16(data):
-		l.diags.Append(spec.Errorf(pos, CodeEncoding, save,
+		l.diags.Append(spec.Errorf(pos, spec.CodeEncoding, save,
 			"the file is not UTF-8 text: it looks like UTF-16 without a byte order mark (a NUL byte at line %d, column %d)", pos.Line, pos.Col))
 	case at == nul:
-		l.diags.Append(spec.Errorf(pos, CodeEncoding, save+"; a binary file is not a pipeline",
+		l.diags.Append(spec.Errorf(pos, spec.CodeEncoding, save+"; a binary file is not a pipeline",
 			"the file is not UTF-8 text: a NUL byte at line %d, column %d", pos.Line, pos.Col))
 	case invalidShare(data) > 0.1:
-		l.diags.Append(spec.Errorf(pos, CodeEncoding, "a pipeline file is YAML text; is this the right file?",
+		l.diags.Append(spec.Errorf(pos, spec.CodeEncoding, "a pipeline file is YAML text; is this the right file?",
 			"the file is not text: byte 0x%02X at line %d, column %d is not UTF-8, nor are many others", data[at], pos.Line, pos.Col))
 	default:
-		l.diags.Append(spec.Errorf(pos, CodeEncoding, save,
+		l.diags.Append(spec.Errorf(pos, spec.CodeEncoding, save,
 			"the file is not UTF-8: byte 0x%02X at line %d, column %d (%s in Latin-1 or Windows-1252, which UTF-8 writes otherwise)",
 			data[at], pos.Line, pos.Col, latin1Name(data[at])))
 	}

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf16"
+
+	"github.com/possync/possync/pipelines/spec"
 )
 
 // TestNotUTF8 checks that a pipeline file that is not UTF-8 text is reported at its first offending byte,
@@ -36,14 +38,14 @@ func TestNotUTF8(t *testing.T) {
 			continue
 		}
 		d := diags[0]
-		if d.Code != CodeEncoding || d.Line != tt.line || d.Col != tt.col || !strings.Contains(d.Message, tt.want) || d.Hint == "" {
-			t.Errorf("%s: %v (line %d col %d), want %s at %d:%d containing %q", tt.name, d, d.Line, d.Col, CodeEncoding, tt.line, tt.col, tt.want)
+		if d.Code != spec.CodeEncoding || d.Line != tt.line || d.Col != tt.col || !strings.Contains(d.Message, tt.want) || d.Hint == "" {
+			t.Errorf("%s: %v (line %d col %d), want %s at %d:%d containing %q", tt.name, d, d.Line, d.Col, spec.CodeEncoding, tt.line, tt.col, tt.want)
 		}
 	}
 	// UTF-16 with a byte order mark is YAML the parser decodes: no encoding finding.
 	_, diags := Parse("p.yaml", []byte("\xff\xfe"+utf16le("version: 1\n")), Options{Catalog: newTestCatalog(t)})
 	for _, d := range diags {
-		if d.Code == CodeEncoding {
+		if d.Code == spec.CodeEncoding {
 			t.Errorf("UTF-16 with a BOM: %v", d)
 		}
 	}

@@ -303,7 +303,10 @@ func (r *rememberStep) AppliedFields() []arrow.Field {
 
 func init() {
 	transforms.Registry.MustRegister(spec.Component{Kind: spec.KindTransform, Name: "test_remember", Summary: "test only",
-		Fields: []spec.Field{{Name: "from", Type: spec.TypeString, Required: true, Description: "input relation"}}},
+		Fields: []spec.Field{{Name: "from", Type: spec.TypeString, Required: true, Description: "input relation"}},
+		Config: struct {
+			From string `spec:"from"`
+		}{}},
 		func(cfg spec.Config, env transforms.Env) (transforms.Transform, error) {
 			from, _ := cfg.Values["from"].(string)
 			return &rememberStep{q: "SELECT s.sku, s.qty, coalesce(a.first_qty, s.qty) AS first_qty FROM " + from +

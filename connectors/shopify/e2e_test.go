@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,10 +88,20 @@ func TestOrdersEndToEnd(t *testing.T) {
 	if rep.Applied.Create != 4 {
 		t.Fatalf("first run created %d orders, want 4: %+v", rep.Applied.Create, rep.Applied)
 	}
-	// #1001 is marked imported (its updatedAt moves to now) and a new order arrives.
-	srv.UpdateOrder(shopifytest.OrderDelivery, time.Time{}, func(o *shopifytest.Order) {
-		o.Tags = append(o.Tags, "possync-imported")
-	})
+	// The runner confirmed every imported order: each carries the tag once (tagging moved its updatedAt, so
+	// the next incremental read serves it again). A new order arrives.
+	tagged := 0
+	for _, c := range srv.Calls() {
+		if c.Kind == "mutation" && slices.Contains(c.Fields, "tagsAdd") {
+			tagged++
+		}
+	}
+	if tagged != 4 {
+		t.Errorf("first run sent %d tagsAdd, want one per imported order (4)", tagged)
+	}
+	if o, ok := srv.Order(shopifytest.OrderDelivery); !ok || !slices.Contains(o.Tags, "possync-imported") {
+		t.Errorf("order %d is not tagged as imported after the run: %+v", shopifytest.OrderDelivery, o.Tags)
+	}
 	srv.AddOrder(shopifytest.Order{ID: 99, Name: "#1005", Email: "new@example.com", CreatedAt: time.Now().UTC(),
 		LineItems: []shopifytest.LineItem{{ID: 9, SKU: "BTL-750", Title: "Trail Bottle 750 ml", Quantity: 1, UnitPrice: 12.5}},
 		Subtotal:  12.5, Total: 12.5})
@@ -100,11 +111,19 @@ func TestOrdersEndToEnd(t *testing.T) {
 		t.Errorf("second run applied %+v, want only #1005 created", rep.Applied)
 	}
 	var served []string
+	var marks int
 	for _, c := range srv.Calls()[before:] {
+		if c.Kind == "mutation" {
+			marks++ // the Confirm of the run: only #1005 is not tagged yet
+			continue
+		}
 		served = append(served, fmt.Sprint(c.Variables["query"]))
 	}
 	if len(served) != 1 || !strings.HasPrefix(served[0], "updated_at:>='") {
 		t.Errorf("second run's requests %q, want one incremental page", served)
+	}
+	if marks != 1 {
+		t.Errorf("second run sent %d mutations, want one tagsAdd (for #1005; the others already carry the tag)", marks)
 	}
 	if rep := apply(); rep.Applied.Total() != 0 {
 		t.Errorf("third run applied %+v, want nothing", rep.Applied)

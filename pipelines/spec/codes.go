@@ -14,6 +14,9 @@ const (
 
 	// CodeFileError: the pipeline file could not be read.
 	CodeFileError = "file_error"
+	// CodeEncoding: the pipeline file is not UTF-8 text (a Latin-1 or Windows-1252 byte, UTF-16 without a byte
+	// order mark, a NUL byte, a binary file), reported at the offending byte.
+	CodeEncoding = "encoding"
 	// CodeYAMLSyntax: the file is not valid YAML (or holds more than one document).
 	CodeYAMLSyntax = "yaml_syntax"
 	// CodeBadVersion: `version` is not a version this package reads.

@@ -8,9 +8,6 @@ import (
 	"github.com/possync/possync/pipelines/spec"
 )
 
-// Diagnostic code of the step's configuration findings.
-const codeConfig = "order_match_config"
-
 // Product keys, the values of products_by, in the order a line tries them by default.
 const (
 	ByCode     = "code"      // the line's code equals the POS product's SKU
@@ -78,11 +75,11 @@ func check(c config, at spec.Pos) error {
 	}
 	for _, r := range required {
 		if strings.TrimSpace(r.value) == "" {
-			ds.Append(spec.Errorf(pointer(at, r.path), codeConfig, "name a field or relation", "`%s` is empty", r.path))
+			ds.Append(spec.Errorf(pointer(at, r.path), spec.CodeBadValue, "name a field or relation", "`%s` is empty", r.path))
 		}
 	}
 	if len(c.ProductsBy) == 0 {
-		ds.Append(spec.Errorf(pointer(at, "products_by"), codeConfig, "list code, gtin and/or mpn_brand",
+		ds.Append(spec.Errorf(pointer(at, "products_by"), spec.CodeBadValue, "list code, gtin and/or mpn_brand",
 			"`products_by` is empty: no line could ever match"))
 	}
 	need := map[string]string{ByCode: c.Columns.Products.SKU, ByGTIN: c.Columns.Products.GTIN, ByMPNBrand: c.Columns.Products.MPN}
@@ -90,10 +87,10 @@ func check(c config, at spec.Pos) error {
 		col, known := need[by]
 		switch {
 		case !known:
-			ds.Append(spec.Errorf(pointer(at, "products_by/"+strconv.Itoa(i)), codeConfig, "use code, gtin or mpn_brand",
+			ds.Append(spec.Errorf(pointer(at, "products_by/"+strconv.Itoa(i)), spec.CodeBadValue, "use code, gtin or mpn_brand",
 				"unknown product key %q", by))
 		case slices.Index(c.ProductsBy, by) != i:
-			ds.Append(spec.Errorf(pointer(at, "products_by/"+strconv.Itoa(i)), codeConfig, "list each key once",
+			ds.Append(spec.Errorf(pointer(at, "products_by/"+strconv.Itoa(i)), spec.CodeBadValue, "list each key once",
 				"product key %q is listed twice", by))
 		case strings.TrimSpace(col) == "":
 			hint := "name the products field in columns.products"
@@ -101,23 +98,23 @@ func check(c config, at spec.Pos) error {
 				hint = "the retailpos source has no MPN: name a products field holding it in columns.products.mpn " +
 					"(and brand in columns.products.brand), or drop mpn_brand"
 			}
-			ds.Append(spec.Errorf(pointer(at, "products_by/"+strconv.Itoa(i)), codeConfig, hint,
+			ds.Append(spec.Errorf(pointer(at, "products_by/"+strconv.Itoa(i)), spec.CodeBadValue, hint,
 				"product key %q needs a products field", by))
 		}
 		if by == ByMPNBrand && strings.TrimSpace(c.Columns.Products.Brand) == "" {
-			ds.Append(spec.Errorf(pointer(at, "columns/products/brand"), codeConfig, "name the products brand field",
+			ds.Append(spec.Errorf(pointer(at, "columns/products/brand"), spec.CodeBadValue, "name the products brand field",
 				"product key mpn_brand needs a products brand field"))
 		}
 	}
 	for name, outlet := range c.Routing.Pickups {
 		if strings.TrimSpace(name) == "" || strings.TrimSpace(outlet) == "" {
-			ds.Append(spec.Errorf(pointer(at, "routing/pickups"), codeConfig,
+			ds.Append(spec.Errorf(pointer(at, "routing/pickups"), spec.CodeBadValue,
 				"map each website pickup location name to a POS outlet name or id", "an empty pickup location or outlet"))
 		}
 	}
 	for key, id := range c.CustomerMappings {
 		if strings.TrimSpace(key) == "" || strings.TrimSpace(id) == "" {
-			ds.Append(spec.Errorf(pointer(at, "customer_mappings"), codeConfig,
+			ds.Append(spec.Errorf(pointer(at, "customer_mappings"), spec.CodeBadValue,
 				"map a website customer id or email to a POS customer id", "an empty key or POS customer id"))
 		}
 	}

@@ -48,8 +48,8 @@ func TestNewConfigErrors(t *testing.T) {
 			}
 			var paths []string
 			for _, d := range ds {
-				if d.Code != codeConfig || d.Line != 7 {
-					t.Errorf("diagnostic %v: want code %s at line 7", d, codeConfig)
+				if d.Code != spec.CodeBadValue || d.Line != 7 {
+					t.Errorf("diagnostic %v: want code %s at line 7", d, spec.CodeBadValue)
 				}
 				paths = append(paths, d.Path)
 			}
