@@ -112,7 +112,7 @@ func TestSilentServerTimesOut(t *testing.T) {
 	srv.OnList(func(string, int) { <-release })
 	s := newSource(t, baseConfig(srv.Addr(), map[string]any{"timeout": 100 * time.Millisecond}))
 	err := s.Check(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "ftp://1234@" + srv.Addr() + ": list /: no answer within 100ms (timeout)") {
+	if err == nil || !strings.Contains(err.Error(), "ftp://1234@"+srv.Addr()+": list /: no answer within 100ms (timeout)") {
 		t.Fatalf("err = %v, want a timeout", err)
 	}
 }
