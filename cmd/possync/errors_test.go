@@ -177,3 +177,55 @@ func TestGuardOverrideAtApply(t *testing.T) {
 		})
 	}
 }
+
+// TestStoreOutageIsNoRefusal: a run against an eCom store answering 500 to every creation stops after the
+// first product (POSTed twice, with a lookup between), reports no change as refused, and the next run, with
+// the store back, creates every product once.
+func TestStoreOutageIsNoRefusal(t *testing.T) {
+	const tok = "secret_outage-token-77"
+	srv := ecomtest.New(ecomtest.Options{Token: tok})
+	defer srv.Close()
+	srv.Outage(http.MethodPost, "/products", http.StatusInternalServerError)
+	f := newFixture(t, genRows(0, 5))
+	if err := os.WriteFile(f.path("ecom.yaml"), []byte(ecomPipeline(srv.URL())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"TOK=" + tok}
+	var rep struct {
+		Rejected   []json.RawMessage `json:"rejected"`
+		Error      string            `json:"error"`
+		ExitReason string            `json:"exit_reason"`
+		Applied    struct{ Create int }
+	}
+	readReport := func() {
+		b, err := os.ReadFile(f.path("report.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep.Rejected, rep.Error = nil, ""
+		if err := json.Unmarshal(b, &rep); err != nil {
+			t.Fatalf("report: %v\n%s", err, b)
+		}
+	}
+	r := f.run(t, env, "run", "ecom.yaml", "--report", "report.json")
+	readReport()
+	if r.code != 1 || len(rep.Rejected) != 0 || !strings.Contains(rep.Error, "the store API is failing") ||
+		!strings.Contains(rep.Error, "HTTP 500") {
+		t.Fatalf("run during the outage: want exit 1, no rejected change and the store failing; got %s\nreport %+v", r, rep)
+	}
+	posts := 0
+	for _, q := range srv.Requests() {
+		if q.Method == http.MethodPost && q.Path == "/products" {
+			posts++
+		}
+	}
+	if posts != 2 {
+		t.Errorf("%d POST /products during the outage, want 2 (one product, sent again once)", posts)
+	}
+	srv.EndOutage()
+	r = f.run(t, env, "run", "ecom.yaml", "--report", "report.json")
+	readReport()
+	if r.code != 0 || rep.Applied.Create != 5 || len(srv.Products()) != 5 {
+		t.Errorf("run after the outage: want exit 0 and 5 products created, got %s\nreport %+v, %d products", r, rep, len(srv.Products()))
+	}
+}
