@@ -168,6 +168,7 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 	if pl.Blocked() {
 		return &BlockedError{Guards: pl.Guards}
 	}
+	rep.Notes = append(rep.Notes, overrideNotes(saved, pl)...)
 	rep.PlanHash = pl.Hash
 	if err := s.store.BeginRun(ctx, s.d.conn, state.Run{ID: rep.RunID, StartedAt: rep.StartedAt, PlanHash: pl.Hash}); err != nil {
 		return err

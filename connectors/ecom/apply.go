@@ -224,7 +224,7 @@ func (a *applier) runDirect(ctx context.Context, ops []op) ([]op, error) {
 func (a *applier) handle(ctx context.Context, o op, r result, direct bool) ([]op, error) {
 	st := &a.st[o.ch]
 	st.open--
-	if o.method != http.MethodGet {
+	if o.method != http.MethodGet && !neverSent(r.err) {
 		st.sent = true
 	}
 	if st.done {
@@ -269,12 +269,19 @@ func (a *applier) failing() error {
 }
 
 // unknown is the outcome of a request whose fate is unknown: the error for a write, "not attempted" (or
-// partly attempted) for a read.
+// partly attempted) for a read or a write that never left (the store unreachable).
 func (a *applier) unknown(o op, err error) error {
-	if o.method == http.MethodGet {
+	if o.method == http.MethodGet || neverSent(err) {
 		return a.stopped(o.ch)
 	}
 	return err
+}
+
+// neverSent reports whether err says the request never reached the store: a refused connection, an
+// unknown host, a failed TLS handshake.
+func neverSent(err error) bool {
+	var te *httpapi.TransportError
+	return errors.As(err, &te) && !te.Temporary()
 }
 
 // follow counts the requests as open for their changes.

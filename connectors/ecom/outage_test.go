@@ -128,3 +128,25 @@ func TestCheckAnswersAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestUnreachableStoreMidRun: when the store stops listening between two Apply calls, the writes that
+// cannot connect are not attempted (nothing left possync, so nothing needs reconciling), without a retry.
+func TestUnreachableStoreMidRun(t *testing.T) {
+	srv := ecomtest.New(ecomtest.Options{})
+	s, sl := newTestSink(t, srv, baseFields, nil)
+	wantAcked(t, apply(t, s, create(connectors.Record{"sku": "A", "name": "A", "price": 1.0}),
+		create(connectors.Record{"sku": "B", "name": "B", "price": 1.0})))
+	srv.Close()
+	out, err := s.Apply(context.Background(), []connectors.Change{
+		update(connectors.Record{"sku": "A", "price": 2.0}, "price"),
+		update(connectors.Record{"sku": "B", "price": 2.0}, "price"),
+	})
+	if err == nil || !strings.Contains(err.Error(), "connection refused") || len(sl.d) != 0 {
+		t.Fatalf("Apply: err = %v after %d waits; want connection refused, no retry", err, len(sl.d))
+	}
+	for i, o := range out {
+		if !errors.Is(o, connectors.ErrNotAttempted) || strings.Contains(o.Error(), "part of the change") {
+			t.Errorf("change %d: outcome %v, want not attempted", i, o)
+		}
+	}
+}

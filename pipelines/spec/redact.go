@@ -88,6 +88,9 @@ func appendMatches(spans [][2]int, lower, form string) [][2]int {
 // secretForms returns v and the encodings of v a server may echo.
 func secretForms(v string) []string {
 	forms := []string{v, url.QueryEscape(v), url.PathEscape(v)}
+	if len(v) < 6 {
+		return forms // base64 of fewer than 6 bytes is too short to tell from other text
+	}
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
 		forms = append(forms, enc.EncodeToString([]byte(v)))
 		// v after 1 or 2 other bytes (as the password of "user:password"): the characters that depend on

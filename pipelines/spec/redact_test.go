@@ -14,7 +14,7 @@ func TestRedactorMasksTransformedEchoes(t *testing.T) {
 	const tok = "secret_Ab12/Cd+34=ef?gh&ij"
 	const pw = "Pa55word-42"
 	var r Redactor
-	r.Add(tok, pw, "ab") // too short to mask: ignored
+	r.Add(tok, pw, "ab", "p1n") // "ab": too short to mask, ignored
 	b64 := base64.StdEncoding.EncodeToString
 	for _, c := range []struct {
 		name, in, want string
@@ -36,6 +36,7 @@ func TestRedactorMasksTransformedEchoes(t *testing.T) {
 		{"two echoes", tok + " and " + strings.ToUpper(tok[:9]), "*** and ***"},
 		{"unrelated text kept", "no secret here: secret_ but not the rest", "no secret here: secret_ but not the rest"},
 		{"short value ignored", "abc ab", "abc ab"},
+		{"short secret: exact and case-folded, not its base64", "pin p1n / P1N / cDFu", "pin *** / *** / cDFu"},
 		{"non-ASCII around", "é " + tok + " ü", "é *** ü"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

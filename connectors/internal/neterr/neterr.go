@@ -88,7 +88,7 @@ func Explain(err error) string {
 	case Scheme:
 		return "unsupported URL scheme: only http and https are spoken here"
 	case Timeout:
-		return "no answer in time (timeout)"
+		return "no answer in time (" + err.Error() + ")"
 	}
 	return err.Error()
 }
