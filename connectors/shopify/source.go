@@ -240,7 +240,7 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest) (connecto
 	st := s.api.snapshot()
 	if n := st.throttled - statsBefore.throttled; n > 0 {
 		notes = append(notes, fmt.Sprintf("shopify_orders: Shopify throttled %d request(s); the read waited %s in all for the query cost to restore",
-			n, (st.waited - statsBefore.waited).Round(time.Millisecond)))
+			n, (st.waited-statsBefore.waited).Round(time.Millisecond)))
 	}
 	alloc := req.Alloc
 	if alloc == nil {
