@@ -63,6 +63,7 @@ var (
 	_ connectors.Batcher          = (*SalesSink)(nil)
 	_ connectors.Reconciler       = (*SalesSink)(nil)
 	_ connectors.ConnectionTester = (*SalesSink)(nil)
+	_ connectors.Estimator        = (*SalesSink)(nil)
 )
 
 // NewSalesSink builds the sink. The records must carry order_id (the key) and lines; it sends no request.
@@ -386,3 +387,24 @@ func number(r connectors.Record, field string) float64 {
 
 // round4 rounds to 4 decimals (unit taxes may carry fractions of a cent).
 func round4(f float64) float64 { return math.Round(f*1e4) / 1e4 }
+
+// setupCalls is the number of requests that load what every sale needs (outlets, registers, taxes, and the
+// shipping and discount products).
+const setupCalls = 5
+
+// Estimate counts the API calls applying a plan takes: one creation per order (customers the orders lack and
+// lookups after lost answers come on top), plus the setup, and the time they take at requests_per_minute.
+func (s *SalesSink) Estimate(counts map[connectors.Action]int) connectors.Estimate {
+	n := counts[connectors.Create]
+	if n == 0 {
+		return connectors.Estimate{Note: "no sale to create"}
+	}
+	calls := n + setupCalls
+	note := fmt.Sprintf("~%d calls: one sale per order, more for customers to create", calls)
+	var d time.Duration
+	if s.cfg.RequestsPerMinute > 0 {
+		d = time.Duration(calls) * time.Minute / time.Duration(s.cfg.RequestsPerMinute)
+		note += fmt.Sprintf(", ~%s at %d/min", d.Round(time.Second), s.cfg.RequestsPerMinute)
+	}
+	return connectors.Estimate{Calls: calls, Duration: d, Note: note}
+}

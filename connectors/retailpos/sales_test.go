@@ -390,3 +390,12 @@ func TestCustomersSource(t *testing.T) {
 		t.Errorf("%d pages of /customers, want 3 (page_size 1, then an empty page)", n)
 	}
 }
+
+func TestSalesEstimate(t *testing.T) {
+	s := newShop(t)
+	k := s.sink(map[string]any{"requests_per_minute": int64(60)})
+	e := k.Estimate(map[connectors.Action]int{connectors.Create: 55, connectors.Update: 3})
+	if e.Calls != 60 || e.Duration != time.Minute || !strings.Contains(e.Note, "~60 calls") {
+		t.Errorf("estimate %+v, want 60 calls (55 sales and the setup) in a minute at 60/min", e)
+	}
+}
