@@ -27,8 +27,12 @@ func init() {
 // (each order costs a few requests).
 const salesBatchSize = 25
 
-// resends bounds how often one order is sent again after an answer was lost and the lookup did not find it.
-const resends = 3
+// resends bounds how often one order is sent again after an answer was lost and the lookup did not find it;
+// lookupDelay (times the attempt) is the wait before that lookup.
+const (
+	resends     = 3
+	lookupDelay = 2 * time.Second
+)
 
 type salesConfig struct {
 	DomainPrefix      string            `spec:"domain_prefix"`
@@ -95,6 +99,9 @@ func NewSalesSink(cfg spec.Config, env connectors.Env) (*SalesSink, error) {
 		return nil, fmt.Errorf("the pipeline key is %s; the orders sink needs key: order_id", strings.Join(env.Key, ","))
 	}
 	w := *read.c
+	if w.Sleep == nil {
+		w.Sleep = httpapi.Sleep
+	}
 	base := *read.c.Base
 	base.Path = path.Join(path.Dir(strings.TrimSuffix(base.Path, "/")), c.APIVersion)
 	w.Base = &base
@@ -206,7 +213,16 @@ func (s *SalesSink) createOrder(ctx context.Context, setup *salesSetup, r connec
 	for attempt := 1; ; attempt++ {
 		err := s.write.Do(ctx, http.MethodPost, "/sales", nil, body, nil)
 		var ue *httpapi.UncertainError
-		if !errors.As(err, &ue) {
+		var se *httpapi.StatusError
+		switch {
+		case errors.As(err, &ue):
+			// The POS may still be finishing the first attempt: give it a moment before asking.
+			if err := s.write.Sleep(ctx, time.Duration(attempt)*lookupDelay); err != nil {
+				return err
+			}
+		case errors.As(err, &se) && se.Status == http.StatusConflict:
+			// How the POS answers a second sale with our id is undocumented; a conflict may be that.
+		default:
 			return s.classify(orderID, err)
 		}
 		found, lerr := s.saleExists(ctx, orderID)
@@ -215,6 +231,9 @@ func (s *SalesSink) createOrder(ctx context.Context, setup *salesSetup, r connec
 		}
 		if found {
 			return nil
+		}
+		if se != nil && se.Status == http.StatusConflict {
+			return s.classify(orderID, err)
 		}
 		if attempt >= resends {
 			return fmt.Errorf("order %s: %w (sent %d times, the sale is not there)", orderID, err, attempt)
