@@ -32,7 +32,11 @@ func customersFields() []spec.Field {
 		if !ok {
 			panic(fmt.Sprintf("retailpos: no field %s to share with retailpos_customers", name))
 		}
-		fields = append(fields, *f)
+		field := *f
+		if name == "page_size" {
+			field.Description = "Customers per page of /customers."
+		}
+		fields = append(fields, field)
 	}
 	return fields
 }

@@ -27,8 +27,12 @@ func init() {
 // (each order costs a few requests).
 const salesBatchSize = 25
 
-// resends bounds how often one order is sent again after an answer was lost and the lookup did not find it.
-const resends = 3
+// resends bounds how often one order is sent again after an answer was lost and the lookup did not find it;
+// lookupDelay (times the attempt) is the wait before that lookup.
+const (
+	resends     = 3
+	lookupDelay = 2 * time.Second
+)
 
 type salesConfig struct {
 	DomainPrefix      string            `spec:"domain_prefix"`
@@ -64,6 +68,7 @@ var (
 	_ connectors.Batcher          = (*SalesSink)(nil)
 	_ connectors.Reconciler       = (*SalesSink)(nil)
 	_ connectors.ConnectionTester = (*SalesSink)(nil)
+	_ connectors.Estimator        = (*SalesSink)(nil)
 )
 
 // NewSalesSink builds the sink. The records must carry order_id (the key) and lines; it sends no request.
@@ -95,6 +100,9 @@ func NewSalesSink(cfg spec.Config, env connectors.Env) (*SalesSink, error) {
 		return nil, fmt.Errorf("the pipeline key is %s; the orders sink needs key: order_id", strings.Join(env.Key, ","))
 	}
 	w := *read.c
+	if w.Sleep == nil {
+		w.Sleep = httpapi.Sleep
+	}
 	base := *read.c.Base
 	base.Path = path.Join(path.Dir(strings.TrimSuffix(base.Path, "/")), c.APIVersion)
 	w.Base = &base
@@ -206,7 +214,16 @@ func (s *SalesSink) createOrder(ctx context.Context, setup *salesSetup, r connec
 	for attempt := 1; ; attempt++ {
 		err := s.write.Do(ctx, http.MethodPost, "/sales", nil, body, nil)
 		var ue *httpapi.UncertainError
-		if !errors.As(err, &ue) {
+		var se *httpapi.StatusError
+		switch {
+		case errors.As(err, &ue):
+			// The POS may still be finishing the first attempt: give it a moment before asking.
+			if err := s.write.Sleep(ctx, time.Duration(attempt)*lookupDelay); err != nil {
+				return err
+			}
+		case errors.As(err, &se) && se.Status == http.StatusConflict:
+			// How the POS answers a second sale with our id is undocumented; a conflict may be that.
+		default:
 			return s.classify(orderID, err)
 		}
 		found, lerr := s.saleExists(ctx, orderID)
@@ -215,6 +232,9 @@ func (s *SalesSink) createOrder(ctx context.Context, setup *salesSetup, r connec
 		}
 		if found {
 			return nil
+		}
+		if se != nil && se.Status == http.StatusConflict {
+			return s.classify(orderID, err)
 		}
 		if attempt >= resends {
 			return fmt.Errorf("order %s: %w (sent %d times, the sale is not there)", orderID, err, attempt)
@@ -387,3 +407,24 @@ func number(r connectors.Record, field string) float64 {
 
 // round4 rounds to 4 decimals (unit taxes may carry fractions of a cent).
 func round4(f float64) float64 { return math.Round(f*1e4) / 1e4 }
+
+// setupCalls is the number of requests that load what every sale needs (outlets, registers, taxes, and the
+// shipping and discount products).
+const setupCalls = 5
+
+// Estimate counts the API calls applying a plan takes: one creation per order (customers the orders lack and
+// lookups after lost answers come on top), plus the setup, and the time they take at requests_per_minute.
+func (s *SalesSink) Estimate(counts map[connectors.Action]int) connectors.Estimate {
+	n := counts[connectors.Create]
+	if n == 0 {
+		return connectors.Estimate{Note: "no sale to create"}
+	}
+	calls := n + setupCalls
+	note := fmt.Sprintf("~%d calls: one sale per order, more for customers to create", calls)
+	var d time.Duration
+	if s.cfg.RequestsPerMinute > 0 {
+		d = time.Duration(calls) * time.Minute / time.Duration(s.cfg.RequestsPerMinute)
+		note += fmt.Sprintf(", ~%s at %d/min", d.Round(time.Second), s.cfg.RequestsPerMinute)
+	}
+	return connectors.Estimate{Calls: calls, Duration: d, Note: note}
+}

@@ -390,3 +390,23 @@ func TestCustomersSource(t *testing.T) {
 		t.Errorf("%d pages of /customers, want 3 (page_size 1, then an empty page)", n)
 	}
 }
+
+func TestSalesEstimate(t *testing.T) {
+	s := newShop(t)
+	k := s.sink(map[string]any{"requests_per_minute": int64(60)})
+	e := k.Estimate(map[connectors.Action]int{connectors.Create: 55, connectors.Update: 3})
+	if e.Calls != 60 || e.Duration != time.Minute || !strings.Contains(e.Note, "~60 calls") {
+		t.Errorf("estimate %+v, want 60 calls (55 sales and the setup) in a minute at 60/min", e)
+	}
+}
+
+// A sale sent again although it exists (its state lost) and refused with 409 is taken as there.
+func TestSalesConflictMeansThere(t *testing.T) {
+	s := newShopWith(t, retailpostest.Options{SaleIDConflict: true})
+	a := s.orderOf("7001", s.jane.ID, "Main Street", order.Line{No: 1, ProductID: s.chain.ID, Quantity: 1, UnitPrice: 24.99})
+	mustApplySales(t, s.sink(nil), creates(a))
+	mustApplySales(t, s.sink(nil), creates(a))
+	if n, posts := len(s.srv.Sales()), s.posts(retailpostest.SalesPath); n != 1 || posts != 2 {
+		t.Errorf("%d sales after %d POSTs, want 1 after 2", n, posts)
+	}
+}

@@ -19,9 +19,9 @@ order id.
 
 Exactly once: the sale's id is our own, a UUID (version 5) derived from the pipeline's name and the order id,
 so every attempt for an order carries the same id. When the answer to a creation is lost (a timeout, a
-dropped connection, 500, 502, 504), the sink looks the sale up by that id (GET /api/2.0/sales/{id}), and by
-its invoice number (the documented sales search filter, should the POS not keep a client-given id), before it
-sends anything again: found, the order is done; not found, it is sent again. After a crash, the runner's
+dropped connection, 500, 502, 504), the sink waits a moment (2 s, then 4 s) and looks the sale up by that id
+(GET /api/2.0/sales/{id}), and by its invoice number (the documented sales search filter, should the POS not
+keep a client-given id), before it sends anything again (409 Conflict is looked up the same way): found, the order is done; not found, it is sent again. After a crash, the runner's
 Reconcile asks the same question for every order sent without an answer. Updates and deletions are refused:
 a sale is never changed by later website edits (use diff on_change: keep and on_missing: keep).
 

@@ -1,8 +1,11 @@
-// Package retailpos is the Retail POS source: the product catalog of a Lightspeed Retail X-Series store (formerly
-// Vend), read through its API 2.0, with each product's inventory summed over the outlets sold online.
+// Package retailpos holds the connectors of a Lightspeed Retail X-Series store (formerly Vend), which share
+// one API client (bearer token, pacing, 429 with Retry-After, error bodies): the retailpos source (the
+// product catalog, read through API 2.0, with each product's inventory summed over the outlets sold online),
+// the retailpos_promotions source, the retailpos_customers source (customers, for order_match) and the
+// retailpos_orders sink (each website order an open sale, exactly once; sales.go).
 //
-// Every read returns Mode Changes keyed by id: the runner keeps the source's records and merges each read
-// into them. A full read returns every product, deleted ones included (deleted = true), and an incremental
+// The catalog source's reads return Mode Changes keyed by id: the runner keeps the source's records and
+// merges each read into them. A full read returns every product, deleted ones included (deleted = true), and an incremental
 // read only the products whose product or inventory changed since the checkpoint. A full read is not a
 // Snapshot on purpose: the runner refreshes a source's stored records only from Changes reads, so a Snapshot
 // would leave them stale for the next incremental merge; and since X-Series soft-deletes products, a full

@@ -72,7 +72,10 @@ var component = spec.Component{
 		"cancelled (cancelled, or status Cancelled/Canceled) are held back (`Cancelled`).\n\n" +
 		"Each held-back order is a plan note `order_id=…: <status>: <why>; <what would fix it>`. It is not output, " +
 		"so it is decided again on every run and imported once fixed. Orders fields named pos_customer_id, outlet " +
-		"or import_status are replaced.",
+		"or import_status are replaced.\n\n" +
+		"The orders relation is the step's input (`input:`, needed when the pipeline has several sources) unless " +
+		"`orders` names it; it needs the order record's order_id, customer_id, email, cancelled, web_status, " +
+		"fulfilment, pickup_location and lines. `previous` needs customer_id and pos_customer_id.",
 	Fields: []spec.Field{
 		{Name: "orders", Type: spec.TypeString, Advanced: true, Example: "orders",
 			Description: "The relation of order records. Default: the step's input."},

@@ -67,9 +67,12 @@ func (s *Step) decideSQL() string {
 		col(order.ColWebStatus), col(order.ColFulfilment), spec.QuoteString(order.FulfilPickup), col(order.ColPickupLocation),
 		spec.QuoteIdent(s.c.Orders))
 	// The customer: email, else previously matched, else a manual mapping.
-	b.WriteString(", __cust_decided AS (SELECT o.*, " + validEmail("o.__email", s.c.PlaceholderEmails) + " AS __email_ok, " +
+	// Every join is on equality alone: a condition on one side in a LEFT JOIN's ON makes DuckDB compare
+	// every row with every row.
+	b.WriteString(", __ord_ok AS (SELECT *, " + validEmail("__email", s.c.PlaceholderEmails) + " AS __email_ok FROM __ord)")
+	b.WriteString(", __cust_decided AS (SELECT o.*, " +
 		"e.__ids AS __email_ids, v.__ids AS __prev_ids, coalesce(m1.__pcid, m2.__pcid) AS __manual_pcid " +
-		"FROM __ord AS o LEFT JOIN __by_email AS e ON e.__email = o.__email AND " + validEmail("o.__email", s.c.PlaceholderEmails) + " " +
+		"FROM __ord_ok AS o LEFT JOIN __by_email AS e ON e.__email = CASE WHEN o.__email_ok THEN o.__email END " +
 		"LEFT JOIN __prev AS v ON v.__wcid = o.__wcid " +
 		"LEFT JOIN __manual AS m1 ON m1.__key = o.__wcid LEFT JOIN __manual AS m2 ON m2.__key = o.__email)")
 	fmt.Fprintf(&b, ", __cust AS (SELECT *, CASE WHEN len(__email_ids) = 1 THEN __email_ids[1] "+
@@ -109,7 +112,7 @@ func (s *Step) productsSQL(b *strings.Builder) {
 	if pc.Deleted != "" {
 		where += fmt.Sprintf(" AND NOT coalesce(CAST(p.%s AS BOOLEAN), false)", spec.QuoteIdent(pc.Deleted))
 	}
-	fmt.Fprintf(b, "__prod AS (SELECT DISTINCT *, coalesce(__sku, '(no SKU)') || ' [id ' || __pid || ']' AS __label "+
+	fmt.Fprintf(b, "__prod AS MATERIALIZED (SELECT *, coalesce(__sku, '(no SKU)') || ' [id ' || __pid || ']' AS __label "+
 		"FROM (SELECT CAST(p.%s AS VARCHAR) AS __pid, %s AS __sku, %s AS __gtin, %s AS __mpn, %s AS __brand FROM %s AS p WHERE %s))",
 		spec.QuoteIdent(pc.ID), text("p."+quoteOrEmpty(pc.SKU), pc.SKU == ""), gtin("p."+quoteOrEmpty(pc.GTIN), pc.GTIN == ""),
 		text("p."+quoteOrEmpty(pc.MPN), pc.MPN == ""), lowerText("p."+quoteOrEmpty(pc.Brand), pc.Brand == ""),
@@ -123,23 +126,26 @@ func (s *Step) linesSQL(b *strings.Builder) {
 		"(SELECT CAST(o.%s AS VARCHAR) AS __oid, CAST(o.%s AS JSON) AS __json, "+
 		"unnest(range(CAST(coalesce(json_array_length(CAST(o.%[2]s AS JSON)), 0) AS BIGINT))) AS __i FROM %s AS o))",
 		spec.QuoteIdent(order.ColOrderID), spec.QuoteIdent(order.ColLines), spec.QuoteIdent(s.c.Orders))
-	b.WriteString(", __lk AS (SELECT __oid, __i, __line, coalesce(TRY_CAST(__line->>'no' AS BIGINT), __i + 1) AS __no, " +
+	b.WriteString(", __lk AS MATERIALIZED (SELECT __oid, __i, __line, coalesce(TRY_CAST(__line->>'no' AS BIGINT), __i + 1) AS __no, " +
 		"nullif(trim(__line->>'code'), '') AS __code, " + gtin("__line->>'gtin1'", false) + " AS __g1, " +
 		gtin("__line->>'gtin2'", false) + " AS __g2, nullif(trim(__line->>'mpn'), '') AS __mpn, " +
 		lowerText("__line->>'brand'", false) + " AS __brand FROM __l)")
+	// Each key is an equi-join (an OR in a join condition would compare every line with every product).
 	var cands []string
 	for rank, by := range s.c.ProductsBy {
-		var on string
+		var ons []string
 		switch by {
 		case ByCode:
-			on = "p.__sku = l.__code"
+			ons = []string{"p.__sku = l.__code"}
 		case ByGTIN:
-			on = "(p.__gtin = l.__g1 OR p.__gtin = l.__g2)"
+			ons = []string{"p.__gtin = l.__g1", "p.__gtin = l.__g2"}
 		case ByMPNBrand:
-			on = "p.__mpn = l.__mpn AND p.__brand = l.__brand"
+			ons = []string{"p.__mpn = l.__mpn AND p.__brand = l.__brand"}
 		}
-		cands = append(cands, fmt.Sprintf("SELECT l.__oid, l.__i, %d AS __rank, %s AS __how, p.__pid, p.__label "+
-			"FROM __lk AS l JOIN __prod AS p ON %s", rank, spec.QuoteString(by), on))
+		for _, on := range ons {
+			cands = append(cands, fmt.Sprintf("SELECT l.__oid, l.__i, %d AS __rank, %s AS __how, p.__pid, p.__label "+
+				"FROM __lk AS l JOIN __prod AS p ON %s", rank, spec.QuoteString(by), on))
+		}
 	}
 	fmt.Fprintf(b, ", __cand AS (SELECT *, min(__rank) OVER (PARTITION BY __oid, __i) AS __best FROM (%s))",
 		strings.Join(cands, " UNION ALL "))

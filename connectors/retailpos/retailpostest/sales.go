@@ -21,7 +21,8 @@ import (
 //     give the sale's id. Required: source.author_id, state, a known register, and per line a known product,
 //     a quantity, pricing.price and tax.id. A layby or on-account sale needs a customer. The documentation
 //     does not say what a second POST with the same id does; the emulator takes the worst reading and
-//     creates a second sale (with a new id), so a test sees any duplicate.
+//     creates a second sale (with a new id), so a test sees any duplicate, or answers 409 with
+//     Options.SaleIDConflict.
 //   - POST CustomersPath (/api/2026-07/customers): creates a customer; first_name and last_name are required.
 //
 // Faults: ActThenFail makes the next creations happen and then answers 500 or drops the connection, as a
@@ -490,6 +491,11 @@ func (s *Server) createSale(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	x, problem := s.checkSale(&req)
+	if _, dup := s.sd.salesByV.get(x.ID); dup && problem == "" && s.opts.SaleIDConflict && !s.opts.IgnoreSaleIDs {
+		s.mu.Unlock()
+		writeError(w, http.StatusConflict, "Conflict", "a sale with id "+x.ID+" exists")
+		return
+	}
 	if problem == "" {
 		if _, dup := s.sd.salesByV.get(x.ID); dup || x.ID == "" || s.opts.IgnoreSaleIDs {
 			x.ID = s.newID()

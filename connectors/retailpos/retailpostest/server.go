@@ -56,6 +56,8 @@ type Options struct {
 	// IgnoreSaleIDs makes the server give every sale its own id, ignoring the one the client sent (the
 	// documentation says a client id is kept; this is the reading that would break a client relying on it).
 	IgnoreSaleIDs bool
+	// SaleIDConflict answers 409 to a sale whose id exists already (instead of creating a second sale).
+	SaleIDConflict bool
 	// Seed makes generated IDs and version steps reproducible (default 1).
 	Seed uint64
 }
