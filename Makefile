@@ -1,4 +1,5 @@
-# possync: build, test, demo and benchmark targets. CI runs `make test` and `make demo` (see .ci/run).
+# possync: build, test, demo, fuzz and benchmark targets. CI runs `make test`, `make fuzz-smoke` and
+# `make demo` (see .ci/run).
 #
 # Every build and test needs the duckdb_arrow tag: the runner uses DuckDB's Arrow interface.
 
@@ -17,7 +18,33 @@ DEMO_WORK := $(CURDIR)/bin/demo
 # (default bench/data).
 BENCH_SIZES ?= 100000,1000000
 
-.PHONY: build test fmt-check vet demo generate check-generated bench bench-cycle bench-check clean
+# Fuzz targets, as package:FuzzFunc pairs: every parser that takes outside bytes (one fuzz_test.go per
+# package). `go test -fuzz` runs one target per invocation, so `make fuzz` loops over this list.
+FUZZ_TARGETS := \
+	./pipelines:FuzzParse \
+	./transforms/internal/rowexpr:FuzzCompile \
+	./runner/plan:FuzzRead \
+	./connectors/internal/gtin:FuzzNormalize \
+	./connectors/ascend:FuzzParseInventory \
+	./connectors/ascend:FuzzParsePromotions \
+	./connectors/ascend:FuzzDecodeText \
+	./connectors/ascend:FuzzParseUploadName \
+	./connectors/file:FuzzReadDelimited \
+	./connectors/file:FuzzReadJSONL \
+	./connectors/retailpos:FuzzDecodeProducts \
+	./connectors/retailpos:FuzzPromotionDates \
+	./connectors/retailpos:FuzzCheckpoint \
+	./connectors/retailpos:FuzzDecodeError \
+	./connectors/ecom:FuzzListProducts \
+	./connectors/ecom:FuzzDecodeError
+# How long each target fuzzes (a duration, or Nx for N runs); FUZZ_SMOKE_TIME is CI's. FUZZ_MINIMIZE caps
+# the minimisation of each new input (the default 60s stalls a short run); FUZZ_PARALLEL the workers.
+FUZZTIME        ?= 30s
+FUZZ_SMOKE_TIME ?= 5s
+FUZZ_MINIMIZE   ?= 5s
+FUZZ_PARALLEL   ?= 1
+
+.PHONY: build test fmt-check vet demo generate check-generated bench bench-cycle bench-check fuzz fuzz-smoke clean
 
 build:
 	$(GO) build -tags $(TAGS) -o $(BIN) ./cmd/possync
@@ -39,13 +66,16 @@ vet:
 ## Retail POS and eCom API emulators on loopback, and runs validate, plan (saved), apply exactly that plan,
 ## plan again (nothing left), then POS edits and an edit made directly in the store, synced with --refresh.
 ## Then `possync demo bikeshop`: an Ascend POS chain's inventory uploads over the embedded FTP server, matched
-## to the store's products and synced. It fails unless every step exits as expected. `possync demo
-## acme-outdoor` runs the file-based example.
+## to the store's products and synced. Then `possync demo orders`: the website's orders from its order export
+## emulator, imported once each and confirmed; an order served again is not imported twice. It fails unless
+## every step exits as expected. `possync demo acme-outdoor` runs the file-based example.
 demo: build
-	rm -rf "$(DEMO_WORK)" "$(DEMO_WORK)-bikeshop"
+	rm -rf "$(DEMO_WORK)" "$(DEMO_WORK)-bikeshop" "$(DEMO_WORK)-orders"
 	$(BIN) demo --dir "$(DEMO_WORK)"
 	@echo && echo "==> The Ascend bike-shop chain, over the embedded FTP server" && echo
 	$(BIN) demo bikeshop --dir "$(DEMO_WORK)-bikeshop"
+	@echo && echo "==> The website's orders, from its order export, each imported once and confirmed" && echo
+	$(BIN) demo orders --dir "$(DEMO_WORK)-orders"
 
 ## generate: regenerate committed generated files (the pipeline JSON Schema).
 generate: build
@@ -83,6 +113,22 @@ bench-check:
 	  d = (now - was) / was * 100; \
 	  printf "bench-check: possync/floor = %.2fx at 100k; committed %.2fx (%+.0f%%)%s\n", now, was, d, \
 	    (d > 25 ? "  <-- slower than committed: look for a regression" : "") }'
+
+## fuzz: run every fuzz target of FUZZ_TARGETS for FUZZTIME each (e.g. make fuzz FUZZTIME=10m). A crash
+## stops the loop; Go writes the failing input under the package's testdata/fuzz/<target>/, where the
+## plain `go test` then replays it: commit it with the fix as a regression test.
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  pkg="$${t%%:*}"; fn="$${t##*:}"; start=$$(date +%s); \
+	  echo "==> $$fn in $$pkg for $(FUZZTIME)"; \
+	  $(GO) test -tags $(TAGS) -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) \
+	    -fuzzminimizetime $(FUZZ_MINIMIZE) -parallel $(FUZZ_PARALLEL) "$$pkg"; \
+	  echo "    $$fn: $$(( $$(date +%s) - start ))s"; \
+	done
+
+## fuzz-smoke: every fuzz target for FUZZ_SMOKE_TIME (CI runs it after `make test`).
+fuzz-smoke:
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_SMOKE_TIME)
 
 clean:
 	rm -rf bin

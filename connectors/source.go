@@ -74,9 +74,17 @@ type ReadResult struct {
 	// Checkpoint is committed to state, with the run, only once the run's changes were applied; the next
 	// run's ReadRequest carries it. nil keeps the previous checkpoint.
 	Checkpoint []byte
-	// Rejects are input rows the source could not turn into records. A reject with a Key protects that key:
-	// the planner neither updates nor deletes it this run, so a bad row never looks like a deletion.
+	// Rejects are input rows the source could not turn into records. A reject with a Key protects the record
+	// it would have become: the runner follows the key (with the reject's Fields) through the transforms to
+	// the sink's records it leads to, and plans no change to them this run, so a bad row never looks like a
+	// deletion and its record keeps its last applied values. A reject without a Key (the key itself was
+	// unreadable) holds every deletion and deactivation of a record missing from the run, as Holds does.
 	Rejects []Reject
+	// Holds are reasons this read may be incomplete although it succeeded (a file that ends mid-row, a full
+	// file much smaller than the last applied one, a header that changed). The runner then plans no deletion
+	// or deactivation of a record because it is missing, says so in the plan's notes with these reasons, and
+	// lets creates and updates through. Each reason should name the input and what is wrong with it.
+	Holds []string
 	// Notes are human remarks for the run report (files ignored, partial uploads skipped, ...).
 	Notes []string
 }
@@ -89,6 +97,11 @@ type Reject struct {
 	Key map[string]any `json:"key,omitempty"`
 	// Reason says what was wrong, in words a merchant's integrator can act on.
 	Reason string `json:"reason"`
+	// Fields holds other values of the row the source could still read with confidence, by the name of the
+	// source's field, typed as in its schema (e.g. a GTIN). The runner gives them, with Key, to the
+	// transforms when it follows the rejected record to the sink's records (a match by GTIN); they are never
+	// shown.
+	Fields map[string]any `json:"-"`
 }
 
 // Committer is implemented by sources that act on their input once a run is settled (an FTP source

@@ -16,6 +16,7 @@ import (
 
 	"github.com/possync/possync/connectors/ascend/ftptest"
 	"github.com/possync/possync/connectors/ecom/ecomtest"
+	"github.com/possync/possync/connectors/orderurl/orderurltest"
 	"github.com/possync/possync/connectors/retailpos/retailpostest"
 )
 
@@ -76,7 +77,9 @@ type Env struct {
 	RetailPOS *retailpostest.Server
 	Ecom      *ecomtest.Server
 	// FTP serves the Ascend POS uploads (the bikeshop example).
-	FTP     *ftptest.Server
+	FTP *ftptest.Server
+	// Orders is the website's order export (the orders example).
+	Orders  *orderurltest.Server
 	example string
 	closers []func()
 }
@@ -105,6 +108,11 @@ func Start(example string) (*Env, error) {
 		if err := e.startBikeshop(); err != nil {
 			e.Close()
 			return nil, fmt.Errorf("example bikeshop: %w", err)
+		}
+	case "orders":
+		if err := e.startOrders(); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("example orders: %w", err)
 		}
 	case "retail-ecom":
 		pos := retailpostest.New(retailpostest.Options{})

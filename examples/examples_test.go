@@ -120,7 +120,8 @@ func TestExamplesConverge(t *testing.T) {
 			if n := again.Summary.Total(); n != 0 {
 				t.Fatalf("second plan has %d change(s) (%+v), want none", n, again.Summary)
 			}
-			if again.Summary.Unchanged != desired {
+			// An import-once flow (orders) reads only what its source has not confirmed yet: nothing now.
+			if again.Summary.Unchanged != desired && p.Diff.OnChange != pipelines.ChangeKeep {
 				t.Fatalf("second plan: %d records unchanged, want the %d desired", again.Summary.Unchanged, desired)
 			}
 

@@ -14,6 +14,8 @@ type Step struct {
 	Do    func(e *Env) error
 	// Note is printed after the plan that follows the step: what to look for in it.
 	Note string
+	// Plain syncs after the step without --refresh (for sinks that cannot list their records).
+	Plain bool
 }
 
 // Scenario is what `possync demo` does between runs of the example, to show the sync rules at work. Examples
@@ -24,6 +26,8 @@ func (e *Env) Scenario() []Step {
 		return retailScenario()
 	case "bikeshop":
 		return bikeshopScenario()
+	case "orders":
+		return ordersScenario()
 	}
 	return nil
 }

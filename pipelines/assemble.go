@@ -44,14 +44,14 @@ func (l *loader) header(p *Pipeline, values map[string]any, nodes map[string]*ya
 	if v, ok := values["version"].(int64); ok {
 		p.Version = int(v)
 		if v != Version {
-			l.errorf(deref(nodes["version"]), "/version", CodeBadVersion,
+			l.errorf(deref(nodes["version"]), "/version", spec.CodeBadVersion,
 				fmt.Sprintf("this possync reads version %d files", Version), "unsupported version %d", v)
 		}
 	}
 	if s, ok := values["name"].(string); ok {
 		p.Name = s
 		if !pipelineNameRe.MatchString(s) {
-			l.errorf(deref(nodes["name"]), "/name", CodeBadValue,
+			l.errorf(deref(nodes["name"]), "/name", spec.CodeBadValue,
 				"use lowercase letters, digits, '-' and '_', starting with a letter or digit, e.g. acme-catalog",
 				"`%s` is not a valid pipeline name", s)
 		}
@@ -59,14 +59,14 @@ func (l *loader) header(p *Pipeline, values map[string]any, nodes map[string]*ya
 	if s, ok := values["merchant"].(string); ok {
 		p.Merchant = s
 		if strings.TrimSpace(s) == "" {
-			l.errorf(deref(nodes["merchant"]), "/merchant", CodeBadValue, "name the merchant", "merchant is empty")
+			l.errorf(deref(nodes["merchant"]), "/merchant", spec.CodeBadValue, "name the merchant", "merchant is empty")
 		}
 	}
 	if s, ok := values["timezone"].(string); ok {
 		loc, err := time.LoadLocation(s)
 		if err != nil || s == "" || s == "Local" {
 			at := nodes["timezone"]
-			l.errorf(deref(at), "/timezone", CodeBadValue, "use an IANA time zone name such as America/Los_Angeles",
+			l.errorf(deref(at), "/timezone", spec.CodeBadValue, "use an IANA time zone name such as America/Los_Angeles",
 				"`%s` is not a time zone", s)
 		}
 		p.TimeZone = loc
@@ -80,7 +80,7 @@ func (l *loader) header(p *Pipeline, values map[string]any, nodes map[string]*ya
 func (l *loader) key(p *Pipeline, items []any, n *yaml.Node) {
 	n = deref(n)
 	if len(items) == 0 {
-		l.errorf(n, "/key", CodeBadValue, "name the field that identifies a record, e.g. `key: sku`",
+		l.errorf(n, "/key", spec.CodeBadValue, "name the field that identifies a record, e.g. `key: sku`",
 			"key names no field")
 	}
 	for i, it := range items {
@@ -91,9 +91,9 @@ func (l *loader) key(p *Pipeline, items []any, n *yaml.Node) {
 		}
 		switch {
 		case strings.TrimSpace(s) == "":
-			l.errorf(at, path, CodeBadValue, "name a field", "key field name is empty")
+			l.errorf(at, path, spec.CodeBadValue, "name a field", "key field name is empty")
 		case slices.Contains(p.Key, s):
-			l.errorf(at, path, CodeBadValue, "list each key field once", "key field `%s` is listed twice", s)
+			l.errorf(at, path, spec.CodeBadValue, "list each key field once", "key field `%s` is listed twice", s)
 		default:
 			p.Key = append(p.Key, s)
 		}
@@ -111,10 +111,10 @@ func (l *loader) sources(root *yaml.Node, nodes map[string]*yaml.Node) (out []*C
 	}
 	switch {
 	case one != nil && many != nil:
-		l.errorf(deref(many), "/"+slotSources, CodeSourceConflict,
+		l.errorf(deref(many), "/"+slotSources, spec.CodeSourceConflict,
 			"use `source:` for one input or `sources:` for several, not both", "both `source` and `sources` are set")
 	case one == nil && many == nil:
-		l.errorf(root, "", CodeSourceConflict, "add a `source:` block, or `sources:` with named blocks",
+		l.errorf(root, "", spec.CodeSourceConflict, "add a `source:` block, or `sources:` with named blocks",
 			"the pipeline has no source")
 	}
 	if one != nil {
@@ -127,17 +127,17 @@ func (l *loader) sources(root *yaml.Node, nodes map[string]*yaml.Node) (out []*C
 	}
 	m := deref(many)
 	if m.Kind != yaml.MappingNode {
-		l.errorf(m, "/"+slotSources, CodeWrongType, hintFor(spec.TypeMap), "want a mapping, have %s", describe(m))
+		l.errorf(m, "/"+slotSources, spec.CodeWrongType, hintFor(spec.TypeMap), "want a mapping, have %s", describe(m))
 		return out, one == nil
 	}
 	es := l.entries(m, "/"+slotSources)
 	if len(es) == 0 {
-		l.errorf(m, "/"+slotSources, CodeBadValue, "add a named source block, or use `source:`", "sources is empty")
+		l.errorf(m, "/"+slotSources, spec.CodeBadValue, "add a named source block, or use `source:`", "sources is empty")
 	}
 	for _, e := range es {
 		path := spec.PointerJoin("/"+slotSources, e.key.Value)
 		if !relationNameRe.MatchString(e.key.Value) {
-			l.errorf(e.key, path, CodeBadValue, "use lowercase letters, digits and '_', starting with a letter",
+			l.errorf(e.key, path, spec.CodeBadValue, "use lowercase letters, digits and '_', starting with a letter",
 				"`%s` is not a valid source name", e.key.Value)
 		}
 		c, _, _ := l.component(spec.KindSource, e.val, path, nil)
@@ -154,7 +154,7 @@ func (l *loader) steps(n *yaml.Node) ([]*Step, []spec.Pos) {
 	}
 	n = deref(n)
 	if n.Kind != yaml.SequenceNode {
-		l.errorf(n, "/"+slotTransforms, CodeWrongType, hintFor(spec.TypeList), "want a list, have %s", describe(n))
+		l.errorf(n, "/"+slotTransforms, spec.CodeWrongType, hintFor(spec.TypeList), "want a list, have %s", describe(n))
 		return nil, nil
 	}
 	steps := make([]*Step, len(n.Content))
@@ -171,7 +171,7 @@ func (l *loader) steps(n *yaml.Node) ([]*Step, []spec.Pos) {
 		if nn := nodes["name"]; nn != nil {
 			namePos[i] = l.pos(deref(nn), path+"/name")
 			if st.Name != "" && !relationNameRe.MatchString(st.Name) {
-				l.errorf(deref(nn), path+"/name", CodeBadValue,
+				l.errorf(deref(nn), path+"/name", spec.CodeBadValue,
 					"use lowercase letters, digits and '_', starting with a letter", "`%s` is not a valid step name",
 					st.Name)
 			}
@@ -190,7 +190,7 @@ func (l *loader) component(kind spec.Kind, n *yaml.Node, path string, reserved [
 	n = deref(n)
 	c := &Component{Pos: l.pos(n, path)}
 	if n.Kind != yaml.MappingNode {
-		l.errorf(n, path, CodeWrongType, fmt.Sprintf("write the %s's `type:` and fields as indented lines", kind),
+		l.errorf(n, path, spec.CodeWrongType, fmt.Sprintf("write the %s's `type:` and fields as indented lines", kind),
 			"want a mapping, have %s", describe(n))
 		return c, nil, nil
 	}
@@ -209,7 +209,7 @@ func (l *loader) component(kind spec.Kind, n *yaml.Node, path string, reserved [
 		if t != nil {
 			at = deref(t)
 		}
-		l.errorf(at, path+"/type", CodeMissingField, hint, "missing required field `type`")
+		l.errorf(at, path+"/type", spec.CodeMissingField, hint, "missing required field `type`")
 	case deref(t).Kind != yaml.ScalarNode:
 		l.wrongType(&typeField, deref(t), path+"/type")
 	default:
@@ -218,7 +218,7 @@ func (l *loader) component(kind spec.Kind, n *yaml.Node, path string, reserved [
 			c.Spec, known = cs, true
 			fields = append(fields, cs.Fields...)
 		} else {
-			l.errorf(deref(t), path+"/type", CodeUnknownComponent,
+			l.errorf(deref(t), path+"/type", spec.CodeUnknownComponent,
 				didYouMean(c.Type, types, fmt.Sprintf("registered %ss", kind)), "unknown %s type `%s`", kind, c.Type)
 		}
 	}
@@ -248,18 +248,18 @@ func (l *loader) wire(p *Pipeline, namePos []spec.Pos, sourcesOK bool) {
 	for i, st := range p.Transforms {
 		switch {
 		case st.Input != "" && st.Type == sqlType:
-			l.warnf(st.InputPos, CodeIgnoredInput, "remove `input:`; name the relations in the query",
+			l.warnf(st.InputPos, spec.CodeIgnoredInput, "remove `input:`; name the relations in the query",
 				"a sql step reads the relations its query names; `input` is ignored")
 		case st.Input != "" && slices.Contains(readable, st.Input):
 		case st.Input != "" && hasStep(p.Transforms[i:], st.Input):
-			l.diags.Append(spec.Errorf(st.InputPos, CodeUnknownInput,
+			l.diags.Append(spec.Errorf(st.InputPos, spec.CodeUnknownInput,
 				"a step reads sources and earlier steps; move the step or read another relation",
 				"step `%s` does not run before this one", st.Input))
 		case st.Input != "":
-			l.diags.Append(spec.Errorf(st.InputPos, CodeUnknownInput,
+			l.diags.Append(spec.Errorf(st.InputPos, spec.CodeUnknownInput,
 				didYouMean(st.Input, readable, "sources and earlier steps"), "unknown input `%s`", st.Input))
 		case i == 0 && several && st.Type != sqlType:
-			l.diags.Append(spec.Errorf(st.Pos, CodeAmbiguousInput,
+			l.diags.Append(spec.Errorf(st.Pos, spec.CodeAmbiguousInput,
 				"set `input:` to one of: "+strings.Join(readable[:len(p.Sources)], ", "),
 				"the pipeline has several sources; which one does this step read?"))
 		}
@@ -267,7 +267,7 @@ func (l *loader) wire(p *Pipeline, namePos []spec.Pos, sourcesOK bool) {
 			continue
 		}
 		if what, dup := taken[st.Name]; dup {
-			l.diags.Append(spec.Errorf(namePos[i], CodeDuplicateName, "give the step another name",
+			l.diags.Append(spec.Errorf(namePos[i], spec.CodeDuplicateName, "give the step another name",
 				"`%s` already names %s", st.Name, what))
 			continue
 		}
@@ -275,7 +275,7 @@ func (l *loader) wire(p *Pipeline, namePos []spec.Pos, sourcesOK bool) {
 		readable = append(readable, st.Name)
 	}
 	if len(p.Transforms) == 0 && several && p.Sink != nil {
-		l.diags.Append(spec.Errorf(p.Sink.Pos, CodeAmbiguousInput,
+		l.diags.Append(spec.Errorf(p.Sink.Pos, spec.CodeAmbiguousInput,
 			"add a step that combines the sources, e.g. a `sql` step joining them",
 			"the sink reads one input, and the pipeline has several sources"))
 	}

@@ -35,7 +35,7 @@ func (l *loader) state(nodes map[string]*yaml.Node) State {
 	if m, ok := values["memory_limit"].(string); ok {
 		s.MemoryLimit = m
 		if !memoryLimitRe.MatchString(m) {
-			l.errorf(deref(at["memory_limit"]), "/state/memory_limit", CodeBadValue,
+			l.errorf(deref(at["memory_limit"]), "/state/memory_limit", spec.CodeBadValue,
 				"write a number and a unit (KB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. 512MB",
 				"`%s` is not a memory size", m)
 		}
@@ -43,7 +43,7 @@ func (l *loader) state(nodes map[string]*yaml.Node) State {
 	if t, ok := values["threads"].(int64); ok {
 		s.Threads = int(t)
 		if t < 0 {
-			l.errorf(deref(at["threads"]), "/state/threads", CodeBadValue, "use 0 for one thread per core",
+			l.errorf(deref(at["threads"]), "/state/threads", spec.CodeBadValue, "use 0 for one thread per core",
 				"threads is negative")
 		}
 	}
@@ -57,6 +57,9 @@ func (l *loader) diff(nodes map[string]*yaml.Node) Diff {
 	if s, ok := values["on_missing"].(string); ok {
 		d.OnMissing = OnMissing(s)
 	}
+	if s, ok := values["on_change"].(string); ok {
+		d.OnChange = OnChange(s)
+	}
 	d.ActiveField, _ = values["active_field"].(string)
 	if items, ok := values["ignore"].([]any); ok {
 		for _, it := range items {
@@ -64,7 +67,7 @@ func (l *loader) diff(nodes map[string]*yaml.Node) Diff {
 		}
 	}
 	if d.OnMissing == MissingDeactivate && d.ActiveField == "" {
-		l.errorf(deref(at["on_missing"]), "/diff/active_field", CodeMissingField,
+		l.errorf(deref(at["on_missing"]), "/diff/active_field", spec.CodeMissingField,
 			"add `active_field:` naming the boolean field that says whether a record is on sale",
 			"on_missing: deactivate needs active_field")
 	}

@@ -9,44 +9,6 @@ import (
 	"github.com/possync/possync/pipelines/spec"
 )
 
-// Diagnostic codes reported by Load and Parse. They are stable: scripts and editors may match on them.
-const (
-	// CodeFileError: the pipeline file could not be read.
-	CodeFileError = "file_error"
-	// CodeYAMLSyntax: the file is not valid YAML (or holds more than one document).
-	CodeYAMLSyntax = "yaml_syntax"
-	// CodeBadVersion: `version` is not a version this package reads.
-	CodeBadVersion = "bad_version"
-	// CodeUnknownField: a key that the block does not declare.
-	CodeUnknownField = "unknown_field"
-	// CodeMissingField: a required field is absent or empty.
-	CodeMissingField = "missing_field"
-	// CodeWrongType: a value of the wrong YAML type (a string where a list is wanted, ...).
-	CodeWrongType = "wrong_type"
-	// CodeBadEnum: a value outside a field's allowed values.
-	CodeBadEnum = "bad_enum"
-	// CodeBadDuration: a duration field that is not Go duration syntax ("30s", "5m", "1h30m").
-	CodeBadDuration = "bad_duration"
-	// CodeBadValue: a value of the right type that is not allowed (a name pattern, a size, a range).
-	CodeBadValue = "bad_value"
-	// CodeUnsetVariable: ${VAR} names an environment variable that is not set and has no default.
-	CodeUnsetVariable = "unset_variable"
-	// CodeUnknownComponent: a `type` that names no registered source, sink or transform.
-	CodeUnknownComponent = "unknown_component"
-	// CodeDuplicateName: a step name already used by a source or another step.
-	CodeDuplicateName = "duplicate_name"
-	// CodeUnknownInput: a step's `input` names no source and no earlier step.
-	CodeUnknownInput = "unknown_input"
-	// CodeAmbiguousInput: several sources and nothing says which one a step (or the sink) reads.
-	CodeAmbiguousInput = "ambiguous_input"
-	// CodeSourceConflict: both `source` and `sources`, or neither.
-	CodeSourceConflict = "source_conflict"
-	// CodeDuplicateKey: a key repeated in one YAML mapping.
-	CodeDuplicateKey = "duplicate_key"
-	// CodeIgnoredInput (a warning): `input` on a sql step, which reads the relations its query names.
-	CodeIgnoredInput = "ignored_input"
-)
-
 // didYouMean returns a hint naming the candidate closest to s (Levenshtein distance at most 2, or a prefix
 // match, case-insensitively), or else listing the candidates after what ("valid keys: ...").
 func didYouMean(s string, candidates []string, what string) string {

@@ -33,98 +33,106 @@ func TestDiagnostics(t *testing.T) {
 	}{
 		// The YAML parser's line numbers are its own (here one less than the tab's line).
 		{"yaml_syntax", "version: 1\nname: acme\n\tkey: x\n", nil, []want{
-			{code: CodeYAMLSyntax, line: 2, col: 1, hint: "indentation", msg: "tab character"}}},
+			{code: spec.CodeYAMLSyntax, line: 2, col: 1, hint: "indentation", msg: "tab character"}}},
 		{"yaml_syntax second document", head + src + snk + "---\nname: other\n", nil, []want{
-			{code: CodeYAMLSyntax, line: 7, col: 1, hint: "remove the `---`", msg: "one YAML document"}}},
+			{code: spec.CodeYAMLSyntax, line: 7, col: 1, hint: "remove the `---`", msg: "one YAML document"}}},
 		{"bad_version", "version: 2\nname: acme\nmerchant: acme\nkey: sku\n" + src + snk, nil, []want{
-			{code: CodeBadVersion, line: 1, col: 10, path: "/version", hint: "reads version 1", msg: "version 2"}}},
+			{code: spec.CodeBadVersion, line: 1, col: 10, path: "/version", hint: "reads version 1", msg: "version 2"}}},
 		{"unknown_field near", head + src + snk + "transform:\n  - {type: filter, where: x}\n", nil, []want{
-			{code: CodeUnknownField, line: 7, col: 1, path: "/transform", hint: "did you mean `transforms`?"}}},
+			{code: spec.CodeUnknownField, line: 7, col: 1, path: "/transform", hint: "did you mean `transforms`?"}}},
 		{"unknown_field far", head + src + snk + "colour: red\n", nil, []want{
-			{code: CodeUnknownField, line: 7, col: 1, path: "/colour",
+			{code: spec.CodeUnknownField, line: 7, col: 1, path: "/colour",
 				hint: "valid keys: version, name, merchant, timezone, key, source, sources, transforms, sink, state, diff, guards"}}},
 		{"unknown_field in component", head + "source: {type: file, pathh: a.csv}\n" + snk, nil, []want{
-			{code: CodeMissingField, line: 5, col: 9, path: "/source/path", hint: "add `path:`"},
-			{code: CodeUnknownField, line: 5, col: 22, path: "/source/pathh", hint: "did you mean `path`?"}}},
+			{code: spec.CodeMissingField, line: 5, col: 9, path: "/source/path", hint: "add `path:`"},
+			{code: spec.CodeUnknownField, line: 5, col: 22, path: "/source/pathh", hint: "did you mean `path`?"}}},
 		{"unknown_field nested", head + "source:\n  type: file\n  path: a.csv\n  columns:\n    - {name: sku, typ: string}\n" + snk,
 			nil, []want{
-				{code: CodeUnknownField, line: 9, col: 19, path: "/source/columns/0/typ", hint: "did you mean `type`?"}}},
+				{code: spec.CodeUnknownField, line: 9, col: 19, path: "/source/columns/0/typ", hint: "did you mean `type`?"}}},
 		{"missing_field top", "version: 1\nname: acme\nkey: sku\n" + src + snk, nil, []want{
-			{code: CodeMissingField, line: 1, col: 1, path: "/merchant", hint: "add `merchant:`", msg: "missing required"}}},
+			{code: spec.CodeMissingField, line: 1, col: 1, path: "/merchant", hint: "add `merchant:`", msg: "missing required"}}},
 		{"missing_field null", "version: 1\nname: acme\nmerchant:\nkey: sku\n" + src + snk, nil, []want{
-			{code: CodeMissingField, line: 3, col: 10, path: "/merchant", msg: "needs a value"}}},
+			{code: spec.CodeMissingField, line: 3, col: 10, path: "/merchant", msg: "needs a value"}}},
 		{"missing_field component", head + src + "sink: {type: file}\n", nil, []want{
-			{code: CodeMissingField, line: 6, col: 7, path: "/sink/path", hint: "Path of the file"}}},
+			{code: spec.CodeMissingField, line: 6, col: 7, path: "/sink/path", hint: "Path of the file"}}},
 		{"missing_field type", head + "source: {path: a.csv}\n" + snk, nil, []want{
-			{code: CodeMissingField, line: 5, col: 9, path: "/source/type", hint: "one of: file, http"}}},
+			{code: spec.CodeMissingField, line: 5, col: 9, path: "/source/type", hint: "one of: file, http"}}},
 		{"missing_field sink", head + src, nil, []want{
-			{code: CodeMissingField, line: 1, col: 1, path: "/sink", msg: "`sink`"}}},
+			{code: spec.CodeMissingField, line: 1, col: 1, path: "/sink", msg: "`sink`"}}},
 		{"missing_field active_field", head + src + snk + "diff:\n  on_missing: deactivate\n", nil, []want{
-			{code: CodeMissingField, line: 8, col: 15, path: "/diff/active_field", hint: "add `active_field:`"}}},
+			{code: spec.CodeMissingField, line: 8, col: 15, path: "/diff/active_field", hint: "add `active_field:`"}}},
 		{"wrong_type list", head + src + snk + "diff:\n  ignore: updated_at\n", nil, []want{
-			{code: CodeWrongType, line: 8, col: 11, path: "/diff/ignore", msg: "want a list, have a string"}}},
+			{code: spec.CodeWrongType, line: 8, col: 11, path: "/diff/ignore", msg: "want a list, have a string"}}},
 		{"wrong_type quoted int", head + src + "sink: {type: shop, store: s, api_key: k, batch_size: \"100\"}\n", nil, []want{
-			{code: CodeWrongType, line: 6, col: 54, path: "/sink/batch_size", msg: "want an integer, have a string",
+			{code: spec.CodeWrongType, line: 6, col: 54, path: "/sink/batch_size", msg: "want an integer, have a string",
 				hint: "without quotes"}}},
 		{"wrong_type merge in component, once", head + "source: {type: file, path: a.csv, <<: 5}\n" + snk, nil, []want{
-			{code: CodeWrongType, line: 5, col: 39, path: "/source", msg: "want a mapping to merge, have an integer"}}},
+			{code: spec.CodeWrongType, line: 5, col: 39, path: "/source", msg: "want a mapping to merge, have an integer"}}},
 		{"wrong_type key in component, once", head + "source: {type: file, path: a.csv, [a]: 1}\n" + snk, nil, []want{
-			{code: CodeWrongType, line: 5, col: 35, path: "/source", msg: "want a string key, have a list"}}},
+			{code: spec.CodeWrongType, line: 5, col: 35, path: "/source", msg: "want a string key, have a list"}}},
 		{"wrong_type component", head + "source: file\n" + snk, nil, []want{
-			{code: CodeWrongType, line: 5, col: 9, path: "/source", msg: "want a mapping, have a string"}}},
+			{code: spec.CodeWrongType, line: 5, col: 9, path: "/source", msg: "want a mapping, have a string"}}},
 		{"bad_enum", head + src + snk + "diff: {on_missing: delet}\n", nil, []want{
-			{code: CodeBadEnum, line: 7, col: 20, path: "/diff/on_missing",
+			{code: spec.CodeBadEnum, line: 7, col: 20, path: "/diff/on_missing",
 				hint: "did you mean `delete`? want one of: delete, deactivate, keep"}}},
 		{"bad_duration", head + "source:\n  type: file\n  path: a.csv\n  timeout: 30\n" + snk, nil, []want{
-			{code: CodeBadDuration, line: 8, col: 12, path: "/source/timeout", hint: "30s"}}},
+			{code: spec.CodeBadDuration, line: 8, col: 12, path: "/source/timeout", hint: "30s"}}},
 		{"bad_value name", "version: 1\nname: Acme\nmerchant: acme\nkey: sku\n" + src + snk, nil, []want{
-			{code: CodeBadValue, line: 2, col: 7, path: "/name", hint: "lowercase"}}},
+			{code: spec.CodeBadValue, line: 2, col: 7, path: "/name", hint: "lowercase"}}},
+		{"bad_value url scheme", head + "source: {type: http, url: \"ftp://files.example:21/api\"}\n" + snk, nil, []want{
+			{code: spec.CodeBadValue, line: 5, col: 27, path: "/source/url", hint: "use https://",
+				msg: "the scheme ftp is not supported, only http and https"}}},
+		{"bad_value url relative", head + "source: {type: http, url: api.example/v3}\n" + snk, nil, []want{
+			{code: spec.CodeBadValue, line: 5, col: 27, path: "/source/url", msg: "not an absolute http(s) URL"}}},
+		{"bad_value url from a variable", head + "source: {type: http, url: \"${API}/v3\"}\n" + snk,
+			map[string]string{"API": "ftp://files.example"}, []want{
+				{code: spec.CodeBadValue, line: 5, col: 27, path: "/source/url", msg: "the scheme ftp"}}},
 		{"bad_value memory_limit", head + src + snk + "state: {memory_limit: 512}\n", nil, []want{
-			{code: CodeBadValue, line: 7, col: 23, path: "/state/memory_limit", hint: "512MB"}}},
+			{code: spec.CodeBadValue, line: 7, col: 23, path: "/state/memory_limit", hint: "512MB"}}},
 		{"bad_value threads", head + src + snk + "state: {threads: -1}\n", nil, []want{
-			{code: CodeBadValue, line: 7, col: 18, path: "/state/threads", msg: "negative"}}},
+			{code: spec.CodeBadValue, line: 7, col: 18, path: "/state/threads", msg: "negative"}}},
 		{"bad_value timezone", head + src + snk + "timezone: Mars/Olympus\n", nil, []want{
-			{code: CodeBadValue, line: 7, col: 11, path: "/timezone", hint: "America/Los_Angeles"}}},
+			{code: spec.CodeBadValue, line: 7, col: 11, path: "/timezone", hint: "America/Los_Angeles"}}},
 		{"bad_value source name", head + "sources:\n  Products: {type: file, path: a.csv}\n" + snk, nil, []want{
-			{code: CodeBadValue, line: 6, col: 3, path: "/sources/Products", hint: "lowercase"}}},
+			{code: spec.CodeBadValue, line: 6, col: 3, path: "/sources/Products", hint: "lowercase"}}},
 		{"bad_value interpolation", head + "source: {type: file, path: \"${DIR\"}\n" + snk, nil, []want{
-			{code: CodeBadValue, line: 5, col: 28, path: "/source/path", hint: "$${", msg: "unterminated"}}},
+			{code: spec.CodeBadValue, line: 5, col: 28, path: "/source/path", hint: "$${", msg: "unterminated"}}},
 		{"unset_variable", head + "source: {type: file, path: '${DATA_DIR}/a.csv'}\n" + snk, nil, []want{
-			{code: CodeUnsetVariable, line: 5, col: 28, path: "/source/path", hint: "DATA_DIR", msg: "DATA_DIR"}}},
+			{code: spec.CodeUnsetVariable, line: 5, col: 28, path: "/source/path", hint: "DATA_DIR", msg: "DATA_DIR"}}},
 		{"unset_variable alone", "version: 1\nname: ${NAME}\nmerchant: acme\nkey: sku\n" +
 			"source: {type: \"${SRC}\", path: a.csv}\n" + snk, nil, []want{
-			{code: CodeUnsetVariable, line: 2, col: 7, path: "/name", hint: "${NAME:-value}"},
-			{code: CodeUnsetVariable, line: 5, col: 16, path: "/source/type", hint: "SRC"}}},
+			{code: spec.CodeUnsetVariable, line: 2, col: 7, path: "/name", hint: "${NAME:-value}"},
+			{code: spec.CodeUnsetVariable, line: 5, col: 16, path: "/source/type", hint: "SRC"}}},
 		{"unknown_component near", head + "source: {type: fiel, path: a.csv}\n" + snk, nil, []want{
-			{code: CodeUnknownComponent, line: 5, col: 16, path: "/source/type", hint: "did you mean `file`?"}}},
+			{code: spec.CodeUnknownComponent, line: 5, col: 16, path: "/source/type", hint: "did you mean `file`?"}}},
 		{"unknown_component far", head + src + "sink: {type: ftp, host: x}\n", nil, []want{
-			{code: CodeUnknownComponent, line: 6, col: 14, path: "/sink/type", hint: "registered sinks: file, shop"}}},
+			{code: spec.CodeUnknownComponent, line: 6, col: 14, path: "/sink/type", hint: "registered sinks: file, shop"}}},
 		{"duplicate_name", head + two + "transforms:\n  - {type: sql, name: a, query: select 1}\n" + snk, nil, []want{
-			{code: CodeDuplicateName, line: 9, col: 23, path: "/transforms/0/name", msg: "already names a source"}}},
+			{code: spec.CodeDuplicateName, line: 9, col: 23, path: "/transforms/0/name", msg: "already names a source"}}},
 		{"duplicate_name steps", head + src + "transforms:\n  - {type: filter, name: f, where: x}\n" +
 			"  - {type: filter, name: f, where: y}\n" + snk, nil, []want{
-			{code: CodeDuplicateName, line: 8, col: 26, path: "/transforms/1/name", msg: "already names an earlier step"}}},
+			{code: spec.CodeDuplicateName, line: 8, col: 26, path: "/transforms/1/name", msg: "already names an earlier step"}}},
 		{"unknown_input near", head + "sources:\n  products: {type: file, path: a.csv}\n  prices: {type: file, path: b.csv}\n" +
 			"transforms:\n  - type: filter\n    input: prodcts\n    where: x\n" + snk, nil, []want{
-			{code: CodeUnknownInput, line: 10, col: 12, path: "/transforms/0/input", hint: "did you mean `products`?"}}},
+			{code: spec.CodeUnknownInput, line: 10, col: 12, path: "/transforms/0/input", hint: "did you mean `products`?"}}},
 		{"unknown_input later", head + src + "transforms:\n  - type: filter\n    input: later\n    where: x\n" +
 			"  - type: filter\n    name: later\n    where: y\n" + snk, nil, []want{
-			{code: CodeUnknownInput, line: 8, col: 12, path: "/transforms/0/input", hint: "earlier steps",
+			{code: spec.CodeUnknownInput, line: 8, col: 12, path: "/transforms/0/input", hint: "earlier steps",
 				msg: "does not run before"}}},
 		{"ambiguous_input step", head + two + "transforms:\n  - type: filter\n    where: x\n" + snk, nil, []want{
-			{code: CodeAmbiguousInput, line: 9, col: 5, path: "/transforms/0", hint: "set `input:` to one of: a, b"}}},
+			{code: spec.CodeAmbiguousInput, line: 9, col: 5, path: "/transforms/0", hint: "set `input:` to one of: a, b"}}},
 		{"ambiguous_input sink", head + two + snk, nil, []want{
-			{code: CodeAmbiguousInput, line: 8, col: 7, path: "/sink", hint: "sql"}}},
+			{code: spec.CodeAmbiguousInput, line: 8, col: 7, path: "/sink", hint: "sql"}}},
 		{"source_conflict both", head + src + "sources:\n  b: {type: file, path: b.csv}\n" + snk, nil, []want{
-			{code: CodeSourceConflict, line: 7, col: 3, path: "/sources", msg: "both"}}},
+			{code: spec.CodeSourceConflict, line: 7, col: 3, path: "/sources", msg: "both"}}},
 		{"source_conflict neither", head + snk, nil, []want{
-			{code: CodeSourceConflict, line: 1, col: 1, path: "", hint: "add a `source:` block"}}},
+			{code: spec.CodeSourceConflict, line: 1, col: 1, path: "", hint: "add a `source:` block"}}},
 		{"duplicate_key", head + src + snk + "name: other\n", nil, []want{
-			{code: CodeDuplicateKey, line: 7, col: 1, path: "/name", hint: "the first `name` is on line 2"}}},
+			{code: spec.CodeDuplicateKey, line: 7, col: 1, path: "/name", hint: "the first `name` is on line 2"}}},
 		{"duplicate_key nested", head + "source:\n  type: file\n  path: a.csv\n  path: b.csv\n" + snk, nil, []want{
-			{code: CodeDuplicateKey, line: 8, col: 3, path: "/source/path", hint: "line 7"}}},
+			{code: spec.CodeDuplicateKey, line: 8, col: 3, path: "/source/path", hint: "line 7"}}},
 		{"ignored_input", head + src + "transforms:\n  - {type: sql, input: source, query: select 1}\n" + snk, nil, []want{
-			{sev: spec.Warning, code: CodeIgnoredInput, line: 7, col: 24, path: "/transforms/0/input",
+			{sev: spec.Warning, code: spec.CodeIgnoredInput, line: 7, col: 24, path: "/transforms/0/input",
 				hint: "remove `input:`"}}},
 	}
 	for _, tc := range cases {
@@ -193,7 +201,7 @@ func TestDiagnosticsOnePass(t *testing.T) {
 func TestLoad(t *testing.T) {
 	dir := t.TempDir()
 	_, diags := Load(dir+"/missing.yaml", Options{Catalog: newTestCatalog(t)})
-	if len(diags) != 1 || diags[0].Code != CodeFileError || diags[0].File != dir+"/missing.yaml" {
+	if len(diags) != 1 || diags[0].Code != spec.CodeFileError || diags[0].File != dir+"/missing.yaml" {
 		t.Fatalf("missing file: %v", diags)
 	}
 }

@@ -52,6 +52,10 @@ var (
 			Enum: []string{string(MissingDelete), string(MissingDeactivate), string(MissingKeep)},
 			Description: "What happens to a record that was applied before and is missing now. " +
 				"deactivate needs active_field."},
+		{Name: "on_change", Type: spec.TypeString, Default: string(ChangeUpdate),
+			Enum: []string{string(ChangeUpdate), string(ChangeKeep)},
+			Description: "What happens to a record that was applied before and whose values changed: update, or " +
+				"keep (never sent again; for orders, which are imported once)."},
 		{Name: "active_field", Type: spec.TypeString, Example: "enabled",
 			Description: "Boolean field saying whether a record is on sale; turning it off plans a deactivate."},
 		{Name: "ignore", Type: spec.TypeList, Items: &spec.Field{Type: spec.TypeString}, Example: []any{"updated_at"},

@@ -43,6 +43,9 @@ func configHash(p *Pipeline) (string, error) {
 			"ignore": p.Diff.Ignore},
 		"guards": map[string]any{"max_delete_percent": p.Guards.MaxDeletePercent},
 	}
+	if p.Diff.OnChange != "" && p.Diff.OnChange != ChangeUpdate { // absent: the hash of files written before on_change
+		doc["diff"].(map[string]any)["on_change"] = string(p.Diff.OnChange)
+	}
 	b, err := json.Marshal(canonical(doc))
 	if err != nil {
 		return "", fmt.Errorf("hash pipeline configuration: %w", err)

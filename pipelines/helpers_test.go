@@ -65,7 +65,7 @@ func testComponents() []spec.Component {
 		{
 			Kind: spec.KindSource, Name: "http", Summary: "Reads records from an HTTP API.",
 			Fields: []spec.Field{
-				{Name: "url", Type: spec.TypeString, Required: true, Description: "Endpoint."},
+				{Name: "url", Type: spec.TypeString, Required: true, HTTPURL: true, Description: "Endpoint."},
 				{Name: "token", Type: spec.TypeString, Secret: true, Description: "Bearer token."},
 			},
 		},

@@ -20,7 +20,7 @@ func (l *loader) prepare(n *yaml.Node, path string) {
 		}
 	case yaml.AliasNode:
 		if l.open[n.Alias] {
-			l.errorf(n, path, CodeBadValue, "an alias cannot refer to a block that contains it",
+			l.errorf(n, path, spec.CodeBadValue, "an alias cannot refer to a block that contains it",
 				"alias *%s refers to itself", n.Value)
 			*n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: n.Line, Column: n.Column}
 		}
@@ -32,7 +32,7 @@ func (l *loader) prepare(n *yaml.Node, path string) {
 			k, v := n.Content[i], n.Content[i+1]
 			kp := spec.PointerJoin(path, k.Value)
 			if first, dup := seen[k.Value]; dup && k.Kind == yaml.ScalarNode {
-				l.errorf(k, kp, CodeDuplicateKey, fmt.Sprintf("the first `%s` is on line %d; remove one", k.Value, first.Line),
+				l.errorf(k, kp, spec.CodeDuplicateKey, fmt.Sprintf("the first `%s` is on line %d; remove one", k.Value, first.Line),
 					"key `%s` appears twice in this mapping", k.Value)
 			} else if k.Kind == yaml.ScalarNode {
 				seen[k.Value] = k
@@ -60,14 +60,14 @@ func (l *loader) interpolate(n *yaml.Node, path string) {
 	}
 	out, whole, unset, err := expand(n.Value, l.env)
 	if err != nil {
-		l.errorf(n, path, CodeBadValue, "write $${ for a literal ${", "bad interpolation: %v", err)
+		l.errorf(n, path, spec.CodeBadValue, "write $${ for a literal ${", "bad interpolation: %v", err)
 		return
 	}
 	if len(unset) > 0 {
 		l.unset[n] = true
 	}
 	for _, name := range unset {
-		l.errorf(n, path, CodeUnsetVariable,
+		l.errorf(n, path, spec.CodeUnsetVariable,
 			fmt.Sprintf("set the environment variable %s, or give a default: ${%s:-value}", name, name),
 			"environment variable %s is not set", name)
 	}

@@ -29,7 +29,7 @@ type Options struct {
 func Load(path string, opts Options) (*Pipeline, spec.Diagnostics) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, spec.Diagnostics{spec.Errorf(spec.Pos{File: path}, CodeFileError,
+		return nil, spec.Diagnostics{spec.Errorf(spec.Pos{File: path}, spec.CodeFileError,
 			"check the path and its permissions", "read pipeline: %v", err)}
 	}
 	return Parse(path, data, opts)
@@ -89,6 +89,9 @@ type loader struct {
 
 // parse reads the YAML document and builds the pipeline; nil when the file is not usable YAML.
 func (l *loader) parse(data []byte) *Pipeline {
+	if l.checkText(data) {
+		return nil
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	err := dec.Decode(&doc)
@@ -97,14 +100,14 @@ func (l *loader) parse(data []byte) *Pipeline {
 		return nil
 	}
 	if len(doc.Content) == 0 {
-		l.diags.Append(spec.Errorf(spec.Pos{File: l.file, Line: 1, Col: 1}, CodeWrongType,
+		l.diags.Append(spec.Errorf(spec.Pos{File: l.file, Line: 1, Col: 1}, spec.CodeWrongType,
 			"start with `version: 1`", "want a mapping, have an empty file"))
 		return nil
 	}
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
 	case err == nil:
-		l.errorf(&extra, "", CodeYAMLSyntax, "remove the `---` and what follows",
+		l.errorf(&extra, "", spec.CodeYAMLSyntax, "remove the `---` and what follows",
 			"a pipeline file holds one YAML document")
 	case !errors.Is(err, io.EOF):
 		l.syntax(err)
@@ -124,7 +127,7 @@ func (l *loader) syntax(err error) {
 		pos.Line, _ = strconv.Atoi(m[1])
 		msg = m[2]
 	}
-	l.diags.Append(spec.Errorf(pos, CodeYAMLSyntax, "check the indentation and quoting near this line",
+	l.diags.Append(spec.Errorf(pos, spec.CodeYAMLSyntax, "check the indentation and quoting near this line",
 		"invalid YAML: %s", msg))
 }
 

@@ -253,7 +253,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	// A diagnostic that would quote the value (here the secret also lands in an enum field) is redacted.
 	bad := strings.Replace(fullSrc, "  batch_size: ${BATCH}", "  mode: ${SHOP_KEY}", 1)
 	_, diags := parse(t, bad, fullEnv)
-	if len(diags) != 1 || diags[0].Code != CodeBadEnum {
+	if len(diags) != 1 || diags[0].Code != spec.CodeBadEnum {
 		t.Fatalf("diagnostics = %v", diags)
 	}
 	if text := diags.Error(); strings.Contains(text, shopKey) || !strings.Contains(text, spec.Mask) {
@@ -274,13 +274,13 @@ func TestInterpolationTypes(t *testing.T) {
 		{"bool from whole reference", "dry: ${DRY}", map[string]string{"DRY": "true"}, "dry", true, ""},
 		{"float from default", "rate: ${RATE:-2.5}", nil, "rate", 2.5, ""},
 		{"quoted reference too", "batch_size: '${N}'", map[string]string{"N": "4"}, "batch_size", int64(4), ""},
-		{"explicit tag wins", "batch_size: !!str ${N}", map[string]string{"N": "4"}, "batch_size", nil, CodeWrongType},
-		{"non-number stays a string", "batch_size: ${N}", map[string]string{"N": "four"}, "batch_size", nil, CodeWrongType},
+		{"explicit tag wins", "batch_size: !!str ${N}", map[string]string{"N": "4"}, "batch_size", nil, spec.CodeWrongType},
+		{"non-number stays a string", "batch_size: ${N}", map[string]string{"N": "four"}, "batch_size", nil, spec.CodeWrongType},
 		{"empty default is absent", "batch_size: ${N:-}", nil, "batch_size", int64(100), ""},
 		{"enum from variable", "mode: ${M}", map[string]string{"M": "fast"}, "mode", "fast", ""},
-		{"escaped", "mode: $${M}", nil, "mode", nil, CodeBadEnum},
-		{"mixed text is a string", "batch_size: 1${N}", map[string]string{"N": "0"}, "batch_size", nil, CodeWrongType},
-		{"unset", "batch_size: ${N}", nil, "batch_size", nil, CodeUnsetVariable},
+		{"escaped", "mode: $${M}", nil, "mode", nil, spec.CodeBadEnum},
+		{"mixed text is a string", "batch_size: 1${N}", map[string]string{"N": "0"}, "batch_size", nil, spec.CodeWrongType},
+		{"unset", "batch_size: ${N}", nil, "batch_size", nil, spec.CodeUnsetVariable},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -358,7 +358,7 @@ func TestMergeKeysAndAliases(t *testing.T) {
 	}
 
 	_, diags := parse(t, head+"source: {type: file, path: a.csv, extra: &x {self: *x}}\n"+snk, nil)
-	if len(diags) != 1 || diags[0].Code != CodeBadValue || !strings.Contains(diags[0].Message, "refers to itself") {
+	if len(diags) != 1 || diags[0].Code != spec.CodeBadValue || !strings.Contains(diags[0].Message, "refers to itself") {
 		t.Errorf("recursive alias: %v", diags)
 	}
 }

@@ -89,10 +89,22 @@ const (
 	MissingKeep       OnMissing = "keep"
 )
 
+// OnChange says what a record in state whose desired values changed becomes.
+type OnChange string
+
+// OnChange values.
+const (
+	ChangeUpdate OnChange = "update"
+	// ChangeKeep never updates a record already applied (an order imported once is never sent again).
+	ChangeKeep OnChange = "keep"
+)
+
 // Diff configures how desired records are compared with state.
 type Diff struct {
 	// OnMissing: delete (default), deactivate (needs ActiveField) or keep.
 	OnMissing OnMissing
+	// OnChange: update (default) or keep (a record already in state is never updated).
+	OnChange OnChange
 	// ActiveField names a boolean field saying whether a record is on sale. An update that turns it from true
 	// to false is planned as a deactivate; with OnMissing deactivate, a missing record is planned as setting it
 	// to false.

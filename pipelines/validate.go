@@ -36,7 +36,7 @@ func (l *loader) entries(n *yaml.Node, path string) []entry {
 		k, v := n.Content[i], n.Content[i+1]
 		switch {
 		case k.Kind != yaml.ScalarNode:
-			l.errorf(k, path, CodeWrongType, "write keys as plain strings", "want a string key, have %s", describe(k))
+			l.errorf(k, path, spec.CodeWrongType, "write keys as plain strings", "want a string key, have %s", describe(k))
 		case k.ShortTag() == tagMerge:
 			merges = append(merges, v)
 		case !seen[k.Value]:
@@ -53,7 +53,7 @@ func (l *loader) entries(n *yaml.Node, path string) []entry {
 		for _, src := range from {
 			src = deref(src)
 			if src.Kind != yaml.MappingNode {
-				l.errorf(src, path, CodeWrongType, "merge a mapping: `<<: *anchor`", "want a mapping to merge, have %s",
+				l.errorf(src, path, spec.CodeWrongType, "merge a mapping: `<<: *anchor`", "want a mapping to merge, have %s",
 					describe(src))
 				continue
 			}
@@ -104,7 +104,7 @@ func (l *loader) object(n *yaml.Node, path string, fields []spec.Field, skip map
 ) (map[string]any, map[string]*yaml.Node) {
 	n = deref(n)
 	if n.Kind != yaml.MappingNode {
-		l.errorf(n, path, CodeWrongType, hintFor(spec.TypeObject), "want a mapping, have %s", describe(n))
+		l.errorf(n, path, spec.CodeWrongType, hintFor(spec.TypeObject), "want a mapping, have %s", describe(n))
 		return nil, nil
 	}
 	values := map[string]any{}
@@ -115,7 +115,7 @@ func (l *loader) object(n *yaml.Node, path string, fields []spec.Field, skip map
 		f, ok := spec.FindField(fields, name)
 		if !ok {
 			if !open {
-				l.errorf(e.key, kp, CodeUnknownField, didYouMean(name, spec.FieldNames(fields), "valid keys"),
+				l.errorf(e.key, kp, spec.CodeUnknownField, didYouMean(name, spec.FieldNames(fields), "valid keys"),
 					"unknown field `%s`", name)
 			}
 			continue
@@ -158,7 +158,7 @@ func (l *loader) missing(block, null *yaml.Node, path string, f *spec.Field) {
 	if f.Description != "" {
 		hint += " (" + strings.TrimSuffix(f.Description, ".") + ")"
 	}
-	l.errorf(at, path, CodeMissingField, hint, msg, f.Name)
+	l.errorf(at, path, spec.CodeMissingField, hint, msg, f.Name)
 }
 
 // value converts n, the value of field f at path, to the Config value of f's type, reporting what is wrong.
@@ -194,7 +194,7 @@ func (l *loader) value(f *spec.Field, n *yaml.Node, path string) (any, bool) {
 		}
 		d, err := time.ParseDuration(n.Value)
 		if err != nil {
-			l.errorf(n, path, CodeBadDuration, "write a Go duration: a number and a unit (ns, us, ms, s, m, h), "+
+			l.errorf(n, path, spec.CodeBadDuration, "write a Go duration: a number and a unit (ns, us, ms, s, m, h), "+
 				"e.g. 30s, 5m or 1h30m", "`%s` is not a duration", n.Value)
 			return nil, false
 		}
@@ -254,12 +254,15 @@ func (l *loader) str(f *spec.Field, n *yaml.Node, path string) (any, bool) {
 		if f.Secret {
 			shown = "the value"
 		}
-		l.errorf(n, path, CodeBadEnum, hint, "%s is not an allowed value", shown)
+		l.errorf(n, path, spec.CodeBadEnum, hint, "%s is not an allowed value", shown)
 		return nil, false
 	}
 	if f.Secret {
 		l.secrets = append(l.secrets, s)
 		return spec.NewSecret(s), true
+	}
+	if f.HTTPURL && !l.httpURL(n, path, s) {
+		return nil, false
 	}
 	return s, true
 }
@@ -281,7 +284,7 @@ func (l *loader) decode(f *spec.Field, n *yaml.Node, path string, dst any, tags 
 		return false
 	}
 	if err := n.Decode(dst); err != nil {
-		l.errorf(n, path, CodeBadValue, "use a smaller number", "`%s` is out of range", n.Value)
+		l.errorf(n, path, spec.CodeBadValue, "use a smaller number", "`%s` is out of range", n.Value)
 		return false
 	}
 	return true
@@ -354,5 +357,5 @@ func (l *loader) exprPos(n *yaml.Node, path string) (spec.Pos, bool) {
 
 // wrongType reports that n is not of f's type.
 func (l *loader) wrongType(f *spec.Field, n *yaml.Node, path string) {
-	l.errorf(n, path, CodeWrongType, hintFor(f.Type), "want %s, have %s", typeNoun(f.Type), describe(n))
+	l.errorf(n, path, spec.CodeWrongType, hintFor(f.Type), "want %s, have %s", typeNoun(f.Type), describe(n))
 }

@@ -35,6 +35,7 @@ func Apply(ctx context.Context, p *pipelines.Pipeline, opts Options, saved *plan
 	}
 	if s.d != nil && rep.PlanHash != "" {
 		b, _ := json.Marshal(rep)
+		b = []byte(p.Secrets.Redact(string(b))) // connectors' notes and rejects may quote an echoed secret
 		status := "done"
 		if err != nil {
 			status = "failed"
@@ -84,6 +85,7 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 	if pl.Blocked() {
 		return &BlockedError{Guards: pl.Guards}
 	}
+	rep.Notes = append(rep.Notes, overrideNotes(saved, pl)...)
 	rep.PlanHash = pl.Hash
 	if err := s.store.BeginRun(ctx, s.d.Conn(), state.Run{ID: rep.RunID, StartedAt: rep.StartedAt, PlanHash: pl.Hash}); err != nil {
 		return err
@@ -118,6 +120,7 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 		return fmt.Errorf("checkpoint state: %w", err)
 	}
 	s.notifyCommitted(ctx, rep)
+	s.confirm(ctx, rep)
 	rep.ExitReason, rep.ExitCode = ReasonOK, ExitOK
 	if pl.Summary.Total() == 0 {
 		rep.ExitReason = ReasonNoop

@@ -36,13 +36,17 @@ const committerTarget = "committer"
 
 var committingSchema = arrow.NewSchema([]arrow.Field{{Name: "sku", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
 
+// committingConfig is the configuration of the test_committer source.
+type committingConfig struct {
+	Token spec.Secret `spec:"token"`
+}
+
 func init() {
 	connectors.Sources.MustRegister(spec.Component{Kind: spec.KindSource, Name: "test_committer", Summary: "test only",
-		Fields: []spec.Field{{Name: "token", Type: spec.TypeString, Secret: true, Description: "quoted in errors"}}},
+		Fields: []spec.Field{{Name: "token", Type: spec.TypeString, Secret: true, Description: "quoted in errors"}},
+		Config: committingConfig{}},
 		func(cfg spec.Config, env connectors.Env) (connectors.Source, error) {
-			var c struct {
-				Token spec.Secret `spec:"token"`
-			}
+			var c committingConfig
 			if err := cfg.Decode(&c); err != nil {
 				return nil, err
 			}

@@ -76,6 +76,9 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 	done = s.timings.start("diff")
 	ds, err := s.diff(ctx, rf)
 	if err == nil {
+		err = s.holdRemovals(ctx)
+	}
+	if err == nil {
 		err = s.afterDiff(ctx)
 	}
 	done()

@@ -73,8 +73,10 @@ type session struct {
 	staged  map[string]*stage.Output
 	schemas map[string]*arrow.Schema // relation name → schema
 	desired string
-	// protected names a table of keys the plan must leave alone (rejected input rows).
+	// protected names a table of keys the plan must leave alone (rejected input rows); prot is what
+	// protect.go learnt about bad input.
 	protected string
+	prot      protection
 	sink      connectors.Sink
 	refreshed *refreshed // with Options.Refresh
 	// remoteValue reads a listed column of the target (--refresh).
@@ -96,6 +98,8 @@ type session struct {
 	exportBase bool
 	touched    *export.Touched
 	timings    *timings
+	// onceSt: confirming sources' read keys and the _applied relation (confirm.go).
+	onceSt *onceState
 }
 
 func newSession(p *pipelines.Pipeline, opts Options) *session {
@@ -152,7 +156,7 @@ func (s *session) buildSources() spec.Diagnostics {
 	for _, c := range s.p.Sources {
 		_, ctor, ok := connectors.Sources.Lookup(c.Type)
 		if !ok {
-			diags.Append(spec.Errorf(c.Pos, pipelines.CodeUnknownComponent, "", "unknown source type %q", c.Type))
+			diags.Append(spec.Errorf(c.Pos, spec.CodeUnknownComponent, "", "unknown source type %q", c.Type))
 			continue
 		}
 		src, err := ctor(c.Config, s.env())
@@ -172,7 +176,7 @@ func componentError(c *pipelines.Component, err error) error {
 	if errors.As(err, &d) || errors.As(err, &ds) {
 		return err
 	}
-	return spec.Errorf(c.Pos, "component_error", "", "%s %s: %v", c.Spec.Kind, c.Type, err)
+	return spec.Errorf(c.Pos, spec.CodeComponentError, "", "%s %s: %v", c.Spec.Kind, c.Type, err)
 }
 
 // stageAll reads every source; with empty, it creates empty tables of the sources' schemas instead (validate).
@@ -192,6 +196,9 @@ func (s *session) stageAll(ctx context.Context, empty bool) error {
 			return err
 		}
 		s.staged[name] = st
+		if err := s.keepReadKeys(ctx, src, st); err != nil {
+			return err
+		}
 		s.logf("read %s: %d records (%s)", name, st.Input.Records, st.Input.Mode)
 	}
 	return nil
@@ -206,7 +213,8 @@ func (s *session) transformAll(ctx context.Context) (spec.Diagnostics, error) {
 		first = s.p.Sources[0].Name
 	}
 	out, diags, err := steps.Run(ctx, s.d, steps.Input{Steps: s.p.Transforms, First: first, Schemas: s.schemas, Key: s.p.Key,
-		Now: s.now, Location: s.p.TimeZone, Alloc: s.alloc, Dir: s.p.Dir, Timer: s.timings.start, Log: s.logf})
+		Now: s.now, Location: s.p.TimeZone, Alloc: s.alloc, Dir: s.p.Dir, Timer: s.timings.start, Log: s.logf,
+		Built: s.defineApplied})
 	s.desired, s.annotations, s.upcoming, s.notes, s.pushed = out.Desired, out.Annotations, out.Upcoming, out.Notes, out.Pushed
 	return diags, err
 }
@@ -221,7 +229,7 @@ func (s *session) checkKey() spec.Diagnostics {
 			if len(s.p.Key) > 1 {
 				pos.Path = fmt.Sprintf("/key/%d", i)
 			}
-			diags.Append(spec.Errorf(pos, "key_not_found", "the last step's fields are: "+joinComma(engine.FieldNames(sch)),
+			diags.Append(spec.Errorf(pos, spec.CodeKeyNotFound, "the last step's fields are: "+joinComma(engine.FieldNames(sch)),
 				"key field %q is not a field of the records delivered to the sink", k))
 		}
 	}
@@ -234,7 +242,7 @@ func (s *session) buildSink() spec.Diagnostics {
 	c := s.p.Sink
 	_, ctor, ok := connectors.Sinks.Lookup(c.Type)
 	if !ok {
-		diags.Append(spec.Errorf(c.Pos, pipelines.CodeUnknownComponent, "", "unknown sink type %q", c.Type))
+		diags.Append(spec.Errorf(c.Pos, spec.CodeUnknownComponent, "", "unknown sink type %q", c.Type))
 		return diags
 	}
 	env := s.env()
@@ -263,7 +271,7 @@ func check(ctx context.Context, p *pipelines.Pipeline) spec.Diagnostics {
 	s := newSession(p, Options{})
 	d, err := openEngine(ctx, pipelines.State{Dir: p.State.Dir})
 	if err != nil {
-		return spec.Diagnostics{spec.Errorf(spec.Pos{File: p.File}, "internal", "", "%v", err)}
+		return spec.Diagnostics{spec.Errorf(spec.Pos{File: p.File}, spec.CodeInternal, "", "%v", err)}
 	}
 	s.d = d
 	defer s.close()
@@ -299,6 +307,9 @@ func (s *session) prepare(ctx context.Context, readOnly bool) error {
 		return diags
 	}
 	if err := s.stageAll(ctx, false); err != nil {
+		return err
+	}
+	if err := s.followRejects(ctx); err != nil {
 		return err
 	}
 	diags, err := s.transformAll(ctx)
@@ -339,6 +350,9 @@ func (s *session) recordSchema() *arrow.Schema {
 // dropIntermediates frees the sources' and earlier steps' tables once the desired records exist: only the
 // desired table (and the deltas of incremental sources, kept for the commit) are needed from here on.
 func (s *session) dropIntermediates(ctx context.Context) error {
+	if err := s.dropApplied(ctx); err != nil {
+		return err
+	}
 	for name := range s.schemas {
 		if name == s.desired {
 			continue
@@ -348,28 +362,6 @@ func (s *session) dropIntermediates(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// protect collects the keys of rejected input rows, which the plan must neither update nor delete.
-func (s *session) protect(ctx context.Context) error {
-	var keys []connectors.Record
-	for _, st := range s.staged {
-		for _, r := range st.Result.Rejects {
-			if r.Key != nil && hasAll(r.Key, s.p.Key) {
-				keys = append(keys, r.Key)
-			}
-		}
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	sch := s.schemas[s.desired]
-	var fields []arrow.Field
-	for _, k := range s.p.Key {
-		fields = append(fields, sch.Field(sch.FieldIndices(k)[0]))
-	}
-	s.protected = "__protected"
-	return s.d.LoadRecords(ctx, s.protected, arrow.NewSchema(fields, nil), keys)
 }
 
 // openEngine opens the planner's DuckDB with the pipeline's state settings (spilling to the state folder).
@@ -386,13 +378,4 @@ func joinComma(s []string) string {
 		out += x
 	}
 	return out
-}
-
-func hasAll(r connectors.Record, keys []string) bool {
-	for _, k := range keys {
-		if _, ok := r[k]; !ok {
-			return false
-		}
-	}
-	return true
 }

@@ -65,6 +65,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, " (Retail POS emulator %s, eCom emulator %s)", env.Vars["RETAILPOS_BASE_URL"], env.Vars["ECOM_BASE_URL"])
 	case env.FTP != nil:
 		fmt.Fprintf(stdout, " (Ascend FTP server %s, eCom emulator %s)", env.FTP.Addr(), env.Vars["ECOM_BASE_URL"])
+	case env.Orders != nil:
+		fmt.Fprintf(stdout, " (order export emulator %s)", env.Orders.URL())
 	}
 	fmt.Fprintln(stdout)
 
@@ -75,6 +77,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		d.step(0, "possync apply "+f+" --plan out/plan.json")
 		d.step(0, "possync plan "+f)
 	}
+	d.summary(env)
 	for _, s := range env.Scenario() {
 		if d.failed {
 			break
@@ -85,6 +88,15 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		for _, f := range files {
+			if s.Plain {
+				d.step(2, "possync plan "+f+" --limit 20")
+				if s.Note != "" && !d.failed {
+					fmt.Fprintln(stdout, "\n"+s.Note)
+				}
+				d.step(0, "possync apply "+f)
+				d.step(0, "possync plan "+f)
+				continue
+			}
 			d.step(2, "possync plan "+f+" --refresh --limit 20")
 			if s.Note != "" && !d.failed {
 				fmt.Fprintln(stdout, "\n"+s.Note)
@@ -93,6 +105,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			d.step(0, "possync plan "+f+" --refresh")
 		}
 	}
+	d.summary(env)
 	if d.failed {
 		return 1
 	}
@@ -105,6 +118,14 @@ type demo struct {
 	ctx            context.Context
 	stdout, stderr io.Writer
 	failed         bool
+}
+
+// summary prints what the example's world looks like after a sync, when it has something to tell (the
+// website's orders and their confirmation).
+func (d *demo) summary(env *examples.Env) {
+	if s := env.Summary(); s != "" && !d.failed {
+		fmt.Fprintln(d.stdout, "\n"+strings.TrimRight(s, "\n"))
+	}
 }
 
 func (d *demo) step(want int, cmdline string) {

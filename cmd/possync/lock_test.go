@@ -18,7 +18,9 @@ func TestLockTwoProcesses(t *testing.T) {
 	rows := genRows(0, 50)
 	f := newFixture(t, rows)
 
-	a := f.command([]string{"POSSYNC_FAILPOINT=after-lock", "POSSYNC_FAILPOINT_SLEEP=3s"}, "run", "pipeline.yaml")
+	// A waits inside the lock until the release file exists, however long the checks below take.
+	release := filepath.Join(t.TempDir(), "release")
+	a := f.command([]string{"POSSYNC_FAILPOINT=after-lock", "POSSYNC_FAILPOINT_RELEASE=" + release}, "run", "pipeline.yaml")
 	var aOut, aErr bytes.Buffer
 	a.Stdout, a.Stderr = &aOut, &aErr
 	if err := a.Start(); err != nil {
@@ -54,6 +56,9 @@ func TestLockTwoProcesses(t *testing.T) {
 		}
 	}
 
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	ra := finish(t, <-aDone, a, &aOut, &aErr)
 	if ra.code != 0 {
 		t.Fatalf("A: %s", ra)

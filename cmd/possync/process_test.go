@@ -173,7 +173,7 @@ func (r result) String() string {
 func (f *fixture) command(env []string, args ...string) *exec.Cmd {
 	cmd := exec.Command(binary, args...)
 	cmd.Dir = f.dir
-	cmd.Env = append(os.Environ(), "POSSYNC_STATE_DIR="+f.state, "NO_COLOR=1", "POSSYNC_FAILPOINT=", "POSSYNC_FAILPOINT_SLEEP=")
+	cmd.Env = append(os.Environ(), "POSSYNC_STATE_DIR="+f.state, "NO_COLOR=1", "POSSYNC_FAILPOINT=", "POSSYNC_FAILPOINT_RELEASE=")
 	cmd.Env = append(cmd.Env, env...)
 	return cmd
 }

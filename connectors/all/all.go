@@ -7,5 +7,7 @@ import (
 	_ "github.com/possync/possync/connectors/ascend"
 	_ "github.com/possync/possync/connectors/ecom"
 	_ "github.com/possync/possync/connectors/file"
+	_ "github.com/possync/possync/connectors/orderurl"
 	_ "github.com/possync/possync/connectors/retailpos"
+	_ "github.com/possync/possync/connectors/shopify"
 )

@@ -196,10 +196,10 @@ func TestCommittedFailures(t *testing.T) {
 	}{
 		{"archive folder not writable", ftptest.Options{ReadOnly: []string{"/in/archive"}},
 			func(s *ftptest.Server) { s.Mkdir("/in/archive") },
-			[]string{"archive_dir /in/archive: 2 of 2 superseded upload(s) not moved; first: move " +
-				"/in/Downtown_20250114_020000_full.txt to /in/archive/Downtown_20250114_020000_full.txt: 550", "permission denied"}},
+			[]string{"archive_dir /in/archive: 2 of 2 superseded upload(s) not moved; first: ftp://1234@127.0.0.1:",
+				": move /in/Downtown_20250114_020000_full.txt to /in/archive/Downtown_20250114_020000_full.txt: 550", "permission denied"}},
 		{"archive folder cannot be created", ftptest.Options{ReadOnly: []string{"/in"}}, nil,
-			[]string{"archive_dir: create folder /in/archive: 550", "permission denied"}},
+			[]string{"archive_dir: ftp://1234@127.0.0.1:", ": create folder /in/archive: 550", "permission denied"}},
 		{"archive_dir names a file", ftptest.Options{}, func(s *ftptest.Server) { s.Put("/in/archive", nil, mtime) },
 			[]string{"archive_dir: /in/archive exists and is not a folder"}},
 	} {

@@ -13,11 +13,14 @@ type checkpoint struct {
 	Locations map[string][]appliedUpload `json:"locations"`
 }
 
-// appliedUpload identifies an upload as it was listed when applied.
+// appliedUpload identifies an upload as it was listed when applied. Rows and Header are those of a full
+// upload (for the suspect checks of the next one); checkpoints written before they existed lack them.
 type appliedUpload struct {
-	Name  string    `json:"name"`
-	Size  int64     `json:"size"`
-	MTime time.Time `json:"mtime"`
+	Name   string    `json:"name"`
+	Size   int64     `json:"size"`
+	MTime  time.Time `json:"mtime"`
+	Rows   int       `json:"rows,omitempty"`
+	Header []string  `json:"header,omitempty"`
 }
 
 const checkpointVersion = 1

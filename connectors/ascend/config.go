@@ -36,6 +36,7 @@ type config struct {
 	Mode             string        `spec:"mode"`
 	Settle           time.Duration `spec:"settle"`
 	MaxRejectPercent float64       `spec:"max_reject_percent"`
+	MinRowsPercent   float64       `spec:"min_rows_percent,shared"`
 	Timezone         string        `spec:"timezone"`
 }
 
@@ -45,7 +46,7 @@ var userPattern = regexp.MustCompile(`^[0-9]{4}$`)
 // file and no network.
 func decodeConfig(cfg spec.Config, env connectors.Env) (*config, error) {
 	c := &config{Port: 21, Passive: true, TLS: "none", Timeout: 30 * time.Second, Dir: "/", Settle: 2 * time.Second,
-		MaxRejectPercent: 5, Timezone: "UTC"}
+		MaxRejectPercent: 5, MinRowsPercent: 50, Timezone: "UTC"}
 	if err := cfg.Decode(c); err != nil {
 		return nil, err
 	}
@@ -89,6 +90,8 @@ func (c *config) check() error {
 		return fmt.Errorf("settle must not be negative")
 	case c.MaxRejectPercent < 0 || c.MaxRejectPercent > 100:
 		return fmt.Errorf("max_reject_percent %g is not a percentage (0-100)", c.MaxRejectPercent)
+	case c.MinRowsPercent < 0 || c.MinRowsPercent > 100:
+		return fmt.Errorf("min_rows_percent %g is not a percentage (0-100; 0 turns the check off)", c.MinRowsPercent)
 	}
 	if c.Fingerprint != "" {
 		fp, err := parseFingerprint(c.Fingerprint)

@@ -19,15 +19,19 @@ import (
 
 	"github.com/jlaffaye/ftp"
 
+	"github.com/possync/possync/connectors/internal/neterr"
 	"github.com/possync/possync/pipelines/spec"
 )
 
 // client is one logged-in FTP session. Every network wait is bounded by the configured timeout (the server
-// may stay silent at most that long), and cancelling the context closes the connections.
+// may stay silent at most that long), and cancelling the context closes the connections. Its errors name the
+// server (host:port) and the user, never the password.
 type client struct {
 	cfg    *config
 	conn   *ftp.ServerConn
 	redact spec.Redactor
+	// addr is the server's host:port.
+	addr string
 
 	mu    sync.Mutex
 	conns []net.Conn
@@ -43,6 +47,7 @@ func connect(ctx context.Context, cfg *config) (*client, error) {
 		return nil, err
 	}
 	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
+	cl.addr = addr
 	opts := []ftp.DialOption{ftp.DialWithDialFunc(cl.dialFunc(ctx, tlsCfg))}
 	if tlsCfg != nil {
 		opts = append(opts, ftp.DialWithExplicitTLS(tlsCfg))
@@ -51,16 +56,16 @@ func connect(ctx context.Context, cfg *config) (*client, error) {
 	conn, err := ftp.Dial(addr, opts...)
 	if err != nil {
 		cl.close()
-		return nil, cl.errorf(ctx, err, "connect to %s", addr)
+		return nil, cl.errorf(ctx, err, "connect")
 	}
 	cl.conn = conn
 	if err := conn.Login(cfg.User, cfg.Password.Reveal()); err != nil {
 		cl.close()
 		var pe *textproto.Error
 		if errors.As(err, &pe) && pe.Code == ftp.StatusNotLoggedIn {
-			return nil, fmt.Errorf("login refused for user %s: %s", cfg.User, cl.redact.Redact(pe.Msg))
+			return nil, fmt.Errorf("%s: login refused for user %s: %s", cl.where(), cfg.User, cl.redact.Redact(pe.Msg))
 		}
-		return nil, cl.errorf(ctx, err, "log in to %s as user %s", addr, cfg.User)
+		return nil, cl.errorf(ctx, err, "log in")
 	}
 	return cl, nil
 }
@@ -174,9 +179,10 @@ func (cl *client) closeConns() {
 	cl.conns = nil
 }
 
-// errorf wraps err with what was being done, explains TLS and timeout failures, and removes the password.
+// errorf wraps err with what was being done, on which server as which user, explains refused connections,
+// unknown hosts, TLS and timeout failures, and removes the password.
 func (cl *client) errorf(ctx context.Context, err error, format string, args ...any) error {
-	what := fmt.Sprintf(format, args...)
+	what := cl.where() + ": " + fmt.Sprintf(format, args...)
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s: %w", what, ctx.Err())
 	}
@@ -193,8 +199,15 @@ func (cl *client) errorf(ctx context.Context, err error, format string, args ...
 			what, cl.redact.Redact(verr.Err.Error()))
 	case errors.As(err, &nerr) && nerr.Timeout():
 		return fmt.Errorf("%s: no answer within %s (timeout)", what, cl.cfg.Timeout)
+	case neterr.Classify(err) == neterr.Refused, neterr.Classify(err) == neterr.DNS:
+		return fmt.Errorf("%s: %s", what, cl.redact.Redact(neterr.Explain(err)))
 	}
 	return fmt.Errorf("%s: %s", what, cl.redact.Redact(err.Error()))
+}
+
+// where names the server and the user as ftp://user@host:port (the password is never shown).
+func (cl *client) where() string {
+	return "ftp://" + cl.cfg.User + "@" + cl.addr
 }
 
 // idleConn bounds every read and write by the timeout, so a silent server cannot hang a run.

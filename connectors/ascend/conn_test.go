@@ -25,9 +25,11 @@ func TestCheck(t *testing.T) {
 		over map[string]any
 		want string
 	}{
-		{"wrong password", map[string]any{"password": spec.NewSecret("wrong-password")}, "login refused for user 1234: Login incorrect."},
-		{"missing folder", map[string]any{"dir": "/nope"}, "list /nope: 550"},
-		{"nothing listening", map[string]any{"port": int64(1)}, "connect to 127.0.0.1:1:"},
+		{"wrong password", map[string]any{"password": spec.NewSecret("wrong-password")},
+			"ftp://1234@" + srv.Addr() + ": login refused for user 1234: Login incorrect."},
+		{"missing folder", map[string]any{"dir": "/nope"}, "ftp://1234@" + srv.Addr() + ": list /nope: 550"},
+		{"nothing listening", map[string]any{"port": int64(1)},
+			"ftp://1234@127.0.0.1:1: connect: connection refused: nothing listens at that address"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := newSource(t, baseConfig(srv.Addr(), tc.over)).Check(ctx)
@@ -110,7 +112,7 @@ func TestSilentServerTimesOut(t *testing.T) {
 	srv.OnList(func(string, int) { <-release })
 	s := newSource(t, baseConfig(srv.Addr(), map[string]any{"timeout": 100 * time.Millisecond}))
 	err := s.Check(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "list /: no answer within 100ms (timeout)") {
+	if err == nil || !strings.Contains(err.Error(), "ftp://1234@"+srv.Addr()+": list /: no answer within 100ms (timeout)") {
 		t.Fatalf("err = %v, want a timeout", err)
 	}
 }

@@ -3,8 +3,9 @@ package ascend
 import (
 	"bytes"
 	"errors"
-	"strings"
 	"unicode/utf8"
+
+	"github.com/possync/possync/connectors/internal/textenc"
 )
 
 // Encodings a file may be in.
@@ -30,26 +31,4 @@ func decodeText(data []byte) (string, string, error) {
 	return decode1252(data), enc1252, nil
 }
 
-// cp1252 maps the bytes 0x80-0x9F of Windows-1252 to Unicode. The five bytes Windows-1252 leaves undefined
-// (0x81, 0x8D, 0x8F, 0x90, 0x9D) map to the C1 control of the same value, as the WHATWG Encoding Standard
-// does; every other byte is the code point of the same value (ASCII and Latin-1).
-var cp1252 = [32]rune{
-	'€', 0x81, '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', 0x8D, 'Ž', 0x8F,
-	0x90, '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', 0x9D, 'ž', 'Ÿ',
-}
-
-func decode1252(data []byte) string {
-	var b strings.Builder
-	b.Grow(len(data) + len(data)/8)
-	for _, c := range data {
-		switch {
-		case c < 0x80:
-			b.WriteByte(c)
-		case c < 0xA0:
-			b.WriteRune(cp1252[c-0x80])
-		default:
-			b.WriteRune(rune(c))
-		}
-	}
-	return b.String()
-}
+func decode1252(data []byte) string { return textenc.Decode1252(data) }

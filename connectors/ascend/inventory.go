@@ -32,6 +32,9 @@ type inventory struct {
 	rows int
 	// onOrder says the upload has a QtyOnOrder column.
 	onOrder bool
+	// header is the upload's header row; holds are why the upload may be incomplete (ReadResult.Holds).
+	header []string
+	holds  []string
 }
 
 // parseInventory parses an upload. Rows that cannot be used become rejects naming the file, the physical
@@ -54,10 +57,11 @@ func parseInventory(u upload, data []byte) (*inventory, error) {
 	if err != nil {
 		return nil, err
 	}
-	inv := &inventory{upload: u, encoding: enc, withheld: map[string]bool{}, onOrder: pos[cQtyOnOrder] >= 0}
-	p := rowParser{pos: pos, kind: u.Kind, fields: len(header)}
+	inv := &inventory{upload: u, encoding: enc, withheld: map[string]bool{}, onOrder: pos[cQtyOnOrder] >= 0, header: header}
+	p := rowParser{pos: pos, kind: u.Kind, fields: len(header), shortName: u.ShortName}
 	bySKU := map[string]int{}
 	dupLines := map[string][]int{}
+	lastRejected := false
 	for {
 		fields, line, ok, err := t.next()
 		if !ok {
@@ -68,8 +72,10 @@ func parseInventory(u upload, data []byte) (*inventory, error) {
 		if err == nil {
 			it, err = p.parse(fields)
 		}
+		lastRejected = err != nil
 		if err != nil {
-			inv.reject(line, p.sku(fields, err), err)
+			sku, survived := p.recover(fields, err)
+			inv.reject(line, sku, survived, err)
 			continue
 		}
 		if it.shortName != u.ShortName {
@@ -89,17 +95,23 @@ func parseInventory(u upload, data []byte) (*inventory, error) {
 	if len(dupLines) > 0 {
 		inv.dropDuplicates(dupLines)
 	}
+	if t.unterminated && lastRejected {
+		inv.holds = append(inv.holds, fmt.Sprintf("%s ends in the middle of line %d (no line end after a row that cannot be read): "+
+			"the upload was probably cut short in transfer; items missing from it are not deleted", u.Name, t.line))
+	}
 	if u.Kind == kindFull && inv.rows == 0 {
 		return nil, errors.New("a full upload without item rows: refusing to read the location as empty")
 	}
 	return inv, nil
 }
 
-// reject records an unusable row; a row whose SKU could be read withholds that SKU.
-func (inv *inventory) reject(line int, sku string, err error) {
+// reject records an unusable row; a row whose SKU could be read withholds that SKU. survived are the other
+// fields read with confidence (Reject.Fields).
+func (inv *inventory) reject(line int, sku string, survived map[string]any, err error) {
 	r := connectors.Reject{Where: fmt.Sprintf("%s:%d", inv.upload.Name, line), Reason: err.Error()}
 	if sku != "" {
 		r.Key = map[string]any{"sku": sku}
+		r.Fields = survived
 		inv.withheld[sku] = true
 	}
 	inv.rejects = append(inv.rejects, r)
@@ -111,7 +123,7 @@ func (inv *inventory) dropDuplicates(dupLines map[string][]int) {
 	for _, it := range inv.items {
 		if lines, dup := dupLines[it.sku]; dup {
 			for _, l := range lines {
-				inv.reject(l, it.sku, &rowError{reasonDuplicate, fmt.Sprintf("SKU %q is on lines %s of the file", it.sku, joinInts(lines))})
+				inv.reject(l, it.sku, nil, &rowError{reasonDuplicate, fmt.Sprintf("SKU %q is on lines %s of the file", it.sku, joinInts(lines))})
 			}
 			continue
 		}
@@ -122,9 +134,10 @@ func (inv *inventory) dropDuplicates(dupLines map[string][]int) {
 
 // rowParser turns the fields of one row into an item.
 type rowParser struct {
-	pos    []int
-	kind   string
-	fields int
+	pos       []int
+	kind      string
+	fields    int
+	shortName string // the file name's
 }
 
 func (p *rowParser) get(fields []string, c int) string {
@@ -134,13 +147,49 @@ func (p *rowParser) get(fields []string, c int) string {
 	return fields[p.pos[c]]
 }
 
-// sku returns the row's SKU for a reject, when the row could be split into fields.
-func (p *rowParser) sku(fields []string, err error) string {
+// recover returns a rejected row's SKU when it can be read with confidence, and the other fields read with
+// confidence that help following the record to a website product (short_name, upc, gtin14, mpn, brand). A
+// field is read with confidence when the row was split that far: a row with all its fields (a bad value); in
+// a row with too few fields (cut short), every field but the last (which may be cut); in a row with a broken
+// quoted field, the fields before it. A row with too many fields has none (an unquoted delimiter shifted an
+// unknown number of them), nor does a row whose ShortName, when read, is not the file's location.
+func (p *rowParser) recover(fields []string, err error) (string, map[string]any) {
 	var re *rowError
-	if fields == nil || (errors.As(err, &re) && re.Reason == reasonFieldCount) || p.pos[cSku] >= len(fields) {
-		return ""
+	complete := len(fields)
+	switch {
+	case fields == nil:
+		return "", nil
+	case errors.As(err, &re) && re.Reason == reasonFieldCount:
+		if len(fields) > p.fields {
+			return "", nil
+		}
+		complete = len(fields) - 1
 	}
-	return p.get(fields, cSku)
+	read := func(c int) (string, bool) {
+		if p.pos[c] < 0 || p.pos[c] >= complete {
+			return "", false
+		}
+		return fields[p.pos[c]], true
+	}
+	if loc, ok := read(cShortName); ok && loc != p.shortName {
+		return "", nil
+	}
+	sku, ok := read(cSku)
+	if !ok || strings.TrimSpace(sku) == "" {
+		return "", nil
+	}
+	survived := map[string]any{}
+	for c, name := range map[int]string{cShortName: "short_name", cUpc: "upc", cMpn: "mpn", cBrand: "brand"} {
+		if v, ok := read(c); ok && v != "" {
+			survived[name] = v
+		}
+	}
+	if upc, ok := survived["upc"].(string); ok {
+		if g, err := normalizeUpc(upc); err == nil && g != "" {
+			survived["gtin14"] = g
+		}
+	}
+	return sku, survived
 }
 
 // parse reads a row. An inv upload's row carries only ShortName, Sku, QtyOnHand and QtyOnOrder; every other

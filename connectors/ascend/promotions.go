@@ -41,6 +41,7 @@ picks, per item, the active eCommerce promotion created earliest.`,
     timezone: America/Los_Angeles
     locations:
       - {short_name: Downtown, status: single-site}`,
+	Config: config{},
 }
 
 func init() {

@@ -300,13 +300,14 @@ func TestRejectedRows(t *testing.T) {
 	srv.Put("/Downtown_20250115_020000_full.txt", []byte(strings.Join(lines, "\n")+"\n"), mtime)
 	name := "Downtown_20250115_020000_full.txt"
 	want := []connectors.Reject{
-		{Where: name + ":3", Key: map[string]any{"sku": "CD"}, Reason: `check_digit: Upc "036000291453" fails the GS1 check digit: it ends in 3, the check digit is 2`},
-		{Where: name + ":5", Key: map[string]any{"sku": "EXP"}, Reason: `non_digit: Upc "6.89228E+11" has a character other than a digit (spreadsheet exponent forms such as 6.89228E+11 lose digits)`},
-		{Where: name + ":6", Key: map[string]any{"sku": "LEN"}, Reason: `length: Upc "12345" has 5 digits; a UPC-A, EAN-13 or GTIN-14 has 11 to 14`},
-		{Where: name + ":7", Key: map[string]any{"sku": "PRICE"}, Reason: `bad_number: Price "1,299.00" is not a decimal number such as 1299.99 (dot for decimals, no thousands separators)`},
+		{Where: name + ":3", Key: map[string]any{"sku": "CD"}, Fields: map[string]any{"short_name": "Downtown", "upc": "036000291453"}, Reason: `check_digit: Upc "036000291453" fails the GS1 check digit: it ends in 3, the check digit is 2`},
+		{Where: name + ":5", Key: map[string]any{"sku": "EXP"}, Fields: map[string]any{"short_name": "Downtown", "upc": "6.89228E+11"}, Reason: `non_digit: Upc "6.89228E+11" has a character other than a digit (spreadsheet exponent forms such as 6.89228E+11 lose digits)`},
+		{Where: name + ":6", Key: map[string]any{"sku": "LEN"}, Fields: map[string]any{"short_name": "Downtown", "upc": "12345"}, Reason: `length: Upc "12345" has 5 digits; a UPC-A, EAN-13 or GTIN-14 has 11 to 14`},
+		{Where: name + ":7", Key: map[string]any{"sku": "PRICE"}, Fields: map[string]any{"short_name": "Downtown"}, Reason: `bad_number: Price "1,299.00" is not a decimal number such as 1299.99 (dot for decimals, no thousands separators)`},
 		{Where: name + ":8", Reason: "missing: Sku is empty; it is required in a full upload"},
-		{Where: name + ":9", Reason: "field_count: 3 field(s), the header has 18"},
-		{Where: name + ":12", Key: map[string]any{"sku": "FLAG"}, Reason: `bad_flag: Active "maybe": want Y or N`},
+		// Cut short: the fields before the last one were read whole, the SKU among them.
+		{Where: name + ":9", Key: map[string]any{"sku": "SHORT"}, Fields: map[string]any{"short_name": "Downtown"}, Reason: "field_count: 3 field(s), the header has 18"},
+		{Where: name + ":12", Key: map[string]any{"sku": "FLAG"}, Fields: map[string]any{"short_name": "Downtown"}, Reason: `bad_flag: Active "maybe": want Y or N`},
 		{Where: name + ":10", Key: map[string]any{"sku": "DUP"}, Reason: `duplicate_sku: SKU "DUP" is on lines 10, 11 of the file`},
 		{Where: name + ":11", Key: map[string]any{"sku": "DUP"}, Reason: `duplicate_sku: SKU "DUP" is on lines 10, 11 of the file`},
 	}

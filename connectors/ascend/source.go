@@ -64,8 +64,13 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest) (connecto
 		return nil, err
 	}
 	defer cl.close()
+	prev, err := decodeCheckpoint(req.Checkpoint) // the last applied run's, even on a full refresh
+	if err != nil {
+		return nil, err
+	}
 	var states []*state
 	var deltas [][]*inventory
+	fulls := map[string]*inventory{}
 	for _, sel := range sels {
 		if sel.base.Name == "" {
 			continue
@@ -74,6 +79,8 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest) (connecto
 		if err != nil {
 			return nil, err
 		}
+		fulls[sel.loc.ShortName] = invs[0]
+		res.Holds = append(res.Holds, suspectFull(prev.Locations[sel.loc.ShortName], invs[0], s.cfg.MinRowsPercent)...)
 		states = append(states, newState(sel.loc, invs[0]))
 		deltas = append(deltas, invs[1:])
 	}
@@ -97,7 +104,7 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest) (connecto
 		res.Notes = append(res.Notes, note)
 	}
 	setEligible(records, req.Now, s.zone)
-	res.Checkpoint = checkpointOf(sels)
+	res.Checkpoint = withFacts(checkpointOf(sels), fulls)
 	return newReader(inventorySchema, req.Alloc, len(records), func(b *array.RecordBuilder, i int) {
 		appendRecord(b, records[i])
 	}, res), nil
@@ -112,6 +119,7 @@ func (s *Source) fetchAll(ctx context.Context, cl *client, uploads []upload, res
 			return nil, err
 		}
 		res.Rejects = append(res.Rejects, inv.rejects...)
+		res.Holds = append(res.Holds, inv.holds...)
 		if inv.encoding != encUTF8 {
 			res.Notes = append(res.Notes, fmt.Sprintf("%s: read as %s", u.Name, inv.encoding))
 		}

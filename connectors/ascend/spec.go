@@ -99,7 +99,11 @@ The read is a snapshot of that state, keyed by sku, rebuilt from the files on th
 missing from the full upload no longer exists. The files used are kept in the checkpoint; a run that would
 fall back to a full file older than the last applied one fails instead. With archive_dir, each applied run
 then moves the uploads older than the full file it applied out of the folder. Rows that cannot be used are
-rejects naming file, line and reason; their SKUs keep their last applied values.
+rejects naming file, line and reason; their SKUs keep their last applied values (the SKU is read from the
+fields that survived when it can be; when it cannot, the run deletes and deactivates nothing). A full file
+that ends inside a row it cannot read, that has fewer rows than min_rows_percent of the last applied one of
+its location, or whose header differs from it, is suspect: the run deletes and deactivates nothing and says
+why in the plan.
 
 Files are tab-delimited or CSV with a header matched by name (case-insensitive, with aliases), UTF-8 with or
 without BOM or Windows-1252, CRLF or LF. Upc is normalised to gtin14 (11 to 14 digits, left-padded, GS1 check
@@ -114,6 +118,10 @@ an inv file set its quantity) and file (the newest upload it comes from). Empty 
 	Fields: append(append([]spec.Field{}, connectionFields...),
 		spec.Field{Name: "timezone", Type: spec.TypeString, Default: "UTC", Example: "America/Los_Angeles",
 			Description: "The stores' IANA time zone: the run date for the 90-day sold rule of eligible is taken there."},
+		spec.Field{Name: "min_rows_percent", Type: spec.TypeFloat, Default: 50, Advanced: true,
+			Description: "A new full file with fewer rows than this percentage of the last applied full file of " +
+				"the same location is suspect (an export or transfer cut short): the run then deletes and " +
+				"deactivates nothing because it is missing, and says so in the plan. 0 turns the check off."},
 	),
 	Example: `source:
   type: ascend
@@ -127,6 +135,7 @@ an inv file set its quantity) and file (the newest upload it comes from). Empty 
     - {short_name: Downtown, status: multi-site}
     - {short_name: Uptown, status: multi-site}
     - {short_name: Warehouse, status: none}`,
+	Config: config{},
 }
 
 func init() {

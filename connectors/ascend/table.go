@@ -15,6 +15,8 @@ type table struct {
 	pos   int
 	line  int // physical line number of the last line read, 1-based
 	buf   []string
+	// unterminated says the last line read ends the text without a line end.
+	unterminated bool
 }
 
 // newTable reads the header of text; it fails when the first line is empty.
@@ -45,6 +47,7 @@ func (t *table) nextLine() (string, bool) {
 	var line string
 	if end < 0 {
 		line, t.pos = rest, len(t.text)
+		t.unterminated = true
 	} else {
 		line, t.pos = rest[:end], t.pos+end+1
 	}
@@ -53,7 +56,8 @@ func (t *table) nextLine() (string, bool) {
 }
 
 // next returns the fields of the next non-blank line and its line number; ok is false at the end. The
-// returned slice is reused by the following call. A malformed line returns its line number and an error.
+// returned slice is reused by the following call. A malformed line returns its line number, an error and
+// the fields read before the malformed one.
 func (t *table) next() (fields []string, line int, ok bool, err error) {
 	for {
 		l, more := t.nextLine()
@@ -68,14 +72,15 @@ func (t *table) next() (fields []string, line int, ok bool, err error) {
 	}
 }
 
-// split splits one line into fields.
+// split splits one line into fields. On an error it returns the fields before the malformed one.
 func (t *table) split(line string) ([]string, error) {
 	out := t.buf[:0]
 	for i := 0; ; {
 		if i < len(line) && line[i] == '"' {
 			v, n, err := unquote(line[i:], t.delim)
 			if err != nil {
-				return nil, err
+				t.buf = out
+				return out, err
 			}
 			out = append(out, v)
 			i += n

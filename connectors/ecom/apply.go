@@ -55,6 +55,9 @@ type applier struct {
 	// variant creations waiting for those products' ids.
 	creates map[string]int
 	waiters map[string][]int
+	// outage is the first failure that says the store is failing rather than refusing (a creation lost or
+	// answered 5xx again after its lookup, a batch request answered 5xx): the sink stops sending after it.
+	outage error
 }
 
 // Apply applies the changes and returns one outcome each: nil when the store acknowledged it; a
@@ -62,10 +65,12 @@ type applier struct {
 // SKU), or the record cannot be sent (bad images or options JSON, a variant whose product is missing);
 // connectors.ErrNotAttempted (possibly wrapped) for a change not sent, or only partly sent, before the sink
 // stopped; any other error when a request's fate is unknown (lost in transport, the API failing after
-// retries), which the runner settles with Reconcile on the next run.
+// retries), which the runner settles with Reconcile on the next run. A store failing (5xx, timeouts) is
+// never reported as refusing a change.
 //
-// err is non-nil when the sink stops: the store refused the token (401/403), the API kept failing, or ctx
-// ended. More than batch_threshold changes go through batch tickets.
+// err is non-nil when the sink stops: the store refused the token (401/403), the API kept failing (a
+// request failing after its retries, a creation failing again after its lookup, a batch request answered
+// 5xx), or ctx ended. More than batch_threshold changes go through batch tickets.
 func (s *Sink) Apply(ctx context.Context, changes []connectors.Change) ([]error, error) {
 	if s.m == nil {
 		return nil, fmt.Errorf("ecom sink: the records' schema is unknown, so nothing can be mapped")
@@ -195,7 +200,17 @@ func (a *applier) runDirect(ctx context.Context, ops []op) ([]op, error) {
 		var body json.RawMessage
 		err := a.s.client.Do(ctx, o.method, o.path, o.query, o.body, &body)
 		follow, fatal := a.handle(ctx, o, result{err: err, body: body}, true)
+		if fatal == nil && isUncertain(err) {
+			// Settle this write (its lookup, maybe one more attempt) before sending others: a store that
+			// fails shows here, and the sink stops before failing every change the same way.
+			for len(follow) > 0 && fatal == nil {
+				follow, fatal = a.runDirect(ctx, follow)
+			}
+		}
 		next = append(next, follow...)
+		if fatal == nil {
+			fatal = a.failing()
+		}
 		if fatal != nil {
 			return nil, fatal
 		}
@@ -209,7 +224,7 @@ func (a *applier) runDirect(ctx context.Context, ops []op) ([]op, error) {
 func (a *applier) handle(ctx context.Context, o op, r result, direct bool) ([]op, error) {
 	st := &a.st[o.ch]
 	st.open--
-	if o.method != http.MethodGet {
+	if o.method != http.MethodGet && !neverSent(r.err) {
 		st.sent = true
 	}
 	if st.done {
@@ -233,17 +248,40 @@ func (a *applier) handle(ctx context.Context, o op, r result, direct bool) ([]op
 		if direct {
 			return nil, fmt.Errorf("the store API is failing: %w", err)
 		}
+		a.noteOutage(err) // a batch request is not retried: stop once the ticket's answers are handled
 		return nil, nil
 	}
 }
 
+// noteOutage records the first failure that shows the store failing.
+func (a *applier) noteOutage(err error) {
+	if a.outage == nil {
+		a.outage = err
+	}
+}
+
+// failing is the error that stops the sink after an outage was noted, or nil.
+func (a *applier) failing() error {
+	if a.outage == nil {
+		return nil
+	}
+	return fmt.Errorf("the store API is failing (stopped sending; the next run reconciles what it met): %w", a.outage)
+}
+
 // unknown is the outcome of a request whose fate is unknown: the error for a write, "not attempted" (or
-// partly attempted) for a read.
+// partly attempted) for a read or a write that never left (the store unreachable).
 func (a *applier) unknown(o op, err error) error {
-	if o.method == http.MethodGet {
+	if o.method == http.MethodGet || neverSent(err) {
 		return a.stopped(o.ch)
 	}
 	return err
+}
+
+// neverSent reports whether err says the request never reached the store: a refused connection, an
+// unknown host, a failed TLS handshake.
+func neverSent(err error) bool {
+	var te *httpapi.TransportError
+	return errors.As(err, &te) && !te.Temporary()
 }
 
 // follow counts the requests as open for their changes.
@@ -283,9 +321,16 @@ func parentFailed(sku string, err error) error {
 	return fmt.Errorf("product %s was not created: %w", sku, connectors.ErrNotAttempted)
 }
 
-// reject settles a change with the store's refusal (a *connectors.ChangeError) or an unknown fate.
+// reject settles a change with the store's refusal (a *connectors.ChangeError) or an unknown fate. A write
+// whose outcome stayed unknown after its lookup (lost, or answered 408/5xx, twice) is no refusal: the store
+// is failing, so the change is left to reconcile and the sink stops.
 func (a *applier) reject(i int, err error) []op {
 	var se *httpapi.StatusError
+	if isUncertain(err) {
+		a.settle(i, err)
+		a.noteOutage(err)
+		return nil
+	}
 	if errors.As(err, &se) {
 		a.settle(i, &connectors.ChangeError{Status: se.Status, Reason: se.Error()})
 	} else {

@@ -87,6 +87,9 @@ func (a *applier) runBatch(ctx context.Context, ops []op) ([]op, error) {
 				fatal = err
 			}
 		}
+		if fatal == nil {
+			fatal = a.failing()
+		}
 		if fatal != nil {
 			return nil, fatal
 		}

@@ -45,6 +45,7 @@ GTIN leaves gtin14 null (the product can then match only by MPN) and is listed i
     type: ecom_products
     store_id: "1003"
     token: ${ECOM_TOKEN}`,
+	Config: productsConfig{},
 }
 
 // productsConnectionFields are the sink's connection fields; the source needs only the read_catalog scope.
@@ -80,6 +81,7 @@ type productsConfig struct {
 	BaseURL           string        `spec:"base_url"`
 	RequestsPerMinute int           `spec:"requests_per_minute"`
 	Timeout           time.Duration `spec:"timeout"`
+	RetryBudget       time.Duration `spec:"retry_budget"`
 	MPNAttribute      string        `spec:"mpn_attribute"`
 }
 
@@ -105,7 +107,7 @@ func NewProductsSource(cfg spec.Config, env connectors.Env) (*ProductsSource, er
 		return nil, fmt.Errorf("mpn_attribute is empty: name the product attribute holding the MPN")
 	}
 	s, err := build(config{StoreID: c.StoreID, Token: c.Token, BaseURL: c.BaseURL, RequestsPerMinute: c.RequestsPerMinute,
-		Timeout: c.Timeout}, connectors.Env{Pipeline: env.Pipeline, Dir: env.Dir})
+		Timeout: c.Timeout, RetryBudget: c.RetryBudget}, connectors.Env{Pipeline: env.Pipeline, Dir: env.Dir})
 	if err != nil {
 		return nil, err
 	}

@@ -23,8 +23,8 @@ import (
 )
 
 // Retries: a 429 waits for its Retry-After, and a rate-limit storm can last many answers, so a request is
-// retried up to 25 times; 408 and 5xx back off exponentially up to 10 s (about 3.5 min in all) before the
-// sink gives up on the store.
+// retried up to 25 times; 408 and 5xx back off exponentially up to 10 s; retry_budget (default 2 min) bounds
+// the time in all before the sink gives up on the store.
 const (
 	maxRetries = 25
 	maxDelay   = 10 * time.Second
@@ -81,6 +81,9 @@ func build(c config, env connectors.Env) (*Sink, error) {
 	if err != nil || base.Scheme == "" || base.Host == "" {
 		return nil, fmt.Errorf("base_url %q is not an absolute URL", c.BaseURL)
 	}
+	if base.Scheme != "http" && base.Scheme != "https" {
+		return nil, fmt.Errorf("base_url %q: the scheme %s is not supported, only http and https", c.BaseURL, base.Scheme)
+	}
 	m, err := newMapper(env.Schema, env.Key, c.OwnedFields)
 	if err != nil {
 		return nil, err
@@ -94,6 +97,7 @@ func build(c config, env connectors.Env) (*Sink, error) {
 			HTTP:        &http.Client{Timeout: c.Timeout},
 			MaxRetries:  maxRetries,
 			MaxDelay:    maxDelay,
+			Budget:      c.RetryBudget,
 			Limiter:     httpapi.NewLimiter(c.RequestsPerMinute, max(1, c.RequestsPerMinute/60)),
 			DecodeError: decodeError,
 		},
@@ -117,10 +121,11 @@ func (s *Sink) SetSleep(sleep func(ctx context.Context, d time.Duration) error) 
 func (s *Sink) BatchSize() int { return batchSize }
 
 // Check reads one product (GET /products?limit=1): it proves the store is reachable and the token may read
-// the catalog. A refused token is reported as such.
+// the catalog. A refused token is reported as such. It retries little (httpapi.Client.ForCheck), so that it
+// answers within seconds.
 func (s *Sink) Check(ctx context.Context) error {
 	var page envelope
-	err := s.client.Do(ctx, http.MethodGet, "/products", url.Values{"limit": {"1"}}, nil, &page)
+	err := s.client.ForCheck().Do(ctx, http.MethodGet, "/products", url.Values{"limit": {"1"}}, nil, &page)
 	if isAuth(err) {
 		return fmt.Errorf("store %s: token refused (check the token and its read_catalog, update_catalog and create_catalog scopes): %w", s.cfg.StoreID, err)
 	}

@@ -13,12 +13,17 @@ var connectionFields = []spec.Field{
 		Description: "The store's id (Settings → General → Store ID in the eCom admin)."},
 	{Name: "token", Type: spec.TypeString, Required: true, Secret: true, Example: "${ECOM_TOKEN}",
 		Description: "A secret_ access token with the read_catalog, update_catalog and create_catalog scopes."},
-	{Name: "base_url", Type: spec.TypeString, Default: "https://app.ecwid.com/api/v3", Advanced: true,
-		Description: "The API root; the store id is appended."},
+	{Name: "base_url", Type: spec.TypeString, Default: "https://app.ecwid.com/api/v3", Advanced: true, HTTPURL: true,
+		Description: "The API root (an http or https URL); the store id is appended."},
 	{Name: "requests_per_minute", Type: spec.TypeInt, Default: 600, Advanced: true,
 		Description: "Client-side pace of requests; the API allows 600 per minute per token."},
 	{Name: "timeout", Type: spec.TypeDuration, Default: "30s", Advanced: true,
 		Description: "Time limit of one HTTP request."},
+	{Name: "retry_budget", Type: spec.TypeDuration, Default: "2m", Advanced: true, Example: "5m",
+		Description: "Time one request may spend retrying a rate limit (429), a busy or failing store (408, 5xx) " +
+			"or a timeout, waits included; the error then says the budget ran out. A refused connection, an " +
+			"unknown host, a TLS failure and a refusal (400, 401, 403, 404) are never retried. possync check " +
+			"uses its own budget of 10s."},
 }
 
 var sinkSpec = spec.Component{
@@ -70,8 +75,11 @@ before a crash, or a 409 SKU_ALREADY_EXISTS, or a POST lost in transport) update
 the desired values instead. Deleting a SKU the store no longer has counts as done. A plan larger than
 batch_threshold goes through batch tickets (POST /batch, at most 500 requests each, polled every
 poll_interval until COMPLETED), each request's result mapped back to its record. Requests are paced at
-requests_per_minute; a 429 waits for its Retry-After (up to 25 times per request). A refused token (403)
-stops the run.
+requests_per_minute; a 429 waits for its Retry-After, and 408, 5xx and timeouts back off, up to 25 times
+per request and within retry_budget; a refused connection, an unknown host or a TLS failure fails at once. A
+refused token (403) stops the run, and so does a store that keeps failing (5xx after the retries, or a
+create answered 500 twice): the change that met it is left to reconcile on the next run (its outcome is
+unknown), and the changes not yet sent are reported as not attempted, never as refused.
 
 plan --refresh lists the store (products and their combinations, as records with parent_sku) in the
 record fields above but images: empty text and a zero compare-to price read as null, options are compact
@@ -99,6 +107,7 @@ sent again only when the records' images change.`,
   store_id: "1003"
   token: ${ECOM_TOKEN}
   owned_fields: [compare_to_price]`,
+	Config: config{},
 }
 
 func init() {
@@ -112,6 +121,7 @@ type config struct {
 	BaseURL           string        `spec:"base_url"`
 	RequestsPerMinute int           `spec:"requests_per_minute"`
 	Timeout           time.Duration `spec:"timeout"`
+	RetryBudget       time.Duration `spec:"retry_budget"`
 	BatchThreshold    int           `spec:"batch_threshold"`
 	PollInterval      time.Duration `spec:"poll_interval"`
 	OwnedFields       []string      `spec:"owned_fields"`
@@ -128,6 +138,9 @@ func (c config) withDefaults() config {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 30 * time.Second
+	}
+	if c.RetryBudget <= 0 {
+		c.RetryBudget = 2 * time.Minute
 	}
 	if c.BatchThreshold <= 0 {
 		c.BatchThreshold = 50

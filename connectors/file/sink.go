@@ -63,6 +63,7 @@ values are JSON strings, numbers, booleans or null; timestamps and dates are RFC
   type: file
   path: out/products.csv
   changelog: out/changes.jsonl`,
+	Config: sinkConfig{},
 }
 
 func init() {

@@ -105,6 +105,7 @@ when no offset is given); booleans as true/false, t/f, yes/no, y/n or 1/0.`,
     - {name: price, type: float}
     - {name: stock, type: int}
     - {name: updated_at, type: timestamp}`,
+	Config: sourceConfig{},
 }
 
 func init() {

@@ -31,6 +31,7 @@ records for plan --refresh.`,
 	Example: `sink:
   type: memory
   target: store`,
+	Config: sinkConfig{},
 }
 
 func init() {

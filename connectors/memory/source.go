@@ -38,6 +38,7 @@ version, which grows each time a dataset is registered. The schema is the datase
 	Example: `source:
   type: memory
   dataset: products`,
+	Config: sourceConfig{},
 }
 
 func init() {

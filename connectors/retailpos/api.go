@@ -18,6 +18,9 @@ type api struct {
 	pageSize int
 }
 
+// forCheck returns the api for a connection check: few retries, within seconds (httpapi.Client.ForCheck).
+func (a *api) forCheck() *api { return &api{c: a.c.ForCheck(), pageSize: a.pageSize} }
+
 // The API's JSON shapes, only the fields the source uses.
 
 // page is one page of a version-paged collection.
@@ -195,14 +198,36 @@ func (a *api) brands(ctx context.Context) (map[string]string, error) {
 }
 
 // decodeError reads the API's error body, {"error": "<title>", "message": "<detail>"} (the client masks the
-// token in it).
+// token in it). It keeps the explanation of the other shapes X-Series and its OAuth endpoint answer with:
+// "details" or "error_description" for the detail, and an "error" that is an object with its own message.
+// A body it cannot read is left to the client, which quotes its text.
 func decodeError(_ int, body []byte) (string, string) {
 	var e struct {
-		Error   string `json:"error"`
-		Message string `json:"message"`
+		Error       json.RawMessage `json:"error"`
+		Message     string          `json:"message"`
+		Details     string          `json:"details"`
+		Description string          `json:"error_description"`
 	}
 	if json.Unmarshal(body, &e) != nil {
 		return "", ""
 	}
-	return e.Error, e.Message
+	var title string
+	if json.Unmarshal(e.Error, &title) != nil {
+		var inner struct {
+			Code    any    `json:"code"`
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(e.Error, &inner) == nil && inner.Message != "" {
+			if inner.Code != nil {
+				title = fmt.Sprint(inner.Code)
+			}
+			return title, inner.Message
+		}
+	}
+	for _, detail := range []string{e.Message, e.Details, e.Description} {
+		if detail != "" {
+			return title, detail
+		}
+	}
+	return title, ""
 }

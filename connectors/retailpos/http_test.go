@@ -133,10 +133,54 @@ func TestRequestTimeout(t *testing.T) {
 	var slept int
 	s.api.c.Sleep = func(_ context.Context, _ time.Duration) error { slept++; return nil }
 	err = s.Check(t.Context())
-	if err == nil || !strings.Contains(err.Error(), "Timeout") || !strings.Contains(err.Error(), "after 6 attempts") {
+	if err == nil || !strings.Contains(strings.ToLower(err.Error()), "timeout") || !strings.Contains(err.Error(), "after 3 attempts") {
+		t.Errorf("error %v, want a timeout after the check's few retries", err)
+	}
+	if slept != 2 {
+		t.Errorf("%d sleeps between 3 attempts", slept)
+	}
+	// A read retries timeouts as long as its budget allows.
+	slept = 0
+	_, err = s.Read(t.Context(), connectors.ReadRequest{})
+	if err == nil || !strings.Contains(strings.ToLower(err.Error()), "timeout") || !strings.Contains(err.Error(), "after 6 attempts") {
 		t.Errorf("error %v, want a timeout after the bounded retries", err)
 	}
 	if slept != 5 {
 		t.Errorf("%d sleeps between 6 attempts", slept)
+	}
+}
+
+// TestErrorsKeepTheAPIExplanation: whatever shape the API's error body has, the error says what the API
+// said, names the server, and never shows the token.
+func TestErrorsKeepTheAPIExplanation(t *testing.T) {
+	const tok = "tok-SECRET-4242-abcdef"
+	for _, c := range []struct {
+		status int
+		body   string
+		want   string
+	}{
+		{400, `{"error":"Bad Request","message":"page_size must be a positive integer"}`, "HTTP 400: Bad Request: page_size must be a positive integer"},
+		{400, `{"error":"Bad Request","details":"after must be a non-negative integer"}`, "HTTP 400: Bad Request: after must be a non-negative integer"},
+		{401, `{"error":"invalid_token","error_description":"The access token expired"}`, "HTTP 401: invalid_token: The access token expired"},
+		{404, `{"error":{"code":"not_found","message":"Unknown outlet endpoint"}}`, "HTTP 404: not_found: Unknown outlet endpoint"},
+		{502, `upstream connect error or disconnect/reset before headers`, "HTTP 502: upstream connect error or disconnect/reset before headers"},
+		{403, `<html><title>403 Forbidden: token TOK-SECRET-4242-ABCDEF blocked</title></html>`, "HTTP 403: 403 Forbidden: token *** blocked"},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(c.status)
+			_, _ = w.Write([]byte(c.body))
+		}))
+		s, err := NewSource(spec.Config{Values: map[string]any{"base_url": srv.URL, "token": spec.NewSecret(tok)}}, connectors.Env{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.api.c.Sleep = func(context.Context, time.Duration) error { return nil }
+		err = s.Check(t.Context())
+		srv.Close()
+		host := strings.TrimPrefix(srv.URL, "http://")
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "at "+host) ||
+			strings.Contains(strings.ToLower(err.Error()), "secret-4242") {
+			t.Errorf("body %s: error %v\nwant it to contain %q and the server %s, and no token", c.body, err, c.want, host)
+		}
 	}
 }

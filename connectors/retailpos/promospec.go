@@ -44,12 +44,13 @@ rejected (the run report lists it). Requests are paced and retried as for the re
     domain_prefix: acme-outdoor
     token: ${RETAILPOS_TOKEN}
     timezone: America/Los_Angeles   # the pipeline's timezone`,
+	Config: promotionsConfig{},
 }
 
 // promotionsFields are the retailpos connection settings plus the promotions source's own.
 func promotionsFields() []spec.Field {
 	var fields []spec.Field
-	for _, name := range []string{"domain_prefix", "base_url", "token", "timeout", "requests_per_minute"} {
+	for _, name := range []string{"domain_prefix", "base_url", "token", "timeout", "retry_budget", "requests_per_minute"} {
 		f, ok := sourceSpec.Field(name)
 		if !ok {
 			panic(fmt.Sprintf("retailpos: no field %s to share with retailpos_promotions", name))

@@ -39,6 +39,7 @@ type promotionsConfig struct {
 	Token             spec.Secret   `spec:"token"`
 	PageSize          int           `spec:"page_size"`
 	Timeout           time.Duration `spec:"timeout"`
+	RetryBudget       time.Duration `spec:"retry_budget"`
 	RequestsPerMinute int           `spec:"requests_per_minute"`
 	IncludePriceBooks bool          `spec:"include_price_books"`
 	Timezone          string        `spec:"timezone"`
@@ -61,12 +62,12 @@ var (
 // prefix, a token, positive page size and timeout, a non-negative rate, a known IANA time zone) and touches
 // no network.
 func NewPromotionsSource(cfg spec.Config, _ connectors.Env) (*PromotionsSource, error) {
-	c := promotionsConfig{PageSize: defaultPageSize, Timeout: defaultTimeout, RequestsPerMinute: defaultRequestsPerMinute,
+	c := promotionsConfig{PageSize: defaultPageSize, Timeout: defaultTimeout, RetryBudget: defaultRetryBudget, RequestsPerMinute: defaultRequestsPerMinute,
 		IncludePriceBooks: true, Timezone: "UTC"}
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
-	a, err := connect(c.BaseURL, c.DomainPrefix, c.Token, c.Timeout, c.RequestsPerMinute, c.PageSize)
+	a, err := connect(c.BaseURL, c.DomainPrefix, c.Token, c.Timeout, c.RetryBudget, c.RequestsPerMinute, c.PageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -85,13 +86,14 @@ func (s *PromotionsSource) Schema() *arrow.Schema { return promotionsSchema }
 // Check asks for one promotion (and one price book when they are read), which proves the token and its
 // promotions (and price books) scopes.
 func (s *PromotionsSource) Check(ctx context.Context) error {
+	a := s.api.forCheck() // answer within seconds
 	one := url.Values{"page_size": {"1"}}
 	var body struct{}
-	if err := s.api.get(ctx, "/promotions/search", one, &body); err != nil {
+	if err := a.get(ctx, "/promotions/search", one, &body); err != nil {
 		return fmt.Errorf("list promotions: %w", err)
 	}
 	if s.priceBooks {
-		if err := s.api.get(ctx, "/price_books", one, &body); err != nil {
+		if err := a.get(ctx, "/price_books", one, &body); err != nil {
 			return fmt.Errorf("list price books: %w", err)
 		}
 	}

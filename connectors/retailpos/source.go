@@ -1,8 +1,11 @@
-// Package retailpos is the Retail POS source: the product catalog of a Lightspeed Retail X-Series store (formerly
-// Vend), read through its API 2.0, with each product's inventory summed over the outlets sold online.
+// Package retailpos holds the connectors of a Lightspeed Retail X-Series store (formerly Vend), which share
+// one API client (bearer token, pacing, 429 with Retry-After, error bodies): the retailpos source (the
+// product catalog, read through API 2.0, with each product's inventory summed over the outlets sold online),
+// the retailpos_promotions source, the retailpos_customers source (customers, for order_match) and the
+// retailpos_orders sink (each website order an open sale, exactly once; sales.go).
 //
-// Every read returns Mode Changes keyed by id: the runner keeps the source's records and merges each read
-// into them. A full read returns every product, deleted ones included (deleted = true), and an incremental
+// The catalog source's reads return Mode Changes keyed by id: the runner keeps the source's records and
+// merges each read into them. A full read returns every product, deleted ones included (deleted = true), and an incremental
 // read only the products whose product or inventory changed since the checkpoint. A full read is not a
 // Snapshot on purpose: the runner refreshes a source's stored records only from Changes reads, so a Snapshot
 // would leave them stale for the next incremental merge; and since X-Series soft-deletes products, a full
@@ -40,6 +43,7 @@ type sourceConfig struct {
 	EcomOutlet        string        `spec:"ecom_outlet"`
 	PageSize          int           `spec:"page_size"`
 	Timeout           time.Duration `spec:"timeout"`
+	RetryBudget       time.Duration `spec:"retry_budget"`
 	FullRefreshEvery  time.Duration `spec:"full_refresh_every"`
 	RequestsPerMinute int           `spec:"requests_per_minute"`
 }
@@ -48,6 +52,7 @@ type sourceConfig struct {
 const (
 	defaultPageSize          = 1000
 	defaultTimeout           = 30 * time.Second
+	defaultRetryBudget       = 2 * time.Minute
 	defaultFullRefreshEvery  = 24 * time.Hour
 	defaultRequestsPerMinute = 60
 	limiterBurst             = 10
@@ -71,12 +76,12 @@ var domainPrefix = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?
 // NewSource builds a source from its configuration. It checks the settings (a base URL or a domain prefix, a
 // token, positive page size and timeout, non-negative rate and refresh period) and touches no network.
 func NewSource(cfg spec.Config, _ connectors.Env) (*Source, error) {
-	c := sourceConfig{PageSize: defaultPageSize, Timeout: defaultTimeout, FullRefreshEvery: defaultFullRefreshEvery,
+	c := sourceConfig{PageSize: defaultPageSize, Timeout: defaultTimeout, RetryBudget: defaultRetryBudget, FullRefreshEvery: defaultFullRefreshEvery,
 		RequestsPerMinute: defaultRequestsPerMinute}
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
-	a, err := connect(c.BaseURL, c.DomainPrefix, c.Token, c.Timeout, c.RequestsPerMinute, c.PageSize)
+	a, err := connect(c.BaseURL, c.DomainPrefix, c.Token, c.Timeout, c.RetryBudget, c.RequestsPerMinute, c.PageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -93,8 +98,9 @@ func NewSource(cfg spec.Config, _ connectors.Env) (*Source, error) {
 }
 
 // connect checks the connection settings both sources share and returns their API client: bearer token,
-// per-request timeout, client-side pacing (none at 0 requests per minute) and the API's error bodies.
-func connect(rawBase, prefix string, token spec.Secret, timeout time.Duration, perMinute, pageSize int) (*api, error) {
+// per-request timeout, retry budget, client-side pacing (none at 0 requests per minute) and the API's error
+// bodies.
+func connect(rawBase, prefix string, token spec.Secret, timeout, budget time.Duration, perMinute, pageSize int) (*api, error) {
 	base, err := baseURL(rawBase, prefix)
 	if err != nil {
 		return nil, err
@@ -106,10 +112,13 @@ func connect(rawBase, prefix string, token spec.Secret, timeout time.Duration, p
 		return nil, fmt.Errorf("page_size must be at least 1, not %d", pageSize)
 	case timeout <= 0:
 		return nil, fmt.Errorf("timeout must be positive, not %s", timeout)
+	case budget < 0:
+		return nil, fmt.Errorf("retry_budget must not be negative, not %s", budget)
 	case perMinute < 0:
 		return nil, fmt.Errorf("requests_per_minute must not be negative (0 turns the client-side pacing off)")
 	}
-	client := &httpapi.Client{Base: base, Token: token, HTTP: &http.Client{Timeout: timeout}, DecodeError: decodeError}
+	client := &httpapi.Client{Base: base, Token: token, HTTP: &http.Client{Timeout: timeout}, Budget: budget,
+		DecodeError: decodeError}
 	if perMinute > 0 {
 		client.Limiter = httpapi.NewLimiter(perMinute, min(limiterBurst, perMinute))
 	}
@@ -137,9 +146,12 @@ func baseURL(raw, prefix string) (*url.URL, error) {
 // Schema returns the fixed product schema.
 func (s *Source) Schema() *arrow.Schema { return schema }
 
-// Check lists the outlets (which proves the token) and resolves the selected ones.
+// Check lists the outlets (which proves the token) and resolves the selected ones. It retries little, so
+// that it answers within seconds.
 func (s *Source) Check(ctx context.Context) error {
-	_, _, err := s.selected(ctx)
+	c := *s
+	c.api = s.api.forCheck()
+	_, _, err := c.selected(ctx)
 	return err
 }
 

@@ -46,8 +46,9 @@ of 60 per minute is the budget of a one-register store, leaving headroom for the
 			Example:     "acme-outdoor",
 		},
 		{
-			Name: "base_url",
-			Type: spec.TypeString,
+			Name:    "base_url",
+			Type:    spec.TypeString,
+			HTTPURL: true,
 			Description: "API root URL, overriding domain_prefix (for emulators and tests), e.g. " +
 				"http://127.0.0.1:8080/api/2.0.",
 			Example:  "https://acme-outdoor.retail.lightspeed.app/api/2.0",
@@ -91,6 +92,16 @@ of 60 per minute is the budget of a one-register store, leaving headroom for the
 			Advanced:    true,
 		},
 		{
+			Name:    "retry_budget",
+			Type:    spec.TypeDuration,
+			Default: "2m",
+			Description: "Time one request may spend retrying a rate limit (429), a busy or failing API (408, 5xx) " +
+				"or a timeout, waits included; the error then says the budget ran out. A refused connection, an " +
+				"unknown host, a TLS failure and a refusal (400, 401, 403, 404) are never retried. possync check " +
+				"uses its own budget of 10s.",
+			Advanced: true,
+		},
+		{
 			Name:    "full_refresh_every",
 			Type:    spec.TypeDuration,
 			Default: "24h",
@@ -112,4 +123,5 @@ of 60 per minute is the budget of a one-register store, leaving headroom for the
   domain_prefix: acme-outdoor
   token: ${RETAILPOS_TOKEN}
   outlets: [Main Street, Warehouse]`,
+	Config: sourceConfig{},
 }

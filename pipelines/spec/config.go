@@ -63,7 +63,7 @@ var (
 func decodeStruct(values map[string]any, v reflect.Value, path string) error {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
-		name := t.Field(i).Tag.Get("spec")
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("spec"), ",")
 		if name == "" || name == "-" {
 			continue
 		}

@@ -72,7 +72,7 @@ func Errorf(pos Pos, code, hint, format string, args ...any) *Diagnostic {
 // Diagnostics is a list of findings. Its zero value is ready to use.
 type Diagnostics []*Diagnostic
 
-// Add appends diagnostics; a plain error becomes an error diagnostic with code "error" at pos, and a
+// Add appends diagnostics; a plain error becomes an error diagnostic with code CodeError at pos, and a
 // *Diagnostic or Diagnostics inside err (errors.As) is kept as is.
 func (ds *Diagnostics) Add(pos Pos, err error) {
 	if err == nil {
@@ -88,7 +88,7 @@ func (ds *Diagnostics) Add(pos Pos, err error) {
 		*ds = append(*ds, d)
 		return
 	}
-	*ds = append(*ds, &Diagnostic{Severity: Error, Code: "error", Pos: pos, Message: err.Error()})
+	*ds = append(*ds, &Diagnostic{Severity: Error, Code: CodeError, Pos: pos, Message: err.Error()})
 }
 
 // Append adds one diagnostic.

@@ -10,7 +10,6 @@ package spec
 import (
 	"fmt"
 	"sort"
-	"strings"
 )
 
 // Kind says what role a component plays in a pipeline.
@@ -57,6 +56,8 @@ type Field struct {
 	Enum []string
 	// Secret marks a value that must never be printed: it decodes into Secret and is masked everywhere.
 	Secret bool
+	// HTTPURL marks a String field whose value must be an absolute http:// or https:// URL.
+	HTTPURL bool
 	// Example is a YAML-ready example value, shown in docs.
 	Example any
 	// Fields are the fields of an Object, or of each item of a List or Map whose Items.Type is Object.
@@ -76,6 +77,10 @@ type Component struct {
 	Fields      []Field
 	// Example is a complete YAML snippet of the component's configuration block, shown in docs.
 	Example string
+	// Config is a value of the struct type (or a pointer to it) that the constructor decodes its Config into.
+	// Register matches its `spec` tags against Fields both ways, so a misspelled tag fails at start-up instead of
+	// silently decoding nothing. Required when Fields is not empty.
+	Config any
 }
 
 // Field returns the declared field with the given name.
@@ -161,12 +166,17 @@ func NewRegistry[C any](kind Kind) *Registry[C] {
 	return &Registry[C]{kind: kind, entries: map[string]entry[C]{}}
 }
 
-// Register adds a component. It fails on a duplicate name, a kind mismatch or a broken declaration.
+// Register adds a component. It fails on a duplicate name, a kind mismatch, a broken declaration, or a
+// Config struct whose `spec` tags do not match the declared fields both ways (the message names the component
+// and the field).
 func (r *Registry[C]) Register(s Component, ctor C) error {
 	if s.Kind != r.kind {
 		return fmt.Errorf("register %q: kind %s in a %s registry", s.Name, s.Kind, r.kind)
 	}
 	if err := s.Check(); err != nil {
+		return err
+	}
+	if err := checkConfig(&s); err != nil {
 		return err
 	}
 	if _, dup := r.entries[s.Name]; dup {
@@ -234,29 +244,3 @@ func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + Mask + `"`),
 
 // MarshalText implements encoding.TextMarshaler.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(Mask), nil }
-
-// Redactor replaces known secret values in text with Mask. The zero value redacts nothing.
-type Redactor struct{ values []string }
-
-// Add registers secret values (empty and very short ones are ignored: masking "a" would garble text).
-func (r *Redactor) Add(values ...string) {
-	for _, v := range values {
-		if len(v) >= 3 {
-			r.values = append(r.values, v)
-		}
-	}
-	sort.Slice(r.values, func(i, j int) bool { return len(r.values[i]) > len(r.values[j]) })
-}
-
-// Redact returns s with every registered secret value replaced by Mask.
-func (r *Redactor) Redact(s string) string {
-	if r == nil {
-		return s
-	}
-	for _, v := range r.values {
-		if strings.Contains(s, v) {
-			s = strings.ReplaceAll(s, v, Mask)
-		}
-	}
-	return s
-}

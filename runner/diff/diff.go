@@ -207,6 +207,11 @@ func (l *Layout) query(in Input, snap, desired string) string {
 		where = append(where, strings.Join(changed, " OR "))
 	}
 	cond := "(" + strings.Join(where, " OR ") + ")"
+	if in.Diff.OnChange == pipelines.ChangeKeep {
+		// diff.on_change: keep: a record present both in the snapshot and in the desired set is never planned
+		// (neither updated nor deactivated): only creations, and the deletions on_missing allows.
+		cond += " AND (o.__o IS NULL OR n.__n IS NULL)"
+	}
 	switch in.Diff.OnMissing {
 	case pipelines.MissingKeep:
 		cond += " AND n.__n IS NOT NULL"

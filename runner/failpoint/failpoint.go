@@ -1,6 +1,6 @@
 // Package failpoint kills (or holds) the process at a named point of an apply, for the crash and lock tests.
 //
-// It owns the POSSYNC_FAILPOINT and POSSYNC_FAILPOINT_SLEEP variables and nothing else; it may not touch
+// It owns the POSSYNC_FAILPOINT and POSSYNC_FAILPOINT_RELEASE variables and nothing else; it may not touch
 // state, DuckDB or any stage's data.
 package failpoint
 
@@ -16,8 +16,8 @@ import (
 // Hit kills the process at a named point of an apply when POSSYNC_FAILPOINT names it ("name" or "name:N" for
 // the Nth time the point is reached). It exists for the crash tests, which kill the real binary at each
 // point and check that the next run converges; SIGKILL leaves no chance to clean up, as in a real crash.
-// With POSSYNC_FAILPOINT_SLEEP set to a duration, the process sleeps there instead (the lock tests hold a
-// run at a known point).
+// With POSSYNC_FAILPOINT_RELEASE naming a file, the process waits there until the file exists instead (the
+// lock tests hold a run at a known point; see hold).
 func Hit(name string) {
 	fp := os.Getenv("POSSYNC_FAILPOINT")
 	if fp == "" {
@@ -36,13 +36,31 @@ func Hit(name string) {
 	hit := hits[name] == n
 	mu.Unlock()
 	if hit {
-		if d, err := time.ParseDuration(os.Getenv("POSSYNC_FAILPOINT_SLEEP")); err == nil {
-			time.Sleep(d)
+		if hold() {
 			return
 		}
 		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {} // wait for the signal
 	}
+}
+
+// hold holds the process at a failpoint instead of killing it when POSSYNC_FAILPOINT_RELEASE names a file:
+// it waits until that file exists (the lock tests create it once they have checked what they wanted while
+// the run held its lock), then returns so the run goes on. It gives up waiting after ten minutes so a test
+// that died never leaves a process behind forever. It reports whether the failpoint was a hold.
+func hold() bool {
+	path := os.Getenv("POSSYNC_FAILPOINT_RELEASE")
+	if path == "" {
+		return false
+	}
+	deadline := time.Now().Add(10 * time.Minute)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(path); err == nil {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
 }
 
 var (

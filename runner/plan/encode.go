@@ -174,6 +174,7 @@ func writeDocument(w io.Writer, p *Plan, forHash bool, each Changes) error {
 	head.Changes = []Change{}
 	if forHash {
 		head.Hash, head.CreatedAt, head.EvaluatedAt, head.Pipeline.File = "", time.Time{}, time.Time{}, ""
+		head.Guards = hashGuards(p.Guards)
 	}
 	hb, err := json.MarshalIndent(head, "", "  ")
 	if err != nil {

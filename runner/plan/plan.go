@@ -184,7 +184,7 @@ func Read(path string) (*Plan, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber() // numbers keep their exact text, so the hash is recomputed over the same bytes
 	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("read plan %s: not a plan document: %w", path, err)
+		return nil, fmt.Errorf("read plan %s: not a plan document: %s", path, decodeProblem(b, err))
 	}
 	if p.FormatVersion == "" || p.FormatVersion[0] != FormatVersion[0] {
 		return nil, fmt.Errorf("read plan %s: format version %q, this possync reads %s", path, p.FormatVersion, FormatVersion)

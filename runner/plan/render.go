@@ -77,7 +77,7 @@ func WriteText(w io.Writer, p *Plan, o TextOptions) error {
 				tw.printf("  ... and %d more\n", len(p.Rejects)-i)
 				break
 			}
-			tw.printf("  %s: %s\n", r.Where, r.Reason)
+			tw.printf("  %s%s: %s\n", r.Where, rejectKey(r.Key), r.Reason)
 		}
 	}
 	for _, n := range p.Notes {
@@ -214,4 +214,17 @@ func sortedNames(m map[string]any) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// rejectKey shows the key a reject protects, as " (sku=A1)"; "" for none.
+func rejectKey(key map[string]any) string {
+	if len(key) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(key))
+	for k := range key {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return " (" + connectors.FormatKey(names, key) + ")"
 }

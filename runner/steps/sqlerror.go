@@ -25,5 +25,5 @@ func SQLError(q spec.Expr, err error) error {
 		msg = strings.TrimSpace(msg[:strings.Index(msg, "LINE ")])
 	}
 	first, _, _ := strings.Cut(msg, "\n")
-	return &spec.Diagnostic{Severity: spec.Error, Code: "sql_error", Pos: pos, Message: first}
+	return &spec.Diagnostic{Severity: spec.Error, Code: spec.CodeSQLError, Pos: pos, Message: first}
 }

@@ -43,6 +43,17 @@ type Input struct {
 	// Timer starts a named stage and returns its end; Log receives progress lines. Either may be nil.
 	Timer func(name string) func()
 	Log   func(format string, args ...any)
+	// Built, when set, is called with nil before the first step, then with each step's transform once it is
+	// built and before it is prepared or run: the caller defines relations the step may read (the runner's
+	// _applied, for a transform that implements AppliedReader). Its error stops the run.
+	Built func(ctx context.Context, tr transforms.Transform) error
+}
+
+// AppliedReader may be implemented by transforms that read the runner's _applied relation (the last-applied
+// snapshot): the fields they read, so that _applied has them (as nulls) before the first apply, or when the
+// snapshot predates them.
+type AppliedReader interface {
+	AppliedFields() []arrow.Field
 }
 
 // Output is what the steps produced.
@@ -80,6 +91,13 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Output, spec.Diagnostic
 		timer = func(string) func() { return func() {} }
 	}
 	var diags spec.Diagnostics
+	built := in.Built
+	if built == nil {
+		built = func(context.Context, transforms.Transform) error { return nil }
+	}
+	if err := built(ctx, nil); err != nil {
+		return r.out, diags, err
+	}
 	prev := in.First
 	for i, st := range in.Steps {
 		sp := &step{st: st, table: st.Name, input: st.Input}
@@ -91,7 +109,7 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Output, spec.Diagnostic
 		}
 		_, ctor, ok := transforms.Registry.Lookup(st.Type)
 		if !ok {
-			diags.Append(spec.Errorf(st.Pos, pipelines.CodeUnknownComponent, "", "unknown transform type %q", st.Type))
+			diags.Append(spec.Errorf(st.Pos, spec.CodeUnknownComponent, "", "unknown transform type %q", st.Type))
 			return r.out, diags, nil
 		}
 		env := transforms.Env{Now: in.Now, Location: in.Location, Alloc: in.Alloc, InputName: sp.input, Dir: in.Dir}
@@ -104,6 +122,9 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Output, spec.Diagnostic
 			return r.out, diags, nil // later steps depend on this one's output
 		}
 		sp.tr = tr
+		if err := built(ctx, tr); err != nil {
+			return r.out, diags, err
+		}
 		if q, ok := tr.(transforms.SQL); ok {
 			if err := db.Prepare(ctx, q.Query().Text); err != nil {
 				diags.Add(st.Pos, SQLError(q.Query(), err))
@@ -177,5 +198,5 @@ func componentError(c *pipelines.Component, err error) error {
 	if errors.As(err, &d) || errors.As(err, &ds) {
 		return err
 	}
-	return spec.Errorf(c.Pos, "component_error", "", "%s %s: %v", c.Spec.Kind, c.Type, err)
+	return spec.Errorf(c.Pos, spec.CodeComponentError, "", "%s %s: %v", c.Spec.Kind, c.Type, err)
 }

@@ -21,9 +21,6 @@ import (
 	"github.com/possync/possync/transforms/internal/rowexpr"
 )
 
-// codeNotBool is the diagnostic of an expression whose type is known and is not bool.
-const codeNotBool = "expr_not_bool"
-
 var component = spec.Component{
 	Kind:    spec.KindTransform,
 	Name:    "filter",
@@ -39,6 +36,7 @@ var component = spec.Component{
 		},
 	},
 	Example: "type: filter\nexpr: active && price > 0\n",
+	Config:  config{},
 }
 
 func init() { transforms.Registry.MustRegister(component, New) }
@@ -70,7 +68,7 @@ func New(cfg spec.Config, env transforms.Env) (transforms.Transform, error) {
 		return nil, err
 	}
 	if prog.Type != "" && prog.Type != rowexpr.TypeBool {
-		return nil, spec.Errorf(c.Expr.Pos, codeNotBool, "compare it, e.g. `qty > 0`",
+		return nil, spec.Errorf(c.Expr.Pos, spec.CodeExprNotBool, "compare it, e.g. `qty > 0`",
 			"a filter expression must give a bool; this one's type is %s", prog.Type)
 	}
 	f := &Filter{schema: env.Input, prog: prog, eval: rowexpr.NewEvaluator(prog), alloc: env.Alloc}

@@ -35,14 +35,6 @@ import (
 	"github.com/possync/possync/transforms/internal/rowexpr"
 )
 
-// Diagnostic codes reported by New, besides rowexpr's expr_unknown_field and expr_compile.
-const (
-	codeTypeUnknown  = "expr_type_unknown"
-	codeTypeMismatch = "expr_type_mismatch"
-	codeUnknownField = "unknown_field"
-	codeDropNeedPass = "drop_needs_passthrough"
-)
-
 var component = spec.Component{
 	Kind:    spec.KindTransform,
 	Name:    "map",
@@ -86,6 +78,7 @@ fields:
 types:
   qty: int
 `,
+	Config: config{},
 }
 
 func init() { transforms.Registry.MustRegister(component, New) }
@@ -172,7 +165,7 @@ func compileFields(comp *rowexpr.Compiler, c config, at spec.Pos, ds *spec.Diagn
 	})
 	for name := range c.Types {
 		if _, ok := c.Fields[name]; !ok {
-			ds.Append(spec.Errorf(pointer(at, "types", name), codeUnknownField, rowexpr.Suggest(name, names),
+			ds.Append(spec.Errorf(pointer(at, "types", name), spec.CodeUnknownField, rowexpr.Suggest(name, names),
 				"types names %q, which is not in fields", name))
 		}
 	}
@@ -187,11 +180,11 @@ func compileFields(comp *rowexpr.Compiler, c config, at spec.Pos, ds *spec.Diagn
 		typ, declared := c.Types[name], c.Types[name] != ""
 		switch {
 		case declared && !rowexpr.Compatible(typ, prog.Type):
-			ds.Append(spec.Errorf(e.Pos, codeTypeMismatch, "fix the expression or its declared type",
+			ds.Append(spec.Errorf(e.Pos, spec.CodeExprTypeMismatch, "fix the expression or its declared type",
 				"field %s is declared %s but its expression gives a %s", name, typ, prog.Type))
 			continue
 		case !declared && prog.Type == "":
-			ds.Append(spec.Errorf(e.Pos, codeTypeUnknown,
+			ds.Append(spec.Errorf(e.Pos, spec.CodeExprTypeUnknown,
 				fmt.Sprintf("declare it under types, e.g. `types: {%s: string}`", name),
 				"the type of field %s cannot be inferred from its expression", name))
 			continue
@@ -206,7 +199,7 @@ func compileFields(comp *rowexpr.Compiler, c config, at spec.Pos, ds *spec.Diagn
 // passthrough returns the input fields copied after the mapped ones.
 func passthrough(input *arrow.Schema, c config, at spec.Pos, ds *spec.Diagnostics) []string {
 	if len(c.Drop) > 0 && !c.Passthrough {
-		ds.Append(spec.Errorf(pointer(at, "drop"), codeDropNeedPass, "set passthrough: true, or remove drop",
+		ds.Append(spec.Errorf(pointer(at, "drop"), spec.CodeDropNeedsPassthrough, "set passthrough: true, or remove drop",
 			"drop only applies with passthrough"))
 		return nil
 	}
@@ -220,7 +213,7 @@ func passthrough(input *arrow.Schema, c config, at spec.Pos, ds *spec.Diagnostic
 	drop := map[string]bool{}
 	for i, name := range c.Drop {
 		if !input.HasField(name) {
-			ds.Append(spec.Errorf(pointer(at, "drop", fmt.Sprint(i)), codeUnknownField,
+			ds.Append(spec.Errorf(pointer(at, "drop", fmt.Sprint(i)), spec.CodeUnknownField,
 				rowexpr.Suggest(name, inputNames), "drop names %q, which is not an input field", name))
 		}
 		drop[name] = true

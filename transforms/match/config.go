@@ -6,12 +6,6 @@ import (
 	"github.com/possync/possync/pipelines/spec"
 )
 
-// Diagnostic codes of the step.
-const (
-	codeConfig   = "match_config"
-	codeMappings = "match_mappings"
-)
-
 // itemColumns name the fields of the items relation (defaults: the ascend source's).
 type itemColumns struct {
 	Key       string `spec:"key"`
@@ -57,12 +51,12 @@ func check(c config, at spec.Pos) error {
 	}
 	for _, r := range required {
 		if strings.TrimSpace(r.value) == "" {
-			ds.Append(spec.Errorf(pointer(at, r.path), codeConfig, "name a field or relation", "`%s` is empty", r.path))
+			ds.Append(spec.Errorf(pointer(at, r.path), spec.CodeMatchConfig, "name a field or relation", "`%s` is empty", r.path))
 		}
 	}
 	for _, out := range []string{FieldWebsiteSKU, FieldMatch} {
 		if strings.EqualFold(c.Columns.Items.Key, out) {
-			ds.Append(spec.Errorf(pointer(at, "columns/items/key"), codeConfig, "rename the field in an earlier step",
+			ds.Append(spec.Errorf(pointer(at, "columns/items/key"), spec.CodeMatchConfig, "rename the field in an earlier step",
 				"the items key `%s` is an output field of the step", c.Columns.Items.Key))
 		}
 	}

@@ -33,7 +33,7 @@ func readMappings(path, dir string, pos spec.Pos) ([]mapping, error) {
 		full = filepath.Join(dir, path)
 	}
 	fail := func(format string, args ...any) error {
-		return spec.Errorf(pos, codeMappings, mappingsHint, "mappings file %s: %s", path, fmt.Sprintf(format, args...))
+		return spec.Errorf(pos, spec.CodeMatchMappings, mappingsHint, "mappings file %s: %s", path, fmt.Sprintf(format, args...))
 	}
 	b, err := os.ReadFile(full)
 	if err != nil {

@@ -113,6 +113,7 @@ var component = spec.Component{
 			}},
 	},
 	Example: "type: match\nname: matched\ninput: inventory\nproducts: website\nmappings: mappings.csv\n",
+	Config:  config{},
 }
 
 func init() { transforms.Registry.MustRegister(component, New) }

@@ -39,8 +39,8 @@ func TestNewConfigErrors(t *testing.T) {
 			}
 			var paths []string
 			for _, d := range ds {
-				if d.Code != codeConfig || d.Line != 12 {
-					t.Errorf("diagnostic %v: want code %s at line 12", d, codeConfig)
+				if d.Code != spec.CodeMatchConfig || d.Line != 12 {
+					t.Errorf("diagnostic %v: want code %s at line 12", d, spec.CodeMatchConfig)
 				}
 				paths = append(paths, d.Path)
 			}

@@ -7,9 +7,6 @@ import (
 	"github.com/possync/possync/pipelines/spec"
 )
 
-// codeConfig is the diagnostic of an inconsistent configuration.
-const codeConfig = "promotions_config"
-
 // maxHorizon bounds the upcoming-changes window: the report query holds one row per day of it.
 const maxHorizon = 366 * 24 * time.Hour
 
@@ -57,11 +54,11 @@ func check(c config, at spec.Pos) error {
 	}
 	for _, r := range required {
 		if strings.TrimSpace(r.value) == "" {
-			ds.Append(spec.Errorf(pointer(at, r.path), codeConfig, "name a field or relation", "`%s` is empty", r.path))
+			ds.Append(spec.Errorf(pointer(at, r.path), spec.CodePromotionsConfig, "name a field or relation", "`%s` is empty", r.path))
 		}
 	}
 	if strings.EqualFold(c.Key, c.Price) && c.Key != "" {
-		ds.Append(spec.Errorf(pointer(at, "price"), codeConfig, "name the regular price field",
+		ds.Append(spec.Errorf(pointer(at, "price"), spec.CodePromotionsConfig, "name the regular price field",
 			"`price` names the key field `%s`", c.Key))
 	}
 	taken := map[string]string{}
@@ -70,7 +67,7 @@ func check(c config, at spec.Pos) error {
 	}
 	for _, o := range []struct{ path, value string }{{"key", c.Key}, {"price", c.Price}} {
 		if f, dup := taken[strings.ToLower(o.value)]; dup {
-			ds.Append(spec.Errorf(pointer(at, o.path), codeConfig, "rename the field in an earlier step",
+			ds.Append(spec.Errorf(pointer(at, o.path), spec.CodePromotionsConfig, "rename the field in an earlier step",
 				"`%s` names `%s`, an output field of the step", o.path, f))
 		}
 	}
@@ -80,14 +77,14 @@ func check(c config, at spec.Pos) error {
 			continue
 		}
 		if f, dup := taken[strings.ToLower(o.value)]; dup {
-			ds.Append(spec.Errorf(pointer(at, o.path), codeConfig, "choose another output field name",
+			ds.Append(spec.Errorf(pointer(at, o.path), spec.CodePromotionsConfig, "choose another output field name",
 				"`%s` names the field `%s`, which the step already uses", o.path, f))
 			continue
 		}
 		taken[strings.ToLower(o.value)] = o.value
 	}
 	if c.Horizon <= 0 || c.Horizon > maxHorizon {
-		ds.Append(spec.Errorf(pointer(at, "horizon"), codeConfig, "use a positive duration up to 8784h (366 days)",
+		ds.Append(spec.Errorf(pointer(at, "horizon"), spec.CodePromotionsConfig, "use a positive duration up to 8784h (366 days)",
 			"horizon %s is out of range", c.Horizon))
 	}
 	return ds.Err()

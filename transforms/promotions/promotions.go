@@ -95,6 +95,7 @@ var component = spec.Component{
 	},
 	Example: "type: promotions\nname: priced\ninput: products\nitems: products\npromotions: promos\n" +
 		"compare_to: compare_to_price\n",
+	Config: config{},
 }
 
 func init() { transforms.Registry.MustRegister(component, New) }

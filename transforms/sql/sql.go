@@ -20,9 +20,6 @@ import (
 	"github.com/possync/possync/transforms"
 )
 
-// codeEmpty is the diagnostic of a blank query.
-const codeEmpty = "sql_empty"
-
 var component = spec.Component{
 	Kind:    spec.KindTransform,
 	Name:    "sql",
@@ -38,6 +35,7 @@ var component = spec.Component{
 		},
 	},
 	Example: "type: sql\nname: joined\nquery: |\n  SELECT p.*, s.qty FROM products p JOIN stock s USING (sku)\n",
+	Config:  config{},
 }
 
 func init() { transforms.Registry.MustRegister(component, New) }
@@ -68,7 +66,7 @@ func New(cfg spec.Config, _ transforms.Env) (transforms.Transform, error) {
 		if pos.Line == 0 {
 			pos = cfg.Pos
 		}
-		return nil, spec.Errorf(pos, codeEmpty, "write a SELECT over the pipeline's sources and earlier steps",
+		return nil, spec.Errorf(pos, spec.CodeSQLEmpty, "write a SELECT over the pipeline's sources and earlier steps",
 			"the sql step's query is empty")
 	}
 	return &Step{query: c.Query}, nil

@@ -88,7 +88,14 @@ func (s *Server) subRequest(r subRequest, ticket string) (int, any) {
 	if bytes.HasPrefix(bytes.TrimSpace(body), []byte(`"`)) && json.Unmarshal(body, &str) == nil {
 		body = []byte(str) // the documented form sends the body as a JSON string
 	}
-	return s.dispatch(strings.ToUpper(r.Method), "/"+strings.TrimPrefix(u.Path, "/"), u.Query(), body, ticket)
+	method, path := strings.ToUpper(r.Method), "/"+strings.TrimPrefix(u.Path, "/")
+	if f := s.takeFailureOf(method, path, true); f != nil {
+		if f.AfterActing {
+			s.dispatch(method, path, u.Query(), body, ticket)
+		}
+		return f.Status, failureBody(f)
+	}
+	return s.dispatch(method, path, u.Query(), body, ticket)
 }
 
 // batchStatus reports a ticket's progress: the first poll sees it QUEUED, later ones IN_PROGRESS with part of

@@ -3,7 +3,8 @@
 // media, batch tickets, bearer-token checks, the per-token rate limit with 429 and Retry-After, the
 // documented error bodies, and a record of every write. Tests and demos drive it and inspect it through the
 // Server's methods; failures (a 429 storm, a refused token, a connection dropped after a write) are injected
-// with Fail, FailNext and DropNext.
+// with Fail, FailNext and DropNext, and an outage of some endpoints (direct and batch requests alike) with
+// Outage and EndOutage.
 //
 // Endpoints, relative to URL()/{storeId}: GET/POST /products (GET: offset, limit ≤ 100, sku, productId);
 // GET/PUT/DELETE /products/{id}; PUT /products/{id}/media; GET/POST /products/{id}/combinations;
@@ -74,6 +75,9 @@ type Failure struct {
 	// AfterActing carries the request out before answering with Status, as a gateway that times out
 	// (502, 504) after the store acted.
 	AfterActing bool
+	// InBatch makes the rule answer the requests of batch tickets too (they are selected by their own
+	// method and path, e.g. POST /products); without it only direct requests fail.
+	InBatch bool
 }
 
 // Server is an emulated store. Its methods are safe for concurrent use.
@@ -208,10 +212,15 @@ func (s *Server) limited() (string, bool) {
 	return strconv.Itoa(secs), true
 }
 
-// takeFailure returns the injected failure answering this request, if any.
+// takeFailure returns the injected failure answering this direct request, if any.
 func (s *Server) takeFailure(method, path string) *Failure {
+	return s.takeFailureOf(method, path, false)
+}
+
+// takeFailureOf returns the injected failure answering this request, direct or (inBatch) in a batch ticket.
+func (s *Server) takeFailureOf(method, path string, inBatch bool) *Failure {
 	for i, f := range s.failures {
-		if (f.Method != "" && f.Method != method) || !strings.HasPrefix(path, f.Path) {
+		if (f.Method != "" && f.Method != method) || !strings.HasPrefix(path, f.Path) || (inBatch && !f.InBatch) {
 			continue
 		}
 		if f.After > 0 {
@@ -250,6 +259,19 @@ func (s *Server) Fail(f Failure) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failures = append(s.failures, &f)
+}
+
+// Outage makes every request of method (empty: any) to a path starting with path fail with status (e.g.
+// 500 or 503), direct requests and the requests of batch tickets alike, until EndOutage.
+func (s *Server) Outage(method, path string, status int) {
+	s.Fail(Failure{Method: method, Path: path, Times: -1, Status: status, InBatch: true})
+}
+
+// EndOutage removes every injected failure rule.
+func (s *Server) EndOutage() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures = nil
 }
 
 // FailNext makes the next n requests fail with status (and Retry-After: retryAfter when not empty), e.g.

@@ -203,3 +203,36 @@ func TestDropNextAppliesThenDrops(t *testing.T) {
 		t.Errorf("the dropped write was not applied")
 	}
 }
+
+// TestOutage: an outage of POST /products answers direct creations and those of batch tickets alike, leaves
+// other requests alone, creates nothing, and ends with EndOutage.
+func TestOutage(t *testing.T) {
+	s := New(Options{})
+	defer s.Close()
+	s.Outage("POST", "/products", 500)
+	var e struct{ ErrorCode string }
+	st, _ := call(t, s, s.Token(), "POST", "/products", map[string]any{"sku": "A", "name": "A"}, &e)
+	if st != 500 || e.ErrorCode != "INTERNAL_ERROR" {
+		t.Errorf("direct POST: %d %s, want 500 INTERNAL_ERROR", st, e.ErrorCode)
+	}
+	if st, _ := call(t, s, s.Token(), "GET", "/products", nil, nil); st != 200 {
+		t.Errorf("GET during a POST outage: %d", st)
+	}
+	reqs := []map[string]any{{"id": "b", "path": "/products", "method": "POST", "body": map[string]any{"sku": "B", "name": "B"}}}
+	var tk struct{ Ticket string }
+	call(t, s, s.Token(), "POST", "/batch?stopOnFirstFailure=false", reqs, &tk)
+	var last struct{ Responses []SubResponse }
+	for i := 0; i < 3; i++ {
+		call(t, s, s.Token(), "GET", "/batch?ticket="+tk.Ticket, nil, &last)
+	}
+	if len(last.Responses) != 1 || last.Responses[0].HTTPStatusCode != 500 {
+		t.Errorf("batch creation during the outage: %+v, want a 500", last.Responses)
+	}
+	if n := len(s.Products()); n != 0 {
+		t.Errorf("%d products created during the outage", n)
+	}
+	s.EndOutage()
+	if st, _ := call(t, s, s.Token(), "POST", "/products", map[string]any{"sku": "A", "name": "A"}, nil); st != 200 {
+		t.Errorf("POST after the outage: %d", st)
+	}
+}

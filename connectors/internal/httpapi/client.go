@@ -1,12 +1,16 @@
 // Package httpapi is the HTTP client the API connectors share: JSON requests with a bearer token, timeouts,
-// a client-side rate limit, and bounded retries that honour Retry-After. Errors name the method, the path and
-// the vendor's message, never the token or the query string.
+// a client-side rate limit, and retries that honour Retry-After within a total time budget. Errors name the
+// method, the path, the server (host:port) and the vendor's message, never the token or the query string.
 //
-// Retry policy: 429 waits for Retry-After (seconds or an HTTP date) or backs off; 408 and 5xx back off
-// exponentially with jitter; other 4xx never retry. A transport failure, a 408, 500, 502 or 504 is retried
-// for idempotent methods only: a POST or PATCH that may have been carried out returns an *UncertainError,
-// so the caller can look the outcome up instead of creating a duplicate (429 and 503 are retried for every
-// method: the server did not take the request on).
+// Retry policy: only what a retry can fix is retried. A refused connection, a host name that does not
+// resolve, a failed TLS handshake and a URL scheme other than http(s) fail at once with their cause, as do
+// 4xx answers other than 408 and 429. 429 waits for Retry-After (seconds or an HTTP date) or backs off; 408,
+// 5xx and other transport failures (timeouts, resets) back off exponentially with jitter. Retries stop at
+// MaxRetries or when the next wait would pass the Budget, and the error then says so. A transport failure
+// after the request may have left, a 408, 500, 502 or 504 is retried for idempotent methods only: a POST or
+// PATCH that may have been carried out returns an *UncertainError, so the caller can look the outcome up
+// instead of creating a duplicate (429 and 503 are retried for every method: the server did not take the
+// request on).
 package httpapi
 
 import (
@@ -17,12 +21,15 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/possync/possync/connectors/internal/neterr"
 	"github.com/possync/possync/pipelines/spec"
 )
 
@@ -39,6 +46,9 @@ type Client struct {
 	HTTP *http.Client
 	// MaxRetries bounds the retries of one request (default 5).
 	MaxRetries int
+	// Budget bounds the time one request spends on its attempts and the waits between them (default
+	// DefaultBudget): a retry whose wait would pass it is not made, and the error says so.
+	Budget time.Duration
 	// BaseDelay is the first backoff delay (default 500 ms); it doubles per retry, with jitter, up to MaxDelay
 	// (default 30 s). A Retry-After longer than MaxWait (default 5 min) fails the request instead of waiting.
 	BaseDelay, MaxDelay, MaxWait time.Duration
@@ -56,10 +66,14 @@ type Client struct {
 // StatusError is a response with a non-2xx status after retries.
 type StatusError struct {
 	Method, Path string
-	Status       int
-	Code         string // vendor error code, if any
-	Message      string // vendor message, if any
-	Attempts     int
+	// Server is the API's host:port.
+	Server   string
+	Status   int
+	Code     string // vendor error code, if any
+	Message  string // vendor message, if any
+	Attempts int
+	// GaveUp, when set, says why the retries stopped (their number or the budget).
+	GaveUp string
 }
 
 func (e *StatusError) Error() string {
@@ -70,7 +84,44 @@ func (e *StatusError) Error() string {
 	if msg == "" {
 		msg = http.StatusText(e.Status)
 	}
-	return fmt.Sprintf("%s %s: HTTP %d: %s", e.Method, e.Path, e.Status, msg)
+	return fmt.Sprintf("%s %s%s: HTTP %d: %s%s", e.Method, e.Path, at(e.Server), e.Status, msg, paren(e.GaveUp))
+}
+
+// TransportError is a request that got no HTTP answer: the server was not reached, or did not answer.
+type TransportError struct {
+	Method, Path string
+	// Server is the API's host:port.
+	Server string
+	Kind   neterr.Kind
+	// Err is the cause, without the URL (which may carry a secret in its query).
+	Err      error
+	Attempts int
+	// GaveUp, when set, says why the retries stopped.
+	GaveUp string
+}
+
+func (e *TransportError) Error() string {
+	return fmt.Sprintf("%s %s%s: %s%s", e.Method, e.Path, at(e.Server), neterr.Explain(e.Err), paren(e.GaveUp))
+}
+
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// Temporary reports whether retrying later may succeed: not for a refused connection, an unknown host, a
+// failed TLS handshake or an unsupported scheme.
+func (e *TransportError) Temporary() bool { return !e.Kind.Permanent() }
+
+func at(server string) string {
+	if server == "" {
+		return ""
+	}
+	return " at " + server
+}
+
+func paren(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " (" + s + ")"
 }
 
 // Temporary reports whether retrying later may succeed (429, 408, 5xx).
@@ -87,17 +138,38 @@ func mayHaveActed(status int) bool {
 }
 
 // UncertainError is a non-idempotent request that failed (in transport, or with a timeout or gateway error)
-// after it may have reached the server.
+// after it may have reached the server. Err is the *StatusError or *TransportError.
 type UncertainError struct {
 	Method, Path string
 	Err          error
 }
 
 func (e *UncertainError) Error() string {
-	return fmt.Sprintf("%s %s: outcome unknown (the request may have been applied): %v", e.Method, e.Path, e.Err)
+	return fmt.Sprintf("%v (outcome unknown: the request may have been applied)", e.Err)
 }
 
 func (e *UncertainError) Unwrap() error { return e.Err }
+
+// DefaultBudget is the retry budget of a request when the connector sets none.
+const DefaultBudget = 2 * time.Minute
+
+// CheckBudget bounds a connection check: it answers within seconds, retrying little.
+const CheckBudget = 10 * time.Second
+
+// ForCheck returns a copy of c for a connection check: at most 2 retries within CheckBudget, and each
+// attempt bounded by CheckBudget too. The copy shares c's rate limiter.
+func (c *Client) ForCheck() *Client {
+	c.defaults()
+	q := *c
+	q.Budget = min(q.Budget, CheckBudget)
+	q.MaxRetries = min(q.MaxRetries, 2)
+	timeout := c.HTTP.Timeout
+	if timeout <= 0 || timeout > CheckBudget {
+		timeout = CheckBudget
+	}
+	q.HTTP = &http.Client{Transport: c.HTTP.Transport, Timeout: timeout}
+	return &q
+}
 
 func (c *Client) defaults() {
 	if c.HTTP == nil {
@@ -114,6 +186,9 @@ func (c *Client) defaults() {
 	}
 	if c.MaxWait == 0 {
 		c.MaxWait = 5 * time.Minute
+	}
+	if c.Budget == 0 {
+		c.Budget = DefaultBudget
 	}
 	if c.Sleep == nil {
 		c.Sleep = Sleep
@@ -151,6 +226,8 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	u.Path = strings.TrimSuffix(u.Path, "/") + path
 	u.RawQuery = query.Encode()
 	idempotent := method != http.MethodPost && method != http.MethodPatch
+	server := Server(&u)
+	var spent time.Duration // attempts plus waits, against the budget
 	for attempt := 1; ; attempt++ {
 		if c.Limiter != nil {
 			if err := c.Limiter.Wait(ctx); err != nil {
@@ -167,21 +244,29 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		if body != nil {
 			req.Header.Set("Content-Type", "application/json")
 		}
+		began := c.Now()
 		resp, err := c.HTTP.Do(req)
+		spent += max(c.Now().Sub(began), 0)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			err = scrub(err)
-			if !idempotent {
-				return &UncertainError{Method: method, Path: path, Err: err}
+			te := &TransportError{Method: method, Path: path, Server: server, Err: scrub(err), Attempts: attempt}
+			te.Kind = neterr.Classify(te.Err)
+			switch {
+			case !te.Temporary(): // the request never left: not even a POST is uncertain
+				return te
+			case !idempotent:
+				return &UncertainError{Method: method, Path: path, Err: te}
 			}
-			if attempt > c.MaxRetries {
-				return fmt.Errorf("%s %s: %w (after %d attempts)", method, path, err, attempt)
+			wait := c.backoff(attempt)
+			if te.GaveUp = c.giveUp(attempt, spent, wait); te.GaveUp != "" {
+				return te
 			}
-			if err := c.Sleep(ctx, c.backoff(attempt)); err != nil {
+			if err := c.Sleep(ctx, wait); err != nil {
 				return err
 			}
+			spent += wait
 			continue
 		}
 		data, rerr := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -189,23 +274,24 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		if resp.StatusCode/100 == 2 {
 			if rerr != nil {
 				if idempotent {
-					return fmt.Errorf("%s %s: read response: %w", method, path, scrub(rerr))
+					return fmt.Errorf("%s %s at %s: read response: %w", method, path, server, scrub(rerr))
 				}
-				return &UncertainError{Method: method, Path: path, Err: scrub(rerr)}
+				return &UncertainError{Method: method, Path: path, Err: &TransportError{Method: method, Path: path,
+					Server: server, Kind: neterr.Classify(rerr), Err: scrub(rerr), Attempts: attempt}}
 			}
 			if out != nil && len(bytes.TrimSpace(data)) > 0 {
 				if err := json.Unmarshal(data, out); err != nil {
-					return fmt.Errorf("%s %s: decode response: %w", method, path, err)
+					return fmt.Errorf("%s %s at %s: decode response: %w", method, path, server, err)
 				}
 			}
 			return nil
 		}
-		se := &StatusError{Method: method, Path: path, Status: resp.StatusCode, Attempts: attempt}
+		se := &StatusError{Method: method, Path: path, Server: server, Status: resp.StatusCode, Attempts: attempt}
 		se.Code, se.Message = c.Decode(resp.StatusCode, data)
 		if !idempotent && mayHaveActed(resp.StatusCode) {
 			return &UncertainError{Method: method, Path: path, Err: se}
 		}
-		if !se.Temporary() || attempt > c.MaxRetries {
+		if !se.Temporary() {
 			return se
 		}
 		wait := c.backoff(attempt)
@@ -215,28 +301,83 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 			}
 		}
 		if wait > c.MaxWait {
-			se.Message += fmt.Sprintf(" (asked to wait %s, more than the %s allowed)", wait.Round(time.Second), c.MaxWait)
+			se.GaveUp = fmt.Sprintf("asked to wait %s, more than the %s allowed", wait.Round(time.Second), c.MaxWait)
+			return se
+		}
+		if se.GaveUp = c.giveUp(attempt, spent, wait); se.GaveUp != "" {
 			return se
 		}
 		if err := c.Sleep(ctx, wait); err != nil {
 			return err
 		}
+		spent += wait
 	}
 }
 
-// Decode reads a vendor error body with DecodeError ("", "" without one), masking the token should the
-// server echo it: the message reaches errors, reports and logs.
-func (c *Client) Decode(status int, body []byte) (code, message string) {
-	if c.DecodeError == nil {
-		return "", ""
+// giveUp says why no retry follows attempt, with spent used of the budget and wait the next delay; "" means
+// retry.
+func (c *Client) giveUp(attempt int, spent, wait time.Duration) string {
+	switch {
+	case attempt > c.MaxRetries:
+		return fmt.Sprintf("gave up after %d attempts", attempt)
+	case spent+wait > c.Budget:
+		return fmt.Sprintf("gave up after %d attempts in %s: waiting %s more would pass the retry budget of %s",
+			attempt, spent.Round(time.Millisecond), wait.Round(time.Millisecond), c.Budget)
 	}
-	code, message = c.DecodeError(status, body)
+	return ""
+}
+
+// Server returns the host:port of u, with the scheme's default port when u names none.
+func Server(u *url.URL) string {
+	if u.Port() != "" || u.Host == "" {
+		return u.Host
+	}
+	port := "443"
+	if u.Scheme == "http" {
+		port = "80"
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// Decode reads a vendor error body with DecodeError, masking the token should the server echo it: the
+// message reaches errors, reports and logs. A body DecodeError cannot read (a proxy's text or HTML page, a
+// JSON shape the vendor does not document) still explains the error: its text, or an HTML page's title,
+// cut to 300 characters.
+func (c *Client) Decode(status int, body []byte) (code, message string) {
+	if c.DecodeError != nil {
+		code, message = c.DecodeError(status, body)
+	}
+	if code == "" && message == "" {
+		message = excerpt(body)
+	}
 	if tok := c.Token.Reveal(); tok != "" {
 		var r spec.Redactor
 		r.Add(tok)
 		code, message = r.Redact(code), r.Redact(message)
 	}
 	return code, message
+}
+
+// excerpt is the readable gist of an error body: an HTML page's title, or the text with its white space
+// collapsed, at most 300 characters; "" for an empty or binary body.
+func excerpt(body []byte) string {
+	text := strings.TrimSpace(string(body))
+	if !utf8.ValidString(text) {
+		return ""
+	}
+	lower := strings.ToLower(text)
+	if strings.HasPrefix(lower, "<") {
+		i, j := strings.Index(lower, "<title>"), strings.Index(lower, "</title>")
+		if i < 0 || j < i {
+			return ""
+		}
+		text = text[i+len("<title>") : j]
+	}
+	text = strings.Join(strings.Fields(text), " ")
+	if r := []rune(text); len(r) > 300 {
+		text = string(r[:300]) + "…"
+	}
+	return text
 }
 
 // backoff is the delay before retry number attempt: BaseDelay·2^(attempt-1), capped, with ±50% jitter.
@@ -263,11 +404,15 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-// scrub removes the URL (and so any query-string secret) from a transport error.
+// scrub removes the URL (and so any query-string secret) from a transport error: it returns the error the
+// *url.Error wraps (unwrapping nested ones, as a failed redirect makes), keeping its type for
+// classification.
 func scrub(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return fmt.Errorf("%s", ue.Err)
+	for {
+		var ue *url.Error
+		if !errors.As(err, &ue) || ue.Err == nil {
+			return err
+		}
+		err = ue.Err
 	}
-	return err
 }

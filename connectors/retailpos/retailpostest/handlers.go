@@ -84,7 +84,10 @@ func servePage[T, W any](s *Server, w http.ResponseWriter, r *http.Request, t *t
 }
 
 func (s *Server) listProducts(w http.ResponseWriter, r *http.Request) {
-	servePage(s, w, r, s.products, func(c cursor, p Product) bool { return c.deleted || p.DeletedAt.IsZero() },
+	sku := r.URL.Query().Get("sku")
+	servePage(s, w, r, s.products, func(c cursor, p Product) bool {
+		return (c.deleted || p.DeletedAt.IsZero()) && (sku == "" || p.SKU == sku)
+	},
 		s.wire, func(p *wireProduct) int64 { return p.Version })
 }
 

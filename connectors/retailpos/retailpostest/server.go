@@ -8,16 +8,21 @@
 // {"error", "message"}; a rate limit answers 429 with Retry-After as an HTTP date. Tests change the data with
 // Upsert, Delete and SetInventory, inject failures with FailNext, and inspect every request with Requests.
 //
-// Endpoints, under URL(): GET /products, /products/{id}, /products/{id}/inventory, /inventory, /outlets,
-// /brands; and, for the promotions source, /promotions/search, /promotions/{id}/products, /price_books and
+// Endpoints, under URL(): GET /products (sku= filters by SKU), /products/{id}, /products/{id}/inventory,
+// /inventory, /outlets, /brands; for the orders connectors, customers, registers, taxes and sales (see
+// sales.go; tests add data with AddCustomer, AddRegister and AddTax, read Sales and inject ActThenFail); and, for the promotions source, /promotions/search, /promotions/{id}/products, /price_books and
 // /price_book_products (see promohandlers.go; tests add data with AddPromotion, AddPriceBook and
 // SetPriceBookPrice, or LoadPromotionsExample).
 package retailpostest
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -48,6 +53,11 @@ type Options struct {
 	BrandIDsOnly bool
 	// Now is the server's clock (timestamps, rate-limit windows, Retry-After); default time.Now.
 	Now func() time.Time
+	// IgnoreSaleIDs makes the server give every sale its own id, ignoring the one the client sent (the
+	// documentation says a client id is kept; this is the reading that would break a client relying on it).
+	IgnoreSaleIDs bool
+	// SaleIDConflict answers 409 to a sale whose id exists already (instead of creating a second sale).
+	SaleIDConflict bool
 	// Seed makes generated IDs and version steps reproducible (default 1).
 	Seed uint64
 }
@@ -68,6 +78,7 @@ type Server struct {
 	outlets   *table[Outlet]
 	brands    *table[Brand]
 	promos    *promoData
+	sd        *salesData
 	// families counts the live members of each product family (by parent ID).
 	families map[string]int
 	requests []Request
@@ -103,6 +114,7 @@ func New(opts Options) *Server {
 		outlets:   newTable[Outlet](),
 		brands:    newTable[Brand](),
 		promos:    newPromoData(),
+		sd:        newSalesData(),
 		families:  map[string]int{},
 	}
 	s.srv = httptest.NewServer(s.routes())
@@ -150,15 +162,21 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+APIPath+"/outlets", s.listOutlets)
 	mux.HandleFunc("GET "+APIPath+"/brands", s.listBrands)
 	s.promotionRoutes(mux)
+	s.salesRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not Found", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		var body []byte
+		if r.Body != nil && r.Method != http.MethodGet {
+			body, _ = io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		defer func() {
 			s.mu.Lock()
 			s.requests = append(s.requests, Request{Method: r.Method, Path: strings.TrimPrefix(r.URL.Path, APIPath),
-				Query: r.URL.RawQuery, Status: rec.status})
+				Query: r.URL.RawQuery, Status: rec.status, Body: string(body)})
 			s.mu.Unlock()
 		}()
 		if r.Header.Get("Authorization") != "Bearer "+s.opts.Token {
@@ -220,6 +238,12 @@ func httpDate(t time.Time) string {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+}
+
+// Hijack lets an act-then-fail fault drop the connection; the request is recorded with status 0.
+func (r *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	r.status = 0
+	return http.NewResponseController(r.ResponseWriter).Hijack()
 }
 
 func (r *statusRecorder) WriteHeader(status int) {

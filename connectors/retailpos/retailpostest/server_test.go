@@ -231,7 +231,7 @@ func TestAuthAndErrors(t *testing.T) {
 		{"bad after", "/products?after=x", "", 400, "Bad Request", 0},
 		{"bad page size", "/products?page_size=0", "", 400, "Bad Request", 0},
 		{"page size capped", "/products?page_size=100", "", 200, "", 4},
-		{"unknown endpoint", "/customers", "", 404, "Not Found", 0},
+		{"unknown endpoint", "/consignments", "", 404, "Not Found", 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -102,6 +102,8 @@ type Request struct {
 	Query string
 	// Status is the HTTP status the server answered.
 	Status int
+	// Body is the request body (empty for GET).
+	Body string
 }
 
 // Bool returns a pointer to b (for Product.Online).

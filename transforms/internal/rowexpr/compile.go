@@ -31,12 +31,6 @@ import (
 	"github.com/possync/possync/pipelines/spec"
 )
 
-// Diagnostic codes reported by Compile.
-const (
-	CodeUnknownField = "expr_unknown_field"
-	CodeCompile      = "expr_compile"
-)
-
 // Compiler compiles expressions against one input schema. It is safe for concurrent use.
 type Compiler struct {
 	input   *arrow.Schema
@@ -84,7 +78,7 @@ type Program struct {
 }
 
 // Compile compiles one expression. A failure is a *spec.Diagnostic positioned at the offending token:
-// CodeUnknownField (with a did-you-mean hint) or CodeCompile.
+// spec.CodeExprUnknownField (with a did-you-mean hint) or spec.CodeExprCompile.
 func (c *Compiler) Compile(e spec.Expr) (*Program, error) {
 	cfg := conf.CreateNew()
 	for _, op := range c.options {
@@ -123,13 +117,13 @@ func (p *Program) Field() (string, bool) {
 func (c *Compiler) diagnose(e spec.Expr, err error) error {
 	var fe *file.Error
 	if !errors.As(err, &fe) {
-		return spec.Errorf(e.Pos, CodeCompile, "", "%v", err)
+		return spec.Errorf(e.Pos, spec.CodeExprCompile, "", "%v", err)
 	}
 	pos := e.At(fe.Line, fe.Column+1) // expr-lang columns are 0-based
 	if name, ok := strings.CutPrefix(fe.Message, "unknown name "); ok {
-		return spec.Errorf(pos, CodeUnknownField, Suggest(name, c.fields), "unknown field %q", name)
+		return spec.Errorf(pos, spec.CodeExprUnknownField, Suggest(name, c.fields), "unknown field %q", name)
 	}
-	return spec.Errorf(pos, CodeCompile, "", "%s", fe.Message)
+	return spec.Errorf(pos, spec.CodeExprCompile, "", "%s", fe.Message)
 }
 
 func (c *Compiler) isField(name string) bool {

@@ -1,0 +1,239 @@
+// Package orderurl is the order_url source: the website's order export (Workstand / SmartEtailing export API
+// version 2.0, domain README §2 and §7.2). It owns the protocol client (one URL, GET with method=Orders,
+// UpdateOrder or UpdateStatus; the URL key in the query string, a secret), the WebOrders XML parser, and
+// the confirmation of imported orders (connectors.Confirmer). Its records follow connectors/order.Schema().
+//
+// A read is a Snapshot of the orders the export serves now (every order not yet confirmed). The runner
+// confirms, after each commit, the orders of the read that are in the applied state, so an order is
+// confirmed only once the sink acknowledged it and the state recorded it, and a confirm lost to a crash or
+// a failure is retried by the next run. The package orderurltest emulates the site.
+package orderurl
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/connectors/internal/httpapi"
+	"github.com/possync/possync/connectors/order"
+	"github.com/possync/possync/pipelines/spec"
+)
+
+func init() {
+	connectors.Sources.MustRegister(sourceSpec, connectors.SourceOf(NewSource))
+}
+
+type sourceConfig struct {
+	URL               string        `spec:"url"`
+	Merchant          string        `spec:"merchant"`
+	URLKey            spec.Secret   `spec:"url_key"`
+	Location          string        `spec:"location"`
+	StatusAfterImport string        `spec:"status_after_import"`
+	TimeZone          string        `spec:"timezone"`
+	Timeout           time.Duration `spec:"timeout"`
+	Retries           int           `spec:"retries"`
+}
+
+// Source reads the order export and confirms imported orders.
+type Source struct {
+	c           *client
+	statusAfter string
+	loc         *time.Location
+	schema      *arrow.Schema
+
+	mu sync.Mutex
+	// cancelled holds the orders the last read saw cancelled: Confirm confirms their receipt but leaves their
+	// status alone (a cancelled order is never set to Being Processed).
+	cancelled map[string]bool
+}
+
+var (
+	_ connectors.Source           = (*Source)(nil)
+	_ connectors.Confirmer        = (*Source)(nil)
+	_ connectors.ConnectionTester = (*Source)(nil)
+)
+
+// NewSource builds the source from its configuration. It checks the settings (an http(s) URL without a URL
+// key in it, a merchant, a URL key, a known time zone, a positive timeout) and touches no network.
+func NewSource(cfg spec.Config, _ connectors.Env) (*Source, error) {
+	c := sourceConfig{StatusAfterImport: DefaultStatusAfterImport, TimeZone: "UTC", Timeout: 60 * time.Second, Retries: 5}
+	if err := cfg.Decode(&c); err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(strings.TrimSpace(c.URL))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("url must be the http(s) Download Order URL, e.g. https://www.example-bikes.com/export/orders")
+	}
+	for k := range u.Query() {
+		if strings.EqualFold(k, "urlkey") {
+			return nil, fmt.Errorf("url carries the URL key in its query string: remove it from url (which is not secret) " +
+				"and set url_key (from the environment, e.g. ${ORDER_URL_KEY})")
+		}
+	}
+	u.Fragment = ""
+	switch {
+	case strings.TrimSpace(c.Merchant) == "":
+		return nil, fmt.Errorf("merchant is required (the merchant parameter of the website's export URLs)")
+	case c.URLKey.IsZero():
+		return nil, fmt.Errorf("url_key is required (the URLkey parameter of the export URLs; read it from the environment)")
+	case c.Timeout <= 0:
+		return nil, fmt.Errorf("timeout must be positive, not %s", c.Timeout)
+	case c.Retries < 0:
+		return nil, fmt.Errorf("retries must not be negative")
+	}
+	loc, err := time.LoadLocation(c.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("timezone %q is not an IANA time zone such as America/Denver", c.TimeZone)
+	}
+	cl := &client{base: u, merchant: strings.TrimSpace(c.Merchant), key: c.URLKey, location: strings.TrimSpace(c.Location),
+		http: &http.Client{Timeout: c.Timeout}, retries: c.Retries, baseDelay: 500 * time.Millisecond, maxDelay: 30 * time.Second,
+		sleep: httpapi.Sleep}
+	return &Source{c: cl, statusAfter: strings.TrimSpace(c.StatusAfterImport), loc: loc, schema: order.Schema()}, nil
+}
+
+// Schema is the order record schema.
+func (s *Source) Schema() *arrow.Schema { return s.schema }
+
+// Check downloads the pending orders (which proves the URL, merchant and URL key) without confirming any.
+func (s *Source) Check(ctx context.Context) error {
+	_, err := s.download(ctx)
+	return err
+}
+
+// download fetches and parses the export.
+func (s *Source) download(ctx context.Context) (*Feed, error) {
+	body, err := s.c.call(ctx, "Orders", nil)
+	if err != nil {
+		return nil, err
+	}
+	f, err := Parse(bytes.NewReader(body), s.loc)
+	if err != nil {
+		return nil, fmt.Errorf("order export Orders: %w", err)
+	}
+	return f, nil
+}
+
+// Read downloads the orders pending export. The download happens here, whole: a response that fails to
+// parse yields no reader and no records.
+func (s *Source) Read(ctx context.Context, req connectors.ReadRequest) (connectors.Reader, error) {
+	f, err := s.download(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cancelled := map[string]bool{}
+	for _, r := range f.Records {
+		if r[order.ColCancelled] == true {
+			cancelled[r[order.ColOrderID].(string)] = true
+		}
+	}
+	s.mu.Lock()
+	s.cancelled = cancelled
+	s.mu.Unlock()
+	alloc := req.Alloc
+	if alloc == nil {
+		alloc = memory.DefaultAllocator
+	}
+	notes := f.Notes
+	if n := len(f.Records); n > 0 {
+		notes = append([]string{fmt.Sprintf("order export: %d order(s) pending", n)}, notes...)
+	}
+	return &reader{rows: f.Records, alloc: alloc, schema: s.schema, result: connectors.ReadResult{
+		Mode: connectors.Snapshot, Key: []string{order.ColOrderID}, Rejects: f.Rejects, Notes: notes}}, nil
+}
+
+// Confirm confirms receipt of each order (UpdateOrder), then sets its status to status_after_import
+// (UpdateStatus) unless that is off or the order was read cancelled. Both are idempotent on the site. An order the site refuses gets its
+// error as outcome; a refused URL key or a cancelled context stops the confirmation (the remaining orders
+// are ErrNotAttempted, and the next run retries them).
+func (s *Source) Confirm(ctx context.Context, keys []connectors.Record) ([]error, error) {
+	out := make([]error, len(keys))
+	for i := range out {
+		out[i] = connectors.ErrNotAttempted
+	}
+	for i, k := range keys {
+		id, _ := k[order.ColOrderID].(string)
+		if id == "" {
+			out[i] = fmt.Errorf("no %s in the key %v", order.ColOrderID, k)
+			continue
+		}
+		err := s.confirmOne(ctx, id)
+		var ce *callError
+		if errors.As(err, &ce) && ce.fatal() || ctx.Err() != nil {
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
+			return out, err
+		}
+		out[i] = err
+	}
+	return out, nil
+}
+
+func (s *Source) confirmOne(ctx context.Context, id string) error {
+	body, err := s.c.call(ctx, "UpdateOrder", url.Values{"OrderNumber": {id}})
+	if err != nil {
+		return err
+	}
+	if err := accepted("UpdateOrder", id, body); err != nil {
+		return errors.New(s.c.redact(err.Error()))
+	}
+	s.mu.Lock()
+	cancelled := s.cancelled[id]
+	s.mu.Unlock()
+	if s.statusAfter == "" || cancelled {
+		return nil
+	}
+	body, err = s.c.call(ctx, "UpdateStatus", url.Values{"OrderNumber": {id}, "OrderStatus": {s.statusAfter}})
+	if err != nil {
+		return fmt.Errorf("receipt confirmed, status not changed: %w", err)
+	}
+	if err := accepted("UpdateStatus", id, body); err != nil {
+		return fmt.Errorf("receipt confirmed, status not changed: %s", s.c.redact(err.Error()))
+	}
+	return nil
+}
+
+// batchRows is the most rows a batch holds.
+const batchRows = 1024
+
+// reader yields a finished download's records as batches.
+type reader struct {
+	rows   []connectors.Record
+	alloc  memory.Allocator
+	schema *arrow.Schema
+	result connectors.ReadResult
+}
+
+func (r *reader) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(r.rows) == 0 {
+		return nil, io.EOF
+	}
+	n := min(len(r.rows), batchRows)
+	b, err := connectors.BuildBatch(r.alloc, r.schema, r.rows[:n])
+	if err != nil {
+		return nil, fmt.Errorf("build order batch: %w", err)
+	}
+	r.rows = r.rows[n:]
+	return b, nil
+}
+
+func (r *reader) Result() connectors.ReadResult { return r.result }
+
+func (r *reader) Close() error {
+	r.rows = nil
+	return nil
+}

@@ -1,0 +1,28 @@
+package pipelines
+
+import (
+	"net/url"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/possync/possync/pipelines/spec"
+)
+
+// httpURL reports whether s, the value of an HTTPURL field at n, is an absolute http(s) URL, reporting at n
+// what is wrong otherwise: an API connector speaks nothing else, and its requests would only fail at run
+// time.
+func (l *loader) httpURL(n *yaml.Node, path, s string) bool {
+	u, err := url.Parse(strings.TrimSpace(s))
+	switch {
+	case err != nil || u.Scheme == "" || u.Host == "":
+		l.errorf(n, path, spec.CodeBadValue, "write an absolute URL such as https://api.example.com/v3",
+			"`%s` is not an absolute http(s) URL", s)
+	case !strings.EqualFold(u.Scheme, "http") && !strings.EqualFold(u.Scheme, "https"):
+		l.errorf(n, path, spec.CodeBadValue, "the API speaks HTTP: use https:// (or http:// for a local test server)",
+			"`%s`: the scheme %s is not supported, only http and https", s, u.Scheme)
+	default:
+		return true
+	}
+	return false
+}
