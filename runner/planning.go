@@ -21,7 +21,7 @@ func (s *session) afterDiff(ctx context.Context) error {
 	if s.desiredCount, err = s.d.Count(ctx, "SELECT count(*) FROM "+engine.Ident(s.desired)); err != nil {
 		return err
 	}
-	if s.presentCount, err = s.d.Count(ctx, "SELECT count(*) FROM "+diff.Table+" WHERE __present"); err != nil {
+	if s.presentCount, err = diff.CountPresent(ctx, s.d); err != nil {
 		return err
 	}
 	return s.d.Exec(ctx, "DROP TABLE "+engine.Ident(s.desired))

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -220,8 +221,8 @@ func (a *Applier) recordIntents(ctx context.Context, batch []connectors.Change) 
 	return a.Store.AddIntents(ctx, a.DB.Conn(), engine.Ident("__intents"))
 }
 
-// ackedTable is the relation a commit reads the acknowledged records from; ackedSeqs holds their diff
-// sequence numbers.
+// ackedTable is the relation a commit reads the acknowledged records from; ackedSeqs is the view of their
+// diff sequence numbers when they are not one range.
 const (
 	ackedTable = "__acked"
 	ackedSeqs  = "__acked_seqs"
@@ -247,25 +248,42 @@ func (a *Applier) newCommit(runID string, resolved []string, acked, rejected int
 func (a *Applier) commitSeqs(ctx context.Context, acked []int64, resolved []string, rejected int) error {
 	c, sch := a.newCommit(a.RunID, resolved, len(acked), rejected)
 	if len(acked) > 0 {
-		bld := array.NewRecordBuilder(a.alloc(), seqSchema)
-		bld.Field(0).(*array.Int64Builder).AppendValues(acked, nil)
-		b := bld.NewRecordBatch()
-		bld.Release()
-		if err := a.DB.LoadBatch(ctx, ackedSeqs, b); err != nil {
-			return fmt.Errorf("stage acknowledged changes: %w", err)
-		}
 		cols := "__op"
 		for _, f := range sch.Fields() {
 			cols += fmt.Sprintf(", CAST(d.%s AS %s) AS %s", engine.Ident(f.Name), engine.Type(f.Type), engine.Ident(f.Name))
 		}
-		q := fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s d SEMI JOIN %s a ON d.__seq = a.seq",
-			ackedTable, cols, diff.Table, ackedSeqs)
-		if err := a.DB.Exec(ctx, q); err != nil {
-			return fmt.Errorf("stage acknowledged changes: %w", err)
+		q := fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s d", ackedTable, cols, diff.Table)
+		if lo, hi, ok := contiguous(acked); ok {
+			// The usual batch: every change acknowledged, in diff order. A range needs no list at all.
+			err := a.DB.Exec(ctx, q+fmt.Sprintf(" WHERE d.__seq BETWEEN %d AND %d", lo, hi))
+			if err != nil {
+				return fmt.Errorf("stage acknowledged changes: %w", err)
+			}
+		} else {
+			bld := array.NewRecordBuilder(a.alloc(), seqSchema)
+			bld.Field(0).(*array.Int64Builder).AppendValues(acked, nil)
+			rr := engine.NewSliceReader(seqSchema, bld.NewRecordBatch())
+			bld.Release()
+			lo, hi := slices.Min(acked), slices.Max(acked)
+			err := a.DB.ExecWithView(ctx, ackedSeqs, rr, q+fmt.Sprintf(" SEMI JOIN %s a ON d.__seq = a.seq WHERE d.__seq BETWEEN %d AND %d", ackedSeqs, lo, hi))
+			rr.Release()
+			if err != nil {
+				return fmt.Errorf("stage acknowledged changes: %w", err)
+			}
 		}
 		c.Changes = ackedTable
 	}
 	return a.Commit(ctx, c)
+}
+
+// contiguous reports whether seqs are exactly the numbers lo..hi, each once, in increasing order.
+func contiguous(seqs []int64) (lo, hi int64, ok bool) {
+	for i := 1; i < len(seqs); i++ {
+		if seqs[i] != seqs[i-1]+1 {
+			return 0, 0, false
+		}
+	}
+	return seqs[0], seqs[len(seqs)-1], true
 }
 
 // FromDiff says whether acknowledged changes can be committed from the diff table: every record field has

@@ -185,6 +185,17 @@ func (d *DB) Load(ctx context.Context, table string, rr array.RecordReader) erro
 	return d.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM %s", Ident(table), Ident(view)))
 }
 
+// ExecWithView runs statement q while the rows of rr are visible as the view named view (DuckDB's Arrow
+// scan), e.g. to join a small Go-built list into a statement without materialising it as a table first.
+func (d *DB) ExecWithView(ctx context.Context, view string, rr array.RecordReader, q string) error {
+	release, err := d.arrow.RegisterView(rr, view)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return d.Exec(ctx, q)
+}
+
 // LoadBatch writes a batch into a new table; it takes over the batch.
 func (d *DB) LoadBatch(ctx context.Context, table string, b arrow.RecordBatch) error {
 	rr := &SliceReader{schema: b.Schema(), batches: []arrow.RecordBatch{b}}
