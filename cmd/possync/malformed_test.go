@@ -136,7 +136,7 @@ func malformedInputs(base []byte) []malformedInput {
 		yamlErr("p-utf16.yaml", "1:1", "error[encoding]", "looks like UTF-16 without a byte order mark"),
 		yamlErr("p-latin1.yaml", "3:14", "error[encoding]", `byte 0xE9 at line 3, column 14 ("é" in Latin-1`, "save the file as UTF-8"),
 		yamlErr("p-truncated.yaml", "11:1", "invalid YAML: did not find expected ',' or '}'"),
-		yamlErr("p-unclosed-quote.yaml", "23:1", "error[yaml_syntax]", "invalid YAML"),
+		yamlErr("p-unclosed-quote.yaml", "23:1", "error[yaml_syntax]", "the quote at line 2, column 7 is not closed on its line"),
 		yamlErr("p-duplicate-key.yaml", "5:1", "error[duplicate_key]", "key `key` appears twice", "the first `key` is on line 4"),
 		yamlErr("p-tabs.yaml", "7:1", "error[yaml_syntax]", "found character that cannot start any token"),
 		yamlErr("p-wrong-type.yaml", "1:10", "error[wrong_type]", "want an integer, have a string (at /version)"),
