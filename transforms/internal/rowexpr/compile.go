@@ -84,8 +84,12 @@ type Program struct {
 }
 
 // Compile compiles one expression. A failure is a *spec.Diagnostic positioned at the offending token:
-// CodeUnknownField (with a did-you-mean hint) or CodeCompile.
+// CodeUnknownField (with a did-you-mean hint) or CodeCompile (also for an expression over the size and
+// nesting limits, see checkLimits).
 func (c *Compiler) Compile(e spec.Expr) (*Program, error) {
+	if err := checkLimits(e); err != nil {
+		return nil, err
+	}
 	cfg := conf.CreateNew()
 	for _, op := range c.options {
 		op(cfg)
