@@ -193,10 +193,8 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 				}
 				return &UncertainError{Method: method, Path: path, Err: scrub(rerr)}
 			}
-			if out != nil && len(bytes.TrimSpace(data)) > 0 {
-				if err := json.Unmarshal(data, out); err != nil {
-					return fmt.Errorf("%s %s: decode response: %w", method, path, err)
-				}
+			if err := c.decodeAnswer(method, data, resp.Header.Get("Content-Type"), out); err != nil {
+				return fmt.Errorf("%s %s: %w", method, path, err)
 			}
 			return nil
 		}
