@@ -53,3 +53,12 @@ func article(kind string) string {
 	}
 	return "a " + kind
 }
+
+// endOfDocument checks that nothing but white space follows the document dec decoded: a plan with more
+// after its closing brace was edited or concatenated, and its tail would otherwise be ignored.
+func endOfDocument(dec *json.Decoder) error {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("more data follows the document, from byte %d", dec.InputOffset())
+	}
+	return nil
+}

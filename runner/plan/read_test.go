@@ -32,3 +32,37 @@ func TestReadExplainsBrokenDocuments(t *testing.T) {
 		}
 	}
 }
+
+// TestReadRefusesTailsAndUnhashable checks two documents FuzzRead found Read accepting: one whose changes
+// did not add up to its summary and that had no hash (the hash it recomputed was "" too), and one with more
+// after its closing brace (ignored until then).
+func TestReadRefusesTailsAndUnhashable(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.json")
+	if err := Write(good, samplePlan(2)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unhashable := strings.Replace(string(b), `"update": 2`, `"update": 3`, 1)
+	unhashable = unhashable[:strings.Index(unhashable, `  "hash"`)] + "  \"hash\": \"\"\n}\n"
+	tests := []struct{ name, content, want string }{
+		{"changes that do not add up, no hash", unhashable, "its hash does not match its content"},
+		{"data after the document", string(b) + "{}\n", "more data follows the document, from byte"},
+		{"two documents", string(b) + string(b), "more data follows the document"},
+	}
+	path := filepath.Join(dir, "plan.json")
+	for _, tt := range tests {
+		if err := os.WriteFile(path, []byte(tt.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Read(path); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)
+		}
+	}
+	if _, err := Read(good); err != nil {
+		t.Errorf("a plan as written: %v", err)
+	}
+}
