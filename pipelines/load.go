@@ -127,8 +127,11 @@ func (l *loader) syntax(err error) {
 		pos.Line, _ = strconv.Atoi(m[1])
 		msg = m[2]
 	}
-	l.diags.Append(spec.Errorf(pos, spec.CodeYAMLSyntax, "check the indentation and quoting near this line",
-		"invalid YAML: %s", msg))
+	hint := "check the indentation and quoting near this line"
+	if h, ok := l.quoteHint(pos.Line); ok {
+		hint = h
+	}
+	l.diags.Append(spec.Errorf(pos, spec.CodeYAMLSyntax, hint, "invalid YAML: %s", msg))
 }
 
 // pos returns the position of n.
