@@ -23,6 +23,11 @@ type Options struct {
 	Catalog Catalog
 	// LookupEnv resolves ${VAR} interpolation and $POSSYNC_STATE_DIR; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// Placeholders makes an unset variable (without a default) a placeholder instead of an error, so that a
+	// pipeline file can be checked without its secrets and variables (`possync validate --no-env`, in CI): a
+	// reference that is a field's whole value takes a value of the field's declared type (its example or
+	// default when usable, else a string, a number, false, 1s ...); inside longer text it reads "placeholder".
+	Placeholders bool
 }
 
 // Load reads and parses the pipeline file at path (see Parse).
@@ -46,6 +51,8 @@ func Parse(file string, data []byte, opts Options) (*Pipeline, spec.Diagnostics)
 		env:   opts.LookupEnv,
 		open:  map[*yaml.Node]bool{},
 		unset: map[*yaml.Node]bool{},
+		held:  map[*yaml.Node]bool{},
+		noEnv: opts.Placeholders,
 	}
 	if l.cat == nil {
 		l.cat = DefaultCatalog()
@@ -85,6 +92,10 @@ type loader struct {
 	open map[*yaml.Node]bool
 	// unset holds the scalars that named an unset variable: reported once, they are not validated further.
 	unset map[*yaml.Node]bool
+	// noEnv is Options.Placeholders; held holds the scalars that were exactly one unset variable, which take
+	// placeholderValue of their field.
+	noEnv bool
+	held  map[*yaml.Node]bool
 }
 
 // parse reads the YAML document and builds the pipeline; nil when the file is not usable YAML.

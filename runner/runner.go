@@ -322,7 +322,12 @@ func Check(ctx context.Context, p *pipelines.Pipeline) spec.Diagnostics {
 
 func check(ctx context.Context, p *pipelines.Pipeline) spec.Diagnostics {
 	s := newSession(p, Options{})
-	d, err := openDuck(ctx, pipelines.State{Dir: p.State.Dir})
+	scratch, cleanup, err := checkScratch()
+	if err != nil {
+		return spec.Diagnostics{spec.Errorf(spec.Pos{File: p.File}, spec.CodeInternal, "", "%v", err)}
+	}
+	defer cleanup()
+	d, err := openDuck(ctx, pipelines.State{Dir: scratch})
 	if err != nil {
 		return spec.Diagnostics{spec.Errorf(spec.Pos{File: p.File}, spec.CodeInternal, "", "%v", err)}
 	}
