@@ -56,7 +56,7 @@ func TestPlaceholders(t *testing.T) {
 		t.Errorf("source values %v: want path placeholder/products.csv and the default timeout 30s", src0)
 	}
 	want := map[string]any{
-		"store":      "shop.example",               // the default of the reference
+		"store":      "shop.example",                // the default of the reference
 		"api_key":    spec.NewSecret("placeholder"), // a secret
 		"batch_size": int64(100),                    // the field's default, an int
 		"dry":        false,                         // the field's default, a bool
