@@ -13,6 +13,9 @@ import (
 // counts), interpolates the environment into every scalar value (mapping keys are left alone) and replaces
 // an alias to a block that contains it by null (so that the tree has no cycle).
 func (l *loader) prepare(n *yaml.Node, path string) {
+	if _, seen := l.at[path]; !seen && n.Kind != yaml.DocumentNode {
+		l.at[path] = l.pos(n, path)
+	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {

@@ -349,7 +349,7 @@ func check(ctx context.Context, p *pipelines.Pipeline) spec.Diagnostics {
 	if diags.HasErrors() {
 		return diags
 	}
-	diags = append(diags, s.checkKey()...)
+	diags = append(diags, s.checkSinkFields()...)
 	if !diags.HasErrors() {
 		diags = append(diags, s.buildSink()...)
 	}
@@ -377,7 +377,7 @@ func (s *session) prepare(ctx context.Context, readOnly bool) error {
 	if err := s.dropIntermediates(ctx); err != nil {
 		return err
 	}
-	if diags := s.checkKey(); diags.HasErrors() {
+	if diags := s.checkSinkFields(); diags.HasErrors() {
 		return diags
 	}
 	if diags := s.buildSink(); diags.HasErrors() {

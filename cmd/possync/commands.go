@@ -71,11 +71,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	all := spec.Diagnostics{}
 	for _, f := range files {
-		p, diags := pipelines.Load(f, pipelines.Options{Placeholders: *noEnv})
-		if p != nil && !diags.HasErrors() {
-			diags = append(diags, runner.Check(ctx, p)...) // both redact secrets
-		}
-		all = append(all, diags...)
+		all = append(all, runner.Validate(ctx, f, pipelines.Options{Placeholders: *noEnv})...) // redacts secrets
 	}
 	all.Sort()
 	if *asJSON {
