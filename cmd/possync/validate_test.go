@@ -133,15 +133,17 @@ func TestValidateNoEnv(t *testing.T) {
 			"  store_id: ${ECOM_STORE_ID}",
 			"  token: ${ECOM_TOKEN}",
 			"  requests_per_minute: ${RPM}",
+			"  batch_sise: 100",
 			"",
 		}, "\n")
 		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		r := validate(t, work, tmp, nil, "--no-env", path)
+		// The misspelled sink field (a structural error) does not hide the expression's unknown field.
 		if r.code != 2 || !strings.Contains(r.stderr, "p.yaml:11:") || !strings.Contains(r.stderr, "expr_unknown_field") ||
-			strings.Contains(r.stderr, "unset_variable") {
-			t.Errorf("want exit 2 with the unknown field at line 11 and no unset_variable, got %s", r)
+			!strings.Contains(r.stderr, "p.yaml:17:3: error[unknown_field]") || strings.Contains(r.stderr, "unset_variable") {
+			t.Errorf("want exit 2 with the expression's unknown field at line 11, the sink's at line 17, and no unset_variable; got %s", r)
 		}
 	})
 }
