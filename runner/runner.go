@@ -335,7 +335,12 @@ func Check(ctx context.Context, p *pipelines.Pipeline) spec.Diagnostics {
 
 func check(ctx context.Context, p *pipelines.Pipeline) spec.Diagnostics {
 	s := newSession(p, Options{})
-	d, err := openDuck(ctx, pipelines.State{Dir: p.State.Dir})
+	scratch, cleanup, err := checkScratch()
+	if err != nil {
+		return spec.Diagnostics{spec.Errorf(spec.Pos{File: p.File}, spec.CodeInternal, "", "%v", err)}
+	}
+	defer cleanup()
+	d, err := openDuck(ctx, pipelines.State{Dir: scratch})
 	if err != nil {
 		return spec.Diagnostics{spec.Errorf(spec.Pos{File: p.File}, spec.CodeInternal, "", "%v", err)}
 	}
@@ -357,7 +362,7 @@ func check(ctx context.Context, p *pipelines.Pipeline) spec.Diagnostics {
 	if diags.HasErrors() {
 		return diags
 	}
-	diags = append(diags, s.checkKey()...)
+	diags = append(diags, s.checkSinkFields()...)
 	if !diags.HasErrors() {
 		diags = append(diags, s.buildSink()...)
 	}
@@ -388,7 +393,7 @@ func (s *session) prepare(ctx context.Context, readOnly bool) error {
 	if err := s.dropIntermediates(ctx); err != nil {
 		return err
 	}
-	if diags := s.checkKey(); diags.HasErrors() {
+	if diags := s.checkSinkFields(); diags.HasErrors() {
 		return diags
 	}
 	if diags := s.buildSink(); diags.HasErrors() {
