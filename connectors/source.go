@@ -121,6 +121,14 @@ type Scanner interface {
 	Scan(ctx context.Context, req ReadRequest) (*Scan, error)
 }
 
+// Diagnoser is implemented by Scanners that can say better than DuckDB why their files could not be read.
+type Diagnoser interface {
+	// Diagnose is called after DuckDB failed to read the files of scan. It reads them itself and returns one
+	// error naming file:line, what is wrong and what to do, or nil when it finds nothing wrong (the runner
+	// then reports DuckDB's error).
+	Diagnose(ctx context.Context, scan *Scan) error
+}
+
 // Scan is a declarative description of files for DuckDB's readers.
 type Scan struct {
 	// Format is one of "csv", "tsv", "jsonl", "parquet".

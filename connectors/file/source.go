@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/connectors/internal/textenc"
 	"github.com/possync/possync/pipelines/spec"
 )
 
@@ -71,6 +72,17 @@ when no offset is given); booleans as true/false, t/f, yes/no, y/n or 1/0.`,
 			Advanced:    true,
 		},
 		{
+			Name:    "encoding",
+			Type:    spec.TypeString,
+			Default: textenc.UTF8,
+			Enum:    textenc.Names,
+			Description: "CSV, TSV and JSON lines: the text encoding of the files. POS and spreadsheet exports are " +
+				"often windows-1252 (or latin-1, also called ISO-8859-1); a UTF-8 byte order mark is skipped. " +
+				"Files in another encoding than utf-8 are read by possync itself rather than by DuckDB (slower " +
+				"for very large files).",
+			Example: "windows-1252",
+		},
+		{
 			Name:     "columns",
 			Type:     spec.TypeList,
 			Required: true,
@@ -108,7 +120,7 @@ when no offset is given); booleans as true/false, t/f, yes/no, y/n or 1/0.`,
 }
 
 func init() {
-	connectors.Sources.MustRegister(sourceSpec, connectors.SourceOf(NewSource))
+	connectors.Sources.MustRegister(sourceSpec, registeredSource)
 }
 
 type column struct {
@@ -122,6 +134,7 @@ type sourceConfig struct {
 	Header     bool     `spec:"header"`
 	Delimiter  string   `spec:"delimiter"`
 	NullString string   `spec:"null_string"`
+	Encoding   string   `spec:"encoding"`
 	Columns    []column `spec:"columns"`
 }
 
@@ -134,6 +147,7 @@ type Source struct {
 	comma      rune // CSV/TSV field separator
 	delimiter  string
 	nullString string
+	encoding   string // textenc's canonical name
 	schema     *arrow.Schema
 }
 
@@ -162,6 +176,12 @@ func NewSource(cfg spec.Config, env connectors.Env) (*Source, error) {
 		return nil, err
 	}
 	s := &Source{pattern: pattern, format: format, header: c.Header, comma: ',', nullString: c.NullString}
+	if s.encoding, err = textenc.Canonical(c.Encoding); err != nil {
+		return nil, err
+	}
+	if s.encoding != textenc.UTF8 && format == "parquet" {
+		return nil, fmt.Errorf("encoding applies to csv, tsv and jsonl files, not parquet")
+	}
 	if format == "tsv" {
 		s.comma = '\t'
 	}
@@ -182,6 +202,30 @@ func NewSource(cfg spec.Config, env connectors.Env) (*Source, error) {
 	}
 	return s, nil
 }
+
+// registeredSource is the registered constructor: a source whose files are not UTF-8 is read by Read (which
+// decodes them), so it does not offer the runner a DuckDB scan.
+func registeredSource(cfg spec.Config, env connectors.Env) (connectors.Source, error) {
+	s, err := NewSource(cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	if s.encoding != textenc.UTF8 {
+		return decodedSource{s}, nil
+	}
+	return s, nil
+}
+
+// decodedSource is a Source without Scan.
+type decodedSource struct{ s *Source }
+
+var _ connectors.ConnectionTester = decodedSource{}
+
+func (d decodedSource) Schema() *arrow.Schema { return d.s.Schema() }
+func (d decodedSource) Read(ctx context.Context, req connectors.ReadRequest) (connectors.Reader, error) {
+	return d.s.Read(ctx, req)
+}
+func (d decodedSource) Check(ctx context.Context) error { return d.s.Check(ctx) }
 
 // columnsSchema returns the schema of the declared columns, all nullable.
 func columnsSchema(cols []column) (*arrow.Schema, error) {
