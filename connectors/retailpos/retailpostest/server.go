@@ -73,8 +73,8 @@ type Server struct {
 	requests []Request
 	// failN more requests fail with failStatus, after failAfter more requests were served.
 	failN, failStatus, failAfter int
-	windowStart       time.Time
-	windowCount       int
+	windowStart                  time.Time
+	windowCount                  int
 }
 
 // New starts an empty emulator; Close stops it.
