@@ -26,6 +26,21 @@ func (s *session) explainScan(ctx context.Context, name string, scan *connectors
 	return nil
 }
 
+// reviewScan lets a source that implements connectors.ScanReviewer check the records DuckDB read from its
+// files against the last applied run; its holds and checkpoint become the read's result.
+func (s *session) reviewScan(ctx context.Context, src *source, req connectors.ReadRequest, scan *connectors.Scan, st *staged) error {
+	rv, ok := src.src.(connectors.ScanReviewer)
+	if !ok {
+		return nil
+	}
+	n, err := s.d.count(ctx, "SELECT count(*) FROM "+ident(src.comp.Name))
+	if err != nil {
+		return err
+	}
+	st.result.Holds, st.result.Checkpoint, err = rv.ReviewScan(ctx, req, scan, n)
+	return err
+}
+
 var (
 	duckColumns = regexp.MustCompile(`^Expected Number of Columns: (\d+) Found: (\d+)`)
 	duckUnicode = regexp.MustCompile(`^Invalid unicode \(byte sequence mismatch\) detected`)

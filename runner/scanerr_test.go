@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,5 +64,47 @@ func TestFileSourceEncoding(t *testing.T) {
 	}
 	if len(pl.Changes) != 1 || fields(pl.Changes[0])["title"] != "CAFÉ CRÈME €" {
 		t.Errorf("changes %+v, want A created with title CAFÉ CRÈME €", pl.Changes)
+	}
+}
+
+// A file far smaller than the last applied one, or with another header, deletes nothing until it is the
+// intended file: the plan says why, creates and updates go through, the next run holds again, and
+// --allow-mass-change plans the deletions.
+func TestSuspectFileHoldsDeletions(t *testing.T) {
+	var rows strings.Builder
+	rows.WriteString("sku,name,price\n")
+	for i := 0; i < 10; i++ {
+		fmt.Fprintf(&rows, "S%d,item,%d\n", i, i+1)
+	}
+	for _, tc := range []struct {
+		name, next, held string
+		deletes          int
+	}{
+		{"far fewer rows", "sku,name,price\nS0,item,1\nS1,item,99\nS2,item,3\n",
+			"input.csv has 3 record(s), 30% of the 10 of the last applied read (min_rows_percent 50)", 7},
+		{"another header", "sku,name,price,cost\nS0,item,1,0\nS1,item,99,0\nS2,item,3,0\nS3,item,4,0\nS4,item,5,0\nS5,item,6,0\nS6,item,7,0\nS7,item,8,0\nS8,item,9,0\n",
+			"input.csv has another header than the last applied read (sku,name,price,cost, was sku,name,price)", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := csvCase(t, rows.String())
+			mustApply(t, loadAt(t, dir), runner.Options{})
+			writeFile(t, filepath.Join(dir, "input.csv"), tc.next)
+			for run := 1; run <= 2; run++ {
+				p := loadAt(t, dir)
+				pl := mustPlan(t, p)
+				if pl.Summary.Delete != 0 || !notesWith(pl, tc.held) {
+					t.Fatalf("run %d: %+v, notes %q; want no deletion and a note %q", run, pl.Summary, pl.Notes, tc.held)
+				}
+				mustApply(t, p, runner.Options{})
+			}
+			p := loadAt(t, dir)
+			rep := mustApply(t, p, runner.Options{AllowMassChange: true})
+			if rep.Applied.Delete != tc.deletes {
+				t.Errorf("with --allow-mass-change: applied %+v, want %d deletions", rep.Applied, tc.deletes)
+			}
+			if pl := mustPlan(t, p); pl.Summary.Total() != 0 || notesWith(pl, "held") {
+				t.Errorf("after the allowed change: %+v, notes %q", pl.Summary, pl.Notes)
+			}
+		})
 	}
 }

@@ -45,7 +45,7 @@ const maxListed = 20
 // stage reads a source into the table named after it.
 func (s *session) stage(ctx context.Context, src *source) (*staged, error) {
 	name := src.comp.Name
-	req := connectors.ReadRequest{Now: s.now, FullRefresh: s.opts.FullRefresh}
+	req := connectors.ReadRequest{Now: s.now, FullRefresh: s.opts.FullRefresh, AllowMassChange: s.opts.AllowMassChange}
 	if !s.opts.FullRefresh {
 		cp, err := s.store.Checkpoint(ctx, s.d.conn, name)
 		if err != nil {
@@ -63,6 +63,9 @@ func (s *session) stage(ctx context.Context, src *source) (*staged, error) {
 		}
 		filesFP = hashFiles(scan.Paths) // beside DuckDB's parse of the same (cached) bytes
 		if err := s.scanFiles(ctx, name, target, src.src.Schema(), scan); err != nil {
+			return nil, fmt.Errorf("%s source %q: %w", src.comp.Type, name, err)
+		}
+		if err := s.reviewScan(ctx, src, req, scan, st); err != nil {
 			return nil, fmt.Errorf("%s source %q: %w", src.comp.Type, name, err)
 		}
 	} else {

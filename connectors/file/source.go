@@ -83,6 +83,16 @@ when no offset is given); booleans as true/false, t/f, yes/no, y/n or 1/0.`,
 			Example: "windows-1252",
 		},
 		{
+			Name:    "min_rows_percent",
+			Type:    spec.TypeFloat,
+			Default: 50,
+			Description: "Files with fewer records than this percentage of the last applied read, or whose header " +
+				"differs from it, are suspect (an export or copy cut short, the wrong file): the run then deletes " +
+				"and deactivates nothing because it is missing, and says why in the plan. 0 turns the record " +
+				"count check off.",
+			Advanced: true,
+		},
+		{
 			Name:     "columns",
 			Type:     spec.TypeList,
 			Required: true,
@@ -135,6 +145,7 @@ type sourceConfig struct {
 	Delimiter  string   `spec:"delimiter"`
 	NullString string   `spec:"null_string"`
 	Encoding   string   `spec:"encoding"`
+	MinRows    float64  `spec:"min_rows_percent"`
 	Columns    []column `spec:"columns"`
 }
 
@@ -148,7 +159,9 @@ type Source struct {
 	delimiter  string
 	nullString string
 	encoding   string // textenc's canonical name
-	schema     *arrow.Schema
+	// minRowsPercent is min_rows_percent (ReviewScan).
+	minRowsPercent float64
+	schema         *arrow.Schema
 }
 
 var (
@@ -160,7 +173,7 @@ var (
 // a format it cannot tell, a bad delimiter, or bad columns (none, an unnamed or repeated one, an unknown
 // type). It does not touch the files.
 func NewSource(cfg spec.Config, env connectors.Env) (*Source, error) {
-	c := sourceConfig{Header: true}
+	c := sourceConfig{Header: true, MinRows: 50}
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
@@ -175,7 +188,10 @@ func NewSource(cfg spec.Config, env connectors.Env) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Source{pattern: pattern, format: format, header: c.Header, comma: ',', nullString: c.NullString}
+	if c.MinRows < 0 || c.MinRows > 100 {
+		return nil, fmt.Errorf("min_rows_percent %g is not a percentage (0-100; 0 turns the check off)", c.MinRows)
+	}
+	s := &Source{pattern: pattern, format: format, header: c.Header, comma: ',', nullString: c.NullString, minRowsPercent: c.MinRows}
 	if s.encoding, err = textenc.Canonical(c.Encoding); err != nil {
 		return nil, err
 	}
