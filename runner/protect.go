@@ -242,7 +242,7 @@ func (s *session) protect(ctx context.Context) error {
 }
 
 // holdRemovals takes the deletions and deactivations of missing records out of the diff when removals are
-// held, renumbering the rest, and says so in the plan's notes.
+// held, renumbering the rest, and says so in the plan's notes. --allow-mass-change plans them (with a note).
 func (s *session) holdRemovals(ctx context.Context) error {
 	if len(s.prot.holds) == 0 {
 		return nil
@@ -252,6 +252,11 @@ func (s *session) holdRemovals(ctx context.Context) error {
 		return fmt.Errorf("hold removals: %w", err)
 	}
 	reasons := strings.Join(s.prot.holds, "; ")
+	if n > 0 && s.opts.AllowMassChange {
+		s.notes = append(s.notes, fmt.Sprintf("%d deletion(s) or deactivation(s) of records missing from this run are planned "+
+			"although the input is suspect, as --allow-mass-change asks: %s", n, reasons))
+		return nil
+	}
 	if n == 0 {
 		s.notes = append(s.notes, "no record is missing from this run; deletions and deactivations would have been held: "+reasons)
 		return nil

@@ -45,7 +45,7 @@ const maxListed = 20
 // stage reads a source into the table named after it.
 func (s *session) stage(ctx context.Context, src *source) (*staged, error) {
 	name := src.comp.Name
-	req := connectors.ReadRequest{Now: s.now, FullRefresh: s.opts.FullRefresh}
+	req := connectors.ReadRequest{Now: s.now, FullRefresh: s.opts.FullRefresh, AllowMassChange: s.opts.AllowMassChange}
 	if !s.opts.FullRefresh {
 		cp, err := s.store.Checkpoint(ctx, s.d.conn, name)
 		if err != nil {
@@ -63,6 +63,9 @@ func (s *session) stage(ctx context.Context, src *source) (*staged, error) {
 		}
 		filesFP = hashFiles(scan.Paths) // beside DuckDB's parse of the same (cached) bytes
 		if err := s.scanFiles(ctx, name, target, src.src.Schema(), scan); err != nil {
+			return nil, fmt.Errorf("%s source %q: %w", src.comp.Type, name, err)
+		}
+		if err := s.reviewScan(ctx, src, req, scan, st); err != nil {
 			return nil, fmt.Errorf("%s source %q: %w", src.comp.Type, name, err)
 		}
 	} else {
@@ -178,6 +181,9 @@ func (s *session) scanFiles(ctx context.Context, name, target string, schema *ar
 		return fmt.Errorf("unsupported file format %q", scan.Format)
 	}
 	if err := s.d.exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s", target, identList(fieldNames(schema), ""), from)); err != nil {
+		if derr := s.explainScan(ctx, name, scan); derr != nil {
+			return derr
+		}
 		if m := missingColumn.FindStringSubmatch(err.Error()); m != nil {
 			return fmt.Errorf("read %s: no column %q in the file (it is declared in columns)", strings.Join(scan.Paths, ", "), m[1]+m[2])
 		}
@@ -190,12 +196,13 @@ func (s *session) scanFiles(ctx context.Context, name, target string, schema *ar
 }
 
 func (s *session) csvRejects(ctx context.Context, rejects string) error {
-	n, err := s.d.count(ctx, "SELECT count(*) FROM "+ident(rejects))
+	n, err := s.d.count(ctx, "SELECT count(DISTINCT (scan_id, file_id, line)) FROM "+ident(rejects)) // DuckDB lists a row once per error
 	if err != nil || n == 0 {
 		return err
 	}
 	rows, err := s.d.conn.QueryContext(ctx, fmt.Sprintf(`SELECT s.file_path, e.line, coalesce(e.column_idx, 0), coalesce(e.column_name, ''), e.error_message
-		FROM %s e JOIN %s s USING (scan_id, file_id) ORDER BY s.file_path, e.line LIMIT %d`, ident(rejects), ident(rejects+"_scan"), maxListed))
+		FROM %s e JOIN %s s USING (scan_id, file_id) QUALIFY row_number() OVER (PARTITION BY e.scan_id, e.file_id, e.line ORDER BY e.column_idx) = 1
+		ORDER BY s.file_path, e.line LIMIT %d`, ident(rejects), ident(rejects+"_scan"), maxListed))
 	if err != nil {
 		return err
 	}
@@ -212,7 +219,7 @@ func (s *session) csvRejects(ctx context.Context, rejects string) error {
 		if idx > 0 {
 			where += fmt.Sprintf(":%d", idx)
 		}
-		if col != "" {
+		if msg = rejectMessage(msg); col != "" && !strings.HasPrefix(msg, "the ") {
 			msg = "column " + col + ": " + msg
 		}
 		fmt.Fprintf(&b, "\n  %s: %s", where, msg)

@@ -1,0 +1,68 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+
+	"github.com/possync/possync/connectors"
+)
+
+// Errors people can act on when DuckDB cannot read a source's files (issue 16): DuckDB's own errors name
+// options possync does not have (its CSV sniffer lists twenty lines of them).
+
+// explainScan returns the source's own diagnosis of files DuckDB could not read (connectors.Diagnoser), or
+// nil when the source has none (the caller then reports DuckDB's error).
+func (s *session) explainScan(ctx context.Context, name string, scan *connectors.Scan) error {
+	for _, src := range s.sources {
+		if src.comp.Name != name {
+			continue
+		}
+		if d, ok := src.src.(connectors.Diagnoser); ok {
+			return d.Diagnose(ctx, scan)
+		}
+	}
+	return nil
+}
+
+// reviewScan lets a source that implements connectors.ScanReviewer check the records DuckDB read from its
+// files against the last applied run; its holds and checkpoint become the read's result.
+func (s *session) reviewScan(ctx context.Context, src *source, req connectors.ReadRequest, scan *connectors.Scan, st *staged) error {
+	rv, ok := src.src.(connectors.ScanReviewer)
+	if !ok {
+		return nil
+	}
+	n, err := s.d.count(ctx, "SELECT count(*) FROM "+ident(src.comp.Name))
+	if err != nil {
+		return err
+	}
+	st.result.Holds, st.result.Checkpoint, err = rv.ReviewScan(ctx, req, scan, n)
+	return err
+}
+
+var (
+	duckColumns = regexp.MustCompile(`^Expected Number of Columns: (\d+) Found: (\d+)`)
+	duckUnicode = regexp.MustCompile(`^Invalid unicode \(byte sequence mismatch\) detected`)
+)
+
+// rejectMessage rewrites DuckDB's reason for a malformed CSV row in possync's terms.
+func rejectMessage(msg string) string {
+	if m := duckColumns.FindStringSubmatch(msg); m != nil {
+		want, found := atoi(m[1]), atoi(m[2])
+		if found < want {
+			return fmt.Sprintf("the row has %d field(s), the header %d (if this is the last line, the file may be cut short)", found, want)
+		}
+		return fmt.Sprintf("the row has more fields than the header's %d (a delimiter inside a field that is not quoted?)", want)
+	}
+	if duckUnicode.MatchString(msg) {
+		return "the text is not UTF-8 (another encoding, or binary data): for a POS or spreadsheet export set " +
+			"encoding: windows-1252 (or latin-1) on the source"
+	}
+	return msg
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
