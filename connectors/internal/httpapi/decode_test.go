@@ -17,8 +17,8 @@ func TestDecodeAnswer(t *testing.T) {
 		want                            []string // substrings of the error; none: no error
 	}{
 		{"HTML page", http.MethodGet, "text/html; charset=utf-8", "<!DOCTYPE html><html><body>Sign in to the proxy, tok-SECRET-123 ...</body></html>",
-			[]string{"GET /items: the answer is not JSON", `Content-Type "text/html; charset=utf-8"`, `starting "<!DOCTYPE html>`, "check base_url"}},
-		{"empty GET", http.MethodGet, "application/json", "  \n", []string{"GET /items: the answer (HTTP 2xx) is empty", "refusing to read it as no records"}},
+			[]string{"GET /items at 127.0.0.1:", "the answer is not JSON", `Content-Type "text/html; charset=utf-8"`, `starting "<!DOCTYPE html>`, "check base_url"}},
+		{"empty GET", http.MethodGet, "application/json", "  \n", []string{"GET /items at 127.0.0.1:", "the answer (HTTP 2xx) is empty", "refusing to read it as no records"}},
 		{"cut short", http.MethodGet, "application/json", `{"items": [{"id": 1}, {"id"`, []string{"the answer's JSON is cut short after 27 bytes"}},
 		{"wrong type", http.MethodGet, "application/json", `{"items": "none"}`, []string{"field items is a JSON string"}},
 		{"empty POST answer", http.MethodPost, "", "", nil},
