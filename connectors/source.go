@@ -29,6 +29,9 @@ type ReadRequest struct {
 	Now time.Time
 	// FullRefresh asks an incremental source to read everything, ignoring Checkpoint.
 	FullRefresh bool
+	// AllowMassChange says the user confirmed a mass change (possync --allow-mass-change): the runner plans
+	// the deletions a read's Holds would hold, so a source takes a suspect read as its new baseline.
+	AllowMassChange bool
 	// Alloc allocates the batches the source builds.
 	Alloc memory.Allocator
 }
@@ -83,7 +86,9 @@ type ReadResult struct {
 	// Holds are reasons this read may be incomplete although it succeeded (a file that ends mid-row, a full
 	// file much smaller than the last applied one, a header that changed). The runner then plans no deletion
 	// or deactivation of a record because it is missing, says so in the plan's notes with these reasons, and
-	// lets creates and updates through. Each reason should name the input and what is wrong with it.
+	// lets creates and updates through. Each reason should name the input and what is wrong with it. A
+	// source keeps the baseline a suspect read is compared with (its checkpoint does not advance to it) unless
+	// ReadRequest.AllowMassChange, so that the same suspect input is held again on the next run.
 	Holds []string
 	// Notes are human remarks for the run report (files ignored, partial uploads skipped, ...).
 	Notes []string
@@ -119,6 +124,22 @@ type Scanner interface {
 	Source
 	// Scan describes the files to read. It is called once per run.
 	Scan(ctx context.Context, req ReadRequest) (*Scan, error)
+}
+
+// Diagnoser is implemented by Scanners that can say better than DuckDB why their files could not be read.
+type Diagnoser interface {
+	// Diagnose is called after DuckDB failed to read the files of scan. It reads them itself and returns one
+	// error naming file:line, what is wrong and what to do, or nil when it finds nothing wrong (the runner
+	// then reports DuckDB's error).
+	Diagnose(ctx context.Context, scan *Scan) error
+}
+
+// ScanReviewer is implemented by Scanners that check what the runner read from their files against the last
+// applied run (a file far smaller than the last one, another header).
+type ScanReviewer interface {
+	// ReviewScan is called once the runner read the files of scan, rows records, for the read req. It returns
+	// the read's Holds (see ReadResult) and the checkpoint to commit with the run (req.Checkpoint on the next).
+	ReviewScan(ctx context.Context, req ReadRequest, scan *Scan, rows int64) (holds []string, checkpoint []byte, err error)
 }
 
 // Scan is a declarative description of files for DuckDB's readers.

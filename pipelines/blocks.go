@@ -1,6 +1,8 @@
 package pipelines
 
 import (
+	"math"
+
 	"gopkg.in/yaml.v3"
 
 	"github.com/possync/possync/pipelines/spec"
@@ -76,8 +78,13 @@ func (l *loader) diff(nodes map[string]*yaml.Node) Diff {
 
 // guards validates the `guards` block.
 func (l *loader) guards(nodes map[string]*yaml.Node) Guards {
-	values, _ := l.block(nodes, "guards", guardFields)
+	values, at := l.block(nodes, "guards", guardFields)
 	var g Guards
 	g.MaxDeletePercent, _ = values["max_delete_percent"].(float64)
+	if m := g.MaxDeletePercent; m > 100 || math.IsNaN(m) {
+		l.errorf(deref(at["max_delete_percent"]), "/guards/max_delete_percent", spec.CodeBadValue,
+			"write a percentage from 0 to 100 (e.g. 10), or a negative number to disable the guard",
+			"max_delete_percent %v is not a percentage", m)
+	}
 	return g
 }

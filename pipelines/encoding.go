@@ -9,18 +9,22 @@ import (
 
 // checkText reports a file that is not UTF-8 text, at its first offending byte (line and column counted in
 // characters, as an editor shows them). UTF-16 and UTF-32 with a byte order mark are left to the YAML parser,
-// which decodes them. It reports whether it found a problem.
-func (l *loader) checkText(data []byte) bool {
+// which decodes them. A file that is text with a stray non-UTF-8 byte (a Latin-1 or Windows-1252 character)
+// comes back with every invalid sequence replaced by U+FFFD, so that the rest of the file is still checked in
+// the same pass; stop is true for what is not text at all (NUL bytes, UTF-16 without a byte order mark,
+// binary), which is not parsed further.
+func (l *loader) checkText(data []byte) (clean []byte, stop bool) {
 	for _, bom := range [][]byte{{0xFF, 0xFE}, {0xFE, 0xFF}} {
 		if bytes.HasPrefix(data, bom) {
-			return false
+			return data, false
 		}
 	}
+	orig := data
 	data = bytes.TrimPrefix(data, []byte{0xEF, 0xBB, 0xBF})
 	nul := bytes.IndexByte(data, 0)
 	bad := firstInvalidUTF8(data)
 	if nul < 0 && bad < 0 {
-		return false
+		return orig, false
 	}
 	at := bad
 	if nul >= 0 && (bad < 0 || nul < bad) {
@@ -31,20 +35,21 @@ func (l *loader) checkText(data []byte) bool {
 	const save = "save the file as UTF-8 text (in an editor: Save with Encoding → UTF-8)"
 	switch {
 	case at == nul && looksUTF16(data):
-		l.diags.Append(spec.Errorf(pos, spec.CodeEncoding, save,
+		l.diags.Append(spec.Errorf(pos, spec.CodeBadEncoding, save,
 			"the file is not UTF-8 text: it looks like UTF-16 without a byte order mark (a NUL byte at line %d, column %d)", pos.Line, pos.Col))
 	case at == nul:
-		l.diags.Append(spec.Errorf(pos, spec.CodeEncoding, save+"; a binary file is not a pipeline",
+		l.diags.Append(spec.Errorf(pos, spec.CodeBadEncoding, save+"; a binary file is not a pipeline",
 			"the file is not UTF-8 text: a NUL byte at line %d, column %d", pos.Line, pos.Col))
 	case invalidShare(data) > 0.1:
-		l.diags.Append(spec.Errorf(pos, spec.CodeEncoding, "a pipeline file is YAML text; is this the right file?",
+		l.diags.Append(spec.Errorf(pos, spec.CodeBadEncoding, "a pipeline file is YAML text; is this the right file?",
 			"the file is not text: byte 0x%02X at line %d, column %d is not UTF-8, nor are many others", data[at], pos.Line, pos.Col))
 	default:
-		l.diags.Append(spec.Errorf(pos, spec.CodeEncoding, save,
+		l.diags.Append(spec.Errorf(pos, spec.CodeBadEncoding, save,
 			"the file is not UTF-8: byte 0x%02X at line %d, column %d (%s in Latin-1 or Windows-1252, which UTF-8 writes otherwise)",
 			data[at], pos.Line, pos.Col, latin1Name(data[at])))
+		return bytes.ToValidUTF8(orig, []byte("\uFFFD")), false
 	}
-	return true
+	return orig, true
 }
 
 // firstInvalidUTF8 returns the offset of the first byte that does not start a valid UTF-8 sequence, or -1.

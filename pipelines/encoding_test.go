@@ -33,19 +33,27 @@ func TestNotUTF8(t *testing.T) {
 	}
 	for _, tt := range tests {
 		_, diags := Parse("p.yaml", []byte(tt.data), Options{Catalog: newTestCatalog(t)})
-		if len(diags) != 1 {
-			t.Errorf("%s: %d diagnostics, want 1: %v", tt.name, len(diags), diags)
+		// One encoding finding; a text file with a stray byte is checked further (its other findings follow),
+		// a file that is not text at all is not.
+		var enc []*spec.Diagnostic
+		for _, d := range diags {
+			if d.Code == spec.CodeBadEncoding {
+				enc = append(enc, d)
+			}
+		}
+		if len(enc) != 1 {
+			t.Errorf("%s: %d encoding findings, want 1: %v", tt.name, len(enc), diags)
 			continue
 		}
-		d := diags[0]
-		if d.Code != spec.CodeEncoding || d.Line != tt.line || d.Col != tt.col || !strings.Contains(d.Message, tt.want) || d.Hint == "" {
-			t.Errorf("%s: %v (line %d col %d), want %s at %d:%d containing %q", tt.name, d, d.Line, d.Col, spec.CodeEncoding, tt.line, tt.col, tt.want)
+		d := enc[0]
+		if d.Code != spec.CodeBadEncoding || d.Line != tt.line || d.Col != tt.col || !strings.Contains(d.Message, tt.want) || d.Hint == "" {
+			t.Errorf("%s: %v (line %d col %d), want %s at %d:%d containing %q", tt.name, d, d.Line, d.Col, spec.CodeBadEncoding, tt.line, tt.col, tt.want)
 		}
 	}
 	// UTF-16 with a byte order mark is YAML the parser decodes: no encoding finding.
 	_, diags := Parse("p.yaml", []byte("\xff\xfe"+utf16le("version: 1\n")), Options{Catalog: newTestCatalog(t)})
 	for _, d := range diags {
-		if d.Code == spec.CodeEncoding {
+		if d.Code == spec.CodeBadEncoding {
 			t.Errorf("UTF-16 with a BOM: %v", d)
 		}
 	}

@@ -13,6 +13,9 @@ import (
 // counts), interpolates the environment into every scalar value (mapping keys are left alone) and replaces
 // an alias to a block that contains it by null (so that the tree has no cycle).
 func (l *loader) prepare(n *yaml.Node, path string) {
+	if _, seen := l.at[path]; !seen && n.Kind != yaml.DocumentNode {
+		l.at[path] = l.pos(n, path)
+	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
@@ -58,10 +61,20 @@ func (l *loader) interpolate(n *yaml.Node, path string) {
 	if !strings.Contains(n.Value, "${") {
 		return
 	}
-	out, whole, unset, err := expand(n.Value, l.env)
+	missing := ""
+	if l.noEnv {
+		missing = placeholderText
+	}
+	out, whole, unset, err := expandWith(n.Value, l.env, missing)
 	if err != nil {
 		l.errorf(n, path, spec.CodeBadValue, "write $${ for a literal ${", "bad interpolation: %v", err)
 		return
+	}
+	if l.noEnv {
+		if whole && len(unset) == 1 {
+			l.held[n] = true // typed by its field in value()
+		}
+		unset = nil // placeholders, not errors
 	}
 	if len(unset) > 0 {
 		l.unset[n] = true
@@ -86,6 +99,11 @@ func (l *loader) interpolate(n *yaml.Node, path string) {
 // empty, and $${ is a literal ${. It returns the result, whether s was exactly one reference, and the
 // variables that are unset without a default (they expand to "").
 func expand(s string, lookup func(string) (string, bool)) (out string, whole bool, unset []string, err error) {
+	return expandWith(s, lookup, "")
+}
+
+// expandWith is expand writing missing for each variable that is unset without a default.
+func expandWith(s string, lookup func(string) (string, bool), missing string) (out string, whole bool, unset []string, err error) {
 	var b strings.Builder
 	refs, text := 0, false
 	for i := 0; i < len(s); {
@@ -110,6 +128,7 @@ func expand(s string, lookup func(string) (string, bool)) (out string, whole boo
 				v = def
 			case !ok:
 				unset = append(unset, name)
+				v = missing
 			}
 			b.WriteString(v)
 			refs++

@@ -23,6 +23,15 @@ type Options struct {
 	Catalog Catalog
 	// LookupEnv resolves ${VAR} interpolation and $POSSYNC_STATE_DIR; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// Placeholders makes an unset variable (without a default) a placeholder instead of an error, so that a
+	// pipeline file can be checked without its secrets and variables (`possync validate --no-env`, in CI): a
+	// reference that is a field's whole value takes a value of the field's declared type (its example or
+	// default when usable, else a string, a number, false, 1s ...); inside longer text it reads "placeholder".
+	Placeholders bool
+	// Partial returns the Pipeline, as far as it could be assembled, even when the file has errors (the
+	// values in error are left out), so that a validator can still check what does not depend on them (the
+	// expressions of the same file). Such a Pipeline must not be planned or applied; its Hash is empty.
+	Partial bool
 }
 
 // Load reads and parses the pipeline file at path (see Parse).
@@ -37,7 +46,7 @@ func Load(path string, opts Options) (*Pipeline, spec.Diagnostics) {
 
 // Parse parses, interpolates and validates the pipeline file data, read from file (used in positions, and
 // whose folder becomes Pipeline.Dir). It reports every finding in one pass, sorted by position. The Pipeline
-// is nil when a diagnostic is an error; warnings come with a Pipeline. No diagnostic shows a secret value.
+// is nil when a diagnostic is an error (unless Options.Partial); warnings come with a Pipeline. No diagnostic shows a secret value.
 func Parse(file string, data []byte, opts Options) (*Pipeline, spec.Diagnostics) {
 	l := &loader{
 		file:  file,
@@ -46,6 +55,9 @@ func Parse(file string, data []byte, opts Options) (*Pipeline, spec.Diagnostics)
 		env:   opts.LookupEnv,
 		open:  map[*yaml.Node]bool{},
 		unset: map[*yaml.Node]bool{},
+		held:  map[*yaml.Node]bool{},
+		noEnv: opts.Placeholders,
+		at:    map[string]spec.Pos{},
 	}
 	if l.cat == nil {
 		l.cat = DefaultCatalog()
@@ -56,6 +68,9 @@ func Parse(file string, data []byte, opts Options) (*Pipeline, spec.Diagnostics)
 	p := l.parse(data)
 	secrets := &spec.Redactor{}
 	secrets.Add(l.secrets...)
+	if p != nil {
+		p.positions = l.at
+	}
 	if p != nil && !l.diags.HasErrors() {
 		p.Secrets = secrets
 		hash, err := configHash(p)
@@ -67,6 +82,10 @@ func Parse(file string, data []byte, opts Options) (*Pipeline, spec.Diagnostics)
 	}
 	l.diags.Sort()
 	if l.diags.HasErrors() {
+		if opts.Partial && p != nil {
+			p.Secrets = secrets
+			return p, l.diags
+		}
 		return nil, l.diags
 	}
 	return p, l.diags
@@ -85,11 +104,18 @@ type loader struct {
 	open map[*yaml.Node]bool
 	// unset holds the scalars that named an unset variable: reported once, they are not validated further.
 	unset map[*yaml.Node]bool
+	// noEnv is Options.Placeholders; held holds the scalars that were exactly one unset variable, which take
+	// placeholderValue of their field.
+	noEnv bool
+	held  map[*yaml.Node]bool
+	// at is the position of every value by JSON pointer (Pipeline.PosOf).
+	at map[string]spec.Pos
 }
 
 // parse reads the YAML document and builds the pipeline; nil when the file is not usable YAML.
 func (l *loader) parse(data []byte) *Pipeline {
-	if l.checkText(data) {
+	data, stop := l.checkText(data)
+	if stop {
 		return nil
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -127,8 +153,11 @@ func (l *loader) syntax(err error) {
 		pos.Line, _ = strconv.Atoi(m[1])
 		msg = m[2]
 	}
-	l.diags.Append(spec.Errorf(pos, spec.CodeYAMLSyntax, "check the indentation and quoting near this line",
-		"invalid YAML: %s", msg))
+	hint := "check the indentation and quoting near this line"
+	if h, ok := l.quoteHint(pos.Line); ok {
+		hint = h
+	}
+	l.diags.Append(spec.Errorf(pos, spec.CodeYAMLSyntax, hint, "invalid YAML: %s", msg))
 }
 
 // pos returns the position of n.

@@ -8,6 +8,7 @@
 package pipelines
 
 import (
+	"strings"
 	"time"
 
 	"github.com/possync/possync/pipelines/spec"
@@ -44,6 +45,27 @@ type Pipeline struct {
 	// Secrets redacts every secret value of the file from text: diagnostics, errors, reports and logs pass
 	// through it (plans hold record data, which never carries the file's secrets).
 	Secrets *spec.Redactor
+
+	// positions maps the JSON pointer of every value in the file to where it stands (see PosOf).
+	positions map[string]spec.Pos
+}
+
+// PosOf returns the position of the value at the JSON pointer path (e.g. "/diff/active_field", "/key/1"),
+// or, when the file has no such value, of the nearest enclosing one that it has; at worst the file's first
+// line. Findings about the assembled pipeline use it so that each has a line and a column.
+func (p *Pipeline) PosOf(path string) spec.Pos {
+	for q := path; ; {
+		if pos, ok := p.positions[q]; ok && pos.Line > 0 {
+			pos.Path = path
+			return pos
+		}
+		i := strings.LastIndexByte(q, '/')
+		if i < 0 {
+			break
+		}
+		q = q[:i]
+	}
+	return spec.Pos{File: p.File, Line: 1, Col: 1, Path: path}
 }
 
 // Component is one configured source, sink or transform.

@@ -167,6 +167,9 @@ func (l *loader) value(f *spec.Field, n *yaml.Node, path string) (any, bool) {
 	if l.unset[n] {
 		return nil, false
 	}
+	if l.held[n] {
+		return placeholderValue(f), true
+	}
 	switch f.Type {
 	case spec.TypeString:
 		if !l.scalar(f, n, path) {

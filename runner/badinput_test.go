@@ -1,14 +1,17 @@
 package runner_test
 
 import (
+	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/possync/possync/connectors/ascend/ftptest"
+	rpt "github.com/possync/possync/connectors/retailpos/retailpostest"
 	"github.com/possync/possync/runner"
 	"github.com/possync/possync/runner/plan"
 )
@@ -293,5 +296,82 @@ func TestRejectedRowsProtectTheirRecords(t *testing.T) {
 				t.Errorf("notes %q: nothing should be held", pl.Notes)
 			}
 		})
+	}
+}
+
+// posPipeline syncs the Retail POS emulator's catalog at %[1]s (token %[2]s) to a file, three products a page.
+const posPipeline = `version: 1
+name: pos
+merchant: acme-outdoor
+key: sku
+sources:
+  catalog:
+    type: retailpos
+    base_url: %[1]s
+    token: %[2]s
+    page_size: 3
+    requests_per_minute: 0
+transforms:
+  - type: filter
+    expr: deleted != true
+  - type: map
+    fields:
+      sku: sku
+      name: name
+      price: price
+sink:
+  type: file
+  path: out/records.csv
+guards:
+  max_delete_percent: -1
+`
+
+// A Retail POS listing that fails in the middle never looks like products were deleted: a failure that
+// retries cure gives the whole catalog, one that persists fails the plan, and the state is untouched.
+func TestRetailPOSListingFailingMidway(t *testing.T) {
+	srv := rpt.New(rpt.Options{})
+	t.Cleanup(srv.Close)
+	srv.Generate(12, 1)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "pipeline.yaml"), fmt.Sprintf(posPipeline, srv.URL(), srv.Token()))
+	rep := mustApply(t, loadAt(t, dir), runner.Options{})
+	if rep.Applied.Create != 12 {
+		t.Fatalf("first apply %+v, want 12 creates", rep.Applied)
+	}
+	for _, tc := range []struct {
+		name         string
+		after, n, st int
+		fails        string // part of the plan's error; "" when the plan succeeds
+	}{
+		{"a 500 on page 2, cured by a retry", 2, 1, http.StatusInternalServerError, ""},
+		{"a 503 twice on page 3", 3, 2, http.StatusServiceUnavailable, ""},
+		{"a 403 on page 2", 2, 1, http.StatusForbidden, "403"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv.ResetRequests()
+			srv.FailAfter(tc.after, tc.n, tc.st)
+			pl, err := runner.Plan(context.Background(), loadAt(t, dir), runner.Options{FullRefresh: true})
+			switch {
+			case tc.fails == "" && err != nil:
+				t.Fatalf("plan: %v", err)
+			case tc.fails == "" && pl.Summary.Total() != 0:
+				t.Errorf("plan after a cured failure: %+v %v", pl.Summary, changesOf(pl))
+			case tc.fails != "" && (err == nil || !strings.Contains(err.Error(), tc.fails)):
+				t.Errorf("plan error %v, want one naming %s", err, tc.fails)
+			}
+			failed := 0
+			for _, r := range srv.Requests() {
+				if r.Status == tc.st {
+					failed++
+				}
+			}
+			if failed != tc.n {
+				t.Errorf("%d request(s) failed, want the %d injected mid-listing", failed, tc.n)
+			}
+		})
+	}
+	srv.FailNext(0, 0)
+	if pl := mustPlan(t, loadAt(t, dir)); pl.Summary.Total() != 0 {
+		t.Errorf("after the failures: %+v", pl.Summary)
 	}
 }

@@ -66,7 +66,7 @@ sink: {type: file, path: out.csv}
     fields:
       id: sku
 sink: {type: file, path: out.csv}
-`, "key_not_found", "/key", 0, 0, `"sku"`},
+`, "key_not_found", "/key", 4, 6, `"sku"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

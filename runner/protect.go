@@ -244,16 +244,28 @@ func (s *session) protect(ctx context.Context) error {
 }
 
 // holdRemovals takes the deletions and deactivations of missing records out of the diff when removals are
-// held (diff.HoldRemovals, which renumbers the rest), and says so in the plan's notes.
+// held (diff.HoldRemovals, which renumbers the rest), and says so in the plan's notes. --allow-mass-change
+// plans them (with a note).
 func (s *session) holdRemovals(ctx context.Context) error {
 	if len(s.prot.holds) == 0 {
 		return nil
+	}
+	reasons := strings.Join(s.prot.holds, "; ")
+	if s.opts.AllowMassChange {
+		n, err := diff.CountRemovals(ctx, s.d)
+		if err != nil {
+			return fmt.Errorf("hold removals: %w", err)
+		}
+		if n > 0 {
+			s.notes = append(s.notes, fmt.Sprintf("%d deletion(s) or deactivation(s) of records missing from this run are planned "+
+				"although the input is suspect, as --allow-mass-change asks: %s", n, reasons))
+			return nil
+		}
 	}
 	n, err := diff.HoldRemovals(ctx, s.d)
 	if err != nil {
 		return fmt.Errorf("hold removals: %w", err)
 	}
-	reasons := strings.Join(s.prot.holds, "; ")
 	if n == 0 {
 		s.notes = append(s.notes, "no record is missing from this run; deletions and deactivations would have been held: "+reasons)
 		return nil

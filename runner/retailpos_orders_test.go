@@ -59,6 +59,7 @@ transforms:
     input: orders
     products: products
     customers: customers
+    previous: _applied
     routing:
       primary: Main Street
       pickups: {"Downtown Store": Downtown}

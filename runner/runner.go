@@ -10,7 +10,9 @@
 //	export (runner/export)  the sink's records file brought up to date with the snapshot
 //
 // The runner owns the session (what one plan or run holds between stages), the run lock, the plan's
-// assembly and guards, and the run report. It may not reach into a stage's tables except through the names
+// assembly and guards, the run report, the protection of records whose input was bad (protect.go: rejected
+// rows followed through the steps, removals held), and the confirmation of sources that import each record
+// once, with the _applied relation their steps read (confirm.go). It may not reach into a stage's tables except through the names
 // the stages return; no stage package imports it (connectors/layering_test.go enforces this and that only
 // runner/engine imports DuckDB). Connectors and transforms never see DuckDB. Validation runs the same code
 // path over empty inputs, so every expression and SQL step is type-checked against the fields its upstream
@@ -269,7 +271,12 @@ func Check(ctx context.Context, p *pipelines.Pipeline) spec.Diagnostics {
 
 func check(ctx context.Context, p *pipelines.Pipeline) spec.Diagnostics {
 	s := newSession(p, Options{})
-	d, err := openEngine(ctx, pipelines.State{Dir: p.State.Dir})
+	scratch, cleanup, err := checkScratch()
+	if err != nil {
+		return spec.Diagnostics{spec.Errorf(spec.Pos{File: p.File}, spec.CodeInternal, "", "%v", err)}
+	}
+	defer cleanup()
+	d, err := openEngine(ctx, pipelines.State{Dir: scratch})
 	if err != nil {
 		return spec.Diagnostics{spec.Errorf(spec.Pos{File: p.File}, spec.CodeInternal, "", "%v", err)}
 	}
@@ -291,7 +298,7 @@ func check(ctx context.Context, p *pipelines.Pipeline) spec.Diagnostics {
 	if diags.HasErrors() {
 		return diags
 	}
-	diags = append(diags, s.checkKey()...)
+	diags = append(diags, s.checkSinkFields()...)
 	if !diags.HasErrors() {
 		diags = append(diags, s.buildSink()...)
 	}
@@ -322,7 +329,7 @@ func (s *session) prepare(ctx context.Context, readOnly bool) error {
 	if err := s.dropIntermediates(ctx); err != nil {
 		return err
 	}
-	if diags := s.checkKey(); diags.HasErrors() {
+	if diags := s.checkSinkFields(); diags.HasErrors() {
 		return diags
 	}
 	if diags := s.buildSink(); diags.HasErrors() {

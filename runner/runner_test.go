@@ -103,7 +103,7 @@ func TestBadInputPlansNothing(t *testing.T) {
 		{"empty key", "sku,name,price\n,a,1\nB,b,2\n", []string{"1 desired record(s) have an empty key field (sku)"}},
 		{"malformed value", "sku,name,price\nA,a,1\nB,b,cheap\n",
 			[]string{"1 malformed row(s)", "input.csv:3:3: column price", `"cheap"`}},
-		{"missing column", "sku,name\nA,a\n", []string{`no column "price" in the file`}},
+		{"missing column", "sku,name\nA,a\n", []string{`input.csv:1: no column "price" in the header (it has sku, name)`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -18,7 +18,7 @@ type source struct {
 // is a full refresh.
 func (s *session) stage(ctx context.Context, src *source) (*stage.Output, error) {
 	name := src.comp.Name
-	req := connectors.ReadRequest{Now: s.now, FullRefresh: s.opts.FullRefresh, Alloc: s.alloc}
+	req := connectors.ReadRequest{Now: s.now, FullRefresh: s.opts.FullRefresh, AllowMassChange: s.opts.AllowMassChange, Alloc: s.alloc}
 	if !s.opts.FullRefresh {
 		cp, err := s.store.Checkpoint(ctx, s.d.Conn(), name)
 		if err != nil {

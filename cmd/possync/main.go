@@ -20,7 +20,7 @@ import (
 const usage = `possync: declarative POS ⇄ eCommerce sync pipelines
 
 Usage:
-  possync validate FILE... [--json]         check pipeline files; all findings in one pass
+  possync validate FILE... [flags]          check pipeline files; all findings in one pass
   possync plan FILE [flags]                 show what applying would change (dry run)
   possync apply FILE [--plan plan.json]     apply a saved plan exactly, or plan and apply
   possync run FILE [--report FILE]          plan + apply for schedulers, with a JSON run report

@@ -70,7 +70,7 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest) (connecto
 	}
 	var states []*state
 	var deltas [][]*inventory
-	fulls := map[string]*inventory{}
+	fulls, suspect := map[string]*inventory{}, map[string]bool{}
 	for _, sel := range sels {
 		if sel.base.Name == "" {
 			continue
@@ -80,7 +80,10 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest) (connecto
 			return nil, err
 		}
 		fulls[sel.loc.ShortName] = invs[0]
-		res.Holds = append(res.Holds, suspectFull(prev.Locations[sel.loc.ShortName], invs[0], s.cfg.MinRowsPercent)...)
+		if holds := suspectFull(prev.Locations[sel.loc.ShortName], invs[0], s.cfg.MinRowsPercent); len(holds) > 0 {
+			res.Holds = append(res.Holds, holds...)
+			suspect[sel.loc.ShortName] = true
+		}
 		states = append(states, newState(sel.loc, invs[0]))
 		deltas = append(deltas, invs[1:])
 	}
@@ -104,7 +107,7 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest) (connecto
 		res.Notes = append(res.Notes, note)
 	}
 	setEligible(records, req.Now, s.zone)
-	res.Checkpoint = withFacts(checkpointOf(sels), fulls)
+	res.Checkpoint = withFacts(checkpointOf(sels), fulls, prev, suspect, !req.AllowMassChange)
 	return newReader(inventorySchema, req.Alloc, len(records), func(b *array.RecordBuilder, i int) {
 		appendRecord(b, records[i])
 	}, res), nil

@@ -12,9 +12,10 @@ import (
 
 // suspectFull compares a location's new full upload with the full upload the last applied run read for
 // it (prev, from the checkpoint) and returns why the new one is suspect: far fewer rows, or another header.
-// The same file as last time, or no facts of the last one, is never suspect.
+// Without facts of the last one, nothing is suspect. The facts are those of the last read that was not
+// suspect (see withFacts), so a suspect file read again is suspect again.
 func suspectFull(prev []appliedUpload, inv *inventory, minRowsPercent float64) []string {
-	if len(prev) == 0 || prev[0].Name == inv.upload.Name || prev[0].Rows == 0 {
+	if len(prev) == 0 || prev[0].Rows == 0 {
 		return nil
 	}
 	last := prev[0]
@@ -58,15 +59,22 @@ func headerChange(before, after []string) string {
 	return strings.Join(parts, "; ")
 }
 
-// withFacts records, in a checkpoint, the rows and header of each location's full upload that was read.
-func withFacts(b []byte, fulls map[string]*inventory) []byte {
+// withFacts records, in a checkpoint, the rows and header of each location's full upload that was read; for
+// a suspect one (in suspect) it keeps the facts of the last applied one instead (prev), unless keep is
+// false (the user allowed the mass change).
+func withFacts(b []byte, fulls map[string]*inventory, prev *checkpoint, suspect map[string]bool, keep bool) []byte {
 	cp, err := decodeCheckpoint(b)
 	if err != nil {
 		return b // written by checkpointOf just before: cannot happen
 	}
 	for loc, inv := range fulls {
-		if list := cp.Locations[loc]; len(list) > 0 && list[0].Name == inv.upload.Name {
-			list[0].Rows, list[0].Header = inv.rows, inv.header
+		list := cp.Locations[loc]
+		if len(list) == 0 || list[0].Name != inv.upload.Name {
+			continue
+		}
+		list[0].Rows, list[0].Header = inv.rows, inv.header
+		if last := prev.Locations[loc]; suspect[loc] && keep && len(last) > 0 {
+			list[0].Rows, list[0].Header = last[0].Rows, last[0].Header
 		}
 	}
 	return cp.encode()

@@ -65,3 +65,31 @@ func TestSuspectFullUploads(t *testing.T) {
 		})
 	}
 }
+
+// A suspect full upload does not become the baseline: read again, it is suspect again; once the user allows
+// the mass change, it is the baseline.
+func TestSuspectUploadKeepsTheBaseline(t *testing.T) {
+	srv := startServer(t, ftptest.Options{})
+	var rows []row
+	for i := 1; i <= 10; i++ {
+		rows = append(rows, row{loc: "Downtown", sku: fmt.Sprintf("S%02d", i)})
+	}
+	srv.Put("/Downtown_20250115_020000_full.txt", fullFile(rows...), mtime)
+	s := newSource(t, baseConfig(srv.Addr(), nil))
+	_, _, res := read(t, s, nil)
+	srv.Put("/Downtown_20250116_020000_full.txt", fullFile(rows[:3]...), mtime.Add(24*time.Hour))
+	_, _, res = read(t, s, res.Checkpoint)
+	if len(res.Holds) != 1 {
+		t.Fatalf("holds %q", res.Holds)
+	}
+	_, _, again := read(t, s, res.Checkpoint)
+	if len(again.Holds) != 1 || !strings.Contains(again.Holds[0], "has 3 row(s), 30% of the 10") {
+		t.Errorf("the same suspect upload read again: holds %q", again.Holds)
+	}
+	prev, _ := decodeCheckpoint(res.Checkpoint)
+	inv := &inventory{upload: upload{Name: "Downtown_20250116_020000_full.txt"}, rows: 3, header: fullHeader}
+	cp, _ := decodeCheckpoint(withFacts(res.Checkpoint, map[string]*inventory{"Downtown": inv}, prev, map[string]bool{"Downtown": true}, false))
+	if got := cp.Locations["Downtown"][0]; got.Rows != 3 {
+		t.Errorf("allowed mass change: baseline %d rows, want the new 3", got.Rows)
+	}
+}

@@ -94,6 +94,9 @@ func readerChecks(t *testing.T, open func(t *testing.T) (*arrow.Schema, OpenRead
 
 	t.Run("full read: schema, EOF stays EOF, no leak", func(t *testing.T) {
 		sch, r, alloc := start(t)
+		if again, _ := open(t); !again.Equal(sch) {
+			t.Errorf("two builds of the same configuration declare different schemas:\n%v\n%v", sch, again)
+		}
 		rows := 0
 		for n := 0; ; n++ {
 			b, err := r.Next(ctx)
@@ -204,13 +207,17 @@ type SinkOptions struct {
 	// Steps are the runs to apply, in order, each a list of changes the target accepts (e.g. creates, then
 	// updates, deactivations and deletes of them). Every change must be acknowledged.
 	Steps [][]connectors.Change
+	// Rejected, when set, are changes the target refuses (bad data), of keys other than Steps': applied mixed
+	// into the first step, each must get a *connectors.ChangeError outcome while the step's changes are still
+	// acknowledged, and the target must end as after the first step alone.
+	Rejected []connectors.Change
 }
 
 // Sink checks a sink against the connectors.Sink contract. newTarget returns a fresh, empty target each time
 // it is called.
 //
 // Checks: Apply returns one outcome per change (also for an empty list), each nil for the valid changes of
-// Steps; Close is idempotent, also on a sink that applied nothing; replaying a step (the same changes, same
+// Steps and a *connectors.ChangeError for each of Rejected, mixed among them, which leave the target alone; Close is idempotent, also on a sink that applied nothing; replaying a step (the same changes, same
 // IDs, from a new sink, as after a crash) is harmless: every replayed change is acknowledged and the target
 // holds what it held after the first apply; a Reconciler reports every acknowledged change as landed, without
 // changing the target; Apply with a cancelled context still returns one outcome per change, acknowledges none
@@ -257,6 +264,51 @@ func Sink(t *testing.T, newTarget func(t *testing.T) SinkTarget, opts SinkOption
 			t.Errorf("second Close of a sink that applied nothing: %v, want nil", err)
 		}
 	})
+
+	if len(opts.Rejected) > 0 {
+		t.Run("a rejected change does not stop the others", func(t *testing.T) {
+			want := newTarget(t)
+			s := want.New(t)
+			apply(t, s, 1, opts.Steps[0])
+			_ = s.Close()
+
+			tg := newTarget(t)
+			var mixed []connectors.Change
+			rejected := map[int]bool{}
+			for i, c := range opts.Steps[0] { // a rejected change after each accepted one, while they last
+				mixed = append(mixed, c)
+				if i < len(opts.Rejected) {
+					rejected[len(mixed)] = true
+					mixed = append(mixed, opts.Rejected[i])
+				}
+			}
+			for i := len(opts.Steps[0]); i < len(opts.Rejected); i++ {
+				rejected[len(mixed)] = true
+				mixed = append(mixed, opts.Rejected[i])
+			}
+			s = tg.New(t)
+			defer s.Close()
+			outcomes, err := s.Apply(ctx, mixed)
+			if err != nil {
+				t.Fatalf("Apply: %v (a rejected change is an outcome, not a failure of the sink)", err)
+			}
+			if len(outcomes) != len(mixed) {
+				t.Fatalf("%d outcomes for %d changes, want one per change", len(outcomes), len(mixed))
+			}
+			for i, o := range outcomes {
+				var ce *connectors.ChangeError
+				switch {
+				case rejected[i] && !errors.As(o, &ce):
+					t.Errorf("rejected change %s: outcome %v, want a *connectors.ChangeError", mixed[i].ID, o)
+				case !rejected[i] && o != nil:
+					t.Errorf("change %s: outcome %v, want acknowledged", mixed[i].ID, o)
+				}
+			}
+			if got, w := tg.State(t), want.State(t); !reflect.DeepEqual(got, w) {
+				t.Errorf("with rejected changes mixed in, the target holds\n%v\nwant\n%v", got, w)
+			}
+		})
+	}
 
 	t.Run("cancelled context", func(t *testing.T) {
 		tg := newTarget(t)

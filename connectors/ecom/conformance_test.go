@@ -34,7 +34,10 @@ func TestConformance(t *testing.T) {
 				},
 				State: func(t *testing.T) any { return storeState(t, srv) },
 			}
-		}, conntest.SinkOptions{Steps: steps})
+		}, conntest.SinkOptions{Steps: steps, Rejected: []connectors.Change{
+			create(connectors.Record{"sku": "BAD", "name": "Bad", "price": -5.0, "enabled": true}),                 // 400: negative price
+			create(connectors.Record{"sku": "X-1", "parent_sku": "NOPE", "options": `{"Size":"S"}`, "price": 1.0}), // 404: no product
+		}})
 	})
 	t.Run("ecom listing", func(t *testing.T) {
 		conntest.Lister(t, func(t *testing.T) (connectors.Lister, *arrow.Schema) {

@@ -24,7 +24,7 @@ func (s *Sink) List(ctx context.Context, req connectors.ReadRequest) (connectors
 		}
 	}
 	sch := listedSchema(s.schema)
-	return &lister{s: s, schema: sch, alloc: req.Alloc,
+	return &lister{s: s, schema: sch, alloc: req.Alloc, total: -1,
 		records: func(p *product) []connectors.Record { return s.catalogRecords(p, sch) }}, nil
 }
 
@@ -51,7 +51,10 @@ type lister struct {
 	// notes, when set, gives the result's notes once the listing ended.
 	notes  func() []string
 	offset int
-	done   bool
+	// total is the product count the first page gave (-1 before it): a listing that ends short of it, or
+	// whose count moves while it runs, is incomplete (see checkPage).
+	total int
+	done  bool
 }
 
 // Next reads the next page.
@@ -64,6 +67,9 @@ func (l *lister) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	}
 	page, err := l.s.page(ctx, l.offset)
 	if err != nil {
+		return nil, err
+	}
+	if err := l.checkPage(page); err != nil {
 		return nil, err
 	}
 	l.offset += len(page.Items)
@@ -82,6 +88,25 @@ func (l *lister) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		return nil, fmt.Errorf("products at offset %d: %w", page.Offset, err)
 	}
 	return b, nil
+}
+
+// checkPage fails a listing that would be incomplete: a page whose product count differs from the first
+// page's (a product created or deleted while the catalog was listed shifts the offsets: one is skipped or
+// listed twice), or an empty page before that count was reached. A listing short of products would make them
+// look deleted from the store (and be planned again, or left unmatched).
+func (l *lister) checkPage(page *envelope) error {
+	if l.total < 0 {
+		l.total = page.Total
+	}
+	switch {
+	case page.Total != l.total:
+		return fmt.Errorf("list products: the store's catalog changed while it was listed (%d products, then %d at offset %d): "+
+			"the listing may miss some; run again", l.total, page.Total, l.offset)
+	case len(page.Items) == 0 && l.offset < l.total:
+		return fmt.Errorf("list products: the page at offset %d is empty although the store counts %d products: "+
+			"the listing is incomplete; run again", l.offset, l.total)
+	}
+	return nil
 }
 
 // Result reports a snapshot keyed by sku.

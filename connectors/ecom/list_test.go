@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -186,5 +189,72 @@ func TestReconcileCreationImages(t *testing.T) {
 		if got[i] != c.landed {
 			t.Errorf("%s: landed = %v, want %v", c.name, got[i], c.landed)
 		}
+	}
+}
+
+// A listing the store answers inconsistently fails rather than ending short (issue 16): a product listed
+// missing would look deleted from the store.
+func TestListIncomplete(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// before runs before the second page is served, on the store behind the proxy.
+		before func(t *testing.T, srv *ecomtest.Server, h http.Handler)
+		fail   *ecomtest.Failure
+		want   string
+	}{
+		{name: "a product deleted while the catalog is listed", before: func(t *testing.T, srv *ecomtest.Server, h http.Handler) {
+			p, _ := srv.Find("P000")
+			req := httptest.NewRequest(http.MethodDelete, fmt.Sprintf("/api/v3/%s/products/%d", srv.StoreID(), p.ID), nil)
+			req.Header.Set("Authorization", "Bearer "+srv.Token())
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("delete: %d %s", rec.Code, rec.Body)
+			}
+		}, want: "list products: the store's catalog changed while it was listed (250 products, then 249 at offset 100): the listing may miss some; run again"},
+		{name: "page 2 keeps failing", fail: &ecomtest.Failure{Method: http.MethodGet, Path: "/products", After: 1, Times: -1, Status: http.StatusServiceUnavailable},
+			want: "list products at offset 100"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := ecomtest.New(ecomtest.Options{})
+			defer srv.Close()
+			var ps []ecomtest.Product
+			for i := 0; i < 250; i++ {
+				ps = append(ps, ecomtest.Product{SKU: fmt.Sprintf("P%03d", i), Name: "Product", Price: 1, Enabled: true})
+			}
+			srv.Seed(ps...)
+			if tc.fail != nil {
+				srv.Fail(*tc.fail)
+			}
+			lists := 0
+			proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/products") {
+					if lists++; lists == 2 && tc.before != nil {
+						tc.before(t, srv, srv)
+					}
+				}
+				srv.ServeHTTP(w, r)
+			}))
+			defer proxy.Close()
+			s, _ := newTestSink(t, srv, []string{"sku", "name", "price"}, map[string]any{"base_url": proxy.URL + "/api/v3"})
+			r, err := s.List(context.Background(), connectors.ReadRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			for {
+				b, err := r.Next(context.Background())
+				if err == io.EOF {
+					t.Fatal("the listing ended without an error")
+				}
+				if err != nil {
+					if !strings.Contains(err.Error(), tc.want) {
+						t.Errorf("error %q, want %q", err, tc.want)
+					}
+					return
+				}
+				b.Release()
+			}
+		})
 	}
 }

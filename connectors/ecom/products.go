@@ -124,7 +124,7 @@ func (ps *ProductsSource) Check(ctx context.Context) error { return ps.s.Check(c
 // result's notes list the UPCs that are not valid GTINs.
 func (ps *ProductsSource) Read(_ context.Context, req connectors.ReadRequest) (connectors.Reader, error) {
 	bad := &badUPCs{}
-	l := &lister{s: ps.s, schema: productsSchema, alloc: req.Alloc, notes: bad.notes,
+	l := &lister{s: ps.s, schema: productsSchema, alloc: req.Alloc, total: -1, notes: bad.notes,
 		records: func(p *product) []connectors.Record { return ps.records(p, bad) }}
 	return l, nil
 }

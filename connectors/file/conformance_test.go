@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,7 +59,10 @@ func TestConformance(t *testing.T) {
 				},
 				State: func(t *testing.T) any { return loggedChanges(t, filepath.Join(dir, "out", "products.changes.jsonl")) },
 			}
-		}, conntest.SinkOptions{Steps: [][]connectors.Change{changes[:1], changes[1:]}})
+		}, conntest.SinkOptions{Steps: [][]connectors.Change{changes[:1], changes[1:]}, Rejected: []connectors.Change{{
+			ID: "nan", Action: connectors.Create, Key: connectors.Record{"sku": "N1"},
+			After: connectors.Record{"sku": "N1", "price": math.NaN()}, // no JSON for NaN
+		}}})
 	})
 }
 

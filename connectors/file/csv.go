@@ -13,6 +13,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/possync/possync/connectors/internal/textenc"
 )
 
 // delimitedReader reads a CSV or TSV file.
@@ -26,6 +28,7 @@ type delimitedReader struct {
 	fields []int // the file's field index of each schema column
 	// first is set while the first data row is still to be read (without a header, it fixes the row width).
 	first bool
+	src   *Source
 }
 
 // utf8BOM is the byte order mark some spreadsheet programs write at the start of a file.
@@ -42,11 +45,11 @@ func openDelimited(s *Source, path string, alloc memory.Allocator) (batchReader,
 	if head, err := br.Peek(len(utf8BOM)); err == nil && bytes.Equal(head, utf8BOM) {
 		_, _ = br.Discard(len(utf8BOM))
 	}
-	cr := csv.NewReader(br)
+	cr := csv.NewReader(textenc.NewReader(br, s.encoding))
 	cr.Comma = s.comma
 	cr.ReuseRecord = true
 	cr.LazyQuotes = s.format == "tsv"
-	d := &delimitedReader{path: path, f: f, r: cr, parse: parsers(s.schema), null: s.nullString, first: !s.header}
+	d := &delimitedReader{path: path, f: f, r: cr, parse: parsers(s.schema), null: s.nullString, first: !s.header, src: s}
 	if s.header {
 		d.fields, err = d.matchHeader(s.schema)
 	} else {
@@ -83,7 +86,8 @@ func (d *delimitedReader) matchHeader(schema *arrow.Schema) ([]int, error) {
 	for i, f := range schema.Fields() {
 		at, ok := index[f.Name]
 		if !ok {
-			return nil, fmt.Errorf("%s: no column %q in the header (it has %s)", d.path, f.Name, strings.Join(header, ", "))
+			return nil, fmt.Errorf("%s:1: no column %q in the header (it has %s)%s", d.path, f.Name, strings.Join(header, ", "),
+				d.src.delimiterHint(header))
 		}
 		fields[i] = at
 	}
@@ -97,6 +101,10 @@ func (d *delimitedReader) next() (arrow.RecordBatch, error) {
 		rec, err := d.r.Read()
 		if errors.Is(err, io.EOF) {
 			break
+		}
+		if errors.Is(err, csv.ErrFieldCount) {
+			line, _ := d.r.FieldPos(0)
+			return nil, fmt.Errorf("%s:%d: row has %d field(s), the header has %d%s", d.path, line, len(rec), d.r.FieldsPerRecord, cutShort(len(rec) < d.r.FieldsPerRecord))
 		}
 		if err != nil {
 			return nil, d.csvError(err)
@@ -128,13 +136,32 @@ func (d *delimitedReader) next() (arrow.RecordBatch, error) {
 	return d.rb.NewRecordBatch(), nil
 }
 
-// csvError names the file and line of a CSV syntax error.
+// csvError names the file and line of a CSV syntax error and says what to do.
 func (d *delimitedReader) csvError(err error) error {
 	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("%s:%d: %w", d.path, pe.Line, pe.Err)
+	if !errors.As(err, &pe) {
+		return fmt.Errorf("read %s: %w", d.path, err)
 	}
-	return fmt.Errorf("read %s: %w", d.path, err)
+	switch {
+	case errors.Is(pe.Err, csv.ErrQuote) && pe.Line > pe.StartLine:
+		return fmt.Errorf("%s:%d: a quoted field that starts on this line is never closed (it runs to line %d): a closing \" is "+
+			"missing, or a \" inside the field is not doubled (\"\"); the file may also be cut short", d.path, pe.StartLine, pe.Line)
+	case errors.Is(pe.Err, csv.ErrQuote):
+		return fmt.Errorf("%s:%d:%d: a quoted field is not closed properly: a \" inside it is not doubled (\"\"), text follows "+
+			"its closing \", or the file is cut short here", d.path, pe.Line, pe.Column)
+	case errors.Is(pe.Err, csv.ErrBareQuote):
+		return fmt.Errorf("%s:%d:%d: a \" in a field that is not enclosed in quotes: enclose the field in \" and double the \" "+
+			"inside it (\"29\"\" wheel\")", d.path, pe.Line, pe.Column)
+	}
+	return fmt.Errorf("%s:%d: %w", d.path, pe.Line, pe.Err)
+}
+
+// cutShort adds a hint to a row with too few fields.
+func cutShort(short bool) string {
+	if short {
+		return " (if this is the last line, the file may be cut short)"
+	}
+	return ""
 }
 
 func (d *delimitedReader) close() error {

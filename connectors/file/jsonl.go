@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/connectors/internal/textenc"
 )
 
 // jsonlReader reads a JSON-lines file: one object per line, matched to the schema by key. Blank lines are
@@ -37,7 +38,7 @@ func openJSONL(s *Source, path string, alloc memory.Allocator) (batchReader, err
 	return &jsonlReader{
 		path:  path,
 		f:     f,
-		br:    bufio.NewReaderSize(f, 64<<10),
+		br:    bufio.NewReaderSize(textenc.NewReader(f, s.encoding), 64<<10),
 		rb:    array.NewRecordBuilder(alloc, s.schema),
 		parse: parsers(s.schema),
 	}, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/pipelines/spec"
 )
 
 // readAll reads a source to the end with a leak-checking allocator and returns its records and the row
@@ -200,13 +201,13 @@ func TestReadErrors(t *testing.T) {
 			name:    "wrong field count",
 			file:    "p.csv",
 			content: "sku,price\nA1,1\nB2,2,3\n",
-			wantErr: "p.csv:3: wrong number of fields",
+			wantErr: "p.csv:3: row has 3 field(s), the header has 2",
 		},
 		{
 			name:    "missing header column",
 			file:    "p.csv",
 			content: "sku,cost\nA1,1\n",
-			wantErr: `p.csv: no column "price" in the header (it has sku, cost)`,
+			wantErr: `p.csv:1: no column "price" in the header (it has sku, cost)`,
 		},
 		{
 			name:    "empty file with header",
@@ -225,7 +226,25 @@ func TestReadErrors(t *testing.T) {
 			name:    "bad quote",
 			file:    "p.csv",
 			content: "sku,price\n\"A1\"x,1\n",
-			wantErr: `p.csv:2: extraneous or missing " in quoted-field`,
+			wantErr: `p.csv:2:4: a quoted field is not closed properly: a " inside it is not doubled (""), text follows its closing ", or the file is cut short here`,
+		},
+		{
+			name:    "cut short",
+			file:    "p.csv",
+			content: "sku,price\nA1,1\nB2",
+			wantErr: "p.csv:3: row has 1 field(s), the header has 2 (if this is the last line, the file may be cut short)",
+		},
+		{
+			name:    "semicolons",
+			file:    "p.csv",
+			content: "sku;price\nA1;1\n",
+			wantErr: `p.csv:1: no column "sku" in the header (it has sku;price); with delimiter ';' the header has every declared column: set delimiter: ';' on the source`,
+		},
+		{
+			name:    "commas in a tsv",
+			file:    "p.tsv",
+			content: "sku,price\nA1,1\n",
+			wantErr: `p.tsv:1: no column "sku" in the header (it has sku,price); the file is delimited by ',', not tabs: set format: csv and delimiter: ',' on the source`,
 		},
 		{
 			name:    "invalid json",
@@ -295,5 +314,69 @@ func TestReadCancelled(t *testing.T) {
 	}
 	if err := r.Close(); err != nil {
 		t.Errorf("Close: %v", err)
+	}
+}
+
+// The encoding option decodes Windows-1252 and Latin-1 files (issue 16).
+func TestReadEncodings(t *testing.T) {
+	for _, tc := range []struct {
+		encoding, file, content, want string
+	}{
+		{"windows-1252", "p.csv", "sku,name\nA1,Caf\xe9 \x93Ol\xe9\x94 \x80\n", "Café “Olé” €"},
+		{"latin-1", "p.csv", "sku,name\nA1,Caf\xe9 \xbd\n", "Café ½"},
+		{"cp1252", "p.jsonl", "{\"sku\":\"A1\",\"name\":\"Caf\xe9\"}\n", "Café"},
+		{"utf-8", "p.csv", "\xef\xbb\xbfsku,name\nA1,Café\n", "Café"},
+	} {
+		t.Run(tc.encoding, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, tc.file), tc.content)
+			s := newSource(t, dir, map[string]any{"path": tc.file, "encoding": tc.encoding, "columns": cols("sku", "string", "name", "string")})
+			recs, _ := readAll(t, s)
+			if len(recs) != 1 || recs[0]["name"] != tc.want {
+				t.Errorf("records %v, want name %q", recs, tc.want)
+			}
+		})
+	}
+	if _, err := NewSource(spec.Config{Values: map[string]any{"path": "a.csv", "encoding": "utf-16", "columns": cols("sku", "string")}},
+		connectors.Env{Dir: t.TempDir()}); err == nil || err.Error() != `encoding "utf-16": want one of utf-8, windows-1252, latin-1` {
+		t.Errorf("utf-16: %v", err)
+	}
+	// A file that is not UTF-8 is read by Read, which decodes it: the registered source offers no DuckDB scan.
+	src, err := registeredSource(spec.Config{Values: map[string]any{"path": "a.csv", "encoding": "latin-1", "columns": cols("sku", "string")}},
+		connectors.Env{Dir: t.TempDir()})
+	if _, scans := src.(connectors.Scanner); err != nil || scans {
+		t.Errorf("latin-1 source: %v, scanner %v", err, scans)
+	}
+}
+
+// Diagnose names the first line of a file that is not UTF-8 text, and otherwise the Go reader's error.
+func TestDiagnose(t *testing.T) {
+	for _, tc := range []struct{ name, content, want string }{
+		{"NUL byte", "sku,price\nA1,1\nB\x00,2\n", "p.csv:3: a NUL byte: the file holds binary data, not text"},
+		{"not UTF-8", "sku,price\nA1,1\n\n\"Caf\xe9\",2\n", "p.csv:4: byte 0xE9 is not UTF-8 text: the file is in another encoding (or holds binary data); " +
+			"for a POS or spreadsheet export set encoding: windows-1252 (or latin-1) on the source"},
+		{"a bad row", "sku,price\nA1,x\n", `p.csv:2: column price: "x" is not a number`},
+		{"nothing wrong", "sku,price\nA1,1\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "p.csv")
+			writeFile(t, path, tc.content)
+			s := newSource(t, dir, map[string]any{"path": "p.csv", "columns": cols("sku", "string", "price", "float")})
+			err := s.Diagnose(context.Background(), &connectors.Scan{Paths: []string{path}})
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("err = %v, want none", err)
+			case tc.want != "" && (err == nil || !strings.HasPrefix(err.Error(), filepath.Join(dir, tc.want))):
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	// A character split across the reader's chunks is whole text.
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.csv")
+	writeFile(t, path, "sku,price\n"+strings.Repeat("é", 40000)+",1\n")
+	if err := checkText(path); err != nil {
+		t.Errorf("long UTF-8 line: %v", err)
 	}
 }

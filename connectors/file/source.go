@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/connectors/internal/textenc"
 	"github.com/possync/possync/pipelines/spec"
 )
 
@@ -71,6 +72,27 @@ when no offset is given); booleans as true/false, t/f, yes/no, y/n or 1/0.`,
 			Advanced:    true,
 		},
 		{
+			Name:    "encoding",
+			Type:    spec.TypeString,
+			Default: textenc.UTF8,
+			Enum:    textenc.Names,
+			Description: "CSV, TSV and JSON lines: the text encoding of the files. POS and spreadsheet exports are " +
+				"often windows-1252 (or latin-1, also called ISO-8859-1); a UTF-8 byte order mark is skipped. " +
+				"Files in another encoding than utf-8 are read by possync itself rather than by DuckDB (slower " +
+				"for very large files).",
+			Example: "windows-1252",
+		},
+		{
+			Name:    "min_rows_percent",
+			Type:    spec.TypeFloat,
+			Default: 50,
+			Description: "Files with fewer records than this percentage of the last applied read, or whose header " +
+				"differs from it, are suspect (an export or copy cut short, the wrong file): the run then deletes " +
+				"and deactivates nothing because it is missing, and says why in the plan. 0 turns the record " +
+				"count check off.",
+			Advanced: true,
+		},
+		{
 			Name:     "columns",
 			Type:     spec.TypeList,
 			Required: true,
@@ -109,7 +131,7 @@ when no offset is given); booleans as true/false, t/f, yes/no, y/n or 1/0.`,
 }
 
 func init() {
-	connectors.Sources.MustRegister(sourceSpec, connectors.SourceOf(NewSource))
+	connectors.Sources.MustRegister(sourceSpec, registeredSource)
 }
 
 type column struct {
@@ -123,6 +145,8 @@ type sourceConfig struct {
 	Header     bool     `spec:"header"`
 	Delimiter  string   `spec:"delimiter"`
 	NullString string   `spec:"null_string"`
+	Encoding   string   `spec:"encoding"`
+	MinRows    float64  `spec:"min_rows_percent"`
 	Columns    []column `spec:"columns"`
 }
 
@@ -135,7 +159,10 @@ type Source struct {
 	comma      rune // CSV/TSV field separator
 	delimiter  string
 	nullString string
-	schema     *arrow.Schema
+	encoding   string // textenc's canonical name
+	// minRowsPercent is min_rows_percent (ReviewScan).
+	minRowsPercent float64
+	schema         *arrow.Schema
 }
 
 var (
@@ -147,7 +174,7 @@ var (
 // a format it cannot tell, a bad delimiter, or bad columns (none, an unnamed or repeated one, an unknown
 // type). It does not touch the files.
 func NewSource(cfg spec.Config, env connectors.Env) (*Source, error) {
-	c := sourceConfig{Header: true}
+	c := sourceConfig{Header: true, MinRows: 50}
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
@@ -162,7 +189,16 @@ func NewSource(cfg spec.Config, env connectors.Env) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Source{pattern: pattern, format: format, header: c.Header, comma: ',', nullString: c.NullString}
+	if c.MinRows < 0 || c.MinRows > 100 {
+		return nil, fmt.Errorf("min_rows_percent %g is not a percentage (0-100; 0 turns the check off)", c.MinRows)
+	}
+	s := &Source{pattern: pattern, format: format, header: c.Header, comma: ',', nullString: c.NullString, minRowsPercent: c.MinRows}
+	if s.encoding, err = textenc.Canonical(c.Encoding); err != nil {
+		return nil, err
+	}
+	if s.encoding != textenc.UTF8 && format == "parquet" {
+		return nil, fmt.Errorf("encoding applies to csv, tsv and jsonl files, not parquet")
+	}
 	if format == "tsv" {
 		s.comma = '\t'
 	}
@@ -183,6 +219,30 @@ func NewSource(cfg spec.Config, env connectors.Env) (*Source, error) {
 	}
 	return s, nil
 }
+
+// registeredSource is the registered constructor: a source whose files are not UTF-8 is read by Read (which
+// decodes them), so it does not offer the runner a DuckDB scan.
+func registeredSource(cfg spec.Config, env connectors.Env) (connectors.Source, error) {
+	s, err := NewSource(cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	if s.encoding != textenc.UTF8 {
+		return decodedSource{s}, nil
+	}
+	return s, nil
+}
+
+// decodedSource is a Source without Scan.
+type decodedSource struct{ s *Source }
+
+var _ connectors.ConnectionTester = decodedSource{}
+
+func (d decodedSource) Schema() *arrow.Schema { return d.s.Schema() }
+func (d decodedSource) Read(ctx context.Context, req connectors.ReadRequest) (connectors.Reader, error) {
+	return d.s.Read(ctx, req)
+}
+func (d decodedSource) Check(ctx context.Context) error { return d.s.Check(ctx) }
 
 // columnsSchema returns the schema of the declared columns, all nullable.
 func columnsSchema(cols []column) (*arrow.Schema, error) {

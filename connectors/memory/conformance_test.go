@@ -52,7 +52,10 @@ func TestConformance(t *testing.T) {
 				New:   func(t *testing.T) connectors.Sink { return newSink(t, name, connectors.Env{}) },
 				State: func(t *testing.T) any { return Target(name).Records() },
 			}
-		}, conntest.SinkOptions{Steps: conformanceSteps})
+		}, conntest.SinkOptions{Steps: conformanceSteps, Rejected: []connectors.Change{
+			change("r1", connectors.Create, "X1", nil), // a create without a record
+			change("r2", connectors.Update, "X2", nil),
+		}})
 	})
 	t.Run("lister", func(t *testing.T) {
 		conntest.Lister(t, func(t *testing.T) (connectors.Lister, *arrow.Schema) {

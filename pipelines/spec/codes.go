@@ -14,9 +14,8 @@ const (
 
 	// CodeFileError: the pipeline file could not be read.
 	CodeFileError = "file_error"
-	// CodeEncoding: the pipeline file is not UTF-8 text (a Latin-1 or Windows-1252 byte, UTF-16 without a byte
-	// order mark, a NUL byte, a binary file), reported at the offending byte.
-	CodeEncoding = "encoding"
+	// CodeBadEncoding: the pipeline file is not UTF-8 text; the finding points at the first offending byte.
+	CodeBadEncoding = "bad_encoding"
 	// CodeYAMLSyntax: the file is not valid YAML (or holds more than one document).
 	CodeYAMLSyntax = "yaml_syntax"
 	// CodeBadVersion: `version` is not a version this package reads.
@@ -54,6 +53,10 @@ const (
 	CodeComponentError = "component_error"
 	// CodeKeyNotFound: a `key` field that the records delivered to the sink do not have.
 	CodeKeyNotFound = "key_not_found"
+
+	// CodeDiffField: a `diff` option naming a field the records delivered to the sink do not have
+	// (active_field, ignore), or active_field naming a field that is not a boolean.
+	CodeDiffField = "diff_field"
 
 	// CodeExprCompile: an expression that does not compile (syntax, an unknown function, a type error).
 	CodeExprCompile = "expr_compile"

@@ -4,7 +4,9 @@
 //
 // A component package declares its Component, registers it with a constructor, and receives, at construction
 // time, a Config: the already validated, interpolated and defaulted values, which it decodes into its own typed
-// struct with Config.Decode. Secret fields decode into Secret, whose every printed form is masked.
+// struct with Config.Decode (Register checks that struct against the declared fields). Secret fields decode
+// into Secret, whose every printed form is masked. The package also holds the one catalogue of diagnostic
+// codes (codes.go) that loading, components and the runner report.
 package spec
 
 import (

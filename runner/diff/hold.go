@@ -11,7 +11,7 @@ import (
 // Table that are not __present) out of the diff, renumbering the rest's __seq from 0 in the same order. It
 // returns how many it took out; with none, Table is left as it is.
 func HoldRemovals(ctx context.Context, db *engine.DB) (int64, error) {
-	n, err := db.Count(ctx, "SELECT count(*) FROM "+Table+" WHERE NOT __present")
+	n, err := CountRemovals(ctx, db)
 	if err != nil || n == 0 {
 		return 0, err
 	}
@@ -21,4 +21,9 @@ func HoldRemovals(ctx context.Context, db *engine.DB) (int64, error) {
 		return 0, err
 	}
 	return n, nil
+}
+
+// CountRemovals counts the diff's deletions and deactivations of records missing from the desired set.
+func CountRemovals(ctx context.Context, db *engine.DB) (int64, error) {
+	return db.Count(ctx, "SELECT count(*) FROM "+Table+" WHERE NOT __present")
 }

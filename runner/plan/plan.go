@@ -186,10 +186,13 @@ func Read(path string) (*Plan, error) {
 	if err := dec.Decode(&p); err != nil {
 		return nil, fmt.Errorf("read plan %s: not a plan document: %s", path, decodeProblem(b, err))
 	}
+	if err := endOfDocument(dec); err != nil {
+		return nil, fmt.Errorf("read plan %s: not a plan document: %w", path, err)
+	}
 	if p.FormatVersion == "" || p.FormatVersion[0] != FormatVersion[0] {
 		return nil, fmt.Errorf("read plan %s: format version %q, this possync reads %s", path, p.FormatVersion, FormatVersion)
 	}
-	if got := p.ComputeHash(); got != p.Hash {
+	if got := p.ComputeHash(); got == "" || got != p.Hash { // "": its changes do not add up to its summary
 		return nil, fmt.Errorf("read plan %s: its hash does not match its content (edited or truncated)", path)
 	}
 	return &p, nil

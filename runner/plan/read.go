@@ -29,13 +29,14 @@ func decodeProblem(b []byte, err error) string {
 	case errors.As(err, &typ) && typ.Field == "":
 		return fmt.Sprintf("want a JSON object, have %s", article(typ.Value))
 	case errors.As(err, &typ):
-		line, col := lineColumn(b, typ.Offset)
-		return fmt.Sprintf("%s at line %d, column %d is %s, not what a plan holds there", typ.Field, line, col, article(typ.Value))
+		line, _ := lineColumn(b, typ.Offset) // the offset is where the value ends
+		return fmt.Sprintf("%s (line %d) is %s, not what a plan holds there", typ.Field, line, article(typ.Value))
 	}
 	return err.Error()
 }
 
-// lineColumn returns the 1-based line and byte column of the byte before offset (where the decoder stopped).
+// lineColumn returns the 1-based line and byte column of the byte before offset (the decoder's offset is
+// just after the byte it stopped at).
 func lineColumn(b []byte, offset int64) (int, int) {
 	at := max(0, min(int(offset)-1, len(b)))
 	line := 1 + bytes.Count(b[:at], []byte("\n"))
@@ -51,4 +52,13 @@ func article(kind string) string {
 		return "an " + kind
 	}
 	return "a " + kind
+}
+
+// endOfDocument checks that nothing but white space follows the document dec decoded: a plan with more
+// after its closing brace was edited or concatenated, and its tail would otherwise be ignored.
+func endOfDocument(dec *json.Decoder) error {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("more data follows the document, from byte %d", dec.InputOffset())
+	}
+	return nil
 }

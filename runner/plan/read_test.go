@@ -16,11 +16,11 @@ func TestReadExplainsBrokenDocuments(t *testing.T) {
 		{"blank", " \n\t\n", "the file is empty"},
 		{"truncated", "{\n  \"format_version\": \"1.0\",\n  \"pipeline\": {\n    \"name\": \"sh", "the file ends in the middle of the document (truncated after 60 bytes?)"},
 		{"UTF-16", "\xff\xfe{\x00}\x00", "the file is UTF-16 text"},
-		{"binary", "{\"format_version\": \"1.0\",\n \x00\x01", "not JSON at line 2, column 2: invalid character"},
+		{"binary", "{\"format_version\": \"1.0\",\n \x00\x01", "not JSON at line 2, column 2: invalid character '\\x00'"},
 		{"garbage", "\xe9\x12PK", "not JSON at line 1, column 1"},
 		{"an array", "[1, 2]", "want a JSON object, have an array"},
 		{"a number", "42", "want a JSON object, have a number"},
-		{"a field of the wrong type", "{\n  \"format_version\": \"1.0\",\n  \"key\": \"sku\"\n}", "key at line 3, column 14 is a string"},
+		{"a field of the wrong type", "{\n  \"format_version\": \"1.0\",\n  \"key\": \"sku\"\n}", "key (line 3) is a string"},
 	}
 	for _, tt := range tests {
 		if err := os.WriteFile(path, []byte(tt.content), 0o644); err != nil {
@@ -30,5 +30,39 @@ func TestReadExplainsBrokenDocuments(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "read plan "+path+": not a plan document: "+tt.want) {
 			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+// TestReadRefusesTailsAndUnhashable checks two documents FuzzRead found Read accepting: one whose changes
+// did not add up to its summary and that had no hash (the hash it recomputed was "" too), and one with more
+// after its closing brace (ignored until then).
+func TestReadRefusesTailsAndUnhashable(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.json")
+	if err := Write(good, samplePlan(2)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unhashable := strings.Replace(string(b), `"update": 2`, `"update": 3`, 1)
+	unhashable = unhashable[:strings.Index(unhashable, `  "hash"`)] + "  \"hash\": \"\"\n}\n"
+	tests := []struct{ name, content, want string }{
+		{"changes that do not add up, no hash", unhashable, "its hash does not match its content"},
+		{"data after the document", string(b) + "{}\n", "more data follows the document, from byte"},
+		{"two documents", string(b) + string(b), "more data follows the document"},
+	}
+	path := filepath.Join(dir, "plan.json")
+	for _, tt := range tests {
+		if err := os.WriteFile(path, []byte(tt.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Read(path); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)
+		}
+	}
+	if _, err := Read(good); err != nil {
+		t.Errorf("a plan as written: %v", err)
 	}
 }

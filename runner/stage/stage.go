@@ -56,7 +56,10 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Output, error) {
 			return nil, fmt.Errorf("%s source %q: %w", in.Type, name, err)
 		}
 		filesFP = hashFiles(scan.Paths) // beside DuckDB's parse of the same (cached) bytes
-		if err := scanFiles(ctx, db, name, target, in.Source.Schema(), scan); err != nil {
+		if err := scanFiles(ctx, db, name, target, in.Source, scan); err != nil {
+			return nil, fmt.Errorf("%s source %q: %w", in.Type, name, err)
+		}
+		if err := reviewScan(ctx, db, in, scan, st); err != nil {
 			return nil, fmt.Errorf("%s source %q: %w", in.Type, name, err)
 		}
 	} else {

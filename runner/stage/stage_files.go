@@ -9,7 +9,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/zeebo/xxh3"
 
 	"github.com/possync/possync/connectors"
@@ -51,7 +50,8 @@ func hashFiles(paths []string) <-chan fileHash {
 
 // scanFiles loads files DuckDB reads natively. Malformed rows fail the read, each named by file, line and
 // column: a row that cannot be read has no trustworthy key, and dropping it would plan its deletion.
-func scanFiles(ctx context.Context, db *engine.DB, name, target string, schema *arrow.Schema, scan *connectors.Scan) error {
+func scanFiles(ctx context.Context, db *engine.DB, name, target string, src connectors.Source, scan *connectors.Scan) error {
+	schema := src.Schema()
 	if len(scan.Paths) == 0 {
 		return errors.New("no files to read")
 	}
@@ -97,6 +97,9 @@ func scanFiles(ctx context.Context, db *engine.DB, name, target string, schema *
 		return fmt.Errorf("unsupported file format %q", scan.Format)
 	}
 	if err := db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s", target, engine.IdentList(engine.FieldNames(schema), ""), from)); err != nil {
+		if derr := explainScan(ctx, src, scan); derr != nil {
+			return derr
+		}
 		if m := missingColumn.FindStringSubmatch(err.Error()); m != nil {
 			return fmt.Errorf("read %s: no column %q in the file (it is declared in columns)", strings.Join(scan.Paths, ", "), m[1]+m[2])
 		}
@@ -109,12 +112,13 @@ func scanFiles(ctx context.Context, db *engine.DB, name, target string, schema *
 }
 
 func csvRejects(ctx context.Context, db *engine.DB, rejects string) error {
-	n, err := db.Count(ctx, "SELECT count(*) FROM "+engine.Ident(rejects))
+	n, err := db.Count(ctx, "SELECT count(DISTINCT (scan_id, file_id, line)) FROM "+engine.Ident(rejects)) // DuckDB lists a row once per error
 	if err != nil || n == 0 {
 		return err
 	}
 	rows, err := db.Rows(ctx, fmt.Sprintf(`SELECT s.file_path, e.line, coalesce(e.column_idx, 0), coalesce(e.column_name, ''), e.error_message
-		FROM %s e JOIN %s s USING (scan_id, file_id) ORDER BY s.file_path, e.line LIMIT %d`, engine.Ident(rejects), engine.Ident(rejects+"_scan"), maxListed))
+		FROM %s e JOIN %s s USING (scan_id, file_id) QUALIFY row_number() OVER (PARTITION BY e.scan_id, e.file_id, e.line ORDER BY e.column_idx) = 1
+		ORDER BY s.file_path, e.line LIMIT %d`, engine.Ident(rejects), engine.Ident(rejects+"_scan"), maxListed))
 	if err != nil {
 		return err
 	}
@@ -131,7 +135,7 @@ func csvRejects(ctx context.Context, db *engine.DB, rejects string) error {
 		if idx > 0 {
 			where += fmt.Sprintf(":%d", idx)
 		}
-		if col != "" {
+		if msg = rejectMessage(msg); col != "" && !strings.HasPrefix(msg, "the ") {
 			msg = "column " + col + ": " + msg
 		}
 		fmt.Fprintf(&b, "\n  %s: %s", where, msg)

@@ -24,6 +24,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
+	"github.com/possync/possync/connectors/order"
+
 	"github.com/possync/possync/pipelines/spec"
 	"github.com/possync/possync/transforms"
 )
@@ -170,3 +172,15 @@ func (s *Step) ReportSQL(string) string { return s.reportSQL() }
 
 // Schema returns nil: the runner finds the output schema by preparing the query.
 func (s *Step) Schema() *arrow.Schema { return nil }
+
+// AppliedFields names the columns order_match reads from its previous relation (customer_id and
+// pos_customer_id), so that the runner's _applied relation has them, as nulls, before the first apply.
+func (s *Step) AppliedFields() []arrow.Field {
+	if s.c.Previous == "" {
+		return nil
+	}
+	return []arrow.Field{
+		{Name: order.ColCustomerID, Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "pos_customer_id", Type: arrow.BinaryTypes.String, Nullable: true},
+	}
+}

@@ -279,10 +279,8 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 				return &UncertainError{Method: method, Path: path, Err: &TransportError{Method: method, Path: path,
 					Server: server, Kind: neterr.Classify(rerr), Err: scrub(rerr), Attempts: attempt}}
 			}
-			if out != nil && len(bytes.TrimSpace(data)) > 0 {
-				if err := json.Unmarshal(data, out); err != nil {
-					return fmt.Errorf("%s %s at %s: decode response: %w", method, path, server, err)
-				}
+			if err := c.decodeAnswer(method, data, resp.Header.Get("Content-Type"), out); err != nil {
+				return fmt.Errorf("%s %s at %s: %w", method, path, server, err)
 			}
 			return nil
 		}

@@ -82,10 +82,10 @@ type Server struct {
 	// families counts the live members of each product family (by parent ID).
 	families map[string]int
 	requests []Request
-	// failN more requests fail with failStatus.
-	failN, failStatus int
-	windowStart       time.Time
-	windowCount       int
+	// failN more requests fail with failStatus, after failAfter more requests were served.
+	failN, failStatus, failAfter int
+	windowStart                  time.Time
+	windowCount                  int
 }
 
 // New starts an empty emulator; Close stops it.
@@ -135,7 +135,15 @@ func (s *Server) Close() { s.srv.Close() }
 func (s *Server) FailNext(n, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.failN, s.failStatus = n, status
+	s.failAfter, s.failN, s.failStatus = 0, n, status
+}
+
+// FailAfter lets the next after authorized requests through, then fails n with status: a failure in the
+// middle of a listing.
+func (s *Server) FailAfter(after, n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failAfter, s.failN, s.failStatus = after, n, status
 }
 
 // Requests returns every request received so far, in order.
@@ -194,7 +202,9 @@ func (s *Server) routes() http.Handler {
 func (s *Server) throttle(w http.ResponseWriter) bool {
 	s.mu.Lock()
 	now := s.opts.Now()
-	if s.failN > 0 {
+	if s.failN > 0 && s.failAfter > 0 {
+		s.failAfter--
+	} else if s.failN > 0 {
 		s.failN--
 		status := s.failStatus
 		s.mu.Unlock()

@@ -78,8 +78,12 @@ type Program struct {
 }
 
 // Compile compiles one expression. A failure is a *spec.Diagnostic positioned at the offending token:
-// spec.CodeExprUnknownField (with a did-you-mean hint) or spec.CodeExprCompile.
+// spec.CodeExprUnknownField (with a did-you-mean hint) or spec.CodeExprCompile (also for an expression over the
+// size and nesting limits, see checkLimits).
 func (c *Compiler) Compile(e spec.Expr) (*Program, error) {
+	if err := checkLimits(e); err != nil {
+		return nil, err
+	}
 	cfg := conf.CreateNew()
 	for _, op := range c.options {
 		op(cfg)

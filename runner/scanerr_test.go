@@ -1,0 +1,110 @@
+package runner_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/possync/possync/runner"
+)
+
+// Broken CSV gives one error naming file:line and what to do, in possync's terms (issue 16).
+func TestFileSourceErrors(t *testing.T) {
+	wide := strings.Replace(csvPipeline, "    - {name: price, type: float}",
+		"    - {name: price, type: float}\n    - {name: x, type: int}\n    - {name: y, type: int}\n    - {name: z, type: int}", 1)
+	for _, tc := range []struct {
+		name, pipeline, input, want string
+	}{
+		{"a quote never closed", csvPipeline, "sku,name,price\nA,\"anchor,3\nB,bottle,2.5\nC,cup,1\n",
+			`input.csv:2: a quoted field that starts on this line is never closed (it runs to line 4): a closing " is missing, ` +
+				`or a " inside the field is not doubled (""); the file may also be cut short`},
+		{"cut inside a quoted field", csvPipeline, "sku,name,price\nA,anchor,3\nB,\"bot",
+			`input.csv:3:7: a quoted field is not closed properly: a " inside it is not doubled (""), text follows its closing ", or the file is cut short here`},
+		{"one truncated row is one malformed row", wide, "sku,name,price,x,y,z\nA,anchor,3,1,2,3\nB,bo",
+			"1 malformed row(s); nothing was planned:\n  DIR/input.csv:3:2: the row has 2 field(s), the header 6 (if this is the last line, the file may be cut short)"},
+		{"too many fields", csvPipeline, "sku,name,price\nA,anchor,3,4\nB,bottle,2.5\n",
+			"1 malformed row(s); nothing was planned:\n  DIR/input.csv:2:4: the row has more fields than the header's 3 (a delimiter inside a field that is not quoted?)"},
+		{"binary garbage", csvPipeline, "sku,name,price\nA,anchor,3\n\x00\x01\x02\xff\xfe\x80garbage\x00,\x00\nC,cup,1\n",
+			"1 malformed row(s); nothing was planned:\n  DIR/input.csv:3:1: the text is not UTF-8 (another encoding, or binary data): " +
+				"for a POS or spreadsheet export set encoding: windows-1252 (or latin-1) on the source"},
+		{"Windows-1252 text", csvPipeline, "sku,name,price\nA,caf\xe9,3\n",
+			"1 malformed row(s); nothing was planned:\n  DIR/input.csv:2:2: the text is not UTF-8 (another encoding, or binary data): " +
+				"for a POS or spreadsheet export set encoding: windows-1252 (or latin-1) on the source"},
+		{"semicolons", csvPipeline, "sku;name;price\nA;anchor;3\n",
+			`input.csv:1: no column "sku" in the header (it has sku;name;price); with delimiter ';' the header has every declared column: set delimiter: ';' on the source`},
+		{"tabs", csvPipeline, "sku\tname\tprice\nA\tanchor\t3\n",
+			`input.csv:1: no column "sku" in the header (it has sku	name	price); the file is tab-delimited: set format: tsv on the source`},
+		{"a header without the column", csvPipeline, "id,name,price\nA,anchor,3\n",
+			`input.csv:1: no column "sku" in the header (it has id, name, price)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := csvCase(t, tc.input)
+			writeFile(t, filepath.Join(dir, "pipeline.yaml"), tc.pipeline)
+			_, err := runner.Plan(context.Background(), loadAt(t, dir), runner.Options{})
+			if err == nil {
+				t.Fatal("plan succeeded")
+			}
+			got := strings.ReplaceAll(err.Error(), dir, "DIR")
+			if !strings.HasSuffix(got, tc.want) || strings.Count(got, "\n") != strings.Count(tc.want, "\n") {
+				t.Errorf("error\n%s\nwant it to end with\n%s", got, tc.want)
+			}
+		})
+	}
+}
+
+// A Windows-1252 file read with encoding: windows-1252 plans its text as written.
+func TestFileSourceEncoding(t *testing.T) {
+	dir := csvCase(t, "sku,name,price\nA,caf\xe9 cr\xe8me \x80,3\n")
+	writeFile(t, filepath.Join(dir, "pipeline.yaml"), strings.Replace(csvPipeline, "  path: input.csv\n", "  path: input.csv\n  encoding: windows-1252\n", 1))
+	pl, err := runner.Plan(context.Background(), loadAt(t, dir), runner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pl.Changes) != 1 || fields(pl.Changes[0])["title"] != "CAFÉ CRÈME €" {
+		t.Errorf("changes %+v, want A created with title CAFÉ CRÈME €", pl.Changes)
+	}
+}
+
+// A file far smaller than the last applied one, or with another header, deletes nothing until it is the
+// intended file: the plan says why, creates and updates go through, the next run holds again, and
+// --allow-mass-change plans the deletions.
+func TestSuspectFileHoldsDeletions(t *testing.T) {
+	var rows strings.Builder
+	rows.WriteString("sku,name,price\n")
+	for i := 0; i < 10; i++ {
+		fmt.Fprintf(&rows, "S%d,item,%d\n", i, i+1)
+	}
+	for _, tc := range []struct {
+		name, next, held string
+		deletes          int
+	}{
+		{"far fewer rows", "sku,name,price\nS0,item,1\nS1,item,99\nS2,item,3\n",
+			"input.csv has 3 record(s), 30% of the 10 of the last applied read (min_rows_percent 50)", 7},
+		{"another header", "sku,name,price,cost\nS0,item,1,0\nS1,item,99,0\nS2,item,3,0\nS3,item,4,0\nS4,item,5,0\nS5,item,6,0\nS6,item,7,0\nS7,item,8,0\nS8,item,9,0\n",
+			"input.csv has another header than the last applied read (sku,name,price,cost, was sku,name,price)", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := csvCase(t, rows.String())
+			mustApply(t, loadAt(t, dir), runner.Options{})
+			writeFile(t, filepath.Join(dir, "input.csv"), tc.next)
+			for run := 1; run <= 2; run++ {
+				p := loadAt(t, dir)
+				pl := mustPlan(t, p)
+				if pl.Summary.Delete != 0 || !notesWith(pl, tc.held) {
+					t.Fatalf("run %d: %+v, notes %q; want no deletion and a note %q", run, pl.Summary, pl.Notes, tc.held)
+				}
+				mustApply(t, p, runner.Options{})
+			}
+			p := loadAt(t, dir)
+			rep := mustApply(t, p, runner.Options{AllowMassChange: true})
+			if rep.Applied.Delete != tc.deletes {
+				t.Errorf("with --allow-mass-change: applied %+v, want %d deletions", rep.Applied, tc.deletes)
+			}
+			if pl := mustPlan(t, p); pl.Summary.Total() != 0 || notesWith(pl, "held") {
+				t.Errorf("after the allowed change: %+v, notes %q", pl.Summary, pl.Notes)
+			}
+		})
+	}
+}
