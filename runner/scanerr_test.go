@@ -87,6 +87,7 @@ func TestSuspectFileHoldsDeletions(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := csvCase(t, rows.String())
+			writeFile(t, filepath.Join(dir, "pipeline.yaml"), csvPipeline+"guards:\n  max_delete_percent: 80\n")
 			mustApply(t, loadAt(t, dir), runner.Options{})
 			writeFile(t, filepath.Join(dir, "input.csv"), tc.next)
 			for run := 1; run <= 2; run++ {
