@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/pipelines/spec"
 )
 
 // Protection of records whose input was bad (issue 16: a bad upload never deletes a product).
@@ -37,8 +38,10 @@ type protection struct {
 	followed string
 	// standins counts the stand-in rows the followed table came from.
 	standins int
-	// holds are the reasons deletions and deactivations of missing records are held this run.
+	// holds are the reasons deletions and deactivations of missing records are held this run; held counts
+	// those taken out of the plan (the guard counts them: a mass removal is blocked, held or not).
 	holds []string
+	held  int
 }
 
 // standIn is the stand-in rows of one source.
@@ -194,12 +197,10 @@ func (s *session) runStandIns(ctx context.Context, ins []standIn, swapped *[]str
 	if d := s.checkKey(); d.HasErrors() {
 		return d
 	}
-	var notNull []string
-	for _, k := range s.p.Key {
-		notNull = append(notNull, ident(k)+" IS NOT NULL")
-	}
-	if err := s.d.exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT DISTINCT %s FROM %s WHERE %s",
-		followTable, identList(s.p.Key, ""), ident(s.desired), strings.Join(notNull, " AND "))); err != nil {
+	// Every row, also one without a key: a stand-in that leads to a row the sink could not key (a product
+	// without a SKU) was followed; its real row could not have a record either.
+	if err := s.d.exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s",
+		followTable, identList(s.p.Key, ""), ident(s.desired))); err != nil {
 		return err
 	}
 	s.prot.followed = followTable
@@ -219,8 +220,18 @@ func (s *session) protect(ctx context.Context) error {
 		return nil
 	}
 	keys := identList(s.p.Key, "")
-	q := fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s EXCEPT SELECT %s FROM %s",
-		protectedTable, keys, s.prot.followed, keys, ident(s.desired))
+	var notNull []string
+	for _, k := range s.p.Key {
+		notNull = append(notNull, ident(k)+" IS NOT NULL")
+	}
+	// own counts the stand-ins' rows the real run lacks (a row without a key included).
+	own, err := s.d.count(ctx, fmt.Sprintf("SELECT count(*) FROM %s f WHERE NOT EXISTS (SELECT 1 FROM %s d WHERE %s)",
+		s.prot.followed, ident(s.desired), spec.KeysEqual(s.p.Key, "f", "d")))
+	if err != nil {
+		return fmt.Errorf("protect rejected records: %w", err)
+	}
+	q := fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s WHERE %s EXCEPT SELECT %s FROM %s",
+		protectedTable, keys, s.prot.followed, strings.Join(notNull, " AND "), keys, ident(s.desired))
 	if err := s.d.exec(ctx, q); err != nil {
 		return fmt.Errorf("protect rejected records: %w", err)
 	}
@@ -234,15 +245,16 @@ func (s *session) protect(ctx context.Context) error {
 	if n > 0 {
 		s.protected = protectedTable
 	}
-	if int(n) < s.prot.standins {
+	if int(own) < s.prot.standins {
 		s.prot.holds = append(s.prot.holds, fmt.Sprintf("%d rejected row(s) led to %d record(s) of their own through the transforms: the records of the others cannot be told apart",
-			s.prot.standins, n))
+			s.prot.standins, own))
 	}
 	return nil
 }
 
 // holdRemovals takes the deletions and deactivations of missing records out of the diff when removals are
 // held, renumbering the rest, and says so in the plan's notes. --allow-mass-change plans them (with a note).
+// The guard still counts held removals (guardValue): a mass removal blocks the run, as it would unheld.
 func (s *session) holdRemovals(ctx context.Context) error {
 	if len(s.prot.holds) == 0 {
 		return nil
@@ -261,6 +273,7 @@ func (s *session) holdRemovals(ctx context.Context) error {
 		s.notes = append(s.notes, "no record is missing from this run; deletions and deactivations would have been held: "+reasons)
 		return nil
 	}
+	s.prot.held = int(n)
 	q := fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT row_number() OVER (ORDER BY __seq) - 1 AS __seq, * EXCLUDE (__seq) FROM %s WHERE __present",
 		diffTable, diffTable)
 	if err := s.d.exec(ctx, q); err != nil {
@@ -270,3 +283,6 @@ func (s *session) holdRemovals(ctx context.Context) error {
 		"Fix the input; the next run plans them if they are still missing", n, reasons))
 	return nil
 }
+
+// heldRemovals is the number of removals holdRemovals took out of the plan, for the guard.
+func (s *session) heldRemovals() int { return s.prot.held }
