@@ -156,10 +156,10 @@ func TestReserveSubtractsOpenOrders(t *testing.T) {
 	pl := mustPlan(t, p)
 	qty, reserved := plannedQuantities(t, pl)
 	wantQty := map[string]string{
-		"A": "1",    // 5 - 2 (1001) - 2 (1002); 1006, 1007, 1008 hold nothing
-		"B": "0",    // 1 - 3, floored
-		"C": "3",    // 4 - 1 by GTIN (1004)
-		"D": "null", // unlimited
+		"A": "1",           // 5 - 2 (1001) - 2 (1002); 1006, 1007, 1008 hold nothing
+		"B": "0",           // 1 - 3, floored
+		"C": "3",           // 4 - 1 by GTIN (1004)
+		"D": "null",        // unlimited
 		"E": "2", "F": "3", // the ambiguous GTIN reserves nothing
 		"G": "3", // cancelled by status, supplier-fulfilled
 		"H": "3", // 7 - 1 (1002) - 2 (1005) - 1 (1014: code before GTIN)
