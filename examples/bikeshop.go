@@ -12,6 +12,7 @@ import (
 
 	"github.com/possync/possync/connectors/ascend/ftptest"
 	"github.com/possync/possync/connectors/ecom/ecomtest"
+	"github.com/possync/possync/connectors/orderurl/orderurltest"
 )
 
 // The bike-shop chain's FTP account, as in Workstand's "POS FTP" email: a 4-digit user ID and a password.
@@ -21,8 +22,9 @@ const (
 )
 
 // startBikeshop brings up the bike-shop chain's world: an FTP server (explicit TLS, a self-signed
-// certificate the pipeline pins) serving Ascend's uploads from data/uploads, and the eCom store seeded with
-// the website's catalog from data/website.json.
+// certificate the pipeline pins) serving Ascend's uploads from data/uploads, the eCom store seeded with
+// the website's catalog from data/website.json, and the website's order export serving the online orders
+// Ascend has not imported yet (bikeshopOrders).
 func (e *Env) startBikeshop() error {
 	srv, err := ftptest.New(ftptest.Options{User: bikeshopFTPUser, Password: bikeshopFTPPassword, TLS: true})
 	if err != nil {
@@ -60,7 +62,33 @@ func (e *Env) startBikeshop() error {
 	e.Vars["ECOM_BASE_URL"] = strings.TrimSuffix(shop.URL(), "/")
 	e.Vars["ECOM_STORE_ID"] = shop.StoreID()
 	e.Vars["ECOM_TOKEN"] = shop.Token()
+
+	site := orderurltest.New(orderurltest.Options{Merchant: ordersMerchant, URLKey: ordersURLKey})
+	e.Orders = site
+	e.closers = append(e.closers, site.Close)
+	site.Add(bikeshopOrders()...)
+	e.Vars["ORDER_URL"] = site.URL()
+	e.Vars["ORDER_MERCHANT"] = ordersMerchant
+	e.Vars["ORDER_URL_KEY"] = ordersURLKey
 	return nil
+}
+
+// bikeshopOrders are the website's orders the POS has not imported yet: two orders of the KMC chain (one
+// with a Marlin 7, L), as their lines name them, by website SKU (and UPC).
+func bikeshopOrders() []orderurltest.Order {
+	at := time.Date(2026, 11, 20, 7, 40, 0, 0, time.UTC)
+	return []orderurltest.Order{
+		{ID: "112026-074012-301", Time: at, Currency: "USD", CustomerID: "5120",
+			BillTo: orderurltest.Address{Full: "Jane Rider", Email: "jane.rider@example.org"},
+			Items: []orderurltest.Item{
+				{ID: "8810", Code: "W-KMC-X11", GTIN1: "4712878421127", Quantity: 2, UnitPrice: 34.99, Description: "KMC X11 Chain"},
+				{ID: "8201", Code: "W-MARLIN7-L", Quantity: 1, UnitPrice: 1099.99, Description: "Trek Marlin 7, L"},
+			}},
+		{ID: "112026-081533-302", Time: at.Add(35 * time.Minute), Currency: "USD", CustomerID: "5233",
+			BillTo: orderurltest.Address{Full: "Sam Spoke", Email: "sam.spoke@example.org"},
+			Items: []orderurltest.Item{{ID: "8810", Code: "W-KMC-X11", GTIN1: "4712878421127", Quantity: 1, UnitPrice: 34.99,
+				Description: "KMC X11 Chain"}}},
+	}
 }
 
 // uploadStamp finds YYYYMMDD_HHMMSS in an upload's name.
