@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
+	"net/url"
 	"path"
 	"regexp"
 	"strings"
@@ -133,6 +135,43 @@ func bikeshopScenario() []Step {
 			return nil
 		},
 		Note: "(An inv upload changes quantities only, so the plan updates nothing else. The renamed product is " +
-			"not drift: the website owns names, and this pipeline never sends them.)",
+			"not drift: the website owns names, and this pipeline never sends them. The upload does not count the two " +
+			"open website orders yet: the notes list what they reserve, and the website keeps those units sold.)",
+	}, {
+		Title: "11:00: Ascend imports order 112026-074012-301 (2 KMC chains, a Marlin 7 L) and confirms it on the " +
+			"website, which stops serving it. 12:00: the inv uploads count the sale.",
+		Do: func(e *Env) error {
+			if err := confirmAsPOS(e.Orders, "112026-074012-301"); err != nil {
+				return err
+			}
+			return e.upload("bikeshop/data/noon")
+		},
+		NoChanges: true,
+		Note: "(No change: the upload now counts the imported order, which no longer reserves anything, so nothing " +
+			"is subtracted twice. Order 112026-081533-302 still holds its chain.)",
+	}, {
+		Title: "13:00: the customer of order 112026-081533-302 cancels it on the website.",
+		Do: func(e *Env) error {
+			if !e.Orders.Edit("112026-081533-302", func(o *orderurltest.Order) { o.Status = "Cancelled" }) {
+				return fmt.Errorf("demo: no order 112026-081533-302 on the website")
+			}
+			return nil
+		},
+		Note: "(The cancelled order releases its chain: the website's quantity goes back up by one.)",
 	}}
+}
+
+// confirmAsPOS confirms receipt of an order on the website, as Ascend does once it imported it (UpdateOrder).
+func confirmAsPOS(site *orderurltest.Server, id string) error {
+	q := url.Values{"method": {"UpdateOrder"}, "ver": {"2.00"}, "merchant": {site.Merchant()}, "URLkey": {site.URLKey()},
+		"OrderNumber": {id}}
+	resp, err := http.Get(site.URL() + "?" + q.Encode())
+	if err != nil {
+		return fmt.Errorf("demo: confirm order %s: %w", id, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !site.Confirmed(id) {
+		return fmt.Errorf("demo: confirm order %s: HTTP %d", id, resp.StatusCode)
+	}
+	return nil
 }
