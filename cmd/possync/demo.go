@@ -97,6 +97,13 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				d.step(0, "possync plan "+f)
 				continue
 			}
+			if s.NoChanges {
+				d.step(0, "possync plan "+f+" --refresh --limit 20")
+				if s.Note != "" && !d.failed {
+					fmt.Fprintln(stdout, "\n"+s.Note)
+				}
+				continue
+			}
 			d.step(2, "possync plan "+f+" --refresh --limit 20")
 			if s.Note != "" && !d.failed {
 				fmt.Fprintln(stdout, "\n"+s.Note)
