@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
+	"net/url"
 	"path"
 	"regexp"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/possync/possync/connectors/ascend/ftptest"
 	"github.com/possync/possync/connectors/ecom/ecomtest"
+	"github.com/possync/possync/connectors/orderurl/orderurltest"
 )
 
 // The bike-shop chain's FTP account, as in Workstand's "POS FTP" email: a 4-digit user ID and a password.
@@ -21,8 +24,9 @@ const (
 )
 
 // startBikeshop brings up the bike-shop chain's world: an FTP server (explicit TLS, a self-signed
-// certificate the pipeline pins) serving Ascend's uploads from data/uploads, and the eCom store seeded with
-// the website's catalog from data/website.json.
+// certificate the pipeline pins) serving Ascend's uploads from data/uploads, the eCom store seeded with
+// the website's catalog from data/website.json, and the website's order export serving the online orders
+// Ascend has not imported yet (bikeshopOrders).
 func (e *Env) startBikeshop() error {
 	srv, err := ftptest.New(ftptest.Options{User: bikeshopFTPUser, Password: bikeshopFTPPassword, TLS: true})
 	if err != nil {
@@ -60,7 +64,33 @@ func (e *Env) startBikeshop() error {
 	e.Vars["ECOM_BASE_URL"] = strings.TrimSuffix(shop.URL(), "/")
 	e.Vars["ECOM_STORE_ID"] = shop.StoreID()
 	e.Vars["ECOM_TOKEN"] = shop.Token()
+
+	site := orderurltest.New(orderurltest.Options{Merchant: ordersMerchant, URLKey: ordersURLKey})
+	e.Orders = site
+	e.closers = append(e.closers, site.Close)
+	site.Add(bikeshopOrders()...)
+	e.Vars["ORDER_URL"] = site.URL()
+	e.Vars["ORDER_MERCHANT"] = ordersMerchant
+	e.Vars["ORDER_URL_KEY"] = ordersURLKey
 	return nil
+}
+
+// bikeshopOrders are the website's orders the POS has not imported yet: two orders of the KMC chain (one
+// with a Marlin 7, L), as their lines name them, by website SKU (and UPC).
+func bikeshopOrders() []orderurltest.Order {
+	at := time.Date(2026, 11, 20, 7, 40, 0, 0, time.UTC)
+	return []orderurltest.Order{
+		{ID: "112026-074012-301", Time: at, Currency: "USD", CustomerID: "5120",
+			BillTo: orderurltest.Address{Full: "Jane Rider", Email: "jane.rider@example.org"},
+			Items: []orderurltest.Item{
+				{ID: "8810", Code: "W-KMC-X11", GTIN1: "4712878421127", Quantity: 2, UnitPrice: 34.99, Description: "KMC X11 Chain"},
+				{ID: "8201", Code: "W-MARLIN7-L", Quantity: 1, UnitPrice: 1099.99, Description: "Trek Marlin 7, L"},
+			}},
+		{ID: "112026-081533-302", Time: at.Add(35 * time.Minute), Currency: "USD", CustomerID: "5233",
+			BillTo: orderurltest.Address{Full: "Sam Spoke", Email: "sam.spoke@example.org"},
+			Items: []orderurltest.Item{{ID: "8810", Code: "W-KMC-X11", GTIN1: "4712878421127", Quantity: 1, UnitPrice: 34.99,
+				Description: "KMC X11 Chain"}}},
+	}
 }
 
 // uploadStamp finds YYYYMMDD_HHMMSS in an upload's name.
@@ -105,6 +135,43 @@ func bikeshopScenario() []Step {
 			return nil
 		},
 		Note: "(An inv upload changes quantities only, so the plan updates nothing else. The renamed product is " +
-			"not drift: the website owns names, and this pipeline never sends them.)",
+			"not drift: the website owns names, and this pipeline never sends them. The upload does not count the two " +
+			"open website orders yet: the notes list what they reserve, and the website keeps those units sold.)",
+	}, {
+		Title: "11:00: Ascend imports order 112026-074012-301 (2 KMC chains, a Marlin 7 L) and confirms it on the " +
+			"website, which stops serving it. 12:00: the inv uploads count the sale.",
+		Do: func(e *Env) error {
+			if err := confirmAsPOS(e.Orders, "112026-074012-301"); err != nil {
+				return err
+			}
+			return e.upload("bikeshop/data/noon")
+		},
+		NoChanges: true,
+		Note: "(No change: the upload now counts the imported order, which no longer reserves anything, so nothing " +
+			"is subtracted twice. Order 112026-081533-302 still holds its chain.)",
+	}, {
+		Title: "13:00: the customer of order 112026-081533-302 cancels it on the website.",
+		Do: func(e *Env) error {
+			if !e.Orders.Edit("112026-081533-302", func(o *orderurltest.Order) { o.Status = "Cancelled" }) {
+				return fmt.Errorf("demo: no order 112026-081533-302 on the website")
+			}
+			return nil
+		},
+		Note: "(The cancelled order releases its chain: the website's quantity goes back up by one.)",
 	}}
+}
+
+// confirmAsPOS confirms receipt of an order on the website, as Ascend does once it imported it (UpdateOrder).
+func confirmAsPOS(site *orderurltest.Server, id string) error {
+	q := url.Values{"method": {"UpdateOrder"}, "ver": {"2.00"}, "merchant": {site.Merchant()}, "URLkey": {site.URLKey()},
+		"OrderNumber": {id}}
+	resp, err := http.Get(site.URL() + "?" + q.Encode())
+	if err != nil {
+		return fmt.Errorf("demo: confirm order %s: %w", id, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !site.Confirmed(id) {
+		return fmt.Errorf("demo: confirm order %s: HTTP %d", id, resp.StatusCode)
+	}
+	return nil
 }

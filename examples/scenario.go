@@ -16,6 +16,9 @@ type Step struct {
 	Note string
 	// Plain syncs after the step without --refresh (for sinks that cannot list their records).
 	Plain bool
+	// NoChanges says the plan after the step changes nothing (the point the step makes): the demo expects
+	// plan's exit code 0 and applies nothing.
+	NoChanges bool
 }
 
 // Scenario is what `possync demo` does between runs of the example, to show the sync rules at work. Examples

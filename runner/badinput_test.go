@@ -375,3 +375,20 @@ func TestRetailPOSListingFailingMidway(t *testing.T) {
 		t.Errorf("after the failures: %+v", pl.Summary)
 	}
 }
+
+// A Retail POS product without a SKU is a reject that can never have had a record: it holds nothing, and a
+// product deleted in the POS is still deleted.
+func TestRetailPOSProductWithoutSKUHoldsNothing(t *testing.T) {
+	srv := rpt.New(rpt.Options{})
+	t.Cleanup(srv.Close)
+	ps := srv.Generate(6, 1)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "pipeline.yaml"), fmt.Sprintf(posPipeline, srv.URL(), srv.Token()))
+	mustApply(t, loadAt(t, dir), runner.Options{})
+	srv.Upsert(rpt.Product{Name: "No SKU yet", Active: true})
+	srv.Delete(ps[0].ID)
+	pl := mustPlan(t, loadAt(t, dir))
+	if got := strings.Join(changesOf(pl), ", "); got != "delete "+ps[0].SKU || len(pl.Rejects) != 1 || notesWith(pl, "held") {
+		t.Errorf("changes %q, rejects %v, notes %q; want only the deletion of %s", got, pl.Rejects, pl.Notes, ps[0].SKU)
+	}
+}

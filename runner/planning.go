@@ -192,11 +192,14 @@ func (s *session) eachChangeBatch(ctx context.Context, total, size int64, sink b
 func (s *session) guards(pl *plan.Plan) []plan.Guard {
 	limit := s.p.Guards.MaxDeletePercent
 	g := plan.Guard{Name: "max_delete_percent", Limit: limit, Verdict: plan.Pass}
-	removed := pl.Summary.Delete + pl.Summary.Deactivate
+	removed := pl.Summary.Delete + pl.Summary.Deactivate + s.heldRemovals()
 	if s.meta.Records > 0 {
 		g.Value = float64(removed) * 100 / float64(s.meta.Records)
 	}
 	g.Message = fmt.Sprintf("%d of %d records in state deleted or deactivated (%.2f%%, limit %g%%)", removed, s.meta.Records, g.Value, limit)
+	if held := s.heldRemovals(); held > 0 {
+		g.Message += fmt.Sprintf(", %d of them held (see the notes)", held)
+	}
 	if limit < 0 {
 		g.Message += "; guard disabled"
 	} else if g.Value > limit {

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/pipelines/spec"
 	"github.com/possync/possync/runner/diff"
 	"github.com/possync/possync/runner/engine"
 )
@@ -39,8 +40,10 @@ type protection struct {
 	followed string
 	// standins counts the stand-in rows the followed table came from.
 	standins int
-	// holds are the reasons deletions and deactivations of missing records are held this run.
+	// holds are the reasons deletions and deactivations of missing records are held this run; held counts
+	// those taken out of the plan (the guard counts them: a mass removal is blocked, held or not).
 	holds []string
+	held  int
 }
 
 // standIn is the stand-in rows of one source.
@@ -196,12 +199,10 @@ func (s *session) runStandIns(ctx context.Context, ins []standIn, swapped *[]str
 	if d := s.checkKey(); d.HasErrors() {
 		return d
 	}
-	var notNull []string
-	for _, k := range s.p.Key {
-		notNull = append(notNull, engine.Ident(k)+" IS NOT NULL")
-	}
-	if err := s.d.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT DISTINCT %s FROM %s WHERE %s",
-		followTable, engine.IdentList(s.p.Key, ""), engine.Ident(s.desired), strings.Join(notNull, " AND "))); err != nil {
+	// Every row, also one without a key: a stand-in that leads to a row the sink could not key (a product
+	// without a SKU) was followed; its real row could not have a record either.
+	if err := s.d.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s",
+		followTable, engine.IdentList(s.p.Key, ""), engine.Ident(s.desired))); err != nil {
 		return err
 	}
 	s.prot.followed = followTable
@@ -221,8 +222,18 @@ func (s *session) protect(ctx context.Context) error {
 		return nil
 	}
 	keys := engine.IdentList(s.p.Key, "")
-	q := fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s EXCEPT SELECT %s FROM %s",
-		protectedTable, keys, s.prot.followed, keys, engine.Ident(s.desired))
+	var notNull []string
+	for _, k := range s.p.Key {
+		notNull = append(notNull, engine.Ident(k)+" IS NOT NULL")
+	}
+	// own counts the stand-ins' rows the real run lacks (a row without a key included).
+	own, err := s.d.Count(ctx, fmt.Sprintf("SELECT count(*) FROM %s f WHERE NOT EXISTS (SELECT 1 FROM %s d WHERE %s)",
+		s.prot.followed, engine.Ident(s.desired), spec.KeysEqual(s.p.Key, "f", "d")))
+	if err != nil {
+		return fmt.Errorf("protect rejected records: %w", err)
+	}
+	q := fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s WHERE %s EXCEPT SELECT %s FROM %s",
+		protectedTable, keys, s.prot.followed, strings.Join(notNull, " AND "), keys, engine.Ident(s.desired))
 	if err := s.d.Exec(ctx, q); err != nil {
 		return fmt.Errorf("protect rejected records: %w", err)
 	}
@@ -236,16 +247,17 @@ func (s *session) protect(ctx context.Context) error {
 	if n > 0 {
 		s.protected = protectedTable
 	}
-	if int(n) < s.prot.standins {
+	if int(own) < s.prot.standins {
 		s.prot.holds = append(s.prot.holds, fmt.Sprintf("%d rejected row(s) led to %d record(s) of their own through the transforms: the records of the others cannot be told apart",
-			s.prot.standins, n))
+			s.prot.standins, own))
 	}
 	return nil
 }
 
 // holdRemovals takes the deletions and deactivations of missing records out of the diff when removals are
 // held (diff.HoldRemovals, which renumbers the rest), and says so in the plan's notes. --allow-mass-change
-// plans them (with a note).
+// plans them (with a note). The guard still counts held removals (guards): a mass removal blocks the run, as
+// it would unheld.
 func (s *session) holdRemovals(ctx context.Context) error {
 	if len(s.prot.holds) == 0 {
 		return nil
@@ -266,6 +278,7 @@ func (s *session) holdRemovals(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("hold removals: %w", err)
 	}
+	s.prot.held = int(n)
 	if n == 0 {
 		s.notes = append(s.notes, "no record is missing from this run; deletions and deactivations would have been held: "+reasons)
 		return nil
@@ -274,3 +287,6 @@ func (s *session) holdRemovals(ctx context.Context) error {
 		"Fix the input; the next run plans them if they are still missing", n, reasons))
 	return nil
 }
+
+// heldRemovals is the number of removals holdRemovals took out of the plan, for the guard.
+func (s *session) heldRemovals() int { return s.prot.held }

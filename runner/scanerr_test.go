@@ -38,10 +38,16 @@ func TestFileSourceErrors(t *testing.T) {
 			`input.csv:1: no column "sku" in the header (it has sku	name	price); the file is tab-delimited: set format: tsv on the source`},
 		{"a header without the column", csvPipeline, "id,name,price\nA,anchor,3\n",
 			`input.csv:1: no column "sku" in the header (it has id, name, price)`},
+		{"JSON lines cut short", strings.Replace(csvPipeline, "input.csv", "input.jsonl", 1),
+			"{\"sku\":\"A\",\"name\":\"anchor\",\"price\":3}\n{\"sku\":\"B\",\"na",
+			`input.jsonl:2: not a JSON object: unexpected EOF (the last line ends inside the object: the file may be cut short)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := csvCase(t, tc.input)
 			writeFile(t, filepath.Join(dir, "pipeline.yaml"), tc.pipeline)
+			if strings.Contains(tc.pipeline, "input.jsonl") {
+				writeFile(t, filepath.Join(dir, "input.jsonl"), tc.input)
+			}
 			_, err := runner.Plan(context.Background(), loadAt(t, dir), runner.Options{})
 			if err == nil {
 				t.Fatal("plan succeeded")
@@ -87,6 +93,7 @@ func TestSuspectFileHoldsDeletions(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := csvCase(t, rows.String())
+			writeFile(t, filepath.Join(dir, "pipeline.yaml"), csvPipeline+"guards:\n  max_delete_percent: 80\n")
 			mustApply(t, loadAt(t, dir), runner.Options{})
 			writeFile(t, filepath.Join(dir, "input.csv"), tc.next)
 			for run := 1; run <= 2; run++ {

@@ -61,12 +61,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "possync demo: example %s in %s", name, work)
 	switch {
+	case env.Orders != nil:
+		fmt.Fprintf(stdout, " (order export emulator %s, Retail POS emulator %s)", env.Orders.URL(), env.Vars["RETAILPOS_BASE_URL"])
 	case env.RetailPOS != nil:
 		fmt.Fprintf(stdout, " (Retail POS emulator %s, eCom emulator %s)", env.Vars["RETAILPOS_BASE_URL"], env.Vars["ECOM_BASE_URL"])
 	case env.FTP != nil:
 		fmt.Fprintf(stdout, " (Ascend FTP server %s, eCom emulator %s)", env.FTP.Addr(), env.Vars["ECOM_BASE_URL"])
-	case env.Orders != nil:
-		fmt.Fprintf(stdout, " (order export emulator %s)", env.Orders.URL())
 	}
 	fmt.Fprintln(stdout)
 
@@ -97,6 +97,13 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				d.step(0, "possync plan "+f)
 				continue
 			}
+			if s.NoChanges {
+				d.step(0, "possync plan "+f+" --refresh --limit 20")
+				if s.Note != "" && !d.failed {
+					fmt.Fprintln(stdout, "\n"+s.Note)
+				}
+				continue
+			}
 			d.step(2, "possync plan "+f+" --refresh --limit 20")
 			if s.Note != "" && !d.failed {
 				fmt.Fprintln(stdout, "\n"+s.Note)
@@ -120,8 +127,8 @@ type demo struct {
 	failed         bool
 }
 
-// summary prints what the example's world looks like after a sync, when it has something to tell (the
-// website's orders and their confirmation).
+// summary prints what the example's world looks like after a sync, when it has something to tell (the POS
+// sales made from website orders, the website's orders and their confirmation).
 func (d *demo) summary(env *examples.Env) {
 	if s := env.Summary(); s != "" && !d.failed {
 		fmt.Fprintln(d.stdout, "\n"+strings.TrimRight(s, "\n"))

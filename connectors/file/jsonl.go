@@ -60,6 +60,9 @@ func (j *jsonlReader) next() (arrow.RecordBatch, error) {
 			continue
 		}
 		if err := j.appendLine(line); err != nil {
+			if j.eof && errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, fmt.Errorf("%s:%d: %w (the last line ends inside the object: the file may be cut short)", j.path, j.line, err)
+			}
 			return nil, fmt.Errorf("%s:%d: %w", j.path, j.line, err)
 		}
 		rows++

@@ -253,6 +253,12 @@ func TestReadErrors(t *testing.T) {
 			wantErr: "p.jsonl:2: not a JSON object",
 		},
 		{
+			name:    "json cut short",
+			file:    "p.jsonl",
+			content: "{\"sku\":\"A1\",\"price\":1}\n{\"sku\":\"B2\",\"pri",
+			wantErr: "p.jsonl:2: not a JSON object: unexpected EOF (the last line ends inside the object: the file may be cut short)",
+		},
+		{
 			name:    "json array",
 			file:    "p.jsonl",
 			content: "[1,2]\n",

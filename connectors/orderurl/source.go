@@ -31,8 +31,41 @@ import (
 )
 
 func init() {
-	connectors.Sources.MustRegister(sourceSpec, connectors.SourceOf(NewSource))
+	connectors.Sources.MustRegister(sourceSpec, newSource)
 }
+
+// newSource builds the source; with confirm: false it is a ReadOnly, which the runner never asks to confirm.
+func newSource(cfg spec.Config, env connectors.Env) (connectors.Source, error) {
+	s, err := NewSource(cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	if !s.confirm {
+		return ReadOnly{s}, nil
+	}
+	return s, nil
+}
+
+// ReadOnly is the source with confirm: false: it reads the export like Source and is no
+// connectors.Confirmer, so no run confirms an order or changes its status. An inventory pipeline that reads
+// the open orders to reserve their stock uses it: the orders stay in the download for the POS to import.
+type ReadOnly struct{ s *Source }
+
+var (
+	_ connectors.Source           = ReadOnly{}
+	_ connectors.ConnectionTester = ReadOnly{}
+)
+
+// Schema is the order record schema.
+func (r ReadOnly) Schema() *arrow.Schema { return r.s.Schema() }
+
+// Read downloads the orders pending export, as Source.Read does.
+func (r ReadOnly) Read(ctx context.Context, req connectors.ReadRequest) (connectors.Reader, error) {
+	return r.s.Read(ctx, req)
+}
+
+// Check downloads the pending orders without confirming any.
+func (r ReadOnly) Check(ctx context.Context) error { return r.s.Check(ctx) }
 
 type sourceConfig struct {
 	URL               string        `spec:"url"`
@@ -43,12 +76,14 @@ type sourceConfig struct {
 	TimeZone          string        `spec:"timezone"`
 	Timeout           time.Duration `spec:"timeout"`
 	Retries           int           `spec:"retries"`
+	Confirm           bool          `spec:"confirm"`
 }
 
 // Source reads the order export and confirms imported orders.
 type Source struct {
 	c           *client
 	statusAfter string
+	confirm     bool
 	loc         *time.Location
 	schema      *arrow.Schema
 
@@ -67,7 +102,8 @@ var (
 // NewSource builds the source from its configuration. It checks the settings (an http(s) URL without a URL
 // key in it, a merchant, a URL key, a known time zone, a positive timeout) and touches no network.
 func NewSource(cfg spec.Config, _ connectors.Env) (*Source, error) {
-	c := sourceConfig{StatusAfterImport: DefaultStatusAfterImport, TimeZone: "UTC", Timeout: 60 * time.Second, Retries: 5}
+	c := sourceConfig{StatusAfterImport: DefaultStatusAfterImport, TimeZone: "UTC", Timeout: 60 * time.Second, Retries: 5,
+		Confirm: true}
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
@@ -99,7 +135,8 @@ func NewSource(cfg spec.Config, _ connectors.Env) (*Source, error) {
 	cl := &client{base: u, merchant: strings.TrimSpace(c.Merchant), key: c.URLKey, location: strings.TrimSpace(c.Location),
 		http: &http.Client{Timeout: c.Timeout}, retries: c.Retries, baseDelay: 500 * time.Millisecond, maxDelay: 30 * time.Second,
 		sleep: httpapi.Sleep}
-	return &Source{c: cl, statusAfter: strings.TrimSpace(c.StatusAfterImport), loc: loc, schema: order.Schema()}, nil
+	return &Source{c: cl, statusAfter: strings.TrimSpace(c.StatusAfterImport), confirm: c.Confirm, loc: loc,
+		schema: order.Schema()}, nil
 }
 
 // Schema is the order record schema.

@@ -360,3 +360,55 @@ func TestConfirmLeavesACancelledOrdersStatus(t *testing.T) {
 		t.Fatalf("UpdateStatus calls %+v: want one, for the open order", calls)
 	}
 }
+
+// confirm: false gives a source that reads the export like the default one but is no Confirmer, so the
+// runner never confirms an order read by an inventory pipeline; the default is a Confirmer.
+func TestConfirmFalseIsReadOnly(t *testing.T) {
+	site := orderurltest.New(orderurltest.Options{})
+	defer site.Close()
+	site.Add(orderurltest.Generate(2, 1, day, "")...)
+	_, ctor, ok := connectors.Sources.Lookup("order_url")
+	if !ok {
+		t.Fatal("order_url is not registered")
+	}
+	vals := map[string]any{"url": site.URL(), "merchant": site.Merchant(), "url_key": spec.NewSecret(site.URLKey())}
+	src, err := ctor(spec.Config{Values: vals}, connectors.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := src.(connectors.Confirmer); !ok {
+		t.Errorf("default order_url source %T is no Confirmer", src)
+	}
+	vals["confirm"] = false
+	src, err = ctor(spec.Config{Values: vals}, connectors.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := src.(connectors.Confirmer); ok {
+		t.Fatalf("order_url with confirm: false (%T) is a Confirmer", src)
+	}
+	if err := src.(connectors.ConnectionTester).Check(t.Context()); err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	rd, err := src.Read(t.Context(), connectors.ReadRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	n := 0
+	for {
+		b, err := rd.Next(t.Context())
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += int(b.NumRows())
+		b.Release()
+	}
+	if n != 2 || len(site.CallsOf("UpdateOrder")) != 0 || len(site.CallsOf("UpdateStatus")) != 0 {
+		t.Errorf("read %d orders, %d UpdateOrder and %d UpdateStatus calls; want 2 orders and no confirmation",
+			n, len(site.CallsOf("UpdateOrder")), len(site.CallsOf("UpdateStatus")))
+	}
+}

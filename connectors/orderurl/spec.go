@@ -77,6 +77,15 @@ or only once all items are Fulfilled.`,
 			Example: "Being Processed",
 		},
 		{
+			Name:    "confirm",
+			Type:    spec.TypeBool,
+			Default: true,
+			Description: "Confirm the imported orders on the website (UpdateOrder, then status_after_import). Set false " +
+				"where the orders are only read, e.g. by an inventory pipeline's reserve step: such a pipeline must never " +
+				"confirm an order, which would take it out of the POS's own download.",
+			Example: false,
+		},
+		{
 			Name:        "timezone",
 			Type:        spec.TypeString,
 			Default:     "UTC",

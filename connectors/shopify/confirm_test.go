@@ -9,6 +9,7 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/order"
 	"github.com/possync/possync/connectors/shopify/shopifytest"
+	"github.com/possync/possync/pipelines/spec"
 )
 
 func keys(ids ...string) []connectors.Record {
@@ -157,5 +158,47 @@ func TestConfirmMetafield(t *testing.T) {
 	}
 	if n := len(callsOf(e.srv.Calls(), "metafieldsSet")); n != 3 {
 		t.Errorf("metafieldsSet called again for orders that carry the metafield (%d calls)", n)
+	}
+}
+
+// confirm: false gives a source that is no Confirmer and whose records say whether the order carries the
+// mark (an order pipeline imported it), so an inventory pipeline can reserve exactly the orders not imported.
+func TestConfirmFalseReadsTheMark(t *testing.T) {
+	e := newEnv(t, shopifytest.Options{})
+	e.srv.LoadExample()
+	if !e.srv.UpdateOrder(shopifytest.OrderDelivery, e.clk.Now(), func(o *shopifytest.Order) {
+		o.Tags = append(o.Tags, "possync-imported")
+	}) {
+		t.Fatal("no delivery order in the example")
+	}
+	_, ctor, ok := connectors.Sources.Lookup("shopify_orders")
+	if !ok {
+		t.Fatal("shopify_orders is not registered")
+	}
+	src, err := ctor(spec.Config{Values: map[string]any{"base_url": e.srv.URL(), "token": spec.NewSecret(e.srv.Token()),
+		"confirm": false}}, connectors.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := src.(connectors.Confirmer); ok {
+		t.Fatalf("shopify_orders with confirm: false (%T) is a Confirmer", src)
+	}
+	ro := src.(ReadOnly)
+	ro.s.api.sleep, ro.s.api.now = e.clk.sleep, e.clk.Now
+	if got := src.Schema().FieldIndices(ColImported); len(got) != 1 {
+		t.Fatalf("schema %v has no %s column", src.Schema(), ColImported)
+	}
+	r := mustRead(t, ro.s, nil)
+	for id, rec := range r.byID {
+		want := id == "#1001"
+		if rec[ColImported] != want {
+			t.Errorf("order %s: imported %v, want %t", id, rec[ColImported], want)
+		}
+	}
+	if n := len(callsOf(e.srv.Calls(), "tagsAdd")); n != 0 {
+		t.Errorf("%d tagsAdd calls from a read-only source", n)
+	}
+	if _, ok := connectors.Source(e.source(nil)).(connectors.Confirmer); !ok || len(e.source(nil).Schema().FieldIndices(ColImported)) != 0 {
+		t.Error("the default source must be a Confirmer without the imported column")
 	}
 }

@@ -31,8 +31,45 @@ import (
 )
 
 func init() {
-	connectors.Sources.MustRegister(sourceSpec, connectors.SourceOf(NewSource))
+	connectors.Sources.MustRegister(sourceSpec, newSource)
 }
+
+// ColImported is the column the records carry with confirm: false: the order carries the source's mark (the
+// tag mark_tag, or the metafield), i.e. an order pipeline has imported it into the POS.
+const ColImported = "imported"
+
+// newSource builds the source; with confirm: false it is a ReadOnly, which the runner never asks to confirm.
+func newSource(cfg spec.Config, env connectors.Env) (connectors.Source, error) {
+	s, err := NewSource(cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	if s.readOnly {
+		return ReadOnly{s}, nil
+	}
+	return s, nil
+}
+
+// ReadOnly is the source with confirm: false: it reads the orders like Source, with the column imported
+// (ColImported), and is no connectors.Confirmer, so no run marks an order. An inventory pipeline that reads
+// the open orders to reserve their stock uses it.
+type ReadOnly struct{ s *Source }
+
+var (
+	_ connectors.Source           = ReadOnly{}
+	_ connectors.ConnectionTester = ReadOnly{}
+)
+
+// Schema is the order record schema and the imported column.
+func (r ReadOnly) Schema() *arrow.Schema { return r.s.Schema() }
+
+// Read reads the orders as Source.Read does.
+func (r ReadOnly) Read(ctx context.Context, req connectors.ReadRequest) (connectors.Reader, error) {
+	return r.s.Read(ctx, req)
+}
+
+// Check asks for the shop's name, as Source.Check does.
+func (r ReadOnly) Check(ctx context.Context) error { return r.s.Check(ctx) }
 
 // Defaults (also declared in sourceSpec).
 const (
@@ -60,6 +97,7 @@ type sourceConfig struct {
 	PageSize           int           `spec:"page_size"`
 	LineItems          int           `spec:"line_items"`
 	Timeout            time.Duration `spec:"timeout"`
+	Confirm            bool          `spec:"confirm"`
 }
 
 // Source reads a shop's orders and confirms the imported ones. Read is called once per run; Confirm uses
@@ -75,6 +113,9 @@ type Source struct {
 	key       string
 	pageSize  int
 	lineItems int
+	// readOnly (confirm: false): no Confirm, and the records carry the imported column.
+	readOnly bool
+	schema   *arrow.Schema
 
 	mu   sync.Mutex
 	seen map[string]*seenOrder // order_id → what the last read saw
@@ -101,7 +142,7 @@ var (
 func NewSource(cfg spec.Config, _ connectors.Env) (*Source, error) {
 	c := sourceConfig{APIVersion: defaultAPIVersion, OrderID: "name", Overlap: defaultOverlap, Mark: "tag",
 		MarkTag: defaultTag, MetafieldNamespace: "possync", MetafieldKey: "imported_at", PageSize: maxPageSize,
-		LineItems: defaultLineItems, Timeout: defaultTimeout}
+		LineItems: defaultLineItems, Timeout: defaultTimeout, Confirm: true}
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
@@ -110,7 +151,12 @@ func NewSource(cfg spec.Config, _ connectors.Env) (*Source, error) {
 		return nil, err
 	}
 	s := &Source{byName: c.OrderID != "id", overlap: c.Overlap, mark: c.Mark, tag: strings.TrimSpace(c.MarkTag),
-		namespace: c.MetafieldNamespace, key: c.MetafieldKey, pageSize: c.PageSize, lineItems: c.LineItems}
+		namespace: c.MetafieldNamespace, key: c.MetafieldKey, pageSize: c.PageSize, lineItems: c.LineItems,
+		readOnly: !c.Confirm, schema: order.Schema()}
+	if s.readOnly {
+		s.schema = arrow.NewSchema(append(order.Schema().Fields(),
+			arrow.Field{Name: ColImported, Type: arrow.FixedWidthTypes.Boolean, Nullable: true}), nil)
+	}
 	switch {
 	case c.Token.IsZero():
 		return nil, fmt.Errorf("token is required (an Admin API access token, e.g. ${SHOPIFY_TOKEN})")
@@ -165,8 +211,8 @@ func shopURL(raw, shop string) (*url.URL, error) {
 	return url.Parse("https://" + shop + ".myshopify.com")
 }
 
-// Schema returns the order record schema.
-func (s *Source) Schema() *arrow.Schema { return order.Schema() }
+// Schema returns the order record schema (and the imported column, with confirm: false).
+func (s *Source) Schema() *arrow.Schema { return s.schema }
 
 // Check asks for the shop's name, which proves the URL and the token.
 func (s *Source) Check(ctx context.Context) error {
@@ -252,7 +298,7 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest) (connecto
 			rows = append(rows, r)
 		}
 	}
-	return &reader{rows: rows, alloc: alloc, result: connectors.ReadResult{Mode: connectors.Changes,
+	return &reader{rows: rows, alloc: alloc, schema: s.schema, result: connectors.ReadResult{Mode: connectors.Changes,
 		Key: []string{order.ColOrderID}, Checkpoint: cpBytes, Rejects: rd.rejects, Notes: notes}}, nil
 }
 
@@ -383,6 +429,9 @@ func (rd *reading) add(ctx context.Context, o *orderNode, where string) error {
 		marked = o.Mark != nil && o.Mark.Value != ""
 	}
 	rd.seen[id] = &seenOrder{gid: o.ID, name: o.Name, marked: marked}
+	if s.readOnly {
+		rec[ColImported] = marked
+	}
 	if i, ok := rd.index[id]; ok {
 		rd.rows[i] = nil // read again later in the same read (updated meanwhile): keep the newer version
 	}
@@ -395,6 +444,7 @@ func (rd *reading) add(ctx context.Context, o *orderNode, where string) error {
 type reader struct {
 	rows   []connectors.Record
 	alloc  memory.Allocator
+	schema *arrow.Schema
 	result connectors.ReadResult
 }
 
@@ -407,7 +457,7 @@ func (r *reader) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		return nil, io.EOF
 	}
 	n := min(batchSize, len(r.rows))
-	b, err := connectors.BuildBatch(r.alloc, order.Schema(), r.rows[:n])
+	b, err := connectors.BuildBatch(r.alloc, r.schema, r.rows[:n])
 	if err != nil {
 		return nil, fmt.Errorf("shopify_orders: build batch: %w", err)
 	}

@@ -114,6 +114,15 @@ tag mark_tag (tagsAdd), or with mark: metafield the metafield metafield_namespac
 			Advanced:    true,
 		},
 		{
+			Name:    "confirm",
+			Type:    spec.TypeBool,
+			Default: true,
+			Description: "Mark the imported orders (see mark). Set false where the orders are only read, e.g. by an " +
+				"inventory pipeline's reserve step: nothing is marked, and each record carries a boolean imported " +
+				"column (true when the order carries the mark, i.e. an order pipeline imported it).",
+			Example: false,
+		},
+		{
 			Name:        "page_size",
 			Type:        spec.TypeInt,
 			Default:     maxPageSize,

@@ -1,4 +1,4 @@
-// Package all registers every built-in transform (map, filter, sql, promotions, match) with
+// Package all registers every built-in transform (map, filter, sql, promotions, match, order_match, reserve) with
 // transforms.Registry.
 package all
 
@@ -8,5 +8,6 @@ import (
 	_ "github.com/possync/possync/transforms/match"      // match transform
 	_ "github.com/possync/possync/transforms/ordermatch" // order_match transform
 	_ "github.com/possync/possync/transforms/promotions" // promotions transform
+	_ "github.com/possync/possync/transforms/reserve"    // reserve transform
 	_ "github.com/possync/possync/transforms/sql"        // sql transform
 )
