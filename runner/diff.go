@@ -26,23 +26,21 @@ func (s *session) changes(ctx context.Context, ds *diff.Layout, sink bool) ([]pl
 }
 
 // changeRange reads the changes numbered lo (from 0) up to hi (exclusive; -1: to the end): each is decoded
-// once (diff.Read), and its plan and sink forms derived from it.
+// once (diff.Each), and its plan and sink forms derived from it.
 func (s *session) changeRange(ctx context.Context, ds *diff.Layout, sink bool, lo, hi int64) ([]plan.Change, []connectors.Change, []int64, error) {
-	chs, err := diff.Read(ctx, s.d, ds, lo, hi)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	pcs := make([]plan.Change, len(chs))
+	var pcs []plan.Change
 	var ccs []connectors.Change
 	var seqs []int64
-	if sink {
-		ccs, seqs = make([]connectors.Change, len(chs)), make([]int64, len(chs))
-	}
-	for i := range chs {
-		pcs[i] = ds.PlanChange(&chs[i], s.planned)
+	err := diff.Each(ctx, s.d, ds, lo, hi, func(c *diff.Change) error {
+		pc := ds.PlanChange(c, s.planned)
+		pcs = append(pcs, pc)
 		if sink {
-			ccs[i], seqs[i] = ds.SinkChange(&chs[i], pcs[i].ID), chs[i].Seq
+			ccs, seqs = append(ccs, ds.SinkChange(c, pc.ID)), append(seqs, c.Seq)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	return pcs, ccs, seqs, nil
 }

@@ -33,9 +33,9 @@ type Change struct {
 	Annotations []any
 }
 
-// Read decodes the changes numbered lo (from 0) up to hi (exclusive; -1: to the end), in apply order.
-func Read(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64) ([]Change, error) {
-	var out []Change
+// Each decodes the changes numbered lo (from 0) up to hi (exclusive; -1: to the end), in apply order, and
+// calls fn with each; fn may keep the Change's values but not the Change itself (it is reused).
+func Each(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, fn func(*Change) error) error {
 	where := fmt.Sprintf("__seq >= %d", lo)
 	if hi >= 0 {
 		where += fmt.Sprintf(" AND __seq < %d", hi)
@@ -44,14 +44,27 @@ func Read(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64) ([]Change
 	err := db.Query(ctx, q, func(b arrow.RecordBatch) error {
 		cols := l.columns(b)
 		for i := 0; i < int(b.NumRows()); i++ {
-			out = append(out, cols.change(i))
+			ch := cols.change(i)
+			if err := fn(&ch); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read diff: %w", err)
+		return fmt.Errorf("read diff: %w", err)
 	}
-	return out, nil
+	return nil
+}
+
+// Read decodes the changes numbered lo (from 0) up to hi (exclusive; -1: to the end), in apply order.
+func Read(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64) ([]Change, error) {
+	var out []Change
+	err := Each(ctx, db, l, lo, hi, func(c *Change) error {
+		out = append(out, *c)
+		return nil
+	})
+	return out, err
 }
 
 // columns are the columns of one batch of the diff table, resolved once per batch.
