@@ -117,6 +117,9 @@ func TestOrdersEndToEnd(t *testing.T) {
 			marks++ // the Confirm of the run: only #1005 is not tagged yet
 			continue
 		}
+		if c.Throttled {
+			continue // answered THROTTLED (the bucket still drained by the first run's marks) and asked again
+		}
 		served = append(served, fmt.Sprint(c.Variables["query"]))
 	}
 	if len(served) != 1 || !strings.HasPrefix(served[0], "updated_at:>='") {
