@@ -79,9 +79,11 @@ type Env struct {
 	// FTP serves the Ascend POS uploads (the bikeshop example).
 	FTP *ftptest.Server
 	// Orders is the website's order export (the orders example).
-	Orders  *orderurltest.Server
-	example string
-	closers []func()
+	Orders *orderurltest.Server
+	// ordersPOS is the Retail POS holding the sales of the orders example's statuses pipeline.
+	ordersPOS *retailpostest.Server
+	example   string
+	closers   []func()
 }
 
 // Lookup reads a variable of the environment, then of the process; pass it as pipelines.Options.LookupEnv.
