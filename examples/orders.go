@@ -43,7 +43,8 @@ const ordersPipeline = "bikeshop-orders"
 
 // startOrdersPOS brings up the Retail POS of the statuses pipeline (statuses.yaml), holding the sales of the
 // sample export's orders as retailpos_orders creates them (our sale id, source possync, invoice WEB-<order>),
-// open: order 120526-114002-102 is a pickup at Downtown, the others are delivered.
+// open: order 120526-114002-102 is a pickup at Downtown, the others are delivered (120526-140355-103, which
+// the website cancelled, has no sale).
 func (e *Env) startOrdersPOS() {
 	pos := retailpostest.New(retailpostest.Options{})
 	e.ordersPOS = pos
@@ -52,7 +53,7 @@ func (e *Env) startOrdersPOS() {
 	downtown := pos.AddOutlet(retailpostest.Outlet{Name: "Downtown"})
 	bike := pos.Upsert(retailpostest.Product{SKU: "FX3-BLK-M", Name: "FX 3 Disc", Active: true, HasInventory: true})
 	tube := pos.Upsert(retailpostest.Product{SKU: "TUBE-29", Name: "Tube 29 in", Active: true, HasInventory: true})
-	for _, id := range []string{"120526-091244-101", "120526-114002-102", "120526-140355-103", "120526-162109-104"} {
+	for _, id := range []string{"120526-091244-101", "120526-114002-102", "120526-162109-104"} {
 		outlet, fulfil := main.ID, "delivery"
 		if id == "120526-114002-102" {
 			outlet, fulfil = downtown.ID, "pickup"
@@ -72,21 +73,21 @@ func ordersScenario() []Step {
 	return []Step{{
 		Title: "On the website: a new order arrives, and the export serves order 120526-091244-101 again (as when " +
 			"the site lost its confirmation). In the POS: the pickup order 120526-114002-102 is packed, and the " +
-			"sale of 120526-140355-103 is completed.",
+			"sale of 120526-162109-104 is completed.",
 		Do: func(e *Env) error {
 			e.Orders.Unconfirm("120526-091244-101")
 			o := orderurltest.Generate(1, 105, time.Date(2026, 12, 6, 8, 30, 0, 0, time.UTC), "")[0]
 			o.ID = "120626-083000-105"
 			e.Orders.Add(o)
 			e.ordersPOS.PackForPickup(retailpos.SaleID(ordersPipeline, "120526-114002-102"))
-			if !e.ordersPOS.SetSaleState(retailpos.SaleID(ordersPipeline, "120526-140355-103"), "closed") {
-				return fmt.Errorf("no sale of order 120526-140355-103")
+			if !e.ordersPOS.SetSaleState(retailpos.SaleID(ordersPipeline, "120526-162109-104"), "closed") {
+				return fmt.Errorf("no sale of order 120526-162109-104")
 			}
 			return nil
 		},
 		Note: "(orders.yaml: only the new order is planned: 120526-091244-101 is in the state already, so it is " +
 			"confirmed again and never imported twice. statuses.yaml: Ready for Pickup for 120526-114002-102 and " +
-			"Shipping for 120526-140355-103, each sent once: the plan after the apply finds nothing left to send.)",
+			"Shipping for 120526-162109-104, each sent once: the plan after the apply finds nothing left to send.)",
 		Plain: true,
 	}}
 }
