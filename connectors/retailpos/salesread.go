@@ -119,9 +119,15 @@ func (s *SalesSource) Check(ctx context.Context) error {
 type salesCheckpoint struct {
 	// SalesVersion is the highest sale version read: the next read asks for after=<it>.
 	SalesVersion int64 `json:"sales_version"`
-	// Fulfillments maps the pickup fulfillments in progress seen by the last read to their version, so a read
-	// looks up only the sales whose fulfillment moved.
-	Fulfillments map[string]int64 `json:"fulfillments,omitempty"`
+	// Fulfillments maps the pickup fulfillments in progress seen by the last read to their version and sale,
+	// so a read looks up only the sales whose fulfillment moved, or left the states in progress.
+	Fulfillments map[string]seenFulfillment `json:"fulfillments,omitempty"`
+}
+
+// seenFulfillment is a fulfillment in progress as the last read saw it.
+type seenFulfillment struct {
+	Version int64  `json:"version"`
+	SaleID  string `json:"sale_id"`
 }
 
 // sale is the API 2.0 sale, the fields the source reads.
@@ -193,15 +199,24 @@ func (s *SalesSource) Read(ctx context.Context, req connectors.ReadRequest) (con
 	if err != nil {
 		return nil, err
 	}
-	// A sale whose pickup fulfillment moved since the last read is read again, though its version did not move.
-	var moved []string
+	// A sale whose pickup fulfillment moved since the last read, or left the states in progress (fulfilled,
+	// back to open), is read again, though its version did not move.
+	movedSet := map[string]bool{}
 	for saleID, fs := range byS {
 		for _, f := range fs {
-			if v, ok := cp.Fulfillments[f.ID]; (!ok || v != f.Version) && sales[saleID] == nil {
-				moved = append(moved, saleID)
-				break
+			if old, ok := cp.Fulfillments[f.ID]; (!ok || old.Version != f.Version) && sales[saleID] == nil {
+				movedSet[saleID] = true
 			}
 		}
+	}
+	for id, old := range cp.Fulfillments {
+		if _, still := seen[id]; !still && old.SaleID != "" && sales[old.SaleID] == nil {
+			movedSet[old.SaleID] = true
+		}
+	}
+	moved := make([]string, 0, len(movedSet))
+	for id := range movedSet {
+		moved = append(moved, id)
 	}
 	sort.Strings(moved)
 	for _, id := range moved {
@@ -216,6 +231,17 @@ func (s *SalesSource) Read(ctx context.Context, req connectors.ReadRequest) (con
 		}
 		sales[id] = &one.Data
 		ids = append(ids, id)
+	}
+	// A pending sale with no fulfillment in progress may have one fulfilled, or none yet: its own fulfillments
+	// tell (one request per such sale that changed).
+	for _, id := range ids {
+		if x := sales[id]; x.State == "pending" && len(byS[id]) == 0 {
+			fs, err := s.saleFulfillments(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			byS[id] = fs
+		}
 	}
 	rows := make([]connectors.Record, 0, len(ids))
 	var notes []string
@@ -240,10 +266,22 @@ func (s *SalesSource) Read(ctx context.Context, req connectors.ReadRequest) (con
 		Key: []string{order.ColOrderID}, Checkpoint: b, Notes: notes}}, nil
 }
 
-// pickups lists the pickup fulfillments in progress, by sale, and their versions by id.
-func (s *SalesSource) pickups(ctx context.Context) (map[string][]fulfillment, map[string]int64, error) {
+// saleFulfillments lists the pickup fulfillments of one sale.
+func (s *SalesSource) saleFulfillments(ctx context.Context, saleID string) ([]fulfillment, error) {
+	var body struct {
+		Data []fulfillment `json:"data"`
+	}
+	q := url.Values{"sale_id": {saleID}, "fulfillment_type": {"PICKUP"}, "page_size": {"100"}}
+	if err := s.write.Do(ctx, "GET", "/fulfillments", q, nil, &body); err != nil {
+		return nil, fmt.Errorf("retailpos_sales: list the fulfillments of sale %s: %w", saleID, err)
+	}
+	return body.Data, nil
+}
+
+// pickups lists the pickup fulfillments in progress, by sale, and their versions and sales by id.
+func (s *SalesSource) pickups(ctx context.Context) (map[string][]fulfillment, map[string]seenFulfillment, error) {
 	by := map[string][]fulfillment{}
-	seen := map[string]int64{}
+	seen := map[string]seenFulfillment{}
 	size := min(s.read.pageSize, 100)
 	for _, state := range inProgress {
 		for pg := 1; ; pg++ {
@@ -257,7 +295,7 @@ func (s *SalesSource) pickups(ctx context.Context) (map[string][]fulfillment, ma
 			}
 			for _, f := range body.Data {
 				by[f.SaleID] = append(by[f.SaleID], f)
-				seen[f.ID] = f.Version
+				seen[f.ID] = seenFulfillment{Version: f.Version, SaleID: f.SaleID}
 			}
 			if len(body.Data) < size {
 				break
@@ -298,9 +336,9 @@ type lineState struct {
 	Fulfilled float64 `json:"fulfilled"`
 }
 
-// record is a sale's status row (orders-apis.md A.7): voided → Rejected; closed → Completed; pending with
-// every line packed (or fulfilled) in its pickup fulfillments → Ready for Pickup; some lines only → open and
-// partial; else open.
+// record is a sale's status row (orders-apis.md A.7): voided → Rejected; closed, or pending with every line
+// fulfilled in its pickup fulfillments → Completed; pending with every line packed (or fulfilled) → Ready for
+// Pickup; some lines only → open and partial; else open.
 func (s *SalesSource) record(x *sale, fs []fulfillment) connectors.Record {
 	status := POSOpen
 	switch x.State {
@@ -341,7 +379,15 @@ func (s *SalesSource) record(x *sale, fs []fulfillment) connectors.Record {
 	}
 	partial := false
 	if status == POSOpen && len(fs) > 0 {
+		handed := 0
+		for _, l := range lines {
+			if l.Fulfilled >= l.Quantity {
+				handed++
+			}
+		}
 		switch {
+		case total > 0 && handed == total:
+			status = POSCompleted // picked up, the sale not closed yet (a layby still owing)
 		case total > 0 && done == total:
 			status = POSReady
 		case done > 0:

@@ -171,3 +171,31 @@ func TestSalesSourceNeedsOrdersPipeline(t *testing.T) {
 		t.Errorf("err %v, want orders_pipeline required", err)
 	}
 }
+
+// TestSalesSourcePickedUpLayby reads a pickup handed over (its fulfillment FULFILLED, so no longer in
+// progress) while the layby sale is still pending as Completed: the sale is read again because its
+// fulfillment left the states in progress.
+func TestSalesSourcePickedUpLayby(t *testing.T) {
+	s := newShop(t)
+	k := s.sink(nil)
+	o := s.orderOf("4001", s.jane.ID, "Downtown", order.Line{No: 1, ProductID: s.tube.ID, Quantity: 2, UnitPrice: 8})
+	o["fulfilment"], o["shipping"] = order.FulfilPickup, 0.0
+	mustApplySales(t, k, creates(o))
+	id := s.srv.Sales()[0].ID
+	src := s.statusSource()
+	_, res := statuses(t, src, nil)
+	f := s.srv.PackForPickup(id)
+	got, res := statuses(t, src, res.Checkpoint)
+	if got["4001"]["pos_status"] != POSReady {
+		t.Fatalf("packed: %v, want Ready for Pickup", got["4001"])
+	}
+	f.State = retailpostest.FulfilFulfilled
+	for i := range f.Lines {
+		f.Lines[i].Fulfilled = f.Lines[i].Quantity
+	}
+	s.srv.SetFulfillment(f)
+	got, _ = statuses(t, src, res.Checkpoint)
+	if r := got["4001"]; r == nil || r["pos_status"] != POSCompleted || r["pos_state"] != "pending" {
+		t.Errorf("handed over, sale still pending: %v, want Completed", r)
+	}
+}

@@ -22,14 +22,15 @@ possync and its invoice number is invoice_prefix + that order id. Every other sa
 orders possync imported.
 
 pos_status follows orders-apis.md A.7: voided → Rejected; closed (picked up, dispatched, layby or on-account
-paid off) → Completed; pending with every line packed (or fulfilled) in its PICKUP fulfillments → Ready for
-Pickup; pending with some lines packed → open, partial = true (and a note naming the order); else open. Lines
+paid off), or pending with every line fulfilled in its PICKUP fulfillments → Completed; pending with every line
+packed (or fulfilled) → Ready for Pickup; pending with some lines packed → open, partial = true (and a note naming the order); else open. Lines
 no fulfillment holds (shipping, services) and negative lines (discounts) are not counted.
 
 Reads are incremental: GET /api/2.0/sales after the checkpoint's version (version-cursor pages), plus the
 pickup fulfillments in progress (GET /api/{api_version}/fulfillments, states STARTED, PICKED and PACKED),
 since packing a fulfillment does not change its sale's version: a sale whose fulfillment moved since the last
-read is read again (GET /sales/{id}). Records are changes keyed by order_id: the runner keeps them and merges
+read, or left those states, is read again (GET /sales/{id}); a pending sale read without a fulfillment in
+progress has its own fulfillments read (GET /fulfillments?sale_id=), one request per such sale. Records are changes keyed by order_id: the runner keeps them and merges
 each read into them. --full-refresh reads every sale again.`,
 	Fields: salesSourceFields(),
 	Example: `sources:
