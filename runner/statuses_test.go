@@ -148,3 +148,43 @@ func TestStatusesGoBackOnce(t *testing.T) {
 		t.Errorf("sent %s after the cancellation", got)
 	}
 }
+
+// A sale voided before the statuses pipeline first saw it is recorded open, with a note, and its
+// cancellation is the next run's deactivation, which the guard counts: never a create that slips past it.
+func TestStatusesCancelBeforeFirstSeen(t *testing.T) {
+	c := posOrdersCase(t)
+	mustApply(t, loadAt(t, c.dir), runner.Options{})
+	for _, x := range c.srv.Sales() {
+		if x.SourceID == "1001" {
+			c.srv.SetSaleState(x.ID, "voided")
+		}
+	}
+	site := orderurltest.New(orderurltest.Options{})
+	defer site.Close()
+	site.Add(orderurltest.Order{ID: "1001"}, orderurltest.Order{ID: "1002"})
+	t.Setenv("TEST_ORDER_URL_KEY", site.URLKey())
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "pipeline.yaml"), fmt.Sprintf(statusesPipeline, c.srv.URL(), c.srv.Token(), site.URL(), site.Merchant()))
+
+	first := mustPlan(t, loadAt(t, dir))
+	if first.Summary.Create != 2 || first.Summary.Deactivate != 0 ||
+		noteWith(first.Notes, "order_id=1001: the POS sale was voided before possync recorded the order") == "" {
+		t.Errorf("first plan %+v, notes %q; want both recorded as creates and a note for 1001", first.Summary, first.Notes)
+	}
+	if rep := mustApply(t, loadAt(t, dir), runner.Options{}); rep.Applied.Create != 2 {
+		t.Errorf("first run applied %+v, want both recorded", rep.Applied)
+	}
+	if got := statusCalls(site); got != "" {
+		t.Errorf("first run sent %s, want nothing", got)
+	}
+	pl := mustPlan(t, loadAt(t, dir))
+	if len(pl.Changes) != 1 || pl.Changes[0].Action != "deactivate" || len(pl.Guards) != 1 || pl.Guards[0].Verdict != plan.Blocked {
+		t.Fatalf("second plan: changes %+v, guards %+v; want 1001 deactivated and the guard blocking", pl.Changes, pl.Guards)
+	}
+	if rep := mustApply(t, loadAt(t, dir), runner.Options{AllowMassChange: true}); rep.Applied.Deactivate != 1 {
+		t.Errorf("applied %+v", rep.Applied)
+	}
+	if got := statusCalls(site); got != "1001=Canceled" {
+		t.Errorf("sent %q, want 1001=Canceled", got)
+	}
+}

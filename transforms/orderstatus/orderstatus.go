@@ -77,7 +77,8 @@ var component = spec.Component{
 		"Stages only move forward (open → ready → completed → canceled): the step reads the applied records (_applied) " +
 		"and, when the POS goes back (a completed sale reopened, a packed pickup unpacked), keeps what the website was " +
 		"told and adds a plan note naming the order; a canceled order stays canceled. A sale with only some lines " +
-		"ready for pickup (partial) stays at its stage with a plan note. With key: order_id and diff.active_field: " +
+		"ready for pickup (partial) stays at its stage with a plan note. An order first seen voided is recorded open " +
+		"with a note, so that its cancellation is the next run's deactivation. With key: order_id and diff.active_field: " +
 		"active, the runner sends each status once, a rerun sends nothing, and a cancellation is a deactivate, counted " +
 		"by guards.max_delete_percent.",
 	Fields: []spec.Field{
@@ -170,12 +171,16 @@ func (s *Step) ReportSQL(string) string {
 		"FROM __decided WHERE __back " +
 		"UNION ALL SELECT 'note', NULL, " + subject + ", CAST(__ready AS VARCHAR) || ' of ' || CAST(__total AS VARCHAR) || " +
 		"' lines are ready for pickup in the POS: the website is told Ready for Pickup once every line is' " +
-		"FROM __decided WHERE __partial"
+		"FROM __decided WHERE __partial " +
+		"UNION ALL SELECT 'note', NULL, " + subject + ", 'the POS sale was voided before possync recorded the order: " +
+		"it is recorded open now, and the cancellation is planned by the next run as a deactivation the mass-change guard counts' " +
+		"FROM __decided WHERE __first_cancel"
 }
 
 // decideSQL is the CTE __decided: per order its POS status now (__pos), the stage and status to hold
-// (__stage, __status), whether the POS went back (__back) and the partial fulfilment (__partial, __ready,
-// __total).
+// (__stage, __status), whether the POS went back (__back), the partial fulfilment (__partial, __ready,
+// __total), and whether the order is first seen voided (__first_cancel: recorded open, so that its
+// cancellation is a deactivation of the next run, which the guard counts, never a create).
 func (s *Step) decideSQL() string {
 	var stage, rank, status strings.Builder
 	stage.WriteString("CASE __pos")
@@ -201,13 +206,14 @@ func (s *Step) decideSQL() string {
 		"__staged AS (SELECT *, %s AS __nstage FROM __now), "+
 		"__prev AS (SELECT CAST(%s AS VARCHAR) AS __poid, CAST(%s AS VARCHAR) AS __pstage, CAST(%s AS VARCHAR) AS __pstatus FROM _applied), "+
 		"__ranked AS (SELECT *, %s AS __nr, %s AS __pr FROM __staged LEFT JOIN __prev ON __poid = __oid), "+
-		"__decided AS (SELECT __oid, __pos, __partial AND __nr >= __pr AS __partial, __ready, __total, __nr < __pr AS __back, "+
-		"CASE WHEN __nr < __pr THEN __pstage ELSE __nstage END AS __stage, "+
-		"CASE WHEN __nr < __pr THEN __pstatus ELSE %s END AS __status FROM __ranked)",
+		"__held AS (SELECT *, __poid IS NULL AND __nstage = %[14]s AS __first_cancel FROM __ranked), "+
+		"__decided AS (SELECT __oid, __pos, __partial AND __nr >= __pr AS __partial, __ready, __total, __nr < __pr AS __back, __first_cancel, "+
+		"CASE WHEN __nr < __pr THEN __pstage WHEN __first_cancel THEN %[15]s ELSE __nstage END AS __stage, "+
+		"CASE WHEN __nr < __pr THEN __pstatus WHEN __first_cancel THEN NULL ELSE %[13]s END AS __status FROM __held)",
 		col(order.ColOrderID), col("pos_status"), col("partial"), col("lines_ready"), col("lines_total"), q(s.c.Sales),
 		strings.ReplaceAll(stage.String(), "CASE __pos", "CASE __pos"),
 		q(order.ColOrderID), q(FieldStage), q(FieldStatus),
-		rankOf("__nstage"), rankOf("coalesce(__pstage, 'open')"), statusOf("__nstage"))
+		rankOf("__nstage"), rankOf("coalesce(__pstage, 'open')"), statusOf("__nstage"), lit(StageCanceled), lit(StageOpen))
 }
 
 func q(name string) string   { return spec.QuoteIdent(name) }
