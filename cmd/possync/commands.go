@@ -328,6 +328,11 @@ func apply(ctx context.Context, cmd, file string, rf runFlags, planFile, reportF
 	sg, err := rf.start(cmd, file, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "possync %s: %v\n", cmd, err)
+		if reportFile != "" || reportToStdout {
+			now := time.Now().UTC()
+			writeReport(&runner.Report{StartedAt: now, FinishedAt: now, ExitReason: "invalid_config", ExitCode: runner.ExitInvalid,
+				Error: err.Error(), Rejected: []runner.RejectedChange{}, InputRejects: []connectors.Reject{}}, nil, reportFile, stdout, stderr)
+		}
 		return runner.ExitInvalid
 	}
 	defer sg.close()

@@ -284,6 +284,15 @@ func TestRunErrorsNameRun(t *testing.T) {
 	if rep := parseReport(t, r); rep.ExitReason != "invalid_config" {
 		t.Errorf("run --at yesterday: report exit_reason %q, want invalid_config", rep.ExitReason)
 	}
+	r = f.run(t, nil, "run", "pipeline.yaml", "--log-format", "yaml")
+	var bad struct {
+		ExitReason string `json:"exit_reason"`
+		Error      string `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &bad); err != nil || r.code != 2 || bad.ExitReason != "invalid_config" ||
+		!strings.Contains(bad.Error, "--log-format") || !strings.Contains(r.stderr, "possync run: --log-format") {
+		t.Errorf("run --log-format yaml: want exit 2, a report and an error naming --log-format, got %s", r)
+	}
 	// A sink that cannot write: the error's cause chain is in the log.
 	if err := os.WriteFile(f.path("out"), []byte("a file where the sink wants a folder"), 0o644); err != nil {
 		t.Fatal(err)
