@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -92,7 +93,7 @@ const defaultBatch = 500
 func Apply(ctx context.Context, p *pipelines.Pipeline, opts Options, saved *plan.Plan) (*Report, error) {
 	s := newSession(p, opts)
 	defer s.close()
-	rep := &Report{RunID: state.NewRunID(time.Now()), Pipeline: p.Name, Merchant: p.Merchant, StartedAt: time.Now().UTC(),
+	rep := &Report{RunID: cmp.Or(opts.RunID, state.NewRunID(time.Now())), Pipeline: p.Name, Merchant: p.Merchant, StartedAt: time.Now().UTC(),
 		Rejected: []RejectedChange{}, InputRejects: []connectors.Reject{}}
 	err := s.apply(ctx, saved, rep)
 	rep.FinishedAt = time.Now().UTC()
@@ -314,6 +315,7 @@ func (s *session) applyBatch(ctx context.Context, batch []connectors.Change, tot
 		return fmt.Errorf("sink %s: %w (%d of %d changes applied)", s.p.Sink.Type, sinkErr, rep.Applied.Total(), total)
 	}
 	s.logf("applied %d/%d changes", rep.Applied.Total(), total)
+	s.applyProgress(rep.Applied.Total(), total)
 	return nil
 }
 

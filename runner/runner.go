@@ -43,6 +43,9 @@ type Options struct {
 	Refresh bool
 	// Stats, when set, receives the duration and peak memory of each stage.
 	Stats *[]Stage
+	// Observe, when set, receives progress events (events.go); RunID, when set, is the run's ID.
+	Observe func(Event)
+	RunID   string
 }
 
 // session is one plan or run of a pipeline.
@@ -97,7 +100,7 @@ func newSession(p *pipelines.Pipeline, opts Options) *session {
 		st = state.NewDuckStore(p.State.Dir, p.Name)
 	}
 	return &session{p: p, opts: opts, now: now, store: st, alloc: memory.DefaultAllocator,
-		staged: map[string]*staged{}, schemas: map[string]*arrow.Schema{}, timings: newTimings()}
+		staged: map[string]*staged{}, schemas: map[string]*arrow.Schema{}, timings: &timings{observe: opts.Observe}}
 }
 
 func (s *session) logf(format string, args ...any) {
@@ -185,6 +188,7 @@ func (s *session) stageAll(ctx context.Context, empty bool) error {
 			return err
 		}
 		s.logf("read %s: %d records (%s)", name, st.input.Records, st.input.Mode)
+		s.readRows(name, st)
 	}
 	return nil
 }
@@ -256,6 +260,7 @@ func (s *session) transformAll(ctx context.Context) (spec.Diagnostics, error) {
 			return diags, err
 		}
 		s.schemas[sp.table] = sch
+		s.stepRows(ctx, sp)
 		prev = sp.table
 		if a, ok := tr.(transforms.Annotator); ok {
 			s.annotations = append(s.annotations, a.Annotations()...)
