@@ -14,8 +14,8 @@ const placeholderText = "placeholder"
 
 // placeholderValue is the value an unset variable takes, with Options.Placeholders, when it is the whole value
 // of field f: the field's example when it has a usable one (the 4-digit user of an FTP account, a host name),
-// else its default, else a value of its type (the first allowed value of an enum, 1, 1.0, false, 1s, the
-// placeholder text).
+// else its default, else a value of its type (the first allowed value of an enum, 1, 1.0, false, 1s, an
+// https:// URL for an API address, the placeholder text).
 func placeholderValue(f *spec.Field) any {
 	for _, v := range []any{f.Example, f.Default} {
 		if s, ok := v.(string); ok && (s == "" || strings.Contains(s, "${")) {
@@ -53,6 +53,9 @@ func placeholderValue(f *spec.Field) any {
 	}
 	if len(f.Enum) > 0 {
 		return f.Enum[0]
+	}
+	if f.HTTPURL {
+		return "https://" + placeholderText + ".invalid/" // an API address: validate checks its form
 	}
 	if f.Secret {
 		return spec.NewSecret(placeholderText)

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,7 +25,7 @@ import (
 func Apply(ctx context.Context, p *pipelines.Pipeline, opts Options, saved *plan.Plan) (*Report, error) {
 	s := newSession(p, opts)
 	defer s.close()
-	rep := &Report{RunID: state.NewRunID(time.Now()), Pipeline: p.Name, Merchant: p.Merchant, StartedAt: time.Now().UTC(),
+	rep := &Report{RunID: cmp.Or(opts.RunID, state.NewRunID(time.Now())), Pipeline: p.Name, Merchant: p.Merchant, StartedAt: time.Now().UTC(),
 		Rejected: []RejectedChange{}, InputRejects: []connectors.Reject{}}
 	err := s.apply(ctx, saved, rep)
 	rep.FinishedAt = time.Now().UTC()
@@ -161,7 +162,8 @@ func staleReasons(saved, now *plan.Plan) []string {
 // applier is the apply stage of this session, for run runID.
 func (s *session) applier(runID string) *apply.Applier {
 	return &apply.Applier{DB: s.d, Store: s.store, Sink: s.sink, SinkType: s.p.Sink.Type, Key: s.p.Key, Schema: s.recordSchema(),
-		RunID: runID, Commit: s.commit, Redact: s.p.Secrets.Redact, Timer: s.timings.start, Log: s.logf, Alloc: s.alloc}
+		RunID: runID, Commit: s.commit, Redact: s.p.Secrets.Redact, Timer: s.timings.start, Log: s.logf, Alloc: s.alloc,
+		Progress: s.applyProgress}
 }
 
 // applyChanges sends the changes in batches (apply.Applier). With ccs nil the plan was streamed (planMode

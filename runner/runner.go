@@ -59,6 +59,9 @@ type Options struct {
 	Refresh bool
 	// Stats, when set, receives the duration and peak memory of each stage.
 	Stats *[]Stage
+	// Observe, when set, receives progress events (events.go); RunID, when set, is the run's ID.
+	Observe func(Event)
+	RunID   string
 }
 
 // session is one plan or run of a pipeline.
@@ -114,7 +117,7 @@ func newSession(p *pipelines.Pipeline, opts Options) *session {
 		st = state.NewDuckStore(p.State.Dir, p.Name)
 	}
 	return &session{p: p, opts: opts, now: now, store: st, alloc: memory.DefaultAllocator,
-		staged: map[string]*stage.Output{}, schemas: map[string]*arrow.Schema{}, timings: newTimings()}
+		staged: map[string]*stage.Output{}, schemas: map[string]*arrow.Schema{}, timings: &timings{observe: opts.Observe}}
 }
 
 func (s *session) logf(format string, args ...any) {
@@ -202,6 +205,7 @@ func (s *session) stageAll(ctx context.Context, empty bool) error {
 			return err
 		}
 		s.logf("read %s: %d records (%s)", name, st.Input.Records, st.Input.Mode)
+		s.readRows(name, st)
 	}
 	return nil
 }
@@ -216,7 +220,7 @@ func (s *session) transformAll(ctx context.Context) (spec.Diagnostics, error) {
 	}
 	out, diags, err := steps.Run(ctx, s.d, steps.Input{Steps: s.p.Transforms, First: first, Schemas: s.schemas, Key: s.p.Key,
 		Now: s.now, Location: s.p.TimeZone, Alloc: s.alloc, Dir: s.p.Dir, Timer: s.timings.start, Log: s.logf,
-		Built: s.defineApplied})
+		Built: s.defineApplied, Ran: s.stepRows})
 	s.desired, s.annotations, s.upcoming, s.notes, s.pushed = out.Desired, out.Annotations, out.Upcoming, out.Notes, out.Pushed
 	return diags, err
 }

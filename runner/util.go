@@ -29,8 +29,9 @@ type Stage struct {
 
 // timings records the duration and peak memory of each stage of a run, in order.
 type timings struct {
-	mu     sync.Mutex
-	stages []Stage
+	mu      sync.Mutex
+	stages  []Stage
+	observe func(Event)
 }
 
 func newTimings() *timings { return &timings{} }
@@ -38,9 +39,11 @@ func newTimings() *timings { return &timings{} }
 // start begins a stage; the returned function ends it. A stage run twice adds up (peak: the larger).
 func (t *timings) start(name string) func() {
 	resetPeakRSS()
+	t.notify(Event{Stage: name, Kind: StageStart})
 	t0 := time.Now()
 	return func() {
 		d, peak := time.Since(t0), peakRSS()
+		defer t.notify(Event{Stage: name, Kind: StageEnd, Seconds: d.Seconds()})
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		for i := range t.stages {

@@ -7,7 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/possync/possync/connectors"
@@ -16,30 +19,9 @@ import (
 	"github.com/possync/possync/runner"
 	"github.com/possync/possync/runner/outcome"
 	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/runner/state"
 	"github.com/possync/possync/transforms"
 )
-
-// parse parses flags that may stand before or after the positional arguments.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("possync "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
 
 // load reads and validates a pipeline file, printing its diagnostics.
 func load(path string, stderr io.Writer) (*pipelines.Pipeline, bool) {
@@ -59,10 +41,14 @@ func printDiags(w io.Writer, diags spec.Diagnostics, red *spec.Redactor) {
 }
 
 func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("validate", stderr)
-	asJSON := fs.Bool("json", false, "print findings as JSON")
-	noEnv := fs.Bool("no-env", false, "check without the environment: unset ${VAR}s become placeholders of their field's type (for CI)")
-	files, err := parse(fs, args)
+	c := newCommand("validate", "possync validate FILE... [--json] [--no-env]",
+		"Check pipeline files, type-checking every expression and SQL step; all findings in one pass.", stderr)
+	asJSON := c.fs.Bool("json", false, "print findings as JSON")
+	noEnv := c.fs.Bool("no-env", false, "check without the environment: unset ${VAR}s become placeholders of their field's type (for CI)")
+	files, help, err := c.parse(args, stdout)
+	if help {
+		return 0
+	}
 	if err != nil {
 		return 2
 	}
@@ -101,18 +87,98 @@ type runFlags struct {
 	allowMassChange bool
 	fullRefresh     bool
 	verbose         bool
+	obs             obsFlags
 }
 
-func (r *runFlags) register(fs *flag.FlagSet) {
+// register adds the flags plan, apply and run share; metrics adds --metrics-file (apply, run).
+func (r *runFlags) register(fs *flag.FlagSet, metrics bool) {
 	fs.StringVar(&r.at, "at", "", "evaluate as of this time (RFC 3339, e.g. 2026-11-27T00:00:00-08:00)")
 	fs.BoolVar(&r.allowMassChange, "allow-mass-change", false, "let a plan through that a guard blocks")
 	fs.BoolVar(&r.fullRefresh, "full-refresh", false, "make incremental sources read everything")
-	fs.BoolVar(&r.verbose, "v", false, "print progress to stderr")
+	fs.BoolVar(&r.verbose, "v", false, "log progress to stderr (text logs at info level)")
 	fs.BoolVar(&r.refresh, "refresh", false, "diff against the sink's live records and show drift (sinks that can list)")
+	r.obs.register(fs, metrics)
 }
 
-func (r *runFlags) options(stderr io.Writer) (runner.Options, error) {
-	o := runner.Options{AllowMassChange: r.allowMassChange, FullRefresh: r.fullRefresh, Refresh: r.refresh}
+// signals are one plan, apply or run's logger, progress display and event observer.
+type signals struct {
+	cmd, file, runID string
+	base             *slog.Logger // run_id and file; nil when logs are off
+	log              *slog.Logger // base with the pipeline's name
+	obs              *observer
+	prog             *progress
+	stderr           io.Writer
+}
+
+// start sets up the signals of command cmd on file.
+func (r *runFlags) start(cmd, file string, stdout, stderr io.Writer) (*signals, error) {
+	sg := &signals{cmd: cmd, file: file, runID: state.NewRunID(time.Now()), stderr: stderr}
+	l, err := r.obs.logger(stderr, r.verbose)
+	if err != nil {
+		return nil, err
+	}
+	if l != nil {
+		sg.base = l.With("run_id", sg.runID)
+		sg.log = sg.base.With("pipeline", "", "file", file)
+	}
+	if progressWanted(stdout, stderr, r.obs.quiet, l != nil) {
+		sg.prog = newProgress(stderr)
+	}
+	sg.obs = newObserver(sg.log, sg.prog)
+	return sg, nil
+}
+
+// close ends the progress display (before the final output).
+func (sg *signals) close() { sg.prog.close() }
+
+// load reads and validates a pipeline file; its diagnostics go to the log, or else to stderr.
+func (sg *signals) load() (*pipelines.Pipeline, spec.Diagnostics, bool) {
+	p, diags := pipelines.Load(sg.file, pipelines.Options{})
+	if sg.base != nil {
+		name := ""
+		if p != nil {
+			name = p.Name
+			setRedactor(sg.base, p.Secrets)
+		}
+		sg.log = sg.base.With("pipeline", name)
+		sg.obs.log = sg.log
+	}
+	sg.diags(diags, nil)
+	if diags.HasErrors() || p == nil {
+		return nil, diags, false
+	}
+	sg.info("loaded", "file", sg.file) // no-op without logs
+	return p, diags, true
+}
+
+// diags reports diagnostics, sorted.
+func (sg *signals) diags(diags spec.Diagnostics, red *spec.Redactor) {
+	if sg.log == nil {
+		printDiags(sg.stderr, diags, red)
+		return
+	}
+	diags.Sort()
+	for _, d := range diags {
+		lvl := slog.LevelWarn
+		if d.Severity == spec.Error {
+			lvl = slog.LevelError
+		}
+		sg.log.Log(context.Background(), lvl, "pipeline diagnostic", "diagnostic", red.Redact(d.Error()), "code", string(d.Code))
+	}
+}
+
+// failed reports a command-level error (not a run's): to the log, or else "possync CMD: ..." on stderr.
+func (sg *signals) failed(err error) {
+	if sg.log != nil {
+		logError(sg.log, "possync "+sg.cmd+" failed", err)
+		return
+	}
+	fmt.Fprintf(sg.stderr, "possync %s: %v\n", sg.cmd, err)
+}
+
+func (r *runFlags) options(sg *signals) (runner.Options, error) {
+	o := runner.Options{AllowMassChange: r.allowMassChange, FullRefresh: r.fullRefresh, Refresh: r.refresh,
+		RunID: sg.runID, Observe: sg.obs.event}
 	if r.at != "" {
 		t, err := time.Parse(time.RFC3339, r.at)
 		if err != nil {
@@ -120,67 +186,85 @@ func (r *runFlags) options(stderr io.Writer) (runner.Options, error) {
 		}
 		o.Now = t
 	}
-	if r.verbose {
-		o.Log = stderr
+	if sg.log != nil {
+		o.Log = &logWriter{l: sg.log}
 	}
 	return o, nil
 }
 
-// fail prints err (redacted) and returns the exit code for it.
-func fail(stderr io.Writer, p *pipelines.Pipeline, cmd string, err error) int {
+// fail reports err (redacted) and returns the exit code for it.
+func (sg *signals) fail(p *pipelines.Pipeline, err error) int {
 	var diags spec.Diagnostics
-	if errors.As(err, &diags) {
-		printDiags(stderr, diags, p.Secrets)
-	} else {
-		fmt.Fprintf(stderr, "possync %s: %s\n", cmd, p.Secrets.Redact(err.Error()))
+	switch {
+	case errors.As(err, &diags):
+		sg.diags(diags, p.Secrets)
+	case sg.log != nil:
+		logError(sg.log, "possync "+sg.cmd+" failed", err) // the handler redacts
+	default:
+		fmt.Fprintf(sg.stderr, "possync %s: %s\n", sg.cmd, p.Secrets.Redact(err.Error()))
 	}
 	_, code := outcome.Classify(err)
 	return code
 }
 
+// isTerminal says whether w is a terminal that takes colours: not with NO_COLOR or TERM=dumb.
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok || os.Getenv("NO_COLOR") != "" {
+	if os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
 		return false
 	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return isTTY(w)
 }
 
 func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("plan", stderr)
+	c := newCommand("plan", "possync plan FILE [flags]",
+		"Show what applying the pipeline would change (a dry run; the state is not changed).\n"+
+			"Exit codes: 0 no changes, 2 changes planned, 1 failure (also an invalid pipeline file).", stderr)
 	var rf runFlags
-	rf.register(fs)
-	out := fs.String("out", "", "save the plan document to this file (for apply --plan)")
-	asJSON := fs.Bool("json", false, "print the plan document as JSON instead of text")
-	limit := fs.Int("limit", 100, "list at most N changes in the text (0 = all)")
-	files, err := parse(fs, args)
+	rf.register(c.fs, false)
+	out := c.fs.String("out", "", "save the plan document to this file (for apply --plan)")
+	asJSON := c.fs.Bool("json", false, "print the plan document as JSON instead of text")
+	limit := c.fs.Int("limit", 100, "list at most N changes in the text (0 = all)")
+	files, help, err := c.parse(args, stdout)
+	if help {
+		return 0
+	}
 	if err != nil || len(files) != 1 {
-		fmt.Fprintln(stderr, "usage: possync plan FILE [--out plan.json] [--json] [--limit N] [--at TIME] [--allow-mass-change]")
+		if err == nil {
+			c.usage(stderr)
+		}
 		return 1
 	}
-	p, ok := load(files[0], stderr)
-	if !ok {
-		return 1
-	}
-	opts, err := rf.options(stderr)
+	sg, err := rf.start("plan", files[0], stdout, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "possync plan:", err)
 		return 1
 	}
-	pl, err := runner.Plan(ctx, p, opts)
+	defer sg.close()
+	p, _, ok := sg.load()
+	if !ok {
+		return 1
+	}
+	opts, err := rf.options(sg)
 	if err != nil {
-		if code := fail(stderr, p, "plan", err); code != runner.ExitInvalid {
+		sg.failed(err)
+		return 1
+	}
+	pl, err := runner.Plan(ctx, p, opts)
+	sg.close()
+	if err != nil {
+		if code := sg.fail(p, err); code != runner.ExitInvalid {
 			return code
 		}
 		return 1
 	}
 	if *out != "" {
 		if err := plan.Write(*out, pl); err != nil {
-			fmt.Fprintln(stderr, "possync plan:", err)
+			sg.failed(err)
 			return 1
 		}
 	}
+	sg.info("planned", "create", pl.Summary.Create, "update", pl.Summary.Update, "deactivate", pl.Summary.Deactivate,
+		"delete", pl.Summary.Delete, "unchanged", pl.Summary.Unchanged)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -198,65 +282,110 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdApply(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("apply", stderr)
+	c := newCommand("apply", "possync apply FILE [--plan plan.json] [flags]",
+		"Apply a saved plan exactly (refused if stale), or plan and apply; prints a one-line summary.", stderr)
 	var rf runFlags
-	rf.register(fs)
-	planFile := fs.String("plan", "", "apply exactly this saved plan (refused if stale)")
-	report := fs.String("report", "", "write the JSON run report to this file")
-	files, err := parse(fs, args)
+	rf.register(c.fs, true)
+	planFile := c.fs.String("plan", "", "apply exactly this saved plan (refused if stale)")
+	report := c.fs.String("report", "", "write the JSON run report to this file")
+	files, help, err := c.parse(args, stdout)
+	if help {
+		return 0
+	}
 	if err != nil || len(files) != 1 {
-		fmt.Fprintln(stderr, "usage: possync apply FILE [--plan plan.json] [--report FILE] [--allow-mass-change]")
+		if err == nil {
+			c.usage(stderr)
+		}
 		return 2
 	}
-	return apply(ctx, files[0], rf, *planFile, *report, false, stdout, stderr)
+	return apply(ctx, "apply", files[0], rf, *planFile, *report, false, stdout, stderr)
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("run", stderr)
+	c := newCommand("run", "possync run FILE [--report FILE] [flags]",
+		"Plan and apply in one step, for schedulers; prints the JSON run report on stdout (or to --report FILE).", stderr)
 	var rf runFlags
-	rf.register(fs)
-	report := fs.String("report", "", "write the JSON run report to this file instead of stdout")
-	files, err := parse(fs, args)
+	rf.register(c.fs, true)
+	report := c.fs.String("report", "", "write the JSON run report to this file instead of stdout")
+	files, help, err := c.parse(args, stdout)
+	if help {
+		return 0
+	}
 	if err != nil || len(files) != 1 {
-		fmt.Fprintln(stderr, "usage: possync run FILE [--report FILE] [--allow-mass-change] [--full-refresh]")
+		if err == nil {
+			c.usage(stderr)
+		}
 		return 2
 	}
-	return apply(ctx, files[0], rf, "", *report, true, stdout, stderr)
+	return apply(ctx, "run", files[0], rf, "", *report, true, stdout, stderr)
 }
 
-func apply(ctx context.Context, file string, rf runFlags, planFile, reportFile string, reportToStdout bool, stdout, stderr io.Writer) int {
-	// invalid is the report of a run that could not start: schedulers read a report from every run.
-	invalid := func(why string) int {
+// apply runs command cmd ("apply" or "run") on file. Every outcome, a pipeline file that does not load
+// included, yields a run report (when one is asked for) that says why, and a metrics file (--metrics-file).
+func apply(ctx context.Context, cmd, file string, rf runFlags, planFile, reportFile string, reportToStdout bool, stdout, stderr io.Writer) int {
+	sg, err := rf.start(cmd, file, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "possync %s: %v\n", cmd, err)
 		if reportFile != "" || reportToStdout {
 			now := time.Now().UTC()
 			writeReport(&runner.Report{StartedAt: now, FinishedAt: now, ExitReason: "invalid_config", ExitCode: runner.ExitInvalid,
-				Error: why, Rejected: []runner.RejectedChange{}, InputRejects: []connectors.Reject{}}, nil, reportFile, stdout, stderr)
+				Error: err.Error(), Rejected: []runner.RejectedChange{}, InputRejects: []connectors.Reject{}}, nil, reportFile, stdout, stderr)
 		}
 		return runner.ExitInvalid
 	}
-	p, ok := load(file, stderr)
-	if !ok {
-		return invalid(file + ": the pipeline file is invalid (the diagnostics are on stderr)")
+	defer sg.close()
+	var p *pipelines.Pipeline
+	// finish writes the report and the metrics, and logs the outcome.
+	finish := func(rep *runner.Report) bool {
+		sg.close()
+		ok := true
+		if reportFile != "" || reportToStdout {
+			ok = writeReport(rep, secretsOf(p), reportFile, stdout, stderr)
+		}
+		if rf.obs.metricsFile != "" {
+			ok = sg.writeMetrics(ctx, rf.obs.metricsFile, p, rep) && ok
+		}
+		sg.info("finished", "outcome", rep.ExitReason, "exit_code", rep.ExitCode,
+			"seconds", round3(rep.FinishedAt.Sub(rep.StartedAt).Seconds()),
+			"planned", rep.Planned.Total(), "applied", rep.Applied.Total(), "rejected", len(rep.Rejected),
+			"input_rejects", len(rep.InputRejects))
+		return ok
 	}
-	opts, err := rf.options(stderr)
+	// invalid ends a run that could not start; its report says why.
+	invalid := func(why string) int {
+		now := time.Now().UTC()
+		rep := &runner.Report{RunID: sg.runID, StartedAt: now, FinishedAt: now, ExitReason: "invalid_config", ExitCode: runner.ExitInvalid,
+			Error: why, Rejected: []runner.RejectedChange{}, InputRejects: []connectors.Reject{}}
+		if p != nil {
+			rep.Pipeline, rep.Merchant = p.Name, p.Merchant
+		}
+		finish(rep)
+		return runner.ExitInvalid
+	}
+	p, diags, ok := sg.load()
+	if !ok {
+		return invalid(diagText(file, diags))
+	}
+	opts, err := rf.options(sg)
 	if err != nil {
-		fmt.Fprintln(stderr, "possync:", err)
+		sg.failed(err)
 		return invalid(err.Error())
 	}
 	var saved *plan.Plan
 	if planFile != "" {
 		if saved, err = plan.Read(planFile); err != nil {
-			fmt.Fprintln(stderr, "possync apply:", err)
+			sg.failed(err)
 			return runner.ExitFailure
 		}
 	}
 	rep, err := runner.Apply(ctx, p, opts, saved)
+	sg.close()
 	code := rep.ExitCode
 	if err != nil {
-		code = fail(stderr, p, "apply", err)
+		code = sg.fail(p, err)
 		rep.ExitCode = code
 	}
-	if (reportFile != "" || reportToStdout) && !writeReport(rep, p.Secrets, reportFile, stdout, stderr) {
+	if !finish(rep) {
 		return runner.ExitFailure
 	}
 	if !reportToStdout && err == nil {
@@ -271,6 +400,43 @@ func apply(ctx context.Context, file string, rf runFlags, planFile, reportFile s
 		fmt.Fprintln(stdout, ".")
 	}
 	return code
+}
+
+// diagText is the reason a pipeline file did not load, for the run report: its error diagnostics (the loader
+// masks secrets in them), one a line.
+func diagText(file string, diags spec.Diagnostics) string {
+	diags.Sort()
+	lines := []string{file + ": the pipeline file is invalid:"}
+	for _, d := range diags {
+		if d.Severity == spec.Error {
+			lines = append(lines, d.Error())
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// writeMetrics writes the metrics file; false (and an error on stderr or in the log) when it cannot.
+func (sg *signals) writeMetrics(ctx context.Context, path string, p *pipelines.Pipeline, rep *runner.Report) bool {
+	m := &runMetrics{Pipeline: rep.Pipeline, Report: rep}
+	if m.Pipeline == "" {
+		m.Pipeline = strings.TrimSuffix(filepath.Base(sg.file), filepath.Ext(sg.file))
+	}
+	m.Stages, m.Rows = sg.obs.stageRows()
+	switch {
+	case rep.ExitCode == runner.ExitOK:
+		m.LastSuccess = rep.FinishedAt
+	case p != nil:
+		t, err := runner.LastSuccess(ctx, p)
+		if err != nil {
+			sg.failed(fmt.Errorf("metrics: last success: %w", err))
+		}
+		m.LastSuccess = t
+	}
+	if err := writeMetricsFile(path, m); err != nil {
+		sg.failed(err)
+		return false
+	}
+	return true
 }
 
 // writeReport writes the JSON run report, secrets masked, to reportFile or else stdout; false when the file
@@ -290,10 +456,15 @@ func writeReport(rep *runner.Report, secrets *spec.Redactor, reportFile string, 
 }
 
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("check", stderr)
-	files, err := parse(fs, args)
+	c := newCommand("check", "possync check FILE", "Test every connector's connectivity and credentials.", stderr)
+	files, help, err := c.parse(args, stdout)
+	if help {
+		return 0
+	}
 	if err != nil || len(files) != 1 {
-		fmt.Fprintln(stderr, "usage: possync check FILE")
+		if err == nil {
+			c.usage(stderr)
+		}
 		return 2
 	}
 	p, ok := load(files[0], stderr)
@@ -317,6 +488,18 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 func cmdConnectors(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	c := newCommand("connectors", "possync connectors [NAME]",
+		"Print the docs of every source, sink and transform, or of the one named NAME.", stderr)
+	args, help, err := c.parse(args, stdout)
+	if help {
+		return 0
+	}
+	if err != nil || len(args) > 1 {
+		if err == nil {
+			c.usage(stderr)
+		}
+		return 2
+	}
 	cat := pipelines.DefaultCatalog()
 	if len(args) == 0 {
 		if err := pipelines.WriteIndex(stdout, cat); err != nil {
@@ -344,7 +527,19 @@ func cmdConnectors(_ context.Context, args []string, stdout, stderr io.Writer) i
 	return 0
 }
 
-func cmdSchema(_ context.Context, _ []string, stdout, stderr io.Writer) int {
+func cmdSchema(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	c := newCommand("schema", "possync schema",
+		"Print the JSON Schema of pipeline files (for editors: see the README's modeline).", stderr)
+	pos, help, err := c.parse(args, stdout)
+	if help {
+		return 0
+	}
+	if err != nil || len(pos) > 0 {
+		if err == nil {
+			c.usage(stderr)
+		}
+		return 2
+	}
 	b, err := pipelines.JSONSchema(pipelines.DefaultCatalog())
 	if err != nil {
 		fmt.Fprintln(stderr, "possync schema:", err)
@@ -352,4 +547,19 @@ func cmdSchema(_ context.Context, _ []string, stdout, stderr io.Writer) int {
 	}
 	_, _ = stdout.Write(b)
 	return 0
+}
+
+// info logs at info level when logs are on.
+func (sg *signals) info(msg string, args ...any) {
+	if sg.log != nil {
+		sg.log.Info(msg, args...)
+	}
+}
+
+// secretsOf is p's redactor; nil (which masks nothing: the loader already masked its diagnostics) without p.
+func secretsOf(p *pipelines.Pipeline) *spec.Redactor {
+	if p == nil {
+		return nil
+	}
+	return p.Secrets
 }

@@ -17,9 +17,13 @@ import (
 // scenario then change the world (POS edits, edits made directly in the store) and sync again, showing the
 // drift that `plan --refresh` finds and puts back.
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("demo", stderr)
-	dir := fs.String("dir", "", "work folder for the example's files, state and outputs (default: a new temporary folder)")
-	pos, err := parse(fs, args)
+	c := newCommand("demo", "possync demo [EXAMPLE] [--dir DIR]",
+		"Run an embedded example against local API emulators (examples: "+strings.Join(examples.Names(), ", ")+").", stderr)
+	dir := c.fs.String("dir", "", "work folder for the example's files, state and outputs (default: a new temporary folder)")
+	pos, help, err := c.parse(args, stdout)
+	if help {
+		return 0
+	}
 	if err != nil || len(pos) > 1 {
 		fmt.Fprintf(stderr, "usage: possync demo [EXAMPLE] [--dir DIR]   (examples: %s)\n", strings.Join(examples.Names(), ", "))
 		return 2

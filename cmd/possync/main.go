@@ -28,6 +28,7 @@ Usage:
   possync connectors [NAME]                 docs of every source, sink and transform
   possync schema                            print the JSON Schema of pipeline files
   possync demo [EXAMPLE] [--dir DIR]        run an embedded example against local emulators
+  possync version                           module version, commit and DuckDB version (also --version)
 
 Run 'possync COMMAND -h' for a command's flags.
 Exit codes: 0 ok (plan: no changes), 1 failure, 2 invalid config (plan: changes planned),
@@ -55,11 +56,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"connectors": cmdConnectors,
 		"schema":     cmdSchema,
 		"demo":       cmdDemo,
+		"version":    cmdVersion,
 	}
 	switch args[0] {
-	case "-h", "--help", "help":
+	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
+	case "--version", "-version":
+		return cmdVersion(ctx, nil, stdout, stderr)
 	}
 	c, ok := cmds[args[0]]
 	if !ok {

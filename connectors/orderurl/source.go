@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -25,7 +24,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/connectors/internal/httpapi"
 	"github.com/possync/possync/connectors/order"
 	"github.com/possync/possync/pipelines/spec"
 )
@@ -107,34 +105,14 @@ func NewSource(cfg spec.Config, _ connectors.Env) (*Source, error) {
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
-	u, err := url.Parse(strings.TrimSpace(c.URL))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("url must be the http(s) Download Order URL, e.g. https://www.example-bikes.com/export/orders")
-	}
-	for k := range u.Query() {
-		if strings.EqualFold(k, "urlkey") {
-			return nil, fmt.Errorf("url carries the URL key in its query string: remove it from url (which is not secret) " +
-				"and set url_key (from the environment, e.g. ${ORDER_URL_KEY})")
-		}
-	}
-	u.Fragment = ""
-	switch {
-	case strings.TrimSpace(c.Merchant) == "":
-		return nil, fmt.Errorf("merchant is required (the merchant parameter of the website's export URLs)")
-	case c.URLKey.IsZero():
-		return nil, fmt.Errorf("url_key is required (the URLkey parameter of the export URLs; read it from the environment)")
-	case c.Timeout <= 0:
-		return nil, fmt.Errorf("timeout must be positive, not %s", c.Timeout)
-	case c.Retries < 0:
-		return nil, fmt.Errorf("retries must not be negative")
+	cl, err := newClient(c.URL, c.Merchant, c.URLKey, c.Location, c.Timeout, c.Retries)
+	if err != nil {
+		return nil, err
 	}
 	loc, err := time.LoadLocation(c.TimeZone)
 	if err != nil {
 		return nil, fmt.Errorf("timezone %q is not an IANA time zone such as America/Denver", c.TimeZone)
 	}
-	cl := &client{base: u, merchant: strings.TrimSpace(c.Merchant), key: c.URLKey, location: strings.TrimSpace(c.Location),
-		http: &http.Client{Timeout: c.Timeout}, retries: c.Retries, baseDelay: 500 * time.Millisecond, maxDelay: 30 * time.Second,
-		sleep: httpapi.Sleep}
 	return &Source{c: cl, statusAfter: strings.TrimSpace(c.StatusAfterImport), confirm: c.Confirm, loc: loc,
 		schema: order.Schema()}, nil
 }

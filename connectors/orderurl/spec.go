@@ -45,6 +45,7 @@ or only once all items are Fulfilled.`,
 			Description: "The Download Order URL without its query string (method, merchant and URL key are added). " +
 				"Read it from the environment.",
 			Example: "${ORDER_URL}",
+			HTTPURL: true,
 		},
 		{
 			Name:        "merchant",

@@ -118,7 +118,7 @@ func TestOrdersEndToEnd(t *testing.T) {
 			continue
 		}
 		if c.Throttled {
-			continue // a THROTTLED answer serves no page (the bucket may not have restored since the first run's tags)
+			continue // answered THROTTLED (the bucket still drained by the first run's marks) and asked again
 		}
 		served = append(served, fmt.Sprint(c.Variables["query"]))
 	}

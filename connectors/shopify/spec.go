@@ -49,6 +49,7 @@ tag mark_tag (tagsAdd), or with mark: metafield the metafield metafield_namespac
 				"<base_url>/admin/api/<api_version>/graphql.json.",
 			Example:  "http://127.0.0.1:8080",
 			Advanced: true,
+			HTTPURL:  true,
 		},
 		{
 			Name:        "token",

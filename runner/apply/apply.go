@@ -66,6 +66,8 @@ type Applier struct {
 	Timer  func(name string) func()
 	Log    func(format string, args ...any)
 	Alloc  memory.Allocator
+	// Progress, when set, receives the changes the sink acknowledged so far of total, after each batch.
+	Progress func(applied, total int)
 }
 
 func (a *Applier) timer(name string) func() {
@@ -188,6 +190,9 @@ func (a *Applier) Batch(ctx context.Context, batch []connectors.Change, seqs []i
 		return fmt.Errorf("sink %s: %w (%d of %d changes applied)", a.SinkType, sinkErr, t.Applied.Total(), total)
 	}
 	a.logf("applied %d/%d changes", t.Applied.Total(), total)
+	if a.Progress != nil {
+		a.Progress(t.Applied.Total(), total)
+	}
 	return nil
 }
 

@@ -47,6 +47,9 @@ type Input struct {
 	// built and before it is prepared or run: the caller defines relations the step may read (the runner's
 	// _applied, for a transform that implements AppliedReader). Its error stops the run.
 	Built func(ctx context.Context, tr transforms.Transform) error
+	// Ran, when set, is called after each step ran with the step, its input relation and its output table
+	// (the runner's progress events count their rows).
+	Ran func(ctx context.Context, st *pipelines.Step, input, table string)
 }
 
 // AppliedReader may be implemented by transforms that read the runner's _applied relation (the last-applied
@@ -147,6 +150,9 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Output, spec.Diagnostic
 			return r.out, diags, err
 		}
 		in.Schemas[sp.table] = sch
+		if in.Ran != nil {
+			in.Ran(ctx, st, sp.input, sp.table)
+		}
 		prev = sp.table
 		if a, ok := tr.(transforms.Annotator); ok {
 			r.out.Annotations = append(r.out.Annotations, a.Annotations()...)

@@ -8,7 +8,7 @@ import (
 )
 
 func TestAllRegistered(t *testing.T) {
-	if got, want := transforms.Registry.Names(), []string{"filter", "map", "match", "order_match", "promotions", "reserve", "sql"}; !reflect.DeepEqual(got, want) {
+	if got, want := transforms.Registry.Names(), []string{"filter", "map", "match", "order_match", "order_status", "promotions", "reserve", "sql"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("registered transforms = %v, want %v", got, want)
 	}
 }

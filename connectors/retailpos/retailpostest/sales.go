@@ -123,9 +123,11 @@ type salesData struct {
 	taxes     *table[Tax]
 	sales     []Sale
 	salesByV  *table[Sale]
-	actFailN  int
-	actFail   FailMode
-	acted     chan struct{}
+	// fulfillments in creation order (fulfillments.go).
+	fulfillments []Fulfillment
+	actFailN     int
+	actFail      FailMode
+	acted        chan struct{}
 }
 
 func newSalesData() *salesData {
@@ -152,6 +154,7 @@ func (s *Server) salesRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+APIPath+"/search", s.search)
 	mux.HandleFunc("POST "+SalesPath, s.createSale)
 	mux.HandleFunc("POST "+CustomersPath, s.createCustomer)
+	mux.HandleFunc("GET "+FulfillmentsPath, s.listFulfillments)
 }
 
 type wireCustomer struct {

@@ -534,6 +534,15 @@ func userError(field []string, msg, code string) graphNode {
 
 // mutationRoot is the Mutation object over the store (called under the lock).
 func (s *Server) mutationRoot() graphNode {
+	root := s.statusMutations()
+	for k, v := range s.markMutations() {
+		root[k] = v
+	}
+	return root
+}
+
+// markMutations are the mutations that mark an order imported.
+func (s *Server) markMutations() graphNode {
 	return graphNode{
 		"__typename": "Mutation",
 		"tagsAdd": func(args map[string]any) (any, error) {

@@ -39,6 +39,9 @@ type Order struct {
 	Tax, Total                         float64
 	// Metafields are keyed "namespace.key".
 	Metafields map[string]Metafield
+	// Fulfillments and Cancellation record the fulfillmentCreate and orderCancel mutations applied.
+	Fulfillments []Fulfillment
+	Cancellation *Cancellation
 	// Raw replaces fields of the GraphQL object as served (test data Shopify would not produce, such as an
 	// amount that is not a number): field name → value (a map[string]any is served as an object).
 	Raw map[string]any
@@ -85,6 +88,23 @@ type FulfillmentOrder struct {
 	MethodType   string
 	LocationID   int64
 	LocationName string
+	// ReadyForPickup is set by fulfillmentOrderLineItemsPreparedForPickup (the customer got the Ready For
+	// Pickup notification).
+	ReadyForPickup bool
+}
+
+// Fulfillment is one fulfillment fulfillmentCreate made.
+type Fulfillment struct {
+	FulfillmentOrderIDs []int64
+	NotifyCustomer      bool
+	At                  time.Time
+}
+
+// Cancellation is what orderCancel was asked.
+type Cancellation struct {
+	Reason                  string
+	Refund, Restock, Notify bool
+	StaffNote               string
 }
 
 // Metafield is a metafield set on an order.
