@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -131,10 +132,10 @@ func malformedInputs(base []byte) []malformedInput {
 		// Pipeline files (exit code 2: invalid configuration).
 		yamlErr("p-empty.yaml", "1:1", "have an empty file", "start with `version: 1`"),
 		yamlErr("p-comments-only.yaml", "1:1", "have an empty file"),
-		yamlErr("p-binary.yaml", "1:1", "error[encoding]", "the file is not text: byte 0x"),
-		yamlErr("p-nul.yaml", "3:16", "error[encoding]", "a NUL byte at line 3, column 16"),
-		yamlErr("p-utf16.yaml", "1:1", "error[encoding]", "looks like UTF-16 without a byte order mark"),
-		yamlErr("p-latin1.yaml", "3:14", "error[encoding]", `byte 0xE9 at line 3, column 14 ("é" in Latin-1`, "save the file as UTF-8"),
+		yamlErr("p-binary.yaml", "1:1", "error[bad_encoding]", "the file is not text: byte 0x"),
+		yamlErr("p-nul.yaml", "3:16", "error[bad_encoding]", "a NUL byte at line 3, column 16"),
+		yamlErr("p-utf16.yaml", "1:1", "error[bad_encoding]", "looks like UTF-16 without a byte order mark"),
+		yamlErr("p-latin1.yaml", "3:14", "error[bad_encoding]", `byte 0xE9 at line 3, column 14 ("é" in Latin-1`, "save the file as UTF-8"),
 		yamlErr("p-truncated.yaml", "11:1", "invalid YAML: did not find expected ',' or '}'"),
 		yamlErr("p-unclosed-quote.yaml", "23:1", "error[yaml_syntax]", "the quote at line 2, column 7 is not closed on its line"),
 		yamlErr("p-duplicate-key.yaml", "5:1", "error[duplicate_key]", "key `key` appears twice", "the first `key` is on line 4"),
@@ -182,8 +183,12 @@ func malformedInputs(base []byte) []malformedInput {
 			gen:  func(*testing.T, *fixture) []byte { return base[:len(base)/2] },
 			want: []string{"not a plan document: the file ends in the middle of the document"}},
 		{name: "pl-real-plan-edited (generated)", as: asPlan, code: 1,
-			gen: func(*testing.T, *fixture) []byte {
-				return bytes.Replace(base, []byte(`"serial": 1`), []byte(`"serial": 7`), 1)
+			gen: func(t *testing.T, _ *fixture) []byte {
+				edited := regexp.MustCompile(`"serial": [0-9]+`).ReplaceAll(base, []byte(`"serial": 97`))
+				if bytes.Equal(edited, base) {
+					t.Fatal("the plan has no serial to edit")
+				}
+				return edited
 			},
 			want: []string{"its hash does not match its content (edited or truncated)"}},
 		{name: "pl-10MB-note (generated)", as: asPlan, code: 1,
@@ -201,8 +206,8 @@ func malformedInputs(base []byte) []malformedInput {
 		dataErr("d-duplicate-keys.csv", asCSV, "key(s) appear more than once", "sku=SKU-000007 (2 records)", "nothing was planned"),
 		{name: "d-header-only.csv", file: "d-header-only.csv", as: asCSV, code: 3,
 			want: []string{"blocked by guard, nothing was applied", "max_delete_percent: 40 of 40 records"}},
-		dataErr("d-no-key-column.csv", asCSV, `no column "sku" in the file`),
-		dataErr("d-latin1.csv", asCSV, "products.csv:4:2: column name", "not utf-8 encoded"),
+		dataErr("d-no-key-column.csv", asCSV, `no column "sku" in the header`),
+		dataErr("d-latin1.csv", asCSV, "products.csv:4:2: the text is not UTF-8", "set encoding: windows-1252"),
 		structure("d-empty.csv", asCSV),
 		structure("d-binary.csv", asCSV),
 		structure("d-unclosed-quote.csv", asCSV),
