@@ -20,9 +20,7 @@ type malformedInput struct {
 	// as says what the input replaces: the pipeline file, a saved plan, the CSV or the JSON-lines input.
 	as   string
 	code int
-	// want are substrings of stderr. For csvStructure rows the message is the file source's CSV or JSON
-	// reader's (DuckDB's) and only the file's path is asserted: that message is improved by the bad-input
-	// work.
+	// want are substrings of stderr. csvStructure rows also assert the file's path.
 	want         []string
 	csvStructure bool
 }
@@ -94,7 +92,7 @@ func TestMalformedInputs(t *testing.T) {
 			}
 			want := in.want
 			if in.csvStructure {
-				want = []string{f.path(target)}
+				want = append([]string{f.path(target)}, in.want...)
 			}
 			for _, w := range want {
 				if !strings.Contains(r.stderr, w) {
@@ -124,9 +122,9 @@ func malformedInputs(base []byte) []malformedInput {
 	dataErr := func(file, as string, want ...string) malformedInput {
 		return malformedInput{name: file, file: file, as: as, code: 1, want: want}
 	}
-	// message improved by the bad-input work
-	structure := func(file, as string) malformedInput {
-		return malformedInput{name: file, file: file, as: as, code: 1, csvStructure: true}
+	// structure rows: the file source's own one-line diagnosis (file:line and what to do), not DuckDB's dump.
+	structure := func(file, as string, want ...string) malformedInput {
+		return malformedInput{name: file, file: file, as: as, code: 1, csvStructure: true, want: want}
 	}
 	tests := []malformedInput{
 		// Pipeline files (exit code 2: invalid configuration).
@@ -208,19 +206,19 @@ func malformedInputs(base []byte) []malformedInput {
 			want: []string{"blocked by guard, nothing was applied", "max_delete_percent: 40 of 40 records"}},
 		dataErr("d-no-key-column.csv", asCSV, `no column "sku" in the header`),
 		dataErr("d-latin1.csv", asCSV, "products.csv:4:2: the text is not UTF-8", "set encoding: windows-1252"),
-		structure("d-empty.csv", asCSV),
-		structure("d-binary.csv", asCSV),
-		structure("d-unclosed-quote.csv", asCSV),
-		structure("d-truncated-row.csv", asCSV),
-		structure("d-truncated-midquote.csv", asCSV),
-		structure("d-utf16.csv", asCSV),
-		structure("d-semicolon.csv", asCSV),
-		structure("d-extra-field.csv", asCSV),
-		structure("j-not-json.jsonl", asJSONL),
-		structure("j-array.jsonl", asJSONL),
-		structure("j-truncated.jsonl", asJSONL),
-		structure("j-nul.jsonl", asJSONL),
-		structure("j-binary.jsonl", asJSONL),
+		structure("d-empty.csv", asCSV, "empty file, want a header row"),
+		structure("d-binary.csv", asCSV, "products.csv:1: byte 0xA6 is not UTF-8 text", "set encoding: windows-1252"),
+		structure("d-unclosed-quote.csv", asCSV, "products.csv:5: a quoted field that starts on this line is never closed"),
+		structure("d-truncated-row.csv", asCSV, "1 malformed row(s)", "products.csv:41:2: the row has 2 field(s), the header 5", "may be cut short"),
+		structure("d-truncated-midquote.csv", asCSV, "products.csv:42:27: a quoted field is not closed properly"),
+		structure("d-utf16.csv", asCSV, "products.csv:1: byte 0xFF is not UTF-8 text"),
+		structure("d-semicolon.csv", asCSV, "set delimiter: ';' on the source"),
+		structure("d-extra-field.csv", asCSV, "products.csv:11:6: the row has more fields than the header's 5"),
+		structure("j-not-json.jsonl", asJSONL, "products.jsonl:5: not a JSON object"),
+		structure("j-array.jsonl", asJSONL, "products.jsonl:7: not a JSON object"),
+		structure("j-truncated.jsonl", asJSONL, "products.jsonl:41: not a JSON object", "may be cut short"),
+		structure("j-nul.jsonl", asJSONL, "products.jsonl:9: a NUL byte"),
+		structure("j-binary.jsonl", asJSONL, "products.jsonl:1: byte 0x91 is not UTF-8 text"),
 		{name: "d-10MB-field (generated)", as: asCSV, code: 1, csvStructure: true, // message improved by the bad-input work
 			gen: func(t *testing.T, f *fixture) []byte {
 				b, err := os.ReadFile(f.path("data/products.csv"))
