@@ -219,7 +219,7 @@ func malformedInputs(base []byte) []malformedInput {
 		structure("j-truncated.jsonl", asJSONL, "products.jsonl:41: not a JSON object", "may be cut short"),
 		structure("j-nul.jsonl", asJSONL, "products.jsonl:9: a NUL byte"),
 		structure("j-binary.jsonl", asJSONL, "products.jsonl:1: byte 0x91 is not UTF-8 text"),
-		{name: "d-10MB-field (generated)", as: asCSV, code: 1, csvStructure: true, // message improved by the bad-input work
+		{name: "d-10MB-field (generated)", as: asCSV, code: 1, csvStructure: true, want: []string{"the line is longer than 2000000 bytes"},
 			gen: func(t *testing.T, f *fixture) []byte {
 				b, err := os.ReadFile(f.path("data/products.csv"))
 				if err != nil {
@@ -227,7 +227,7 @@ func malformedInputs(base []byte) []malformedInput {
 				}
 				return bytes.Replace(b, []byte("SKU-000003,"), []byte("SKU-000003,"+strings.Repeat("x", megabytes10)+" "), 1)
 			}},
-		{name: "j-10MB-line (generated)", as: asJSONL, code: 1, csvStructure: true, // message improved by the bad-input work
+		{name: "j-10MB-line (generated)", as: asJSONL, code: 1, csvStructure: true, want: []string{"the line is longer than 2000000 bytes"},
 			gen: func(*testing.T, *fixture) []byte {
 				return []byte(`{"sku":"SKU-000001","name":"` + strings.Repeat("j", megabytes10) + "\n")
 			}},
