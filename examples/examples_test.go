@@ -83,7 +83,7 @@ func TestExamplesConverge(t *testing.T) {
 		t.Run(f, func(t *testing.T) {
 			if filepath.Base(f) == "statuses.yaml" {
 				// Its input is the POS sales that orders.yaml creates and a clerk then works on: runner's
-				// TestOrderStatusesBack runs it end to end against the emulators.
+				// TestStatusesGoBackOnce runs it end to end against the emulators.
 				t.Skip("statuses.yaml reads sales made by orders.yaml; tested end to end in runner/statuses_test.go")
 			}
 			ctx := t.Context()
