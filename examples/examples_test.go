@@ -81,6 +81,11 @@ func TestExamplesValidate(t *testing.T) {
 func TestExamplesConverge(t *testing.T) {
 	for _, f := range examples(t) {
 		t.Run(f, func(t *testing.T) {
+			if filepath.Base(f) == "statuses.yaml" {
+				// Its input is the POS sales that orders.yaml creates and a clerk then works on: runner's
+				// TestStatusesGoBackOnce runs it end to end against the emulators.
+				t.Skip("statuses.yaml reads sales made by orders.yaml; tested end to end in runner/statuses_test.go")
+			}
 			ctx := t.Context()
 			dir := t.TempDir()
 			if err := Extract(filepath.Dir(f), dir); err != nil { // what `possync demo` runs, without state or outputs

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,9 +20,7 @@ type malformedInput struct {
 	// as says what the input replaces: the pipeline file, a saved plan, the CSV or the JSON-lines input.
 	as   string
 	code int
-	// want are substrings of stderr. For csvStructure rows the message is the file source's CSV or JSON
-	// reader's (DuckDB's) and only the file's path is asserted: that message is improved by the bad-input
-	// work.
+	// want are substrings of stderr. csvStructure rows also assert the file's path.
 	want         []string
 	csvStructure bool
 }
@@ -93,7 +92,7 @@ func TestMalformedInputs(t *testing.T) {
 			}
 			want := in.want
 			if in.csvStructure {
-				want = []string{f.path(target)}
+				want = append([]string{f.path(target)}, in.want...)
 			}
 			for _, w := range want {
 				if !strings.Contains(r.stderr, w) {
@@ -123,18 +122,18 @@ func malformedInputs(base []byte) []malformedInput {
 	dataErr := func(file, as string, want ...string) malformedInput {
 		return malformedInput{name: file, file: file, as: as, code: 1, want: want}
 	}
-	// message improved by the bad-input work
-	structure := func(file, as string) malformedInput {
-		return malformedInput{name: file, file: file, as: as, code: 1, csvStructure: true}
+	// structure rows: the file source's own one-line diagnosis (file:line and what to do), not DuckDB's dump.
+	structure := func(file, as string, want ...string) malformedInput {
+		return malformedInput{name: file, file: file, as: as, code: 1, csvStructure: true, want: want}
 	}
 	tests := []malformedInput{
 		// Pipeline files (exit code 2: invalid configuration).
 		yamlErr("p-empty.yaml", "1:1", "have an empty file", "start with `version: 1`"),
 		yamlErr("p-comments-only.yaml", "1:1", "have an empty file"),
-		yamlErr("p-binary.yaml", "1:1", "error[encoding]", "the file is not text: byte 0x"),
-		yamlErr("p-nul.yaml", "3:16", "error[encoding]", "a NUL byte at line 3, column 16"),
-		yamlErr("p-utf16.yaml", "1:1", "error[encoding]", "looks like UTF-16 without a byte order mark"),
-		yamlErr("p-latin1.yaml", "3:14", "error[encoding]", `byte 0xE9 at line 3, column 14 ("é" in Latin-1`, "save the file as UTF-8"),
+		yamlErr("p-binary.yaml", "1:1", "error[bad_encoding]", "the file is not text: byte 0x"),
+		yamlErr("p-nul.yaml", "3:16", "error[bad_encoding]", "a NUL byte at line 3, column 16"),
+		yamlErr("p-utf16.yaml", "1:1", "error[bad_encoding]", "looks like UTF-16 without a byte order mark"),
+		yamlErr("p-latin1.yaml", "3:14", "error[bad_encoding]", `byte 0xE9 at line 3, column 14 ("é" in Latin-1`, "save the file as UTF-8"),
 		yamlErr("p-truncated.yaml", "11:1", "invalid YAML: did not find expected ',' or '}'"),
 		yamlErr("p-unclosed-quote.yaml", "23:1", "error[yaml_syntax]", "the quote at line 2, column 7 is not closed on its line"),
 		yamlErr("p-duplicate-key.yaml", "5:1", "error[duplicate_key]", "key `key` appears twice", "the first `key` is on line 4"),
@@ -182,8 +181,12 @@ func malformedInputs(base []byte) []malformedInput {
 			gen:  func(*testing.T, *fixture) []byte { return base[:len(base)/2] },
 			want: []string{"not a plan document: the file ends in the middle of the document"}},
 		{name: "pl-real-plan-edited (generated)", as: asPlan, code: 1,
-			gen: func(*testing.T, *fixture) []byte {
-				return bytes.Replace(base, []byte(`"serial": 1`), []byte(`"serial": 7`), 1)
+			gen: func(t *testing.T, _ *fixture) []byte {
+				edited := regexp.MustCompile(`"serial": [0-9]+`).ReplaceAll(base, []byte(`"serial": 97`))
+				if bytes.Equal(edited, base) {
+					t.Fatal("the plan has no serial to edit")
+				}
+				return edited
 			},
 			want: []string{"its hash does not match its content (edited or truncated)"}},
 		{name: "pl-10MB-note (generated)", as: asPlan, code: 1,
@@ -201,22 +204,22 @@ func malformedInputs(base []byte) []malformedInput {
 		dataErr("d-duplicate-keys.csv", asCSV, "key(s) appear more than once", "sku=SKU-000007 (2 records)", "nothing was planned"),
 		{name: "d-header-only.csv", file: "d-header-only.csv", as: asCSV, code: 3,
 			want: []string{"blocked by guard, nothing was applied", "max_delete_percent: 40 of 40 records"}},
-		dataErr("d-no-key-column.csv", asCSV, `no column "sku" in the file`),
-		dataErr("d-latin1.csv", asCSV, "products.csv:4:2: column name", "not utf-8 encoded"),
-		structure("d-empty.csv", asCSV),
-		structure("d-binary.csv", asCSV),
-		structure("d-unclosed-quote.csv", asCSV),
-		structure("d-truncated-row.csv", asCSV),
-		structure("d-truncated-midquote.csv", asCSV),
-		structure("d-utf16.csv", asCSV),
-		structure("d-semicolon.csv", asCSV),
-		structure("d-extra-field.csv", asCSV),
-		structure("j-not-json.jsonl", asJSONL),
-		structure("j-array.jsonl", asJSONL),
-		structure("j-truncated.jsonl", asJSONL),
-		structure("j-nul.jsonl", asJSONL),
-		structure("j-binary.jsonl", asJSONL),
-		{name: "d-10MB-field (generated)", as: asCSV, code: 1, csvStructure: true, // message improved by the bad-input work
+		dataErr("d-no-key-column.csv", asCSV, `no column "sku" in the header`),
+		dataErr("d-latin1.csv", asCSV, "products.csv:4:2: the text is not UTF-8", "set encoding: windows-1252"),
+		structure("d-empty.csv", asCSV, "empty file, want a header row"),
+		structure("d-binary.csv", asCSV, "products.csv:1: byte 0xA6 is not UTF-8 text", "set encoding: windows-1252"),
+		structure("d-unclosed-quote.csv", asCSV, "products.csv:5: a quoted field that starts on this line is never closed"),
+		structure("d-truncated-row.csv", asCSV, "1 malformed row(s)", "products.csv:41:2: the row has 2 field(s), the header 5", "may be cut short"),
+		structure("d-truncated-midquote.csv", asCSV, "products.csv:42:27: a quoted field is not closed properly"),
+		structure("d-utf16.csv", asCSV, "products.csv:1: byte 0xFF is not UTF-8 text"),
+		structure("d-semicolon.csv", asCSV, "set delimiter: ';' on the source"),
+		structure("d-extra-field.csv", asCSV, "products.csv:11:6: the row has more fields than the header's 5"),
+		structure("j-not-json.jsonl", asJSONL, "products.jsonl:5: not a JSON object"),
+		structure("j-array.jsonl", asJSONL, "products.jsonl:7: not a JSON object"),
+		structure("j-truncated.jsonl", asJSONL, "products.jsonl:41: not a JSON object", "may be cut short"),
+		structure("j-nul.jsonl", asJSONL, "products.jsonl:9: a NUL byte"),
+		structure("j-binary.jsonl", asJSONL, "products.jsonl:1: byte 0x91 is not UTF-8 text"),
+		{name: "d-10MB-field (generated)", as: asCSV, code: 1, csvStructure: true, want: []string{"the line is longer than 2000000 bytes"},
 			gen: func(t *testing.T, f *fixture) []byte {
 				b, err := os.ReadFile(f.path("data/products.csv"))
 				if err != nil {
@@ -224,7 +227,7 @@ func malformedInputs(base []byte) []malformedInput {
 				}
 				return bytes.Replace(b, []byte("SKU-000003,"), []byte("SKU-000003,"+strings.Repeat("x", megabytes10)+" "), 1)
 			}},
-		{name: "j-10MB-line (generated)", as: asJSONL, code: 1, csvStructure: true, // message improved by the bad-input work
+		{name: "j-10MB-line (generated)", as: asJSONL, code: 1, csvStructure: true, want: []string{"the line is longer than 2000000 bytes"},
 			gen: func(*testing.T, *fixture) []byte {
 				return []byte(`{"sku":"SKU-000001","name":"` + strings.Repeat("j", megabytes10) + "\n")
 			}},

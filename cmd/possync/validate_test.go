@@ -76,7 +76,7 @@ func TestValidateHasNoSideEffects(t *testing.T) {
 	}
 	env := []string{"ECOM_STORE_ID=1", "ECOM_TOKEN=secret-token", "RETAILPOS_TOKEN=secret-token",
 		"ASCEND_FTP_USER=1234", "ASCEND_FTP_PASSWORD=pw", "ORDER_URL=https://orders.example/export",
-		"ORDER_MERCHANT=1234", "ORDER_URL_KEY=url-key", "RETAILPOS_USER_ID=0af7b240-ab24-11e9-a2a3-2a2ae2dbcce4"}
+		"ORDER_MERCHANT=1234", "ORDER_URL_KEY=url-key", "RETAILPOS_BASE_URL=https://pos.example/api", "RETAILPOS_USER_ID=0af7b240-ab24-11e9-a2a3-2a2ae2dbcce4"}
 	r := validate(t, work, tmp, env, files...)
 	if r.code != 0 {
 		t.Fatalf("validate of the examples: %s", r)

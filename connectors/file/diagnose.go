@@ -57,6 +57,10 @@ func (s *Source) readThrough(ctx context.Context, path string) error {
 	}
 }
 
+// maxLineBytes is the longest line DuckDB's readers take (their max_line_size default); checkText names a
+// longer one instead of DuckDB's advice about an option possync does not have.
+const maxLineBytes = 2_000_000
+
 // checkText finds the first line of a UTF-8 file holding a NUL byte (binary data) or bytes that are not UTF-8.
 func checkText(path string) error {
 	f, err := os.Open(path)
@@ -65,7 +69,7 @@ func checkText(path string) error {
 	}
 	defer f.Close()
 	buf := make([]byte, 64<<10)
-	carry, line := 0, 1
+	carry, line, lineLen := 0, 1, 0
 	for {
 		n, err := io.ReadFull(f, buf[carry:])
 		data := buf[:carry+n]
@@ -77,7 +81,7 @@ func checkText(path string) error {
 			c := data[i]
 			switch {
 			case c == '\n':
-				line++
+				line, lineLen = line+1, -1 // the newline itself is counted below
 			case c == 0:
 				return fmt.Errorf("%s:%d: a NUL byte: the file holds binary data, not text (a spreadsheet, a compressed "+
 					"file, or a damaged transfer?); export or copy it again as plain text", path, line)
@@ -89,9 +93,15 @@ func checkText(path string) error {
 						path, line, c)
 				}
 				i += size
+				lineLen += size
 				continue
 			}
 			i++
+			if lineLen++; lineLen > maxLineBytes {
+				return fmt.Errorf("%s:%d: the line is longer than %d bytes, more than a record may hold: a field "+
+					"that swallowed the rest of the file (an unclosed quote?), a damaged transfer, or not a file of "+
+					"one record per line", path, line, maxLineBytes)
+			}
 		}
 		if err != nil { // io.EOF or io.ErrUnexpectedEOF: the end of the file
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
