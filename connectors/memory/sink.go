@@ -88,13 +88,8 @@ func (s *Sink) List(_ context.Context, req connectors.ReadRequest) (connectors.R
 	if s.schema == nil {
 		return nil, fmt.Errorf("memory sink: listing needs the pipeline's schema")
 	}
-	return &recordsReader{
-		schema:  s.schema,
-		records: s.target.sortedRecords(),
-		size:    listBatch,
-		alloc:   req.Alloc,
-		result:  connectors.ReadResult{Mode: connectors.Snapshot},
-	}, nil
+	return connectors.RecordsReader(s.schema, s.target.sortedRecords(), listBatch, req.Alloc,
+		connectors.ReadResult{Mode: connectors.Snapshot}), nil
 }
 
 // Close does nothing.

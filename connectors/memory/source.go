@@ -89,15 +89,9 @@ func (s *Source) Read(_ context.Context, req connectors.ReadRequest) (connectors
 	if d.err != nil {
 		return nil, fmt.Errorf("memory dataset %q: %w", s.dataset, d.err)
 	}
-	return &recordsReader{
-		schema:  s.schema,
-		records: d.records,
-		size:    s.batchSize,
-		alloc:   req.Alloc,
-		result: connectors.ReadResult{
-			Mode:       d.mode,
-			Key:        d.key,
-			Checkpoint: []byte(strconv.FormatUint(d.version, 10)),
-		},
-	}, nil
+	return connectors.RecordsReader(s.schema, d.records, s.batchSize, req.Alloc, connectors.ReadResult{
+		Mode:       d.mode,
+		Key:        d.key,
+		Checkpoint: []byte(strconv.FormatUint(d.version, 10)),
+	}), nil
 }

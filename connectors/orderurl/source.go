@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"strings"
 	"sync"
@@ -163,8 +162,8 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest) (connecto
 	if n := len(f.Records); n > 0 {
 		notes = append([]string{fmt.Sprintf("order export: %d order(s) pending", n)}, notes...)
 	}
-	return &reader{rows: f.Records, alloc: alloc, schema: s.schema, result: connectors.ReadResult{
-		Mode: connectors.Snapshot, Key: []string{order.ColOrderID}, Rejects: f.Rejects, Notes: notes}}, nil
+	return connectors.RecordsReader(s.schema, f.Records, batchRows, alloc, connectors.ReadResult{
+		Mode: connectors.Snapshot, Key: []string{order.ColOrderID}, Rejects: f.Rejects, Notes: notes}), nil
 }
 
 // Confirm confirms receipt of each order (UpdateOrder), then sets its status to status_after_import
@@ -221,34 +220,3 @@ func (s *Source) confirmOne(ctx context.Context, id string) error {
 
 // batchRows is the most rows a batch holds.
 const batchRows = 1024
-
-// reader yields a finished download's records as batches.
-type reader struct {
-	rows   []connectors.Record
-	alloc  memory.Allocator
-	schema *arrow.Schema
-	result connectors.ReadResult
-}
-
-func (r *reader) Next(ctx context.Context) (arrow.RecordBatch, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if len(r.rows) == 0 {
-		return nil, io.EOF
-	}
-	n := min(len(r.rows), batchRows)
-	b, err := connectors.BuildBatch(r.alloc, r.schema, r.rows[:n])
-	if err != nil {
-		return nil, fmt.Errorf("build order batch: %w", err)
-	}
-	r.rows = r.rows[n:]
-	return b, nil
-}
-
-func (r *reader) Result() connectors.ReadResult { return r.result }
-
-func (r *reader) Close() error {
-	r.rows = nil
-	return nil
-}

@@ -3,7 +3,6 @@ package retailpos
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -110,8 +109,8 @@ func (s *CustomersSource) Read(ctx context.Context, req connectors.ReadRequest) 
 	if alloc == nil {
 		alloc = memory.DefaultAllocator
 	}
-	return &customersReader{rows: rows, alloc: alloc,
-		result: connectors.ReadResult{Mode: connectors.Snapshot, Key: []string{"id"}}}, nil
+	return connectors.RecordsReader(customersSchema, rows, batchSize, alloc,
+		connectors.ReadResult{Mode: connectors.Snapshot, Key: []string{"id"}}), nil
 }
 
 // record is the customer's row: texts trimmed, empty ones null; name is first and last name joined; phone
@@ -133,37 +132,4 @@ func nullText(s string) any {
 		return nil
 	}
 	return s
-}
-
-// customersReader yields the rows of a finished read as batches.
-type customersReader struct {
-	rows   []connectors.Record
-	alloc  memory.Allocator
-	result connectors.ReadResult
-}
-
-// Next builds the next batch of at most batchSize rows.
-func (r *customersReader) Next(ctx context.Context) (arrow.RecordBatch, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if len(r.rows) == 0 {
-		return nil, io.EOF
-	}
-	n := min(len(r.rows), batchSize)
-	b, err := connectors.BuildBatch(r.alloc, customersSchema, r.rows[:n])
-	r.rows = r.rows[n:]
-	if err != nil {
-		return nil, fmt.Errorf("build batch: %w", err)
-	}
-	return b, nil
-}
-
-// Result reports the read's mode and key.
-func (r *customersReader) Result() connectors.ReadResult { return r.result }
-
-// Close drops the remaining rows.
-func (r *customersReader) Close() error {
-	r.rows = nil
-	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/url"
 	"path"
 	"slices"
@@ -262,8 +261,8 @@ func (s *SalesSource) Read(ctx context.Context, req connectors.ReadRequest) (con
 	if alloc == nil {
 		alloc = memory.DefaultAllocator
 	}
-	return &salesStatusReader{rows: rows, alloc: alloc, result: connectors.ReadResult{Mode: connectors.Changes,
-		Key: []string{order.ColOrderID}, Checkpoint: b, Notes: notes}}, nil
+	return connectors.RecordsReader(salesSourceSchema, rows, batchSize, alloc, connectors.ReadResult{Mode: connectors.Changes,
+		Key: []string{order.ColOrderID}, Checkpoint: b, Notes: notes}), nil
 }
 
 // saleFulfillments lists the pickup fulfillments of one sale.
@@ -402,37 +401,4 @@ func (s *SalesSource) record(x *sale, fs []fulfillment) connectors.Record {
 	return connectors.Record{order.ColOrderID: s.orderID(x), "sale_id": x.ID, "invoice_number": nullText(x.InvoiceNumber),
 		"pos_state": x.State, "pos_status": status, order.ColFulfilment: fulfil, "lines_total": int64(total),
 		"lines_ready": int64(done), "partial": partial, "line_fulfilment": lf, "version": x.Version}
-}
-
-// salesStatusReader yields the rows of a finished read as batches.
-type salesStatusReader struct {
-	rows   []connectors.Record
-	alloc  memory.Allocator
-	result connectors.ReadResult
-}
-
-// Next builds the next batch of at most batchSize rows.
-func (r *salesStatusReader) Next(ctx context.Context) (arrow.RecordBatch, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if len(r.rows) == 0 {
-		return nil, io.EOF
-	}
-	n := min(len(r.rows), batchSize)
-	b, err := connectors.BuildBatch(r.alloc, salesSourceSchema, r.rows[:n])
-	r.rows = r.rows[n:]
-	if err != nil {
-		return nil, fmt.Errorf("build batch: %w", err)
-	}
-	return b, nil
-}
-
-// Result reports the read's mode, key, checkpoint and notes.
-func (r *salesStatusReader) Result() connectors.ReadResult { return r.result }
-
-// Close drops the remaining rows.
-func (r *salesStatusReader) Close() error {
-	r.rows = nil
-	return nil
 }

@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"regexp"
 	"strings"
@@ -298,8 +297,8 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest) (connecto
 			rows = append(rows, r)
 		}
 	}
-	return &reader{rows: rows, alloc: alloc, schema: s.schema, result: connectors.ReadResult{Mode: connectors.Changes,
-		Key: []string{order.ColOrderID}, Checkpoint: cpBytes, Rejects: rd.rejects, Notes: notes}}, nil
+	return connectors.RecordsReader(s.schema, rows, batchSize, alloc, connectors.ReadResult{Mode: connectors.Changes,
+		Key: []string{order.ColOrderID}, Checkpoint: cpBytes, Rejects: rd.rejects, Notes: notes}), nil
 }
 
 // reading is one read's progress.
@@ -437,39 +436,5 @@ func (rd *reading) add(ctx context.Context, o *orderNode, where string) error {
 	}
 	rd.index[id] = len(rd.rows)
 	rd.rows = append(rd.rows, rec)
-	return nil
-}
-
-// reader yields the orders of a finished read.
-type reader struct {
-	rows   []connectors.Record
-	alloc  memory.Allocator
-	schema *arrow.Schema
-	result connectors.ReadResult
-}
-
-// Next builds the next batch of at most batchSize orders.
-func (r *reader) Next(ctx context.Context) (arrow.RecordBatch, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if len(r.rows) == 0 {
-		return nil, io.EOF
-	}
-	n := min(batchSize, len(r.rows))
-	b, err := connectors.BuildBatch(r.alloc, r.schema, r.rows[:n])
-	if err != nil {
-		return nil, fmt.Errorf("shopify_orders: build batch: %w", err)
-	}
-	r.rows = r.rows[n:]
-	return b, nil
-}
-
-// Result reports the read's mode (changes keyed by order_id), checkpoint, rejects and notes.
-func (r *reader) Result() connectors.ReadResult { return r.result }
-
-// Close drops the remaining orders.
-func (r *reader) Close() error {
-	r.rows = nil
 	return nil
 }
