@@ -1,6 +1,10 @@
 package connectors
 
-import "context"
+import (
+	"context"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
 
 // Confirmer is implemented by sources that must tell their origin that records were taken: an order export
 // confirming receipt of an order, a Shopify order tagged as imported. After a run's changes and checkpoints
@@ -15,3 +19,34 @@ import "context"
 type Confirmer interface {
 	Confirm(ctx context.Context, keys []Record) (outcomes []error, err error)
 }
+
+// WithoutConfirm returns src stripped of its Confirmer ability, for a source configured to only read (an order
+// source with confirm: false in an inventory pipeline that reserves stock): the runner then never confirms
+// what the read delivered. The result is a Source, and a ConnectionTester when src is one; it has no other
+// optional ability. Unwrap returns src.
+func WithoutConfirm(src Source) Source {
+	if t, ok := src.(ConnectionTester); ok {
+		return readOnlyTester{readOnly{src}, t}
+	}
+	return readOnly{src}
+}
+
+// readOnly is WithoutConfirm's Source.
+type readOnly struct{ src Source }
+
+func (r readOnly) Schema() *arrow.Schema { return r.src.Schema() }
+
+func (r readOnly) Read(ctx context.Context, req ReadRequest) (Reader, error) {
+	return r.src.Read(ctx, req)
+}
+
+// Unwrap returns the wrapped source.
+func (r readOnly) Unwrap() Source { return r.src }
+
+// readOnlyTester is WithoutConfirm's Source for a source that can test its connection.
+type readOnlyTester struct {
+	readOnly
+	t ConnectionTester
+}
+
+func (r readOnlyTester) Check(ctx context.Context) error { return r.t.Check(ctx) }

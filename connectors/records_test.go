@@ -54,3 +54,65 @@ func TestRecordsReader(t *testing.T) {
 		t.Errorf("second close: %v", err)
 	}
 }
+
+// confirmingSource is a Source, ConnectionTester and Confirmer, for WithoutConfirm.
+type confirmingSource struct {
+	schema  *arrow.Schema
+	checked int
+}
+
+func (s *confirmingSource) Schema() *arrow.Schema { return s.schema }
+func (s *confirmingSource) Read(context.Context, connectors.ReadRequest) (connectors.Reader, error) {
+	return connectors.RecordsReader(s.schema, []connectors.Record{{"sku": "A"}}, 0, memory.DefaultAllocator,
+		connectors.ReadResult{}), nil
+}
+func (s *confirmingSource) Check(context.Context) error { s.checked++; return nil }
+func (s *confirmingSource) Confirm(_ context.Context, keys []connectors.Record) ([]error, error) {
+	return make([]error, len(keys)), nil
+}
+
+// WithoutConfirm hides Confirm (the runner never confirms a read-only source) and keeps reading, the
+// connection check and the way back to the source.
+func TestWithoutConfirm(t *testing.T) {
+	src := &confirmingSource{schema: arrow.NewSchema([]arrow.Field{{Name: "sku", Type: arrow.BinaryTypes.String}}, nil)}
+	ro := connectors.WithoutConfirm(src)
+	if _, ok := ro.(connectors.Confirmer); ok {
+		t.Fatalf("%T is still a Confirmer", ro)
+	}
+	if ro.Schema() != src.schema {
+		t.Errorf("schema %v, want the source's", ro.Schema())
+	}
+	rd, err := ro.Read(context.Background(), connectors.ReadRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := rd.Next(context.Background())
+	if err != nil || b.NumRows() != 1 {
+		t.Fatalf("read: %v, %v", b, err)
+	}
+	b.Release()
+	rd.Close()
+	ct, ok := ro.(connectors.ConnectionTester)
+	if !ok {
+		t.Fatalf("%T lost the connection check", ro)
+	}
+	if err := ct.Check(context.Background()); err != nil || src.checked != 1 {
+		t.Errorf("check: %v, %d calls to the source's", err, src.checked)
+	}
+	if u := ro.(interface{ Unwrap() connectors.Source }).Unwrap(); u != src {
+		t.Errorf("Unwrap gives %v, want the source", u)
+	}
+	// A source without a connection check gives none.
+	plain := connectors.WithoutConfirm(readerOnly{src})
+	if _, ok := plain.(connectors.ConnectionTester); ok {
+		t.Errorf("%T claims a connection check its source lacks", plain)
+	}
+}
+
+// readerOnly is a Source and nothing more.
+type readerOnly struct{ s connectors.Source }
+
+func (r readerOnly) Schema() *arrow.Schema { return r.s.Schema() }
+func (r readerOnly) Read(ctx context.Context, req connectors.ReadRequest) (connectors.Reader, error) {
+	return r.s.Read(ctx, req)
+}

@@ -68,6 +68,9 @@ const (
 	ColTax            = "tax"             // float64
 	ColTotal          = "total"           // float64
 	ColLines          = "lines"           // string: JSON array of Line (EncodeLines/DecodeLines)
+	// ColImported is the optional bool column of a source read only for reservations (confirm: false): the
+	// order carries the mark an order pipeline sets once it imported the order into the POS.
+	ColImported = "imported"
 )
 
 // Schema is the schema of the order record as sources yield it. Transforms may add columns (order_match adds

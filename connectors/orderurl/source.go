@@ -31,38 +31,18 @@ func init() {
 	connectors.Sources.MustRegister(sourceSpec, newSource)
 }
 
-// newSource builds the source; with confirm: false it is a ReadOnly, which the runner never asks to confirm.
+// newSource builds the source; with confirm: false it is wrapped by connectors.WithoutConfirm, so the runner
+// never asks it to confirm.
 func newSource(cfg spec.Config, env connectors.Env) (connectors.Source, error) {
 	s, err := NewSource(cfg, env)
 	if err != nil {
 		return nil, err
 	}
 	if !s.confirm {
-		return ReadOnly{s}, nil
+		return connectors.WithoutConfirm(s), nil // it only reads: the orders stay in the download for the POS
 	}
 	return s, nil
 }
-
-// ReadOnly is the source with confirm: false: it reads the export like Source and is no
-// connectors.Confirmer, so no run confirms an order or changes its status. An inventory pipeline that reads
-// the open orders to reserve their stock uses it: the orders stay in the download for the POS to import.
-type ReadOnly struct{ s *Source }
-
-var (
-	_ connectors.Source           = ReadOnly{}
-	_ connectors.ConnectionTester = ReadOnly{}
-)
-
-// Schema is the order record schema.
-func (r ReadOnly) Schema() *arrow.Schema { return r.s.Schema() }
-
-// Read downloads the orders pending export, as Source.Read does.
-func (r ReadOnly) Read(ctx context.Context, req connectors.ReadRequest) (connectors.Reader, error) {
-	return r.s.Read(ctx, req)
-}
-
-// Check downloads the pending orders without confirming any.
-func (r ReadOnly) Check(ctx context.Context) error { return r.s.Check(ctx) }
 
 type sourceConfig struct {
 	URL               string        `spec:"url"`

@@ -183,22 +183,25 @@ func TestConfirmFalseReadsTheMark(t *testing.T) {
 	if _, ok := src.(connectors.Confirmer); ok {
 		t.Fatalf("shopify_orders with confirm: false (%T) is a Confirmer", src)
 	}
-	ro := src.(ReadOnly)
-	ro.s.api.sleep, ro.s.api.now = e.clk.sleep, e.clk.Now
-	if got := src.Schema().FieldIndices(ColImported); len(got) != 1 {
-		t.Fatalf("schema %v has no %s column", src.Schema(), ColImported)
+	inner, ok := src.(interface{ Unwrap() connectors.Source }).Unwrap().(*Source)
+	if !ok {
+		t.Fatalf("confirm: false wraps %T, want *Source", src)
 	}
-	r := mustRead(t, ro.s, nil)
+	inner.api.sleep, inner.api.now = e.clk.sleep, e.clk.Now
+	if got := src.Schema().FieldIndices(order.ColImported); len(got) != 1 {
+		t.Fatalf("schema %v has no %s column", src.Schema(), order.ColImported)
+	}
+	r := mustRead(t, inner, nil)
 	for id, rec := range r.byID {
 		want := id == "#1001"
-		if rec[ColImported] != want {
-			t.Errorf("order %s: imported %v, want %t", id, rec[ColImported], want)
+		if rec[order.ColImported] != want {
+			t.Errorf("order %s: imported %v, want %t", id, rec[order.ColImported], want)
 		}
 	}
 	if n := len(callsOf(e.srv.Calls(), "tagsAdd")); n != 0 {
 		t.Errorf("%d tagsAdd calls from a read-only source", n)
 	}
-	if _, ok := connectors.Source(e.source(nil)).(connectors.Confirmer); !ok || len(e.source(nil).Schema().FieldIndices(ColImported)) != 0 {
+	if _, ok := connectors.Source(e.source(nil)).(connectors.Confirmer); !ok || len(e.source(nil).Schema().FieldIndices(order.ColImported)) != 0 {
 		t.Error("the default source must be a Confirmer without the imported column")
 	}
 }

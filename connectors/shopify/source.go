@@ -33,42 +33,18 @@ func init() {
 	connectors.Sources.MustRegister(sourceSpec, newSource)
 }
 
-// ColImported is the column the records carry with confirm: false: the order carries the source's mark (the
-// tag mark_tag, or the metafield), i.e. an order pipeline has imported it into the POS.
-const ColImported = "imported"
-
-// newSource builds the source; with confirm: false it is a ReadOnly, which the runner never asks to confirm.
+// newSource builds the source; with confirm: false it is wrapped by connectors.WithoutConfirm, so the runner
+// never asks it to confirm.
 func newSource(cfg spec.Config, env connectors.Env) (connectors.Source, error) {
 	s, err := NewSource(cfg, env)
 	if err != nil {
 		return nil, err
 	}
 	if s.readOnly {
-		return ReadOnly{s}, nil
+		return connectors.WithoutConfirm(s), nil
 	}
 	return s, nil
 }
-
-// ReadOnly is the source with confirm: false: it reads the orders like Source, with the column imported
-// (ColImported), and is no connectors.Confirmer, so no run marks an order. An inventory pipeline that reads
-// the open orders to reserve their stock uses it.
-type ReadOnly struct{ s *Source }
-
-var (
-	_ connectors.Source           = ReadOnly{}
-	_ connectors.ConnectionTester = ReadOnly{}
-)
-
-// Schema is the order record schema and the imported column.
-func (r ReadOnly) Schema() *arrow.Schema { return r.s.Schema() }
-
-// Read reads the orders as Source.Read does.
-func (r ReadOnly) Read(ctx context.Context, req connectors.ReadRequest) (connectors.Reader, error) {
-	return r.s.Read(ctx, req)
-}
-
-// Check asks for the shop's name, as Source.Check does.
-func (r ReadOnly) Check(ctx context.Context) error { return r.s.Check(ctx) }
 
 // Defaults (also declared in sourceSpec).
 const (
@@ -154,7 +130,7 @@ func NewSource(cfg spec.Config, _ connectors.Env) (*Source, error) {
 		readOnly: !c.Confirm, schema: order.Schema()}
 	if s.readOnly {
 		s.schema = arrow.NewSchema(append(order.Schema().Fields(),
-			arrow.Field{Name: ColImported, Type: arrow.FixedWidthTypes.Boolean, Nullable: true}), nil)
+			arrow.Field{Name: order.ColImported, Type: arrow.FixedWidthTypes.Boolean, Nullable: true}), nil)
 	}
 	switch {
 	case c.Token.IsZero():
@@ -429,7 +405,7 @@ func (rd *reading) add(ctx context.Context, o *orderNode, where string) error {
 	}
 	rd.seen[id] = &seenOrder{gid: o.ID, name: o.Name, marked: marked}
 	if s.readOnly {
-		rec[ColImported] = marked
+		rec[order.ColImported] = marked
 	}
 	if i, ok := rd.index[id]; ok {
 		rd.rows[i] = nil // read again later in the same read (updated meanwhile): keep the newer version

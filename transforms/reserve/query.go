@@ -82,7 +82,7 @@ func (s *Step) decideSQL() string {
 	var b strings.Builder
 	// Optional columns of the orders relation (cancelled, web_status, imported) are NULL when it lacks them.
 	fmt.Fprintf(&b, "__o AS (SELECT * FROM %s UNION ALL BY NAME SELECT NULL AS %s, NULL AS %s, NULL AS %s WHERE false)",
-		spec.QuoteIdent(s.c.Orders), spec.QuoteIdent(order.ColCancelled), spec.QuoteIdent(order.ColWebStatus), spec.QuoteIdent(ColImported))
+		spec.QuoteIdent(s.c.Orders), spec.QuoteIdent(order.ColCancelled), spec.QuoteIdent(order.ColWebStatus), spec.QuoteIdent(order.ColImported))
 	released := make([]string, 0, len(s.c.ReleasedStatuses)+1)
 	released = append(released, "'__none'")
 	for _, r := range s.c.ReleasedStatuses {
@@ -93,7 +93,7 @@ func (s *Step) decideSQL() string {
 		"WHERE %[1]s IS NOT NULL AND NOT coalesce(TRY_CAST(%[3]s AS BOOLEAN), false) AND NOT coalesce(TRY_CAST(%[4]s AS BOOLEAN), false) "+
 		"AND coalesce(lower(trim(CAST(%[5]s AS VARCHAR))), '') NOT IN (%[6]s))",
 		spec.QuoteIdent(order.ColOrderID), spec.QuoteIdent(order.ColLines), spec.QuoteIdent(order.ColCancelled),
-		spec.QuoteIdent(ColImported), spec.QuoteIdent(order.ColWebStatus), strings.Join(released, ", "))
+		spec.QuoteIdent(order.ColImported), spec.QuoteIdent(order.ColWebStatus), strings.Join(released, ", "))
 	b.WriteString(", __l AS (SELECT __oid, __i, json_extract(__json, CAST(__i AS BIGINT)) AS __line FROM " +
 		"(SELECT __oid, __json, unnest(range(CAST(coalesce(json_array_length(__json), 0) AS BIGINT))) AS __i FROM __open WHERE __json IS NOT NULL))")
 	fmt.Fprintf(&b, ", __lines AS (SELECT * FROM (SELECT __oid, __i, coalesce(TRY_CAST(__line->>'no' AS BIGINT), __i + 1) AS __no, "+

@@ -46,10 +46,6 @@ import (
 // hold it (e.g. "3: 1001 (2), 1003 (1)"), NULL when nothing is reserved.
 const FieldReserved = "reserved"
 
-// ColImported is the optional boolean column of an order relation saying that the POS has imported the
-// order (shopify_orders: the order carries the source's mark). An imported order reserves nothing.
-const ColImported = "imported"
-
 var component = spec.Component{
 	Kind:    spec.KindTransform,
 	Name:    "reserve",
