@@ -82,6 +82,8 @@ type Server struct {
 	// families counts the live members of each product family (by parent ID).
 	families map[string]int
 	requests []Request
+	// resets counts ResetRequests calls, so a request answered after one does not update a newer record.
+	resets int
 	// failN more requests fail with failStatus, after failAfter more requests were served.
 	failN, failStatus, failAfter int
 	windowStart                  time.Time
@@ -158,6 +160,7 @@ func (s *Server) ResetRequests() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = nil
+	s.resets++
 }
 
 // routes wires the endpoints behind the auth, failure-injection and rate-limit checks.
@@ -181,10 +184,18 @@ func (s *Server) routes() http.Handler {
 			body, _ = io.ReadAll(r.Body)
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
+		// The request is recorded before it is served, so a client that saw its effect (a sale created before
+		// the connection dropped) also finds it in Requests; its status is filled in once it is answered.
+		s.mu.Lock()
+		s.requests = append(s.requests, Request{Method: r.Method, Path: strings.TrimPrefix(r.URL.Path, APIPath),
+			Query: r.URL.RawQuery, Body: string(body)})
+		at, gen := len(s.requests)-1, s.resets
+		s.mu.Unlock()
 		defer func() {
 			s.mu.Lock()
-			s.requests = append(s.requests, Request{Method: r.Method, Path: strings.TrimPrefix(r.URL.Path, APIPath),
-				Query: r.URL.RawQuery, Status: rec.status, Body: string(body)})
+			if gen == s.resets { // ResetRequests dropped the record meanwhile otherwise
+				s.requests[at].Status = rec.status
+			}
 			s.mu.Unlock()
 		}()
 		if r.Header.Get("Authorization") != "Bearer "+s.opts.Token {
