@@ -3,6 +3,8 @@ package connectors
 import (
 	"fmt"
 	"time"
+
+	"github.com/possync/possync/record"
 )
 
 // Action is what a change does to one record of the target.
@@ -20,22 +22,19 @@ const (
 // Actions lists every action in the order plans show them.
 var Actions = []Action{Create, Update, Deactivate, Delete}
 
-// Record is one record as Go values: string, int64, float64, bool, time.Time or nil.
-type Record map[string]any
-
 // Change is one planned change to one record.
 type Change struct {
 	// ID identifies the change: the same change planned again (after a crash) has the same ID.
 	ID     string
 	Action Action
 	// Key holds the key fields.
-	Key Record
+	Key record.Record
 	// Fields names the fields that changed (updates and deactivations); empty for create and delete.
 	Fields []string
 	// Before is the record as last applied (nil for create).
-	Before Record
+	Before record.Record
 	// After is the whole desired record (nil for delete).
-	After Record
+	After record.Record
 }
 
 // KeyString formats the key for messages: "sku=A1" or "store=1,sku=A1".
@@ -44,7 +43,7 @@ func (c *Change) KeyString(key []string) string {
 }
 
 // FormatKey formats key fields of r in the given order.
-func FormatKey(key []string, r Record) string {
+func FormatKey(key []string, r record.Record) string {
 	s := ""
 	for i, k := range key {
 		if i > 0 {
@@ -69,4 +68,29 @@ func FormatValue(v any) string {
 	default:
 		return fmt.Sprint(x)
 	}
+}
+
+// AppendJSON appends c as encoding/json writes a Change (field names as declared: ID, Action, Key,
+// Fields, Before, After): the form of the runner's intents.
+func (c *Change) AppendJSON(e *record.JSON, dst []byte) ([]byte, error) {
+	dst = append(dst, `{"ID":`...)
+	dst = e.AppendString(dst, c.ID)
+	dst = append(dst, `,"Action":`...)
+	dst = e.AppendString(dst, string(c.Action))
+	var err error
+	dst = append(dst, `,"Key":`...)
+	if dst, err = e.AppendRecord(dst, c.Key); err != nil {
+		return dst, fmt.Errorf("key: %w", err)
+	}
+	dst = append(dst, `,"Fields":`...)
+	dst = e.AppendStrings(dst, c.Fields)
+	dst = append(dst, `,"Before":`...)
+	if dst, err = e.AppendRecord(dst, c.Before); err != nil {
+		return dst, fmt.Errorf("before: %w", err)
+	}
+	dst = append(dst, `,"After":`...)
+	if dst, err = e.AppendRecord(dst, c.After); err != nil {
+		return dst, fmt.Errorf("after: %w", err)
+	}
+	return append(dst, '}'), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/possync/possync/record"
 )
 
 // Confirmer is implemented by sources that must tell their origin that records were taken: an order export
@@ -17,7 +18,7 @@ import (
 // confirmed) and err when it cannot go on; failures are reported in the run report as notes and do not fail
 // the run, since the state is already right.
 type Confirmer interface {
-	Confirm(ctx context.Context, keys []Record) (outcomes []error, err error)
+	Confirm(ctx context.Context, keys []record.Record) (outcomes []error, err error)
 }
 
 // WithoutConfirm returns src stripped of its Confirmer ability, for a source configured to only read (an order

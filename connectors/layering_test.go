@@ -7,13 +7,15 @@ import (
 )
 
 // TestLayering enforces the architecture: only the runner talks to DuckDB and owns state. Connectors,
-// transforms and the pipeline spec must build without DuckDB and must not reach into the runner, so a
+// transforms, the pipeline loader, spec and record must build without DuckDB and must not reach into the runner, so a
 // connector can never bypass the plan/apply contract.
 func TestLayering(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}} {{join .Imports \" \"}}",
 		"github.com/possync/possync/connectors/...",
 		"github.com/possync/possync/transforms/...",
-		"github.com/possync/possync/pipelines/...").CombinedOutput()
+		"github.com/possync/possync/pipelines/...",
+		"github.com/possync/possync/spec/...",
+		"github.com/possync/possync/record/...").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
@@ -28,6 +30,29 @@ func TestLayering(t *testing.T) {
 				if strings.HasPrefix(imp, f) {
 					t.Errorf("%s imports %s: connectors, transforms and pipelines must not depend on DuckDB or the runner", pkg, imp)
 				}
+			}
+		}
+	}
+}
+
+// TestFoundationLayering keeps the two packages every other one shares at the bottom of the graph: spec (the
+// component contract and the diagnostic codes) and record (the value model and its JSON) import no other
+// package of the project, so any package may import them without a cycle or a hidden dependency.
+func TestFoundationLayering(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}",
+		"github.com/possync/possync/spec", "github.com/possync/possync/record").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("go list listed %d packages, want spec and record:\n%s", len(lines), out)
+	}
+	for _, line := range lines {
+		pkg, imports, _ := strings.Cut(line, " ")
+		for _, imp := range strings.Fields(imports) {
+			if strings.HasPrefix(imp, "github.com/possync/possync/") {
+				t.Errorf("%s imports %s: spec and record sit below every other package", pkg, imp)
 			}
 		}
 	}

@@ -7,12 +7,13 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/possync/possync/record"
 )
 
 // RecordsReader returns a Reader over records already read into memory (a finished API listing or download),
 // yielding them as batches of schema of at most size rows (size < 1 means 10,000), and then result. It owns
 // records; Close drops those not yet yielded.
-func RecordsReader(schema *arrow.Schema, records []Record, size int, alloc memory.Allocator, result ReadResult) Reader {
+func RecordsReader(schema *arrow.Schema, records []record.Record, size int, alloc memory.Allocator, result ReadResult) Reader {
 	if size < 1 {
 		size = 10_000
 	}
@@ -22,7 +23,7 @@ func RecordsReader(schema *arrow.Schema, records []Record, size int, alloc memor
 // recordsReader is RecordsReader's Reader.
 type recordsReader struct {
 	schema  *arrow.Schema
-	records []Record
+	records []record.Record
 	size    int
 	alloc   memory.Allocator
 	result  ReadResult
@@ -39,7 +40,7 @@ func (r *recordsReader) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		return nil, io.EOF
 	}
 	n := min(r.size, len(r.records))
-	b, err := BuildBatch(r.alloc, r.schema, r.records[:n])
+	b, err := record.BuildBatch(r.alloc, r.schema, r.records[:n])
 	if err != nil {
 		return nil, fmt.Errorf("batch from record %d: %w", r.offset, err)
 	}

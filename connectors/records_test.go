@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/record"
 )
 
 // RecordsReader yields the records in order, in batches of at most the size, then io.EOF for good, with the
@@ -18,7 +19,7 @@ func TestRecordsReader(t *testing.T) {
 	alloc := memory.NewCheckedAllocator(memory.DefaultAllocator)
 	defer alloc.AssertSize(t, 0)
 	schema := arrow.NewSchema([]arrow.Field{{Name: "sku", Type: arrow.BinaryTypes.String}}, nil)
-	recs := []connectors.Record{{"sku": "A"}, {"sku": "B"}, {"sku": "C"}, {"sku": "D"}, {"sku": "E"}}
+	recs := []record.Record{{"sku": "A"}, {"sku": "B"}, {"sku": "C"}, {"sku": "D"}, {"sku": "E"}}
 	want := connectors.ReadResult{Mode: connectors.Changes, Key: []string{"sku"}, Notes: []string{"n"}}
 	r := connectors.RecordsReader(schema, recs, 2, alloc, want)
 	defer r.Close()
@@ -34,7 +35,7 @@ func TestRecordsReader(t *testing.T) {
 		}
 		sizes = append(sizes, b.NumRows())
 		for i := 0; i < int(b.NumRows()); i++ {
-			got = append(got, connectors.RowRecord(b, i)["sku"].(string))
+			got = append(got, record.RowRecord(b, i)["sku"].(string))
 		}
 		b.Release()
 	}
@@ -63,11 +64,11 @@ type confirmingSource struct {
 
 func (s *confirmingSource) Schema() *arrow.Schema { return s.schema }
 func (s *confirmingSource) Read(context.Context, connectors.ReadRequest) (connectors.Reader, error) {
-	return connectors.RecordsReader(s.schema, []connectors.Record{{"sku": "A"}}, 0, memory.DefaultAllocator,
+	return connectors.RecordsReader(s.schema, []record.Record{{"sku": "A"}}, 0, memory.DefaultAllocator,
 		connectors.ReadResult{}), nil
 }
 func (s *confirmingSource) Check(context.Context) error { s.checked++; return nil }
-func (s *confirmingSource) Confirm(_ context.Context, keys []connectors.Record) ([]error, error) {
+func (s *confirmingSource) Confirm(_ context.Context, keys []record.Record) ([]error, error) {
 	return make([]error, len(keys)), nil
 }
 

@@ -3,7 +3,7 @@ package connectors
 import (
 	"github.com/apache/arrow-go/v18/arrow"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // Env is what a constructor gets besides its configuration.

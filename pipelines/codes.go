@@ -6,7 +6,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // didYouMean returns a hint naming the candidate closest to s (Levenshtein distance at most 2, or a prefix

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // want is an expected diagnostic: its hint and message must contain the given texts.

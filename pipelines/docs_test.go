@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 func docsOf(t *testing.T, c *spec.Component) string {

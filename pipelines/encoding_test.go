@@ -5,7 +5,7 @@ import (
 	"testing"
 	"unicode/utf16"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // TestNotUTF8 checks that a pipeline file that is not UTF-8 text is reported at its first offending byte,

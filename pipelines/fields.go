@@ -3,7 +3,7 @@ package pipelines
 import (
 	"regexp"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // The pipeline file's own fields, declared like a component's so that one validator and one schema generator

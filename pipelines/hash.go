@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // configHash returns the sha256 (hex) of a canonical JSON of the pipeline's effective configuration: values

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // testCatalog is a Catalog of components declared by the tests.

@@ -11,7 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 
 	// The store's time zone must load the same on every host, including those without a zoneinfo database.
 	_ "time/tzdata"

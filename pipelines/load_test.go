@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // fullSrc is a complete pipeline; the tests assert positions by its line numbers (in the comments).

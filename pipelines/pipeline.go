@@ -1,6 +1,6 @@
 // Package pipelines loads pipeline files: it parses the YAML (version 1), interpolates ${VAR} and
 // ${VAR:-default} from the environment, validates every block against the declaration of its component
-// (pipelines/spec) and reports all findings in one pass as diagnostics with file:line:col, a JSON pointer, a
+// (package spec) and reports all findings in one pass as diagnostics with file:line:col, a JSON pointer, a
 // stable code and a hint. It also writes the JSON Schema of the pipeline file and the components' docs.
 //
 // Type checking that needs data schemas (compiling expressions against upstream fields, SQL steps) is done by
@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // Version is the pipeline file format version this package reads.

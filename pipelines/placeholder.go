@@ -4,7 +4,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // placeholderText stands for an unset variable inside a longer value (`${DATA_DIR}/a.csv` reads

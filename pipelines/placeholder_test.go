@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // With Placeholders, an unset variable becomes a value of its field's declared type instead of an error, a

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // Schema building blocks.

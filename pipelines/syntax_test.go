@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // TestUnclosedQuoteHint checks that a YAML syntax error caused by a quote left open points at that quote,

@@ -6,7 +6,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // httpURL reports whether s, the value of an HTTPURL field at n, is an absolute http(s) URL, reporting at n

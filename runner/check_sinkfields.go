@@ -8,8 +8,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/possync/possync/pipelines"
-	"github.com/possync/possync/pipelines/spec"
 	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/spec"
 )
 
 // checkSinkFields checks what the pipeline file says about the records delivered to the sink, before anything

@@ -14,8 +14,9 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/memory"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
 	"github.com/possync/possync/runner"
+	"github.com/possync/possync/spec"
 )
 
 // committing is a test source implementing connectors.Committer: a snapshot of committed.skus with the
@@ -59,11 +60,11 @@ func (c *committing) Schema() *arrow.Schema { return committingSchema }
 func (c *committing) Read(_ context.Context, req connectors.ReadRequest) (connectors.Reader, error) {
 	committed.Lock()
 	defer committed.Unlock()
-	recs := make([]connectors.Record, len(committed.skus))
+	recs := make([]record.Record, len(committed.skus))
 	for i, sku := range committed.skus {
-		recs[i] = connectors.Record{"sku": sku}
+		recs[i] = record.Record{"sku": sku}
 	}
-	b, err := connectors.BuildBatch(req.Alloc, committingSchema, recs)
+	b, err := record.BuildBatch(req.Alloc, committingSchema, recs)
 	if err != nil {
 		return nil, err
 	}

@@ -8,11 +8,12 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/failpoint"
 	"github.com/possync/possync/runner/stage"
 	"github.com/possync/possync/runner/steps"
+	"github.com/possync/possync/spec"
 	"github.com/possync/possync/transforms"
 )
 
@@ -108,13 +109,13 @@ func (s *session) confirm(ctx context.Context, rep *Report) {
 }
 
 // appliedKeys lists the keys of table that are in the snapshot, in key order.
-func (s *session) appliedKeys(ctx context.Context, table, snap string) ([]connectors.Record, error) {
+func (s *session) appliedKeys(ctx context.Context, table, snap string) ([]record.Record, error) {
 	q := fmt.Sprintf("SELECT k.* FROM %s k SEMI JOIN %s a ON %s ORDER BY %s", engine.Ident(table), snap,
 		spec.KeysEqual(s.p.Key, "k", "a"), engine.IdentList(s.p.Key, "k."))
-	var keys []connectors.Record
+	var keys []record.Record
 	err := s.d.Query(ctx, q, func(b arrow.RecordBatch) error {
 		for i := 0; i < int(b.NumRows()); i++ {
-			keys = append(keys, connectors.RowRecord(b, i))
+			keys = append(keys, record.RowRecord(b, i))
 		}
 		return nil
 	})
@@ -122,7 +123,7 @@ func (s *session) appliedKeys(ctx context.Context, table, snap string) ([]connec
 }
 
 // confirmNotes words the outcome of one source's confirmation for the report.
-func (s *session) confirmNotes(name string, keys []connectors.Record, outcomes []error, err error) []string {
+func (s *session) confirmNotes(name string, keys []record.Record, outcomes []error, err error) []string {
 	confirmed, untried := 0, 0
 	var failed []string
 	for i, k := range keys {

@@ -15,8 +15,8 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/orderurl/orderurltest"
 	"github.com/possync/possync/pipelines"
-	"github.com/possync/possync/pipelines/spec"
 	"github.com/possync/possync/runner"
+	"github.com/possync/possync/spec"
 	"github.com/possync/possync/transforms"
 )
 

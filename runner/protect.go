@@ -9,10 +9,10 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
-	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
 	"github.com/possync/possync/runner/diff"
 	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/spec"
 )
 
 // Protection of records whose input was bad (issue 16: a bad upload never deletes a product).
@@ -50,7 +50,7 @@ type protection struct {
 type standIn struct {
 	src  *source
 	key  []string
-	recs []connectors.Record
+	recs []record.Record
 }
 
 // followTable and protectedTable are the tables of the followed and protected keys.
@@ -78,7 +78,7 @@ func (s *session) collectRejects() []standIn {
 				unkeyed = append(unkeyed, r.Where)
 				continue
 			}
-			rec := make(connectors.Record, len(r.Key)+len(r.Fields))
+			rec := make(record.Record, len(r.Key)+len(r.Fields))
 			for k, v := range r.Fields {
 				rec[k] = v
 			}

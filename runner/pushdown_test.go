@@ -16,8 +16,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
-	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 	"github.com/possync/possync/transforms"
 	"github.com/possync/possync/transforms/filter"
 	mapt "github.com/possync/possync/transforms/map"
@@ -143,7 +143,7 @@ func TestPushdownPassthrough(t *testing.T) {
 func TestPushdownShortCircuitsSkipFailures(t *testing.T) {
 	db := openPushdownDB(t)
 	schema := pdSchema(t, pdColumns)
-	rows := []connectors.Record{{"id": int64(0), "s": "a", "b": false, "i": int64(1)}}
+	rows := []record.Record{{"id": int64(0), "s": "a", "b": false, "i": int64(1)}}
 	tables := loadPushdownTables(t, db, schema, rows, nil)
 	env := transforms.Env{Input: schema, Now: pdNow, Location: time.UTC}
 	tests := []struct {
@@ -204,9 +204,9 @@ func TestPushdownBenchMapping(t *testing.T) {
 	names := []string{"  Trail Shirt ", "Straße Boot", "\u00a0Parka\u3000", "Tent, 2p", "", "Ünïcode ǅ"}
 	brands := []string{"Acme", "straße", "Éclair", "ıi", "ǆ"}
 	cats := []string{"Outdoor > Tents > 2p", "Shoes", "", " > x", "A > B > C > D"}
-	var catalog []connectors.Record
+	var catalog []record.Record
 	for i := range 64 {
-		rec := connectors.Record{"sku": fmt.Sprintf("SK%03d", i), "upc": strconv.Itoa(100000 + i),
+		rec := record.Record{"sku": fmt.Sprintf("SK%03d", i), "upc": strconv.Itoa(100000 + i),
 			"name": pick(r, names), "brand": pick(r, brands), "category": pick(r, cats),
 			"price": float64(r.IntN(10000)) / 100, "qty": int64(r.IntN(20) - 5), "active": r.IntN(4) > 0,
 			"channel_online": r.IntN(2) == 0, "updated_at": pdNow.Add(-time.Duration(r.IntN(1e9)) * time.Microsecond)}
@@ -218,9 +218,9 @@ func TestPushdownBenchMapping(t *testing.T) {
 		}
 		catalog = append(catalog, rec)
 	}
-	failing := []connectors.Record{{"sku": "N", "upc": "1", "name": "x", "brand": nil, "category": "c",
+	failing := []record.Record{{"sku": "N", "upc": "1", "name": "x", "brand": nil, "category": "c",
 		"price": 1.0, "qty": int64(1), "active": true}} // upper(brand) fails
-	tables := loadPushdownTables(t, db, schema, nil, [][]connectors.Record{catalog, failing})
+	tables := loadPushdownTables(t, db, schema, nil, [][]record.Record{catalog, failing})
 	for _, tb := range tables {
 		compareWithApply(t, db, "bench map", m, tb)
 	}
@@ -315,7 +315,7 @@ func pdSchema(t *testing.T, cols [][2]string) *arrow.Schema {
 	t.Helper()
 	fields := make([]arrow.Field, len(cols))
 	for i, c := range cols {
-		typ, err := connectors.ArrowType(c[1])
+		typ, err := record.ArrowType(c[1])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -325,12 +325,12 @@ func pdSchema(t *testing.T, cols [][2]string) *arrow.Schema {
 }
 
 // loadPushdownTables creates one table per fixed row and one per group of rows.
-func loadPushdownTables(t *testing.T, db *sql.DB, schema *arrow.Schema, fixed []connectors.Record,
-	groups [][]connectors.Record) []pdTable {
+func loadPushdownTables(t *testing.T, db *sql.DB, schema *arrow.Schema, fixed []record.Record,
+	groups [][]record.Record) []pdTable {
 	t.Helper()
-	sets := make([][]connectors.Record, 0, len(fixed)+len(groups))
+	sets := make([][]record.Record, 0, len(fixed)+len(groups))
 	for _, r := range fixed {
-		sets = append(sets, []connectors.Record{r})
+		sets = append(sets, []record.Record{r})
 	}
 	sets = append(sets, groups...)
 	var tables []pdTable
@@ -348,7 +348,7 @@ func loadPushdownTables(t *testing.T, db *sql.DB, schema *arrow.Schema, fixed []
 			}
 			mustExec(t, db, "INSERT INTO "+name+" VALUES ("+strings.Join(vals, ", ")+")")
 		}
-		b, err := connectors.BuildBatch(nil, schema, set)
+		b, err := record.BuildBatch(nil, schema, set)
 		if err != nil {
 			t.Fatalf("set %d: %v", i, err)
 		}
@@ -360,7 +360,7 @@ func loadPushdownTables(t *testing.T, db *sql.DB, schema *arrow.Schema, fixed []
 
 func pdDuckType(t arrow.DataType) string {
 	return map[string]string{"string": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN",
-		"date": "DATE", "timestamp": "TIMESTAMPTZ"}[connectors.TypeName(t)]
+		"date": "DATE", "timestamp": "TIMESTAMPTZ"}[record.TypeName(t)]
 }
 
 // pdLiteral writes a Go value as an exact DuckDB literal.
@@ -388,9 +388,9 @@ func pdLiteral(t *testing.T, v any) string {
 // pdDate is a date value of a record (a time.Time would be taken for a timestamp by pdLiteral).
 type pdDate time.Time
 
-// pdRecord turns pdDate values into the time.Time connectors.BuildBatch takes.
-func pdRecord(r connectors.Record) connectors.Record {
-	out := connectors.Record{}
+// pdRecord turns pdDate values into the time.Time record.BuildBatch takes.
+func pdRecord(r record.Record) record.Record {
+	out := record.Record{}
 	for k, v := range r {
 		if d, ok := v.(pdDate); ok {
 			v = time.Time(d)
@@ -449,7 +449,7 @@ func compareWithApply(t *testing.T, db *sql.DB, what string, tr pushdownBatch, t
 	rowsText := func() string {
 		var b strings.Builder
 		for i := 0; i < int(tb.batch.NumRows()) && i < 3; i++ {
-			fmt.Fprintf(&b, " %v", connectors.RowRecord(tb.batch, i))
+			fmt.Fprintf(&b, " %v", record.RowRecord(tb.batch, i))
 		}
 		return b.String()
 	}
@@ -479,7 +479,7 @@ func compareWithApply(t *testing.T, db *sql.DB, what string, tr pushdownBatch, t
 	}
 	for r := range got {
 		for c := range got[r] {
-			if want := connectors.Value(out.Column(c), r); !sameResult(want, got[r][c]) {
+			if want := record.Value(out.Column(c), r); !sameResult(want, got[r][c]) {
 				t.Errorf("%s on %s:%s\n  output row %d: column %s = %#v from SQL, %#v from Apply\n  SQL: %s", what, tb.name,
 					rowsText(), r, schema.Field(c).Name, got[r][c], want, q)
 			}
@@ -533,9 +533,9 @@ func sameResult(goV, dbV any) bool {
 
 // pdFixedRows are edge cases: NULLs, int and float limits, NaN, ±Inf, -0, non-ASCII strings, Unicode
 // spaces, separators, dates and timestamps around the epoch.
-func pdFixedRows() []connectors.Record {
+func pdFixedRows() []record.Record {
 	day := func(y int, m time.Month, d int) pdDate { return pdDate(time.Date(y, m, d, 0, 0, 0, 0, time.UTC)) }
-	rows := []connectors.Record{
+	rows := []record.Record{
 		{},
 		{"s": "Hello", "s2": "world", "i": int64(3), "i2": int64(-2), "f": 1.5, "f2": -0.25, "b": true, "b2": false,
 			"d": day(2024, 2, 29), "d2": day(2024, 3, 1), "t": pdNow, "t2": pdNow.Add(-time.Microsecond)},
@@ -565,16 +565,16 @@ func pdFixedRows() []connectors.Record {
 
 // pdRandomRows draws n rows, in groups of 8, from pools of the edge values plus random ones; each field is
 // NULL with probability 1/32. Ids start at first.
-func pdRandomRows(r *rand.Rand, n, first int) [][]connectors.Record {
+func pdRandomRows(r *rand.Rand, n, first int) [][]record.Record {
 	strs := []string{"Hello", "world", "", " ", "straße", "ß", "a,b", ",", " > ", "Tents > 2p", "aa", "aaa",
 		"\u00a0x\u2028", "ǅ", "İ", "ΣΑΣ", "ﬃ", "👍", "e\u0301", "x'y", "He", "ll", "m", "Z"}
 	ints := []int64{0, 1, -1, 2, 3, -7, 5, math.MaxInt64, math.MinInt64, 1 << 53, 1<<53 + 1, 1 << 62}
 	floats := []float64{0, math.Copysign(0, -1), 1.5, -2.5, 0.1, 0.5, 2, math.NaN(), math.Inf(1), math.Inf(-1),
 		1e308, 5e-324, 9007199254740993}
 	null := func() bool { return r.IntN(32) == 0 }
-	var groups [][]connectors.Record
+	var groups [][]record.Record
 	for i := range n {
-		rec := connectors.Record{"id": int64(first + i)}
+		rec := record.Record{"id": int64(first + i)}
 		for _, name := range []string{"s", "s2"} {
 			if !null() {
 				if r.IntN(3) == 0 {

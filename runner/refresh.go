@@ -11,12 +11,13 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
 	"github.com/possync/possync/runner/diff"
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/stage"
 	"github.com/possync/possync/runner/state"
+	"github.com/possync/possync/spec"
 )
 
 // Tables of a refresh: what the target reports, and the base the plan diffs against.
@@ -134,7 +135,7 @@ func (s *session) drift(ctx context.Context, reported map[string]bool) ([]plan.D
 	var out []plan.Drift
 	err := s.d.Query(ctx, q, func(b arrow.RecordBatch) error {
 		for i := 0; i < int(b.NumRows()); i++ {
-			r := connectors.RowRecord(b, i)
+			r := record.RowRecord(b, i)
 			d := plan.Drift{Key: diff.KeyJSON(s.p.Key, r), Missing: r["__missing"] == true}
 			if !d.Missing {
 				for j, c := range cols {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/record"
 	"github.com/possync/possync/runner"
 )
 
@@ -16,9 +17,9 @@ func TestRefreshShowsDriftAndPutsItBack(t *testing.T) {
 	setDataset(t, records(4, 5), connectors.Snapshot)
 	mustApply(t, p, runner.Options{})
 
-	tgt.Edit("sku=K0001", connectors.Record{"sku": "K0001", "qty": int64(99)})  // edited in the store
-	tgt.Edit("sku=K0002", nil)                                                  // deleted in the store
-	tgt.Edit("sku=X-ONLY", connectors.Record{"sku": "X-ONLY", "qty": int64(1)}) // created in the store only
+	tgt.Edit("sku=K0001", record.Record{"sku": "K0001", "qty": int64(99)})  // edited in the store
+	tgt.Edit("sku=K0002", nil)                                              // deleted in the store
+	tgt.Edit("sku=X-ONLY", record.Record{"sku": "X-ONLY", "qty": int64(1)}) // created in the store only
 
 	if pl := mustPlan(t, p); pl.Summary.Total() != 0 {
 		t.Fatalf("without --refresh the plan sees no drift, got %+v", pl.Summary)
@@ -58,7 +59,7 @@ func TestRefreshAdoptsConvergedDrift(t *testing.T) {
 	setDataset(t, records(3, 5), connectors.Snapshot)
 	mustApply(t, p, runner.Options{})
 	// The merchant sets qty 7 in the store, and the POS later says 7 too.
-	tgt.Edit("sku=K0000", connectors.Record{"sku": "K0000", "qty": int64(7)})
+	tgt.Edit("sku=K0000", record.Record{"sku": "K0000", "qty": int64(7)})
 	recs := records(3, 5)
 	recs[0]["qty"] = int64(7)
 	setDataset(t, recs, connectors.Snapshot)

@@ -10,8 +10,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/possync/possync/connectors/memory"
-	"github.com/possync/possync/pipelines/spec"
 	"github.com/possync/possync/runner"
+	"github.com/possync/possync/spec"
 	"github.com/possync/possync/transforms"
 )
 

@@ -32,7 +32,6 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
-	"github.com/possync/possync/pipelines/spec"
 	"github.com/possync/possync/runner/diff"
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/export"
@@ -40,6 +39,7 @@ import (
 	"github.com/possync/possync/runner/stage"
 	"github.com/possync/possync/runner/state"
 	"github.com/possync/possync/runner/steps"
+	"github.com/possync/possync/spec"
 )
 
 // Options control a plan or a run.

@@ -14,6 +14,7 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/memory"
 	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/record"
 	"github.com/possync/possync/runner"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/state"
@@ -226,15 +227,15 @@ var memSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "qty", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
 }, nil)
 
-func records(n int, qty int64) []connectors.Record {
-	out := make([]connectors.Record, n)
+func records(n int, qty int64) []record.Record {
+	out := make([]record.Record, n)
 	for i := range out {
-		out[i] = connectors.Record{"sku": fmt.Sprintf("K%04d", i), "qty": qty}
+		out[i] = record.Record{"sku": fmt.Sprintf("K%04d", i), "qty": qty}
 	}
 	return out
 }
 
-func setDataset(t *testing.T, recs []connectors.Record, mode connectors.Mode) {
+func setDataset(t *testing.T, recs []record.Record, mode connectors.Mode) {
 	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
 	memory.SetDataset(name, memSchema, recs, mode)
 	memory.SetDatasetKey(name, "sku")
@@ -294,7 +295,7 @@ func TestIncrementalSourceMergesIntoStoredRecords(t *testing.T) {
 	setDataset(t, records(4, 1), connectors.Changes)
 	mustApply(t, p, runner.Options{})
 	// The next read carries only what changed: K0001 updated, K0009 new. The others keep their values.
-	setDataset(t, []connectors.Record{{"sku": "K0001", "qty": int64(7)}, {"sku": "K0009", "qty": int64(2)}}, connectors.Changes)
+	setDataset(t, []record.Record{{"sku": "K0001", "qty": int64(7)}, {"sku": "K0009", "qty": int64(2)}}, connectors.Changes)
 	pl := mustPlan(t, p)
 	if pl.Summary.Create != 1 || pl.Summary.Update != 1 || pl.Summary.Delete != 0 || pl.Summary.Unchanged != 3 {
 		t.Fatalf("incremental plan %+v, want 1 create, 1 update, nothing deleted", pl.Summary)

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/possync/possync/pipelines"
-	"github.com/possync/possync/pipelines/spec"
 	"github.com/possync/possync/runner"
+	"github.com/possync/possync/spec"
 )
 
 // TestValidateFindings covers what `possync validate` must find before `plan` trips on it, one row per

@@ -15,11 +15,11 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
-	"github.com/possync/possync/pipelines/spec"
 	"github.com/possync/possync/runner"
 	"github.com/possync/possync/runner/outcome"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/state"
+	"github.com/possync/possync/spec"
 	"github.com/possync/possync/transforms"
 )
 

@@ -17,8 +17,8 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/possync/possync/pipelines/spec"
 	"github.com/possync/possync/runner"
+	"github.com/possync/possync/spec"
 )
 
 // obsFlags are the logging, metrics and progress flags of plan, apply and run.

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/possync/possync/pipelines/spec"
 	"github.com/possync/possync/runner"
+	"github.com/possync/possync/spec"
 )
 
 // TestLogRedactsBeforeEscaping: a secret that JSON escapes (<, &, ") is masked in messages, strings,

@@ -9,7 +9,7 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/ascend/ftptest"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // putUploads puts files into the folder /in of srv: name → contents.

@@ -9,8 +9,8 @@ import (
 // soldWindowDays is Ascend's "sold in the last 90 days" rule; the 90th day before the run date counts.
 const soldWindowDays = 90
 
-// record is one output record: an item combined over the locations read, with derived fields.
-type record struct {
+// combined is one output record: an item combined over the locations read, with derived fields.
+type combined struct {
 	item
 	gtinAmbiguous bool
 	eligible      bool
@@ -92,7 +92,7 @@ func (st *state) applyInv(inv *inventory, known func(sku string) bool) string {
 // the latest, NonInventory, Ecommerce and Active true when any location says so, every other field from the
 // first location whose full upload has the SKU; quantity-only items add their quantities. A SKU withheld at
 // any location is left out. Records come sorted by SKU.
-func combine(states []*state) []*record {
+func combine(states []*state) []*combined {
 	withheld := map[string]bool{}
 	n := 0
 	for _, st := range states {
@@ -101,8 +101,8 @@ func combine(states []*state) []*record {
 		}
 		n += len(st.order)
 	}
-	bySKU := make(map[string]*record, n)
-	out := make([]*record, 0, n)
+	bySKU := make(map[string]*combined, n)
+	out := make([]*combined, 0, n)
 	for _, st := range states {
 		for _, sku := range st.order {
 			if withheld[sku] {
@@ -112,7 +112,7 @@ func combine(states []*state) []*record {
 			src, upl := st.source(sku)
 			r, seen := bySKU[sku]
 			if !seen {
-				r = &record{item: *it, upload: upl, from: src}
+				r = &combined{item: *it, upload: upl, from: src}
 				r.qtyOnHand = optInt{max(it.qtyOnHand.v, 0), it.qtyOnHand.ok}
 				bySKU[sku] = r
 				out = append(out, r)
@@ -143,7 +143,7 @@ func (st *state) source(sku string) (upload, string) {
 
 // merge adds another location's item to a combined record (a quantity-only item has no flags and no
 // LastSoldDate, so it changes only the quantities).
-func (r *record) merge(it *item, upl string, src upload) {
+func (r *combined) merge(it *item, upl string, src upload) {
 	r.qtyOnHand = addQty(r.qtyOnHand, optInt{max(it.qtyOnHand.v, 0), it.qtyOnHand.ok})
 	r.qtyOnOrder = addQty(r.qtyOnOrder, it.qtyOnOrder)
 	if it.lastSold.ok && (!r.lastSold.ok || it.lastSold.v > r.lastSold.v) {
@@ -166,7 +166,7 @@ func addQty(a, b optInt) optInt {
 
 // flagAmbiguous marks records whose GTIN-14 is carried by several SKUs in the full uploads read (none of
 // them can be mapped to a website product by GTIN) and returns a note naming them.
-func flagAmbiguous(records []*record, states []*state) string {
+func flagAmbiguous(records []*combined, states []*state) string {
 	type owner struct {
 		sku    string
 		shared bool
@@ -201,7 +201,7 @@ func flagAmbiguous(records []*record, states []*state) string {
 // setEligible applies Ascend's website criteria at the run date in zone, without the promotion clause (a
 // promotions step ORs "on an active eCommerce promotion" in): Active and Ecommerce and (QtyOnHand > 0, or
 // NonInventory, or QtyOnOrder > 0, or sold within the last 90 days, day 90 included).
-func setEligible(records []*record, now time.Time, zone *time.Location) {
+func setEligible(records []*combined, now time.Time, zone *time.Location) {
 	today := daysOf(now.In(zone))
 	for _, r := range records {
 		recent := r.lastSold.ok && today-r.lastSold.v <= soldWindowDays

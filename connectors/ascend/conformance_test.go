@@ -7,7 +7,7 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/ascend/ftptest"
 	"github.com/possync/possync/connectors/conntest"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // TestConformance runs the connector conformance suite against both sources on the embedded FTP server: a

@@ -20,7 +20,7 @@ import (
 	"github.com/jlaffaye/ftp"
 
 	"github.com/possync/possync/connectors/internal/neterr"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // client is one logged-in FTP session. Every network wait is bounded by the configured timeout (the server

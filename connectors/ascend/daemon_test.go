@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // These tests run against a real FTP daemon (vsftpd, started by .ci/run through testdata/start-vsftpd.sh).

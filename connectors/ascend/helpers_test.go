@@ -14,7 +14,8 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/ascend/ftptest"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 const (
@@ -114,7 +115,7 @@ func newSource(t testing.TB, values map[string]any) *Source {
 var testNow = time.Date(2025, 1, 16, 3, 0, 0, 0, time.UTC)
 
 // read reads a source to the end with a leak-checking allocator and returns its records by SKU.
-func read(t testing.TB, s *Source, checkpoint []byte) (map[string]connectors.Record, []string, connectors.ReadResult) {
+func read(t testing.TB, s *Source, checkpoint []byte) (map[string]record.Record, []string, connectors.ReadResult) {
 	t.Helper()
 	recs, order, res, err := tryRead(t, s, checkpoint)
 	if err != nil {
@@ -123,7 +124,7 @@ func read(t testing.TB, s *Source, checkpoint []byte) (map[string]connectors.Rec
 	return recs, order, res
 }
 
-func tryRead(t testing.TB, s *Source, checkpoint []byte) (map[string]connectors.Record, []string, connectors.ReadResult, error) {
+func tryRead(t testing.TB, s *Source, checkpoint []byte) (map[string]record.Record, []string, connectors.ReadResult, error) {
 	t.Helper()
 	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer alloc.AssertSize(t, 0)
@@ -133,7 +134,7 @@ func tryRead(t testing.TB, s *Source, checkpoint []byte) (map[string]connectors.
 		return nil, nil, connectors.ReadResult{}, err
 	}
 	defer r.Close()
-	recs := map[string]connectors.Record{}
+	recs := map[string]record.Record{}
 	var order []string
 	for {
 		b, err := r.Next(ctx)
@@ -144,7 +145,7 @@ func tryRead(t testing.TB, s *Source, checkpoint []byte) (map[string]connectors.
 			return nil, nil, connectors.ReadResult{}, err
 		}
 		for i := 0; i < int(b.NumRows()); i++ {
-			rec := connectors.RowRecord(b, i)
+			rec := record.RowRecord(b, i)
 			sku := rec["sku"].(string)
 			recs[sku] = rec
 			order = append(order, sku)

@@ -15,6 +15,7 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/ascend/ftptest"
 	"github.com/possync/possync/connectors/internal/gtin"
+	"github.com/possync/possync/record"
 )
 
 // largeRows is the size of the large-upload test: a big chain's nightly catalog.
@@ -41,7 +42,7 @@ func largeFile(loc string, n int) []byte {
 
 // drain reads a source to the end without converting rows to Go values, returning the record count, the sum
 // of qty_on_hand and the record of one SKU.
-func drain(tb testing.TB, s *Source, sku string) (int, int64, connectors.Record, connectors.ReadResult) {
+func drain(tb testing.TB, s *Source, sku string) (int, int64, record.Record, connectors.ReadResult) {
 	tb.Helper()
 	ctx := context.Background()
 	r, err := s.Read(ctx, connectors.ReadRequest{Now: testNow})
@@ -52,7 +53,7 @@ func drain(tb testing.TB, s *Source, sku string) (int, int64, connectors.Record,
 	var (
 		n   int
 		qty int64
-		rec connectors.Record
+		rec record.Record
 	)
 	for {
 		b, err := r.Next(ctx)
@@ -66,7 +67,7 @@ func drain(tb testing.TB, s *Source, sku string) (int, int64, connectors.Record,
 		for i, q := range b.Column(14).(*array.Int64).Int64Values() {
 			qty += q
 			if skus.Value(i) == sku {
-				rec = connectors.RowRecord(b, i)
+				rec = record.RowRecord(b, i)
 			}
 		}
 		n += int(b.NumRows())

@@ -13,7 +13,8 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/ascend/ftptest"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 const promoHeader = "PromotionId\tPromotionName\tCreatedAt\tStartDate\tEndDate\tEcommerce\tSku\tSalePrice"
@@ -23,7 +24,7 @@ func promoFileOf(rows ...string) []byte {
 }
 
 // readPromotions reads an ascend_promotions source to the end, from a checkpoint; records are keyed "PromotionId/Sku".
-func readPromotions(t *testing.T, s *PromotionsSource, checkpoint []byte) (map[string]connectors.Record, []string, connectors.ReadResult) {
+func readPromotions(t *testing.T, s *PromotionsSource, checkpoint []byte) (map[string]record.Record, []string, connectors.ReadResult) {
 	t.Helper()
 	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer alloc.AssertSize(t, 0)
@@ -33,7 +34,7 @@ func readPromotions(t *testing.T, s *PromotionsSource, checkpoint []byte) (map[s
 		t.Fatalf("read: %v", err)
 	}
 	defer r.Close()
-	recs := map[string]connectors.Record{}
+	recs := map[string]record.Record{}
 	var order []string
 	for {
 		b, err := r.Next(ctx)
@@ -44,7 +45,7 @@ func readPromotions(t *testing.T, s *PromotionsSource, checkpoint []byte) (map[s
 			t.Fatal(err)
 		}
 		for i := 0; i < int(b.NumRows()); i++ {
-			rec := connectors.RowRecord(b, i)
+			rec := record.RowRecord(b, i)
 			k := rec["PromotionId"].(string) + "/" + rec["Sku"].(string)
 			recs[k] = rec
 			order = append(order, k)
@@ -87,7 +88,7 @@ func TestPromotions(t *testing.T) {
 	if got := strings.Join(order, " "); got != "10/A1 11/D4 2/A1 3/A1" {
 		t.Errorf("rows %q", got)
 	}
-	want := connectors.Record{
+	want := record.Record{
 		"PromotionId": "10", "Sku": "A1", "PromotionName": "Winter sale",
 		"CreatedAt": time.Date(2024, 12, 1, 17, 0, 0, 0, time.UTC), "StartDate": date("2025-01-10"),
 		"EndDate": date("2025-01-15"), "Ecommerce": true, "SalePrice": 79.99,

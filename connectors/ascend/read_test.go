@@ -10,6 +10,7 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/ascend/ftptest"
+	"github.com/possync/possync/record"
 )
 
 func TestReadFullUpload(t *testing.T) {
@@ -36,7 +37,7 @@ func TestReadFullUpload(t *testing.T) {
 			if got := strings.Join(order, " "); got != "00123 A1 B2" {
 				t.Errorf("records %q, want sorted SKUs 00123 A1 B2", got)
 			}
-			want := connectors.Record{
+			want := record.Record{
 				"sku": "A1", "short_name": "Downtown", "upc": "036000291452", "gtin14": "00036000291452",
 				"gtin_ambiguous": false, "mpn": "M-1", "brand": "Trek", "description": "Domane SL5", "model_year": "2025",
 				"color": "Red", "size": "M", "category": "Bikes>Road", "msrp": 1499.0, "price": 1299.99,
@@ -268,7 +269,7 @@ func TestRefusesToGoBackToAnOlderFullUpload(t *testing.T) {
 		t.Fatalf("full refresh: %v", err)
 	}
 	b, err := r.Next(context.Background())
-	if err != nil || b.NumRows() != 1 || connectors.RowRecord(b, 0)["sku"] != "OLD" {
+	if err != nil || b.NumRows() != 1 || record.RowRecord(b, 0)["sku"] != "OLD" {
 		t.Fatalf("full refresh read %v, %v; want the OLD record", b, err)
 	}
 	b.Release()

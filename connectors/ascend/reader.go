@@ -86,7 +86,7 @@ func (r *reader) Result() connectors.ReadResult { return r.result }
 func (r *reader) Close() error { return nil }
 
 // appendRecord appends one inventory record to a builder of inventorySchema.
-func appendRecord(b *array.RecordBuilder, r *record) {
+func appendRecord(b *array.RecordBuilder, r *combined) {
 	str := func(i int, s string) {
 		sb := b.Field(i).(*array.StringBuilder)
 		if s == "" {

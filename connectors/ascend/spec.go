@@ -2,7 +2,7 @@ package ascend
 
 import (
 	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // Location statuses, as set in Ascend's eCommerce Export options.

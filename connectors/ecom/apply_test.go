@@ -9,13 +9,14 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/ecom/ecomtest"
+	"github.com/possync/possync/record"
 )
 
 var productFields = []string{"sku", "name", "description", "brand", "upc", "category", "price", "quantity",
 	"unlimited", "enabled", "weight", "length", "width", "height", "images"}
 
-func trailRunner() connectors.Record {
-	return connectors.Record{"sku": "A1", "name": "Trail Runner", "description": "<p>Light</p>", "brand": "Acme",
+func trailRunner() record.Record {
+	return record.Record{"sku": "A1", "name": "Trail Runner", "description": "<p>Light</p>", "brand": "Acme",
 		"upc": "0123", "category": "Footwear > Running", "price": 120.0, "quantity": int64(5), "unlimited": false,
 		"enabled": true, "weight": 0.8, "length": 30.0, "width": 20.0, "height": 12.0,
 		"images": `["https://img.example/1.jpg","https://img.example/2.jpg"]`}
@@ -76,8 +77,8 @@ func TestProductLifecycle(t *testing.T) {
 }
 
 // with returns a copy of r with pairs of field, value set.
-func with(r connectors.Record, kv ...any) connectors.Record {
-	out := connectors.Record{}
+func with(r record.Record, kv ...any) record.Record {
+	out := record.Record{}
 	for k, v := range r {
 		out[k] = v
 	}
@@ -95,24 +96,24 @@ func TestEcomOnlyFields(t *testing.T) {
 	srv.Seed(ecomtest.Product{SKU: "B1", Name: "Boot", Price: 150, CompareToPrice: 99, Subtitle: "Hand-set", WarningLimit: 3})
 
 	s, _ := newTestSink(t, srv, []string{"sku", "name", "price"}, nil)
-	wantAcked(t, apply(t, s, update(connectors.Record{"sku": "B1", "name": "Boot", "price": 140.0}, "price")))
+	wantAcked(t, apply(t, s, update(record.Record{"sku": "B1", "name": "Boot", "price": 140.0}, "price")))
 	p, _ := srv.Find("B1")
 	if p.Price != 140 || p.CompareToPrice != 99 || p.Subtitle != "Hand-set" || p.WarningLimit != 3 {
 		t.Errorf("after a price sync: price %v compareToPrice %v subtitle %q warningLimit %d; want 140, 99, Hand-set, 3",
 			p.Price, p.CompareToPrice, p.Subtitle, p.WarningLimit)
 	}
 	// A creation that finds the product already there (an earlier attempt) must not touch them either.
-	wantAcked(t, apply(t, s, create(connectors.Record{"sku": "B1", "name": "Boot", "price": 140.0})))
+	wantAcked(t, apply(t, s, create(record.Record{"sku": "B1", "name": "Boot", "price": 140.0})))
 	if p, _ := srv.Find("B1"); p.CompareToPrice != 99 || p.Subtitle != "Hand-set" {
 		t.Errorf("re-creation overwrote eCom-only fields: %+v", p)
 	}
 
 	owned, _ := newTestSink(t, srv, []string{"sku", "price", "compare_to_price"}, map[string]any{"owned_fields": []any{"compare_to_price"}})
-	wantAcked(t, apply(t, owned, update(connectors.Record{"sku": "B1", "price": 140.0, "compare_to_price": 180.0}, "compare_to_price")))
+	wantAcked(t, apply(t, owned, update(record.Record{"sku": "B1", "price": 140.0, "compare_to_price": 180.0}, "compare_to_price")))
 	if p, _ := srv.Find("B1"); p.CompareToPrice != 180 || p.Subtitle != "Hand-set" {
 		t.Errorf("owned compare_to_price: got %v (subtitle %q), want 180 (Hand-set)", p.CompareToPrice, p.Subtitle)
 	}
-	wantAcked(t, apply(t, owned, update(connectors.Record{"sku": "B1", "price": 140.0, "compare_to_price": nil}, "compare_to_price")))
+	wantAcked(t, apply(t, owned, update(record.Record{"sku": "B1", "price": 140.0, "compare_to_price": nil}, "compare_to_price")))
 	if p, _ := srv.Find("B1"); p.CompareToPrice != 0 {
 		t.Errorf("owned compare_to_price set to null: got %v, want 0 (cleared)", p.CompareToPrice)
 	}
@@ -125,8 +126,8 @@ func TestVariants(t *testing.T) {
 	srv := ecomtest.New(ecomtest.Options{})
 	defer srv.Close()
 	s, _ := newTestSink(t, srv, baseFields, nil)
-	tee := connectors.Record{"sku": "TEE", "name": "Tee", "price": 20.0, "quantity": int64(0), "unlimited": false, "enabled": true}
-	blackM := connectors.Record{"sku": "AA-TEE-BLK-M", "parent_sku": "TEE", "options": `{"Size":"M","Color":"Black"}`,
+	tee := record.Record{"sku": "TEE", "name": "Tee", "price": 20.0, "quantity": int64(0), "unlimited": false, "enabled": true}
+	blackM := record.Record{"sku": "AA-TEE-BLK-M", "parent_sku": "TEE", "options": `{"Size":"M","Color":"Black"}`,
 		"price": 22.0, "quantity": int64(3), "unlimited": false, "enabled": true}
 	wantAcked(t, apply(t, s, create(blackM), create(tee)))
 	diffLines(t, "creation", writeLog(srv, ids(srv)), []string{
@@ -160,9 +161,9 @@ func TestVariants(t *testing.T) {
 
 	// A variant whose product is nowhere is refused; so is one whose product fails to be created.
 	out := apply(t, s,
-		create(connectors.Record{"sku": "X-1", "parent_sku": "NOPE", "options": `{"Size":"S"}`, "price": 1.0}),
-		create(connectors.Record{"sku": "BAD", "name": "Bad", "price": -5.0}),
-		create(connectors.Record{"sku": "BAD-1", "parent_sku": "BAD", "options": `{"Size":"S"}`, "price": 1.0}))
+		create(record.Record{"sku": "X-1", "parent_sku": "NOPE", "options": `{"Size":"S"}`, "price": 1.0}),
+		create(record.Record{"sku": "BAD", "name": "Bad", "price": -5.0}),
+		create(record.Record{"sku": "BAD-1", "parent_sku": "BAD", "options": `{"Size":"S"}`, "price": 1.0}))
 	if !isChangeError(out[0], http.StatusNotFound) || !isChangeError(out[1], http.StatusBadRequest) || !isChangeError(out[2], http.StatusBadRequest) {
 		t.Errorf("outcomes = %v, want 404 (no product), 400 (negative price), 400 (its product refused)", out)
 	}
@@ -185,7 +186,7 @@ func TestNoDuplicateCreate(t *testing.T) {
 		defer srv.Close()
 		srv.Seed(ecomtest.Product{SKU: "C1", Name: "Old name", Price: 1})
 		s, _ := newTestSink(t, srv, []string{"sku", "name", "price"}, nil)
-		wantAcked(t, apply(t, s, create(connectors.Record{"sku": "C1", "name": "Cap", "price": 15.0})))
+		wantAcked(t, apply(t, s, create(record.Record{"sku": "C1", "name": "Cap", "price": 15.0})))
 		diffLines(t, "writes", writeLog(srv, ids(srv)), []string{`PUT /products/{C1} {"name":"Cap","price":15,"sku":"C1"}`})
 	})
 	t.Run("409 from a stale index", func(t *testing.T) {
@@ -194,12 +195,12 @@ func TestNoDuplicateCreate(t *testing.T) {
 		s, _ := newTestSink(t, srv, []string{"sku", "name", "price"}, nil)
 		var many []connectors.Change
 		for i := 0; i < 11; i++ { // enough SKUs for the sink to list the (empty) store: its index is complete
-			many = append(many, create(connectors.Record{"sku": fmt.Sprintf("M%02d", i), "name": "M", "price": 1.0}))
+			many = append(many, create(record.Record{"sku": fmt.Sprintf("M%02d", i), "name": "M", "price": 1.0}))
 		}
 		wantAcked(t, apply(t, s, many...))
 		srv.Seed(ecomtest.Product{SKU: "C2", Name: "Made by hand", Price: 1})
 		srv.Reset()
-		wantAcked(t, apply(t, s, create(connectors.Record{"sku": "C2", "name": "Cap", "price": 15.0})))
+		wantAcked(t, apply(t, s, create(record.Record{"sku": "C2", "name": "Cap", "price": 15.0})))
 		diffLines(t, "writes", writeLog(srv, ids(srv)), []string{
 			`POST /products {"name":"Cap","price":15,"sku":"C2"} -> 409`,
 			`PUT /products/{C2} {"name":"Cap","price":15,"sku":"C2"}`,
@@ -210,7 +211,7 @@ func TestNoDuplicateCreate(t *testing.T) {
 		defer srv.Close()
 		s, _ := newTestSink(t, srv, []string{"sku", "name", "price"}, nil)
 		srv.DropNext(1)
-		wantAcked(t, apply(t, s, create(connectors.Record{"sku": "C3", "name": "Cap", "price": 15.0})))
+		wantAcked(t, apply(t, s, create(record.Record{"sku": "C3", "name": "Cap", "price": 15.0})))
 		if n := count(srv, "POST", "/products"); n != 1 {
 			t.Errorf("%d POST /products, want 1", n)
 		}
@@ -235,7 +236,7 @@ func TestRateLimitStorm(t *testing.T) {
 	srv.FailNext(20, http.StatusTooManyRequests, "1")
 	var changes []connectors.Change
 	for i := 0; i < 3; i++ {
-		changes = append(changes, create(connectors.Record{"sku": fmt.Sprintf("R%d", i), "name": "R", "price": 1.0}))
+		changes = append(changes, create(record.Record{"sku": fmt.Sprintf("R%d", i), "name": "R", "price": 1.0}))
 	}
 	wantAcked(t, apply(t, s, changes...))
 	if len(srv.Products()) != 3 {
@@ -261,7 +262,7 @@ func TestRefusedTokenStops(t *testing.T) {
 	srv.Fail(ecomtest.Failure{Method: "POST", After: 2, Times: -1, Status: http.StatusForbidden, Code: "INSUFFICIENT_APP_SCOPE"})
 	var changes []connectors.Change
 	for i := 0; i < 4; i++ {
-		changes = append(changes, create(connectors.Record{"sku": fmt.Sprintf("T%d", i), "name": "T", "price": 1.0}))
+		changes = append(changes, create(record.Record{"sku": fmt.Sprintf("T%d", i), "name": "T", "price": 1.0}))
 	}
 	out, err := s.Apply(t.Context(), changes)
 	if err == nil || !errorsContain(err, "refused the token", "INSUFFICIENT_APP_SCOPE") {
@@ -280,11 +281,11 @@ func TestBatchPath(t *testing.T) {
 	srv.Seed(ecomtest.Product{SKU: "OLD1", Name: "Old", Price: 5}, ecomtest.Product{SKU: "OLD2", Name: "Old", Price: 5})
 	s, sl := newTestSink(t, srv, baseFields, map[string]any{"batch_threshold": int64(3)})
 	changes := []connectors.Change{
-		create(connectors.Record{"sku": "N1", "name": "New", "price": 10.0}),
-		create(connectors.Record{"sku": "N2", "name": "Negative", "price": -1.0}),
-		create(connectors.Record{"sku": "N1-S", "parent_sku": "N1", "options": `{"Size":"S"}`, "price": 11.0}),
-		update(connectors.Record{"sku": "OLD1", "name": "Old", "price": 6.0}, "price"),
-		update(connectors.Record{"sku": "GONE", "name": "Gone", "price": 6.0}, "price"),
+		create(record.Record{"sku": "N1", "name": "New", "price": 10.0}),
+		create(record.Record{"sku": "N2", "name": "Negative", "price": -1.0}),
+		create(record.Record{"sku": "N1-S", "parent_sku": "N1", "options": `{"Size":"S"}`, "price": 11.0}),
+		update(record.Record{"sku": "OLD1", "name": "Old", "price": 6.0}, "price"),
+		update(record.Record{"sku": "GONE", "name": "Gone", "price": 6.0}, "price"),
 		remove("OLD2"),
 	}
 	pre := ids(srv)
@@ -361,9 +362,9 @@ func TestOutcomes(t *testing.T) {
 	srv.Seed(ecomtest.Product{SKU: "P1", Name: "P", Price: 1}, ecomtest.Product{SKU: "P2", Name: "P", Price: 1})
 	s, _ := newTestSink(t, srv, append(baseFields, "images"), nil)
 	out := apply(t, s,
-		create(connectors.Record{"sku": "J1", "name": "J", "images": "not json"}),
-		create(connectors.Record{"sku": "J2", "parent_sku": "P1", "price": 1.0}),
-		update(connectors.Record{"sku": "P1", "parent_sku": "P2", "options": `{"Size":"S"}`, "price": 2.0}, "price"),
+		create(record.Record{"sku": "J1", "name": "J", "images": "not json"}),
+		create(record.Record{"sku": "J2", "parent_sku": "P1", "price": 1.0}),
+		update(record.Record{"sku": "P1", "parent_sku": "P2", "options": `{"Size":"S"}`, "price": 2.0}, "price"),
 	)
 	for i, want := range []string{"images: want a JSON array", "has no options", "SKU P1 is a product in the store but the record makes it a variant of P2"} {
 		var ce *connectors.ChangeError
@@ -374,7 +375,7 @@ func TestOutcomes(t *testing.T) {
 
 	// A combination whose answer is lost is looked up, not created twice.
 	srv.DropNext(1)
-	wantAcked(t, apply(t, s, create(connectors.Record{"sku": "P1-S", "parent_sku": "P1", "options": `{"Size":"S"}`, "price": 1.0})))
+	wantAcked(t, apply(t, s, create(record.Record{"sku": "P1-S", "parent_sku": "P1", "options": `{"Size":"S"}`, "price": 1.0})))
 	if p, _ := srv.Find("P1"); len(p.Combinations) != 1 {
 		t.Errorf("%d combinations after a lost answer, want 1", len(p.Combinations))
 	}
@@ -382,8 +383,8 @@ func TestOutcomes(t *testing.T) {
 	// A store answering 503 beyond the retries stops the run; the change in flight is of unknown fate.
 	srv.Fail(ecomtest.Failure{Method: "PUT", Times: -1, Status: http.StatusServiceUnavailable})
 	out, err := s.Apply(t.Context(), []connectors.Change{
-		update(connectors.Record{"sku": "P1", "name": "P", "price": 3.0}, "price"),
-		update(connectors.Record{"sku": "P2", "name": "P", "price": 3.0}, "price"),
+		update(record.Record{"sku": "P1", "name": "P", "price": 3.0}, "price"),
+		update(record.Record{"sku": "P2", "name": "P", "price": 3.0}, "price"),
 	})
 	var ce *connectors.ChangeError
 	if err == nil || !strings.Contains(err.Error(), "failing") || out[0] == nil || errors.As(out[0], &ce) ||
@@ -401,8 +402,8 @@ func TestCreateExistingVariantWithoutOptions(t *testing.T) {
 		{SKU: "BIKE-M", Quantity: 0, Options: []ecomtest.OptionValue{{Name: "Size", Value: "M"}}}}})
 	s, _ := newTestSink(t, srv, []string{"sku", "parent_sku", "price", "quantity"}, nil)
 	out := apply(t, s,
-		create(connectors.Record{"sku": "BIKE-M", "parent_sku": "BIKE", "price": 850.0, "quantity": int64(3)}),
-		create(connectors.Record{"sku": "BIKE-L", "parent_sku": "BIKE", "price": 850.0, "quantity": int64(1)}))
+		create(record.Record{"sku": "BIKE-M", "parent_sku": "BIKE", "price": 850.0, "quantity": int64(3)}),
+		create(record.Record{"sku": "BIKE-L", "parent_sku": "BIKE", "price": 850.0, "quantity": int64(1)}))
 	if out[0] != nil {
 		t.Errorf("existing variant: outcome %v, want acknowledged", out[0])
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/ecom/ecomtest"
+	"github.com/possync/possync/record"
 )
 
 // TestBatchTickets checks a plan of 501 creations: the SKUs are located by listing the store, the shared
@@ -17,7 +18,7 @@ func TestBatchTickets(t *testing.T) {
 	s, _ := newTestSink(t, srv, []string{"sku", "name", "price", "category"}, nil)
 	var changes []connectors.Change
 	for i := 0; i < 501; i++ {
-		changes = append(changes, create(connectors.Record{"sku": fmt.Sprintf("B%03d", i), "name": "B", "price": 1.0, "category": "Bulk"}))
+		changes = append(changes, create(record.Record{"sku": fmt.Sprintf("B%03d", i), "name": "B", "price": 1.0, "category": "Bulk"}))
 	}
 	wantAcked(t, apply(t, s, changes...))
 	counts := map[string]int{}
@@ -48,7 +49,7 @@ func TestBatchCreationLost(t *testing.T) {
 	srv.DropNext(1)
 	var changes []connectors.Change
 	for i := 0; i < 4; i++ {
-		changes = append(changes, create(connectors.Record{"sku": fmt.Sprintf("D%d", i), "name": "D", "price": 1.0}))
+		changes = append(changes, create(record.Record{"sku": fmt.Sprintf("D%d", i), "name": "D", "price": 1.0}))
 	}
 	wantAcked(t, apply(t, s, changes...))
 	posts := 0
@@ -70,7 +71,7 @@ func TestGatewayErrorAfterCreateMakesNoDuplicate(t *testing.T) {
 	defer srv.Close()
 	srv.Fail(ecomtest.Failure{Method: http.MethodPost, Path: "/categories", Times: 1, Status: http.StatusBadGateway, AfterActing: true})
 	s, _ := newTestSink(t, srv, []string{"sku", "name", "price", "category"}, nil)
-	wantAcked(t, apply(t, s, create(connectors.Record{"sku": "G1", "name": "Gear", "price": 5.0, "category": "Gears"})))
+	wantAcked(t, apply(t, s, create(record.Record{"sku": "G1", "name": "Gear", "price": 5.0, "category": "Gears"})))
 	if cats := srv.Categories(); len(cats) != 1 || cats[0].Name != "Gears" {
 		t.Errorf("categories = %+v, want one Gears", cats)
 	}

@@ -10,15 +10,16 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/conntest"
 	"github.com/possync/possync/connectors/ecom/ecomtest"
+	"github.com/possync/possync/record"
 )
 
 // TestConformance runs the connector conformance suite against the ecom sink (products and a variant, through
 // create, update, deactivate and delete), its listing, and the ecom_products source, on the eCom emulator.
 func TestConformance(t *testing.T) {
-	tee := connectors.Record{"sku": "TEE", "name": "Tee", "price": 20.0, "quantity": int64(0), "unlimited": false, "enabled": true}
-	blackM := connectors.Record{"sku": "TEE-BLK-M", "parent_sku": "TEE", "options": `{"Size":"M","Color":"Black"}`,
+	tee := record.Record{"sku": "TEE", "name": "Tee", "price": 20.0, "quantity": int64(0), "unlimited": false, "enabled": true}
+	blackM := record.Record{"sku": "TEE-BLK-M", "parent_sku": "TEE", "options": `{"Size":"M","Color":"Black"}`,
 		"price": 22.0, "quantity": int64(3), "unlimited": false, "enabled": true}
-	mug := connectors.Record{"sku": "MUG", "name": "Mug", "price": 9.5, "quantity": int64(4), "unlimited": false, "enabled": true}
+	mug := record.Record{"sku": "MUG", "name": "Mug", "price": 9.5, "quantity": int64(4), "unlimited": false, "enabled": true}
 	steps := [][]connectors.Change{
 		{create(tee), create(blackM), create(mug)},
 		{update(with(blackM, "price", 24.0), "price"), deactivate(with(tee, "enabled", false), "enabled"), remove("MUG")},
@@ -35,8 +36,8 @@ func TestConformance(t *testing.T) {
 				State: func(t *testing.T) any { return storeState(t, srv) },
 			}
 		}, conntest.SinkOptions{Steps: steps, Rejected: []connectors.Change{
-			create(connectors.Record{"sku": "BAD", "name": "Bad", "price": -5.0, "enabled": true}),                 // 400: negative price
-			create(connectors.Record{"sku": "X-1", "parent_sku": "NOPE", "options": `{"Size":"S"}`, "price": 1.0}), // 404: no product
+			create(record.Record{"sku": "BAD", "name": "Bad", "price": -5.0, "enabled": true}),                 // 400: negative price
+			create(record.Record{"sku": "X-1", "parent_sku": "NOPE", "options": `{"Size":"S"}`, "price": 1.0}), // 404: no product
 		}})
 	})
 	t.Run("ecom listing", func(t *testing.T) {

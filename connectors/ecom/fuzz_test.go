@@ -14,7 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // productPages are seeds of GET /products answers: real shapes, and shapes a broken store could send.

@@ -14,7 +14,8 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/ecom/ecomtest"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 // schemaOf builds a records schema of the named fields with the record model's types.
@@ -73,23 +74,23 @@ func newSchemaSink(t *testing.T, srv *ecomtest.Server, sch *arrow.Schema, extra 
 	return s, sl
 }
 
-func create(r connectors.Record) connectors.Change {
-	return connectors.Change{ID: "c-" + r["sku"].(string), Action: connectors.Create, Key: connectors.Record{"sku": r["sku"]}, After: r}
+func create(r record.Record) connectors.Change {
+	return connectors.Change{ID: "c-" + r["sku"].(string), Action: connectors.Create, Key: record.Record{"sku": r["sku"]}, After: r}
 }
 
-func update(after connectors.Record, fields ...string) connectors.Change {
-	return connectors.Change{ID: "u-" + after["sku"].(string), Action: connectors.Update, Key: connectors.Record{"sku": after["sku"]},
-		Fields: fields, Before: connectors.Record{"sku": after["sku"]}, After: after}
+func update(after record.Record, fields ...string) connectors.Change {
+	return connectors.Change{ID: "u-" + after["sku"].(string), Action: connectors.Update, Key: record.Record{"sku": after["sku"]},
+		Fields: fields, Before: record.Record{"sku": after["sku"]}, After: after}
 }
 
-func deactivate(after connectors.Record, fields ...string) connectors.Change {
+func deactivate(after record.Record, fields ...string) connectors.Change {
 	c := update(after, fields...)
 	c.Action = connectors.Deactivate
 	return c
 }
 
 func remove(sku string) connectors.Change {
-	return connectors.Change{ID: "d-" + sku, Action: connectors.Delete, Key: connectors.Record{"sku": sku}, Before: connectors.Record{"sku": sku}}
+	return connectors.Change{ID: "d-" + sku, Action: connectors.Delete, Key: record.Record{"sku": sku}, Before: record.Record{"sku": sku}}
 }
 
 // apply runs Apply and fails the test on a fatal error or a wrong number of outcomes.

@@ -9,6 +9,7 @@ import (
 	amem "github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/record"
 )
 
 // List reads the store's catalog for plan --refresh: every product, then each of its combinations, as
@@ -25,14 +26,14 @@ func (s *Sink) List(ctx context.Context, req connectors.ReadRequest) (connectors
 	}
 	sch := listedSchema(s.schema)
 	return &lister{s: s, schema: sch, alloc: req.Alloc, total: -1,
-		records: func(p *product) []connectors.Record { return s.catalogRecords(p, sch) }}, nil
+		records: func(p *product) []record.Record { return s.catalogRecords(p, sch) }}, nil
 }
 
 // catalogRecords is a store product and each of its combinations with a SKU as records of the record model,
 // conformed to sch (the listed schema).
-func (s *Sink) catalogRecords(p *product, sch *arrow.Schema) []connectors.Record {
+func (s *Sink) catalogRecords(p *product, sch *arrow.Schema) []record.Record {
 	pr := s.productRecord(p)
-	recs := []connectors.Record{conform(pr, sch)}
+	recs := []record.Record{conform(pr, sch)}
 	for k := range p.Combinations {
 		if p.Combinations[k].SKU != "" {
 			recs = append(recs, conform(s.variantOf(pr, p, &p.Combinations[k]), sch))
@@ -47,7 +48,7 @@ type lister struct {
 	schema *arrow.Schema
 	alloc  amem.Allocator
 	// records turns one store product into records of schema.
-	records func(p *product) []connectors.Record
+	records func(p *product) []record.Record
 	// notes, when set, gives the result's notes once the listing ended.
 	notes  func() []string
 	offset int
@@ -79,11 +80,11 @@ func (l *lister) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	if len(page.Items) == 0 {
 		return nil, io.EOF
 	}
-	var recs []connectors.Record
+	var recs []record.Record
 	for i := range page.Items {
 		recs = append(recs, l.records(&page.Items[i])...)
 	}
-	b, err := connectors.BuildBatch(l.alloc, l.schema, recs)
+	b, err := record.BuildBatch(l.alloc, l.schema, recs)
 	if err != nil {
 		return nil, fmt.Errorf("products at offset %d: %w", page.Offset, err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/ecom/ecomtest"
+	"github.com/possync/possync/record"
 )
 
 // TestListPages lists a store of 250 products plus the documentation's examples (one with two combinations)
@@ -40,7 +41,7 @@ func TestListPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	bySKU := map[string]connectors.Record{}
+	bySKU := map[string]record.Record{}
 	batches := 0
 	for {
 		b, err := r.Next(context.Background())
@@ -55,7 +56,7 @@ func TestListPages(t *testing.T) {
 		}
 		batches++
 		for i := 0; i < int(b.NumRows()); i++ {
-			rec := connectors.RowRecord(b, i)
+			rec := record.RowRecord(b, i)
 			bySKU[rec["sku"].(string)] = rec
 		}
 		b.Release()
@@ -68,16 +69,16 @@ func TestListPages(t *testing.T) {
 	}
 	cases := []struct {
 		sku  string
-		want connectors.Record
+		want record.Record
 	}{
-		{"P042", connectors.Record{"sku": "P042", "parent_sku": nil, "name": "Product", "brand": nil, "category": nil, "price": 42.0,
+		{"P042", record.Record{"sku": "P042", "parent_sku": nil, "name": "Product", "brand": nil, "category": nil, "price": 42.0,
 			"quantity": int64(42), "unlimited": false, "enabled": true, "options": nil, "compare_to_price": nil, connectors.Unreported: nil}},
-		{"00099", connectors.Record{"sku": "00099", "parent_sku": nil, "name": "Orange", "brand": "Sunny", "category": "Fruit > Citrus",
+		{"00099", record.Record{"sku": "00099", "parent_sku": nil, "name": "Orange", "brand": "Sunny", "category": "Fruit > Citrus",
 			"price": 10.0, "quantity": int64(11), "unlimited": false, "enabled": true, "options": nil, "compare_to_price": 23.0,
 			connectors.Unreported: nil}},
 		// A combination shows its product's family fields (name, compare-to price), as the store does, and says
 		// it cannot report them for itself; nor a stock of 0 (which may be a deactivation).
-		{"00007-L-WHITE", connectors.Record{"sku": "00007-L-WHITE", "parent_sku": "00007", "name": "Radish", "brand": nil, "category": nil,
+		{"00007-L-WHITE", record.Record{"sku": "00007-L-WHITE", "parent_sku": "00007", "name": "Radish", "brand": nil, "category": nil,
 			"price": 1.65, "quantity": int64(0), "unlimited": false, "enabled": false,
 			"options": `{"Color":"White","Size":"Large"}`, "compare_to_price": 1.34,
 			connectors.Unreported: variantInherited + ",quantity"}},
@@ -111,7 +112,7 @@ func TestListConformsTypes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Release()
-	if got := connectors.RowRecord(b, 0)["price"]; got != int64(12) {
+	if got := record.RowRecord(b, 0)["price"]; got != int64(12) {
 		t.Errorf("price = %#v, want int64 12", got)
 	}
 }
@@ -124,22 +125,22 @@ func TestReconcile(t *testing.T) {
 		ecomtest.Product{SKU: "K2", Name: "Off", Price: 30, Enabled: false,
 			Combinations: []ecomtest.Combination{{SKU: "K2-S", Quantity: 0, Options: []ecomtest.OptionValue{{Name: "Size", Value: "S"}}}}})
 	s, _ := newTestSink(t, srv, append(baseFields, "category"), nil)
-	k1 := connectors.Record{"sku": "K1", "name": "Kept", "price": 30.0, "quantity": int64(2), "unlimited": false, "enabled": true}
-	k2s := connectors.Record{"sku": "K2-S", "parent_sku": "K2", "options": `{"Size":"S"}`, "price": 30.0, "quantity": int64(5), "unlimited": false, "enabled": false}
+	k1 := record.Record{"sku": "K1", "name": "Kept", "price": 30.0, "quantity": int64(2), "unlimited": false, "enabled": true}
+	k2s := record.Record{"sku": "K2-S", "parent_sku": "K2", "options": `{"Size":"S"}`, "price": 30.0, "quantity": int64(5), "unlimited": false, "enabled": false}
 	cases := []struct {
 		name   string
 		change connectors.Change
 		landed bool
 	}{
 		{"create found", create(k1), true},
-		{"create missing", create(connectors.Record{"sku": "K9", "name": "New"}), false},
+		{"create missing", create(record.Record{"sku": "K9", "name": "New"}), false},
 		{"delete done", remove("K9"), true},
 		{"delete not done", remove("K1"), false},
 		{"update landed", update(k1, "price", "quantity"), true},
 		{"update not landed", update(with(k1, "price", 31.0), "price"), false},
 		{"category not landed", update(with(k1, "category", "Hats"), "category"), false},
 		{"deactivation not landed", deactivate(with(k1, "enabled", false), "enabled"), false},
-		{"product deactivation landed", deactivate(connectors.Record{"sku": "K2", "name": "Off", "enabled": false}, "enabled"), true},
+		{"product deactivation landed", deactivate(record.Record{"sku": "K2", "name": "Off", "enabled": false}, "enabled"), true},
 		{"variant deactivation landed (quantity 0)", deactivate(k2s, "enabled"), true},
 		{"variant stock not landed", update(with(k2s, "enabled", true), "quantity"), false},
 	}
@@ -173,9 +174,9 @@ func TestReconcileCreationImages(t *testing.T) {
 		change connectors.Change
 		landed bool
 	}{
-		{"images not sent", create(connectors.Record{"sku": "BARE", "name": "Created, images lost", "price": 5.0, "images": img}), false},
-		{"images sent", create(connectors.Record{"sku": "FULL", "name": "Created with images", "price": 5.0, "images": img}), true},
-		{"no images", create(connectors.Record{"sku": "NONE", "name": "No images wanted", "price": 5.0, "images": nil}), true},
+		{"images not sent", create(record.Record{"sku": "BARE", "name": "Created, images lost", "price": 5.0, "images": img}), false},
+		{"images sent", create(record.Record{"sku": "FULL", "name": "Created with images", "price": 5.0, "images": img}), true},
+		{"no images", create(record.Record{"sku": "NONE", "name": "No images wanted", "price": 5.0, "images": nil}), true},
 	}
 	var changes []connectors.Change
 	for _, c := range cases {

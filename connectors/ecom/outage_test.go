@@ -12,7 +12,8 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/ecom/ecomtest"
 	"github.com/possync/possync/connectors/internal/httpapi"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 // TestStoreOutageIsNotARefusal: a store answering 500 to every creation is failing, not refusing: the sink
@@ -37,7 +38,7 @@ func TestStoreOutageIsNotARefusal(t *testing.T) {
 			s, _ := newTestSink(t, srv, baseFields, map[string]any{"batch_threshold": c.threshold})
 			var changes []connectors.Change
 			for i := range 10 {
-				changes = append(changes, create(connectors.Record{"sku": fmt.Sprintf("S%02d", i), "name": "N", "price": 1.0}))
+				changes = append(changes, create(record.Record{"sku": fmt.Sprintf("S%02d", i), "name": "N", "price": 1.0}))
 			}
 			out, err := s.Apply(context.Background(), changes)
 			if err == nil || !strings.Contains(err.Error(), "the store API is failing") || !strings.Contains(err.Error(), "HTTP 500") {
@@ -107,7 +108,7 @@ func TestCheckAnswersAtOnce(t *testing.T) {
 		t.Errorf("check of a closed port: err = %v after %d waits; want connection refused at %s, no retry", err, len(sl.d), closed)
 	}
 	// Applying fails as fast: nothing listens, so nothing can have been created.
-	out, err := s.Apply(context.Background(), []connectors.Change{create(connectors.Record{"sku": "A"})})
+	out, err := s.Apply(context.Background(), []connectors.Change{create(record.Record{"sku": "A"})})
 	if err == nil || !strings.Contains(err.Error(), "connection refused") || len(sl.d) != 0 || !errors.Is(out[0], connectors.ErrNotAttempted) {
 		t.Errorf("apply to a closed port: err = %v, outcome %v, %d waits; want connection refused, not attempted, no retry", err, out[0], len(sl.d))
 	}
@@ -134,12 +135,12 @@ func TestCheckAnswersAtOnce(t *testing.T) {
 func TestUnreachableStoreMidRun(t *testing.T) {
 	srv := ecomtest.New(ecomtest.Options{})
 	s, sl := newTestSink(t, srv, baseFields, nil)
-	wantAcked(t, apply(t, s, create(connectors.Record{"sku": "A", "name": "A", "price": 1.0}),
-		create(connectors.Record{"sku": "B", "name": "B", "price": 1.0})))
+	wantAcked(t, apply(t, s, create(record.Record{"sku": "A", "name": "A", "price": 1.0}),
+		create(record.Record{"sku": "B", "name": "B", "price": 1.0})))
 	srv.Close()
 	out, err := s.Apply(context.Background(), []connectors.Change{
-		update(connectors.Record{"sku": "A", "price": 2.0}, "price"),
-		update(connectors.Record{"sku": "B", "price": 2.0}, "price"),
+		update(record.Record{"sku": "A", "price": 2.0}, "price"),
+		update(record.Record{"sku": "B", "price": 2.0}, "price"),
 	})
 	if err == nil || !strings.Contains(err.Error(), "connection refused") || len(sl.d) != 0 {
 		t.Fatalf("Apply: err = %v after %d waits; want connection refused, no retry", err, len(sl.d))

@@ -11,7 +11,8 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/internal/gtin"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 // defaultMPNAttribute names the product attribute the MPN is read from: Ecwid has no MPN field.
@@ -125,16 +126,16 @@ func (ps *ProductsSource) Check(ctx context.Context) error { return ps.s.Check(c
 func (ps *ProductsSource) Read(_ context.Context, req connectors.ReadRequest) (connectors.Reader, error) {
 	bad := &badUPCs{}
 	l := &lister{s: ps.s, schema: productsSchema, alloc: req.Alloc, total: -1, notes: bad.notes,
-		records: func(p *product) []connectors.Record { return ps.records(p, bad) }}
+		records: func(p *product) []record.Record { return ps.records(p, bad) }}
 	return l, nil
 }
 
 // records is a store product and each of its combinations with a SKU as catalog records.
-func (ps *ProductsSource) records(p *product, bad *badUPCs) []connectors.Record {
+func (ps *ProductsSource) records(p *product, bad *badUPCs) []record.Record {
 	brand, name := attr(p.Attributes, "BRAND"), nullable(p.Name)
-	rec := func(sku string, parent any, attrs []attribute) connectors.Record {
+	rec := func(sku string, parent any, attrs []attribute) record.Record {
 		upc := attr(attrs, "UPC")
-		r := connectors.Record{"sku": sku, "parent_sku": parent, "upc": upc, "gtin14": nil,
+		r := record.Record{"sku": sku, "parent_sku": parent, "upc": upc, "gtin14": nil,
 			"mpn": ps.mpn(attrs), "brand": brand, "name": name}
 		if s, ok := upc.(string); ok {
 			g, err := gtin.Normalize(s)
@@ -148,7 +149,7 @@ func (ps *ProductsSource) records(p *product, bad *badUPCs) []connectors.Record 
 		}
 		return r
 	}
-	recs := []connectors.Record{rec(p.SKU, nil, p.Attributes)}
+	recs := []record.Record{rec(p.SKU, nil, p.Attributes)}
 	for _, c := range p.Combinations {
 		if c.SKU != "" {
 			recs = append(recs, rec(c.SKU, p.SKU, c.Attributes))

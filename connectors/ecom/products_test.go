@@ -10,7 +10,8 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/ecom/ecomtest"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 // newTestProducts builds an ecom_products source on srv; extra overrides configuration values.
@@ -30,7 +31,7 @@ func newTestProducts(t *testing.T, srv *ecomtest.Server, extra map[string]any) *
 
 // readProducts reads the source to the end and returns its records by SKU, the number of batches and the
 // result.
-func readProducts(t *testing.T, ps *ProductsSource) (map[string]connectors.Record, int, connectors.ReadResult) {
+func readProducts(t *testing.T, ps *ProductsSource) (map[string]record.Record, int, connectors.ReadResult) {
 	t.Helper()
 	ctx := context.Background()
 	r, err := ps.Read(ctx, connectors.ReadRequest{})
@@ -38,7 +39,7 @@ func readProducts(t *testing.T, ps *ProductsSource) (map[string]connectors.Recor
 		t.Fatal(err)
 	}
 	defer r.Close()
-	out := map[string]connectors.Record{}
+	out := map[string]record.Record{}
 	batches := 0
 	for {
 		b, err := r.Next(ctx)
@@ -50,7 +51,7 @@ func readProducts(t *testing.T, ps *ProductsSource) (map[string]connectors.Recor
 		}
 		batches++
 		for i := 0; i < int(b.NumRows()); i++ {
-			rec := connectors.RowRecord(b, i)
+			rec := record.RowRecord(b, i)
 			out[rec["sku"].(string)] = rec
 		}
 		b.Release()
@@ -88,7 +89,7 @@ func TestProductsRecords(t *testing.T) {
 		ecomtest.Product{SKU: "W-GIFT", Name: "Gift card", Price: 25, Enabled: true, Attributes: attrs("UPC", "UPC", "36000291452")},
 	)
 	got, _, res := readProducts(t, newTestProducts(t, srv, nil))
-	want := map[string]connectors.Record{
+	want := map[string]record.Record{
 		"W-CHAIN": {"sku": "W-CHAIN", "parent_sku": nil, "upc": "036000291452", "gtin14": "00036000291452", "mpn": "X11-93",
 			"brand": "KMC", "name": "KMC X11 chain"},
 		"W-TIRE": {"sku": "W-TIRE", "parent_sku": nil, "upc": nil, "gtin14": nil, "mpn": nil, "brand": "Maxxis", "name": "Trail tire"},
@@ -119,7 +120,7 @@ func TestProductsRecords(t *testing.T) {
 	}
 }
 
-func merged(a, b map[string]connectors.Record) map[string]bool {
+func merged(a, b map[string]record.Record) map[string]bool {
 	out := map[string]bool{}
 	for k := range a {
 		out[k] = true

@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/record"
 )
 
 // listedSchema is the schema of the store's listing: the records' fields but images. Images changed in the
@@ -30,8 +31,8 @@ func listedSchema(sch *arrow.Schema) *arrow.Schema {
 // productRecord is a store product as a record of the record model (every field; empty strings and a zero
 // compare-to price are null; images stay null: they are neither listed, see listedSchema, nor compared as a
 // record value, see landed). cats must be loaded for category to be filled.
-func (s *Sink) productRecord(p *product) connectors.Record {
-	r := connectors.Record{
+func (s *Sink) productRecord(p *product) record.Record {
+	r := record.Record{
 		"sku": p.SKU, "parent_sku": nil, "name": nullable(p.Name), "description": nullable(p.Description),
 		"brand": attr(p.Attributes, "BRAND"), "upc": attr(p.Attributes, "UPC"), "category": nil,
 		"price": p.Price, "quantity": nil, "unlimited": p.Unlimited, "enabled": p.Enabled, "weight": positive(p.Weight),
@@ -61,13 +62,13 @@ func (s *Sink) productRecord(p *product) connectors.Record {
 // dimensions, enabled, compare-to price, subtitle) is its product's, as the store shows it, so a variant
 // whose family fields match its product's is not taken for drift. Price and weight fall back on the
 // product's; options are compact JSON with sorted keys.
-func (s *Sink) variantRecord(p *product, c *combination) connectors.Record {
+func (s *Sink) variantRecord(p *product, c *combination) record.Record {
 	return s.variantOf(s.productRecord(p), p, c)
 }
 
 // variantOf is variantRecord built on pr, the productRecord of p (left unchanged), so a listing builds each
 // product's record once for all its combinations.
-func (s *Sink) variantOf(pr connectors.Record, p *product, c *combination) connectors.Record {
+func (s *Sink) variantOf(pr record.Record, p *product, c *combination) record.Record {
 	r := maps.Clone(pr)
 	r["sku"], r["parent_sku"], r["quantity"], r["unlimited"] = c.SKU, p.SKU, nil, c.Unlimited
 	// What the store keeps only on the product is not this variant's to report, nor is a stock of 0: the
@@ -139,12 +140,12 @@ func nullable(s string) any {
 }
 
 // conform keeps the fields of sch and converts numbers to the schema's types.
-func conform(r connectors.Record, sch *arrow.Schema) connectors.Record {
-	out := make(connectors.Record, sch.NumFields())
+func conform(r record.Record, sch *arrow.Schema) record.Record {
+	out := make(record.Record, sch.NumFields())
 	for i := range sch.NumFields() {
 		f := sch.Field(i) // not sch.Fields(), which copies the field list for every record
 		v := r[f.Name]
-		switch connectors.TypeName(f.Type) {
+		switch record.TypeName(f.Type) {
 		case "int":
 			if x, ok := v.(float64); ok {
 				v = int64(math.Round(x))
@@ -164,7 +165,7 @@ func conform(r connectors.Record, sch *arrow.Schema) connectors.Record {
 func (s *Sink) landed(c *connectors.Change, p *product, cb *combination) bool {
 	m, want := s.m, c.After
 	variant := cb != nil
-	var have connectors.Record
+	var have record.Record
 	var gotQ *int64
 	var gotU bool
 	if variant {

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/record"
 )
 
 // kind is the type class a record field must have.
@@ -75,8 +76,8 @@ func newMapper(sch *arrow.Schema, key []string, owned []string) (*mapper, error)
 			unknown = append(unknown, fmt.Sprintf("%q", f.Name))
 			continue
 		}
-		if !kindAccepts(k, connectors.TypeName(f.Type)) {
-			wrong = append(wrong, fmt.Sprintf("%s is %s, want %s", f.Name, connectors.TypeName(f.Type), k))
+		if !kindAccepts(k, record.TypeName(f.Type)) {
+			wrong = append(wrong, fmt.Sprintf("%s is %s, want %s", f.Name, record.TypeName(f.Type), k))
 		}
 		m.has[f.Name] = true
 		m.order = append(m.order, f.Name)
@@ -112,12 +113,12 @@ func kindAccepts(k kind, typ string) bool {
 
 // Record values. Each accessor reports false for a null or absent value.
 
-func str(r connectors.Record, f string) (string, bool) {
+func str(r record.Record, f string) (string, bool) {
 	s, ok := r[f].(string)
 	return s, ok
 }
 
-func num(r connectors.Record, f string) (float64, bool) {
+func num(r record.Record, f string) (float64, bool) {
 	switch v := r[f].(type) {
 	case float64:
 		return v, true
@@ -127,7 +128,7 @@ func num(r connectors.Record, f string) (float64, bool) {
 	return 0, false
 }
 
-func integer(r connectors.Record, f string) (int64, bool) {
+func integer(r record.Record, f string) (int64, bool) {
 	switch v := r[f].(type) {
 	case int64:
 		return v, true
@@ -137,7 +138,7 @@ func integer(r connectors.Record, f string) (int64, bool) {
 	return 0, false
 }
 
-func boolean(r connectors.Record, f string) (bool, bool) {
+func boolean(r record.Record, f string) (bool, bool) {
 	b, ok := r[f].(bool)
 	return b, ok
 }
@@ -216,7 +217,7 @@ func categoryPath(s string) string {
 // stock is the quantity and unlimited flag to send for r: unlimited true, or without an unlimited field a
 // null quantity, stops tracking. A disabled variant gets 0 and tracking (combinations have no on/off
 // switch). ok is false when the records carry no stock field.
-func (m *mapper) stock(r connectors.Record, variant bool) (qty int64, unlimited, ok bool) {
+func (m *mapper) stock(r record.Record, variant bool) (qty int64, unlimited, ok bool) {
 	if variant && m.has["enabled"] {
 		if on, set := boolean(r, "enabled"); set && !on {
 			return 0, false, true
@@ -235,7 +236,7 @@ func (m *mapper) stock(r connectors.Record, variant bool) (qty int64, unlimited,
 func orZero[T any](v T, _ bool) T { return v }
 
 // productBody maps fields of r (those the records carry) to a product body. deactivate forces enabled false.
-func (m *mapper) productBody(r connectors.Record, fields []string, cats map[string]int64, deactivate bool) map[string]any {
+func (m *mapper) productBody(r record.Record, fields []string, cats map[string]int64, deactivate bool) map[string]any {
 	body := map[string]any{}
 	var attrs []map[string]any
 	for _, f := range fields {
@@ -296,7 +297,7 @@ func (m *mapper) productBody(r connectors.Record, fields []string, cats map[stri
 }
 
 // variantBody maps fields of r to a combination body. deactivate forces quantity 0 and stock tracking.
-func (m *mapper) variantBody(r connectors.Record, it *item, fields []string, deactivate bool) map[string]any {
+func (m *mapper) variantBody(r record.Record, it *item, fields []string, deactivate bool) map[string]any {
 	body := map[string]any{}
 	for _, f := range fields {
 		if !m.has[f] {

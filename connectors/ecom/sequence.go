@@ -4,6 +4,7 @@ import (
 	"sort"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/record"
 )
 
 var _ connectors.Sequencer = (*Sink)(nil)
@@ -30,7 +31,7 @@ func (s *Sink) Sequence(changes []connectors.Change) {
 	sort.SliceStable(changes, func(i, j int) bool { return rank(&changes[i]) < rank(&changes[j]) })
 }
 
-func isVariant(r connectors.Record) bool {
+func isVariant(r record.Record) bool {
 	p, ok := str(r, "parent_sku")
 	return ok && p != ""
 }

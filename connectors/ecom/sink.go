@@ -19,7 +19,7 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/internal/httpapi"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // Retries: a 429 waits for its Retry-After, and a rate-limit storm can last many answers, so a request is

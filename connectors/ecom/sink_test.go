@@ -11,7 +11,8 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/ecom/ecomtest"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 func TestRegistered(t *testing.T) {
@@ -101,7 +102,7 @@ func TestSecretsNeverInErrors(t *testing.T) {
 	s, _ := newTestSink(t, srv, baseFields, map[string]any{"token": spec.NewSecret("secret_WRONG-token-456")})
 	ctx := context.Background()
 	var errs []error
-	out, err := s.Apply(ctx, []connectors.Change{create(connectors.Record{"sku": "S1", "name": "S", "price": 1.0})})
+	out, err := s.Apply(ctx, []connectors.Change{create(record.Record{"sku": "S1", "name": "S", "price": 1.0})})
 	errs = append(append(errs, err), out...)
 	_, err = s.Reconcile(ctx, []connectors.Change{remove("S1")})
 	errs = append(errs, err, s.Check(ctx))
@@ -154,7 +155,7 @@ func TestCancelled(t *testing.T) {
 	s, _ := newTestSink(t, srv, []string{"sku", "name"}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	out, err := s.Apply(ctx, []connectors.Change{create(connectors.Record{"sku": "Z", "name": "Z"}), remove("Y")})
+	out, err := s.Apply(ctx, []connectors.Change{create(record.Record{"sku": "Z", "name": "Z"}), remove("Y")})
 	if !errors.Is(err, context.Canceled) || !errors.Is(out[0], connectors.ErrNotAttempted) || !errors.Is(out[1], connectors.ErrNotAttempted) {
 		t.Errorf("Apply on a cancelled context = %v, %v", out, err)
 	}
@@ -165,11 +166,11 @@ func TestCancelled(t *testing.T) {
 
 func TestSequencePutsProductsBeforeVariants(t *testing.T) {
 	ch := func(a connectors.Action, sku, parent string) connectors.Change {
-		r := connectors.Record{"sku": sku}
+		r := record.Record{"sku": sku}
 		if parent != "" {
 			r["parent_sku"] = parent
 		}
-		c := connectors.Change{Action: a, Key: connectors.Record{"sku": sku}}
+		c := connectors.Change{Action: a, Key: record.Record{"sku": sku}}
 		if a == connectors.Delete {
 			c.Before = r
 		} else {

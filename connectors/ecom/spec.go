@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // connectionFields are the store connection settings, shared by the ecom sink and the ecom_products source.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/record"
 )
 
 // logFile is the change log opened for appending (an *os.File).
@@ -42,7 +43,7 @@ func openLog(path string) (logFile, error) {
 //
 // with record keys sorted and times in UTC.
 func encodeLines(changes []connectors.Change, at time.Time) ([]byte, []error) {
-	enc := &connectors.JSON{UTC: true}
+	enc := &record.JSON{UTC: true}
 	stamp := enc.AppendString(nil, at.UTC().Format(time.RFC3339))
 	var buf []byte
 	outcomes := make([]error, len(changes))
@@ -59,7 +60,7 @@ func encodeLines(changes []connectors.Change, at time.Time) ([]byte, []error) {
 }
 
 // appendLine appends one change's log line to buf.
-func appendLine(enc *connectors.JSON, buf []byte, c *connectors.Change, stamp []byte) ([]byte, error) {
+func appendLine(enc *record.JSON, buf []byte, c *connectors.Change, stamp []byte) ([]byte, error) {
 	var err error
 	buf = append(buf, `{"id":`...)
 	buf = enc.AppendString(buf, c.ID)

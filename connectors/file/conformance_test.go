@@ -14,6 +14,7 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/conntest"
+	"github.com/possync/possync/record"
 )
 
 // TestConformance runs the connector conformance suite against the file source (CSV, TSV and JSON lines, over
@@ -60,8 +61,8 @@ func TestConformance(t *testing.T) {
 				State: func(t *testing.T) any { return loggedChanges(t, filepath.Join(dir, "out", "products.changes.jsonl")) },
 			}
 		}, conntest.SinkOptions{Steps: [][]connectors.Change{changes[:1], changes[1:]}, Rejected: []connectors.Change{{
-			ID: "nan", Action: connectors.Create, Key: connectors.Record{"sku": "N1"},
-			After: connectors.Record{"sku": "N1", "price": math.NaN()}, // no JSON for NaN
+			ID: "nan", Action: connectors.Create, Key: record.Record{"sku": "N1"},
+			After: record.Record{"sku": "N1", "price": math.NaN()}, // no JSON for NaN
 		}}})
 	})
 }

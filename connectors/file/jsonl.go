@@ -14,8 +14,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/internal/textenc"
+	"github.com/possync/possync/record"
 )
 
 // jsonlReader reads a JSON-lines file: one object per line, matched to the schema by key. Blank lines are
@@ -108,9 +108,9 @@ func appendJSON(b array.Builder, parse parser, v any) error {
 	case bool:
 		return parse(b, strconv.FormatBool(x))
 	case map[string]any:
-		return fmt.Errorf("a JSON object is not a %s", connectors.TypeName(b.Type()))
+		return fmt.Errorf("a JSON object is not a %s", record.TypeName(b.Type()))
 	}
-	return fmt.Errorf("a JSON array is not a %s", connectors.TypeName(b.Type()))
+	return fmt.Errorf("a JSON array is not a %s", record.TypeName(b.Type()))
 }
 
 func (j *jsonlReader) close() error {

@@ -13,7 +13,7 @@ import (
 // parser appends the value a text denotes to a builder of one field type, or says why it cannot.
 type parser func(b array.Builder, s string) error
 
-// parserFor returns the parser of a field type (see connectors.ArrowType).
+// parserFor returns the parser of a field type (see record.ArrowType).
 func parserFor(t arrow.DataType) parser {
 	switch t.ID() {
 	case arrow.INT64:

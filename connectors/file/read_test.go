@@ -14,12 +14,13 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 // readAll reads a source to the end with a leak-checking allocator and returns its records and the row
 // count of each batch (that every batch has the declared schema is checked by TestConformance).
-func readAll(t *testing.T, s *Source) ([]connectors.Record, []int) {
+func readAll(t *testing.T, s *Source) ([]record.Record, []int) {
 	t.Helper()
 	recs, sizes, err := tryReadAll(t, s)
 	if err != nil {
@@ -28,7 +29,7 @@ func readAll(t *testing.T, s *Source) ([]connectors.Record, []int) {
 	return recs, sizes
 }
 
-func tryReadAll(t *testing.T, s *Source) ([]connectors.Record, []int, error) {
+func tryReadAll(t *testing.T, s *Source) ([]record.Record, []int, error) {
 	t.Helper()
 	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer alloc.AssertSize(t, 0)
@@ -37,7 +38,7 @@ func tryReadAll(t *testing.T, s *Source) ([]connectors.Record, []int, error) {
 		return nil, nil, err
 	}
 	defer r.Close()
-	var recs []connectors.Record
+	var recs []record.Record
 	var sizes []int
 	for {
 		b, err := r.Next(context.Background())
@@ -49,7 +50,7 @@ func tryReadAll(t *testing.T, s *Source) ([]connectors.Record, []int, error) {
 		}
 		sizes = append(sizes, int(b.NumRows()))
 		for i := 0; i < int(b.NumRows()); i++ {
-			recs = append(recs, connectors.RowRecord(b, i))
+			recs = append(recs, record.RowRecord(b, i))
 		}
 		b.Release()
 	}
@@ -67,7 +68,7 @@ func utc(s string) time.Time {
 	return t.UTC()
 }
 
-func checkRecords(t *testing.T, got, want []connectors.Record) {
+func checkRecords(t *testing.T, got, want []record.Record) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("read %d records, want %d:\n got %v\nwant %v", len(got), len(want), got, want)
@@ -91,7 +92,7 @@ func TestReadCSV(t *testing.T) {
 		"\"1000.5\",y,\"B \"\"2\"\"\",,no,,2025-01-15 14:00:00.25\n"+
 		",z,\"C\n3\",-7,1,2024-02-29,2025-01-15T15:00:00+01:00\n")
 	got, _ := readAll(t, s)
-	checkRecords(t, got, []connectors.Record{
+	checkRecords(t, got, []record.Record{
 		{"sku": "A1", "price": 12.5, "stock": int64(3), "active": true, "day": utc("2025-01-15T00:00:00Z"), "at": utc("2025-01-15T14:00:00Z")},
 		{"sku": `B "2"`, "price": 1000.5, "stock": nil, "active": false, "day": nil, "at": utc("2025-01-15T14:00:00.25Z")},
 		{"sku": "C\n3", "price": nil, "stock": int64(-7), "active": true, "day": utc("2024-02-29T00:00:00Z"), "at": utc("2025-01-15T14:00:00Z")},
@@ -104,14 +105,14 @@ func TestReadDelimitedOptions(t *testing.T) {
 		file    string
 		content string
 		values  map[string]any
-		want    []connectors.Record
+		want    []record.Record
 	}{
 		{
 			name:    "tsv without header, lazy quotes",
 			file:    "Downtown_inv.txt",
 			content: "A1\t12\" pizza\t3\nB2\t\t\n",
 			values:  map[string]any{"header": false},
-			want: []connectors.Record{
+			want: []record.Record{
 				{"sku": "A1", "title": `12" pizza`, "stock": int64(3)},
 				{"sku": "B2", "title": nil, "stock": nil},
 			},
@@ -121,7 +122,7 @@ func TestReadDelimitedOptions(t *testing.T) {
 			file:    "eu.csv",
 			content: "sku;title;stock\nA1;;NULL\nB2;NULL;4\n",
 			values:  map[string]any{"delimiter": ";", "null_string": "NULL"},
-			want: []connectors.Record{
+			want: []record.Record{
 				{"sku": "A1", "title": "", "stock": nil},
 				{"sku": "B2", "title": nil, "stock": int64(4)},
 			},
@@ -170,7 +171,7 @@ func TestReadJSONL(t *testing.T) {
 		"columns": cols("sku", "string", "price", "float", "stock", "int", "active", "bool", "at", "timestamp"),
 	})
 	got, _ := readAll(t, s)
-	checkRecords(t, got, []connectors.Record{
+	checkRecords(t, got, []record.Record{
 		{"sku": "A1", "price": 12.5, "stock": int64(3), "active": true, "at": utc("2025-01-15T14:00:00Z")},
 		{"sku": "1234", "price": 7.0, "stock": int64(8), "active": false, "at": nil},
 		{"sku": "C3", "price": nil, "stock": nil, "active": nil, "at": nil},

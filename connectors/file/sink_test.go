@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 func newSink(t *testing.T, dir string, values map[string]any) *Sink {
@@ -99,8 +100,8 @@ var changes = []connectors.Change{
 	{
 		ID:     "c1",
 		Action: connectors.Create,
-		Key:    connectors.Record{"sku": "A1"},
-		After: connectors.Record{
+		Key:    record.Record{"sku": "A1"},
+		After: record.Record{
 			"sku": "A1", "title": "Tom & Jerry <DVD>", "price": 12.5, "stock": int64(3), "active": true,
 			"at": time.Date(2025, 1, 15, 15, 0, 0, 500, time.FixedZone("CET", 3600)), "note": nil,
 		},
@@ -108,16 +109,16 @@ var changes = []connectors.Change{
 	{
 		ID:     "c2",
 		Action: connectors.Update,
-		Key:    connectors.Record{"sku": "B2"},
+		Key:    record.Record{"sku": "B2"},
 		Fields: []string{"price"},
-		Before: connectors.Record{"sku": "B2", "price": 1.0},
-		After:  connectors.Record{"sku": "B2", "price": 2.0},
+		Before: record.Record{"sku": "B2", "price": 1.0},
+		After:  record.Record{"sku": "B2", "price": 2.0},
 	},
 	{
 		ID:     "c3",
 		Action: connectors.Delete,
-		Key:    connectors.Record{"sku": "C3"},
-		Before: connectors.Record{"sku": "C3"},
+		Key:    record.Record{"sku": "C3"},
+		Before: record.Record{"sku": "C3"},
 	},
 }
 
@@ -331,8 +332,8 @@ func TestReconcileReportsExactlyTheLoggedIDs(t *testing.T) {
 
 func TestApplyUnencodableChange(t *testing.T) {
 	s := newSink(t, t.TempDir(), map[string]any{"path": "p.csv"})
-	bad := connectors.Change{ID: "nan", Action: connectors.Create, Key: connectors.Record{"sku": "N"},
-		After: connectors.Record{"sku": "N", "price": math.NaN()}}
+	bad := connectors.Change{ID: "nan", Action: connectors.Create, Key: record.Record{"sku": "N"},
+		After: record.Record{"sku": "N", "price": math.NaN()}}
 	outcomes, err := s.Apply(context.Background(), []connectors.Change{changes[0], bad, changes[1]})
 	if err != nil {
 		t.Fatal(err)

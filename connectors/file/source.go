@@ -16,7 +16,8 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/internal/textenc"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 var sourceSpec = spec.Component{
@@ -106,7 +107,7 @@ when no offset is given); booleans as true/false, t/f, yes/no, y/n or 1/0.`,
 						Name:        "type",
 						Type:        spec.TypeString,
 						Required:    true,
-						Enum:        connectors.TypeNames(),
+						Enum:        record.TypeNames(),
 						Description: "Column type.",
 						Example:     "string",
 					},
@@ -259,7 +260,7 @@ func columnsSchema(cols []column) (*arrow.Schema, error) {
 			return nil, fmt.Errorf("columns: column %q is declared twice", c.Name)
 		}
 		seen[c.Name] = true
-		t, err := connectors.ArrowType(c.Type)
+		t, err := record.ArrowType(c.Type)
 		if err != nil {
 			return nil, fmt.Errorf("columns: column %q: %w", c.Name, err)
 		}

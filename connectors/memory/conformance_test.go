@@ -9,18 +9,19 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/conntest"
+	"github.com/possync/possync/record"
 )
 
 // conformanceSteps create three records, then update, deactivate and delete them.
 var conformanceSteps = [][]connectors.Change{
 	{
-		change("1", connectors.Create, "A1", connectors.Record{"sku": "A1", "price": 1.0}),
-		change("2", connectors.Create, "B2", connectors.Record{"sku": "B2", "price": 2.0}),
-		change("3", connectors.Create, "C3", connectors.Record{"sku": "C3", "price": 3.0}),
+		change("1", connectors.Create, "A1", record.Record{"sku": "A1", "price": 1.0}),
+		change("2", connectors.Create, "B2", record.Record{"sku": "B2", "price": 2.0}),
+		change("3", connectors.Create, "C3", record.Record{"sku": "C3", "price": 3.0}),
 	},
 	{
-		change("4", connectors.Update, "A1", connectors.Record{"sku": "A1", "price": 1.5}),
-		change("5", connectors.Deactivate, "B2", connectors.Record{"sku": "B2", "price": 2.0}),
+		change("4", connectors.Update, "A1", record.Record{"sku": "A1", "price": 1.5}),
+		change("5", connectors.Deactivate, "B2", record.Record{"sku": "B2", "price": 2.0}),
 		change("6", connectors.Delete, "C3", nil),
 	},
 }

@@ -12,12 +12,13 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/record"
 )
 
 // dataset is one registered dataset; it is never modified once in the map (setters replace it).
 type dataset struct {
 	schema  *arrow.Schema
-	records []connectors.Record
+	records []record.Record
 	mode    connectors.Mode
 	key     []string
 	version uint64
@@ -35,7 +36,7 @@ var (
 // records (in order, fields missing from a record being null) with the given mode, and its checkpoint is the
 // dataset's version, a number that grows with every SetDataset call. The records must not be modified
 // afterwards. A nil schema means one with no fields. It clears an error set by SetDatasetError.
-func SetDataset(name string, schema *arrow.Schema, records []connectors.Record, mode connectors.Mode) {
+func SetDataset(name string, schema *arrow.Schema, records []record.Record, mode connectors.Mode) {
 	if schema == nil {
 		schema = arrow.NewSchema(nil, nil)
 	}

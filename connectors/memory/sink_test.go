@@ -11,7 +11,8 @@ import (
 	amem "github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 func newSink(t *testing.T, target string, env connectors.Env) *Sink {
@@ -23,8 +24,8 @@ func newSink(t *testing.T, target string, env connectors.Env) *Sink {
 	return s
 }
 
-func change(id string, action connectors.Action, sku string, after connectors.Record) connectors.Change {
-	return connectors.Change{ID: id, Action: action, Key: connectors.Record{"sku": sku}, After: after}
+func change(id string, action connectors.Action, sku string, after record.Record) connectors.Change {
+	return connectors.Change{ID: id, Action: action, Key: record.Record{"sku": sku}, After: after}
 }
 
 func ids(changes []connectors.Change) []string {
@@ -39,11 +40,11 @@ func TestSinkAppliesChanges(t *testing.T) {
 	ctx := context.Background()
 	s := newSink(t, t.Name(), connectors.Env{})
 	batch := []connectors.Change{
-		change("1", connectors.Create, "A1", connectors.Record{"sku": "A1", "price": 1.0, "active": true}),
-		change("2", connectors.Create, "B2", connectors.Record{"sku": "B2", "price": 2.0, "active": true}),
-		change("3", connectors.Create, "C3", connectors.Record{"sku": "C3", "price": 3.0, "active": true}),
-		change("4", connectors.Update, "A1", connectors.Record{"sku": "A1", "price": 1.5, "active": true}),
-		change("5", connectors.Deactivate, "B2", connectors.Record{"sku": "B2", "price": 2.0, "active": false}),
+		change("1", connectors.Create, "A1", record.Record{"sku": "A1", "price": 1.0, "active": true}),
+		change("2", connectors.Create, "B2", record.Record{"sku": "B2", "price": 2.0, "active": true}),
+		change("3", connectors.Create, "C3", record.Record{"sku": "C3", "price": 3.0, "active": true}),
+		change("4", connectors.Update, "A1", record.Record{"sku": "A1", "price": 1.5, "active": true}),
+		change("5", connectors.Deactivate, "B2", record.Record{"sku": "B2", "price": 2.0, "active": false}),
 		change("6", connectors.Delete, "C3", nil),
 	}
 	outcomes, err := s.Apply(ctx, batch)
@@ -53,7 +54,7 @@ func TestSinkAppliesChanges(t *testing.T) {
 	if !reflect.DeepEqual(outcomes, make([]error, len(batch))) {
 		t.Errorf("outcomes = %v, want all nil", outcomes)
 	}
-	want := map[string]connectors.Record{
+	want := map[string]record.Record{
 		"sku=A1": {"sku": "A1", "price": 1.5, "active": true},
 		"sku=B2": {"sku": "B2", "price": 2.0, "active": false},
 	}
@@ -77,12 +78,12 @@ func TestSinkAppliesChanges(t *testing.T) {
 
 func TestKeyString(t *testing.T) {
 	tests := []struct {
-		key  connectors.Record
+		key  record.Record
 		want string
 	}{
-		{connectors.Record{"sku": "A1"}, "sku=A1"},
-		{connectors.Record{"store": int64(1), "sku": "A1"}, "sku=A1,store=1"},
-		{connectors.Record{"sku": nil}, "sku=null"},
+		{record.Record{"sku": "A1"}, "sku=A1"},
+		{record.Record{"store": int64(1), "sku": "A1"}, "sku=A1,store=1"},
+		{record.Record{"sku": nil}, "sku=null"},
 	}
 	for _, tt := range tests {
 		if got := KeyString(tt.key); got != tt.want {
@@ -100,7 +101,7 @@ func TestSinkFailureInjection(t *testing.T) {
 	boom := errors.New("connection reset")
 	tgt.FailAfter(3, boom)
 
-	rec := func(sku string) connectors.Record { return connectors.Record{"sku": sku} }
+	rec := func(sku string) record.Record { return record.Record{"sku": sku} }
 	first := []connectors.Change{
 		change("1", connectors.Create, "A1", rec("A1")),
 		change("2", connectors.Create, "B2", rec("B2")),
@@ -175,7 +176,7 @@ func TestSinkList(t *testing.T) {
 	tgt := Target(name)
 	var batch []connectors.Change
 	for _, sku := range []string{"C3", "A1", "B2"} {
-		batch = append(batch, change(sku, connectors.Create, sku, connectors.Record{"sku": sku, "price": 1.0, "extra": "x"}))
+		batch = append(batch, change(sku, connectors.Create, sku, record.Record{"sku": sku, "price": 1.0, "extra": "x"}))
 	}
 	if _, err := newSink(t, name, connectors.Env{}).Apply(ctx, batch); err != nil {
 		t.Fatal(err)
@@ -187,7 +188,7 @@ func TestSinkList(t *testing.T) {
 	recs, sizes, res := drain(t, func(a amem.Allocator) (connectors.Reader, error) {
 		return s.List(ctx, connectors.ReadRequest{Alloc: a})
 	})
-	want := []connectors.Record{
+	want := []record.Record{
 		{"sku": "A1", "price": 1.0},
 		{"sku": "B2", "price": 1.0},
 		{"sku": "C3", "price": 1.0},
@@ -201,7 +202,7 @@ func TestSinkList(t *testing.T) {
 	batch = batch[:0]
 	for i := range 2*listBatch + 1 {
 		sku := fmt.Sprintf("S%05d", i)
-		batch = append(batch, change(sku, connectors.Create, sku, connectors.Record{"sku": sku}))
+		batch = append(batch, change(sku, connectors.Create, sku, record.Record{"sku": sku}))
 	}
 	if _, err := s.Apply(ctx, batch); err != nil {
 		t.Fatal(err)

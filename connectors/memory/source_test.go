@@ -12,7 +12,8 @@ import (
 	amem "github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 var productSchema = arrow.NewSchema([]arrow.Field{
@@ -20,10 +21,10 @@ var productSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "price", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
 }, nil)
 
-func products(n int) []connectors.Record {
-	out := make([]connectors.Record, n)
+func products(n int) []record.Record {
+	out := make([]record.Record, n)
 	for i := range out {
-		out[i] = connectors.Record{"sku": string(rune('a' + i%26)), "price": float64(i)}
+		out[i] = record.Record{"sku": string(rune('a' + i%26)), "price": float64(i)}
 	}
 	return out
 }
@@ -38,7 +39,7 @@ func newSource(t *testing.T, values map[string]any) *Source {
 }
 
 // drain reads r to the end with a leak-checking allocator and returns the records and batch sizes.
-func drain(t *testing.T, open func(alloc amem.Allocator) (connectors.Reader, error)) ([]connectors.Record, []int, connectors.ReadResult) {
+func drain(t *testing.T, open func(alloc amem.Allocator) (connectors.Reader, error)) ([]record.Record, []int, connectors.ReadResult) {
 	t.Helper()
 	alloc := amem.NewCheckedAllocator(amem.NewGoAllocator())
 	defer alloc.AssertSize(t, 0)
@@ -47,7 +48,7 @@ func drain(t *testing.T, open func(alloc amem.Allocator) (connectors.Reader, err
 		t.Fatal(err)
 	}
 	defer r.Close()
-	var recs []connectors.Record
+	var recs []record.Record
 	var sizes []int
 	for {
 		b, err := r.Next(context.Background())
@@ -59,7 +60,7 @@ func drain(t *testing.T, open func(alloc amem.Allocator) (connectors.Reader, err
 		}
 		sizes = append(sizes, int(b.NumRows()))
 		for i := 0; i < int(b.NumRows()); i++ {
-			recs = append(recs, connectors.RowRecord(b, i))
+			recs = append(recs, record.RowRecord(b, i))
 		}
 		b.Release()
 	}
@@ -102,19 +103,19 @@ func TestSourceBatches(t *testing.T) {
 
 func TestSourceModeCheckpointAndSchema(t *testing.T) {
 	name := t.Name()
-	SetDataset(name, productSchema, []connectors.Record{{"sku": "A1", "extra": 1}}, connectors.Changes)
+	SetDataset(name, productSchema, []record.Record{{"sku": "A1", "extra": 1}}, connectors.Changes)
 	s := newSource(t, map[string]any{"dataset": name})
 	if !s.Schema().Equal(productSchema) {
 		t.Errorf("schema = %v, want %v", s.Schema(), productSchema)
 	}
-	read := func() ([]connectors.Record, connectors.ReadResult) {
+	read := func() ([]record.Record, connectors.ReadResult) {
 		recs, _, res := drain(t, func(a amem.Allocator) (connectors.Reader, error) {
 			return s.Read(context.Background(), connectors.ReadRequest{Alloc: a})
 		})
 		return recs, res
 	}
 	recs, first := read()
-	if want := []connectors.Record{{"sku": "A1", "price": nil}}; !reflect.DeepEqual(recs, want) {
+	if want := []record.Record{{"sku": "A1", "price": nil}}; !reflect.DeepEqual(recs, want) {
 		t.Errorf("records = %v, want %v", recs, want)
 	}
 	if first.Mode != connectors.Changes || len(first.Checkpoint) == 0 {
@@ -158,7 +159,7 @@ func TestSourceErrors(t *testing.T) {
 	}
 
 	// A record whose value does not fit the schema fails the read.
-	SetDataset(name, productSchema, []connectors.Record{{"sku": "A1"}, {"sku": 12}}, connectors.Snapshot)
+	SetDataset(name, productSchema, []record.Record{{"sku": "A1"}, {"sku": 12}}, connectors.Snapshot)
 	r, err := s.Read(context.Background(), connectors.ReadRequest{})
 	if err != nil {
 		t.Fatal(err)

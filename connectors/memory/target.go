@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/record"
 )
 
 var targets = map[string]*TargetState{}
@@ -30,7 +31,7 @@ func Target(name string) *TargetState {
 // safe for concurrent use.
 type TargetState struct {
 	mu      sync.Mutex
-	records map[string]connectors.Record
+	records map[string]record.Record
 	applied []connectors.Change
 	landed  map[string]bool // IDs of acknowledged changes
 	// failKeys maps a key string to the reason its changes are rejected.
@@ -42,15 +43,15 @@ type TargetState struct {
 
 // KeyString formats a change key as the target keys its records: connectors.FormatKey over the key's fields in
 // sorted order, e.g. "sku=A1" or "sku=A1,store=1".
-func KeyString(key connectors.Record) string {
+func KeyString(key record.Record) string {
 	return connectors.FormatKey(slices.Sorted(maps.Keys(key)), key)
 }
 
 // Records returns a copy of the target's records, keyed by KeyString of their change keys.
-func (t *TargetState) Records() map[string]connectors.Record {
+func (t *TargetState) Records() map[string]record.Record {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make(map[string]connectors.Record, len(t.records))
+	out := make(map[string]record.Record, len(t.records))
 	for k, r := range t.records {
 		out[k] = maps.Clone(r)
 	}
@@ -60,7 +61,7 @@ func (t *TargetState) Records() map[string]connectors.Record {
 // Edit changes the target behind the pipeline's back, as a merchant editing the store directly would: it
 // sets the record stored under key (a KeyString) to r, or removes it when r is nil. Applied and Reconcile do
 // not see it.
-func (t *TargetState) Edit(key string, r connectors.Record) {
+func (t *TargetState) Edit(key string, r record.Record) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if r == nil {
@@ -103,7 +104,7 @@ func (t *TargetState) Reset() {
 }
 
 func (t *TargetState) reset() {
-	t.records = map[string]connectors.Record{}
+	t.records = map[string]record.Record{}
 	t.applied = nil
 	t.landed = map[string]bool{}
 	t.failKeys = nil
@@ -162,11 +163,11 @@ func (t *TargetState) reconcile(changes []connectors.Change) []bool {
 }
 
 // sortedRecords returns copies of the records, sorted by key string.
-func (t *TargetState) sortedRecords() []connectors.Record {
+func (t *TargetState) sortedRecords() []record.Record {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	keys := slices.Sorted(maps.Keys(t.records))
-	out := make([]connectors.Record, len(keys))
+	out := make([]record.Record, len(keys))
 	for i, k := range keys {
 		out[i] = maps.Clone(t.records[k])
 	}

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/possync/possync/connectors/internal/httpapi"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // client calls the order export's one URL with its method values (domain README §7.2). Every call is a GET;

@@ -14,6 +14,7 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/order"
+	"github.com/possync/possync/record"
 )
 
 // APIVersion is the order export version this package reads (Workstand "API Version: Version 2").
@@ -48,7 +49,7 @@ func (e *SyntaxError) Unwrap() error { return e.Err }
 // Feed is one parsed download: the orders as records of order.Schema(), the orders that could not be read,
 // and remarks for the run report.
 type Feed struct {
-	Records []connectors.Record
+	Records []record.Record
 	Rejects []connectors.Reject
 	Notes   []string
 }
@@ -206,7 +207,7 @@ func Parse(r io.Reader, loc *time.Location) (*Feed, error) {
 			continue
 		}
 		seen[id] = true
-		rec, notes, err := record(&wo.Order, id, loc)
+		rec, notes, err := orderRecord(&wo.Order, id, loc)
 		if err != nil {
 			f.Rejects = append(f.Rejects, connectors.Reject{Where: where, Key: map[string]any{order.ColOrderID: id}, Reason: err.Error()})
 			continue
@@ -283,10 +284,10 @@ func nullable(s string) any {
 	return s
 }
 
-// record turns one Order into an order record.
-func record(o *xmlOrder, id string, loc *time.Location) (connectors.Record, []string, error) {
+// orderRecord turns one Order into an order record.
+func orderRecord(o *xmlOrder, id string, loc *time.Location) (record.Record, []string, error) {
 	var notes []string
-	r := connectors.Record{order.ColOrderID: id, order.ColOrigin: "order_url"}
+	r := record.Record{order.ColOrderID: id, order.ColOrigin: "order_url"}
 	if t := text(o.Time); t != "" {
 		placed, err := parseTime(t, loc)
 		if err != nil {

@@ -24,7 +24,8 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/order"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 func init() {
@@ -150,7 +151,7 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest) (connecto
 // (UpdateStatus) unless that is off or the order was read cancelled. Both are idempotent on the site. An order the site refuses gets its
 // error as outcome; a refused URL key or a cancelled context stops the confirmation (the remaining orders
 // are ErrNotAttempted, and the next run retries them).
-func (s *Source) Confirm(ctx context.Context, keys []connectors.Record) ([]error, error) {
+func (s *Source) Confirm(ctx context.Context, keys []record.Record) ([]error, error) {
 	out := make([]error, len(keys))
 	for i := range out {
 		out[i] = connectors.ErrNotAttempted

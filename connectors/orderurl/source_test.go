@@ -12,7 +12,8 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/order"
 	"github.com/possync/possync/connectors/orderurl/orderurltest"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 // newTestSource builds a source against the emulator; backoff waits are skipped (recorded instead).
@@ -35,14 +36,14 @@ func newTestSource(t *testing.T, site *orderurltest.Server, extra map[string]any
 }
 
 // readAll reads the source once and returns its records and result.
-func readAll(t *testing.T, s *Source) ([]connectors.Record, connectors.ReadResult, error) {
+func readAll(t *testing.T, s *Source) ([]record.Record, connectors.ReadResult, error) {
 	t.Helper()
 	rd, err := s.Read(t.Context(), connectors.ReadRequest{})
 	if err != nil {
 		return nil, connectors.ReadResult{}, err
 	}
 	defer rd.Close()
-	var out []connectors.Record
+	var out []record.Record
 	for {
 		b, err := rd.Next(t.Context())
 		if err == io.EOF {
@@ -52,14 +53,14 @@ func readAll(t *testing.T, s *Source) ([]connectors.Record, connectors.ReadResul
 			t.Fatal(err)
 		}
 		for i := 0; i < int(b.NumRows()); i++ {
-			out = append(out, connectors.RowRecord(b, i))
+			out = append(out, record.RowRecord(b, i))
 		}
 		b.Release()
 	}
 	return out, rd.Result(), nil
 }
 
-func ids(recs []connectors.Record) []string {
+func ids(recs []record.Record) []string {
 	var out []string
 	for _, r := range recs {
 		out = append(out, r[order.ColOrderID].(string))
@@ -174,7 +175,7 @@ func TestConfirmUpdatesOrderThenStatus(t *testing.T) {
 				extra["status_after_import"] = tc.status
 			}
 			s, _ := newTestSource(t, site, extra)
-			keys := []connectors.Record{{order.ColOrderID: orders[0].ID}, {order.ColOrderID: "no-such-order"}}
+			keys := []record.Record{{order.ColOrderID: orders[0].ID}, {order.ColOrderID: "no-such-order"}}
 			out, err := s.Confirm(t.Context(), keys)
 			if err != nil || len(out) != 2 || out[0] != nil || out[1] == nil || !strings.Contains(out[1].Error(), "not found") {
 				t.Fatalf("confirm: %v, outcomes %v", err, out)
@@ -202,7 +203,7 @@ func TestConfirmStopsOnARefusedKey(t *testing.T) {
 	orders := orderurltest.Generate(3, 1, day, "")
 	site.Add(orders...)
 	s, _ := newTestSource(t, site, map[string]any{"url_key": spec.NewSecret("revoked")})
-	keys := []connectors.Record{{order.ColOrderID: orders[0].ID}, {order.ColOrderID: orders[1].ID}}
+	keys := []record.Record{{order.ColOrderID: orders[0].ID}, {order.ColOrderID: orders[1].ID}}
 	out, err := s.Confirm(t.Context(), keys)
 	if err == nil || len(site.Calls()) != 1 || !errors.Is(out[1], connectors.ErrNotAttempted) {
 		t.Fatalf("confirm with a refused key: %v, outcomes %v, %d calls; want a stop after the first call", err, out, len(site.Calls()))
@@ -348,7 +349,7 @@ func TestConfirmLeavesACancelledOrdersStatus(t *testing.T) {
 	if _, _, err := readAll(t, s); err != nil {
 		t.Fatal(err)
 	}
-	keys := []connectors.Record{{order.ColOrderID: orders[0].ID}, {order.ColOrderID: orders[1].ID}}
+	keys := []record.Record{{order.ColOrderID: orders[0].ID}, {order.ColOrderID: orders[1].ID}}
 	if out, err := s.Confirm(t.Context(), keys); err != nil || out[0] != nil || out[1] != nil {
 		t.Fatalf("confirm: %v %v", err, out)
 	}

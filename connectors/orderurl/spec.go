@@ -1,6 +1,6 @@
 package orderurl
 
-import "github.com/possync/possync/pipelines/spec"
+import "github.com/possync/possync/spec"
 
 // DefaultStatusAfterImport is the website status an order gets once possync has imported and confirmed it
 // (the site's default status change, Received → Being Processed).

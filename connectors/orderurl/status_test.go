@@ -9,7 +9,8 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/orderurl/orderurltest"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 func statusSink(t *testing.T, site *orderurltest.Server, key string) *StatusSink {
@@ -24,8 +25,8 @@ func statusSink(t *testing.T, site *orderurltest.Server, key string) *StatusSink
 }
 
 func setStatus(action connectors.Action, id string, status any, before any) connectors.Change {
-	return connectors.Change{ID: id, Action: action, Key: connectors.Record{"order_id": id},
-		After: connectors.Record{"order_id": id, "status": status}, Before: connectors.Record{"order_id": id, "status": before}}
+	return connectors.Change{ID: id, Action: action, Key: record.Record{"order_id": id},
+		After: record.Record{"order_id": id, "status": status}, Before: record.Record{"order_id": id, "status": before}}
 }
 
 // The sink sends UpdateStatus for a new status only; an unknown order is a rejected change naming the site's
@@ -41,7 +42,7 @@ func TestStatusSink(t *testing.T) {
 		setStatus(connectors.Update, "A3", "Shipping", "Shipping"),     // the website has it
 		setStatus(connectors.Deactivate, "A3", "Canceled", "Shipping"), // a cancellation
 		setStatus(connectors.Update, "NOPE", "Shipping", nil),
-		{ID: "d", Action: connectors.Delete, Key: connectors.Record{"order_id": "A1"}},
+		{ID: "d", Action: connectors.Delete, Key: record.Record{"order_id": "A1"}},
 	}
 	out, err := k.Apply(context.Background(), changes)
 	if err != nil {

@@ -10,7 +10,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 func init() {
@@ -93,7 +94,7 @@ func (s *CustomersSource) Check(ctx context.Context) error {
 // Read lists every customer that is not deleted (version-cursor pages of /customers) as one snapshot keyed
 // by id. All the requests happen here; the returned reader only builds batches.
 func (s *CustomersSource) Read(ctx context.Context, req connectors.ReadRequest) (connectors.Reader, error) {
-	var rows []connectors.Record
+	var rows []record.Record
 	_, err := each(ctx, s.api, "/customers", nil, 0, func(items []customer) error {
 		for i := range items {
 			if c := &items[i]; c.DeletedAt == "" && c.ID != "" {
@@ -115,13 +116,13 @@ func (s *CustomersSource) Read(ctx context.Context, req connectors.ReadRequest) 
 
 // record is the customer's row: texts trimmed, empty ones null; name is first and last name joined; phone
 // is the phone number, else the mobile.
-func (c *customer) record() connectors.Record {
+func (c *customer) record() record.Record {
 	first, last := strings.TrimSpace(c.FirstName), strings.TrimSpace(c.LastName)
 	phone := strings.TrimSpace(c.Phone)
 	if phone == "" {
 		phone = strings.TrimSpace(c.Mobile)
 	}
-	return connectors.Record{"id": c.ID, "customer_code": nullText(c.CustomerCode), "email": nullText(c.Email),
+	return record.Record{"id": c.ID, "customer_code": nullText(c.CustomerCode), "email": nullText(c.Email),
 		"first_name": nullText(first), "last_name": nullText(last), "name": nullText(strings.TrimSpace(first + " " + last)),
 		"company_name": nullText(c.CompanyName), "phone": nullText(phone)}
 }

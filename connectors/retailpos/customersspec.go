@@ -3,7 +3,7 @@ package retailpos
 import (
 	"fmt"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 var customersSpec = spec.Component{

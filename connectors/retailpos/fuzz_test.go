@@ -7,8 +7,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
-
-	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/record"
 )
 
 // FuzzDecodeProducts feeds arbitrary bytes to the decoding of a GET /products page, exactly as the HTTP
@@ -39,7 +38,7 @@ func FuzzDecodeProducts(f *testing.F) {
 			return
 		}
 		c := &converter{brands: map[string]string{"b9": "Brand Nine"}}
-		recs := make([]connectors.Record, 0, len(pg.Data))
+		recs := make([]record.Record, 0, len(pg.Data))
 		for i := range pg.Data {
 			r := c.row(&pg.Data[i])
 			r.quantity, r.hasQuantity = quantity([]float64{1.5, -2, 1e300}), true
@@ -47,7 +46,7 @@ func FuzzDecodeProducts(f *testing.F) {
 		}
 		alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
 		defer alloc.AssertSize(t, 0)
-		b, err := connectors.BuildBatch(alloc, schema, recs)
+		b, err := record.BuildBatch(alloc, schema, recs)
 		if err != nil {
 			t.Fatalf("a decoded product does not fit the source's schema: %v", err)
 		}

@@ -12,7 +12,8 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/retailpos/retailpostest"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 // clock is a fake clock shared by the emulator and the client: sleeping advances it, so rate-limit waits
@@ -78,8 +79,8 @@ func (e *env) source(values map[string]any) *Source {
 
 // result is one read's records (by SKU) and result.
 type result struct {
-	records []connectors.Record
-	bySKU   map[string]connectors.Record
+	records []record.Record
+	bySKU   map[string]record.Record
 	batches []int64
 	connectors.ReadResult
 }
@@ -103,7 +104,7 @@ func tryRead(s *Source, req connectors.ReadRequest) (result, error) {
 		return result{}, err
 	}
 	defer r.Close()
-	res := result{bySKU: map[string]connectors.Record{}}
+	res := result{bySKU: map[string]record.Record{}}
 	for {
 		b, err := r.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -114,7 +115,7 @@ func tryRead(s *Source, req connectors.ReadRequest) (result, error) {
 		}
 		res.batches = append(res.batches, b.NumRows())
 		for i := 0; i < int(b.NumRows()); i++ {
-			rec := connectors.RowRecord(b, i)
+			rec := record.RowRecord(b, i)
 			res.records = append(res.records, rec)
 			res.bySKU[rec["sku"].(string)] = rec
 		}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/possync/possync/connectors"
 	rpt "github.com/possync/possync/connectors/retailpos/retailpostest"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 func TestRateLimitStormStillCompletes(t *testing.T) {

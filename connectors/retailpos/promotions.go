@@ -12,7 +12,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 func init() {
@@ -143,12 +144,12 @@ func (r *promoReader) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		return nil, io.EOF
 	}
 	n := min(batchSize, len(r.rows))
-	recs := make([]connectors.Record, n)
+	recs := make([]record.Record, n)
 	for i := range recs {
 		recs[i] = r.rows[i].record()
 	}
 	r.rows = r.rows[n:]
-	b, err := connectors.BuildBatch(r.alloc, promotionsSchema, recs)
+	b, err := record.BuildBatch(r.alloc, promotionsSchema, recs)
 	if err != nil {
 		return nil, fmt.Errorf("build batch: %w", err)
 	}
@@ -165,8 +166,8 @@ func (r *promoReader) Close() error {
 }
 
 // record renders the row with the schema's field names.
-func (r *promoRow) record() connectors.Record {
-	rec := connectors.Record{"PromotionId": r.id, "PromotionName": str(r.name), "CreatedAt": nil, "StartDate": r.start,
+func (r *promoRow) record() record.Record {
+	rec := record.Record{"PromotionId": r.id, "PromotionName": str(r.name), "CreatedAt": nil, "StartDate": r.start,
 		"EndDate": r.end, "Ecommerce": r.ecommerce, "Sku": r.sku, "SalePrice": nil, "Kind": r.kind}
 	if !r.createdAt.IsZero() {
 		rec["CreatedAt"] = r.createdAt

@@ -16,7 +16,8 @@ import (
 
 	"github.com/possync/possync/connectors"
 	rpt "github.com/possync/possync/connectors/retailpos/retailpostest"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 // promoSource builds a promotions source of the emulator in America/Los_Angeles without client-side pacing;
@@ -43,7 +44,7 @@ type promoResult struct {
 }
 
 // rowText renders a promotion row as id|sku|name|created|start|end|ecommerce|sale|kind.
-func rowText(r connectors.Record) string {
+func rowText(r record.Record) string {
 	day := func(v any) string { return v.(time.Time).Format(dateLayout) }
 	created := "null"
 	if v, ok := r["CreatedAt"].(time.Time); ok {
@@ -87,7 +88,7 @@ func tryReadPromos(s *PromotionsSource, now string) (promoResult, error) {
 			return promoResult{}, fmt.Errorf("batch schema %s", b.Schema())
 		}
 		for i := 0; i < int(b.NumRows()); i++ {
-			res.rows = append(res.rows, rowText(connectors.RowRecord(b, i)))
+			res.rows = append(res.rows, rowText(record.RowRecord(b, i)))
 		}
 		b.Release()
 	}

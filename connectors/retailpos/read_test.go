@@ -13,6 +13,7 @@ import (
 
 	"github.com/possync/possync/connectors"
 	rpt "github.com/possync/possync/connectors/retailpos/retailpostest"
+	"github.com/possync/possync/record"
 )
 
 var bothOutlets = map[string]any{"outlets": []any{"Main Street", "warehouse"}}
@@ -29,7 +30,7 @@ func TestFullReadOfTheExampleCatalog(t *testing.T) {
 		t.Fatalf("%d records, %d rejects; want 8 and 0", len(res.records), len(res.Rejects))
 	}
 	at := e.clk.Now()
-	bravo := connectors.Record{
+	bravo := record.Record{
 		"id": rpt.ProductBravo, "sku": "787878", "handle": "bravo", "name": "Bravo", "variant_name": "Bravo / Black / M",
 		"description": "<p>The best product ever, except for the next one.</p>", "brand": "Peak Performance",
 		"category": "Apparel > Tops", "upc": "012345678905", "price": 110.0, "active": true, "online": true,

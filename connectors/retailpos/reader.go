@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/record"
 )
 
 // batchSize is the most rows a batch holds.
@@ -21,7 +22,7 @@ type reader struct {
 	alloc  memory.Allocator
 	result connectors.ReadResult
 	// buf is reused for each batch's records.
-	buf []connectors.Record
+	buf []record.Record
 }
 
 var _ connectors.Reader = (*reader)(nil)
@@ -47,7 +48,7 @@ func (r *reader) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	if len(r.buf) == 0 {
 		return nil, io.EOF
 	}
-	b, err := connectors.BuildBatch(r.alloc, schema, r.buf)
+	b, err := record.BuildBatch(r.alloc, schema, r.buf)
 	if err != nil {
 		return nil, fmt.Errorf("build batch: %w", err)
 	}

@@ -7,8 +7,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-
-	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/record"
 )
 
 // schema is the source's fixed record schema: one record per product (each variant is its own product).
@@ -214,8 +213,8 @@ func imagesJSON(imgs []image) string {
 }
 
 // record renders the row with its parent's SKU ("" for none).
-func (r *row) record(parentSKU string) connectors.Record {
-	rec := connectors.Record{
+func (r *row) record(parentSKU string) record.Record {
+	rec := record.Record{
 		"id": str(r.id), "sku": str(r.sku), "handle": str(r.handle), "name": str(r.name),
 		"variant_name": str(r.variantName), "description": str(r.description), "brand": str(r.brand),
 		"category": str(r.category), "upc": str(r.upc), "price": num(r.price), "active": r.active,

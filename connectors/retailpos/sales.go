@@ -16,7 +16,8 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/internal/httpapi"
 	"github.com/possync/possync/connectors/order"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 func init() {
@@ -197,7 +198,7 @@ func (s *SalesSink) Reconcile(ctx context.Context, changes []connectors.Change) 
 
 // createOrder makes the sale of one order: its customer first when it has none, then the sale, looked up
 // by our id after every lost answer before anything is sent again.
-func (s *SalesSink) createOrder(ctx context.Context, setup *salesSetup, r connectors.Record) error {
+func (s *SalesSink) createOrder(ctx context.Context, setup *salesSetup, r record.Record) error {
 	orderID := field(r, order.ColOrderID)
 	fail := func(format string, args ...any) error {
 		return &connectors.ChangeError{Reason: fmt.Sprintf("order %s: ", orderID) + fmt.Sprintf(format, args...)}
@@ -297,7 +298,7 @@ func (s *SalesSink) saleExists(ctx context.Context, orderID string) (bool, error
 
 // ensureCustomer returns the POS customer of an order that has none: the one with our customer code, else
 // the only one with its email, else a new one (looked up by code after a lost answer).
-func (s *SalesSink) ensureCustomer(ctx context.Context, r connectors.Record) (string, error) {
+func (s *SalesSink) ensureCustomer(ctx context.Context, r record.Record) (string, error) {
 	code := s.cfg.CustomerPrefix + "ORDER-" + field(r, order.ColOrderID)
 	if wc := field(r, order.ColCustomerID); wc != "" {
 		code = s.cfg.CustomerPrefix + wc
@@ -356,7 +357,7 @@ func (s *SalesSink) searchCustomer(ctx context.Context, key, value string) (stri
 
 // customerBody is the creation body of an order's customer: bill-to name (else ship-to), split at its last
 // space; a missing name becomes "Web customer <code>".
-func customerBody(r connectors.Record, code, email string) map[string]any {
+func customerBody(r record.Record, code, email string) map[string]any {
 	name := strings.TrimSpace(field(r, order.ColBillName))
 	if name == "" {
 		name = strings.TrimSpace(field(r, order.ColShipName))
@@ -389,13 +390,13 @@ func customerBody(r connectors.Record, code, email string) map[string]any {
 }
 
 // field is a record's text field, "" when absent or not text.
-func field(r connectors.Record, field string) string {
+func field(r record.Record, field string) string {
 	s, _ := r[field].(string)
 	return s
 }
 
 // number is a record's number field, 0 when absent.
-func number(r connectors.Record, field string) float64 {
+func number(r record.Record, field string) float64 {
 	switch x := r[field].(type) {
 	case float64:
 		return x

@@ -12,7 +12,8 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/order"
 	"github.com/possync/possync/connectors/retailpos/retailpostest"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 const testPipeline = "bikeshop-orders"
@@ -65,22 +66,22 @@ func (s *shop) sink(values map[string]any) *SalesSink {
 }
 
 // orderOf is an order record as order_match outputs it.
-func (s *shop) orderOf(id, customer, outlet string, lines ...order.Line) connectors.Record {
+func (s *shop) orderOf(id, customer, outlet string, lines ...order.Line) record.Record {
 	s.t.Helper()
 	text, err := order.EncodeLines(lines)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	return connectors.Record{"order_id": id, "customer_id": "W-" + id, "email": "jane@bikes.test", "pos_customer_id": customer,
+	return record.Record{"order_id": id, "customer_id": "W-" + id, "email": "jane@bikes.test", "pos_customer_id": customer,
 		"outlet": outlet, "fulfilment": order.FulfilDelivery, "shipping_method": "UPS Ground", "shipping": 7.5, "tax": 0.0,
 		"placed_at": time.Date(2026, 11, 20, 15, 4, 5, 0, time.UTC), "lines": text, "import_status": order.StatusNew}
 }
 
-func creates(records ...connectors.Record) []connectors.Change {
+func creates(records ...record.Record) []connectors.Change {
 	out := make([]connectors.Change, len(records))
 	for i, r := range records {
 		out[i] = connectors.Change{ID: "c" + r["order_id"].(string), Action: connectors.Create,
-			Key: connectors.Record{"order_id": r["order_id"]}, After: r}
+			Key: record.Record{"order_id": r["order_id"]}, After: r}
 	}
 	return out
 }
@@ -363,18 +364,18 @@ func TestCustomersSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	var got []connectors.Record
+	var got []record.Record
 	for {
 		b, err := r.Next(context.Background())
 		if err != nil {
 			break
 		}
 		for i := 0; i < int(b.NumRows()); i++ {
-			got = append(got, connectors.RowRecord(b, i))
+			got = append(got, record.RowRecord(b, i))
 		}
 		b.Release()
 	}
-	want := []connectors.Record{
+	want := []record.Record{
 		{"id": "c1", "customer_code": "JD", "email": "Jane@Bikes.test", "first_name": "Jane", "last_name": "Doe",
 			"name": "Jane Doe", "company_name": nil, "phone": "555-0101"},
 		{"id": "c2", "customer_code": nil, "email": nil, "first_name": "Bo", "last_name": nil, "name": "Bo",

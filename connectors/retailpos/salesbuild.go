@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/order"
+	"github.com/possync/possync/record"
 )
 
 // salesSetup is what every sale needs, read from the POS once per sink.
@@ -172,7 +172,7 @@ type attribute struct {
 
 // saleBody builds the sale of an order record. An order the POS cannot take as it is (a line without a
 // product, an unknown outlet, tax or shipping without their settings) is an error naming the fix.
-func (s *SalesSink) saleBody(st *salesSetup, r connectors.Record) (*saleRequest, error) {
+func (s *SalesSink) saleBody(st *salesSetup, r record.Record) (*saleRequest, error) {
 	orderID := field(r, order.ColOrderID)
 	lines, err := order.DecodeLines(field(r, order.ColLines))
 	if err != nil {
@@ -333,7 +333,7 @@ func lineTaxes(lines []order.Line, orderTax float64) ([]float64, error) {
 }
 
 // saleNote names the website order, its shipping method and the customer's comments.
-func saleNote(r connectors.Record) string {
+func saleNote(r record.Record) string {
 	parts := []string{"Web order " + field(r, order.ColOrderID)}
 	if m := strings.TrimSpace(field(r, order.ColShippingMethod)); m != "" {
 		parts = append(parts, m)

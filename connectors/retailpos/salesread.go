@@ -18,7 +18,8 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/internal/httpapi"
 	"github.com/possync/possync/connectors/order"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 func init() {
@@ -242,7 +243,7 @@ func (s *SalesSource) Read(ctx context.Context, req connectors.ReadRequest) (con
 			byS[id] = fs
 		}
 	}
-	rows := make([]connectors.Record, 0, len(ids))
+	rows := make([]record.Record, 0, len(ids))
 	var notes []string
 	for _, id := range ids {
 		r := s.record(sales[id], byS[id])
@@ -338,7 +339,7 @@ type lineState struct {
 // record is a sale's status row (orders-apis.md A.7): voided → Rejected; closed, or pending with every line
 // fulfilled in its pickup fulfillments → Completed; pending with every line packed (or fulfilled) → Ready for
 // Pickup; some lines only → open and partial; else open.
-func (s *SalesSource) record(x *sale, fs []fulfillment) connectors.Record {
+func (s *SalesSource) record(x *sale, fs []fulfillment) record.Record {
 	status := POSOpen
 	switch x.State {
 	case "voided":
@@ -398,7 +399,7 @@ func (s *SalesSource) record(x *sale, fs []fulfillment) connectors.Record {
 		b, _ := json.Marshal(lines) // plain fields always marshal
 		lf = string(b)
 	}
-	return connectors.Record{order.ColOrderID: s.orderID(x), "sale_id": x.ID, "invoice_number": nullText(x.InvoiceNumber),
+	return record.Record{order.ColOrderID: s.orderID(x), "sale_id": x.ID, "invoice_number": nullText(x.InvoiceNumber),
 		"pos_state": x.State, "pos_status": status, order.ColFulfilment: fulfil, "lines_total": int64(total),
 		"lines_ready": int64(done), "partial": partial, "line_fulfilment": lf, "version": x.Version}
 }

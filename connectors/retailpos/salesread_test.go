@@ -14,7 +14,8 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/order"
 	"github.com/possync/possync/connectors/retailpos/retailpostest"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 // statusSource builds the retailpos_sales source of the shop's emulator for testPipeline.
@@ -30,7 +31,7 @@ func (s *shop) statusSource() *SalesSource {
 }
 
 // statuses reads src from checkpoint cp and returns its records by order id and the read's result.
-func statuses(t *testing.T, src *SalesSource, cp []byte) (map[string]connectors.Record, connectors.ReadResult) {
+func statuses(t *testing.T, src *SalesSource, cp []byte) (map[string]record.Record, connectors.ReadResult) {
 	t.Helper()
 	ctx := context.Background()
 	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
@@ -39,7 +40,7 @@ func statuses(t *testing.T, src *SalesSource, cp []byte) (map[string]connectors.
 		t.Fatalf("read: %v", err)
 	}
 	defer r.Close()
-	out := map[string]connectors.Record{}
+	out := map[string]record.Record{}
 	for {
 		b, err := r.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -49,7 +50,7 @@ func statuses(t *testing.T, src *SalesSource, cp []byte) (map[string]connectors.
 			t.Fatal(err)
 		}
 		for i := 0; i < int(b.NumRows()); i++ {
-			rec := connectors.RowRecord(b, i)
+			rec := record.RowRecord(b, i)
 			out[rec["order_id"].(string)] = rec
 		}
 		b.Release()

@@ -1,7 +1,7 @@
 package retailpos
 
 import (
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 var salesSpec = spec.Component{

@@ -28,7 +28,7 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/internal/httpapi"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 func init() {

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 func TestRegistered(t *testing.T) {

@@ -1,6 +1,6 @@
 package retailpos
 
-import "github.com/possync/possync/pipelines/spec"
+import "github.com/possync/possync/spec"
 
 var sourceSpec = spec.Component{
 	Kind:    spec.KindSource,

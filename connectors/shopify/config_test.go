@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // Bad settings are refused before any request, with the fix in the message and never the token.

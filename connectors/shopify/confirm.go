@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/order"
+	"github.com/possync/possync/record"
 )
 
 // metafieldsPerCall is the most inputs metafieldsSet takes.
@@ -20,7 +20,7 @@ const metafieldsPerCall = 25
 // outcome: nil when the order carries the mark, else why not (a userError, a failed request, an order the
 // last read did not see while order_id is the name). err is set only when no order can be confirmed (the
 // token is refused) or ctx ended; the orders not reached then have outcomes saying so.
-func (s *Source) Confirm(ctx context.Context, keys []connectors.Record) ([]error, error) {
+func (s *Source) Confirm(ctx context.Context, keys []record.Record) ([]error, error) {
 	outcomes := make([]error, len(keys))
 	if s.mark == "none" {
 		return outcomes, nil

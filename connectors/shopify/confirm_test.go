@@ -9,13 +9,14 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/order"
 	"github.com/possync/possync/connectors/shopify/shopifytest"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
-func keys(ids ...string) []connectors.Record {
-	out := make([]connectors.Record, len(ids))
+func keys(ids ...string) []record.Record {
+	out := make([]record.Record, len(ids))
 	for i, id := range ids {
-		out[i] = connectors.Record{order.ColOrderID: id}
+		out[i] = record.Record{order.ColOrderID: id}
 	}
 	return out
 }

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/possync/possync/connectors/internal/httpapi"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // client calls the Admin GraphQL API of one shop. It paces its requests by the calculated query cost the

@@ -13,7 +13,8 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/order"
 	"github.com/possync/possync/connectors/shopify/shopifytest"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 // clock is a fake clock shared by the emulator and the client: sleeping advances it, so the waits for the
@@ -82,7 +83,7 @@ func (e *env) source(values map[string]any) *Source {
 
 // result is one read's records by order_id, in read order, and its result.
 type result struct {
-	byID  map[string]connectors.Record
+	byID  map[string]record.Record
 	order []string
 	res   connectors.ReadResult
 }
@@ -94,7 +95,7 @@ func read(ctx context.Context, s *Source, checkpoint []byte) (*result, error) {
 		return nil, err
 	}
 	defer rd.Close()
-	out := &result{byID: map[string]connectors.Record{}}
+	out := &result{byID: map[string]record.Record{}}
 	for {
 		b, err := rd.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -104,7 +105,7 @@ func read(ctx context.Context, s *Source, checkpoint []byte) (*result, error) {
 			return nil, err
 		}
 		for i := 0; i < int(b.NumRows()); i++ {
-			r := connectors.RowRecord(b, i)
+			r := record.RowRecord(b, i)
 			id := r[order.ColOrderID].(string)
 			if _, dup := out.byID[id]; dup {
 				b.Release()
@@ -129,7 +130,7 @@ func mustRead(t *testing.T, s *Source, checkpoint []byte) *result {
 }
 
 // lines decodes an order's lines.
-func lines(t *testing.T, r connectors.Record) []order.Line {
+func lines(t *testing.T, r record.Record) []order.Line {
 	t.Helper()
 	text, _ := r[order.ColLines].(string)
 	ls, err := order.DecodeLines(text)

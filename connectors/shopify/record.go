@@ -5,17 +5,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/order"
+	"github.com/possync/possync/record"
 )
 
 // Origin is the origin column of the orders this source reads.
 const Origin = "shopify"
 
-// record maps an order to the order record (connectors/order.Schema). lines are the order's line items, all
+// orderRecord maps an order to the order record (connectors/order.Schema). lines are the order's line items, all
 // pages of them. It fails on a timestamp or amount that cannot be read: such an order is rejected.
-func record(o *orderNode, lines []lineItem, orderID string) (connectors.Record, time.Time, error) {
-	r := connectors.Record{order.ColOrderID: orderID, order.ColOrigin: Origin}
+func orderRecord(o *orderNode, lines []lineItem, orderID string) (record.Record, time.Time, error) {
+	r := record.Record{order.ColOrderID: orderID, order.ColOrigin: Origin}
 	updated, err := parseTime(o.UpdatedAt)
 	if err != nil || updated.IsZero() {
 		return nil, time.Time{}, fmt.Errorf("updatedAt %q is not a timestamp", o.UpdatedAt)
@@ -138,7 +138,7 @@ func record(o *orderNode, lines []lineItem, orderID string) (connectors.Record, 
 }
 
 // setText sets a text column, leaving it null when the text is empty.
-func setText(r connectors.Record, col, v string) {
+func setText(r record.Record, col, v string) {
 	if v = strings.TrimSpace(v); v != "" {
 		r[col] = v
 	}

@@ -26,7 +26,8 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/order"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 func init() {
@@ -267,7 +268,7 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest) (connecto
 	if alloc == nil {
 		alloc = memory.DefaultAllocator
 	}
-	rows := make([]connectors.Record, 0, len(rd.rows))
+	rows := make([]record.Record, 0, len(rd.rows))
 	for _, r := range rd.rows {
 		if r != nil {
 			rows = append(rows, r)
@@ -282,7 +283,7 @@ type reading struct {
 	s      *Source
 	filter string
 	first  int // orders per page
-	rows   []connectors.Record
+	rows   []record.Record
 	index  map[string]int // order_id → position in rows (an order read twice keeps its last version)
 	seen   map[string]*seenOrder
 	high   time.Time
@@ -382,7 +383,7 @@ func (rd *reading) add(ctx context.Context, o *orderNode, where string) error {
 		lines = append(lines, data.Order.LineItems.Nodes...)
 		pi = data.Order.LineItems.PageInfo
 	}
-	rec, updated, err := record(o, lines, id)
+	rec, updated, err := orderRecord(o, lines, id)
 	if err != nil {
 		rd.rejects = append(rd.rejects, connectors.Reject{Where: where + " (" + o.Name + ")",
 			Key: map[string]any{order.ColOrderID: id}, Reason: err.Error()})

@@ -9,7 +9,8 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/connectors/shopify/shopifytest"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 // statusSink builds the shopify_status sink of the emulator on the fake clock.
@@ -28,11 +29,11 @@ func (e *env) statusSink(values map[string]any) *StatusSink {
 }
 
 func statusChange(action connectors.Action, id, stage, status string) connectors.Change {
-	after := connectors.Record{"order_id": id, "stage": stage, "status": nil, "active": stage != "canceled"}
+	after := record.Record{"order_id": id, "stage": stage, "status": nil, "active": stage != "canceled"}
 	if status != "" {
 		after["status"] = status
 	}
-	return connectors.Change{ID: "c-" + id + "-" + stage, Action: action, Key: connectors.Record{"order_id": id}, After: after}
+	return connectors.Change{ID: "c-" + id + "-" + stage, Action: action, Key: record.Record{"order_id": id}, After: after}
 }
 
 // mutations counts the mutation calls by their top-level field.
@@ -75,7 +76,7 @@ func TestStatusSinkMutations(t *testing.T) {
 		statusChange(connectors.Deactivate, "#1005", "canceled", "Canceled"),
 		statusChange(connectors.Create, "#1006", "open", ""),
 		statusChange(connectors.Update, "#1006", "ready", "Ready for Pickup"), // not a pickup order on the shop
-		{ID: "d", Action: connectors.Delete, Key: connectors.Record{"order_id": "#1002"}},
+		{ID: "d", Action: connectors.Delete, Key: record.Record{"order_id": "#1002"}},
 	}
 	out, err := k.Apply(context.Background(), changes)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/record"
 	"github.com/possync/possync/runner/diff"
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/failpoint"
@@ -207,12 +208,12 @@ func (a *Applier) recordIntents(ctx context.Context, batch []connectors.Change) 
 	bld := array.NewRecordBuilder(a.alloc(), intentSchema)
 	defer bld.Release()
 	ids, runs, changes := bld.Field(0).(*array.StringBuilder), bld.Field(1).(*array.StringBuilder), bld.Field(2).(*array.StringBuilder)
-	enc := &connectors.JSON{EscapeHTML: true}
+	enc := &record.JSON{EscapeHTML: true}
 	var buf []byte
 	for i := range batch {
 		c := &batch[i]
 		var err error
-		if buf, err = enc.AppendChange(buf[:0], c); err != nil {
+		if buf, err = c.AppendJSON(enc, buf[:0]); err != nil {
 			return fmt.Errorf("record intent of %s: %w", c.KeyString(a.Key), err)
 		}
 		ids.Append(c.ID)
@@ -326,20 +327,20 @@ func (a *Applier) CommitChanges(ctx context.Context, runID string, acked []conne
 // ackedBatch lays acknowledged changes out as the commit reads them: __op, then the record's fields (its
 // after-values; a deletion carries its key only).
 func (a *Applier) ackedBatch(sch *arrow.Schema, acked []connectors.Change) (arrow.RecordBatch, error) {
-	record := sch.Fields() // a copy: taken once
-	fields := append([]arrow.Field{{Name: "__op", Type: arrow.BinaryTypes.String}}, record...)
+	recFields := sch.Fields() // a copy: taken once
+	fields := append([]arrow.Field{{Name: "__op", Type: arrow.BinaryTypes.String}}, recFields...)
 	bld := array.NewRecordBuilder(a.alloc(), arrow.NewSchema(fields, nil))
 	defer bld.Release()
 	op := bld.Field(0).(*array.StringBuilder)
 	for i := range acked {
 		ch := &acked[i]
 		op.Append(string(ch.Action))
-		for j, f := range record {
+		for j, f := range recFields {
 			v, ok := ch.After[f.Name]
 			if !ok {
 				v = ch.Key[f.Name]
 			}
-			if err := connectors.Append(bld.Field(j+1), v); err != nil {
+			if err := record.Append(bld.Field(j+1), v); err != nil {
 				return nil, fmt.Errorf("%s, field %s: %w", ch.KeyString(a.Key), f.Name, err)
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/record"
 	"github.com/possync/possync/runner/engine"
 )
 
@@ -63,7 +64,7 @@ func DecodeChange(b []byte, sch *arrow.Schema) (connectors.Change, error) {
 	if err := dec.Decode(&c); err != nil {
 		return c, err
 	}
-	for _, r := range []connectors.Record{c.Key, c.Before, c.After} {
+	for _, r := range []record.Record{c.Key, c.Before, c.After} {
 		for k, v := range r {
 			idx := sch.FieldIndices(k)
 			if len(idx) == 0 {
@@ -83,7 +84,7 @@ func fromJSON(t arrow.DataType, v any) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
-	switch connectors.TypeName(t) {
+	switch record.TypeName(t) {
 	case "int":
 		if n, ok := v.(json.Number); ok {
 			return n.Int64()

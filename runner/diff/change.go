@@ -11,11 +11,12 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/record"
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/plan"
 )
 
-// Change is one row of the diff table, decoded once. Values are record values (connectors.Value: string,
+// Change is one row of the diff table, decoded once. Values are record values (record.Value: string,
 // int64, float64, bool, time.Time or nil) and outlive the batch they were read from.
 type Change struct {
 	// Seq is the change's place in apply order (from 0): the diff table's __seq.
@@ -97,14 +98,14 @@ func (l *Layout) columns(b arrow.RecordBatch) *columns {
 func values(cols []arrow.Array, i int) []any {
 	out := make([]any, len(cols))
 	for j, a := range cols {
-		out[j] = connectors.Value(a, i)
+		out[j] = record.Value(a, i)
 	}
 	return out
 }
 
 func (c *columns) change(i int) Change {
-	ch := Change{Action: connectors.Action(connectors.Value(c.op, i).(string)), Key: values(c.key, i)} // copied: batch memory is freed on Next
-	if s, ok := connectors.Value(c.seq, i).(int64); ok {
+	ch := Change{Action: connectors.Action(record.Value(c.op, i).(string)), Key: values(c.key, i)} // copied: batch memory is freed on Next
+	if s, ok := record.Value(c.seq, i).(int64); ok {
 		ch.Seq = s
 	}
 	if ch.Action != connectors.Delete {
@@ -158,12 +159,12 @@ func (l *Layout) PlanChange(c *Change, planned plan.State) plan.Change {
 
 // SinkChange is the sink's form of a change, with the given ID.
 func (l *Layout) SinkChange(c *Change, id string) connectors.Change {
-	cc := connectors.Change{ID: id, Action: c.Action, Key: make(connectors.Record, len(l.Key))}
+	cc := connectors.Change{ID: id, Action: c.Action, Key: make(record.Record, len(l.Key))}
 	for j, k := range l.Key {
 		cc.Key[k] = c.Key[j]
 	}
 	if c.Action != connectors.Create {
-		cc.Before = make(connectors.Record, len(l.Key)+len(l.Compared))
+		cc.Before = make(record.Record, len(l.Key)+len(l.Compared))
 		for k, v := range cc.Key {
 			cc.Before[k] = v
 		}
@@ -172,7 +173,7 @@ func (l *Layout) SinkChange(c *Change, id string) connectors.Change {
 		}
 	}
 	if c.Action != connectors.Delete {
-		cc.After = make(connectors.Record, len(l.Desired))
+		cc.After = make(record.Record, len(l.Desired))
 		for j, d := range l.Desired {
 			cc.After[d.Name] = c.After[j]
 		}
@@ -227,7 +228,7 @@ func appendValue(b []byte, v any) []byte {
 }
 
 // KeyJSON is a record's key as a plan or report holds it.
-func KeyJSON(key []string, r connectors.Record) map[string]any {
+func KeyJSON(key []string, r record.Record) map[string]any {
 	m := make(map[string]any, len(key))
 	for _, k := range key {
 		m[k] = JSONValue(r[k])

@@ -20,9 +20,10 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/state"
+	"github.com/possync/possync/spec"
 )
 
 // Table holds the planned changes: __seq (the change's place in apply order, from 0), __op, __present (the
@@ -265,7 +266,7 @@ func CheckDesired(ctx context.Context, db *engine.DB, desired string, key []stri
 	var dups, nullRows int64
 	err := db.Query(ctx, q, func(b arrow.RecordBatch) error {
 		for i := 0; i < int(b.NumRows()); i++ {
-			r := connectors.RowRecord(b, i)
+			r := record.RowRecord(b, i)
 			dups, _ = r["__dups"].(int64)
 			if v, ok := r["__nulls"].(float64); ok {
 				nullRows = int64(v)

@@ -21,8 +21,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
-	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 // Options configure a database.
@@ -204,8 +204,8 @@ func (d *DB) LoadBatch(ctx context.Context, table string, b arrow.RecordBatch) e
 }
 
 // LoadRecords writes Go records into a new table of schema sch.
-func (d *DB) LoadRecords(ctx context.Context, table string, sch *arrow.Schema, recs []connectors.Record) error {
-	b, err := connectors.BuildBatch(memoryAlloc, sch, recs)
+func (d *DB) LoadRecords(ctx context.Context, table string, sch *arrow.Schema, recs []record.Record) error {
+	b, err := record.BuildBatch(memoryAlloc, sch, recs)
 	if err != nil {
 		return err
 	}
@@ -266,7 +266,7 @@ func EachBatch(rr array.RecordReader, fn func(arrow.RecordBatch) error) error {
 
 // Type is the DuckDB type of an Arrow field type (the types possync stores; anything else is VARCHAR).
 func Type(t arrow.DataType) string {
-	switch connectors.TypeName(t) {
+	switch record.TypeName(t) {
 	case "string":
 		return "VARCHAR"
 	case "int":
@@ -303,7 +303,7 @@ func IdentList(names []string, prefix string) string {
 func Canonical(sch *arrow.Schema) *arrow.Schema {
 	fields := make([]arrow.Field, sch.NumFields())
 	for i, f := range sch.Fields() {
-		t, err := connectors.ArrowType(connectors.TypeName(f.Type))
+		t, err := record.ArrowType(record.TypeName(f.Type))
 		if err != nil {
 			t = arrow.BinaryTypes.String
 		}

@@ -22,10 +22,11 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/failpoint"
 	"github.com/possync/possync/runner/state"
+	"github.com/possync/possync/spec"
 )
 
 // TouchedTable collects the keys of the snapshot records a run's commits changed.
@@ -202,7 +203,7 @@ func merge(ctx context.Context, db *engine.DB, in Input, opts, tmp string) (int,
 	sch := engine.Canonical(in.Schema)
 	for i, k := range in.Key {
 		keyIdx[i] = slices.Index(names, k)
-		switch connectors.TypeName(sch.Field(keyIdx[i]).Type) {
+		switch record.TypeName(sch.Field(keyIdx[i]).Type) {
 		case "string":
 		case "int":
 			numeric[i] = true

@@ -14,7 +14,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/record"
 )
 
 // The plan document is json.MarshalIndent(plan, "", "  ") (a test holds Write to it), but written change by
@@ -22,7 +22,7 @@ import (
 
 // encoder writes changes as json.MarshalIndent writes them inside the document (prefix "    ", indent "  ").
 type encoder struct {
-	js  connectors.JSON
+	js  record.JSON
 	buf []byte
 }
 
@@ -195,7 +195,7 @@ func writeDocument(w io.Writer, p *Plan, forHash bool, each Changes) error {
 	if _, err := io.WriteString(w, "\n  \"changes\": ["); err != nil {
 		return err
 	}
-	enc := &encoder{js: connectors.JSON{EscapeHTML: true}}
+	enc := &encoder{js: record.JSON{EscapeHTML: true}}
 	sep := "\n    "
 	n := 0
 	err = each(func(c *Change) error {

@@ -12,8 +12,8 @@ import (
 	"github.com/zeebo/xxh3"
 
 	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
 	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/spec"
 )
 
 type fileHash struct {

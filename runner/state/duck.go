@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // DuckStore keeps a pipeline's state in one DuckDB file, <dir>/<pipeline>.duckdb, attached to the planner's

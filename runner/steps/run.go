@@ -12,6 +12,7 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/record"
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/transforms"
 )
@@ -164,7 +165,7 @@ func (r *runner) rowError(sp *step, b arrow.RecordBatch, base int64, err error) 
 	if !errors.As(err, &re) {
 		return fmt.Errorf("transform %s: %w", Name(sp.st), err)
 	}
-	rec := connectors.RowRecord(b, re.Row)
+	rec := record.RowRecord(b, re.Row)
 	who := fmt.Sprintf("row %d of %s", base+int64(re.Row)+1, sp.input)
 	if hasAll(rec, r.in.Key) {
 		who = connectors.FormatKey(r.in.Key, rec)
@@ -180,7 +181,7 @@ func Name(st *pipelines.Step) string {
 	return st.Type
 }
 
-func hasAll(r connectors.Record, keys []string) bool {
+func hasAll(r record.Record, keys []string) bool {
 	for _, k := range keys {
 		if _, ok := r[k]; !ok {
 			return false

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 var sqlLine = regexp.MustCompile(`(?m)^LINE (\d+): (.*)\n( *)\^`)

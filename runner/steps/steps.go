@@ -19,9 +19,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/possync/possync/pipelines"
-	"github.com/possync/possync/pipelines/spec"
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/spec"
 	"github.com/possync/possync/transforms"
 )
 

@@ -16,7 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 	"github.com/possync/possync/transforms"
 	"github.com/possync/possync/transforms/internal/rowexpr"
 )

@@ -13,14 +13,14 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 	"github.com/possync/possync/transforms"
 )
 
 var t0 = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 
-var rows = []connectors.Record{
+var rows = []record.Record{
 	{"sku": "A", "price": 10.0, "qty": int64(1), "active": true, "note": "x", "updated": t0, "rank": int32(1)},
 	{"sku": "B", "price": 0.0, "qty": int64(0), "active": true, "note": nil, "updated": nil, "rank": int32(2)},
 	{"sku": "C", "price": 3.5, "qty": int64(7), "active": false, "note": "x", "updated": t0, "rank": nil},
@@ -34,13 +34,13 @@ func input(t testing.TB) arrow.RecordBatch {
 	var fields []arrow.Field
 	for _, f := range [][2]string{{"sku", "string"}, {"price", "float"}, {"qty", "int"}, {"active", "bool"},
 		{"note", "string"}, {"updated", "timestamp"}} {
-		typ, err := connectors.ArrowType(f[1])
+		typ, err := record.ArrowType(f[1])
 		if err != nil {
 			t.Fatal(err)
 		}
 		fields = append(fields, arrow.Field{Name: f[0], Type: typ, Nullable: true})
 	}
-	b, err := connectors.BuildBatch(nil, arrow.NewSchema(fields, nil), rows)
+	b, err := record.BuildBatch(nil, arrow.NewSchema(fields, nil), rows)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func skus(t *testing.T, b arrow.RecordBatch) []string {
 	t.Helper()
 	out := []string{}
 	for i := 0; i < int(b.NumRows()); i++ {
-		out = append(out, connectors.RowRecord(b, i)["sku"].(string))
+		out = append(out, record.RowRecord(b, i)["sku"].(string))
 	}
 	return out
 }
@@ -123,7 +123,7 @@ func TestFilterKeeps(t *testing.T) {
 			// Every column of a kept row is copied, NULLs included.
 			for i := range got {
 				want := rows[got[i][0]-'A']
-				if r := connectors.RowRecord(out, i); !sameRecord(r, want) {
+				if r := record.RowRecord(out, i); !sameRecord(r, want) {
 					t.Errorf("row %d = %v, want %v", i, r, want)
 				}
 			}
@@ -131,7 +131,7 @@ func TestFilterKeeps(t *testing.T) {
 	}
 }
 
-func sameRecord(got, want connectors.Record) bool {
+func sameRecord(got, want record.Record) bool {
 	if len(got) != len(want) {
 		return false
 	}

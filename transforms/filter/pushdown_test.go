@@ -3,7 +3,7 @@ package filter
 import (
 	"testing"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 func TestPushdownSQL(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
-	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/record"
 	"github.com/possync/possync/transforms"
 )
 
@@ -23,19 +23,19 @@ func BenchmarkMap(b *testing.B) {
 		{"sku", "string"}, {"name", "string"}, {"brand", "string"}, {"category", "string"}, {"price", "float"},
 		{"sale_price", "float"}, {"has_sale", "bool"}, {"active", "bool"}, {"qty", "int"}, {"online", "bool"},
 	} {
-		typ, _ := connectors.ArrowType(f[1])
+		typ, _ := record.ArrowType(f[1])
 		fields = append(fields, arrow.Field{Name: f[0], Type: typ, Nullable: true})
 	}
 	schema := arrow.NewSchema(fields, nil)
-	records := make([]connectors.Record, benchRows)
+	records := make([]record.Record, benchRows)
 	for i := range records {
-		records[i] = connectors.Record{
+		records[i] = record.Record{
 			"sku": fmt.Sprintf("SKU-%07d", i), "name": fmt.Sprintf("  Product %d ", i), "brand": "Acme",
 			"category": "Apparel > Shirts > Tees", "price": float64(i%500) + 0.99, "sale_price": float64(i%300) + 0.5,
 			"has_sale": i%3 == 0, "active": i%17 != 0, "qty": int64(i%40 - 5), "online": i%2 == 0,
 		}
 	}
-	in, err := connectors.BuildBatch(nil, schema, records)
+	in, err := record.BuildBatch(nil, schema, records)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -29,8 +29,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 	"github.com/possync/possync/transforms"
 	"github.com/possync/possync/transforms/internal/rowexpr"
 )
@@ -55,7 +55,7 @@ var component = spec.Component{
 		{
 			Name: "types", Type: spec.TypeMap,
 			Description: "Declared types of output fields whose type cannot be inferred from their expression.",
-			Items:       &spec.Field{Name: "type", Type: spec.TypeString, Enum: connectors.TypeNames()},
+			Items:       &spec.Field{Name: "type", Type: spec.TypeString, Enum: record.TypeNames()},
 			Example:     map[string]any{"qty": "int"},
 		},
 		{
@@ -133,7 +133,7 @@ func New(cfg spec.Config, env transforms.Env) (transforms.Transform, error) {
 	var progs []*rowexpr.Program
 	fields := make([]arrow.Field, 0, len(outs)+len(pass))
 	for i, o := range outs {
-		t, err := connectors.ArrowType(o.typ)
+		t, err := record.ArrowType(o.typ)
 		if err != nil {
 			return nil, fmt.Errorf("map: field %s: %w", o.name, err)
 		}

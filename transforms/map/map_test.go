@@ -11,8 +11,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
-	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 	"github.com/possync/possync/transforms"
 )
 
@@ -25,7 +25,7 @@ func inputSchema(t testing.TB) *arrow.Schema {
 		{"sku", "string"}, {"name", "string"}, {"brand", "string"}, {"price", "float"}, {"qty", "int"},
 		{"active", "bool"}, {"channel_online", "bool"}, {"note", "string"}, {"updated", "timestamp"},
 	} {
-		typ, err := connectors.ArrowType(f[1])
+		typ, err := record.ArrowType(f[1])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -34,7 +34,7 @@ func inputSchema(t testing.TB) *arrow.Schema {
 	return arrow.NewSchema(fields, nil)
 }
 
-var inputRows = []connectors.Record{
+var inputRows = []record.Record{
 	{"sku": "A1", "name": "  Shirt ", "brand": "Acme", "price": 10.5, "qty": int64(3), "active": true,
 		"channel_online": true, "note": "x", "updated": now.Add(-time.Hour)},
 	{"sku": "B2", "name": "Hat", "brand": "Zed", "price": nil, "qty": int64(-2), "active": false,
@@ -43,7 +43,7 @@ var inputRows = []connectors.Record{
 
 func inputBatch(t testing.TB) arrow.RecordBatch {
 	t.Helper()
-	b, err := connectors.BuildBatch(nil, inputSchema(t), inputRows)
+	b, err := record.BuildBatch(nil, inputSchema(t), inputRows)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,16 +76,16 @@ func newMap(t testing.TB, cfg spec.Config) *Map {
 	return tr.(*Map)
 }
 
-func apply(t testing.TB, b transforms.Batch, in arrow.RecordBatch) []connectors.Record {
+func apply(t testing.TB, b transforms.Batch, in arrow.RecordBatch) []record.Record {
 	t.Helper()
 	out, err := b.Apply(context.Background(), in)
 	if err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
 	defer out.Release()
-	rows := make([]connectors.Record, out.NumRows())
+	rows := make([]record.Record, out.NumRows())
 	for i := range rows {
-		rows[i] = connectors.RowRecord(out, i)
+		rows[i] = record.RowRecord(out, i)
 	}
 	return rows
 }
@@ -133,7 +133,7 @@ func TestMapValues(t *testing.T) {
 				extra["types"] = tt.types
 			}
 			m := newMap(t, mapConfig([]field{{"out", tt.expr}}, extra))
-			if got := connectors.TypeName(m.Schema().Field(0).Type); got != tt.typ {
+			if got := record.TypeName(m.Schema().Field(0).Type); got != tt.typ {
 				t.Errorf("type = %s, want %s", got, tt.typ)
 			}
 			rows := apply(t, m, in)
@@ -196,7 +196,7 @@ func TestMapSchemaOrderAndPassthrough(t *testing.T) {
 				t.Fatalf("schema = %v, want %v", names, tt.want)
 			}
 			rows := apply(t, m, in)
-			want := connectors.Record{"title": "  Shirt ", "price": 10.5, "available": true, "sku": "A1"}
+			want := record.Record{"title": "  Shirt ", "price": 10.5, "available": true, "sku": "A1"}
 			for _, n := range tt.want[len(fields):] {
 				want[n] = inputRows[0][n]
 			}
@@ -390,7 +390,7 @@ func TestMapCloneConcurrent(t *testing.T) {
 	in := inputBatch(t)
 	want := apply(t, m, in)
 	var wg sync.WaitGroup
-	results := make([][]connectors.Record, 2)
+	results := make([][]record.Record, 2)
 	for g := range results {
 		c := m.Clone()
 		wg.Add(1)
@@ -402,9 +402,9 @@ func TestMapCloneConcurrent(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				rows := make([]connectors.Record, out.NumRows())
+				rows := make([]record.Record, out.NumRows())
 				for i := range rows {
-					rows[i] = connectors.RowRecord(out, i)
+					rows[i] = record.RowRecord(out, i)
 				}
 				out.Release()
 				results[g] = rows
@@ -441,12 +441,12 @@ func TestMapCopiesFieldsAsIs(t *testing.T) {
 	if out.Column(0) != in.Column(0) || out.Column(2) != in.Column(8) || out.Column(1) == in.Column(4) {
 		t.Error("want the columns of id and t shared with the input, q converted")
 	}
-	want := []connectors.Record{
+	want := []record.Record{
 		{"id": "A1", "q": 3.0, "t": inputRows[0]["updated"], "n": "Shirt"},
 		{"id": "B2", "q": -2.0, "t": nil, "n": "Hat"},
 	}
 	for i, w := range want {
-		got := connectors.RowRecord(out, i)
+		got := record.RowRecord(out, i)
 		if ts, ok := w["t"].(time.Time); ok && !ts.Equal(got["t"].(time.Time)) {
 			t.Errorf("row %d: t = %v, want %v", i, got["t"], ts)
 		}

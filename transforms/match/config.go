@@ -3,7 +3,7 @@ package match
 import (
 	"strings"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // itemColumns name the fields of the items relation (defaults: the ascend source's).

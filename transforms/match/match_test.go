@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 	"github.com/possync/possync/transforms"
 )
 

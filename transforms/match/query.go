@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // The queries are generated on one line each: the runner maps a DuckDB error's LINE to the step's position in

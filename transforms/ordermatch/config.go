@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // Product keys, the values of products_by, in the order a line tries them by default.

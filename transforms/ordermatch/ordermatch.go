@@ -26,7 +26,7 @@ import (
 
 	"github.com/possync/possync/connectors/order"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 	"github.com/possync/possync/transforms"
 )
 

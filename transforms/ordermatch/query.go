@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/possync/possync/connectors/order"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // The queries are generated on one line each (the runner maps a DuckDB error's LINE to the step's position in

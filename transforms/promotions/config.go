@@ -4,7 +4,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // maxHorizon bounds the upcoming-changes window: the report query holds one row per day of it.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 	"github.com/possync/possync/transforms"
 )
 

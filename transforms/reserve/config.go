@@ -3,7 +3,7 @@ package reserve
 import (
 	"strings"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 type config struct {

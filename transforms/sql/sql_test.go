@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 	"github.com/possync/possync/transforms"
 )
 

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/possync/possync/connectors/internal/neterr"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // closedAddr returns the address of a port nothing listens on (a listener opened, then closed).

@@ -30,7 +30,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/possync/possync/connectors/internal/neterr"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // UserAgent identifies possync to the APIs (X-Series requires one).

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // newClient returns a client of srv whose sleeps are recorded instead of slept.

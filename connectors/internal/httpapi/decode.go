@@ -8,7 +8,7 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // decodeAnswer decodes the body of a 2xx answer into out (nothing to do when out is nil). An answer that

@@ -28,7 +28,7 @@ import (
 	"github.com/expr-lang/expr/patcher"
 	"github.com/expr-lang/expr/vm"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // Compiler compiles expressions against one input schema. It is safe for concurrent use.
@@ -69,7 +69,7 @@ func NewCompiler(input *arrow.Schema, now time.Time, loc *time.Location) *Compil
 type Program struct {
 	// Source is the expression as written.
 	Source spec.Expr
-	// Type is the field type name (see connectors.TypeNames) of the expression's result as inferred from its
+	// Type is the field type name (see record.TypeNames) of the expression's result as inferred from its
 	// operands, or "" when it cannot be inferred (the value's type is then only known at run time).
 	Type string
 	prog *vm.Program

@@ -11,8 +11,8 @@ import (
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 
-	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 // Evaluator runs programs over the rows of batches. It reuses one environment map and one VM, so it is not
@@ -150,5 +150,5 @@ func reader(a arrow.Array) func(int) any {
 			return c.Value(i)
 		}
 	}
-	return func(i int) any { return connectors.Value(a, i) }
+	return func(i int) any { return record.Value(a, i) }
 }

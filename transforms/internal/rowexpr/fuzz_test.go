@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 // FuzzCompile feeds arbitrary expression text (as written in a map or filter step) to Compile. It must not
@@ -25,7 +25,7 @@ func FuzzCompile(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	in, err := connectors.BuildBatch(nil, schema, []connectors.Record{
+	in, err := record.BuildBatch(nil, schema, []record.Record{
 		{"s": "abc", "i": int64(300), "f": 2.5, "b": true,
 			"t": time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC), "d": time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)},
 		{},
@@ -48,10 +48,10 @@ func FuzzCompile(f *testing.F) {
 			}
 			return
 		}
-		if p.Type != "" && !slices.Contains(connectors.TypeNames(), p.Type) {
+		if p.Type != "" && !slices.Contains(record.TypeNames(), p.Type) {
 			t.Fatalf("Compile(%q): unknown result type %q", text, p.Type)
 		}
-		for _, typ := range connectors.TypeNames() {
+		for _, typ := range record.TypeNames() {
 			if sql, ok := p.SQLValue(typ, "x"); ok && (sql == "" || len(sql) > maxSQL) {
 				t.Fatalf("SQLValue(%q, %s) = %d bytes of SQL", text, typ, len(sql))
 			}

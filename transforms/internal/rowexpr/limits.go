@@ -1,7 +1,7 @@
 package rowexpr
 
 import (
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // Limits on the expressions Compile accepts. expr-lang's lexer and parser recurse on nesting: about a

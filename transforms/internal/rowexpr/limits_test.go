@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/spec"
 )
 
 // TestCompileLimits checks that expressions too long or too deeply nested are refused with a diagnostic

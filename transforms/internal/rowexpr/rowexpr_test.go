@@ -9,8 +9,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
-	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 var schema = arrow.NewSchema([]arrow.Field{
@@ -98,7 +98,7 @@ func TestEvaluatorLoadsOnlyUsedFields(t *testing.T) {
 }
 
 func TestEvaluate(t *testing.T) {
-	in, err := connectors.BuildBatch(nil, arrow.NewSchema(schema.Fields()[:2], nil), []connectors.Record{
+	in, err := record.BuildBatch(nil, arrow.NewSchema(schema.Fields()[:2], nil), []record.Record{
 		{"s": "abc", "i": int64(300)},
 		{"s": nil, "i": nil},
 	})
@@ -146,7 +146,7 @@ func TestEvaluate(t *testing.T) {
 }
 
 func TestBindMissingField(t *testing.T) {
-	in, err := connectors.BuildBatch(nil, arrow.NewSchema(schema.Fields()[:1], nil), nil)
+	in, err := record.BuildBatch(nil, arrow.NewSchema(schema.Fields()[:1], nil), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

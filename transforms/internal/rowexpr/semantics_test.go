@@ -7,8 +7,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
-	"github.com/possync/possync/connectors"
-	"github.com/possync/possync/pipelines/spec"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/spec"
 )
 
 // semSchema is the input of the semantics tests: two nullable fields of each type.
@@ -29,13 +29,13 @@ var semSchema = arrow.NewSchema([]arrow.Field{
 type fails struct{}
 
 // evalRow compiles text against semSchema and evaluates it on one row.
-func evalRow(t *testing.T, text string, row connectors.Record) (any, error) {
+func evalRow(t *testing.T, text string, row record.Record) (any, error) {
 	t.Helper()
 	p, err := NewCompiler(semSchema, time.Unix(0, 0), nil).Compile(spec.Expr{Text: text})
 	if err != nil {
 		t.Fatalf("compile %q: %v", text, err)
 	}
-	in, err := connectors.BuildBatch(nil, semSchema, []connectors.Record{row})
+	in, err := record.BuildBatch(nil, semSchema, []record.Record{row})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestExprSemantics(t *testing.T) {
 	nan := math.NaN()
 	tests := []struct {
 		text string
-		row  connectors.Record
+		row  record.Record
 		want any // a value, or fails{}
 	}{
 		// Reading, comparing to nil, ?? and the patched equality never fail.
@@ -67,9 +67,9 @@ func TestExprSemantics(t *testing.T) {
 		{`s != "x"`, nil, true},
 		{"s == s2", nil, true},
 		{"i == 1", nil, false},
-		{"f == f2", connectors.Record{"f": nan, "f2": nan}, false},
-		{"f != f", connectors.Record{"f": nan}, true},
-		{"i == f", connectors.Record{"i": int64(2), "f": 2.0}, true},
+		{"f == f2", record.Record{"f": nan, "f2": nan}, false},
+		{"f != f", record.Record{"f": nan}, true},
+		{"i == f", record.Record{"i": int64(2), "f": 2.0}, true},
 		{`s ?? "d"`, nil, "d"},
 		{"+i", nil, nil},
 		// Arithmetic, ordering, boolean logic and string functions fail on nil.
@@ -95,8 +95,8 @@ func TestExprSemantics(t *testing.T) {
 		{"abs(f)", nil, fails{}},
 		{`hasPrefix(s, "a")`, nil, fails{}},
 		{`hasSuffix(s, "a")`, nil, fails{}},
-		{"max(i, i2)", connectors.Record{"i": int64(1)}, fails{}},
-		{"min(f, f2)", connectors.Record{"f2": 1.0}, fails{}},
+		{"max(i, i2)", record.Record{"i": int64(1)}, fails{}},
+		{"min(f, f2)", record.Record{"f2": 1.0}, fails{}},
 		// ... but a one-argument max or min is the argument, nil included.
 		{"max(i)", nil, nil},
 		{"min(f)", nil, nil},
@@ -110,41 +110,41 @@ func TestExprSemantics(t *testing.T) {
 		{`s in ["a", "b"]`, nil, false},
 		{"i in [1, 2]", nil, false},
 		{"i in [0]", nil, false},
-		{"f in [1, 2.5]", connectors.Record{"f": 2.5}, true},
-		{"i in [1, 2.5]", connectors.Record{"i": int64(1)}, true},
+		{"f in [1, 2.5]", record.Record{"f": 2.5}, true},
+		{"i in [1, 2.5]", record.Record{"i": int64(1)}, true},
 		{`s not in ["a"]`, nil, true},
 		// The right side of && and || may be nil: the result is nil.
-		{"b && b2", connectors.Record{"b": true}, nil},
-		{"b || b2", connectors.Record{"b": false}, nil},
+		{"b && b2", record.Record{"b": true}, nil},
+		{"b || b2", record.Record{"b": false}, nil},
 		// Short-circuit: the right side is not evaluated.
-		{"b && i > 0", connectors.Record{"b": false}, false},
-		{"b || i > 0", connectors.Record{"b": true}, true},
-		{"b ? i + 1 : 0", connectors.Record{"b": false}, 0},
-		{`s ?? (s2 + "y")`, connectors.Record{"s": "x"}, "x"},
+		{"b && i > 0", record.Record{"b": false}, false},
+		{"b || i > 0", record.Record{"b": true}, true},
+		{"b ? i + 1 : 0", record.Record{"b": false}, 0},
+		{`s ?? (s2 + "y")`, record.Record{"s": "x"}, "x"},
 		// Integers wrap; modulo by zero fails; division is float.
-		{"i + 1", connectors.Record{"i": int64(math.MaxInt64)}, math.MinInt64},
-		{"i * 2", connectors.Record{"i": int64(math.MaxInt64)}, -2},
-		{"-i", connectors.Record{"i": int64(math.MinInt64)}, math.MinInt64},
-		{"abs(i)", connectors.Record{"i": int64(math.MinInt64)}, int64(math.MinInt64)},
-		{"i % i2", connectors.Record{"i": int64(math.MinInt64), "i2": int64(-1)}, 0},
-		{"i % i2", connectors.Record{"i": int64(-7), "i2": int64(3)}, -1},
-		{"i % 0", connectors.Record{"i": int64(7)}, fails{}},
-		{"i / 0", connectors.Record{"i": int64(7)}, math.Inf(1)},
+		{"i + 1", record.Record{"i": int64(math.MaxInt64)}, math.MinInt64},
+		{"i * 2", record.Record{"i": int64(math.MaxInt64)}, -2},
+		{"-i", record.Record{"i": int64(math.MinInt64)}, math.MinInt64},
+		{"abs(i)", record.Record{"i": int64(math.MinInt64)}, int64(math.MinInt64)},
+		{"i % i2", record.Record{"i": int64(math.MinInt64), "i2": int64(-1)}, 0},
+		{"i % i2", record.Record{"i": int64(-7), "i2": int64(3)}, -1},
+		{"i % 0", record.Record{"i": int64(7)}, fails{}},
+		{"i / 0", record.Record{"i": int64(7)}, math.Inf(1)},
 		{"7 / 2", nil, 3.5},
 		// Floats: NaN is unordered, abs keeps -0.
-		{"f < 1", connectors.Record{"f": nan}, false},
-		{"1 < f", connectors.Record{"f": nan}, false},
-		{"max(f, f2)", connectors.Record{"f": 1.0, "f2": nan}, 1.0},
-		{"max(f, f2)", connectors.Record{"f": nan, "f2": 1.0}, nan},
-		{"1 / abs(f)", connectors.Record{"f": math.Copysign(0, -1)}, math.Inf(-1)},
+		{"f < 1", record.Record{"f": nan}, false},
+		{"1 < f", record.Record{"f": nan}, false},
+		{"max(f, f2)", record.Record{"f": 1.0, "f2": nan}, 1.0},
+		{"max(f, f2)", record.Record{"f": nan, "f2": 1.0}, nan},
+		{"1 / abs(f)", record.Record{"f": math.Copysign(0, -1)}, math.Inf(-1)},
 		// Strings: len counts runes, upper keeps ß, trim trims Unicode spaces, split indexes from the end.
-		{"len(s)", connectors.Record{"s": "héllo"}, 5},
-		{"upper(s)", connectors.Record{"s": "straße"}, "STRAßE"},
-		{"trim(s)", connectors.Record{"s": "\u00a0\u3000 x\u2028\u0085"}, "x"},
-		{`split(s, ",")[-1]`, connectors.Record{"s": "a,b"}, "b"},
-		{`split(s, ",")[2]`, connectors.Record{"s": "a,b"}, fails{}},
-		{`split(s, ",")[0]`, connectors.Record{"s": ""}, ""},
-		{`split(s, "")[0]`, connectors.Record{"s": ""}, fails{}},
+		{"len(s)", record.Record{"s": "héllo"}, 5},
+		{"upper(s)", record.Record{"s": "straße"}, "STRAßE"},
+		{"trim(s)", record.Record{"s": "\u00a0\u3000 x\u2028\u0085"}, "x"},
+		{`split(s, ",")[-1]`, record.Record{"s": "a,b"}, "b"},
+		{`split(s, ",")[2]`, record.Record{"s": "a,b"}, fails{}},
+		{`split(s, ",")[0]`, record.Record{"s": ""}, ""},
+		{`split(s, "")[0]`, record.Record{"s": ""}, fails{}},
 	}
 	for _, tt := range tests {
 		got, err := evalRow(t, tt.text, tt.row)

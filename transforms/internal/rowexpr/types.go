@@ -9,11 +9,10 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/expr-lang/expr/ast"
-
-	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/record"
 )
 
-// Field type names (see connectors.TypeNames) that expressions produce.
+// Field type names (see record.TypeNames) that expressions produce.
 const (
 	TypeString    = "string"
 	TypeInt       = "int"
@@ -27,7 +26,7 @@ var timeType = reflect.TypeOf(time.Time{})
 
 // zeroValue is a value of the Go type under which expressions see a column of type t.
 func zeroValue(t arrow.DataType) any {
-	switch connectors.TypeName(t) { // the type connectors.Value reads the column as
+	switch record.TypeName(t) { // the type record.Value reads the column as
 	case "int":
 		return int64(0)
 	case "float":
@@ -127,7 +126,7 @@ func Compatible(declared, inferred string) bool {
 }
 
 // Appender returns a function that appends expression results to b, a builder of the Arrow type of field type
-// typ (see connectors.ArrowType). nil appends a NULL; an int is stored in a float field; a time in a date
+// typ (see record.ArrowType). nil appends a NULL; an int is stored in a float field; a time in a date
 // field keeps its calendar date in its own time zone; any other value of the wrong type is an error.
 func Appender(typ string, b array.Builder) (func(any) error, error) {
 	switch bb := b.(type) {

@@ -1,4 +1,4 @@
-package connectors
+package record
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 )
 
-// JSON appends records and changes as JSON without reflection: the intents of every applied batch and the
+// JSON appends records as JSON without reflection: the intents of every applied batch and the
 // file sink's change log are written once per change, and encoding/json spends most of that time reflecting
 // over maps and sorting their keys. The output is byte for byte what encoding/json writes for the same values
 // (a test holds the two equal): objects with sorted keys, floats in its format, times as RFC 3339.
@@ -157,31 +157,6 @@ func (e *JSON) AppendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
-}
-
-// AppendChange appends c as encoding/json writes a Change (field names as declared: ID, Action, Key,
-// Fields, Before, After): the form of the runner's intents.
-func (e *JSON) AppendChange(dst []byte, c *Change) ([]byte, error) {
-	dst = append(dst, `{"ID":`...)
-	dst = e.AppendString(dst, c.ID)
-	dst = append(dst, `,"Action":`...)
-	dst = e.AppendString(dst, string(c.Action))
-	var err error
-	dst = append(dst, `,"Key":`...)
-	if dst, err = e.AppendRecord(dst, c.Key); err != nil {
-		return dst, fmt.Errorf("key: %w", err)
-	}
-	dst = append(dst, `,"Fields":`...)
-	dst = e.AppendStrings(dst, c.Fields)
-	dst = append(dst, `,"Before":`...)
-	if dst, err = e.AppendRecord(dst, c.Before); err != nil {
-		return dst, fmt.Errorf("before: %w", err)
-	}
-	dst = append(dst, `,"After":`...)
-	if dst, err = e.AppendRecord(dst, c.After); err != nil {
-		return dst, fmt.Errorf("after: %w", err)
-	}
-	return append(dst, '}'), nil
 }
 
 // AppendStrings appends a JSON array of strings; a nil slice is null.

@@ -117,7 +117,7 @@ func TestCodeCatalogue(t *testing.T) {
 	// errorf helpers), in packages that import spec: folder + "." + name → argument index.
 	importsSpec := func(f *ast.File) bool {
 		for _, imp := range f.Imports {
-			if strings.HasSuffix(imp.Path.Value, `/pipelines/spec"`) {
+			if strings.HasSuffix(imp.Path.Value, `/possync/spec"`) {
 				return true
 			}
 		}
@@ -149,16 +149,16 @@ func TestCodeCatalogue(t *testing.T) {
 		}
 	}
 
-	isSpec := func(path string) bool { return strings.HasPrefix(path, "pipelines/spec/") }
+	isSpec := func(path string) bool { return strings.HasPrefix(path, "spec/") }
 	literal := func(path string, e ast.Expr, where string) {
 		if lit, ok := e.(*ast.BasicLit); ok && lit.Kind == token.STRING {
-			t.Errorf("%s: diagnostic code %s written as a literal %s; use (or add) a constant of pipelines/spec/codes.go",
+			t.Errorf("%s: diagnostic code %s written as a literal %s; use (or add) a constant of spec/codes.go",
 				fset.Position(lit.Pos()), lit.Value, where)
 		}
 	}
 	for i, f := range files {
 		path := paths[i]
-		if path == "pipelines/spec/codes.go" || !importsSpec(f) {
+		if path == "spec/codes.go" || !importsSpec(f) {
 			continue
 		}
 		dir := filepath.Dir(path)
@@ -178,7 +178,7 @@ func TestCodeCatalogue(t *testing.T) {
 				for j, name := range x.Names {
 					if j < len(x.Values) && strings.HasPrefix(strings.ToLower(name.Name), "code") {
 						if lit, ok := x.Values[j].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-							t.Errorf("%s: code constant %s declared outside the catalogue (pipelines/spec/codes.go)",
+							t.Errorf("%s: code constant %s declared outside the catalogue (spec/codes.go)",
 								fset.Position(name.Pos()), name.Name)
 						}
 					}
@@ -211,7 +211,7 @@ func TestCodeCatalogue(t *testing.T) {
 				case *ast.SelectorExpr:
 					name = dir + "." + fn.Sel.Name // a method of this package
 					if id, ok := fn.X.(*ast.Ident); ok && id.Name == "spec" {
-						name = "pipelines/spec." + fn.Sel.Name
+						name = "spec." + fn.Sel.Name
 					}
 				}
 				if idx, ok := codeParam[name]; ok && idx < len(x.Args) {

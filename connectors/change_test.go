@@ -1,0 +1,58 @@
+package connectors
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/possync/possync/record"
+)
+
+func TestChangeJSON(t *testing.T) {
+	c := Change{ID: "abc", Action: Update, Key: record.Record{"sku": "A<1>"}, Fields: []string{"price"},
+		Before: record.Record{"sku": "A<1>", "price": 10.0, "qty": int64(3), "t": time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)},
+		After:  record.Record{"sku": "A<1>", "price": 12.5, "qty": nil, "name": "x & y", "on": true}}
+	e := &record.JSON{EscapeHTML: true}
+	got, err := c.AppendJSON(e, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(c)
+	if string(got) != string(want) {
+		t.Errorf("AppendJSON:\n got %s\nwant %s", got, want)
+	}
+	var back Change
+	if err := json.Unmarshal(got, &back); err != nil || back.ID != "abc" || back.Key["sku"] != "A<1>" {
+		t.Errorf("round trip: %+v, %v", back, err)
+	}
+	del := Change{ID: "d", Action: Delete, Key: record.Record{"sku": "B"}}
+	got, _ = del.AppendJSON(e, nil)
+	want, _ = json.Marshal(del)
+	if string(got) != string(want) {
+		t.Errorf("delete:\n got %s\nwant %s", got, want)
+	}
+	if _, err := e.AppendRecord(nil, record.Record{"p": math.NaN()}); err == nil || !strings.Contains(err.Error(), "field p") {
+		t.Errorf("NaN: error %v, want one naming field p", err)
+	}
+}
+
+func BenchmarkJSONChange(b *testing.B) {
+	c := Change{ID: "3c6e5ad74020a3046b6a7fd9", Action: Update, Key: record.Record{"sku": "SK0000012345"}, Fields: []string{"price", "qty"},
+		Before: record.Record{"sku": "SK0000012345", "price": 10.0, "qty": int64(3), "title": "Trail bike 29\" | ACME", "online": true},
+		After: record.Record{"sku": "SK0000012345", "price": 12.5, "qty": int64(4), "title": "Trail bike 29\" | ACME", "online": true,
+			"updated_at": time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}
+	b.Run("encoding/json", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = json.Marshal(c)
+		}
+	})
+	b.Run("JSON", func(b *testing.B) {
+		e := &record.JSON{EscapeHTML: true}
+		var buf []byte
+		for b.Loop() {
+			buf, _ = c.AppendJSON(e, buf[:0])
+		}
+	})
+}
