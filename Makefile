@@ -67,14 +67,15 @@ vet:
 ## plan again (nothing left), then POS edits and an edit made directly in the store, synced with --refresh.
 ## Then `possync demo bikeshop`: an Ascend POS chain's inventory uploads over the embedded FTP server, matched
 ## to the store's products and synced. Then `possync demo orders`: the website's orders from its order export
-## emulator, imported once each and confirmed; an order served again is not imported twice. It fails unless
+## emulator, imported once each and confirmed; an order served again is not imported twice; the POS sales'
+## statuses back to the website, each sent once (a cancellation through the mass-change guard). It fails unless
 ## every step exits as expected. `possync demo acme-outdoor` runs the file-based example.
 demo: build
 	rm -rf "$(DEMO_WORK)" "$(DEMO_WORK)-bikeshop" "$(DEMO_WORK)-orders"
 	$(BIN) demo --dir "$(DEMO_WORK)"
 	@echo && echo "==> The Ascend bike-shop chain, over the embedded FTP server" && echo
 	$(BIN) demo bikeshop --dir "$(DEMO_WORK)-bikeshop"
-	@echo && echo "==> The website's orders, from its order export, each imported once and confirmed" && echo
+	@echo && echo "==> The website's orders, from its order export, each imported once and confirmed; their POS statuses back" && echo
 	$(BIN) demo orders --dir "$(DEMO_WORK)-orders"
 
 ## generate: regenerate committed generated files (the pipeline JSON Schema).

@@ -79,9 +79,11 @@ type Env struct {
 	// FTP serves the Ascend POS uploads (the bikeshop example).
 	FTP *ftptest.Server
 	// Orders is the website's order export (the orders example).
-	Orders  *orderurltest.Server
-	example string
-	closers []func()
+	Orders *orderurltest.Server
+	// statusCalls is how many UpdateStatus calls Orders had received when the demo command began (statusCommand).
+	statusCalls int
+	example     string
+	closers     []func()
 }
 
 // Lookup reads a variable of the environment, then of the process; pass it as pipelines.Options.LookupEnv.

@@ -90,10 +90,97 @@ func ordersScenario() []Step {
 			e.Orders.Unconfirm(OrderDelivery)
 			return nil
 		},
-		Note: "(Only " + OrderUnknownCustomer + " is planned, once: " + OrderDelivery + " is in the state already, so " +
-			"it is confirmed again and never imported twice. The other held-back orders still wait for their fix.)",
-		Plain: true,
+		Commands: []Command{{
+			Args: "plan orders.yaml --limit 20",
+			Exit: 2,
+			Note: "(Only " + OrderUnknownCustomer + " is planned, once: " + OrderDelivery + " is in the state already, so " +
+				"it is confirmed again and never imported twice. The other held-back orders still wait for their fix.)",
+		}, {
+			Args: "apply orders.yaml",
+		}, {
+			Args: "plan orders.yaml",
+		},
+			statusCommand("apply statuses.yaml", 0, "(statuses.yaml records the new sale, open in the POS: nothing to tell the website yet.)"),
+		},
+	}, {
+		Title: "In the POS, the store works the imported orders: Downtown packs Sam Okafor's pickup " + OrderPickup +
+			" (Ready for Pickup), Main Street completes Jane Rider's delivery " + OrderDelivery + " (the sale is closed), " +
+			"and Chris Mendez's order " + OrderUnknownCustomer + " is voided. statuses.yaml takes this back to the website.",
+		Do: worksOrders,
+		Commands: []Command{{
+			Args: "plan statuses.yaml --limit 20",
+			Exit: 2,
+			Note: "(Two status changes and one cancellation. A cancel cannot be undone on the website (the customer is " +
+				"refunded and emailed), so it is planned as a deactivate, which the mass-change guard counts: 1 of the 3 " +
+				"orders possync recorded is over the 10% limit, and the plan is blocked.)",
+		},
+			statusCommand("apply statuses.yaml", 3, "(The guard refuses the run with exit code 3: nothing is sent.)"),
+			statusCommand("apply statuses.yaml --allow-mass-change", 0, "(Reviewed and intended: the demo overrides the guard.)"),
+			statusCommand("apply statuses.yaml", 0, "(A rerun: the state knows what the website was told, so nothing is sent again.)"),
+		},
 	}}
+}
+
+// worksOrders is what the store does in the POS with the imported orders (the scenario's second step): the
+// pickup's every line packed at Downtown (its PICKUP fulfillment: Ready for Pickup), the delivery's sale
+// closed (Completed), and the order of the customer the integrator added voided (Rejected).
+func worksOrders(e *Env) error {
+	sales := map[string]string{}
+	for _, x := range e.RetailPOS.Sales() {
+		sales[x.SourceID] = x.ID
+	}
+	for _, id := range []string{OrderPickup, OrderDelivery, OrderUnknownCustomer} {
+		if sales[id] == "" {
+			return fmt.Errorf("demo: no POS sale for order %s", id)
+		}
+	}
+	e.RetailPOS.PackForPickup(sales[OrderPickup])
+	if !e.RetailPOS.SetSaleState(sales[OrderDelivery], "closed") || !e.RetailPOS.SetSaleState(sales[OrderUnknownCustomer], "voided") {
+		return fmt.Errorf("demo: the POS lost a sale")
+	}
+	return nil
+}
+
+// statusCommand is a demo command of statuses.yaml followed by the status changes it sent to the website.
+func statusCommand(args string, exit int, note string) Command {
+	return Command{Args: args, Exit: exit, Note: note, Show: (*Env).sentStatuses,
+		Before: func(e *Env) { e.statusCalls = len(e.Orders.CallsOf("UpdateStatus")) }}
+}
+
+// sentStatuses describes the UpdateStatus calls the website's order site received since the command began
+// (statusCommand), as its emulator recorded them: what the website was told, and so what it emailed its
+// customers.
+func (e *Env) sentStatuses() string {
+	calls := e.Orders.CallsOf("UpdateStatus")
+	fresh := calls[min(e.statusCalls, len(calls)):]
+	e.statusCalls = len(calls)
+	if len(fresh) == 0 {
+		return "The website received no status change (the order site emulator recorded no UpdateStatus call)."
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "The website received %d status change(s) (UpdateStatus calls the order site emulator recorded):\n", len(fresh))
+	for _, c := range fresh {
+		fmt.Fprintf(&b, "  order %s  -> %-17s %s\n", c.OrderNumber, c.OrderStatus, customerHears[c.OrderStatus])
+	}
+	return b.String()
+}
+
+// customerHears is what the website tells the customer for each status of the example's table.
+var customerHears = map[string]string{
+	"Ready for Pickup": "(the customer is emailed that the order is ready for pickup)",
+	"Shipping":         "(the customer is emailed that the order shipped)",
+	"Dealer Delivery":  "(the customer is emailed that the store delivers the order)",
+	"Canceled":         "(the website refunds the customer and emails the cancellation)",
+}
+
+// Intro says, before the demo first runs a pipeline file of the example, what it is about; empty when the
+// example's story needs no introduction for it.
+func (e *Env) Intro(file string) string {
+	if e.example == "orders" && file == "statuses.yaml" {
+		return "--- statuses.yaml: the POS sales' statuses back to the website (retailpos_sales -> order_status -> " +
+			"order_url_status).\n    Every sale is still open in the POS, so its first run only records them: nothing is sent."
+	}
+	return ""
 }
 
 // Summary describes the example's world after a sync, for the demo: the POS sales made from website orders,

@@ -19,6 +19,25 @@ type Step struct {
 	// NoChanges says the plan after the step changes nothing (the point the step makes): the demo expects
 	// plan's exit code 0 and applies nothing.
 	NoChanges bool
+	// Commands, when set, are what the demo runs after the step instead of its usual plan, apply and plan of
+	// every pipeline of the example: for a step whose point is in a sequence of its own (a guard refusing
+	// first, then a rerun that sends nothing).
+	Commands []Command
+}
+
+// Command is one possync command the demo runs after a step.
+type Command struct {
+	// Args are the command line after "possync", e.g. "plan statuses.yaml --limit 20".
+	Args string
+	// Exit is the exit code the command must end with; any other fails the demo.
+	Exit int
+	// Note is printed after the command's output: what to look for in it.
+	Note string
+	// Before, when set, is called just before the command runs (e.g. to mark where the calls it causes begin).
+	Before func(e *Env)
+	// Show, when set, is printed after the note: what the emulators recorded (e.g. the calls a website
+	// received).
+	Show func(e *Env) string
 }
 
 // Scenario is what `possync demo` does between runs of the example, to show the sync rules at work. Examples

@@ -76,6 +76,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	d := &demo{ctx: ctx, stdout: stdout, stderr: stderr}
 	for _, f := range files {
+		if intro := env.Intro(f); intro != "" {
+			fmt.Fprintln(stdout, "\n"+intro)
+		}
 		d.step(0, "possync validate "+f)
 		d.step(2, "possync plan "+f+" --out out/plan.json --limit 5")
 		d.step(0, "possync apply "+f+" --plan out/plan.json")
@@ -90,6 +93,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err := s.Do(env); err != nil {
 			fmt.Fprintln(stderr, "possync demo:", err)
 			return 1
+		}
+		if len(s.Commands) > 0 {
+			d.commands(env, s.Commands)
+			continue
 		}
 		for _, f := range files {
 			if s.Plain {
@@ -148,5 +155,24 @@ func (d *demo) step(want int, cmdline string) {
 	if got := run(d.ctx, args, d.stdout, d.stderr); got != want {
 		fmt.Fprintf(d.stderr, "possync demo: %q exited %d, want %d\n", cmdline, got, want)
 		d.failed = true
+	}
+}
+
+// commands runs a step's own command sequence, printing each command's note and what the emulators recorded.
+func (d *demo) commands(env *examples.Env, cmds []examples.Command) {
+	for _, c := range cmds {
+		if c.Before != nil && !d.failed {
+			c.Before(env)
+		}
+		d.step(c.Exit, "possync "+c.Args)
+		if d.failed {
+			return
+		}
+		if c.Note != "" {
+			fmt.Fprintln(d.stdout, "\n"+c.Note)
+		}
+		if c.Show != nil {
+			fmt.Fprintln(d.stdout, strings.TrimRight(c.Show(env), "\n"))
+		}
 	}
 }
