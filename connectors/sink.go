@@ -99,6 +99,16 @@ type Estimate struct {
 	Note string `json:"note"`
 }
 
+// Canceller is implemented by sinks for which a record turning inactive is irreversible on the target: an
+// order cancelled on a website (the customer refunded and emailed). CancelField names the boolean field of
+// the records that turns false on such a change. The runner then requires the pipeline's diff.active_field
+// to be that field, so that the change is always planned as a deactivate, which guards.max_delete_percent
+// counts like any destructive change; without it the change would be an update no guard sees. Such a sink
+// refuses a change that turns the field false as a create or an update.
+type Canceller interface {
+	CancelField() string
+}
+
 // ConnectionTester is implemented by connectors that can test connectivity and credentials without reading
 // or writing data (`possync check`).
 type ConnectionTester interface {

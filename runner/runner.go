@@ -259,7 +259,7 @@ func (s *session) buildSink() spec.Diagnostics {
 		return diags
 	}
 	s.sink = sink
-	return diags
+	return append(diags, s.checkCancels()...)
 }
 
 // Check type-checks a pipeline without reading data: it builds every component, runs the steps over empty

@@ -71,6 +71,9 @@ const (
 	// ColImported is the optional bool column of a source read only for reservations (confirm: false): the
 	// order carries the mark an order pipeline sets once it imported the order into the POS.
 	ColImported = "imported"
+	// ColActive is the bool of a status record (the order_status transform's output) that turns false once
+	// the order is canceled: the status sinks' connectors.Canceller field.
+	ColActive = "active"
 )
 
 // Schema is the schema of the order record as sources yield it. Transforms may add columns (order_match adds
@@ -151,4 +154,10 @@ func DecodeLines(text string) ([]Line, error) {
 		return nil, fmt.Errorf("decode order lines: %w", err)
 	}
 	return lines, nil
+}
+
+// Cancels reports whether a status change with these values cancels the order: ColActive turns false (it is
+// false after, and was not false before; before is nil for a new record).
+func Cancels(before, after map[string]any) bool {
+	return after[ColActive] == false && before[ColActive] != false
 }

@@ -37,7 +37,14 @@ type StatusSink struct {
 	c *client
 }
 
-var _ connectors.Sink = (*StatusSink)(nil)
+var (
+	_ connectors.Sink      = (*StatusSink)(nil)
+	_ connectors.Canceller = (*StatusSink)(nil)
+)
+
+// CancelField names the records' field that turns false when the order is canceled (order_status's active):
+// the runner requires diff.active_field to be it, so that a cancellation is a deactivate the guard counts.
+func (s *StatusSink) CancelField() string { return order.ColActive }
 
 // NewStatusSink builds the sink; it checks the settings (as the order_url source does) and that the records
 // are keyed by order_id and carry status. It touches no network.
@@ -72,7 +79,9 @@ func (s *StatusSink) Close() error {
 
 // Apply sets the status of each created, updated or deactivated (canceled) order: UpdateStatus with the
 // record's status. A NULL or empty status, or one equal to the status last applied, is acknowledged without a
-// call (nothing to tell the website). A deletion is refused: an order never leaves the website.
+// call (nothing to tell the website). A deletion is refused: an order never leaves the website. So is a
+// cancellation (active turning false) that comes as a create or an update instead of a deactivate: it would
+// have passed the mass-change guard.
 func (s *StatusSink) Apply(ctx context.Context, changes []connectors.Change) ([]error, error) {
 	out := make([]error, len(changes))
 	for i := range out {
@@ -82,6 +91,11 @@ func (s *StatusSink) Apply(ctx context.Context, changes []connectors.Change) ([]
 		id, _ := c.Key[order.ColOrderID].(string)
 		if c.Action == connectors.Delete {
 			out[i] = &connectors.ChangeError{Reason: fmt.Sprintf("order %s: order_url_status never deletes an order (set diff.on_missing: keep)", id)}
+			continue
+		}
+		if order.Cancels(c.Before, c.After) && c.Action != connectors.Deactivate {
+			out[i] = &connectors.ChangeError{Reason: fmt.Sprintf("order %s: a cancellation planned as a %s is not sent: it must be "+
+				"a deactivate, which the mass-change guard counts (set diff.active_field: %s)", id, c.Action, order.ColActive)}
 			continue
 		}
 		status, _ := c.After[StatusField].(string)
@@ -161,7 +175,10 @@ var statusSpec = spec.Component{
 &OrderStatus={status} (domain README §7.2) for every order record that is created, updated or deactivated (a
 cancellation) with a status, e.g. the output of order_status. Key the pipeline by order_id. A NULL or empty
 status (nothing to tell yet) and a status equal to the one last sent are acknowledged without a call; a deletion
-is refused (set diff.on_missing: keep). The website applies the status and, for statuses it notifies about
+is refused (set diff.on_missing: keep). A cancellation cannot be undone on the website, so the pipeline must
+set diff.active_field: active (plan, apply and validate refuse it otherwise): a cancellation is then a
+deactivation, which the mass-change guard (guards.max_delete_percent) counts; one that comes as a create or an
+update is rejected, never sent. The website applies the status and, for statuses it notifies about
 (Ready for Pickup, Shipping, Canceled in the default table), emails the customer: possync sends the status, the
 website decides the email. A call the site refuses (Success false, an unknown order) is a rejected change,
 tried again by the next run; a refused URL key stops the run. 503, 502, 504, 429 and timeouts are retried with

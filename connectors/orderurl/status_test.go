@@ -76,3 +76,58 @@ func TestStatusSink(t *testing.T) {
 		t.Errorf("wrong key: outcome %v, err %v; want the run stopped without the key in the error", out[0], err)
 	}
 }
+
+// A cancellation (active turning false) is sent only as a deactivate, which the mass-change guard counts: as
+// a create or an update it is refused, named, and never sent. A canceled order's later change is no new
+// cancellation.
+func TestStatusSinkSendsCancelsOnlyAsDeactivates(t *testing.T) {
+	cases := []struct {
+		name          string
+		action        connectors.Action
+		before, after any // active
+		status        string
+		sent          bool
+	}{
+		{"deactivate cancels", connectors.Deactivate, true, false, "Canceled", true},
+		{"update that cancels", connectors.Update, true, false, "Canceled", false},
+		{"update that cancels, active unknown before", connectors.Update, nil, false, "Canceled", false},
+		{"create that is canceled", connectors.Create, nil, false, "Canceled", false},
+		{"update of an active order", connectors.Update, true, true, "Shipping", true},
+		{"update of a canceled order", connectors.Update, false, false, "Cancelled", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			site := orderurltest.New(orderurltest.Options{})
+			defer site.Close()
+			site.Add(orderurltest.Order{ID: "C1"})
+			k := statusSink(t, site, site.URLKey())
+			if k.CancelField() != "active" {
+				t.Fatalf("CancelField %q, want active (order_status's field)", k.CancelField())
+			}
+			c := connectors.Change{ID: "c", Action: tc.action, Key: record.Record{"order_id": "C1"},
+				After: record.Record{"order_id": "C1", "status": tc.status, "active": tc.after}}
+			if tc.action != connectors.Create {
+				c.Before = record.Record{"order_id": "C1", "status": "Being Processed", "active": tc.before}
+			}
+			out, err := k.Apply(context.Background(), []connectors.Change{c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls := site.CallsOf("UpdateStatus")
+			if tc.sent {
+				if out[0] != nil || len(calls) != 1 || calls[0].OrderStatus != tc.status {
+					t.Errorf("outcome %v, calls %+v; want %s sent once", out[0], calls, tc.status)
+				}
+				return
+			}
+			var ce *connectors.ChangeError
+			if !errors.As(out[0], &ce) || !strings.Contains(ce.Reason, "order C1: a cancellation planned as a "+string(tc.action)) ||
+				!strings.Contains(ce.Reason, "diff.active_field: active") {
+				t.Errorf("outcome %v, want the cancellation refused, naming the order and the fix", out[0])
+			}
+			if len(calls) != 0 {
+				t.Errorf("a refused cancellation sent %+v", calls)
+			}
+		})
+	}
+}

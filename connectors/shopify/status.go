@@ -51,7 +51,21 @@ type StatusSink struct {
 	byName bool
 }
 
-var _ connectors.Sink = (*StatusSink)(nil)
+var (
+	_ connectors.Sink      = (*StatusSink)(nil)
+	_ connectors.Canceller = (*StatusSink)(nil)
+)
+
+// CancelField names the records' field that turns false when the order is canceled (order_status's active):
+// the runner requires diff.active_field to be it, so that a cancellation is a deactivate the guard counts.
+func (s *StatusSink) CancelField() string { return order.ColActive }
+
+// cancels reports whether a change cancels the order: its stage becomes canceled, or active turns false.
+func cancels(c *connectors.Change) bool {
+	before, _ := c.Before[statusStageField].(string)
+	after, _ := c.After[statusStageField].(string)
+	return (after == stageCanceled && before != stageCanceled) || order.Cancels(c.Before, c.After)
+}
 
 // NewStatusSink builds the sink; it checks the settings and that the records are keyed by order_id and carry
 // stage and status. It touches no network.
@@ -153,7 +167,8 @@ const orderCancelRefundMutation = `mutation PossyncOrderCancel($orderId: ID!, $r
 // fulfillmentOrderLineItemsPreparedForPickup on its open pickup fulfillment orders; completed →
 // fulfillmentCreate of its open fulfillment orders with notify_customer; canceled → orderCancel with the
 // refund and restock settings. The order is read first: a stage the shop already shows (fulfilled,
-// cancelled) is acknowledged without a mutation. A deletion is refused.
+// cancelled) is acknowledged without a mutation. A deletion is refused, and so is a cancellation that comes as a
+// create or an update instead of a deactivate (it would have passed the mass-change guard).
 func (s *StatusSink) Apply(ctx context.Context, changes []connectors.Change) ([]error, error) {
 	out := make([]error, len(changes))
 	for i := range out {
@@ -166,6 +181,11 @@ func (s *StatusSink) Apply(ctx context.Context, changes []connectors.Change) ([]
 		id, _ := c.Key[order.ColOrderID].(string)
 		if c.Action == connectors.Delete {
 			out[i] = &connectors.ChangeError{Reason: fmt.Sprintf("order %s: shopify_status never deletes an order (set diff.on_missing: keep)", id)}
+			continue
+		}
+		if cancels(&c) && c.Action != connectors.Deactivate {
+			out[i] = &connectors.ChangeError{Reason: fmt.Sprintf("order %s: a cancellation planned as a %s is not sent: it must be "+
+				"a deactivate, which the mass-change guard counts (set diff.active_field: %s)", id, c.Action, order.ColActive)}
 			continue
 		}
 		status, _ := c.After[statusField].(string)
@@ -340,9 +360,10 @@ deactivated (a cancellation) with a status, acts on the Shopify order (Admin Gra
   the customer gets the shipping confirmation (for a pickup order, Shopify shows it picked up).
 - canceled: orderCancel with reason cancel_reason, restock, notifyCustomer = notify_customer, a staff note,
   and the refund to the original payment methods (refund; refundMethod from API 2025-10, refund before). The
-  customer gets the cancellation email and the refund. Irreversible: plan it as a deactivation
-  (diff.active_field: active) so the mass-change guard counts it. Shopify runs the cancellation as a job;
-  the sink does not wait for it.
+  customer gets the cancellation email and the refund. Irreversible: the pipeline must set
+  diff.active_field: active (plan, apply and validate refuse it otherwise), so that a cancellation is a
+  deactivation, which the mass-change guard counts; one that comes as a create or an update is rejected, never
+  sent. Shopify runs the cancellation as a job; the sink does not wait for it.
 
 The order is read first (by name, the default, or numeric id, as shopify_orders' order_id): a stage the shop
 already shows (fulfilled, cancelled) is acknowledged without a mutation, so a status the website already has

@@ -139,3 +139,53 @@ func TestStatusSinkOlderAPIRefund(t *testing.T) {
 		t.Errorf("cancellation %+v", o.Cancellation)
 	}
 }
+
+// A cancellation (stage canceled, or active turning false) reaches the shop only as a deactivate, which the
+// mass-change guard counts: as a create or an update it is refused, named, and orderCancel is never called.
+func TestStatusSinkCancelsOnlyAsDeactivates(t *testing.T) {
+	cases := []struct {
+		name        string
+		action      connectors.Action
+		beforeStage string // "" = no record before (a create)
+		stage       string
+		active      bool
+		cancelled   bool // orderCancel sent
+		refused     bool
+	}{
+		{"deactivate cancels", connectors.Deactivate, "open", "canceled", false, true, false},
+		{"update to canceled", connectors.Update, "completed", "canceled", false, false, true},
+		{"update to canceled, active left true", connectors.Update, "open", "canceled", true, false, true},
+		{"create canceled", connectors.Create, "", "canceled", false, false, true},
+		{"update of a canceled order", connectors.Update, "canceled", "canceled", false, true, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, shopifytest.Options{})
+			e.srv.AddOrder(shopifytest.Order{ID: 9, Name: "#9", CreatedAt: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC),
+				FulfillmentOrders: []shopifytest.FulfillmentOrder{{ID: 90, Status: "OPEN", MethodType: "SHIPPING"}}})
+			k := e.statusSink(nil)
+			if k.CancelField() != "active" {
+				t.Fatalf("CancelField %q, want active", k.CancelField())
+			}
+			c := statusChange(tc.action, "#9", tc.stage, "Canceled")
+			c.After["active"] = tc.active
+			if tc.beforeStage != "" {
+				c.Before = record.Record{"order_id": "#9", "stage": tc.beforeStage, "active": tc.beforeStage != "canceled"}
+			}
+			out, err := k.Apply(context.Background(), []connectors.Change{c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := e.mutations()["orderCancel"]; got != map[bool]int{true: 1}[tc.cancelled] {
+				t.Errorf("%d orderCancel calls, want cancelled=%v", got, tc.cancelled)
+			}
+			ce, _ := out[0].(*connectors.ChangeError)
+			if tc.refused != (ce != nil && strings.Contains(ce.Reason, "order #9: a cancellation planned as a "+string(tc.action))) {
+				t.Errorf("outcome %v, want refused=%v", out[0], tc.refused)
+			}
+			if !tc.refused && out[0] != nil {
+				t.Errorf("outcome %v", out[0])
+			}
+		})
+	}
+}
