@@ -98,7 +98,7 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 		return err
 	}
 	if s.refreshed != nil {
-		if err := s.adoptDrift(ctx, s.refreshed, rep.RunID); err != nil {
+		if err := s.adoptDrift(ctx, rep.RunID); err != nil {
 			return err
 		}
 	}

@@ -6,17 +6,37 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/runner/diff"
 	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/runner/refresh"
+	"github.com/possync/possync/runner/state"
 )
 
 // diff compares the desired table with the state snapshot (or, with --refresh, with the base built from the
 // target's records) and fills diff.Table.
-func (s *session) diff(ctx context.Context, rf *refreshed) (*diff.Layout, error) {
+func (s *session) diff(ctx context.Context, rf *refresh.Result) (*diff.Layout, error) {
 	in := diff.Input{Desired: s.desired, Key: s.p.Key, Annotations: s.annotations, Diff: s.p.Diff, Protected: s.protected,
 		Snapshot: s.store.Snapshot(), Columns: s.meta.Columns}
 	if rf != nil {
-		in.Snapshot, in.Columns = baseTable, rf.cols
+		in.Snapshot, in.Columns = refresh.BaseTable, rf.Columns
 	}
 	return diff.Run(ctx, s.d, in)
+}
+
+// refreshInput is what the --refresh stage (runner/refresh) reads: the sink, the desired table and the
+// state's snapshot.
+func (s *session) refreshInput() refresh.Input {
+	return refresh.Input{Sink: s.sink, SinkType: s.p.Sink.Type, Key: s.p.Key, Desired: s.desired,
+		DesiredSchema: s.schemas[s.desired], RecordSchema: s.recordSchema(), Snapshot: s.store.Snapshot(),
+		Columns: s.meta.Columns, Ignore: s.p.Diff.Ignore, Now: s.now, Alloc: s.alloc}
+}
+
+// adoptDrift commits to the state the drift of a --refresh apply that the plan did not change
+// (refresh.Result.Adopt), so later plans without --refresh do not act on stale values.
+func (s *session) adoptDrift(ctx context.Context, runID string) error {
+	n, err := s.refreshed.Adopt(ctx, s.d, diff.Table)
+	if err != nil || n == 0 {
+		return err
+	}
+	return s.commit(ctx, &state.Commit{RunID: runID, Changes: refresh.AdoptTable, Key: s.p.Key, Columns: s.refreshed.Columns})
 }
 
 // changes reads the diff into plan changes and, with sink, the sink's changes and their diff sequence

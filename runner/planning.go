@@ -10,6 +10,7 @@ import (
 	"github.com/possync/possync/runner/diff"
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/runner/refresh"
 	"github.com/possync/possync/runner/state"
 	"github.com/possync/possync/runner/steps"
 )
@@ -63,10 +64,10 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var rf *refreshed
+	var rf *refresh.Result
 	if s.opts.Refresh {
 		done = s.timings.start("refresh")
-		rf, err = s.refresh(ctx)
+		rf, err = refresh.Run(ctx, s.d, s.refreshInput())
 		done()
 		if err != nil {
 			return nil, nil, nil, err
@@ -104,8 +105,8 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 		pl.Notes = append(pl.Notes, st.Result.Notes...)
 	}
 	if rf != nil {
-		pl.Inputs = append(pl.Inputs, rf.input)
-		pl.Drift = rf.drift
+		pl.Inputs = append(pl.Inputs, rf.Input)
+		pl.Drift = rf.Drift
 	}
 	pl.Notes = append(pl.Notes, s.notes...)
 	pl.Upcoming = s.upcoming

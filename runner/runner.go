@@ -5,6 +5,7 @@
 //	stage  (runner/stage)   each source's records into a table named after it
 //	steps  (runner/steps)   the transforms, in order; the last table holds the desired records
 //	diff   (runner/diff)    the desired records against the state's last-applied snapshot, by key
+//	  refresh (runner/refresh) with --refresh: the sink's live records as the diff's base, and the drift
 //	plan   (runner/plan)    the plan document built from the diff's changes, its guards and hash
 //	apply  (runner/apply)   the changes through the sink; state moves only by what it acknowledged
 //	export (runner/export)  the sink's records file brought up to date with the snapshot
@@ -36,6 +37,7 @@ import (
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/export"
 	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/runner/refresh"
 	"github.com/possync/possync/runner/stage"
 	"github.com/possync/possync/runner/state"
 	"github.com/possync/possync/runner/steps"
@@ -83,9 +85,7 @@ type session struct {
 	protected string
 	prot      protection
 	sink      connectors.Sink
-	refreshed *refreshed // with Options.Refresh
-	// remoteValue reads a listed column of the target (--refresh).
-	remoteValue func(c state.Column, applied string) string
+	refreshed *refresh.Result // with Options.Refresh
 	// annotations are desired fields that explain changes and are not record data (transforms.Annotator).
 	annotations []string
 	// upcoming and notes are what transforms reported (transforms.Reporter).
