@@ -78,7 +78,9 @@ func seedOrdersPOS(pos *retailpostest.Server) {
 }
 
 // ordersScenario: the integrator adds the missing customer to the POS, and the export serves an imported
-// order again (as when the website lost its confirmation).
+// order again (as when the website lost its confirmation); then the store works the sales in the POS
+// (worksOrders) and statuses.yaml takes their statuses back to the website, the cancellation through the
+// mass-change guard, and nothing again on a rerun.
 func ordersScenario() []Step {
 	return []Step{{
 		Title: "In the POS: the integrator adds Chris Mendez (chris.mendez@mail.test) as a customer, which order " +
