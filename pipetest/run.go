@@ -301,5 +301,3 @@ func fieldList(schema *arrow.Schema) string {
 	}
 	return s
 }
-
-
