@@ -1,6 +1,7 @@
 package pipetest
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -27,6 +28,12 @@ func convert(v any, t arrow.DataType) (any, error) {
 		switch x := v.(type) {
 		case string:
 			return x, nil
+		case []any, map[string]any: // a field holding JSON text (order lines)
+			b, err := json.Marshal(x)
+			if err != nil {
+				return nil, fmt.Errorf("encode as JSON: %w", err)
+			}
+			return string(b), nil
 		case int, int64, float64, bool:
 			return fmt.Sprint(x), nil
 		case time.Time:
@@ -107,6 +114,9 @@ func equal(want, got any) bool {
 	switch g := got.(type) {
 	case string:
 		switch w := want.(type) {
+		case []any, map[string]any: // JSON text (order lines): the named keys of each object
+			var doc any
+			return json.Unmarshal([]byte(g), &doc) == nil && matchJSON(w, doc)
 		case string:
 			return w == g
 		case int, int64, float64, bool:
@@ -118,6 +128,36 @@ func equal(want, got any) bool {
 		return ok && w == g
 	}
 	return show(want) == show(got)
+}
+
+// matchJSON compares an expected YAML structure with decoded JSON: objects by the keys the expected one
+// names, arrays element by element (same length), scalars with equal.
+func matchJSON(want, got any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, wv := range w {
+			if !matchJSON(wv, g[k]) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !matchJSON(w[i], g[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return equal(want, got)
 }
 
 func number(v any) (float64, bool) {
@@ -132,9 +172,13 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
-// show formats a value for a failure: strings quoted, null, times in RFC 3339.
+// show formats a value for a failure: strings quoted, null, times in RFC 3339, structures as JSON.
 func show(v any) string {
 	switch x := v.(type) {
+	case []any, map[string]any:
+		if b, err := json.Marshal(x); err == nil {
+			return string(b)
+		}
 	case nil:
 		return "null"
 	case string:
@@ -304,14 +348,14 @@ func compareActions(key []string, want []Action, got []plan.Change) []Failure {
 		}
 		if j < 0 {
 			failures = append(failures, Failure{Section: "actions", Key: ks, Expected: w.Action, Got: "no change",
-				Message: fmt.Sprintf("expected a %s; the plan has no change for this key", w.Action)})
+				Message: fmt.Sprintf("expected %s; the plan has no change for this key", article(w.Action))})
 			continue
 		}
 		used[j] = true
 		c := got[j]
 		if string(c.Action) != w.Action {
 			failures = append(failures, Failure{Section: "actions", Key: ks, Expected: w.Action, Got: string(c.Action),
-				Message: fmt.Sprintf("expected a %s, the plan has a %s%s", w.Action, c.Action, changedFields(c))})
+				Message: fmt.Sprintf("expected %s, the plan has %s%s", article(w.Action), article(string(c.Action)), changedFields(c))})
 			continue
 		}
 		after := record.Record{}
@@ -334,7 +378,7 @@ func compareActions(key []string, want []Action, got []plan.Change) []Failure {
 	for j, c := range got {
 		if !used[j] {
 			failures = append(failures, Failure{Section: "actions", Key: formatKey(key, c.Key), Expected: "no change", Got: string(c.Action),
-				Message: fmt.Sprintf("the plan has a %s the case does not expect%s", c.Action, changedFields(c))})
+				Message: fmt.Sprintf("the plan has %s the case does not expect%s", article(string(c.Action)), changedFields(c))})
 		}
 	}
 	return failures
@@ -354,6 +398,14 @@ func changedFields(c plan.Change) string {
 		}
 	}
 	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// article puts "a" or "an" before an action's name.
+func article(action string) string {
+	if action != "" && strings.ContainsRune("aeiou", rune(action[0])) {
+		return "an " + action
+	}
+	return "a " + action
 }
 
 func sortedKeys(m map[string]any) []string {

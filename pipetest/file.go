@@ -8,7 +8,8 @@
 // of those records through a sink that acknowledges them) and compares the plan's changes with the expected
 // actions. It never touches the pipeline's real state (every case gets a state folder under a scratch
 // directory) and never reaches the network or the environment: every ${VAR} takes its default or a
-// placeholder, sources are constructed only for their declared schemas, and the sink only plans. It uses
+// placeholder, sources are constructed only for their declared schemas, and the sink is never built (a
+// double that acknowledges everything stands in for it). It uses
 // the runner's public API only (runner.Plan, runner.Apply, runner.Options: Sources, Sink, Desired); its
 // source and sink doubles are never registered, so the binary's catalog does not offer them.
 package pipetest
