@@ -37,10 +37,12 @@ type Result struct {
 	Passed  int `json:"passed"`
 	Failed  int `json:"failed"`
 	Skipped int `json:"skipped"`
+	// Error is why no case ran (the caller sets it from RunFile's error, for a report of several files).
+	Error string `json:"error,omitempty"`
 }
 
-// OK reports whether every case that ran passed.
-func (r *Result) OK() bool { return r.Failed == 0 }
+// OK reports whether the file's cases ran and every case that ran passed.
+func (r *Result) OK() bool { return r.Failed == 0 && r.Error == "" }
 
 // CaseResult is the outcome of one case.
 type CaseResult struct {

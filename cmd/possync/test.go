@@ -56,6 +56,7 @@ func cmdTest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			fmt.Fprintf(stderr, "possync test: %v\n", err)
 			code = 2
+			results = append(results, &pipetest.Result{File: pipetest.TestFileFor(file), Error: err.Error()})
 			continue
 		}
 		results = append(results, res)
