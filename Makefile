@@ -78,15 +78,19 @@ demo: build
 	@echo && echo "==> The website's orders, from its order export, each imported once and confirmed; their POS statuses back" && echo
 	$(BIN) demo orders --dir "$(DEMO_WORK)-orders"
 
-## generate: regenerate committed generated files (the pipeline JSON Schema).
+## generate: regenerate committed generated files (the pipeline JSON Schema, the test file JSON Schema, the
+## component reference under docs/components).
 generate: build
 	$(BIN) schema > schemas/pipeline.schema.json.tmp
 	mv schemas/pipeline.schema.json.tmp schemas/pipeline.schema.json
+	$(BIN) test --schema > schemas/pipeline-test.schema.json.tmp
+	mv schemas/pipeline-test.schema.json.tmp schemas/pipeline-test.schema.json
+	$(BIN) connectors --markdown docs/components
 
 ## check-generated: fail when a generated file is not up to date (or not committed).
 check-generated: generate
-	git diff --exit-code -- schemas/
-	@untracked="$$(git ls-files --others --exclude-standard -- schemas/pipeline.schema.json)"; \
+	git diff --exit-code -- schemas/ docs/components/
+	@untracked="$$(git ls-files --others --exclude-standard -- schemas/pipeline.schema.json schemas/pipeline-test.schema.json docs/components/)"; \
 	if [ -n "$$untracked" ]; then echo "generated but never committed: $$untracked"; exit 1; fi
 
 ## bench: plan benchmark at BENCH_SIZES rows (e.g. make bench BENCH_SIZES=100000,1000000,3000000);

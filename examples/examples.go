@@ -36,14 +36,21 @@ func Names() []string {
 	return out
 }
 
-// Pipelines lists an example's pipeline files (relative to its folder).
+// IsTestFile reports whether a YAML file of an example is a pipeline's test cases (NAME_test.yaml, run by
+// `possync test`), not a pipeline.
+func IsTestFile(name string) bool { return strings.HasSuffix(name, "_test.yaml") }
+
+// Pipelines lists an example's pipeline files (relative to its folder), without their test files.
 func Pipelines(example string) ([]string, error) {
-	m, err := fs.Glob(files, example+"/*.yaml")
+	all, err := fs.Glob(files, example+"/*.yaml")
+	var m []string
+	for _, f := range all {
+		if !IsTestFile(f) {
+			m = append(m, path.Base(f))
+		}
+	}
 	if err != nil || len(m) == 0 {
 		return nil, fmt.Errorf("no example %q (examples: %s)", example, strings.Join(Names(), ", "))
-	}
-	for i := range m {
-		m[i] = path.Base(m[i])
 	}
 	return m, nil
 }

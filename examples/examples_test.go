@@ -23,9 +23,15 @@ import (
 // examples returns the example pipeline files, examples/*/*.yaml.
 func examples(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("*", "*.yaml"))
+	all, err := filepath.Glob(filepath.Join("*", "*.yaml"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	var files []string
+	for _, f := range all {
+		if !IsTestFile(f) {
+			files = append(files, f)
+		}
 	}
 	if len(files) == 0 {
 		t.Fatal("no example pipelines (examples/*/*.yaml)")

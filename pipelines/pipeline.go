@@ -1,7 +1,8 @@
 // Package pipelines loads pipeline files: it parses the YAML (version 1), interpolates ${VAR} and
 // ${VAR:-default} from the environment, validates every block against the declaration of its component
 // (package spec) and reports all findings in one pass as diagnostics with file:line:col, a JSON pointer, a
-// stable code and a hint. It also writes the JSON Schema of the pipeline file and the components' docs.
+// stable code and a hint. It also writes the JSON Schema of the pipeline file and the components' docs (plain
+// text for `possync connectors`, Markdown pages for docs/components).
 //
 // Type checking that needs data schemas (compiling expressions against upstream fields, SQL steps) is done by
 // the runner, which owns DuckDB; it reports through the same diagnostics.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/possync/possync/spec"
@@ -119,7 +120,7 @@ func componentDefs(cat Catalog, kind spec.Kind, defs map[string]any) {
 		defs[name] = componentSchema(kind, c)
 		allOf = append(allOf, map[string]any{
 			"if": map[string]any{
-				"properties": map[string]any{typeField.Name: map[string]any{"const": t}},
+				"properties": map[string]any{typeField.Name: typeIs(t)},
 				"required":   []string{typeField.Name},
 			},
 			"then": ref(name),
@@ -129,6 +130,15 @@ func componentDefs(cat Catalog, kind spec.Kind, defs map[string]any) {
 		base["allOf"] = allOf
 	}
 	defs[string(kind)] = base
+}
+
+// typeIs is the condition that a block's `type` is t. The anchored pattern says the same as the const to a
+// validator, but editors need it: while completing, yaml-language-server takes a const as matched by any
+// value it starts with (the user may be typing it), so with the const alone a `retailpos` block would also
+// get the fields of `retailpos_promotions`, `retailpos_sales` and `retailpos_customers`; a pattern it tests
+// as it is.
+func typeIs(t string) map[string]any {
+	return map[string]any{"const": t, "pattern": "^" + regexp.QuoteMeta(t) + "$"}
 }
 
 // componentSchema returns the schema of a block of component c: its fields plus the reserved keys.

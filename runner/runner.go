@@ -64,6 +64,12 @@ type Options struct {
 	// Observe, when set, receives progress events (events.go); RunID, when set, is the run's ID.
 	Observe func(Event)
 	RunID   string
+	// Desired, when set, receives the desired records once the transforms ran (substitute.go; `possync test`).
+	Desired func(*Desired)
+	// Sources replace the pipeline's sources of the same names, and Sink (when set) its sink: the
+	// components are not built from their configuration (substitute.go; `possync test`).
+	Sources map[string]connectors.Source
+	Sink    connectors.Sink
 }
 
 // session is one plan or run of a pipeline.
@@ -159,6 +165,11 @@ func (s *session) env() connectors.Env {
 func (s *session) buildSources() spec.Diagnostics {
 	var diags spec.Diagnostics
 	for _, c := range s.p.Sources {
+		if src, ok := s.substituteSource(c); ok {
+			s.sources = append(s.sources, &source{comp: c, src: src})
+			s.schemas[c.Name] = src.Schema()
+			continue
+		}
 		_, ctor, ok := connectors.Sources.Lookup(c.Type)
 		if !ok {
 			diags.Append(spec.Errorf(c.Pos, spec.CodeUnknownComponent, "", "unknown source type %q", c.Type))
@@ -246,6 +257,10 @@ func (s *session) checkKey() spec.Diagnostics {
 func (s *session) buildSink() spec.Diagnostics {
 	var diags spec.Diagnostics
 	c := s.p.Sink
+	if s.opts.Sink != nil {
+		s.sink = s.opts.Sink
+		return nil
+	}
 	_, ctor, ok := connectors.Sinks.Lookup(c.Type)
 	if !ok {
 		diags.Append(spec.Errorf(c.Pos, spec.CodeUnknownComponent, "", "unknown sink type %q", c.Type))
@@ -329,6 +344,9 @@ func (s *session) prepare(ctx context.Context, readOnly bool) error {
 	}
 	if diags.HasErrors() {
 		return diags
+	}
+	if err := s.reportDesired(ctx); err != nil {
+		return err
 	}
 	if err := s.dropIntermediates(ctx); err != nil {
 		return err

@@ -11,11 +11,16 @@ import (
 
 	_ "github.com/possync/possync/connectors/all"
 	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/pipetest"
 	_ "github.com/possync/possync/transforms/all"
 )
 
-// schemaFile is the committed schema, relative to this folder (the test's working directory).
-const schemaFile = "pipeline.schema.json"
+// schemaFile is the committed schema, relative to this folder (the test's working directory); testSchemaFile
+// the committed schema of test files (`possync test`).
+const (
+	schemaFile     = "pipeline.schema.json"
+	testSchemaFile = "pipeline-test.schema.json"
+)
 
 // editorComment starts the first line of every example pipeline: it points yaml-language-server at the schema.
 const editorComment = "# yaml-language-server: $schema="
@@ -32,6 +37,21 @@ func TestSchemaUpToDate(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("schemas/%s is stale: run make generate\n%s", schemaFile, firstDifference(got, want))
+	}
+}
+
+// TestTestSchemaUpToDate fails when the committed schema of test files differs from pipetest.JSONSchema.
+func TestTestSchemaUpToDate(t *testing.T) {
+	want, err := pipetest.JSONSchema()
+	if err != nil {
+		t.Fatalf("generate test file schema: %v", err)
+	}
+	got, err := os.ReadFile(testSchemaFile)
+	if err != nil {
+		t.Fatalf("schemas/%s: %v: run make generate", testSchemaFile, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("schemas/%s is stale: run make generate\n%s", testSchemaFile, firstDifference(got, want))
 	}
 }
 
@@ -54,7 +74,7 @@ func firstDifference(got, want []byte) string {
 }
 
 // TestExamplesPointAtSchema checks that each example pipeline's first line is the yaml-language-server
-// comment, naming a path that resolves to the committed schema.
+// comment, naming a path that resolves to the committed schema (the test file schema for NAME_test.yaml).
 func TestExamplesPointAtSchema(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("..", "examples", "*", "*.yaml"))
 	if err != nil {
@@ -63,11 +83,15 @@ func TestExamplesPointAtSchema(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no example pipelines found under examples/*/*.yaml")
 	}
-	schema, err := os.Stat(schemaFile)
-	if err != nil {
-		t.Fatalf("schemas/%s: %v", schemaFile, err)
-	}
 	for _, file := range files {
+		schemaFile := schemaFile
+		if strings.HasSuffix(file, "_test.yaml") { // a pipeline's test cases (possync test)
+			schemaFile = testSchemaFile
+		}
+		schema, err := os.Stat(schemaFile)
+		if err != nil {
+			t.Fatalf("schemas/%s: %v", schemaFile, err)
+		}
 		t.Run(filepath.Base(filepath.Dir(file))+"/"+filepath.Base(file), func(t *testing.T) {
 			line := firstLine(t, file)
 			ref, ok := strings.CutPrefix(line, editorComment)

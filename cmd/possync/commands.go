@@ -490,9 +490,13 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 func cmdConnectors(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	c := newCommand("connectors", "possync connectors [NAME]",
 		"Print the docs of every source, sink and transform, or of the one named NAME.", stderr)
+	markdown := c.fs.String("markdown", "", "write the reference as Markdown pages into this folder (docs/components) instead")
 	args, help, err := c.parse(args, stdout)
 	if help {
 		return 0
+	}
+	if *markdown != "" && err == nil && len(args) == 0 {
+		return writeMarkdownDocs(*markdown, stderr) // connectors_docs.go
 	}
 	if err != nil || len(args) > 1 {
 		if err == nil {

@@ -29,6 +29,7 @@ Usage:
   possync schema                            print the JSON Schema of pipeline files
   possync demo [EXAMPLE] [--dir DIR]        run an embedded example against local emulators
   possync version                           module version, commit and DuckDB version (also --version)
+  possync test FILE... [-run REGEX]         run the cases of each pipeline's NAME_test.yaml
 
 Run 'possync COMMAND -h' for a command's flags.
 Exit codes: 0 ok (plan: no changes), 1 failure, 2 invalid config (plan: changes planned),
@@ -57,6 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"schema":     cmdSchema,
 		"demo":       cmdDemo,
 		"version":    cmdVersion,
+		"test":       cmdTest,
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
