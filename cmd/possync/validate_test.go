@@ -10,13 +10,18 @@ import (
 	"testing"
 )
 
-// exampleFiles are the repository's example pipelines, which name secrets and variables with ${VAR}.
-var exampleFiles = []string{
-	"../../examples/acme-outdoor/catalog.yaml",
-	"../../examples/retail-ecom/catalog.yaml",
-	"../../examples/bikeshop/chain.yaml",
-	"../../examples/orders/orders.yaml",
-}
+// exampleFiles are the repository's example pipelines (every examples/*/*.yaml but the *_test.yaml case
+// files), which name secrets and variables with ${VAR}. Found by glob, so a new example is checked too.
+var exampleFiles = func() []string {
+	all, _ := filepath.Glob("../../examples/*/*.yaml")
+	var files []string
+	for _, f := range all {
+		if !strings.HasSuffix(f, "_test.yaml") {
+			files = append(files, f)
+		}
+	}
+	return files
+}()
 
 // validate runs `possync validate args...` in dir with only the given environment (plus PATH and TMPDIR).
 func validate(t *testing.T, dir, tmp string, env []string, args ...string) result {
@@ -64,6 +69,9 @@ func tree(t *testing.T, dir string) []string {
 // were.
 func TestValidateHasNoSideEffects(t *testing.T) {
 	work, tmp := t.TempDir(), t.TempDir()
+	if len(exampleFiles) < 5 {
+		t.Fatalf("found %d example pipelines (%v), want every examples/*/*.yaml", len(exampleFiles), exampleFiles)
+	}
 	var files []string
 	before := map[string][]string{}
 	for _, f := range exampleFiles {
@@ -102,7 +110,7 @@ func TestValidateNoEnv(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Run(filepath.Base(filepath.Dir(abs)), func(t *testing.T) {
+		t.Run(filepath.Base(filepath.Dir(abs))+"/"+filepath.Base(abs), func(t *testing.T) {
 			r := validate(t, work, tmp, nil, abs)
 			hasVars := strings.Contains(readFile(t, abs), "${")
 			if hasVars && (r.code != 2 || !strings.Contains(r.stderr, "unset_variable")) {
