@@ -148,7 +148,7 @@ func TestOutcomeStatuses(t *testing.T) {
 	}
 	// Without a plan (run, apply without --plan) the changes are the failed ones.
 	o = &Outcome{Command: "run", Planned: p.Summary, Applied: p.Summary, ExitReason: "changes_rejected", ExitCode: 1,
-		Failed: []Failed{{ID: "x", Action: connectors.Update, Key: map[string]any{"sku": "HB-1"}, Reason: "no"}},
+		Failed:       []Failed{{ID: "x", Action: connectors.Update, Key: map[string]any{"sku": "HB-1"}, Reason: "no"}},
 		InputRejects: []connectors.Reject{{Where: "f:1", Reason: "bad"}}, StartedAt: time.Now(), FinishedAt: time.Now()}
 	d = pageData(t, render(t, Page{Outcome: o, Key: []string{"sku"}}))
 	if len(d.Changes) != 1 || d.Changes[0][1] != "sku=HB-1" || d.Counts["rejects"] != 1 {
