@@ -62,6 +62,9 @@ type Options struct {
 	// Observe, when set, receives progress events (events.go); RunID, when set, is the run's ID.
 	Observe func(Event)
 	RunID   string
+	// Planned, when set, receives the plan an apply or run made, before it is checked and applied (for the
+	// page `--html` writes). Its Changes are empty when the planner streamed them (more than fit in memory).
+	Planned func(*plan.Plan)
 }
 
 // session is one plan or run of a pipeline.

@@ -156,6 +156,8 @@ type view struct {
 	Estimate    *connectors.Estimate
 	Outcome     *outcomeView
 	Tabs        []tab
+	// ChangesNote says why the changes table does not list every change.
+	ChangesNote string
 	// Data is the JSON the script reads (see data), already escaped for a script element.
 	Data template.JS
 }
@@ -306,6 +308,10 @@ func buildView(pg Page) (*view, error) {
 	}
 
 	buildChanges(d, p, o, key)
+	if o != nil && (p == nil || len(p.Changes) < p.Summary.Total()) && s.Total() > 0 {
+		v.ChangesNote = fmt.Sprintf("The run applied its %s planned changes without holding them in memory: "+
+			"this table lists only the changes the store refused. `possync plan --out` and `apply --plan` keep every change.", group(s.Total()))
+	}
 	d.Lists["rejects"] = rejectList(key, rejects)
 	pending, unmatched, reservations, other := sortNotes(notes)
 	d.Lists["pending"] = noteList(pending)
@@ -333,7 +339,11 @@ func buildView(pg Page) (*view, error) {
 			n = len(d.Lists[t[0]].Rows)
 			d.Counts[t[0]] = n
 		}
-		v.Tabs = append(v.Tabs, tab{ID: t[0], Label: t[1], Noun: strings.ToLower(t[1]), Count: n, Empty: t[2]})
+		empty := t[2]
+		if t[0] == "changes" && v.ChangesNote != "" {
+			empty = "No change was refused by the store."
+		}
+		v.Tabs = append(v.Tabs, tab{ID: t[0], Label: t[1], Noun: strings.ToLower(t[1]), Count: n, Empty: empty})
 	}
 	d.Meta["title"] = v.Title
 	b, err := json.Marshal(d) // escapes <, > and & (and U+2028/9): no value can end the script element
@@ -375,7 +385,7 @@ func buildChanges(d *data, p *plan.Plan, o *Outcome, key []string) {
 		fieldIndex[n] = i
 	}
 	d.Fields = names
-	if p == nil {
+	if p == nil || len(p.Changes) < p.Summary.Total() {
 		if o == nil {
 			return
 		}
