@@ -280,8 +280,11 @@ func TestScreenshots(t *testing.T) {
 	choose(t, ctx, "changes-field", strconv.Itoa(fieldIndexOf(t, ctx, "price")))
 	choose(t, ctx, "changes-size", "50")
 	waitMatches(t, ctx, "changes", p.Summary.Update)
-	if err := chromedp.Do(ctx, chromedp.Click(`#changes-table th:nth-child(4)`), chromedp.WaitReady(`#changes-table th[aria-sort]`),
-		chromedp.ScrollIntoView("nav.tabs")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Click(`#changes-table th:nth-child(4)`), chromedp.WaitReady(`#changes-table th[aria-sort]`)); err != nil {
+		t.Fatal(err)
+	}
+	eval[float64](t, ctx, `window.scrollTo(0, document.querySelector("nav.tabs").offsetTop - 12), window.scrollY`)
+	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`window.scrollY > 0`)); err != nil {
 		t.Fatal(err)
 	}
 	shot("plan-changes-filtered.png", chromedp.CaptureScreenshot())
