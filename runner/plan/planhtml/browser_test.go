@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -53,9 +54,10 @@ func open(t *testing.T, pg Page, width, height int) context.Context {
 	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+path), chromedp.WaitReady(`body[data-ready="true"]`)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+path)); err != nil {
 		t.Fatalf("load the page: %v", err)
 	}
+	wait(t, ctx, `body[data-ready="true"]`)
 	return ctx
 }
 
@@ -80,9 +82,7 @@ func choose(t *testing.T, ctx context.Context, id, value string) {
 // waitMatches waits until the table of tab id says it shows n matching rows.
 func waitMatches(t *testing.T, ctx context.Context, id string, n int) {
 	t.Helper()
-	if err := chromedp.Do(ctx, chromedp.WaitReady(fmt.Sprintf(`#%s-shown[data-matches="%d"]`, id, n))); err != nil {
-		t.Fatalf("waiting for %d matching %s: %v", n, id, err)
-	}
+	wait(t, ctx, fmt.Sprintf(`#%s-shown[data-matches="%d"]`, id, n))
 }
 
 // rows returns the data-action of every row in the changes table's DOM.
@@ -170,21 +170,19 @@ func TestBrowserSummaryAndFilter(t *testing.T) {
 	// Sorting by record, descending.
 	search(t, ctx, "")
 	waitMatches(t, ctx, "changes", 250)
-	if err := chromedp.Do(ctx, chromedp.Click(`#changes-table th:nth-child(3)`), chromedp.Click(`#changes-table th:nth-child(3)`),
-		chromedp.WaitReady(`#changes-table th[aria-sort="descending"]`)); err != nil {
-		t.Fatal(err)
+	for _, order := range []string{"ascending", "descending"} {
+		click(t, ctx, `#changes-table th:nth-child(3)`)
+		wait(t, ctx, fmt.Sprintf(`#changes-table th[aria-sort=%q]`, order))
 	}
 	if got := eval[string](t, ctx, `document.querySelector("#changes-table tbody tr").cells[2].textContent`); got != "sku=HB-00250" {
 		t.Errorf("sorted by record descending, the first row is %s", got)
 	}
 
 	// An empty tab says so; a full one lists its rows.
-	if err := chromedp.Do(ctx, chromedp.Click("#tab-upcoming"), chromedp.WaitVisible("#panel-upcoming .empty")); err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Do(ctx, chromedp.Click("#tab-pending"), chromedp.WaitVisible("#pending-table")); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, "#tab-upcoming")
+	wait(t, ctx, "#panel-upcoming .empty")
+	click(t, ctx, "#tab-pending")
+	wait(t, ctx, "#pending-table")
 	if got := eval[[]string](t, ctx, `Array.from(document.querySelectorAll("#pending-table tbody tr")).map(r => r.cells[0].textContent)`); strings.Join(got, " ") != "sku=HB-0101 sku=HB-0102" {
 		t.Errorf("pending mappings tab lists %v", got)
 	}
@@ -194,8 +192,40 @@ func TestBrowserSummaryAndFilter(t *testing.T) {
 func search(t *testing.T, ctx context.Context, text string) {
 	t.Helper()
 	eval[string](t, ctx, `document.getElementById("changes-search").value = ""`)
-	if err := chromedp.Do(ctx, chromedp.SendKeys("#changes-search", text+"\r")); err != nil {
+	click(t, ctx, "#changes-search")
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(text+"\r")); err != nil {
 		t.Fatalf("type %q: %v", text, err)
+	}
+}
+
+// wait waits until an element matching sel shows; it gives up after a minute (a page that never gets there), saying
+// what the page shows instead of hanging until the test binary's timeout.
+func wait(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	waitJS(t, ctx, fmt.Sprintf(`(e => e != null && e.getClientRects().length > 0)(document.querySelector(%q))`, sel))
+}
+
+// waitJS waits until the expression is true in the page; it gives up after a minute, saying what the
+// changes table's status line shows.
+func waitJS(t *testing.T, ctx context.Context, expr string) {
+	t.Helper()
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := chromedp.Do(wctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(0))); err != nil {
+		t.Fatalf("waiting for %s: %v; the changes table says %q", expr, err,
+			eval[string](t, ctx, `(e => e ? e.textContent : "(no changes table)")(document.getElementById("changes-shown"))`))
+	}
+}
+
+// click clicks the middle of the element sel with the mouse, as a person would, once it is scrolled into
+// view. (Coordinates from the page, not chromedp's node queries: those lose track of nodes in a table whose
+// body is redrawn.)
+func click(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	wait(t, ctx, sel)
+	xy := eval[[]float64](t, ctx, fmt.Sprintf(`(e => { e.scrollIntoView({block: "center"}); const r = e.getBoundingClientRect(); return [r.x + r.width/2, r.y + r.height/2]; })(document.querySelector(%q))`, sel))
+	if err := chromedp.Do(ctx, chromedp.MouseClickXY(xy[0], xy[1])); err != nil {
+		t.Fatalf("click %s: %v", sel, err)
 	}
 }
 
@@ -214,10 +244,8 @@ func TestBrowserLargePlan(t *testing.T) {
 	}
 	choose(t, ctx, "changes-action", "3")
 	waitMatches(t, ctx, "changes", p.Summary.Delete)
-	if err := chromedp.Do(ctx, chromedp.Click("#panel-changes .pager button:nth-child(2)"),
-		chromedp.Poll[chromedp.Void](`document.querySelector("#panel-changes .pager span").textContent.startsWith("Page 2 of")`, chromedp.WithPollingTimeout(0))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, "#panel-changes .pager button:nth-child(2)")
+	waitJS(t, ctx, `document.querySelector("#panel-changes .pager span").textContent.startsWith("Page 2 of")`)
 	got := rows(t, ctx)
 	if len(got) != 100 {
 		t.Fatalf("page 2 of the deletes has %d rows", len(got))
@@ -280,12 +308,9 @@ func TestScreenshots(t *testing.T) {
 	choose(t, ctx, "changes-field", strconv.Itoa(fieldIndexOf(t, ctx, "price")))
 	choose(t, ctx, "changes-size", "50")
 	waitMatches(t, ctx, "changes", p.Summary.Update)
-	if err := chromedp.Do(ctx, chromedp.Click(`#changes-table th:nth-child(4)`), chromedp.WaitReady(`#changes-table th[aria-sort]`)); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, `#changes-table th:nth-child(4)`)
+	wait(t, ctx, `#changes-table th[aria-sort]`)
 	eval[float64](t, ctx, `window.scrollTo(0, document.querySelector("nav.tabs").offsetTop - 12), window.scrollY`)
-	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`window.scrollY > 0`)); err != nil {
-		t.Fatal(err)
-	}
+	waitJS(t, ctx, `window.scrollY > 0`)
 	shot("plan-changes-filtered.png", chromedp.CaptureScreenshot())
 }
