@@ -5,6 +5,7 @@ package planhtml
 // no Chromium is installed, and fail under CI=true (.ci/run installs Debian's chromium).
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -45,8 +46,18 @@ func chromium(t *testing.T) string {
 // open starts a headless Chromium showing the page rendered from pg, once its script has drawn the tables.
 func open(t *testing.T, pg Page, width, height int) context.Context {
 	t.Helper()
+	var b bytes.Buffer
+	if err := Render(&b, pg); err != nil {
+		t.Fatal(err)
+	}
+	return openPage(t, b.Bytes(), width, height)
+}
+
+// openPage starts a headless Chromium showing page.
+func openPage(t *testing.T, page []byte, width, height int) context.Context {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "page.html")
-	if err := Write(path, pg); err != nil {
+	if err := os.WriteFile(path, page, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium(t)), chromedp.NoSandbox,
@@ -236,8 +247,8 @@ func fieldIndexOf(t *testing.T, ctx context.Context, name string) int {
 
 // TestBrowserLargePlan: with 100,000 changes the DOM holds one page of rows, filtering and paging still work.
 func TestBrowserLargePlan(t *testing.T) {
-	p := samplePlan(100_000)
-	ctx := open(t, Page{Plan: p}, 1280, 900)
+	p, page := large()
+	ctx := openPage(t, page, 1280, 900)
 	waitMatches(t, ctx, "changes", 100_000)
 	if n := eval[int](t, ctx, `document.querySelectorAll("tr").length`); n > 150 {
 		t.Fatalf("the page holds %d table rows for 100,000 changes: the table is not paged", n)
