@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/possync/possync/connectors"
@@ -292,6 +293,33 @@ func TestBrowserOutcome(t *testing.T) {
 	}
 	choose(t, ctx, "changes-status", "applied")
 	waitMatches(t, ctx, "changes", 29)
+}
+
+// TestBrowserPrint: printed, the page drops its controls and shows every tab's section with its heading, not
+// only the tab that was open.
+func TestBrowserPrint(t *testing.T) {
+	ctx := open(t, Page{Plan: samplePlan(30)}, 1280, 900)
+	if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"}); err != nil {
+		t.Fatal(err)
+	}
+	shown := eval[map[string]bool](t, ctx, `Object.fromEntries(Array.from(document.querySelectorAll("nav.tabs, .controls, .pager button, section.panel, section.panel h2.print-only")).map((e, i) => [(e.id || e.className || e.tagName) + "#" + i, e.getClientRects().length > 0]))`)
+	panels := 0
+	for name, visible := range shown {
+		switch {
+		case strings.HasPrefix(name, "panel-"), strings.HasPrefix(name, "print-only"):
+			if !visible {
+				t.Errorf("printed, %s is hidden", name)
+			}
+			if strings.HasPrefix(name, "panel-") {
+				panels++
+			}
+		case visible:
+			t.Errorf("printed, the control %s shows", name)
+		}
+	}
+	if panels != len(tabDefs) {
+		t.Errorf("%d panels checked, want %d", panels, len(tabDefs))
+	}
 }
 
 // TestScreenshots writes the README's pictures of the page (make screenshots): the summary, and the changes
