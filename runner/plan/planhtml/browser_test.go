@@ -304,7 +304,16 @@ func TestBrowserOutcome(t *testing.T) {
 // TestBrowserPrint: printed, the page drops its controls and shows every tab's section with its heading, not
 // only the tab that was open.
 func TestBrowserPrint(t *testing.T) {
-	ctx := open(t, Page{Plan: samplePlan(30)}, 1280, 900)
+	ctx := open(t, Page{Plan: samplePlan(250)}, 1280, 900)
+	// A plan this size prints every change, not only the page on screen; after printing, the page is back.
+	eval[bool](t, ctx, `window.dispatchEvent(new Event("beforeprint"))`)
+	if n := len(rows(t, ctx)); n != 250 {
+		t.Errorf("printing, the changes table holds %d rows, want all 250", n)
+	}
+	eval[bool](t, ctx, `window.dispatchEvent(new Event("afterprint"))`)
+	if n := len(rows(t, ctx)); n != 100 {
+		t.Errorf("after printing, the changes table holds %d rows, want its page of 100", n)
+	}
 	if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"}); err != nil {
 		t.Fatal(err)
 	}

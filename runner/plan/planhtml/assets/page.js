@@ -301,6 +301,23 @@
     }
   });
 
+  // Printed, a table shows all its matching rows when there are at most PRINT_ALL of them (a plan to sign),
+  // else its current page (the status line says which rows).
+  var PRINT_ALL = 2000;
+  window.addEventListener("beforeprint", function () {
+    Object.keys(tables).forEach(function (id) {
+      var t = tables[id];
+      t.saved = { size: t.size, page: t.page };
+      if (t.matches.length > t.size && t.matches.length <= PRINT_ALL) { t.size = t.matches.length; t.page = 0; t.draw(); }
+    });
+  });
+  window.addEventListener("afterprint", function () {
+    Object.keys(tables).forEach(function (id) {
+      var t = tables[id];
+      if (t.saved) { t.size = t.saved.size; t.page = t.saved.page; t.saved = null; t.draw(); }
+    });
+  });
+
   // A hook for tests and scripts: the data, the tables, and a ready flag set once everything is drawn.
   window.possync = { data: D, tables: tables, show: show, ready: true, readyMs: performance.now() };
   document.body.setAttribute("data-ready", "true");
