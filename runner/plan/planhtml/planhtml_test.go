@@ -152,6 +152,28 @@ func TestOutcomeStatuses(t *testing.T) {
 	}
 }
 
+// TestStreamedRun: a run whose planner streamed its changes hands over a plan without them; the page lists
+// the refused changes and says why the others are not listed.
+func TestStreamedRun(t *testing.T) {
+	p := samplePlan(50)
+	refused := p.Changes[7]
+	p.Changes = []plan.Change{}
+	o := &Outcome{Command: "run", Planned: p.Summary, Applied: p.Summary, ExitReason: "changes_rejected", ExitCode: 1,
+		Failed: []Failed{{ID: refused.ID, Action: refused.Action, Key: refused.Key, Reason: "409 conflict"}}}
+	o.Applied.Update--
+	page := render(t, Page{Plan: p, Outcome: o})
+	d := pageData(t, page)
+	if len(d.Changes) != 1 || d.Changes[0][1] != "sku=HB-00008" || d.Changes[0][4] != statusFailed {
+		t.Fatalf("streamed run's changes: %v", d.Changes)
+	}
+	if !strings.Contains(page, `id="changes-note"`) || !strings.Contains(page, "lists only the changes the store refused") {
+		t.Fatal("the page does not say why only the refused changes are listed")
+	}
+	if !strings.Contains(page, `id="sum-update" data-count="25"`) {
+		t.Fatal("the summary is not the plan's")
+	}
+}
+
 func TestWriteAtomic(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sub", "plan.html")
