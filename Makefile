@@ -44,7 +44,7 @@ FUZZ_SMOKE_TIME ?= 5s
 FUZZ_MINIMIZE   ?= 5s
 FUZZ_PARALLEL   ?= 1
 
-.PHONY: build test fmt-check vet demo generate check-generated bench bench-cycle bench-check fuzz fuzz-smoke clean
+.PHONY: build test fmt-check vet demo generate check-generated bench bench-cycle bench-check fuzz fuzz-smoke screenshots clean
 
 build:
 	$(GO) build -tags $(TAGS) -o $(BIN) ./cmd/possync
@@ -137,6 +137,11 @@ fuzz:
 ## instrumented build of the dependencies, a few minutes once.
 fuzz-smoke:
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_SMOKE_TIME)
+
+## screenshots: the README's pictures of the plan page (docs/img/*.png), taken in headless Chromium from a
+## sample plan (runner/plan/planhtml's TestScreenshots; needs Debian's chromium).
+screenshots:
+	$(GO) test -tags $(TAGS) -count=1 -run '^TestScreenshots$$' ./runner/plan/planhtml -args -screenshots="$(CURDIR)/docs/img"
 
 clean:
 	rm -rf bin

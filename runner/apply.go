@@ -78,6 +78,9 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 		return err
 	}
 	rep.Planned = pl.Summary
+	if s.opts.Planned != nil {
+		s.opts.Planned(pl)
+	}
 	if saved != nil {
 		if reasons := staleReasons(saved, pl); len(reasons) > 0 {
 			return &StaleError{Reasons: reasons}

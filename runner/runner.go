@@ -70,6 +70,9 @@ type Options struct {
 	// components are not built from their configuration (substitute.go; `possync test`).
 	Sources map[string]connectors.Source
 	Sink    connectors.Sink
+	// Planned, when set, receives the plan an apply or run made, before it is checked and applied (for the
+	// page `--html` writes). Its Changes are empty when the planner streamed them (more than fit in memory).
+	Planned func(*plan.Plan)
 }
 
 // session is one plan or run of a pipeline.

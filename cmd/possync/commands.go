@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -88,6 +89,7 @@ type runFlags struct {
 	fullRefresh     bool
 	verbose         bool
 	obs             obsFlags
+	html            string // --html FILE: the plan as a page (html.go)
 }
 
 // register adds the flags plan, apply and run share; metrics adds --metrics-file (apply, run).
@@ -98,6 +100,7 @@ func (r *runFlags) register(fs *flag.FlagSet, metrics bool) {
 	fs.BoolVar(&r.verbose, "v", false, "log progress to stderr (text logs at info level)")
 	fs.BoolVar(&r.refresh, "refresh", false, "diff against the sink's live records and show drift (sinks that can list)")
 	r.obs.register(fs, metrics)
+	fs.StringVar(&r.html, "html", "", "write the plan as a self-contained HTML page to FILE (apply, run: with what was applied and what failed)")
 }
 
 // signals are one plan, apply or run's logger, progress display and event observer.
@@ -263,6 +266,9 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	if !sg.writePlanHTML(rf.html, pl) {
+		return 1
+	}
 	sg.info("planned", "create", pl.Summary.Create, "update", pl.Summary.Update, "deactivate", pl.Summary.Deactivate,
 		"delete", pl.Summary.Delete, "unchanged", pl.Summary.Unchanged)
 	if *asJSON {
@@ -335,6 +341,7 @@ func apply(ctx context.Context, cmd, file string, rf runFlags, planFile, reportF
 	}
 	defer sg.close()
 	var p *pipelines.Pipeline
+	var saved, planned *plan.Plan // the saved plan (--plan), the plan the run made (for --html)
 	// finish writes the report and the metrics, and logs the outcome.
 	finish := func(rep *runner.Report) bool {
 		sg.close()
@@ -345,6 +352,7 @@ func apply(ctx context.Context, cmd, file string, rf runFlags, planFile, reportF
 		if rf.obs.metricsFile != "" {
 			ok = sg.writeMetrics(ctx, rf.obs.metricsFile, p, rep) && ok
 		}
+		ok = sg.writeRunHTML(rf.html, p, cmp.Or(planned, saved), rep) && ok
 		sg.info("finished", "outcome", rep.ExitReason, "exit_code", rep.ExitCode,
 			"seconds", round3(rep.FinishedAt.Sub(rep.StartedAt).Seconds()),
 			"planned", rep.Planned.Total(), "applied", rep.Applied.Total(), "rejected", len(rep.Rejected),
@@ -371,7 +379,9 @@ func apply(ctx context.Context, cmd, file string, rf runFlags, planFile, reportF
 		sg.failed(err)
 		return invalid(err.Error())
 	}
-	var saved *plan.Plan
+	if rf.html != "" {
+		opts.Planned = func(pl *plan.Plan) { planned = pl }
+	}
 	if planFile != "" {
 		if saved, err = plan.Read(planFile); err != nil {
 			sg.failed(err)

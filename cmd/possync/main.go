@@ -24,6 +24,7 @@ Usage:
   possync plan FILE [flags]                 show what applying would change (dry run)
   possync apply FILE [--plan plan.json]     apply a saved plan exactly, or plan and apply
   possync run FILE [--report FILE]          plan + apply for schedulers, with a JSON run report
+  possync show PLAN.json [--html FILE]      render a saved plan: text, JSON, or an HTML page to approve
   possync check FILE                        test every connector's connectivity and credentials
   possync connectors [NAME]                 docs of every source, sink and transform
   possync schema                            print the JSON Schema of pipeline files
@@ -59,6 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"demo":       cmdDemo,
 		"version":    cmdVersion,
 		"test":       cmdTest,
+		"show":       cmdShow,
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
