@@ -47,17 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) int{
-		"validate":   cmdValidate,
-		"plan":       cmdPlan,
-		"apply":      cmdApply,
-		"run":        cmdRun,
-		"check":      cmdCheck,
-		"connectors": cmdConnectors,
-		"schema":     cmdSchema,
-		"demo":       cmdDemo,
-		"version":    cmdVersion,
-	}
+	cmds := commands()
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
@@ -71,4 +61,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	return c(ctx, args[1:], stdout, stderr)
+}
+
+// commands is the table of possync's commands: dispatch, completion and usage read it.
+func commands() map[string]handler {
+	return map[string]handler{
+		"validate":   cmdValidate,
+		"plan":       cmdPlan,
+		"apply":      cmdApply,
+		"run":        cmdRun,
+		"check":      cmdCheck,
+		"connectors": cmdConnectors,
+		"schema":     cmdSchema,
+		"demo":       cmdDemo,
+		"version":    cmdVersion,
+		"state":      cmdState,
+		"completion": cmdCompletion,
+		"init":       cmdInit,
+	}
 }

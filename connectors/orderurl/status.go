@@ -168,7 +168,7 @@ tried again by the next run; a refused URL key stops the run. 503, 502, 504, 429
 exponential backoff. UpdateStatus is idempotent on the site, so a status resent after a crash changes nothing
 (the website may email the customer again).`,
 	Fields: []spec.Field{
-		{Name: "url", Type: spec.TypeString, Required: true, Example: "${ORDER_URL}",
+		{Name: "url", Type: spec.TypeString, Required: true, HTTPURL: true, Example: "${ORDER_URL}",
 			Description: "The order export URL (the Change Status URL has the same base) without its query string."},
 		{Name: "merchant", Type: spec.TypeString, Required: true, Example: "1234",
 			Description: "The website's merchant (store) id."},
