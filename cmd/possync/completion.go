@@ -194,7 +194,7 @@ func writeTables(w io.Writer, tree []*compNode) {
 	walk(tree, func(n *compNode) {
 		for _, f := range n.flags {
 			if f.takesValue {
-				fmt.Fprintf(w, "    %s|-%s|%s|--%s) echo %s ;;\n", shellQuote(n.path), f.name, shellQuote(n.path), f.name, shellQuote(valueAction(f.value)))
+				fmt.Fprintf(w, "    %s|%s) echo %s ;;\n", shellQuote(n.path+"|-"+f.name), shellQuote(n.path+"|--"+f.name), shellQuote(valueAction(f.value)))
 			}
 		}
 	})

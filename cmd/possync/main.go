@@ -29,6 +29,10 @@ Usage:
   possync schema                            print the JSON Schema of pipeline files
   possync demo [EXAMPLE] [--dir DIR]        run an embedded example against local emulators
   possync version                           module version, commit and DuckDB version (also --version)
+  possync init --source TYPE --sink TYPE    scaffold a pipeline file from the components' declarations
+  possync state list|show|history           read the pipelines' state and run journal
+  possync explain FILE KEY                  one record's path: source rows, steps, state row, planned action
+  possync completion bash|zsh|fish          shell completion script
 
 Run 'possync COMMAND -h' for a command's flags.
 Exit codes: 0 ok (plan: no changes), 1 failure, 2 invalid config (plan: changes planned),
