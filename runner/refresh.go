@@ -45,7 +45,7 @@ func (s *session) refresh(ctx context.Context) (*refreshed, error) {
 	if !ok {
 		return nil, fmt.Errorf("--refresh: the %s sink cannot list its records", s.p.Sink.Type)
 	}
-	r, err := l.List(ctx, connectors.ReadRequest{Now: s.now, Alloc: s.alloc})
+	r, err := l.List(s.sinkCtx(ctx), connectors.ReadRequest{Now: s.now, Alloc: s.alloc})
 	if err != nil {
 		return nil, fmt.Errorf("--refresh: list the %s sink's records: %w", s.p.Sink.Type, err)
 	}

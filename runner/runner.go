@@ -105,6 +105,8 @@ type session struct {
 	timings    *timings
 	// onceSt: confirming sources' read keys and the _applied relation (confirm.go).
 	onceSt *onceState
+	// api counts each connector's API calls (apicalls.go).
+	api apiCounters
 }
 
 func newSession(p *pipelines.Pipeline, opts Options) *session {
@@ -195,7 +197,7 @@ func (s *session) stageAll(ctx context.Context, empty bool) error {
 			continue
 		}
 		done := s.timings.start("read " + name)
-		st, err := s.stage(ctx, src)
+		st, err := s.stage(s.apiCtx(ctx, "source "+name, src.comp.Type), src)
 		done()
 		if err != nil {
 			return err

@@ -342,8 +342,8 @@ func apply(ctx context.Context, cmd, file string, rf runFlags, planFile, reportF
 		if reportFile != "" || reportToStdout {
 			ok = writeReport(rep, secretsOf(p), reportFile, stdout, stderr)
 		}
-		if rf.obs.metricsFile != "" {
-			ok = sg.writeMetrics(ctx, rf.obs.metricsFile, p, rep) && ok
+		if rf.obs.metricsFile != "" || rf.obs.pushgateway != "" {
+			ok = sg.writeMetrics(ctx, &rf.obs, p, rep) && ok
 		}
 		sg.info("finished", "outcome", rep.ExitReason, "exit_code", rep.ExitCode,
 			"seconds", round3(rep.FinishedAt.Sub(rep.StartedAt).Seconds()),
@@ -415,8 +415,9 @@ func diagText(file string, diags spec.Diagnostics) string {
 	return strings.Join(lines, "\n")
 }
 
-// writeMetrics writes the metrics file; false (and an error on stderr or in the log) when it cannot.
-func (sg *signals) writeMetrics(ctx context.Context, path string, p *pipelines.Pipeline, rep *runner.Report) bool {
+// writeMetrics writes the metrics file (--metrics-file) and pushes them (--pushgateway); false (and an error
+// on stderr or in the log) when either fails.
+func (sg *signals) writeMetrics(ctx context.Context, o *obsFlags, p *pipelines.Pipeline, rep *runner.Report) bool {
 	m := &runMetrics{Pipeline: rep.Pipeline, Report: rep}
 	if m.Pipeline == "" {
 		m.Pipeline = strings.TrimSuffix(filepath.Base(sg.file), filepath.Ext(sg.file))
@@ -432,11 +433,20 @@ func (sg *signals) writeMetrics(ctx context.Context, path string, p *pipelines.P
 		}
 		m.LastSuccess = t
 	}
-	if err := writeMetricsFile(path, m); err != nil {
-		sg.failed(err)
-		return false
+	ok := true
+	if o.metricsFile != "" {
+		if err := writeMetricsFile(o.metricsFile, m); err != nil {
+			sg.failed(err)
+			ok = false
+		}
 	}
-	return true
+	if o.pushgateway != "" {
+		if err := pushMetrics(ctx, o.pushgateway, m); err != nil {
+			sg.failed(err)
+			ok = false
+		}
+	}
+	return ok
 }
 
 // writeReport writes the JSON run report, secrets masked, to reportFile or else stdout; false when the file

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/possync/possync/connectors/apistats"
 	"github.com/possync/possync/connectors/internal/httpapi"
 	"github.com/possync/possync/spec"
 )
@@ -139,11 +140,19 @@ func (c *client) do(ctx context.Context, kind, op, query string, vars map[string
 		return &Error{Op: op, Message: "encode request: " + err.Error()}
 	}
 	retries, throttled := 0, 0
-	for {
+	stats := apistats.From(ctx)
+	for first := true; ; first = false {
 		if err := c.pace(ctx, kind); err != nil {
 			return err
 		}
+		if !first {
+			stats.Retry()
+		}
+		stats.Request()
 		status, body, retryAfter, err := c.post(ctx, payload)
+		if status == http.StatusTooManyRequests {
+			stats.RateLimit()
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -166,6 +175,7 @@ func (c *client) do(ctx context.Context, kind, op, query string, vars map[string
 			_ = json.Unmarshal(resp.Errors, &errs)
 		}
 		if isThrottled(errs) {
+			stats.RateLimit()
 			c.mu.Lock()
 			c.stats.throttled++
 			c.mu.Unlock()
