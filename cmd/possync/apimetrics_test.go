@@ -78,7 +78,9 @@ func TestAPIMetricsAndPushgateway(t *testing.T) {
 	mu.Unlock()
 
 	// A gateway that refuses: the run says so (exit 1) without the URL's password.
-	gw.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no space", http.StatusInternalServerError) })
+	gw.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no space", http.StatusInternalServerError)
+	})
 	u := strings.Replace(gw.URL, "http://", "http://ops:hunter2-pw@", 1)
 	r = f.run(t, []string{"TOK=" + tok}, "run", "ecom.yaml", "--pushgateway", u, "--report", "rep.json")
 	if r.code != 1 || !strings.Contains(r.stderr, "HTTP 500: no space") || strings.Contains(r.stderr+r.stdout, "hunter2") {
