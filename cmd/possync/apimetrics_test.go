@@ -31,11 +31,16 @@ func TestAPIMetricsAndPushgateway(t *testing.T) {
 		pushed []string
 		paths  []string
 		ctype  string
+		refuse bool
 	)
 	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		mu.Lock()
 		defer mu.Unlock()
+		if refuse {
+			http.Error(w, "no space", http.StatusInternalServerError)
+			return
+		}
 		if r.Method != http.MethodPost {
 			http.Error(w, "POST only", http.StatusMethodNotAllowed)
 			return
@@ -75,12 +80,9 @@ func TestAPIMetricsAndPushgateway(t *testing.T) {
 		!strings.HasPrefix(ctype, "text/plain; version=0.0.4") {
 		t.Errorf("pushed %d times to %v (%s); want once to /base/metrics/job/possync/pipeline/%s with the file's text", len(pushed), paths, ctype, pipelineName)
 	}
-	mu.Unlock()
-
 	// A gateway that refuses: the run says so (exit 1) without the URL's password.
-	gw.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "no space", http.StatusInternalServerError)
-	})
+	refuse = true
+	mu.Unlock()
 	u := strings.Replace(gw.URL, "http://", "http://ops:hunter2-pw@", 1)
 	r = f.run(t, []string{"TOK=" + tok}, "run", "ecom.yaml", "--pushgateway", u, "--report", "rep.json")
 	if r.code != 1 || !strings.Contains(r.stderr, "HTTP 500: no space") || strings.Contains(r.stderr+r.stdout, "hunter2") {
