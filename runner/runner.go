@@ -107,6 +107,8 @@ type session struct {
 	onceSt *onceState
 	// api counts each connector's API calls (apicalls.go).
 	api apiCounters
+	// trace, when set, runs after the transforms and before their intermediate tables are freed (explain.go).
+	trace func(ctx context.Context) error
 }
 
 func newSession(p *pipelines.Pipeline, opts Options) *session {
@@ -331,6 +333,11 @@ func (s *session) prepare(ctx context.Context, readOnly bool) error {
 	}
 	if diags.HasErrors() {
 		return diags
+	}
+	if s.trace != nil {
+		if err := s.trace(ctx); err != nil {
+			return err
+		}
 	}
 	if err := s.dropIntermediates(ctx); err != nil {
 		return err

@@ -82,5 +82,6 @@ func commands() map[string]handler {
 		"state":      cmdState,
 		"completion": cmdCompletion,
 		"init":       cmdInit,
+		"explain":    cmdExplain,
 	}
 }
