@@ -70,7 +70,7 @@ func TestExplainExample(t *testing.T) {
 		t.Fatalf("apply: %s", r)
 	}
 
-	f.editFile(t, "data/products.csv", "Footwear > Running,129.95", "Footwear > Running,139.95")                     // AO-1001
+	f.editFile(t, "data/products.csv", "Footwear > Running,129.95", "Footwear > Running,139.95")                        // AO-1001
 	f.editFile(t, "data/products.csv", "Footwear > Running,129.95,61.20,true", "Footwear > Running,129.95,61.20,false") // AO-1002
 	b, _ := os.ReadFile(f.path("data/products.csv"))
 	var kept []string
