@@ -136,6 +136,7 @@ func readVersion(ctx context.Context) versionInfo {
 
 func cmdVersion(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := newCommand("version", "possync version", "Print possync's module version, the VCS commit it was built from, and the embedded DuckDB's version.", stderr)
+	c.complete.args = argNone
 	pos, help, err := c.parse(args, stdout)
 	if help {
 		return 0

@@ -500,6 +500,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 func cmdConnectors(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	c := newCommand("connectors", "possync connectors [NAME]",
 		"Print the docs of every source, sink and transform, or of the one named NAME.", stderr)
+	c.complete = completeSpec{args: argWords, words: componentNames()}
 	args, help, err := c.parse(args, stdout)
 	if help {
 		return 0
@@ -540,6 +541,7 @@ func cmdConnectors(_ context.Context, args []string, stdout, stderr io.Writer) i
 func cmdSchema(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	c := newCommand("schema", "possync schema",
 		"Print the JSON Schema of pipeline files (for editors: see the README's modeline).", stderr)
+	c.complete.args = argNone
 	pos, help, err := c.parse(args, stdout)
 	if help {
 		return 0

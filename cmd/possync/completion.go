@@ -9,7 +9,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+
+	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/spec"
 )
 
 // argKind is what a positional argument or a flag's value completes to.
@@ -370,4 +374,15 @@ func writeFish(w io.Writer, tree []*compNode) {
 		}
 	}
 	emit("__fish_use_subcommand", tree)
+}
+
+// componentNames are the names of every source, sink and transform, sorted and without repeats.
+func componentNames() []string {
+	cat := pipelines.DefaultCatalog()
+	var out []string
+	for _, k := range []spec.Kind{spec.KindSource, spec.KindSink, spec.KindTransform} {
+		out = append(out, cat.Types(k)...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -131,6 +131,9 @@ func TestBashCompletionCompletes(t *testing.T) {
 		{[]string{"possync", "init", "--source", "file", "--sink", "e"}, []string{"ecom"}},
 		{[]string{"possync", "completion", ""}, []string{"bash", "zsh", "fish"}},
 		{[]string{"possync", "plan", "sh"}, []string{"shop.yaml"}},
+		{[]string{"possync", "connectors", "retailpos_p"}, []string{"retailpos_promotions"}},
+		{[]string{"possync", "demo", "bike"}, []string{"bikeshop"}},
+		{[]string{"possync", "schema", ""}, nil},
 		{[]string{"possync", "plan", "--out", "x.json", "sh"}, []string{"shop.yaml"}},
 	}
 	for _, c := range cases {
