@@ -203,3 +203,21 @@ func TestFishCompletionCompletes(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryCommandHelp: every command and subcommand of the table answers -h with its usage on stdout,
+// listing every flag it parses, and exit 0 (the table completion is generated from).
+func TestEveryCommandHelp(t *testing.T) {
+	for path, flags := range allCommandFlags(t) {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), append(strings.Fields(path), "-h"), &out, &errb)
+		if code != 0 || !strings.HasPrefix(out.String(), "Usage: possync "+path) {
+			t.Errorf("possync %s -h: exit %d, stdout %q", path, code, out.String())
+			continue
+		}
+		for _, f := range flags {
+			if !strings.Contains(out.String(), "\n  -"+f) {
+				t.Errorf("possync %s -h does not list -%s:\n%s", path, f, out.String())
+			}
+		}
+	}
+}
