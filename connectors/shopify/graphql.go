@@ -150,9 +150,6 @@ func (c *client) do(ctx context.Context, kind, op, query string, vars map[string
 		}
 		stats.Request()
 		status, body, retryAfter, err := c.post(ctx, payload)
-		if status == http.StatusTooManyRequests {
-			stats.RateLimit()
-		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -197,6 +194,9 @@ func (c *client) do(ctx context.Context, kind, op, query string, vars map[string
 				e.Code = errs[0].Extensions.Code
 			}
 			temporary := status == http.StatusTooManyRequests || status >= 500
+			if status == http.StatusTooManyRequests {
+				stats.RateLimit() // a 429 without a THROTTLED body (counted above)
+			}
 			if !temporary {
 				return e
 			}
