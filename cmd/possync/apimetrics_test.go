@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/possync/possync/connectors/ecom/ecomtest"
+	"github.com/possync/possync/examples"
 )
 
 // TestAPIMetricsAndPushgateway runs into an eCom store that answers the first three requests with 429: the
@@ -87,5 +88,50 @@ func TestAPIMetricsAndPushgateway(t *testing.T) {
 	r = f.run(t, []string{"TOK=" + tok}, "run", "ecom.yaml", "--pushgateway", u, "--report", "rep.json")
 	if r.code != 1 || !strings.Contains(r.stderr, "HTTP 500: no space") || strings.Contains(r.stderr+r.stdout, "hunter2") {
 		t.Fatalf("refused push: %s", r)
+	}
+}
+
+// TestAPICountsPerConnector runs the retail-ecom example against its emulators: the report counts the
+// Retail POS source's requests under its source name and the eCom sink's under "sink", each equal to the
+// requests its emulator answered.
+func TestAPICountsPerConnector(t *testing.T) {
+	f := &fixture{dir: t.TempDir(), state: t.TempDir()}
+	if err := examples.Extract("retail-ecom", f.dir); err != nil {
+		t.Fatal(err)
+	}
+	env, err := examples.Start("retail-ecom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	var vars []string
+	for k, v := range env.Vars {
+		vars = append(vars, k+"="+v)
+	}
+	r := f.run(t, vars, "run", "catalog.yaml")
+	if r.code != 0 {
+		t.Fatalf("run: %s", r)
+	}
+	var rep struct {
+		API []struct {
+			Connector, Type string
+			Requests        int64
+		} `json:"api"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	// Keyed by connector: the emulator's token starts with "retailpos", so the report (masked with the
+	// pipeline's secrets, prefixes included) shows the source's type as ***.
+	got := map[string]int64{}
+	for _, a := range rep.API {
+		got[a.Connector] = a.Requests
+		if a.Connector == "sink" && a.Type != "ecom" {
+			t.Errorf("sink type %q, want ecom", a.Type)
+		}
+	}
+	want := map[string]int64{"source source": int64(len(env.RetailPOS.Requests())), "sink": int64(len(env.Ecom.Requests()))}
+	if len(got) != 2 || got["source source"] != want["source source"] || got["sink"] != want["sink"] || want["sink"] == 0 || want["source source"] == 0 {
+		t.Fatalf("api counts %v, want %v (the requests each emulator answered)", got, want)
 	}
 }
