@@ -68,9 +68,11 @@ func cmdInit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if modeline == "" {
 		modeline = schemaRef(*out)
 	}
-	b := scaffold(*name, modeline, scaffoldKey, so, si)
-	if k := pickKey(ctx, b); k != scaffoldKey {
-		b = scaffold(*name, modeline, k, so, si)
+	b := scaffold(*name, modeline, scaffoldKey, nil, so, si)
+	key := pickKey(ctx, b)
+	b = scaffold(*name, modeline, key, nil, so, si)
+	if hints := sinkHints(ctx, b); len(hints) > 0 {
+		b = scaffold(*name, modeline, key, hints, so, si)
 	}
 	if *out == "" {
 		_, _ = stdout.Write(b)
@@ -124,7 +126,9 @@ func cmpOr(s, def string) string {
 }
 
 // scaffold renders the pipeline file.
-func scaffold(name, schema, key string, so, si *spec.Component) []byte {
+// hints are the sink's findings about the records the source delivers as read, shown where the transforms
+// that fix them go.
+func scaffold(name, schema, key string, hints []string, so, si *spec.Component) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# yaml-language-server: $schema=%s\n#\n", schema)
 	fmt.Fprintf(&b, "# %s -> %s, scaffolded by `possync init`. Fill in the TODOs; secrets come from the environment.\n", so.Name, si.Name)
@@ -134,7 +138,14 @@ func scaffold(name, schema, key string, so, si *spec.Component) []byte {
 	fmt.Fprintf(&b, "key: %s # TODO: the field that identifies a record at the sink\n\n", key)
 	fmt.Fprint(&b, "source:\n")
 	writeFields(&b, so, "  ")
-	fmt.Fprint(&b, "\n# transforms:\n#   - type: map\n#     fields:\n#       sku: sku\n# (possync connectors map, filter, sql, ...)\n\n")
+	fmt.Fprint(&b, "\n")
+	if len(hints) > 0 {
+		fmt.Fprintf(&b, "# TODO: the %s sink does not take the %s source's records as read; shape them with transforms:\n", si.Name, so.Name)
+		for _, h := range hints {
+			fmt.Fprintf(&b, "#   %s\n", h)
+		}
+	}
+	fmt.Fprint(&b, "# transforms:\n#   - type: map\n#     fields:\n#       sku: sku\n# (possync connectors map, filter, sql, ...)\n\n")
 	fmt.Fprint(&b, "sink:\n")
 	writeFields(&b, si, "  ")
 	fmt.Fprint(&b, "\nguards:\n  max_delete_percent: 10\n")
@@ -143,6 +154,22 @@ func scaffold(name, schema, key string, so, si *spec.Component) []byte {
 
 // scaffoldKey is the key a scaffold starts with.
 const scaffoldKey = "id"
+
+// sinkHints type-checks the scaffold b as `validate --no-env` does and returns the sink's error findings
+// (the records it receives do not fit it), one line each.
+func sinkHints(ctx context.Context, b []byte) []string {
+	p, diags := pipelines.Parse("scaffold.yaml", b, pipelines.Options{Placeholders: true})
+	if p == nil || diags.HasErrors() {
+		return nil
+	}
+	var out []string
+	for _, d := range runner.Check(ctx, p) {
+		if d.Severity == spec.Error && d.Path == "/sink" {
+			out = append(out, strings.Join(strings.Fields(d.Message), " "))
+		}
+	}
+	return out
+}
 
 // keyPreference are the keys a scaffold takes when the source's records have them, best first.
 var keyPreference = []string{"sku", "order_id", "id"}
