@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/runner/state"
@@ -24,6 +25,8 @@ type StateView struct {
 	Pending int `json:"pending_intents"`
 	// Runs are the journal's newest runs, newest first.
 	Runs []JournalRun `json:"runs"`
+	// Busy, set by `state list` for a state a run holds open (it cannot be read then), names that run.
+	Busy string `json:"running,omitempty"`
 }
 
 // JournalRun is one run of the journal, with the outcome its stored run report gives.
@@ -69,6 +72,9 @@ func ReadState(ctx context.Context, st pipelines.State, pipeline string, store s
 	}
 	defer d.Close()
 	if v.Meta, err = store.Open(ctx, d.Conn(), true); err != nil {
+		if busy := runInProgress(store); busy != nil {
+			return nil, fmt.Errorf("state of %s: a run is in progress and holds it (read it when the run ends): %w", pipeline, busy)
+		}
 		return nil, fmt.Errorf("state of %s: %w", pipeline, err)
 	}
 	intents, err := store.Intents(ctx, d.Conn())
@@ -133,4 +139,19 @@ func DefaultStateDir() string {
 		return d
 	}
 	return filepath.Clean(".possync")
+}
+
+// runInProgress returns the *state.LockedError naming the run that holds store's run lock, or nil when none
+// does (the lock, taken to find out, is released at once). DuckDB refuses to open a state file that a run
+// has open for writing; this says which run.
+func runInProgress(store state.Store) error {
+	unlock, err := store.Lock(state.Holder{PID: pid(), Host: host(), RunID: "state", StartedAt: time.Now().UTC()})
+	if err == nil {
+		_ = unlock()
+		return nil
+	}
+	if errors.Is(err, state.ErrLocked) {
+		return err
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/runner"
+	"github.com/possync/possync/runner/state"
 )
 
 // stateCommands are the subcommands of `possync state`, by name.
@@ -98,6 +100,11 @@ func cmdStateList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	code := 0
 	for _, n := range names {
 		v, err := runner.ReadState(ctx, pipelines.State{Dir: dir}, n, nil, 1)
+		if le := (*state.LockedError)(nil); errors.As(err, &le) {
+			// A run holds the state open: list it as running rather than fail the listing.
+			v = &runner.StateView{Pipeline: n, Busy: le.Error(), Runs: []runner.JournalRun{}}
+			err = nil
+		}
 		if err != nil {
 			fmt.Fprintln(stderr, "possync state list:", err)
 			code = 1
@@ -119,6 +126,10 @@ func cmdStateList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		last, out := "-", "-"
 		if len(v.Runs) > 0 {
 			last, out = v.Runs[0].StartedAt, runOutcome(v.Runs[0])
+		}
+		if v.Busy != "" {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\trunning\n", v.Pipeline)
+			continue
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", v.Pipeline, v.Meta.Serial, v.Meta.Records, last, out)
 	}

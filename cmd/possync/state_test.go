@@ -2,9 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestStateCommandsReadTheJournal runs a pipeline three times (a first sync, a price change, a mass
@@ -96,5 +100,55 @@ func TestStateCommandsReadTheJournal(t *testing.T) {
 	}
 	if r := f.run(t, nil, "state", "-h"); r.code != 0 || !strings.Contains(r.stdout, "history") {
 		t.Fatalf("state -h: %s", r)
+	}
+}
+
+// TestStateWhileARunHoldsIt: while a run holds the state open (held after recording its intents), state
+// list shows the pipeline as running with the run's process in --json, and history says a run is in progress
+// instead of DuckDB's lock error; once the run ends both read it.
+func TestStateWhileARunHoldsIt(t *testing.T) {
+	f := newFixture(t, genRows(0, 10))
+	release := filepath.Join(t.TempDir(), "release")
+	a := f.command([]string{"POSSYNC_FAILPOINT=after-intents", "POSSYNC_FAILPOINT_RELEASE=" + release}, "run", "pipeline.yaml")
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Process.Kill() })
+	done := make(chan error, 1)
+	go func() { done <- a.Wait() }()
+	waitForHolder(t, filepath.Join(f.state, pipelineName+".lock"), a.Process.Pid, done)
+	pid := fmt.Sprintf("pid %d", a.Process.Pid)
+	// The lock is taken before the state is opened: poll until the run has it open (or fail on a hang).
+	deadline := time.Now().Add(30 * time.Second)
+	var r result
+	for {
+		r = f.run(t, nil, "state", "list")
+		if strings.Contains(r.stdout, "running") || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the held run ended: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if r.code != 0 || !regexp.MustCompile(`(?m)^`+pipelineName+`\s+-\s+-\s+-\s+running$`).MatchString(r.stdout) {
+		t.Fatalf("state list during a run: %s", r)
+	}
+	if r := f.run(t, nil, "state", "list", "--json"); !strings.Contains(r.stdout, pid) {
+		t.Errorf("state list --json does not name the running run (%s): %s", pid, r)
+	}
+	if r := f.run(t, nil, "state", "history", "pipeline.yaml"); r.code != 1 || !strings.Contains(r.stderr, "a run is in progress") ||
+		!strings.Contains(r.stderr, pid) {
+		t.Errorf("history during a run: %s", r)
+	}
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the run after its release: %v", err)
+	}
+	if r := f.run(t, nil, "state", "list"); !regexp.MustCompile(`(?m)^` + pipelineName + `\s+2\s+10\s+\S+Z\s+applied$`).MatchString(r.stdout) {
+		t.Errorf("state list after the run: %s", r)
 	}
 }
