@@ -30,6 +30,7 @@ func Apply(ctx context.Context, p *pipelines.Pipeline, opts Options, saved *plan
 	err := s.apply(ctx, saved, rep)
 	rep.FinishedAt = time.Now().UTC()
 	rep.Durations = s.timings.seconds()
+	rep.API = s.apiCalls()
 	if err != nil {
 		rep.Error = p.Secrets.Redact(err.Error()) // the report is stored in the state and printed
 		rep.ExitReason, rep.ExitCode = outcome.Classify(err)
@@ -58,6 +59,7 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 	if err := s.prepare(ctx, false); err != nil {
 		return err
 	}
+	ctx = s.sinkCtx(ctx) // from here on the API calls are the sink's (a confirming source counts its own)
 	s.exportBase = s.meta.Exported == s.meta.Serial
 	for _, st := range s.staged {
 		rep.InputRejects = append(rep.InputRejects, st.Result.Rejects...)

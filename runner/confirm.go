@@ -101,7 +101,7 @@ func (s *session) confirm(ctx context.Context, rep *Report) {
 		}
 		failpoint.Hit("before-confirm")
 		done := s.timings.start("confirm " + name)
-		outcomes, err := c.Confirm(ctx, keys)
+		outcomes, err := c.Confirm(s.apiCtx(ctx, "source "+name, src.comp.Type), keys)
 		done()
 		failpoint.Hit("after-confirm")
 		rep.Notes = append(rep.Notes, s.confirmNotes(name, keys, outcomes, err)...)

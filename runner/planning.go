@@ -67,7 +67,7 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 	var rf *refresh.Result
 	if s.opts.Refresh {
 		done = s.timings.start("refresh")
-		rf, err = refresh.Run(ctx, s.d, s.refreshInput())
+		rf, err = refresh.Run(s.sinkCtx(ctx), s.d, s.refreshInput())
 		done()
 		if err != nil {
 			return nil, nil, nil, err

@@ -36,6 +36,8 @@ type Report struct {
 	// Recovered counts changes of an interrupted earlier run that were settled before planning.
 	Recovered int      `json:"recovered"`
 	Notes     []string `json:"notes,omitempty"`
+	// API counts each connector's API requests, retries and rate-limit answers (connectors that made any).
+	API []APICalls `json:"api,omitempty"`
 	// Durations are seconds per stage.
 	Durations  map[string]float64 `json:"durations_seconds"`
 	ExitReason string             `json:"exit_reason"`

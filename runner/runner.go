@@ -114,6 +114,10 @@ type session struct {
 	timings    *timings
 	// onceSt: confirming sources' read keys and the _applied relation (confirm.go).
 	onceSt *onceState
+	// api counts each connector's API calls (apicalls.go).
+	api apiCounters
+	// trace, when set, runs after the transforms and before their intermediate tables are freed (explain.go).
+	trace func(ctx context.Context) error
 }
 
 func newSession(p *pipelines.Pipeline, opts Options) *session {
@@ -209,7 +213,7 @@ func (s *session) stageAll(ctx context.Context, empty bool) error {
 			continue
 		}
 		done := s.timings.start("read " + name)
-		st, err := s.stage(ctx, src)
+		st, err := s.stage(s.apiCtx(ctx, "source "+name, src.comp.Type), src)
 		done()
 		if err != nil {
 			return err
@@ -350,6 +354,11 @@ func (s *session) prepare(ctx context.Context, readOnly bool) error {
 	}
 	if err := s.reportDesired(ctx); err != nil {
 		return err
+	}
+	if s.trace != nil {
+		if err := s.trace(ctx); err != nil {
+			return err
+		}
 	}
 	if err := s.dropIntermediates(ctx); err != nil {
 		return err

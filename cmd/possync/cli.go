@@ -24,6 +24,8 @@ type command struct {
 	fs       *flag.FlagSet
 	synopsis string // e.g. "possync plan FILE [flags]"
 	about    string // what it does, one or two lines
+	// complete describes the command's arguments for shell completion (completion.go); optional.
+	complete completeSpec
 }
 
 // newCommand makes a command whose usage (synopsis, about, every flag) goes to stderr on a flag error.
@@ -52,6 +54,10 @@ func (c *command) usage(w io.Writer) {
 // arguments ask for help (-h, -help, --help before a lone "--"): the usage is then on stdout and the command
 // exits 0. A flag error prints the usage on stderr.
 func (c *command) parse(args []string, stdout io.Writer) (pos []string, help bool, err error) {
+	if p, ok := stdout.(*probe); ok { // describe asks what the command is: answer and do nothing
+		p.cmd = c
+		return nil, true, nil
+	}
 	for _, a := range args {
 		if a == "--" {
 			break
@@ -75,6 +81,30 @@ func (c *command) parse(args []string, stdout io.Writer) (pos []string, help boo
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// handler runs one command (or a subcommand of one) on its arguments and returns the exit code.
+type handler = func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+
+// probe is a stdout that asks a command to describe itself: the command's parse records the command (its
+// flags, synopsis, about) and reports help, so the command returns before doing anything. Completion scripts
+// and subcommand listings are generated from it, so they cannot drift from the flags the commands take.
+type probe struct {
+	io.Writer
+	cmd *command
+}
+
+// describe returns the command that h parses its arguments with; nil if h parses none.
+func describe(h handler) *command {
+	p := &probe{Writer: io.Discard}
+	h(context.Background(), []string{"--help"}, p, io.Discard)
+	return p.cmd
+}
+
+// firstLine is the first line of s.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 // versionInfo is what `possync version` prints.
@@ -106,6 +136,7 @@ func readVersion(ctx context.Context) versionInfo {
 
 func cmdVersion(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := newCommand("version", "possync version", "Print possync's module version, the VCS commit it was built from, and the embedded DuckDB's version.", stderr)
+	c.complete.args = argNone
 	pos, help, err := c.parse(args, stdout)
 	if help {
 		return 0

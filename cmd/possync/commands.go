@@ -349,8 +349,8 @@ func apply(ctx context.Context, cmd, file string, rf runFlags, planFile, reportF
 		if reportFile != "" || reportToStdout {
 			ok = writeReport(rep, secretsOf(p), reportFile, stdout, stderr)
 		}
-		if rf.obs.metricsFile != "" {
-			ok = sg.writeMetrics(ctx, rf.obs.metricsFile, p, rep) && ok
+		if rf.obs.metricsFile != "" || rf.obs.pushgateway != "" {
+			ok = sg.writeMetrics(ctx, &rf.obs, p, rep) && ok
 		}
 		ok = sg.writeRunHTML(rf.html, p, cmp.Or(planned, saved), rep) && ok
 		sg.info("finished", "outcome", rep.ExitReason, "exit_code", rep.ExitCode,
@@ -425,8 +425,9 @@ func diagText(file string, diags spec.Diagnostics) string {
 	return strings.Join(lines, "\n")
 }
 
-// writeMetrics writes the metrics file; false (and an error on stderr or in the log) when it cannot.
-func (sg *signals) writeMetrics(ctx context.Context, path string, p *pipelines.Pipeline, rep *runner.Report) bool {
+// writeMetrics writes the metrics file (--metrics-file) and pushes them (--pushgateway); false (and an error
+// on stderr or in the log) when either fails.
+func (sg *signals) writeMetrics(ctx context.Context, o *obsFlags, p *pipelines.Pipeline, rep *runner.Report) bool {
 	m := &runMetrics{Pipeline: rep.Pipeline, Report: rep}
 	if m.Pipeline == "" {
 		m.Pipeline = strings.TrimSuffix(filepath.Base(sg.file), filepath.Ext(sg.file))
@@ -442,11 +443,20 @@ func (sg *signals) writeMetrics(ctx context.Context, path string, p *pipelines.P
 		}
 		m.LastSuccess = t
 	}
-	if err := writeMetricsFile(path, m); err != nil {
-		sg.failed(err)
-		return false
+	ok := true
+	if o.metricsFile != "" {
+		if err := writeMetricsFile(o.metricsFile, m); err != nil {
+			sg.failed(err)
+			ok = false
+		}
 	}
-	return true
+	if o.pushgateway != "" {
+		if err := pushMetrics(ctx, o.pushgateway, m); err != nil {
+			sg.failed(err)
+			ok = false
+		}
+	}
+	return ok
 }
 
 // writeReport writes the JSON run report, secrets masked, to reportFile or else stdout; false when the file
@@ -501,6 +511,7 @@ func cmdConnectors(_ context.Context, args []string, stdout, stderr io.Writer) i
 	c := newCommand("connectors", "possync connectors [NAME]",
 		"Print the docs of every source, sink and transform, or of the one named NAME.", stderr)
 	markdown := c.fs.String("markdown", "", "write the reference as Markdown pages into this folder (docs/components) instead")
+	c.complete = completeSpec{args: argWords, words: componentNames()}
 	args, help, err := c.parse(args, stdout)
 	if help {
 		return 0
@@ -544,6 +555,7 @@ func cmdConnectors(_ context.Context, args []string, stdout, stderr io.Writer) i
 func cmdSchema(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	c := newCommand("schema", "possync schema",
 		"Print the JSON Schema of pipeline files (for editors: see the README's modeline).", stderr)
+	c.complete.args = argNone
 	pos, help, err := c.parse(args, stdout)
 	if help {
 		return 0

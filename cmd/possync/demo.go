@@ -20,6 +20,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := newCommand("demo", "possync demo [EXAMPLE] [--dir DIR]",
 		"Run an embedded example against local API emulators (examples: "+strings.Join(examples.Names(), ", ")+").", stderr)
 	dir := c.fs.String("dir", "", "work folder for the example's files, state and outputs (default: a new temporary folder)")
+	c.complete = completeSpec{args: argWords, words: examples.Names(), flags: map[string]valueSpec{"dir": {kind: argDirs}}}
 	pos, help, err := c.parse(args, stdout)
 	if help {
 		return 0

@@ -31,6 +31,10 @@ Usage:
   possync demo [EXAMPLE] [--dir DIR]        run an embedded example against local emulators
   possync version                           module version, commit and DuckDB version (also --version)
   possync test FILE... [-run REGEX]         run the cases of each pipeline's NAME_test.yaml
+  possync init --source TYPE --sink TYPE    scaffold a pipeline file from the components' declarations
+  possync state list|show|history           read the pipelines' state and run journal
+  possync explain FILE KEY                  one record's path: source rows, steps, state row, planned action
+  possync completion bash|zsh|fish          shell completion script
 
 Run 'possync COMMAND -h' for a command's flags.
 Exit codes: 0 ok (plan: no changes), 1 failure, 2 invalid config (plan: changes planned),
@@ -49,19 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) int{
-		"validate":   cmdValidate,
-		"plan":       cmdPlan,
-		"apply":      cmdApply,
-		"run":        cmdRun,
-		"check":      cmdCheck,
-		"connectors": cmdConnectors,
-		"schema":     cmdSchema,
-		"demo":       cmdDemo,
-		"version":    cmdVersion,
-		"test":       cmdTest,
-		"show":       cmdShow,
-	}
+	cmds := commands()
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
@@ -75,4 +67,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	return c(ctx, args[1:], stdout, stderr)
+}
+
+// commands is the table of possync's commands: dispatch, completion and usage read it.
+func commands() map[string]handler {
+	return map[string]handler{
+		"validate":   cmdValidate,
+		"plan":       cmdPlan,
+		"apply":      cmdApply,
+		"run":        cmdRun,
+		"check":      cmdCheck,
+		"connectors": cmdConnectors,
+		"schema":     cmdSchema,
+		"demo":       cmdDemo,
+		"version":    cmdVersion,
+		"state":      cmdState,
+		"completion": cmdCompletion,
+		"init":       cmdInit,
+		"explain":    cmdExplain,
+		"test":       cmdTest,
+		"show":       cmdShow,
+	}
 }

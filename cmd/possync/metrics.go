@@ -6,11 +6,18 @@ package main
 // file of gauges once, and the library would add its dependency tree (protobuf, procfs, ...) for that; the
 // format is checked by `promtool check metrics` in the tests.
 //
-// Not included: API requests, retries and 429s per connector (the connectors do not count them yet), and lock
-// waits (a run never waits for the lock: it exits 75; possync_lock_busy says so).
+// API requests, retries and rate-limit answers are per connector (runner.Report.API, counted by the
+// connectors' HTTP clients through connectors/apistats). Lock waits: a run never waits for the lock (it exits
+// 75); possync_lock_busy says so. --pushgateway POSTs the same text to a Prometheus Pushgateway.
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -137,6 +144,21 @@ func (m *runMetrics) text() string {
 	w.sample("possync_input_rejects", float64(len(r.InputRejects)), pl...)
 	w.family("possync_changes_recovered", "gauge", "Changes of an interrupted earlier run settled by the last run.")
 	w.sample("possync_changes_recovered", float64(r.Recovered), pl...)
+	if len(r.API) > 0 {
+		for _, f := range []struct {
+			name, help string
+			value      func(runner.APICalls) int64
+		}{
+			{"possync_api_requests", "HTTP requests a connector sent in the last run (every attempt).", func(a runner.APICalls) int64 { return a.Requests }},
+			{"possync_api_retries", "Requests a connector retried in the last run (429, 408, 5xx, timeouts).", func(a runner.APICalls) int64 { return a.Retries }},
+			{"possync_api_rate_limited", "Answers that asked a connector to slow down (HTTP 429, or a throttled query) in the last run.", func(a runner.APICalls) int64 { return a.RateLimited }},
+		} {
+			w.family(f.name, "gauge", f.help)
+			for _, a := range r.API {
+				w.sample(f.name, float64(f.value(a)), lbl("connector", a.Connector, "type", a.Type)...)
+			}
+		}
+	}
 	w.family("possync_guard_blocked", "gauge", "1 if a guard blocked the last run's apply.")
 	w.sample("possync_guard_blocked", b2f(r.ExitCode == runner.ExitBlocked), pl...)
 	w.family("possync_lock_busy", "gauge", "1 if the last run found the pipeline locked by another run (it does not wait; exit 75).")
@@ -167,6 +189,37 @@ func writeMetricsFile(path string, m *runMetrics) error {
 	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("metrics file %s: %w", path, err)
+	}
+	return nil
+}
+
+// pushMetrics POSTs the metrics to a Prometheus Pushgateway at base, grouped as job "possync" and the
+// pipeline (URL base/metrics/job/possync/pipeline/NAME). Errors show the URL without its password.
+func pushMetrics(ctx context.Context, base string, m *runMetrics) error {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--pushgateway: want an http(s) URL like http://pushgateway:9091")
+	}
+	u = u.JoinPath("metrics", "job", "possync", "pipeline", m.Pipeline)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewBufferString(m.text()))
+	if err != nil {
+		return fmt.Errorf("push metrics to %s: %w", u.Redacted(), err)
+	}
+	req.Header.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its text repeats the URL, password included
+		}
+		return fmt.Errorf("push metrics to %s: %w", u.Redacted(), err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("push metrics to %s: HTTP %d: %s", u.Redacted(), resp.StatusCode, strings.TrimSpace(string(body)))
 	}
 	return nil
 }

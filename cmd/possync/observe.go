@@ -25,6 +25,8 @@ import (
 type obsFlags struct {
 	logFormat, logLevel, metricsFile string
 	quiet                            bool
+	// pushgateway is the Prometheus Pushgateway the run's metrics are POSTed to (metrics.go).
+	pushgateway string
 }
 
 func (o *obsFlags) register(fs *flag.FlagSet, metrics bool) {
@@ -33,6 +35,7 @@ func (o *obsFlags) register(fs *flag.FlagSet, metrics bool) {
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress display; only the final output")
 	if metrics {
 		fs.StringVar(&o.metricsFile, "metrics-file", "", "write the run's metrics to FILE in Prometheus text format, atomically (node_exporter textfile collector)")
+		fs.StringVar(&o.pushgateway, "pushgateway", "", "POST the run's metrics to this Prometheus Pushgateway URL (as job possync, grouped by pipeline)")
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/possync/possync/connectors/apistats"
 	"github.com/possync/possync/connectors/internal/httpapi"
 	"github.com/possync/possync/spec"
 )
@@ -84,8 +85,16 @@ func (c *client) call(ctx context.Context, method string, extra url.Values) ([]b
 	}
 	u := *c.base
 	u.RawQuery = q.Encode()
+	stats := apistats.From(ctx)
 	for attempt := 1; ; attempt++ {
+		if attempt > 1 {
+			stats.Retry()
+		}
+		stats.Request()
 		body, status, err := c.once(ctx, u.String())
+		if status == http.StatusTooManyRequests {
+			stats.RateLimit()
+		}
 		switch {
 		case err == nil && status/100 == 2:
 			return body, nil

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/possync/possync/connectors/apistats"
 	"github.com/possync/possync/connectors/internal/httpapi"
 	"github.com/possync/possync/spec"
 )
@@ -139,10 +140,15 @@ func (c *client) do(ctx context.Context, kind, op, query string, vars map[string
 		return &Error{Op: op, Message: "encode request: " + err.Error()}
 	}
 	retries, throttled := 0, 0
-	for {
+	stats := apistats.From(ctx)
+	for first := true; ; first = false {
 		if err := c.pace(ctx, kind); err != nil {
 			return err
 		}
+		if !first {
+			stats.Retry()
+		}
+		stats.Request()
 		status, body, retryAfter, err := c.post(ctx, payload)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -166,6 +172,7 @@ func (c *client) do(ctx context.Context, kind, op, query string, vars map[string
 			_ = json.Unmarshal(resp.Errors, &errs)
 		}
 		if isThrottled(errs) {
+			stats.RateLimit()
 			c.mu.Lock()
 			c.stats.throttled++
 			c.mu.Unlock()
@@ -187,6 +194,9 @@ func (c *client) do(ctx context.Context, kind, op, query string, vars map[string
 				e.Code = errs[0].Extensions.Code
 			}
 			temporary := status == http.StatusTooManyRequests || status >= 500
+			if status == http.StatusTooManyRequests {
+				stats.RateLimit() // a 429 without a THROTTLED body (counted above)
+			}
 			if !temporary {
 				return e
 			}

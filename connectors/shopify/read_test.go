@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/connectors/apistats"
 	"github.com/possync/possync/connectors/order"
 	"github.com/possync/possync/connectors/shopify/shopifytest"
 )
@@ -202,12 +203,21 @@ func TestReadRecoversFromThrottling(t *testing.T) {
 				}
 			})
 			s := e.source(map[string]any{"page_size": int64(5)})
-			r := mustRead(t, s, nil)
+			var stats apistats.Counters
+			r, err := read(apistats.With(context.Background(), &stats), s, nil)
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
 			if len(r.byID) != 60 {
 				t.Fatalf("read %d orders, want 60", len(r.byID))
 			}
 			var throttled []shopifytest.Call
 			calls := e.srv.Calls()
+			// Every request counted, the throttled one as a rate limit (once, whatever its HTTP status) and
+			// the request after it as a retry.
+			if got, want := stats.Read(), (apistats.Snapshot{Requests: int64(len(calls)), Retries: 1, RateLimited: 1}); got != want {
+				t.Errorf("counted %+v, want %+v", got, want)
+			}
 			for i, c := range calls {
 				if c.Throttled {
 					throttled = append(throttled, c)

@@ -419,3 +419,49 @@ func newID() string {
 func NewRunID(now time.Time) string {
 	return now.UTC().Format("20060102T150405Z") + "-" + newID()[:8]
 }
+
+// Runs implements Journal: the runs table joined with the sums of each run's commits.
+func (s *DuckStore) Runs(ctx context.Context, conn *sql.Conn, limit int) ([]RunEntry, error) {
+	if !s.attached {
+		return nil, nil
+	}
+	tables, err := s.tables(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	if !tables["runs"] || !tables["journal"] {
+		return nil, nil // a store opened read-only before its first run
+	}
+	q := `SELECT r.run_id, r.started_at, r.finished_at, coalesce(r.status, ''), coalesce(r.plan_hash, ''), coalesce(r.report, ''),
+		count(j.serial), coalesce(max(j.serial), 0), coalesce(sum(j.acked), 0)::BIGINT, coalesce(sum(j.rejected), 0)::BIGINT
+	FROM st.runs r LEFT JOIN st.journal j ON j.run_id = r.run_id
+	GROUP BY ALL ORDER BY r.started_at DESC, r.run_id DESC`
+	if limit > 0 {
+		q += " LIMIT " + strconv.Itoa(limit)
+	}
+	rows, err := conn.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("read the run journal of %s: %w", s.Path(), err)
+	}
+	defer rows.Close()
+	var out []RunEntry
+	for rows.Next() {
+		var e RunEntry
+		var started, finished *time.Time
+		var report string
+		if err := rows.Scan(&e.ID, &started, &finished, &e.Status, &e.PlanHash, &report, &e.Commits, &e.Serial, &e.Acked, &e.Rejected); err != nil {
+			return nil, fmt.Errorf("read the run journal of %s: %w", s.Path(), err)
+		}
+		if started != nil {
+			e.StartedAt = started.UTC()
+		}
+		if finished != nil {
+			e.FinishedAt = finished.UTC()
+		}
+		if report != "" {
+			e.Report = []byte(report)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -117,4 +117,25 @@ type Store interface {
 	MarkExported(ctx context.Context, conn *sql.Conn, serial int64, stamp string) error
 	// Lock takes the pipeline's run lock; the returned function releases it.
 	Lock(h Holder) (unlock func() error, err error)
+	// Journal reads the run journal (Runs).
+	Journal
+}
+
+// RunEntry is one run of the journal with what its commits settled: read by `possync state`.
+type RunEntry struct {
+	Run
+	// Commits counts the run's state commits; Serial is the serial after its last one (0 without any).
+	Commits int   `json:"commits"`
+	Serial  int64 `json:"serial"`
+	// Acked and Rejected sum the changes its commits acknowledged and the sink refused.
+	Acked    int64 `json:"acked"`
+	Rejected int64 `json:"rejected"`
+}
+
+// Journal reads a store's run journal. It is a separate interface so that readers (the `possync state`
+// command) need only this, and a Store implements it next to the rest.
+type Journal interface {
+	// Runs returns the journal's runs, newest first, at most limit of them (limit <= 0: all). Call it after
+	// Open (read-only is enough); before the first run it returns none.
+	Runs(ctx context.Context, conn *sql.Conn, limit int) ([]RunEntry, error)
 }

@@ -29,6 +29,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/possync/possync/connectors/apistats"
 	"github.com/possync/possync/connectors/internal/neterr"
 	"github.com/possync/possync/spec"
 )
@@ -228,7 +229,11 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	idempotent := method != http.MethodPost && method != http.MethodPatch
 	server := Server(&u)
 	var spent time.Duration // attempts plus waits, against the budget
+	stats := apistats.From(ctx)
 	for attempt := 1; ; attempt++ {
+		if attempt > 1 {
+			stats.Retry()
+		}
 		if c.Limiter != nil {
 			if err := c.Limiter.Wait(ctx); err != nil {
 				return err
@@ -245,6 +250,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 			req.Header.Set("Content-Type", "application/json")
 		}
 		began := c.Now()
+		stats.Request()
 		resp, err := c.HTTP.Do(req)
 		spent += max(c.Now().Sub(began), 0)
 		if err != nil {
@@ -294,6 +300,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		}
 		wait := c.backoff(attempt)
 		if resp.StatusCode == http.StatusTooManyRequests {
+			stats.RateLimit()
 			if d, ok := retryAfter(resp.Header.Get("Retry-After"), c.Now()); ok {
 				wait = d
 			}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/possync/possync/connectors/apistats"
 	"github.com/possync/possync/spec"
 )
 
@@ -77,9 +78,20 @@ func TestRetryPolicy(t *testing.T) {
 			var slept []time.Duration
 			cl := newClient(t, srv, &slept)
 			var out struct{ OK bool }
-			err := cl.Do(context.Background(), c.method, "/products/1", url.Values{"key": {"URLKEY-SECRET"}}, nil, &out)
+			var stats apistats.Counters
+			err := cl.Do(apistats.With(context.Background(), &stats), c.method, "/products/1", url.Values{"key": {"URLKEY-SECRET"}}, nil, &out)
 			if int(n.Load()) != c.attempts {
 				t.Errorf("attempts = %d, want %d", n.Load(), c.attempts)
+			}
+			// Every attempt is a request, every attempt after the first a retry, every 429 seen a rate limit.
+			want := apistats.Snapshot{Requests: int64(c.attempts), Retries: int64(c.attempts - 1)}
+			for _, st := range c.statuses[:min(c.attempts, len(c.statuses))] {
+				if st == 429 {
+					want.RateLimited++
+				}
+			}
+			if got := stats.Read(); got != want {
+				t.Errorf("counted %+v, want %+v", got, want)
 			}
 			if c.want == "" {
 				if err != nil || !out.OK {
