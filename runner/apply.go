@@ -114,6 +114,12 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 	if err != nil {
 		return err
 	}
+	if err := s.recordBasis(ctx, pl, rep); err != nil {
+		return err
+	}
+	if pl.Shortcut != "" {
+		rep.Notes = append(rep.Notes, "plan short-circuited: "+pl.Shortcut)
+	}
 	done = s.timings.start("checkpoint")
 	err = s.d.Exec(ctx, "CHECKPOINT st")
 	done()

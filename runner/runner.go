@@ -59,6 +59,9 @@ type Options struct {
 	Refresh bool
 	// Stats, when set, receives the duration and peak memory of each stage.
 	Stats *[]Stage
+	// FullPlan plans in full even when the inputs, the pipeline and the state are those of the last
+	// successful run (see rerun.go), which would otherwise short-circuit to an empty plan.
+	FullPlan bool
 	// Observe, when set, receives progress events (events.go); RunID, when set, is the run's ID.
 	Observe func(Event)
 	RunID   string
@@ -105,6 +108,9 @@ type session struct {
 	timings    *timings
 	// onceSt: confirming sources' read keys and the _applied relation (confirm.go).
 	onceSt *onceState
+	// candidate is the last successful run's basis while it may still hold, shortcut the basis this run is
+	// short-circuited on (rerun.go).
+	candidate, shortcut *basis
 }
 
 func newSession(p *pipelines.Pipeline, opts Options) *session {
@@ -317,8 +323,18 @@ func (s *session) prepare(ctx context.Context, readOnly bool) error {
 	if diags := s.buildSources(); diags.HasErrors() {
 		return diags
 	}
+	var why string
+	if s.candidate, why = s.candidateBasis(ctx); s.candidate == nil && s.meta.Basis != "" {
+		s.logf("plan: planning in full: %s", why)
+	}
 	if err := s.stageAll(ctx, false); err != nil {
 		return err
+	}
+	if short, err := s.decideShortcut(ctx); err != nil || short {
+		if err != nil {
+			return err
+		}
+		return s.prepareShortcut(ctx)
 	}
 	if err := s.followRejects(ctx); err != nil {
 		return err
