@@ -55,6 +55,9 @@ type basis struct {
 	Date string    `json:"date,omitempty"`
 	// Inputs are the plan's inputs; Files the fingerprints of other files the steps read (mappings).
 	Inputs []plan.Input       `json:"inputs"`
+	// Checkpoints are the checkpoints the file sources' reviews committed (connectors.ScanReviewer), by
+	// source: a function of the file, so the same file under the same checkpoint reviews the same.
+	Checkpoints map[string][]byte `json:"checkpoints,omitempty"`
 	Files  map[string]string `json:"files,omitempty"`
 	// Desired, Schema (Arrow IPC) and Annotations describe the desired records, for the sink.
 	Desired     string   `json:"desired"`
@@ -158,7 +161,10 @@ func (s *session) evalDate() string {
 	return s.now.In(loc).Format(time.DateOnly)
 }
 
-// sourceEligible says whether a source's read can be vouched for by its fingerprint alone.
+// sourceEligible says whether a source's read can be vouched for by its fingerprint alone: a snapshot read
+// with no rejected rows and no holds, by a source that neither confirms nor acts after the commit, and with
+// no checkpoint unless the checkpoint is the review of its files (connectors.ScanReviewer: the file source
+// notes the file's rows and header, to hold removals when the next file is suspect).
 func sourceEligible(src *source, st *stage.Output) bool {
 	switch src.src.(type) {
 	case connectors.Confirmer, connectors.Committer:
@@ -168,7 +174,10 @@ func sourceEligible(src *source, st *stage.Output) bool {
 		return true
 	}
 	r := st.Result
-	return r.Mode == connectors.Snapshot && r.Checkpoint == nil && len(r.Rejects) == 0 && len(r.Holds) == 0 && st.Delta == ""
+	if _, reviews := src.src.(connectors.ScanReviewer); r.Checkpoint != nil && !reviews {
+		return false
+	}
+	return r.Mode == connectors.Snapshot && len(r.Rejects) == 0 && len(r.Holds) == 0 && st.Delta == ""
 }
 
 // candidateBasis returns the recorded basis when everything but the inputs still holds, else nil (and why,
@@ -209,6 +218,12 @@ func (s *session) candidateBasis(ctx context.Context) (*basis, string) {
 	}
 	if !maps2Equal(b.Files, fileSums(files)) {
 		return nil, "a mappings file changed"
+	}
+	for _, src := range s.sources {
+		cp, err := s.store.Checkpoint(ctx, s.d.Conn(), src.comp.Name)
+		if err != nil || !bytes.Equal(cp, b.Checkpoints[src.comp.Name]) {
+			return nil, "a source's checkpoint moved"
+		}
 	}
 	ins, err := s.store.Intents(ctx, s.d.Conn())
 	if err != nil || len(ins) > 0 {
@@ -341,9 +356,14 @@ func (s *session) recordBasis(ctx context.Context, pl *plan.Plan, rep *Report) e
 	if why != "" {
 		return nil
 	}
+	cps := map[string][]byte{}
 	for _, src := range s.sources {
-		if st := s.staged[src.comp.Name]; st == nil || !sourceEligible(src, st) {
+		st := s.staged[src.comp.Name]
+		if st == nil || !sourceEligible(src, st) {
 			return nil
+		}
+		if st.Result.Checkpoint != nil {
+			cps[src.comp.Name] = st.Result.Checkpoint
 		}
 	}
 	sch, err := encodeSchema(s.schemas[s.desired])
@@ -351,7 +371,7 @@ func (s *session) recordBasis(ctx context.Context, pl *plan.Plan, rep *Report) e
 		return nil // not recorded: the next run plans in full
 	}
 	b := basis{Version: basisVersion, Build: buildID(), RunID: rep.RunID, Config: s.p.Hash, Lineage: s.meta.Lineage,
-		Serial: s.meta.Serial, At: s.now, Inputs: pl.Inputs, Files: fileSums(files),
+		Serial: s.meta.Serial, At: s.now, Inputs: pl.Inputs, Checkpoints: cps, Files: fileSums(files),
 		Desired: s.desired, Schema: sch, Annotations: s.annotations, Records: s.desiredCount, Notes: pl.Notes, Upcoming: pl.Upcoming}
 	if dated {
 		b.Date = s.evalDate()
