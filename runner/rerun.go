@@ -54,11 +54,11 @@ type basis struct {
 	At   time.Time `json:"at"`
 	Date string    `json:"date,omitempty"`
 	// Inputs are the plan's inputs; Files the fingerprints of other files the steps read (mappings).
-	Inputs []plan.Input       `json:"inputs"`
+	Inputs []plan.Input `json:"inputs"`
 	// Checkpoints are the checkpoints the file sources' reviews committed (connectors.ScanReviewer), by
 	// source: a function of the file, so the same file under the same checkpoint reviews the same.
 	Checkpoints map[string][]byte `json:"checkpoints,omitempty"`
-	Files  map[string]string `json:"files,omitempty"`
+	Files       map[string]string `json:"files,omitempty"`
 	// Desired, Schema (Arrow IPC) and Annotations describe the desired records, for the sink.
 	Desired     string   `json:"desired"`
 	Schema      []byte   `json:"schema"`
