@@ -36,6 +36,7 @@ import (
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/stage"
+	"github.com/possync/possync/spec"
 )
 
 // basisVersion is the layout of a recorded basis; a basis of another version is ignored.
@@ -108,7 +109,14 @@ func (s *session) stepRules() (dated bool, files []string, why string) {
 				return false, nil, fmt.Sprintf("transform %s reads the clock (now())", st.Name)
 			}
 		case "sql":
-			if volatileSQL.MatchString(text) {
+			q := text
+			switch v := st.Config.Values["query"].(type) {
+			case spec.Expr:
+				q = v.Text
+			case string:
+				q = v
+			}
+			if volatileSQL.MatchString(q) {
 				return false, nil, fmt.Sprintf("transform %s may read the clock, files or other changing data", st.Name)
 			}
 		case "promotions":

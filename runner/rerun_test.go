@@ -211,3 +211,28 @@ func TestRerunPromotionBoundaryPlansInFull(t *testing.T) {
 	}
 	wantFull(t, pl, stages)
 }
+
+// An sql step is vouched for by its text: a plain query short-circuits, one that reads the clock does not.
+func TestRerunSQLStep(t *testing.T) {
+	for _, c := range []struct {
+		query string
+		short bool
+	}{
+		{"SELECT sku, upper(name) AS title, price FROM source", true},
+		{"SELECT sku, upper(name) AS title, price, current_date AS day FROM source", false},
+		{"SELECT sku, name AS title, price FROM read_csv('INPUT')", false},
+	} {
+		dir := t.TempDir()
+		y := strings.Replace(csvPipeline, "  - type: map\n    fields:\n      sku: sku\n      title: upper(name)\n      price: price\n",
+			"  - type: sql\n    name: shaped\n    query: \""+strings.Replace(c.query, "INPUT", filepath.Join(dir, "input.csv"), 1)+"\"\n", 1)
+		writeFile(t, filepath.Join(dir, "pipeline.yaml"), y)
+		writeFile(t, filepath.Join(dir, "input.csv"), "sku,name,price\nA,anchor,3\n")
+		mustApply(t, loadAt(t, dir), runner.Options{})
+		pl, stages := planStages(t, loadAt(t, dir), runner.Options{})
+		if c.short {
+			wantShortcut(t, pl, stages)
+		} else {
+			wantFull(t, pl, stages)
+		}
+	}
+}
