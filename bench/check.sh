@@ -41,7 +41,7 @@ BEGIN {
 /^Benchmark/ && /ns\/op/ {
 	name = $1; sub(/-[0-9]+$/, "", name)
 	for (i = 4; i <= NF; i++) {
-		if ($i !~ /^x-/) continue
+		if ($i !~ /^x-/ && $i != "429s") continue
 		now = $(i - 1); key = name " " $i; seen++
 		if (key in was) {
 			d = (now - was[key]) / was[key] * 100
