@@ -9,7 +9,9 @@ import (
 
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/runner"
+	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/runner/state"
 )
 
 // The no-change rerun (issue 15): a plan whose inputs, pipeline and state are those of the last successful
@@ -235,4 +237,51 @@ func TestRerunSQLStep(t *testing.T) {
 			wantFull(t, pl, stages)
 		}
 	}
+}
+
+// The match step's mappings file is an input too: the same file short-circuits, an edited one plans in full.
+func TestRerunMappingsFile(t *testing.T) {
+	dir := matchCase(t, matchMappings)
+	mustApply(t, loadAt(t, dir), runner.Options{})
+	pl, stages := planStages(t, loadAt(t, dir), runner.Options{})
+	wantShortcut(t, pl, stages)
+	if len(pl.Notes) == 0 {
+		t.Errorf("the short-circuited plan lost the match step's notes (the pending list)")
+	}
+	full, _ := planStages(t, loadAt(t, dir), runner.Options{FullPlan: true})
+	if full.Hash != pl.Hash || strings.Join(full.Notes, "\n") != strings.Join(pl.Notes, "\n") {
+		t.Errorf("short-circuited and full plans differ: notes\n%q\nand\n%q", pl.Notes, full.Notes)
+	}
+	writeFile(t, filepath.Join(dir, "decisions", "mappings.csv"), strings.Replace(matchMappings, "HAND,W-HAND", "HAND,", 1))
+	pl, stages = planStages(t, loadAt(t, dir), runner.Options{})
+	wantFull(t, pl, stages)
+	if pl.Summary.Update != 1 {
+		t.Errorf("edited mappings: %+v, want HAND's update", pl.Summary)
+	}
+}
+
+// A run killed after recording its intents (and maybe sending them) leaves the serial as it was: the
+// unsettled intents alone say the store may have moved, so the plan is computed in full.
+func TestRerunPendingIntentsPlanInFull(t *testing.T) {
+	dir := csvCase(t, "sku,name,price\nA,anchor,3\n")
+	p := loadAt(t, dir)
+	mustApply(t, p, runner.Options{})
+	ctx := context.Background()
+	d, err := engine.Open(ctx, engine.Options{TempDir: filepath.Join(t.TempDir(), "tmp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := state.NewDuckStore(p.State.Dir, p.Name)
+	if _, err := st.Open(ctx, d.Conn(), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Exec(ctx, `CREATE TABLE ints AS SELECT 'i1' AS id, 'killed-run' AS run_id, '{}' AS change`); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddIntents(ctx, d.Conn(), "ints"); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	pl, stages := planStages(t, loadAt(t, dir), runner.Options{})
+	wantFull(t, pl, stages)
 }
