@@ -8,7 +8,7 @@ package runner
 // saying why. File inputs are hashed before they are parsed, so an unchanged file is never loaded.
 //
 // It must be safe, so anything it cannot vouch for plans in full: a step that reads the clock (now() in an
-// expression, a volatile function in SQL) or other files than its mappings, a transform it does not know,
+// expression, a volatile function in SQL), the last-applied records (_applied) or other files than its mappings, a transform it does not know,
 // a source that reads incrementally, keeps a checkpoint, confirms what it read or had rejected rows, a run
 // whose changes were not all acknowledged or that held removals, --refresh, --full-refresh, --full-plan,
 // an evaluation time before the basis's, and an unsettled intent of a killed run.
@@ -101,6 +101,10 @@ var volatileSQL = regexp.MustCompile(`(?i)\b(now|today|current_\w+|get_current_\
 // evaluation date; why is non-empty when they are not (or possync cannot tell). files lists the files the
 // steps read, by path.
 func (s *session) stepRules() (dated bool, files []string, why string) {
+	if s.usesApplied() {
+		// Its desired records were computed from the state before the apply that recorded the basis.
+		return false, nil, "a step reads the last-applied records (_applied)"
+	}
 	for _, st := range s.p.Transforms {
 		text := fmt.Sprintf("%v", st.Config.Values)
 		switch st.Type {

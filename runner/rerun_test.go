@@ -223,6 +223,7 @@ func TestRerunSQLStep(t *testing.T) {
 		{"SELECT sku, upper(name) AS title, price FROM source", true},
 		{"SELECT sku, upper(name) AS title, price, current_date AS day FROM source", false},
 		{"SELECT sku, name AS title, price FROM read_csv('INPUT')", false},
+		{"SELECT s.sku, upper(s.name) AS title, s.price FROM source s LEFT JOIN _applied a USING (sku)", false},
 	} {
 		dir := t.TempDir()
 		y := strings.Replace(csvPipeline, "  - type: map\n    fields:\n      sku: sku\n      title: upper(name)\n      price: price\n",
