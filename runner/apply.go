@@ -119,11 +119,19 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 	if err != nil {
 		return err
 	}
-	done = s.timings.start("checkpoint")
-	err = s.d.Exec(ctx, "CHECKPOINT st")
-	done()
-	if err != nil {
-		return fmt.Errorf("checkpoint state: %w", err)
+	if err := s.recordBasis(ctx, pl, rep); err != nil {
+		return err
+	}
+	if pl.Shortcut != "" {
+		rep.Notes = append(rep.Notes, "plan short-circuited: "+pl.Shortcut)
+	}
+	if s.shortcut == nil { // a short-circuited run wrote only its journal and an export stamp (the WAL keeps them)
+		done = s.timings.start("checkpoint")
+		err = s.d.Exec(ctx, "CHECKPOINT st")
+		done()
+		if err != nil {
+			return fmt.Errorf("checkpoint state: %w", err)
+		}
 	}
 	s.notifyCommitted(ctx, rep)
 	s.confirm(ctx, rep)

@@ -53,6 +53,9 @@ var streamAbove = 100_000
 // plan computes the plan against the open state. With sinkHeld it also returns the sink's changes; with
 // streamed the plan holds no changes (its summary and hash are those of the full plan).
 func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connectors.Change, []int64, error) {
+	if s.shortcut != nil {
+		return s.shortcutPlan(), nil, nil, nil
+	}
 	// Change IDs name the state planned against; a streamed apply computes them while its commits move it.
 	s.planned = plan.State{Serial: s.meta.Serial}
 	if s.meta.Serial > 0 { // an empty store has no identity yet: a plan made before it existed stays valid

@@ -61,6 +61,9 @@ type Options struct {
 	Refresh bool
 	// Stats, when set, receives the duration and peak memory of each stage.
 	Stats *[]Stage
+	// FullPlan plans in full even when the inputs, the pipeline and the state are those of the last
+	// successful run (see rerun.go), which would otherwise short-circuit to an empty plan.
+	FullPlan bool
 	// Observe, when set, receives progress events (events.go); RunID, when set, is the run's ID.
 	Observe func(Event)
 	RunID   string
@@ -118,6 +121,9 @@ type session struct {
 	api apiCounters
 	// trace, when set, runs after the transforms and before their intermediate tables are freed (explain.go).
 	trace func(ctx context.Context) error
+	// candidate is the last successful run's basis while it may still hold, shortcut the basis this run is
+	// short-circuited on (rerun.go).
+	candidate, shortcut *basis
 }
 
 func newSession(p *pipelines.Pipeline, opts Options) *session {
@@ -339,8 +345,18 @@ func (s *session) prepare(ctx context.Context, readOnly bool) error {
 	if diags := s.buildSources(); diags.HasErrors() {
 		return diags
 	}
+	var why string
+	if s.candidate, why = s.candidateBasis(ctx); s.candidate == nil && s.meta.Basis != "" {
+		s.logf("plan: planning in full: %s", why)
+	}
 	if err := s.stageAll(ctx, false); err != nil {
 		return err
+	}
+	if short, err := s.decideShortcut(ctx); err != nil || short {
+		if err != nil {
+			return err
+		}
+		return s.prepareShortcut(ctx)
 	}
 	if err := s.followRejects(ctx); err != nil {
 		return err

@@ -26,5 +26,11 @@ func (s *session) stage(ctx context.Context, src *source) (*stage.Output, error)
 		}
 		req.Checkpoint = cp
 	}
-	return stage.Run(ctx, s.d, stage.Input{Name: name, Type: src.comp.Type, Source: src.src, Request: req, Stored: s.store.SourceSnapshot(name)})
+	in := stage.Input{Name: name, Type: src.comp.Type, Source: src.src, Request: req, Stored: s.store.SourceSnapshot(name)}
+	switch src.src.(type) {
+	case connectors.Confirmer, connectors.Committer: // never short-circuited (rerun.go): always read
+	default:
+		in.Expect, in.ExpectRecords = s.expected(name)
+	}
+	return stage.Run(ctx, s.d, in)
 }

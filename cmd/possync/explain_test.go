@@ -69,6 +69,13 @@ func TestExplainExample(t *testing.T) {
 	if r := f.run(t, nil, "apply", "catalog.yaml"); r.code != 0 {
 		t.Fatalf("apply: %s", r)
 	}
+	// Right after an apply nothing changed, so a plan would be the no-change rerun's shortcut; explain still
+	// runs the transforms to show the record's path.
+	x = f.explain(t, "AO-1001")
+	if x.Action != "none" || len(x.Sources) != 1 || len(x.Sources[0].Rows) != 1 || len(x.Steps) != 1 || len(x.Steps[0].Rows) != 1 ||
+		len(x.State.Rows) != 1 || !strings.HasPrefix(x.Rule, "unchanged") {
+		t.Fatalf("unchanged since the apply: %+v", x)
+	}
 
 	f.editFile(t, "data/products.csv", "Footwear > Running,129.95", "Footwear > Running,139.95")                        // AO-1001
 	f.editFile(t, "data/products.csv", "Footwear > Running,129.95,61.20,true", "Footwear > Running,129.95,61.20,false") // AO-1002

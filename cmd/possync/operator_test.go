@@ -21,9 +21,9 @@ func TestHelpAndVersion(t *testing.T) {
 	f := newFixture(t, nil)
 	flags := map[string][]string{
 		"validate":   {"json"},
-		"plan":       {"out", "json", "limit", "at", "allow-mass-change", "full-refresh", "refresh", "v", "log-format", "log-level", "quiet"},
-		"apply":      {"plan", "report", "at", "allow-mass-change", "full-refresh", "refresh", "v", "log-format", "log-level", "quiet", "metrics-file"},
-		"run":        {"report", "at", "allow-mass-change", "full-refresh", "refresh", "v", "log-format", "log-level", "quiet", "metrics-file"},
+		"plan":       {"out", "json", "limit", "at", "allow-mass-change", "full-refresh", "full-plan", "refresh", "v", "log-format", "log-level", "quiet"},
+		"apply":      {"plan", "report", "at", "allow-mass-change", "full-refresh", "full-plan", "refresh", "v", "log-format", "log-level", "quiet", "metrics-file"},
+		"run":        {"report", "at", "allow-mass-change", "full-refresh", "full-plan", "refresh", "v", "log-format", "log-level", "quiet", "metrics-file"},
 		"check":      nil,
 		"connectors": nil,
 		"schema":     nil,

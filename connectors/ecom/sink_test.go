@@ -137,8 +137,13 @@ func TestEstimate(t *testing.T) {
 		note   string
 	}{
 		{map[connectors.Action]int{connectors.Update: 3}, 6, "~6 calls, ~1 s at 600/min"},
-		{map[connectors.Action]int{connectors.Create: 40}, 42, "~42 calls, ~4 s at 600/min"},
-		{map[connectors.Action]int{connectors.Create: 1000, connectors.Update: 200, connectors.Delete: 8}, 1231, "~1,231 calls, ~2.1 min at 600/min"},
+		// 40 creates: one page of the listing, 40 direct writes.
+		{map[connectors.Action]int{connectors.Create: 40}, 41, "~41 calls, ~4 s at 600/min"},
+		// 1,208 changes: the listing's first page and 3 pages of the 208 existing products, then 3 tickets of
+		// up to 500 writes, each created and polled twice (the rate limit counts requests, not sub-requests).
+		{map[connectors.Action]int{connectors.Create: 1000, connectors.Update: 200, connectors.Delete: 8}, 13, "~13 calls, ~1 s at 600/min (1,208 writes in 3 batch tickets)"},
+		// A first sync of 50,000 creates: one page of an empty store, 100 tickets.
+		{map[connectors.Action]int{connectors.Create: 50_000}, 301, "~301 calls, ~30 s at 600/min (50,000 writes in 100 batch tickets)"},
 	}
 	for _, c := range cases {
 		e := s.Estimate(c.counts)

@@ -173,7 +173,7 @@ func writeDocument(w io.Writer, p *Plan, forHash bool, each Changes) error {
 	head := *p
 	head.Changes = []Change{}
 	if forHash {
-		head.Hash, head.CreatedAt, head.EvaluatedAt, head.Pipeline.File = "", time.Time{}, time.Time{}, ""
+		head.Hash, head.CreatedAt, head.EvaluatedAt, head.Pipeline.File, head.Shortcut = "", time.Time{}, time.Time{}, "", ""
 		head.Guards = hashGuards(p.Guards)
 	}
 	hb, err := json.MarshalIndent(head, "", "  ")

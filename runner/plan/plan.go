@@ -43,6 +43,10 @@ type Plan struct {
 	// Estimate is the sink's estimate of what applying costs, when it can tell.
 	Estimate *connectors.Estimate `json:"estimate,omitempty"`
 	Changes  []Change             `json:"changes"`
+	// Shortcut, when set, says why the plan was not computed: its inputs, pipeline and state are those of an
+	// earlier successful run, so it has no change (possync plan --full-plan computes it anyway). The hash
+	// leaves it out: the plan is the one a full computation gives.
+	Shortcut string `json:"shortcut,omitempty"`
 	// Hash covers everything in the plan but when it was made and evaluated (configuration, inputs, state,
 	// summary, guards, changes): apply recomputes the plan and refuses a saved one whose hash differs.
 	Hash string `json:"hash"`

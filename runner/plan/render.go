@@ -52,6 +52,9 @@ func WriteText(w io.Writer, p *Plan, o TextOptions) error {
 	s := p.Summary
 	if s.Total() == 0 {
 		tw.printf("%s %s records up to date.\n", tw.bold("No changes."), group(s.Unchanged))
+		if p.Shortcut != "" {
+			tw.printf("  (%s; --full-plan computes it)\n", p.Shortcut)
+		}
 	} else {
 		tw.printf("%s %s to create, %s to update, %s to deactivate, %s to delete, %s unchanged.\n",
 			tw.bold("Plan:"), group(int64(s.Create)), group(int64(s.Update)), group(int64(s.Deactivate)),

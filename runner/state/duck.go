@@ -131,6 +131,7 @@ func (s *DuckStore) load(ctx context.Context, conn *sql.Conn) (Meta, error) {
 	meta.Serial, _ = strconv.ParseInt(m["serial"], 10, 64)
 	meta.Exported, _ = strconv.ParseInt(m["exported"], 10, 64)
 	meta.ExportStamp = m["export_stamp"]
+	meta.Basis = m["basis"]
 	s.hasSnapshot = tables["snapshot"]
 	for t := range tables {
 		if name, ok := strings.CutPrefix(t, "src_"); ok {
@@ -292,6 +293,31 @@ func (s *DuckStore) MarkExported(ctx context.Context, conn *sql.Conn, serial int
 	} {
 		if _, err := conn.ExecContext(ctx, q.sql, q.args...); err != nil {
 			return fmt.Errorf("record export: %w", err)
+		}
+	}
+	return nil
+}
+
+// SetBasis implements Store: one row of st.meta, replaced in one transaction.
+func (s *DuckStore) SetBasis(ctx context.Context, conn *sql.Conn, basis string) (err error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return fmt.Errorf("record plan basis: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`DELETE FROM st.meta WHERE k = 'basis'`, nil},
+		{`INSERT INTO st.meta VALUES ('basis', ?)`, []any{basis}},
+		{`COMMIT`, nil},
+	} {
+		if _, err := conn.ExecContext(ctx, q.sql, q.args...); err != nil {
+			return fmt.Errorf("record plan basis: %w", err)
 		}
 	}
 	return nil

@@ -37,6 +37,8 @@ type Meta struct {
 	ExportStamp string `json:"export_stamp,omitempty"`
 	// Columns of the snapshot, in order; empty before the first commit.
 	Columns []Column `json:"columns,omitempty"`
+	// Basis is what the runner last recorded with SetBasis ("" if nothing): opaque to the store.
+	Basis string `json:"basis,omitempty"`
 }
 
 // Column is a snapshot column and its DuckDB type.
@@ -115,6 +117,11 @@ type Store interface {
 	// MarkExported records that the sink's export received the snapshot of serial, with stamp: the runner's
 	// description of the file written (so that a later run can tell whether the file is still that export).
 	MarkExported(ctx context.Context, conn *sql.Conn, serial int64, stamp string) error
+	// SetBasis replaces the runner's note of what its last successful plan saw (inputs' fingerprints, the
+	// pipeline's hash, the serial it left): Meta.Basis from the next Open. The store keeps it as given, next
+	// to the serial; it neither moves the serial nor touches the snapshot (the runner checks the serial it
+	// wrote inside the basis before trusting it).
+	SetBasis(ctx context.Context, conn *sql.Conn, basis string) error
 	// Lock takes the pipeline's run lock; the returned function releases it.
 	Lock(h Holder) (unlock func() error, err error)
 	// Journal reads the run journal (Runs).

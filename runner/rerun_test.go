@@ -1,0 +1,288 @@
+package runner_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/runner"
+	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/runner/state"
+)
+
+// The no-change rerun (issue 15): a plan whose inputs, pipeline and state are those of the last successful
+// apply is the empty plan without transforms or diff; anything else plans in full.
+
+// planStages plans p with opts and returns the plan and the stages it ran.
+func planStages(t *testing.T, p *pipelines.Pipeline, opts runner.Options) (*plan.Plan, []runner.Stage) {
+	t.Helper()
+	var stages []runner.Stage
+	opts.Stats = &stages
+	pl, err := runner.Plan(context.Background(), p, opts)
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	return pl, stages
+}
+
+// ranTransforms says whether a transform or the diff ran, by the stages the runner reported.
+func ranTransforms(stages []runner.Stage) bool {
+	for _, st := range stages {
+		if strings.HasPrefix(st.Name, "transform ") || st.Name == "diff" {
+			return true
+		}
+	}
+	return false
+}
+
+// wantShortcut fails unless pl is the short-circuited empty plan and no transform or diff ran.
+func wantShortcut(t *testing.T, pl *plan.Plan, stages []runner.Stage) {
+	t.Helper()
+	if pl.Shortcut == "" || pl.Summary.Total() != 0 || ranTransforms(stages) {
+		t.Fatalf("want a short-circuited empty plan; shortcut %q, summary %+v, stages %v", pl.Shortcut, pl.Summary, stages)
+	}
+}
+
+// wantFull fails unless pl was computed in full (transforms and diff ran).
+func wantFull(t *testing.T, pl *plan.Plan, stages []runner.Stage) {
+	t.Helper()
+	if pl.Shortcut != "" || !ranTransforms(stages) {
+		t.Fatalf("want a full plan; shortcut %q, stages %v", pl.Shortcut, stages)
+	}
+}
+
+func TestRerunUnchangedSkipsTransforms(t *testing.T) {
+	dir := csvCase(t, "sku,name,price\nA,anchor,3\nB,bottle,2.5\n")
+	rep := mustApply(t, loadAt(t, dir), runner.Options{})
+	if rep.Applied.Create != 2 {
+		t.Fatalf("first apply: %+v", rep.Applied)
+	}
+	pl, stages := planStages(t, loadAt(t, dir), runner.Options{})
+	wantShortcut(t, pl, stages)
+	if pl.Summary.Unchanged != 2 || !strings.Contains(pl.Shortcut, rep.RunID) {
+		t.Errorf("shortcut plan: %d unchanged (want 2), reason %q (want the run %s)", pl.Summary.Unchanged, pl.Shortcut, rep.RunID)
+	}
+	var text strings.Builder
+	if err := plan.WriteText(&text, pl, plan.TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "unchanged since run "+rep.RunID) {
+		t.Errorf("the rendered plan does not say why it is empty:\n%s", text.String())
+	}
+
+	// The full computation gives the same plan (same hash), so a plan saved either way applies.
+	full, fullStages := planStages(t, loadAt(t, dir), runner.Options{FullPlan: true})
+	wantFull(t, full, fullStages)
+	if full.Hash != pl.Hash || full.Summary != pl.Summary {
+		t.Errorf("full plan %s %+v, shortcut plan %s %+v: want the same", full.Hash, full.Summary, pl.Hash, pl.Summary)
+	}
+	if _, err := runner.Apply(context.Background(), loadAt(t, dir), runner.Options{}, full); err != nil {
+		t.Errorf("apply of the saved full plan, short-circuited: %v", err)
+	}
+
+	// An apply short-circuits too, says so, and keeps the basis (the next plan still short-circuits).
+	var applyStages []runner.Stage
+	rep = mustApply(t, loadAt(t, dir), runner.Options{Stats: &applyStages})
+	if rep.ExitReason != runner.ReasonNoop || ranTransforms(applyStages) || !strings.Contains(strings.Join(rep.Notes, "\n"), "short-circuited") {
+		t.Errorf("short-circuited apply: %s, notes %q, stages %v", rep.ExitReason, rep.Notes, applyStages)
+	}
+	pl, stages = planStages(t, loadAt(t, dir), runner.Options{})
+	wantShortcut(t, pl, stages)
+
+	// The records file is written again when it went missing, also by a short-circuited apply.
+	out := filepath.Join(dir, "out/records.csv")
+	if err := os.Remove(out); err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, loadAt(t, dir), runner.Options{})
+	if b, err := os.ReadFile(out); err != nil || string(b) != "sku,title,price\nA,ANCHOR,3.0\nB,BOTTLE,2.5\n" {
+		t.Errorf("records file after a short-circuited apply: %q, %v", b, err)
+	}
+}
+
+func TestRerunChangedInputPlansInFull(t *testing.T) {
+	dir := csvCase(t, "sku,name,price\nA,anchor,3\nB,bottle,2.5\n")
+	mustApply(t, loadAt(t, dir), runner.Options{})
+	writeFile(t, filepath.Join(dir, "input.csv"), "sku,name,price\nA,anchor,3\nB,bottle,2.7\n")
+	pl, stages := planStages(t, loadAt(t, dir), runner.Options{})
+	wantFull(t, pl, stages)
+	if pl.Summary.Update != 1 {
+		t.Errorf("changed row: %+v, want 1 update", pl.Summary)
+	}
+}
+
+// A file of the same size and modification time but other bytes is another input.
+func TestRerunSameSizeOtherContentPlansInFull(t *testing.T) {
+	dir := csvCase(t, "sku,name,price\nA,anchor,3\nB,bottle,2.5\n")
+	mustApply(t, loadAt(t, dir), runner.Options{})
+	in := filepath.Join(dir, "input.csv")
+	fi, err := os.Stat(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, in, "sku,name,price\nA,anchor,3\nB,bottle,2.6\n")
+	if err := os.Chtimes(in, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if fi2, _ := os.Stat(in); fi2.Size() != fi.Size() || !fi2.ModTime().Equal(fi.ModTime()) {
+		t.Fatalf("the test needs the same size and mtime")
+	}
+	pl, stages := planStages(t, loadAt(t, dir), runner.Options{})
+	wantFull(t, pl, stages)
+	if pl.Summary.Update != 1 {
+		t.Errorf("same size, other content: %+v, want 1 update", pl.Summary)
+	}
+}
+
+func TestRerunChangedPipelinePlansInFull(t *testing.T) {
+	dir := csvCase(t, "sku,name,price\nA,anchor,3\nB,bottle,2.5\n")
+	mustApply(t, loadAt(t, dir), runner.Options{})
+	writeFile(t, filepath.Join(dir, "pipeline.yaml"), strings.Replace(csvPipeline, "upper(name)", "lower(name)", 1))
+	pl, stages := planStages(t, loadAt(t, dir), runner.Options{})
+	wantFull(t, pl, stages)
+	if pl.Summary.Update != 2 {
+		t.Errorf("changed pipeline: %+v, want 2 updates", pl.Summary)
+	}
+}
+
+// Another run moved the state (without recording a basis of its own): the inputs are those of the basis
+// again, but the state is not, so the plan must put the records back.
+func TestRerunStateMovedByAnotherRunPlansInFull(t *testing.T) {
+	dir := csvCase(t, "sku,name,price\nA,anchor,3\nB,bottle,2.5\n")
+	mustApply(t, loadAt(t, dir), runner.Options{})
+	in := filepath.Join(dir, "input.csv")
+	writeFile(t, in, "sku,name,price\nA,anchor,4\nB,bottle,2.5\n")
+	if rep := mustApply(t, loadAt(t, dir), runner.Options{FullRefresh: true}); rep.Applied.Update != 1 {
+		t.Fatalf("the other run: %+v", rep.Applied)
+	}
+	writeFile(t, in, "sku,name,price\nA,anchor,3\nB,bottle,2.5\n")
+	pl, stages := planStages(t, loadAt(t, dir), runner.Options{})
+	wantFull(t, pl, stages)
+	if pl.Summary.Update != 1 {
+		t.Errorf("after another run: %+v, want the update back", pl.Summary)
+	}
+}
+
+func TestRerunFullPlanFlag(t *testing.T) {
+	dir := csvCase(t, "sku,name,price\nA,anchor,3\n")
+	mustApply(t, loadAt(t, dir), runner.Options{})
+	pl, stages := planStages(t, loadAt(t, dir), runner.Options{FullPlan: true})
+	wantFull(t, pl, stages)
+}
+
+// now() in an expression depends on the clock with no boundary possync can know: never short-circuited.
+func TestRerunClockExpressionPlansInFull(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "pipeline.yaml"), strings.Replace(csvPipeline, "price: price\n", "price: price\n      year: now().Year()\n", 1))
+	writeFile(t, filepath.Join(dir, "input.csv"), "sku,name,price\nA,anchor,3\n")
+	mustApply(t, loadAt(t, dir), runner.Options{})
+	pl, stages := planStages(t, loadAt(t, dir), runner.Options{})
+	wantFull(t, pl, stages)
+}
+
+// A promotion that starts after the last run: the same day short-circuits, the day it starts plans the sale.
+func TestRerunPromotionBoundaryPlansInFull(t *testing.T) {
+	dir := promoCase(t, "sku,name,price,enabled\nA,anchor,100,true\n",
+		promo{"7", "Winter", "2026-10-01 09:00:00", "2026-12-02", "2026-12-31", "Y", "A", "80"})
+	p := loadAt(t, dir)
+	applyAt(t, p, "2026-12-01T08:00:00-08:00")
+	var stages []runner.Stage
+	pl, err := runner.Plan(context.Background(), loadAt(t, dir), runner.Options{Now: at(t, "2026-12-01T20:00:00-08:00"), Stats: &stages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantShortcut(t, pl, stages)
+	stages = nil
+	pl, err = runner.Plan(context.Background(), loadAt(t, dir), runner.Options{Now: at(t, "2026-12-02T06:00:00-08:00"), Stats: &stages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFull(t, pl, stages)
+	if pl.Summary.Update != 1 {
+		t.Errorf("the promotion started: %+v, want 1 update", pl.Summary)
+	}
+	// An evaluation time before the basis's is never vouched for either.
+	stages = nil
+	pl, err = runner.Plan(context.Background(), loadAt(t, dir), runner.Options{Now: at(t, "2026-12-01T07:00:00-08:00"), Stats: &stages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFull(t, pl, stages)
+}
+
+// An sql step is vouched for by its text: a plain query short-circuits, one that reads the clock does not.
+func TestRerunSQLStep(t *testing.T) {
+	for _, c := range []struct {
+		query string
+		short bool
+	}{
+		{"SELECT sku, upper(name) AS title, price FROM source", true},
+		{"SELECT sku, upper(name) AS title, price, current_date AS day FROM source", false},
+		{"SELECT sku, name AS title, price FROM read_csv('INPUT')", false},
+		{"SELECT s.sku, upper(s.name) AS title, s.price FROM source s LEFT JOIN _applied a USING (sku)", false},
+	} {
+		dir := t.TempDir()
+		y := strings.Replace(csvPipeline, "  - type: map\n    fields:\n      sku: sku\n      title: upper(name)\n      price: price\n",
+			"  - type: sql\n    name: shaped\n    query: \""+strings.Replace(c.query, "INPUT", filepath.Join(dir, "input.csv"), 1)+"\"\n", 1)
+		writeFile(t, filepath.Join(dir, "pipeline.yaml"), y)
+		writeFile(t, filepath.Join(dir, "input.csv"), "sku,name,price\nA,anchor,3\n")
+		mustApply(t, loadAt(t, dir), runner.Options{})
+		pl, stages := planStages(t, loadAt(t, dir), runner.Options{})
+		if c.short {
+			wantShortcut(t, pl, stages)
+		} else {
+			wantFull(t, pl, stages)
+		}
+	}
+}
+
+// The match step's mappings file is an input too: the same file short-circuits, an edited one plans in full.
+func TestRerunMappingsFile(t *testing.T) {
+	dir := matchCase(t, matchMappings)
+	mustApply(t, loadAt(t, dir), runner.Options{})
+	pl, stages := planStages(t, loadAt(t, dir), runner.Options{})
+	wantShortcut(t, pl, stages)
+	if len(pl.Notes) == 0 {
+		t.Errorf("the short-circuited plan lost the match step's notes (the pending list)")
+	}
+	full, _ := planStages(t, loadAt(t, dir), runner.Options{FullPlan: true})
+	if full.Hash != pl.Hash || strings.Join(full.Notes, "\n") != strings.Join(pl.Notes, "\n") {
+		t.Errorf("short-circuited and full plans differ: notes\n%q\nand\n%q", pl.Notes, full.Notes)
+	}
+	writeFile(t, filepath.Join(dir, "decisions", "mappings.csv"), strings.Replace(matchMappings, "HAND,W-HAND", "HAND,", 1))
+	pl, stages = planStages(t, loadAt(t, dir), runner.Options{})
+	wantFull(t, pl, stages)
+	if pl.Summary.Update != 1 {
+		t.Errorf("edited mappings: %+v, want HAND's update", pl.Summary)
+	}
+}
+
+// A run killed after recording its intents (and maybe sending them) leaves the serial as it was: the
+// unsettled intents alone say the store may have moved, so the plan is computed in full.
+func TestRerunPendingIntentsPlanInFull(t *testing.T) {
+	dir := csvCase(t, "sku,name,price\nA,anchor,3\n")
+	p := loadAt(t, dir)
+	mustApply(t, p, runner.Options{})
+	ctx := context.Background()
+	d, err := engine.Open(ctx, engine.Options{TempDir: filepath.Join(t.TempDir(), "tmp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := state.NewDuckStore(p.State.Dir, p.Name)
+	if _, err := st.Open(ctx, d.Conn(), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Exec(ctx, `CREATE TABLE ints AS SELECT 'i1' AS id, 'killed-run' AS run_id, '{}' AS change`); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddIntents(ctx, d.Conn(), "ints"); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	pl, stages := planStages(t, loadAt(t, dir), runner.Options{})
+	wantFull(t, pl, stages)
+}
