@@ -552,6 +552,7 @@ func BenchmarkCycle(b *testing.B) {
 			b.Errorf("applied %d changes (want %d), rerun planned %d (want 0)", rep.Applied.Total(),
 				set.Truth.Inserted+set.Truth.Updated+set.Truth.Deleted, rep2.Planned.Total())
 		}
+		benchCycleWall[n] = cycle // for the ratios BenchmarkFirstSync prints (bench_sync_test.go)
 		b.ReportMetric(cycle.Seconds(), "cycle-s")
 		b.ReportMetric(rerun.Seconds(), "rerun-s")
 	})
@@ -600,6 +601,7 @@ func BenchmarkFirstSync(b *testing.B) {
 		if rep.Applied.Create != set.Truth.NewRows {
 			b.Errorf("applied %d creates, want %d", rep.Applied.Create, set.Truth.NewRows)
 		}
+		benchSyncRatios(b, set, wall)
 		b.ReportMetric(float64(n)/wall.Seconds(), "records/s")
 		b.ReportMetric(float64(peak>>20), "peak-MiB")
 	})
