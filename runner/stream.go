@@ -66,3 +66,14 @@ func (s *session) hashStreamed(ctx context.Context, pl *plan.Plan) (string, erro
 	s.ids = ids
 	return h, nil
 }
+
+// dropDiff frees the diff table and the changes' IDs once every change is applied and the drift adopted:
+// the export and the checkpoint that follow need neither, and for a first sync the diff holds the whole
+// catalog (a second copy of the snapshot, in memory, while the export reads the snapshot).
+func (s *session) dropDiff(ctx context.Context) error {
+	s.ids = nil
+	if err := s.d.Exec(ctx, "DROP TABLE IF EXISTS "+diff.Table); err != nil {
+		return fmt.Errorf("free the diff: %w", err)
+	}
+	return nil
+}
