@@ -203,6 +203,9 @@ func (a *Applier) Batch(ctx context.Context, batch []connectors.Change, seqs []i
 	return nil
 }
 
+// intentsView is the view a batch's intents are inserted into the state from.
+const intentsView = "__intents"
+
 var intentSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "id", Type: arrow.BinaryTypes.String},
 	{Name: "run_id", Type: arrow.BinaryTypes.String},
@@ -236,12 +239,19 @@ func (a *Applier) recordIntents(ctx context.Context, batch []connectors.Change) 
 		runs.Append(a.RunID)
 		changes.BinaryBuilder.Append(entries[i])
 	}
-	b := bld.NewRecordBatch()
-	if err := a.DB.LoadBatch(ctx, "__intents", b); err != nil {
-		return nil, fmt.Errorf("record intents: %w", err)
+	// The store inserts the batch straight from the Arrow scan: no table of it is made first.
+	rr := engine.NewSliceReader(intentSchema, bld.NewRecordBatch())
+	defer rr.Release()
+	var addErr error
+	err := a.DB.WithView(intentsView, rr, func() error {
+		addErr = a.Store.AddIntents(ctx, a.DB.Conn(), engine.Ident(intentsView))
+		return addErr
+	})
+	if addErr != nil {
+		return nil, addErr
 	}
-	if err := a.Store.AddIntents(ctx, a.DB.Conn(), engine.Ident("__intents")); err != nil {
-		return nil, err
+	if err != nil {
+		return nil, fmt.Errorf("record intents: %w", err)
 	}
 	return entries, nil
 }
