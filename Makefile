@@ -44,7 +44,7 @@ FUZZ_SMOKE_TIME ?= 5s
 FUZZ_MINIMIZE   ?= 5s
 FUZZ_PARALLEL   ?= 1
 
-.PHONY: build test fmt-check vet demo generate check-generated bench bench-cycle bench-check fuzz fuzz-smoke screenshots clean
+.PHONY: build test fmt-check vet demo generate check-generated bench bench-cycle bench-first-sync bench-check fuzz fuzz-smoke screenshots clean
 
 build:
 	$(GO) build -tags $(TAGS) -o $(BIN) ./cmd/possync
@@ -102,6 +102,14 @@ bench:
 ## first sync (every record a create into an empty state).
 bench-cycle:
 	BENCH_SIZES=$(BENCH_SIZES) $(GO) test -tags $(TAGS) -run '^$$' -bench '^Benchmark(Cycle|FirstSync)$$' -benchtime 1x -count=1 -timeout 60m ./runner
+
+## bench-first-sync: the first sync alone at BENCH_SIZES (every record a create into an empty state, to the
+## file sink), with the plan and the DuckDB-only floor measured in the same process for its ratios, stage by
+## stage with each stage's processor time and peak RSS (the stage table's peaks: the harness resets the
+## high-water mark per stage, so /usr/bin/time would see only the last stage's) (issue
+## #15). BENCH_MEMORY_LIMIT=256MB sets the pipeline's state.memory_limit (DuckDB then spills to disk).
+bench-first-sync:
+	BENCH_SIZES=$(BENCH_SIZES) BENCH_MEMORY_LIMIT=$(BENCH_MEMORY_LIMIT) $(GO) test -tags $(TAGS) -run '^$$' -bench '^BenchmarkFirstSync$$' -benchtime 1x -count=1 -timeout 60m ./runner
 
 ## bench-rerun: the no-change rerun (plan, plan forced in full, apply) and the full cycle against the plan's
 ## time in the same run, at BENCH_RERUN_SIZES (default 1M).

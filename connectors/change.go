@@ -94,3 +94,38 @@ func (c *Change) AppendJSON(e *record.JSON, dst []byte) ([]byte, error) {
 	}
 	return append(dst, '}'), nil
 }
+
+// AppendEntry appends c as one JSON object, its members in this order:
+//
+//	{"id":…,"action":…,"key":{…},"fields":[…],"before":{…}|null,"after":{…}|null}
+//
+// with record keys sorted and fields [] when none. It is the form of the runner's intents and, with an "at"
+// member added, of the file sink's change log lines (EncodedApplier), so that a change sent to such a sink
+// is encoded once. encoding/json decodes it into a Change (member names match the fields regardless of
+// case).
+func (c *Change) AppendEntry(e *record.JSON, dst []byte) ([]byte, error) {
+	var err error
+	dst = append(dst, `{"id":`...)
+	dst = e.AppendString(dst, c.ID)
+	dst = append(dst, `,"action":`...)
+	dst = e.AppendString(dst, string(c.Action))
+	dst = append(dst, `,"key":`...)
+	if dst, err = e.AppendRecord(dst, c.Key); err != nil {
+		return dst, fmt.Errorf("key: %w", err)
+	}
+	dst = append(dst, `,"fields":`...)
+	if c.Fields == nil {
+		dst = append(dst, "[]"...)
+	} else {
+		dst = e.AppendStrings(dst, c.Fields)
+	}
+	dst = append(dst, `,"before":`...)
+	if dst, err = e.AppendRecord(dst, c.Before); err != nil {
+		return dst, fmt.Errorf("before: %w", err)
+	}
+	dst = append(dst, `,"after":`...)
+	if dst, err = e.AppendRecord(dst, c.After); err != nil {
+		return dst, fmt.Errorf("after: %w", err)
+	}
+	return append(dst, '}'), nil
+}

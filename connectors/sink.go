@@ -47,6 +47,15 @@ type Sequencer interface {
 	Sequence(changes []Change)
 }
 
+// EncodedApplier is implemented by sinks that write each change as its entry (Change.AppendEntry, written
+// by record.JSON{UTC: true}), such as a change log. The runner encodes every change in that form for its
+// intent before sending it, and hands the sink the same bytes, so that a change is encoded once: entries[i]
+// is changes[i]'s entry, and is valid only during the call. Outcomes and error are as Apply's; the runner
+// calls ApplyEncoded instead of Apply.
+type EncodedApplier interface {
+	ApplyEncoded(ctx context.Context, changes []Change, entries [][]byte) ([]error, error)
+}
+
 // Reconciler is implemented by sinks that can tell, after a crash, which changes of an interrupted batch
 // reached the target. The runner calls it on the next run, before planning, with the changes it had sent
 // without hearing back; those that landed are committed to state instead of being planned again.

@@ -19,8 +19,10 @@ type JSON struct {
 	// EscapeHTML escapes <, > and & in strings, as json.Marshal does by default.
 	EscapeHTML bool
 	// UTC writes times in UTC (RFC 3339 with a Z).
-	UTC  bool
-	keys []string
+	UTC bool
+	// sorted holds, per number of fields, the sorted keys of the last record written with that many: the
+	// records of one run share their fields, so their keys are sorted once rather than once a record.
+	sorted map[int][]string
 }
 
 // AppendRecord appends r as a JSON object with its keys sorted; a nil record is null.
@@ -28,24 +30,44 @@ func (e *JSON) AppendRecord(dst []byte, r Record) ([]byte, error) {
 	if r == nil {
 		return append(dst, "null"...), nil
 	}
-	keys := e.keys[:0]
+	if keys, ok := e.sorted[len(r)]; ok {
+		// The same number of distinct keys, each of them in r: exactly r's keys, already sorted.
+		if out, same, err := e.appendObject(dst, r, keys); same {
+			return out, err
+		}
+	}
+	keys := make([]string, 0, len(r))
 	for k := range r {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	e.keys = keys[:0]
+	if e.sorted == nil {
+		e.sorted = map[int][]string{}
+	}
+	e.sorted[len(r)] = keys
+	out, _, err := e.appendObject(dst, r, keys)
+	return out, err
+}
+
+// appendObject appends r's fields in the order of keys, which must be r's keys; same is false (and dst
+// returned as it came) when one of keys is not in r.
+func (e *JSON) appendObject(dst []byte, r Record, keys []string) (out []byte, same bool, err error) {
+	start := len(dst)
 	dst = append(dst, '{')
 	for i, k := range keys {
+		v, ok := r[k]
+		if !ok {
+			return dst[:start], false, nil
+		}
 		if i > 0 {
 			dst = append(dst, ',')
 		}
 		dst = append(e.AppendString(dst, k), ':')
-		var err error
-		if dst, err = e.AppendValue(dst, r[k]); err != nil {
-			return dst, fmt.Errorf("field %s: %w", k, err)
+		if dst, err = e.AppendValue(dst, v); err != nil {
+			return dst, true, fmt.Errorf("field %s: %w", k, err)
 		}
 	}
-	return append(dst, '}'), nil
+	return append(dst, '}'), true, nil
 }
 
 // AppendValue appends one record value. Values other than the record types (string, int64, float64, bool,

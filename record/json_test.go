@@ -65,3 +65,30 @@ func TestJSONMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendRecordKeyOrderAcrossRecords: records of the same size with other keys, and of other sizes in
+// turn, each come out with their own keys sorted (the encoder keeps the sorted keys of earlier records).
+func TestAppendRecordKeyOrderAcrossRecords(t *testing.T) {
+	recs := []Record{
+		{"sku": "A", "price": 1.5, "qty": int64(2)},
+		{"sku": "B"},
+		{"sku": "C", "price": 2.5, "qty": int64(3)},
+		{"sku": "D", "name": "x", "brand": "y"}, // three keys, not the same three
+		{"id": "E"},
+		{"b": 1.0, "a": 2.0, "c": nil},
+		{"sku": "F", "price": nil, "qty": nil},
+	}
+	e := &JSON{}
+	var buf []byte
+	for i, r := range recs {
+		want, _ := stdJSON(t, r, false)
+		start := len(buf)
+		var err error
+		if buf, err = e.AppendRecord(buf, r); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(buf[start:]); got != want {
+			t.Errorf("record %d: %s, want %s", i, got, want)
+		}
+	}
+}

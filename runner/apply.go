@@ -107,6 +107,9 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 			return err
 		}
 	}
+	if err := s.dropDiff(ctx); err != nil {
+		return err
+	}
 	done = s.timings.start("commit")
 	err = s.commitSources(ctx, rep)
 	done()

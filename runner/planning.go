@@ -12,7 +12,6 @@ import (
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/refresh"
 	"github.com/possync/possync/runner/state"
-	"github.com/possync/possync/runner/steps"
 )
 
 // afterDiff counts what the summary needs, then frees the desired table: from here on only the diff is
@@ -151,16 +150,7 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 		}
 		return pl, ccs, seqs, nil
 	}
-	pl.Hash, err = pl.HashOf(func(yield func(*plan.Change) error) error {
-		return s.eachChangeBatch(ctx, int64(pl.Summary.Total()), steps.ChunkRows, false, func(pcs []plan.Change, _ []connectors.Change, _ []int64) error {
-			for i := range pcs {
-				if err := yield(&pcs[i]); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	})
+	pl.Hash, err = s.hashStreamed(ctx, pl)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("hash the plan: %w", err)
 	}

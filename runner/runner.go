@@ -110,6 +110,9 @@ type session struct {
 	// ds is the layout of the diff table (for a streamed plan); planned the state the plan was made against.
 	ds      *diff.Layout
 	planned plan.State
+	// ids are the changes' IDs by diff sequence number, computed by a streamed plan's hash pass (stream.go)
+	// so that its apply does not compute them again; nil otherwise.
+	ids *changeIDs
 	// exportBase is true when the sink's export (if any) was of the state as the session opened it; touched
 	// holds the keys of the records this session's commits changed (nil until the first).
 	exportBase bool

@@ -25,6 +25,10 @@ type Stage struct {
 	// PeakRSS is the process's peak resident memory during the stage, in bytes (0 where the platform does
 	// not tell).
 	PeakRSS int64 `json:"peak_rss_bytes"`
+	// CPU is the processor time the whole process (DuckDB's threads included) used during the stage, user
+	// plus system, in seconds (0 where the platform does not tell): on a shared machine it moves far less
+	// than Seconds when other work takes the processors.
+	CPU float64 `json:"cpu_seconds,omitempty"`
 }
 
 // timings records the duration and peak memory of each stage of a run, in order.
@@ -40,9 +44,9 @@ func newTimings() *timings { return &timings{} }
 func (t *timings) start(name string) func() {
 	resetPeakRSS()
 	t.notify(Event{Stage: name, Kind: StageStart})
-	t0 := time.Now()
+	t0, c0 := time.Now(), processCPU()
 	return func() {
-		d, peak := time.Since(t0), peakRSS()
+		d, peak, cpu := time.Since(t0), peakRSS(), processCPU()-c0
 		defer t.notify(Event{Stage: name, Kind: StageEnd, Seconds: d.Seconds()})
 		t.mu.Lock()
 		defer t.mu.Unlock()
@@ -50,10 +54,11 @@ func (t *timings) start(name string) func() {
 			if t.stages[i].Name == name {
 				t.stages[i].Seconds += d.Seconds()
 				t.stages[i].PeakRSS = max(t.stages[i].PeakRSS, peak)
+				t.stages[i].CPU += cpu
 				return
 			}
 		}
-		t.stages = append(t.stages, Stage{Name: name, Seconds: d.Seconds(), PeakRSS: peak})
+		t.stages = append(t.stages, Stage{Name: name, Seconds: d.Seconds(), PeakRSS: peak, CPU: cpu})
 	}
 }
 

@@ -59,34 +59,44 @@ func encodeLines(changes []connectors.Change, at time.Time) ([]byte, []error) {
 	return buf, outcomes
 }
 
-// appendLine appends one change's log line to buf.
+// appendLine appends one change's log line to buf: its entry (connectors.Change.AppendEntry) with the
+// "at" member added.
 func appendLine(enc *record.JSON, buf []byte, c *connectors.Change, stamp []byte) ([]byte, error) {
-	var err error
-	buf = append(buf, `{"id":`...)
-	buf = enc.AppendString(buf, c.ID)
-	buf = append(buf, `,"action":`...)
-	buf = enc.AppendString(buf, string(c.Action))
-	buf = append(buf, `,"key":`...)
-	if buf, err = enc.AppendRecord(buf, c.Key); err != nil {
-		return nil, fmt.Errorf("key: %w", err)
+	start := len(buf)
+	buf, err := c.AppendEntry(enc, buf)
+	if err != nil {
+		return buf[:start], err
 	}
-	buf = append(buf, `,"fields":`...)
-	if c.Fields == nil {
-		buf = append(buf, "[]"...)
-	} else {
-		buf = enc.AppendStrings(buf, c.Fields)
-	}
-	buf = append(buf, `,"before":`...)
-	if buf, err = enc.AppendRecord(buf, c.Before); err != nil {
-		return nil, fmt.Errorf("before: %w", err)
-	}
-	buf = append(buf, `,"after":`...)
-	if buf, err = enc.AppendRecord(buf, c.After); err != nil {
-		return nil, fmt.Errorf("after: %w", err)
-	}
-	buf = append(buf, `,"at":`...)
+	return appendAt(buf, stamp), nil
+}
+
+// appendAt turns the entry at the end of buf (an object, ending with '}') into a log line: the "at" member
+// added, then a newline.
+func appendAt(buf, stamp []byte) []byte {
+	buf = append(buf[:len(buf)-1], `,"at":`...)
 	buf = append(buf, stamp...)
-	return append(buf, '}', '\n'), nil
+	return append(buf, '}', '\n')
+}
+
+// encodedLines returns the log lines of changes applied at at from their entries, which the runner already
+// encoded (connectors.EncodedApplier).
+func encodedLines(changes []connectors.Change, entries [][]byte, at time.Time) ([]byte, []error, error) {
+	if len(entries) != len(changes) {
+		return nil, nil, fmt.Errorf("%d entries for %d changes", len(entries), len(changes))
+	}
+	stamp := (&record.JSON{UTC: true}).AppendString(nil, at.UTC().Format(time.RFC3339))
+	n := 0
+	for _, e := range entries {
+		n += len(e) + len(stamp) + 8
+	}
+	buf := make([]byte, 0, n)
+	for i, e := range entries {
+		if len(e) < 2 || e[0] != '{' || e[len(e)-1] != '}' {
+			return nil, nil, fmt.Errorf("change %s: its entry is not a JSON object", changes[i].ID)
+		}
+		buf = appendAt(append(buf, e...), stamp)
+	}
+	return buf, make([]error, len(changes)), nil
 }
 
 // appendLog appends data (whole lines) to the change log and syncs it. It first cuts off a trailing partial

@@ -92,6 +92,7 @@ var (
 	_ connectors.Sink             = (*Sink)(nil)
 	_ connectors.Exporter         = (*Sink)(nil)
 	_ connectors.Reconciler       = (*Sink)(nil)
+	_ connectors.EncodedApplier   = (*Sink)(nil)
 	_ connectors.Batcher          = (*Sink)(nil)
 	_ connectors.ConnectionTester = (*Sink)(nil)
 )
@@ -162,6 +163,29 @@ func (s *Sink) Apply(ctx context.Context, changes []connectors.Change) ([]error,
 	}
 	data, rejects := encodeLines(changes, s.now())
 	copy(outcomes, rejects)
+	return s.write(data, outcomes)
+}
+
+// ApplyEncoded is Apply with the changes' entries encoded by the runner (connectors.EncodedApplier): each
+// line is its entry with the "at" member added, the bytes Apply would write.
+func (s *Sink) ApplyEncoded(ctx context.Context, changes []connectors.Change, entries [][]byte) ([]error, error) {
+	if err := ctx.Err(); err != nil {
+		outcomes := make([]error, len(changes))
+		for i := range outcomes {
+			outcomes[i] = connectors.ErrNotAttempted
+		}
+		return outcomes, err
+	}
+	data, outcomes, err := encodedLines(changes, entries, s.now())
+	if err != nil {
+		return s.Apply(ctx, changes) // not entries this sink can use: encode them itself
+	}
+	return s.write(data, outcomes)
+}
+
+// write appends data, the lines of the changes whose outcome is nil, to the change log; when that fails, it
+// sets their outcome to the error, which it also returns.
+func (s *Sink) write(data []byte, outcomes []error) ([]error, error) {
 	if len(data) == 0 {
 		return outcomes, nil
 	}

@@ -139,14 +139,20 @@ func (a *Applier) All(ctx context.Context, ccs []connectors.Change, seqs []int64
 // intent for the next run to reconcile. seqs are the changes' diff sequence numbers.
 func (a *Applier) Batch(ctx context.Context, batch []connectors.Change, seqs []int64, total int, t Tally) error {
 	done := a.timer("apply: record intents")
-	err := a.recordIntents(ctx, batch)
+	entries, err := a.recordIntents(ctx, batch)
 	done()
 	if err != nil {
 		return err
 	}
 	failpoint.Hit("after-intents")
 	done = a.timer("apply: sink")
-	outcomes, sinkErr := a.Sink.Apply(ctx, batch)
+	var outcomes []error
+	var sinkErr error
+	if ea, ok := a.Sink.(connectors.EncodedApplier); ok {
+		outcomes, sinkErr = ea.ApplyEncoded(ctx, batch, entries) // the intents' bytes: each change encoded once
+	} else {
+		outcomes, sinkErr = a.Sink.Apply(ctx, batch)
+	}
 	done()
 	failpoint.Hit("after-sink")
 	if len(outcomes) != len(batch) {
@@ -197,34 +203,57 @@ func (a *Applier) Batch(ctx context.Context, batch []connectors.Change, seqs []i
 	return nil
 }
 
+// intentsView is the view a batch's intents are inserted into the state from.
+const intentsView = "__intents"
+
 var intentSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "id", Type: arrow.BinaryTypes.String},
 	{Name: "run_id", Type: arrow.BinaryTypes.String},
 	{Name: "change", Type: arrow.BinaryTypes.String},
 }, nil)
 
-// recordIntents durably records a batch's changes before they are sent.
-func (a *Applier) recordIntents(ctx context.Context, batch []connectors.Change) error {
+// recordIntents durably records a batch's changes before they are sent, each as its entry
+// (connectors.Change.AppendEntry), and returns the entries (entries[i] is batch[i]'s) for a sink that
+// takes them (connectors.EncodedApplier).
+func (a *Applier) recordIntents(ctx context.Context, batch []connectors.Change) ([][]byte, error) {
 	bld := array.NewRecordBuilder(a.alloc(), intentSchema)
 	defer bld.Release()
 	ids, runs, changes := bld.Field(0).(*array.StringBuilder), bld.Field(1).(*array.StringBuilder), bld.Field(2).(*array.StringBuilder)
-	enc := &record.JSON{EscapeHTML: true}
+	enc := &record.JSON{UTC: true}
 	var buf []byte
+	ends := make([]int, len(batch))
 	for i := range batch {
 		c := &batch[i]
 		var err error
-		if buf, err = c.AppendJSON(enc, buf[:0]); err != nil {
-			return fmt.Errorf("record intent of %s: %w", c.KeyString(a.Key), err)
+		if buf, err = c.AppendEntry(enc, buf); err != nil {
+			return nil, fmt.Errorf("record intent of %s: %w", c.KeyString(a.Key), err)
 		}
-		ids.Append(c.ID)
+		ends[i] = len(buf)
+	}
+	entries := make([][]byte, len(batch))
+	start := 0
+	for i := range batch {
+		entries[i] = buf[start:ends[i]:ends[i]]
+		start = ends[i]
+		ids.Append(batch[i].ID)
 		runs.Append(a.RunID)
-		changes.BinaryBuilder.Append(buf)
+		changes.BinaryBuilder.Append(entries[i])
 	}
-	b := bld.NewRecordBatch()
-	if err := a.DB.LoadBatch(ctx, "__intents", b); err != nil {
-		return fmt.Errorf("record intents: %w", err)
+	// The store inserts the batch straight from the Arrow scan: no table of it is made first.
+	rr := engine.NewSliceReader(intentSchema, bld.NewRecordBatch())
+	defer rr.Release()
+	var addErr error
+	err := a.DB.WithView(intentsView, rr, func() error {
+		addErr = a.Store.AddIntents(ctx, a.DB.Conn(), engine.Ident(intentsView))
+		return addErr
+	})
+	if addErr != nil {
+		return nil, addErr
 	}
-	return a.Store.AddIntents(ctx, a.DB.Conn(), engine.Ident("__intents"))
+	if err != nil {
+		return nil, fmt.Errorf("record intents: %w", err)
+	}
+	return entries, nil
 }
 
 // ackedTable is the relation a commit reads the acknowledged records from; ackedSeqs is the view of their

@@ -58,6 +58,32 @@ func Each(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, fn func(*
 	return nil
 }
 
+// EachReused is Each with one Change whose slices are reused from row to row: fn may keep neither the
+// Change nor its slices, only the values in them. A pass that consumes each change before the next (the
+// plan's hash over a streamed diff) allocates nothing per change for it.
+func EachReused(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, fn func(*Change) error) error {
+	where := fmt.Sprintf("__seq >= %d", lo)
+	if hi >= 0 {
+		where += fmt.Sprintf(" AND __seq < %d", hi)
+	}
+	q := fmt.Sprintf("SELECT * FROM %s WHERE %s ORDER BY __seq", Table, where)
+	var ch Change
+	err := db.Query(ctx, q, func(b arrow.RecordBatch) error {
+		cols := l.columns(b)
+		for i := 0; i < int(b.NumRows()); i++ {
+			cols.changeInto(i, &ch)
+			if err := fn(&ch); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read diff: %w", err)
+	}
+	return nil
+}
+
 // Read decodes the changes numbered lo (from 0) up to hi (exclusive; -1: to the end), in apply order.
 func Read(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64) ([]Change, error) {
 	var out []Change
@@ -103,6 +129,38 @@ func values(cols []arrow.Array, i int) []any {
 	return out
 }
 
+// valuesInto is values into dst's storage (grown as needed).
+func valuesInto(dst []any, cols []arrow.Array, i int) []any {
+	dst = dst[:0]
+	for _, a := range cols {
+		dst = append(dst, record.Value(a, i))
+	}
+	return dst
+}
+
+// changeInto decodes row i into ch, reusing its slices.
+func (c *columns) changeInto(i int, ch *Change) {
+	ch.Action = connectors.Action(record.Value(c.op, i).(string))
+	ch.Key = valuesInto(ch.Key, c.key, i)
+	ch.Seq = 0
+	if s, ok := record.Value(c.seq, i).(int64); ok {
+		ch.Seq = s
+	}
+	ch.After, ch.Annotations, ch.Before = ch.After[:0], ch.Annotations[:0], ch.Before[:0]
+	ch.Changed = ch.Changed[:0]
+	if ch.Action != connectors.Delete {
+		ch.After = valuesInto(ch.After, c.after, i)
+		ch.Annotations = valuesInto(ch.Annotations, c.annot, i)
+	}
+	if ch.Action != connectors.Create {
+		ch.Before = valuesInto(ch.Before, c.before, i)
+		for _, a := range c.flags {
+			f, ok := a.(*array.Boolean)
+			ch.Changed = append(ch.Changed, ok && f.IsValid(i) && f.Value(i))
+		}
+	}
+}
+
 func (c *columns) change(i int) Change {
 	ch := Change{Action: connectors.Action(record.Value(c.op, i).(string)), Key: values(c.key, i)} // copied: batch memory is freed on Next
 	if s, ok := record.Value(c.seq, i).(int64); ok {
@@ -125,7 +183,22 @@ func (c *columns) change(i int) Change {
 
 // PlanChange is the plan's form of a change, with its ID (ChangeID against planned).
 func (l *Layout) PlanChange(c *Change, planned plan.State) plan.Change {
-	pc := plan.Change{Action: c.Action, Key: make(map[string]any, len(l.Key))}
+	pc := plan.Change{Key: make(map[string]any, len(l.Key))}
+	l.PlanChangeInto(c, planned, &pc)
+	return pc
+}
+
+// PlanChangeInto is PlanChange into pc, reusing its key map, fields and annotations (which must not be
+// shared with a change kept elsewhere): the plan's hash over a streamed diff encodes each change and drops
+// it, so one plan.Change serves every row.
+func (l *Layout) PlanChangeInto(c *Change, planned plan.State, pc *plan.Change) {
+	pc.Action = c.Action
+	if pc.Key == nil {
+		pc.Key = make(map[string]any, len(l.Key))
+	}
+	clear(pc.Key)
+	clear(pc.Annotations)
+	pc.Fields = pc.Fields[:0]
 	for j, k := range l.Key {
 		pc.Key[k] = JSONValue(c.Key[j])
 	}
@@ -153,8 +226,10 @@ func (l *Layout) PlanChange(c *Change, planned plan.State) plan.Change {
 			}
 		}
 	}
-	pc.ID = ChangeID(planned, l.Key, &pc)
-	return pc
+	if len(pc.Fields) == 0 {
+		pc.Fields = nil // as a fresh change has it
+	}
+	pc.ID = ChangeID(planned, l.Key, pc)
 }
 
 // SinkChange is the sink's form of a change, with the given ID.

@@ -108,15 +108,24 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Layout, error) {
 			l.inOld[c.Name] = c.Type
 		}
 	}
+	// __seq numbers the changes in apply order, so that apply can read them a batch at a time.
+	numbered := func(changes string) string {
+		return fmt.Sprintf("SELECT row_number() OVER (ORDER BY %s, %s) - 1 AS __seq, * FROM (%s)", ActionOrder, engine.IdentList(l.Key, ""), changes)
+	}
+	if in.Snapshot == "" {
+		// A first sync: every desired record is a create, so there are no changed keys to find first.
+		if err := db.Exec(ctx, "CREATE OR REPLACE TABLE "+Table+" AS "+numbered(l.query(in, snap, engine.Ident(in.Desired)))); err != nil {
+			return nil, fmt.Errorf("diff: %w", err)
+		}
+		return l, nil
+	}
 	// Two stages (perf notes §4): join only keys and a hash of the compared values, which finds the few
 	// changed keys in a fraction of the memory of joining whole rows; then compare field by field only for
 	// those keys. (A 64-bit hash collision could hide an update: about one in 2^64 per record and run.)
 	if err := db.Exec(ctx, "CREATE OR REPLACE TABLE "+changedKeys+" AS "+l.changedKeysQuery(snap, in.Desired)); err != nil {
 		return nil, fmt.Errorf("diff: %w", err)
 	}
-	// __seq numbers the changes in apply order, so that apply can read them a batch at a time.
-	q := fmt.Sprintf("SELECT row_number() OVER (ORDER BY %s, %s) - 1 AS __seq, * FROM (%s)",
-		ActionOrder, engine.IdentList(l.Key, ""), l.query(in, restrict(snap, l.Key), restrict(engine.Ident(in.Desired), l.Key)))
+	q := numbered(l.query(in, restrict(snap, l.Key), restrict(engine.Ident(in.Desired), l.Key)))
 	if err := db.Exec(ctx, "CREATE OR REPLACE TABLE "+Table+" AS "+q); err != nil {
 		return nil, fmt.Errorf("diff: %w", err)
 	}

@@ -196,6 +196,18 @@ func (d *DB) ExecWithView(ctx context.Context, view string, rr array.RecordReade
 	return d.Exec(ctx, q)
 }
 
+// WithView calls fn while the rows of rr are visible, on the session connection, as the view named view
+// (DuckDB's Arrow scan), for a statement fn runs there that reads them once (an INSERT ... SELECT by the
+// state store), so that they are not first copied into a table.
+func (d *DB) WithView(view string, rr array.RecordReader, fn func() error) error {
+	release, err := d.arrow.RegisterView(rr, view)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return fn()
+}
+
 // LoadBatch writes a batch into a new table; it takes over the batch.
 func (d *DB) LoadBatch(ctx context.Context, table string, b arrow.RecordBatch) error {
 	rr := &SliceReader{schema: b.Schema(), batches: []arrow.RecordBatch{b}}
