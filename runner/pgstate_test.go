@@ -13,6 +13,7 @@ import (
 
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/runner"
+	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/state"
 )
 
@@ -108,5 +109,91 @@ func TestPostgresStateLockedRunExits75(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "out")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a locked run wrote output: %v", err)
+	}
+}
+
+// journalOf lists a pipeline's runs and commits through its store.
+func journalOf(t *testing.T, p *pipelines.Pipeline) (runs []state.Run, commits []state.JournalEntry) {
+	t.Helper()
+	ctx := context.Background()
+	st := state.New(state.Config{Backend: p.State.Backend, Schema: p.State.Schema, Dir: p.State.Dir}, p.Name)
+	defer state.Close(st)
+	db, err := engine.Open(ctx, engine.Options{TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	d := db.Conn()
+	if _, err := st.Open(ctx, d, true); err != nil {
+		t.Fatal(err)
+	}
+	j := st.(state.Journaled)
+	runs, err = j.Runs(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commits, err = j.Journal(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runs, commits
+}
+
+// TestMigrateStateRoundTrip: local → PostgreSQL → local keeps lineage, serial, the run and commit journals
+// and the snapshot (a plan after each move has nothing to do), and a target holding state is refused.
+func TestMigrateStateRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	url, schema := testPG(t)
+	dir := csvCase(t, "sku,name,price\nA,anchor,3\nB,bottle,2.5\nC,cup,1\n")
+	local := loadAt(t, dir)
+	mustApply(t, local, runner.Options{})
+	writeFile(t, filepath.Join(dir, "input.csv"), "sku,name,price\nA,anchor,3\nB,bottle,2.75\nC,cup,1\nD,dish,4\n")
+	mustApply(t, loadAt(t, dir), runner.Options{})
+	before := mustPlan(t, loadAt(t, dir))
+	runs0, commits0 := journalOf(t, loadAt(t, dir))
+	if before.State.Serial == 0 || len(runs0) != 2 || int64(len(commits0)) != before.State.Serial {
+		t.Fatalf("local state before: serial %d, %d runs, %d commits", before.State.Serial, len(runs0), len(commits0))
+	}
+
+	withSchema := func(p *pipelines.Pipeline) *pipelines.Pipeline { p.State.Schema = schema; return p }
+	m, err := runner.MigrateState(ctx, withSchema(loadAt(t, dir)), "local", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Serial != before.State.Serial || m.Records != 4 || m.Runs != 2 || m.Commits != len(commits0) || m.BytesMoved == 0 {
+		t.Errorf("migration to postgres: %+v", m)
+	}
+	onDefault := func() *pipelines.Pipeline { return onPG(t, loadAt(t, dir), url, schema) }
+	pl := mustPlan(t, onDefault())
+	if pl.Summary.Total() != 0 || pl.State.Serial != before.State.Serial || pl.State.Lineage != before.State.Lineage || pl.State.Records != 4 {
+		t.Fatalf("plan on postgres after the move: %+v, state %+v (before %+v)", pl.Summary, pl.State, before.State)
+	}
+	runs1, commits1 := journalOf(t, onDefault())
+	if len(runs1) != 2 || len(commits1) != len(commits0) || runs1[1].ID != runs0[1].ID || string(runs1[1].Report) != string(runs0[1].Report) ||
+		!runs1[1].FinishedAt.Equal(runs0[1].FinishedAt) || commits1[1].Serial != commits0[1].Serial || commits1[1].Acked != commits0[1].Acked {
+		t.Fatalf("journals on postgres: %+v %+v", runs1, commits1)
+	}
+	// A second move into the same target is refused.
+	if _, err := runner.MigrateState(ctx, withSchema(loadAt(t, dir)), "local", url); !errors.Is(err, state.ErrNotEmpty) {
+		t.Errorf("migration into a target holding state: %v", err)
+	}
+
+	// One more run on PostgreSQL, then back to a fresh local folder.
+	writeFile(t, filepath.Join(dir, "input.csv"), "sku,name,price\nA,anchor,3\nB,bottle,2.75\nC,cup,1.5\nD,dish,4\n")
+	mustApply(t, onDefault(), runner.Options{})
+	back := onDefault()
+	back.State.Dir = t.TempDir()
+	if _, err := runner.MigrateState(ctx, back, url, "local"); err != nil {
+		t.Fatal(err)
+	}
+	localAgain := loadAt(t, dir)
+	localAgain.State.Dir = back.State.Dir
+	pl = mustPlan(t, localAgain)
+	if pl.Summary.Total() != 0 || pl.State.Serial <= before.State.Serial || pl.State.Lineage != before.State.Lineage {
+		t.Fatalf("plan on local after the move back: %+v, state %+v", pl.Summary, pl.State)
+	}
+	runs2, commits2 := journalOf(t, localAgain)
+	if len(runs2) != 3 || int64(len(commits2)) != pl.State.Serial || commits2[len(commits2)-1].Serial != pl.State.Serial {
+		t.Fatalf("journals after the move back: %d runs, %d commits", len(runs2), len(commits2))
 	}
 }

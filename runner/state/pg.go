@@ -353,24 +353,7 @@ func (s *PgStore) openMirror(ctx context.Context, conn *sql.Conn, meta Meta) err
 	if _, err := s.mirror.Open(ctx, conn, false); err != nil {
 		return err
 	}
-	for _, q := range []struct {
-		sql  string
-		args []any
-	}{
-		{`UPDATE st.meta SET v = ? WHERE k = 'lineage'`, []any{meta.Lineage}},
-		{`UPDATE st.meta SET v = ? WHERE k = 'serial'`, []any{strconv.FormatInt(meta.Serial, 10)}},
-		{`UPDATE st.meta SET v = ? WHERE k = 'exported'`, []any{strconv.FormatInt(meta.Exported, 10)}},
-	} {
-		if _, err := conn.ExecContext(ctx, q.sql, q.args...); err != nil {
-			return fmt.Errorf("state mirror: %w", err)
-		}
-	}
-	if meta.ExportStamp != "" {
-		if _, err := conn.ExecContext(ctx, `INSERT INTO st.meta VALUES ('export_stamp', ?)`, meta.ExportStamp); err != nil {
-			return fmt.Errorf("state mirror: %w", err)
-		}
-	}
-	return nil
+	return s.openMirrorMeta(ctx, conn, meta)
 }
 
 // spill creates a temporary file for a bulk copy.

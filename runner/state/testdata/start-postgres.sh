@@ -5,7 +5,7 @@
 # It finds the server binaries on PATH or under /usr/lib/postgresql/<version>/bin (Debian's layout).
 # On success it prints shell export lines (.ci/run evals them):
 #   POSSYNC_TEST_PG_URL (postgres://…@127.0.0.1:PORT/postgres), POSSYNC_TEST_PG_DATA (the cluster folder),
-#   POSSYNC_TEST_PG_CTL (pg_ctl, to stop it: "$POSSYNC_TEST_PG_CTL" -D "$POSSYNC_TEST_PG_DATA" stop -m fast).
+#   POSSYNC_TEST_PG_PID (the postmaster: `kill -INT` stops it fast, also when the caller is root).
 # Everything else goes to stderr; the server's log goes to its folder.
 set -euo pipefail
 
@@ -46,10 +46,11 @@ run "$bin/initdb" -D "$work/data" -U possync --auth=trust --no-sync -E UTF8 --lo
 run "$bin/pg_ctl" -D "$work/data" -l "$work/data/server.log" -w -t 60 \
 	-o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='$work' -c fsync=off -c full_page_writes=off -c max_connections=200" \
 	start >&2 || { echo "start-postgres: the server did not start:" >&2; cat "$work/data/server.log" >&2; exit 1; }
-echo "start-postgres: PostgreSQL ($bin) on 127.0.0.1:$port, data in $work/data" >&2
+pid="$(head -n 1 "$work/data/postmaster.pid")"
+echo "start-postgres: PostgreSQL ($bin, pid $pid) on 127.0.0.1:$port, data in $work/data" >&2
 
 cat <<VARS
 export POSSYNC_TEST_PG_URL=postgres://possync@127.0.0.1:$port/postgres?sslmode=disable
 export POSSYNC_TEST_PG_DATA=$work/data
-export POSSYNC_TEST_PG_CTL=$bin/pg_ctl
+export POSSYNC_TEST_PG_PID=$pid
 VARS
