@@ -116,5 +116,8 @@ func benchBackend(ctx context.Context, b *testing.B, set benchSet, backend, url 
 	if rep.State != nil {
 		r.in, r.out = r.in+rep.State.BytesIn, rep.State.BytesOut
 	}
+	if os.Getenv("BENCH_STAGES") != "" {
+		fmt.Printf("  %s apply stages: %v\n", backend, rep.Durations)
+	}
 	return r, nil
 }

@@ -198,6 +198,18 @@ func (s *PgStore) lockKey() int64 { return key64("possync", s.schema, s.pipeline
 // ensureSchema creates or migrates the installation's schema forward, under a transaction-level advisory
 // lock so that concurrent workers do it once.
 func (s *PgStore) ensureSchema(ctx context.Context, c *pgx.Conn) error {
+	// The usual case, without DDL (which would need CREATE on the database): the schema is current.
+	var reg *string
+	if err := c.QueryRow(ctx, `SELECT to_regclass($1)::text`, pgx.Identifier{s.schema, "possync_meta"}.Sanitize()).Scan(&reg); err != nil {
+		return err
+	}
+	if reg != nil {
+		var v int
+		err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) (err error) { v, err = s.version(ctx, tx); return err })
+		if err != nil || v == SchemaVersion {
+			return err
+		}
+	}
 	return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", key64("possync-schema", s.schema)); err != nil {
 			return err
