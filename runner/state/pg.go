@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -28,7 +29,8 @@ const SchemaVersion = 1
 // pgMigrations[i] brings the schema from version i to i+1. {s} is the quoted schema name.
 var pgMigrations = [][]string{{
 	`CREATE TABLE {s}.pipelines (pipeline text PRIMARY KEY, lineage text NOT NULL, serial bigint NOT NULL DEFAULT 0,
-		exported bigint NOT NULL DEFAULT 0, export_stamp text NOT NULL DEFAULT '', created_at timestamptz NOT NULL DEFAULT now())`,
+		exported bigint NOT NULL DEFAULT 0, export_stamp text NOT NULL DEFAULT '', commit_id text NOT NULL DEFAULT '',
+		created_at timestamptz NOT NULL DEFAULT now())`,
 	`CREATE TABLE {s}.locks (pipeline text PRIMARY KEY, fence bigint NOT NULL, host text NOT NULL, pid integer NOT NULL,
 		run_id text NOT NULL, started_at timestamptz NOT NULL, backend_pid integer NOT NULL, locked_at timestamptz NOT NULL DEFAULT now())`,
 	`CREATE TABLE {s}.relations (pipeline text NOT NULL, name text NOT NULL, tbl text NOT NULL, columns jsonb NOT NULL,
@@ -299,9 +301,9 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 				return err
 			}
 		}
-		var stamp string
-		err := tx.QueryRow(ctx, s.q(`SELECT lineage, serial, exported, export_stamp FROM {s}.pipelines WHERE pipeline = $1`), s.pipeline).
-			Scan(&meta.Lineage, &meta.Serial, &meta.Exported, &stamp)
+		var stamp, commitID string
+		err := tx.QueryRow(ctx, s.q(`SELECT lineage, serial, exported, export_stamp, commit_id FROM {s}.pipelines WHERE pipeline = $1`), s.pipeline).
+			Scan(&meta.Lineage, &meta.Serial, &meta.Exported, &stamp, &commitID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // read-only and never written: empty
 		}
@@ -313,14 +315,22 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 		if err != nil {
 			return err
 		}
-		if err := s.openMirror(ctx, conn, meta); err != nil {
+		fresh, err := s.openMirror(ctx, conn, meta, commitID)
+		if err != nil {
 			return err
 		}
 		for name, r := range rels {
-			if err := s.copyDown(ctx, tx, conn, name, r); err != nil {
-				return err
+			if !fresh {
+				if err := s.copyDown(ctx, tx, conn, name, r); err != nil {
+					return err
+				}
+			} else if src, ok := strings.CutPrefix(name, "src_"); ok {
+				s.mirror.sources[src] = true
 			}
 			s.rels[name] = r
+		}
+		if !fresh {
+			return s.setCached(ctx, conn, commitID)
 		}
 		return nil
 	})
@@ -359,13 +369,66 @@ func (s *PgStore) readRels(ctx context.Context, tx pgx.Tx) (map[string]pgRel, er
 	return out, rows.Err()
 }
 
-// openMirror attaches the in-memory mirror as `st` and gives it meta's lineage, serial and export mark.
-func (s *PgStore) openMirror(ctx context.Context, conn *sql.Conn, meta Meta) error {
+// openMirror attaches the mirror as `st` and gives it meta's lineage, serial and export mark. While this
+// store holds the lock, the mirror is a DuckDB file under dir kept between runs as a cache
+// (<pipeline>.pgcache.duckdb): fresh is true when it already holds the snapshot and source records of the
+// commit commitID, so that nothing needs to be copied. Otherwise (or without the lock) it is emptied (or
+// in-memory) and the caller copies everything in.
+func (s *PgStore) openMirror(ctx context.Context, conn *sql.Conn, meta Meta, commitID string) (fresh bool, err error) {
 	s.mirror = &DuckStore{pipeline: s.pipeline, memory: true, sources: map[string]bool{}}
-	if _, err := s.mirror.Open(ctx, conn, false); err != nil {
-		return err
+	if s.lockConn != nil && s.dir != "" {
+		s.mirror = &DuckStore{dir: s.dir, pipeline: s.pipeline, path: s.cachePath(), sources: map[string]bool{}}
+		if _, err := s.mirror.Open(ctx, conn, false); err != nil {
+			// An unreadable cache is only a cache: start it anew.
+			_, _ = conn.ExecContext(ctx, "DETACH DATABASE IF EXISTS st")
+			if rerr := os.Remove(s.cachePath()); rerr != nil {
+				return false, fmt.Errorf("state cache %s: %w", s.cachePath(), err)
+			}
+			s.mirror = &DuckStore{dir: s.dir, pipeline: s.pipeline, path: s.cachePath(), sources: map[string]bool{}}
+			if _, err := s.mirror.Open(ctx, conn, false); err != nil {
+				return false, fmt.Errorf("state cache %s: %w", s.cachePath(), err)
+			}
+		}
+		m, err := s.mirror.meta(ctx, conn)
+		if err != nil {
+			return false, err
+		}
+		fresh = commitID != "" && m["pg_commit"] == commitID
+		if !fresh {
+			tables, err := s.mirror.tables(ctx, conn)
+			if err != nil {
+				return false, err
+			}
+			for t := range tables {
+				if t == "snapshot" || strings.HasPrefix(t, "src_") {
+					if _, err := conn.ExecContext(ctx, "DROP TABLE st."+spec.QuoteIdent(t)); err != nil {
+						return false, fmt.Errorf("state cache: %w", err)
+					}
+				}
+			}
+			s.mirror.hasSnapshot, s.mirror.sources = false, map[string]bool{}
+		}
+	} else if _, err := s.mirror.Open(ctx, conn, false); err != nil {
+		return false, err
 	}
-	return s.openMirrorMeta(ctx, conn, meta)
+	return fresh, s.openMirrorMeta(ctx, conn, meta)
+}
+
+// cachePath is the file of the mirror kept between runs.
+func (s *PgStore) cachePath() string { return filepath.Join(s.dir, s.pipeline+".pgcache.duckdb") }
+
+// setCached records which PostgreSQL commit the mirror holds ("" while it may be ahead of or behind it).
+func (s *PgStore) setCached(ctx context.Context, conn *sql.Conn, commitID string) error {
+	if _, err := conn.ExecContext(ctx, "DELETE FROM st.meta WHERE k = 'pg_commit'"); err != nil {
+		return fmt.Errorf("state cache: %w", err)
+	}
+	if commitID == "" {
+		return nil
+	}
+	if _, err := conn.ExecContext(ctx, "INSERT INTO st.meta VALUES ('pg_commit', ?)", commitID); err != nil {
+		return fmt.Errorf("state cache: %w", err)
+	}
+	return nil
 }
 
 // spill creates a temporary file for a bulk copy.
@@ -776,10 +839,14 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 	if err != nil {
 		return Meta{}, err
 	}
+	if err := s.setCached(ctx, conn, ""); err != nil {
+		return Meta{}, err
+	}
 	m, err := s.mirror.Commit(ctx, conn, c)
 	if err != nil {
 		return Meta{}, err
 	}
+	commitID := newID()
 	err = s.write(ctx, "commit", s.fence, true, func(tx pgx.Tx) error {
 		if c.Changes != "" {
 			cols, err := columns(ctx, conn, "st", "snapshot")
@@ -809,8 +876,8 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 			}
 		}
 		var serial int64
-		err := tx.QueryRow(ctx, s.q(`UPDATE {s}.pipelines SET serial = serial + 1 WHERE pipeline = $1 AND serial = $2 RETURNING serial`),
-			s.pipeline, prevSerial).Scan(&serial)
+		err := tx.QueryRow(ctx, s.q(`UPDATE {s}.pipelines SET serial = serial + 1, commit_id = $3 WHERE pipeline = $1 AND serial = $2 RETURNING serial`),
+			s.pipeline, prevSerial, commitID).Scan(&serial)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("the serial moved past %d under this run", prevSerial)
 		}
@@ -836,6 +903,9 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 	})
 	if err != nil {
 		s.broken = err
+		return Meta{}, err
+	}
+	if err := s.setCached(ctx, conn, commitID); err != nil {
 		return Meta{}, err
 	}
 	return m, nil
