@@ -554,9 +554,9 @@ func (s *PgStore) tableFor(name string) string {
 	return prefix + hex.EncodeToString(h[:10])
 }
 
-// replaceRel (re)creates the PostgreSQL table of a mirror relation with its current columns and copies the
-// whole relation into it.
-func (s *PgStore) replaceRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string) error {
+// replaceRel (re)creates the PostgreSQL table of a mirror relation with its current columns, copies the
+// whole relation into it, and indexes it on key (when given) for the commits that follow.
+func (s *PgStore) replaceRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, key []string) error {
 	cols, err := columns(ctx, conn, "st", name)
 	if err != nil {
 		return err
@@ -575,6 +575,11 @@ func (s *PgStore) replaceRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, nam
 	}
 	if err := s.copyUp(ctx, tx, conn, fmt.Sprintf("SELECT %s FROM st.%s", strings.Join(textCols(cols), ", "), spec.QuoteIdent(name)), tbl, names(cols)); err != nil {
 		return err
+	}
+	if len(key) > 0 {
+		if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE INDEX %s ON %s (%s)", s.keyIndex(r.Table, key), tbl, strings.Join(quoteAll(key), ", "))); err != nil {
+			return err
+		}
 	}
 	b, _ := json.Marshal(cols)
 	if _, err := tx.Exec(ctx, s.q(`INSERT INTO {s}.relations VALUES ($1, $2, $3, $4)
@@ -613,8 +618,7 @@ func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name,
 	for i, k := range key {
 		qk[i] = pgx.Identifier{k}.Sanitize()
 	}
-	kh := sha256.Sum256([]byte(strings.Join(key, "\x00")))
-	idx := pgx.Identifier{r.Table + "_key_" + hex.EncodeToString(kh[:4])}.Sanitize()
+	idx := s.keyIndex(r.Table, key)
 	where := ""
 	if op != "" {
 		where = ` WHERE "__op" <> 'delete'`
@@ -632,6 +636,12 @@ func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name,
 		}
 	}
 	return nil
+}
+
+// keyIndex names the index of table on key.
+func (s *PgStore) keyIndex(table string, key []string) string {
+	kh := sha256.Sum256([]byte(strings.Join(key, "\x00")))
+	return pgx.Identifier{table + "_key_" + hex.EncodeToString(kh[:4])}.Sanitize()
 }
 
 func quoteAll(ss []string) []string {
@@ -854,7 +864,7 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 				return err
 			}
 			if r, ok := s.rels["snapshot"]; !ok || !sameColumns(r.Columns, cols) {
-				if err := s.replaceRel(ctx, tx, conn, "snapshot"); err != nil {
+				if err := s.replaceRel(ctx, tx, conn, "snapshot", c.Key); err != nil {
 					return err
 				}
 			} else if err := s.mergeRel(ctx, tx, conn, "snapshot", c.Changes, `"__op"`, c.Key); err != nil {
@@ -868,7 +878,7 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 				return err
 			}
 			if r, ok := s.rels[rel]; !ok || !sameColumns(r.Columns, cols) {
-				if err := s.replaceRel(ctx, tx, conn, rel); err != nil {
+				if err := s.replaceRel(ctx, tx, conn, rel, d.Key); err != nil {
 					return err
 				}
 			} else if err := s.mergeRel(ctx, tx, conn, rel, d.Relation, "", d.Key); err != nil {

@@ -171,7 +171,8 @@ type Checkpoint struct {
 // migrate`). Relation names refer to tables of the planner's database.
 type Transfer struct {
 	Meta Meta
-	// Snapshot is a relation holding the snapshot ("" before the first commit); Key is the pipeline's key.
+	// Snapshot is a relation holding the snapshot ("" before the first commit); Key is the pipeline's key
+	// (a PostgreSQL target indexes the snapshot on it).
 	Snapshot string
 	Key      []string
 	// Sources holds the stored records of incremental sources: source name → relation.
