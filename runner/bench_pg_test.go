@@ -102,8 +102,12 @@ func benchBackend(ctx context.Context, b *testing.B, set benchSet, backend, url 
 		store := newStore(pp)
 		benchQuiesce()
 		t0 = time.Now()
-		pl, err := Plan(ctx, pp, Options{Store: store})
+		var stages []Stage
+		pl, err := Plan(ctx, pp, Options{Store: store, Stats: &stages})
 		secs := time.Since(t0).Seconds()
+		if os.Getenv("BENCH_STAGES") != "" {
+			fmt.Printf("  %s plan (%s) %.2f s: %v\n", backend, pp.State.Dir, secs, stages)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("plan on %s: %w", backend, err)
 		}
