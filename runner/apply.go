@@ -31,6 +31,7 @@ func Apply(ctx context.Context, p *pipelines.Pipeline, opts Options, saved *plan
 	rep.FinishedAt = time.Now().UTC()
 	rep.Durations = s.timings.seconds()
 	rep.API = s.apiCalls()
+	rep.State = stateTransfer(s.store)
 	if err != nil {
 		rep.Error = p.Secrets.Redact(err.Error()) // the report is stored in the state and printed
 		rep.ExitReason, rep.ExitCode = outcome.Classify(err)

@@ -35,6 +35,7 @@ Usage:
   possync state list|show|history           read the pipelines' state and run journal
   possync explain FILE KEY                  one record's path: source rows, steps, state row, planned action
   possync completion bash|zsh|fish          shell completion script
+  possync state migrate FILE --to BACKEND   move a pipeline's state between local and PostgreSQL
 
 Run 'possync COMMAND -h' for a command's flags.
 Exit codes: 0 ok (plan: no changes), 1 failure, 2 invalid config (plan: changes planned),

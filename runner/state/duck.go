@@ -20,9 +20,13 @@ import (
 // database as `st`. Its lock file is <dir>/<pipeline>.lock.
 type DuckStore struct {
 	dir, pipeline string
-	attached      bool
-	hasSnapshot   bool
-	sources       map[string]bool
+	// memory makes the store an in-memory mirror (PgStore's view of its PostgreSQL state in the planner);
+	// path, when set, is the file of a mirror kept as a local cache (PgStore).
+	memory      bool
+	path        string
+	attached    bool
+	hasSnapshot bool
+	sources     map[string]bool
 }
 
 // NewDuckStore returns the store of pipeline under dir.
@@ -33,7 +37,12 @@ func NewDuckStore(dir, pipeline string) *DuckStore {
 var _ Store = (*DuckStore)(nil)
 
 // Path is the state database file.
-func (s *DuckStore) Path() string { return filepath.Join(s.dir, s.pipeline+".duckdb") }
+func (s *DuckStore) Path() string {
+	if s.path != "" {
+		return s.path
+	}
+	return filepath.Join(s.dir, s.pipeline+".duckdb")
+}
 
 // LockPath is the run lock file.
 func (s *DuckStore) LockPath() string { return filepath.Join(s.dir, s.pipeline+".lock") }
@@ -58,7 +67,9 @@ CREATE TABLE IF NOT EXISTS st.checkpoints (source VARCHAR, value BLOB, serial BI
 // Open implements Store.
 func (s *DuckStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta, error) {
 	path := s.Path()
-	if readOnly {
+	if s.memory {
+		path, readOnly = ":memory:", false
+	} else if readOnly {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			return Meta{}, nil
 		}

@@ -213,26 +213,3 @@ func TestCommitSettlesLargeBatchOfIntents(t *testing.T) {
 	}
 }
 
-// SetBasis keeps the runner's basis as given, replaces it, leaves the serial alone, and reads back on the
-// next Open (also read-only, as a plan opens the state).
-func TestSetBasisRoundTrip(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	s := state.NewDuckStore(dir, "p")
-	c := conn(t)
-	m, err := s.Open(ctx, c, false)
-	if err != nil || m.Basis != "" {
-		t.Fatalf("fresh store: %+v %v", m, err)
-	}
-	for _, b := range []string{`{"serial":0,"first":true}`, `{"serial":0,"second":"it's"}`} {
-		if err := s.SetBasis(ctx, c, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	exec(t, c, "DETACH st")
-	s2 := state.NewDuckStore(dir, "p")
-	m2, err := s2.Open(ctx, conn(t), true)
-	if err != nil || m2.Basis != `{"serial":0,"second":"it's"}` || m2.Serial != m.Serial || m2.Lineage != m.Lineage {
-		t.Fatalf("reopened: %+v %v; want the second basis at serial %d", m2, err, m.Serial)
-	}
-}
