@@ -212,4 +212,3 @@ func TestCommitSettlesLargeBatchOfIntents(t *testing.T) {
 		t.Errorf("intents left: %v", ids)
 	}
 }
-
