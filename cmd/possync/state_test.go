@@ -95,7 +95,7 @@ func TestStateCommandsReadTheJournal(t *testing.T) {
 			t.Errorf("state show lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	if r := f.run(t, nil, "state", "frob"); r.code != 2 || !strings.Contains(r.stderr, "history, list, show") {
+	if r := f.run(t, nil, "state", "frob"); r.code != 2 || !strings.Contains(r.stderr, "history, list, migrate, show") {
 		t.Fatalf("unknown subcommand: %s", r)
 	}
 	if r := f.run(t, nil, "state", "-h"); r.code != 0 || !strings.Contains(r.stdout, "history") {
