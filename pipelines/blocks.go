@@ -2,6 +2,9 @@ package pipelines
 
 import (
 	"math"
+	"net/url"
+	"regexp"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -34,6 +37,7 @@ func (l *loader) state(nodes map[string]*yaml.Node) State {
 	if s.Dir == "" {
 		s.Dir = defaultStateDir
 	}
+	s.Backend, s.Schema = l.stateBackend(values, at)
 	if m, ok := values["memory_limit"].(string); ok {
 		s.MemoryLimit = m
 		if !memoryLimitRe.MatchString(m) {
@@ -87,4 +91,45 @@ func (l *loader) guards(nodes map[string]*yaml.Node) Guards {
 			"max_delete_percent %v is not a percentage", m)
 	}
 	return g
+}
+
+// stateBackend reads `state.backend` ($POSSYNC_STATE_URL overrides it) and `state.schema`.
+func (l *loader) stateBackend(values map[string]any, at map[string]*yaml.Node) (backend, schema string) {
+	backend, _ = values["backend"].(string)
+	if env, _ := l.env(stateURLEnv); env != "" {
+		backend = env
+	}
+	l.addURLSecrets(backend)
+	switch {
+	case backend == "" || backend == "local":
+		backend = "local"
+	case strings.HasPrefix(backend, "postgres://") || strings.HasPrefix(backend, "postgresql://"):
+	default:
+		l.errorf(deref(at["backend"]), "/state/backend", spec.CodeBadValue,
+			"use local, or a PostgreSQL URL postgres://user@host:5432/db (also from $"+stateURLEnv+")",
+			"`%s` is not a state backend", backend)
+	}
+	schema, _ = values["schema"].(string)
+	if schema == "" {
+		schema = "possync"
+	} else if !schemaNameRe.MatchString(schema) {
+		l.errorf(deref(at["schema"]), "/state/schema", spec.CodeBadValue, "use lower-case letters, digits and _",
+			"`%s` is not a schema name", schema)
+	}
+	return backend, schema
+}
+
+var schemaNameRe = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// addURLSecrets registers the password of a state URL, and $PGPASSWORD, as secrets of the file, so that
+// diagnostics, errors, reports and logs never show them.
+func (l *loader) addURLSecrets(backend string) {
+	if u, err := url.Parse(backend); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			l.secrets = append(l.secrets, pw)
+		}
+	}
+	if pw, ok := l.env("PGPASSWORD"); ok && pw != "" {
+		l.secrets = append(l.secrets, pw)
+	}
 }

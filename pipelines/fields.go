@@ -45,6 +45,12 @@ var (
 			Description: "Memory cap of the staging database, e.g. 512MB or 2GiB; past it, it spills to disk."},
 		{Name: "threads", Type: spec.TypeInt, Default: 0,
 			Description: "Threads of the staging database; 0 means one per core."},
+		{Name: "backend", Type: spec.TypeString, Example: "local",
+			Description: "Where the state lives: local (a DuckDB file under dir, the default) or a PostgreSQL URL " +
+				"postgres://user@host:5432/db shared by many workers (password from PGPASSWORD, never printed). " +
+				"$POSSYNC_STATE_URL overrides it. See docs/state.md."},
+		{Name: "schema", Type: spec.TypeString, Example: "possync",
+			Description: "PostgreSQL schema of the state tables (default possync); one per installation."},
 	}
 
 	diffFields = []spec.Field{
@@ -98,6 +104,9 @@ const sqlType = "sql"
 
 // stateDirEnv is the environment variable holding the default state folder.
 const stateDirEnv = "POSSYNC_STATE_DIR"
+
+// stateURLEnv is the environment variable overriding `state.backend`.
+const stateURLEnv = "POSSYNC_STATE_URL"
 
 // defaultStateDir is the state folder when neither the file nor the environment names one.
 const defaultStateDir = ".possync"

@@ -99,6 +99,13 @@ type State struct {
 	MemoryLimit string
 	// Threads caps DuckDB's threads; 0 means one per core.
 	Threads int
+	// Backend is where the state lives: "local" (a DuckDB file and a lock file under Dir, the default) or a
+	// PostgreSQL URL (postgres://user@host:port/db?…) shared by every worker. $POSSYNC_STATE_URL overrides the
+	// `state.backend` field. The URL may carry a password; print it only through state.RedactURL.
+	Backend string
+	// Schema is the PostgreSQL schema of the installation's state tables (`state.schema`, default
+	// "possync"); ignored by the local backend.
+	Schema string
 }
 
 // OnMissing says what a record in state that is missing from the desired set becomes.

@@ -30,6 +30,7 @@ func Apply(ctx context.Context, p *pipelines.Pipeline, opts Options, saved *plan
 	err := s.apply(ctx, saved, rep)
 	rep.FinishedAt = time.Now().UTC()
 	rep.Durations = s.timings.seconds()
+	rep.State = stateTransfer(s.store)
 	if err != nil {
 		rep.Error = p.Secrets.Redact(err.Error()) // the report is stored in the state and printed
 		rep.ExitReason, rep.ExitCode = outcome.Classify(err)

@@ -84,6 +84,11 @@ func benchYAMLQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "
 func benchSeed(ctx context.Context, p *pipelines.Pipeline) error {
 	s := newSession(p, Options{})
 	defer s.close()
+	unlock, err := s.store.Lock(state.Holder{PID: os.Getpid(), RunID: "seed", StartedAt: time.Now()}) // a shared store commits only under its lock
+	if err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	defer unlock()
 	if err := s.prepare(ctx, false); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}

@@ -111,6 +111,9 @@ func EngineVersion(ctx context.Context) (string, error) {
 // the journal has none (or there is no state yet). It opens the state read-only, so call it after a run has
 // released it.
 func LastSuccess(ctx context.Context, p *pipelines.Pipeline) (time.Time, error) {
+	if !stateConfig(p).IsLocal() {
+		return lastSuccessShared(ctx, p)
+	}
 	store := state.NewDuckStore(p.State.Dir, p.Name)
 	if _, err := os.Stat(store.Path()); errors.Is(err, os.ErrNotExist) {
 		return time.Time{}, nil

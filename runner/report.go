@@ -37,10 +37,12 @@ type Report struct {
 	Recovered int      `json:"recovered"`
 	Notes     []string `json:"notes,omitempty"`
 	// Durations are seconds per stage.
-	Durations  map[string]float64 `json:"durations_seconds"`
-	ExitReason string             `json:"exit_reason"`
-	ExitCode   int                `json:"exit_code"`
-	Error      string             `json:"error,omitempty"`
+	Durations map[string]float64 `json:"durations_seconds"`
+	// State is what the run moved to and from a shared state backend (absent for the local one).
+	State      *StateTransfer `json:"state_transfer,omitempty"`
+	ExitReason string         `json:"exit_reason"`
+	ExitCode   int            `json:"exit_code"`
+	Error      string         `json:"error,omitempty"`
 }
 
 // Exit reasons and codes of a run (package outcome's).

@@ -114,7 +114,7 @@ func newSession(p *pipelines.Pipeline, opts Options) *session {
 	}
 	st := opts.Store
 	if st == nil {
-		st = state.NewDuckStore(p.State.Dir, p.Name)
+		st = newStore(p)
 	}
 	return &session{p: p, opts: opts, now: now, store: st, alloc: memory.DefaultAllocator,
 		staged: map[string]*stage.Output{}, schemas: map[string]*arrow.Schema{}, timings: &timings{observe: opts.Observe}}
@@ -136,6 +136,7 @@ func (s *session) close() {
 	if s.d != nil {
 		s.d.Close()
 	}
+	s.closeStore()
 }
 
 // open starts DuckDB and opens the state (read-only for plans).

@@ -29,6 +29,7 @@ Usage:
   possync schema                            print the JSON Schema of pipeline files
   possync demo [EXAMPLE] [--dir DIR]        run an embedded example against local emulators
   possync version                           module version, commit and DuckDB version (also --version)
+  possync state migrate FILE --to BACKEND   move a pipeline's state between local and PostgreSQL
 
 Run 'possync COMMAND -h' for a command's flags.
 Exit codes: 0 ok (plan: no changes), 1 failure, 2 invalid config (plan: changes planned),
@@ -57,6 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"schema":     cmdSchema,
 		"demo":       cmdDemo,
 		"version":    cmdVersion,
+		"state":      cmdState,
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":

@@ -20,9 +20,11 @@ import (
 // database as `st`. Its lock file is <dir>/<pipeline>.lock.
 type DuckStore struct {
 	dir, pipeline string
-	attached      bool
-	hasSnapshot   bool
-	sources       map[string]bool
+	// memory makes the store an in-memory mirror (PgStore's view of its PostgreSQL state in the planner).
+	memory      bool
+	attached    bool
+	hasSnapshot bool
+	sources     map[string]bool
 }
 
 // NewDuckStore returns the store of pipeline under dir.
@@ -58,7 +60,9 @@ CREATE TABLE IF NOT EXISTS st.checkpoints (source VARCHAR, value BLOB, serial BI
 // Open implements Store.
 func (s *DuckStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta, error) {
 	path := s.Path()
-	if readOnly {
+	if s.memory {
+		path, readOnly = ":memory:", false
+	} else if readOnly {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			return Meta{}, nil
 		}

@@ -85,3 +85,24 @@ func (l *FileLock) Unlock() error {
 	l.f = nil
 	return errors.Join(err, cerr)
 }
+
+// LockLostError is returned by a PgStore's writes (Commit, AddIntents, BeginRun, FinishRun, MarkExported)
+// when this run no longer holds the pipeline: its lock session died (network partition, paused VM, the
+// session terminated) or a newer run took the lock and bumped the fencing token. Nothing of the refused
+// write is recorded. It matches ErrLocked, so the run exits 75 (retry later): changes it had sent are
+// covered by the intents it recorded before sending, which the next run settles.
+type LockLostError struct {
+	Pipeline string
+	// Fence is the token this run took; Current the token in the lock table (0 when unknown).
+	Fence, Current int64
+	// Reason says what was found.
+	Reason string
+}
+
+func (e *LockLostError) Error() string {
+	return fmt.Sprintf("pipeline %q: this run lost its lock (%s; fencing token %d, current %d): nothing of this commit was recorded",
+		e.Pipeline, e.Reason, e.Fence, e.Current)
+}
+
+// Is makes errors.Is(err, ErrLocked) true: a lost lock exits like a held one (75, retry later).
+func (e *LockLostError) Is(target error) bool { return target == ErrLocked }

@@ -118,3 +118,85 @@ type Store interface {
 	// Lock takes the pipeline's run lock; the returned function releases it.
 	Lock(h Holder) (unlock func() error, err error)
 }
+
+// Config selects and configures a pipeline's store (pipelines.State, as the runner hands it over).
+type Config struct {
+	// Backend is "local" (or empty): a DuckStore under Dir; or a PostgreSQL URL (postgres://…): a PgStore.
+	Backend string
+	// Schema is the PostgreSQL schema of the installation's tables ("" means "possync").
+	Schema string
+	// Dir is the local state folder; a PgStore spills its bulk copies there.
+	Dir string
+}
+
+// IsLocal reports whether the config selects the local DuckDB store.
+func (c Config) IsLocal() bool { return c.Backend == "" || c.Backend == "local" }
+
+// New returns the store of pipeline that c selects. It connects to nothing: a PgStore connects on Open or
+// Lock, and reports a bad URL there. A store New returns may hold connections: close it with Close.
+func New(c Config, pipeline string) Store {
+	if c.IsLocal() {
+		return NewDuckStore(c.Dir, pipeline)
+	}
+	return NewPgStore(c.Backend, c.Schema, c.Dir, pipeline)
+}
+
+// Close releases what a store holds (a PgStore's connections; a DuckStore holds nothing). The run lock is
+// released by the function Lock returned, not by Close.
+func Close(s Store) error {
+	if c, ok := s.(interface{ Close() error }); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// JournalEntry is one commit of the journal.
+type JournalEntry struct {
+	RunID       string    `json:"run_id"`
+	CommittedAt time.Time `json:"committed_at"`
+	Serial      int64     `json:"serial"`
+	Acked       int64     `json:"acked"`
+	Rejected    int64     `json:"rejected"`
+}
+
+// Checkpoint is a source's stored checkpoint and the serial of the commit that stored it.
+type Checkpoint struct {
+	Value  []byte
+	Serial int64
+}
+
+// Transfer is everything a store holds, for moving a pipeline's state between backends (`possync state
+// migrate`). Relation names refer to tables of the planner's database.
+type Transfer struct {
+	Meta Meta
+	// Snapshot is a relation holding the snapshot ("" before the first commit); Key is the pipeline's key.
+	Snapshot string
+	Key      []string
+	// Sources holds the stored records of incremental sources: source name → relation.
+	Sources     map[string]string
+	Checkpoints map[string]Checkpoint
+	Runs        []Run
+	Journal     []JournalEntry
+	Intents     []Intent
+}
+
+// Transferable is a store that can be copied whole into another (both DuckStore and PgStore are).
+type Transferable interface {
+	Store
+	// Dump copies the state (opened with Open, read-only is enough) into tables of the planner's database
+	// named with prefix, and returns it. It detaches the store's own relations afterwards, so that another
+	// store can be opened on conn.
+	Dump(ctx context.Context, conn *sql.Conn, prefix string) (*Transfer, error)
+	// Load writes t into the store (opened with Open, not read-only), which must be empty (serial 0, no run
+	// journaled): lineage, serial, export mark, snapshot, source snapshots, checkpoints, runs, journal and
+	// intents are kept as they are. The caller holds the store's lock.
+	Load(ctx context.Context, conn *sql.Conn, t *Transfer) error
+}
+
+// Journaled is a store that can list its run journal (for `possync state history` and LastSuccess).
+type Journaled interface {
+	// Runs lists the journaled runs, oldest first.
+	Runs(ctx context.Context, conn *sql.Conn) ([]Run, error)
+	// Journal lists the commits, oldest first.
+	Journal(ctx context.Context, conn *sql.Conn) ([]JournalEntry, error)
+}

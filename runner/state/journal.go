@@ -1,0 +1,119 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+var (
+	_ Journaled = (*DuckStore)(nil)
+	_ Journaled = (*PgStore)(nil)
+)
+
+// Runs implements Journaled.
+func (s *DuckStore) Runs(ctx context.Context, conn *sql.Conn) ([]Run, error) {
+	if !s.attached {
+		return nil, nil
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT run_id, started_at, finished_at, status, plan_hash, report FROM st.runs ORDER BY started_at, run_id`)
+	if err != nil {
+		return nil, fmt.Errorf("read run journal: %w", err)
+	}
+	defer rows.Close()
+	var out []Run
+	for rows.Next() {
+		var r Run
+		var started, finished *time.Time
+		var status, hash, report *string
+		if err := rows.Scan(&r.ID, &started, &finished, &status, &hash, &report); err != nil {
+			return nil, fmt.Errorf("read run journal: %w", err)
+		}
+		r.StartedAt, r.FinishedAt, r.Status, r.PlanHash, r.Report = deref(started), deref(finished), deref(status), deref(hash), []byte(deref(report))
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Journal implements Journaled.
+func (s *DuckStore) Journal(ctx context.Context, conn *sql.Conn) ([]JournalEntry, error) {
+	if !s.attached {
+		return nil, nil
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT run_id, committed_at, serial, acked, rejected FROM st.journal ORDER BY serial`)
+	if err != nil {
+		return nil, fmt.Errorf("read commit journal: %w", err)
+	}
+	defer rows.Close()
+	var out []JournalEntry
+	for rows.Next() {
+		var e JournalEntry
+		if err := rows.Scan(&e.RunID, &e.CommittedAt, &e.Serial, &e.Acked, &e.Rejected); err != nil {
+			return nil, fmt.Errorf("read commit journal: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func deref[T any](p *T) T {
+	var z T
+	if p == nil {
+		return z
+	}
+	return *p
+}
+
+// Runs implements Journaled.
+func (s *PgStore) Runs(ctx context.Context, conn *sql.Conn) ([]Run, error) {
+	if s.mirror == nil {
+		return nil, nil
+	}
+	c, err := s.data(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := c.Query(ctx, s.q(`SELECT run_id, started_at, finished_at, status, plan_hash, report FROM {s}.runs WHERE pipeline = $1 ORDER BY started_at, run_id`), s.pipeline)
+	if err != nil {
+		return nil, s.errf(err, "postgres state %s: read run journal", s)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Run, error) {
+		var r Run
+		var started, finished *time.Time
+		var status, hash, report *string
+		err := row.Scan(&r.ID, &started, &finished, &status, &hash, &report)
+		r.StartedAt, r.FinishedAt, r.Status, r.PlanHash, r.Report = deref(started), deref(finished), deref(status), deref(hash), []byte(deref(report))
+		return r, err
+	})
+	if err != nil {
+		return nil, s.errf(err, "postgres state %s: read run journal", s)
+	}
+	return out, nil
+}
+
+// Journal implements Journaled.
+func (s *PgStore) Journal(ctx context.Context, conn *sql.Conn) ([]JournalEntry, error) {
+	if s.mirror == nil {
+		return nil, nil
+	}
+	c, err := s.data(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := c.Query(ctx, s.q(`SELECT run_id, committed_at, serial, acked, rejected FROM {s}.journal WHERE pipeline = $1 ORDER BY serial`), s.pipeline)
+	if err != nil {
+		return nil, s.errf(err, "postgres state %s: read commit journal", s)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (JournalEntry, error) {
+		var e JournalEntry
+		err := row.Scan(&e.RunID, &e.CommittedAt, &e.Serial, &e.Acked, &e.Rejected)
+		return e, err
+	})
+	if err != nil {
+		return nil, s.errf(err, "postgres state %s: read commit journal", s)
+	}
+	return out, nil
+}

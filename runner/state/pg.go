@@ -1,0 +1,910 @@
+package state
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/possync/possync/spec"
+)
+
+// SchemaVersion is the version of the PostgreSQL layout (the `schema_version` row of possync_meta). Open and
+// Lock migrate an older schema forward and refuse a newer one.
+const SchemaVersion = 1
+
+// pgMigrations[i] brings the schema from version i to i+1. {s} is the quoted schema name.
+var pgMigrations = [][]string{{
+	`CREATE TABLE {s}.pipelines (pipeline text PRIMARY KEY, lineage text NOT NULL, serial bigint NOT NULL DEFAULT 0,
+		exported bigint NOT NULL DEFAULT 0, export_stamp text NOT NULL DEFAULT '', created_at timestamptz NOT NULL DEFAULT now())`,
+	`CREATE TABLE {s}.locks (pipeline text PRIMARY KEY, fence bigint NOT NULL, host text NOT NULL, pid integer NOT NULL,
+		run_id text NOT NULL, started_at timestamptz NOT NULL, backend_pid integer NOT NULL, locked_at timestamptz NOT NULL DEFAULT now())`,
+	`CREATE TABLE {s}.relations (pipeline text NOT NULL, name text NOT NULL, tbl text NOT NULL, columns jsonb NOT NULL,
+		PRIMARY KEY (pipeline, name))`,
+	`CREATE TABLE {s}.runs (pipeline text NOT NULL, run_id text NOT NULL, started_at timestamptz, finished_at timestamptz,
+		status text, plan_hash text, report text, PRIMARY KEY (pipeline, run_id))`,
+	`CREATE TABLE {s}.journal (pipeline text NOT NULL, serial bigint NOT NULL, run_id text NOT NULL,
+		committed_at timestamptz NOT NULL, acked bigint NOT NULL, rejected bigint NOT NULL)`,
+	`CREATE INDEX ON {s}.journal (pipeline, serial)`,
+	`CREATE TABLE {s}.intents (pipeline text NOT NULL, seq bigserial, id text NOT NULL, run_id text NOT NULL, change text NOT NULL)`,
+	`CREATE INDEX ON {s}.intents (pipeline, id)`,
+	`CREATE TABLE {s}.checkpoints (pipeline text NOT NULL, source text NOT NULL, value bytea, serial bigint NOT NULL,
+		PRIMARY KEY (pipeline, source))`,
+}}
+
+// PgStore keeps a pipeline's state in PostgreSQL (15+), shared by every worker of an installation: one schema
+// per installation (default "possync"), tables keyed by pipeline name. See docs/state.md.
+//
+// The planner still diffs in DuckDB: Open copies the snapshot and the stored source records from PostgreSQL
+// into an in-memory database attached to the planner's connection as `st` (COPY … TO STDOUT in CSV, streamed
+// through a spill file into DuckDB's CSV reader; never row-by-row), so relations are named as with DuckStore.
+// Values are kept in PostgreSQL as DuckDB's own text form of each value (the column types are recorded
+// beside), so that they come back exactly. Commit sends only the changed rows back (COPY into a temporary
+// table, then one DELETE and one INSERT), in one PostgreSQL transaction that also checks the fencing token
+// (see Lock) and settles intents, journal and checkpoints.
+//
+// Lock takes a session-level advisory lock on a connection of its own, held for the run, and records the
+// holder (host, pid, run id, start) with a fencing token incremented at every take. Every write checks, in
+// its transaction, that the token is still this run's and that the lock session is alive; otherwise it
+// returns *LockLostError and records nothing.
+type PgStore struct {
+	url, schema, dir, pipeline string
+	redact                     *spec.Redactor
+
+	db       *pgx.Conn // data connection
+	lockConn *pgx.Conn // the advisory lock's session, while locked
+	// fence is the token of the lock held (0: none); lastFence the last one taken (for FinishRun after unlock).
+	fence, lastFence int64
+	mirror           *DuckStore
+	// rels maps a mirror relation ("snapshot", "src_<source>") to its PostgreSQL table and columns.
+	rels map[string]pgRel
+	// broken is set when a commit reached the mirror but not PostgreSQL: the mirror is then ahead.
+	broken error
+	// in and out count the bytes of bulk copies from and to PostgreSQL.
+	in, out int64
+}
+
+type pgRel struct {
+	Table   string   `json:"-"`
+	Columns []Column `json:"columns"`
+}
+
+var _ Store = (*PgStore)(nil)
+
+// NewPgStore returns the store of pipeline in the PostgreSQL database at url (password from the URL or
+// $PGPASSWORD), in schema ("" means "possync"); dir is where bulk copies spill. It connects on Open or Lock.
+func NewPgStore(url, schema, dir, pipeline string) *PgStore {
+	if schema == "" {
+		schema = "possync"
+	}
+	r := &spec.Redactor{}
+	r.Add(urlPassword(url), os.Getenv("PGPASSWORD"))
+	return &PgStore{url: url, schema: schema, dir: dir, pipeline: pipeline, redact: r, rels: map[string]pgRel{}}
+}
+
+func urlPassword(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		pw, _ := u.User.Password()
+		return pw
+	}
+	return ""
+}
+
+// RedactURL returns a state backend URL with its password masked, for messages.
+func RedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), spec.Mask)
+		}
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", spec.Mask)
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// String names the store in messages (password masked).
+func (s *PgStore) String() string {
+	return fmt.Sprintf("%s (schema %s, pipeline %s)", RedactURL(s.url), s.schema, s.pipeline)
+}
+
+// BytesMoved is what bulk copies moved from (in) and to (out) PostgreSQL since the store was made.
+func (s *PgStore) BytesMoved() (in, out int64) { return s.in, s.out }
+
+// pgError wraps an error with context, masking the password in its text.
+type pgError struct {
+	msg string
+	err error
+}
+
+func (e *pgError) Error() string { return e.msg }
+func (e *pgError) Unwrap() error { return e.err }
+
+func (s *PgStore) errf(err error, format string, args ...any) error {
+	var lost *LockLostError
+	var locked *LockedError
+	if errors.As(err, &lost) || errors.As(err, &locked) {
+		return err
+	}
+	return &pgError{msg: s.redact.Redact(fmt.Sprintf(format, args...) + ": " + err.Error()), err: err}
+}
+
+func (s *PgStore) q(query string) string {
+	return strings.ReplaceAll(query, "{s}", pgx.Identifier{s.schema}.Sanitize())
+}
+
+func (s *PgStore) connect(ctx context.Context) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(s.url)
+	if err != nil {
+		return nil, &pgError{msg: "postgres state: bad URL " + RedactURL(s.url), err: errors.New("parse")}
+	}
+	cfg.RuntimeParams["application_name"] = "possync"
+	cfg.RuntimeParams["TimeZone"] = "UTC"
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, s.errf(err, "postgres state: connect to %s", RedactURL(s.url))
+	}
+	return c, nil
+}
+
+func (s *PgStore) data(ctx context.Context) (*pgx.Conn, error) {
+	if s.db != nil && !s.db.IsClosed() {
+		return s.db, nil
+	}
+	c, err := s.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.db = c
+	return c, nil
+}
+
+// Close closes the data connection (the lock's connection is closed by the unlock function).
+func (s *PgStore) Close() error {
+	if s.db != nil {
+		err := s.db.Close(context.Background())
+		s.db = nil
+		return err
+	}
+	return nil
+}
+
+// key64 is a stable advisory lock key for parts.
+func key64(parts ...string) int64 {
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return int64(binary.BigEndian.Uint64(h[:8]))
+}
+
+func (s *PgStore) lockKey() int64 { return key64("possync", s.schema, s.pipeline) }
+
+// ensureSchema creates or migrates the installation's schema forward, under a transaction-level advisory
+// lock so that concurrent workers do it once.
+func (s *PgStore) ensureSchema(ctx context.Context, c *pgx.Conn) error {
+	// The usual case, without DDL (which would need CREATE on the database): the schema is current.
+	var reg *string
+	if err := c.QueryRow(ctx, `SELECT to_regclass($1)::text`, pgx.Identifier{s.schema, "possync_meta"}.Sanitize()).Scan(&reg); err != nil {
+		return err
+	}
+	if reg != nil {
+		var v int
+		err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) (err error) { v, err = s.version(ctx, tx); return err })
+		if err != nil || v == SchemaVersion {
+			return err
+		}
+	}
+	return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", key64("possync-schema", s.schema)); err != nil {
+			return err
+		}
+		for _, q := range []string{`CREATE SCHEMA IF NOT EXISTS {s}`,
+			`CREATE TABLE IF NOT EXISTS {s}.possync_meta (k text PRIMARY KEY, v text NOT NULL)`} {
+			if _, err := tx.Exec(ctx, s.q(q)); err != nil {
+				return err
+			}
+		}
+		v, err := s.version(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for ; v < SchemaVersion; v++ {
+			for _, q := range pgMigrations[v] {
+				if _, err := tx.Exec(ctx, s.q(q)); err != nil {
+					return fmt.Errorf("migrate schema to version %d: %w", v+1, err)
+				}
+			}
+			if _, err := tx.Exec(ctx, s.q(`INSERT INTO {s}.possync_meta VALUES ('schema_version', $1)
+				ON CONFLICT (k) DO UPDATE SET v = excluded.v`), strconv.Itoa(v+1)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// version reads the schema version (0: none) and refuses one newer than this possync's.
+func (s *PgStore) version(ctx context.Context, tx pgx.Tx) (int, error) {
+	var v string
+	err := tx.QueryRow(ctx, s.q(`SELECT v FROM {s}.possync_meta WHERE k = 'schema_version'`)).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n, _ := strconv.Atoi(v)
+	if n > SchemaVersion {
+		return 0, &NewerSchemaError{Schema: s.schema, Version: n}
+	}
+	return n, nil
+}
+
+// NewerSchemaError refuses a PostgreSQL schema written by a newer possync.
+type NewerSchemaError struct {
+	Schema  string
+	Version int
+}
+
+func (e *NewerSchemaError) Error() string {
+	return fmt.Sprintf("postgres state: schema %q has version %d; this possync knows up to %d: upgrade possync", e.Schema, e.Version, SchemaVersion)
+}
+
+// Open implements Store.
+func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta, error) {
+	c, err := s.data(ctx)
+	if err != nil {
+		return Meta{}, err
+	}
+	if !readOnly {
+		if err := s.ensureSchema(ctx, c); err != nil {
+			return Meta{}, s.errf(err, "postgres state %s", s)
+		}
+		if _, err := c.Exec(ctx, s.q(`INSERT INTO {s}.pipelines (pipeline, lineage) VALUES ($1, $2) ON CONFLICT DO NOTHING`),
+			s.pipeline, newID()); err != nil {
+			return Meta{}, s.errf(err, "postgres state %s", s)
+		}
+	}
+	var meta Meta
+	err = pgx.BeginTxFunc(ctx, c, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if readOnly {
+			var reg *string
+			if err := tx.QueryRow(ctx, `SELECT to_regclass($1)::text`, pgx.Identifier{s.schema, "possync_meta"}.Sanitize()).Scan(&reg); err != nil {
+				return err
+			}
+			if reg == nil {
+				return nil
+			}
+			if _, err := s.version(ctx, tx); err != nil {
+				return err
+			}
+			var reg2 *string
+			if err := tx.QueryRow(ctx, `SELECT to_regclass($1)::text`, pgx.Identifier{s.schema, "pipelines"}.Sanitize()).Scan(&reg2); err != nil || reg2 == nil {
+				return err
+			}
+		}
+		var stamp string
+		err := tx.QueryRow(ctx, s.q(`SELECT lineage, serial, exported, export_stamp FROM {s}.pipelines WHERE pipeline = $1`), s.pipeline).
+			Scan(&meta.Lineage, &meta.Serial, &meta.Exported, &stamp)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // read-only and never written: empty
+		}
+		if err != nil {
+			return err
+		}
+		meta.ExportStamp = stamp
+		rels, err := s.readRels(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := s.openMirror(ctx, conn, meta); err != nil {
+			return err
+		}
+		for name, r := range rels {
+			if err := s.copyDown(ctx, tx, conn, name, r); err != nil {
+				return err
+			}
+			s.rels[name] = r
+		}
+		return nil
+	})
+	if err != nil {
+		return Meta{}, s.errf(err, "postgres state %s: open", s)
+	}
+	if s.mirror == nil {
+		return Meta{}, nil
+	}
+	m, err := s.mirror.load(ctx, conn)
+	if err != nil {
+		return Meta{}, s.errf(err, "postgres state %s: open", s)
+	}
+	return m, nil
+}
+
+func (s *PgStore) readRels(ctx context.Context, tx pgx.Tx) (map[string]pgRel, error) {
+	rows, err := tx.Query(ctx, s.q(`SELECT name, tbl, columns FROM {s}.relations WHERE pipeline = $1`), s.pipeline)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]pgRel{}
+	for rows.Next() {
+		var name string
+		var r pgRel
+		var cols []byte
+		if err := rows.Scan(&name, &r.Table, &cols); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(cols, &r.Columns); err != nil {
+			return nil, fmt.Errorf("columns of %s: %w", name, err)
+		}
+		out[name] = r
+	}
+	return out, rows.Err()
+}
+
+// openMirror attaches the in-memory mirror as `st` and gives it meta's lineage, serial and export mark.
+func (s *PgStore) openMirror(ctx context.Context, conn *sql.Conn, meta Meta) error {
+	s.mirror = &DuckStore{pipeline: s.pipeline, memory: true, sources: map[string]bool{}}
+	if _, err := s.mirror.Open(ctx, conn, false); err != nil {
+		return err
+	}
+	return s.openMirrorMeta(ctx, conn, meta)
+}
+
+// spill creates a temporary file for a bulk copy.
+func (s *PgStore) spill() (*os.File, error) {
+	dir := s.dir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return os.CreateTemp(dir, "pgcopy-*.csv")
+}
+
+type countingWriter struct {
+	w io.Writer
+	n *int64
+}
+
+func (c countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	*c.n += int64(n)
+	return n, err
+}
+
+type countingReader struct {
+	r io.Reader
+	n *int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	*c.n += int64(n)
+	return n, err
+}
+
+// copyDown copies a PostgreSQL relation into the mirror table st.<name>, typed as r.Columns.
+func (s *PgStore) copyDown(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, r pgRel) error {
+	f, err := s.spill()
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	pcols := make([]string, len(r.Columns))
+	csvCols := make([]string, len(r.Columns))
+	casts := make([]string, len(r.Columns))
+	for i, c := range r.Columns {
+		pcols[i] = pgx.Identifier{c.Name}.Sanitize()
+		csvCols[i] = spec.QuoteString(c.Name) + ": 'VARCHAR'"
+		casts[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", spec.QuoteIdent(c.Name), c.Type, spec.QuoteIdent(c.Name))
+	}
+	q := fmt.Sprintf("COPY (SELECT %s FROM %s) TO STDOUT (FORMAT csv)", strings.Join(pcols, ", "), pgx.Identifier{s.schema, r.Table}.Sanitize())
+	if _, err := tx.Conn().PgConn().CopyTo(ctx, countingWriter{f, &s.in}, q); err != nil {
+		return fmt.Errorf("copy %s from postgres: %w", name, err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	dq := fmt.Sprintf(`CREATE TABLE st.%s AS SELECT %s FROM read_csv(%s, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, columns = {%s})`,
+		spec.QuoteIdent(name), strings.Join(casts, ", "), spec.QuoteString(f.Name()), strings.Join(csvCols, ", "))
+	if _, err := conn.ExecContext(ctx, dq); err != nil {
+		return fmt.Errorf("load %s into the planner: %w", name, err)
+	}
+	if src, ok := strings.CutPrefix(name, "src_"); ok {
+		s.mirror.sources[src] = true
+	}
+	return nil
+}
+
+// copyUp copies the rows of a DuckDB query (every column cast to text) into a PostgreSQL table's columns.
+func (s *PgStore) copyUp(ctx context.Context, tx pgx.Tx, conn *sql.Conn, query, target string, cols []string) error {
+	f, err := s.spill()
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	f.Close()
+	defer os.Remove(name)
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT csv, HEADER false)", query, spec.QuoteString(name))); err != nil {
+		return fmt.Errorf("spill rows for postgres: %w", err)
+	}
+	f, err = os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	qc := make([]string, len(cols))
+	for i, c := range cols {
+		qc[i] = pgx.Identifier{c}.Sanitize()
+	}
+	if _, err := tx.Conn().PgConn().CopyFrom(ctx, countingReader{f, &s.out},
+		fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT csv)", target, strings.Join(qc, ", "))); err != nil {
+		return fmt.Errorf("copy rows to postgres: %w", err)
+	}
+	return nil
+}
+
+// textCols selects cols of a DuckDB relation cast to text.
+func textCols(cols []Column) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = fmt.Sprintf("CAST(%s AS VARCHAR) AS %s", spec.QuoteIdent(c.Name), spec.QuoteIdent(c.Name))
+	}
+	return out
+}
+
+func names(cols []Column) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = c.Name
+	}
+	return out
+}
+
+// tableFor names the PostgreSQL table of a pipeline's relation.
+func (s *PgStore) tableFor(name string) string {
+	h := sha256.Sum256([]byte(s.pipeline + "\x00" + name))
+	prefix := "snap_"
+	if strings.HasPrefix(name, "src_") {
+		prefix = "src_"
+	}
+	return prefix + hex.EncodeToString(h[:10])
+}
+
+// replaceRel (re)creates the PostgreSQL table of a mirror relation with its current columns and copies the
+// whole relation into it.
+func (s *PgStore) replaceRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string) error {
+	cols, err := columns(ctx, conn, "st", name)
+	if err != nil {
+		return err
+	}
+	r := pgRel{Table: s.tableFor(name), Columns: cols}
+	tbl := pgx.Identifier{s.schema, r.Table}.Sanitize()
+	defs := make([]string, len(cols))
+	for i, c := range cols {
+		defs[i] = pgx.Identifier{c.Name}.Sanitize() + " text"
+	}
+	if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+tbl); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TABLE %s (%s)", tbl, strings.Join(defs, ", "))); err != nil {
+		return err
+	}
+	if err := s.copyUp(ctx, tx, conn, fmt.Sprintf("SELECT %s FROM st.%s", strings.Join(textCols(cols), ", "), spec.QuoteIdent(name)), tbl, names(cols)); err != nil {
+		return err
+	}
+	b, _ := json.Marshal(cols)
+	if _, err := tx.Exec(ctx, s.q(`INSERT INTO {s}.relations VALUES ($1, $2, $3, $4)
+		ON CONFLICT (pipeline, name) DO UPDATE SET tbl = excluded.tbl, columns = excluded.columns`), s.pipeline, name, r.Table, b); err != nil {
+		return err
+	}
+	s.rels[name] = r
+	return nil
+}
+
+// mergeRel sends the rows of a DuckDB relation of changes to the PostgreSQL table of a mirror relation:
+// every row whose key matches one of them is deleted, and those whose op (when op is not "") is not
+// 'delete' are inserted.
+func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name, changes, op string, key []string) error {
+	r := s.rels[name]
+	tbl := pgx.Identifier{s.schema, r.Table}.Sanitize()
+	tmp := pgx.Identifier{"possync_changes"}.Sanitize()
+	defs := make([]string, 0, len(r.Columns)+1)
+	sel := textCols(r.Columns)
+	cols := names(r.Columns)
+	if op != "" {
+		defs = append(defs, `"__op" text`)
+		sel = append([]string{op}, sel...)
+		cols = append([]string{"__op"}, cols...)
+	}
+	for _, c := range r.Columns {
+		defs = append(defs, pgx.Identifier{c.Name}.Sanitize()+" text")
+	}
+	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s (%s) ON COMMIT DROP", tmp, strings.Join(defs, ", "))); err != nil {
+		return err
+	}
+	if err := s.copyUp(ctx, tx, conn, fmt.Sprintf("SELECT %s FROM %s", strings.Join(sel, ", "), changes), tmp, cols); err != nil {
+		return err
+	}
+	qk := make([]string, len(key))
+	for i, k := range key {
+		qk[i] = pgx.Identifier{k}.Sanitize()
+	}
+	kh := sha256.Sum256([]byte(strings.Join(key, "\x00")))
+	idx := pgx.Identifier{r.Table + "_key_" + hex.EncodeToString(kh[:4])}.Sanitize()
+	where := ""
+	if op != "" {
+		where = ` WHERE "__op" <> 'delete'`
+	}
+	for _, q := range []string{
+		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s)", idx, tbl, strings.Join(qk, ", ")),
+		"ANALYZE " + tmp,
+		fmt.Sprintf("DELETE FROM %s s USING %s c WHERE %s", tbl, tmp, pgKeysEqual(key, "s", "c")),
+		fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s", tbl, strings.Join(quoteAll(names(r.Columns)), ", "),
+			strings.Join(quoteAll(names(r.Columns)), ", "), tmp, where),
+		"DROP TABLE " + tmp,
+	} {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return fmt.Errorf("merge %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = pgx.Identifier{s}.Sanitize()
+	}
+	return out
+}
+
+func pgKeysEqual(key []string, a, b string) string {
+	on := make([]string, len(key))
+	for i, k := range key {
+		q := pgx.Identifier{k}.Sanitize()
+		on[i] = a + "." + q + " = " + b + "." + q
+	}
+	return strings.Join(on, " AND ")
+}
+
+func sameColumns(a, b []Column) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// fenced checks, inside tx, that this run still holds the pipeline: the lock row carries its fencing token
+// (locked FOR UPDATE until tx ends, so a newer Lock waits for it) and, with alive, that its lock session
+// still holds the advisory lock.
+func (s *PgStore) fenced(ctx context.Context, tx pgx.Tx, fence int64, alive bool) error {
+	if fence == 0 {
+		return &LockLostError{Pipeline: s.pipeline, Reason: "this run does not hold the lock"}
+	}
+	k := uint64(s.lockKey())
+	var cur int64
+	var held bool
+	err := tx.QueryRow(ctx, s.q(`SELECT l.fence, EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND k.granted
+		AND k.pid = l.backend_pid AND k.classid::bigint = $2 AND k.objid::bigint = $3 AND k.objsubid = 1)
+		FROM {s}.locks l WHERE l.pipeline = $1 FOR UPDATE`), s.pipeline, int64(k>>32), int64(k&0xffffffff)).Scan(&cur, &held)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return &LockLostError{Pipeline: s.pipeline, Fence: fence, Reason: "the lock row is gone"}
+	}
+	if err != nil {
+		return err
+	}
+	if cur != fence {
+		return &LockLostError{Pipeline: s.pipeline, Fence: fence, Current: cur, Reason: "a newer run took the lock"}
+	}
+	if alive && !held {
+		return &LockLostError{Pipeline: s.pipeline, Fence: fence, Current: cur, Reason: "the lock's database session is gone"}
+	}
+	return nil
+}
+
+// write runs f in a transaction that first checks the fence (see fenced).
+func (s *PgStore) write(ctx context.Context, what string, fence int64, alive bool, f func(tx pgx.Tx) error) error {
+	if s.broken != nil {
+		return s.broken
+	}
+	c, err := s.data(ctx)
+	if err != nil {
+		return err
+	}
+	err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+		if err := s.fenced(ctx, tx, fence, alive); err != nil {
+			return err
+		}
+		return f(tx)
+	})
+	if err != nil {
+		return s.errf(err, "postgres state %s: %s", s, what)
+	}
+	return nil
+}
+
+// Snapshot implements Store.
+func (s *PgStore) Snapshot() string {
+	if s.mirror == nil {
+		return ""
+	}
+	return s.mirror.Snapshot()
+}
+
+// SourceSnapshot implements Store.
+func (s *PgStore) SourceSnapshot(source string) string {
+	if s.mirror == nil {
+		return ""
+	}
+	return s.mirror.SourceSnapshot(source)
+}
+
+// Checkpoint implements Store.
+func (s *PgStore) Checkpoint(ctx context.Context, conn *sql.Conn, source string) ([]byte, error) {
+	if s.mirror == nil {
+		return nil, nil
+	}
+	c, err := s.data(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var v []byte
+	err = c.QueryRow(ctx, s.q(`SELECT value FROM {s}.checkpoints WHERE pipeline = $1 AND source = $2`), s.pipeline, source).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, s.errf(err, "postgres state %s: read checkpoint of %s", s, source)
+	}
+	return v, nil
+}
+
+// Intents implements Store.
+func (s *PgStore) Intents(ctx context.Context, conn *sql.Conn) ([]Intent, error) {
+	if s.mirror == nil {
+		return nil, nil
+	}
+	c, err := s.data(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := c.Query(ctx, s.q(`SELECT id, run_id, change FROM {s}.intents WHERE pipeline = $1 ORDER BY seq`), s.pipeline)
+	if err != nil {
+		return nil, s.errf(err, "postgres state %s: read intents", s)
+	}
+	defer rows.Close()
+	var out []Intent
+	for rows.Next() {
+		var in Intent
+		var ch string
+		if err := rows.Scan(&in.ID, &in.RunID, &ch); err != nil {
+			return nil, s.errf(err, "postgres state %s: read intents", s)
+		}
+		in.Change = []byte(ch)
+		out = append(out, in)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.errf(err, "postgres state %s: read intents", s)
+	}
+	return out, nil
+}
+
+// AddIntents implements Store.
+func (s *PgStore) AddIntents(ctx context.Context, conn *sql.Conn, relation string) error {
+	return s.write(ctx, "record intents", s.fence, true, func(tx pgx.Tx) error {
+		return s.copyUp(ctx, tx, conn, fmt.Sprintf("SELECT %s, id, run_id, change FROM %s", spec.QuoteString(s.pipeline), relation),
+			s.q("{s}.intents"), []string{"pipeline", "id", "run_id", "change"})
+	})
+}
+
+// BeginRun implements Store.
+func (s *PgStore) BeginRun(ctx context.Context, conn *sql.Conn, r Run) error {
+	return s.write(ctx, "journal run", s.fence, true, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, s.q(`INSERT INTO {s}.runs (pipeline, run_id, started_at, status, plan_hash) VALUES ($1, $2, $3, 'applying', $4)
+			ON CONFLICT (pipeline, run_id) DO UPDATE SET started_at = excluded.started_at, status = excluded.status, plan_hash = excluded.plan_hash`),
+			s.pipeline, r.ID, r.StartedAt, r.PlanHash)
+		return err
+	})
+}
+
+// FinishRun implements Store. The runner calls it after releasing the lock, so it checks only that no newer
+// run took the lock since.
+func (s *PgStore) FinishRun(ctx context.Context, conn *sql.Conn, r Run) error {
+	fence := s.fence
+	if fence == 0 {
+		fence = s.lastFence
+	}
+	return s.write(ctx, "journal run", fence, false, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, s.q(`UPDATE {s}.runs SET finished_at = $3, status = $4, report = $5 WHERE pipeline = $1 AND run_id = $2`),
+			s.pipeline, r.ID, r.FinishedAt, r.Status, string(r.Report))
+		return err
+	})
+}
+
+// MarkExported implements Store.
+func (s *PgStore) MarkExported(ctx context.Context, conn *sql.Conn, serial int64, stamp string) error {
+	err := s.write(ctx, "record export", s.fence, true, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, s.q(`UPDATE {s}.pipelines SET exported = $2, export_stamp = $3 WHERE pipeline = $1`), s.pipeline, serial, stamp)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.mirror.MarkExported(ctx, conn, serial, stamp)
+}
+
+// Commit implements Store. The commit is applied to the mirror first (in DuckDB, where the diff's relations
+// are), then sent to PostgreSQL in one fenced transaction; if that fails the store refuses further writes
+// (the mirror is then ahead of PostgreSQL, which stays the truth for the next run).
+func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, error) {
+	if s.broken != nil {
+		return Meta{}, s.broken
+	}
+	if s.mirror == nil {
+		return Meta{}, fmt.Errorf("postgres state %s: commit before open", s)
+	}
+	if s.fence == 0 {
+		return Meta{}, &LockLostError{Pipeline: s.pipeline, Reason: "commit without the run lock"}
+	}
+	prevSerial, err := s.mirrorSerial(ctx, conn)
+	if err != nil {
+		return Meta{}, err
+	}
+	m, err := s.mirror.Commit(ctx, conn, c)
+	if err != nil {
+		return Meta{}, err
+	}
+	err = s.write(ctx, "commit", s.fence, true, func(tx pgx.Tx) error {
+		if c.Changes != "" {
+			cols, err := columns(ctx, conn, "st", "snapshot")
+			if err != nil {
+				return err
+			}
+			if r, ok := s.rels["snapshot"]; !ok || !sameColumns(r.Columns, cols) {
+				if err := s.replaceRel(ctx, tx, conn, "snapshot"); err != nil {
+					return err
+				}
+			} else if err := s.mergeRel(ctx, tx, conn, "snapshot", c.Changes, `"__op"`, c.Key); err != nil {
+				return err
+			}
+		}
+		for name, d := range c.Sources {
+			rel := "src_" + name
+			cols, err := columns(ctx, conn, "st", rel)
+			if err != nil {
+				return err
+			}
+			if r, ok := s.rels[rel]; !ok || !sameColumns(r.Columns, cols) {
+				if err := s.replaceRel(ctx, tx, conn, rel); err != nil {
+					return err
+				}
+			} else if err := s.mergeRel(ctx, tx, conn, rel, d.Relation, "", d.Key); err != nil {
+				return err
+			}
+		}
+		var serial int64
+		err := tx.QueryRow(ctx, s.q(`UPDATE {s}.pipelines SET serial = serial + 1 WHERE pipeline = $1 AND serial = $2 RETURNING serial`),
+			s.pipeline, prevSerial).Scan(&serial)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("the serial moved past %d under this run", prevSerial)
+		}
+		if err != nil {
+			return err
+		}
+		for src, cp := range c.Checkpoints {
+			if _, err := tx.Exec(ctx, s.q(`INSERT INTO {s}.checkpoints VALUES ($1, $2, $3, $4)
+				ON CONFLICT (pipeline, source) DO UPDATE SET value = excluded.value, serial = excluded.serial`), s.pipeline, src, cp, serial); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, s.q(`INSERT INTO {s}.journal VALUES ($1, $2, $3, now(), $4, $5)`),
+			s.pipeline, serial, c.RunID, c.Acked, c.Rejected); err != nil {
+			return err
+		}
+		if len(c.Resolved) > 0 {
+			if _, err := tx.Exec(ctx, s.q(`DELETE FROM {s}.intents WHERE pipeline = $1 AND id = ANY($2)`), s.pipeline, c.Resolved); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.broken = err
+		return Meta{}, err
+	}
+	return m, nil
+}
+
+func (s *PgStore) mirrorSerial(ctx context.Context, conn *sql.Conn) (int64, error) {
+	var v string
+	if err := conn.QueryRowContext(ctx, `SELECT v FROM st.meta WHERE k = 'serial'`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("state mirror: %w", err)
+	}
+	return strconv.ParseInt(v, 10, 64)
+}
+
+// Lock implements Store: a session-level advisory lock on a connection of its own, and a new fencing token
+// in the lock table with the holder's details. A held lock returns *LockedError naming the holder.
+func (s *PgStore) Lock(h Holder) (func() error, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := s.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (func() error, error) {
+		_ = c.Close(context.Background())
+		return nil, s.errf(err, "postgres state %s: lock", s)
+	}
+	if err := s.ensureSchema(ctx, c); err != nil {
+		return fail(err)
+	}
+	var got bool
+	if err := c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", s.lockKey()).Scan(&got); err != nil {
+		return fail(err)
+	}
+	if !got {
+		le := &LockedError{Pipeline: s.pipeline}
+		_ = c.QueryRow(ctx, s.q(`SELECT host, pid, run_id, started_at FROM {s}.locks WHERE pipeline = $1`), s.pipeline).
+			Scan(&le.Holder.Host, &le.Holder.PID, &le.Holder.RunID, &le.Holder.StartedAt)
+		return fail(le)
+	}
+	var fence int64
+	if err := c.QueryRow(ctx, s.q(`INSERT INTO {s}.locks (pipeline, fence, host, pid, run_id, started_at, backend_pid)
+		VALUES ($1, 1, $2, $3, $4, $5, pg_backend_pid())
+		ON CONFLICT (pipeline) DO UPDATE SET fence = locks.fence + 1, host = excluded.host, pid = excluded.pid,
+			run_id = excluded.run_id, started_at = excluded.started_at, backend_pid = excluded.backend_pid, locked_at = now()
+		RETURNING fence`), s.pipeline, h.Host, h.PID, h.RunID, h.StartedAt).Scan(&fence); err != nil {
+		return fail(err)
+	}
+	s.lockConn, s.fence, s.lastFence = c, fence, fence
+	return func() error {
+		if s.lockConn != c {
+			return nil
+		}
+		s.lockConn, s.fence = nil, 0
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		// Closing the session releases the advisory lock too; unlocking first is only tidier.
+		_, _ = c.Exec(ctx, "SELECT pg_advisory_unlock($1)", s.lockKey())
+		return c.Close(ctx)
+	}, nil
+}
+
+// Fence is the fencing token of the lock this store holds (0: none).
+func (s *PgStore) Fence() int64 { return s.fence }
+
+// LockBackendPID is the PostgreSQL backend pid of the lock's session (0 when not locked): tests and
+// operators terminate it to simulate a lost lock.
+func (s *PgStore) LockBackendPID() uint32 {
+	if s.lockConn == nil {
+		return 0
+	}
+	return s.lockConn.PgConn().PID()
+}

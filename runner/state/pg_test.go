@@ -1,0 +1,192 @@
+package state_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/possync/possync/runner/state"
+)
+
+// TestPgFencingRefusesCommitAfterLockLoss: a run whose lock session is terminated from outside (as after a
+// network partition or a paused VM) while another run takes the lock and commits can no longer commit, and
+// nothing of its refused commit is recorded.
+func TestPgFencingRefusesCommitAfterLockLoss(t *testing.T) {
+	ctx := context.Background()
+	url := pgURL(t)
+	schema := freshSchema(t, url)
+	dir := t.TempDir()
+	first := state.NewPgStore(url, schema, dir, "p")
+	defer first.Close()
+	unlock1, err := first.Lock(state.Holder{PID: 1, Host: "w1", RunID: "run-1", StartedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock1()
+	c1 := conn(t)
+	if _, err := first.Open(ctx, c1, false); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, c1, `CREATE TABLE ch AS SELECT * FROM (VALUES ('create','A',1)) t(__op, sku, qty)`)
+	if _, err := first.Commit(ctx, c1, &state.Commit{RunID: "run-1", Changes: "ch", Key: []string{"sku"}, Columns: cols, Acked: 1}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Terminate the first run's lock session from outside.
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var ok bool
+	if err := admin.QueryRow(ctx, "SELECT pg_terminate_backend($1, 10000)", int64(first.LockBackendPID())).Scan(&ok); err != nil || !ok {
+		t.Fatalf("terminate the lock session: %v %v", ok, err)
+	}
+
+	// A second worker takes the lock and commits.
+	second := state.NewPgStore(url, schema, t.TempDir(), "p")
+	defer second.Close()
+	unlock2, err := second.Lock(state.Holder{PID: 2, Host: "w2", RunID: "run-2", StartedAt: time.Now()})
+	if err != nil {
+		t.Fatalf("lock after the holder's session died: %v", err)
+	}
+	defer unlock2()
+	if second.Fence() <= first.Fence() {
+		t.Fatalf("fencing token did not move: first %d, second %d", first.Fence(), second.Fence())
+	}
+	c2 := conn(t)
+	if m, err := second.Open(ctx, c2, false); err != nil || m.Serial != 1 {
+		t.Fatalf("second open: %+v %v", m, err)
+	}
+	exec(t, c2, `CREATE TABLE ch AS SELECT * FROM (VALUES ('update','A',2)) t(__op, sku, qty)`)
+	if _, err := second.Commit(ctx, c2, &state.Commit{RunID: "run-2", Changes: "ch", Key: []string{"sku"}, Columns: cols, Acked: 1}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The first run resumes: every write is refused as a lost lock (exit 75), and nothing of it is recorded.
+	exec(t, c1, `CREATE TABLE ch2 AS SELECT * FROM (VALUES ('update','A',99), ('create','Z',1)) t(__op, sku, qty)`)
+	exec(t, c1, `CREATE TABLE ints AS SELECT 'late' AS id, 'run-1' AS run_id, '{}' AS change`)
+	_, err = first.Commit(ctx, c1, &state.Commit{RunID: "run-1", Changes: "ch2", Key: []string{"sku"}, Columns: cols, Acked: 2,
+		Checkpoints: map[string][]byte{"src": []byte("stale")}})
+	var lost *state.LockLostError
+	if !errors.As(err, &lost) || !errors.Is(err, state.ErrLocked) || lost.Current != second.Fence() {
+		t.Fatalf("commit after losing the lock: %v", err)
+	}
+	if err := first.AddIntents(ctx, c1, "ints"); !errors.Is(err, state.ErrLocked) {
+		t.Fatalf("intents after losing the lock: %v", err)
+	}
+
+	third := state.NewPgStore(url, schema, t.TempDir(), "p")
+	defer third.Close()
+	c3 := conn(t)
+	m, err := third.Open(ctx, c3, true)
+	if err != nil || m.Serial != 2 || m.Records != 1 {
+		t.Fatalf("state after the refused commit: %+v %v", m, err)
+	}
+	var qty int64
+	if err := c3.QueryRowContext(ctx, "SELECT qty FROM "+third.Snapshot()+" WHERE sku = 'A'").Scan(&qty); err != nil || qty != 2 {
+		t.Fatalf("A has qty %d (%v), want the second run's 2", qty, err)
+	}
+	if cp, _ := third.Checkpoint(ctx, c3, "src"); cp != nil {
+		t.Errorf("the refused commit's checkpoint was recorded: %q", cp)
+	}
+	if in, _ := third.Intents(ctx, c3); len(in) != 0 {
+		t.Errorf("the refused run's intents were recorded: %+v", in)
+	}
+	entries, _ := third.Journal(ctx, c3)
+	for _, e := range entries {
+		if e.Serial > 1 && e.RunID != "run-2" {
+			t.Errorf("journal holds a commit of the fenced run: %+v", e)
+		}
+	}
+}
+
+// TestPgLockLossWithoutTakeoverIsRefused: a dead lock session alone (no other run yet) refuses the commit.
+func TestPgLockLossWithoutTakeoverIsRefused(t *testing.T) {
+	ctx := context.Background()
+	url := pgURL(t)
+	s := state.NewPgStore(url, freshSchema(t, url), t.TempDir(), "p")
+	defer s.Close()
+	unlock, err := s.Lock(state.Holder{PID: 1, Host: "w1", RunID: "run-1", StartedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	c := conn(t)
+	if _, err := s.Open(ctx, c, false); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend($1, 10000)", int64(s.LockBackendPID())); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, c, `CREATE TABLE ch AS SELECT * FROM (VALUES ('create','A',1)) t(__op, sku, qty)`)
+	_, err = s.Commit(ctx, c, &state.Commit{RunID: "run-1", Changes: "ch", Key: []string{"sku"}, Columns: cols})
+	var lost *state.LockLostError
+	if !errors.As(err, &lost) || !strings.Contains(err.Error(), "session is gone") {
+		t.Fatalf("commit with a dead lock session: %v", err)
+	}
+}
+
+// TestPgRefusesNewerSchema: a schema migrated by a newer possync is refused, by Open and by Lock.
+func TestPgRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	url := pgURL(t)
+	schema := freshSchema(t, url)
+	s := state.NewPgStore(url, schema, t.TempDir(), "p")
+	defer s.Close()
+	if _, err := s.Open(ctx, conn(t), false); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var v string
+	if err := admin.QueryRow(ctx, "SELECT v FROM "+schema+".possync_meta WHERE k = 'schema_version'").Scan(&v); err != nil || v != "1" {
+		t.Fatalf("schema version %q %v", v, err)
+	}
+	if _, err := admin.Exec(ctx, "UPDATE "+schema+".possync_meta SET v = '99' WHERE k = 'schema_version'"); err != nil {
+		t.Fatal(err)
+	}
+	for _, readOnly := range []bool{true, false} {
+		s2 := state.NewPgStore(url, schema, t.TempDir(), "p")
+		_, err := s2.Open(ctx, conn(t), readOnly)
+		var newer *state.NewerSchemaError
+		if !errors.As(err, &newer) || newer.Version != 99 || !strings.Contains(err.Error(), "upgrade possync") {
+			t.Errorf("open (read-only %v) of a newer schema: %v", readOnly, err)
+		}
+		s2.Close()
+	}
+	if _, err := state.NewPgStore(url, schema, t.TempDir(), "p").Lock(state.Holder{PID: 1}); err == nil || !strings.Contains(err.Error(), "upgrade possync") {
+		t.Errorf("lock on a newer schema: %v", err)
+	}
+}
+
+// TestPgErrorsNeverShowThePassword: a connection error names the server with the password masked.
+func TestPgErrorsNeverShowThePassword(t *testing.T) {
+	const pw = "s3cret-Passw0rd"
+	s := state.NewPgStore("postgres://u:"+pw+"@127.0.0.1:1/db?sslmode=disable&connect_timeout=2", "", t.TempDir(), "p")
+	_, err := s.Open(context.Background(), conn(t), true)
+	if err == nil {
+		t.Fatal("open against a closed port succeeded")
+	}
+	if strings.Contains(err.Error(), pw) || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "127.0.0.1") {
+		t.Errorf("error %q", err)
+	}
+	if _, err := s.Lock(state.Holder{}); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("lock error %v", err)
+	}
+	if got := state.RedactURL("postgres://u:" + pw + "@h/db?password=" + pw); strings.Contains(got, "s3cret") {
+		t.Errorf("RedactURL: %q", got)
+	}
+}

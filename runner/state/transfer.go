@@ -1,0 +1,324 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/possync/possync/spec"
+)
+
+var (
+	_ Transferable = (*DuckStore)(nil)
+	_ Transferable = (*PgStore)(nil)
+)
+
+// dumpTables copies the snapshot and the source snapshots attached as st into tables of the planner's
+// database named with prefix.
+func dumpTables(ctx context.Context, conn *sql.Conn, prefix string, hasSnapshot bool, sources map[string]bool, t *Transfer) error {
+	if hasSnapshot {
+		t.Snapshot = spec.QuoteIdent(prefix + "snapshot")
+		if _, err := conn.ExecContext(ctx, "CREATE TABLE "+t.Snapshot+" AS SELECT * FROM st.snapshot"); err != nil {
+			return fmt.Errorf("copy the snapshot: %w", err)
+		}
+	}
+	t.Sources = map[string]string{}
+	for name := range sources {
+		rel := spec.QuoteIdent(prefix + "src_" + name)
+		if _, err := conn.ExecContext(ctx, "CREATE TABLE "+rel+" AS SELECT * FROM st."+spec.QuoteIdent("src_"+name)); err != nil {
+			return fmt.Errorf("copy the stored records of %s: %w", name, err)
+		}
+		t.Sources[name] = rel
+	}
+	return nil
+}
+
+// Dump implements Transferable.
+func (s *DuckStore) Dump(ctx context.Context, conn *sql.Conn, prefix string) (*Transfer, error) {
+	t := &Transfer{Checkpoints: map[string]Checkpoint{}, Sources: map[string]string{}}
+	if !s.attached {
+		return t, nil
+	}
+	var err error
+	if t.Meta, err = s.load(ctx, conn); err != nil {
+		return nil, err
+	}
+	if err := dumpTables(ctx, conn, prefix, s.hasSnapshot, s.sources, t); err != nil {
+		return nil, err
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT source, value, serial FROM st.checkpoints`)
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoints: %w", err)
+	}
+	for rows.Next() {
+		var src string
+		var cp Checkpoint
+		if err := rows.Scan(&src, &cp.Value, &cp.Serial); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		t.Checkpoints[src] = cp
+	}
+	rows.Close()
+	if t.Runs, err = s.Runs(ctx, conn); err != nil {
+		return nil, err
+	}
+	if t.Journal, err = s.Journal(ctx, conn); err != nil {
+		return nil, err
+	}
+	if t.Intents, err = s.Intents(ctx, conn); err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "DETACH st"); err != nil {
+		return nil, fmt.Errorf("detach state: %w", err)
+	}
+	s.attached = false
+	return t, nil
+}
+
+// ErrNotEmpty refuses to load a transfer into a store that already holds state.
+var ErrNotEmpty = errors.New("the target already holds state for this pipeline")
+
+// Load implements Transferable.
+func (s *DuckStore) Load(ctx context.Context, conn *sql.Conn, t *Transfer) (err error) {
+	m, err := s.load(ctx, conn)
+	if err != nil {
+		return err
+	}
+	runs, err := s.Runs(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if m.Serial != 0 || len(runs) != 0 || s.hasSnapshot {
+		return fmt.Errorf("%w (serial %d, %d runs): refusing to overwrite it", ErrNotEmpty, m.Serial, len(runs))
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+			s.hasSnapshot = false
+		}
+	}()
+	type stmt struct {
+		sql  string
+		args []any
+	}
+	stmts := []stmt{
+		{`UPDATE st.meta SET v = ? WHERE k = 'lineage'`, []any{t.Meta.Lineage}},
+		{`UPDATE st.meta SET v = ? WHERE k = 'serial'`, []any{strconv.FormatInt(t.Meta.Serial, 10)}},
+		{`UPDATE st.meta SET v = ? WHERE k = 'exported'`, []any{strconv.FormatInt(t.Meta.Exported, 10)}},
+		{`DELETE FROM st.meta WHERE k = 'export_stamp'`, nil},
+	}
+	if t.Meta.ExportStamp != "" {
+		stmts = append(stmts, stmt{`INSERT INTO st.meta VALUES ('export_stamp', ?)`, []any{t.Meta.ExportStamp}})
+	}
+	if t.Snapshot != "" {
+		stmts = append(stmts, stmt{"CREATE TABLE st.snapshot AS SELECT * FROM " + t.Snapshot, nil})
+	}
+	for name, rel := range t.Sources {
+		stmts = append(stmts, stmt{"CREATE TABLE st." + spec.QuoteIdent("src_"+name) + " AS SELECT * FROM " + rel, nil})
+	}
+	for src, cp := range t.Checkpoints {
+		stmts = append(stmts, stmt{`INSERT INTO st.checkpoints VALUES (?, ?, ?)`, []any{src, cp.Value, cp.Serial}})
+	}
+	for _, r := range t.Runs {
+		stmts = append(stmts, stmt{`INSERT INTO st.runs VALUES (?, ?, ?, ?, ?, ?)`,
+			[]any{r.ID, nullTime(r.StartedAt), nullTime(r.FinishedAt), r.Status, r.PlanHash, nullString(string(r.Report))}})
+	}
+	for _, e := range t.Journal {
+		stmts = append(stmts, stmt{`INSERT INTO st.journal VALUES (?, ?, ?, ?, ?)`, []any{e.RunID, e.CommittedAt, e.Serial, e.Acked, e.Rejected}})
+	}
+	for _, in := range t.Intents {
+		stmts = append(stmts, stmt{`INSERT INTO st.intents VALUES (?, ?, ?)`, []any{in.ID, in.RunID, string(in.Change)}})
+	}
+	stmts = append(stmts, stmt{"COMMIT", nil})
+	for _, q := range stmts {
+		if _, err := conn.ExecContext(ctx, q.sql, q.args...); err != nil {
+			return fmt.Errorf("load state: %w", err)
+		}
+	}
+	s.hasSnapshot = t.Snapshot != ""
+	for name := range t.Sources {
+		s.sources[name] = true
+	}
+	return nil
+}
+
+func nullTime(t interface{ IsZero() bool }) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// Dump implements Transferable.
+func (s *PgStore) Dump(ctx context.Context, conn *sql.Conn, prefix string) (*Transfer, error) {
+	t := &Transfer{Checkpoints: map[string]Checkpoint{}, Sources: map[string]string{}}
+	if s.mirror == nil {
+		return t, nil
+	}
+	var err error
+	if t.Meta, err = s.mirror.load(ctx, conn); err != nil {
+		return nil, err
+	}
+	if err := dumpTables(ctx, conn, prefix, s.mirror.hasSnapshot, s.mirror.sources, t); err != nil {
+		return nil, err
+	}
+	c, err := s.data(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := c.Query(ctx, s.q(`SELECT source, value, serial FROM {s}.checkpoints WHERE pipeline = $1`), s.pipeline)
+	if err != nil {
+		return nil, s.errf(err, "postgres state %s: read checkpoints", s)
+	}
+	for rows.Next() {
+		var src string
+		var cp Checkpoint
+		if err := rows.Scan(&src, &cp.Value, &cp.Serial); err != nil {
+			rows.Close()
+			return nil, s.errf(err, "postgres state %s: read checkpoints", s)
+		}
+		t.Checkpoints[src] = cp
+	}
+	rows.Close()
+	if t.Runs, err = s.Runs(ctx, conn); err != nil {
+		return nil, err
+	}
+	if t.Journal, err = s.Journal(ctx, conn); err != nil {
+		return nil, err
+	}
+	if t.Intents, err = s.Intents(ctx, conn); err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "DETACH st"); err != nil {
+		return nil, fmt.Errorf("detach state: %w", err)
+	}
+	s.mirror = nil
+	return t, nil
+}
+
+// Load implements Transferable. It needs the store's lock (Lock): the whole load is one fenced transaction.
+func (s *PgStore) Load(ctx context.Context, conn *sql.Conn, t *Transfer) error {
+	if s.mirror == nil {
+		return fmt.Errorf("postgres state %s: load before open", s)
+	}
+	m, err := s.mirror.load(ctx, conn)
+	if err != nil {
+		return err
+	}
+	runs, err := s.Runs(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if m.Serial != 0 || len(runs) != 0 || s.mirror.hasSnapshot {
+		return fmt.Errorf("%w (serial %d, %d runs): refusing to overwrite it", ErrNotEmpty, m.Serial, len(runs))
+	}
+	// The mirror takes the snapshot and source records first: the bulk copies to PostgreSQL read them there.
+	if t.Snapshot != "" {
+		if _, err := conn.ExecContext(ctx, "CREATE TABLE st.snapshot AS SELECT * FROM "+t.Snapshot); err != nil {
+			return fmt.Errorf("load state: %w", err)
+		}
+		s.mirror.hasSnapshot = true
+	}
+	for name, rel := range t.Sources {
+		if _, err := conn.ExecContext(ctx, "CREATE TABLE st."+spec.QuoteIdent("src_"+name)+" AS SELECT * FROM "+rel); err != nil {
+			return fmt.Errorf("load state: %w", err)
+		}
+		s.mirror.sources[name] = true
+	}
+	err = s.write(ctx, "load", s.fence, true, func(tx pgx.Tx) error {
+		if t.Snapshot != "" {
+			if err := s.replaceRel(ctx, tx, conn, "snapshot"); err != nil {
+				return err
+			}
+		}
+		for name := range t.Sources {
+			if err := s.replaceRel(ctx, tx, conn, "src_"+name); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, s.q(`UPDATE {s}.pipelines SET lineage = $2, serial = $3, exported = $4, export_stamp = $5 WHERE pipeline = $1`),
+			s.pipeline, t.Meta.Lineage, t.Meta.Serial, t.Meta.Exported, t.Meta.ExportStamp); err != nil {
+			return err
+		}
+		var rows [][]any
+		for src, cp := range t.Checkpoints {
+			rows = append(rows, []any{s.pipeline, src, cp.Value, cp.Serial})
+		}
+		if err := copyRows(ctx, tx, s.schema, "checkpoints", []string{"pipeline", "source", "value", "serial"}, rows); err != nil {
+			return err
+		}
+		rows = nil
+		for _, r := range t.Runs {
+			rows = append(rows, []any{s.pipeline, r.ID, nullTime(r.StartedAt), nullTime(r.FinishedAt), r.Status, r.PlanHash, nullString(string(r.Report))})
+		}
+		if err := copyRows(ctx, tx, s.schema, "runs", []string{"pipeline", "run_id", "started_at", "finished_at", "status", "plan_hash", "report"}, rows); err != nil {
+			return err
+		}
+		rows = nil
+		for _, e := range t.Journal {
+			rows = append(rows, []any{s.pipeline, e.Serial, e.RunID, e.CommittedAt, e.Acked, e.Rejected})
+		}
+		if err := copyRows(ctx, tx, s.schema, "journal", []string{"pipeline", "serial", "run_id", "committed_at", "acked", "rejected"}, rows); err != nil {
+			return err
+		}
+		rows = nil
+		for _, in := range t.Intents {
+			rows = append(rows, []any{s.pipeline, in.ID, in.RunID, string(in.Change)})
+		}
+		return copyRows(ctx, tx, s.schema, "intents", []string{"pipeline", "id", "run_id", "change"}, rows)
+	})
+	if err != nil {
+		s.broken = err
+		return err
+	}
+	return s.openMirrorMeta(ctx, conn, t.Meta)
+}
+
+// openMirrorMeta sets the mirror's lineage, serial and export mark.
+func (s *PgStore) openMirrorMeta(ctx context.Context, conn *sql.Conn, meta Meta) error {
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`UPDATE st.meta SET v = ? WHERE k = 'lineage'`, []any{meta.Lineage}},
+		{`UPDATE st.meta SET v = ? WHERE k = 'serial'`, []any{strconv.FormatInt(meta.Serial, 10)}},
+		{`UPDATE st.meta SET v = ? WHERE k = 'exported'`, []any{strconv.FormatInt(meta.Exported, 10)}},
+		{`DELETE FROM st.meta WHERE k = 'export_stamp'`, nil},
+	} {
+		if _, err := conn.ExecContext(ctx, q.sql, q.args...); err != nil {
+			return fmt.Errorf("state mirror: %w", err)
+		}
+	}
+	if meta.ExportStamp != "" {
+		if _, err := conn.ExecContext(ctx, `INSERT INTO st.meta VALUES ('export_stamp', ?)`, meta.ExportStamp); err != nil {
+			return fmt.Errorf("state mirror: %w", err)
+		}
+	}
+	return nil
+}
+
+// copyRows bulk-inserts rows (binary COPY).
+func copyRows(ctx context.Context, tx pgx.Tx, schema, table string, cols []string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{schema, table}, cols, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("copy %s: %w", table, err)
+	}
+	return nil
+}
