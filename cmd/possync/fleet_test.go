@@ -206,62 +206,113 @@ func TestFleetKillThenOtherMachine(t *testing.T) {
 }
 
 // TestFleetFencing: A is paused (SIGSTOP) after the sink acknowledged its first batch and before it commits
-// it; its PostgreSQL sessions are terminated from outside, so its lock is gone. B takes the lock, settles A's
-// batch and applies the rest. Resumed (SIGCONT), A's commit is refused (exit 75: it lost its lock), nothing
-// is applied twice, and the state converges: a run on A afterwards has nothing to do.
+// it, and loses its lock from outside: either only its lock session is terminated (its other connection
+// lives on, so only the fencing check can refuse its commit), or all its sessions are (a network
+// partition). B takes the lock, settles A's batch and applies the rest. Resumed (SIGCONT), A's commit is
+// refused (exit 75: it lost its lock; docs/state.md), the journal records every change once and nothing
+// after A resumed, and the state converges: a run on A afterwards has nothing to do.
 func TestFleetFencing(t *testing.T) {
-	rows := genRows(0, 12000)
-	f, ms := newFleetFixture(t, rows, 2)
-	a, b := ms[0], ms[1]
-	cmdA, doneA, release := a.held(t, "after-sink:1", "run", "pipeline.yaml")
+	for _, tc := range []struct {
+		name     string
+		lockOnly bool
+	}{{"lock session", true}, {"all sessions", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rows := genRows(0, 12000)
+			f, ms := newFleetFixture(t, rows, 2)
+			a, b := ms[0], ms[1]
+			cmdA, doneA, release := a.held(t, "after-sink:1", "run", "pipeline.yaml")
 
-	if err := cmdA.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	killed := terminateSessions(t, a.stateURL, cmdA.Process.Pid)
-	if killed == 0 {
-		t.Fatalf("A (pid %d) has no PostgreSQL session to terminate", cmdA.Process.Pid)
-	}
-	// A sees the release file only once resumed.
-	if err := os.WriteFile(release, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+			if err := cmdA.Process.Signal(syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			if n := terminateSessions(t, a.stateURL, cmdA.Process.Pid, tc.lockOnly); n != 1 && tc.lockOnly || n == 0 {
+				t.Fatalf("terminated %d PostgreSQL sessions of A (pid %d), want %s", n, cmdA.Process.Pid,
+					map[bool]string{true: "its lock session", false: "at least one"}[tc.lockOnly])
+			}
+			// A sees the release file only once resumed.
+			if err := os.WriteFile(release, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
 
-	rb := b.run(t, nil, "run", "pipeline.yaml")
-	if rb.code != 0 {
-		t.Fatalf("B after A lost its lock: %s", rb)
-	}
-	repB := parseReport(t, rb)
-	if repB.Recovered != 5000 || repB.Applied.Create != 7000 {
-		t.Errorf("B: recovered %d, created %d; want 5000 (A's acknowledged batch) and 7000", repB.Recovered, repB.Applied.Create)
-	}
+			rb := b.run(t, nil, "run", "pipeline.yaml")
+			if rb.code != 0 {
+				t.Fatalf("B after A lost its lock: %s", rb)
+			}
+			repB := parseReport(t, rb)
+			if repB.Recovered != 5000 || repB.Applied.Create != 7000 {
+				t.Errorf("B: recovered %d, created %d; want 5000 (A's acknowledged batch) and 7000", repB.Recovered, repB.Applied.Create)
+			}
 
-	if err := cmdA.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	ra := <-doneA
-	if ra.code != 75 {
-		t.Errorf("A resumed after losing its lock: want exit 75 (its commit refused), got %s", ra)
-	}
-	if rep := parseReport(t, ra); rep.ExitReason != "locked" || rep.Applied.Create != 0 {
-		t.Errorf("A resumed: report exit_reason %q, %d created; want locked, nothing recorded as applied", rep.ExitReason, rep.Applied.Create)
-	}
+			// The journal (docs/state.md: one row per commit, with the changes the sink acknowledged) holds every
+			// change once after B (A's acknowledged batch is B's recovery commit, under A's run id)...
+			name := pipelineNameOf(t, f)
+			q := fmt.Sprintf("SELECT count(*) || ' ' || coalesce(sum(acked), 0) || ' ' || coalesce(max(serial), 0) FROM possync.journal WHERE pipeline = '%s'", name)
+			journal := psql(t, a.stateURL, q)
+			if fs := strings.Fields(journal); len(fs) != 3 || fs[1] != "12000" {
+				t.Errorf("journal after B: commits, acked total, last serial = %q; want 12000 acked", journal)
+			}
 
-	creates := map[string]string{}
-	for _, r := range rows {
-		creates[r.SKU] = "create"
-	}
-	checkChanges(t, f.changeLog(t), creates, want(rows))
-	f.checkRecords(t, want(rows))
-	r := a.run(t, nil, "run", "pipeline.yaml")
-	if rep := parseReport(t, r); r.code != 0 || rep.ExitReason != "no_changes" || rep.Recovered != 0 {
-		t.Errorf("run on A after B: want exit 0, no_changes, nothing to recover (the state converged): %s", r)
+			if err := cmdA.Process.Signal(syscall.SIGCONT); err != nil {
+				t.Fatal(err)
+			}
+			ra := <-doneA
+			if ra.code != 75 {
+				t.Errorf("A resumed after losing its lock: want exit 75 (its commit refused, retry later), got %s", ra)
+			}
+			repA := parseReport(t, ra)
+			if repA.ExitReason != "locked" {
+				t.Errorf("A resumed: report exit_reason %q, want locked", repA.ExitReason)
+			}
+
+			// ... and nothing more once A has ended: its commit recorded nothing.
+			if got := psql(t, a.stateURL, q); got != journal {
+				t.Errorf("journal after A resumed: commits, acked total, last serial = %q; want %q as after B", got, journal)
+			}
+			creates := map[string]string{}
+			for _, r := range rows {
+				creates[r.SKU] = "create"
+			}
+			checkChanges(t, f.changeLog(t), creates, want(rows))
+			f.checkRecords(t, want(rows))
+			r := a.run(t, nil, "run", "pipeline.yaml")
+			if rep := parseReport(t, r); r.code != 0 || rep.ExitReason != "no_changes" || rep.Recovered != 0 {
+				t.Errorf("run on A after B: want exit 0, no_changes, nothing to recover (the state converged): %s", r)
+			}
+		})
 	}
 }
 
-// terminateSessions terminates, from outside, every PostgreSQL session of process pid (found by the local
-// TCP ports of its connections to the server, in /proc), with psql. It returns how many it terminated.
-func terminateSessions(t *testing.T, stateURL string, pid int) int {
+// pipelineNameOf reads the name of the fixture's pipeline file.
+func pipelineNameOf(t *testing.T, f *fixture) string {
+	t.Helper()
+	b, err := os.ReadFile(f.path("pipeline.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if n, ok := strings.CutPrefix(l, "name: "); ok {
+			return strings.TrimSpace(n)
+		}
+	}
+	t.Fatal("pipeline.yaml has no name")
+	return ""
+}
+
+// psql runs one query and returns its unaligned output.
+func psql(t *testing.T, u, q string) string {
+	t.Helper()
+	out, err := exec.Command(psqlPath(t), u, "-XAtqc", q).CombinedOutput()
+	if err != nil {
+		t.Fatalf("psql %q: %v\n%s", q, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// terminateSessions terminates, from outside, the PostgreSQL sessions of process pid (found by the local TCP
+// ports of its connections to the server, in /proc), with psql: all of them, or with lockOnly those holding
+// an advisory lock. It returns how many it terminated.
+func terminateSessions(t *testing.T, stateURL string, pid int, lockOnly bool) int {
 	t.Helper()
 	u, err := url.Parse(stateURL)
 	if err != nil {
@@ -281,11 +332,11 @@ func terminateSessions(t *testing.T, stateURL string, pid int) int {
 		list = append(list, strconv.Itoa(int(p)))
 	}
 	q := "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE client_port IN (" + strings.Join(list, ",") + ")"
-	out, err := exec.Command(psqlPath(t), stateURL, "-XAtqc", q).CombinedOutput()
-	if err != nil {
-		t.Fatalf("psql: %v\n%s", err, out)
+	if lockOnly {
+		q += " AND pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted)"
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	out := psql(t, stateURL, q)
+	n, err := strconv.Atoi(out)
 	if err != nil {
 		t.Fatalf("psql answered %q", out)
 	}
@@ -378,7 +429,7 @@ func TestFleetTerminateSessions(t *testing.T) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	if n := terminateSessions(t, u, cmd.Process.Pid); n != 1 {
+	if n := terminateSessions(t, u, cmd.Process.Pid, false); n != 1 {
 		t.Fatalf("terminated %d sessions of psql, want 1", n)
 	}
 	if err := <-done; err == nil || !strings.Contains(out.String(), "terminat") {
