@@ -242,14 +242,17 @@ func (r *phaseResult) printProblems(w io.Writer) {
 
 // printTable prints one line per worker count.
 func printTable(w io.Writer, results []*phaseResult) {
-	fmt.Fprintf(w, "\n%7s %7s %7s %8s %7s %7s %7s %6s %6s %7s %5s %4s %4s %5s\n",
-		"workers", "seconds", "runs", "runs/s", "applied", "no-op", "locked", "killed", "failed", "changes", "final", "lock", "dup", "lost")
+	fmt.Fprintf(w, "\n%7s %7s %7s %8s %7s %7s %7s %6s %7s %6s %7s %5s %4s %4s %5s\n",
+		"workers", "seconds", "runs", "runs/s", "applied", "no-op", "locked", "killed", "in-lock", "failed", "changes", "final", "lock", "dup", "lost")
 	for _, r := range results {
-		var applied, noop, locked, killed, failed int
+		var applied, noop, locked, killed, killedInLock, failed int
 		for _, run := range r.runs {
 			switch {
 			case run.Killed:
 				killed++
+				if !run.InLockFirst.IsZero() {
+					killedInLock++
+				}
 			case run.ExitCode == 75:
 				locked++
 			case run.ExitCode == 0 && run.ExitReason == "no_changes":
@@ -260,9 +263,10 @@ func printTable(w io.Writer, results []*phaseResult) {
 				failed++
 			}
 		}
-		fmt.Fprintf(w, "%7d %7.1f %7d %8.2f %7d %7d %7d %6d %6d %7d %5d %4d %4d %5d\n",
-			r.workers, r.elapsed.Seconds(), len(r.runs), float64(len(r.runs))/r.elapsed.Seconds(), applied, noop, locked, killed, failed,
+		fmt.Fprintf(w, "%7d %7.1f %7d %8.2f %7d %7d %7d %6d %7d %6d %7d %5d %4d %4d %5d\n",
+			r.workers, r.elapsed.Seconds(), len(r.runs), float64(len(r.runs))/r.elapsed.Seconds(), applied, noop, locked, killed, killedInLock, failed,
 			r.changes, len(r.final), len(r.lockViolations), len(r.duplicates), len(r.lost))
 	}
-	fmt.Fprintln(w, "runs/s counts every process of the phase (applied, no-op, locked out, killed); final: the convergence runs after it.")
+	fmt.Fprintln(w, "runs/s counts every process of the phase (applied, no-op, locked out, killed); in-lock: killed while holding")
+	fmt.Fprintln(w, "the lock (it had logged a step); changes: change log lines of all pipelines; final: the convergence runs after it.")
 }

@@ -51,8 +51,12 @@ func TestReplay(t *testing.T) {
 // TestLockViolations: runs one after the other (also within the same millisecond) are fine; overlapping
 // in-lock intervals are reported; runs locked out (no interval) are ignored.
 func TestLockViolations(t *testing.T) {
-	at := func(ms int) time.Time { return time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC).Add(time.Duration(ms) * time.Millisecond) }
-	run := func(w, first, last int) runRecord { return runRecord{Worker: w, InLockFirst: at(first), InLockLast: at(last)} }
+	at := func(ms int) time.Time {
+		return time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC).Add(time.Duration(ms) * time.Millisecond)
+	}
+	run := func(w, first, last int) runRecord {
+		return runRecord{Worker: w, InLockFirst: at(first), InLockLast: at(last)}
+	}
 	if v := lockViolations([]runRecord{run(0, 0, 100), run(1, 100, 200), run(0, 250, 300), {Worker: 2}}); len(v) != 0 {
 		t.Errorf("sequential runs: %v", v)
 	}
