@@ -435,9 +435,15 @@ func TestDeployExitCodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The table of the section "## Exit codes ...", up to the next section.
+	_, section, ok := strings.Cut(string(doc), "\n## Exit codes")
+	if !ok {
+		t.Fatal("docs/deploy.md has no section \"## Exit codes\"")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
 	var table []int
 	reasons := map[int]string{}
-	for _, m := range regexp.MustCompile("(?m)^\\| (\\d+) \\| ([^|]*)\\|").FindAllStringSubmatch(string(doc), -1) {
+	for _, m := range regexp.MustCompile("(?m)^\\| (\\d+) \\| ([^|]*)\\|").FindAllStringSubmatch(section, -1) {
 		n, _ := strconv.Atoi(m[1])
 		table = append(table, n)
 		reasons[n] = m[2]
