@@ -180,7 +180,7 @@ func TestParseFullPipeline(t *testing.T) {
 	}
 
 	// Blocks and their defaults.
-	if p.State != (State{Dir: "/var/state"}) {
+	if p.State != (State{Dir: "/var/state", Backend: "local", Schema: "possync"}) {
 		t.Errorf("State = %+v", p.State)
 	}
 	if p.Diff.OnMissing != MissingDelete || !slices.Equal(p.Diff.Ignore, []string{"updated_at"}) || p.Diff.ActiveField != "" {
@@ -196,7 +196,7 @@ func TestParseFullPipeline(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	p := mustParse(t, head+src+snk, nil)
-	if p.State != (State{Dir: ".possync"}) || p.Diff.OnMissing != MissingDelete || p.Guards.MaxDeletePercent != 10 ||
+	if p.State != (State{Dir: ".possync", Backend: "local", Schema: "possync"}) || p.Diff.OnMissing != MissingDelete || p.Guards.MaxDeletePercent != 10 ||
 		p.TimeZone != time.UTC || len(p.Transforms) != 0 || p.Sources[0].Name != "source" {
 		t.Errorf("defaults: state %+v diff %+v guards %+v tz %v", p.State, p.Diff, p.Guards, p.TimeZone)
 	}
@@ -205,7 +205,7 @@ func TestDefaults(t *testing.T) {
 		"diff: {on_missing: deactivate, active_field: enabled}",
 		"guards: {max_delete_percent: -1}",
 	), map[string]string{"POSSYNC_STATE_DIR": "/ignored"})
-	if p.State != (State{Dir: "st", MemoryLimit: "2GiB", Threads: 3}) ||
+	if p.State != (State{Dir: "st", MemoryLimit: "2GiB", Threads: 3, Backend: "local", Schema: "possync"}) ||
 		p.Diff.OnMissing != MissingDeactivate || p.Diff.ActiveField != "enabled" || p.Guards.MaxDeletePercent != -1 {
 		t.Errorf("explicit: state %+v diff %+v guards %+v", p.State, p.Diff, p.Guards)
 	}

@@ -175,9 +175,10 @@ func TestStoreConformanceMigrationAndTypes(t *testing.T) {
 		}
 		tcols := []state.Column{{Name: "sku", Type: "VARCHAR"}, {Name: "at", Type: "TIMESTAMPTZ"}, {Name: "on", Type: "BOOLEAN"},
 			{Name: "d", Type: "DATE"}, {Name: "p", Type: "DOUBLE"}, {Name: "n", Type: "BIGINT"}, {Name: "m", Type: "DECIMAL(12,2)"},
-			{Name: "tags", Type: "VARCHAR[]"}}
+			{Name: "tags", Type: "VARCHAR[]"}, {Name: "w", Type: "DECIMAL(38,4)"}, {Name: "w2", Type: "DECIMAL(21,1)"}}
 		exec(t, c, `CREATE TABLE ch AS SELECT 'create' AS __op, 'A' AS sku, TIMESTAMPTZ '2026-01-02 03:04:05.123456+00' AS at, true AS "on",
-			DATE '2026-01-02' AS d, 0.1::DOUBLE + 0.2::DOUBLE AS p, 9007199254740993::BIGINT AS n, 12.34::DECIMAL(12,2) AS m, ['a, b', 'c"d', ''] AS tags`)
+			DATE '2026-01-02' AS d, 0.1::DOUBLE + 0.2::DOUBLE AS p, 9007199254740993::BIGINT AS n, 12.34::DECIMAL(12,2) AS m, ['a, b', 'c"d', ''] AS tags,
+			-12345678901234567890123.4567::DECIMAL(38,4) AS w, 0.1::DECIMAL(21,1) AS w2`)
 		m, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch", Key: []string{"sku"}, Columns: tcols})
 		if err != nil {
 			t.Fatal(err)
@@ -189,8 +190,8 @@ func TestStoreConformanceMigrationAndTypes(t *testing.T) {
 		}
 		// Migrate: qty retyped, color added, tags dropped.
 		exec(t, c, `CREATE TABLE ch2 AS SELECT 'create' AS __op, 'B' AS sku, NULL::TIMESTAMPTZ AS at, false AS "on", NULL::DATE AS d,
-			1.0::DOUBLE AS p, '7' AS n, 1::DECIMAL(12,2) AS m, 'blue' AS color`)
-		next := []state.Column{tcols[0], tcols[1], tcols[2], tcols[3], tcols[4], {Name: "n", Type: "VARCHAR"}, tcols[6], {Name: "color", Type: "VARCHAR"}}
+			1.0::DOUBLE AS p, '7' AS n, 1::DECIMAL(12,2) AS m, 1234567890123456.7::DECIMAL(38,4) AS w, 99999999999999999999.9::DECIMAL(21,1) AS w2, 'blue' AS color`)
+		next := []state.Column{tcols[0], tcols[1], tcols[2], tcols[3], tcols[4], {Name: "n", Type: "VARCHAR"}, tcols[6], tcols[8], tcols[9], {Name: "color", Type: "VARCHAR"}}
 		if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch2", Key: []string{"sku"}, Columns: next}); err != nil {
 			t.Fatal(err)
 		}
@@ -206,11 +207,17 @@ func TestStoreConformanceMigrationAndTypes(t *testing.T) {
 			}
 		}
 		var got string
-		if err := c2.QueryRowContext(ctx, `SELECT concat_ws('|', "at", "on", d, p = 0.1::DOUBLE + 0.2::DOUBLE, n, m, coalesce(color, 'NULL')) FROM `+r.Snapshot()+` WHERE sku = 'A'`).Scan(&got); err != nil {
+		if err := c2.QueryRowContext(ctx, `SELECT concat_ws('|', "at", "on", d, p = 0.1::DOUBLE + 0.2::DOUBLE, n, m, w, w2, coalesce(color, 'NULL')) FROM `+r.Snapshot()+` ORDER BY sku`).Scan(&got); err != nil {
 			t.Fatal(err)
 		}
-		if want := "2026-01-02 03:04:05.123456+00|true|2026-01-02|true|9007199254740993|12.34|NULL"; got != want {
+		if want := "2026-01-02 03:04:05.123456+00|true|2026-01-02|true|9007199254740993|12.34|-12345678901234567890123.4567|0.1|NULL"; got != want {
 			t.Errorf("values after reopen %q, want %q", got, want)
+		}
+		if err := c2.QueryRowContext(ctx, `SELECT concat_ws('|', w, w2, color) FROM `+r.Snapshot()+` WHERE sku = 'B'`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if want := "1234567890123456.7000|99999999999999999999.9|blue"; got != want {
+			t.Errorf("values of B after reopen %q, want %q", got, want)
 		}
 	})
 }

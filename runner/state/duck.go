@@ -20,8 +20,10 @@ import (
 // database as `st`. Its lock file is <dir>/<pipeline>.lock.
 type DuckStore struct {
 	dir, pipeline string
-	// memory makes the store an in-memory mirror (PgStore's view of its PostgreSQL state in the planner).
+	// memory makes the store an in-memory mirror (PgStore's view of its PostgreSQL state in the planner);
+	// path, when set, is the file of a mirror kept as a local cache (PgStore).
 	memory      bool
+	path        string
 	attached    bool
 	hasSnapshot bool
 	sources     map[string]bool
@@ -35,7 +37,12 @@ func NewDuckStore(dir, pipeline string) *DuckStore {
 var _ Store = (*DuckStore)(nil)
 
 // Path is the state database file.
-func (s *DuckStore) Path() string { return filepath.Join(s.dir, s.pipeline+".duckdb") }
+func (s *DuckStore) Path() string {
+	if s.path != "" {
+		return s.path
+	}
+	return filepath.Join(s.dir, s.pipeline+".duckdb")
+}
 
 // LockPath is the run lock file.
 func (s *DuckStore) LockPath() string { return filepath.Join(s.dir, s.pipeline+".lock") }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -28,7 +29,8 @@ const SchemaVersion = 1
 // pgMigrations[i] brings the schema from version i to i+1. {s} is the quoted schema name.
 var pgMigrations = [][]string{{
 	`CREATE TABLE {s}.pipelines (pipeline text PRIMARY KEY, lineage text NOT NULL, serial bigint NOT NULL DEFAULT 0,
-		exported bigint NOT NULL DEFAULT 0, export_stamp text NOT NULL DEFAULT '', created_at timestamptz NOT NULL DEFAULT now())`,
+		exported bigint NOT NULL DEFAULT 0, export_stamp text NOT NULL DEFAULT '', commit_id text NOT NULL DEFAULT '',
+		created_at timestamptz NOT NULL DEFAULT now())`,
 	`CREATE TABLE {s}.locks (pipeline text PRIMARY KEY, fence bigint NOT NULL, host text NOT NULL, pid integer NOT NULL,
 		run_id text NOT NULL, started_at timestamptz NOT NULL, backend_pid integer NOT NULL, locked_at timestamptz NOT NULL DEFAULT now())`,
 	`CREATE TABLE {s}.relations (pipeline text NOT NULL, name text NOT NULL, tbl text NOT NULL, columns jsonb NOT NULL,
@@ -299,9 +301,9 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 				return err
 			}
 		}
-		var stamp string
-		err := tx.QueryRow(ctx, s.q(`SELECT lineage, serial, exported, export_stamp FROM {s}.pipelines WHERE pipeline = $1`), s.pipeline).
-			Scan(&meta.Lineage, &meta.Serial, &meta.Exported, &stamp)
+		var stamp, commitID string
+		err := tx.QueryRow(ctx, s.q(`SELECT lineage, serial, exported, export_stamp, commit_id FROM {s}.pipelines WHERE pipeline = $1`), s.pipeline).
+			Scan(&meta.Lineage, &meta.Serial, &meta.Exported, &stamp, &commitID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // read-only and never written: empty
 		}
@@ -313,14 +315,22 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 		if err != nil {
 			return err
 		}
-		if err := s.openMirror(ctx, conn, meta); err != nil {
+		fresh, err := s.openMirror(ctx, conn, meta, commitID)
+		if err != nil {
 			return err
 		}
 		for name, r := range rels {
-			if err := s.copyDown(ctx, tx, conn, name, r); err != nil {
-				return err
+			if !fresh {
+				if err := s.copyDown(ctx, tx, conn, name, r); err != nil {
+					return err
+				}
+			} else if src, ok := strings.CutPrefix(name, "src_"); ok {
+				s.mirror.sources[src] = true
 			}
 			s.rels[name] = r
+		}
+		if !fresh {
+			return s.setCached(ctx, conn, commitID)
 		}
 		return nil
 	})
@@ -359,13 +369,66 @@ func (s *PgStore) readRels(ctx context.Context, tx pgx.Tx) (map[string]pgRel, er
 	return out, rows.Err()
 }
 
-// openMirror attaches the in-memory mirror as `st` and gives it meta's lineage, serial and export mark.
-func (s *PgStore) openMirror(ctx context.Context, conn *sql.Conn, meta Meta) error {
+// openMirror attaches the mirror as `st` and gives it meta's lineage, serial and export mark. While this
+// store holds the lock, the mirror is a DuckDB file under dir kept between runs as a cache
+// (<pipeline>.pgcache.duckdb): fresh is true when it already holds the snapshot and source records of the
+// commit commitID, so that nothing needs to be copied. Otherwise (or without the lock) it is emptied (or
+// in-memory) and the caller copies everything in.
+func (s *PgStore) openMirror(ctx context.Context, conn *sql.Conn, meta Meta, commitID string) (fresh bool, err error) {
 	s.mirror = &DuckStore{pipeline: s.pipeline, memory: true, sources: map[string]bool{}}
-	if _, err := s.mirror.Open(ctx, conn, false); err != nil {
-		return err
+	if s.lockConn != nil && s.dir != "" {
+		s.mirror = &DuckStore{dir: s.dir, pipeline: s.pipeline, path: s.cachePath(), sources: map[string]bool{}}
+		if _, err := s.mirror.Open(ctx, conn, false); err != nil {
+			// An unreadable cache is only a cache: start it anew.
+			_, _ = conn.ExecContext(ctx, "DETACH DATABASE IF EXISTS st")
+			if rerr := os.Remove(s.cachePath()); rerr != nil {
+				return false, fmt.Errorf("state cache %s: %w", s.cachePath(), err)
+			}
+			s.mirror = &DuckStore{dir: s.dir, pipeline: s.pipeline, path: s.cachePath(), sources: map[string]bool{}}
+			if _, err := s.mirror.Open(ctx, conn, false); err != nil {
+				return false, fmt.Errorf("state cache %s: %w", s.cachePath(), err)
+			}
+		}
+		m, err := s.mirror.meta(ctx, conn)
+		if err != nil {
+			return false, err
+		}
+		fresh = commitID != "" && m["pg_commit"] == commitID
+		if !fresh {
+			tables, err := s.mirror.tables(ctx, conn)
+			if err != nil {
+				return false, err
+			}
+			for t := range tables {
+				if t == "snapshot" || strings.HasPrefix(t, "src_") {
+					if _, err := conn.ExecContext(ctx, "DROP TABLE st."+spec.QuoteIdent(t)); err != nil {
+						return false, fmt.Errorf("state cache: %w", err)
+					}
+				}
+			}
+			s.mirror.hasSnapshot, s.mirror.sources = false, map[string]bool{}
+		}
+	} else if _, err := s.mirror.Open(ctx, conn, false); err != nil {
+		return false, err
 	}
-	return s.openMirrorMeta(ctx, conn, meta)
+	return fresh, s.openMirrorMeta(ctx, conn, meta)
+}
+
+// cachePath is the file of the mirror kept between runs.
+func (s *PgStore) cachePath() string { return filepath.Join(s.dir, s.pipeline+".pgcache.duckdb") }
+
+// setCached records which PostgreSQL commit the mirror holds ("" while it may be ahead of or behind it).
+func (s *PgStore) setCached(ctx context.Context, conn *sql.Conn, commitID string) error {
+	if _, err := conn.ExecContext(ctx, "DELETE FROM st.meta WHERE k = 'pg_commit'"); err != nil {
+		return fmt.Errorf("state cache: %w", err)
+	}
+	if commitID == "" {
+		return nil
+	}
+	if _, err := conn.ExecContext(ctx, "INSERT INTO st.meta VALUES ('pg_commit', ?)", commitID); err != nil {
+		return fmt.Errorf("state cache: %w", err)
+	}
+	return nil
 }
 
 // spill creates a temporary file for a bulk copy.
@@ -415,8 +478,24 @@ func (s *PgStore) copyDown(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name 
 	casts := make([]string, len(r.Columns))
 	for i, c := range r.Columns {
 		pcols[i] = pgx.Identifier{c.Name}.Sanitize()
-		csvCols[i] = spec.QuoteString(c.Name) + ": 'VARCHAR'"
-		casts[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", spec.QuoteIdent(c.Name), c.Type, spec.QuoteIdent(c.Name))
+		// Scalars are parsed by the CSV reader itself (much faster than a cast from VARCHAR, for decimals
+		// above all); nested types and blobs are read as text and cast.
+		q := spec.QuoteIdent(c.Name)
+		switch {
+		case wideDecimal(c.Type):
+			// DuckDB parses a decimal wider than 18 digits (a HUGEINT inside) from text some 30 times slower
+			// than a double; a value of at most 15 characters has at most 15 digits, which a double holds
+			// exactly, so those go through DOUBLE and only longer ones take the slow exact cast.
+			csvCols[i] = spec.QuoteString(c.Name) + ": 'VARCHAR'"
+			casts[i] = fmt.Sprintf("CASE WHEN length(%s) <= 15 THEN CAST(CAST(%s AS DOUBLE) AS %s) ELSE CAST(%s AS %s) END AS %s",
+				q, q, c.Type, q, c.Type, q)
+		case csvCast(c.Type):
+			csvCols[i] = spec.QuoteString(c.Name) + ": 'VARCHAR'"
+			casts[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", q, c.Type, q)
+		default:
+			csvCols[i] = spec.QuoteString(c.Name) + ": " + spec.QuoteString(c.Type)
+			casts[i] = q
+		}
 	}
 	q := fmt.Sprintf("COPY (SELECT %s FROM %s) TO STDOUT (FORMAT csv)", strings.Join(pcols, ", "), pgx.Identifier{s.schema, r.Table}.Sanitize())
 	if _, err := tx.Conn().PgConn().CopyTo(ctx, countingWriter{f, &s.in}, q); err != nil {
@@ -434,6 +513,21 @@ func (s *PgStore) copyDown(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name 
 		s.mirror.sources[src] = true
 	}
 	return nil
+}
+
+// wideDecimal is true for DECIMAL(w,s) with w > 18.
+func wideDecimal(typ string) bool {
+	var w, sc int
+	_, err := fmt.Sscanf(strings.ToUpper(typ), "DECIMAL(%d,%d)", &w, &sc)
+	return err == nil && w > 18
+}
+
+// csvCast is true for the types DuckDB's CSV reader does not parse itself: they are read as text and cast.
+func csvCast(typ string) bool {
+	t := strings.ToUpper(typ)
+	return strings.ContainsAny(t, "[(<") && !strings.HasPrefix(t, "DECIMAL") && !strings.HasPrefix(t, "NUMERIC") ||
+		strings.HasPrefix(t, "STRUCT") || strings.HasPrefix(t, "MAP") || strings.HasPrefix(t, "UNION") ||
+		t == "BLOB" || t == "BYTEA" || t == "JSON"
 }
 
 // copyUp copies the rows of a DuckDB query (every column cast to text) into a PostgreSQL table's columns.
@@ -491,9 +585,9 @@ func (s *PgStore) tableFor(name string) string {
 	return prefix + hex.EncodeToString(h[:10])
 }
 
-// replaceRel (re)creates the PostgreSQL table of a mirror relation with its current columns and copies the
-// whole relation into it.
-func (s *PgStore) replaceRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string) error {
+// replaceRel (re)creates the PostgreSQL table of a mirror relation with its current columns, copies the
+// whole relation into it, and indexes it on key (when given) for the commits that follow.
+func (s *PgStore) replaceRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, key []string) error {
 	cols, err := columns(ctx, conn, "st", name)
 	if err != nil {
 		return err
@@ -512,6 +606,11 @@ func (s *PgStore) replaceRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, nam
 	}
 	if err := s.copyUp(ctx, tx, conn, fmt.Sprintf("SELECT %s FROM st.%s", strings.Join(textCols(cols), ", "), spec.QuoteIdent(name)), tbl, names(cols)); err != nil {
 		return err
+	}
+	if len(key) > 0 {
+		if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE INDEX %s ON %s (%s)", s.keyIndex(r.Table, key), tbl, strings.Join(quoteAll(key), ", "))); err != nil {
+			return err
+		}
 	}
 	b, _ := json.Marshal(cols)
 	if _, err := tx.Exec(ctx, s.q(`INSERT INTO {s}.relations VALUES ($1, $2, $3, $4)
@@ -550,8 +649,7 @@ func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name,
 	for i, k := range key {
 		qk[i] = pgx.Identifier{k}.Sanitize()
 	}
-	kh := sha256.Sum256([]byte(strings.Join(key, "\x00")))
-	idx := pgx.Identifier{r.Table + "_key_" + hex.EncodeToString(kh[:4])}.Sanitize()
+	idx := s.keyIndex(r.Table, key)
 	where := ""
 	if op != "" {
 		where = ` WHERE "__op" <> 'delete'`
@@ -569,6 +667,12 @@ func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name,
 		}
 	}
 	return nil
+}
+
+// keyIndex names the index of table on key.
+func (s *PgStore) keyIndex(table string, key []string) string {
+	kh := sha256.Sum256([]byte(strings.Join(key, "\x00")))
+	return pgx.Identifier{table + "_key_" + hex.EncodeToString(kh[:4])}.Sanitize()
 }
 
 func quoteAll(ss []string) []string {
@@ -776,10 +880,14 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 	if err != nil {
 		return Meta{}, err
 	}
+	if err := s.setCached(ctx, conn, ""); err != nil {
+		return Meta{}, err
+	}
 	m, err := s.mirror.Commit(ctx, conn, c)
 	if err != nil {
 		return Meta{}, err
 	}
+	commitID := newID()
 	err = s.write(ctx, "commit", s.fence, true, func(tx pgx.Tx) error {
 		if c.Changes != "" {
 			cols, err := columns(ctx, conn, "st", "snapshot")
@@ -787,7 +895,7 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 				return err
 			}
 			if r, ok := s.rels["snapshot"]; !ok || !sameColumns(r.Columns, cols) {
-				if err := s.replaceRel(ctx, tx, conn, "snapshot"); err != nil {
+				if err := s.replaceRel(ctx, tx, conn, "snapshot", c.Key); err != nil {
 					return err
 				}
 			} else if err := s.mergeRel(ctx, tx, conn, "snapshot", c.Changes, `"__op"`, c.Key); err != nil {
@@ -801,7 +909,7 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 				return err
 			}
 			if r, ok := s.rels[rel]; !ok || !sameColumns(r.Columns, cols) {
-				if err := s.replaceRel(ctx, tx, conn, rel); err != nil {
+				if err := s.replaceRel(ctx, tx, conn, rel, d.Key); err != nil {
 					return err
 				}
 			} else if err := s.mergeRel(ctx, tx, conn, rel, d.Relation, "", d.Key); err != nil {
@@ -809,8 +917,8 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 			}
 		}
 		var serial int64
-		err := tx.QueryRow(ctx, s.q(`UPDATE {s}.pipelines SET serial = serial + 1 WHERE pipeline = $1 AND serial = $2 RETURNING serial`),
-			s.pipeline, prevSerial).Scan(&serial)
+		err := tx.QueryRow(ctx, s.q(`UPDATE {s}.pipelines SET serial = serial + 1, commit_id = $3 WHERE pipeline = $1 AND serial = $2 RETURNING serial`),
+			s.pipeline, prevSerial, commitID).Scan(&serial)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("the serial moved past %d under this run", prevSerial)
 		}
@@ -836,6 +944,9 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 	})
 	if err != nil {
 		s.broken = err
+		return Meta{}, err
+	}
+	if err := s.setCached(ctx, conn, commitID); err != nil {
 		return Meta{}, err
 	}
 	return m, nil

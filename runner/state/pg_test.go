@@ -2,6 +2,7 @@ package state_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"testing"
@@ -188,5 +189,96 @@ func TestPgErrorsNeverShowThePassword(t *testing.T) {
 	}
 	if got := state.RedactURL("postgres://u:" + pw + "@h/db?password=" + pw); strings.Contains(got, "s3cret") {
 		t.Errorf("RedactURL: %q", got)
+	}
+}
+
+// openLocked opens a PgStore of pipeline p with its local folder dir under its lock, as a run does.
+func openLocked(t *testing.T, url, schema, dir string) (*state.PgStore, *sql.Conn, state.Meta, func() error) {
+	t.Helper()
+	s := state.NewPgStore(url, schema, dir, "p")
+	t.Cleanup(func() { s.Close() })
+	unlock, err := s.Lock(state.Holder{PID: 1, Host: "w", RunID: "r", StartedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := conn(t)
+	m, err := s.Open(context.Background(), c, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c, m, unlock
+}
+
+func qtyOf(t *testing.T, c *sql.Conn, rel, sku string) int64 {
+	t.Helper()
+	var q int64
+	if err := c.QueryRowContext(context.Background(), "SELECT qty FROM "+rel+" WHERE sku = ?", sku).Scan(&q); err != nil {
+		t.Fatalf("qty of %s: %v", sku, err)
+	}
+	return q
+}
+
+// TestPgLocalCache: a worker that committed last reads nothing from PostgreSQL on its next open (its local
+// mirror holds that commit); once another worker committed, it copies the snapshot in again; and a
+// commit refused by the fence leaves no trace in the local mirror either.
+func TestPgLocalCache(t *testing.T) {
+	ctx := context.Background()
+	url := pgURL(t)
+	schema := freshSchema(t, url)
+	dirA, dirB := t.TempDir(), t.TempDir()
+
+	a, c, _, unlock := openLocked(t, url, schema, dirA)
+	exec(t, c, `CREATE TABLE ch AS SELECT * FROM (VALUES ('create','A',1), ('create','B',1)) t(__op, sku, qty)`)
+	if _, err := a.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch", Key: []string{"sku"}, Columns: cols}); err != nil {
+		t.Fatal(err)
+	}
+	_ = unlock()
+
+	a2, c2, m, unlock := openLocked(t, url, schema, dirA)
+	if in, _ := a2.BytesMoved(); in != 0 || m.Records != 2 || m.Serial != 1 || qtyOf(t, c2, a2.Snapshot(), "B") != 1 {
+		t.Fatalf("reopen on the same worker: %d bytes in, %+v", in, m)
+	}
+	_ = unlock()
+
+	b, cb, _, unlock := openLocked(t, url, schema, dirB)
+	if in, _ := b.BytesMoved(); in == 0 {
+		t.Fatal("a worker without a local mirror read nothing")
+	}
+	exec(t, cb, `CREATE TABLE ch AS SELECT * FROM (VALUES ('update','B',7)) t(__op, sku, qty)`)
+	if _, err := b.Commit(ctx, cb, &state.Commit{RunID: "r2", Changes: "ch", Key: []string{"sku"}, Columns: cols}); err != nil {
+		t.Fatal(err)
+	}
+	_ = unlock()
+
+	a3, c3, m, unlock := openLocked(t, url, schema, dirA)
+	if in, _ := a3.BytesMoved(); in == 0 || m.Serial != 2 || qtyOf(t, c3, a3.Snapshot(), "B") != 7 {
+		t.Fatalf("reopen after another worker's commit: %d bytes in, %+v, B=%d", in, m, qtyOf(t, c3, a3.Snapshot(), "B"))
+	}
+
+	// Lose the lock, let B commit, then try to commit from A: refused; A's next open shows B's state.
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend($1, 10000)", int64(a3.LockBackendPID())); err != nil {
+		t.Fatal(err)
+	}
+	_ = unlock()
+	b2, cb2, _, unlockB := openLocked(t, url, schema, dirB)
+	exec(t, cb2, `CREATE TABLE ch AS SELECT * FROM (VALUES ('update','A',5)) t(__op, sku, qty)`)
+	if _, err := b2.Commit(ctx, cb2, &state.Commit{RunID: "r3", Changes: "ch", Key: []string{"sku"}, Columns: cols}); err != nil {
+		t.Fatal(err)
+	}
+	_ = unlockB()
+	exec(t, c3, `CREATE TABLE ch AS SELECT * FROM (VALUES ('update','A',99)) t(__op, sku, qty)`)
+	if _, err := a3.Commit(ctx, c3, &state.Commit{RunID: "r", Changes: "ch", Key: []string{"sku"}, Columns: cols}); !errors.Is(err, state.ErrLocked) {
+		t.Fatalf("commit after losing the lock: %v", err)
+	}
+	c3.Close()
+	a4, c4, m, unlock := openLocked(t, url, schema, dirA)
+	defer unlock()
+	if m.Serial != 3 || qtyOf(t, c4, a4.Snapshot(), "A") != 5 {
+		t.Fatalf("reopen after a refused commit: %+v, A=%d (want B's 5)", m, qtyOf(t, c4, a4.Snapshot(), "A"))
 	}
 }

@@ -4,13 +4,15 @@
 // change twice). It also provides the run lock.
 //
 // The planner diffs inside DuckDB, so a Store makes the snapshot visible as a relation of the planner's
-// DuckDB connection. DuckStore keeps everything in one DuckDB file per pipeline; a shared backend (e.g.
-// PostgreSQL for fleets of CronJobs on many machines) implements the same interface by copying its snapshot
-// into the planner's database on Open and writing Commit to its own tables.
+// DuckDB connection. DuckStore keeps everything in one DuckDB file per pipeline (the `local` backend);
+// PgStore keeps it in PostgreSQL, shared by a fleet of workers, copying the snapshot into the planner's
+// database in bulk on Open and sending only changed rows back on Commit, with an advisory lock and a fencing
+// token (docs/state.md). New picks one from the pipeline's `state` block.
 //
-// It owns: the state's tables (the `st` database) and the lock file. It may not touch: the planner's own
-// tables except the relations a Commit names, connectors, or the plan. It works on the *sql.Conn the
-// engine hands it (runner/engine.DB.Conn) and never opens DuckDB itself.
+// It owns: the state's tables (the `st` database, the PostgreSQL schema of the installation, the local
+// mirror file of a PgStore) and the lock (file or advisory lock). It may not touch: the planner's own
+// tables except the relations a Commit names, connectors, or the plan. It works on the *sql.Conn the engine
+// hands it (runner/engine.DB.Conn) and never opens DuckDB itself; PostgreSQL it reaches through pgx only.
 package state
 
 import (
@@ -169,7 +171,8 @@ type Checkpoint struct {
 // migrate`). Relation names refer to tables of the planner's database.
 type Transfer struct {
 	Meta Meta
-	// Snapshot is a relation holding the snapshot ("" before the first commit); Key is the pipeline's key.
+	// Snapshot is a relation holding the snapshot ("" before the first commit); Key is the pipeline's key
+	// (a PostgreSQL target indexes the snapshot on it).
 	Snapshot string
 	Key      []string
 	// Sources holds the stored records of incremental sources: source name → relation.

@@ -227,6 +227,9 @@ func (s *PgStore) Load(ctx context.Context, conn *sql.Conn, t *Transfer) error {
 	if m.Serial != 0 || len(runs) != 0 || s.mirror.hasSnapshot {
 		return fmt.Errorf("%w (serial %d, %d runs): refusing to overwrite it", ErrNotEmpty, m.Serial, len(runs))
 	}
+	if err := s.setCached(ctx, conn, ""); err != nil {
+		return err
+	}
 	// The mirror takes the snapshot and source records first: the bulk copies to PostgreSQL read them there.
 	if t.Snapshot != "" {
 		if _, err := conn.ExecContext(ctx, "CREATE TABLE st.snapshot AS SELECT * FROM "+t.Snapshot); err != nil {
@@ -240,19 +243,20 @@ func (s *PgStore) Load(ctx context.Context, conn *sql.Conn, t *Transfer) error {
 		}
 		s.mirror.sources[name] = true
 	}
+	commitID := newID()
 	err = s.write(ctx, "load", s.fence, true, func(tx pgx.Tx) error {
 		if t.Snapshot != "" {
-			if err := s.replaceRel(ctx, tx, conn, "snapshot"); err != nil {
+			if err := s.replaceRel(ctx, tx, conn, "snapshot", t.Key); err != nil {
 				return err
 			}
 		}
 		for name := range t.Sources {
-			if err := s.replaceRel(ctx, tx, conn, "src_"+name); err != nil {
+			if err := s.replaceRel(ctx, tx, conn, "src_"+name, nil); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, s.q(`UPDATE {s}.pipelines SET lineage = $2, serial = $3, exported = $4, export_stamp = $5 WHERE pipeline = $1`),
-			s.pipeline, t.Meta.Lineage, t.Meta.Serial, t.Meta.Exported, t.Meta.ExportStamp); err != nil {
+		if _, err := tx.Exec(ctx, s.q(`UPDATE {s}.pipelines SET lineage = $2, serial = $3, exported = $4, export_stamp = $5, commit_id = $6 WHERE pipeline = $1`),
+			s.pipeline, t.Meta.Lineage, t.Meta.Serial, t.Meta.Exported, t.Meta.ExportStamp, commitID); err != nil {
 			return err
 		}
 		var rows [][]any
@@ -286,7 +290,10 @@ func (s *PgStore) Load(ctx context.Context, conn *sql.Conn, t *Transfer) error {
 		s.broken = err
 		return err
 	}
-	return s.openMirrorMeta(ctx, conn, t.Meta)
+	if err := s.openMirrorMeta(ctx, conn, t.Meta); err != nil {
+		return err
+	}
+	return s.setCached(ctx, conn, commitID)
 }
 
 // openMirrorMeta sets the mirror's lineage, serial and export mark.
