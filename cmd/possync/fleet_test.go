@@ -41,10 +41,11 @@ type machine struct {
 	f        *fixture
 	state    string
 	stateURL string
+	schema   string // the pipeline's state.schema
 }
 
-// newFleetFixture makes a pipeline folder whose pipeline has a name of its own (the PostgreSQL state is shared
-// by every test and every run of the tests), and n machines.
+// newFleetFixture makes a pipeline folder whose pipeline has a name and a PostgreSQL schema of its own (the
+// server is shared by every test and every run of the tests), and n machines.
 func newFleetFixture(t *testing.T, rows []row, n int) (*fixture, []*machine) {
 	t.Helper()
 	u := pgTestURL(t)
@@ -52,13 +53,20 @@ func newFleetFixture(t *testing.T, rows []row, n int) (*fixture, []*machine) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "fleet-" + hex.EncodeToString(b[:])
-	yml := strings.Replace(pipelineYAML, "name: "+pipelineName+"\n", "name: "+name+"\n", 1)
+	// A schema of the test's own (state.schema), dropped at its end: no state of other tests or older builds.
+	schema := "fleet_" + hex.EncodeToString(b[:])
+	yml := strings.Replace(pipelineYAML, "name: "+pipelineName+"\n", "name: "+name+"\n", 1) + "\nstate:\n  schema: " + schema + "\n"
 	if err := os.WriteFile(f.path("pipeline.yaml"), []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if out, err := exec.Command(psqlPath(t), u, "-XAtqc", "DROP SCHEMA IF EXISTS "+schema+" CASCADE").CombinedOutput(); err != nil {
+			t.Logf("drop schema %s: %v\n%s", schema, err, out)
+		}
+	})
 	ms := make([]*machine, n)
 	for i := range ms {
-		ms[i] = &machine{f: f, state: t.TempDir(), stateURL: u}
+		ms[i] = &machine{f: f, state: t.TempDir(), stateURL: u, schema: schema}
 	}
 	return f, ms
 }
@@ -247,7 +255,7 @@ func TestFleetFencing(t *testing.T) {
 			// The journal (docs/state.md: one row per commit, with the changes the sink acknowledged) holds every
 			// change once after B (A's acknowledged batch is B's recovery commit, under A's run id)...
 			name := pipelineNameOf(t, f)
-			q := fmt.Sprintf("SELECT count(*) || ' ' || coalesce(sum(acked), 0) || ' ' || coalesce(max(serial), 0) FROM possync.journal WHERE pipeline = '%s'", name)
+			q := fmt.Sprintf("SELECT count(*) || ' ' || coalesce(sum(acked), 0) || ' ' || coalesce(max(serial), 0) FROM %s.journal WHERE pipeline = '%s'", a.schema, name)
 			journal := psql(t, a.stateURL, q)
 			if fs := strings.Fields(journal); len(fs) != 3 || fs[1] != "12000" {
 				t.Errorf("journal after B: commits, acked total, last serial = %q; want 12000 acked", journal)
