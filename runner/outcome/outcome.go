@@ -50,7 +50,10 @@ func Classify(err error) (string, int) {
 	var stale *StaleError
 	var blocked *BlockedError
 	var invalid interface{ HasErrors() bool }
+	var lost *state.LockLostError
 	switch {
+	case errors.As(err, &lost):
+		return "lock_lost", ExitLocked // a newer run took over (PostgreSQL state): retry later, like "locked"
 	case errors.Is(err, state.ErrLocked):
 		return "locked", ExitLocked
 	case errors.As(err, &blocked):

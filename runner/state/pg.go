@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -407,6 +408,9 @@ func (s *PgStore) openMirror(ctx context.Context, conn *sql.Conn, meta Meta, com
 				}
 			}
 			s.mirror.hasSnapshot, s.mirror.sources = false, map[string]bool{}
+			if err := s.setCached(ctx, conn, ""); err != nil {
+				return false, err
+			}
 		}
 	} else if _, err := s.mirror.Open(ctx, conn, false); err != nil {
 		return false, err
@@ -431,16 +435,19 @@ func (s *PgStore) setCached(ctx context.Context, conn *sql.Conn, commitID string
 	return nil
 }
 
-// spill creates a temporary file for a bulk copy.
-func (s *PgStore) spill() (*os.File, error) {
+// spillDir is where bulk copies go through (created if missing).
+func (s *PgStore) spillDir() string {
 	dir := s.dir
 	if dir == "" {
 		dir = os.TempDir()
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	return os.CreateTemp(dir, "pgcopy-*.csv")
+	_ = os.MkdirAll(dir, 0o755)
+	return dir
+}
+
+// spill creates a temporary file for a bulk copy.
+func (s *PgStore) spill() (*os.File, error) {
+	return os.CreateTemp(s.spillDir(), "pgcopy-*.csv")
 }
 
 type countingWriter struct {
@@ -465,14 +472,10 @@ func (c countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// copyDown copies a PostgreSQL relation into the mirror table st.<name>, typed as r.Columns.
+// copyDown copies a PostgreSQL relation into the mirror table st.<name>, typed as r.Columns. PostgreSQL's
+// COPY … TO STDOUT streams through a named pipe into DuckDB's CSV reader, so that both run at once and
+// nothing is written to disk on the way.
 func (s *PgStore) copyDown(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, r pgRel) error {
-	f, err := s.spill()
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	defer f.Close()
 	pcols := make([]string, len(r.Columns))
 	csvCols := make([]string, len(r.Columns))
 	casts := make([]string, len(r.Columns))
@@ -497,17 +500,45 @@ func (s *PgStore) copyDown(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name 
 			casts[i] = q
 		}
 	}
-	q := fmt.Sprintf("COPY (SELECT %s FROM %s) TO STDOUT (FORMAT csv)", strings.Join(pcols, ", "), pgx.Identifier{s.schema, r.Table}.Sanitize())
-	if _, err := tx.Conn().PgConn().CopyTo(ctx, countingWriter{f, &s.in}, q); err != nil {
-		return fmt.Errorf("copy %s from postgres: %w", name, err)
-	}
-	if err := f.Close(); err != nil {
+	dir, err := os.MkdirTemp(s.spillDir(), "pgcopy-")
+	if err != nil {
 		return err
 	}
+	defer os.RemoveAll(dir)
+	fifo := filepath.Join(dir, "copy.csv")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		return fmt.Errorf("copy %s from postgres: %w", name, err)
+	}
+	q := fmt.Sprintf("COPY (SELECT %s FROM %s) TO STDOUT (FORMAT csv)", strings.Join(pcols, ", "), pgx.Identifier{s.schema, r.Table}.Sanitize())
+	done := make(chan error, 1)
+	var n int64
+	go func() {
+		w, err := os.OpenFile(fifo, os.O_WRONLY, 0) // waits for DuckDB to open the other end
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = tx.Conn().PgConn().CopyTo(ctx, countingWriter{w, &n}, q)
+		done <- errors.Join(err, w.Close())
+	}()
 	dq := fmt.Sprintf(`CREATE TABLE st.%s AS SELECT %s FROM read_csv(%s, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, columns = {%s})`,
-		spec.QuoteIdent(name), strings.Join(casts, ", "), spec.QuoteString(f.Name()), strings.Join(csvCols, ", "))
-	if _, err := conn.ExecContext(ctx, dq); err != nil {
-		return fmt.Errorf("load %s into the planner: %w", name, err)
+		spec.QuoteIdent(name), strings.Join(casts, ", "), spec.QuoteString(fifo), strings.Join(csvCols, ", "))
+	_, derr := conn.ExecContext(ctx, dq)
+	if derr != nil {
+		// DuckDB may have failed before opening the pipe, or stopped reading: open and close the reading end
+		// so that the writer is never left blocked.
+		if rd, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+			rd.Close()
+		}
+	}
+	werr := <-done
+	s.in += n
+	if derr != nil { // the writer's error is then only the closed pipe
+		return fmt.Errorf("load %s into the planner: %w", name, derr)
+	}
+	if werr != nil {
+		// A COPY cut short ends the pipe early: DuckDB's table then lacks rows, and the open fails.
+		return fmt.Errorf("copy %s from postgres: %w", name, werr)
 	}
 	if src, ok := strings.CutPrefix(name, "src_"); ok {
 		s.mirror.sources[src] = true

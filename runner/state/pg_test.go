@@ -282,3 +282,35 @@ func TestPgLocalCache(t *testing.T) {
 		t.Fatalf("reopen after a refused commit: %+v, A=%d (want B's 5)", m, qtyOf(t, c4, a4.Snapshot(), "A"))
 	}
 }
+
+// TestPgOpenFailsOnUnreadableValues: a value in PostgreSQL that does not parse as its column's type (edited
+// by hand) fails the open with a clear error, and the copy's pipe never leaves the open hanging.
+func TestPgOpenFailsOnUnreadableValues(t *testing.T) {
+	ctx := context.Background()
+	url := pgURL(t)
+	schema := freshSchema(t, url)
+	s, c, _, unlock := openLocked(t, url, schema, t.TempDir())
+	exec(t, c, `CREATE TABLE ch AS SELECT 'create' AS __op, 'k' || range AS sku, range AS qty FROM range(50000)`)
+	if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch", Key: []string{"sku"}, Columns: cols}); err != nil {
+		t.Fatal(err)
+	}
+	_ = unlock()
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var tbl string
+	if err := admin.QueryRow(ctx, "SELECT tbl FROM "+schema+".relations WHERE pipeline = 'p' AND name = 'snapshot'").Scan(&tbl); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(ctx, "UPDATE "+schema+"."+tbl+" SET qty = 'many' WHERE sku = 'k49000'"); err != nil {
+		t.Fatal(err)
+	}
+	s2 := state.NewPgStore(url, schema, t.TempDir(), "p")
+	defer s2.Close()
+	_, err = s2.Open(ctx, conn(t), true)
+	if err == nil || !strings.Contains(err.Error(), "load snapshot into the planner") {
+		t.Fatalf("open with an unreadable value: %v", err)
+	}
+}
