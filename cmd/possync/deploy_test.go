@@ -22,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/possync/possync/runner/outcome"
+	"github.com/possync/possync/runner/state"
 )
 
 // repoRoot is the repository's root, from cmd/possync.
@@ -462,7 +463,7 @@ func TestDeployExitCodes(t *testing.T) {
 			}
 		}
 	}
-	for _, err := range []error{&outcome.StaleError{}, &outcome.BlockedError{}} {
+	for _, err := range []error{&outcome.StaleError{}, &outcome.BlockedError{}, &state.LockedError{}, &state.LockLostError{}} {
 		reason, code := outcome.Classify(err)
 		if !strings.Contains(reasons[code], "`"+reason+"`") {
 			t.Errorf("docs/deploy.md: exit %d's reasons %q do not name %s (Classify of %T)", code, reasons[code], reason, err)

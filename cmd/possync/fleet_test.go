@@ -269,8 +269,8 @@ func TestFleetFencing(t *testing.T) {
 				t.Errorf("A resumed after losing its lock: want exit 75 (its commit refused, retry later), got %s", ra)
 			}
 			repA := parseReport(t, ra)
-			if repA.ExitReason != "locked" {
-				t.Errorf("A resumed: report exit_reason %q, want locked", repA.ExitReason)
+			if repA.ExitReason != "lock_lost" {
+				t.Errorf("A resumed: report exit_reason %q, want lock_lost", repA.ExitReason)
 			}
 
 			// ... and nothing more once A has ended: its commit recorded nothing.
