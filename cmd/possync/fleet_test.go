@@ -100,9 +100,13 @@ func (m *machine) held(t *testing.T, point string, args ...string) (*exec.Cmd, <
 	done := make(chan result, 1)
 	exited := make(chan struct{})
 	go func() {
-		err := cmd.Wait()
+		_ = cmd.Wait() // an exit status is in ProcessState; any other failure shows as code -1
 		close(exited)
-		done <- finish(t, err, cmd, &out, &errb)
+		r := result{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String()}
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+			r.killed = true
+		}
+		done <- r // not finish: t.Fatal may not be called from this goroutine
 	}()
 	// Wait for the held file, or the process's end (a failure), with a generous deadline for a hung process.
 	deadline := time.After(2 * time.Minute)
