@@ -52,6 +52,9 @@ func onPG(t *testing.T, p *pipelines.Pipeline, url, schema string) *pipelines.Pi
 func TestPostgresStateConverges(t *testing.T) {
 	url, schema := testPG(t)
 	dir := csvCase(t, "sku,name,price\nA,anchor,3\nB,bottle,2.5\nC,cup,1\n")
+	if last, err := runner.LastSuccess(context.Background(), onPG(t, loadAt(t, dir), url, schema)); err != nil || !last.IsZero() {
+		t.Fatalf("last success before any run (no schema yet): %v %v", last, err)
+	}
 	if pl := mustPlan(t, onPG(t, loadAt(t, dir), url, schema)); pl.Summary.Create != 3 {
 		t.Fatalf("first plan: %+v", pl.Summary)
 	}

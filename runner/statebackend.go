@@ -50,23 +50,16 @@ func (s *session) closeStore() {
 	_ = state.Close(s.store)
 }
 
-// lastSuccessShared reads LastSuccess from a store that lists its journal (the PostgreSQL backend).
+// lastSuccessShared reads LastSuccess from the PostgreSQL backend's run journal, without opening the state
+// (which would copy the snapshot in).
 func lastSuccessShared(ctx context.Context, p *pipelines.Pipeline) (time.Time, error) {
 	store := newStore(p)
 	defer state.Close(store)
-	d, err := openEngine(ctx, p.State)
-	if err != nil {
-		return time.Time{}, err
-	}
-	defer d.Close()
-	if _, err := store.Open(ctx, d.Conn(), true); err != nil {
-		return time.Time{}, err
-	}
 	j, ok := store.(state.Journaled)
 	if !ok {
 		return time.Time{}, errors.New("state store lists no journal")
 	}
-	runs, err := j.Runs(ctx, d.Conn())
+	runs, err := j.Runs(ctx, nil)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read the run journal: %w", err)
 	}

@@ -67,13 +67,22 @@ func deref[T any](p *T) T {
 	return *p
 }
 
-// Runs implements Journaled.
-func (s *PgStore) Runs(ctx context.Context, conn *sql.Conn) ([]Run, error) {
-	if s.mirror == nil {
-		return nil, nil
+// hasTables reports whether the installation's schema exists (a store never written reads as empty).
+func (s *PgStore) hasTables(ctx context.Context, c *pgx.Conn) (bool, error) {
+	var reg *string
+	if err := c.QueryRow(ctx, `SELECT to_regclass($1)::text`, pgx.Identifier{s.schema, "runs"}.Sanitize()).Scan(&reg); err != nil {
+		return false, s.errf(err, "postgres state %s", s)
 	}
+	return reg != nil, nil
+}
+
+// Runs implements Journaled. It reads PostgreSQL directly: it needs no Open (conn may be nil).
+func (s *PgStore) Runs(ctx context.Context, conn *sql.Conn) ([]Run, error) {
 	c, err := s.data(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if ok, err := s.hasTables(ctx, c); !ok || err != nil {
 		return nil, err
 	}
 	rows, err := c.Query(ctx, s.q(`SELECT run_id, started_at, finished_at, status, plan_hash, report FROM {s}.runs WHERE pipeline = $1 ORDER BY started_at, run_id`), s.pipeline)
@@ -94,13 +103,13 @@ func (s *PgStore) Runs(ctx context.Context, conn *sql.Conn) ([]Run, error) {
 	return out, nil
 }
 
-// Journal implements Journaled.
+// Journal implements Journaled. It reads PostgreSQL directly: it needs no Open (conn may be nil).
 func (s *PgStore) Journal(ctx context.Context, conn *sql.Conn) ([]JournalEntry, error) {
-	if s.mirror == nil {
-		return nil, nil
-	}
 	c, err := s.data(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if ok, err := s.hasTables(ctx, c); !ok || err != nil {
 		return nil, err
 	}
 	rows, err := c.Query(ctx, s.q(`SELECT run_id, committed_at, serial, acked, rejected FROM {s}.journal WHERE pipeline = $1 ORDER BY serial`), s.pipeline)

@@ -884,6 +884,9 @@ func (s *PgStore) FinishRun(ctx context.Context, conn *sql.Conn, r Run) error {
 
 // MarkExported implements Store.
 func (s *PgStore) MarkExported(ctx context.Context, conn *sql.Conn, serial int64, stamp string) error {
+	if s.mirror == nil {
+		return fmt.Errorf("postgres state %s: record export before open", s)
+	}
 	err := s.write(ctx, "record export", s.fence, true, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, s.q(`UPDATE {s}.pipelines SET exported = $2, export_stamp = $3 WHERE pipeline = $1`), s.pipeline, serial, stamp)
 		return err
