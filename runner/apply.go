@@ -24,10 +24,14 @@ import (
 // failure, as far as the run got.
 func Apply(ctx context.Context, p *pipelines.Pipeline, opts Options, saved *plan.Plan) (*Report, error) {
 	s := newSession(p, opts)
-	defer s.close()
+	release := func() {}
+	defer func() {
+		s.close()
+		release() // after the journal entry and the state's close: see lockAndApply
+	}()
 	rep := &Report{RunID: cmp.Or(opts.RunID, state.NewRunID(time.Now())), Pipeline: p.Name, Merchant: p.Merchant, StartedAt: time.Now().UTC(),
 		Rejected: []RejectedChange{}, InputRejects: []connectors.Reject{}}
-	err := s.apply(ctx, saved, rep)
+	release, err := s.lockAndApply(ctx, saved, rep)
 	rep.FinishedAt = time.Now().UTC()
 	rep.Durations = s.timings.seconds()
 	rep.API = s.apiCalls()
@@ -50,12 +54,21 @@ func Apply(ctx context.Context, p *pipelines.Pipeline, opts Options, saved *plan
 	return rep, err
 }
 
-func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) error {
+// lockAndApply takes the pipeline's lock and applies under it. It returns the lock's release, which the
+// caller calls only after its last write to the state (the run's journal entry) and after closing the
+// state: the next run on this machine takes the lock as soon as it is released, and must find the state
+// file closed (DuckDB refuses to open a file another process holds open; the fleet simulation met it as an
+// exit 1 of a run that should have applied).
+func (s *session) lockAndApply(ctx context.Context, saved *plan.Plan, rep *Report) (release func(), err error) {
 	unlock, err := s.store.Lock(state.Holder{PID: pid(), Host: host(), RunID: rep.RunID, StartedAt: rep.StartedAt})
 	if err != nil {
-		return err
+		return func() {}, err
 	}
-	defer unlock()
+	return func() { _ = unlock() }, s.apply(ctx, saved, rep)
+}
+
+// apply runs under the lock (lockAndApply).
+func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) error {
 	failpoint.Hit("after-lock")
 	if err := s.prepare(ctx, false); err != nil {
 		return err

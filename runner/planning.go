@@ -212,12 +212,15 @@ func (s *session) guards(pl *plan.Plan) []plan.Guard {
 // move the state underneath).
 func Plan(ctx context.Context, p *pipelines.Pipeline, opts Options) (*plan.Plan, error) {
 	s := newSession(p, opts)
-	defer s.close()
 	unlock, err := s.store.Lock(state.Holder{PID: pid(), Host: host(), RunID: "plan", StartedAt: time.Now().UTC()})
 	if err != nil {
+		s.close()
 		return nil, err
 	}
+	// Deferred calls run last first: the state is closed before the lock is released, so the run that takes
+	// the lock next never finds the state file still open by this plan.
 	defer unlock()
+	defer s.close()
 	if err := s.prepare(ctx, true); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,6 @@
 // Package failpoint kills (or holds) the process at a named point of an apply, for the crash and lock tests.
 //
-// It owns the POSSYNC_FAILPOINT and POSSYNC_FAILPOINT_RELEASE variables and nothing else; it may not touch
+// It owns the POSSYNC_FAILPOINT, POSSYNC_FAILPOINT_RELEASE and POSSYNC_FAILPOINT_HELD variables and nothing else; it may not touch
 // state, DuckDB or any stage's data.
 package failpoint
 
@@ -48,10 +48,20 @@ func Hit(name string) {
 // it waits until that file exists (the lock tests create it once they have checked what they wanted while
 // the run held its lock), then returns so the run goes on. It gives up waiting after ten minutes so a test
 // that died never leaves a process behind forever. It reports whether the failpoint was a hold.
+//
+// With POSSYNC_FAILPOINT_HELD naming a file too, it first creates that file holding the process id, so a
+// test knows the process has reached the point (and holds whatever it holds there, e.g. a lock in a shared
+// database) without polling the state.
 func hold() bool {
 	path := os.Getenv("POSSYNC_FAILPOINT_RELEASE")
 	if path == "" {
 		return false
+	}
+	if held := os.Getenv("POSSYNC_FAILPOINT_HELD"); held != "" {
+		tmp := held + ".tmp"
+		if os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644) == nil {
+			_ = os.Rename(tmp, held) // whole or absent for a reader
+		}
 	}
 	deadline := time.Now().Add(10 * time.Minute)
 	for time.Now().Before(deadline) {
