@@ -97,9 +97,17 @@ type LockLostError struct {
 	Fence, Current int64
 	// Reason says what was found.
 	Reason string
+	// Disconnected is set when the state database's connection itself was lost during the write, so the
+	// fence could not be read: the write may or may not have reached the database before the connection
+	// ended, and the next run (which settles this run's intents) finds out which.
+	Disconnected bool
 }
 
 func (e *LockLostError) Error() string {
+	if e.Disconnected {
+		return fmt.Sprintf("pipeline %q: this run lost its connection to the state database (%s; fencing token %d): "+
+			"the next run settles what this run sent", e.Pipeline, e.Reason, e.Fence)
+	}
 	return fmt.Sprintf("pipeline %q: this run lost its lock (%s; fencing token %d, current %d): nothing of this commit was recorded",
 		e.Pipeline, e.Reason, e.Fence, e.Current)
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/possync/possync/spec"
 )
@@ -838,9 +839,25 @@ func (s *PgStore) write(ctx context.Context, what string, fence int64, alive boo
 		return f(tx)
 	})
 	if err != nil {
+		var lost *LockLostError
+		if !errors.As(err, &lost) && ctx.Err() == nil && connectionLost(c, err) {
+			// The session was terminated or the network cut: a partitioned worker must exit like one that
+			// lost its lock (75, retry later), never as a plain failure.
+			err = &LockLostError{Pipeline: s.pipeline, Fence: fence, Reason: s.redact.Redact(err.Error()), Disconnected: true}
+		}
 		return s.errf(err, "postgres state %s: %s", s, what)
 	}
 	return nil
+}
+
+// connectionLost reports whether err ended c's session: the server terminated it (SQLSTATE class 57,
+// operator intervention: pg_terminate_backend, a shutdown) or the connection is closed (network).
+func connectionLost(c *pgx.Conn, err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && strings.HasPrefix(pe.Code, "57") {
+		return true
+	}
+	return c.IsClosed()
 }
 
 // Snapshot implements Store.
