@@ -41,24 +41,24 @@ func WriteText(w io.Writer, p *Plan, o TextOptions) error {
 	tw.printf("%s for pipeline %s (merchant %s)\n", tw.bold("Plan"), p.Pipeline.Name, p.Pipeline.Merchant)
 	tw.printf("  evaluated at %s\n", p.EvaluatedAt.Format("2006-01-02T15:04:05Z07:00"))
 	for _, in := range p.Inputs {
-		tw.printf("  input %-12s %s records (%s, %s)\n", in.Name, group(in.Records), in.Type, in.Mode)
+		tw.printf("  input %-12s %s records (%s, %s)\n", in.Name, Thousands(in.Records), in.Type, in.Mode)
 	}
 	if p.State.Serial == 0 {
 		tw.printf("  state: empty (first apply)\n")
 	} else {
-		tw.printf("  state: %s records, serial %d\n", group(p.State.Records), p.State.Serial)
+		tw.printf("  state: %s records, serial %d\n", Thousands(p.State.Records), p.State.Serial)
 	}
 	tw.printf("\n")
 	s := p.Summary
 	if s.Total() == 0 {
-		tw.printf("%s %s records up to date.\n", tw.bold("No changes."), group(s.Unchanged))
+		tw.printf("%s %s records up to date.\n", tw.bold("No changes."), Thousands(s.Unchanged))
 		if p.Shortcut != "" {
 			tw.printf("  (%s; --full-plan computes it)\n", p.Shortcut)
 		}
 	} else {
 		tw.printf("%s %s to create, %s to update, %s to deactivate, %s to delete, %s unchanged.\n",
-			tw.bold("Plan:"), group(int64(s.Create)), group(int64(s.Update)), group(int64(s.Deactivate)),
-			group(int64(s.Delete)), group(s.Unchanged))
+			tw.bold("Plan:"), Thousands(int64(s.Create)), Thousands(int64(s.Update)), Thousands(int64(s.Deactivate)),
+			Thousands(int64(s.Delete)), Thousands(s.Unchanged))
 	}
 	if p.Estimate != nil && s.Total() > 0 {
 		tw.printf("Cost: %s\n", p.Estimate.Note)
@@ -119,7 +119,7 @@ func WriteText(w io.Writer, p *Plan, o TextOptions) error {
 	}
 	for i, c := range p.Changes {
 		if o.Limit > 0 && i >= o.Limit {
-			tw.printf("\n... and %s more changes (--limit 0 shows all)\n", group(int64(len(p.Changes)-i)))
+			tw.printf("\n... and %s more changes (--limit 0 shows all)\n", Thousands(int64(len(p.Changes)-i)))
 			break
 		}
 		sy := symbols[c.Action]
@@ -192,8 +192,8 @@ func formatJSON(v any) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// group formats n with thousands separators.
-func group(n int64) string {
+// Thousands formats n with thousands separators (-1,234,567), as plans show counts.
+func Thousands(n int64) string {
 	s := fmt.Sprint(n)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")

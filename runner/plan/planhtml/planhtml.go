@@ -579,7 +579,7 @@ func stamp(t time.Time) string {
 	return t.Format(time.RFC3339)
 }
 
-// group formats n with thousands separators.
+// group formats n (an int or int64) with thousands separators.
 func group(n any) string {
 	var v int64
 	switch x := n.(type) {
@@ -588,20 +588,7 @@ func group(n any) string {
 	case int64:
 		v = x
 	}
-	s := fmt.Sprint(v)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
+	return plan.Thousands(v)
 }
 
 func trimFloat(f float64) string {
