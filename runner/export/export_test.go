@@ -38,7 +38,7 @@ func exec(t *testing.T, db *engine.DB, q string) {
 type logs []string
 
 func (l *logs) logf(format string, args ...any) { *l = append(*l, fmt.Sprintf(format, args...)) }
-func (l logs) String() string                    { return strings.Join(l, "\n") }
+func (l logs) String() string                   { return strings.Join(l, "\n") }
 
 func read(t *testing.T, path string) []byte {
 	t.Helper()
