@@ -113,6 +113,10 @@ func TestFilterMapSQL(t *testing.T) {
 	if err != nil || len(diags) > 0 {
 		t.Fatalf("Run: %v %v", diags, err)
 	}
+	// filter and map state themselves as DuckDB queries; sql is one.
+	if got := strings.Join(out.Pushed, ","); got != "in_stock,priced" {
+		t.Errorf("Pushed = %q, want in_stock,priced", got)
+	}
 	if out.Desired != "desired" {
 		t.Errorf("Desired = %q", out.Desired)
 	}
@@ -177,7 +181,7 @@ func TestRowErrorNamesStepAndRecord(t *testing.T) {
 		t.Fatalf("no error (diags %v)", diags)
 	}
 	msg := err.Error()
-	for _, want := range []string{"transform plus_one (", "p.yaml:", "C", "NULL"} {
+	for _, want := range []string{"transform plus_one (p.yaml:18:5): sku=C: field next:", "NULL"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q lacks %q", msg, want)
 		}
