@@ -261,3 +261,42 @@ func TestCancelledContextStopsTheSteps(t *testing.T) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 }
+
+// TestBatchPathCoversEveryRow: a map that cannot be stated in SQL runs over Arrow batches, in chunks of
+// ChunkRows claimed by parallel workers; every input row is transformed exactly once.
+func TestBatchPathCoversEveryRow(t *testing.T) {
+	db, in := setup(t, `  - type: map
+    name: tagged
+    fields:
+      sku: sku
+      tag: repeat(sku, 2)
+`)
+	ctx := context.Background()
+	n := 2*steps.ChunkRows + 1234
+	if err := db.Exec(ctx, `CREATE OR REPLACE TABLE items AS SELECT 'k' || i AS sku, 'n' AS name, i AS qty, 1.5 AS price FROM range(?) t(i)`, n); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := db.SchemaOf(ctx, "items")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Schemas["items"] = sch
+	out, diags, err := steps.Run(ctx, db, in)
+	if err != nil || len(diags) > 0 {
+		t.Fatalf("Run: %v %v", diags, err)
+	}
+	if len(out.Pushed) != 0 {
+		t.Fatalf("Pushed = %v: the test needs the batch path", out.Pushed)
+	}
+	got, err := db.Count(ctx, `SELECT count(*) FROM tagged`)
+	if err != nil || got != int64(n) {
+		t.Errorf("rows = %d, %v; want %d", got, err, n)
+	}
+	// The same rows as DuckDB's own repeat, each once.
+	diff, err := db.Count(ctx, `SELECT count(*) FROM (
+		(SELECT sku, tag FROM tagged EXCEPT ALL SELECT sku, repeat(sku, 2) FROM items)
+		UNION ALL (SELECT sku, repeat(sku, 2) FROM items EXCEPT ALL SELECT sku, tag FROM tagged))`)
+	if err != nil || diff != 0 {
+		t.Errorf("rows differing from the expected: %d, %v", diff, err)
+	}
+}
