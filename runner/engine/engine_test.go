@@ -325,3 +325,65 @@ func TestSourceReader(t *testing.T) {
 		t.Errorf("schema mismatch: SourceErr = %v", sr.SourceErr())
 	}
 }
+
+// TestViewsAndWorker: ExecWithView and WithView expose a reader's rows to one statement only; a Worker sees
+// the session's tables through a connection of its own.
+func TestViewsAndWorker(t *testing.T) {
+	ctx := context.Background()
+	d := openDB(t)
+	sch := arrow.NewSchema([]arrow.Field{{Name: "k", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	batch := func(vals ...int64) arrow.RecordBatch {
+		b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
+		defer b.Release()
+		b.Field(0).(*array.Int64Builder).AppendValues(vals, nil)
+		return b.NewRecordBatch()
+	}
+	if err := d.Exec(ctx, "CREATE TABLE t AS SELECT i AS k FROM range(10) r(i)"); err != nil {
+		t.Fatal(err)
+	}
+	rr := NewSliceReader(sch, batch(2, 4), batch(6))
+	if err := d.ExecWithView(ctx, "gone keys", rr, `DELETE FROM t WHERE k IN (SELECT k FROM "gone keys")`); err != nil {
+		t.Fatal(err)
+	}
+	rr.Release()
+	if got := rowsOf(t, d, "SELECT k FROM t ORDER BY k"); strings.Join(got, ",") != "0,1,3,5,7,8,9" {
+		t.Errorf("after ExecWithView = %v", got)
+	}
+	// The view is gone with its statement (reading it after its stream was freed crashed the process).
+	if _, err := d.Count(ctx, `SELECT count(*) FROM "gone keys"`); err == nil {
+		t.Error("the view outlived its statement")
+	}
+	rr = NewSliceReader(sch, batch(100))
+	if err := d.WithView("extra", rr, func() error { return d.Exec(ctx, "INSERT INTO t SELECT k FROM extra") }); err != nil {
+		t.Fatal(err)
+	}
+	rr.Release()
+	if _, err := d.Count(ctx, `SELECT count(*) FROM extra`); err == nil {
+		t.Error("the WithView view outlived fn")
+	}
+	if _, err := d.Count(ctx, "SELECT count(*) FROM "+Ident("__view_t")); err != nil {
+		// Load's view: t was made by Exec, so there is none; load one and check it is dropped too.
+		if err := d.LoadBatch(ctx, "loaded", batch(1)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Count(ctx, "SELECT count(*) FROM "+Ident("__view_loaded")); err == nil {
+			t.Error("Load's view outlived the load")
+		}
+	}
+
+	w, err := d.Worker(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var sum int64
+	err = w.Query(ctx, "SELECT k FROM t", func(b arrow.RecordBatch) error {
+		for _, v := range b.Column(0).(*array.Int64).Int64Values() {
+			sum += v
+		}
+		return nil
+	})
+	if err != nil || sum != 0+1+3+5+7+8+9+100 {
+		t.Errorf("worker sum = %d, %v", sum, err)
+	}
+}
