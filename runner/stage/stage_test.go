@@ -320,3 +320,47 @@ func TestChangesOverlayStoredRecords(t *testing.T) {
 		t.Errorf("keyless changes: %v", err)
 	}
 }
+
+// TestOtherFileLayoutsMatchArrowRead: a headerless CSV (columns in declared order), a TSV and JSON lines
+// read the same rows as the Arrow read.
+func TestOtherFileLayoutsMatchArrowRead(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	if _, err := Run(ctx, db, Input{Name: "arrow", Type: "fake", Source: &batchSource{recs: items}}); err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := Fingerprint(ctx, db, "arrow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name, file, body string
+		scan             connectors.Scan
+	}{
+		{"headerless csv", "a.csv", "B-2,\"Bell \"\"ding\"\"\",-1,7.25,false\nA-1,\"Helmet, red\",3,49.5,true\nC-3,NULL,NULL,NULL,NULL\n",
+			connectors.Scan{Format: "csv", NullString: "NULL"}},
+		{"tsv", "a.tsv", "active\tsku\tname\tqty\tprice\ntrue\tA-1\tHelmet, red\t3\t49.5\nfalse\tB-2\t\"Bell \"\"ding\"\"\"\t-1\t7.25\n\tC-3\t\t\t\n",
+			connectors.Scan{Format: "tsv", Header: true}},
+		{"jsonl", "a.jsonl", `{"sku":"A-1","name":"Helmet, red","qty":3,"price":49.5,"active":true}` + "\n" +
+			`{"sku":"B-2","name":"Bell \"ding\"","qty":-1,"price":7.25,"active":false}` + "\n" + `{"sku":"C-3"}` + "\n",
+			connectors.Scan{Format: "jsonl"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, c.file)
+			if err := os.WriteFile(path, []byte(c.body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c.scan.Paths = []string{path}
+			if _, err := Run(ctx, db, Input{Name: "f", Type: "file", Source: &fileSource{scan: c.scan}}); err != nil {
+				t.Fatal(err)
+			}
+			if got := rows(t, db, "f"); strings.Join(got, "\n") != strings.Join(wantItems, "\n") {
+				t.Errorf("rows =\n%s", strings.Join(got, "\n"))
+			}
+			if fp, _, _ := Fingerprint(ctx, db, "f"); fp != want {
+				t.Errorf("content fingerprint %s, Arrow read's %s", fp, want)
+			}
+		})
+	}
+}
