@@ -177,7 +177,7 @@ func (d *DB) Query(ctx context.Context, q string, fn func(arrow.RecordBatch) err
 // state afterwards: DuckDB flattens a reader's error into a generic scan failure).
 func (d *DB) Load(ctx context.Context, table string, rr array.RecordReader) error {
 	view := "__view_" + table
-	release, err := d.arrow.RegisterView(rr, view)
+	release, err := d.registerView(rr, view)
 	if err != nil {
 		return err
 	}
@@ -185,10 +185,24 @@ func (d *DB) Load(ctx context.Context, table string, rr array.RecordReader) erro
 	return d.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM %s", Ident(table), Ident(view)))
 }
 
+// registerView makes rr's rows visible as the view named view until release, which drops the view before
+// releasing rr's stream: DuckDB keeps an Arrow scan's view in the catalog, and a statement reading it after
+// the stream was freed would crash the process.
+func (d *DB) registerView(rr array.RecordReader, view string) (release func(), err error) {
+	rel, err := d.arrow.RegisterView(rr, view)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		_ = d.Exec(context.Background(), "DROP VIEW IF EXISTS "+Ident(view))
+		rel()
+	}, nil
+}
+
 // ExecWithView runs statement q while the rows of rr are visible as the view named view (DuckDB's Arrow
 // scan), e.g. to join a small Go-built list into a statement without materialising it as a table first.
 func (d *DB) ExecWithView(ctx context.Context, view string, rr array.RecordReader, q string) error {
-	release, err := d.arrow.RegisterView(rr, view)
+	release, err := d.registerView(rr, view)
 	if err != nil {
 		return err
 	}
@@ -200,7 +214,7 @@ func (d *DB) ExecWithView(ctx context.Context, view string, rr array.RecordReade
 // (DuckDB's Arrow scan), for a statement fn runs there that reads them once (an INSERT ... SELECT by the
 // state store), so that they are not first copied into a table.
 func (d *DB) WithView(view string, rr array.RecordReader, fn func() error) error {
-	release, err := d.arrow.RegisterView(rr, view)
+	release, err := d.registerView(rr, view)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,302 @@
+package steps_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	_ "github.com/possync/possync/connectors/file"
+	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/steps"
+	"github.com/possync/possync/spec"
+	"github.com/possync/possync/transforms"
+	_ "github.com/possync/possync/transforms/all"
+)
+
+const pipelineHead = `version: 1
+name: steps-test
+merchant: m
+key: sku
+sources:
+  items:
+    type: file
+    path: items.csv
+    columns:
+      - {name: sku, type: string}
+      - {name: name, type: string}
+      - {name: qty, type: int}
+      - {name: price, type: float}
+sink:
+  type: file
+  path: out.csv
+transforms:
+`
+
+var itemSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "sku", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "qty", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	{Name: "price", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+}, nil)
+
+var items = []record.Record{
+	{"sku": "A", "name": "helmet", "qty": int64(3), "price": 10.5},
+	{"sku": "B", "name": "bell", "qty": int64(0), "price": 4.0},
+	{"sku": "C", "name": "lock", "qty": int64(7), "price": nil},
+	{"sku": "D", "name": "pump", "qty": int64(1), "price": 20.0},
+}
+
+// setup parses a pipeline of the given transforms and loads items as its source "items".
+func setup(t *testing.T, transforms string) (*engine.DB, steps.Input) {
+	t.Helper()
+	p, diags := pipelines.Parse("p.yaml", []byte(pipelineHead+transforms), pipelines.Options{LookupEnv: func(string) (string, bool) { return "", false }})
+	if diags.HasErrors() {
+		t.Fatalf("parse: %v", diags)
+	}
+	ctx := context.Background()
+	db, err := engine.Open(ctx, engine.Options{TempDir: t.TempDir() + "/tmp", Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	if err := db.LoadRecords(ctx, "items", itemSchema, items); err != nil {
+		t.Fatal(err)
+	}
+	return db, steps.Input{
+		Steps: p.Transforms, First: "items", Schemas: map[string]*arrow.Schema{"items": itemSchema}, Key: p.Key,
+		Now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Location: time.UTC, Dir: t.TempDir(),
+	}
+}
+
+func rows(t *testing.T, db *engine.DB, q string) []string {
+	t.Helper()
+	rs, err := db.Rows(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	var out []string
+	for rs.Next() {
+		var s string
+		if err := rs.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestFilterMapSQL(t *testing.T) {
+	db, in := setup(t, `  - type: filter
+    name: in_stock
+    expr: qty > 0
+  - type: map
+    name: priced
+    fields:
+      sku: sku
+      label: name
+      double: "price == nil ? -1.0 : price * 2"
+  - type: sql
+    name: desired
+    query: |
+      SELECT sku, upper(label) AS label, double FROM priced WHERE sku <> 'D'
+`)
+	var ran []string
+	in.Ran = func(_ context.Context, st *pipelines.Step, input, table string) { ran = append(ran, input+">"+table) }
+	out, diags, err := steps.Run(context.Background(), db, in)
+	if err != nil || len(diags) > 0 {
+		t.Fatalf("Run: %v %v", diags, err)
+	}
+	// filter and map state themselves as DuckDB queries; sql is one.
+	if got := strings.Join(out.Pushed, ","); got != "in_stock,priced" {
+		t.Errorf("Pushed = %q, want in_stock,priced", got)
+	}
+	if out.Desired != "desired" {
+		t.Errorf("Desired = %q", out.Desired)
+	}
+	if got := strings.Join(ran, " "); got != "items>in_stock in_stock>priced priced>desired" {
+		t.Errorf("steps ran %s", got)
+	}
+	got := rows(t, db, `SELECT concat_ws('|', sku, label, double::VARCHAR) FROM desired ORDER BY sku`)
+	if want := []string{"A|HELMET|21.0", "C|LOCK|-1.0"}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("desired rows = %q, want %q", got, want)
+	}
+	// Every step's output is a table of its own, and its schema is recorded for later steps.
+	if got := rows(t, db, `SELECT string_agg(sku, ',' ORDER BY sku) FROM in_stock`); got[0] != "A,C,D" {
+		t.Errorf("in_stock = %v", got)
+	}
+	for _, name := range []string{"in_stock", "priced", "desired"} {
+		if in.Schemas[name] == nil {
+			t.Errorf("no schema recorded for %s", name)
+		}
+	}
+	if f := in.Schemas["priced"]; strings.Join(engine.FieldNames(f), ",") != "sku,label,double" {
+		t.Errorf("priced fields = %v", engine.FieldNames(f))
+	}
+}
+
+// TestUnnamedStepsChain: steps without names write tables of their own and read the previous one's.
+func TestUnnamedStepsChain(t *testing.T) {
+	db, in := setup(t, `  - type: filter
+    expr: qty >= 1
+  - type: filter
+    expr: price != nil && price > 15
+`)
+	out, diags, err := steps.Run(context.Background(), db, in)
+	if err != nil || len(diags) > 0 {
+		t.Fatalf("Run: %v %v", diags, err)
+	}
+	if out.Desired != "__step_1" {
+		t.Errorf("Desired = %q", out.Desired)
+	}
+	if got := rows(t, db, `SELECT string_agg(sku, ',' ORDER BY sku) FROM `+out.Desired); got[0] != "D" {
+		t.Errorf("rows = %v", got)
+	}
+}
+
+func TestNoStepsDesiredIsFirst(t *testing.T) {
+	db, in := setup(t, "  []\n")
+	out, diags, err := steps.Run(context.Background(), db, in)
+	if err != nil || len(diags) > 0 || out.Desired != "items" {
+		t.Errorf("no steps: %+v %v %v", out, diags, err)
+	}
+}
+
+// TestRowErrorNamesStepAndRecord: a row function failing names the step, its position and the record's key.
+func TestRowErrorNamesStepAndRecord(t *testing.T) {
+	db, in := setup(t, `  - type: map
+    name: plus_one
+    fields:
+      sku: sku
+      next: price + 1
+`)
+	_, diags, err := steps.Run(context.Background(), db, in)
+	if err == nil {
+		t.Fatalf("no error (diags %v)", diags)
+	}
+	msg := err.Error()
+	for _, want := range []string{"transform plus_one (p.yaml:18:5): sku=C: field next:", "NULL"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
+		}
+	}
+}
+
+// TestSQLErrorIsPositioned: a SQL step naming an unknown column is a diagnostic at the query's own line.
+func TestSQLErrorIsPositioned(t *testing.T) {
+	db, in := setup(t, `  - type: sql
+    name: bad_sql
+    query: |
+      SELECT sku,
+             no_such_column
+      FROM items
+`)
+	out, diags, err := steps.Run(context.Background(), db, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(diags) != 1 {
+		t.Fatalf("diags = %v", diags)
+	}
+	d := diags[0]
+	if d.Code != spec.CodeSQLError || d.Severity != spec.Error || !strings.Contains(d.Message, "no_such_column") {
+		t.Errorf("diagnostic = %+v", d)
+	}
+	// The query starts on line 21 of the file; the unknown column is on its second line, column 14.
+	if d.Pos.File != "p.yaml" || d.Pos.Line != 22 || d.Pos.Col != 14 {
+		t.Errorf("diagnostic at %+v, want p.yaml:22:14", d.Pos)
+	}
+	if out.Desired != "" {
+		t.Errorf("Desired = %q after a failed step", out.Desired)
+	}
+}
+
+func TestUnknownFieldIsDiagnosedAtTheStep(t *testing.T) {
+	db, in := setup(t, `  - type: filter
+    name: f
+    expr: nope > 1
+`)
+	_, diags, err := steps.Run(context.Background(), db, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(diags) != 1 || !strings.Contains(diags[0].Error(), "nope") || diags[0].Pos.File != "p.yaml" {
+		t.Errorf("diags = %v", diags)
+	}
+}
+
+func TestBuiltErrorStopsTheRun(t *testing.T) {
+	db, in := setup(t, `  - type: filter
+    expr: qty > 0
+`)
+	boom := errors.New("no _applied")
+	calls := 0
+	in.Built = func(_ context.Context, tr transforms.Transform) error {
+		calls++
+		if tr != nil {
+			return boom
+		}
+		return nil
+	}
+	_, _, err := steps.Run(context.Background(), db, in)
+	if !errors.Is(err, boom) || calls != 2 {
+		t.Errorf("err = %v after %d calls", err, calls)
+	}
+}
+
+func TestCancelledContextStopsTheSteps(t *testing.T) {
+	db, in := setup(t, `  - type: map
+    fields:
+      sku: sku
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := steps.Run(ctx, db, in); !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}
+
+// TestBatchPathCoversEveryRow: a map that cannot be stated in SQL runs over Arrow batches, in chunks of
+// ChunkRows claimed by parallel workers; every input row is transformed exactly once.
+func TestBatchPathCoversEveryRow(t *testing.T) {
+	db, in := setup(t, `  - type: map
+    name: tagged
+    fields:
+      sku: sku
+      tag: repeat(sku, 2)
+`)
+	ctx := context.Background()
+	n := 2*steps.ChunkRows + 1234
+	if err := db.Exec(ctx, `CREATE OR REPLACE TABLE items AS SELECT 'k' || i AS sku, 'n' AS name, i AS qty, 1.5 AS price FROM range(?) t(i)`, n); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := db.SchemaOf(ctx, "items")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Schemas["items"] = sch
+	out, diags, err := steps.Run(ctx, db, in)
+	if err != nil || len(diags) > 0 {
+		t.Fatalf("Run: %v %v", diags, err)
+	}
+	if len(out.Pushed) != 0 {
+		t.Fatalf("Pushed = %v: the test needs the batch path", out.Pushed)
+	}
+	got, err := db.Count(ctx, `SELECT count(*) FROM tagged`)
+	if err != nil || got != int64(n) {
+		t.Errorf("rows = %d, %v; want %d", got, err, n)
+	}
+	// The same rows as DuckDB's own repeat, each once.
+	diff, err := db.Count(ctx, `SELECT count(*) FROM (
+		(SELECT sku, tag FROM tagged EXCEPT ALL SELECT sku, repeat(sku, 2) FROM items)
+		UNION ALL (SELECT sku, repeat(sku, 2) FROM items EXCEPT ALL SELECT sku, tag FROM tagged))`)
+	if err != nil || diff != 0 {
+		t.Errorf("rows differing from the expected: %d, %v", diff, err)
+	}
+}
