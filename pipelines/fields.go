@@ -42,9 +42,7 @@ var (
 			Description: "Folder of the state database and lock file (default: $POSSYNC_STATE_DIR, else .possync). " +
 				"A relative path is relative to the working directory."},
 		{Name: "memory_limit", Type: spec.TypeString, Example: "512MB",
-			Description: "Memory cap of the staging database, e.g. 512MB or 2GiB; past it, it spills to disk " +
-				"(dir/tmp). Default: a quarter of RAM, at most 256MiB (a first sync of 1M records then peaks " +
-				"near 740 MiB); a larger cap trades memory for speed."},
+			Description: "Memory cap of the staging database, e.g. 512MB or 2GiB; past it, it spills to disk."},
 		{Name: "threads", Type: spec.TypeInt, Default: 0,
 			Description: "Threads of the staging database; 0 means one per core."},
 		{Name: "backend", Type: spec.TypeString, Example: "local",
