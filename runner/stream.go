@@ -40,6 +40,9 @@ func (c *changeIDs) at(seq int64) (string, error) {
 	return string(c.buf[seq*int64(c.width) : (seq+1)*int64(c.width)]), nil
 }
 
+// hashChunk is how many changes the streamed hash pass reads per query.
+var hashChunk int64 = 50_000
+
 // hashStreamed returns the hash of pl with the diff's changes, read in one pass, and keeps their IDs in
 // s.ids. The changes must be numbered 0..total-1 in apply order (diff.Table's __seq).
 func (s *session) hashStreamed(ctx context.Context, pl *plan.Plan) (string, error) {
@@ -48,17 +51,29 @@ func (s *session) hashStreamed(ctx context.Context, pl *plan.Plan) (string, erro
 	var pc plan.Change
 	next := int64(0)
 	h, err := pl.HashOf(func(yield func(*plan.Change) error) error {
-		return diff.EachReused(ctx, s.d, s.ds, 0, total, func(c *diff.Change) error {
-			if c.Seq != next {
-				return fmt.Errorf("diff: change numbered %d where %d was expected", c.Seq, next)
-			}
-			next++
-			s.ds.PlanChangeInto(c, s.planned, &pc)
-			if err := ids.add(pc.ID); err != nil {
+		// One query per hashChunk changes: DuckDB materialises a query's whole result (outside its memory
+		// limit) before the first row reaches Go, so one ordered read of a 1M-row diff held the whole diff a
+		// second time (issue #15). Each chunk is a range of __seq, in order.
+		for lo := int64(0); lo < total; lo += hashChunk {
+			err := diff.EachReused(ctx, s.d, s.ds, lo, min(lo+hashChunk, total), func(c *diff.Change) error {
+				if c.Seq != next {
+					return fmt.Errorf("diff: change numbered %d where %d was expected", c.Seq, next)
+				}
+				next++
+				s.ds.PlanChangeInto(c, s.planned, &pc)
+				if err := ids.add(pc.ID); err != nil {
+					return err
+				}
+				return yield(&pc)
+			})
+			if err != nil {
 				return err
 			}
-			return yield(&pc)
-		})
+		}
+		if next != total {
+			return fmt.Errorf("diff: %d changes read for a summary of %d", next, total)
+		}
+		return nil
 	})
 	if err != nil {
 		return "", err
