@@ -143,12 +143,25 @@ bench-check:
 ## fuzz: run every fuzz target of FUZZ_TARGETS for FUZZTIME each (e.g. make fuzz FUZZTIME=10m). A crash
 ## stops the loop; Go writes the failing input under the package's testdata/fuzz/<target>/, where the
 ## plain `go test` then replays it: commit it with the fix as a regression test.
+##
+## Go 1.26's fuzz coordinator can fail a target with a bare "context deadline exceeded" when -fuzztime ends
+## while a worker is mid-call (go.dev/issue/75804, fixed in Go 1.27): no input is wrong then, and none is
+## written. Such a run is reported as that flake and the loop goes on; any other failure, and every run that
+## writes a failing input to testdata/fuzz/, stops it.
 fuzz:
-	@for t in $(FUZZ_TARGETS); do \
+	@log="$$(mktemp)"; trap 'rm -f "$$log"' EXIT; \
+	for t in $(FUZZ_TARGETS); do \
 	  pkg="$${t%%:*}"; fn="$${t##*:}"; start=$$(date +%s); \
 	  echo "==> $$fn in $$pkg for $(FUZZTIME)"; \
-	  $(GO) test -tags $(TAGS) -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) \
-	    -fuzzminimizetime $(FUZZ_MINIMIZE) -parallel $(FUZZ_PARALLEL) "$$pkg"; \
+	  if ! $(GO) test -tags $(TAGS) -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) \
+	    -fuzzminimizetime $(FUZZ_MINIMIZE) -parallel $(FUZZ_PARALLEL) "$$pkg" 2>&1 | tee "$$log"; then \
+	    if grep -q 'context deadline exceeded' "$$log" && ! grep -q 'Failing input written' "$$log" && \
+	       ! grep -qE '^\s+(panic|[a-z_]+_test\.go:[0-9]+)' "$$log"; then \
+	      echo "    $$fn: the fuzz coordinator's deadline race (go.dev/issue/75804), not a failing input: going on"; \
+	    else \
+	      exit 1; \
+	    fi; \
+	  fi; \
 	  echo "    $$fn: $$(( $$(date +%s) - start ))s"; \
 	done
 
