@@ -35,17 +35,8 @@ func WriteDocs(w io.Writer, c *spec.Component) error {
 			b.WriteString("  " + line + "\n")
 		}
 	}
-	typ := typeField
-	typ.Description = fmt.Sprintf("Must be `%s`.", c.Name)
-	fields := []spec.Field{typ}
-	if c.Kind == spec.KindTransform {
-		fields = append(fields, nameField)
-		if c.Name != sqlType { // a sql step reads the relations its query names
-			fields = append(fields, inputField)
-		}
-	}
 	b.WriteString("\nFIELDS\n")
-	writeTable(&b, fieldRows(append(fields, c.Fields...), ""))
+	writeTable(&b, fieldRows(docFields(c), ""))
 	if ex := strings.TrimRight(c.Example, "\n "); ex != "" {
 		b.WriteString("\nEXAMPLE\n")
 		for _, line := range strings.Split(ex, "\n") {
@@ -261,4 +252,20 @@ func wrap(text string, width int) []string {
 		lines = append(lines, cur)
 	}
 	return lines
+}
+
+// docFields are the fields a component's docs list: the reserved keys of its block (`type`, and for a
+// transform `name` and, but for sql, `input`), then the component's own. Both the text docs and the Markdown
+// pages use it.
+func docFields(c *spec.Component) []spec.Field {
+	typ := typeField
+	typ.Description = fmt.Sprintf("Must be `%s`.", c.Name)
+	fields := []spec.Field{typ}
+	if c.Kind == spec.KindTransform {
+		fields = append(fields, nameField)
+		if c.Name != sqlType { // a sql step reads the relations its query names
+			fields = append(fields, inputField)
+		}
+	}
+	return append(fields, c.Fields...)
 }

@@ -68,17 +68,8 @@ func markdownComponent(c *spec.Component) []byte {
 			fmt.Fprintf(&b, "\n%s\n", strings.Join(strings.Fields(para), " "))
 		}
 	}
-	typ := typeField
-	typ.Description = fmt.Sprintf("Must be `%s`.", c.Name)
-	fields := []spec.Field{typ}
-	if c.Kind == spec.KindTransform {
-		fields = append(fields, nameField)
-		if c.Name != sqlType { // a sql step reads the relations its query names
-			fields = append(fields, inputField)
-		}
-	}
 	b.WriteString("\n## Fields\n\n| Field | Type | Required | Default | Description |\n|---|---|---|---|---|\n")
-	for _, r := range markdownRows(append(fields, c.Fields...), "") {
+	for _, r := range markdownRows(docFields(c), "") {
 		b.WriteString(r)
 	}
 	if ex := strings.TrimRight(c.Example, "\n "); ex != "" {
