@@ -223,14 +223,6 @@ func sameKey(key []string, want record.Record, got map[string]any) bool {
 	return true
 }
 
-func formatKey(key []string, r record.Record) string {
-	parts := make([]string, len(key))
-	for i, f := range key {
-		parts[i] = f + "=" + connectors.FormatValue(r[f])
-	}
-	return strings.Join(parts, ",")
-}
-
 func showMap(m map[string]any) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -258,7 +250,7 @@ func compareRows(key []string, want []map[string]any, all bool, d *runner.Desire
 			failures = append(failures, Failure{Section: "rows", Message: fmt.Sprintf("expected row %d: %v", i+1, err)})
 			continue
 		}
-		ks := formatKey(key, k)
+		ks := connectors.FormatKey(key, k)
 		j := slices.IndexFunc(got, func(r record.Record) bool { return sameKey(key, k, r) })
 		for j >= 0 && used[j] { // a duplicate key: the next record with it
 			next := slices.IndexFunc(got[j+1:], func(r record.Record) bool { return sameKey(key, k, r) })
@@ -278,7 +270,7 @@ func compareRows(key []string, want []map[string]any, all bool, d *runner.Desire
 	}
 	for j, r := range got {
 		if !used[j] {
-			failures = append(failures, Failure{Section: "rows", Key: formatKey(key, r), Expected: "no row", Got: showRecord(r),
+			failures = append(failures, Failure{Section: "rows", Key: connectors.FormatKey(key, r), Expected: "no row", Got: showRecord(r),
 				Message: "the transforms produced a row the case does not expect"})
 		}
 	}
@@ -338,7 +330,7 @@ func compareActions(key []string, want []Action, got []plan.Change) []Failure {
 			failures = append(failures, Failure{Section: "actions", Message: fmt.Sprintf("expected action %d: %v", i+1, err)})
 			continue
 		}
-		ks := formatKey(key, k)
+		ks := connectors.FormatKey(key, k)
 		j := -1
 		for x := range got {
 			if !used[x] && sameKey(key, k, got[x].Key) {
@@ -377,7 +369,7 @@ func compareActions(key []string, want []Action, got []plan.Change) []Failure {
 	}
 	for j, c := range got {
 		if !used[j] {
-			failures = append(failures, Failure{Section: "actions", Key: formatKey(key, c.Key), Expected: "no change", Got: string(c.Action),
+			failures = append(failures, Failure{Section: "actions", Key: connectors.FormatKey(key, c.Key), Expected: "no change", Got: string(c.Action),
 				Message: fmt.Sprintf("the plan has %s the case does not expect%s", article(string(c.Action)), changedFields(c))})
 		}
 	}
