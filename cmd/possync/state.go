@@ -161,24 +161,9 @@ func cmdStateShow(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		"Show a pipeline's state: lineage, serial, records, columns, the export, pending intents and the last run.", stderr)
 	asJSON := c.fs.Bool("json", false, "print JSON instead of text")
 	c.complete.args = argFiles
-	pos, help, err := c.parse(args, stdout)
-	if help {
-		return 0
-	}
-	if err != nil || len(pos) != 1 {
-		if err == nil {
-			c.usage(stderr)
-		}
-		return 2
-	}
-	p, ok := loadForState("state show", pos[0], stderr)
-	if !ok {
-		return 2
-	}
-	v, err := runner.ReadState(ctx, p.State, p.Name, nil, 1)
-	if err != nil {
-		fmt.Fprintln(stderr, "possync state show:", p.Secrets.Redact(err.Error()))
-		return 1
+	v, code := readPipelineState(ctx, c, args, stdout, stderr, func() int { return 1 })
+	if v == nil {
+		return code
 	}
 	if *asJSON {
 		writeJSON(stdout, v)
@@ -217,30 +202,42 @@ func cmdStateShow(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return 0
 }
 
+// readPipelineState parses the one PIPELINE_FILE argument of c (a `state` subcommand), loads the pipeline and
+// reads its state with up to limit runs of the journal. On -h, a usage error, an invalid pipeline or an
+// unreadable state it has said so and returns nil with the exit code (0, 2, 2, 1).
+func readPipelineState(ctx context.Context, c *command, args []string, stdout, stderr io.Writer, limit func() int) (*runner.StateView, int) {
+	pos, help, err := c.parse(args, stdout)
+	if help {
+		return nil, 0
+	}
+	if err != nil || len(pos) != 1 {
+		if err == nil {
+			c.usage(stderr)
+		}
+		return nil, 2
+	}
+	name := strings.TrimPrefix(c.fs.Name(), "possync ") // "state show"
+	p, ok := loadForState(name, pos[0], stderr)
+	if !ok {
+		return nil, 2
+	}
+	v, err := runner.ReadState(ctx, p.State, p.Name, nil, limit())
+	if err != nil {
+		fmt.Fprintln(stderr, "possync "+name+":", p.Secrets.Redact(err.Error()))
+		return nil, 1
+	}
+	return v, 0
+}
+
 func cmdStateHistory(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := newCommand("state history", "possync state history PIPELINE_FILE [--limit N] [--json]",
 		"List a pipeline's runs, newest first: started, seconds, outcome, serial, changes planned, applied and rejected.", stderr)
 	asJSON := c.fs.Bool("json", false, "print JSON instead of a table")
 	limit := c.fs.Int("limit", 20, "list at most N runs (0 = all)")
 	c.complete.args = argFiles
-	pos, help, err := c.parse(args, stdout)
-	if help {
-		return 0
-	}
-	if err != nil || len(pos) != 1 {
-		if err == nil {
-			c.usage(stderr)
-		}
-		return 2
-	}
-	p, ok := loadForState("state history", pos[0], stderr)
-	if !ok {
-		return 2
-	}
-	v, err := runner.ReadState(ctx, p.State, p.Name, nil, *limit)
-	if err != nil {
-		fmt.Fprintln(stderr, "possync state history:", p.Secrets.Redact(err.Error()))
-		return 1
+	v, code := readPipelineState(ctx, c, args, stdout, stderr, func() int { return *limit })
+	if v == nil {
+		return code
 	}
 	if *asJSON {
 		writeJSON(stdout, v.Runs)
