@@ -8,7 +8,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -97,14 +96,11 @@ func NewSalesSink(cfg spec.Config, env connectors.Env) (*SalesSink, error) {
 	if len(env.Key) > 0 && !slices.Equal(env.Key, []string{order.ColOrderID}) {
 		return nil, fmt.Errorf("the pipeline key is %s; the orders sink needs key: order_id", strings.Join(env.Key, ","))
 	}
-	w := *read.c
+	w := read.versioned(c.APIVersion)
 	if w.Sleep == nil {
 		w.Sleep = httpapi.Sleep
 	}
-	base := *read.c.Base
-	base.Path = path.Join(path.Dir(strings.TrimSuffix(base.Path, "/")), c.APIVersion)
-	w.Base = &base
-	return &SalesSink{cfg: c, pipeline: env.Pipeline, read: read, write: &w}, nil
+	return &SalesSink{cfg: c, pipeline: env.Pipeline, read: read, write: w}, nil
 }
 
 // SetSleep replaces how the sink waits (retry back-offs, Retry-After), for tests and demos.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"path"
 	"slices"
 	"sort"
 	"strconv"
@@ -83,11 +82,7 @@ func NewSalesSource(cfg spec.Config, _ connectors.Env) (*SalesSource, error) {
 	if strings.TrimSpace(c.OrdersPipeline) == "" {
 		return nil, fmt.Errorf("orders_pipeline is required: the name of the pipeline whose retailpos_orders sink created the sales")
 	}
-	w := *read.c
-	base := *read.c.Base
-	base.Path = path.Join(path.Dir(strings.TrimSuffix(base.Path, "/")), c.APIVersion)
-	w.Base = &base
-	return &SalesSource{cfg: c, read: read, write: &w}, nil
+	return &SalesSource{cfg: c, read: read, write: read.versioned(c.APIVersion)}, nil
 }
 
 // SetSleep replaces how the source waits (retry back-offs, Retry-After), for tests and demos.
