@@ -45,7 +45,9 @@ type Config struct {
 
 // Decode copies the configuration into dst, a pointer to a struct whose fields carry `spec:"name"` tags.
 // Supported field types: string, bool, int, int64, float64, time.Duration, Secret, Expr, structs, pointers to
-// structs, slices and maps with string keys of any of these. Fields without a tag are left alone.
+// structs, slices and maps with string keys of any of these. Fields without a tag are left alone, except an
+// embedded (anonymous) struct field without a tag, whose tagged fields are decoded from the same level, as if
+// written in dst itself (several components sharing a group of settings keep their YAML flat).
 func (c Config) Decode(dst any) error {
 	v := reflect.ValueOf(dst)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
@@ -63,6 +65,12 @@ var (
 func decodeStruct(values map[string]any, v reflect.Value, path string) error {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
+		if embeddedStruct(t.Field(i)) {
+			if err := decodeStruct(values, v.Field(i), path); err != nil {
+				return err
+			}
+			continue
+		}
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("spec"), ",")
 		if name == "" || name == "-" {
 			continue
@@ -76,6 +84,13 @@ func decodeStruct(values map[string]any, v reflect.Value, path string) error {
 		}
 	}
 	return nil
+}
+
+// embeddedStruct reports whether sf is an embedded struct field (not a pointer) without a `spec` tag: its
+// tagged fields belong to the enclosing struct's level.
+func embeddedStruct(sf reflect.StructField) bool {
+	_, tagged := sf.Tag.Lookup("spec")
+	return sf.Anonymous && !tagged && sf.Type.Kind() == reflect.Struct
 }
 
 func decodeValue(raw any, v reflect.Value, path string) error {

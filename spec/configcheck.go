@@ -44,21 +44,8 @@ func structType(t reflect.Type) reflect.Type {
 
 func matchStruct(c *Component, prefix string, fields []Field, t reflect.Type) error {
 	tagged := map[string]reflect.StructField{}
-	for i := 0; i < t.NumField(); i++ {
-		sf := t.Field(i)
-		name, opt, _ := strings.Cut(sf.Tag.Get("spec"), ",")
-		if name == "" || name == "-" {
-			continue
-		}
-		if opt == TagShared {
-			if _, declared := FindField(fields, name); !declared {
-				continue // a field of another component sharing this struct
-			}
-		}
-		if _, dup := tagged[name]; dup {
-			return fmt.Errorf("%s %q: config struct %s tags two fields `spec:%q`", c.Kind, c.Name, t, name)
-		}
-		tagged[name] = sf
+	if err := collectTagged(c, fields, t, t, tagged); err != nil {
+		return err
 	}
 	for i := range fields {
 		f := &fields[i]
@@ -77,6 +64,34 @@ func matchStruct(c *Component, prefix string, fields []Field, t reflect.Type) er
 			return fmt.Errorf("%s %q: config field %s.%s is tagged `spec:%q`, which is not a declared field%s",
 				c.Kind, c.Name, t, sf.Name, prefix+name, declHint(name, fields))
 		}
+	}
+	return nil
+}
+
+// collectTagged adds the tagged fields of t to tagged, those of its embedded untagged structs too (Decode
+// reads them from the same level); top is the config struct named in errors.
+func collectTagged(c *Component, fields []Field, top, t reflect.Type, tagged map[string]reflect.StructField) error {
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		if embeddedStruct(sf) {
+			if err := collectTagged(c, fields, top, sf.Type, tagged); err != nil {
+				return err
+			}
+			continue
+		}
+		name, opt, _ := strings.Cut(sf.Tag.Get("spec"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		if opt == TagShared {
+			if _, declared := FindField(fields, name); !declared {
+				continue // a field of another component sharing this struct
+			}
+		}
+		if _, dup := tagged[name]; dup {
+			return fmt.Errorf("%s %q: config struct %s tags two fields `spec:%q`", c.Kind, c.Name, top, name)
+		}
+		tagged[name] = sf
 	}
 	return nil
 }

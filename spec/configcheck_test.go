@@ -32,6 +32,45 @@ var goodFields = []Field{
 	{Name: "labels", Type: TypeMap, Items: &Field{Type: TypeString}},
 }
 
+// connSettings and misspeltConn are groups of settings embedded in config structs (unexported, as the
+// connectors' are).
+type connSettings struct {
+	Host     string `spec:"host"`
+	Password Secret `spec:"password,shared"`
+}
+
+type misspeltConn struct {
+	Host string `spec:"hots"`
+}
+
+// TestDecodeEmbedded decodes the settings of an embedded untagged struct from the same level as the
+// enclosing struct's, and leaves its fields the values have not alone.
+func TestDecodeEmbedded(t *testing.T) {
+	var dst struct {
+		connSettings
+		Port int `spec:"port"`
+	}
+	dst.Host = "default"
+	cfg := Config{Values: map[string]any{"password": NewSecret("pw"), "port": int64(21)}}
+	if err := cfg.Decode(&dst); err != nil {
+		t.Fatal(err)
+	}
+	if dst.Host != "default" || dst.Password.Reveal() != "pw" || dst.Port != 21 {
+		t.Fatalf("decoded host %q, password %q, port %d; want default, pw, 21", dst.Host, dst.Password.Reveal(), dst.Port)
+	}
+	cfg = Config{Values: map[string]any{"host": "ftp.example.com"}}
+	if err := cfg.Decode(&dst); err != nil {
+		t.Fatal(err)
+	}
+	if dst.Host != "ftp.example.com" {
+		t.Fatalf("host = %q, want ftp.example.com", dst.Host)
+	}
+	cfg = Config{Values: map[string]any{"password": true}}
+	if err := cfg.Decode(&dst); err == nil || !strings.Contains(err.Error(), "/password") {
+		t.Fatalf("a bad embedded value: err = %v, want one naming /password", err)
+	}
+}
+
 // TestRegisterMatchesConfigStruct registers deliberately broken components: each must be refused (MustRegister
 // panics) with a message naming the component and the field, while the matching declaration registers.
 func TestRegisterMatchesConfigStruct(t *testing.T) {
@@ -55,6 +94,19 @@ func TestRegisterMatchesConfigStruct(t *testing.T) {
 		Host string `spec:"host"`
 		Port bool   `spec:"port"`
 	}
+	type embedded struct {
+		connSettings
+		Port int `spec:"port"`
+	}
+	type embeddedMisspelt struct {
+		misspeltConn
+		Port int `spec:"port"`
+	}
+	type embeddedDup struct {
+		connSettings
+		Host string `spec:"host"`
+		Port int    `spec:"port"`
+	}
 	hostPort := []Field{{Name: "host", Type: TypeString}, {Name: "port", Type: TypeInt}}
 	cases := []struct {
 		name   string
@@ -69,6 +121,9 @@ func TestRegisterMatchesConfigStruct(t *testing.T) {
 		{"undeclared tag", hostPort, extra{}, []string{`"broken"`, `Proxy`, `"proxy"`, "not a declared field"}},
 		{"nested item tag", goodFields[4:5], nested{}, []string{`"broken"`, `"items[].price"`}},
 		{"wrong Go type", hostPort, wrongType{}, []string{`"broken"`, `"port"`, "bool"}},
+		{"embedded struct", hostPort, embedded{}, nil},
+		{"embedded misspelled tag", hostPort, embeddedMisspelt{}, []string{`"broken"`, `"host"`, `spec:"hots"`}},
+		{"embedded duplicate tag", hostPort, embeddedDup{}, []string{`"broken"`, "tags two fields", `"host"`}},
 		{"fields without config", hostPort, nil, []string{`"broken"`, "no Config"}},
 		{"config not a struct", hostPort, "x", []string{`"broken"`, "want a struct"}},
 	}

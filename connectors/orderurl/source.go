@@ -45,16 +45,33 @@ func newSource(cfg spec.Config, env connectors.Env) (connectors.Source, error) {
 	return s, nil
 }
 
+// endpoint is the order export settings the order_url source and the order_url_status sink share, embedded in
+// their config structs (spec.Config.Decode reads an embedded struct's fields at the same level, so the YAML
+// stays flat).
+type endpoint struct {
+	URL      string        `spec:"url"`
+	Merchant string        `spec:"merchant"`
+	URLKey   spec.Secret   `spec:"url_key"`
+	Timeout  time.Duration `spec:"timeout"`
+	Retries  int           `spec:"retries"`
+}
+
+// defaultEndpoint returns the shared settings' defaults (also declared in the components' specs).
+func defaultEndpoint() endpoint {
+	return endpoint{Timeout: 60 * time.Second, Retries: 5}
+}
+
+// connect checks the settings and builds the client (newClient), location being the source's (the sink has none).
+func (e endpoint) connect(location string) (*client, error) {
+	return newClient(e.URL, e.Merchant, e.URLKey, location, e.Timeout, e.Retries)
+}
+
 type sourceConfig struct {
-	URL               string        `spec:"url"`
-	Merchant          string        `spec:"merchant"`
-	URLKey            spec.Secret   `spec:"url_key"`
-	Location          string        `spec:"location"`
-	StatusAfterImport string        `spec:"status_after_import"`
-	TimeZone          string        `spec:"timezone"`
-	Timeout           time.Duration `spec:"timeout"`
-	Retries           int           `spec:"retries"`
-	Confirm           bool          `spec:"confirm"`
+	endpoint
+	Location          string `spec:"location"`
+	StatusAfterImport string `spec:"status_after_import"`
+	TimeZone          string `spec:"timezone"`
+	Confirm           bool   `spec:"confirm"`
 }
 
 // Source reads the order export and confirms imported orders.
@@ -80,12 +97,12 @@ var (
 // NewSource builds the source from its configuration. It checks the settings (an http(s) URL without a URL
 // key in it, a merchant, a URL key, a known time zone, a positive timeout) and touches no network.
 func NewSource(cfg spec.Config, _ connectors.Env) (*Source, error) {
-	c := sourceConfig{StatusAfterImport: DefaultStatusAfterImport, TimeZone: "UTC", Timeout: 60 * time.Second, Retries: 5,
+	c := sourceConfig{endpoint: defaultEndpoint(), StatusAfterImport: DefaultStatusAfterImport, TimeZone: "UTC",
 		Confirm: true}
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
-	cl, err := newClient(c.URL, c.Merchant, c.URLKey, c.Location, c.Timeout, c.Retries)
+	cl, err := c.connect(c.Location)
 	if err != nil {
 		return nil, err
 	}

@@ -23,12 +23,9 @@ func init() {
 // StatusField is the field of the records the order_url_status sink sends: the website status text.
 const StatusField = "status"
 
+// statusConfig is the order_url_status sink's configuration: the order export settings only.
 type statusConfig struct {
-	URL      string        `spec:"url"`
-	Merchant string        `spec:"merchant"`
-	URLKey   spec.Secret   `spec:"url_key"`
-	Timeout  time.Duration `spec:"timeout"`
-	Retries  int           `spec:"retries"`
+	endpoint
 }
 
 // StatusSink is the order_url_status sink: it sets each order's website status with the Change Status URL
@@ -49,11 +46,11 @@ func (s *StatusSink) CancelField() string { return order.ColActive }
 // NewStatusSink builds the sink; it checks the settings (as the order_url source does) and that the records
 // are keyed by order_id and carry status. It touches no network.
 func NewStatusSink(cfg spec.Config, env connectors.Env) (*StatusSink, error) {
-	c := statusConfig{Timeout: 60 * time.Second, Retries: 5}
+	c := statusConfig{endpoint: defaultEndpoint()}
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
-	cl, err := newClient(c.URL, c.Merchant, c.URLKey, "", c.Timeout, c.Retries)
+	cl, err := c.connect("")
 	if err != nil {
 		return nil, err
 	}

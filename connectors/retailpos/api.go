@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
+	"strings"
 
 	"github.com/possync/possync/connectors/internal/httpapi"
 )
@@ -16,6 +18,16 @@ import (
 type api struct {
 	c        *httpapi.Client
 	pageSize int
+}
+
+// versioned returns a copy of the API 2.0 client for the date-versioned API (orders-apis.md A.6): the same
+// settings, its base path's last element (2.0) replaced by apiVersion.
+func (a *api) versioned(apiVersion string) *httpapi.Client {
+	w := *a.c
+	base := *a.c.Base
+	base.Path = path.Join(path.Dir(strings.TrimSuffix(base.Path, "/")), apiVersion)
+	w.Base = &base
+	return &w
 }
 
 // forCheck returns the api for a connection check: few retries, within seconds (httpapi.Client.ForCheck).

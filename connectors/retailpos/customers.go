@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -44,14 +43,9 @@ type customer struct {
 	DeletedAt    string `json:"deleted_at"`
 }
 
+// customersConfig is the retailpos_customers source's configuration: the connection settings only.
 type customersConfig struct {
-	DomainPrefix      string        `spec:"domain_prefix"`
-	BaseURL           string        `spec:"base_url"`
-	Token             spec.Secret   `spec:"token"`
-	PageSize          int           `spec:"page_size"`
-	Timeout           time.Duration `spec:"timeout"`
-	RetryBudget       time.Duration `spec:"retry_budget"`
-	RequestsPerMinute int           `spec:"requests_per_minute"`
+	connection
 }
 
 // CustomersSource reads the customers of a Lightspeed Retail X-Series store. Read may be called once per
@@ -68,11 +62,11 @@ var (
 // NewCustomersSource builds a retailpos_customers source. It checks the connection settings as the retailpos
 // source does and touches no network.
 func NewCustomersSource(cfg spec.Config, _ connectors.Env) (*CustomersSource, error) {
-	c := customersConfig{PageSize: defaultPageSize, Timeout: defaultTimeout, RetryBudget: defaultRetryBudget, RequestsPerMinute: defaultRequestsPerMinute}
+	c := customersConfig{connection: defaultConnection()}
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
-	a, err := connect(c.BaseURL, c.DomainPrefix, c.Token, c.Timeout, c.RetryBudget, c.RequestsPerMinute, c.PageSize)
+	a, err := c.connect()
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,6 @@
 package retailpos
 
-import (
-	"fmt"
-
-	"github.com/possync/possync/spec"
-)
+import "github.com/possync/possync/spec"
 
 var customersSpec = spec.Component{
 	Kind:    spec.KindSource,
@@ -26,17 +22,8 @@ Requests are paced and retried as for the retailpos source (429 waits for Retry-
 
 // customersFields are the retailpos connection settings.
 func customersFields() []spec.Field {
-	var fields []spec.Field
-	for _, name := range []string{"domain_prefix", "base_url", "token", "page_size", "timeout", "retry_budget", "requests_per_minute"} {
-		f, ok := sourceSpec.Field(name)
-		if !ok {
-			panic(fmt.Sprintf("retailpos: no field %s to share with retailpos_customers", name))
-		}
-		field := *f
-		if name == "page_size" {
-			field.Description = "Customers per page of /customers."
-		}
-		fields = append(fields, field)
-	}
+	fields := sourceFields("retailpos_customers", "domain_prefix", "base_url", "token", "page_size", "timeout",
+		"retry_budget", "requests_per_minute")
+	fields[3].Description = "Customers per page of /customers."
 	return fields
 }

@@ -1,10 +1,6 @@
 package retailpos
 
-import (
-	"fmt"
-
-	"github.com/possync/possync/spec"
-)
+import "github.com/possync/possync/spec"
 
 var promotionsSpec = spec.Component{
 	Kind:    spec.KindSource,
@@ -49,15 +45,8 @@ rejected (the run report lists it). Requests are paced and retried as for the re
 
 // promotionsFields are the retailpos connection settings plus the promotions source's own.
 func promotionsFields() []spec.Field {
-	var fields []spec.Field
-	for _, name := range []string{"domain_prefix", "base_url", "token", "timeout", "retry_budget", "requests_per_minute"} {
-		f, ok := sourceSpec.Field(name)
-		if !ok {
-			panic(fmt.Sprintf("retailpos: no field %s to share with retailpos_promotions", name))
-		}
-		fields = append(fields, *f)
-	}
-	return append(fields,
+	return append(sourceFields("retailpos_promotions", "domain_prefix", "base_url", "token", "timeout",
+		"retry_budget", "requests_per_minute"),
 		spec.Field{Name: "timezone", Type: spec.TypeString, Default: "UTC", Example: "America/Los_Angeles",
 			Description: "The store's IANA time zone, in which StartDate and EndDate are dates. It must equal the " +
 				"pipeline's timezone."},

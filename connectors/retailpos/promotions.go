@@ -35,15 +35,9 @@ var promotionsSchema = arrow.NewSchema([]arrow.Field{
 }, nil)
 
 type promotionsConfig struct {
-	DomainPrefix      string        `spec:"domain_prefix"`
-	BaseURL           string        `spec:"base_url"`
-	Token             spec.Secret   `spec:"token"`
-	PageSize          int           `spec:"page_size"`
-	Timeout           time.Duration `spec:"timeout"`
-	RetryBudget       time.Duration `spec:"retry_budget"`
-	RequestsPerMinute int           `spec:"requests_per_minute"`
-	IncludePriceBooks bool          `spec:"include_price_books"`
-	Timezone          string        `spec:"timezone"`
+	connection
+	IncludePriceBooks bool   `spec:"include_price_books"`
+	Timezone          string `spec:"timezone"`
 }
 
 // PromotionsSource reads the promotions and price books of a Lightspeed Retail X-Series store as rows for the
@@ -63,12 +57,11 @@ var (
 // prefix, a token, positive page size and timeout, a non-negative rate, a known IANA time zone) and touches
 // no network.
 func NewPromotionsSource(cfg spec.Config, _ connectors.Env) (*PromotionsSource, error) {
-	c := promotionsConfig{PageSize: defaultPageSize, Timeout: defaultTimeout, RetryBudget: defaultRetryBudget, RequestsPerMinute: defaultRequestsPerMinute,
-		IncludePriceBooks: true, Timezone: "UTC"}
+	c := promotionsConfig{connection: defaultConnection(), IncludePriceBooks: true, Timezone: "UTC"}
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
-	a, err := connect(c.BaseURL, c.DomainPrefix, c.Token, c.Timeout, c.RetryBudget, c.RequestsPerMinute, c.PageSize)
+	a, err := c.connect()
 	if err != nil {
 		return nil, err
 	}

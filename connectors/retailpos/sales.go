@@ -8,7 +8,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -35,23 +34,20 @@ const (
 	lookupDelay = 2 * time.Second
 )
 
+// salesConfig is the retailpos_orders sink's configuration. The sink declares no page_size: its connection's
+// PageSize stays defaultPageSize.
 type salesConfig struct {
-	DomainPrefix      string            `spec:"domain_prefix"`
-	BaseURL           string            `spec:"base_url"`
-	Token             spec.Secret       `spec:"token"`
-	Timeout           time.Duration     `spec:"timeout"`
-	RetryBudget       time.Duration     `spec:"retry_budget"`
-	RequestsPerMinute int               `spec:"requests_per_minute"`
-	UserID            string            `spec:"user_id"`
-	SaleType          string            `spec:"sale_type"`
-	Registers         map[string]string `spec:"registers"`
-	ShippingProduct   string            `spec:"shipping_product"`
-	DiscountProduct   string            `spec:"discount_product"`
-	Tax               string            `spec:"tax"`
-	NoTax             string            `spec:"no_tax"`
-	InvoicePrefix     string            `spec:"invoice_prefix"`
-	CustomerPrefix    string            `spec:"customer_prefix"`
-	APIVersion        string            `spec:"api_version"`
+	connection
+	UserID          string            `spec:"user_id"`
+	SaleType        string            `spec:"sale_type"`
+	Registers       map[string]string `spec:"registers"`
+	ShippingProduct string            `spec:"shipping_product"`
+	DiscountProduct string            `spec:"discount_product"`
+	Tax             string            `spec:"tax"`
+	NoTax           string            `spec:"no_tax"`
+	InvoicePrefix   string            `spec:"invoice_prefix"`
+	CustomerPrefix  string            `spec:"customer_prefix"`
+	APIVersion      string            `spec:"api_version"`
 }
 
 // SalesSink is the retailpos_orders sink. It is used by one goroutine at a time.
@@ -74,13 +70,13 @@ var (
 
 // NewSalesSink builds the sink. The records must carry order_id (the key) and lines; it sends no request.
 func NewSalesSink(cfg spec.Config, env connectors.Env) (*SalesSink, error) {
-	c := salesConfig{Timeout: defaultTimeout, RetryBudget: defaultRetryBudget, RequestsPerMinute: defaultRequestsPerMinute, SaleType: "layby",
+	c := salesConfig{connection: defaultConnection(), SaleType: "layby",
 		NoTax: defaultNoTax, InvoicePrefix: defaultInvoicePrefix, CustomerPrefix: defaultCustomerPrefix,
 		APIVersion: defaultAPIVersion}
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
-	read, err := connect(c.BaseURL, c.DomainPrefix, c.Token, c.Timeout, c.RetryBudget, c.RequestsPerMinute, defaultPageSize)
+	read, err := c.connect()
 	if err != nil {
 		return nil, err
 	}
@@ -100,14 +96,11 @@ func NewSalesSink(cfg spec.Config, env connectors.Env) (*SalesSink, error) {
 	if len(env.Key) > 0 && !slices.Equal(env.Key, []string{order.ColOrderID}) {
 		return nil, fmt.Errorf("the pipeline key is %s; the orders sink needs key: order_id", strings.Join(env.Key, ","))
 	}
-	w := *read.c
+	w := read.versioned(c.APIVersion)
 	if w.Sleep == nil {
 		w.Sleep = httpapi.Sleep
 	}
-	base := *read.c.Base
-	base.Path = path.Join(path.Dir(strings.TrimSuffix(base.Path, "/")), c.APIVersion)
-	w.Base = &base
-	return &SalesSink{cfg: c, pipeline: env.Pipeline, read: read, write: &w}, nil
+	return &SalesSink{cfg: c, pipeline: env.Pipeline, read: read, write: w}, nil
 }
 
 // SetSleep replaces how the sink waits (retry back-offs, Retry-After), for tests and demos.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"path"
 	"slices"
 	"sort"
 	"strconv"
@@ -51,16 +50,10 @@ var salesSourceSchema = arrow.NewSchema([]arrow.Field{
 }, nil)
 
 type salesSourceConfig struct {
-	DomainPrefix      string        `spec:"domain_prefix"`
-	BaseURL           string        `spec:"base_url"`
-	Token             spec.Secret   `spec:"token"`
-	PageSize          int           `spec:"page_size"`
-	Timeout           time.Duration `spec:"timeout"`
-	RetryBudget       time.Duration `spec:"retry_budget"`
-	RequestsPerMinute int           `spec:"requests_per_minute"`
-	OrdersPipeline    string        `spec:"orders_pipeline"`
-	InvoicePrefix     string        `spec:"invoice_prefix"`
-	APIVersion        string        `spec:"api_version"`
+	connection
+	OrdersPipeline string `spec:"orders_pipeline"`
+	InvoicePrefix  string `spec:"invoice_prefix"`
+	APIVersion     string `spec:"api_version"`
 }
 
 // SalesSource is the retailpos_sales source: the sales the retailpos_orders sink created, read back by
@@ -78,23 +71,18 @@ var (
 
 // NewSalesSource builds a retailpos_sales source; it checks the settings and touches no network.
 func NewSalesSource(cfg spec.Config, _ connectors.Env) (*SalesSource, error) {
-	c := salesSourceConfig{PageSize: defaultPageSize, Timeout: defaultTimeout, RetryBudget: defaultRetryBudget,
-		RequestsPerMinute: defaultRequestsPerMinute, InvoicePrefix: defaultInvoicePrefix, APIVersion: defaultAPIVersion}
+	c := salesSourceConfig{connection: defaultConnection(), InvoicePrefix: defaultInvoicePrefix, APIVersion: defaultAPIVersion}
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
-	read, err := connect(c.BaseURL, c.DomainPrefix, c.Token, c.Timeout, c.RetryBudget, c.RequestsPerMinute, c.PageSize)
+	read, err := c.connect()
 	if err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(c.OrdersPipeline) == "" {
 		return nil, fmt.Errorf("orders_pipeline is required: the name of the pipeline whose retailpos_orders sink created the sales")
 	}
-	w := *read.c
-	base := *read.c.Base
-	base.Path = path.Join(path.Dir(strings.TrimSuffix(base.Path, "/")), c.APIVersion)
-	w.Base = &base
-	return &SalesSource{cfg: c, read: read, write: &w}, nil
+	return &SalesSource{cfg: c, read: read, write: read.versioned(c.APIVersion)}, nil
 }
 
 // SetSleep replaces how the source waits (retry back-offs, Retry-After), for tests and demos.

@@ -1,10 +1,6 @@
 package retailpos
 
-import (
-	"fmt"
-
-	"github.com/possync/possync/spec"
-)
+import "github.com/possync/possync/spec"
 
 var salesSourceSpec = spec.Component{
 	Kind:    spec.KindSource,
@@ -43,15 +39,8 @@ each read into them. --full-refresh reads every sale again.`,
 }
 
 func salesSourceFields() []spec.Field {
-	var fields []spec.Field
-	for _, name := range []string{"domain_prefix", "base_url", "token", "page_size", "timeout", "retry_budget", "requests_per_minute"} {
-		f, ok := sourceSpec.Field(name)
-		if !ok {
-			panic(fmt.Sprintf("retailpos: no field %s to share with retailpos_sales", name))
-		}
-		fields = append(fields, *f)
-	}
-	return append(fields,
+	return append(sourceFields("retailpos_sales", "domain_prefix", "base_url", "token", "page_size", "timeout",
+		"retry_budget", "requests_per_minute"),
 		spec.Field{Name: "orders_pipeline", Type: spec.TypeString, Required: true, Example: "bikeshop-orders",
 			Description: "The name of the pipeline whose retailpos_orders sink created the sales (their ids derive from it)."},
 		spec.Field{Name: "invoice_prefix", Type: spec.TypeString, Default: defaultInvoicePrefix,

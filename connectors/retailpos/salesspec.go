@@ -53,12 +53,8 @@ const (
 )
 
 func salesFields() []spec.Field {
-	var fields []spec.Field
-	for _, name := range []string{"domain_prefix", "base_url", "token", "timeout", "retry_budget", "requests_per_minute"} {
-		f, _ := sourceSpec.Field(name)
-		fields = append(fields, *f)
-	}
-	return append(fields,
+	return append(sourceFields("retailpos_orders", "domain_prefix", "base_url", "token", "timeout", "retry_budget",
+		"requests_per_minute"),
 		spec.Field{Name: "user_id", Type: spec.TypeString, Required: true, Example: "0adfd74a-153e-11e9-fa42-67b5781ba1fb",
 			Description: "The X-Series user the sales are recorded by (source.author_id)."},
 		spec.Field{Name: "sale_type", Type: spec.TypeString, Default: "layby", Enum: []string{"layby", "onaccount"},

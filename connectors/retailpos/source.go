@@ -35,17 +35,30 @@ func init() {
 	connectors.Sources.MustRegister(sourceSpec, connectors.SourceOf(NewSource))
 }
 
-type sourceConfig struct {
+// connection is the connection settings every retailpos component declares, embedded in each one's config
+// struct (spec.Config.Decode reads an embedded struct's fields at the same level, so the YAML stays flat).
+// The retailpos_orders sink does not declare page_size (hence `shared`); it reads with the default.
+type connection struct {
 	DomainPrefix      string        `spec:"domain_prefix"`
 	BaseURL           string        `spec:"base_url"`
 	Token             spec.Secret   `spec:"token"`
-	Outlets           []string      `spec:"outlets"`
-	EcomOutlet        string        `spec:"ecom_outlet"`
-	PageSize          int           `spec:"page_size"`
+	PageSize          int           `spec:"page_size,shared"`
 	Timeout           time.Duration `spec:"timeout"`
 	RetryBudget       time.Duration `spec:"retry_budget"`
-	FullRefreshEvery  time.Duration `spec:"full_refresh_every"`
 	RequestsPerMinute int           `spec:"requests_per_minute"`
+}
+
+// defaultConnection returns the connection settings' defaults (also declared in the components' specs).
+func defaultConnection() connection {
+	return connection{PageSize: defaultPageSize, Timeout: defaultTimeout, RetryBudget: defaultRetryBudget,
+		RequestsPerMinute: defaultRequestsPerMinute}
+}
+
+type sourceConfig struct {
+	connection
+	Outlets          []string      `spec:"outlets"`
+	EcomOutlet       string        `spec:"ecom_outlet"`
+	FullRefreshEvery time.Duration `spec:"full_refresh_every"`
 }
 
 // Defaults (also declared in sourceSpec).
@@ -76,12 +89,11 @@ var domainPrefix = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?
 // NewSource builds a source from its configuration. It checks the settings (a base URL or a domain prefix, a
 // token, positive page size and timeout, non-negative rate and refresh period) and touches no network.
 func NewSource(cfg spec.Config, _ connectors.Env) (*Source, error) {
-	c := sourceConfig{PageSize: defaultPageSize, Timeout: defaultTimeout, RetryBudget: defaultRetryBudget, FullRefreshEvery: defaultFullRefreshEvery,
-		RequestsPerMinute: defaultRequestsPerMinute}
+	c := sourceConfig{connection: defaultConnection(), FullRefreshEvery: defaultFullRefreshEvery}
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
-	a, err := connect(c.BaseURL, c.DomainPrefix, c.Token, c.Timeout, c.RetryBudget, c.RequestsPerMinute, c.PageSize)
+	a, err := c.connect()
 	if err != nil {
 		return nil, err
 	}
@@ -97,11 +109,12 @@ func NewSource(cfg spec.Config, _ connectors.Env) (*Source, error) {
 		ecomOutlet: strings.TrimSpace(c.EcomOutlet), fullRefreshEvery: c.FullRefreshEvery}, nil
 }
 
-// connect checks the connection settings both sources share and returns their API client: bearer token,
-// per-request timeout, retry budget, client-side pacing (none at 0 requests per minute) and the API's error
-// bodies.
-func connect(rawBase, prefix string, token spec.Secret, timeout, budget time.Duration, perMinute, pageSize int) (*api, error) {
-	base, err := baseURL(rawBase, prefix)
+// connect checks the connection settings every retailpos component shares and returns their API client:
+// bearer token, per-request timeout, retry budget, client-side pacing (none at 0 requests per minute) and the
+// API's error bodies.
+func (c connection) connect() (*api, error) {
+	token, timeout, budget, perMinute, pageSize := c.Token, c.Timeout, c.RetryBudget, c.RequestsPerMinute, c.PageSize
+	base, err := baseURL(c.BaseURL, c.DomainPrefix)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,10 @@
 package retailpos
 
-import "github.com/possync/possync/spec"
+import (
+	"fmt"
+
+	"github.com/possync/possync/spec"
+)
 
 var sourceSpec = spec.Component{
 	Kind:    spec.KindSource,
@@ -124,4 +128,19 @@ of 60 per minute is the budget of a one-register store, leaving headroom for the
   token: ${RETAILPOS_TOKEN}
   outlets: [Main Street, Warehouse]`,
 	Config: sourceConfig{},
+}
+
+// sourceFields returns copies of the retailpos source's declared fields called names, in that order, for
+// component (another retailpos component declaring the same connection settings). It panics, at start-up,
+// when the source declares no such field.
+func sourceFields(component string, names ...string) []spec.Field {
+	fields := make([]spec.Field, 0, len(names))
+	for _, name := range names {
+		f, ok := sourceSpec.Field(name)
+		if !ok {
+			panic(fmt.Sprintf("retailpos: no field %s to share with %s", name, component))
+		}
+		fields = append(fields, *f)
+	}
+	return fields
 }

@@ -58,12 +58,43 @@ const (
 	batchSize         = 1024
 )
 
+// connection is the settings the shopify source and the shopify_status sink share, embedded in their config
+// structs (spec.Config.Decode reads an embedded struct's fields at the same level, so the YAML stays flat).
+type connection struct {
+	Shop       string        `spec:"shop"`
+	BaseURL    string        `spec:"base_url"`
+	Token      spec.Secret   `spec:"token"`
+	APIVersion string        `spec:"api_version"`
+	OrderID    string        `spec:"order_id"`
+	Timeout    time.Duration `spec:"timeout"`
+}
+
+// defaultConnection returns the shared settings' defaults (also declared in the components' specs).
+func defaultConnection() connection {
+	return connection{APIVersion: defaultAPIVersion, OrderID: "name", Timeout: defaultTimeout}
+}
+
+// check checks the shared settings but the timeout (a base URL or a shop handle, a token, an API version,
+// order_id name or id) and returns the shop's root URL. Each component checks the timeout among its own
+// settings.
+func (c connection) check() (*url.URL, error) {
+	base, err := shopURL(c.BaseURL, c.Shop)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case c.Token.IsZero():
+		return nil, fmt.Errorf("token is required (an Admin API access token, e.g. ${SHOPIFY_TOKEN})")
+	case !apiVersion.MatchString(c.APIVersion):
+		return nil, fmt.Errorf("api_version %q must be a Shopify API version such as %s", c.APIVersion, defaultAPIVersion)
+	case c.OrderID != "name" && c.OrderID != "id":
+		return nil, fmt.Errorf("order_id must be name or id, not %q", c.OrderID)
+	}
+	return base, nil
+}
+
 type sourceConfig struct {
-	Shop               string        `spec:"shop"`
-	BaseURL            string        `spec:"base_url"`
-	Token              spec.Secret   `spec:"token"`
-	APIVersion         string        `spec:"api_version"`
-	OrderID            string        `spec:"order_id"`
+	connection
 	Since              string        `spec:"since"`
 	Overlap            time.Duration `spec:"overlap"`
 	Mark               string        `spec:"mark"`
@@ -72,7 +103,6 @@ type sourceConfig struct {
 	MetafieldKey       string        `spec:"metafield_key"`
 	PageSize           int           `spec:"page_size"`
 	LineItems          int           `spec:"line_items"`
-	Timeout            time.Duration `spec:"timeout"`
 	Confirm            bool          `spec:"confirm"`
 }
 
@@ -116,13 +146,13 @@ var (
 
 // NewSource builds a source from its configuration. It checks every setting and touches no network.
 func NewSource(cfg spec.Config, _ connectors.Env) (*Source, error) {
-	c := sourceConfig{APIVersion: defaultAPIVersion, OrderID: "name", Overlap: defaultOverlap, Mark: "tag",
+	c := sourceConfig{connection: defaultConnection(), Overlap: defaultOverlap, Mark: "tag",
 		MarkTag: defaultTag, MetafieldNamespace: "possync", MetafieldKey: "imported_at", PageSize: maxPageSize,
-		LineItems: defaultLineItems, Timeout: defaultTimeout, Confirm: true}
+		LineItems: defaultLineItems, Confirm: true}
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
-	base, err := shopURL(c.BaseURL, c.Shop)
+	base, err := c.check()
 	if err != nil {
 		return nil, err
 	}
@@ -134,12 +164,6 @@ func NewSource(cfg spec.Config, _ connectors.Env) (*Source, error) {
 			arrow.Field{Name: order.ColImported, Type: arrow.FixedWidthTypes.Boolean, Nullable: true}), nil)
 	}
 	switch {
-	case c.Token.IsZero():
-		return nil, fmt.Errorf("token is required (an Admin API access token, e.g. ${SHOPIFY_TOKEN})")
-	case !apiVersion.MatchString(c.APIVersion):
-		return nil, fmt.Errorf("api_version %q must be a Shopify API version such as %s", c.APIVersion, defaultAPIVersion)
-	case c.OrderID != "name" && c.OrderID != "id":
-		return nil, fmt.Errorf("order_id must be name or id, not %q", c.OrderID)
 	case c.PageSize < 1 || c.PageSize > maxPageSize:
 		return nil, fmt.Errorf("page_size must be between 1 and %d (Shopify's page limit), not %d", maxPageSize, c.PageSize)
 	case c.LineItems < 1 || c.LineItems > maxPageSize:

@@ -31,16 +31,11 @@ const (
 )
 
 type statusConfig struct {
-	Shop           string        `spec:"shop"`
-	BaseURL        string        `spec:"base_url"`
-	Token          spec.Secret   `spec:"token"`
-	APIVersion     string        `spec:"api_version"`
-	OrderID        string        `spec:"order_id"`
-	NotifyCustomer bool          `spec:"notify_customer"`
-	CancelReason   string        `spec:"cancel_reason"`
-	Restock        bool          `spec:"restock"`
-	Refund         bool          `spec:"refund"`
-	Timeout        time.Duration `spec:"timeout"`
+	connection
+	NotifyCustomer bool   `spec:"notify_customer"`
+	CancelReason   string `spec:"cancel_reason"`
+	Restock        bool   `spec:"restock"`
+	Refund         bool   `spec:"refund"`
 }
 
 // StatusSink is the shopify_status sink: it takes each order's POS stage to the shop (prepared for pickup,
@@ -70,24 +65,18 @@ func cancels(c *connectors.Change) bool {
 // NewStatusSink builds the sink; it checks the settings and that the records are keyed by order_id and carry
 // stage and status. It touches no network.
 func NewStatusSink(cfg spec.Config, env connectors.Env) (*StatusSink, error) {
-	c := statusConfig{APIVersion: defaultAPIVersion, OrderID: "name", NotifyCustomer: true, CancelReason: "OTHER",
-		Restock: true, Refund: true, Timeout: defaultTimeout}
+	c := statusConfig{connection: defaultConnection(), NotifyCustomer: true, CancelReason: "OTHER", Restock: true,
+		Refund: true}
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
-	base, err := shopURL(c.BaseURL, c.Shop)
+	base, err := c.check()
 	if err != nil {
 		return nil, err
 	}
 	reasons := []string{"CUSTOMER", "DECLINED", "FRAUD", "INVENTORY", "STAFF", "OTHER"}
 	c.CancelReason = strings.ToUpper(strings.TrimSpace(c.CancelReason))
 	switch {
-	case c.Token.IsZero():
-		return nil, fmt.Errorf("token is required (an Admin API access token, e.g. ${SHOPIFY_TOKEN})")
-	case !apiVersion.MatchString(c.APIVersion):
-		return nil, fmt.Errorf("api_version %q must be a Shopify API version such as %s", c.APIVersion, defaultAPIVersion)
-	case c.OrderID != "name" && c.OrderID != "id":
-		return nil, fmt.Errorf("order_id must be name or id, not %q", c.OrderID)
 	case !slices.Contains(reasons, c.CancelReason):
 		return nil, fmt.Errorf("cancel_reason %q must be one of %s", c.CancelReason, strings.Join(reasons, ", "))
 	case c.Timeout <= 0:
