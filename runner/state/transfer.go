@@ -84,7 +84,7 @@ func (s *DuckStore) Dump(ctx context.Context, conn *sql.Conn, prefix string) (*T
 var ErrNotEmpty = errors.New("the target already holds state for this pipeline")
 
 // Load implements Transferable.
-func (s *DuckStore) Load(ctx context.Context, conn *sql.Conn, t *Transfer) (err error) {
+func (s *DuckStore) Load(ctx context.Context, conn *sql.Conn, t *Transfer) error {
 	m, err := s.load(ctx, conn)
 	if err != nil {
 		return err
@@ -95,19 +95,6 @@ func (s *DuckStore) Load(ctx context.Context, conn *sql.Conn, t *Transfer) (err 
 	}
 	if m.Serial != 0 || len(runs) != 0 || s.hasSnapshot {
 		return fmt.Errorf("%w (serial %d, %d runs): refusing to overwrite it", ErrNotEmpty, m.Serial, len(runs))
-	}
-	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-			s.hasSnapshot = false
-		}
-	}()
-	type stmt struct {
-		sql  string
-		args []any
 	}
 	stmts := []stmt{
 		{`UPDATE st.meta SET v = ? WHERE k = 'lineage'`, []any{t.Meta.Lineage}},
@@ -137,11 +124,9 @@ func (s *DuckStore) Load(ctx context.Context, conn *sql.Conn, t *Transfer) (err 
 	for _, in := range t.Intents {
 		stmts = append(stmts, stmt{`INSERT INTO st.intents VALUES (?, ?, ?)`, []any{in.ID, in.RunID, string(in.Change)}})
 	}
-	stmts = append(stmts, stmt{"COMMIT", nil})
-	for _, q := range stmts {
-		if _, err := conn.ExecContext(ctx, q.sql, q.args...); err != nil {
-			return fmt.Errorf("load state: %w", err)
-		}
+	if err := inTx(ctx, conn, "load state", stmts); err != nil {
+		s.hasSnapshot = false
+		return err
 	}
 	s.hasSnapshot = t.Snapshot != ""
 	for name := range t.Sources {
