@@ -469,15 +469,7 @@ func (s *DuckStore) Runs(ctx context.Context, conn *sql.Conn, limit int) ([]RunE
 		if err := rows.Scan(&e.ID, &started, &finished, &e.Status, &e.PlanHash, &report, &e.Commits, &e.Serial, &e.Acked, &e.Rejected); err != nil {
 			return nil, fmt.Errorf("read the run journal of %s: %w", s.Path(), err)
 		}
-		if started != nil {
-			e.StartedAt = started.UTC()
-		}
-		if finished != nil {
-			e.FinishedAt = finished.UTC()
-		}
-		if report != "" {
-			e.Report = []byte(report)
-		}
+		e.setTimesAndReport(started, finished, report)
 		out = append(out, e)
 	}
 	return out, rows.Err()

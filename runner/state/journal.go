@@ -59,6 +59,20 @@ func (s *DuckStore) CommitLog(ctx context.Context, conn *sql.Conn) ([]JournalEnt
 	return out, rows.Err()
 }
 
+// setTimesAndReport finishes a row of Journal.Runs as both stores read it: its times in UTC (NULL: zero) and
+// an empty report as none.
+func (e *RunEntry) setTimesAndReport(started, finished *time.Time, report string) {
+	if started != nil {
+		e.StartedAt = started.UTC()
+	}
+	if finished != nil {
+		e.FinishedAt = finished.UTC()
+	}
+	if report != "" {
+		e.Report = []byte(report)
+	}
+}
+
 func deref[T any](p *T) T {
 	var z T
 	if p == nil {
