@@ -3,6 +3,7 @@ package state_test
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -86,15 +87,26 @@ func lock(t *testing.T, s state.Store, runID string) {
 	t.Cleanup(func() { _ = unlock() })
 }
 
+// openStore makes pipeline's store with mk, takes its lock for runID (released at the test's end) and opens
+// it for writing on a fresh connection; it fails the test if the store does not open.
+func openStore(t *testing.T, mk func(string) state.Store, pipeline, runID string) (state.Store, *sql.Conn, state.Meta) {
+	t.Helper()
+	s := mk(pipeline)
+	lock(t, s, runID)
+	c := conn(t)
+	m, err := s.Open(context.Background(), c, false)
+	if err != nil {
+		t.Fatalf("open %s: %v", pipeline, err)
+	}
+	return s, c, m
+}
+
 func TestStoreConformanceCommit(t *testing.T) {
 	eachBackend(t, func(t *testing.T, mk func(string) state.Store) {
 		ctx := context.Background()
-		s := mk("p")
-		lock(t, s, "r")
-		c := conn(t)
-		m, err := s.Open(ctx, c, false)
-		if err != nil || m.Serial != 0 || m.Lineage == "" || s.Snapshot() != "" {
-			t.Fatalf("fresh store: %+v %v", m, err)
+		s, c, m := openStore(t, mk, "p", "r")
+		if m.Serial != 0 || m.Lineage == "" || s.Snapshot() != "" {
+			t.Fatalf("fresh store: %+v", m)
 		}
 		exec(t, c, `CREATE TABLE ch AS SELECT * FROM (VALUES ('create','A',1), ('create','B',2), ('create','',3), ('create','q"x,
 y',4)) t(__op, sku, qty)`)
@@ -105,7 +117,7 @@ y',4)) t(__op, sku, qty)`)
 		if err := s.BeginRun(ctx, c, state.Run{ID: "r", StartedAt: time.Now(), PlanHash: "h"}); err != nil {
 			t.Fatal(err)
 		}
-		m, err = s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch", Key: []string{"sku"}, Columns: cols, Resolved: []string{"i1"}, Acked: 4,
+		m, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch", Key: []string{"sku"}, Columns: cols, Resolved: []string{"i1"}, Acked: 4,
 			Checkpoints: map[string][]byte{"src": []byte("v42\x00\xff")}})
 		if err != nil || m.Serial != 1 || m.Records != 4 {
 			t.Fatalf("commit: %+v %v", m, err)
@@ -167,12 +179,7 @@ y',4)) t(__op, sku, qty)`)
 func TestStoreConformanceMigrationAndTypes(t *testing.T) {
 	eachBackend(t, func(t *testing.T, mk func(string) state.Store) {
 		ctx := context.Background()
-		s := mk("p")
-		lock(t, s, "r")
-		c := conn(t)
-		if _, err := s.Open(ctx, c, false); err != nil {
-			t.Fatal(err)
-		}
+		s, c, _ := openStore(t, mk, "p", "r")
 		tcols := []state.Column{{Name: "sku", Type: "VARCHAR"}, {Name: "at", Type: "TIMESTAMPTZ"}, {Name: "on", Type: "BOOLEAN"},
 			{Name: "d", Type: "DATE"}, {Name: "p", Type: "DOUBLE"}, {Name: "n", Type: "BIGINT"}, {Name: "m", Type: "DECIMAL(12,2)"},
 			{Name: "tags", Type: "VARCHAR[]"}, {Name: "w", Type: "DECIMAL(38,4)"}, {Name: "w2", Type: "DECIMAL(21,1)"}}
@@ -225,12 +232,7 @@ func TestStoreConformanceMigrationAndTypes(t *testing.T) {
 func TestStoreConformanceListTypeAndSources(t *testing.T) {
 	eachBackend(t, func(t *testing.T, mk func(string) state.Store) {
 		ctx := context.Background()
-		s := mk("p")
-		lock(t, s, "r")
-		c := conn(t)
-		if _, err := s.Open(ctx, c, false); err != nil {
-			t.Fatal(err)
-		}
+		s, c, _ := openStore(t, mk, "p", "r")
 		lcols := []state.Column{{Name: "sku", Type: "VARCHAR"}, {Name: "tags", Type: "VARCHAR[]"}}
 		exec(t, c, `CREATE TABLE ch AS SELECT 'create' AS __op, 'A' AS sku, ['a, b', 'c"d', ''] AS tags`)
 		exec(t, c, `CREATE TABLE d1 AS SELECT * FROM (VALUES ('x', 1), ('y', 2)) t(id, v)`)
@@ -305,12 +307,9 @@ func TestStoreConformanceLockNamesHolder(t *testing.T) {
 func TestStoreConformanceBasis(t *testing.T) {
 	eachBackend(t, func(t *testing.T, mk func(string) state.Store) {
 		ctx := context.Background()
-		s := mk("p")
-		lock(t, s, "r")
-		c := conn(t)
-		m, err := s.Open(ctx, c, false)
-		if err != nil || m.Basis != "" {
-			t.Fatalf("fresh store: %+v %v", m, err)
+		s, c, m := openStore(t, mk, "p", "r")
+		if m.Basis != "" {
+			t.Fatalf("fresh store: %+v", m)
 		}
 		for _, b := range []string{`{"serial":0,"first":true}`, `{"serial":0,"second":"it's"}`} {
 			if err := s.SetBasis(ctx, c, b); err != nil {
@@ -329,12 +328,7 @@ func TestStoreConformanceBasis(t *testing.T) {
 func TestStoreConformanceRuns(t *testing.T) {
 	eachBackend(t, func(t *testing.T, mk func(string) state.Store) {
 		ctx := context.Background()
-		s := mk("p")
-		lock(t, s, "r1")
-		c := conn(t)
-		if _, err := s.Open(ctx, c, false); err != nil {
-			t.Fatal(err)
-		}
+		s, c, _ := openStore(t, mk, "p", "r1")
 		t0 := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 		for i, id := range []string{"r1", "r2"} {
 			if err := s.BeginRun(ctx, c, state.Run{ID: id, StartedAt: t0.Add(time.Duration(i) * time.Hour), PlanHash: "h"}); err != nil {

@@ -284,115 +284,95 @@ func (s *DuckStore) FinishRun(ctx context.Context, conn *sql.Conn, r Run) error 
 }
 
 // MarkExported implements Store.
-func (s *DuckStore) MarkExported(ctx context.Context, conn *sql.Conn, serial int64, stamp string) (err error) {
-	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return fmt.Errorf("record export: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-		}
-	}()
-	for _, q := range []struct {
-		sql  string
-		args []any
-	}{
+func (s *DuckStore) MarkExported(ctx context.Context, conn *sql.Conn, serial int64, stamp string) error {
+	return inTx(ctx, conn, "record export", []stmt{
 		{`UPDATE st.meta SET v = ? WHERE k = 'exported'`, []any{strconv.FormatInt(serial, 10)}},
 		{`DELETE FROM st.meta WHERE k = 'export_stamp'`, nil},
 		{`INSERT INTO st.meta VALUES ('export_stamp', ?)`, []any{stamp}},
-		{`COMMIT`, nil},
-	} {
-		if _, err := conn.ExecContext(ctx, q.sql, q.args...); err != nil {
-			return fmt.Errorf("record export: %w", err)
-		}
-	}
-	return nil
+	})
 }
 
 // SetBasis implements Store: one row of st.meta, replaced in one transaction.
-func (s *DuckStore) SetBasis(ctx context.Context, conn *sql.Conn, basis string) (err error) {
-	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return fmt.Errorf("record plan basis: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-		}
-	}()
-	for _, q := range []struct {
-		sql  string
-		args []any
-	}{
+func (s *DuckStore) SetBasis(ctx context.Context, conn *sql.Conn, basis string) error {
+	return inTx(ctx, conn, "record plan basis", []stmt{
 		{`DELETE FROM st.meta WHERE k = 'basis'`, nil},
 		{`INSERT INTO st.meta VALUES ('basis', ?)`, []any{basis}},
-		{`COMMIT`, nil},
-	} {
+	})
+}
+
+// stmt is one SQL statement and its arguments.
+type stmt struct {
+	sql  string
+	args []any
+}
+
+// inTx runs stmts on conn in one DuckDB transaction: all of them take effect, or (on the first error, rolled
+// back) none. Its errors are wrapped with what.
+func inTx(ctx context.Context, conn *sql.Conn, what string, stmts []stmt) error {
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	run := func(q stmt) error {
 		if _, err := conn.ExecContext(ctx, q.sql, q.args...); err != nil {
-			return fmt.Errorf("record plan basis: %w", err)
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	}
+	for _, q := range stmts {
+		if err := run(q); err != nil {
+			return err
 		}
 	}
-	return nil
+	return run(stmt{sql: "COMMIT"})
 }
 
 // Commit implements Store.
-func (s *DuckStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (m Meta, err error) {
-	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return Meta{}, fmt.Errorf("commit state: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-			s.hasSnapshot, _ = s.snapshotExists(context.WithoutCancel(ctx), conn)
+func (s *DuckStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, error) {
+	var stmts []stmt
+	add := func(qs ...string) {
+		for _, q := range qs {
+			stmts = append(stmts, stmt{sql: q})
 		}
-	}()
-	var stmts []string
+	}
 	if c.Changes != "" {
 		mig, err := s.migrate(ctx, conn, c.Columns)
 		if err != nil {
 			return Meta{}, err
 		}
-		stmts = append(stmts, mig...)
+		add(mig...)
 		cols := make([]string, len(c.Columns))
 		for i, col := range c.Columns {
 			cols[i] = spec.QuoteIdent(col.Name)
 		}
-		stmts = append(stmts,
-			fmt.Sprintf("DELETE FROM st.snapshot s USING %s c WHERE %s", c.Changes, spec.KeysEqual(c.Key, "s", "c")),
+		add(fmt.Sprintf("DELETE FROM st.snapshot s USING %s c WHERE %s", c.Changes, spec.KeysEqual(c.Key, "s", "c")),
 			fmt.Sprintf("INSERT INTO st.snapshot (%s) SELECT %s FROM %s WHERE __op <> 'delete'",
 				strings.Join(cols, ", "), strings.Join(cols, ", "), c.Changes))
 	}
 	for name, d := range c.Sources {
 		tbl := "st." + spec.QuoteIdent("src_"+name)
 		if !s.sources[name] {
-			stmts = append(stmts, fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM %s WHERE false", tbl, d.Relation))
+			add(fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM %s WHERE false", tbl, d.Relation))
 		}
-		stmts = append(stmts,
-			fmt.Sprintf("DELETE FROM %s s USING %s d WHERE %s", tbl, d.Relation, spec.KeysEqual(d.Key, "s", "d")),
+		add(fmt.Sprintf("DELETE FROM %s s USING %s d WHERE %s", tbl, d.Relation, spec.KeysEqual(d.Key, "s", "d")),
 			fmt.Sprintf("INSERT INTO %s SELECT * FROM %s", tbl, d.Relation))
 	}
 	for src, cp := range c.Checkpoints {
-		stmts = append(stmts,
-			"DELETE FROM st.checkpoints WHERE source = "+spec.QuoteString(src),
+		add("DELETE FROM st.checkpoints WHERE source = "+spec.QuoteString(src),
 			fmt.Sprintf("INSERT INTO st.checkpoints VALUES (%s, from_hex(%s), (SELECT v::BIGINT + 1 FROM st.meta WHERE k = 'serial'))",
 				spec.QuoteString(src), spec.QuoteString(hex.EncodeToString(cp))))
 	}
-	stmts = append(stmts,
-		"UPDATE st.meta SET v = (v::BIGINT + 1)::VARCHAR WHERE k = 'serial'",
+	add("UPDATE st.meta SET v = (v::BIGINT + 1)::VARCHAR WHERE k = 'serial'",
 		fmt.Sprintf("INSERT INTO st.journal VALUES (%s, now(), (SELECT v::BIGINT FROM st.meta WHERE k = 'serial'), %d, %d)",
 			spec.QuoteString(c.RunID), c.Acked, c.Rejected))
-	for _, q := range stmts {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return Meta{}, fmt.Errorf("commit state: %w", err)
-		}
-	}
 	if len(c.Resolved) > 0 {
 		// One list parameter: a literal IN list of a 20,000-change batch costs more to parse than to run.
-		if _, err := conn.ExecContext(ctx, "DELETE FROM st.intents WHERE id IN (SELECT unnest(?::VARCHAR[]))", c.Resolved); err != nil {
-			return Meta{}, fmt.Errorf("commit state: settle intents: %w", err)
-		}
+		stmts = append(stmts, stmt{"DELETE FROM st.intents WHERE id IN (SELECT unnest(?::VARCHAR[]))", []any{c.Resolved}})
 	}
-	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return Meta{}, fmt.Errorf("commit state: %w", err)
+	if err := inTx(ctx, conn, "commit state", stmts); err != nil {
+		// migrate marks a snapshot it creates as there; the rollback may have taken it away again.
+		s.hasSnapshot, _ = s.snapshotExists(context.WithoutCancel(ctx), conn)
+		return Meta{}, err
 	}
 	for name := range c.Sources {
 		s.sources[name] = true
@@ -489,15 +469,7 @@ func (s *DuckStore) Runs(ctx context.Context, conn *sql.Conn, limit int) ([]RunE
 		if err := rows.Scan(&e.ID, &started, &finished, &e.Status, &e.PlanHash, &report, &e.Commits, &e.Serial, &e.Acked, &e.Rejected); err != nil {
 			return nil, fmt.Errorf("read the run journal of %s: %w", s.Path(), err)
 		}
-		if started != nil {
-			e.StartedAt = started.UTC()
-		}
-		if finished != nil {
-			e.FinishedAt = finished.UTC()
-		}
-		if report != "" {
-			e.Report = []byte(report)
-		}
+		e.setTimesAndReport(started, finished, report)
 		out = append(out, e)
 	}
 	return out, rows.Err()

@@ -26,13 +26,10 @@ func (s *DuckStore) RunLog(ctx context.Context, conn *sql.Conn) ([]Run, error) {
 	defer rows.Close()
 	var out []Run
 	for rows.Next() {
-		var r Run
-		var started, finished *time.Time
-		var status, hash, report *string
-		if err := rows.Scan(&r.ID, &started, &finished, &status, &hash, &report); err != nil {
+		r, err := scanRun(rows.Scan)
+		if err != nil {
 			return nil, fmt.Errorf("read run journal: %w", err)
 		}
-		r.StartedAt, r.FinishedAt, r.Status, r.PlanHash, r.Report = deref(started), deref(finished), deref(status), deref(hash), []byte(deref(report))
 		out = append(out, r)
 	}
 	return out, rows.Err()
@@ -57,6 +54,33 @@ func (s *DuckStore) CommitLog(ctx context.Context, conn *sql.Conn) ([]JournalEnt
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// setTimesAndReport finishes a row of Journal.Runs as both stores read it: its times in UTC (NULL: zero) and
+// an empty report as none.
+func (e *RunEntry) setTimesAndReport(started, finished *time.Time, report string) {
+	if started != nil {
+		e.StartedAt = started.UTC()
+	}
+	if finished != nil {
+		e.FinishedAt = finished.UTC()
+	}
+	if report != "" {
+		e.Report = []byte(report)
+	}
+}
+
+// scanRun reads a row of RunLog's query in either store: run_id, then started_at, finished_at, status,
+// plan_hash and report, each of which may be NULL (read as zero).
+func scanRun(scan func(dest ...any) error) (Run, error) {
+	var r Run
+	var started, finished *time.Time
+	var status, hash, report *string
+	if err := scan(&r.ID, &started, &finished, &status, &hash, &report); err != nil {
+		return Run{}, err
+	}
+	r.StartedAt, r.FinishedAt, r.Status, r.PlanHash, r.Report = deref(started), deref(finished), deref(status), deref(hash), []byte(deref(report))
+	return r, nil
 }
 
 func deref[T any](p *T) T {
@@ -89,14 +113,7 @@ func (s *PgStore) RunLog(ctx context.Context, conn *sql.Conn) ([]Run, error) {
 	if err != nil {
 		return nil, s.errf(err, "postgres state %s: read run journal", s)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Run, error) {
-		var r Run
-		var started, finished *time.Time
-		var status, hash, report *string
-		err := row.Scan(&r.ID, &started, &finished, &status, &hash, &report)
-		r.StartedAt, r.FinishedAt, r.Status, r.PlanHash, r.Report = deref(started), deref(finished), deref(status), deref(hash), []byte(deref(report))
-		return r, err
-	})
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Run, error) { return scanRun(row.Scan) })
 	if err != nil {
 		return nil, s.errf(err, "postgres state %s: read run journal", s)
 	}

@@ -391,15 +391,7 @@ func (s *PgStore) Runs(ctx context.Context, conn *sql.Conn, limit int) ([]RunEnt
 		var started, finished *time.Time
 		var report string
 		err := row.Scan(&e.ID, &started, &finished, &e.Status, &e.PlanHash, &report, &e.Commits, &e.Serial, &e.Acked, &e.Rejected)
-		if started != nil {
-			e.StartedAt = started.UTC()
-		}
-		if finished != nil {
-			e.FinishedAt = finished.UTC()
-		}
-		if report != "" {
-			e.Report = []byte(report)
-		}
+		e.setTimesAndReport(started, finished, report)
 		return e, err
 	})
 	if err != nil {

@@ -143,6 +143,10 @@ type RunEntry struct {
 
 // Journal reads a store's run journal. It is a separate interface so that readers (the `possync state`
 // command) need only this, and a Store implements it next to the rest.
+//
+// Runs is a query of its own in each store rather than RunLog and CommitLog summed in Go: the journals are
+// never pruned (a run and its commits are kept for good) and Runs is read with a small limit (one run per
+// pipeline for `possync state`), so it must not read every run's report (from PostgreSQL, over the network).
 type Journal interface {
 	// Runs returns the journal's runs, newest first, at most limit of them (limit <= 0: all). Call it after
 	// Open (read-only is enough); before the first run it returns none.

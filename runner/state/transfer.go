@@ -37,77 +37,99 @@ func dumpTables(ctx context.Context, conn *sql.Conn, prefix string, hasSnapshot 
 	return nil
 }
 
-// Dump implements Transferable.
-func (s *DuckStore) Dump(ctx context.Context, conn *sql.Conn, prefix string) (*Transfer, error) {
-	t := &Transfer{Checkpoints: map[string]Checkpoint{}, Sources: map[string]string{}}
-	if !s.attached {
-		return t, nil
-	}
+// dumpSource is what Dump reads besides the relations attached as st: the checkpoints, the journals and the
+// intents, from wherever the store keeps them.
+type dumpSource interface {
+	Journaled
+	Intents(ctx context.Context, conn *sql.Conn) ([]Intent, error)
+	checkpoints(ctx context.Context, conn *sql.Conn) (map[string]Checkpoint, error)
+}
+
+// dump is Dump of a store whose snapshot and source records are attached as st and described by view (the
+// DuckStore itself, or a PgStore's mirror) and whose other state src reads. It detaches st afterwards.
+func dump(ctx context.Context, conn *sql.Conn, prefix string, view *DuckStore, src dumpSource) (*Transfer, error) {
+	t := &Transfer{Sources: map[string]string{}}
 	var err error
-	if t.Meta, err = s.load(ctx, conn); err != nil {
+	if t.Meta, err = view.load(ctx, conn); err != nil {
 		return nil, err
 	}
-	if err := dumpTables(ctx, conn, prefix, s.hasSnapshot, s.sources, t); err != nil {
+	if err := dumpTables(ctx, conn, prefix, view.hasSnapshot, view.sources, t); err != nil {
 		return nil, err
 	}
-	rows, err := conn.QueryContext(ctx, `SELECT source, value, serial FROM st.checkpoints`)
-	if err != nil {
-		return nil, fmt.Errorf("read checkpoints: %w", err)
-	}
-	for rows.Next() {
-		var src string
-		var cp Checkpoint
-		if err := rows.Scan(&src, &cp.Value, &cp.Serial); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		t.Checkpoints[src] = cp
-	}
-	rows.Close()
-	if t.Runs, err = s.RunLog(ctx, conn); err != nil {
+	if t.Checkpoints, err = src.checkpoints(ctx, conn); err != nil {
 		return nil, err
 	}
-	if t.Journal, err = s.CommitLog(ctx, conn); err != nil {
+	if t.Runs, err = src.RunLog(ctx, conn); err != nil {
 		return nil, err
 	}
-	if t.Intents, err = s.Intents(ctx, conn); err != nil {
+	if t.Journal, err = src.CommitLog(ctx, conn); err != nil {
+		return nil, err
+	}
+	if t.Intents, err = src.Intents(ctx, conn); err != nil {
 		return nil, err
 	}
 	if _, err := conn.ExecContext(ctx, "DETACH st"); err != nil {
 		return nil, fmt.Errorf("detach state: %w", err)
 	}
+	return t, nil
+}
+
+// Dump implements Transferable.
+func (s *DuckStore) Dump(ctx context.Context, conn *sql.Conn, prefix string) (*Transfer, error) {
+	if !s.attached {
+		return &Transfer{Checkpoints: map[string]Checkpoint{}, Sources: map[string]string{}}, nil
+	}
+	t, err := dump(ctx, conn, prefix, s, s)
+	if err != nil {
+		return nil, err
+	}
 	s.attached = false
 	return t, nil
+}
+
+// checkpoints reads every source's checkpoint (for Dump).
+func (s *DuckStore) checkpoints(ctx context.Context, conn *sql.Conn) (map[string]Checkpoint, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT source, value, serial FROM st.checkpoints`)
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoints: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]Checkpoint{}
+	for rows.Next() {
+		var src string
+		var cp Checkpoint
+		if err := rows.Scan(&src, &cp.Value, &cp.Serial); err != nil {
+			return nil, fmt.Errorf("read checkpoints: %w", err)
+		}
+		out[src] = cp
+	}
+	return out, rows.Err()
 }
 
 // ErrNotEmpty refuses to load a transfer into a store that already holds state.
 var ErrNotEmpty = errors.New("the target already holds state for this pipeline")
 
-// Load implements Transferable.
-func (s *DuckStore) Load(ctx context.Context, conn *sql.Conn, t *Transfer) (err error) {
-	m, err := s.load(ctx, conn)
+// refuseNonEmpty is Load's guard: ErrNotEmpty unless the store, attached as st and described by view, with
+// the journals j reads, holds no state (serial 0, no run journaled, no snapshot).
+func refuseNonEmpty(ctx context.Context, conn *sql.Conn, view *DuckStore, j Journaled) error {
+	m, err := view.load(ctx, conn)
 	if err != nil {
 		return err
 	}
-	runs, err := s.RunLog(ctx, conn)
+	runs, err := j.RunLog(ctx, conn)
 	if err != nil {
 		return err
 	}
-	if m.Serial != 0 || len(runs) != 0 || s.hasSnapshot {
+	if m.Serial != 0 || len(runs) != 0 || view.hasSnapshot {
 		return fmt.Errorf("%w (serial %d, %d runs): refusing to overwrite it", ErrNotEmpty, m.Serial, len(runs))
 	}
-	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+	return nil
+}
+
+// Load implements Transferable.
+func (s *DuckStore) Load(ctx context.Context, conn *sql.Conn, t *Transfer) error {
+	if err := refuseNonEmpty(ctx, conn, s, s); err != nil {
 		return err
-	}
-	defer func() {
-		if err != nil {
-			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-			s.hasSnapshot = false
-		}
-	}()
-	type stmt struct {
-		sql  string
-		args []any
 	}
 	stmts := []stmt{
 		{`UPDATE st.meta SET v = ? WHERE k = 'lineage'`, []any{t.Meta.Lineage}},
@@ -137,11 +159,9 @@ func (s *DuckStore) Load(ctx context.Context, conn *sql.Conn, t *Transfer) (err 
 	for _, in := range t.Intents {
 		stmts = append(stmts, stmt{`INSERT INTO st.intents VALUES (?, ?, ?)`, []any{in.ID, in.RunID, string(in.Change)}})
 	}
-	stmts = append(stmts, stmt{"COMMIT", nil})
-	for _, q := range stmts {
-		if _, err := conn.ExecContext(ctx, q.sql, q.args...); err != nil {
-			return fmt.Errorf("load state: %w", err)
-		}
+	if err := inTx(ctx, conn, "load state", stmts); err != nil {
+		s.hasSnapshot = false
+		return err
 	}
 	s.hasSnapshot = t.Snapshot != ""
 	for name := range t.Sources {
@@ -166,17 +186,19 @@ func nullString(s string) any {
 
 // Dump implements Transferable.
 func (s *PgStore) Dump(ctx context.Context, conn *sql.Conn, prefix string) (*Transfer, error) {
-	t := &Transfer{Checkpoints: map[string]Checkpoint{}, Sources: map[string]string{}}
 	if s.mirror == nil {
-		return t, nil
+		return &Transfer{Checkpoints: map[string]Checkpoint{}, Sources: map[string]string{}}, nil
 	}
-	var err error
-	if t.Meta, err = s.mirror.load(ctx, conn); err != nil {
+	t, err := dump(ctx, conn, prefix, s.mirror, s)
+	if err != nil {
 		return nil, err
 	}
-	if err := dumpTables(ctx, conn, prefix, s.mirror.hasSnapshot, s.mirror.sources, t); err != nil {
-		return nil, err
-	}
+	s.mirror = nil
+	return t, nil
+}
+
+// checkpoints reads every source's checkpoint from PostgreSQL (for Dump).
+func (s *PgStore) checkpoints(ctx context.Context, _ *sql.Conn) (map[string]Checkpoint, error) {
 	c, err := s.data(ctx)
 	if err != nil {
 		return nil, err
@@ -185,30 +207,20 @@ func (s *PgStore) Dump(ctx context.Context, conn *sql.Conn, prefix string) (*Tra
 	if err != nil {
 		return nil, s.errf(err, "postgres state %s: read checkpoints", s)
 	}
+	defer rows.Close()
+	out := map[string]Checkpoint{}
 	for rows.Next() {
 		var src string
 		var cp Checkpoint
 		if err := rows.Scan(&src, &cp.Value, &cp.Serial); err != nil {
-			rows.Close()
 			return nil, s.errf(err, "postgres state %s: read checkpoints", s)
 		}
-		t.Checkpoints[src] = cp
+		out[src] = cp
 	}
-	rows.Close()
-	if t.Runs, err = s.RunLog(ctx, conn); err != nil {
-		return nil, err
+	if err := rows.Err(); err != nil {
+		return nil, s.errf(err, "postgres state %s: read checkpoints", s)
 	}
-	if t.Journal, err = s.CommitLog(ctx, conn); err != nil {
-		return nil, err
-	}
-	if t.Intents, err = s.Intents(ctx, conn); err != nil {
-		return nil, err
-	}
-	if _, err := conn.ExecContext(ctx, "DETACH st"); err != nil {
-		return nil, fmt.Errorf("detach state: %w", err)
-	}
-	s.mirror = nil
-	return t, nil
+	return out, nil
 }
 
 // Load implements Transferable. It needs the store's lock (Lock): the whole load is one fenced transaction.
@@ -216,16 +228,8 @@ func (s *PgStore) Load(ctx context.Context, conn *sql.Conn, t *Transfer) error {
 	if s.mirror == nil {
 		return fmt.Errorf("postgres state %s: load before open", s)
 	}
-	m, err := s.mirror.load(ctx, conn)
-	if err != nil {
+	if err := refuseNonEmpty(ctx, conn, s.mirror, s); err != nil {
 		return err
-	}
-	runs, err := s.RunLog(ctx, conn)
-	if err != nil {
-		return err
-	}
-	if m.Serial != 0 || len(runs) != 0 || s.mirror.hasSnapshot {
-		return fmt.Errorf("%w (serial %d, %d runs): refusing to overwrite it", ErrNotEmpty, m.Serial, len(runs))
 	}
 	if err := s.setCached(ctx, conn, ""); err != nil {
 		return err
@@ -244,7 +248,7 @@ func (s *PgStore) Load(ctx context.Context, conn *sql.Conn, t *Transfer) error {
 		s.mirror.sources[name] = true
 	}
 	commitID := newID()
-	err = s.write(ctx, "load", s.fence, true, func(tx pgx.Tx) error {
+	err := s.write(ctx, "load", s.fence, true, func(tx pgx.Tx) error {
 		if t.Snapshot != "" {
 			if err := s.replaceRel(ctx, tx, conn, "snapshot", t.Key); err != nil {
 				return err
