@@ -111,11 +111,12 @@ func EngineVersion(ctx context.Context) (string, error) {
 // the journal has none (or there is no state yet). It opens the state read-only, so call it after a run has
 // released it.
 func LastSuccess(ctx context.Context, p *pipelines.Pipeline) (time.Time, error) {
+	store := newStore(p)
+	defer state.Close(store)
 	if !stateConfig(p).IsLocal() {
-		return lastSuccessShared(ctx, p)
+		return store.LastSuccess(ctx, nil) // read in PostgreSQL: no snapshot copied in
 	}
-	store := state.NewDuckStore(p.State.Dir, p.Name)
-	if _, err := os.Stat(store.Path()); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(state.NewDuckStore(p.State.Dir, p.Name).Path()); errors.Is(err, os.ErrNotExist) {
 		return time.Time{}, nil
 	}
 	d, err := openEngine(ctx, p.State)
@@ -126,12 +127,5 @@ func LastSuccess(ctx context.Context, p *pipelines.Pipeline) (time.Time, error) 
 	if _, err := store.Open(ctx, d.Conn(), true); err != nil {
 		return time.Time{}, err
 	}
-	var t *time.Time
-	if err := d.QueryRow(ctx, "SELECT max(finished_at) FROM st.runs WHERE status = 'done'").Scan(&t); err != nil {
-		return time.Time{}, fmt.Errorf("read the run journal of %s: %w", store.Path(), err)
-	}
-	if t == nil {
-		return time.Time{}, nil
-	}
-	return t.UTC(), nil
+	return store.LastSuccess(ctx, d.Conn())
 }

@@ -1,11 +1,6 @@
 package runner
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"time"
-
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/runner/state"
 )
@@ -48,29 +43,4 @@ func (s *session) closeStore() {
 		s.logf("state: %d bytes from %s, %d bytes to it", t.BytesIn, t.Backend, t.BytesOut)
 	}
 	_ = state.Close(s.store)
-}
-
-// lastSuccessShared reads LastSuccess from the PostgreSQL backend's run journal, without opening the state
-// (which would copy the snapshot in).
-func lastSuccessShared(ctx context.Context, p *pipelines.Pipeline) (time.Time, error) {
-	store := newStore(p)
-	defer state.Close(store)
-	j, ok := store.(state.Journaled)
-	if !ok {
-		return time.Time{}, errors.New("state store lists no journal")
-	}
-	runs, err := j.RunLog(ctx, nil)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("read the run journal: %w", err)
-	}
-	var last time.Time
-	for _, r := range runs {
-		if r.Status == "done" && r.FinishedAt.After(last) {
-			last = r.FinishedAt
-		}
-	}
-	if last.IsZero() {
-		return last, nil
-	}
-	return last.UTC(), nil
 }

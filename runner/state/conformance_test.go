@@ -351,5 +351,32 @@ func TestStoreConformanceRuns(t *testing.T) {
 		if runs, err := s.Runs(ctx, c, 1); err != nil || len(runs) != 1 || runs[0].ID != "r2" {
 			t.Fatalf("runs, limit 1: %+v %v", runs, err)
 		}
+		// LastSuccess: the latest run journaled as done, not a later failed one.
+		if err := s.BeginRun(ctx, c, state.Run{ID: "r3", StartedAt: t0.Add(2 * time.Hour), PlanHash: "h"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.FinishRun(ctx, c, state.Run{ID: "r3", FinishedAt: t0.Add(2*time.Hour + time.Minute), Status: "failed"}); err != nil {
+			t.Fatal(err)
+		}
+		if last, err := s.LastSuccess(ctx, c); err != nil || !last.Equal(t0.Add(time.Hour+time.Minute)) || last.Location() != time.UTC {
+			t.Fatalf("last success %v %v, want r2's finish %v", last, err, t0.Add(time.Hour+time.Minute))
+		}
+	})
+}
+
+// LastSuccess of a store no run finished reads as zero.
+func TestStoreConformanceLastSuccessNone(t *testing.T) {
+	eachBackend(t, func(t *testing.T, mk func(string) state.Store) {
+		ctx := context.Background()
+		s, c, _ := openStore(t, mk, "p", "r1")
+		if last, err := s.LastSuccess(ctx, c); err != nil || !last.IsZero() {
+			t.Fatalf("fresh store: %v %v", last, err)
+		}
+		if err := s.BeginRun(ctx, c, state.Run{ID: "r1", StartedAt: time.Now(), PlanHash: "h"}); err != nil {
+			t.Fatal(err)
+		}
+		if last, err := s.LastSuccess(ctx, c); err != nil || !last.IsZero() {
+			t.Fatalf("a run still applying: %v %v", last, err)
+		}
 	})
 }

@@ -437,6 +437,25 @@ func NewRunID(now time.Time) string {
 	return now.UTC().Format("20060102T150405Z") + "-" + newID()[:8]
 }
 
+// LastSuccess implements Journal.
+func (s *DuckStore) LastSuccess(ctx context.Context, conn *sql.Conn) (time.Time, error) {
+	if !s.attached {
+		return time.Time{}, nil
+	}
+	tables, err := s.tables(ctx, conn)
+	if err != nil || !tables["runs"] {
+		return time.Time{}, err
+	}
+	var t *time.Time
+	if err := conn.QueryRowContext(ctx, "SELECT max(finished_at) FROM st.runs WHERE status = 'done'").Scan(&t); err != nil {
+		return time.Time{}, fmt.Errorf("read the run journal of %s: %w", s.Path(), err)
+	}
+	if t == nil {
+		return time.Time{}, nil
+	}
+	return t.UTC(), nil
+}
+
 // Runs implements Journal: the runs table joined with the sums of each run's commits.
 func (s *DuckStore) Runs(ctx context.Context, conn *sql.Conn, limit int) ([]RunEntry, error) {
 	if !s.attached {

@@ -363,6 +363,25 @@ func (s *PgStore) SetBasis(ctx context.Context, conn *sql.Conn, basis string) er
 	})
 }
 
+// LastSuccess implements Journal. It reads PostgreSQL directly (conn is not used, the snapshot is not copied).
+func (s *PgStore) LastSuccess(ctx context.Context, conn *sql.Conn) (time.Time, error) {
+	c, err := s.data(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if ok, err := s.hasTables(ctx, c); !ok || err != nil {
+		return time.Time{}, err
+	}
+	var t *time.Time
+	if err := c.QueryRow(ctx, s.q(`SELECT max(finished_at) FROM {s}.runs WHERE pipeline = $1 AND status = 'done'`), s.pipeline).Scan(&t); err != nil {
+		return time.Time{}, s.errf(err, "postgres state %s: read run journal", s)
+	}
+	if t == nil {
+		return time.Time{}, nil
+	}
+	return t.UTC(), nil
+}
+
 // Runs implements Journal: the runs joined with the sums of each run's commits, newest first. It reads
 // PostgreSQL directly (conn is not used).
 func (s *PgStore) Runs(ctx context.Context, conn *sql.Conn, limit int) ([]RunEntry, error) {

@@ -151,6 +151,9 @@ type Journal interface {
 	// Runs returns the journal's runs, newest first, at most limit of them (limit <= 0: all). Call it after
 	// Open (read-only is enough); before the first run it returns none.
 	Runs(ctx context.Context, conn *sql.Conn, limit int) ([]RunEntry, error)
+	// LastSuccess is when the last run journaled as done finished (UTC), zero when none did. Like Runs it
+	// needs Open first, except on a store that reads its own database (PgStore, where conn may be nil).
+	LastSuccess(ctx context.Context, conn *sql.Conn) (time.Time, error)
 }
 
 // Config selects and configures a pipeline's store (pipelines.State, as the runner hands it over).
