@@ -45,13 +45,9 @@ func TestMain(m *testing.M) {
 // pipelineName is the name of every test pipeline; its lock file is <state>/<pipelineName>.lock.
 const pipelineName = "proc-test"
 
-// pipelineYAML reads data/products.csv, maps it, and writes out/products.csv plus its change log.
-const pipelineYAML = `version: 1
-name: ` + pipelineName + `
-merchant: test-merchant
-key: sku
-
-source:
+// productsSourceYAML is the source section of the test pipelines: the five columns of data/products.csv, as
+// fixture.writeRows writes them.
+const productsSourceYAML = `source:
   type: file
   path: data/products.csv
   columns:
@@ -60,7 +56,15 @@ source:
     - {name: price, type: float}
     - {name: qty, type: int}
     - {name: category, type: string}
+`
 
+// pipelineYAML reads data/products.csv, maps it, and writes out/products.csv plus its change log.
+const pipelineYAML = `version: 1
+name: ` + pipelineName + `
+merchant: test-merchant
+key: sku
+
+` + productsSourceYAML + `
 transforms:
   - type: map
     name: products
