@@ -185,7 +185,20 @@ func (f *fixture) command(env []string, args ...string) *exec.Cmd {
 // run runs possync to its end.
 func (f *fixture) run(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	cmd := f.command(env, args...)
+	return runCmd(t, f.command(env, args...))
+}
+
+// runPossync runs possync with args to its end in the test's own folder and environment (for commands that
+// need no pipeline folder: -h, validate of files named by path).
+func runPossync(t *testing.T, args ...string) result {
+	t.Helper()
+	return runCmd(t, exec.Command(binary, args...))
+}
+
+// runCmd runs a prepared possync command to its end and captures its output; every test that runs the
+// binary to its end comes through here.
+func runCmd(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	return finish(t, cmd.Run(), cmd, &out, &errb)

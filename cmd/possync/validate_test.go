@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -30,9 +29,7 @@ func validate(t *testing.T, dir, tmp string, env []string, args ...string) resul
 	cmd := exec.Command(binary, append([]string{"validate"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "TMPDIR=" + tmp, "NO_COLOR=1"}, env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	return finish(t, cmd.Run(), cmd, &out, &errb)
+	return runCmd(t, cmd)
 }
 
 // tree lists the files and folders under dir with their sizes and modification times.
