@@ -292,11 +292,11 @@ func checkCronJob(t *testing.T, cj cronJob, usage string, envRead map[string]boo
 // commandUsage is the output of `possync CMD -h`.
 func commandUsage(t *testing.T, cmd string) string {
 	t.Helper()
-	out, err := exec.Command(binary, cmd, "-h").Output()
-	if err != nil {
-		t.Fatalf("possync %s -h: %v", cmd, err)
+	r := runPossync(t, cmd, "-h")
+	if r.code != 0 {
+		t.Fatalf("possync %s -h: %s", cmd, r)
 	}
-	return string(out)
+	return r.stdout
 }
 
 // stateURLEnv is the variable of the shared state (the PostgreSQL backend, issue #13).
@@ -390,9 +390,8 @@ func validateFiles(t *testing.T, dir string, files []string) {
 		matches, _ := filepath.Glob(filepath.Join(dir, "pipelines", f))
 		args = append(args, matches...)
 	}
-	out, err := exec.Command(binary, args...).CombinedOutput()
-	if err != nil {
-		t.Errorf("possync validate --no-env of the deployed pipeline files: %v\n%s", err, out)
+	if r := runPossync(t, args...); r.code != 0 {
+		t.Errorf("possync validate --no-env of the deployed pipeline files: %s", r)
 	}
 }
 
@@ -422,8 +421,8 @@ func TestDockerfile(t *testing.T) {
 	if cmd == nil {
 		t.Fatal("deploy/Dockerfile has no CMD")
 	}
-	if out, err := exec.Command(binary, cmd[1]).Output(); err != nil || !strings.Contains(string(out), "Usage:") {
-		t.Errorf("possync %s (the image's CMD): %v\n%s", cmd[1], err, out)
+	if r := runPossync(t, cmd[1]); r.code != 0 || !strings.Contains(r.stdout, "Usage:") {
+		t.Errorf("possync %s (the image's CMD): %s", cmd[1], r)
 	}
 }
 

@@ -19,16 +19,7 @@ func ecomPipeline(base string) string {
 name: ` + pipelineName + `
 merchant: test-merchant
 key: sku
-source:
-  type: file
-  path: data/products.csv
-  columns:
-    - {name: sku, type: string}
-    - {name: name, type: string}
-    - {name: price, type: float}
-    - {name: qty, type: int}
-    - {name: category, type: string}
-transforms:
+` + productsSourceYAML + `transforms:
   - type: map
     fields:
       sku: sku

@@ -128,6 +128,9 @@ func TestExplainExample(t *testing.T) {
 
 	// Text output, and the key checked against the pipeline's key.
 	r := f.run(t, nil, "explain", "catalog.yaml", "AO-1001")
+	if r.code != 0 {
+		t.Errorf("explain as text: want exit 0, got %s", r)
+	}
 	for _, want := range []string{"Record sku=AO-1001 of acme-outdoor-catalog", "Sources:\n  source (file): 1 row(s)",
 		"Transforms:\n  not_1004 (filter): 1 row(s)", "State (serial ", "Planned: update\n  price: 129.95 → 139.95\nRule: "} {
 		if !strings.Contains(r.stdout, want) {

@@ -78,10 +78,7 @@ func (m *machine) command(env []string, args ...string) *exec.Cmd {
 
 func (m *machine) run(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	cmd := m.command(env, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	return finish(t, cmd.Run(), cmd, &out, &errb)
+	return runCmd(t, m.command(env, args...))
 }
 
 // held starts possync on m, held at failpoint point (POSSYNC_FAILPOINT_RELEASE), and waits until it is there.

@@ -116,27 +116,7 @@ func TestHTMLPages(t *testing.T) {
 func TestHTMLNoSecrets(t *testing.T) {
 	const secret = "s3cr3ttokenvalue"
 	f := newFixture(t, genRows(0, 3))
-	yaml := `version: 1
-name: secret-test
-merchant: test-merchant
-key: sku
-source:
-  type: file
-  path: data/products.csv
-  columns:
-    - {name: sku, type: string}
-transforms:
-  - type: sql
-    query: select sku as ${TOK} from source
-sink:
-  type: ecom
-  store_id: "1"
-  token: ${TOK}
-  base_url: http://127.0.0.1:9
-`
-	if err := os.WriteFile(f.path("secret.yaml"), []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	f.writeSecretPipeline(t)
 	r := f.run(t, []string{"TOK=" + secret}, "run", "secret.yaml", "--html", "run.html")
 	if r.code != 2 {
 		t.Fatalf("run: want exit 2 (invalid), got %s", r)

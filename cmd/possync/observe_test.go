@@ -48,9 +48,15 @@ func TestLogRedactsBeforeEscaping(t *testing.T) {
 
 // TestLogFlagsRejectUnknownValues: a typo in --log-format or --log-level is an error, not silence.
 func TestLogFlagsRejectUnknownValues(t *testing.T) {
-	for _, o := range []obsFlags{{logFormat: "yaml"}, {logLevel: "loud"}} {
-		if _, err := o.logger(&bytes.Buffer{}, false); err == nil {
-			t.Errorf("%+v: want an error", o)
+	for _, c := range []struct {
+		o    obsFlags
+		want string // the flag, the bad value and the choices, so the user can fix the typo
+	}{
+		{obsFlags{logFormat: "yaml"}, `--log-format: want text or json, not "yaml"`},
+		{obsFlags{logLevel: "loud"}, `--log-level: want debug, info, warn or error, not "loud"`},
+	} {
+		if _, err := c.o.logger(&bytes.Buffer{}, false); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want one saying %s", c.o, err, c.want)
 		}
 	}
 	if l, err := (&obsFlags{}).logger(&bytes.Buffer{}, false); l != nil || err != nil {

@@ -207,27 +207,7 @@ func TestRunLogsAndMetrics(t *testing.T) {
 func TestInvalidRunSignals(t *testing.T) {
 	const secret = "s3cr3ttokenvalue"
 	f := newFixture(t, genRows(0, 3))
-	yaml := `version: 1
-name: secret-test
-merchant: test-merchant
-key: sku
-source:
-  type: file
-  path: data/products.csv
-  columns:
-    - {name: sku, type: string}
-transforms:
-  - type: sql
-    query: select sku as ${TOK} from source
-sink:
-  type: ecom
-  store_id: "1"
-  token: ${TOK}
-  base_url: http://127.0.0.1:9
-`
-	if err := os.WriteFile(f.path("secret.yaml"), []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	f.writeSecretPipeline(t)
 	if err := os.WriteFile(f.path("broken.yaml"), []byte("version: 1\nname: broken\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -319,16 +299,12 @@ func TestRunErrorsNameRun(t *testing.T) {
 func TestPlanOnNonTerminal(t *testing.T) {
 	f := newFixture(t, genRows(0, 5))
 	for _, args := range [][]string{{"plan", "pipeline.yaml"}, {"plan", "pipeline.yaml", "--quiet"}} {
-		cmd := f.command(nil, args...)
-		cmd.Env = append(cmd.Env, "TERM=xterm-256color", "NO_COLOR=")
-		var out, errb strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		if ee, ok := err.(*exec.ExitError); err != nil && (!ok || ee.ExitCode() != 2) {
-			t.Fatalf("%v: %v\n%s", args, err, errb.String())
+		r := f.run(t, []string{"TERM=xterm-256color", "NO_COLOR="}, args...)
+		if r.code != 2 {
+			t.Fatalf("%v: want exit 2 (five creates planned), got %s", args, r)
 		}
-		if strings.ContainsAny(out.String()+errb.String(), "\x1b\r") || errb.String() != "" || !strings.Contains(out.String(), "create") {
-			t.Errorf("%v on a pipe: want the plain plan and an empty stderr, got\nstdout: %q\nstderr: %q", args, out.String(), errb.String())
+		if strings.ContainsAny(r.stdout+r.stderr, "\x1b\r") || r.stderr != "" || !strings.Contains(r.stdout, "create") {
+			t.Errorf("%v on a pipe: want the plain plan and an empty stderr, got\nstdout: %q\nstderr: %q", args, r.stdout, r.stderr)
 		}
 	}
 }

@@ -45,13 +45,9 @@ func TestMain(m *testing.M) {
 // pipelineName is the name of every test pipeline; its lock file is <state>/<pipelineName>.lock.
 const pipelineName = "proc-test"
 
-// pipelineYAML reads data/products.csv, maps it, and writes out/products.csv plus its change log.
-const pipelineYAML = `version: 1
-name: ` + pipelineName + `
-merchant: test-merchant
-key: sku
-
-source:
+// productsSourceYAML is the source section of the test pipelines: the five columns of data/products.csv, as
+// fixture.writeRows writes them.
+const productsSourceYAML = `source:
   type: file
   path: data/products.csv
   columns:
@@ -60,7 +56,15 @@ source:
     - {name: price, type: float}
     - {name: qty, type: int}
     - {name: category, type: string}
+`
 
+// pipelineYAML reads data/products.csv, maps it, and writes out/products.csv plus its change log.
+const pipelineYAML = `version: 1
+name: ` + pipelineName + `
+merchant: test-merchant
+key: sku
+
+` + productsSourceYAML + `
 transforms:
   - type: map
     name: products
@@ -181,7 +185,20 @@ func (f *fixture) command(env []string, args ...string) *exec.Cmd {
 // run runs possync to its end.
 func (f *fixture) run(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	cmd := f.command(env, args...)
+	return runCmd(t, f.command(env, args...))
+}
+
+// runPossync runs possync with args to its end in the test's own folder and environment (for commands that
+// need no pipeline folder: -h, validate of files named by path).
+func runPossync(t *testing.T, args ...string) result {
+	t.Helper()
+	return runCmd(t, exec.Command(binary, args...))
+}
+
+// runCmd runs a prepared possync command to its end and captures its output; every test that runs the
+// binary to its end comes through here.
+func runCmd(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	return finish(t, cmd.Run(), cmd, &out, &errb)

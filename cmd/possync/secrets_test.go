@@ -7,26 +7,14 @@ import (
 	"testing"
 )
 
-// TestSecretsRedactedAndInvalidExitCodes runs the commands on a pipeline whose secret token also names the
-// only field of the records (so the key check's hint would list it): every output shows *** instead, and an
-// invalid pipeline exits 2 from validate and run but 1 from plan (whose 2 means changes).
-func TestSecretsRedactedAndInvalidExitCodes(t *testing.T) {
-	const secret = "s3cr3ttokenvalue"
-	f := newFixture(t, genRows(0, 3))
-	yaml := `version: 1
+// secretPipelineYAML is an invalid pipeline (secret.yaml in the tests) whose secret token $TOK is also the
+// name of the only field of its records, so the key check's hint would list the secret; its ecom sink points
+// at a port nothing serves.
+const secretPipelineYAML = `version: 1
 name: secret-test
 merchant: test-merchant
 key: sku
-source:
-  type: file
-  path: data/products.csv
-  columns:
-    - {name: sku, type: string}
-    - {name: name, type: string}
-    - {name: price, type: float}
-    - {name: qty, type: int}
-    - {name: category, type: string}
-transforms:
+` + productsSourceYAML + `transforms:
   - type: sql
     query: select sku as ${TOK} from source
 sink:
@@ -35,9 +23,22 @@ sink:
   token: ${TOK}
   base_url: http://127.0.0.1:9
 `
-	if err := os.WriteFile(f.path("secret.yaml"), []byte(yaml), 0o644); err != nil {
+
+// writeSecretPipeline writes secretPipelineYAML to the fixture's secret.yaml.
+func (f *fixture) writeSecretPipeline(t *testing.T) {
+	t.Helper()
+	if err := os.WriteFile(f.path("secret.yaml"), []byte(secretPipelineYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestSecretsRedactedAndInvalidExitCodes runs the commands on a pipeline whose secret token also names the
+// only field of the records (so the key check's hint would list it): every output shows *** instead, and an
+// invalid pipeline exits 2 from validate and run but 1 from plan (whose 2 means changes).
+func TestSecretsRedactedAndInvalidExitCodes(t *testing.T) {
+	const secret = "s3cr3ttokenvalue"
+	f := newFixture(t, genRows(0, 3))
+	f.writeSecretPipeline(t)
 	env := []string{"TOK=" + secret}
 	for _, c := range []struct {
 		args []string

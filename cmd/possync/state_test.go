@@ -135,7 +135,7 @@ func TestStateWhileARunHoldsIt(t *testing.T) {
 	if r.code != 0 || !regexp.MustCompile(`(?m)^`+pipelineName+`\s+-\s+-\s+-\s+running$`).MatchString(r.stdout) {
 		t.Fatalf("state list during a run: %s", r)
 	}
-	if r := f.run(t, nil, "state", "list", "--json"); !strings.Contains(r.stdout, pid) {
+	if r := f.run(t, nil, "state", "list", "--json"); r.code != 0 || !strings.Contains(r.stdout, pid) {
 		t.Errorf("state list --json does not name the running run (%s): %s", pid, r)
 	}
 	if r := f.run(t, nil, "state", "history", "pipeline.yaml"); r.code != 1 || !strings.Contains(r.stderr, "a run is in progress") ||
@@ -148,7 +148,7 @@ func TestStateWhileARunHoldsIt(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("the run after its release: %v", err)
 	}
-	if r := f.run(t, nil, "state", "list"); !regexp.MustCompile(`(?m)^` + pipelineName + `\s+2\s+10\s+\S+Z\s+applied$`).MatchString(r.stdout) {
+	if r := f.run(t, nil, "state", "list"); r.code != 0 || !regexp.MustCompile(`(?m)^`+pipelineName+`\s+2\s+10\s+\S+Z\s+applied$`).MatchString(r.stdout) {
 		t.Errorf("state list after the run: %s", r)
 	}
 }

@@ -29,16 +29,7 @@ func validate(t *testing.T, dir, tmp string, env []string, args ...string) resul
 	cmd := exec.Command(binary, append([]string{"validate"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "TMPDIR=" + tmp, "NO_COLOR=1"}, env...)
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run validate: %v", err)
-	}
-	return r
+	return runCmd(t, cmd)
 }
 
 // tree lists the files and folders under dir with their sizes and modification times.
