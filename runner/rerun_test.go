@@ -55,6 +55,25 @@ func wantFull(t *testing.T, pl *plan.Plan, stages []runner.Stage) {
 	}
 }
 
+// appliedTwoRows is a csv case of two records (A at 3, B at 2.5), applied once: its basis is recorded.
+func appliedTwoRows(t *testing.T) string {
+	t.Helper()
+	dir := csvCase(t, "sku,name,price\nA,anchor,3\nB,bottle,2.5\n")
+	mustApply(t, loadAt(t, dir), runner.Options{})
+	return dir
+}
+
+// wantFullUpdates plans the pipeline in dir and fails unless it was planned in full with updates updates
+// (what names the case in the failure).
+func wantFullUpdates(t *testing.T, dir string, updates int, what string) {
+	t.Helper()
+	pl, stages := planStages(t, loadAt(t, dir), runner.Options{})
+	wantFull(t, pl, stages)
+	if pl.Summary.Update != updates {
+		t.Errorf("%s: %+v, want %d updates", what, pl.Summary, updates)
+	}
+}
+
 func TestRerunUnchangedSkipsTransforms(t *testing.T) {
 	dir := csvCase(t, "sku,name,price\nA,anchor,3\nB,bottle,2.5\n")
 	rep := mustApply(t, loadAt(t, dir), runner.Options{})
@@ -105,20 +124,14 @@ func TestRerunUnchangedSkipsTransforms(t *testing.T) {
 }
 
 func TestRerunChangedInputPlansInFull(t *testing.T) {
-	dir := csvCase(t, "sku,name,price\nA,anchor,3\nB,bottle,2.5\n")
-	mustApply(t, loadAt(t, dir), runner.Options{})
+	dir := appliedTwoRows(t)
 	writeFile(t, filepath.Join(dir, "input.csv"), "sku,name,price\nA,anchor,3\nB,bottle,2.7\n")
-	pl, stages := planStages(t, loadAt(t, dir), runner.Options{})
-	wantFull(t, pl, stages)
-	if pl.Summary.Update != 1 {
-		t.Errorf("changed row: %+v, want 1 update", pl.Summary)
-	}
+	wantFullUpdates(t, dir, 1, "changed row")
 }
 
 // A file of the same size and modification time but other bytes is another input.
 func TestRerunSameSizeOtherContentPlansInFull(t *testing.T) {
-	dir := csvCase(t, "sku,name,price\nA,anchor,3\nB,bottle,2.5\n")
-	mustApply(t, loadAt(t, dir), runner.Options{})
+	dir := appliedTwoRows(t)
 	in := filepath.Join(dir, "input.csv")
 	fi, err := os.Stat(in)
 	if err != nil {
@@ -131,40 +144,26 @@ func TestRerunSameSizeOtherContentPlansInFull(t *testing.T) {
 	if fi2, _ := os.Stat(in); fi2.Size() != fi.Size() || !fi2.ModTime().Equal(fi.ModTime()) {
 		t.Fatalf("the test needs the same size and mtime")
 	}
-	pl, stages := planStages(t, loadAt(t, dir), runner.Options{})
-	wantFull(t, pl, stages)
-	if pl.Summary.Update != 1 {
-		t.Errorf("same size, other content: %+v, want 1 update", pl.Summary)
-	}
+	wantFullUpdates(t, dir, 1, "same size, other content")
 }
 
 func TestRerunChangedPipelinePlansInFull(t *testing.T) {
-	dir := csvCase(t, "sku,name,price\nA,anchor,3\nB,bottle,2.5\n")
-	mustApply(t, loadAt(t, dir), runner.Options{})
+	dir := appliedTwoRows(t)
 	writeFile(t, filepath.Join(dir, "pipeline.yaml"), strings.Replace(csvPipeline, "upper(name)", "lower(name)", 1))
-	pl, stages := planStages(t, loadAt(t, dir), runner.Options{})
-	wantFull(t, pl, stages)
-	if pl.Summary.Update != 2 {
-		t.Errorf("changed pipeline: %+v, want 2 updates", pl.Summary)
-	}
+	wantFullUpdates(t, dir, 2, "changed pipeline")
 }
 
 // Another run moved the state (without recording a basis of its own): the inputs are those of the basis
 // again, but the state is not, so the plan must put the records back.
 func TestRerunStateMovedByAnotherRunPlansInFull(t *testing.T) {
-	dir := csvCase(t, "sku,name,price\nA,anchor,3\nB,bottle,2.5\n")
-	mustApply(t, loadAt(t, dir), runner.Options{})
+	dir := appliedTwoRows(t)
 	in := filepath.Join(dir, "input.csv")
 	writeFile(t, in, "sku,name,price\nA,anchor,4\nB,bottle,2.5\n")
 	if rep := mustApply(t, loadAt(t, dir), runner.Options{FullRefresh: true}); rep.Applied.Update != 1 {
 		t.Fatalf("the other run: %+v", rep.Applied)
 	}
 	writeFile(t, in, "sku,name,price\nA,anchor,3\nB,bottle,2.5\n")
-	pl, stages := planStages(t, loadAt(t, dir), runner.Options{})
-	wantFull(t, pl, stages)
-	if pl.Summary.Update != 1 {
-		t.Errorf("after another run: %+v, want the update back", pl.Summary)
-	}
+	wantFullUpdates(t, dir, 1, "after another run")
 }
 
 func TestRerunFullPlanFlag(t *testing.T) {
@@ -254,11 +253,7 @@ func TestRerunMappingsFile(t *testing.T) {
 		t.Errorf("short-circuited and full plans differ: notes\n%q\nand\n%q", pl.Notes, full.Notes)
 	}
 	writeFile(t, filepath.Join(dir, "decisions", "mappings.csv"), strings.Replace(matchMappings, "HAND,W-HAND", "HAND,", 1))
-	pl, stages = planStages(t, loadAt(t, dir), runner.Options{})
-	wantFull(t, pl, stages)
-	if pl.Summary.Update != 1 {
-		t.Errorf("edited mappings: %+v, want HAND's update", pl.Summary)
-	}
+	wantFullUpdates(t, dir, 1, "edited mappings")
 }
 
 // A run killed after recording its intents (and maybe sending them) leaves the serial as it was: the

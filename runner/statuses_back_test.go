@@ -1,8 +1,6 @@
 package runner_test
 
 import (
-	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -11,30 +9,6 @@ import (
 	rpt "github.com/possync/possync/connectors/retailpos/retailpostest"
 	"github.com/possync/possync/runner"
 )
-
-// backStatusesPipeline is a statuses pipeline on the default table (Completed → Shipping) with the guard
-// disabled: these tests are about what is sent, and what is only reported.
-const backStatusesPipeline = `version: 1
-name: back-statuses
-merchant: bike-shop
-key: order_id
-sources:
-  sales:
-    type: retailpos_sales
-    base_url: %[1]s
-    token: %[2]s
-    requests_per_minute: 0
-    orders_pipeline: bikeshop-orders
-transforms:
-  - type: order_status
-sink:
-  type: order_url_status
-  url: %[3]q
-  merchant: %[4]q
-  url_key: "${TEST_ORDER_URL_KEY}"
-diff: {on_missing: keep, active_field: active}
-guards: {max_delete_percent: -1}
-`
 
 // pickupLines sets the PICKUP fulfillment of a 2-line sale: each line's packed and fulfilled (handed over)
 // quantity, of 1.
@@ -109,18 +83,13 @@ func TestStatusesPartialAndBack(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			pos := rpt.New(rpt.Options{})
-			defer pos.Close()
-			site := orderurltest.New(orderurltest.Options{})
-			defer site.Close()
+			// The guard disabled: these tests are about what is sent, and what is only reported.
+			pos, site, dir := statusesCase(t, "back-statuses", unguardedStatuses)
 			saleID := retailpos.SaleID("bikeshop-orders", id)
 			outlet := pos.AddOutlet(rpt.Outlet{Name: "Downtown"})
 			pos.AddSale(rpt.Sale{ID: saleID, SourceID: id, State: "pending", OutletID: outlet.ID, Attributes: []string{"layby", "pickup"},
 				Lines: []rpt.SaleLine{{ProductID: "p1", Quantity: 1, Price: 10}, {ProductID: "p2", Quantity: 1, Price: 5}}})
 			site.Add(orderurltest.Order{ID: id, Status: "Being Processed"})
-			t.Setenv("TEST_ORDER_URL_KEY", site.URLKey())
-			dir := t.TempDir()
-			writeFile(t, filepath.Join(dir, "pipeline.yaml"), fmt.Sprintf(backStatusesPipeline, pos.URL(), pos.Token(), site.URL(), site.Merchant()))
 			if rep := mustApply(t, loadAt(t, dir), runner.Options{}); rep.Applied.Create != 1 || len(site.CallsOf("UpdateStatus")) != 0 {
 				t.Fatalf("first run applied %+v, sent %+v; want the open order recorded, nothing sent", rep.Applied, site.CallsOf("UpdateStatus"))
 			}

@@ -17,26 +17,46 @@ import (
 	"github.com/possync/possync/spec"
 )
 
-// guardStatusesPipeline is a statuses pipeline with its diff and guards blocks given (%[5]s).
-const guardStatusesPipeline = `version: 1
-name: guard-statuses
+// defaultStatusesPipeline is a statuses pipeline named %[1]s on the default table (Completed → Shipping), with
+// its diff and guards blocks given (%[6]s).
+const defaultStatusesPipeline = `version: 1
+name: %[1]s
 merchant: bike-shop
 key: order_id
 sources:
   sales:
     type: retailpos_sales
-    base_url: %[1]s
-    token: %[2]s
+    base_url: %[2]s
+    token: %[3]s
     requests_per_minute: 0
     orders_pipeline: bikeshop-orders
 transforms:
   - type: order_status
 sink:
   type: order_url_status
-  url: %[3]q
-  merchant: %[4]q
+  url: %[4]q
+  merchant: %[5]q
   url_key: "${TEST_ORDER_URL_KEY}"
-%[5]s`
+%[6]s`
+
+// unguardedStatuses are the diff and guards blocks of a statuses pipeline with the mass-change guard
+// disabled.
+const unguardedStatuses = "diff: {on_missing: keep, active_field: active}\nguards: {max_delete_percent: -1}\n"
+
+// statusesCase starts a POS and an order-URL website (both closed when t ends), puts the website's URL key
+// in the environment and writes the statuses pipeline named name, with the diff and guards blocks given,
+// into a new directory, which it returns.
+func statusesCase(t *testing.T, name, blocks string) (*rpt.Server, *orderurltest.Server, string) {
+	t.Helper()
+	pos := rpt.New(rpt.Options{})
+	t.Cleanup(pos.Close)
+	site := orderurltest.New(orderurltest.Options{})
+	t.Cleanup(site.Close)
+	t.Setenv("TEST_ORDER_URL_KEY", site.URLKey())
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "pipeline.yaml"), fmt.Sprintf(defaultStatusesPipeline, name, pos.URL(), pos.Token(), site.URL(), site.Merchant(), blocks))
+	return pos, site, dir
+}
 
 // TestStatusGuardCountsCancels: a status sink's cancellation is irreversible on the website, so the
 // mass-change guard counts it like a deletion: a plan that cancels more than max_delete_percent of the
@@ -65,17 +85,14 @@ func TestStatusGuardCountsCancels(t *testing.T) {
 		{name: "one of 2 is blocked", blocks: guarded, orders: 2, cancel: 1, verdict: plan.Blocked, value: 50},
 		{name: "completions are not counted", blocks: guarded, orders: 20, cancel: 1, complete: 10, verdict: plan.Pass, value: 5, sent: 11, cancelled: 1},
 		{name: "many completions, no cancel", blocks: guarded, orders: 4, complete: 4, verdict: plan.Pass, value: 0, sent: 4},
-		{name: "guard disabled", blocks: "diff: {on_missing: keep, active_field: active}\nguards: {max_delete_percent: -1}\n",
+		{name: "guard disabled", blocks: unguardedStatuses,
 			orders: 4, cancel: 4, verdict: plan.Pass, value: 100, sent: 4, cancelled: 4},
 		{name: "no active_field is refused", blocks: "diff: {on_missing: keep}\nguards: {max_delete_percent: 10}\n", orders: 2,
 			refused: `set diff.active_field to "active"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			pos := rpt.New(rpt.Options{})
-			defer pos.Close()
-			site := orderurltest.New(orderurltest.Options{})
-			defer site.Close()
+			pos, site, dir := statusesCase(t, "guard-statuses", tc.blocks)
 			var ids []string
 			for i := range tc.orders {
 				id := fmt.Sprintf("20%02d", i)
@@ -84,9 +101,6 @@ func TestStatusGuardCountsCancels(t *testing.T) {
 					Attributes: []string{"layby", "delivery"}, Lines: []rpt.SaleLine{{ProductID: "p", Quantity: 1, Price: 10}}})
 				site.Add(orderurltest.Order{ID: id, Status: "Being Processed"})
 			}
-			t.Setenv("TEST_ORDER_URL_KEY", site.URLKey())
-			dir := t.TempDir()
-			writeFile(t, filepath.Join(dir, "pipeline.yaml"), fmt.Sprintf(guardStatusesPipeline, pos.URL(), pos.Token(), site.URL(), site.Merchant(), tc.blocks))
 
 			if tc.refused != "" {
 				_, err := runner.Plan(context.Background(), loadAt(t, dir), runner.Options{})

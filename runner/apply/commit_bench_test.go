@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/runner/diff"
@@ -37,47 +39,14 @@ func BenchmarkCommit(b *testing.B) {
 				if _, err := store.Open(ctx, db.Conn(), false); err != nil {
 					b.Fatal(err)
 				}
-				q := fmt.Sprintf(`CREATE TABLE desired AS SELECT 'sku-' || i AS sku, 'Product ' || i AS title, i %% 1000 AS qty,
-					(i %% 997) / 7.0::DOUBLE AS price, i %% 2 = 0 AS active, DATE '2026-01-01' + (i %% 365)::INTEGER AS since,
-					TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_seconds(i) AS seen, 'vendor ' || (i %% 50) AS vendor
-					FROM range(%d) t(i)`, rows)
-				if err := db.Exec(ctx, q); err != nil {
-					b.Fatal(err)
-				}
-				sch, err := db.SchemaOf(ctx, "desired")
-				if err != nil {
-					b.Fatal(err)
-				}
-				l, err := diff.Run(ctx, db, diff.Input{Desired: "desired", Key: []string{"sku"}, Diff: pipelines.Diff{OnMissing: pipelines.MissingDelete}})
-				if err != nil {
-					b.Fatal(err)
-				}
-				chs, err := diff.Read(ctx, db, l, 0, -1)
-				if err != nil {
-					b.Fatal(err)
-				}
-				ccs := make([]connectors.Change, len(chs))
-				seqs := make([]int64, len(chs))
-				for j := range chs {
-					ccs[j], seqs[j] = l.SinkChange(&chs[j], l.PlanChange(&chs[j], plan.State{}).ID), chs[j].Seq
-				}
+				sch, ccs, seqs := firstSyncChanges(ctx, b, db, rows)
 				a := &Applier{DB: db, Store: store, Key: []string{"sku"}, Schema: sch, RunID: "run",
 					Commit: func(ctx context.Context, c *state.Commit) error {
 						_, err := store.Commit(ctx, db.Conn(), c)
 						return err
 					}}
 				b.StartTimer()
-				for lo := 0; lo < len(ccs); lo += batch {
-					hi := min(lo+batch, len(ccs))
-					if fromDiff {
-						err = a.commitSeqs(ctx, seqs[lo:hi], nil, 0)
-					} else {
-						err = a.CommitChanges(ctx, "run", ccs[lo:hi], nil, 0)
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-				}
+				commitBatches(ctx, b, a, fromDiff, ccs, seqs, batch)
 				b.StopTimer()
 				db.Close()
 			}
@@ -97,6 +66,27 @@ func BenchmarkStageAcked(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
+	sch, ccs, seqs := firstSyncChanges(ctx, b, db, rows)
+	a := &Applier{DB: db, Key: []string{"sku"}, Schema: sch, RunID: "run",
+		Commit: func(context.Context, *state.Commit) error { return nil }}
+	for _, fromDiff := range []bool{true, false} {
+		name := "go-records"
+		if fromDiff {
+			name = "diff-table"
+		}
+		b.Run(name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				commitBatches(ctx, b, a, fromDiff, ccs, seqs, batch)
+			}
+		})
+	}
+}
+
+// firstSyncChanges creates the table desired of rows generated records (8 fields) in db, diffs it against an
+// empty state (a first sync: every record a create) and returns its schema, the sink's changes and their
+// diff sequence numbers, in apply order.
+func firstSyncChanges(ctx context.Context, b *testing.B, db *engine.DB, rows int) (*arrow.Schema, []connectors.Change, []int64) {
+	b.Helper()
 	q := fmt.Sprintf(`CREATE TABLE desired AS SELECT 'sku-' || i AS sku, 'Product ' || i AS title, i %% 1000 AS qty,
 		(i %% 997) / 7.0::DOUBLE AS price, i %% 2 = 0 AS active, DATE '2026-01-01' + (i %% 365)::INTEGER AS since,
 		TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_seconds(i) AS seen, 'vendor ' || (i %% 50) AS vendor
@@ -121,28 +111,23 @@ func BenchmarkStageAcked(b *testing.B) {
 	for j := range chs {
 		ccs[j], seqs[j] = l.SinkChange(&chs[j], l.PlanChange(&chs[j], plan.State{}).ID), chs[j].Seq
 	}
-	a := &Applier{DB: db, Key: []string{"sku"}, Schema: sch, RunID: "run",
-		Commit: func(context.Context, *state.Commit) error { return nil }}
-	for _, fromDiff := range []bool{true, false} {
-		name := "go-records"
+	return sch, ccs, seqs
+}
+
+// commitBatches commits the changes in batches of batch, by sequence number from the diff table (fromDiff)
+// or as the sink's changes rebuilt in Go; it fails b on the first error.
+func commitBatches(ctx context.Context, b *testing.B, a *Applier, fromDiff bool, ccs []connectors.Change, seqs []int64, batch int) {
+	b.Helper()
+	for lo := 0; lo < len(ccs); lo += batch {
+		hi := min(lo+batch, len(ccs))
+		var err error
 		if fromDiff {
-			name = "diff-table"
+			err = a.commitSeqs(ctx, seqs[lo:hi], nil, 0)
+		} else {
+			err = a.CommitChanges(ctx, "run", ccs[lo:hi], nil, 0)
 		}
-		b.Run(name, func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				for lo := 0; lo < len(ccs); lo += batch {
-					hi := min(lo+batch, len(ccs))
-					var err error
-					if fromDiff {
-						err = a.commitSeqs(ctx, seqs[lo:hi], nil, 0)
-					} else {
-						err = a.CommitChanges(ctx, "run", ccs[lo:hi], nil, 0)
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-				}
-			}
-		})
+		if err != nil {
+			b.Fatal(err)
+		}
 	}
 }
