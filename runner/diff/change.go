@@ -266,9 +266,8 @@ func (l *Layout) SinkChange(c *Change, id string) connectors.Change {
 // ChangeID identifies a change by the state it was planned against and its content, so the same plan
 // recomputed gives the same IDs, and a change planned against another serial never shares one.
 func ChangeID(planned plan.State, key []string, pc *plan.Change) string {
-	h := sha256.New()
-	var buf []byte
-	buf = append(buf, planned.Lineage...)
+	var scratch [256]byte // most changes fit: no allocation but the returned string
+	buf := append(scratch[:0], planned.Lineage...)
 	buf = append(buf, 0)
 	buf = strconv.AppendInt(buf, planned.Serial, 10)
 	buf = append(buf, 0)
@@ -281,8 +280,8 @@ func ChangeID(planned plan.State, key []string, pc *plan.Change) string {
 		buf = appendValue(append(buf, 0), f.Before)
 		buf = appendValue(append(buf, 0), f.After)
 	}
-	h.Write(buf)
-	return hex.EncodeToString(h.Sum(nil)[:12])
+	sum := sha256.Sum256(buf)
+	return hex.EncodeToString(sum[:12])
 }
 
 // appendValue appends a type-tagged canonical form of a plan value.
