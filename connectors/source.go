@@ -90,7 +90,8 @@ type ReadResult struct {
 	// source keeps the baseline a suspect read is compared with (its checkpoint does not advance to it) unless
 	// ReadRequest.AllowMassChange, so that the same suspect input is held again on the next run.
 	Holds []string
-	// Notes are human remarks for the run report (files ignored, partial uploads skipped, ...).
+	// Notes are human remarks for the run report (files ignored, partial uploads skipped, ...); the plan
+	// lists them as notes of kind spec.NoteInput whose subject is the source.
 	Notes []string
 }
 

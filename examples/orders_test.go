@@ -84,7 +84,7 @@ func creates(t *testing.T, pl *plan.Plan) []string {
 // heldBack maps each order a plan holds back (a note "order_id=…: <status>: …") to its status.
 func heldBack(pl *plan.Plan) map[string]string {
 	out := map[string]string{}
-	for _, n := range pl.Notes {
+	for _, n := range pl.NoteTexts() {
 		if rest, ok := strings.CutPrefix(n, "order_id="); ok {
 			parts := strings.SplitN(rest, ": ", 3)
 			if len(parts) == 3 {
@@ -130,9 +130,9 @@ func TestOrdersExampleFlow(t *testing.T) {
 	wantHeld := map[string]string{OrderCancelled: "Cancelled", OrderUnknownProduct: "Product Match Failed",
 		OrderUnknownCustomer: "Customer ID Needed"}
 	if got := heldBack(pl); !maps.Equal(got, wantHeld) {
-		t.Fatalf("first plan holds back %v, want %v (notes %q)", got, wantHeld, pl.Notes)
+		t.Fatalf("first plan holds back %v, want %v (notes %q)", got, wantHeld, pl.NoteTexts())
 	}
-	for _, n := range pl.Notes {
+	for _, n := range pl.NoteTexts() {
 		if strings.HasPrefix(n, "order_id="+OrderUnknownCustomer) && !strings.Contains(n, "add the customer to the POS") {
 			t.Errorf("note %q does not say what would fix the order", n)
 		}
@@ -187,7 +187,7 @@ func TestOrdersExampleFlow(t *testing.T) {
 		t.Fatalf("plan after the fix creates %q, want %q only", got, want)
 	}
 	if _, ok := heldBack(pl)[OrderUnknownCustomer]; ok {
-		t.Errorf("the fixed order is still held back: %q", pl.Notes)
+		t.Errorf("the fixed order is still held back: %q", pl.NoteTexts())
 	}
 	c.apply()
 	sales = salesPerOrder(pos)

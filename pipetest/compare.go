@@ -412,9 +412,10 @@ func sortedKeys(m map[string]any) []string {
 // compareNotes checks that each expected text appears in one of the plan's notes.
 func compareNotes(want []string, pl *plan.Plan) []Failure {
 	var failures []Failure
+	notes := pl.NoteTexts()
 	for _, w := range want {
 		found := false
-		for _, n := range pl.Notes {
+		for _, n := range notes {
 			if strings.Contains(n, w) {
 				found = true
 				break
@@ -422,8 +423,8 @@ func compareNotes(want []string, pl *plan.Plan) []Failure {
 		}
 		if !found {
 			got := "no notes"
-			if len(pl.Notes) > 0 {
-				got = strings.Join(pl.Notes, " | ")
+			if len(notes) > 0 {
+				got = strings.Join(notes, " | ")
 			}
 			failures = append(failures, Failure{Section: "notes", Expected: strconv.Quote(w), Got: got,
 				Message: fmt.Sprintf("no note of the plan contains %q", w)})

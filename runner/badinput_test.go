@@ -14,6 +14,7 @@ import (
 	rpt "github.com/possync/possync/connectors/retailpos/retailpostest"
 	"github.com/possync/possync/runner"
 	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/spec"
 )
 
 // Issue 16: a bad upload never deletes a product. These tests run pipelines reading Ascend uploads from the
@@ -179,12 +180,28 @@ func changesOf(pl *plan.Plan) []string {
 }
 
 func notesWith(pl *plan.Plan, part string) bool {
+	return noteKind(pl, part) != ""
+}
+
+// noteKind is the kind of the first of the plan's notes that contains part ("" for none).
+func noteKind(pl *plan.Plan, part string) string {
 	for _, n := range pl.Notes {
-		if strings.Contains(n, part) {
-			return true
+		if strings.Contains(n.String(), part) {
+			return n.KindOrOther()
 		}
 	}
-	return false
+	return ""
+}
+
+// notesOf returns the texts of the plan's notes of kind.
+func notesOf(pl *plan.Plan, kind string) []string {
+	var out []string
+	for _, n := range pl.Notes {
+		if n.KindOrOther() == kind {
+			out = append(out, n.String())
+		}
+	}
+	return out
 }
 
 func TestTruncatedLastRowDeletesNothing(t *testing.T) {
@@ -215,8 +232,16 @@ func TestTruncatedLastRowDeletesNothing(t *testing.T) {
 				pl.Rejects[0].Where != "Downtown_20250116_020000_full.txt:31" {
 				t.Errorf("rejects %+v, want line 31 naming SKU POS-30", pl.Rejects)
 			}
-			if !notesWith(pl, "Downtown_20250116_020000_full.txt ends in the middle of line 31") {
-				t.Errorf("notes %q, want the truncated file named", pl.Notes)
+			if k := noteKind(pl, "Downtown_20250116_020000_full.txt ends in the middle of line 31"); k != spec.NoteHeldRemoval {
+				t.Errorf("notes %q, want the truncated file named in a held_removal note (kind %q)", pl.NoteTexts(), k)
+			}
+			for _, n := range pl.Notes {
+				if n.Kind == spec.NoteInput && n.Subject != "source inventory" {
+					t.Errorf("the source's note %+v does not name the source", n)
+				}
+			}
+			if len(notesOf(pl, spec.NoteInput)) == 0 {
+				t.Errorf("notes %q: none of kind input (the source's)", pl.NoteTexts())
 			}
 		})
 	}
@@ -289,11 +314,11 @@ func TestRejectedRowsProtectTheirRecords(t *testing.T) {
 			if got := strings.Join(changesOf(pl), ", "); got != tc.changes {
 				t.Errorf("changes %q, want %q", got, tc.changes)
 			}
-			if tc.held != "" && !notesWith(pl, tc.held) {
-				t.Errorf("notes %q, want one saying %q", pl.Notes, tc.held)
+			if tc.held != "" && noteKind(pl, tc.held) != spec.NoteHeldRemoval {
+				t.Errorf("notes %q, want one saying %q", pl.NoteTexts(), tc.held)
 			}
 			if tc.held == "" && notesWith(pl, "held") {
-				t.Errorf("notes %q: nothing should be held", pl.Notes)
+				t.Errorf("notes %q: nothing should be held", pl.NoteTexts())
 			}
 		})
 	}
@@ -389,6 +414,6 @@ func TestRetailPOSProductWithoutSKUHoldsNothing(t *testing.T) {
 	srv.Delete(ps[0].ID)
 	pl := mustPlan(t, loadAt(t, dir))
 	if got := strings.Join(changesOf(pl), ", "); got != "delete "+ps[0].SKU || len(pl.Rejects) != 1 || notesWith(pl, "held") {
-		t.Errorf("changes %q, rejects %v, notes %q; want only the deletion of %s", got, pl.Rejects, pl.Notes, ps[0].SKU)
+		t.Errorf("changes %q, rejects %v, notes %q; want only the deletion of %s", got, pl.Rejects, pl.NoteTexts(), ps[0].SKU)
 	}
 }

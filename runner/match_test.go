@@ -12,6 +12,7 @@ import (
 
 	"github.com/possync/possync/runner"
 	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/spec"
 )
 
 // End-to-end tests of the match transform (issue 4, domain README §1.3 and §7.1): POS items and website
@@ -212,7 +213,7 @@ func TestMatchRules(t *testing.T) {
 		`sku=TIE-2: pending mapping: website SKU "W-TIE" matches several POS SKUs: TIE-1 (mpn_brand), TIE-2 (mpn_brand); none of them is mapped` + decide,
 		`sku=TWIN: pending mapping: GTIN 10614141000415 matches several website products: W-TWIN1, W-TWIN2` + decide,
 	}
-	notes := append([]string(nil), pl.Notes...)
+	notes := notesOf(pl, spec.NotePendingMapping) // every note, each of its kind
 	sort.Strings(notes)
 	sort.Strings(wantNotes)
 	if !reflect.DeepEqual(notes, wantNotes) {
@@ -238,7 +239,7 @@ func TestMatchManualDecisionRemembered(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("changes after deciding by hand: %v, want %v", got, want)
 	}
-	for _, n := range pl.Notes {
+	for _, n := range pl.NoteTexts() {
 		if strings.HasPrefix(n, "sku=MECH:") {
 			t.Errorf("MECH, decided by hand, still has a note: %s", n)
 		}

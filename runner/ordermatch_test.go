@@ -12,6 +12,7 @@ import (
 
 	"github.com/possync/possync/connectors/order"
 	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/spec"
 )
 
 // End-to-end tests of the order_match transform (issue 10, domain README §2.5 and §7.2): orders, POS products,
@@ -241,7 +242,7 @@ func TestOrderMatchStatuses(t *testing.T) {
 		`order_id=O-TWO-PROBLEMS: Customer ID Needed: no POS customer has email "nobody@bikes.test"` + fix + "website customer W-99" + mapping +
 			`; line 1 (code "NOPE"): no POS product matches by code, gtin, mpn_brand; fix the product codes in the POS or on the website`,
 	}
-	notes := append([]string(nil), pl.Notes...)
+	notes := notesOf(pl, spec.NoteHeldOrder) // every note, each of its kind
 	sort.Strings(notes)
 	sort.Strings(wantNotes)
 	if !reflect.DeepEqual(notes, wantNotes) {
@@ -300,7 +301,7 @@ func TestOrderMatchCreateCustomers(t *testing.T) {
 			t.Errorf("%s is planned; it must be held back", id)
 		}
 	}
-	for _, n := range pl.Notes {
+	for _, n := range pl.NoteTexts() {
 		if strings.Contains(n, "Customer ID Needed") {
 			t.Errorf("note with create_customers: %s", n)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/refresh"
 	"github.com/possync/possync/runner/state"
+	"github.com/possync/possync/spec"
 )
 
 // afterDiff counts what the summary needs, then frees the desired table: from here on only the diff is
@@ -104,7 +105,9 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 		st := s.staged[src.comp.Name]
 		pl.Inputs = append(pl.Inputs, st.Input)
 		pl.Rejects = append(pl.Rejects, st.Result.Rejects...)
-		pl.Notes = append(pl.Notes, st.Result.Notes...)
+		for _, n := range st.Result.Notes {
+			pl.Notes = append(pl.Notes, plan.Note{Kind: spec.NoteInput, Subject: "source " + src.comp.Name, Message: n})
+		}
 	}
 	if rf != nil {
 		pl.Inputs = append(pl.Inputs, rf.Input)

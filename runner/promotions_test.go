@@ -14,6 +14,7 @@ import (
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/runner"
 	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/spec"
 )
 
 // End-to-end tests of the promotions transform (issue 5, domain README §7.4): items and an Ascend promotions
@@ -295,8 +296,8 @@ func TestPromotionSaleAboveRegularIsReportedNotApplied(t *testing.T) {
 		t.Errorf("sku=B price %s, want the sale price 45", got)
 	}
 	note := "sku=A: promotion 17 (Black Friday): sale price 120.00 is above the regular price 99.00; not applied"
-	if !reflect.DeepEqual(pl.Notes, []string{note}) {
-		t.Errorf("notes = %q, want [%q]", pl.Notes, note)
+	if !reflect.DeepEqual(pl.NoteTexts(), []string{note}) || noteKind(pl, note) != spec.NotePromotion {
+		t.Errorf("notes = %q, want [%q]", pl.NoteTexts(), note)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/possync/possync/record"
 	"github.com/possync/possync/runner/diff"
 	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/spec"
 )
 
@@ -269,8 +270,9 @@ func (s *session) holdRemovals(ctx context.Context) error {
 			return fmt.Errorf("hold removals: %w", err)
 		}
 		if n > 0 {
-			s.notes = append(s.notes, fmt.Sprintf("%d deletion(s) or deactivation(s) of records missing from this run are planned "+
-				"although the input is suspect, as --allow-mass-change asks: %s", n, reasons))
+			s.notes = append(s.notes, plan.Note{Kind: spec.NoteHeldRemoval, Message: fmt.Sprintf("%d deletion(s) or "+
+				"deactivation(s) of records missing from this run are planned although the input is suspect, as "+
+				"--allow-mass-change asks: %s", n, reasons)})
 			return nil
 		}
 	}
@@ -280,11 +282,13 @@ func (s *session) holdRemovals(ctx context.Context) error {
 	}
 	s.prot.held = int(n)
 	if n == 0 {
-		s.notes = append(s.notes, "no record is missing from this run; deletions and deactivations would have been held: "+reasons)
+		s.notes = append(s.notes, plan.Note{Kind: spec.NoteHeldRemoval,
+			Message: "no record is missing from this run; deletions and deactivations would have been held: " + reasons})
 		return nil
 	}
-	s.notes = append(s.notes, fmt.Sprintf("%d deletion(s) or deactivation(s) of records missing from this run were held, not planned: %s. "+
-		"Fix the input; the next run plans them if they are still missing", n, reasons))
+	s.notes = append(s.notes, plan.Note{Kind: spec.NoteHeldRemoval, Message: fmt.Sprintf("%d deletion(s) or "+
+		"deactivation(s) of records missing from this run were held, not planned: %s. Fix the input; the next run "+
+		"plans them if they are still missing", n, reasons)})
 	return nil
 }
 

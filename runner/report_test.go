@@ -58,8 +58,8 @@ sink: {type: memory, target: rep}
 	if len(pl.Upcoming) != 1 || pl.Upcoming[0].Subject != "sku=A" || !pl.Upcoming[0].At.Equal(time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)) {
 		t.Fatalf("upcoming = %+v", pl.Upcoming)
 	}
-	if len(pl.Notes) != 1 || !strings.Contains(pl.Notes[0], "sku=B: sale price above") {
-		t.Fatalf("notes = %v", pl.Notes)
+	if len(pl.NoteTexts()) != 1 || !strings.Contains(pl.NoteTexts()[0], "sku=B: sale price above") {
+		t.Fatalf("notes = %v", pl.NoteTexts())
 	}
 	if pl.Changes[0].Annotations["why"] != "because A" {
 		t.Fatalf("annotations = %v", pl.Changes[0].Annotations)

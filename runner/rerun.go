@@ -40,7 +40,7 @@ import (
 )
 
 // basisVersion is the layout of a recorded basis; a basis of another version is ignored.
-const basisVersion = 1
+const basisVersion = 2 // 2: notes with kinds (plan.Note)
 
 // basis is what a successful apply saw, recorded in the state (state.Store.SetBasis) as JSON.
 type basis struct {
@@ -66,7 +66,7 @@ type basis struct {
 	Annotations []string `json:"annotations,omitempty"`
 	// Records is how many desired records there were; Notes and Upcoming what the plan said besides changes.
 	Records  int64           `json:"records"`
-	Notes    []string        `json:"notes,omitempty"`
+	Notes    []plan.Note     `json:"notes,omitempty"`
 	Upcoming []plan.Upcoming `json:"upcoming,omitempty"`
 }
 

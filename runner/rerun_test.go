@@ -245,12 +245,12 @@ func TestRerunMappingsFile(t *testing.T) {
 	mustApply(t, loadAt(t, dir), runner.Options{})
 	pl, stages := planStages(t, loadAt(t, dir), runner.Options{})
 	wantShortcut(t, pl, stages)
-	if len(pl.Notes) == 0 {
+	if len(pl.NoteTexts()) == 0 {
 		t.Errorf("the short-circuited plan lost the match step's notes (the pending list)")
 	}
 	full, _ := planStages(t, loadAt(t, dir), runner.Options{FullPlan: true})
-	if full.Hash != pl.Hash || strings.Join(full.Notes, "\n") != strings.Join(pl.Notes, "\n") {
-		t.Errorf("short-circuited and full plans differ: notes\n%q\nand\n%q", pl.Notes, full.Notes)
+	if full.Hash != pl.Hash || strings.Join(full.NoteTexts(), "\n") != strings.Join(pl.NoteTexts(), "\n") {
+		t.Errorf("short-circuited and full plans differ: notes\n%q\nand\n%q", pl.NoteTexts(), full.NoteTexts())
 	}
 	writeFile(t, filepath.Join(dir, "decisions", "mappings.csv"), strings.Replace(matchMappings, "HAND,W-HAND", "HAND,", 1))
 	wantFullUpdates(t, dir, 1, "edited mappings")

@@ -154,8 +154,8 @@ func TestReservationHoldsAcrossUploads(t *testing.T) {
 		"sku=BIKE-1: 2 reserved by open website orders the POS has not imported: 5001 (2); quantity 4 -> 2",
 		"sku=CHAIN-1: 1 reserved by open website orders the POS has not imported: 5001 (1); quantity 10 -> 9",
 	} {
-		if !contains(pl.Notes, want) {
-			t.Errorf("plan notes lack %q:\n%s", want, strings.Join(pl.Notes, "\n"))
+		if !contains(pl.NoteTexts(), want) {
+			t.Errorf("plan notes lack %q:\n%s", want, strings.Join(pl.NoteTexts(), "\n"))
 		}
 	}
 	for _, c := range pl.Changes {

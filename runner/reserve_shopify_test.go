@@ -65,8 +65,8 @@ func TestReserveShopifyOrders(t *testing.T) {
 		t.Fatalf("with #1001 and #1002 open: %v, want %v", got, want)
 	}
 	pl := mustPlan(t, p)
-	if n := noteWith(pl.Notes, "order_id=#1004: line 1 (GTIN 02000000000015): no stock item matches by code"); n == "" {
-		t.Errorf("notes lack the gift wrap line of #1004:\n%s", strings.Join(pl.Notes, "\n"))
+	if n := noteWith(pl.NoteTexts(), "order_id=#1004: line 1 (GTIN 02000000000015): no stock item matches by code"); n == "" {
+		t.Errorf("notes lack the gift wrap line of #1004:\n%s", strings.Join(pl.NoteTexts(), "\n"))
 	}
 	if rep := mustApply(t, p, runner.Options{}); rep.ExitCode != runner.ExitOK {
 		t.Fatalf("apply: exit %d (%s)", rep.ExitCode, rep.ExitReason)

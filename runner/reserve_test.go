@@ -10,6 +10,7 @@ import (
 
 	"github.com/possync/possync/connectors/order"
 	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/spec"
 )
 
 // Table tests of the reserve transform (issue 11, double selling): stock and orders read by file sources,
@@ -182,12 +183,15 @@ func TestReserveSubtractsOpenOrders(t *testing.T) {
 		"order_id=1005: line 1 (code \"NOPE\"): no stock item matches by code, gtin; nothing is reserved for its 4 unit(s)",
 		"order_id=1012: line 1 (GTIN 00012345678905): several stock items match by gtin: E, F; nothing is reserved for its 1 unit(s)",
 	}
+	if len(notesOf(pl, spec.NoteReservation)) != len(pl.Notes) {
+		t.Errorf("notes %+v, want each of kind %s", pl.Notes, spec.NoteReservation)
+	}
 	for _, w := range wantNotes {
-		if !contains(pl.Notes, w) {
-			t.Errorf("notes lack %q:\n%s", w, strings.Join(pl.Notes, "\n"))
+		if !contains(pl.NoteTexts(), w) {
+			t.Errorf("notes lack %q:\n%s", w, strings.Join(pl.NoteTexts(), "\n"))
 		}
 	}
-	for _, n := range pl.Notes {
+	for _, n := range pl.NoteTexts() {
 		for _, id := range []string{"1006", "1007", "1008", "1009", "1010"} {
 			if strings.Contains(n, id) {
 				t.Errorf("note %q names order %s, which holds nothing", n, id)
@@ -205,7 +209,7 @@ func TestReserveWithoutOrders(t *testing.T) {
 	if !reflect.DeepEqual(qty, want) || len(reserved) != 0 {
 		t.Errorf("quantities %v reserved %v, want %v and none", qty, reserved, want)
 	}
-	for _, n := range pl.Notes {
+	for _, n := range pl.NoteTexts() {
 		if strings.Contains(n, "reserved") {
 			t.Errorf("note %q without any order", n)
 		}

@@ -140,7 +140,7 @@ func TestRetailPOSOrdersFlow(t *testing.T) {
 		t.Errorf("planned %s, want the two New orders created", got)
 	}
 	var held []string
-	for _, n := range pl.Notes {
+	for _, n := range pl.NoteTexts() {
 		if strings.HasPrefix(n, "order_id=") {
 			parts := strings.SplitN(n, ": ", 3)
 			held = append(held, parts[0]+": "+parts[1])

@@ -100,9 +100,10 @@ type session struct {
 	refreshed *refresh.Result // with Options.Refresh
 	// annotations are desired fields that explain changes and are not record data (transforms.Annotator).
 	annotations []string
-	// upcoming and notes are what transforms reported (transforms.Reporter).
+	// upcoming and notes are what transforms reported (transforms.Reporter), and the notes the run adds
+	// (held removals).
 	upcoming []plan.Upcoming
-	notes    []string
+	notes    []plan.Note
 	// desiredCount and presentCount are the desired records, and those of them with a change (after the diff).
 	desiredCount, presentCount int64
 	// pushed names the row transforms that ran as DuckDB queries (transforms.Pushdown).

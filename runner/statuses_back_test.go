@@ -110,12 +110,12 @@ func TestStatusesPartialAndBack(t *testing.T) {
 					f = pos.SetFulfillment(f)
 				}
 				pl := mustPlan(t, loadAt(t, dir))
-				got := noteWith(pl.Notes, "order_id="+id+": ")
+				got := noteWith(pl.NoteTexts(), "order_id="+id+": ")
 				switch {
 				case m.note == "" && got != "":
 					t.Errorf("%s: note %q, want none", m.what, got)
 				case m.note != "" && !strings.Contains(got, m.note):
-					t.Errorf("%s: notes %q, want one naming order %s: %q", m.what, pl.Notes, id, m.note)
+					t.Errorf("%s: notes %q, want one naming order %s: %q", m.what, pl.NoteTexts(), id, m.note)
 				}
 				site.ResetCalls()
 				rep := mustApply(t, loadAt(t, dir), runner.Options{})

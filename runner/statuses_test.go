@@ -11,6 +11,7 @@ import (
 	"github.com/possync/possync/connectors/orderurl/orderurltest"
 	"github.com/possync/possync/runner"
 	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/spec"
 )
 
 // End-to-end test of the status flow back to the website (issue 11): the sales the orders pipeline created
@@ -82,8 +83,8 @@ func TestStatusesGoBackOnce(t *testing.T) {
 	// One line of the pickup packed: no status, a note.
 	c.srv.PackForPickup(sales["1002"], 0)
 	pl := mustPlan(t, loadAt(t, dir))
-	if len(pl.Changes) != 0 || noteWith(pl.Notes, "order_id=1002: 1 of 2 lines are ready for pickup") == "" {
-		t.Errorf("partial pickup: %d changes, notes %q; want none and a note", len(pl.Changes), pl.Notes)
+	if len(pl.Changes) != 0 || noteWith(notesOf(pl, spec.NoteOrderStatus), "order_id=1002: 1 of 2 lines are ready for pickup") == "" {
+		t.Errorf("partial pickup: %d changes, notes %q; want none and a note", len(pl.Changes), pl.NoteTexts())
 	}
 
 	// Every line packed: Ready for Pickup, once; the delivery completed: Dealer Delivery (the merchant's table).
@@ -112,8 +113,8 @@ func TestStatusesGoBackOnce(t *testing.T) {
 	// The completed sale is reopened: the website keeps Dealer Delivery, the plan says so.
 	c.srv.SetSaleState(sales["1001"], "pending")
 	pl = mustPlan(t, loadAt(t, dir))
-	if len(pl.Changes) != 0 || noteWith(pl.Notes, "order_id=1001: the POS sale is open again after the website was told Dealer Delivery") == "" {
-		t.Errorf("reopened: %d changes, notes %q; want none and a note", len(pl.Changes), pl.Notes)
+	if len(pl.Changes) != 0 || noteWith(notesOf(pl, spec.NoteOrderStatus), "order_id=1001: the POS sale is open again after the website was told Dealer Delivery") == "" {
+		t.Errorf("reopened: %d changes, notes %q; want none and a note", len(pl.Changes), pl.NoteTexts())
 	}
 
 	// The pickup is voided: a cancellation, planned as a deactivation; 1 of 2 orders is over the 10%% guard.
@@ -168,8 +169,8 @@ func TestStatusesCancelBeforeFirstSeen(t *testing.T) {
 
 	first := mustPlan(t, loadAt(t, dir))
 	if first.Summary.Create != 2 || first.Summary.Deactivate != 0 ||
-		noteWith(first.Notes, "order_id=1001: the POS sale was voided before possync recorded the order") == "" {
-		t.Errorf("first plan %+v, notes %q; want both recorded as creates and a note for 1001", first.Summary, first.Notes)
+		noteWith(notesOf(first, spec.NoteOrderStatus), "order_id=1001: the POS sale was voided before possync recorded the order") == "" {
+		t.Errorf("first plan %+v, notes %q; want both recorded as creates and a note for 1001", first.Summary, first.NoteTexts())
 	}
 	if rep := mustApply(t, loadAt(t, dir), runner.Options{}); rep.Applied.Create != 2 {
 		t.Errorf("first run applied %+v, want both recorded", rep.Applied)

@@ -74,9 +74,10 @@ type SQL interface {
 // runner executes each query (DuckDB SQL, which may read the step's output, named by the output argument,
 // and any relation the step itself reads) and adds its rows to the plan.
 type Reporter interface {
-	// ReportSQL returns a query yielding rows of: kind VARCHAR ('note' or 'upcoming'), at TIMESTAMPTZ (when
-	// an upcoming change takes effect; NULL for notes), subject VARCHAR (e.g. "sku=A-1"), message VARCHAR.
-	// (AT is a keyword in DuckDB: write the column name quoted, "at".)
+	// ReportSQL returns a query yielding rows of: kind VARCHAR ('upcoming' for an upcoming change, else the
+	// note's kind: one of spec.NoteKinds, 'note' reading as spec.NoteOther), at TIMESTAMPTZ (when an upcoming
+	// change takes effect; NULL for notes), subject VARCHAR (e.g. "sku=A-1"), message VARCHAR. (AT is a
+	// keyword in DuckDB: write the column name quoted, "at".)
 	ReportSQL(output string) string
 }
 

@@ -4,8 +4,12 @@ import (
 	"encoding/json"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/spec"
 )
 
 // htmlData is the part of the page's embedded data these tests read.
@@ -134,4 +138,20 @@ func jsonEqual(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
+}
+
+// TestHTMLReportNotesShownOnce: the run report repeats the sources' notes as the sources wrote them, which
+// the plan lists with the source as subject: the page shows them once, from the plan, and keeps the
+// report's own notes (and a repeat the plan has fewer times).
+func TestHTMLReportNotesShownOnce(t *testing.T) {
+	pl := []plan.Note{
+		{Kind: spec.NoteInput, Subject: "source pos", Message: "full read (first run): 12 products"},
+		{Kind: spec.NotePendingMapping, Subject: "sku=A", Message: "pending mapping: decide"},
+	}
+	rep := []string{"full read (first run): 12 products", "settled 2 changes of an interrupted run", "sku=A: pending mapping: decide",
+		"sku=A: pending mapping: decide"}
+	got := notIn(rep, pl)
+	if want := []string{"settled 2 changes of an interrupted run", "sku=A: pending mapping: decide"}; !slices.Equal(got, want) {
+		t.Errorf("report notes shown: %q, want %q", got, want)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/spec"
 )
 
 // FuzzRead feeds arbitrary bytes to Read, the reader of a saved plan (`possync apply --plan FILE`). It must
@@ -23,7 +24,8 @@ func FuzzRead(f *testing.F) {
 	}
 	rich := samplePlan(0)
 	rich.Inputs = []Input{{Name: "source", Type: "file", Mode: "snapshot", Records: 3, Fingerprint: "xxh3:1"}}
-	rich.Notes = []string{"a <note> & more"}
+	rich.Notes = []Note{{Kind: spec.NoteHeldRemoval, Message: "a <note> & more"}, {Kind: spec.NotePendingMapping, Subject: "sku=A", Message: "m"},
+		{Message: "sku=B: an old plan's note"}}
 	rich.Rejects = []connectors.Reject{{Where: "in.csv:3", Reason: "bad", Key: map[string]any{"sku": "Z"}}}
 	rich.Changes = []Change{
 		{ID: "c1", Action: connectors.Create, Key: map[string]any{"sku": "A\"1", "store": int64(2)},

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/spec"
 )
 
 // FormatVersion is the version of the plan document. Readers refuse a plan of another major version.
@@ -33,8 +34,9 @@ type Plan struct {
 	Guards      []Guard   `json:"guards"`
 	// Rejects are input rows that could not be used; their keys (when known) are left untouched this run.
 	Rejects []connectors.Reject `json:"rejects,omitempty"`
-	// Notes are remarks from the connectors (files skipped, ...).
-	Notes []string `json:"notes,omitempty"`
+	// Notes are remarks besides the changes (a source's files skipped, removals held, pending mappings,
+	// orders held back, ...), each with its kind.
+	Notes []Note `json:"notes,omitempty"`
 	// Upcoming lists changes due soon without a new input (a promotion starting or ending), by time.
 	Upcoming []Upcoming `json:"upcoming,omitempty"`
 	// Drift lists records whose state on the target differs from what was last applied (edited or removed
@@ -153,6 +155,75 @@ type Change struct {
 	Fields []FieldChange `json:"fields,omitempty"`
 	// Annotations explain the change (e.g. which promotion won and which lost); they are not record data.
 	Annotations map[string]any `json:"annotations,omitempty"`
+}
+
+// Note is one remark of the plan. Kind says what it is about (spec.NoteKinds: "held_removal", "input",
+// "pending_mapping", ...), set by whoever wrote it; Subject names the one thing it is about, when it is
+// about one ("sku=A-1", "order_id=1042", "source pos"); Message says it.
+//
+// A plan written before notes had kinds holds each note as a plain JSON string: it reads as a note of no
+// kind (Kind "", which KindOrOther reads as spec.NoteOther) whose Message is the string, and such a note is
+// written back as that string, so an old plan keeps its bytes and its hash. Every note possync writes now
+// has a kind and is written as an object.
+type Note struct {
+	Kind    string `json:"kind"`
+	Subject string `json:"subject,omitempty"`
+	Message string `json:"message"`
+}
+
+// String is the note as one line: "subject: message", or the message alone.
+func (n Note) String() string {
+	if n.Subject == "" {
+		return n.Message
+	}
+	return n.Subject + ": " + n.Message
+}
+
+// KindOrOther is the note's kind, spec.NoteOther for a note of an old plan (no kind).
+func (n Note) KindOrOther() string {
+	if n.Kind == "" {
+		return spec.NoteOther
+	}
+	return n.Kind
+}
+
+// note is Note's JSON object, without its methods.
+type note Note
+
+// MarshalJSON writes a note as an object, or, for a note of no kind (read from an old plan), as the plain
+// string it was read from.
+func (n Note) MarshalJSON() ([]byte, error) {
+	if n.Kind == "" {
+		return json.Marshal(n.String())
+	}
+	return json.Marshal(note(n))
+}
+
+// UnmarshalJSON reads a note object, or a plain string (a note of an old plan: no kind, its Message the string).
+func (n *Note) UnmarshalJSON(b []byte) error {
+	if s := bytes.TrimLeft(b, " \t\r\n"); len(s) > 0 && s[0] == '"' {
+		var msg string
+		if err := json.Unmarshal(b, &msg); err != nil {
+			return err
+		}
+		*n = Note{Message: msg}
+		return nil
+	}
+	var v note
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*n = Note(v)
+	return nil
+}
+
+// NoteTexts returns the plan's notes as lines (Note.String), in order.
+func (p *Plan) NoteTexts() []string {
+	out := make([]string, len(p.Notes))
+	for i, n := range p.Notes {
+		out[i] = n.String()
+	}
+	return out
 }
 
 // Upcoming is a change that will take effect at a known time.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/spec"
 )
 
 func samplePlan(n int) *Plan {
@@ -84,7 +85,7 @@ func TestWriteTextLimitAndColour(t *testing.T) {
 func TestWriteIsMarshalIndent(t *testing.T) {
 	p := samplePlan(0)
 	p.Inputs = []Input{{Name: "source", Type: "file", Mode: "snapshot", Records: 3, Fingerprint: "xxh3:1"}}
-	p.Notes = []string{"a <note> & more"}
+	p.Notes = []Note{{Kind: spec.NoteInput, Subject: "source <s>", Message: "a <note> & more"}, {Message: "an old plan's note"}}
 	p.Changes = []Change{
 		{ID: "c1", Action: connectors.Create, Key: map[string]any{"sku": "A\"1", "store": int64(2)},
 			Fields: []FieldChange{{Name: "price", After: 19.99}, {Name: "on", After: true}, {Name: "t", After: "2026-01-01T00:00:00Z"}}},

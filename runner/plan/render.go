@@ -84,7 +84,7 @@ func WriteText(w io.Writer, p *Plan, o TextOptions) error {
 		}
 	}
 	for _, n := range p.Notes {
-		tw.printf("Note: %s\n", n)
+		tw.printf("Note: %s\n", n.String())
 	}
 	if len(p.Upcoming) > 0 {
 		tw.printf("\n%s (%d): due without a new input\n", tw.bold("Upcoming"), len(p.Upcoming))

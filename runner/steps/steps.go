@@ -67,7 +67,7 @@ type Output struct {
 	Annotations []string
 	// Upcoming and Notes are what transforms reported (transforms.Reporter).
 	Upcoming []plan.Upcoming
-	Notes    []string
+	Notes    []plan.Note
 	// Pushed names the row transforms that ran as DuckDB queries (transforms.Pushdown).
 	Pushed []string
 }
@@ -190,7 +190,10 @@ func (r *runner) report(ctx context.Context, sp *step, rp transforms.Reporter) e
 		case kind == "upcoming" && at.Valid:
 			r.out.Upcoming = append(r.out.Upcoming, plan.Upcoming{At: at.Time.UTC(), Subject: subject, Message: message})
 		default:
-			r.out.Notes = append(r.out.Notes, subject+": "+message)
+			if kind == "note" || kind == "" || kind == "upcoming" {
+				kind = spec.NoteOther
+			}
+			r.out.Notes = append(r.out.Notes, plan.Note{Kind: kind, Subject: subject, Message: message})
 		}
 	}
 	return rows.Err()

@@ -58,8 +58,8 @@ func (s *Step) reportSQL() string {
 		"or decide in the mappings file' AS message FROM __decided AS d WHERE d.__gtin IN (SELECT __gtin FROM __shared) "+
 		"GROUP BY d.__gtin HAVING bool_or(d.__match = '%s')",
 		subject(gtinField, "d.__gtin"), MatchAmbiguousGTIN)
-	return fmt.Sprintf("WITH %s SELECT 'note' AS kind, CAST(NULL AS TIMESTAMPTZ) AS \"at\", subject, message "+
-		"FROM (%s UNION ALL %s)", s.decideSQL(), pending, ambiguous)
+	return fmt.Sprintf("WITH %s SELECT %s AS kind, CAST(NULL AS TIMESTAMPTZ) AS \"at\", subject, message "+
+		"FROM (%s UNION ALL %s)", s.decideSQL(), spec.QuoteString(spec.NotePendingMapping), pending, ambiguous)
 }
 
 // decideSQL returns the CTEs that decide each item's website SKU, ending with __decided: one row per item

@@ -40,9 +40,9 @@ func (s *Step) outputSQL() string {
 
 // reportSQL is the step's report: a note per order held back, naming its status and what would fix it.
 func (s *Step) reportSQL() string {
-	return fmt.Sprintf("WITH %s SELECT 'note' AS kind, CAST(NULL AS TIMESTAMPTZ) AS \"at\", %s || d.__oid AS subject, "+
+	return fmt.Sprintf("WITH %s SELECT %s AS kind, CAST(NULL AS TIMESTAMPTZ) AS \"at\", %s || d.__oid AS subject, "+
 		"d.__status || ': ' || d.__why AS message FROM __decided AS d WHERE d.__status <> %s ORDER BY d.__oid",
-		s.decideSQL(), spec.QuoteString(order.ColOrderID+"="), spec.QuoteString(order.StatusNew))
+		s.decideSQL(), spec.QuoteString(spec.NoteHeldOrder), spec.QuoteString(order.ColOrderID+"="), spec.QuoteString(order.StatusNew))
 }
 
 // decideSQL returns the CTEs that decide each order, ending with __decided: one row per order (__oid) with

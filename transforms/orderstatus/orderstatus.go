@@ -165,14 +165,15 @@ func (s *Step) Query() spec.Expr {
 // ReportSQL returns a note per order whose sale went back in the POS and per partly fulfilled sale.
 func (s *Step) ReportSQL(string) string {
 	subject := lit(order.ColOrderID+"=") + " || __oid"
-	return "WITH " + s.decideSQL() + " SELECT 'note' AS kind, CAST(NULL AS TIMESTAMPTZ) AS \"at\", " + subject +
+	kind := lit(spec.NoteOrderStatus)
+	return "WITH " + s.decideSQL() + " SELECT " + kind + " AS kind, CAST(NULL AS TIMESTAMPTZ) AS \"at\", " + subject +
 		" AS subject, 'the POS sale is ' || __pos || ' again after the website was told ' || coalesce(__status, __stage) || " +
 		"': the website keeps it (possync never takes a status back); change it on the website by hand if needed' AS message " +
 		"FROM __decided WHERE __back " +
-		"UNION ALL SELECT 'note', NULL, " + subject + ", CAST(__ready AS VARCHAR) || ' of ' || CAST(__total AS VARCHAR) || " +
+		"UNION ALL SELECT " + kind + ", NULL, " + subject + ", CAST(__ready AS VARCHAR) || ' of ' || CAST(__total AS VARCHAR) || " +
 		"' lines are ready for pickup in the POS: the website is told Ready for Pickup once every line is' " +
 		"FROM __decided WHERE __partial " +
-		"UNION ALL SELECT 'note', NULL, " + subject + ", 'the POS sale was voided before possync recorded the order: " +
+		"UNION ALL SELECT " + kind + ", NULL, " + subject + ", 'the POS sale was voided before possync recorded the order: " +
 		"it is recorded open now, and the cancellation is planned by the next run as a deactivation the mass-change guard counts' " +
 		"FROM __decided WHERE __first_cancel"
 }

@@ -70,7 +70,7 @@ func (s *Step) reportSQL() string {
 		resolve("__now", "__today", ""))
 	fmt.Fprintf(&b, ", __items AS (SELECT i.%s AS __item, i.%s AS __regular FROM %s AS i)",
 		spec.QuoteIdent(c.Key), spec.QuoteIdent(c.Price), spec.QuoteIdent(c.Items))
-	fmt.Fprintf(&b, ", __notes AS (SELECT 'note' AS kind, CAST(NULL AS TIMESTAMPTZ) AS \"at\", %s AS subject, %s || CASE "+
+	fmt.Fprintf(&b, ", __notes AS (SELECT "+spec.QuoteString(spec.NotePromotion)+" AS kind, CAST(NULL AS TIMESTAMPTZ) AS \"at\", %s AS subject, %s || CASE "+
 		"WHEN w.__sale IS NULL THEN ' has no sale price for this item; not applied' "+
 		"WHEN i.__regular IS NULL THEN ': sale price ' || %s || ' not applied: the item has no regular price' "+
 		"ELSE ': sale price ' || %[3]s || ' is above the regular price ' || %[4]s || '; not applied' END AS message "+

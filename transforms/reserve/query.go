@@ -49,8 +49,8 @@ func (s *Step) reportSQL(output string) string {
 		spec.QuoteString(order.ColOrderID+"="), what, spec.QuoteString(strings.Join(s.keys(), ", ")), number("l.__qty"))
 	unreadable := fmt.Sprintf("SELECT %s || __oid AS subject, 'its lines are not a JSON array: nothing is reserved for it' AS message "+
 		"FROM __open WHERE __json IS NULL", spec.QuoteString(order.ColOrderID+"="))
-	return fmt.Sprintf("WITH %s SELECT 'note' AS kind, CAST(NULL AS TIMESTAMPTZ) AS \"at\", subject, message FROM (%s UNION ALL %s UNION ALL %s)",
-		s.decideSQL(), reserved, unplaced, unreadable)
+	return fmt.Sprintf("WITH %s SELECT %s AS kind, CAST(NULL AS TIMESTAMPTZ) AS \"at\", subject, message FROM (%s UNION ALL %s UNION ALL %s)",
+		s.decideSQL(), spec.QuoteString(spec.NoteReservation), reserved, unplaced, unreadable)
 }
 
 // keys lists the line keys in use, in the order they are tried.

@@ -143,7 +143,7 @@ func TestBrowserSummaryAndFilter(t *testing.T) {
 	}
 	// Each tab's count, and the script's injection attempt did not run.
 	tabs := eval[map[string]string](t, ctx, `Object.fromEntries(Array.from(document.querySelectorAll("nav.tabs button")).map(b => [b.dataset.tab, b.querySelector(".pill").textContent]))`)
-	for id, want := range map[string]string{"changes": "250", "rejects": "2", "pending": "2", "unmatched": "1", "reservations": "2", "drift": "2", "upcoming": "0", "notes": "1"} {
+	for id, want := range map[string]string{"changes": "250", "rejects": "2", "pending": "2", "unmatched": "1", "reservations": "2", "drift": "2", "upcoming": "0", "notes": "3"} {
 		if tabs[id] != want {
 			t.Errorf("tab %s counts %q, want %s", id, tabs[id], want)
 		}
@@ -213,6 +213,12 @@ func TestBrowserSummaryAndFilter(t *testing.T) {
 	wait(t, ctx, "#pending-table")
 	if got := eval[[]string](t, ctx, `Array.from(document.querySelectorAll("#pending-table tbody tr")).map(r => r.cells[0].textContent)`); strings.Join(got, " ") != "sku=HB-0101 sku=HB-0102" {
 		t.Errorf("pending mappings tab lists %v", got)
+	}
+	// The notes tab names each note's kind.
+	click(t, ctx, "#tab-notes")
+	wait(t, ctx, "#notes-table")
+	if got := eval[[]string](t, ctx, `Array.from(document.querySelectorAll("#notes-table tbody tr")).map(r => r.cells[0].textContent + "/" + r.cells[1].textContent)`); strings.Join(got, " ") != "input/source pos order status/order_id=#1039 held removal/" {
+		t.Errorf("notes tab lists %v", got)
 	}
 }
 

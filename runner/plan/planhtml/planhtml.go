@@ -30,6 +30,7 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/runner/outcome"
 	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/spec"
 )
 
 //go:embed assets/page.html.tmpl assets/page.css assets/page.js
@@ -55,7 +56,8 @@ var pageTemplate = func() *template.Template {
 }()
 
 // Outcome is what applying a plan did, from the run report: the page shows it beside the plan. Its texts
-// (Error, Notes, reasons) must already be redacted.
+// (Error, Notes, reasons) must already be redacted. Its Notes are the report's, shown in the notes tab as
+// the run's; the caller leaves out those the plan also has.
 type Outcome struct {
 	Command    string // "apply" or "run"
 	RunID      string
@@ -252,7 +254,7 @@ func buildView(pg Page) (*view, error) {
 	}
 	key := pg.Key
 	var s plan.Summary
-	var notes []string
+	var notes []plan.Note
 	var rejects []connectors.Reject
 	if p != nil {
 		v.HasPlan = true
@@ -292,7 +294,10 @@ func buildView(pg Page) (*view, error) {
 			s = o.Planned
 			rejects = o.InputRejects
 		}
-		notes = append(slices.Clip(notes), o.Notes...)
+		notes = slices.Clip(notes)
+		for _, n := range o.Notes {
+			notes = append(notes, plan.Note{Kind: kindRun, Message: n})
+		}
 	}
 	v.Summary = summary{Create: s.Create, Update: s.Update, Deactivate: s.Deactivate, Delete: s.Delete, Total: s.Total(), Unchanged: s.Unchanged}
 	v.Chart = makeChart(s)
@@ -317,7 +322,7 @@ func buildView(pg Page) (*view, error) {
 	d.Lists["pending"] = noteList(pending)
 	d.Lists["unmatched"] = noteList(unmatched)
 	d.Lists["reservations"] = noteList(reservations)
-	d.Lists["notes"] = noteList(other)
+	d.Lists["notes"] = otherList(other)
 	d.Lists["drift"] = &list{Cols: []string{"Record", "Found", "Last applied → on the store"}, Kinds: []string{"text", "text", "diff"}, Rows: [][]any{}}
 	d.Lists["upcoming"] = &list{Cols: []string{"At", "Subject", "What"}, Kinds: []string{"time", "text", "text"}, Rows: [][]any{}}
 	if p != nil {
@@ -449,31 +454,46 @@ func rejectList(key []string, rs []connectors.Reject) *list {
 	return l
 }
 
-func noteList(ns [][2]string) *list {
+func noteList(ns []plan.Note) *list {
 	l := &list{Cols: []string{"Subject", "Note"}, Kinds: []string{"text", "text"}, Rows: make([][]any, 0, len(ns))}
 	for _, n := range ns {
-		l.Rows = append(l.Rows, []any{n[0], n[1]})
+		l.Rows = append(l.Rows, []any{n.Subject, n.Message})
 	}
 	return l
 }
 
-// sortNotes splits the notes ("subject: message", as the transforms report them) into the tabs: pending
-// mappings (the match transform), reservations (reserve), orders held back (order_match) and the others.
-func sortNotes(notes []string) (pending, unmatched, reservations, other [][2]string) {
+// otherList is the notes tab: each note with what kind it is.
+func otherList(ns []plan.Note) *list {
+	l := &list{Cols: []string{"Kind", "Subject", "Note"}, Kinds: []string{"text", "text", "text"}, Rows: make([][]any, 0, len(ns))}
+	for _, n := range ns {
+		l.Rows = append(l.Rows, []any{kindLabel(n.KindOrOther()), n.Subject, n.Message})
+	}
+	return l
+}
+
+// kindRun is the kind the page gives the run report's notes (Outcome.Notes).
+const kindRun = "run"
+
+// kindLabel is how the notes tab names a note kind: its words ("held removal"); a kind this page does not
+// know is shown as it is.
+func kindLabel(kind string) string {
+	return strings.ReplaceAll(kind, "_", " ")
+}
+
+// sortNotes splits the notes into the tabs by their kind (plan.Note.Kind): pending mappings (the match
+// transform), orders held back (order_match), reservations (reserve) and every other kind. A note of an
+// old plan has no kind: it is one of the others.
+func sortNotes(notes []plan.Note) (pending, unmatched, reservations, other []plan.Note) {
 	for _, n := range notes {
-		subject, message, ok := strings.Cut(n, ": ")
-		if !ok || strings.ContainsAny(subject, " \n") && !strings.Contains(subject, "=") {
-			subject, message = "", n
-		}
-		switch {
-		case strings.HasPrefix(message, "pending mapping:") || strings.Contains(message, "decide in the mappings file"):
-			pending = append(pending, [2]string{subject, message})
-		case strings.Contains(message, " reserved by open website orders") || strings.Contains(message, "nothing is reserved"):
-			reservations = append(reservations, [2]string{subject, message})
-		case strings.HasPrefix(subject, "order_id="):
-			unmatched = append(unmatched, [2]string{subject, message})
+		switch n.KindOrOther() {
+		case spec.NotePendingMapping:
+			pending = append(pending, n)
+		case spec.NoteHeldOrder:
+			unmatched = append(unmatched, n)
+		case spec.NoteReservation:
+			reservations = append(reservations, n)
 		default:
-			other = append(other, [2]string{subject, message})
+			other = append(other, n)
 		}
 	}
 	return

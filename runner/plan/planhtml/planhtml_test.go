@@ -12,6 +12,7 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/spec"
 )
 
 func render(t *testing.T, pg Page) string {
@@ -57,7 +58,7 @@ func TestSelfContained(t *testing.T) {
 // as itself.
 func TestScriptInjection(t *testing.T) {
 	p := samplePlan(10)
-	p.Notes = append(p.Notes, "sku=X: "+injection)
+	p.Notes = append(p.Notes, plan.Note{Kind: spec.NoteOther, Subject: "sku=X", Message: injection})
 	page := render(t, Page{Plan: p})
 	if strings.Contains(page, "window.pwned") && strings.Contains(page, "<script>window.pwned") {
 		t.Fatal("a field value ends the script element")
@@ -93,7 +94,7 @@ func TestDataMatchesPlan(t *testing.T) {
 			}
 		}
 	}
-	want := map[string]int{"rejects": 2, "pending": 2, "unmatched": 1, "reservations": 2, "drift": 2, "upcoming": 0, "notes": 1}
+	want := map[string]int{"rejects": 2, "pending": 2, "unmatched": 1, "reservations": 2, "drift": 2, "upcoming": 0, "notes": 3}
 	for k, n := range want {
 		if d.Counts[k] != n {
 			t.Errorf("tab %s: %d rows, want %d", k, d.Counts[k], n)
@@ -189,5 +190,57 @@ func TestWriteAtomic(t *testing.T) {
 	}
 	if err := Write(path, Page{}); err == nil {
 		t.Fatal("an empty page was written")
+	}
+}
+
+// TestNotesByKind: the tabs take each note by its kind, whatever its wording: a source's note about an
+// order is no held-back order, an order-status note is no held-back order either, a held removal is listed
+// with its kind among the other notes. A note of an old plan (no kind) and the run report's notes are other
+// notes too.
+func TestNotesByKind(t *testing.T) {
+	p := samplePlan(3)
+	p.Notes = []plan.Note{
+		{Kind: spec.NoteInput, Subject: "source orders", Message: "order 1042: no bill-to email; pending mapping: decide in the mappings file"},
+		{Kind: spec.NoteOrderStatus, Subject: "order_id=1040", Message: "the POS sale is open again after the website was told Completed"},
+		{Kind: spec.NoteHeldOrder, Subject: "order_id=1041", Message: "Unknown Customer: no POS customer has the email"},
+		{Kind: spec.NoteHeldRemoval, Message: "2 deletion(s) or deactivation(s) of records missing from this run were held, not planned: x"},
+		{Kind: spec.NoteReservation, Subject: "order_id=1043", Message: "its lines are not a JSON array: nothing is reserved for it"},
+		{Message: "sku=A-1: pending mapping: an old plan's note"},
+	}
+	o := &Outcome{Command: "apply", Planned: p.Summary, Applied: p.Summary, Notes: []string{"settled 1 change of run r-1"}}
+	d := pageData(t, render(t, Page{Plan: p, Outcome: o}))
+	rows := func(tab string) []string {
+		var out []string
+		for _, r := range d.Lists[tab].Rows {
+			parts := make([]string, len(r))
+			for i, v := range r {
+				parts[i] = v.(string)
+			}
+			out = append(out, strings.Join(parts, " | "))
+		}
+		return out
+	}
+	want := map[string][]string{
+		"pending":      nil,
+		"unmatched":    {"order_id=1041 | Unknown Customer: no POS customer has the email"},
+		"reservations": {"order_id=1043 | its lines are not a JSON array: nothing is reserved for it"},
+		"notes": {
+			"input | source orders | order 1042: no bill-to email; pending mapping: decide in the mappings file",
+			"order status | order_id=1040 | the POS sale is open again after the website was told Completed",
+			"held removal |  | 2 deletion(s) or deactivation(s) of records missing from this run were held, not planned: x",
+			"other |  | sku=A-1: pending mapping: an old plan's note",
+			"run |  | settled 1 change of run r-1",
+		},
+	}
+	for tab, w := range want {
+		if got := rows(tab); strings.Join(got, "\n") != strings.Join(w, "\n") {
+			t.Errorf("tab %s:\n%s\nwant:\n%s", tab, strings.Join(got, "\n"), strings.Join(w, "\n"))
+		}
+		if d.Counts[tab] != len(w) {
+			t.Errorf("tab %s counts %d, want %d", tab, d.Counts[tab], len(w))
+		}
+	}
+	if cols := d.Lists["notes"].Cols; strings.Join(cols, ",") != "Kind,Subject,Note" {
+		t.Errorf("notes tab columns %v", cols)
 	}
 }

@@ -8,13 +8,14 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/spec"
 )
 
 // injection is a value that would end the data's script element if it were not escaped.
 const injection = `</script><script>window.pwned=1</script><!--`
 
 // samplePlan returns a plan of n changes (creates, updates, deactivations and deletes in a fixed mix) with
-// rejects, notes of every kind the page sorts into tabs, drift, a guard and an estimate; its summary and
+// rejects, notes of every kind the page sorts into tabs (and kinds it lists together as other notes), drift, a guard and an estimate; its summary and
 // hash are consistent, so plan.Read accepts it once written.
 func samplePlan(n int) *plan.Plan {
 	at := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
@@ -34,13 +35,15 @@ func samplePlan(n int) *plan.Plan {
 			{Where: "Downtown_20261127_070000_inv.txt:12", Key: map[string]any{"sku": "HB-BAD-1"}, Reason: "price \"12,9O\" is not a number"},
 			{Where: "Downtown_20261127_070000_inv.txt:31", Reason: "a line of 3 fields, want 9"},
 		},
-		Notes: []string{
-			"sku=HB-0101: pending mapping: GTIN 00012345678905 matches several website products: W-1, W-2; decide in the mappings file",
-			"sku=HB-0102: pending mapping: MPN \"TR-22\" matches website products W-7 but the item has no brand; decide in the mappings file",
-			"order_id=#1042: Unknown Pickup Location: the order's pickup location \"Pier 9\" is no outlet of the POS",
-			"sku=HB-0007: 2 reserved by open website orders the POS has not imported: #1040, #1041; quantity 9 -> 7",
-			"order_id=#1043: line 2 (code \"X-1\"): no stock item matches by code, gtin; nothing is reserved for its 1 unit(s)",
-			"source pos: skipped Downtown_20261126_070000_inv.txt (already applied)",
+		Notes: []plan.Note{
+			{Kind: spec.NotePendingMapping, Subject: "sku=HB-0101", Message: "pending mapping: GTIN 00012345678905 matches several website products: W-1, W-2; decide in the mappings file"},
+			{Kind: spec.NotePendingMapping, Subject: "sku=HB-0102", Message: "pending mapping: MPN \"TR-22\" matches website products W-7 but the item has no brand; decide in the mappings file"},
+			{Kind: spec.NoteHeldOrder, Subject: "order_id=#1042", Message: "Unknown Pickup Location: the order's pickup location \"Pier 9\" is no outlet of the POS"},
+			{Kind: spec.NoteReservation, Subject: "sku=HB-0007", Message: "2 reserved by open website orders the POS has not imported: #1040, #1041; quantity 9 -> 7"},
+			{Kind: spec.NoteReservation, Subject: "order_id=#1043", Message: "line 2 (code \"X-1\"): no stock item matches by code, gtin; nothing is reserved for its 1 unit(s)"},
+			{Kind: spec.NoteInput, Subject: "source pos", Message: "skipped Downtown_20261126_070000_inv.txt (already applied)"},
+			{Kind: spec.NoteOrderStatus, Subject: "order_id=#1039", Message: "1 of 2 lines are ready for pickup in the POS: the website is told Ready for Pickup once every line is"},
+			{Kind: spec.NoteHeldRemoval, Message: "3 deletion(s) or deactivation(s) of records missing from this run were held, not planned: Downtown_20261127_070000_inv.txt ends inside a row. Fix the input; the next run plans them if they are still missing"},
 		},
 		Drift: []plan.Drift{
 			{Key: map[string]any{"sku": "HB-0300"}, Fields: []plan.FieldChange{{Name: "price", Before: "19.99", After: "17.99"}}},
