@@ -177,6 +177,12 @@ func (s *session) evalDate() string {
 // with no rejected rows and no holds, by a source that neither confirms nor acts after the commit, and with
 // no checkpoint unless the checkpoint is the review of its files (connectors.ScanReviewer: the file source
 // notes the file's rows and header, to hold removals when the next file is suspect).
+//
+// It is asked twice. When a run is decided (decideShortcut), a read with rejected rows plans in full: the
+// fingerprint covers the records, not the rows the source rejected, and the plan must report them. When a
+// successful apply records its basis (recordBasis), a read that had rejected rows records none: a rejected
+// row protected its record, and a later read without that row (and so the same records) must plan the
+// record's removal rather than rely on this run.
 func sourceEligible(src *source, st *stage.Output) bool {
 	switch src.src.(type) {
 	case connectors.Confirmer, connectors.Committer:
@@ -362,7 +368,8 @@ func (s *session) shortcutPlan() *plan.Plan {
 // recordBasis records what this successful apply saw, when a later run may rely on it; otherwise it leaves
 // the state alone (a basis of an earlier serial never holds again).
 func (s *session) recordBasis(ctx context.Context, pl *plan.Plan, rep *Report) error {
-	if s.shortcut != nil || s.opts.Refresh || s.opts.FullRefresh || len(rep.Rejected) > 0 || len(pl.Rejects) > 0 ||
+	// A source's rejected rows keep the basis from being recorded: sourceEligible.
+	if s.shortcut != nil || s.opts.Refresh || s.opts.FullRefresh || len(rep.Rejected) > 0 ||
 		s.heldRemovals() > 0 || s.meta.Serial == 0 {
 		return nil
 	}
@@ -376,8 +383,14 @@ func (s *session) recordBasis(ctx context.Context, pl *plan.Plan, rep *Report) e
 		if st == nil || !sourceEligible(src, st) {
 			return nil
 		}
-		if st.Result.Checkpoint != nil {
-			cps[src.comp.Name] = st.Result.Checkpoint
+		// The checkpoint the state holds now, as candidateBasis reads it: a review that found the files
+		// as the last one did commits none (st.Result.Checkpoint nil) and the state keeps the last.
+		cp, err := s.store.Checkpoint(ctx, s.d.Conn(), src.comp.Name)
+		if err != nil {
+			return nil // not recorded: the next run plans in full
+		}
+		if cp != nil {
+			cps[src.comp.Name] = cp
 		}
 	}
 	sch, err := encodeSchema(s.schemas[s.desired])

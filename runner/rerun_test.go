@@ -4,14 +4,21 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/record"
 	"github.com/possync/possync/runner"
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/state"
+	"github.com/possync/possync/spec"
 )
 
 // The no-change rerun (issue 15): a plan whose inputs, pipeline and state are those of the last successful
@@ -127,6 +134,23 @@ func TestRerunChangedInputPlansInFull(t *testing.T) {
 	dir := appliedTwoRows(t)
 	writeFile(t, filepath.Join(dir, "input.csv"), "sku,name,price\nA,anchor,3\nB,bottle,2.7\n")
 	wantFullUpdates(t, dir, 1, "changed row")
+}
+
+// An apply of a changed file with as many rows and the same header as the last: the file source's review
+// commits no new checkpoint (the state keeps the last), and the basis still holds, so the next plan of the
+// same file short-circuits. (Before, the basis recorded no checkpoint then, and every rerun planned in
+// full: "a source's checkpoint moved".)
+func TestRerunAfterChangedInputShortCircuits(t *testing.T) {
+	dir := appliedTwoRows(t)
+	writeFile(t, filepath.Join(dir, "input.csv"), "sku,name,price\nA,anchor,3\nB,bottle,2.7\n")
+	if rep := mustApply(t, loadAt(t, dir), runner.Options{}); rep.Applied.Update != 1 {
+		t.Fatalf("apply of the changed file: %+v", rep.Applied)
+	}
+	pl, stages := planStages(t, loadAt(t, dir), runner.Options{})
+	wantShortcut(t, pl, stages)
+	// The file as it was at the first apply is another input again.
+	writeFile(t, filepath.Join(dir, "input.csv"), "sku,name,price\nA,anchor,3\nB,bottle,2.5\n")
+	wantFullUpdates(t, dir, 1, "the first file again")
 }
 
 // A file of the same size and modification time but other bytes is another input.
@@ -280,4 +304,152 @@ func TestRerunPendingIntentsPlanInFull(t *testing.T) {
 	d.Close()
 	pl, stages := planStages(t, loadAt(t, dir), runner.Options{})
 	wantFull(t, pl, stages)
+}
+
+// The export lags behind the state (a run committed and stopped before its export, or the export failed):
+// the state is not as the basis's run left it, so the plan is computed in full, and the apply brings the
+// records file up to date; after it, the next plan short-circuits again.
+func TestRerunExportLagsPlansInFull(t *testing.T) {
+	dir := appliedTwoRows(t)
+	in, out := filepath.Join(dir, "input.csv"), filepath.Join(dir, "out/records.csv")
+	stale, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, in, "sku,name,price\nA,anchor,3\nB,bottle,2.7\n")
+	if rep := mustApply(t, loadAt(t, dir), runner.Options{}); rep.Applied.Update != 1 {
+		t.Fatalf("second apply: %+v", rep.Applied)
+	}
+	pl, stages := planStages(t, loadAt(t, dir), runner.Options{})
+	wantShortcut(t, pl, stages) // the basis of the second apply holds
+
+	// The records file and the state's export mark as the second run would have left them had it stopped
+	// after its commit: the file of the first run, marked exported at an earlier serial than the state's.
+	p := loadAt(t, dir)
+	ctx := context.Background()
+	d, err := engine.Open(ctx, engine.Options{TempDir: filepath.Join(t.TempDir(), "tmp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := state.NewDuckStore(p.State.Dir, p.Name)
+	meta, err := st.Open(ctx, d.Conn(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta.Serial < 2 || meta.Exported != meta.Serial {
+		t.Fatalf("state after two applies: serial %d, exported %d", meta.Serial, meta.Exported)
+	}
+	if err := st.MarkExported(ctx, d.Conn(), meta.Serial-1, "v1|stale"); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	writeFile(t, out, string(stale))
+
+	pl, stages = planStages(t, loadAt(t, dir), runner.Options{})
+	wantFull(t, pl, stages)
+	if pl.Summary.Total() != 0 {
+		t.Errorf("plan with a lagging export: %+v, want no change", pl.Summary)
+	}
+	mustApply(t, loadAt(t, dir), runner.Options{})
+	if b, err := os.ReadFile(out); err != nil || string(b) != "sku,title,price\nA,ANCHOR,3.0\nB,BOTTLE,2.7\n" {
+		t.Errorf("records file after the apply that caught up: %q, %v", b, err)
+	}
+	pl, stages = planStages(t, loadAt(t, dir), runner.Options{})
+	wantShortcut(t, pl, stages)
+}
+
+// rejecting is a test source (test_rejecting): a snapshot of the records and rejects of rejectingRead, read
+// whole on every run (no files to hash), so its fingerprint is that of its records alone.
+type rejecting struct{}
+
+var rejectingRead struct {
+	sync.Mutex
+	skus    []string
+	rejects []connectors.Reject
+}
+
+func init() {
+	connectors.Sources.MustRegister(spec.Component{Kind: spec.KindSource, Name: "test_rejecting", Summary: "test only"},
+		func(spec.Config, connectors.Env) (connectors.Source, error) { return rejecting{}, nil })
+}
+
+func (rejecting) Schema() *arrow.Schema { return committingSchema }
+
+func (rejecting) Read(_ context.Context, req connectors.ReadRequest) (connectors.Reader, error) {
+	rejectingRead.Lock()
+	defer rejectingRead.Unlock()
+	recs := make([]record.Record, len(rejectingRead.skus))
+	for i, sku := range rejectingRead.skus {
+		recs[i] = record.Record{"sku": sku}
+	}
+	b, err := record.BuildBatch(req.Alloc, committingSchema, recs)
+	if err != nil {
+		return nil, err
+	}
+	return &oneBatch{b: b, res: connectors.ReadResult{Key: []string{"sku"}, Rejects: slices.Clone(rejectingRead.rejects)}}, nil
+}
+
+// setRejecting sets what the test_rejecting source reads; the test's end clears it.
+func setRejecting(t *testing.T, skus []string, rejects ...connectors.Reject) {
+	t.Helper()
+	rejectingRead.Lock()
+	defer rejectingRead.Unlock()
+	rejectingRead.skus, rejectingRead.rejects = skus, rejects
+	t.Cleanup(func() {
+		rejectingRead.Lock()
+		defer rejectingRead.Unlock()
+		rejectingRead.skus, rejectingRead.rejects = nil, nil
+	})
+}
+
+// rejectingCase writes a pipeline reading the test_rejecting source; removals are not guarded.
+func rejectingCase(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "pipeline.yaml"), "version: 1\nname: rejecting\nmerchant: m\nkey: sku\n"+
+		"source:\n  type: test_rejecting\ntransforms:\n  - type: map\n    fields:\n      sku: sku\n"+
+		"sink:\n  type: file\n  path: out/records.csv\nguards:\n  max_delete_percent: -1\n")
+	return dir
+}
+
+// rejectC is the row of record C, rejected with its key read.
+var rejectC = connectors.Reject{Where: "item 3", Key: map[string]any{"sku": "C"}, Reason: `price "abc" is not a number`}
+
+// A source read whole (not a file) has the same records as at the basis's run, and a row it now rejects:
+// the records' fingerprint is the basis's, but the plan must be computed to report the reject.
+func TestRerunSourceRejectsNowPlansInFull(t *testing.T) {
+	dir := rejectingCase(t)
+	setRejecting(t, []string{"A", "B"})
+	mustApply(t, loadAt(t, dir), runner.Options{})
+	pl, stages := planStages(t, loadAt(t, dir), runner.Options{})
+	wantShortcut(t, pl, stages)
+
+	setRejecting(t, []string{"A", "B"}, rejectC)
+	pl, stages = planStages(t, loadAt(t, dir), runner.Options{})
+	wantFull(t, pl, stages)
+	if len(pl.Rejects) != 1 || pl.Rejects[0].Where != "item 3" {
+		t.Errorf("rejects %+v, want the row the source rejected", pl.Rejects)
+	}
+}
+
+// The last run's input had a rejected row, which protected its record (C): that run records no basis, so
+// when a later read has the same records without the row, the plan is computed and removes C, rather than
+// short-circuit on the run that protected it.
+func TestRerunAfterRejectedRowsPlansInFull(t *testing.T) {
+	dir := rejectingCase(t)
+	setRejecting(t, []string{"A", "B", "C"})
+	mustApply(t, loadAt(t, dir), runner.Options{})
+
+	setRejecting(t, []string{"A", "B"}, rejectC)
+	rep := mustApply(t, loadAt(t, dir), runner.Options{})
+	if len(rep.InputRejects) != 1 || rep.Applied.Total() != 0 {
+		t.Fatalf("apply with C rejected: applied %+v, input rejects %+v; want nothing applied and C's reject", rep.Applied, rep.InputRejects)
+	}
+
+	setRejecting(t, []string{"A", "B"})
+	pl, stages := planStages(t, loadAt(t, dir), runner.Options{})
+	wantFull(t, pl, stages)
+	if pl.Summary.Delete != 1 || pl.Changes[0].Key["sku"] != "C" {
+		t.Errorf("C is gone without a reject: %+v, want its deletion", pl.Summary)
+	}
 }
