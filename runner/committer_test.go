@@ -60,15 +60,20 @@ func (c *committing) Schema() *arrow.Schema { return committingSchema }
 func (c *committing) Read(_ context.Context, req connectors.ReadRequest) (connectors.Reader, error) {
 	committed.Lock()
 	defer committed.Unlock()
-	recs := make([]record.Record, len(committed.skus))
-	for i, sku := range committed.skus {
+	return skuReader(req, committed.skus, connectors.ReadResult{Key: []string{"sku"}, Checkpoint: []byte("cp1")})
+}
+
+// skuReader reads one record per SKU (committingSchema) as one batch, then reports res.
+func skuReader(req connectors.ReadRequest, skus []string, res connectors.ReadResult) (connectors.Reader, error) {
+	recs := make([]record.Record, len(skus))
+	for i, sku := range skus {
 		recs[i] = record.Record{"sku": sku}
 	}
 	b, err := record.BuildBatch(req.Alloc, committingSchema, recs)
 	if err != nil {
 		return nil, err
 	}
-	return &oneBatch{b: b, res: connectors.ReadResult{Key: []string{"sku"}, Checkpoint: []byte("cp1")}}, nil
+	return &oneBatch{b: b, res: res}, nil
 }
 
 func (c *committing) Committed(_ context.Context, checkpoint []byte) error {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
-	"github.com/possync/possync/record"
 	"github.com/possync/possync/runner"
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/plan"
@@ -378,15 +377,7 @@ func (rejecting) Schema() *arrow.Schema { return committingSchema }
 func (rejecting) Read(_ context.Context, req connectors.ReadRequest) (connectors.Reader, error) {
 	rejectingRead.Lock()
 	defer rejectingRead.Unlock()
-	recs := make([]record.Record, len(rejectingRead.skus))
-	for i, sku := range rejectingRead.skus {
-		recs[i] = record.Record{"sku": sku}
-	}
-	b, err := record.BuildBatch(req.Alloc, committingSchema, recs)
-	if err != nil {
-		return nil, err
-	}
-	return &oneBatch{b: b, res: connectors.ReadResult{Key: []string{"sku"}, Rejects: slices.Clone(rejectingRead.rejects)}}, nil
+	return skuReader(req, rejectingRead.skus, connectors.ReadResult{Key: []string{"sku"}, Rejects: slices.Clone(rejectingRead.rejects)})
 }
 
 // setRejecting sets what the test_rejecting source reads; the test's end clears it.
