@@ -3,6 +3,7 @@ package pipetest
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -224,11 +225,7 @@ func sameKey(key []string, want record.Record, got map[string]any) bool {
 }
 
 func showMap(m map[string]any) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := sortedKeys(m)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = k + ": " + show(m[k])
@@ -400,14 +397,7 @@ func article(action string) string {
 	return "a " + action
 }
 
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func sortedKeys(m map[string]any) []string { return slices.Sorted(maps.Keys(m)) }
 
 // compareNotes checks that each expected text appears in one of the plan's notes.
 func compareNotes(want []string, pl *plan.Plan) []Failure {

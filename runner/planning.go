@@ -90,17 +90,7 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 		return nil, nil, nil, err
 	}
 	done = s.timings.start("plan changes")
-	pl := &plan.Plan{
-		FormatVersion: plan.FormatVersion,
-		Pipeline:      plan.Pipeline{Name: s.p.Name, Merchant: s.p.Merchant, File: s.p.File, ConfigHash: s.p.Hash},
-		CreatedAt:     time.Now().UTC(),
-		EvaluatedAt:   s.now,
-		Key:           s.p.Key,
-		State:         plan.State{Serial: s.meta.Serial, Records: s.meta.Records},
-	}
-	if s.meta.Serial > 0 {
-		pl.State.Lineage = s.meta.Lineage
-	}
+	pl := s.newPlan()
 	for _, src := range s.sources {
 		st := s.staged[src.comp.Name]
 		pl.Inputs = append(pl.Inputs, st.Input)
@@ -229,4 +219,21 @@ func Plan(ctx context.Context, p *pipelines.Pipeline, opts Options) (*plan.Plan,
 	}
 	pl, _, _, err := s.plan(ctx, planHeld)
 	return pl, err
+}
+
+// newPlan is the head of this run's plan: what it is of (pipeline, key, state) and when, the same for a
+// computed and a short-circuited plan (their hashes must agree). An empty store has no lineage.
+func (s *session) newPlan() *plan.Plan {
+	pl := &plan.Plan{
+		FormatVersion: plan.FormatVersion,
+		Pipeline:      plan.Pipeline{Name: s.p.Name, Merchant: s.p.Merchant, File: s.p.File, ConfigHash: s.p.Hash},
+		CreatedAt:     time.Now().UTC(),
+		EvaluatedAt:   s.now,
+		Key:           s.p.Key,
+		State:         plan.State{Serial: s.meta.Serial, Records: s.meta.Records},
+	}
+	if s.meta.Serial > 0 {
+		pl.State.Lineage = s.meta.Lineage
+	}
+	return pl
 }

@@ -343,19 +343,10 @@ func (s *session) shortcutPlan() *plan.Plan {
 	defer done()
 	b := s.shortcut
 	s.planned = plan.State{Serial: s.meta.Serial, Lineage: s.meta.Lineage}
-	pl := &plan.Plan{
-		FormatVersion: plan.FormatVersion,
-		Pipeline:      plan.Pipeline{Name: s.p.Name, Merchant: s.p.Merchant, File: s.p.File, ConfigHash: s.p.Hash},
-		CreatedAt:     time.Now().UTC(),
-		EvaluatedAt:   s.now,
-		Key:           s.p.Key,
-		State:         plan.State{Lineage: s.meta.Lineage, Serial: s.meta.Serial, Records: s.meta.Records},
-		Notes:         slices.Clone(b.Notes),
-		Upcoming:      slices.Clone(b.Upcoming),
-		Changes:       []plan.Change{},
-		Shortcut: fmt.Sprintf("inputs, pipeline and state unchanged since run %s (serial %d): nothing to transform or diff",
-			b.RunID, b.Serial),
-	}
+	pl := s.newPlan() // the state's serial is the basis's, never 0
+	pl.Notes, pl.Upcoming, pl.Changes = slices.Clone(b.Notes), slices.Clone(b.Upcoming), []plan.Change{}
+	pl.Shortcut = fmt.Sprintf("inputs, pipeline and state unchanged since run %s (serial %d): nothing to transform or diff",
+		b.RunID, b.Serial)
 	for _, src := range s.sources {
 		pl.Inputs = append(pl.Inputs, s.staged[src.comp.Name].Input)
 	}

@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/possync/possync/connectors"
@@ -166,10 +167,7 @@ func (t *textWriter) bold(s string) string { return t.paint(ansiBold, s) }
 func formatKey(key []string, k map[string]any) string {
 	names := key
 	if len(names) == 0 {
-		for n := range k {
-			names = append(names, n)
-		}
-		sort.Strings(names)
+		names = sortedNames(k)
 	}
 	parts := make([]string, len(names))
 	for i, n := range names {
@@ -210,24 +208,13 @@ func Thousands(n int64) string {
 	return b.String()
 }
 
-func sortedNames(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+// sortedNames returns m's names in order.
+func sortedNames(m map[string]any) []string { return slices.Sorted(maps.Keys(m)) }
 
 // rejectKey shows the key a reject protects, as " (sku=A1)"; "" for none.
 func rejectKey(key map[string]any) string {
 	if len(key) == 0 {
 		return ""
 	}
-	names := make([]string, 0, len(key))
-	for k := range key {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return " (" + connectors.FormatKey(names, key) + ")"
+	return " (" + connectors.FormatKey(sortedNames(key), key) + ")"
 }

@@ -20,10 +20,10 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -280,12 +280,7 @@ func buildView(pg Page) (*view, error) {
 		for _, a := range connectors.Actions {
 			ov.Rows = append(ov.Rows, outcomeRow{Action: string(a), Planned: o.Planned.Count(a), Applied: o.Applied.Count(a)})
 		}
-		stages := make([]string, 0, len(o.Durations))
-		for k := range o.Durations {
-			stages = append(stages, k)
-		}
-		sort.Strings(stages)
-		for _, k := range stages {
+		for _, k := range slices.Sorted(maps.Keys(o.Durations)) {
 			ov.Durations = append(ov.Durations, duration{Stage: k, Seconds: trimFloat(o.Durations[k])})
 		}
 		v.Outcome = ov
@@ -381,11 +376,7 @@ func buildChanges(d *data, p *plan.Plan, o *Outcome, key []string) {
 			}
 		}
 	}
-	names := make([]string, 0, len(fieldIndex))
-	for n := range fieldIndex {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(fieldIndex))
 	for i, n := range names {
 		fieldIndex[n] = i
 	}
@@ -525,20 +516,20 @@ func annotations(m map[string]any) string {
 	if len(m) == 0 {
 		return ""
 	}
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(m))
 	parts := make([]string, len(names))
 	for i, k := range names {
-		v := display(m[k])
-		if v == nil {
-			v = "null"
-		}
-		parts[i] = k + ": " + v.(string)
+		parts[i] = k + ": " + text(m[k])
 	}
 	return strings.Join(parts, "; ")
+}
+
+// text is a value as the page writes it within a text: display's, and "null" for null.
+func text(v any) string {
+	if s, ok := display(v).(string); ok {
+		return s
+	}
+	return "null"
 }
 
 // formatKey formats a record key as the text plan does (key fields in the pipeline's order, then any other).
@@ -549,27 +540,18 @@ func formatKey(key []string, k map[string]any) string {
 		if b.Len() > 0 {
 			b.WriteString(", ")
 		}
-		v := display(k[name])
-		if v == nil {
-			v = "null"
-		}
-		b.WriteString(name + "=" + v.(string))
+		b.WriteString(name + "=" + text(k[name]))
+		seen[name] = true
 	}
 	for _, name := range key {
 		if _, ok := k[name]; ok {
 			add(name)
-			seen[name] = true
 		}
 	}
-	rest := make([]string, 0, len(k))
-	for name := range k {
+	for _, name := range slices.Sorted(maps.Keys(k)) {
 		if !seen[name] {
-			rest = append(rest, name)
+			add(name)
 		}
-	}
-	sort.Strings(rest)
-	for _, name := range rest {
-		add(name)
 	}
 	return b.String()
 }
