@@ -70,31 +70,6 @@ func FormatValue(v any) string {
 	}
 }
 
-// AppendJSON appends c as encoding/json writes a Change (field names as declared: ID, Action, Key,
-// Fields, Before, After): the form of the runner's intents.
-func (c *Change) AppendJSON(e *record.JSON, dst []byte) ([]byte, error) {
-	dst = append(dst, `{"ID":`...)
-	dst = e.AppendString(dst, c.ID)
-	dst = append(dst, `,"Action":`...)
-	dst = e.AppendString(dst, string(c.Action))
-	var err error
-	dst = append(dst, `,"Key":`...)
-	if dst, err = e.AppendRecord(dst, c.Key); err != nil {
-		return dst, fmt.Errorf("key: %w", err)
-	}
-	dst = append(dst, `,"Fields":`...)
-	dst = e.AppendStrings(dst, c.Fields)
-	dst = append(dst, `,"Before":`...)
-	if dst, err = e.AppendRecord(dst, c.Before); err != nil {
-		return dst, fmt.Errorf("before: %w", err)
-	}
-	dst = append(dst, `,"After":`...)
-	if dst, err = e.AppendRecord(dst, c.After); err != nil {
-		return dst, fmt.Errorf("after: %w", err)
-	}
-	return append(dst, '}'), nil
-}
-
 // AppendEntry appends c as one JSON object, its members in this order:
 //
 //	{"id":…,"action":…,"key":{…},"fields":[…],"before":{…}|null,"after":{…}|null}
