@@ -38,8 +38,8 @@ const changedKeys = "__changed_keys"
 // maxListed caps how many duplicate keys an error message lists.
 const maxListed = 20
 
-// ActionOrder is the order changes are listed and applied in: creates and updates before deactivations and
-// deletions, so an interrupted apply never leaves a store with less than it had.
+// ActionOrder is the order changes are listed and applied in, after the sink's rank (Input.Rank): creates and
+// updates before deactivations and deletions, so an interrupted apply never leaves a store with less than it had.
 const ActionOrder = "CASE __op WHEN 'create' THEN 0 WHEN 'update' THEN 1 WHEN 'deactivate' THEN 2 ELSE 3 END"
 
 // Input is what a diff compares.
