@@ -44,7 +44,8 @@ var (
 		{Name: "memory_limit", Type: spec.TypeString, Example: "512MB",
 			Description: "Memory cap of the staging database, e.g. 512MB or 2GiB; past it, it spills to disk " +
 				"(dir/tmp). Default: a quarter of RAM, at most 256MiB, which keeps a first sync of 1M records, and a " +
-				"match step over 200,000 items, under 768 MiB of process memory; a larger cap trades memory for speed."},
+				"match step over 200,000 items, under 768 MiB of process memory, for up to 1.5x the processor time of " +
+				"no cap; a larger cap trades memory for speed."},
 		{Name: "threads", Type: spec.TypeInt, Default: 0,
 			Description: "Threads of the staging database; 0 means one per core."},
 		{Name: "backend", Type: spec.TypeString, Example: "local",
