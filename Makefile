@@ -127,7 +127,7 @@ bench-api:
 ## bench-ascend: the first sync of a BENCH_ASCEND_ROWS-row Ascend upload (default 200,000) over the embedded
 ## FTP server through match to the eCom emulator, against the same rows from a local file.
 bench-ascend:
-	$(GO) test -tags $(TAGS) -run '^$$' -bench '^BenchmarkAscendChain$$' -benchtime 1x -count=1 -timeout 60m ./runner
+	BENCH_MEMORY_LIMIT=$(BENCH_MEMORY_LIMIT) $(GO) test -tags $(TAGS) -run '^$$' -bench '^BenchmarkAscendChain$$' -benchtime 1x -count=1 -timeout 60m ./runner
 
 # bench-cycle also runs these (before its own recipe).
 bench-cycle: bench-rerun bench-api bench-ascend

@@ -3,6 +3,7 @@ package connectors
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -45,6 +46,72 @@ type Batcher interface {
 // list to reorder in place; it must keep every change and should keep the relative order of independent ones.
 type Sequencer interface {
 	Sequence(changes []Change)
+}
+
+// Ranker is implemented by sinks whose order (a Sequencer's) follows from each change's action and whether
+// one string field of its record is set. The runner then numbers the changes in that order where it
+// computes them (the diff, in DuckDB) and streams them to the sink a batch at a time, instead of holding the
+// run's whole change list to hand it to Sequence. A sink that is both keeps the two in agreement: its
+// Sequence is Rank().Sort.
+type Ranker interface {
+	Rank() Rank
+}
+
+// Rank is an apply order stated as data. A change's rank is that of the first rule matching its action and
+// whether Field is set on it (a non-empty string value in After, or, for a change other than a create, in
+// Before); a change no rule matches ranks Default. Changes are applied by rank, lowest first; changes of
+// equal rank keep the runner's order (creates, updates, deactivations, deletions, each by key).
+type Rank struct {
+	// Field names the string field the rules test ("" tests nothing: every change is unset).
+	Field   string
+	Rules   []RankRule
+	Default int
+}
+
+// RankRule ranks the changes of one action with Field set (Set) or not.
+type RankRule struct {
+	Action Action
+	Set    bool
+	Rank   int
+}
+
+// Of is c's rank.
+func (r Rank) Of(c *Change) int {
+	set := r.IsSet(c)
+	for _, rule := range r.Rules {
+		if rule.Action == c.Action && rule.Set == set {
+			return rule.Rank
+		}
+	}
+	return r.Default
+}
+
+// IsSet says whether c has Field set: a non-empty string in After (unless c is a delete) or in Before
+// (unless c is a create).
+func (r Rank) IsSet(c *Change) bool {
+	if r.Field == "" {
+		return false
+	}
+	has := func(rec map[string]any) bool {
+		s, ok := rec[r.Field].(string)
+		return ok && s != ""
+	}
+	return (c.Action != Delete && has(c.After)) || (c.Action != Create && has(c.Before))
+}
+
+// Sort orders changes by rank, keeping the relative order of changes of equal rank.
+func (r Rank) Sort(changes []Change) {
+	ranks := make([]int, len(changes))
+	idx := make([]int, len(changes))
+	for i := range changes {
+		ranks[i], idx[i] = r.Of(&changes[i]), i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return ranks[a] - ranks[b] })
+	sorted := make([]Change, len(changes))
+	for i, j := range idx {
+		sorted[i] = changes[j]
+	}
+	copy(changes, sorted)
 }
 
 // EncodedApplier is implemented by sinks that write each change as its entry (Change.AppendEntry, written

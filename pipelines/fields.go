@@ -43,8 +43,9 @@ var (
 				"A relative path is relative to the working directory."},
 		{Name: "memory_limit", Type: spec.TypeString, Example: "512MB",
 			Description: "Memory cap of the staging database, e.g. 512MB or 2GiB; past it, it spills to disk " +
-				"(dir/tmp). Unset: DuckDB's default, 80% of RAM. 256MB keeps a first sync of 1M records under " +
-				"768 MiB for about 1.2x the processor time; a match step over 200,000 items needs more than 256MB."},
+				"(dir/tmp). Default: a quarter of RAM, at most 256MiB, which keeps a first sync of 1M records, and a " +
+				"match step over 200,000 items, under 768 MiB of process memory, for up to 1.5x the processor time of " +
+				"no cap; a larger cap trades memory for speed."},
 		{Name: "threads", Type: spec.TypeInt, Default: 0,
 			Description: "Threads of the staging database; 0 means one per core."},
 		{Name: "backend", Type: spec.TypeString, Example: "local",

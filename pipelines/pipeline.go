@@ -95,8 +95,8 @@ type State struct {
 	// Dir holds the pipeline's state database and lock file: the `state.dir` field, else $POSSYNC_STATE_DIR,
 	// else ./.possync (relative to the working directory).
 	Dir string
-	// MemoryLimit caps DuckDB's memory (e.g. "512MB"); empty means DuckDB's default. Past it DuckDB spills to
-	// Dir.
+	// MemoryLimit caps DuckDB's memory (e.g. "512MB"); empty means the runner's default (a quarter of RAM, at
+	// most 256 MiB: engine.DefaultMemoryLimit). Past it DuckDB spills to Dir/tmp.
 	MemoryLimit string
 	// Threads caps DuckDB's threads; 0 means one per core.
 	Threads int

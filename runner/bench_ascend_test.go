@@ -66,8 +66,13 @@ const ascendSteps = `  - type: match
       enabled: active
 `
 
-// ascendTail is the sink and what follows it, for emulator srv and state under dir.
+// ascendTail is the sink and what follows it, for emulator srv and state under dir (with BENCH_MEMORY_LIMIT
+// as the state's memory_limit when set).
 func ascendTail(srv *ecomtest.Server, dir string) string {
+	limit := ""
+	if ml := os.Getenv("BENCH_MEMORY_LIMIT"); ml != "" {
+		limit = "  memory_limit: " + benchYAMLQuote(ml) + "\n"
+	}
 	return fmt.Sprintf(`sink:
   type: ecom
   base_url: %s
@@ -80,7 +85,7 @@ diff:
   active_field: enabled
 state:
   dir: %s
-`, benchYAMLQuote(srv.URL()), benchYAMLQuote(srv.StoreID()), benchYAMLQuote(dir))
+%s`, benchYAMLQuote(srv.URL()), benchYAMLQuote(srv.StoreID()), benchYAMLQuote(dir), limit)
 }
 
 func ascendParse(work, name, y string, env map[string]string) (*pipelines.Pipeline, error) {

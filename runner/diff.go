@@ -18,6 +18,10 @@ func (s *session) diff(ctx context.Context, rf *refresh.Result) (*diff.Layout, e
 	if rf != nil {
 		in.Snapshot, in.Columns = refresh.BaseTable, rf.Columns
 	}
+	if r, ok := s.sink.(connectors.Ranker); ok {
+		rank := r.Rank()
+		in.Rank = &rank
+	}
 	return diff.Run(ctx, s.d, in)
 }
 

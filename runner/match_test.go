@@ -293,3 +293,47 @@ func TestMatchReplacesItemsOutputFields(t *testing.T) {
 		t.Errorf("UPCA = %q, want W-EAN gtin", got["UPCA"])
 	}
 }
+
+// The match step spills to disk past the state's memory_limit instead of failing (issue #15: the default
+// limit is 256 MiB): 100,000 items against as many website products under 96MB (the query that aggregated
+// lists ran out of memory there), every item mapped by GTIN or by MPN and brand, and one in a thousand
+// pending with its note naming both candidates. A SQL step counts the matches, so that the plan stays small.
+func TestMatchSpillsUnderMemoryLimit(t *testing.T) {
+	const n = 100_000
+	dir := matchCase(t, "")
+	var items, products strings.Builder
+	items.WriteString("sku,gtin14,gtin_ambiguous,mpn,brand\n")
+	products.WriteString("sku,gtin14,mpn,brand\n")
+	for i := 0; i < n; i++ {
+		gtin := fmt.Sprintf("%014d", 10_000_000+i)
+		if i%10 == 0 { // matched by MPN and brand
+			fmt.Fprintf(&items, "ITEM-%06d,,false,MPN-%d,Brand %d\n", i, i, i%40)
+			fmt.Fprintf(&products, "WEB-%06d,,MPN-%d,Brand %d\n", i, i, i%40)
+			continue
+		}
+		fmt.Fprintf(&items, "ITEM-%06d,%s,false,MPN-%d,Brand %d\n", i, gtin, i, i%40)
+		fmt.Fprintf(&products, "WEB-%06d,%s,,\n", i, gtin)
+		if i%1000 == 1 { // a second website product with the GTIN: pending
+			fmt.Fprintf(&products, "TWIN-%06d,%s,,\n", i, gtin)
+		}
+	}
+	writeFile(t, filepath.Join(dir, "items.csv"), items.String())
+	writeFile(t, filepath.Join(dir, "products.csv"), products.String())
+	// Items mapped to another item's website product are not counted.
+	counts := "  - type: sql\n    name: counts\n    query: >-\n      SELECT match || ' ' || CAST(count(*) AS VARCHAR) AS sku FROM matched\n" +
+		"      WHERE website_sku IS NULL OR website_sku = 'WEB-' || substr(sku, 6) GROUP BY match"
+	writeFile(t, filepath.Join(dir, "pipeline.yaml"), fmt.Sprintf(matchPipeline, counts)+"state:\n  memory_limit: 96MB\n")
+	pl := mustPlan(t, loadAt(t, dir))
+	var got []string
+	for _, c := range pl.Changes {
+		got = append(got, fmt.Sprint(c.Key["sku"]))
+	}
+	sort.Strings(got)
+	want := []string{fmt.Sprintf("gtin %d", n-n/10-n/1000), fmt.Sprintf("mpn_brand %d", n/10), fmt.Sprintf("pending %d", n/1000)}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("matches %v, want %v", got, want)
+	}
+	if len(pl.Notes) != n/1000 || !strings.Contains(pl.Notes[0], "matches several website products: TWIN-000001, WEB-000001") {
+		t.Errorf("%d notes, want %d naming both candidates; the first: %v", len(pl.Notes), n/1000, pl.Notes[:min(1, len(pl.Notes))])
+	}
+}

@@ -34,18 +34,29 @@ type planMode int
 const (
 	// planHeld: the plan's changes (a plan shown or saved).
 	planHeld planMode = iota
-	// sinkHeld: the plan's and the sink's changes (an apply through a connectors.Sequencer, which orders
-	// the whole list).
+	// sinkHeld: the plan's and the sink's changes (an apply of few changes, or through a
+	// connectors.Sequencer that states no rank, which orders the whole list).
 	sinkHeld
 	// streamed: neither; the summary is counted and the hash computed over one pass of the diff, and apply
 	// reads the changes a batch at a time (applyChanges), so memory does not grow with the changes. Only
 	// applyMode chooses it.
 	streamed
 	// applyMode: an apply's choice: streamed when the changes are more than streamAbove (a first sync of a
-	// large catalog) and the sink does not order the whole list (connectors.Sequencer); else sinkHeld,
-	// which decodes each change once instead of twice.
+	// large catalog) and the diff's order is the sink's (diffOrdered); else sinkHeld, which decodes each
+	// change once instead of twice.
 	applyMode
 )
+
+// diffOrdered says whether the diff numbers the changes in the order sink takes them, so that they can be
+// streamed to it in batches: it does not order the whole list itself (connectors.Sequencer), or it states
+// its order as data (connectors.Ranker), which the diff follows.
+func diffOrdered(sink connectors.Sink) bool {
+	if _, ranked := sink.(connectors.Ranker); ranked {
+		return true
+	}
+	_, ordered := sink.(connectors.Sequencer)
+	return !ordered
+}
 
 // streamAbove is how many changes an apply holds in memory (about 2 KB each) before it streams them.
 var streamAbove = 100_000
@@ -111,7 +122,7 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 	err = s.countChanges(ctx, &pl.Summary)
 	if mode == applyMode {
 		mode = sinkHeld
-		if _, ordered := s.sink.(connectors.Sequencer); !ordered && pl.Summary.Total() > streamAbove {
+		if diffOrdered(s.sink) && pl.Summary.Total() > streamAbove {
 			mode = streamed
 		}
 	}

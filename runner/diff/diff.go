@@ -38,8 +38,8 @@ const changedKeys = "__changed_keys"
 // maxListed caps how many duplicate keys an error message lists.
 const maxListed = 20
 
-// ActionOrder is the order changes are listed and applied in: creates and updates before deactivations and
-// deletions, so an interrupted apply never leaves a store with less than it had.
+// ActionOrder is the order changes are listed and applied in, after the sink's rank (Input.Rank): creates and
+// updates before deactivations and deletions, so an interrupted apply never leaves a store with less than it had.
 const ActionOrder = "CASE __op WHEN 'create' THEN 0 WHEN 'update' THEN 1 WHEN 'deactivate' THEN 2 ELSE 3 END"
 
 // Input is what a diff compares.
@@ -57,6 +57,8 @@ type Input struct {
 	// applied yet (the diff then plans every desired record as a create).
 	Snapshot string
 	Columns  []state.Column
+	// Rank is the sink's order (connectors.Ranker), which comes before ActionOrder in __seq; nil: none.
+	Rank *connectors.Rank
 }
 
 // Layout is the column layout of a diff: which desired columns are keys, compared, or annotations.
@@ -110,7 +112,7 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Layout, error) {
 	}
 	// __seq numbers the changes in apply order, so that apply can read them a batch at a time.
 	numbered := func(changes string) string {
-		return fmt.Sprintf("SELECT row_number() OVER (ORDER BY %s, %s) - 1 AS __seq, * FROM (%s)", ActionOrder, engine.IdentList(l.Key, ""), changes)
+		return fmt.Sprintf("SELECT row_number() OVER (ORDER BY %s%s, %s) - 1 AS __seq, * FROM (%s)", l.rankOrder(in.Rank), ActionOrder, engine.IdentList(l.Key, ""), changes)
 	}
 	if in.Snapshot == "" {
 		// A first sync: every desired record is a create, so there are no changed keys to find first.

@@ -29,7 +29,7 @@ import (
 type Options struct {
 	// TempDir is where DuckDB spills past its memory limit (created if missing).
 	TempDir string
-	// MemoryLimit is DuckDB's memory_limit ("" leaves DuckDB's default).
+	// MemoryLimit is DuckDB's memory_limit ("": DefaultMemoryLimit, not DuckDB's own 80% of RAM).
 	MemoryLimit string
 	// Threads is DuckDB's thread count (0 leaves DuckDB's default).
 	Threads int
@@ -60,9 +60,11 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		// does once the WAL passes 16 MB) would rewrite it several times. The run checkpoints once at its end.
 		"SET checkpoint_threshold = '1GB'",
 	}
-	if o.MemoryLimit != "" {
-		settings = append(settings, "SET memory_limit = "+Lit(o.MemoryLimit))
+	limit := o.MemoryLimit
+	if limit == "" {
+		limit = DefaultMemoryLimit()
 	}
+	settings = append(settings, "SET memory_limit = "+Lit(limit))
 	if o.Threads > 0 {
 		settings = append(settings, fmt.Sprintf("SET threads = %d", o.Threads))
 	}

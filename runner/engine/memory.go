@@ -1,0 +1,31 @@
+package engine
+
+import "fmt"
+
+// DefaultMemoryCap is the most memory DuckDB may use when the pipeline sets no state.memory_limit. DuckDB's
+// own default (80% of RAM) let a first sync of 1M records peak at about 1.4 GiB, most of it DuckDB's
+// buffer pool holding the diff, the snapshot and the state file's new blocks; with 256 MiB DuckDB spills to
+// state.dir/tmp instead and the whole process peaks at 685-721 MiB (384 MiB: 763), for 1.2-1.5x the
+// processor time; a plan of 1M records costs about 1.1x (issue #15, BENCHMARKS.md "First sync, 1M
+// creates"). Every step's SQL must spill for this to be safe (the match step's does).
+const DefaultMemoryCap = 256 << 20
+
+// DefaultMemoryLimit is the memory_limit used when none is set: a quarter of the machine's RAM, at most
+// DefaultMemoryCap (and DefaultMemoryCap when the RAM cannot be read), in DuckDB's syntax.
+func DefaultMemoryLimit() string {
+	limit := int64(DefaultMemoryCap)
+	if ram := physicalMemory(); ram > 0 && ram/4 < limit {
+		limit = max(ram/4, 64<<20)
+	}
+	return fmt.Sprintf("%dMiB", limit>>20)
+}
+
+// DuckDBDefaultMemoryLimit is DuckDB's own default, 80% of the machine's RAM ("" when the RAM cannot be
+// read), for a caller that must measure DuckDB as it is out of the box (the benchmarks' DuckDB-only floor).
+func DuckDBDefaultMemoryLimit() string {
+	ram := physicalMemory()
+	if ram <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%dMiB", ram*8/10>>20)
+}
