@@ -333,7 +333,7 @@ func TestMatchSpillsUnderMemoryLimit(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("matches %v, want %v", got, want)
 	}
-	if len(pl.Notes) != n/1000 || !strings.Contains(pl.Notes[0], "matches several website products: TWIN-000001, WEB-000001") {
+	if len(pl.Notes) != n/1000 || !strings.Contains(pl.Notes[0].Message, "matches several website products: TWIN-000001, WEB-000001") {
 		t.Errorf("%d notes, want %d naming both candidates; the first: %v", len(pl.Notes), n/1000, pl.Notes[:min(1, len(pl.Notes))])
 	}
 }
