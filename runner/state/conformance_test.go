@@ -573,3 +573,53 @@ func TestStoreConformanceManyCommits(t *testing.T) {
 		commit(nil, map[string]int{"d": 4})
 	})
 }
+
+// TestStoreConformanceInterruptedRuns: a run killed (or fenced out) while applying leaves its journal entry
+// applying; the next run to take the lock (and open the state for writing) marks it interrupted, and its own
+// entry then goes its own way. On PostgreSQL, the interrupted run can no longer finish its entry.
+func TestStoreConformanceInterruptedRuns(t *testing.T) {
+	eachBackend(t, func(t *testing.T, mk func(string) state.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+		first := mk("p")
+		unlock, err := first.Lock(state.Holder{PID: 1, Host: "w1", RunID: "r1", StartedAt: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c1 := conn(t)
+		if _, err := first.Open(ctx, c1, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := first.BeginRun(ctx, c1, state.Run{ID: "r1", StartedAt: t0, PlanHash: "h"}); err != nil {
+			t.Fatal(err)
+		}
+		// r1 dies: its database and its lock go away, its entry says applying.
+		exec(t, c1, "DETACH st")
+		if err := unlock(); err != nil {
+			t.Fatal(err)
+		}
+
+		s, c, _ := openStore(t, mk, "p", "r2")
+		runs, err := s.Runs(ctx, c, 0)
+		if err != nil || len(runs) != 1 || runs[0].ID != "r1" || runs[0].Status != state.StatusInterrupted || !runs[0].FinishedAt.IsZero() {
+			t.Fatalf("runs once r2 holds the lock: %+v %v; want r1 interrupted", runs, err)
+		}
+		if err := s.BeginRun(ctx, c, state.Run{ID: "r2", StartedAt: t0.Add(time.Hour), PlanHash: "h"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := first.(*state.PgStore); ok {
+			// r1 resumes (it was only paused) and tries to finish: refused, it lost its lock.
+			err := first.FinishRun(ctx, c1, state.Run{ID: "r1", FinishedAt: t0.Add(2 * time.Hour), Status: "done"})
+			if !errors.Is(err, state.ErrLocked) {
+				t.Fatalf("finish of the fenced-out run: %v", err)
+			}
+		}
+		if err := s.FinishRun(ctx, c, state.Run{ID: "r2", FinishedAt: t0.Add(time.Hour + time.Minute), Status: "done"}); err != nil {
+			t.Fatal(err)
+		}
+		runs, err = s.Runs(ctx, c, 0)
+		if err != nil || len(runs) != 2 || runs[0].ID != "r2" || runs[0].Status != "done" || runs[1].Status != state.StatusInterrupted {
+			t.Fatalf("runs after r2: %+v %v; want r2 done, r1 interrupted", runs, err)
+		}
+	})
+}

@@ -67,12 +67,15 @@ var pgMigrations = [][]string{{
 // per installation (default "possync"), tables keyed by pipeline name. See docs/state.md.
 //
 // The planner still diffs in DuckDB: Open copies the snapshot and the stored source records from PostgreSQL
-// into an in-memory database attached to the planner's connection as `st` (COPY … TO STDOUT in CSV, streamed
-// through a spill file into DuckDB's CSV reader; never row-by-row), so relations are named as with DuckStore.
-// Values are kept in PostgreSQL as DuckDB's own text form of each value (the column types are recorded
-// beside), so that they come back exactly. Commit sends only the changed rows back (COPY into a temporary
-// table, then one DELETE and one INSERT), in one PostgreSQL transaction that also checks the fencing token
-// (see Lock) and settles intents, journal and checkpoints.
+// into a database attached to the planner's connection as `st` (the local mirror, a file kept between runs
+// while locked; in memory otherwise), so relations are named as with DuckStore. A mirror that holds the last
+// commit is used as it is; otherwise each relation comes from its image and the changes since (pgimage.go),
+// or from its table (COPY … TO STDOUT in CSV, streamed through a named pipe into DuckDB's CSV reader; never
+// row-by-row). Values are kept in PostgreSQL tables as DuckDB's own text form of each value (the column types
+// are recorded beside), so that they come back exactly. Commit sends only the changed rows back (COPY into a
+// temporary table, then one DELETE and one INSERT, and the same rows to the changes since the image, or a
+// new image), in one PostgreSQL transaction that also checks the fencing token (see Lock) and settles
+// intents, journal and checkpoints.
 //
 // Lock takes a session-level advisory lock on a connection of its own, held for the run, and records the
 // holder (host, pid, run id, start) with a fencing token incremented at every take. Every write checks, in
@@ -1273,11 +1276,20 @@ func (s *PgStore) Lock(h Holder) (func() error, error) {
 		return fail(le)
 	}
 	var fence int64
-	if err := c.QueryRow(ctx, s.q(`INSERT INTO {s}.locks (pipeline, fence, host, pid, run_id, started_at, backend_pid)
-		VALUES ($1, 1, $2, $3, $4, $5, pg_backend_pid())
-		ON CONFLICT (pipeline) DO UPDATE SET fence = locks.fence + 1, host = excluded.host, pid = excluded.pid,
-			run_id = excluded.run_id, started_at = excluded.started_at, backend_pid = excluded.backend_pid, locked_at = now()
-		RETURNING fence`), s.pipeline, h.Host, h.PID, h.RunID, h.StartedAt).Scan(&fence); err != nil {
+	// A new token, and the runs still journaled as applying marked interrupted, at once: from this token on
+	// they can write nothing more (FinishRun included), so none of them will ever finish.
+	err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, s.q(`INSERT INTO {s}.locks (pipeline, fence, host, pid, run_id, started_at, backend_pid)
+			VALUES ($1, 1, $2, $3, $4, $5, pg_backend_pid())
+			ON CONFLICT (pipeline) DO UPDATE SET fence = locks.fence + 1, host = excluded.host, pid = excluded.pid,
+				run_id = excluded.run_id, started_at = excluded.started_at, backend_pid = excluded.backend_pid, locked_at = now()
+			RETURNING fence`), s.pipeline, h.Host, h.PID, h.RunID, h.StartedAt).Scan(&fence); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, s.q(`UPDATE {s}.runs SET status = $2 WHERE pipeline = $1 AND status = 'applying'`), s.pipeline, StatusInterrupted)
+		return err
+	})
+	if err != nil {
 		return fail(err)
 	}
 	s.lockConn, s.fence, s.lastFence = c, fence, fence
