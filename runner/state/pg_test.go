@@ -371,3 +371,29 @@ func TestPgMigratesOlderSchema(t *testing.T) {
 		t.Fatalf("schema version after the migration %q %v", v, err)
 	}
 }
+
+// TestPgCopyUpFailures: rows streamed to PostgreSQL through the pipe fail cleanly, and leave the store
+// usable, when DuckDB cannot produce them (a relation that is not there: its COPY fails before it opens the
+// pipe) and when PostgreSQL refuses them part way (a NUL character, which text cannot hold, after 100,000
+// rows: DuckDB must not be left blocked on a full pipe); nothing of a refused batch is recorded.
+func TestPgCopyUpFailures(t *testing.T) {
+	ctx := context.Background()
+	url := pgURL(t)
+	s, c, _, unlock := openLocked(t, url, freshSchema(t, url), t.TempDir())
+	defer unlock()
+	if err := s.AddIntents(ctx, c, "no_such_relation"); err == nil || !strings.Contains(err.Error(), "spill rows for postgres") {
+		t.Fatalf("intents from a missing relation: %v", err)
+	}
+	exec(t, c, `CREATE TABLE bad AS SELECT 'i' || range AS id, 'r' AS run_id, CASE WHEN range = 100000 THEN 'a' || chr(0) ELSE '{}' END AS change FROM range(150000)`)
+	if err := s.AddIntents(ctx, c, "bad"); err == nil || !strings.Contains(err.Error(), "copy rows to postgres") {
+		t.Fatalf("intents PostgreSQL refuses: %v", err)
+	}
+	exec(t, c, `CREATE TABLE good AS SELECT * FROM (VALUES ('g1', 'r', '{"ok":1}')) t(id, run_id, change)`)
+	if err := s.AddIntents(ctx, c, "good"); err != nil {
+		t.Fatalf("intents after the failures: %v", err)
+	}
+	in, err := s.Intents(ctx, c)
+	if err != nil || len(in) != 1 || in[0].ID != "g1" {
+		t.Fatalf("intents recorded: %d (%v), want only g1", len(in), err)
+	}
+}
