@@ -320,6 +320,7 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 	var meta Meta
 	var basis string
 	err = pgx.BeginTxFunc(ctx, c, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		ver := SchemaVersion // a write has migrated the schema (ensureSchema); a read-only open reads it as it is
 		if readOnly {
 			var reg *string
 			if err := tx.QueryRow(ctx, `SELECT to_regclass($1)::text`, pgx.Identifier{s.schema, "possync_meta"}.Sanitize()).Scan(&reg); err != nil {
@@ -328,7 +329,7 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 			if reg == nil {
 				return nil
 			}
-			if _, err := s.version(ctx, tx); err != nil {
+			if ver, err = s.version(ctx, tx); err != nil {
 				return err
 			}
 			var reg2 *string
@@ -346,7 +347,7 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 			return err
 		}
 		meta.ExportStamp = stamp
-		rels, err := s.readRels(ctx, tx)
+		rels, err := s.readRels(ctx, tx, ver >= 3)
 		if err != nil {
 			return err
 		}
@@ -355,7 +356,7 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 			return err
 		}
 		var images map[string]pgImage
-		if !fresh && len(rels) > 0 {
+		if !fresh && len(rels) > 0 && ver >= 3 { // images came with version 3
 			if images, err = s.readImages(ctx, tx); err != nil {
 				return err
 			}
@@ -480,8 +481,13 @@ func (s *PgStore) openRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name s
 	return s.copyDown(ctx, tx, conn, name, r)
 }
 
-func (s *PgStore) readRels(ctx context.Context, tx pgx.Tx) (map[string]pgRel, error) {
-	rows, err := tx.Query(ctx, s.q(`SELECT name, tbl, columns, records FROM {s}.relations WHERE pipeline = $1`), s.pipeline)
+// readRels reads the pipeline's relations; withRecords (schema version 3 on) reads their record counts too.
+func (s *PgStore) readRels(ctx context.Context, tx pgx.Tx, withRecords bool) (map[string]pgRel, error) {
+	records := "NULL::bigint"
+	if withRecords {
+		records = "records"
+	}
+	rows, err := tx.Query(ctx, s.q(`SELECT name, tbl, columns, `+records+` FROM {s}.relations WHERE pipeline = $1`), s.pipeline)
 	if err != nil {
 		return nil, err
 	}

@@ -46,9 +46,10 @@ const imageFormat = 1
 const imagePartSize = 8 << 20
 
 // The default image policy: rewrite once the changes since the image exceed 10% of its records and 1,000
-// rows. A cold open then reads the image plus at most that many change rows (as text, some 5 times the
-// size of a record in the image); the committing worker rewrites an image of 1M records (some 1 s of
-// DuckDB and tens of MB to PostgreSQL) once every 100,000 changes.
+// rows. A cold open then reads the image plus at most that many change rows (as text, some 4 times the
+// size of a record in the image); the committing worker rewrites an image of 1M records (a DuckDB COPY of
+// the relation to Parquet, some 40 MB to PostgreSQL for the plan benchmark's records) once every 100,000
+// changes.
 const (
 	defaultImageShare      = 0.10
 	defaultImageMinChanges = 1000
