@@ -166,6 +166,16 @@ func TestMigrateStateRoundTrip(t *testing.T) {
 	if m.Serial != before.State.Serial || m.Records != 4 || m.Runs != 2 || m.Commits != len(commits0) || m.BytesMoved == 0 {
 		t.Errorf("migration to postgres: %+v", m)
 	}
+	// Another worker (no local mirror) opens it from the snapshot's image the move wrote.
+	coldStore := state.NewPgStore(url, schema, t.TempDir(), loadAt(t, dir).Name)
+	defer coldStore.Close()
+	if v, err := runner.ReadState(ctx, pipelines.State{Dir: t.TempDir()}, loadAt(t, dir).Name, coldStore, 0); err != nil || v.Meta.Records != 4 ||
+		v.Meta.Serial != before.State.Serial {
+		t.Fatalf("cold read after the move: %+v %v", v, err)
+	}
+	if img, copied := coldStore.OpenedFrom(); img != 1 || copied != 0 {
+		t.Errorf("cold read after the move: %d relations from their image, %d copied; want 1, 0", img, copied)
+	}
 	onDefault := func() *pipelines.Pipeline { return onPG(t, loadAt(t, dir), url, schema) }
 	pl := mustPlan(t, onDefault())
 	if pl.Summary.Total() != 0 || pl.State.Serial != before.State.Serial || pl.State.Lineage != before.State.Lineage || pl.State.Records != 4 {

@@ -1,6 +1,13 @@
 package runner
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/runner/state"
 )
@@ -43,4 +50,69 @@ func (s *session) closeStore() {
 		s.logf("state: %d bytes from %s, %d bytes to it", t.BytesIn, t.Backend, t.BytesOut)
 	}
 	_ = state.Close(s.store)
+}
+
+// StateCheck is what `possync check` found about the pipeline's state backend.
+type StateCheck struct {
+	// Backend is "local" or "postgres".
+	Backend string
+	// Detail says what was found (paths, the server with its password masked, schema version, lock holder).
+	Detail string
+	// Err is set when a run could not use the state as found.
+	Err error
+	// Diagnosis is PostgreSQL's, nil for the local backend or when the server could not be reached.
+	Diagnosis *state.Diagnosis
+}
+
+// CheckState checks the pipeline's state backend without taking its lock or changing anything: for the local
+// backend, that the state folder is (or can be made) writable; for PostgreSQL, that the server answers (the
+// password from the URL or the environment, never printed), that the schema's version is one this possync
+// uses (or migrates), that the role may use it, and who holds the pipeline's lock, if anyone.
+func CheckState(ctx context.Context, p *pipelines.Pipeline) StateCheck {
+	cfg := stateConfig(p)
+	if cfg.IsLocal() {
+		r := StateCheck{Backend: "local", Detail: "state folder " + cfg.Dir}
+		r.Err = checkWritableDir(cfg.Dir)
+		return r
+	}
+	r := StateCheck{Backend: "postgres"}
+	st := state.NewPgStore(cfg.Backend, cfg.Schema, cfg.Dir, p.Name)
+	defer st.Close()
+	d, err := st.Diagnose(ctx)
+	if err != nil {
+		r.Detail, r.Err = state.RedactURL(cfg.Backend), err
+		return r
+	}
+	r.Diagnosis, r.Detail = d, d.String()
+	if !d.OK() {
+		r.Err = errors.New(d.String())
+	}
+	return r
+}
+
+// checkWritableDir reports whether dir, or the nearest folder above it that exists (where the first run
+// would create it), is a folder this process may write in.
+func checkWritableDir(dir string) error {
+	d := filepath.Clean(dir)
+	for {
+		fi, err := os.Stat(d)
+		if err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("%s is not a folder", d)
+			}
+			const wOK, xOK = 2, 1 // access(2)'s W_OK and X_OK
+			if err := syscall.Access(d, wOK|xOK); err != nil {
+				return fmt.Errorf("state folder %s: not writable: %w", d, err)
+			}
+			return nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("state folder %s: %w", d, err)
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return fmt.Errorf("state folder %s: %w", dir, err)
+		}
+		d = parent
+	}
 }

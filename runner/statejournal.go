@@ -54,10 +54,14 @@ type JournalRun struct {
 }
 
 // ReadState reads pipeline's state under st read-only: its Meta, pending intents and at most limit runs of
-// the journal (limit <= 0: all). store overrides the pipeline's DuckStore (a shared backend); nil uses it. A
-// pipeline without state reads as empty.
+// the journal (limit <= 0: all). store overrides the store st selects (its backend: the local DuckStore, or
+// the shared PostgreSQL state); nil uses it. A pipeline without state reads as empty.
 func ReadState(ctx context.Context, st pipelines.State, pipeline string, store state.Store, limit int) (*StateView, error) {
 	v := &StateView{Pipeline: pipeline, Runs: []JournalRun{}}
+	if cfg := (state.Config{Backend: st.Backend, Schema: st.Schema, Dir: st.Dir}); store == nil && !cfg.IsLocal() {
+		store = state.New(cfg, pipeline) // the shared state the pipeline's runs use
+		defer state.Close(store)
+	}
 	if store == nil {
 		ds := state.NewDuckStore(st.Dir, pipeline)
 		v.Path = ds.Path()

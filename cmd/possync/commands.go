@@ -478,7 +478,8 @@ func writeReport(rep *runner.Report, secrets *spec.Redactor, reportFile string, 
 }
 
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	c := newCommand("check", "possync check FILE", "Test every connector's connectivity and credentials.", stderr)
+	c := newCommand("check", "possync check FILE", "Test every connector's connectivity and credentials, and the state backend (for PostgreSQL: the\n"+
+		"connection, the schema's version, the lock's holder; without taking the lock).", stderr)
 	files, help, err := c.parse(args, stdout)
 	if help {
 		return 0
@@ -506,7 +507,23 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		fmt.Fprintf(stdout, "%-6s %-12s %-10s %s\n", r.Kind, r.Name, r.Type, status)
 	}
+	sc := runner.CheckState(ctx, p)
+	fmt.Fprintf(stdout, "%-6s %-12s %-10s %s\n", "state", sc.Backend, "", p.Secrets.Redact(stateStatus(sc)))
+	if sc.Err != nil {
+		code = 1
+	}
 	return code
+}
+
+// stateStatus is the status column of `possync check`'s state line.
+func stateStatus(sc runner.StateCheck) string {
+	if sc.Err == nil {
+		return "ok: " + sc.Detail
+	}
+	if sc.Diagnosis != nil { // reached, but not usable as found: the detail says why
+		return "FAILED: " + sc.Detail
+	}
+	return "FAILED: " + sc.Err.Error()
 }
 
 func cmdConnectors(_ context.Context, args []string, stdout, stderr io.Writer) int {

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -198,9 +199,12 @@ func TestFleetKillThenOtherMachine(t *testing.T) {
 			if r.code != 0 {
 				t.Fatalf("B after A was killed at %s: %s", tc.point, r)
 			}
-			if rep := parseReport(t, r); rep.Recovered != tc.recovered {
+			rep := parseReport(t, r)
+			if rep.Recovered != tc.recovered {
 				t.Errorf("B recovered %d of A's changes, want %d", rep.Recovered, tc.recovered)
 			}
+			// The journal, read on either machine: A's run interrupted (B took the lock after it died), B's done.
+			checkHistory(t, a, map[string]string{rep.RunID: "done"}, 1)
 			creates := map[string]string{}
 			for _, r := range rows {
 				creates[r.SKU] = "create"
@@ -274,6 +278,8 @@ func TestFleetFencing(t *testing.T) {
 				t.Errorf("A resumed: report exit_reason %q, want lock_lost", repA.ExitReason)
 			}
 
+			checkHistory(t, b, map[string]string{repA.RunID: "interrupted", repB.RunID: "done"}, 0)
+
 			// ... and nothing more once A has ended: its commit recorded nothing.
 			if got := psql(t, a.stateURL, q); got != journal {
 				t.Errorf("journal after A resumed: commits, acked total, last serial = %q; want %q as after B", got, journal)
@@ -289,6 +295,36 @@ func TestFleetFencing(t *testing.T) {
 				t.Errorf("run on A after B: want exit 0, no_changes, nothing to recover (the state converged): %s", r)
 			}
 		})
+	}
+}
+
+// checkHistory reads `possync state history --json` on m and checks each run's status in want, and that
+// interrupted more runs than those of want are interrupted.
+func checkHistory(t *testing.T, m *machine, want map[string]string, interrupted int) {
+	t.Helper()
+	r := m.run(t, nil, "state", "history", "pipeline.yaml", "--json")
+	var runs []struct {
+		RunID  string `json:"run_id"`
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &runs); r.code != 0 || err != nil {
+		t.Fatalf("state history: %v\n%s", err, r)
+	}
+	got := map[string]string{}
+	n := 0
+	for _, run := range runs {
+		got[run.RunID] = run.Status
+		if _, ok := want[run.RunID]; !ok && run.Status == "interrupted" {
+			n++
+		}
+	}
+	for id, st := range want {
+		if got[id] != st {
+			t.Errorf("state history: run %s is %q, want %q (%+v)", id, got[id], st, runs)
+		}
+	}
+	if n != interrupted {
+		t.Errorf("state history: %d other runs interrupted, want %d (%+v)", n, interrupted, runs)
 	}
 }
 

@@ -25,7 +25,7 @@ Usage:
   possync apply FILE [--plan plan.json]     apply a saved plan exactly, or plan and apply
   possync run FILE [--report FILE]          plan + apply for schedulers, with a JSON run report
   possync show PLAN.json [--html FILE]      render a saved plan: text, JSON, or an HTML page to approve
-  possync check FILE                        test every connector's connectivity and credentials
+  possync check FILE                        test every connector's connectivity and credentials, and the state
   possync connectors [NAME]                 docs of every source, sink and transform
   possync schema                            print the JSON Schema of pipeline files
   possync demo [EXAMPLE] [--dir DIR]        run an embedded example against local emulators

@@ -6,7 +6,10 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -377,6 +380,246 @@ func TestStoreConformanceLastSuccessNone(t *testing.T) {
 		}
 		if last, err := s.LastSuccess(ctx, c); err != nil || !last.IsZero() {
 			t.Fatalf("a run still applying: %v %v", last, err)
+		}
+	})
+}
+
+// dumpRel renders a relation's rows (every column as text, NULL as "NULL"), ordered by its first column.
+func dumpRel(t *testing.T, c *sql.Conn, rel string, cols []state.Column) string {
+	t.Helper()
+	vals := make([]string, len(cols))
+	for i, col := range cols {
+		vals[i] = `coalesce(CAST("` + col.Name + `" AS VARCHAR), 'NULL')`
+	}
+	var out *string
+	q := `SELECT string_agg(concat_ws('|', ` + strings.Join(vals, ", ") + `), chr(10) ORDER BY "` + cols[0].Name + `") FROM ` + rel
+	if err := c.QueryRowContext(context.Background(), q).Scan(&out); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	if out == nil {
+		return ""
+	}
+	return *out
+}
+
+// TestStoreConformanceManyCommits: after every one of many commits (creates, updates, deletes, a deleted key
+// created again, a field added, a field retyped, stored source records), the next run on another machine
+// opens exactly the records committed. On PostgreSQL that open is cold (no local mirror) and reads the
+// snapshot's image and the changes since: the image policy is set low so that commits both extend the
+// changes and rewrite the image, and every open must come from the image, never from a full copy.
+func TestStoreConformanceManyCommits(t *testing.T) {
+	eachBackend(t, func(t *testing.T, mk func(string) state.Store) {
+		ctx := context.Background()
+		s, c, _ := openStore(t, mk, "p", "r")
+		if ps, ok := s.(*state.PgStore); ok {
+			ps.SetImagePolicy(0.25, 0)
+		}
+		type row = map[string]string
+		model := map[string]row{} // sku → column → text
+		srcModel := map[string]string{}
+		cur := []state.Column{{Name: "sku", Type: "VARCHAR"}, {Name: "qty", Type: "BIGINT"}}
+		srcCols := []state.Column{{Name: "id", Type: "VARCHAR"}, {Name: "v", Type: "BIGINT"}}
+		render := func() string {
+			keys := make([]string, 0, len(model))
+			for k := range model {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			lines := make([]string, len(keys))
+			for i, k := range keys {
+				vals := make([]string, len(cur))
+				for j, col := range cur {
+					v, ok := model[k][col.Name]
+					if !ok {
+						v = "NULL"
+					}
+					vals[j] = v
+				}
+				lines[i] = strings.Join(vals, "|")
+			}
+			return strings.Join(lines, "\n")
+		}
+		renderSrc := func() string {
+			keys := make([]string, 0, len(srcModel))
+			for k := range srcModel {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			lines := make([]string, len(keys))
+			for i, k := range keys {
+				lines[i] = k + "|" + srcModel[k]
+			}
+			return strings.Join(lines, "\n")
+		}
+		// commit sends changes (op, then the text of each of cur's columns, "NULL" for NULL) and source
+		// records (id → v), and updates the models.
+		step := 0
+		// PostgreSQL: the snapshot image's serial and the changes since it, after each commit. With the
+		// policy at 25%: a first sync, a column added and a column retyped write the image; commit 5 takes the
+		// changes past 25% of the records and rewrites it; the others extend the changes; the last commit
+		// does not touch the snapshot.
+		wantImage := [][2]int64{{1, 0}, {1, 10}, {1, 20}, {1, 23}, {5, 0}, {6, 0}, {6, 2}, {8, 0}, {8, 3}, {8, 3}}
+		commit := func(changes [][]string, src map[string]int) {
+			t.Helper()
+			step++
+			var sel []string
+			for _, ch := range changes {
+				parts := []string{"'" + ch[0] + "' AS __op"}
+				for j, col := range cur {
+					lit := "NULL"
+					if ch[j+1] != "NULL" {
+						lit = "'" + strings.ReplaceAll(ch[j+1], "'", "''") + "'"
+					}
+					parts = append(parts, "CAST("+lit+" AS "+col.Type+`) AS "`+col.Name+`"`)
+				}
+				sel = append(sel, "SELECT "+strings.Join(parts, ", "))
+				k := ch[1]
+				if ch[0] == "delete" {
+					delete(model, k)
+					continue
+				}
+				r := row{}
+				for j, col := range cur {
+					if v := ch[j+1]; v != "NULL" {
+						r[col.Name] = v
+					}
+				}
+				model[k] = r
+			}
+			cm := &state.Commit{RunID: "r", Key: []string{"sku"}, Columns: cur, Acked: len(changes)}
+			if len(sel) > 0 {
+				tbl := "ch_" + strconv.Itoa(step)
+				exec(t, c, "CREATE TABLE "+tbl+" AS "+strings.Join(sel, " UNION ALL "))
+				cm.Changes = tbl
+			}
+			if len(src) > 0 {
+				var rows []string
+				for id, v := range src {
+					rows = append(rows, "SELECT '"+id+"' AS id, "+strconv.Itoa(v)+"::BIGINT AS v")
+					srcModel[id] = strconv.Itoa(v)
+				}
+				tbl := "src_" + strconv.Itoa(step)
+				exec(t, c, "CREATE TABLE "+tbl+" AS "+strings.Join(rows, " UNION ALL "))
+				cm.Sources = map[string]state.SourceDelta{"inc": {Relation: tbl, Key: []string{"id"}}}
+			}
+			m, err := s.Commit(ctx, c, cm)
+			if err != nil {
+				t.Fatalf("commit %d: %v", step, err)
+			}
+			// The next run elsewhere: a store of its own, a database of its own.
+			r := mk("p")
+			rc := conn(t)
+			m2, err := r.Open(ctx, rc, true)
+			if err != nil {
+				t.Fatalf("open after commit %d: %v", step, err)
+			}
+			if m2.Serial != m.Serial || m2.Records != int64(len(model)) {
+				t.Fatalf("open after commit %d: serial %d, %d records; want %d, %d", step, m2.Serial, m2.Records, m.Serial, len(model))
+			}
+			if got, want := dumpRel(t, rc, r.Snapshot(), cur), render(); got != want {
+				t.Fatalf("snapshot after commit %d:\n%s\nwant\n%s", step, got, want)
+			}
+			if len(srcModel) > 0 {
+				if got, want := dumpRel(t, rc, r.SourceSnapshot("inc"), srcCols), renderSrc(); got != want {
+					t.Fatalf("source records after commit %d:\n%s\nwant\n%s", step, got, want)
+				}
+			}
+			if ps, ok := s.(*state.PgStore); ok {
+				serial, changed, _, err := ps.ImageOf(ctx, "snapshot")
+				if want := wantImage[step-1]; err != nil || serial != want[0] || changed != want[1] {
+					t.Fatalf("after commit %d the snapshot's image is of serial %d with %d changes since (%v); want %v", step, serial, changed, err, want)
+				}
+			}
+			if ps, ok := r.(*state.PgStore); ok {
+				wantImages := 1
+				if len(srcModel) > 0 {
+					wantImages = 2
+				}
+				if img, copied := ps.OpenedFrom(); img != wantImages || copied != 0 {
+					t.Fatalf("open after commit %d: %d relations from their image, %d copied; want %d, 0", step, img, copied, wantImages)
+				}
+			}
+		}
+		q := func(s string) string { return s }
+		var first [][]string
+		for i := range 100 {
+			first = append(first, []string{"create", q("k" + fmt.Sprintf("%03d", i)), strconv.Itoa(i)})
+		}
+		commit(first, map[string]int{"a": 1, "b": 2})
+		var upd [][]string
+		for i := range 10 {
+			upd = append(upd, []string{"update", q("k" + fmt.Sprintf("%03d", i)), strconv.Itoa(100 + i)})
+		}
+		commit(upd, map[string]int{"b": 20, "c": 3})
+		var del [][]string
+		for i := 10; i < 20; i++ {
+			del = append(del, []string{"delete", q("k" + fmt.Sprintf("%03d", i)), "NULL"})
+		}
+		commit(del, nil)
+		commit([][]string{{"create", q("k010"), "1010"}, {"update", q("k020"), "NULL"}, {"deactivate", q("k021"), "-21"}}, nil)
+		var many [][]string
+		for i := 22; i < 60; i++ {
+			many = append(many, []string{"update", q("k" + fmt.Sprintf("%03d", i)), strconv.Itoa(1000 + i)})
+		}
+		commit(many, nil)
+		// A field added.
+		cur = append(cur, state.Column{Name: "color", Type: "VARCHAR"})
+		commit([][]string{{"update", q("k000"), "100", q("red")}, {"create", q("k200"), "200", q("it's, \"quoted\"\nline")}}, nil)
+		commit([][]string{{"update", q("k001"), "101", q("blue")}, {"delete", q("k002"), "NULL", "NULL"}}, map[string]int{"a": 10})
+		// A field retyped: qty BIGINT to VARCHAR (existing values keep their text).
+		cur[1] = state.Column{Name: "qty", Type: "VARCHAR"}
+		commit([][]string{{"update", q("k003"), q("three"), "NULL"}}, nil)
+		commit([][]string{{"delete", q("k004"), "NULL", "NULL"}, {"update", q("k005"), q("five"), q("green")}, {"create", q("k002"), q("2"), "NULL"}}, nil)
+		commit(nil, map[string]int{"d": 4})
+	})
+}
+
+// TestStoreConformanceInterruptedRuns: a run killed (or fenced out) while applying leaves its journal entry
+// applying; the next run to take the lock (and open the state for writing) marks it interrupted, and its own
+// entry then goes its own way. On PostgreSQL, the interrupted run can no longer finish its entry.
+func TestStoreConformanceInterruptedRuns(t *testing.T) {
+	eachBackend(t, func(t *testing.T, mk func(string) state.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+		first := mk("p")
+		unlock, err := first.Lock(state.Holder{PID: 1, Host: "w1", RunID: "r1", StartedAt: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c1 := conn(t)
+		if _, err := first.Open(ctx, c1, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := first.BeginRun(ctx, c1, state.Run{ID: "r1", StartedAt: t0, PlanHash: "h"}); err != nil {
+			t.Fatal(err)
+		}
+		// r1 dies: its database and its lock go away, its entry says applying.
+		exec(t, c1, "DETACH st")
+		if err := unlock(); err != nil {
+			t.Fatal(err)
+		}
+
+		s, c, _ := openStore(t, mk, "p", "r2")
+		runs, err := s.Runs(ctx, c, 0)
+		if err != nil || len(runs) != 1 || runs[0].ID != "r1" || runs[0].Status != state.StatusInterrupted || !runs[0].FinishedAt.IsZero() {
+			t.Fatalf("runs once r2 holds the lock: %+v %v; want r1 interrupted", runs, err)
+		}
+		if err := s.BeginRun(ctx, c, state.Run{ID: "r2", StartedAt: t0.Add(time.Hour), PlanHash: "h"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := first.(*state.PgStore); ok {
+			// r1 resumes (it was only paused) and tries to finish: refused, it lost its lock.
+			err := first.FinishRun(ctx, c1, state.Run{ID: "r1", FinishedAt: t0.Add(2 * time.Hour), Status: "done"})
+			if !errors.Is(err, state.ErrLocked) {
+				t.Fatalf("finish of the fenced-out run: %v", err)
+			}
+		}
+		if err := s.FinishRun(ctx, c, state.Run{ID: "r2", FinishedAt: t0.Add(time.Hour + time.Minute), Status: "done"}); err != nil {
+			t.Fatal(err)
+		}
+		runs, err = s.Runs(ctx, c, 0)
+		if err != nil || len(runs) != 2 || runs[0].ID != "r2" || runs[0].Status != "done" || runs[1].Status != state.StatusInterrupted {
+			t.Fatalf("runs after r2: %+v %v; want r2 done, r1 interrupted", runs, err)
 		}
 	})
 }

@@ -27,6 +27,9 @@ type DuckStore struct {
 	attached    bool
 	hasSnapshot bool
 	sources     map[string]bool
+	// interrupt is set by Lock: the next Open for writing marks the runs still journaled as applying as
+	// interrupted (no run holds the lock but this one).
+	interrupt bool
 }
 
 // NewDuckStore returns the store of pipeline under dir.
@@ -53,6 +56,7 @@ func (s *DuckStore) Lock(h Holder) (func() error, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.interrupt = true
 	return l.Unlock, nil
 }
 
@@ -98,6 +102,12 @@ func (s *DuckStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Me
 				strconv.Itoa(FormatVersion), lineage, s.pipeline); err != nil {
 				return Meta{}, fmt.Errorf("init state %s: %w", path, err)
 			}
+		}
+		if s.interrupt {
+			if err := markInterrupted(ctx, conn); err != nil {
+				return Meta{}, fmt.Errorf("open state %s: %w", path, err)
+			}
+			s.interrupt = false
 		}
 	}
 	return s.load(ctx, conn)

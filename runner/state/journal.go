@@ -143,3 +143,17 @@ func (s *PgStore) CommitLog(ctx context.Context, conn *sql.Conn) ([]JournalEntry
 	}
 	return out, nil
 }
+
+// StatusInterrupted is the journal status of a run that was still applying when another run took the
+// pipeline's lock: it was killed, or fenced out (it lost its lock), and never finished. The run that took
+// the lock settles what it left (its intents).
+const StatusInterrupted = "interrupted"
+
+// markInterrupted marks the runs journaled as applying in the attached local state as interrupted (its
+// caller holds the lock, so none of them is alive).
+func markInterrupted(ctx context.Context, conn *sql.Conn) error {
+	if _, err := conn.ExecContext(ctx, `UPDATE st.runs SET status = ? WHERE status = 'applying'`, StatusInterrupted); err != nil {
+		return fmt.Errorf("mark interrupted runs: %w", err)
+	}
+	return nil
+}

@@ -26,7 +26,7 @@ import (
 
 // SchemaVersion is the version of the PostgreSQL layout (the `schema_version` row of possync_meta). Open and
 // Lock migrate an older schema forward and refuse a newer one.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // pgMigrations[i] brings the schema from version i to i+1. {s} is the quoted schema name.
 var pgMigrations = [][]string{{
@@ -49,18 +49,33 @@ var pgMigrations = [][]string{{
 }, {
 	// 2: the runner's basis (Store.SetBasis: what the last successful plan saw, for the no-change rerun).
 	`ALTER TABLE {s}.pipelines ADD COLUMN basis text NOT NULL DEFAULT ''`,
+}, {
+	// 3: snapshot images for cold opens (pgimage.go): each relation's record count after the last commit, its
+	// image (a Parquet file as of one serial, in parts) and, per relation, a table chg_<hash> of the changes
+	// since (created with the image).
+	`ALTER TABLE {s}.relations ADD COLUMN records bigint`,
+	`CREATE TABLE {s}.images (pipeline text NOT NULL, name text NOT NULL, format integer NOT NULL, serial bigint NOT NULL,
+		columns jsonb NOT NULL, key jsonb NOT NULL, records bigint NOT NULL, bytes bigint NOT NULL, changed bigint NOT NULL,
+		PRIMARY KEY (pipeline, name))`,
+	`CREATE TABLE {s}.image_parts (pipeline text NOT NULL, name text NOT NULL, part integer NOT NULL, data bytea NOT NULL,
+		PRIMARY KEY (pipeline, name, part))`,
+	// Parquet is compressed already: store the parts out of line without trying to compress them again.
+	`ALTER TABLE {s}.image_parts ALTER COLUMN data SET STORAGE EXTERNAL`,
 }}
 
 // PgStore keeps a pipeline's state in PostgreSQL (15+), shared by every worker of an installation: one schema
 // per installation (default "possync"), tables keyed by pipeline name. See docs/state.md.
 //
 // The planner still diffs in DuckDB: Open copies the snapshot and the stored source records from PostgreSQL
-// into an in-memory database attached to the planner's connection as `st` (COPY … TO STDOUT in CSV, streamed
-// through a spill file into DuckDB's CSV reader; never row-by-row), so relations are named as with DuckStore.
-// Values are kept in PostgreSQL as DuckDB's own text form of each value (the column types are recorded
-// beside), so that they come back exactly. Commit sends only the changed rows back (COPY into a temporary
-// table, then one DELETE and one INSERT), in one PostgreSQL transaction that also checks the fencing token
-// (see Lock) and settles intents, journal and checkpoints.
+// into a database attached to the planner's connection as `st` (the local mirror, a file kept between runs
+// while locked; in memory otherwise), so relations are named as with DuckStore. A mirror that holds the last
+// commit is used as it is; otherwise each relation comes from its image and the changes since (pgimage.go),
+// or from its table (COPY … TO STDOUT in CSV, streamed through a named pipe into DuckDB's CSV reader; never
+// row-by-row). Values are kept in PostgreSQL tables as DuckDB's own text form of each value (the column types
+// are recorded beside), so that they come back exactly. Commit sends only the changed rows back (COPY into a
+// temporary table, then one DELETE and one INSERT, and the same rows to the changes since the image, or a
+// new image), in one PostgreSQL transaction that also checks the fencing token (see Lock) and settles
+// intents, journal and checkpoints.
 //
 // Lock takes a session-level advisory lock on a connection of its own, held for the run, and records the
 // holder (host, pid, run id, start) with a fencing token incremented at every take. Every write checks, in
@@ -81,11 +96,18 @@ type PgStore struct {
 	broken error
 	// in and out count the bytes of bulk copies from and to PostgreSQL.
 	in, out int64
+	// imageShare and imageMin are the image policy (see imageDue); fromImage and fromCopy count the relations
+	// the last Open loaded from their image and by copying their table.
+	imageShare          float64
+	imageMin            int64
+	fromImage, fromCopy int
 }
 
 type pgRel struct {
 	Table   string   `json:"-"`
 	Columns []Column `json:"columns"`
+	// Records is the relation's record count after the last commit (nil: not recorded, before schema 3).
+	Records *int64 `json:"-"`
 }
 
 var _ Store = (*PgStore)(nil)
@@ -98,7 +120,8 @@ func NewPgStore(url, schema, dir, pipeline string) *PgStore {
 	}
 	r := &spec.Redactor{}
 	r.Add(urlPassword(url), os.Getenv("PGPASSWORD"))
-	return &PgStore{url: url, schema: schema, dir: dir, pipeline: pipeline, redact: r, rels: map[string]pgRel{}}
+	return &PgStore{url: url, schema: schema, dir: dir, pipeline: pipeline, redact: r, rels: map[string]pgRel{},
+		imageShare: defaultImageShare, imageMin: defaultImageMinChanges}
 }
 
 func urlPassword(s string) string {
@@ -135,6 +158,11 @@ func (s *PgStore) String() string {
 
 // BytesMoved is what bulk copies moved from (in) and to (out) PostgreSQL since the store was made.
 func (s *PgStore) BytesMoved() (in, out int64) { return s.in, s.out }
+
+// OpenedFrom says how the last Open filled the planner's copy of the state: how many relations (the
+// snapshot, each incremental source's records) it loaded from their image and the changes since, and how
+// many by copying their table whole. Both are 0 when the local mirror was current (nothing copied).
+func (s *PgStore) OpenedFrom() (image, copied int) { return s.fromImage, s.fromCopy }
 
 // pgError wraps an error with context, masking the password in its text.
 type pgError struct {
@@ -275,6 +303,7 @@ func (e *NewerSchemaError) Error() string {
 
 // Open implements Store.
 func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta, error) {
+	s.fromImage, s.fromCopy = 0, 0
 	c, err := s.data(ctx)
 	if err != nil {
 		return Meta{}, err
@@ -291,6 +320,7 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 	var meta Meta
 	var basis string
 	err = pgx.BeginTxFunc(ctx, c, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		ver := SchemaVersion // a write has migrated the schema (ensureSchema); a read-only open reads it as it is
 		if readOnly {
 			var reg *string
 			if err := tx.QueryRow(ctx, `SELECT to_regclass($1)::text`, pgx.Identifier{s.schema, "possync_meta"}.Sanitize()).Scan(&reg); err != nil {
@@ -299,7 +329,7 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 			if reg == nil {
 				return nil
 			}
-			if _, err := s.version(ctx, tx); err != nil {
+			if ver, err = s.version(ctx, tx); err != nil {
 				return err
 			}
 			var reg2 *string
@@ -317,7 +347,7 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 			return err
 		}
 		meta.ExportStamp = stamp
-		rels, err := s.readRels(ctx, tx)
+		rels, err := s.readRels(ctx, tx, ver >= 3)
 		if err != nil {
 			return err
 		}
@@ -325,15 +355,27 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 		if err != nil {
 			return err
 		}
-		for name, r := range rels {
-			if !fresh {
-				if err := s.copyDown(ctx, tx, conn, name, r); err != nil {
-					return err
-				}
-			} else if src, ok := strings.CutPrefix(name, "src_"); ok {
-				s.mirror.sources[src] = true
+		var images map[string]pgImage
+		if !fresh && len(rels) > 0 && ver >= 3 { // images came with version 3
+			if images, err = s.readImages(ctx, tx); err != nil {
+				return err
 			}
-			s.rels[name] = r
+		}
+		err = s.mirrorWrites(ctx, conn, func() error {
+			for name, r := range rels {
+				if !fresh {
+					if err := s.openRel(ctx, tx, conn, name, r, images); err != nil {
+						return err
+					}
+				} else if src, ok := strings.CutPrefix(name, "src_"); ok {
+					s.mirror.sources[src] = true
+				}
+				s.rels[name] = r
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		if !fresh {
 			return s.setCached(ctx, conn, commitID)
@@ -419,8 +461,33 @@ func (s *PgStore) Runs(ctx context.Context, conn *sql.Conn, limit int) ([]RunEnt
 	return out, nil
 }
 
-func (s *PgStore) readRels(ctx context.Context, tx pgx.Tx) (map[string]pgRel, error) {
-	rows, err := tx.Query(ctx, s.q(`SELECT name, tbl, columns FROM {s}.relations WHERE pipeline = $1`), s.pipeline)
+// openRel fills mirror relation st.<name> from PostgreSQL: from its image and the changes since when it has a
+// usable one, else by copying its table.
+func (s *PgStore) openRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, r pgRel, images map[string]pgImage) error {
+	if img, ok := images[name]; ok && img.Format == imageFormat && sameColumns(img.Columns, r.Columns) && (img.Changed == 0 || len(img.Key) > 0) {
+		ok, err := s.loadImage(ctx, tx, conn, name, r, img)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if src, ok := strings.CutPrefix(name, "src_"); ok {
+				s.mirror.sources[src] = true
+			}
+			s.fromImage++
+			return nil
+		}
+	}
+	s.fromCopy++
+	return s.copyDown(ctx, tx, conn, name, r)
+}
+
+// readRels reads the pipeline's relations; withRecords (schema version 3 on) reads their record counts too.
+func (s *PgStore) readRels(ctx context.Context, tx pgx.Tx, withRecords bool) (map[string]pgRel, error) {
+	records := "NULL::bigint"
+	if withRecords {
+		records = "records"
+	}
+	rows, err := tx.Query(ctx, s.q(`SELECT name, tbl, columns, `+records+` FROM {s}.relations WHERE pipeline = $1`), s.pipeline)
 	if err != nil {
 		return nil, err
 	}
@@ -430,7 +497,7 @@ func (s *PgStore) readRels(ctx context.Context, tx pgx.Tx) (map[string]pgRel, er
 		var name string
 		var r pgRel
 		var cols []byte
-		if err := rows.Scan(&name, &r.Table, &cols); err != nil {
+		if err := rows.Scan(&name, &r.Table, &cols, &r.Records); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal(cols, &r.Columns); err != nil {
@@ -489,6 +556,25 @@ func (s *PgStore) openMirror(ctx context.Context, conn *sql.Conn, meta Meta, com
 	return fresh, s.openMirrorMeta(ctx, conn, meta)
 }
 
+// mirrorWrites runs f, which fills the mirror, with DuckDB writing new table data uncompressed when the
+// mirror is a file: compressing a relation as it is written costs twice the processor time of the rest of
+// its load (1M records of the plan benchmark: some 2.4 s against 1.1 s), and the file is only a cache of
+// PostgreSQL (five times larger: about 140 bytes a record). A DuckDB without the setting (it is a debug
+// setting) just compresses.
+func (s *PgStore) mirrorWrites(ctx context.Context, conn *sql.Conn, f func() error) error {
+	if s.mirror == nil || s.mirror.memory {
+		return f()
+	}
+	if _, err := conn.ExecContext(ctx, "SET force_compression = 'uncompressed'"); err != nil {
+		return f()
+	}
+	err := f()
+	if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "RESET force_compression"); rerr != nil && err == nil {
+		err = fmt.Errorf("state mirror: %w", rerr)
+	}
+	return err
+}
+
 // cachePath is the file of the mirror kept between runs.
 func (s *PgStore) cachePath() string { return filepath.Join(s.dir, s.pipeline+".pgcache.duckdb") }
 
@@ -516,9 +602,19 @@ func (s *PgStore) spillDir() string {
 	return dir
 }
 
-// spill creates a temporary file for a bulk copy.
-func (s *PgStore) spill() (*os.File, error) {
-	return os.CreateTemp(s.spillDir(), "pgcopy-*.csv")
+// fifo makes a named pipe in a folder of its own under the spill folder, for one bulk copy; remove the
+// folder (the returned dir) when done.
+func (s *PgStore) fifo(name string) (dir, path string, err error) {
+	dir, err = os.MkdirTemp(s.spillDir(), "pgcopy-")
+	if err != nil {
+		return "", "", err
+	}
+	path = filepath.Join(dir, name)
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		os.RemoveAll(dir)
+		return "", "", err
+	}
+	return dir, path, nil
 }
 
 type countingWriter struct {
@@ -543,15 +639,27 @@ func (c countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// copyDown copies a PostgreSQL relation into the mirror table st.<name>, typed as r.Columns. PostgreSQL's
-// COPY … TO STDOUT streams through a named pipe into DuckDB's CSV reader, so that both run at once and
-// nothing is written to disk on the way.
+// copyDown copies a PostgreSQL relation into the mirror table st.<name>, typed as r.Columns.
 func (s *PgStore) copyDown(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, r pgRel) error {
-	pcols := make([]string, len(r.Columns))
-	csvCols := make([]string, len(r.Columns))
-	casts := make([]string, len(r.Columns))
-	for i, c := range r.Columns {
-		pcols[i] = pgx.Identifier{c.Name}.Sanitize()
+	q := fmt.Sprintf("SELECT %s FROM %s", strings.Join(quoteAll(names(r.Columns)), ", "), pgx.Identifier{s.schema, r.Table}.Sanitize())
+	if err := s.copyQueryDown(ctx, tx, conn, name, "CREATE TABLE st."+spec.QuoteIdent(name), q, r.Columns); err != nil {
+		return err
+	}
+	if src, ok := strings.CutPrefix(name, "src_"); ok {
+		s.mirror.sources[src] = true
+	}
+	return nil
+}
+
+// copyQueryDown creates a DuckDB table (create is "CREATE TABLE <name>" or "CREATE TEMP TABLE <name>") from
+// the rows of a PostgreSQL query (text columns), typed as cols (one per column of the query, in order).
+// Errors name what is copied.
+// PostgreSQL's COPY … TO STDOUT streams through a named pipe into DuckDB's CSV reader, so that both run at
+// once and nothing is written to disk on the way.
+func (s *PgStore) copyQueryDown(ctx context.Context, tx pgx.Tx, conn *sql.Conn, what, create, pgQuery string, cols []Column) error {
+	csvCols := make([]string, len(cols))
+	casts := make([]string, len(cols))
+	for i, c := range cols {
 		// Scalars are parsed by the CSV reader itself (much faster than a cast from VARCHAR, for decimals
 		// above all); nested types and blobs are read as text and cast.
 		q := spec.QuoteIdent(c.Name)
@@ -571,16 +679,12 @@ func (s *PgStore) copyDown(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name 
 			casts[i] = q
 		}
 	}
-	dir, err := os.MkdirTemp(s.spillDir(), "pgcopy-")
+	dir, fifo, err := s.fifo("copy.csv")
 	if err != nil {
-		return err
+		return fmt.Errorf("copy %s from postgres: %w", what, err)
 	}
 	defer os.RemoveAll(dir)
-	fifo := filepath.Join(dir, "copy.csv")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		return fmt.Errorf("copy %s from postgres: %w", name, err)
-	}
-	q := fmt.Sprintf("COPY (SELECT %s FROM %s) TO STDOUT (FORMAT csv)", strings.Join(pcols, ", "), pgx.Identifier{s.schema, r.Table}.Sanitize())
+	q := fmt.Sprintf("COPY (%s) TO STDOUT (FORMAT csv)", pgQuery)
 	done := make(chan error, 1)
 	var n int64
 	go func() {
@@ -592,36 +696,59 @@ func (s *PgStore) copyDown(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name 
 		_, err = tx.Conn().PgConn().CopyTo(ctx, countingWriter{w, &n}, q)
 		done <- errors.Join(err, w.Close())
 	}()
-	dq := fmt.Sprintf(`CREATE TABLE st.%s AS SELECT %s FROM read_csv(%s, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, columns = {%s})`,
-		spec.QuoteIdent(name), strings.Join(casts, ", "), spec.QuoteString(fifo), strings.Join(csvCols, ", "))
+	dq := fmt.Sprintf(`%s AS SELECT %s FROM read_csv(%s, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, columns = {%s})`,
+		create, strings.Join(casts, ", "), spec.QuoteString(fifo), strings.Join(csvCols, ", "))
 	_, derr := conn.ExecContext(ctx, dq)
+	var werr error
 	if derr != nil {
-		// DuckDB may have failed before opening the pipe, or stopped reading: open and close the reading end
-		// so that the writer is never left blocked.
-		if rd, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
-			rd.Close()
-		}
+		// DuckDB may have failed before opening the pipe, or stopped reading: drain it so that the writer is
+		// never left blocked.
+		werr = drainFifo(fifo, done)
+	} else {
+		werr = <-done
 	}
-	werr := <-done
 	s.in += n
 	if derr != nil { // the writer's error is then only the closed pipe
-		return fmt.Errorf("load %s into the planner: %w", name, derr)
+		return fmt.Errorf("load %s into the planner: %w", what, derr)
 	}
 	if werr != nil {
 		// A COPY cut short ends the pipe early: DuckDB's table then lacks rows, and the open fails.
-		return fmt.Errorf("copy %s from postgres: %w", name, werr)
-	}
-	if src, ok := strings.CutPrefix(name, "src_"); ok {
-		s.mirror.sources[src] = true
+		return fmt.Errorf("copy %s from postgres: %w", what, werr)
 	}
 	return nil
 }
 
-// wideDecimal is true for DECIMAL(w,s) with w > 18.
+// drainFifo reads and discards what a writer sends into fifo until the writer reports on done, whether or
+// not it has opened the pipe yet (holding the reading end open lets its open return), and returns its error.
+func drainFifo(fifo string, done <-chan error) error {
+	r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0) // never blocks
+	if err != nil {
+		return <-done // the writer is past its open (the pipe is there until our caller removes it)
+	}
+	defer r.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		select {
+		case err := <-done:
+			return err
+		default:
+		}
+		if n, _ := r.Read(buf); n == 0 { // no writer yet, or nothing written yet (EAGAIN)
+			select {
+			case err := <-done:
+				return err
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}
+}
+
+// wideDecimal is true for DECIMAL(w,s) with w > 18 (not for a list of them: that is read as text and cast).
 func wideDecimal(typ string) bool {
 	var w, sc int
-	_, err := fmt.Sscanf(strings.ToUpper(typ), "DECIMAL(%d,%d)", &w, &sc)
-	return err == nil && w > 18
+	t := strings.ToUpper(typ)
+	_, err := fmt.Sscanf(t, "DECIMAL(%d,%d)", &w, &sc)
+	return err == nil && w > 18 && t == fmt.Sprintf("DECIMAL(%d,%d)", w, sc)
 }
 
 // csvCast is true for the types DuckDB's CSV reader does not parse itself: they are read as text and cast.
@@ -632,32 +759,67 @@ func csvCast(typ string) bool {
 		t == "BLOB" || t == "BYTEA" || t == "JSON"
 }
 
-// copyUp copies the rows of a DuckDB query (every column cast to text) into a PostgreSQL table's columns.
-func (s *PgStore) copyUp(ctx context.Context, tx pgx.Tx, conn *sql.Conn, query, target string, cols []string) error {
-	f, err := s.spill()
+// copyUp copies the rows of a DuckDB query (every column cast to text) into a PostgreSQL table's columns and
+// returns how many it copied. DuckDB writes them as CSV into a named pipe that PostgreSQL's COPY … FROM
+// STDIN reads at the same time: nothing is written to disk on the way.
+func (s *PgStore) copyUp(ctx context.Context, tx pgx.Tx, conn *sql.Conn, query, target string, cols []string) (int64, error) {
+	dir, fifo, err := s.fifo("copy.csv")
 	if err != nil {
-		return err
+		return 0, fmt.Errorf("copy rows to postgres: %w", err)
 	}
-	name := f.Name()
-	f.Close()
-	defer os.Remove(name)
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT csv, HEADER false)", query, spec.QuoteString(name))); err != nil {
-		return fmt.Errorf("spill rows for postgres: %w", err)
-	}
-	f, err = os.Open(name)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
+	defer os.RemoveAll(dir)
 	qc := make([]string, len(cols))
 	for i, c := range cols {
 		qc[i] = pgx.Identifier{c}.Sanitize()
 	}
-	if _, err := tx.Conn().PgConn().CopyFrom(ctx, countingReader{f, &s.out},
-		fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT csv)", target, strings.Join(qc, ", "))); err != nil {
-		return fmt.Errorf("copy rows to postgres: %w", err)
+	type result struct {
+		rows int64
+		err  error
 	}
-	return nil
+	done := make(chan result, 1)
+	go func() {
+		r, err := os.Open(fifo) // waits for DuckDB to open the other end
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer r.Close()
+		tag, err := tx.Conn().PgConn().CopyFrom(ctx, countingReader{r, &s.out},
+			fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT csv)", target, strings.Join(qc, ", ")))
+		if err != nil {
+			// PostgreSQL stopped reading: drain the pipe so that DuckDB's COPY ends rather than blocks.
+			_, _ = io.Copy(io.Discard, r)
+		}
+		done <- result{tag.RowsAffected(), err}
+	}()
+	// USE_TMP_FILE false: the pipe exists, and DuckDB would otherwise write beside it and rename over it.
+	_, derr := conn.ExecContext(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT csv, HEADER false, USE_TMP_FILE false)", query, spec.QuoteString(fifo)))
+	var res result
+	if derr != nil {
+		// DuckDB may have failed before opening the pipe: open and close its writing end so that the reader
+		// sees the end of its input rather than waits forever (its COPY is then rolled back with the
+		// transaction, as the error is returned).
+		for res.err == nil {
+			if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+				w.Close() // the reader is in (or past) its open: it now reads the end of the input
+				res = <-done
+				break
+			}
+			select { // ENXIO: the reader has not reached its open yet
+			case res = <-done:
+			case <-time.After(time.Millisecond):
+			}
+		}
+	} else {
+		res = <-done
+	}
+	if derr != nil {
+		return 0, fmt.Errorf("spill rows for postgres: %w", derr)
+	}
+	if res.err != nil {
+		return 0, fmt.Errorf("copy rows to postgres: %w", res.err)
+	}
+	return res.rows, nil
 }
 
 // textCols selects cols of a DuckDB relation cast to text.
@@ -688,8 +850,9 @@ func (s *PgStore) tableFor(name string) string {
 }
 
 // replaceRel (re)creates the PostgreSQL table of a mirror relation with its current columns, copies the
-// whole relation into it, and indexes it on key (when given) for the commits that follow.
-func (s *PgStore) replaceRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, key []string) error {
+// whole relation into it, indexes it on key (when given) for the commits that follow, and writes the
+// relation's image as of serial (the serial the transaction leaves).
+func (s *PgStore) replaceRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, key []string, serial int64) error {
 	cols, err := columns(ctx, conn, "st", name)
 	if err != nil {
 		return err
@@ -706,7 +869,7 @@ func (s *PgStore) replaceRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, nam
 	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TABLE %s (%s)", tbl, strings.Join(defs, ", "))); err != nil {
 		return err
 	}
-	if err := s.copyUp(ctx, tx, conn, fmt.Sprintf("SELECT %s FROM st.%s", strings.Join(textCols(cols), ", "), spec.QuoteIdent(name)), tbl, names(cols)); err != nil {
+	if _, err := s.copyUp(ctx, tx, conn, fmt.Sprintf("SELECT %s FROM st.%s", strings.Join(textCols(cols), ", "), spec.QuoteIdent(name)), tbl, names(cols)); err != nil {
 		return err
 	}
 	if len(key) > 0 {
@@ -715,18 +878,19 @@ func (s *PgStore) replaceRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, nam
 		}
 	}
 	b, _ := json.Marshal(cols)
-	if _, err := tx.Exec(ctx, s.q(`INSERT INTO {s}.relations VALUES ($1, $2, $3, $4)
+	if _, err := tx.Exec(ctx, s.q(`INSERT INTO {s}.relations (pipeline, name, tbl, columns) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (pipeline, name) DO UPDATE SET tbl = excluded.tbl, columns = excluded.columns`), s.pipeline, name, r.Table, b); err != nil {
 		return err
 	}
 	s.rels[name] = r
-	return nil
+	return s.writeImage(ctx, tx, conn, name, key, serial, true)
 }
 
 // mergeRel sends the rows of a DuckDB relation of changes to the PostgreSQL table of a mirror relation:
 // every row whose key matches one of them is deleted, and those whose op (when op is not "") is not
-// 'delete' are inserted.
-func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name, changes, op string, key []string) error {
+// 'delete' are inserted. The same rows go to the relation's changes since its image, with serial (the
+// serial the transaction leaves), or the image is rewritten (see imageDue).
+func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name, changes, op string, key []string, serial int64) error {
 	r := s.rels[name]
 	tbl := pgx.Identifier{s.schema, r.Table}.Sanitize()
 	tmp := pgx.Identifier{"possync_changes"}.Sanitize()
@@ -744,7 +908,8 @@ func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name,
 	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s (%s) ON COMMIT DROP", tmp, strings.Join(defs, ", "))); err != nil {
 		return err
 	}
-	if err := s.copyUp(ctx, tx, conn, fmt.Sprintf("SELECT %s FROM %s", strings.Join(sel, ", "), changes), tmp, cols); err != nil {
+	n, err := s.copyUp(ctx, tx, conn, fmt.Sprintf("SELECT %s FROM %s", strings.Join(sel, ", "), changes), tmp, cols)
+	if err != nil {
 		return err
 	}
 	qk := make([]string, len(key))
@@ -756,17 +921,50 @@ func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name,
 	if op != "" {
 		where = ` WHERE "__op" <> 'delete'`
 	}
+	qcols := strings.Join(quoteAll(names(r.Columns)), ", ")
 	for _, q := range []string{
 		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s)", idx, tbl, strings.Join(qk, ", ")),
 		"ANALYZE " + tmp,
 		fmt.Sprintf("DELETE FROM %s s USING %s c WHERE %s", tbl, tmp, pgKeysEqual(key, "s", "c")),
-		fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s", tbl, strings.Join(quoteAll(names(r.Columns)), ", "),
-			strings.Join(quoteAll(names(r.Columns)), ", "), tmp, where),
-		"DROP TABLE " + tmp,
+		fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s", tbl, qcols, qcols, tmp, where),
 	} {
 		if _, err := tx.Exec(ctx, q); err != nil {
 			return fmt.Errorf("merge %s: %w", name, err)
 		}
+	}
+	img, ok, err := s.readImage(ctx, tx, name)
+	if err != nil {
+		return err
+	}
+	if !ok || !img.extends(r.Columns, key) || s.imageDue(img, n) {
+		if err := s.writeImage(ctx, tx, conn, name, key, serial, !ok || img.Format != imageFormat || !sameColumns(img.Columns, r.Columns)); err != nil {
+			return fmt.Errorf("merge %s: %w", name, err)
+		}
+	} else {
+		opCol := "'upsert'"
+		if op != "" {
+			opCol = `"__op"`
+		}
+		chg := pgx.Identifier{s.schema, s.changesTable(name)}.Sanitize()
+		records, err := s.mirrorCount(ctx, conn, name)
+		if err != nil {
+			return err
+		}
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{fmt.Sprintf(`INSERT INTO %s ("__serial", "__op", %s) SELECT %d, %s, %s FROM %s`, chg, qcols, serial, opCol, qcols, tmp), nil},
+			{s.q(`UPDATE {s}.images SET changed = changed + $3 WHERE pipeline = $1 AND name = $2`), []any{s.pipeline, name, n}},
+			{s.q(`UPDATE {s}.relations SET records = $3 WHERE pipeline = $1 AND name = $2`), []any{s.pipeline, name, records}},
+		} {
+			if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
+				return fmt.Errorf("merge %s: %w", name, err)
+			}
+		}
+	}
+	if _, err := tx.Exec(ctx, "DROP TABLE "+tmp); err != nil {
+		return fmt.Errorf("merge %s: %w", name, err)
 	}
 	return nil
 }
@@ -940,8 +1138,9 @@ func (s *PgStore) Intents(ctx context.Context, conn *sql.Conn) ([]Intent, error)
 // AddIntents implements Store.
 func (s *PgStore) AddIntents(ctx context.Context, conn *sql.Conn, relation string) error {
 	return s.write(ctx, "record intents", s.fence, true, func(tx pgx.Tx) error {
-		return s.copyUp(ctx, tx, conn, fmt.Sprintf("SELECT %s, id, run_id, change FROM %s", spec.QuoteString(s.pipeline), relation),
+		_, err := s.copyUp(ctx, tx, conn, fmt.Sprintf("SELECT %s, id, run_id, change FROM %s", spec.QuoteString(s.pipeline), relation),
 			s.q("{s}.intents"), []string{"pipeline", "id", "run_id", "change"})
+		return err
 	})
 }
 
@@ -1016,10 +1215,10 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 				return err
 			}
 			if r, ok := s.rels["snapshot"]; !ok || !sameColumns(r.Columns, cols) {
-				if err := s.replaceRel(ctx, tx, conn, "snapshot", c.Key); err != nil {
+				if err := s.replaceRel(ctx, tx, conn, "snapshot", c.Key, prevSerial+1); err != nil {
 					return err
 				}
-			} else if err := s.mergeRel(ctx, tx, conn, "snapshot", c.Changes, `"__op"`, c.Key); err != nil {
+			} else if err := s.mergeRel(ctx, tx, conn, "snapshot", c.Changes, `"__op"`, c.Key, prevSerial+1); err != nil {
 				return err
 			}
 		}
@@ -1030,10 +1229,10 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 				return err
 			}
 			if r, ok := s.rels[rel]; !ok || !sameColumns(r.Columns, cols) {
-				if err := s.replaceRel(ctx, tx, conn, rel, d.Key); err != nil {
+				if err := s.replaceRel(ctx, tx, conn, rel, d.Key, prevSerial+1); err != nil {
 					return err
 				}
-			} else if err := s.mergeRel(ctx, tx, conn, rel, d.Relation, "", d.Key); err != nil {
+			} else if err := s.mergeRel(ctx, tx, conn, rel, d.Relation, "", d.Key, prevSerial+1); err != nil {
 				return err
 			}
 		}
@@ -1108,11 +1307,20 @@ func (s *PgStore) Lock(h Holder) (func() error, error) {
 		return fail(le)
 	}
 	var fence int64
-	if err := c.QueryRow(ctx, s.q(`INSERT INTO {s}.locks (pipeline, fence, host, pid, run_id, started_at, backend_pid)
-		VALUES ($1, 1, $2, $3, $4, $5, pg_backend_pid())
-		ON CONFLICT (pipeline) DO UPDATE SET fence = locks.fence + 1, host = excluded.host, pid = excluded.pid,
-			run_id = excluded.run_id, started_at = excluded.started_at, backend_pid = excluded.backend_pid, locked_at = now()
-		RETURNING fence`), s.pipeline, h.Host, h.PID, h.RunID, h.StartedAt).Scan(&fence); err != nil {
+	// A new token, and the runs still journaled as applying marked interrupted, at once: from this token on
+	// they can write nothing more (FinishRun included), so none of them will ever finish.
+	err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, s.q(`INSERT INTO {s}.locks (pipeline, fence, host, pid, run_id, started_at, backend_pid)
+			VALUES ($1, 1, $2, $3, $4, $5, pg_backend_pid())
+			ON CONFLICT (pipeline) DO UPDATE SET fence = locks.fence + 1, host = excluded.host, pid = excluded.pid,
+				run_id = excluded.run_id, started_at = excluded.started_at, backend_pid = excluded.backend_pid, locked_at = now()
+			RETURNING fence`), s.pipeline, h.Host, h.PID, h.RunID, h.StartedAt).Scan(&fence); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, s.q(`UPDATE {s}.runs SET status = $2 WHERE pipeline = $1 AND status = 'applying'`), s.pipeline, StatusInterrupted)
+		return err
+	})
+	if err != nil {
 		return fail(err)
 	}
 	s.lockConn, s.fence, s.lastFence = c, fence, fence

@@ -285,7 +285,8 @@ func TestPgLocalCache(t *testing.T) {
 }
 
 // TestPgOpenFailsOnUnreadableValues: a value in PostgreSQL that does not parse as its column's type (edited
-// by hand) fails the open with a clear error, and the copy's pipe never leaves the open hanging.
+// by hand), in the changes since the snapshot's image or in its table (read when there is no image), fails
+// the open with a clear error, and the copy's pipe never leaves the open hanging.
 func TestPgOpenFailsOnUnreadableValues(t *testing.T) {
 	ctx := context.Background()
 	url := pgURL(t)
@@ -293,6 +294,10 @@ func TestPgOpenFailsOnUnreadableValues(t *testing.T) {
 	s, c, _, unlock := openLocked(t, url, schema, t.TempDir())
 	exec(t, c, `CREATE TABLE ch AS SELECT 'create' AS __op, 'k' || range AS sku, range AS qty FROM range(50000)`)
 	if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch", Key: []string{"sku"}, Columns: cols}); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, c, `CREATE TABLE ch2 AS SELECT 'update' AS __op, 'k' || range AS sku, range + 1 AS qty FROM range(49000, 49010)`)
+	if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch2", Key: []string{"sku"}, Columns: cols}); err != nil {
 		t.Fatal(err)
 	}
 	_ = unlock()
@@ -305,19 +310,25 @@ func TestPgOpenFailsOnUnreadableValues(t *testing.T) {
 	if err := admin.QueryRow(ctx, "SELECT tbl FROM "+schema+".relations WHERE pipeline = 'p' AND name = 'snapshot'").Scan(&tbl); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.Exec(ctx, "UPDATE "+schema+"."+tbl+" SET qty = 'many' WHERE sku = 'k49000'"); err != nil {
-		t.Fatal(err)
-	}
-	s2 := state.NewPgStore(url, schema, t.TempDir(), "p")
-	defer s2.Close()
-	_, err = s2.Open(ctx, conn(t), true)
-	if err == nil || !strings.Contains(err.Error(), "load snapshot into the planner") {
-		t.Fatalf("open with an unreadable value: %v", err)
+	chg := "chg_" + strings.TrimPrefix(tbl, "snap_")
+	for _, tc := range []struct{ edit, want string }{
+		{"UPDATE " + schema + "." + chg + " SET qty = 'many' WHERE sku = 'k49005'", "load the changes of snapshot since its image into the planner"},
+		{"UPDATE " + schema + "." + tbl + " SET qty = 'many' WHERE sku = 'k49000'; DELETE FROM " + schema + ".images", "load snapshot into the planner"},
+	} {
+		if _, err := admin.Exec(ctx, tc.edit); err != nil {
+			t.Fatal(err)
+		}
+		s2 := state.NewPgStore(url, schema, t.TempDir(), "p")
+		_, err = s2.Open(ctx, conn(t), true)
+		s2.Close()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("open after %s: %v; want %q", tc.edit, err, tc.want)
+		}
 	}
 }
 
-// TestPgMigratesOlderSchema: an installation at schema version 1 (before the basis column) is brought
-// forward by the next run's Open, keeping its pipelines' state.
+// TestPgMigratesOlderSchema: an installation at schema version 1 (before the basis column and the images) is
+// brought forward by the next run's Open, keeping its pipelines' state.
 func TestPgMigratesOlderSchema(t *testing.T) {
 	ctx := context.Background()
 	url := pgURL(t)
@@ -334,6 +345,7 @@ func TestPgMigratesOlderSchema(t *testing.T) {
 	}
 	defer admin.Close(ctx)
 	for _, q := range []string{"ALTER TABLE " + schema + ".pipelines DROP COLUMN basis",
+		"ALTER TABLE " + schema + ".relations DROP COLUMN records", "DROP TABLE " + schema + ".images", "DROP TABLE " + schema + ".image_parts",
 		"UPDATE " + schema + ".possync_meta SET v = '1' WHERE k = 'schema_version'"} {
 		if _, err := admin.Exec(ctx, q); err != nil {
 			t.Fatal(err)
@@ -357,5 +369,31 @@ func TestPgMigratesOlderSchema(t *testing.T) {
 	var v string
 	if err := admin.QueryRow(ctx, "SELECT v FROM "+schema+".possync_meta WHERE k = 'schema_version'").Scan(&v); err != nil || v != strconv.Itoa(state.SchemaVersion) {
 		t.Fatalf("schema version after the migration %q %v", v, err)
+	}
+}
+
+// TestPgCopyUpFailures: rows streamed to PostgreSQL through the pipe fail cleanly, and leave the store
+// usable, when DuckDB cannot produce them (a relation that is not there: its COPY fails before it opens the
+// pipe) and when PostgreSQL refuses them part way (a NUL character, which text cannot hold, after 100,000
+// rows: DuckDB must not be left blocked on a full pipe); nothing of a refused batch is recorded.
+func TestPgCopyUpFailures(t *testing.T) {
+	ctx := context.Background()
+	url := pgURL(t)
+	s, c, _, unlock := openLocked(t, url, freshSchema(t, url), t.TempDir())
+	defer unlock()
+	if err := s.AddIntents(ctx, c, "no_such_relation"); err == nil || !strings.Contains(err.Error(), "spill rows for postgres") {
+		t.Fatalf("intents from a missing relation: %v", err)
+	}
+	exec(t, c, `CREATE TABLE bad AS SELECT 'i' || range AS id, 'r' AS run_id, CASE WHEN range = 100000 THEN 'a' || chr(0) ELSE '{}' END AS change FROM range(150000)`)
+	if err := s.AddIntents(ctx, c, "bad"); err == nil || !strings.Contains(err.Error(), "copy rows to postgres") {
+		t.Fatalf("intents PostgreSQL refuses: %v", err)
+	}
+	exec(t, c, `CREATE TABLE good AS SELECT * FROM (VALUES ('g1', 'r', '{"ok":1}')) t(id, run_id, change)`)
+	if err := s.AddIntents(ctx, c, "good"); err != nil {
+		t.Fatalf("intents after the failures: %v", err)
+	}
+	in, err := s.Intents(ctx, c)
+	if err != nil || len(in) != 1 || in[0].ID != "g1" {
+		t.Fatalf("intents recorded: %d (%v), want only g1", len(in), err)
 	}
 }

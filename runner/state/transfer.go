@@ -250,12 +250,12 @@ func (s *PgStore) Load(ctx context.Context, conn *sql.Conn, t *Transfer) error {
 	commitID := newID()
 	err := s.write(ctx, "load", s.fence, true, func(tx pgx.Tx) error {
 		if t.Snapshot != "" {
-			if err := s.replaceRel(ctx, tx, conn, "snapshot", t.Key); err != nil {
+			if err := s.replaceRel(ctx, tx, conn, "snapshot", t.Key, t.Meta.Serial); err != nil {
 				return err
 			}
 		}
 		for name := range t.Sources {
-			if err := s.replaceRel(ctx, tx, conn, "src_"+name, nil); err != nil {
+			if err := s.replaceRel(ctx, tx, conn, "src_"+name, nil, t.Meta.Serial); err != nil {
 				return err
 			}
 		}

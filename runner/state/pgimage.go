@@ -1,0 +1,381 @@
+package state
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/possync/possync/spec"
+)
+
+// Snapshot images (docs/state.md, "Cold opens"). Besides its queryable table, each relation of a pipeline
+// (the snapshot, the stored records of each incremental source) has in PostgreSQL:
+//
+//   - an image: the whole relation as of one serial, as a Parquet file (zstd) written by DuckDB from the
+//     committing worker's mirror, stored as bytea in parts of imagePartSize (table image_parts), described
+//     by a row of table images (serial, columns, key, records, bytes, changed);
+//   - its changes since that serial: table chg_<hash>, one row per changed record of every later commit
+//     (the rows the commit sends anyway: the serial, the op, every column as text; a delete is a row with
+//     op 'delete').
+//
+// A worker without a local mirror (a cold open) fetches the image (one query: a few tens of bytes a record
+// instead of the table's text), lets DuckDB read it, and applies the changes since (the latest row of each
+// key wins). It copies the table whole, as before images, when the relation has no image, an image of
+// other columns or format, or when the result does not hold the record count the last commit recorded.
+//
+// A commit rewrites the image, in its own transaction (so the image always matches a serial exactly, and is
+// fenced like any write), when the relation's table is rewritten (first sync, columns changed), when there
+// is no usable image, or when the changes since the image exceed imageShare of its records (and
+// imageMinChanges); otherwise it appends its rows to the changes.
+
+// imageFormat versions what an image holds (which columns are stored natively, which as text): an image
+// of another format is not read, and is rewritten by the next commit.
+const imageFormat = 1
+
+// imagePartSize is the size of one image_parts row.
+const imagePartSize = 8 << 20
+
+// The default image policy: rewrite once the changes since the image exceed 10% of its records and 1,000
+// rows. A cold open then reads the image plus at most that many change rows (as text, some 4 times the
+// size of a record in the image); the committing worker rewrites an image of 1M records (a DuckDB COPY of
+// the relation to Parquet, some 40 MB to PostgreSQL for the plan benchmark's records) once every 100,000
+// changes.
+const (
+	defaultImageShare      = 0.10
+	defaultImageMinChanges = 1000
+)
+
+// pgImage is a row of table images.
+type pgImage struct {
+	Format  int
+	Serial  int64
+	Columns []Column
+	Key     []string
+	Records int64
+	Bytes   int64
+	Changed int64
+}
+
+// extends reports whether changes of a relation with columns cols and key can be appended to the image.
+func (img pgImage) extends(cols []Column, key []string) bool {
+	return img.Format == imageFormat && sameColumns(img.Columns, cols) && len(key) > 0 && slices.Equal(img.Key, key)
+}
+
+// imageDue reports whether a commit adding n change rows should rewrite img rather than extend it.
+func (s *PgStore) imageDue(img pgImage, n int64) bool {
+	changed := img.Changed + n
+	return changed > s.imageMin && float64(changed) > s.imageShare*float64(img.Records)
+}
+
+// changesTable names the PostgreSQL table of a relation's changes since its image.
+func (s *PgStore) changesTable(name string) string {
+	h := sha256.Sum256([]byte(s.pipeline + "\x00" + name))
+	return "chg_" + hex.EncodeToString(h[:10])
+}
+
+const imageCols = `format, serial, columns, key, records, bytes, changed`
+
+func scanImage(scan func(...any) error, extra ...any) (pgImage, error) {
+	var img pgImage
+	var cols, key []byte
+	if err := scan(append(extra, &img.Format, &img.Serial, &cols, &key, &img.Records, &img.Bytes, &img.Changed)...); err != nil {
+		return img, err
+	}
+	if err := json.Unmarshal(cols, &img.Columns); err != nil {
+		return img, fmt.Errorf("image columns: %w", err)
+	}
+	if err := json.Unmarshal(key, &img.Key); err != nil {
+		return img, fmt.Errorf("image key: %w", err)
+	}
+	return img, nil
+}
+
+// readImages reads the pipeline's images, by relation.
+func (s *PgStore) readImages(ctx context.Context, tx pgx.Tx) (map[string]pgImage, error) {
+	rows, err := tx.Query(ctx, s.q(`SELECT name, `+imageCols+` FROM {s}.images WHERE pipeline = $1`), s.pipeline)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]pgImage{}
+	for rows.Next() {
+		var name string
+		img, err := scanImage(rows.Scan, &name)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = img
+	}
+	return out, rows.Err()
+}
+
+// readImage reads the image of one relation (false: none).
+func (s *PgStore) readImage(ctx context.Context, tx pgx.Tx, name string) (pgImage, bool, error) {
+	img, err := scanImage(tx.QueryRow(ctx, s.q(`SELECT `+imageCols+` FROM {s}.images WHERE pipeline = $1 AND name = $2`), s.pipeline, name).Scan)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return img, false, nil
+	}
+	return img, err == nil, err
+}
+
+// parquetNative reports whether a DuckDB type goes into an image as itself and comes back exactly; the
+// others (HUGEINT, which DuckDB writes to Parquet as DOUBLE; INTERVAL; TIME; UUID; structs, maps, enums …)
+// are stored as their text and cast back, as the table's text is.
+func parquetNative(typ string) bool {
+	t := strings.ToUpper(strings.TrimSpace(typ))
+	if base, ok := strings.CutSuffix(t, "[]"); ok {
+		return parquetNative(base)
+	}
+	switch t {
+	case "BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+		"FLOAT", "DOUBLE", "DATE", "TIMESTAMP", "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE", "VARCHAR", "BLOB":
+		return true
+	}
+	var w, sc int
+	if _, err := fmt.Sscanf(t, "DECIMAL(%d,%d)", &w, &sc); err == nil && t == fmt.Sprintf("DECIMAL(%d,%d)", w, sc) {
+		return w <= 38
+	}
+	return false
+}
+
+// writeImage writes the image of mirror relation st.<name> as of serial, replacing the relation's image and
+// emptying its changes (recreate: making the changes table anew, for new columns), and records the
+// relation's record count. It runs inside the commit's transaction tx.
+func (s *PgStore) writeImage(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, key []string, serial int64, recreate bool) error {
+	cols, err := columns(ctx, conn, "st", name)
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(s.spillDir(), "pgimage-*.parquet")
+	if err != nil {
+		return fmt.Errorf("image of %s: %w", name, err)
+	}
+	path := f.Name()
+	f.Close()
+	defer os.Remove(path)
+	sel := make([]string, len(cols))
+	for i, c := range cols {
+		q := spec.QuoteIdent(c.Name)
+		sel[i] = q
+		if !parquetNative(c.Type) {
+			sel[i] = fmt.Sprintf("CAST(%s AS VARCHAR) AS %s", q, q)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (SELECT %s FROM st.%s) TO %s (FORMAT parquet, COMPRESSION zstd)",
+		strings.Join(sel, ", "), spec.QuoteIdent(name), spec.QuoteString(path))); err != nil {
+		return fmt.Errorf("image of %s: %w", name, err)
+	}
+	records, err := s.mirrorCount(ctx, conn, name)
+	if err != nil {
+		return err
+	}
+	f, err = os.Open(path)
+	if err != nil {
+		return fmt.Errorf("image of %s: %w", name, err)
+	}
+	defer f.Close()
+	if _, err := tx.Exec(ctx, s.q(`DELETE FROM {s}.image_parts WHERE pipeline = $1 AND name = $2`), s.pipeline, name); err != nil {
+		return err
+	}
+	parts := &imageParts{f: f, pipeline: s.pipeline, name: name, buf: make([]byte, imagePartSize)}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{s.schema, "image_parts"}, []string{"pipeline", "name", "part", "data"}, parts); err != nil {
+		return fmt.Errorf("image of %s: %w", name, err)
+	}
+	s.out += parts.bytes
+	cj, _ := json.Marshal(cols)
+	kj, _ := json.Marshal(key)
+	if key == nil {
+		kj = []byte("[]")
+	}
+	chg := pgx.Identifier{s.schema, s.changesTable(name)}.Sanitize()
+	stmts := []struct {
+		sql  string
+		args []any
+	}{
+		{s.q(`INSERT INTO {s}.images (pipeline, name, ` + imageCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)
+			ON CONFLICT (pipeline, name) DO UPDATE SET format = excluded.format, serial = excluded.serial, columns = excluded.columns,
+				key = excluded.key, records = excluded.records, bytes = excluded.bytes, changed = 0`),
+			[]any{s.pipeline, name, imageFormat, serial, cj, kj, records, parts.bytes}},
+		{s.q(`UPDATE {s}.relations SET records = $3 WHERE pipeline = $1 AND name = $2`), []any{s.pipeline, name, records}},
+	}
+	if recreate {
+		defs := []string{`"__serial" bigint NOT NULL`, `"__op" text NOT NULL`}
+		for _, c := range cols {
+			defs = append(defs, pgx.Identifier{c.Name}.Sanitize()+" text")
+		}
+		stmts = append(stmts, struct {
+			sql  string
+			args []any
+		}{"DROP TABLE IF EXISTS " + chg, nil}, struct {
+			sql  string
+			args []any
+		}{fmt.Sprintf("CREATE TABLE %s (%s)", chg, strings.Join(defs, ", ")), nil})
+	} else {
+		// DELETE, not TRUNCATE or DROP: a reader in an older snapshot still sees the changes of its image.
+		stmts = append(stmts, struct {
+			sql  string
+			args []any
+		}{"DELETE FROM " + chg, nil})
+	}
+	for _, q := range stmts {
+		if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
+			return fmt.Errorf("image of %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// mirrorCount counts the records of mirror relation st.<name>.
+func (s *PgStore) mirrorCount(ctx context.Context, conn *sql.Conn, name string) (int64, error) {
+	var n int64
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM st."+spec.QuoteIdent(name)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("state mirror: count %s: %w", name, err)
+	}
+	return n, nil
+}
+
+// imageParts feeds an image file to COPY image_parts FROM STDIN, one row per imagePartSize bytes.
+type imageParts struct {
+	f              *os.File
+	pipeline, name string
+	buf            []byte
+	part           int32
+	n              int
+	bytes          int64
+	err            error
+}
+
+func (p *imageParts) Next() bool {
+	n, err := io.ReadFull(p.f, p.buf)
+	if err == io.EOF {
+		return false
+	}
+	if err != nil && err != io.ErrUnexpectedEOF {
+		p.err = err
+		return false
+	}
+	p.n, p.part = n, p.part+1
+	p.bytes += int64(n)
+	return true
+}
+
+func (p *imageParts) Values() ([]any, error) {
+	return []any{p.pipeline, p.name, p.part, p.buf[:p.n]}, nil
+}
+
+func (p *imageParts) Err() error { return p.err }
+
+// loadImage builds mirror table st.<name> from the relation's image and the changes committed since. It
+// returns false, leaving no table, when the image is incomplete or the result does not hold the record count
+// r's last commit recorded: the caller then copies the table whole.
+func (s *PgStore) loadImage(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, r pgRel, img pgImage) (bool, error) {
+	f, err := os.CreateTemp(s.spillDir(), "pgimage-*.parquet")
+	if err != nil {
+		return false, fmt.Errorf("image of %s: %w", name, err)
+	}
+	path := f.Name()
+	defer os.Remove(path)
+	n, err := s.fetchImage(ctx, tx, name, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return false, fmt.Errorf("image of %s: %w", name, err)
+	}
+	if n != img.Bytes {
+		return false, nil
+	}
+	casts := make([]string, len(r.Columns))
+	for i, c := range r.Columns {
+		q := spec.QuoteIdent(c.Name)
+		casts[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", q, c.Type, q)
+	}
+	target := "st." + spec.QuoteIdent(name)
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE TABLE %s AS SELECT %s FROM read_parquet(%s)", target, strings.Join(casts, ", "),
+		spec.QuoteString(path))); err != nil {
+		return false, fmt.Errorf("load the image of %s into the planner: %w", name, err)
+	}
+	if img.Changed > 0 {
+		if err := s.applyChanges(ctx, tx, conn, name, r, img); err != nil {
+			return false, err
+		}
+	}
+	if r.Records != nil {
+		got, err := s.mirrorCount(ctx, conn, name)
+		if err != nil {
+			return false, err
+		}
+		if got != *r.Records {
+			if _, err := conn.ExecContext(ctx, "DROP TABLE "+target); err != nil {
+				return false, fmt.Errorf("state mirror: %w", err)
+			}
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// fetchImage writes the parts of a relation's image to w, in order, and returns their size.
+func (s *PgStore) fetchImage(ctx context.Context, tx pgx.Tx, name string, w io.Writer) (int64, error) {
+	rows, err := tx.Query(ctx, s.q(`SELECT data FROM {s}.image_parts WHERE pipeline = $1 AND name = $2 ORDER BY part`), s.pipeline, name)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var n int64
+	var buf []byte
+	for rows.Next() {
+		if err := rows.Scan(&buf); err != nil {
+			return n, err
+		}
+		m, err := w.Write(buf)
+		n += int64(m)
+		if err != nil {
+			return n, err
+		}
+	}
+	s.in += n
+	return n, rows.Err()
+}
+
+// applyChanges applies to mirror table st.<name> the changes committed since its image: the latest row of
+// each changed key replaces the key's record, or deletes it.
+func (s *PgStore) applyChanges(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, r pgRel, img pgImage) error {
+	const tmp = `"possync_image_changes"`
+	cols := append([]Column{{Name: "__serial", Type: "BIGINT"}, {Name: "__op", Type: "VARCHAR"}}, r.Columns...)
+	q := fmt.Sprintf(`SELECT %s FROM %s WHERE "__serial" > %d`, strings.Join(quoteAll(names(cols)), ", "),
+		pgx.Identifier{s.schema, s.changesTable(name)}.Sanitize(), img.Serial)
+	if err := s.copyQueryDown(ctx, tx, conn, "the changes of "+name+" since its image", "CREATE OR REPLACE TEMP TABLE "+tmp, q, cols); err != nil {
+		return err
+	}
+	target := "st." + spec.QuoteIdent(name)
+	key := make([]string, len(img.Key))
+	for i, k := range img.Key {
+		key[i] = spec.QuoteIdent(k)
+	}
+	qcols := make([]string, len(r.Columns))
+	for i, c := range r.Columns {
+		qcols[i] = spec.QuoteIdent(c.Name)
+	}
+	for _, q := range []string{
+		fmt.Sprintf("DELETE FROM %s s USING (SELECT DISTINCT %s FROM %s) c WHERE %s", target, strings.Join(key, ", "), tmp, spec.KeysEqual(img.Key, "s", "c")),
+		fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM (SELECT *, row_number() OVER (PARTITION BY %s ORDER BY "__serial" DESC) AS "__possync_rn" FROM %s)
+			WHERE "__possync_rn" = 1 AND "__op" <> 'delete'`, target, strings.Join(qcols, ", "), strings.Join(qcols, ", "), strings.Join(key, ", "), tmp),
+		"DROP TABLE " + tmp,
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("apply the changes of %s since its image: %w", name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,195 @@
+package state_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/possync/possync/runner/state"
+)
+
+// imageTypes are column types an image must bring back exactly: those Parquet holds natively and those it
+// stores as text (HUGEINT, which DuckDB would write as a DOUBLE; INTERVAL; UUID; TIME; structs, maps).
+var imageTypes = []state.Column{{Name: "sku", Type: "VARCHAR"}, {Name: "h", Type: "HUGEINT"}, {Name: "iv", Type: "INTERVAL"},
+	{Name: "u", Type: "UUID"}, {Name: "tm", Type: "TIME"}, {Name: "ts", Type: "TIMESTAMP"}, {Name: "tz", Type: "TIMESTAMPTZ"},
+	{Name: "st", Type: "STRUCT(a INTEGER, b VARCHAR)"}, {Name: "mp", Type: "MAP(VARCHAR, INTEGER)"}, {Name: "ld", Type: "DECIMAL(38,4)[]"},
+	{Name: "b", Type: "BLOB"}, {Name: "d", Type: "DOUBLE"}, {Name: "f", Type: "FLOAT"}, {Name: "ub", Type: "UBIGINT"}, {Name: "on", Type: "BOOLEAN"}}
+
+const imageTypeRows = `SELECT * FROM (VALUES
+	('create', 'a', 170141183460469231731687303715884105727::HUGEINT, INTERVAL '1 month 2 days 3 microseconds', '6ba7b810-9dad-11d1-80b4-00c04fd430c8'::UUID,
+		TIME '23:59:59.999999', TIMESTAMP '2026-01-02 03:04:05.123456', TIMESTAMPTZ '1970-01-01 00:00:00.000001+00', {'a': 1, 'b': 'x, "y"'},
+		MAP {'k': 1, 'l': NULL}, [1.0001::DECIMAL(38,4), -99999999999999999999999999999999.9999::DECIMAL(38,4)], '\x00\xFF'::BLOB,
+		'-0.0'::DOUBLE, 'NaN'::FLOAT, 18446744073709551615::UBIGINT, true),
+	('create', 'b', -170141183460469231731687303715884105727::HUGEINT, NULL, NULL, NULL, NULL, NULL, NULL, NULL, [], NULL,
+		'inf'::DOUBLE, 0.1::FLOAT, 0::UBIGINT, NULL)
+	) t(__op, sku, h, iv, u, tm, ts, tz, st, mp, ld, b, d, f, ub, "on")`
+
+// TestPgImageTypes: a cold open from the snapshot's image yields the same values, as text, as the writer's
+// own copy and as a cold open that copies the table whole (no image).
+func TestPgImageTypes(t *testing.T) {
+	ctx := context.Background()
+	url := pgURL(t)
+	schema := freshSchema(t, url)
+	s, c, _, unlock := openLocked(t, url, schema, t.TempDir())
+	exec(t, c, "CREATE TABLE ch AS "+imageTypeRows)
+	if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch", Key: []string{"sku"}, Columns: imageTypes}); err != nil {
+		t.Fatal(err)
+	}
+	// One change since the image, so that the text path of the changes is read too.
+	exec(t, c, "CREATE TABLE ch2 AS "+strings.Replace(strings.Replace(imageTypeRows, "'create', 'a'", "'update', 'c'", 1), "('create', 'b'", "('update', 'a'", 1))
+	if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch2", Key: []string{"sku"}, Columns: imageTypes}); err != nil {
+		t.Fatal(err)
+	}
+	want := dumpRel(t, c, s.Snapshot(), imageTypes)
+	_ = unlock()
+
+	cold := func(wantImage, wantCopied int) string {
+		t.Helper()
+		r := state.NewPgStore(url, schema, t.TempDir(), "p")
+		defer r.Close()
+		rc := conn(t)
+		m, err := r.Open(ctx, rc, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, col := range m.Columns {
+			if col != imageTypes[i] {
+				t.Errorf("column %d is %+v after a cold open, want %+v", i, col, imageTypes[i])
+			}
+		}
+		if img, copied := r.OpenedFrom(); img != wantImage || copied != wantCopied {
+			t.Fatalf("cold open: %d relations from their image, %d copied; want %d, %d", img, copied, wantImage, wantCopied)
+		}
+		return dumpRel(t, rc, r.Snapshot(), imageTypes)
+	}
+	if got := cold(1, 0); got != want {
+		t.Errorf("cold open from the image:\n%s\nwant (the writer's copy)\n%s", got, want)
+	}
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "DELETE FROM "+schema+".images"); err != nil {
+		t.Fatal(err)
+	}
+	if got := cold(0, 1); got != want {
+		t.Errorf("cold open from the table:\n%s\nwant (the writer's copy)\n%s", got, want)
+	}
+}
+
+// TestPgImageNotTrusted: an image that does not add up (a part missing, a change row lost, so that the
+// record count the last commit recorded differs) is not used: the open copies the table whole instead, and
+// sees what was committed.
+func TestPgImageNotTrusted(t *testing.T) {
+	ctx := context.Background()
+	url := pgURL(t)
+	schema := freshSchema(t, url)
+	s, c, _, unlock := openLocked(t, url, schema, t.TempDir())
+	exec(t, c, `CREATE TABLE ch AS SELECT 'create' AS __op, 'k' || range AS sku, range AS qty FROM range(1000)`)
+	if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch", Key: []string{"sku"}, Columns: cols}); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, c, `CREATE TABLE ch2 AS SELECT * FROM (VALUES ('delete', 'k5', NULL), ('update', 'k6', 66)) t(__op, sku, qty)`)
+	if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch2", Key: []string{"sku"}, Columns: cols}); err != nil {
+		t.Fatal(err)
+	}
+	want := dumpRel(t, c, s.Snapshot(), cols)
+	_ = unlock()
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var tbl string
+	if err := admin.QueryRow(ctx, "SELECT tbl FROM "+schema+".relations WHERE pipeline = 'p' AND name = 'snapshot'").Scan(&tbl); err != nil {
+		t.Fatal(err)
+	}
+	chg := schema + ".chg_" + strings.TrimPrefix(tbl, "snap_")
+	for _, tc := range []struct {
+		name, edit string
+		image      int
+	}{
+		{"as committed", "", 1},
+		{"a delete lost", "DELETE FROM " + chg + " WHERE sku = 'k5'", 0},
+		{"a part missing", "INSERT INTO " + chg + " SELECT * FROM " + chg + " WHERE sku = 'k5'; " +
+			"UPDATE " + schema + ".images SET bytes = bytes + 1", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.edit != "" {
+				if _, err := admin.Exec(ctx, tc.edit); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := state.NewPgStore(url, schema, t.TempDir(), "p")
+			defer r.Close()
+			rc := conn(t)
+			if _, err := r.Open(ctx, rc, true); err != nil {
+				t.Fatal(err)
+			}
+			if img, copied := r.OpenedFrom(); img != tc.image || copied != 1-tc.image {
+				t.Errorf("open: %d relations from their image, %d copied; want %d, %d", img, copied, tc.image, 1-tc.image)
+			}
+			if got := dumpRel(t, rc, r.Snapshot(), cols); got != want {
+				t.Errorf("snapshot differs from the committed one (%d vs %d bytes of text)", len(got), len(want))
+			}
+		})
+	}
+}
+
+// TestPgImageAfterUpgrade: a state written before images (schema version 2) is read as it is by a read-only
+// open (from its table: no image yet, the schema not migrated by a reader); the next run migrates the
+// schema, and its commit writes the image the next cold open reads.
+func TestPgImageAfterUpgrade(t *testing.T) {
+	ctx := context.Background()
+	url := pgURL(t)
+	schema := freshSchema(t, url)
+	s, c, _, unlock := openLocked(t, url, schema, t.TempDir())
+	exec(t, c, `CREATE TABLE ch AS SELECT 'create' AS __op, 'k' || range AS sku, range AS qty FROM range(100)`)
+	if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch", Key: []string{"sku"}, Columns: cols}); err != nil {
+		t.Fatal(err)
+	}
+	_ = unlock()
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var tbl string
+	if err := admin.QueryRow(ctx, "SELECT tbl FROM "+schema+".relations WHERE pipeline = 'p' AND name = 'snapshot'").Scan(&tbl); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"ALTER TABLE " + schema + ".relations DROP COLUMN records", "DROP TABLE " + schema + ".images",
+		"DROP TABLE " + schema + ".image_parts", "DROP TABLE " + schema + ".chg_" + strings.TrimPrefix(tbl, "snap_"),
+		"UPDATE " + schema + ".possync_meta SET v = '2' WHERE k = 'schema_version'"} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cold := func(wantImage, wantCopied int) {
+		t.Helper()
+		r := state.NewPgStore(url, schema, t.TempDir(), "p")
+		defer r.Close()
+		rc := conn(t)
+		m, err := r.Open(ctx, rc, true)
+		if err != nil || m.Records != 100 {
+			t.Fatalf("cold open: %+v %v", m, err)
+		}
+		if img, copied := r.OpenedFrom(); img != wantImage || copied != wantCopied {
+			t.Fatalf("cold open: %d relations from their image, %d copied; want %d, %d", img, copied, wantImage, wantCopied)
+		}
+		if q := qtyOf(t, rc, r.Snapshot(), "k7"); q != 7+int64(wantImage) {
+			t.Fatalf("cold open: k7 has %d", q)
+		}
+	}
+	cold(0, 1)
+	s2, c2, _, unlock2 := openLocked(t, url, schema, t.TempDir())
+	exec(t, c2, `CREATE TABLE ch2 AS SELECT * FROM (VALUES ('update', 'k7', 8)) t(__op, sku, qty)`)
+	if _, err := s2.Commit(ctx, c2, &state.Commit{RunID: "r2", Changes: "ch2", Key: []string{"sku"}, Columns: cols}); err != nil {
+		t.Fatal(err)
+	}
+	_ = unlock2()
+	cold(1, 0)
+}
