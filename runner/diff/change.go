@@ -2,10 +2,7 @@ package diff
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -263,42 +260,10 @@ func (l *Layout) SinkChange(c *Change, id string) connectors.Change {
 	return cc
 }
 
-// ChangeID identifies a change by the state it was planned against and its content, so the same plan
-// recomputed gives the same IDs, and a change planned against another serial never shares one.
+// ChangeID identifies a change by the state it was planned against and its content (plan.ChangeID, which
+// Read also uses to check a saved plan's changes).
 func ChangeID(planned plan.State, key []string, pc *plan.Change) string {
-	var scratch [256]byte // most changes fit: no allocation but the returned string
-	buf := append(scratch[:0], planned.Lineage...)
-	buf = append(buf, 0)
-	buf = strconv.AppendInt(buf, planned.Serial, 10)
-	buf = append(buf, 0)
-	buf = append(buf, pc.Action...)
-	for _, k := range key {
-		buf = appendValue(append(buf, 0), pc.Key[k])
-	}
-	for _, f := range pc.Fields {
-		buf = append(append(buf, 0), f.Name...)
-		buf = appendValue(append(buf, 0), f.Before)
-		buf = appendValue(append(buf, 0), f.After)
-	}
-	sum := sha256.Sum256(buf)
-	return hex.EncodeToString(sum[:12])
-}
-
-// appendValue appends a type-tagged canonical form of a plan value.
-func appendValue(b []byte, v any) []byte {
-	switch x := v.(type) {
-	case nil:
-		return append(b, 'n')
-	case string:
-		return append(append(strconv.AppendInt(append(b, 's'), int64(len(x)), 10), ':'), x...)
-	case int64:
-		return strconv.AppendInt(append(b, 'i'), x, 10)
-	case float64:
-		return strconv.AppendFloat(append(b, 'f'), x, 'g', -1, 64)
-	case bool:
-		return strconv.AppendBool(append(b, 'b'), x)
-	}
-	return append(b, fmt.Sprint(v)...)
+	return plan.ChangeID(planned, key, pc)
 }
 
 // KeyJSON is a record's key as a plan or report holds it.

@@ -16,8 +16,9 @@ import (
 	"github.com/possync/possync/connectors"
 )
 
-// FormatVersion is the version of the plan document. Readers refuse a plan of another major version.
-const FormatVersion = "1.0"
+// FormatVersion is the version of the plan document. Readers refuse a plan of another major version, and
+// one of version 1.0, whose hash was over the whole document (see hash.go for the hash since 1.1).
+const FormatVersion = "1.1"
 
 // Plan is a dry-run of a pipeline: the changes that applying it would make, and why it may be refused.
 type Plan struct {
@@ -48,7 +49,8 @@ type Plan struct {
 	// leaves it out: the plan is the one a full computation gives.
 	Shortcut string `json:"shortcut,omitempty"`
 	// Hash covers everything in the plan but when it was made and evaluated (configuration, inputs, state,
-	// summary, guards, changes): apply recomputes the plan and refuses a saved one whose hash differs.
+	// summary, guards, changes: each change by its ID, a digest of its content, and its annotations; see
+	// Hasher): apply recomputes the plan and refuses a saved one whose hash differs.
 	Hash string `json:"hash"`
 }
 
@@ -195,6 +197,16 @@ func Read(path string) (*Plan, error) {
 	}
 	if p.FormatVersion == "" || p.FormatVersion[0] != FormatVersion[0] {
 		return nil, fmt.Errorf("read plan %s: format version %q, this possync reads %s", path, p.FormatVersion, FormatVersion)
+	}
+	if p.FormatVersion == "1.0" {
+		return nil, fmt.Errorf("read plan %s: format version 1.0 was written by an older possync, whose plan hash this one "+
+			"does not compute (it writes %s): make the plan again with `possync plan --out`", path, FormatVersion)
+	}
+	for i := range p.Changes {
+		if !checkID(&p, &p.Changes[i]) {
+			return nil, fmt.Errorf("read plan %s: its hash does not match its content (edited or truncated): "+
+				"change %d (ID %q) is not the change that ID names", path, i+1, p.Changes[i].ID)
+		}
 	}
 	if got := p.ComputeHash(); got == "" || got != p.Hash { // "": its changes do not add up to its summary
 		return nil, fmt.Errorf("read plan %s: its hash does not match its content (edited or truncated)", path)
