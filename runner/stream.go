@@ -52,22 +52,29 @@ func (c *changeIDs) at(seq int64) (string, error) {
 // hashChunk is how many changes the streamed hash pass reads per query.
 var hashChunk int64 = 50_000
 
-// streamHash is a streamed plan's hash in the making: each change's ID is computed (into one reused
-// plan.Change) and added to the hash, in apply order.
+// streamHash is a streamed plan's hash in the making: each change's ID is computed and added to the hash,
+// in apply order.
 type streamHash struct {
 	h    *plan.Hasher
-	pc   plan.Change
-	next int64 // the sequence number of the next change
+	form plan.IDForm
+	pc   plan.Change // what the hash reads of a change: its ID and annotations
+	next int64       // the sequence number of the next change
 }
 
 // add computes c's ID against the state planned against and adds the change to the hash; c must be the
-// change numbered h.next.
+// change numbered h.next. The ID is computed straight from c's values (diff.Layout.ChangeIDOf), unless the
+// plan has annotations, which the hash covers too: then c's plan form is built (into one reused
+// plan.Change).
 func (h *streamHash) add(s *session, c *diff.Change) (string, error) {
 	if c.Seq != h.next {
 		return "", fmt.Errorf("diff: change numbered %d where %d was expected", c.Seq, h.next)
 	}
 	h.next++
-	s.ds.PlanChangeInto(c, s.planned, &h.pc)
+	if len(s.ds.Annot) > 0 {
+		s.ds.PlanChangeInto(c, s.planned, &h.pc)
+	} else {
+		h.pc.ID = s.ds.ChangeIDOf(c, s.planned, &h.form)
+	}
 	if err := h.h.Add(&h.pc); err != nil {
 		return "", err
 	}

@@ -229,6 +229,31 @@ func (l *Layout) PlanChangeInto(c *Change, planned plan.State, pc *plan.Change) 
 	pc.ID = ChangeID(planned, l.Key, pc)
 }
 
+// ChangeIDOf is the ID PlanChange gives c (plan.ChangeID of its plan form against planned), computed from
+// c's values without building the plan form; f is reused from change to change. The apply of a streamed
+// plan computes every change's ID this way (TestChangeIDOfEqualsPlanChange holds it to PlanChange's).
+func (l *Layout) ChangeIDOf(c *Change, planned plan.State, f *plan.IDForm) string {
+	f.Begin(planned, string(c.Action))
+	for j := range l.Key {
+		f.Key(JSONValue(c.Key[j]))
+	}
+	switch c.Action {
+	case connectors.Create:
+		for j, d := range l.Desired {
+			if v := c.After[j]; v != nil && !isIn(l.Key, d.Name) {
+				f.Field(d.Name, nil, JSONValue(v))
+			}
+		}
+	case connectors.Update, connectors.Deactivate:
+		for j, d := range l.Compared {
+			if c.Changed[j] {
+				f.Field(d.Name, JSONValue(c.Before[j]), JSONValue(c.After[l.compIdx[j]]))
+			}
+		}
+	}
+	return f.ID()
+}
+
 // SinkChange is the sink's form of a change, with the given ID.
 func (l *Layout) SinkChange(c *Change, id string) connectors.Change {
 	cc := connectors.Change{ID: id, Action: c.Action, Key: make(record.Record, len(l.Key))}

@@ -3,6 +3,7 @@ package diff
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/runner/plan"
@@ -69,4 +70,69 @@ func TestChangeIDStable(t *testing.T) {
 	if got != "343ab7d7b0959b3aa02224ed" || len(other) != 24 || got == other {
 		t.Fatalf("ChangeID = %q (serial 43: %q): want 343ab7d7b0959b3aa02224ed, another 24 hex digits at serial 43", got, other)
 	}
+}
+
+// TestChangeIDOfEqualsPlanChange: the ID computed straight from a change's values (the streamed apply's
+// path) is the ID of its plan form, for every action and value type (times become RFC 3339 text in the
+// plan form, and so in the ID), with one IDForm reused across changes.
+func TestChangeIDOfEqualsPlanChange(t *testing.T) {
+	l := &Layout{Key: []string{"store", "sku"},
+		Desired: []state.Column{{Name: "sku", Type: "VARCHAR"}, {Name: "store", Type: "BIGINT"}, {Name: "price", Type: "DOUBLE"},
+			{Name: "qty", Type: "BIGINT"}, {Name: "on", Type: "BOOLEAN"}, {Name: "at", Type: "TIMESTAMP"}},
+		Compared: []state.Column{{Name: "price", Type: "DOUBLE"}, {Name: "qty", Type: "BIGINT"}, {Name: "on", Type: "BOOLEAN"}, {Name: "at", Type: "TIMESTAMP"}},
+		compIdx:  []int{2, 3, 4, 5}}
+	at := time.Date(2026, 12, 7, 2, 30, 0, 123_000_000, time.UTC)
+	changes := []Change{
+		{Action: connectors.Create, Key: []any{int64(1), "A"}, After: []any{"A", int64(1), 1.5, int64(2), true, at}},
+		{Action: connectors.Create, Key: []any{int64(1), "B"}, After: []any{"B", int64(1), nil, int64(0), nil, nil}},
+		{Action: connectors.Update, Key: []any{int64(2), "C"}, After: []any{"C", int64(2), 2.0, int64(1), false, at},
+			Before: []any{1.0, int64(1), true, nil}, Changed: []bool{true, false, true, true}},
+		{Action: connectors.Deactivate, Key: []any{int64(2), "D"}, After: []any{"D", int64(2), 2.0, int64(5), false, nil},
+			Before: []any{2.0, int64(1), false, at}, Changed: []bool{false, true, false, true}},
+		{Action: connectors.Delete, Key: []any{int64(3), "E<&>\x00"}, Before: []any{3.0, int64(1), nil, nil}, Changed: []bool{false, false, false, false}},
+	}
+	var f plan.IDForm
+	for _, planned := range []plan.State{{}, {Lineage: "L", Serial: 3}} {
+		for i := range changes {
+			want := l.PlanChange(&changes[i], planned).ID
+			if got := l.ChangeIDOf(&changes[i], planned, &f); got != want {
+				t.Errorf("serial %d, change %d: ID %s, PlanChange's %s", planned.Serial, i, got, want)
+			}
+		}
+	}
+}
+
+// BenchmarkChangeIDOf is the per-change cost of a create's ID from its values (the streamed apply), against
+// BenchmarkPlanChangeInto, the plan form and its ID.
+func BenchmarkChangeIDOf(b *testing.B) {
+	l, c := benchCreate()
+	var f plan.IDForm
+	st := plan.State{Serial: 0}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = l.ChangeIDOf(c, st, &f)
+	}
+}
+
+func BenchmarkPlanChangeInto(b *testing.B) {
+	l, c := benchCreate()
+	var pc plan.Change
+	st := plan.State{Serial: 0}
+	b.ReportAllocs()
+	for b.Loop() {
+		l.PlanChangeInto(c, st, &pc)
+	}
+}
+
+// benchCreate is a create of the benchmark catalog's shape (a key and 11 fields).
+func benchCreate() (*Layout, *Change) {
+	l := &Layout{Key: []string{"sku"}}
+	c := &Change{Action: connectors.Create, Key: []any{"SK0000012345"}}
+	l.Desired = append(l.Desired, state.Column{Name: "sku", Type: "VARCHAR"})
+	c.After = append(c.After, "SK0000012345")
+	for i, v := range []any{"Deck shoe Navy 41", "Harbor", 49.99, int64(12), true, "0001234567890", "shoes", 0.45, "EUR", "active", int64(3)} {
+		l.Desired = append(l.Desired, state.Column{Name: string(rune('a' + i)), Type: "VARCHAR"})
+		c.After = append(c.After, v)
+	}
+	return l, c
 }

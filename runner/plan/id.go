@@ -41,6 +41,38 @@ func changeSum(buf []byte, planned State, key []string, c *Change) []byte {
 	return sum[:12]
 }
 
+// IDForm builds a change's ID (ChangeID) piece by piece, for a planner that computes IDs straight from its
+// rows without building each change's plan form: Begin, then Key for each key value in the plan's key order,
+// then Field for each field in the change's order, then ID. One IDForm serves any number of changes.
+type IDForm struct {
+	buf []byte
+}
+
+// Begin starts the ID of a change with action, planned against planned.
+func (f *IDForm) Begin(planned State, action string) {
+	b := append(f.buf[:0], planned.Lineage...)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, planned.Serial, 10)
+	b = append(b, 0)
+	f.buf = append(b, action...)
+}
+
+// Key adds the next key value (a plan value: as Change.Key holds it).
+func (f *IDForm) Key(v any) { f.buf = appendValue(append(f.buf, 0), v) }
+
+// Field adds the next field (plan values: as FieldChange holds them).
+func (f *IDForm) Field(name string, before, after any) {
+	b := append(append(f.buf, 0), name...)
+	b = appendValue(append(b, 0), before)
+	f.buf = appendValue(append(b, 0), after)
+}
+
+// ID returns the ID of the change built since Begin.
+func (f *IDForm) ID() string {
+	sum := sha256.Sum256(f.buf)
+	return hex.EncodeToString(sum[:12])
+}
+
 // appendValue appends a type-tagged canonical form of a plan value.
 func appendValue(b []byte, v any) []byte {
 	switch x := v.(type) {

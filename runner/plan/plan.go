@@ -2,6 +2,9 @@
 // person reads (summary first, then per-record field diffs) is rendered from the document, never from the
 // planner's internals, so `possync plan --json`, `--out` and the terminal always agree.
 //
+// The hash (Plan.Hash) covers the document's head and each change by its ID (ChangeID, a digest of the
+// change's content) and annotations: its definition is in hash.go, and Read checks both.
+//
 // It owns: the document's types, its JSON encoding, its hash and its rendering. It may not touch: DuckDB,
 // the state or any connector: it is data, built by the runner from the diff's changes.
 package plan
