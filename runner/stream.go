@@ -146,7 +146,8 @@ func (s *session) applyStreamed(ctx context.Context, a *apply.Applier, pl *plan.
 		for lo := int64(0); lo < total; lo += size {
 			var ccs []connectors.Change // the sink may keep its batch: a new one each time
 			var seqs []int64
-			err := diff.Each(ctx, s.d, s.ds, lo, min(lo+size, total), func(c *diff.Change) error {
+			// One decoded row reused: the sink's form copies the values out of it (SinkChange).
+			err := diff.EachReused(ctx, s.d, s.ds, lo, min(lo+size, total), func(c *diff.Change) error {
 				var id string
 				var err error
 				if sh != nil {
