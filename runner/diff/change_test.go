@@ -61,14 +61,27 @@ func BenchmarkChangeID(b *testing.B) {
 
 // TestChangeIDStable pins the ID of one change: the ID is stored in intents and plans, so a change of its
 // encoding would make a plan saved before an upgrade look stale and an interrupted apply's intents unknown.
+// Plan format 1.1 changed it once, deliberately, for integral float64 values only: they take an int64's form
+// (JSON writes both as 10, and plan.Read recomputes IDs from the JSON), so price 10.0 below reads "i10" (it
+// was "f10": ID 343ab7d7b0959b3aa02224ed); an ID without an integral float is as before (the second pin,
+// computed with the 1.0 encoding).
 func TestChangeIDStable(t *testing.T) {
 	st := plan.State{Lineage: "3c6e5ad74020a3046b6a7fd90d4e1b2c", Serial: 42}
 	pc := &plan.Change{Action: "update", Key: map[string]any{"sku": "SK0000012345"},
 		Fields: []plan.FieldChange{{Name: "price", Before: 10.0, After: 12.5}, {Name: "qty", Before: int64(3), After: nil}}}
 	got := ChangeID(st, []string{"sku"}, pc)
 	other := ChangeID(plan.State{Lineage: st.Lineage, Serial: 43}, []string{"sku"}, pc)
-	if got != "343ab7d7b0959b3aa02224ed" || len(other) != 24 || got == other {
-		t.Fatalf("ChangeID = %q (serial 43: %q): want 343ab7d7b0959b3aa02224ed, another 24 hex digits at serial 43", got, other)
+	if got != "07d9f5ca95c61665b74688cd" || len(other) != 24 || got == other {
+		t.Fatalf("ChangeID = %q (serial 43: %q): want 07d9f5ca95c61665b74688cd, another 24 hex digits at serial 43", got, other)
+	}
+	asInt := &plan.Change{Action: "update", Key: pc.Key,
+		Fields: []plan.FieldChange{{Name: "price", Before: int64(10), After: 12.5}, {Name: "qty", Before: int64(3), After: nil}}}
+	if id := ChangeID(st, []string{"sku"}, asInt); id != got {
+		t.Errorf("price 10 as an int64: ID %s, as a float64 %s; JSON writes both as 10, the IDs must agree", id, got)
+	}
+	pc.Fields[0].Before = 10.5
+	if id := ChangeID(st, []string{"sku"}, pc); id != "1184040531e7c6c9f197e08e" {
+		t.Errorf("ChangeID without an integral float = %q, want 1184040531e7c6c9f197e08e (as format 1.0 gave it)", id)
 	}
 }
 

@@ -20,7 +20,7 @@ import (
 //     and the annotations as one compact JSON object (keys sorted, values as the document writes them);
 //     then "\n".
 //
-// A change's ID (ChangeID) is a digest of its action, key and fields (names, before and after values, typed)
+// A change's ID (ChangeID) is a digest of its action, key and fields (names, before and after values)
 // against the plan's lineage and serial, so the sequence of IDs covers every change's content and the hash
 // need not encode the changes: the planner hashes a streamed plan of millions of changes from their IDs
 // alone (the apply needs the IDs anyway). Read checks each change's ID against its content before the hash,

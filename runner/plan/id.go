@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -15,7 +16,7 @@ import (
 // and serial) and its content: its action, its key values (in the order of key, the plan's Key) and each
 // field's name, before and after value, in order. The same plan recomputed gives the same IDs, and a change
 // planned against another serial never shares one. The ID is 24 hexadecimal digits (96 bits of sha256 over a
-// type-tagged canonical form: an int64 10 and a float64 10 differ). Annotations are not part of it (they
+// type-tagged canonical form, in which a number is its JSON text: see appendValue). Annotations are not part of it (they
 // explain a change, and the plan's hash covers them).
 func ChangeID(planned State, key []string, c *Change) string {
 	var scratch [256]byte // most changes fit: no allocation but the returned string
@@ -73,7 +74,10 @@ func (f *IDForm) ID() string {
 	return hex.EncodeToString(sum[:12])
 }
 
-// appendValue appends a type-tagged canonical form of a plan value.
+// appendValue appends a type-tagged canonical form of a plan value. A number's form is that of its JSON
+// text, so that a plan file's numbers (json.Number) give the IDs back without their Go types: an integral
+// float64 (|x| < 1e21, which JSON writes as an integer: 10, not 10.0) has an int64's form ("i10"); any other
+// float64 is "f" and its shortest 'g' text.
 func appendValue(b []byte, v any) []byte {
 	switch x := v.(type) {
 	case nil:
@@ -83,112 +87,61 @@ func appendValue(b []byte, v any) []byte {
 	case int64:
 		return strconv.AppendInt(append(b, 'i'), x, 10)
 	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1e21 {
+			return strconv.AppendFloat(append(b, 'i'), x, 'f', -1, 64)
+		}
 		return strconv.AppendFloat(append(b, 'f'), x, 'g', -1, 64)
 	case bool:
 		return strconv.AppendBool(append(b, 'b'), x)
+	case json.Number: // as Read decodes a plan file
+		if !strings.ContainsAny(string(x), ".eE") {
+			return append(append(b, 'i'), x...)
+		}
+		if f, err := x.Float64(); err == nil {
+			return appendValue(b, f)
+		}
 	}
 	return append(b, fmt.Sprint(v)...)
 }
 
-// maxAmbiguous bounds the integral numbers of one change that checkID tries both as int64 and as float64
-// (2^maxAmbiguous IDs at worst); a change with more is checked with each of them read as an int64 or each as
-// a float64 only.
-const maxAmbiguous = 10
-
 // checkID reports whether c.ID is the ID of c's content (ChangeID) in plan p, as Read finds it: every
-// number is a json.Number, its JSON text. JSON writes a float64 with an integral value as an integer (10, not
-// 10.0), so such a number may have been an int64 or a float64 when planned, and the ID tells them apart: each
-// is tried as both. A number counts only as the value whose JSON text is exactly its text ("10.0" is neither
-// int64 10 nor float64 10, which JSON writes "10"), so the check is as strict as comparing the text. The key
-// must hold exactly the plan's key fields.
+// number is a json.Number, its JSON text, which gives the ID back (see appendValue) when it is the text Write
+// writes for its value ("10.0" or "1E3" are refused: they are no number's canonical text, and an edit). The
+// key must hold exactly the plan's key fields.
 func checkID(p *Plan, c *Change) bool {
-	if len(c.ID) != 24 || len(c.Key) != len(p.Key) {
+	if len(c.Key) != len(p.Key) {
 		return false
 	}
-	want, err := hex.DecodeString(c.ID)
+	var js record.JSON
+	for _, k := range p.Key {
+		v, ok := c.Key[k]
+		if !ok || !canonicalNumber(&js, v) {
+			return false
+		}
+	}
+	for _, f := range c.Fields {
+		if !canonicalNumber(&js, f.Before) || !canonicalNumber(&js, f.After) {
+			return false
+		}
+	}
+	return ChangeID(p.State, p.Key, c) == c.ID
+}
+
+// canonicalNumber reports whether v, when a json.Number, is the text Write writes for an int64 or a float64.
+func canonicalNumber(js *record.JSON, v any) bool {
+	n, ok := v.(json.Number)
+	if !ok {
+		return true
+	}
+	s := string(n)
+	var buf [32]byte
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil && string(strconv.AppendInt(buf[:0], i, 10)) == s {
+		return true
+	}
+	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		return false
 	}
-	typed := Change{Action: c.Action, Key: make(map[string]any, len(c.Key)), Fields: make([]FieldChange, len(c.Fields))}
-	var ambiguous []ambiguousNumber // the integral numbers, with where they go
-	var js record.JSON
-	convert := func(v any, set func(any)) bool {
-		n, ok := v.(json.Number)
-		if !ok {
-			set(v)
-			return true
-		}
-		i, f, iok, fok := numberValues(&js, n)
-		switch {
-		case iok && fok:
-			ambiguous = append(ambiguous, ambiguousNumber{i: i, f: f, set: set})
-			set(i)
-		case iok:
-			set(i)
-		case fok:
-			set(f)
-		default:
-			return false
-		}
-		return true
-	}
-	for _, k := range p.Key {
-		v, ok := c.Key[k]
-		if !ok || !convert(v, func(x any) { typed.Key[k] = x }) {
-			return false
-		}
-	}
-	for j, fc := range c.Fields {
-		typed.Fields[j].Name = fc.Name
-		if !convert(fc.Before, func(x any) { typed.Fields[j].Before = x }) || !convert(fc.After, func(x any) { typed.Fields[j].After = x }) {
-			return false
-		}
-	}
-	var scratch [256]byte
-	matches := func() bool { return string(changeSum(scratch[:0], p.State, p.Key, &typed)) == string(want) }
-	if len(ambiguous) > maxAmbiguous {
-		if matches() { // every ambiguous number an int64
-			return true
-		}
-		for _, a := range ambiguous {
-			a.set(a.f)
-		}
-		return matches()
-	}
-	for mask := 0; mask < 1<<len(ambiguous); mask++ {
-		for b, a := range ambiguous {
-			if mask&(1<<b) != 0 {
-				a.set(a.f)
-			} else {
-				a.set(a.i)
-			}
-		}
-		if matches() {
-			return true
-		}
-	}
-	return false
-}
-
-// ambiguousNumber is an integral JSON number of a change, and how to set it in the typed change.
-type ambiguousNumber struct {
-	i   int64
-	f   float64
-	set func(any)
-}
-
-// numberValues returns the int64 and the float64 whose JSON text (as Write writes them) is n's text, and
-// which of them exist.
-func numberValues(js *record.JSON, n json.Number) (int64, float64, bool, bool) {
-	s := string(n)
-	var buf [32]byte
-	i, err := strconv.ParseInt(s, 10, 64)
-	iok := err == nil && !strings.HasPrefix(s, "+") && string(strconv.AppendInt(buf[:0], i, 10)) == s
-	f, err := strconv.ParseFloat(s, 64)
-	fok := false
-	if err == nil {
-		b, err := js.AppendValue(buf[:0], f)
-		fok = err == nil && string(b) == s
-	}
-	return i, f, iok, fok
+	b, err := js.AppendValue(buf[:0], f)
+	return err == nil && string(b) == s
 }

@@ -179,8 +179,8 @@ func TestHashCoversChanges(t *testing.T) {
 
 // TestReadChecksChangeIDs checks that Read refuses a plan file whose change content was edited while its ID
 // and the plan's hash were left as they were (the hash covers changes by their IDs), and accepts every
-// number as the planner wrote it: an integral float64 is written as an integer (20, not 20.0) and its ID
-// differs from that of the int64 20, so Read must find which it was.
+// number as the planner wrote it, from its JSON text alone: an integral float64 is written as an integer
+// (20, not 20.0), large and small ones with an exponent, and a change may hold many of them.
 func TestReadChecksChangeIDs(t *testing.T) {
 	p := samplePlan(0)
 	p.Key = []string{"sku"}
@@ -188,7 +188,10 @@ func TestReadChecksChangeIDs(t *testing.T) {
 	p.Changes = []Change{
 		{Action: connectors.Create, Key: map[string]any{"sku": "A"},
 			Fields: []FieldChange{{Name: "price", After: 20.0}, {Name: "qty", After: int64(20)}, {Name: "weight", After: 0.25},
-				{Name: "big", After: 1e21}, {Name: "tiny", After: 1e-7}, {Name: "neg", After: int64(-3)}, {Name: "on", After: false}}},
+				{Name: "big", After: 1e21}, {Name: "tiny", After: 1e-7}, {Name: "neg", After: int64(-3)}, {Name: "on", After: false},
+				{Name: "f1", After: 1.0}, {Name: "f2", After: 2.0}, {Name: "f3", After: -0.0}, {Name: "f4", After: 1e20},
+				{Name: "i1", After: int64(1)}, {Name: "i2", After: int64(2)}, {Name: "i3", After: int64(0)}, {Name: "f5", After: 5.0},
+				{Name: "f6", After: 6.0}, {Name: "f7", After: 7.0}, {Name: "i4", After: int64(4)}, {Name: "i5", After: int64(5)}}},
 		{Action: connectors.Update, Key: map[string]any{"sku": "B"},
 			Fields:      []FieldChange{{Name: "qty", Before: int64(9007199254740993), After: float64(9007199254740992)}},
 			Annotations: map[string]any{"promotion": "P-7", "rank": int64(2)}},
