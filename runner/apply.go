@@ -40,14 +40,15 @@ func Apply(ctx context.Context, p *pipelines.Pipeline, opts Options, saved *plan
 		rep.Error = p.Secrets.Redact(err.Error()) // the report is stored in the state and printed
 		rep.ExitReason, rep.ExitCode = outcome.Classify(err)
 	}
-	if s.d != nil && rep.PlanHash != "" {
+	if s.d != nil && s.runBegun {
 		b, _ := json.Marshal(rep)
 		b = []byte(p.Secrets.Redact(string(b))) // connectors' notes and rejects may quote an echoed secret
 		status := "done"
 		if err != nil {
 			status = "failed"
 		}
-		if ferr := s.store.FinishRun(context.WithoutCancel(ctx), s.d.Conn(), state.Run{ID: rep.RunID, FinishedAt: rep.FinishedAt, Status: status, Report: b}); ferr != nil && err == nil {
+		run := state.Run{ID: rep.RunID, FinishedAt: rep.FinishedAt, Status: status, PlanHash: rep.PlanHash, Report: b}
+		if ferr := s.store.FinishRun(context.WithoutCancel(ctx), s.d.Conn(), run); ferr != nil && err == nil {
 			err = ferr
 		}
 	}
@@ -98,6 +99,15 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 		s.opts.Planned(pl)
 	}
 	if saved != nil {
+		if s.hashPending { // a streamed plan: its hash before anything is applied
+			done = s.timings.start("plan summary")
+			pl.Hash, err = s.hashStreamed(ctx, pl)
+			done()
+			if err != nil {
+				return fmt.Errorf("hash the plan: %w", err)
+			}
+			s.hashPending = false
+		}
 		if reasons := staleReasons(saved, pl); len(reasons) > 0 {
 			return &StaleError{Reasons: reasons}
 		}
@@ -106,13 +116,15 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 		return &BlockedError{Guards: pl.Guards}
 	}
 	rep.Notes = append(rep.Notes, overrideNotes(saved, pl)...)
-	rep.PlanHash = pl.Hash
+	rep.PlanHash = pl.Hash // "" while a streamed plan's hash is pending: known once the apply read every change
 	if err := s.store.BeginRun(ctx, s.d.Conn(), state.Run{ID: rep.RunID, StartedAt: rep.StartedAt, PlanHash: pl.Hash}); err != nil {
 		return err
 	}
+	s.runBegun = true
 	done = s.timings.start("apply")
-	err = s.applyChanges(ctx, ccs, seqs, pl.Summary.Total(), rep)
+	err = s.applyChanges(ctx, ccs, seqs, pl, rep)
 	done()
+	rep.PlanHash = pl.Hash
 	if err != nil {
 		return err
 	}
@@ -197,17 +209,15 @@ func (s *session) applier(runID string) *apply.Applier {
 }
 
 // applyChanges sends the changes in batches (apply.Applier). With ccs nil the plan was streamed (planMode
-// streamed): the total changes are read from the diff a batch at a time, so an apply of millions of
-// changes holds one batch in memory.
-func (s *session) applyChanges(ctx context.Context, ccs []connectors.Change, seqs []int64, total int, rep *Report) error {
+// streamed): its changes are read from the diff a batch at a time (applyStreamed), so an apply of millions
+// of changes holds one batch in memory, and a plan whose hash is pending gets it there.
+func (s *session) applyChanges(ctx context.Context, ccs []connectors.Change, seqs []int64, pl *plan.Plan, rep *Report) error {
 	a := s.applier(rep.RunID)
 	t := apply.Tally{Applied: &rep.Applied, Rejected: &rep.Rejected}
-	if ccs == nil {
-		return s.eachChangeBatch(ctx, int64(total), int64(a.BatchSize()), true, func(_ []plan.Change, batch []connectors.Change, seqs []int64) error {
-			return a.Batch(ctx, batch, seqs, total, t)
-		})
+	if ccs == nil && s.ds != nil {
+		return s.applyStreamed(ctx, a, pl, t)
 	}
-	return a.All(ctx, ccs, seqs, total, t)
+	return a.All(ctx, ccs, seqs, pl.Summary.Total(), t)
 }
 
 // commit commits c to the state. For a sink with a records file (connectors.Exporter), the keys of the

@@ -56,15 +56,6 @@ func (s *session) changeRange(ctx context.Context, ds *diff.Layout, sink bool, l
 	var ccs []connectors.Change
 	var seqs []int64
 	err := diff.Each(ctx, s.d, ds, lo, hi, func(c *diff.Change) error {
-		if sink && s.ids != nil {
-			// A streamed apply: the hash pass computed every change's ID; the plan's form is not needed again.
-			id, err := s.ids.at(c.Seq)
-			if err != nil {
-				return err
-			}
-			ccs, seqs = append(ccs, ds.SinkChange(c, id)), append(seqs, c.Seq)
-			return nil
-		}
 		pc := ds.PlanChange(c, s.planned)
 		pcs = append(pcs, pc)
 		if sink {

@@ -37,9 +37,10 @@ const (
 	// sinkHeld: the plan's and the sink's changes (an apply of few changes, or through a
 	// connectors.Sequencer that states no rank, which orders the whole list).
 	sinkHeld
-	// streamed: neither; the summary is counted and the hash computed over one pass of the diff, and apply
-	// reads the changes a batch at a time (applyChanges), so memory does not grow with the changes. Only
-	// applyMode chooses it.
+	// streamed: neither; the summary is counted, and apply reads the changes a batch at a time
+	// (applyStreamed), so memory does not grow with the changes. The plan's hash is left to the apply
+	// (s.hashPending; see stream.go): computed as it reads the batches, or by a pass of its own before it
+	// when a saved plan must be compared first. Only applyMode chooses it.
 	streamed
 	// applyMode: an apply's choice: streamed when the changes are more than streamAbove (a first sync of a
 	// large catalog) and the diff's order is the sink's (diffOrdered); else sinkHeld, which decodes each
@@ -62,7 +63,7 @@ func diffOrdered(sink connectors.Sink) bool {
 var streamAbove = 100_000
 
 // plan computes the plan against the open state. With sinkHeld it also returns the sink's changes; with
-// streamed the plan holds no changes (its summary and hash are those of the full plan).
+// streamed the plan holds no changes (its summary is that of the full plan) and no hash yet (s.hashPending).
 func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connectors.Change, []int64, error) {
 	if s.shortcut != nil {
 		return s.shortcutPlan(), nil, nil, nil
@@ -148,17 +149,14 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 			connectors.Deactivate: pl.Summary.Deactivate, connectors.Delete: pl.Summary.Delete})
 		pl.Estimate = &est
 	}
-	if mode != streamed {
-		if pl.Hash = pl.ComputeHash(); pl.Hash == "" {
-			return nil, nil, nil, fmt.Errorf("plan: %d changes read for a summary of %d", len(pl.Changes), pl.Summary.Total())
-		}
-		return pl, ccs, seqs, nil
+	if mode == streamed {
+		s.hashPending = true // the caller hashes it: hashStreamed, or applyStreamed as it applies
+		return pl, nil, nil, nil
 	}
-	pl.Hash, err = s.hashStreamed(ctx, pl)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("hash the plan: %w", err)
+	if pl.Hash = pl.ComputeHash(); pl.Hash == "" {
+		return nil, nil, nil, fmt.Errorf("plan: %d changes read for a summary of %d", len(pl.Changes), pl.Summary.Total())
 	}
-	return pl, nil, nil, nil
+	return pl, ccs, seqs, nil
 }
 
 // countChanges counts the diff's changes per action.
@@ -168,21 +166,6 @@ func (s *session) countChanges(ctx context.Context, sum *plan.Summary) error {
 		return err
 	}
 	sum.Create, sum.Update, sum.Deactivate, sum.Delete = n[connectors.Create], n[connectors.Update], n[connectors.Deactivate], n[connectors.Delete]
-	return nil
-}
-
-// eachChangeBatch reads the diff's first total changes, in apply order, size at a time: the plan's changes,
-// and with sink the sink's.
-func (s *session) eachChangeBatch(ctx context.Context, total, size int64, sink bool, fn func([]plan.Change, []connectors.Change, []int64) error) error {
-	for lo := int64(0); lo < total; lo += size {
-		pcs, ccs, seqs, err := s.changeRange(ctx, s.ds, sink, lo, min(lo+size, total))
-		if err != nil {
-			return err
-		}
-		if err := fn(pcs, ccs, seqs); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 

@@ -114,6 +114,9 @@ type session struct {
 	// ids are the changes' IDs by diff sequence number, computed by a streamed plan's hash pass (stream.go)
 	// so that its apply does not compute them again; nil otherwise.
 	ids *changeIDs
+	// hashPending: the plan is streamed and its hash not computed yet (the apply computes it, stream.go);
+	// runBegun: the run's journal entry is begun (BeginRun), so the run must finish it.
+	hashPending, runBegun bool
 	// exportBase is true when the sink's export (if any) was of the state as the session opened it; touched
 	// holds the keys of the records this session's commits changed (nil until the first).
 	exportBase bool

@@ -4,14 +4,23 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/runner/apply"
 	"github.com/possync/possync/runner/diff"
 	"github.com/possync/possync/runner/plan"
 )
 
-// The streamed plan of a large apply (planMode streamed): the plan's hash is computed over one ordered read
-// of the whole diff, one change at a time, with one decoded row and one plan.Change reused throughout
-// (nothing per change is kept but its ID), and the IDs it computes are kept, by sequence number, for the
-// apply's batches, which then decode each change into the sink's form only.
+// The streamed plan of a large apply (planMode streamed) holds no change; its hash (plan.Hasher: the head
+// and each change's ID, in apply order) needs every change's ID, one ordered read of the whole diff:
+//
+//   - Without a saved plan to compare with, nothing needs the hash before the first change is applied: the
+//     apply's own batch reads (applyStreamed) compute each change's ID for the sink and add it to the hash,
+//     so the diff is read and decoded once, and the hash is known when the last batch is read (the run's
+//     journal entry gets it when the run finishes).
+//   - With a saved plan (apply --plan), the hash decides whether to apply at all: hashStreamed reads the diff
+//     once before the apply, one change at a time with one decoded row and one plan.Change reused throughout,
+//     and keeps the IDs it computes, by sequence number, for the apply's batches, which then decode each
+//     change into the sink's form only.
 
 // changeIDs are change IDs by diff sequence number, in one buffer of fixed-width hex IDs: 24 bytes a
 // change, no pointer for the garbage collector to follow.
@@ -43,43 +52,140 @@ func (c *changeIDs) at(seq int64) (string, error) {
 // hashChunk is how many changes the streamed hash pass reads per query.
 var hashChunk int64 = 50_000
 
+// streamHash is a streamed plan's hash in the making: each change's ID is computed and added to the hash,
+// in apply order.
+type streamHash struct {
+	h    *plan.Hasher
+	form plan.IDForm
+	pc   plan.Change // what the hash reads of a change: its ID and annotations
+	next int64       // the sequence number of the next change
+}
+
+// add computes c's ID against the state planned against and adds the change to the hash; c must be the
+// change numbered h.next. The ID is computed straight from c's values (diff.Layout.ChangeIDOf), unless the
+// plan has annotations, which the hash covers too: then c's plan form is built (into one reused
+// plan.Change).
+func (h *streamHash) add(s *session, c *diff.Change) (string, error) {
+	if c.Seq != h.next {
+		return "", fmt.Errorf("diff: change numbered %d where %d was expected", c.Seq, h.next)
+	}
+	h.next++
+	if len(s.ds.Annot) > 0 {
+		s.ds.PlanChangeInto(c, s.planned, &h.pc)
+	} else {
+		h.pc.ID = s.ds.ChangeIDOf(c, s.planned, &h.form)
+	}
+	if err := h.h.Add(&h.pc); err != nil {
+		return "", err
+	}
+	return h.pc.ID, nil
+}
+
+// hashRest reads the changes from h.next up to total (one query per hashChunk changes: DuckDB materialises
+// a query's whole result, outside its memory limit, before the first row reaches Go, so one ordered read
+// of a 1M-row diff held the whole diff a second time, issue #15), adding each to the hash, and calls keep
+// with each one's sequence number and ID. The changes must be numbered 0..total-1 in apply order
+// (diff.Table's __seq).
+func (h *streamHash) hashRest(ctx context.Context, s *session, total int64, keep func(seq int64, id string) error) error {
+	for lo := h.next; lo < total; lo = h.next {
+		n := h.next
+		err := diff.EachReused(ctx, s.d, s.ds, lo, min(lo+hashChunk, total), func(c *diff.Change) error {
+			id, err := h.add(s, c)
+			if err != nil || keep == nil {
+				return err
+			}
+			return keep(c.Seq, id)
+		})
+		if err != nil {
+			return err
+		}
+		if h.next == n {
+			break // no change numbered lo: Sum says the changes do not add up
+		}
+	}
+	return nil
+}
+
 // hashStreamed returns the hash of pl with the diff's changes, read in one pass, and keeps their IDs in
-// s.ids. The changes must be numbered 0..total-1 in apply order (diff.Table's __seq).
+// s.ids for the apply's batches.
 func (s *session) hashStreamed(ctx context.Context, pl *plan.Plan) (string, error) {
 	total := int64(pl.Summary.Total())
+	h, err := pl.NewHasher()
+	if err != nil {
+		return "", err
+	}
+	sh := &streamHash{h: h}
 	ids := &changeIDs{buf: make([]byte, 0, total*24)}
-	var pc plan.Change
-	next := int64(0)
-	h, err := pl.HashOf(func(yield func(*plan.Change) error) error {
-		// One query per hashChunk changes: DuckDB materialises a query's whole result (outside its memory
-		// limit) before the first row reaches Go, so one ordered read of a 1M-row diff held the whole diff a
-		// second time (issue #15). Each chunk is a range of __seq, in order.
-		for lo := int64(0); lo < total; lo += hashChunk {
-			err := diff.EachReused(ctx, s.d, s.ds, lo, min(lo+hashChunk, total), func(c *diff.Change) error {
-				if c.Seq != next {
-					return fmt.Errorf("diff: change numbered %d where %d was expected", c.Seq, next)
+	if err := sh.hashRest(ctx, s, total, func(_ int64, id string) error { return ids.add(id) }); err != nil {
+		return "", err
+	}
+	sum, err := h.Sum()
+	if err != nil {
+		return "", fmt.Errorf("diff: %w", err)
+	}
+	s.ids = ids
+	return sum, nil
+}
+
+// applyStreamed applies a streamed plan's changes, read from the diff a batch at a time (an apply of
+// millions of changes holds one batch in memory). With the IDs of a hash pass (s.ids), each change takes its
+// ID from them; without, each change's ID is computed here and added to the plan's hash, and pl.Hash is set
+// once every change has been read. When the apply fails part way, the changes not yet read are read for the
+// hash alone (unless ctx is done), so that the run's journal entry still names the plan it applied.
+func (s *session) applyStreamed(ctx context.Context, a *apply.Applier, pl *plan.Plan, t apply.Tally) error {
+	total, size := int64(pl.Summary.Total()), int64(a.BatchSize())
+	var sh *streamHash
+	if s.ids == nil {
+		h, err := pl.NewHasher()
+		if err != nil {
+			return err
+		}
+		sh = &streamHash{h: h}
+	}
+	err := func() error {
+		for lo := int64(0); lo < total; lo += size {
+			var ccs []connectors.Change // the sink may keep its batch: a new one each time
+			var seqs []int64
+			// One decoded row reused: the sink's form copies the values out of it (SinkChange).
+			err := diff.EachReused(ctx, s.d, s.ds, lo, min(lo+size, total), func(c *diff.Change) error {
+				var id string
+				var err error
+				if sh != nil {
+					id, err = sh.add(s, c)
+				} else {
+					id, err = s.ids.at(c.Seq)
 				}
-				next++
-				s.ds.PlanChangeInto(c, s.planned, &pc)
-				if err := ids.add(pc.ID); err != nil {
+				if err != nil {
 					return err
 				}
-				return yield(&pc)
+				ccs, seqs = append(ccs, s.ds.SinkChange(c, id)), append(seqs, c.Seq)
+				return nil
 			})
 			if err != nil {
 				return err
 			}
-		}
-		if next != total {
-			return fmt.Errorf("diff: %d changes read for a summary of %d", next, total)
+			if err := a.Batch(ctx, ccs, seqs, int(total), t); err != nil {
+				return err
+			}
 		}
 		return nil
-	})
-	if err != nil {
-		return "", err
+	}()
+	if sh == nil {
+		return err
 	}
-	s.ids = ids
-	return h, nil
+	if err != nil {
+		if ctx.Err() != nil || sh.hashRest(ctx, s, total, nil) != nil {
+			return err // the plan's hash stays unknown
+		}
+	}
+	sum, herr := sh.h.Sum()
+	if herr != nil && err == nil {
+		return fmt.Errorf("diff: %w", herr)
+	}
+	if herr == nil {
+		pl.Hash = sum
+	}
+	return err
 }
 
 // dropDiff frees the diff table and the changes' IDs once every change is applied and the drift adopted:

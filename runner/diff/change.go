@@ -2,10 +2,7 @@ package diff
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -232,6 +229,31 @@ func (l *Layout) PlanChangeInto(c *Change, planned plan.State, pc *plan.Change) 
 	pc.ID = ChangeID(planned, l.Key, pc)
 }
 
+// ChangeIDOf is the ID PlanChange gives c (plan.ChangeID of its plan form against planned), computed from
+// c's values without building the plan form; f is reused from change to change. The apply of a streamed
+// plan computes every change's ID this way (TestChangeIDOfEqualsPlanChange holds it to PlanChange's).
+func (l *Layout) ChangeIDOf(c *Change, planned plan.State, f *plan.IDForm) string {
+	f.Begin(planned, string(c.Action))
+	for j := range l.Key {
+		f.Key(JSONValue(c.Key[j]))
+	}
+	switch c.Action {
+	case connectors.Create:
+		for j, d := range l.Desired {
+			if v := c.After[j]; v != nil && !isIn(l.Key, d.Name) {
+				f.Field(d.Name, nil, JSONValue(v))
+			}
+		}
+	case connectors.Update, connectors.Deactivate:
+		for j, d := range l.Compared {
+			if c.Changed[j] {
+				f.Field(d.Name, JSONValue(c.Before[j]), JSONValue(c.After[l.compIdx[j]]))
+			}
+		}
+	}
+	return f.ID()
+}
+
 // SinkChange is the sink's form of a change, with the given ID.
 func (l *Layout) SinkChange(c *Change, id string) connectors.Change {
 	cc := connectors.Change{ID: id, Action: c.Action, Key: make(record.Record, len(l.Key))}
@@ -263,42 +285,10 @@ func (l *Layout) SinkChange(c *Change, id string) connectors.Change {
 	return cc
 }
 
-// ChangeID identifies a change by the state it was planned against and its content, so the same plan
-// recomputed gives the same IDs, and a change planned against another serial never shares one.
+// ChangeID identifies a change by the state it was planned against and its content (plan.ChangeID, which
+// Read also uses to check a saved plan's changes).
 func ChangeID(planned plan.State, key []string, pc *plan.Change) string {
-	var scratch [256]byte // most changes fit: no allocation but the returned string
-	buf := append(scratch[:0], planned.Lineage...)
-	buf = append(buf, 0)
-	buf = strconv.AppendInt(buf, planned.Serial, 10)
-	buf = append(buf, 0)
-	buf = append(buf, pc.Action...)
-	for _, k := range key {
-		buf = appendValue(append(buf, 0), pc.Key[k])
-	}
-	for _, f := range pc.Fields {
-		buf = append(append(buf, 0), f.Name...)
-		buf = appendValue(append(buf, 0), f.Before)
-		buf = appendValue(append(buf, 0), f.After)
-	}
-	sum := sha256.Sum256(buf)
-	return hex.EncodeToString(sum[:12])
-}
-
-// appendValue appends a type-tagged canonical form of a plan value.
-func appendValue(b []byte, v any) []byte {
-	switch x := v.(type) {
-	case nil:
-		return append(b, 'n')
-	case string:
-		return append(append(strconv.AppendInt(append(b, 's'), int64(len(x)), 10), ':'), x...)
-	case int64:
-		return strconv.AppendInt(append(b, 'i'), x, 10)
-	case float64:
-		return strconv.AppendFloat(append(b, 'f'), x, 'g', -1, 64)
-	case bool:
-		return strconv.AppendBool(append(b, 'b'), x)
-	}
-	return append(b, fmt.Sprint(v)...)
+	return plan.ChangeID(planned, key, pc)
 }
 
 // KeyJSON is a record's key as a plan or report holds it.

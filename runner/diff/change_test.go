@@ -3,6 +3,7 @@ package diff
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/runner/plan"
@@ -60,13 +61,91 @@ func BenchmarkChangeID(b *testing.B) {
 
 // TestChangeIDStable pins the ID of one change: the ID is stored in intents and plans, so a change of its
 // encoding would make a plan saved before an upgrade look stale and an interrupted apply's intents unknown.
+// Plan format 1.1 changed it once, deliberately, for integral float64 values only: they take an int64's form
+// (JSON writes both as 10, and plan.Read recomputes IDs from the JSON), so price 10.0 below reads "i10" (it
+// was "f10": ID 343ab7d7b0959b3aa02224ed); an ID without an integral float is as before (the second pin,
+// computed with the 1.0 encoding).
 func TestChangeIDStable(t *testing.T) {
 	st := plan.State{Lineage: "3c6e5ad74020a3046b6a7fd90d4e1b2c", Serial: 42}
 	pc := &plan.Change{Action: "update", Key: map[string]any{"sku": "SK0000012345"},
 		Fields: []plan.FieldChange{{Name: "price", Before: 10.0, After: 12.5}, {Name: "qty", Before: int64(3), After: nil}}}
 	got := ChangeID(st, []string{"sku"}, pc)
 	other := ChangeID(plan.State{Lineage: st.Lineage, Serial: 43}, []string{"sku"}, pc)
-	if got != "343ab7d7b0959b3aa02224ed" || len(other) != 24 || got == other {
-		t.Fatalf("ChangeID = %q (serial 43: %q): want 343ab7d7b0959b3aa02224ed, another 24 hex digits at serial 43", got, other)
+	if got != "07d9f5ca95c61665b74688cd" || len(other) != 24 || got == other {
+		t.Fatalf("ChangeID = %q (serial 43: %q): want 07d9f5ca95c61665b74688cd, another 24 hex digits at serial 43", got, other)
 	}
+	asInt := &plan.Change{Action: "update", Key: pc.Key,
+		Fields: []plan.FieldChange{{Name: "price", Before: int64(10), After: 12.5}, {Name: "qty", Before: int64(3), After: nil}}}
+	if id := ChangeID(st, []string{"sku"}, asInt); id != got {
+		t.Errorf("price 10 as an int64: ID %s, as a float64 %s; JSON writes both as 10, the IDs must agree", id, got)
+	}
+	pc.Fields[0].Before = 10.5
+	if id := ChangeID(st, []string{"sku"}, pc); id != "1184040531e7c6c9f197e08e" {
+		t.Errorf("ChangeID without an integral float = %q, want 1184040531e7c6c9f197e08e (as format 1.0 gave it)", id)
+	}
+}
+
+// TestChangeIDOfEqualsPlanChange: the ID computed straight from a change's values (the streamed apply's
+// path) is the ID of its plan form, for every action and value type (times become RFC 3339 text in the
+// plan form, and so in the ID), with one IDForm reused across changes.
+func TestChangeIDOfEqualsPlanChange(t *testing.T) {
+	l := &Layout{Key: []string{"store", "sku"},
+		Desired: []state.Column{{Name: "sku", Type: "VARCHAR"}, {Name: "store", Type: "BIGINT"}, {Name: "price", Type: "DOUBLE"},
+			{Name: "qty", Type: "BIGINT"}, {Name: "on", Type: "BOOLEAN"}, {Name: "at", Type: "TIMESTAMP"}},
+		Compared: []state.Column{{Name: "price", Type: "DOUBLE"}, {Name: "qty", Type: "BIGINT"}, {Name: "on", Type: "BOOLEAN"}, {Name: "at", Type: "TIMESTAMP"}},
+		compIdx:  []int{2, 3, 4, 5}}
+	at := time.Date(2026, 12, 7, 2, 30, 0, 123_000_000, time.UTC)
+	changes := []Change{
+		{Action: connectors.Create, Key: []any{int64(1), "A"}, After: []any{"A", int64(1), 1.5, int64(2), true, at}},
+		{Action: connectors.Create, Key: []any{int64(1), "B"}, After: []any{"B", int64(1), nil, int64(0), nil, nil}},
+		{Action: connectors.Update, Key: []any{int64(2), "C"}, After: []any{"C", int64(2), 2.0, int64(1), false, at},
+			Before: []any{1.0, int64(1), true, nil}, Changed: []bool{true, false, true, true}},
+		{Action: connectors.Deactivate, Key: []any{int64(2), "D"}, After: []any{"D", int64(2), 2.0, int64(5), false, nil},
+			Before: []any{2.0, int64(1), false, at}, Changed: []bool{false, true, false, true}},
+		{Action: connectors.Delete, Key: []any{int64(3), "E<&>\x00"}, Before: []any{3.0, int64(1), nil, nil}, Changed: []bool{false, false, false, false}},
+	}
+	var f plan.IDForm
+	for _, planned := range []plan.State{{}, {Lineage: "L", Serial: 3}} {
+		for i := range changes {
+			want := l.PlanChange(&changes[i], planned).ID
+			if got := l.ChangeIDOf(&changes[i], planned, &f); got != want {
+				t.Errorf("serial %d, change %d: ID %s, PlanChange's %s", planned.Serial, i, got, want)
+			}
+		}
+	}
+}
+
+// BenchmarkChangeIDOf is the per-change cost of a create's ID from its values (the streamed apply), against
+// BenchmarkPlanChangeInto, the plan form and its ID.
+func BenchmarkChangeIDOf(b *testing.B) {
+	l, c := benchCreate()
+	var f plan.IDForm
+	st := plan.State{Serial: 0}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = l.ChangeIDOf(c, st, &f)
+	}
+}
+
+func BenchmarkPlanChangeInto(b *testing.B) {
+	l, c := benchCreate()
+	var pc plan.Change
+	st := plan.State{Serial: 0}
+	b.ReportAllocs()
+	for b.Loop() {
+		l.PlanChangeInto(c, st, &pc)
+	}
+}
+
+// benchCreate is a create of the benchmark catalog's shape (a key and 11 fields).
+func benchCreate() (*Layout, *Change) {
+	l := &Layout{Key: []string{"sku"}}
+	c := &Change{Action: connectors.Create, Key: []any{"SK0000012345"}}
+	l.Desired = append(l.Desired, state.Column{Name: "sku", Type: "VARCHAR"})
+	c.After = append(c.After, "SK0000012345")
+	for i, v := range []any{"Deck shoe Navy 41", "Harbor", 49.99, int64(12), true, "0001234567890", "shoes", 0.45, "EUR", "active", int64(3)} {
+		l.Desired = append(l.Desired, state.Column{Name: string(rune('a' + i)), Type: "VARCHAR"})
+		c.After = append(c.After, v)
+	}
+	return l, c
 }

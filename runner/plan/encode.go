@@ -3,11 +3,8 @@ package plan
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -166,17 +163,23 @@ func sliceChanges(cs []Change) Changes {
 	}
 }
 
-// writeDocument writes p as json.MarshalIndent(p, "", "  ") does, followed by a newline, with the changes
-// each yields (p.Changes is ignored); with forHash, the fields the hash leaves out are cleared first. A plan
-// whose summary counts no change must yield none.
-func writeDocument(w io.Writer, p *Plan, forHash bool, each Changes) error {
+// headDocument is p's document without its changes (an empty array), json.MarshalIndent(p, "", "  "); with
+// forHash, without the fields the hash leaves out.
+func headDocument(p *Plan, forHash bool) ([]byte, error) {
 	head := *p
 	head.Changes = []Change{}
 	if forHash {
 		head.Hash, head.CreatedAt, head.EvaluatedAt, head.Pipeline.File, head.Shortcut = "", time.Time{}, time.Time{}, "", ""
 		head.Guards = hashGuards(p.Guards)
 	}
-	hb, err := json.MarshalIndent(head, "", "  ")
+	return json.MarshalIndent(head, "", "  ")
+}
+
+// writeDocument writes p as json.MarshalIndent(p, "", "  ") does, followed by a newline, with the changes
+// each yields (p.Changes is ignored); with forHash, the fields the hash leaves out are cleared first. A plan
+// whose summary counts no change must yield none.
+func writeDocument(w io.Writer, p *Plan, forHash bool, each Changes) error {
+	hb, err := headDocument(p, forHash)
 	if err != nil {
 		return err
 	}
@@ -222,28 +225,6 @@ func writeDocument(w io.Writer, p *Plan, forHash bool, each Changes) error {
 	}
 	_, err = w.Write(append(hb[i+len(empty):], '\n'))
 	return err
-}
-
-// ComputeHash returns the hash of p (see Plan.Hash): sha256 over the document without the hash itself, when
-// the plan was made and evaluated, and the pipeline file's path.
-// It is empty when the plan cannot be hashed: its changes do not add up to its summary (an edited file).
-func (p *Plan) ComputeHash() string {
-	h, err := p.HashOf(sliceChanges(p.Changes))
-	if err != nil {
-		return ""
-	}
-	return h
-}
-
-// HashOf returns the hash p has with the changes each yields in place of p.Changes: the planner hashes a plan
-// whose changes it streams from its database without holding them. It fails with each's error, or when the
-// changes do not add up to p's summary.
-func (p *Plan) HashOf(each Changes) (string, error) {
-	var sum hash.Hash = sha256.New()
-	if err := writeDocument(sum, p, true, each); err != nil {
-		return "", err
-	}
-	return "sha256:" + hex.EncodeToString(sum.Sum(nil)), nil
 }
 
 // Write saves the plan as indented JSON, atomically (temporary file, then rename).

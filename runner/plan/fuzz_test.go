@@ -28,15 +28,15 @@ func FuzzRead(f *testing.F) {
 		{Message: "sku=B: an old plan's note"}}
 	rich.Rejects = []connectors.Reject{{Where: "in.csv:3", Reason: "bad", Key: map[string]any{"sku": "Z"}}}
 	rich.Changes = []Change{
-		{ID: "c1", Action: connectors.Create, Key: map[string]any{"sku": "A\"1", "store": int64(2)},
-			Fields: []FieldChange{{Name: "price", After: 19.99}, {Name: "on", After: true}}},
+		{ID: "c1", Action: connectors.Create, Key: map[string]any{"sku": "A\"1"},
+			Fields: []FieldChange{{Name: "price", After: 19.99}, {Name: "on", After: true}, {Name: "whole", After: 20.0}, {Name: "qty", After: int64(20)}}},
 		{ID: "c2", Action: connectors.Update, Key: map[string]any{"sku": "B<2>"},
 			Fields:      []FieldChange{{Name: "qty", Before: int64(1), After: nil}, {Name: "big", Before: 1e21, After: 1e-7}},
 			Annotations: map[string]any{"nested": map[string]any{"b": []any{1, "two"}, "a": nil}}},
 		{ID: "c3", Action: connectors.Delete, Key: map[string]any{"sku": "C"}},
 	}
 	rich.Summary = Summary{Create: 1, Update: 1, Delete: 1}
-	rich.Hash = rich.ComputeHash()
+	setIDs(rich)
 	for _, p := range []*Plan{samplePlan(0), samplePlan(2), rich} {
 		var buf bytes.Buffer
 		if err := writeDocument(&buf, p, false, sliceChanges(p.Changes)); err != nil {
@@ -46,8 +46,8 @@ func FuzzRead(f *testing.F) {
 	}
 	f.Add([]byte(""))
 	f.Add([]byte("null"))
-	f.Add([]byte(`{"format_version":"1.0"}`))
-	f.Add([]byte(`{"format_version":"1.0","hash":""}`))
+	f.Add([]byte(`{"format_version":"1.1"}`))
+	f.Add([]byte(`{"format_version":"1.1","hash":""}`))
 	f.Add([]byte("\xef\xbb\xbf{}"))
 
 	dir := f.TempDir()

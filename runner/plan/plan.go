@@ -2,6 +2,9 @@
 // person reads (summary first, then per-record field diffs) is rendered from the document, never from the
 // planner's internals, so `possync plan --json`, `--out` and the terminal always agree.
 //
+// The hash (Plan.Hash) covers the document's head and each change by its ID (ChangeID, a digest of the
+// change's content) and annotations: its definition is in hash.go, and Read checks both.
+//
 // It owns: the document's types, its JSON encoding, its hash and its rendering. It may not touch: DuckDB,
 // the state or any connector: it is data, built by the runner from the diff's changes.
 package plan
@@ -17,8 +20,9 @@ import (
 	"github.com/possync/possync/spec"
 )
 
-// FormatVersion is the version of the plan document. Readers refuse a plan of another major version.
-const FormatVersion = "1.0"
+// FormatVersion is the version of the plan document. Readers refuse a plan of another major version, and
+// one of version 1.0, whose hash was over the whole document (see hash.go for the hash since 1.1).
+const FormatVersion = "1.1"
 
 // Plan is a dry-run of a pipeline: the changes that applying it would make, and why it may be refused.
 type Plan struct {
@@ -50,7 +54,8 @@ type Plan struct {
 	// leaves it out: the plan is the one a full computation gives.
 	Shortcut string `json:"shortcut,omitempty"`
 	// Hash covers everything in the plan but when it was made and evaluated (configuration, inputs, state,
-	// summary, guards, changes): apply recomputes the plan and refuses a saved one whose hash differs.
+	// summary, guards, changes: each change by its ID, a digest of its content, and its annotations; see
+	// Hasher): apply recomputes the plan and refuses a saved one whose hash differs.
 	Hash string `json:"hash"`
 }
 
@@ -266,6 +271,16 @@ func Read(path string) (*Plan, error) {
 	}
 	if p.FormatVersion == "" || p.FormatVersion[0] != FormatVersion[0] {
 		return nil, fmt.Errorf("read plan %s: format version %q, this possync reads %s", path, p.FormatVersion, FormatVersion)
+	}
+	if p.FormatVersion == "1.0" {
+		return nil, fmt.Errorf("read plan %s: format version 1.0 was written by an older possync, whose plan hash this one "+
+			"does not compute (it writes %s): make the plan again with `possync plan --out`", path, FormatVersion)
+	}
+	for i := range p.Changes {
+		if !checkID(&p, &p.Changes[i]) {
+			return nil, fmt.Errorf("read plan %s: its hash does not match its content (edited or truncated): "+
+				"change %d (ID %q) is not the change that ID names", path, i+1, p.Changes[i].ID)
+		}
 	}
 	if got := p.ComputeHash(); got == "" || got != p.Hash { // "": its changes do not add up to its summary
 		return nil, fmt.Errorf("read plan %s: its hash does not match its content (edited or truncated)", path)

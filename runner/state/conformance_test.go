@@ -327,14 +327,16 @@ func TestStoreConformanceBasis(t *testing.T) {
 	})
 }
 
-// Journal.Runs lists the runs newest first with their commits summed, at most limit of them.
+// Journal.Runs lists the runs newest first with their commits summed, at most limit of them. A run's plan
+// hash is BeginRun's, or FinishRun's when it gives one (a streamed apply knows it only at the end).
 func TestStoreConformanceRuns(t *testing.T) {
 	eachBackend(t, func(t *testing.T, mk func(string) state.Store) {
 		ctx := context.Background()
 		s, c, _ := openStore(t, mk, "p", "r1")
 		t0 := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+		beginHash, finishHash := map[string]string{"r1": "h"}, map[string]string{"r2": "h2"}
 		for i, id := range []string{"r1", "r2"} {
-			if err := s.BeginRun(ctx, c, state.Run{ID: id, StartedAt: t0.Add(time.Duration(i) * time.Hour), PlanHash: "h"}); err != nil {
+			if err := s.BeginRun(ctx, c, state.Run{ID: id, StartedAt: t0.Add(time.Duration(i) * time.Hour), PlanHash: beginHash[id]}); err != nil {
 				t.Fatal(err)
 			}
 			tbl := "ch_" + id
@@ -342,13 +344,14 @@ func TestStoreConformanceRuns(t *testing.T) {
 			if _, err := s.Commit(ctx, c, &state.Commit{RunID: id, Changes: tbl, Key: []string{"sku"}, Columns: cols, Acked: 2, Rejected: i}); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.FinishRun(ctx, c, state.Run{ID: id, FinishedAt: t0.Add(time.Duration(i)*time.Hour + time.Minute), Status: "done"}); err != nil {
+			if err := s.FinishRun(ctx, c, state.Run{ID: id, FinishedAt: t0.Add(time.Duration(i)*time.Hour + time.Minute), Status: "done", PlanHash: finishHash[id]}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		runs, err := s.Runs(ctx, c, 0)
 		if err != nil || len(runs) != 2 || runs[0].ID != "r2" || runs[0].Serial != 2 || runs[0].Commits != 1 || runs[0].Acked != 2 ||
-			runs[0].Rejected != 1 || runs[1].ID != "r1" || runs[1].Serial != 1 || runs[1].Status != "done" || !runs[1].StartedAt.Equal(t0) {
+			runs[0].Rejected != 1 || runs[1].ID != "r1" || runs[1].Serial != 1 || runs[1].Status != "done" || !runs[1].StartedAt.Equal(t0) ||
+			runs[0].PlanHash != "h2" || runs[1].PlanHash != "h" {
 			t.Fatalf("runs: %+v %v", runs, err)
 		}
 		if runs, err := s.Runs(ctx, c, 1); err != nil || len(runs) != 1 || runs[0].ID != "r2" {

@@ -286,7 +286,8 @@ func (s *DuckStore) BeginRun(ctx context.Context, conn *sql.Conn, r Run) error {
 
 // FinishRun implements Store.
 func (s *DuckStore) FinishRun(ctx context.Context, conn *sql.Conn, r Run) error {
-	_, err := conn.ExecContext(ctx, `UPDATE st.runs SET finished_at = ?, status = ?, report = ? WHERE run_id = ?`, r.FinishedAt, r.Status, string(r.Report), r.ID)
+	_, err := conn.ExecContext(ctx, `UPDATE st.runs SET finished_at = ?, status = ?, report = ?, plan_hash = coalesce(nullif(?, ''), plan_hash) WHERE run_id = ?`,
+		r.FinishedAt, r.Status, string(r.Report), r.PlanHash, r.ID)
 	if err != nil {
 		return fmt.Errorf("journal run: %w", err)
 	}

@@ -1162,8 +1162,8 @@ func (s *PgStore) FinishRun(ctx context.Context, conn *sql.Conn, r Run) error {
 		fence = s.lastFence
 	}
 	return s.write(ctx, "journal run", fence, false, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, s.q(`UPDATE {s}.runs SET finished_at = $3, status = $4, report = $5 WHERE pipeline = $1 AND run_id = $2`),
-			s.pipeline, r.ID, r.FinishedAt, r.Status, string(r.Report))
+		_, err := tx.Exec(ctx, s.q(`UPDATE {s}.runs SET finished_at = $3, status = $4, report = $5, plan_hash = coalesce(nullif($6, ''), plan_hash)
+			WHERE pipeline = $1 AND run_id = $2`), s.pipeline, r.ID, r.FinishedAt, r.Status, string(r.Report), r.PlanHash)
 		return err
 	})
 }

@@ -111,7 +111,8 @@ type Store interface {
 	// AddIntents records intents durably, before their changes are sent. relation is a table of the planner's
 	// database with columns id, run_id and change (VARCHAR), one row per Intent.
 	AddIntents(ctx context.Context, conn *sql.Conn, relation string) error
-	// BeginRun and FinishRun journal a run.
+	// BeginRun and FinishRun journal a run. FinishRun records r.PlanHash when it is set (a streamed apply
+	// knows its plan's hash only once it has read every change), else keeps BeginRun's.
 	BeginRun(ctx context.Context, conn *sql.Conn, r Run) error
 	FinishRun(ctx context.Context, conn *sql.Conn, r Run) error
 	// Commit applies c atomically and returns the new Meta.
