@@ -63,6 +63,17 @@ type Reconciler interface {
 	Reconcile(ctx context.Context, changes []Change) (landed []bool, err error)
 }
 
+// EntryReconciler is implemented by EncodedAppliers that keep, where they can read it back after a crash,
+// the entry of every change they applied (the file sink's change log). The runner's intent of a change sent
+// to such a sink then holds the change's ID only (an empty Intent.Change): on the next run the sink says
+// which of those IDs landed and gives back their entries, from which the runner commits them. That spares
+// every batch a second durable copy of its entries (in the state) that is dropped a moment later.
+// LandedEntries returns entries[i], the entry (Change.AppendEntry, maybe with members added) of the change
+// with ID ids[i] that landed, or nil when none did.
+type EntryReconciler interface {
+	LandedEntries(ctx context.Context, ids []string) (entries [][]byte, err error)
+}
+
 // Lister is implemented by sinks that can read the target's current records (for `possync plan --refresh`,
 // which diffs against the live target and shows drift: edits made directly on the target). Records carry the
 // key and the desired-schema fields the target reports, with the same names and types; a field the target

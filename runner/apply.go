@@ -193,7 +193,7 @@ func staleReasons(saved, now *plan.Plan) []string {
 func (s *session) applier(runID string) *apply.Applier {
 	return &apply.Applier{DB: s.d, Store: s.store, Sink: s.sink, SinkType: s.p.Sink.Type, Key: s.p.Key, Schema: s.recordSchema(),
 		RunID: runID, Commit: s.commit, Redact: s.p.Secrets.Redact, Timer: s.timings.start, Log: s.logf, Alloc: s.alloc,
-		Progress: s.applyProgress}
+		Progress: s.applyProgress, NewKeys: s.refreshed == nil}
 }
 
 // applyChanges sends the changes in batches (apply.Applier). With ccs nil the plan was streamed (planMode

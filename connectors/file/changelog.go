@@ -179,34 +179,98 @@ func reconcileLog(ctx context.Context, path string, changes []connectors.Change)
 	for i, c := range changes {
 		want[c.ID] = append(want[c.ID], i)
 	}
+	err := eachLine(ctx, path, func(id, _ []byte) {
+		for _, i := range want[string(id)] {
+			landed[i] = true
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return landed, nil
+}
+
+// landedEntries reads the change log at path and returns, for each ID, the first complete line carrying it
+// (a copy, without its newline), or nil.
+func landedEntries(ctx context.Context, path string, ids []string) ([][]byte, error) {
+	entries := make([][]byte, len(ids))
+	want := make(map[string][]int, len(ids))
+	for i, id := range ids {
+		want[id] = append(want[id], i)
+	}
+	err := eachLine(ctx, path, func(id, line []byte) {
+		for _, i := range want[string(id)] {
+			if entries[i] == nil {
+				entries[i] = bytes.Clone(line[:len(line)-1])
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
+// eachLine streams the complete lines of the change log at path (a missing log has none), calling fn with
+// each line's change ID and the line (with its newline; both valid during the call only). A trailing line
+// without its newline (a write cut short) is ignored.
+func eachLine(ctx context.Context, path string, fn func(id, line []byte)) error {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return landed, nil
+		return nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("change log: %w", err)
+		return fmt.Errorf("change log: %w", err)
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 1<<20)
 	for n := 1; ; n++ {
-		line, err := br.ReadBytes('\n')
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A line longer than the buffer: gather it whole.
+			long := bytes.Clone(line)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = br.ReadSlice('\n')
+				long = append(long, line...)
+			}
+			line = long
+		}
 		if errors.Is(err, io.EOF) {
-			return landed, nil
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read change log %s: %w", path, err)
+			return fmt.Errorf("read change log %s: %w", path, err)
 		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		if n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 		}
-		var l struct {
-			ID string `json:"id"`
+		id, err := lineID(line)
+		if err != nil {
+			return fmt.Errorf("change log %s:%d: %w", path, n, err)
 		}
-		if err := json.Unmarshal(line, &l); err != nil {
-			return nil, fmt.Errorf("change log %s:%d: %w", path, n, err)
-		}
-		for _, i := range want[l.ID] {
-			landed[i] = true
+		fn(id, line)
+	}
+}
+
+// idPrefix starts every change log line: the entry's first member is the change's ID.
+const idPrefix = `{"id":"`
+
+// lineID returns the change ID of a change log line. The usual line starts with the ID, written without
+// escapes (the runner's IDs are hexadecimal), which is taken as it is (a slice of line); any other line is
+// decoded as JSON.
+func lineID(line []byte) ([]byte, error) {
+	if rest, ok := bytes.CutPrefix(line, []byte(idPrefix)); ok {
+		if end := bytes.IndexByte(rest, '"'); end >= 0 && bytes.IndexByte(rest[:end], '\\') < 0 {
+			return rest[:end], nil
 		}
 	}
+	var l struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(line, &l); err != nil {
+		return nil, err
+	}
+	return []byte(l.ID), nil
 }

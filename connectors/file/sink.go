@@ -92,6 +92,7 @@ var (
 	_ connectors.Sink             = (*Sink)(nil)
 	_ connectors.Exporter         = (*Sink)(nil)
 	_ connectors.Reconciler       = (*Sink)(nil)
+	_ connectors.EntryReconciler  = (*Sink)(nil)
 	_ connectors.EncodedApplier   = (*Sink)(nil)
 	_ connectors.Batcher          = (*Sink)(nil)
 	_ connectors.ConnectionTester = (*Sink)(nil)
@@ -204,6 +205,13 @@ func (s *Sink) write(data []byte, outcomes []error) ([]error, error) {
 // newline (a write cut short by a crash) does not count. A missing change log means nothing landed.
 func (s *Sink) Reconcile(ctx context.Context, changes []connectors.Change) ([]bool, error) {
 	return reconcileLog(ctx, s.changelog, changes)
+}
+
+// LandedEntries returns, for each ID, its change's line of the change log (without the newline: its entry
+// with the "at" member added), or nil when no complete line carries it. A missing change log means nothing
+// landed.
+func (s *Sink) LandedEntries(ctx context.Context, ids []string) ([][]byte, error) {
+	return landedEntries(ctx, s.changelog, ids)
 }
 
 // Check verifies that the folders of the records file and of the change log are writable, by creating and

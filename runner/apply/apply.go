@@ -69,6 +69,14 @@ type Applier struct {
 	Alloc  memory.Allocator
 	// Progress, when set, receives the changes the sink acknowledged so far of total, after each batch.
 	Progress func(applied, total int)
+	// NewKeys says the diff's creates were planned against the state's snapshot (not a refreshed base): their
+	// keys are not in it (state.Commit.NewKeys).
+	NewKeys bool
+
+	// unsettled counts the intents this Applier recorded that no commit settled yet: while it is 0, a batch
+	// settled in full settles every intent the store holds (state.Commit.ResolvesAll), since recovery
+	// settles an interrupted run's intents before any batch is sent.
+	unsettled int
 }
 
 func (a *Applier) timer(name string) func() {
@@ -144,6 +152,7 @@ func (a *Applier) Batch(ctx context.Context, batch []connectors.Change, seqs []i
 	if err != nil {
 		return err
 	}
+	a.unsettled += len(batch)
 	failpoint.Hit("after-intents")
 	done = a.timer("apply: sink")
 	var outcomes []error
@@ -183,15 +192,17 @@ func (a *Applier) Batch(ctx context.Context, batch []connectors.Change, seqs []i
 		}
 	}
 	done = a.timer("apply: commit")
+	all := a.unsettled == len(resolved)
 	if fromDiff {
-		err = a.commitSeqs(ctx, acked, resolved, rejected)
+		err = a.commitSeqs(ctx, acked, resolved, rejected, all)
 	} else {
-		err = a.CommitChanges(ctx, a.RunID, ackedChanges, resolved, rejected)
+		err = a.commit(ctx, a.RunID, ackedChanges, resolved, rejected, all)
 	}
 	done()
 	if err != nil {
 		return err
 	}
+	a.unsettled -= len(resolved)
 	failpoint.Hit("after-commit")
 	if sinkErr != nil {
 		return fmt.Errorf("sink %s: %w (%d of %d changes applied)", a.SinkType, sinkErr, t.Applied.Total(), total)
@@ -214,8 +225,14 @@ var intentSchema = arrow.NewSchema([]arrow.Field{
 
 // recordIntents durably records a batch's changes before they are sent, each as its entry
 // (connectors.Change.AppendEntry), and returns the entries (entries[i] is batch[i]'s) for a sink that
-// takes them (connectors.EncodedApplier).
+// takes them (connectors.EncodedApplier). For a sink that keeps the entries itself and gives them back
+// after a crash (connectors.EntryReconciler) an intent is the change's ID alone (its change empty):
+// storing the entries in the state too would write every batch twice, and delete one copy at the commit.
 func (a *Applier) recordIntents(ctx context.Context, batch []connectors.Change) ([][]byte, error) {
+	_, idOnly := a.Sink.(connectors.EntryReconciler)
+	if _, ok := a.Sink.(connectors.EncodedApplier); !ok {
+		idOnly = false // the entries the sink keeps are not known to be the runner's
+	}
 	bld := array.NewRecordBuilder(a.alloc(), intentSchema)
 	defer bld.Release()
 	ids, runs, changes := bld.Field(0).(*array.StringBuilder), bld.Field(1).(*array.StringBuilder), bld.Field(2).(*array.StringBuilder)
@@ -237,7 +254,11 @@ func (a *Applier) recordIntents(ctx context.Context, batch []connectors.Change) 
 		start = ends[i]
 		ids.Append(batch[i].ID)
 		runs.Append(a.RunID)
-		changes.BinaryBuilder.Append(entries[i])
+		if idOnly {
+			changes.Append("")
+		} else {
+			changes.BinaryBuilder.Append(entries[i])
+		}
 	}
 	// The store inserts the batch straight from the Arrow scan: no table of it is made first.
 	rr := engine.NewSliceReader(intentSchema, bld.NewRecordBatch())
@@ -256,18 +277,21 @@ func (a *Applier) recordIntents(ctx context.Context, batch []connectors.Change) 
 	return entries, nil
 }
 
-// ackedTable is the relation a commit reads the acknowledged records from; ackedSeqs is the view of their
-// diff sequence numbers when they are not one range.
+// ackedTable is the relation a commit reads the acknowledged records from; ackedRange is the view of the
+// diff table it reads them from when they are one range of it; ackedSeqs is the view of their diff
+// sequence numbers when they are not.
 const (
 	ackedTable = "__acked"
+	ackedRange = "__acked_range"
 	ackedSeqs  = "__acked_seqs"
 )
 
 var seqSchema = arrow.NewSchema([]arrow.Field{{Name: "seq", Type: arrow.PrimitiveTypes.Int64}}, nil)
 
-// newCommit is a commit of runID settling resolved intents, with the snapshot's columns.
-func (a *Applier) newCommit(runID string, resolved []string, acked, rejected int) (*state.Commit, *arrow.Schema) {
-	c := &state.Commit{RunID: runID, Key: a.Key, Resolved: resolved, Acked: acked, Rejected: rejected}
+// newCommit is a commit of runID settling resolved intents (all: every intent the store holds), with the
+// snapshot's columns.
+func (a *Applier) newCommit(runID string, resolved []string, acked, rejected int, all bool) (*state.Commit, *arrow.Schema) {
+	c := &state.Commit{RunID: runID, Key: a.Key, Resolved: resolved, ResolvesAll: all, Acked: acked, Rejected: rejected}
 	sch := engine.Canonical(a.Schema)
 	for _, f := range sch.Fields() {
 		c.Columns = append(c.Columns, state.Column{Name: f.Name, Type: engine.Type(f.Type)})
@@ -280,31 +304,41 @@ func (a *Applier) newCommit(runID string, resolved []string, acked, rejected int
 // rebuilt from the sink's changes. Record fields of a type the snapshot stores as text (anything but text,
 // numbers, booleans, dates and timestamps) are taken from the decoded changes instead, so their text is
 // the one the runner writes.
-func (a *Applier) commitSeqs(ctx context.Context, acked []int64, resolved []string, rejected int) error {
-	c, sch := a.newCommit(a.RunID, resolved, len(acked), rejected)
+func (a *Applier) commitSeqs(ctx context.Context, acked []int64, resolved []string, rejected int, all bool) error {
+	c, sch := a.newCommit(a.RunID, resolved, len(acked), rejected, all)
+	c.NewKeys = a.NewKeys
 	if len(acked) > 0 {
 		cols := "__op"
 		for _, f := range sch.Fields() {
 			cols += fmt.Sprintf(", CAST(d.%s AS %s) AS %s", engine.Ident(f.Name), engine.Type(f.Type), engine.Ident(f.Name))
 		}
-		q := fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s d", ackedTable, cols, diff.Table)
+		sel := fmt.Sprintf("SELECT %s FROM %s d", cols, diff.Table)
 		if lo, hi, ok := contiguous(acked); ok {
-			// The usual batch: every change acknowledged, in diff order. A range needs no list at all.
-			err := a.DB.Exec(ctx, q+fmt.Sprintf(" WHERE d.__seq BETWEEN %d AND %d", lo, hi))
+			// The usual batch: every change acknowledged, in diff order. A range needs no list, and no copy
+			// either: the commit reads the records straight from the diff, through a view of the range (the
+			// diff table is in __seq order, so its zone maps find the range without a scan of the rest).
+			err := a.DB.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS %s WHERE d.__seq BETWEEN %d AND %d", ackedRange, sel, lo, hi))
 			if err != nil {
 				return fmt.Errorf("stage acknowledged changes: %w", err)
 			}
-		} else {
-			bld := array.NewRecordBuilder(a.alloc(), seqSchema)
-			bld.Field(0).(*array.Int64Builder).AppendValues(acked, nil)
-			rr := engine.NewSliceReader(seqSchema, bld.NewRecordBatch())
-			bld.Release()
-			lo, hi := slices.Min(acked), slices.Max(acked)
-			err := a.DB.ExecWithView(ctx, ackedSeqs, rr, q+fmt.Sprintf(" SEMI JOIN %s a ON d.__seq = a.seq WHERE d.__seq BETWEEN %d AND %d", ackedSeqs, lo, hi))
-			rr.Release()
-			if err != nil {
-				return fmt.Errorf("stage acknowledged changes: %w", err)
+			c.Changes = ackedRange
+			err = a.Commit(ctx, c)
+			if derr := a.DB.Exec(context.WithoutCancel(ctx), "DROP VIEW IF EXISTS "+ackedRange); derr != nil && err == nil {
+				err = fmt.Errorf("drop acknowledged changes: %w", derr)
 			}
+			return err
+		}
+		// Some changes of the batch were not acknowledged: the others are copied by their list.
+		bld := array.NewRecordBuilder(a.alloc(), seqSchema)
+		bld.Field(0).(*array.Int64Builder).AppendValues(acked, nil)
+		rr := engine.NewSliceReader(seqSchema, bld.NewRecordBatch())
+		bld.Release()
+		lo, hi := slices.Min(acked), slices.Max(acked)
+		err := a.DB.ExecWithView(ctx, ackedSeqs, rr, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS %s SEMI JOIN %s a ON d.__seq = a.seq WHERE d.__seq BETWEEN %d AND %d",
+			ackedTable, sel, ackedSeqs, lo, hi))
+		rr.Release()
+		if err != nil {
+			return fmt.Errorf("stage acknowledged changes: %w", err)
 		}
 		c.Changes = ackedTable
 	}
@@ -339,7 +373,12 @@ func FromDiff(sch *arrow.Schema) bool {
 // CommitChanges commits acknowledged changes held in Go (recovery: an interrupted run's changes are
 // not in this run's diff), settling resolved intents, under runID.
 func (a *Applier) CommitChanges(ctx context.Context, runID string, acked []connectors.Change, resolved []string, rejected int) error {
-	c, sch := a.newCommit(runID, resolved, len(acked), rejected)
+	return a.commit(ctx, runID, acked, resolved, rejected, false)
+}
+
+// commit is CommitChanges; all says resolved are every intent the store holds.
+func (a *Applier) commit(ctx context.Context, runID string, acked []connectors.Change, resolved []string, rejected int, all bool) error {
+	c, sch := a.newCommit(runID, resolved, len(acked), rejected, all)
 	if len(acked) > 0 {
 		b, err := a.ackedBatch(sch, acked)
 		if err != nil {
