@@ -26,7 +26,7 @@ func (a *Applier) Recover(ctx context.Context) (int, string, error) {
 	sch := engine.Canonical(a.Schema)
 	ids := make([]string, len(intents))
 	var changes []connectors.Change // of the intents that hold their change
-	var bare []string                // IDs of the intents that hold only that (recordIntents)
+	var bare []string               // IDs of the intents that hold only that (recordIntents)
 	for i, in := range intents {
 		ids[i] = in.ID
 		if len(in.Change) == 0 {
