@@ -10,6 +10,7 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/runner/apply"
+	"github.com/possync/possync/runner/diff"
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/export"
 	"github.com/possync/possync/runner/failpoint"
@@ -202,6 +203,22 @@ func (s *session) applier(runID string) *apply.Applier {
 func (s *session) applyChanges(ctx context.Context, ccs []connectors.Change, seqs []int64, total int, rep *Report) error {
 	a := s.applier(rep.RunID)
 	t := apply.Tally{Applied: &rep.Applied, Rejected: &rep.Rejected}
+	if ccs == nil && s.ids != nil && a.Encoded() {
+		// Each batch read as its changes' entries, straight from the diff's columns (diff.Entries): the
+		// sink writes them, and the commit takes the records from the diff table, so the changes' records
+		// are never built in Go.
+		size := int64(a.BatchSize())
+		for lo := int64(0); lo < int64(total); lo += size {
+			batch, entries, seqs, err := diff.Entries(ctx, s.d, s.ds, lo, min(lo+size, int64(total)), s.ids.at)
+			if err != nil {
+				return err
+			}
+			if err := a.BatchEntries(ctx, batch, entries, seqs, total, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if ccs == nil {
 		return s.eachChangeBatch(ctx, int64(total), int64(a.BatchSize()), true, func(_ []plan.Change, batch []connectors.Change, seqs []int64) error {
 			return a.Batch(ctx, batch, seqs, total, t)

@@ -34,12 +34,25 @@ func TestApplyEncodedWritesApplysLines(t *testing.T) {
 	if got := readString(t, s.Changelog()); got != changeLines {
 		t.Errorf("change log:\n%s\nwant:\n%s", got, changeLines)
 	}
-	// Entries it cannot use (not one per change) make it encode the changes itself: same lines again.
-	if _, err := s.ApplyEncoded(context.Background(), changes, entries[:1]); err != nil {
-		t.Fatal(err)
+	// Entries it cannot use (not one per change, or not objects) are refused whole: the changes may be
+	// light (ID, action and key only), so the sink cannot encode them itself; nothing is written.
+	light := make([]connectors.Change, len(changes))
+	for i, c := range changes {
+		light[i] = connectors.Change{ID: c.ID, Action: c.Action, Key: c.Key}
 	}
-	if got := readString(t, s.Changelog()); got != changeLines+changeLines {
-		t.Errorf("change log after entries it could not use:\n%s\nwant the lines twice", got)
+	for _, bad := range [][][]byte{entries[:1], {entries[0], []byte("garbage"), entries[2]}} {
+		outcomes, err := s.ApplyEncoded(context.Background(), light, bad)
+		if err == nil {
+			t.Fatalf("entries %q accepted", bad)
+		}
+		for i, o := range outcomes {
+			if o == nil {
+				t.Errorf("outcome %d of refused entries is an acknowledgement", i)
+			}
+		}
+		if got := readString(t, s.Changelog()); got != changeLines {
+			t.Errorf("change log after refused entries:\n%s\nwant it unchanged", got)
+		}
 	}
 }
 

@@ -168,20 +168,26 @@ func (s *Sink) Apply(ctx context.Context, changes []connectors.Change) ([]error,
 }
 
 // ApplyEncoded is Apply with the changes' entries encoded by the runner (connectors.EncodedApplier): each
-// line is its entry with the "at" member added, the bytes Apply would write.
+// line is its entry with the "at" member added, the bytes Apply would write. The changes themselves may be
+// light (ID, action and key only), so entries that are not JSON objects, one per change, are refused whole:
+// nothing is written and every outcome is the error.
 func (s *Sink) ApplyEncoded(ctx context.Context, changes []connectors.Change, entries [][]byte) ([]error, error) {
+	outcomes := make([]error, len(changes))
 	if err := ctx.Err(); err != nil {
-		outcomes := make([]error, len(changes))
 		for i := range outcomes {
 			outcomes[i] = connectors.ErrNotAttempted
 		}
 		return outcomes, err
 	}
-	data, outcomes, err := encodedLines(changes, entries, s.now())
+	data, oks, err := encodedLines(changes, entries, s.now())
 	if err != nil {
-		return s.Apply(ctx, changes) // not entries this sink can use: encode them itself
+		err = fmt.Errorf("change log %s: %w", s.changelog, err)
+		for i := range outcomes {
+			outcomes[i] = err
+		}
+		return outcomes, err
 	}
-	return s.write(data, outcomes)
+	return s.write(data, oks)
 }
 
 // write appends data, the lines of the changes whose outcome is nil, to the change log; when that fails, it

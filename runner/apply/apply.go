@@ -146,8 +146,30 @@ func (a *Applier) All(ctx context.Context, ccs []connectors.Change, seqs []int64
 // could not give (an outcome that is neither an acknowledgement, a refusal nor "not attempted") leaves the
 // intent for the next run to reconcile. seqs are the changes' diff sequence numbers.
 func (a *Applier) Batch(ctx context.Context, batch []connectors.Change, seqs []int64, total int, t Tally) error {
+	return a.batch(ctx, batch, nil, seqs, total, t)
+}
+
+// Encoded says that batches may be read as their entries (diff.Entries) and sent with BatchEntries: the
+// sink takes entries (connectors.EncodedApplier), and acknowledged changes are committed from the diff
+// table (FromDiff), so nothing needs the changes' records in Go.
+func (a *Applier) Encoded() bool {
+	_, ok := a.Sink.(connectors.EncodedApplier)
+	return ok && FromDiff(a.Schema)
+}
+
+// BatchEntries is Batch for a batch read as its entries (Encoded): entries[i] is batch[i]'s entry
+// (connectors.Change.AppendEntry of its full form), and batch[i] may hold only its ID, action and key.
+func (a *Applier) BatchEntries(ctx context.Context, batch []connectors.Change, entries [][]byte, seqs []int64, total int, t Tally) error {
+	if !a.Encoded() || len(entries) != len(batch) {
+		return fmt.Errorf("sink %s: a batch of %d entries for %d changes, or a sink that does not take entries", a.SinkType, len(entries), len(batch))
+	}
+	return a.batch(ctx, batch, entries, seqs, total, t)
+}
+
+// batch is Batch, with the changes' entries when the caller has them (nil: encoded here).
+func (a *Applier) batch(ctx context.Context, batch []connectors.Change, entries [][]byte, seqs []int64, total int, t Tally) error {
 	done := a.timer("apply: record intents")
-	entries, err := a.recordIntents(ctx, batch)
+	entries, err := a.recordIntents(ctx, batch, entries)
 	done()
 	if err != nil {
 		return err
@@ -228,7 +250,7 @@ var intentSchema = arrow.NewSchema([]arrow.Field{
 // takes them (connectors.EncodedApplier). For a sink that keeps the entries itself and gives them back
 // after a crash (connectors.EntryReconciler) an intent is the change's ID alone (its change empty):
 // storing the entries in the state too would write every batch twice, and delete one copy at the commit.
-func (a *Applier) recordIntents(ctx context.Context, batch []connectors.Change) ([][]byte, error) {
+func (a *Applier) recordIntents(ctx context.Context, batch []connectors.Change, entries [][]byte) ([][]byte, error) {
 	_, idOnly := a.Sink.(connectors.EntryReconciler)
 	if _, ok := a.Sink.(connectors.EncodedApplier); !ok {
 		idOnly = false // the entries the sink keeps are not known to be the runner's
@@ -236,22 +258,13 @@ func (a *Applier) recordIntents(ctx context.Context, batch []connectors.Change) 
 	bld := array.NewRecordBuilder(a.alloc(), intentSchema)
 	defer bld.Release()
 	ids, runs, changes := bld.Field(0).(*array.StringBuilder), bld.Field(1).(*array.StringBuilder), bld.Field(2).(*array.StringBuilder)
-	enc := &record.JSON{UTC: true}
-	var buf []byte
-	ends := make([]int, len(batch))
-	for i := range batch {
-		c := &batch[i]
+	if entries == nil {
 		var err error
-		if buf, err = c.AppendEntry(enc, buf); err != nil {
-			return nil, fmt.Errorf("record intent of %s: %w", c.KeyString(a.Key), err)
+		if entries, err = a.encode(batch); err != nil {
+			return nil, err
 		}
-		ends[i] = len(buf)
 	}
-	entries := make([][]byte, len(batch))
-	start := 0
 	for i := range batch {
-		entries[i] = buf[start:ends[i]:ends[i]]
-		start = ends[i]
 		ids.Append(batch[i].ID)
 		runs.Append(a.RunID)
 		if idOnly {
@@ -273,6 +286,28 @@ func (a *Applier) recordIntents(ctx context.Context, batch []connectors.Change) 
 	}
 	if err != nil {
 		return nil, fmt.Errorf("record intents: %w", err)
+	}
+	return entries, nil
+}
+
+// encode returns the entries of batch (connectors.Change.AppendEntry), in one buffer.
+func (a *Applier) encode(batch []connectors.Change) ([][]byte, error) {
+	enc := &record.JSON{UTC: true}
+	var buf []byte
+	ends := make([]int, len(batch))
+	for i := range batch {
+		c := &batch[i]
+		var err error
+		if buf, err = c.AppendEntry(enc, buf); err != nil {
+			return nil, fmt.Errorf("record intent of %s: %w", c.KeyString(a.Key), err)
+		}
+		ends[i] = len(buf)
+	}
+	entries := make([][]byte, len(batch))
+	start := 0
+	for i := range batch {
+		entries[i] = buf[start:ends[i]:ends[i]]
+		start = ends[i]
 	}
 	return entries, nil
 }
