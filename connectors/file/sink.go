@@ -54,9 +54,12 @@ values are JSON strings, numbers, booleans or null; timestamps and dates are RFC
 			Example: "out/changes.jsonl",
 		},
 		{
-			Name: "batch_size", Type: spec.TypeInt, Default: 20000, Advanced: true,
+			Name: "batch_size", Type: spec.TypeInt, Default: DefaultBatchSize, Advanced: true,
 			Description: "Changes per batch. Each batch is one write and one fsync of the change log, and one " +
-				"state commit; a crash loses no acknowledged batch and repeats none.",
+				"state commit; a crash loses no acknowledged batch and repeats none. The default is one row " +
+				"group of the state's snapshot: the local state writes a commit's full row groups to its file " +
+				"once, compressed, where smaller commits go through its write-ahead log and are written again " +
+				"at the checkpoint.",
 		},
 	},
 	Example: `sink:
@@ -69,6 +72,14 @@ values are JSON strings, numbers, booleans or null; timestamps and dates are RFC
 func init() {
 	connectors.Sinks.MustRegister(sinkSpec, connectors.SinkOf(NewSink))
 }
+
+// DefaultBatchSize is the sink's batch size unless configured: 122,880 changes, the rows of one DuckDB row
+// group. A first sync of 1M records commits to the local state in 9 batches rather than 50 of 20,000; each
+// full row group of a commit is written to the state file compressed, once (DuckDB's optimistic write),
+// while a commit of fewer rows is written to the WAL and again, compressed, at the run's checkpoint.
+// Measured on 1M creates (2 cores, load ~13): insert, commit and checkpoint 4.15 cpu s in batches of 20,000,
+// 3.05 in batches of 122,880 (checkpoint 1.67 -> 0.04).
+const DefaultBatchSize = 122_880
 
 type sinkConfig struct {
 	Path      string `spec:"path"`
@@ -109,7 +120,7 @@ func NewSink(cfg spec.Config, env connectors.Env) (*Sink, error) {
 		return nil, fmt.Errorf("path is required")
 	}
 	if c.BatchSize <= 0 {
-		c.BatchSize = 20000
+		c.BatchSize = DefaultBatchSize
 	}
 	format, err := formatOf(c.Format, c.Path)
 	if err != nil {

@@ -25,7 +25,9 @@ func Entries(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, id fun
 	q := fmt.Sprintf("SELECT * FROM %s WHERE __seq >= %d AND __seq < %d ORDER BY __seq", Table, lo, hi)
 	enc := &record.JSON{UTC: true}
 	var buf []byte
-	var ends []int
+	sized := false
+	ends := make([]int, 0, max(hi-lo, 0))
+	changes, seqs = make([]connectors.Change, 0, max(hi-lo, 0)), make([]int64, 0, max(hi-lo, 0))
 	err = db.Query(ctx, q, func(b arrow.RecordBatch) error {
 		e := l.entryColumns(b)
 		for i := 0; i < int(b.NumRows()); i++ {
@@ -46,6 +48,12 @@ func Entries(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, id fun
 				return fmt.Errorf("change %s: empty entry", cid)
 			}
 			changes, seqs, ends = append(changes, c), append(seqs, seq), append(ends, len(buf))
+		}
+		if n := len(ends); !sized && n > 0 {
+			// Room for the rest at the size of the first entries (and an eighth): the buffer grows once
+			// rather than by doublings, each a copy of the batch's entries so far.
+			sized = true
+			buf = slices.Grow(buf, int(int64(len(buf)/n+len(buf)/n/8)*max(hi-lo-int64(n), 0)))
 		}
 		return nil
 	})
