@@ -86,7 +86,7 @@ func TestNewSink(t *testing.T) {
 			if s.Changelog() != tt.wantChangelog {
 				t.Errorf("Changelog = %q, want %q", s.Changelog(), tt.wantChangelog)
 			}
-			want := 20000 // the default
+			want := 122_880 // the default: one row group of the state (DefaultBatchSize)
 			if n, ok := tt.values["batch_size"].(int64); ok {
 				want = int(n)
 			}
