@@ -78,30 +78,48 @@ func appendAt(buf, stamp []byte) []byte {
 	return append(buf, '}', '\n')
 }
 
-// encodedLines returns the log lines of changes applied at at from their entries, which the runner already
-// encoded (connectors.EncodedApplier).
-func encodedLines(changes []connectors.Change, entries [][]byte, at time.Time) ([]byte, []error, error) {
+// checkEntries verifies that entries, the runner's (connectors.EncodedApplier), are one JSON object per
+// change, so that each line is its entry with "at" added.
+func checkEntries(changes []connectors.Change, entries [][]byte) error {
 	if len(entries) != len(changes) {
-		return nil, nil, fmt.Errorf("%d entries for %d changes", len(entries), len(changes))
+		return fmt.Errorf("%d entries for %d changes", len(entries), len(changes))
 	}
-	stamp := (&record.JSON{UTC: true}).AppendString(nil, at.UTC().Format(time.RFC3339))
-	n := 0
-	for _, e := range entries {
-		n += len(e) + len(stamp) + 8
-	}
-	buf := make([]byte, 0, n)
 	for i, e := range entries {
 		if len(e) < 2 || e[0] != '{' || e[len(e)-1] != '}' {
-			return nil, nil, fmt.Errorf("change %s: its entry is not a JSON object", changes[i].ID)
+			return fmt.Errorf("change %s: its entry is not a JSON object", changes[i].ID)
 		}
-		buf = appendAt(append(buf, e...), stamp)
 	}
-	return buf, make([]error, len(changes)), nil
+	return nil
 }
 
-// appendLog appends data (whole lines) to the change log and syncs it. It first cuts off a trailing partial
-// line left by an interrupted write, so the new lines start on a line of their own.
-func (s *Sink) appendLog(data []byte) (err error) {
+// writeEntries writes the log lines of entries applied at at (each entry with the "at" member added) to w,
+// through a buffer of its own: the batch's lines are never all copied into one more buffer.
+func writeEntries(w io.Writer, entries [][]byte, at time.Time) error {
+	stamp := (&record.JSON{UTC: true}).AppendString(nil, at.UTC().Format(time.RFC3339))
+	suffix := append(append([]byte(`,"at":`), stamp...), '}', '\n')
+	bw := bufio.NewWriterSize(w, 1<<20)
+	for _, e := range entries {
+		if _, err := bw.Write(e[:len(e)-1]); err != nil {
+			return err
+		}
+		if _, err := bw.Write(suffix); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+// appendLog appends data (whole lines) to the change log and syncs it (appendLogWith).
+func (s *Sink) appendLog(data []byte) error {
+	return s.appendLogWith(func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// appendLogWith appends what write writes (whole lines) to the change log and syncs it. It first cuts off a
+// trailing partial line left by an interrupted write, so the new lines start on a line of their own.
+func (s *Sink) appendLogWith(write func(io.Writer) error) (err error) {
 	dir := filepath.Dir(s.changelog)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("change log: %w", err)
@@ -120,7 +138,7 @@ func (s *Sink) appendLog(data []byte) (err error) {
 	if err := repairTail(f); err != nil {
 		return fmt.Errorf("repair change log %s: %w", s.changelog, err)
 	}
-	if _, err := f.Write(data); err != nil {
+	if err := write(f); err != nil {
 		return fmt.Errorf("write change log %s: %w", s.changelog, err)
 	}
 	if err := f.Sync(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -190,15 +191,23 @@ func (s *Sink) ApplyEncoded(ctx context.Context, changes []connectors.Change, en
 		}
 		return outcomes, err
 	}
-	data, oks, err := encodedLines(changes, entries, s.now())
-	if err != nil {
-		err = fmt.Errorf("change log %s: %w", s.changelog, err)
-		for i := range outcomes {
-			outcomes[i] = err
+	err := checkEntries(changes, entries)
+	if err == nil {
+		if len(entries) == 0 {
+			return outcomes, nil
 		}
-		return outcomes, err
+		at := s.now()
+		if err = s.appendLogWith(func(w io.Writer) error { return writeEntries(w, entries, at) }); err == nil {
+			return outcomes, nil
+		}
+	} else {
+		err = fmt.Errorf("change log %s: %w", s.changelog, err)
 	}
-	return s.write(data, oks)
+	// Nothing is acknowledged; the lines that reached the disk are found by Reconcile on the next run.
+	for i := range outcomes {
+		outcomes[i] = err
+	}
+	return outcomes, err
 }
 
 // write appends data, the lines of the changes whose outcome is nil, to the change log; when that fails, it

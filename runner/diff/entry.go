@@ -22,13 +22,12 @@ import (
 // sequence number and entries[i] its entry; id gives a change's ID by sequence number. A first sync's
 // million changes are thus read without a map, a boxed value or a sort of field names per change.
 func Entries(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, id func(seq int64) (string, error)) (changes []connectors.Change, entries [][]byte, seqs []int64, err error) {
-	q := fmt.Sprintf("SELECT * FROM %s WHERE __seq >= %d AND __seq < %d ORDER BY __seq", Table, lo, hi)
 	enc := &record.JSON{UTC: true}
 	var buf []byte
 	sized := false
 	ends := make([]int, 0, max(hi-lo, 0))
 	changes, seqs = make([]connectors.Change, 0, max(hi-lo, 0)), make([]int64, 0, max(hi-lo, 0))
-	err = db.Query(ctx, q, func(b arrow.RecordBatch) error {
+	read := func(b arrow.RecordBatch) error {
 		e := l.entryColumns(b)
 		for i := 0; i < int(b.NumRows()); i++ {
 			seq := e.seq.Value(i)
@@ -56,9 +55,14 @@ func Entries(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, id fun
 			buf = slices.Grow(buf, int(int64(len(buf)/n+len(buf)/n/8)*max(hi-lo-int64(n), 0)))
 		}
 		return nil
-	})
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("read diff: %w", err)
+	}
+	// A query per entriesChunk changes: the driver holds a query's whole result in Go memory (outside
+	// DuckDB's memory limit), all columns of the diff, old values and flags included.
+	for from := lo; from < hi; from += entriesChunk {
+		q := fmt.Sprintf("SELECT * FROM %s WHERE __seq >= %d AND __seq < %d ORDER BY __seq", Table, from, min(from+entriesChunk, hi))
+		if err := db.Query(ctx, q, read); err != nil {
+			return nil, nil, nil, fmt.Errorf("read diff: %w", err)
+		}
 	}
 	entries = make([][]byte, len(ends))
 	start := 0
@@ -68,6 +72,9 @@ func Entries(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, id fun
 	}
 	return changes, entries, seqs, nil
 }
+
+// entriesChunk is how many changes Entries reads per query (a variable for the tests).
+var entriesChunk int64 = 16_384
 
 // actionOf is the action named op (a string of the batch's memory, which the action must not keep).
 func actionOf(op string) connectors.Action {

@@ -78,6 +78,8 @@ lines', 2::INTEGER, NULL::BIGINT, NULL::DOUBLE, NULL::REAL, NULL::DATE, NULL::TI
 				t.Fatalf("the diff lacks some action: %v", actions)
 			}
 			id := func(seq int64) (string, error) { return ids[seq], nil }
+			defer func(n int64) { entriesChunk = n }(entriesChunk)
+			entriesChunk = 2 // ranges read in several queries, one of them partial
 			// Read in two ranges, as the apply reads batches.
 			mid := int64(len(all) / 2)
 			var got [][]byte
