@@ -117,8 +117,9 @@ func (r Rank) Sort(changes []Change) {
 // EncodedApplier is implemented by sinks that write each change as its entry (Change.AppendEntry, written
 // by record.JSON{UTC: true}), such as a change log. The runner encodes every change in that form for its
 // intent before sending it, and hands the sink the same bytes, so that a change is encoded once: entries[i]
-// is changes[i]'s entry, and is valid only during the call. Outcomes and error are as Apply's; the runner
-// calls ApplyEncoded instead of Apply.
+// is changes[i]'s entry, and is valid only during the call. changes[i] may hold only the change's ID, action
+// and key (a streamed apply reads its batches as entries, without building the records in Go): the entry
+// holds the rest. Outcomes and error are as Apply's; the runner calls ApplyEncoded instead of Apply.
 type EncodedApplier interface {
 	ApplyEncoded(ctx context.Context, changes []Change, entries [][]byte) ([]error, error)
 }
@@ -128,6 +129,17 @@ type EncodedApplier interface {
 // without hearing back; those that landed are committed to state instead of being planned again.
 type Reconciler interface {
 	Reconcile(ctx context.Context, changes []Change) (landed []bool, err error)
+}
+
+// EntryReconciler is implemented by EncodedAppliers that keep, where they can read it back after a crash,
+// the entry of every change they applied (the file sink's change log). The runner's intent of a change sent
+// to such a sink then holds the change's ID only (an empty Intent.Change): on the next run the sink says
+// which of those IDs landed and gives back their entries, from which the runner commits them. That spares
+// every batch a second durable copy of its entries (in the state) that is dropped a moment later.
+// LandedEntries returns entries[i], the entry (Change.AppendEntry, maybe with members added) of the change
+// with ID ids[i] that landed, or nil when none did.
+type EntryReconciler interface {
+	LandedEntries(ctx context.Context, ids []string) (entries [][]byte, err error)
 }
 
 // Lister is implemented by sinks that can read the target's current records (for `possync plan --refresh`,

@@ -205,7 +205,7 @@ func staleReasons(saved, now *plan.Plan) []string {
 func (s *session) applier(runID string) *apply.Applier {
 	return &apply.Applier{DB: s.d, Store: s.store, Sink: s.sink, SinkType: s.p.Sink.Type, Key: s.p.Key, Schema: s.recordSchema(),
 		RunID: runID, Commit: s.commit, Redact: s.p.Secrets.Redact, Timer: s.timings.start, Log: s.logf, Alloc: s.alloc,
-		Progress: s.applyProgress}
+		Progress: s.applyProgress, NewKeys: s.refreshed == nil}
 }
 
 // applyChanges sends the changes in batches (apply.Applier). With ccs nil the plan was streamed (planMode
@@ -220,11 +220,13 @@ func (s *session) applyChanges(ctx context.Context, ccs []connectors.Change, seq
 	return a.All(ctx, ccs, seqs, pl.Summary.Total(), t)
 }
 
-// commit commits c to the state. For a sink with a records file (connectors.Exporter), the keys of the
-// snapshot records it changes are kept (export.Touched), so that the file can be brought up to date by those
-// records alone.
+// commit commits c to the state. For a sink with a records file (connectors.Exporter) that the last export
+// wrote from the state this run started from, the keys of the snapshot records it changes are kept
+// (export.Touched), so that the file can be brought up to date by those records alone. Without such an
+// export (a first sync, an interrupted run) the file is written in full, and nothing is kept: a first
+// sync's commits would otherwise copy every key.
 func (s *session) commit(ctx context.Context, c *state.Commit) error {
-	if _, exports := s.sink.(connectors.Exporter); exports && c.Changes != "" {
+	if _, exports := s.sink.(connectors.Exporter); exports && c.Changes != "" && s.exportBase && s.meta.ExportStamp != "" {
 		if s.touched == nil {
 			s.touched = export.NewTouched(s.d, s.p.Key)
 		}

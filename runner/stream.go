@@ -142,23 +142,39 @@ func (s *session) applyStreamed(ctx context.Context, a *apply.Applier, pl *plan.
 		}
 		sh = &streamHash{h: h}
 	}
+	encoded := a.Encoded()
+	// id gives a change's ID: from the hash pass's, or computed here from the decoded row and added to the
+	// plan's hash (in apply order: the reads below are).
+	id := func(seq int64, row func() *diff.Change) (string, error) {
+		if sh != nil {
+			return sh.add(s, row())
+		}
+		return s.ids.at(seq)
+	}
 	err := func() error {
 		for lo := int64(0); lo < total; lo += size {
+			if encoded {
+				// Each batch read as its changes' entries, straight from the diff's columns (diff.Entries):
+				// the sink writes them, and the commit takes the records from the diff table, so the
+				// changes' records are never built in Go.
+				batch, entries, seqs, err := diff.Entries(ctx, s.d, s.ds, lo, min(lo+size, total), id)
+				if err != nil {
+					return err
+				}
+				if err := a.BatchEntries(ctx, batch, entries, seqs, int(total), t); err != nil {
+					return err
+				}
+				continue
+			}
 			var ccs []connectors.Change // the sink may keep its batch: a new one each time
 			var seqs []int64
 			// One decoded row reused: the sink's form copies the values out of it (SinkChange).
 			err := diff.EachReused(ctx, s.d, s.ds, lo, min(lo+size, total), func(c *diff.Change) error {
-				var id string
-				var err error
-				if sh != nil {
-					id, err = sh.add(s, c)
-				} else {
-					id, err = s.ids.at(c.Seq)
-				}
+				cid, err := id(c.Seq, func() *diff.Change { return c })
 				if err != nil {
 					return err
 				}
-				ccs, seqs = append(ccs, s.ds.SinkChange(c, id)), append(seqs, c.Seq)
+				ccs, seqs = append(ccs, s.ds.SinkChange(c, cid)), append(seqs, c.Seq)
 				return nil
 			})
 			if err != nil {

@@ -78,30 +78,48 @@ func appendAt(buf, stamp []byte) []byte {
 	return append(buf, '}', '\n')
 }
 
-// encodedLines returns the log lines of changes applied at at from their entries, which the runner already
-// encoded (connectors.EncodedApplier).
-func encodedLines(changes []connectors.Change, entries [][]byte, at time.Time) ([]byte, []error, error) {
+// checkEntries verifies that entries, the runner's (connectors.EncodedApplier), are one JSON object per
+// change, so that each line is its entry with "at" added.
+func checkEntries(changes []connectors.Change, entries [][]byte) error {
 	if len(entries) != len(changes) {
-		return nil, nil, fmt.Errorf("%d entries for %d changes", len(entries), len(changes))
+		return fmt.Errorf("%d entries for %d changes", len(entries), len(changes))
 	}
-	stamp := (&record.JSON{UTC: true}).AppendString(nil, at.UTC().Format(time.RFC3339))
-	n := 0
-	for _, e := range entries {
-		n += len(e) + len(stamp) + 8
-	}
-	buf := make([]byte, 0, n)
 	for i, e := range entries {
 		if len(e) < 2 || e[0] != '{' || e[len(e)-1] != '}' {
-			return nil, nil, fmt.Errorf("change %s: its entry is not a JSON object", changes[i].ID)
+			return fmt.Errorf("change %s: its entry is not a JSON object", changes[i].ID)
 		}
-		buf = appendAt(append(buf, e...), stamp)
 	}
-	return buf, make([]error, len(changes)), nil
+	return nil
 }
 
-// appendLog appends data (whole lines) to the change log and syncs it. It first cuts off a trailing partial
-// line left by an interrupted write, so the new lines start on a line of their own.
-func (s *Sink) appendLog(data []byte) (err error) {
+// writeEntries writes the log lines of entries applied at at (each entry with the "at" member added) to w,
+// through a buffer of its own: the batch's lines are never all copied into one more buffer.
+func writeEntries(w io.Writer, entries [][]byte, at time.Time) error {
+	stamp := (&record.JSON{UTC: true}).AppendString(nil, at.UTC().Format(time.RFC3339))
+	suffix := append(append([]byte(`,"at":`), stamp...), '}', '\n')
+	bw := bufio.NewWriterSize(w, 1<<20)
+	for _, e := range entries {
+		if _, err := bw.Write(e[:len(e)-1]); err != nil {
+			return err
+		}
+		if _, err := bw.Write(suffix); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+// appendLog appends data (whole lines) to the change log and syncs it (appendLogWith).
+func (s *Sink) appendLog(data []byte) error {
+	return s.appendLogWith(func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// appendLogWith appends what write writes (whole lines) to the change log and syncs it. It first cuts off a
+// trailing partial line left by an interrupted write, so the new lines start on a line of their own.
+func (s *Sink) appendLogWith(write func(io.Writer) error) (err error) {
 	dir := filepath.Dir(s.changelog)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("change log: %w", err)
@@ -120,7 +138,7 @@ func (s *Sink) appendLog(data []byte) (err error) {
 	if err := repairTail(f); err != nil {
 		return fmt.Errorf("repair change log %s: %w", s.changelog, err)
 	}
-	if _, err := f.Write(data); err != nil {
+	if err := write(f); err != nil {
 		return fmt.Errorf("write change log %s: %w", s.changelog, err)
 	}
 	if err := f.Sync(); err != nil {
@@ -179,34 +197,98 @@ func reconcileLog(ctx context.Context, path string, changes []connectors.Change)
 	for i, c := range changes {
 		want[c.ID] = append(want[c.ID], i)
 	}
+	err := eachLine(ctx, path, func(id, _ []byte) {
+		for _, i := range want[string(id)] {
+			landed[i] = true
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return landed, nil
+}
+
+// landedEntries reads the change log at path and returns, for each ID, the first complete line carrying it
+// (a copy, without its newline), or nil.
+func landedEntries(ctx context.Context, path string, ids []string) ([][]byte, error) {
+	entries := make([][]byte, len(ids))
+	want := make(map[string][]int, len(ids))
+	for i, id := range ids {
+		want[id] = append(want[id], i)
+	}
+	err := eachLine(ctx, path, func(id, line []byte) {
+		for _, i := range want[string(id)] {
+			if entries[i] == nil {
+				entries[i] = bytes.Clone(line[:len(line)-1])
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
+// eachLine streams the complete lines of the change log at path (a missing log has none), calling fn with
+// each line's change ID and the line (with its newline; both valid during the call only). A trailing line
+// without its newline (a write cut short) is ignored.
+func eachLine(ctx context.Context, path string, fn func(id, line []byte)) error {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return landed, nil
+		return nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("change log: %w", err)
+		return fmt.Errorf("change log: %w", err)
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 1<<20)
 	for n := 1; ; n++ {
-		line, err := br.ReadBytes('\n')
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A line longer than the buffer: gather it whole.
+			long := bytes.Clone(line)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = br.ReadSlice('\n')
+				long = append(long, line...)
+			}
+			line = long
+		}
 		if errors.Is(err, io.EOF) {
-			return landed, nil
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read change log %s: %w", path, err)
+			return fmt.Errorf("read change log %s: %w", path, err)
 		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		if n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 		}
-		var l struct {
-			ID string `json:"id"`
+		id, err := lineID(line)
+		if err != nil {
+			return fmt.Errorf("change log %s:%d: %w", path, n, err)
 		}
-		if err := json.Unmarshal(line, &l); err != nil {
-			return nil, fmt.Errorf("change log %s:%d: %w", path, n, err)
-		}
-		for _, i := range want[l.ID] {
-			landed[i] = true
+		fn(id, line)
+	}
+}
+
+// idPrefix starts every change log line: the entry's first member is the change's ID.
+const idPrefix = `{"id":"`
+
+// lineID returns the change ID of a change log line. The usual line starts with the ID, written without
+// escapes (the runner's IDs are hexadecimal), which is taken as it is (a slice of line); any other line is
+// decoded as JSON.
+func lineID(line []byte) ([]byte, error) {
+	if rest, ok := bytes.CutPrefix(line, []byte(idPrefix)); ok {
+		if end := bytes.IndexByte(rest, '"'); end >= 0 && bytes.IndexByte(rest[:end], '\\') < 0 {
+			return rest[:end], nil
 		}
 	}
+	var l struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(line, &l); err != nil {
+		return nil, err
+	}
+	return []byte(l.ID), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -54,9 +55,12 @@ values are JSON strings, numbers, booleans or null; timestamps and dates are RFC
 			Example: "out/changes.jsonl",
 		},
 		{
-			Name: "batch_size", Type: spec.TypeInt, Default: 20000, Advanced: true,
+			Name: "batch_size", Type: spec.TypeInt, Default: DefaultBatchSize, Advanced: true,
 			Description: "Changes per batch. Each batch is one write and one fsync of the change log, and one " +
-				"state commit; a crash loses no acknowledged batch and repeats none.",
+				"state commit; a crash loses no acknowledged batch and repeats none. The default is one row " +
+				"group of the state's snapshot: the local state writes a commit's full row groups to its file " +
+				"once, compressed, where smaller commits go through its write-ahead log and are written again " +
+				"at the checkpoint.",
 		},
 	},
 	Example: `sink:
@@ -69,6 +73,14 @@ values are JSON strings, numbers, booleans or null; timestamps and dates are RFC
 func init() {
 	connectors.Sinks.MustRegister(sinkSpec, connectors.SinkOf(NewSink))
 }
+
+// DefaultBatchSize is the sink's batch size unless configured: 122,880 changes, the rows of one DuckDB row
+// group. A first sync of 1M records commits to the local state in 9 batches rather than 50 of 20,000; each
+// full row group of a commit is written to the state file compressed, once (DuckDB's optimistic write),
+// while a commit of fewer rows is written to the WAL and again, compressed, at the run's checkpoint.
+// Measured on 1M creates (2 cores, load ~13): insert, commit and checkpoint 4.15 cpu s in batches of 20,000,
+// 3.05 in batches of 122,880 (checkpoint 1.67 -> 0.04).
+const DefaultBatchSize = 122_880
 
 type sinkConfig struct {
 	Path      string `spec:"path"`
@@ -92,6 +104,7 @@ var (
 	_ connectors.Sink             = (*Sink)(nil)
 	_ connectors.Exporter         = (*Sink)(nil)
 	_ connectors.Reconciler       = (*Sink)(nil)
+	_ connectors.EntryReconciler  = (*Sink)(nil)
 	_ connectors.EncodedApplier   = (*Sink)(nil)
 	_ connectors.Batcher          = (*Sink)(nil)
 	_ connectors.ConnectionTester = (*Sink)(nil)
@@ -108,7 +121,7 @@ func NewSink(cfg spec.Config, env connectors.Env) (*Sink, error) {
 		return nil, fmt.Errorf("path is required")
 	}
 	if c.BatchSize <= 0 {
-		c.BatchSize = 20000
+		c.BatchSize = DefaultBatchSize
 	}
 	format, err := formatOf(c.Format, c.Path)
 	if err != nil {
@@ -167,20 +180,34 @@ func (s *Sink) Apply(ctx context.Context, changes []connectors.Change) ([]error,
 }
 
 // ApplyEncoded is Apply with the changes' entries encoded by the runner (connectors.EncodedApplier): each
-// line is its entry with the "at" member added, the bytes Apply would write.
+// line is its entry with the "at" member added, the bytes Apply would write. The changes themselves may be
+// light (ID, action and key only), so entries that are not JSON objects, one per change, are refused whole:
+// nothing is written and every outcome is the error.
 func (s *Sink) ApplyEncoded(ctx context.Context, changes []connectors.Change, entries [][]byte) ([]error, error) {
+	outcomes := make([]error, len(changes))
 	if err := ctx.Err(); err != nil {
-		outcomes := make([]error, len(changes))
 		for i := range outcomes {
 			outcomes[i] = connectors.ErrNotAttempted
 		}
 		return outcomes, err
 	}
-	data, outcomes, err := encodedLines(changes, entries, s.now())
-	if err != nil {
-		return s.Apply(ctx, changes) // not entries this sink can use: encode them itself
+	err := checkEntries(changes, entries)
+	if err == nil {
+		if len(entries) == 0 {
+			return outcomes, nil
+		}
+		at := s.now()
+		if err = s.appendLogWith(func(w io.Writer) error { return writeEntries(w, entries, at) }); err == nil {
+			return outcomes, nil
+		}
+	} else {
+		err = fmt.Errorf("change log %s: %w", s.changelog, err)
 	}
-	return s.write(data, outcomes)
+	// Nothing is acknowledged; the lines that reached the disk are found by Reconcile on the next run.
+	for i := range outcomes {
+		outcomes[i] = err
+	}
+	return outcomes, err
 }
 
 // write appends data, the lines of the changes whose outcome is nil, to the change log; when that fails, it
@@ -204,6 +231,13 @@ func (s *Sink) write(data []byte, outcomes []error) ([]error, error) {
 // newline (a write cut short by a crash) does not count. A missing change log means nothing landed.
 func (s *Sink) Reconcile(ctx context.Context, changes []connectors.Change) ([]bool, error) {
 	return reconcileLog(ctx, s.changelog, changes)
+}
+
+// LandedEntries returns, for each ID, its change's line of the change log (without the newline: its entry
+// with the "at" member added), or nil when no complete line carries it. A missing change log means nothing
+// landed.
+func (s *Sink) LandedEntries(ctx context.Context, ids []string) ([][]byte, error) {
+	return landedEntries(ctx, s.changelog, ids)
 }
 
 // Check verifies that the folders of the records file and of the change log are writable, by creating and

@@ -2,6 +2,7 @@ package file
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"os"
@@ -85,7 +86,7 @@ func TestNewSink(t *testing.T) {
 			if s.Changelog() != tt.wantChangelog {
 				t.Errorf("Changelog = %q, want %q", s.Changelog(), tt.wantChangelog)
 			}
-			want := 20000 // the default
+			want := 122_880 // the default: one row group of the state (DefaultBatchSize)
 			if n, ok := tt.values["batch_size"].(int64); ok {
 				want = int(n)
 			}
@@ -327,6 +328,34 @@ func TestReconcileReportsExactlyTheLoggedIDs(t *testing.T) {
 	_, err = s.Reconcile(ctx, probe)
 	if want := s.Changelog() + ":3:"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("Reconcile of a corrupt log = %v, want an error containing %q", err, want)
+	}
+}
+
+// TestLandedEntries: the entries the sink gives back for recovery are the change log's complete lines (each
+// change's entry with "at"), found by ID whatever the order asked; an ID without a complete line (never
+// written, or cut short by a crash) has none.
+func TestLandedEntries(t *testing.T) {
+	ctx := context.Background()
+	s := newSink(t, t.TempDir(), map[string]any{"path": "p.csv"})
+	ids := []string{"c2", "c9", "c1", "c3"}
+	got, err := s.LandedEntries(ctx, ids)
+	if err != nil || !reflect.DeepEqual(got, make([][]byte, len(ids))) {
+		t.Fatalf("entries without a change log = %q, %v; want none", got, err)
+	}
+	lines := strings.SplitAfter(changeLines, "\n")
+	writeFile(t, s.Changelog(), lines[0]+lines[1]+lines[2][:30])
+	got, err = s.LandedEntries(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]byte{[]byte(strings.TrimSuffix(lines[1], "\n")), nil, []byte(strings.TrimSuffix(lines[0], "\n")), nil}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("entries = %q, want %q", got, want)
+	}
+	// Every entry decodes to its change: the runner commits a landed change from it.
+	var c connectors.Change
+	if err := json.Unmarshal(got[0], &c); err != nil || c.ID != "c2" || c.Action != changes[1].Action {
+		t.Errorf("entry of c2 decodes to %+v, %v", c, err)
 	}
 }
 

@@ -69,6 +69,14 @@ type Applier struct {
 	Alloc  memory.Allocator
 	// Progress, when set, receives the changes the sink acknowledged so far of total, after each batch.
 	Progress func(applied, total int)
+	// NewKeys says the diff's creates were planned against the state's snapshot (not a refreshed base): their
+	// keys are not in it (state.Commit.NewKeys).
+	NewKeys bool
+
+	// unsettled counts the intents this Applier recorded that no commit settled yet: while it is 0, a batch
+	// settled in full settles every intent the store holds (state.Commit.ResolvesAll), since recovery
+	// settles an interrupted run's intents before any batch is sent.
+	unsettled int
 }
 
 func (a *Applier) timer(name string) func() {
@@ -138,12 +146,35 @@ func (a *Applier) All(ctx context.Context, ccs []connectors.Change, seqs []int64
 // could not give (an outcome that is neither an acknowledgement, a refusal nor "not attempted") leaves the
 // intent for the next run to reconcile. seqs are the changes' diff sequence numbers.
 func (a *Applier) Batch(ctx context.Context, batch []connectors.Change, seqs []int64, total int, t Tally) error {
+	return a.batch(ctx, batch, nil, seqs, total, t)
+}
+
+// Encoded says that batches may be read as their entries (diff.Entries) and sent with BatchEntries: the
+// sink takes entries (connectors.EncodedApplier), and acknowledged changes are committed from the diff
+// table (FromDiff), so nothing needs the changes' records in Go.
+func (a *Applier) Encoded() bool {
+	_, ok := a.Sink.(connectors.EncodedApplier)
+	return ok && FromDiff(a.Schema)
+}
+
+// BatchEntries is Batch for a batch read as its entries (Encoded): entries[i] is batch[i]'s entry
+// (connectors.Change.AppendEntry of its full form), and batch[i] may hold only its ID, action and key.
+func (a *Applier) BatchEntries(ctx context.Context, batch []connectors.Change, entries [][]byte, seqs []int64, total int, t Tally) error {
+	if !a.Encoded() || len(entries) != len(batch) {
+		return fmt.Errorf("sink %s: a batch of %d entries for %d changes, or a sink that does not take entries", a.SinkType, len(entries), len(batch))
+	}
+	return a.batch(ctx, batch, entries, seqs, total, t)
+}
+
+// batch is Batch, with the changes' entries when the caller has them (nil: encoded here).
+func (a *Applier) batch(ctx context.Context, batch []connectors.Change, entries [][]byte, seqs []int64, total int, t Tally) error {
 	done := a.timer("apply: record intents")
-	entries, err := a.recordIntents(ctx, batch)
+	entries, err := a.recordIntents(ctx, batch, entries)
 	done()
 	if err != nil {
 		return err
 	}
+	a.unsettled += len(batch)
 	failpoint.Hit("after-intents")
 	done = a.timer("apply: sink")
 	var outcomes []error
@@ -183,15 +214,17 @@ func (a *Applier) Batch(ctx context.Context, batch []connectors.Change, seqs []i
 		}
 	}
 	done = a.timer("apply: commit")
+	all := a.unsettled == len(resolved)
 	if fromDiff {
-		err = a.commitSeqs(ctx, acked, resolved, rejected)
+		err = a.commitSeqs(ctx, acked, resolved, rejected, all)
 	} else {
-		err = a.CommitChanges(ctx, a.RunID, ackedChanges, resolved, rejected)
+		err = a.commit(ctx, a.RunID, ackedChanges, resolved, rejected, all)
 	}
 	done()
 	if err != nil {
 		return err
 	}
+	a.unsettled -= len(resolved)
 	failpoint.Hit("after-commit")
 	if sinkErr != nil {
 		return fmt.Errorf("sink %s: %w (%d of %d changes applied)", a.SinkType, sinkErr, t.Applied.Total(), total)
@@ -214,30 +247,31 @@ var intentSchema = arrow.NewSchema([]arrow.Field{
 
 // recordIntents durably records a batch's changes before they are sent, each as its entry
 // (connectors.Change.AppendEntry), and returns the entries (entries[i] is batch[i]'s) for a sink that
-// takes them (connectors.EncodedApplier).
-func (a *Applier) recordIntents(ctx context.Context, batch []connectors.Change) ([][]byte, error) {
+// takes them (connectors.EncodedApplier). For a sink that keeps the entries itself and gives them back
+// after a crash (connectors.EntryReconciler) an intent is the change's ID alone (its change empty):
+// storing the entries in the state too would write every batch twice, and delete one copy at the commit.
+func (a *Applier) recordIntents(ctx context.Context, batch []connectors.Change, entries [][]byte) ([][]byte, error) {
+	_, idOnly := a.Sink.(connectors.EntryReconciler)
+	if _, ok := a.Sink.(connectors.EncodedApplier); !ok {
+		idOnly = false // the entries the sink keeps are not known to be the runner's
+	}
 	bld := array.NewRecordBuilder(a.alloc(), intentSchema)
 	defer bld.Release()
 	ids, runs, changes := bld.Field(0).(*array.StringBuilder), bld.Field(1).(*array.StringBuilder), bld.Field(2).(*array.StringBuilder)
-	enc := &record.JSON{UTC: true}
-	var buf []byte
-	ends := make([]int, len(batch))
-	for i := range batch {
-		c := &batch[i]
+	if entries == nil {
 		var err error
-		if buf, err = c.AppendEntry(enc, buf); err != nil {
-			return nil, fmt.Errorf("record intent of %s: %w", c.KeyString(a.Key), err)
+		if entries, err = a.encode(batch); err != nil {
+			return nil, err
 		}
-		ends[i] = len(buf)
 	}
-	entries := make([][]byte, len(batch))
-	start := 0
 	for i := range batch {
-		entries[i] = buf[start:ends[i]:ends[i]]
-		start = ends[i]
 		ids.Append(batch[i].ID)
 		runs.Append(a.RunID)
-		changes.BinaryBuilder.Append(entries[i])
+		if idOnly {
+			changes.Append("")
+		} else {
+			changes.BinaryBuilder.Append(entries[i])
+		}
 	}
 	// The store inserts the batch straight from the Arrow scan: no table of it is made first.
 	rr := engine.NewSliceReader(intentSchema, bld.NewRecordBatch())
@@ -256,18 +290,43 @@ func (a *Applier) recordIntents(ctx context.Context, batch []connectors.Change) 
 	return entries, nil
 }
 
-// ackedTable is the relation a commit reads the acknowledged records from; ackedSeqs is the view of their
-// diff sequence numbers when they are not one range.
+// encode returns the entries of batch (connectors.Change.AppendEntry), in one buffer.
+func (a *Applier) encode(batch []connectors.Change) ([][]byte, error) {
+	enc := &record.JSON{UTC: true}
+	var buf []byte
+	ends := make([]int, len(batch))
+	for i := range batch {
+		c := &batch[i]
+		var err error
+		if buf, err = c.AppendEntry(enc, buf); err != nil {
+			return nil, fmt.Errorf("record intent of %s: %w", c.KeyString(a.Key), err)
+		}
+		ends[i] = len(buf)
+	}
+	entries := make([][]byte, len(batch))
+	start := 0
+	for i := range batch {
+		entries[i] = buf[start:ends[i]:ends[i]]
+		start = ends[i]
+	}
+	return entries, nil
+}
+
+// ackedTable is the relation a commit reads the acknowledged records from; ackedRange is the view of the
+// diff table it reads them from when they are one range of it; ackedSeqs is the view of their diff
+// sequence numbers when they are not.
 const (
 	ackedTable = "__acked"
+	ackedRange = "__acked_range"
 	ackedSeqs  = "__acked_seqs"
 )
 
 var seqSchema = arrow.NewSchema([]arrow.Field{{Name: "seq", Type: arrow.PrimitiveTypes.Int64}}, nil)
 
-// newCommit is a commit of runID settling resolved intents, with the snapshot's columns.
-func (a *Applier) newCommit(runID string, resolved []string, acked, rejected int) (*state.Commit, *arrow.Schema) {
-	c := &state.Commit{RunID: runID, Key: a.Key, Resolved: resolved, Acked: acked, Rejected: rejected}
+// newCommit is a commit of runID settling resolved intents (all: every intent the store holds), with the
+// snapshot's columns.
+func (a *Applier) newCommit(runID string, resolved []string, acked, rejected int, all bool) (*state.Commit, *arrow.Schema) {
+	c := &state.Commit{RunID: runID, Key: a.Key, Resolved: resolved, ResolvesAll: all, Acked: acked, Rejected: rejected}
 	sch := engine.Canonical(a.Schema)
 	for _, f := range sch.Fields() {
 		c.Columns = append(c.Columns, state.Column{Name: f.Name, Type: engine.Type(f.Type)})
@@ -280,31 +339,41 @@ func (a *Applier) newCommit(runID string, resolved []string, acked, rejected int
 // rebuilt from the sink's changes. Record fields of a type the snapshot stores as text (anything but text,
 // numbers, booleans, dates and timestamps) are taken from the decoded changes instead, so their text is
 // the one the runner writes.
-func (a *Applier) commitSeqs(ctx context.Context, acked []int64, resolved []string, rejected int) error {
-	c, sch := a.newCommit(a.RunID, resolved, len(acked), rejected)
+func (a *Applier) commitSeqs(ctx context.Context, acked []int64, resolved []string, rejected int, all bool) error {
+	c, sch := a.newCommit(a.RunID, resolved, len(acked), rejected, all)
+	c.NewKeys = a.NewKeys
 	if len(acked) > 0 {
 		cols := "__op"
 		for _, f := range sch.Fields() {
 			cols += fmt.Sprintf(", CAST(d.%s AS %s) AS %s", engine.Ident(f.Name), engine.Type(f.Type), engine.Ident(f.Name))
 		}
-		q := fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s d", ackedTable, cols, diff.Table)
+		sel := fmt.Sprintf("SELECT %s FROM %s d", cols, diff.Table)
 		if lo, hi, ok := contiguous(acked); ok {
-			// The usual batch: every change acknowledged, in diff order. A range needs no list at all.
-			err := a.DB.Exec(ctx, q+fmt.Sprintf(" WHERE d.__seq BETWEEN %d AND %d", lo, hi))
+			// The usual batch: every change acknowledged, in diff order. A range needs no list, and no copy
+			// either: the commit reads the records straight from the diff, through a view of the range (the
+			// diff table is in __seq order, so its zone maps find the range without a scan of the rest).
+			err := a.DB.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS %s WHERE d.__seq BETWEEN %d AND %d", ackedRange, sel, lo, hi))
 			if err != nil {
 				return fmt.Errorf("stage acknowledged changes: %w", err)
 			}
-		} else {
-			bld := array.NewRecordBuilder(a.alloc(), seqSchema)
-			bld.Field(0).(*array.Int64Builder).AppendValues(acked, nil)
-			rr := engine.NewSliceReader(seqSchema, bld.NewRecordBatch())
-			bld.Release()
-			lo, hi := slices.Min(acked), slices.Max(acked)
-			err := a.DB.ExecWithView(ctx, ackedSeqs, rr, q+fmt.Sprintf(" SEMI JOIN %s a ON d.__seq = a.seq WHERE d.__seq BETWEEN %d AND %d", ackedSeqs, lo, hi))
-			rr.Release()
-			if err != nil {
-				return fmt.Errorf("stage acknowledged changes: %w", err)
+			c.Changes = ackedRange
+			err = a.Commit(ctx, c)
+			if derr := a.DB.Exec(context.WithoutCancel(ctx), "DROP VIEW IF EXISTS "+ackedRange); derr != nil && err == nil {
+				err = fmt.Errorf("drop acknowledged changes: %w", derr)
 			}
+			return err
+		}
+		// Some changes of the batch were not acknowledged: the others are copied by their list.
+		bld := array.NewRecordBuilder(a.alloc(), seqSchema)
+		bld.Field(0).(*array.Int64Builder).AppendValues(acked, nil)
+		rr := engine.NewSliceReader(seqSchema, bld.NewRecordBatch())
+		bld.Release()
+		lo, hi := slices.Min(acked), slices.Max(acked)
+		err := a.DB.ExecWithView(ctx, ackedSeqs, rr, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS %s SEMI JOIN %s a ON d.__seq = a.seq WHERE d.__seq BETWEEN %d AND %d",
+			ackedTable, sel, ackedSeqs, lo, hi))
+		rr.Release()
+		if err != nil {
+			return fmt.Errorf("stage acknowledged changes: %w", err)
 		}
 		c.Changes = ackedTable
 	}
@@ -339,7 +408,12 @@ func FromDiff(sch *arrow.Schema) bool {
 // CommitChanges commits acknowledged changes held in Go (recovery: an interrupted run's changes are
 // not in this run's diff), settling resolved intents, under runID.
 func (a *Applier) CommitChanges(ctx context.Context, runID string, acked []connectors.Change, resolved []string, rejected int) error {
-	c, sch := a.newCommit(runID, resolved, len(acked), rejected)
+	return a.commit(ctx, runID, acked, resolved, rejected, false)
+}
+
+// commit is CommitChanges; all says resolved are every intent the store holds.
+func (a *Applier) commit(ctx context.Context, runID string, acked []connectors.Change, resolved []string, rejected int, all bool) error {
+	c, sch := a.newCommit(runID, resolved, len(acked), rejected, all)
 	if len(acked) > 0 {
 		b, err := a.ackedBatch(sch, acked)
 		if err != nil {

@@ -122,7 +122,7 @@ func commitBatches(ctx context.Context, b *testing.B, a *Applier, fromDiff bool,
 		hi := min(lo+batch, len(ccs))
 		var err error
 		if fromDiff {
-			err = a.commitSeqs(ctx, seqs[lo:hi], nil, 0)
+			err = a.commitSeqs(ctx, seqs[lo:hi], nil, 0, false)
 		} else {
 			err = a.CommitChanges(ctx, "run", ccs[lo:hi], nil, 0)
 		}

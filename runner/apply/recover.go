@@ -15,41 +15,82 @@ import (
 )
 
 // Recover settles the changes an interrupted run sent without hearing back: those the sink confirms
-// (connectors.Reconciler) are committed under that run's ID; the rest are dropped from the intents and
-// planned again. It returns how many were committed and a note for the report (empty when there was
-// nothing to settle).
+// (connectors.Reconciler, or connectors.EntryReconciler for intents that hold only a change's ID) are
+// committed under that run's ID; the rest are dropped from the intents and planned again. It returns how
+// many were committed and a note for the report (empty when there was nothing to settle).
 func (a *Applier) Recover(ctx context.Context) (int, string, error) {
 	intents, err := a.Store.Intents(ctx, a.DB.Conn())
 	if err != nil || len(intents) == 0 {
 		return 0, "", err
 	}
 	sch := engine.Canonical(a.Schema)
-	changes := make([]connectors.Change, len(intents))
 	ids := make([]string, len(intents))
+	var changes []connectors.Change // of the intents that hold their change
+	var bare []string               // IDs of the intents that hold only that (recordIntents)
 	for i, in := range intents {
+		ids[i] = in.ID
+		if len(in.Change) == 0 {
+			bare = append(bare, in.ID)
+			continue
+		}
 		c, err := DecodeChange(in.Change, sch)
 		if err != nil {
 			return 0, "", fmt.Errorf("intent %s: %w", in.ID, err)
 		}
-		changes[i], ids[i] = c, in.ID
+		changes = append(changes, c)
 	}
 	var landed []connectors.Change
-	var note string
-	if r, ok := a.Sink.(connectors.Reconciler); ok {
-		ok, err := r.Reconcile(ctx, changes)
-		if err != nil {
-			return 0, "", fmt.Errorf("sink %s: reconcile: %w", a.SinkType, err)
+	unknown := 0 // changes the sink cannot confirm
+	if len(changes) > 0 {
+		if r, ok := a.Sink.(connectors.Reconciler); ok {
+			ok, err := r.Reconcile(ctx, changes)
+			if err != nil {
+				return 0, "", fmt.Errorf("sink %s: reconcile: %w", a.SinkType, err)
+			}
+			for i, c := range changes {
+				if i < len(ok) && ok[i] {
+					landed = append(landed, c)
+				}
+			}
+		} else {
+			unknown += len(changes)
 		}
-		for i, c := range changes {
-			if i < len(ok) && ok[i] {
+	}
+	if len(bare) > 0 {
+		if r, ok := a.Sink.(connectors.EntryReconciler); ok {
+			entries, err := r.LandedEntries(ctx, bare)
+			if err != nil {
+				return 0, "", fmt.Errorf("sink %s: reconcile: %w", a.SinkType, err)
+			}
+			for i, e := range entries {
+				if i >= len(bare) || e == nil {
+					continue
+				}
+				c, err := DecodeChange(e, sch)
+				if err != nil {
+					return 0, "", fmt.Errorf("sink %s: entry of change %s: %w", a.SinkType, bare[i], err)
+				}
+				if c.ID != bare[i] {
+					return 0, "", fmt.Errorf("sink %s: the entry given for change %s is change %s's", a.SinkType, bare[i], c.ID)
+				}
 				landed = append(landed, c)
 			}
+		} else {
+			// The pipeline's sink is no longer the one that kept these changes: nothing tells whether they landed.
+			unknown += len(bare)
 		}
-		note = fmt.Sprintf("settled %d change(s) of an interrupted run: %d had reached the sink", len(changes), len(landed))
-	} else {
-		note = fmt.Sprintf("%d change(s) of an interrupted run may have reached the sink, which cannot confirm; they are planned again", len(changes))
 	}
-	if err := a.CommitChanges(ctx, intents[0].RunID, landed, ids, 0); err != nil {
+	var note string
+	switch {
+	case unknown == 0:
+		note = fmt.Sprintf("settled %d change(s) of an interrupted run: %d had reached the sink", len(intents), len(landed))
+	case unknown == len(intents):
+		note = fmt.Sprintf("%d change(s) of an interrupted run may have reached the sink, which cannot confirm; they are planned again", len(intents))
+	default:
+		note = fmt.Sprintf("settled %d change(s) of an interrupted run: %d had reached the sink; %d more may have, which the sink cannot confirm: they are planned again",
+			len(intents)-unknown, len(landed), unknown)
+	}
+	if err := a.commit(ctx, intents[0].RunID, landed, ids, 0, true); err != nil { // every intent held settles
 		return 0, note, err
 	}
 	a.logf("recovered %d change(s) of interrupted run %s", len(landed), intents[0].RunID)

@@ -626,3 +626,74 @@ func TestStoreConformanceInterruptedRuns(t *testing.T) {
 		}
 	})
 }
+
+// TestStoreConformanceNewKeysAndResolvesAll: a commit of creates of new keys (Commit.NewKeys, a diff against
+// the snapshot) inserts them next to updates that replace their records; a create of a key the snapshot
+// holds (a diff against a refreshed base) replaces it when NewKeys is not claimed. A commit claiming to settle
+// every intent (Commit.ResolvesAll) clears them; a claim the store's number of intents belies settles only
+// the listed ones.
+func TestStoreConformanceNewKeysAndResolvesAll(t *testing.T) {
+	eachBackend(t, func(t *testing.T, mk func(string) state.Store) {
+		ctx := context.Background()
+		s, c, _ := openStore(t, mk, "p", "r")
+		snapshot := func() string {
+			t.Helper()
+			var got string
+			if err := c.QueryRowContext(ctx, `SELECT string_agg(sku || '=' || qty::VARCHAR, '|' ORDER BY sku, qty) FROM `+s.Snapshot()).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		intents := func() string {
+			t.Helper()
+			in, err := s.Intents(ctx, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, i := range in {
+				ids = append(ids, i.ID)
+			}
+			return strings.Join(ids, ",")
+		}
+		exec(t, c, `CREATE TABLE ints AS SELECT * FROM (VALUES ('i1','r',''), ('i2','r','')) t(id, run_id, change)`)
+		if err := s.AddIntents(ctx, c, "ints"); err != nil {
+			t.Fatal(err)
+		}
+		exec(t, c, `CREATE TABLE c1 AS SELECT * FROM (VALUES ('create','A',1), ('create','B',2)) t(__op, sku, qty)`)
+		if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "c1", Key: []string{"sku"}, Columns: cols, Acked: 2,
+			NewKeys: true, Resolved: []string{"i1", "i2"}, ResolvesAll: true}); err != nil {
+			t.Fatal(err)
+		}
+		if got := snapshot(); got != "A=1|B=2" {
+			t.Errorf("after the creates: %s", got)
+		}
+		if got := intents(); got != "" {
+			t.Errorf("intents %q after a commit settling all of them", got)
+		}
+
+		exec(t, c, `CREATE TABLE ints2 AS SELECT * FROM (VALUES ('i3','r',''), ('i4','r','')) t(id, run_id, change)`)
+		if err := s.AddIntents(ctx, c, "ints2"); err != nil {
+			t.Fatal(err)
+		}
+		exec(t, c, `CREATE TABLE c2 AS SELECT * FROM (VALUES ('update','A',10), ('create','C',3), ('delete','B',NULL)) t(__op, sku, qty)`)
+		if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "c2", Key: []string{"sku"}, Columns: cols, Acked: 3,
+			NewKeys: true, Resolved: []string{"i3"}, ResolvesAll: true}); err != nil {
+			t.Fatal(err)
+		}
+		if got := snapshot(); got != "A=10|C=3" {
+			t.Errorf("after an update, a create and a delete: %s", got)
+		}
+		if got := intents(); got != "i4" {
+			t.Errorf("intents %q, want i4: the commit listed only i3", got)
+		}
+
+		exec(t, c, `CREATE TABLE c3 AS SELECT * FROM (VALUES ('create','C',30)) t(__op, sku, qty)`)
+		if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "c3", Key: []string{"sku"}, Columns: cols, Acked: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if got := snapshot(); got != "A=10|C=30" {
+			t.Errorf("a create of a key the snapshot holds, without NewKeys: %s", got)
+		}
+	})
+}

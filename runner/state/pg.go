@@ -1256,7 +1256,14 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 			return err
 		}
 		if len(c.Resolved) > 0 {
-			if _, err := tx.Exec(ctx, s.q(`DELETE FROM {s}.intents WHERE pipeline = $1 AND id = ANY($2)`), s.pipeline, c.Resolved); err != nil {
+			q, args := `DELETE FROM {s}.intents WHERE pipeline = $1 AND id = ANY($2)`, []any{s.pipeline, c.Resolved}
+			if c.ResolvesAll {
+				// Every intent of the pipeline settles (checked by their number, as DuckStore does): no lookups.
+				q = `WITH n AS (SELECT count(*) AS n FROM {s}.intents WHERE pipeline = $1)
+					DELETE FROM {s}.intents WHERE pipeline = $1 AND ((SELECT n FROM n) = $3 OR id = ANY($2))`
+				args = append(args, len(c.Resolved))
+			}
+			if _, err := tx.Exec(ctx, s.q(q), args...); err != nil {
 				return err
 			}
 		}

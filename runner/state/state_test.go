@@ -180,7 +180,7 @@ func TestUnchangedColumnsAreNotMigrated(t *testing.T) {
 	}
 }
 
-// TestCommitSettlesLargeBatchOfIntents settles a batch of 20,000 intents (the file sink's batch size) in one
+// TestCommitSettlesLargeBatchOfIntents settles a batch of 20,000 intents (listed by ID: other intents remain) in one
 // commit, leaving the intents of other changes.
 func TestCommitSettlesLargeBatchOfIntents(t *testing.T) {
 	ctx := context.Background()

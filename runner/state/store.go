@@ -69,8 +69,17 @@ type Commit struct {
 	Key []string
 	// Columns is the desired schema: the snapshot is migrated to it (columns added, dropped, retyped).
 	Columns []Column
+	// NewKeys says that no create of Changes has its key in the snapshot: the creates were planned against
+	// the snapshot itself (not a refreshed base), which since then only commits of the same plan moved, each
+	// of other keys. The store then inserts the creates without first removing their keys (a first sync's
+	// commits then never join the growing snapshot). Without it every key of Changes is looked up.
+	NewKeys bool
 	// Resolved lists intent IDs settled by this commit (acknowledged or refused by the sink).
 	Resolved []string
+	// ResolvesAll says Resolved are all the intents the store holds (the applier's batch when every earlier
+	// one settled in full, or recovery): the store then clears its intents rather than look each one up. A
+	// store that finds another number of intents than len(Resolved) looks them up all the same.
+	ResolvesAll bool
 	// Acked and Rejected count changes for the journal.
 	Acked, Rejected int
 	// Checkpoints to store, by source name.

@@ -1,0 +1,145 @@
+package diff
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/record"
+	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/runner/state"
+)
+
+// TestEntriesEqualSinkChangeEntries: the entries read straight from the diff's columns are, byte for
+// byte, the entries of the changes' full sink forms (connectors.Change.AppendEntry of SinkChange): the
+// intents, the file sink's change log and recovery read them as such. The diff has every action (with
+// deactivations of missing records and of records turned inactive), a composite key, text needing escapes,
+// integers of two widths, floats, dates, timestamps, decimals, booleans, NULLs, an ignored field and an
+// annotation; the light forms carry the ID, action and key.
+func TestEntriesEqualSinkChangeEntries(t *testing.T) {
+	for _, missing := range []pipelines.OnMissing{pipelines.MissingDelete, pipelines.MissingDeactivate} {
+		t.Run(string(missing), func(t *testing.T) {
+			ctx := context.Background()
+			db, err := engine.Open(ctx, engine.Options{TempDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			cols := `t(store, sku, title, qty, big, price, ratio, since, seen, amount, active, stamp, why)`
+			exec := func(q string) {
+				t.Helper()
+				if err := db.Exec(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			exec(`CREATE TABLE snap AS SELECT * EXCLUDE (why) FROM (VALUES
+				(1, 'a', 'Tom & "Jerry" <DVD>', 1::INTEGER, 10::BIGINT, 1.5::DOUBLE, 0.25::REAL, DATE '2026-01-02', TIMESTAMP '2026-01-02 03:04:05.123456', 19.99::DECIMAL(9,2), true, 'x', NULL),
+				(1, 'b', 'two
+lines', 2::INTEGER, NULL::BIGINT, NULL::DOUBLE, NULL::REAL, NULL::DATE, NULL::TIMESTAMP, NULL::DECIMAL(9,2), true, 'x', NULL),
+				(2, 'a', 'naïve ☃', 3::INTEGER, -5::BIGINT, 1e21::DOUBLE, 1e-7::REAL, DATE '1999-12-31', TIMESTAMP '1970-01-01 00:00:00', 0.10::DECIMAL(9,2), true, 'x', NULL),
+				(2, 'b', 'gone', 4::INTEGER, 1::BIGINT, 2.0::DOUBLE, 1::REAL, DATE '2000-01-01', TIMESTAMP '2000-01-01 00:00:00', 1::DECIMAL(9,2), true, 'x', NULL)) ` + cols)
+			exec(`CREATE TABLE desired AS SELECT * FROM (VALUES
+				(1, 'a', 'Tom & "Jerry" <DVD>', 1::INTEGER, 11::BIGINT, 1.5::DOUBLE, 0.25::REAL, DATE '2026-01-02', TIMESTAMP '2026-01-02 03:04:05.123456', 19.99::DECIMAL(9,2), true, 'y', 'bigger'),
+				(1, 'b', 'two
+lines', 2::INTEGER, NULL::BIGINT, NULL::DOUBLE, NULL::REAL, NULL::DATE, NULL::TIMESTAMP, NULL::DECIMAL(9,2), false, 'y', NULL),
+				(2, 'a', 'naïve ☃', 3::INTEGER, -5::BIGINT, 1e21::DOUBLE, 1e-7::REAL, DATE '1999-12-31', TIMESTAMP '1970-01-01 00:00:00', 0.10::DECIMAL(9,2), true, 'z', NULL),
+				(3, 'c', E'tab\there\\back', NULL::INTEGER, 7::BIGINT, -0.0::DOUBLE, 3.5::REAL, DATE '2026-02-28', TIMESTAMP '2026-02-28 12:00:00', 5.5::DECIMAL(9,2), NULL, NULL, 'new'),
+				(3, 'd', '', 0::INTEGER, 0::BIGINT, 123456.789::DOUBLE, 0::REAL, DATE '0001-01-01', TIMESTAMP '9999-12-31 23:59:59', -1::DECIMAL(9,2), false, 'y', NULL)) ` + cols)
+			sch, err := db.SchemaOf(ctx, "snap")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var snapCols []state.Column
+			for _, f := range sch.Fields() {
+				snapCols = append(snapCols, state.Column{Name: f.Name, Type: engine.Type(f.Type)})
+			}
+			key := []string{"store", "sku"}
+			l, err := Run(ctx, db, Input{Desired: "desired", Key: key, Annotations: []string{"why"}, Snapshot: "snap", Columns: snapCols,
+				Diff: pipelines.Diff{OnMissing: missing, ActiveField: "active", Ignore: []string{"stamp"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			all, err := Read(ctx, db, l, 0, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			planned := plan.State{Lineage: "L", Serial: 4}
+			ids := map[int64]string{}
+			actions := map[connectors.Action]int{}
+			for i := range all {
+				ids[all[i].Seq] = l.PlanChange(&all[i], planned).ID
+				actions[all[i].Action]++
+			}
+			if actions[connectors.Create] != 2 || actions[connectors.Update] != 1 || actions[connectors.Deactivate] == 0 ||
+				(missing == pipelines.MissingDelete) != (actions[connectors.Delete] == 1) {
+				t.Fatalf("the diff lacks some action: %v", actions)
+			}
+			// Odd changes take their ID by number, even ones compute it from the decoded row (as a streamed
+			// apply without a hash pass does): both must be the plan's.
+			var form plan.IDForm
+			id := func(seq int64, row func() *Change) (string, error) {
+				if seq%2 == 1 {
+					return ids[seq], nil
+				}
+				c := row()
+				if c.Seq != seq {
+					return "", fmt.Errorf("row() decoded change %d for %d", c.Seq, seq)
+				}
+				if got := l.ChangeIDOf(c, planned, &form); got != ids[seq] {
+					return "", fmt.Errorf("change %d: ID %s from the decoded row, %s planned", seq, got, ids[seq])
+				}
+				return ids[seq], nil
+			}
+			defer func(n int64) { entriesChunk = n }(entriesChunk)
+			entriesChunk = 2 // ranges read in several queries, one of them partial
+			// Read in two ranges, as the apply reads batches.
+			mid := int64(len(all) / 2)
+			var got [][]byte
+			var light []connectors.Change
+			for _, r := range [][2]int64{{0, mid}, {mid, int64(len(all))}} {
+				cs, es, seqs, err := Entries(ctx, db, l, r[0], r[1], id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range cs {
+					if seqs[i] != r[0]+int64(i) {
+						t.Fatalf("change %d of range %v numbered %d", i, r, seqs[i])
+					}
+				}
+				got, light = append(got, es...), append(light, cs...)
+			}
+			if len(got) != len(all) {
+				t.Fatalf("%d entries for %d changes", len(got), len(all))
+			}
+			enc := &record.JSON{UTC: true}
+			for i := range all {
+				full := l.SinkChange(&all[i], ids[all[i].Seq])
+				want, err := full.AppendEntry(enc, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(got[i]) != string(want) {
+					t.Errorf("change %d (%s): entry\n %s\nwant\n %s", i, full.Action, got[i], want)
+				}
+				if c := light[i]; c.ID != full.ID || c.Action != full.Action || c.KeyString(key) != full.KeyString(key) || c.After != nil {
+					t.Errorf("change %d: light form %+v, want the ID, action and key of %+v", i, c, full)
+				}
+			}
+			if all := strings.Join(toStrings(got), "\n"); !strings.Contains(all, `"title":"Tom & \"Jerry\" <DVD>"`) || !strings.Contains(all, `"fields":["active"]`) {
+				t.Errorf("the entries lack the escaped title or a deactivation's field:\n%s", all)
+			}
+		})
+	}
+}
+
+func toStrings(bs [][]byte) []string {
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = string(b)
+	}
+	return out
+}
