@@ -400,6 +400,7 @@ func BenchmarkPlan(b *testing.B) {
 		}
 		b.ReportMetric(float64(n)/res.total().Seconds(), "records/s")
 		b.ReportMetric(res.total().Seconds()/res.floor.Seconds(), "x-floor")
+		b.ReportMetric(res.planCPU/res.floorCPU, "x-floor-cpu")
 		b.ReportMetric(float64(res.peak>>20), "peak-MiB")
 	})
 }
