@@ -90,8 +90,10 @@ type session struct {
 
 	sources []*source
 	staged  map[string]*stage.Output
-	schemas map[string]*arrow.Schema // relation name → schema
-	desired string
+	// deferred are the staged sources read as views of their files, until the steps read them (stage.go).
+	deferred map[string]steps.DeferredInput
+	schemas  map[string]*arrow.Schema // relation name → schema
+	desired  string
 	// protected names a table of keys the plan must leave alone (rejected input rows); prot is what
 	// protect.go learnt about bad input.
 	protected string
@@ -236,6 +238,10 @@ func (s *session) stageAll(ctx context.Context, empty bool) error {
 		if err := s.keepReadKeys(ctx, src, st); err != nil {
 			return err
 		}
+		if st.Deferred != nil {
+			s.logf("read %s: its files are parsed by the first step's query (%s)", name, st.Input.Mode)
+			continue
+		}
 		s.logf("read %s: %d records (%s)", name, st.Input.Records, st.Input.Mode)
 		s.readRows(name, st)
 	}
@@ -252,7 +258,7 @@ func (s *session) transformAll(ctx context.Context) (spec.Diagnostics, error) {
 	}
 	out, diags, err := steps.Run(ctx, s.d, steps.Input{Steps: s.p.Transforms, First: first, Schemas: s.schemas, Key: s.p.Key,
 		Now: s.now, Location: s.p.TimeZone, Alloc: s.alloc, Dir: s.p.Dir, Timer: s.timings.start, Log: s.logf,
-		Built: s.defineApplied, Ran: s.stepRows})
+		Built: s.defineApplied, Ran: s.stepRows, Deferred: s.deferred})
 	s.desired, s.annotations, s.upcoming, s.notes, s.pushed = out.Desired, out.Annotations, out.Upcoming, out.Notes, out.Pushed
 	return diags, err
 }
@@ -376,6 +382,7 @@ func (s *session) prepare(ctx context.Context, readOnly bool) error {
 	if diags.HasErrors() {
 		return diags
 	}
+	s.deferredHolds()
 	if err := s.reportDesired(ctx); err != nil {
 		return err
 	}

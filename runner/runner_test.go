@@ -125,6 +125,47 @@ func TestBadInputPlansNothing(t *testing.T) {
 	}
 }
 
+// TestBadKeysAgainstAState: with a snapshot, the diff checks the desired keys in its own first pass; it
+// must refuse the same records with the same message as the check of a first sync, and plan nothing.
+func TestBadKeysAgainstAState(t *testing.T) {
+	cases := []struct{ name, input string }{
+		{"duplicate keys", "sku,name,price\nA,a,1\nB,b,2\nA,a2,3\nB,b,2\nC,c,1\nD,d,1\nD,d,1\n"},
+		{"duplicate key of a record in state, unchanged", "sku,name,price\nA,anchor,3\nA,anchor,3\nB,bottle,2.5\n"},
+		{"empty key", "sku,name,price\n,a,1\n,b,2\nB,b,2\n"},
+		{"empty and duplicate keys", "sku,name,price\n,a,1\nB,b,2\nB,b,3\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			first := csvCase(t, c.input)
+			_, want := runner.Plan(context.Background(), loadAt(t, first), runner.Options{})
+			if want == nil {
+				t.Fatal("a first plan succeeded on bad keys")
+			}
+			dir := csvCase(t, "sku,name,price\nA,anchor,3\nB,bottle,2.5\nZ,zip,1\n")
+			mustApply(t, loadAt(t, dir), runner.Options{})
+			before, err := os.ReadFile(filepath.Join(dir, "out/records.csv"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(dir, "input.csv"), c.input)
+			_, err = runner.Plan(context.Background(), loadAt(t, dir), runner.Options{})
+			if err == nil || err.Error() != want.Error() {
+				t.Fatalf("plan against a state: %v\nwant the first plan's error: %v", err, want)
+			}
+			if _, err := runner.Apply(context.Background(), loadAt(t, dir), runner.Options{}, nil); err == nil || err.Error() != want.Error() {
+				t.Fatalf("apply against a state: %v\nwant: %v", err, want)
+			}
+			after, err := os.ReadFile(filepath.Join(dir, "out/records.csv"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(after) != string(before) {
+				t.Errorf("the records file moved:\n%s\nwas:\n%s", after, before)
+			}
+		})
+	}
+}
+
 func TestSavedPlan(t *testing.T) {
 	dir := csvCase(t, "sku,name,price\nA,anchor,3\nB,bottle,2.5\n")
 	ctx := context.Background()

@@ -2,10 +2,12 @@ package runner
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/runner/stage"
+	"github.com/possync/possync/runner/steps"
 )
 
 // source is a built source of the pipeline.
@@ -26,11 +28,65 @@ func (s *session) stage(ctx context.Context, src *source) (*stage.Output, error)
 		}
 		req.Checkpoint = cp
 	}
-	in := stage.Input{Name: name, Type: src.comp.Type, Source: src.src, Request: req, Stored: s.store.SourceSnapshot(name)}
+	in := stage.Input{Name: name, Type: src.comp.Type, Source: src.src, Request: req, Stored: s.store.SourceSnapshot(name),
+		Defer: s.deferrable(src)}
 	switch src.src.(type) {
 	case connectors.Confirmer, connectors.Committer: // never short-circuited (rerun.go): always read
 	default:
 		in.Expect, in.ExpectRecords = s.expected(name)
 	}
-	return stage.Run(ctx, s.d, in)
+	out, err := stage.Run(ctx, s.d, in)
+	if err == nil && out.Deferred != nil {
+		if s.deferred == nil {
+			s.deferred = map[string]steps.DeferredInput{}
+		}
+		s.deferred[name] = out.Deferred
+	}
+	return out, err
+}
+
+// deferrable says whether a source's files may be read through a view that the first step's query reads
+// (stage.Input.Defer: the files are then parsed once, into that step's table, instead of into a table of
+// their own that the step copies). Only when nothing else reads the source's records: the pipeline's only
+// source, read by its first step, a map (one output row per record, so its rows count the source's
+// records), with only maps and filters after it (which read nothing but their input); no explain trace,
+// desired-records hook or progress events (which read the source's table), and no source that confirms
+// or commits what it read.
+func (s *session) deferrable(src *source) bool {
+	if len(s.sources) != 1 || len(s.p.Transforms) == 0 || s.trace != nil || s.opts.Desired != nil || s.timings.observe != nil {
+		return false
+	}
+	switch src.src.(type) {
+	case connectors.Confirmer, connectors.Committer:
+		return false
+	}
+	if _, ok := src.src.(connectors.Scanner); !ok {
+		return false
+	}
+	name := src.comp.Name
+	for i, st := range s.p.Transforms {
+		if st.Type != "map" && st.Type != "filter" {
+			return false
+		}
+		if i == 0 && (st.Type != "map" || (st.Input != "" && st.Input != name)) {
+			return false
+		}
+		if i > 0 && st.Input == name {
+			return false
+		}
+	}
+	return true
+}
+
+// deferredHolds adds the holds of the sources that were read through a view to the run's (collectRejects
+// adds the others' before the transforms run; these are known once the first step read the files).
+func (s *session) deferredHolds() {
+	for _, src := range s.sources {
+		name := src.comp.Name
+		if st := s.staged[name]; st != nil && st.Deferred != nil {
+			for _, h := range st.Result.Holds {
+				s.prot.holds = append(s.prot.holds, fmt.Sprintf("source %s: %s", name, h))
+			}
+		}
+	}
 }

@@ -116,7 +116,7 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Layout, error) {
 	}
 	if in.Snapshot == "" {
 		// A first sync: every desired record is a create, so there are no changed keys to find first.
-		if err := db.Exec(ctx, "CREATE OR REPLACE TABLE "+Table+" AS "+numbered(l.query(in, snap, engine.Ident(in.Desired)))); err != nil {
+		if err := db.Exec(ctx, "CREATE OR REPLACE TABLE "+Table+" AS "+l.createsQuery(in)); err != nil {
 			return nil, fmt.Errorf("diff: %w", err)
 		}
 		return l, nil
@@ -248,6 +248,42 @@ func (l *Layout) query(in Input, snap, desired string) string {
 	cols = append(cols, before...)
 	return fmt.Sprintf("SELECT %s FROM (SELECT *, true AS __o FROM %s) o FULL OUTER JOIN (SELECT *, true AS __n FROM %s) n ON %s WHERE %s",
 		strings.Join(cols, ", "), snap, desired, spec.KeysEqual(l.Key, "o", "n"), cond)
+}
+
+// createsQuery is the diff of a first sync (no snapshot): query's rows and columns against an empty
+// snapshot, each desired record a create, numbered by key. It reads the desired table alone and numbers
+// its rows before adding the columns a create holds as constants (its op, NULL before-values, a changed
+// flag per non-NULL value): the numbering sorts the desired columns only, not the diff's three times as
+// many (a third of the processor time of numbering query's rows at 1M records).
+func (l *Layout) createsQuery(in Input) string {
+	cols := []string{fmt.Sprintf("row_number() OVER (ORDER BY %s) - 1 AS __seq", engine.IdentList(l.Key, "n.")),
+		"'create' AS __op", "true AS __present"}
+	for _, k := range l.Key {
+		cols = append(cols, "n."+engine.Ident(k)+" AS "+engine.Ident(k))
+	}
+	for _, a := range l.Annot {
+		cols = append(cols, fmt.Sprintf("n.%s AS %s", engine.Ident(a.Name), engine.Ident("__a_"+a.Name)))
+	}
+	for i, c := range l.Compared { // NULL IS DISTINCT FROM the value
+		cols = append(cols, fmt.Sprintf("(n.%s IS NOT NULL) AS __c_%d", engine.Ident(c.Name), i))
+	}
+	for _, c := range l.Desired {
+		if !isIn(l.Key, c.Name) {
+			cols = append(cols, "n."+engine.Ident(c.Name)+" AS "+engine.Ident(c.Name))
+		}
+	}
+	for _, c := range l.Compared { // NULL, of the column's own type
+		cols = append(cols, fmt.Sprintf("(CASE WHEN false THEN n.%s END) AS %s", engine.Ident(c.Name), engine.Ident("__o_"+c.Name)))
+	}
+	where := ""
+	if in.Protected != "" {
+		var pk []string
+		for _, k := range l.Key {
+			pk = append(pk, fmt.Sprintf("p.%s = n.%s", engine.Ident(k), engine.Ident(k)))
+		}
+		where = fmt.Sprintf(" WHERE NOT EXISTS (SELECT 1 FROM %s p WHERE %s)", engine.Ident(in.Protected), strings.Join(pk, " AND "))
+	}
+	return fmt.Sprintf("SELECT %s FROM %s n%s", strings.Join(cols, ", "), engine.Ident(in.Desired), where)
 }
 
 func isIn(list []string, s string) bool {

@@ -26,14 +26,23 @@ func explainScan(ctx context.Context, src connectors.Source, scan *connectors.Sc
 // files (the table named after it) against the last applied run; its holds and checkpoint become the read's
 // result.
 func reviewScan(ctx context.Context, db *engine.DB, in Input, scan *connectors.Scan, st *Output) error {
-	rv, ok := in.Source.(connectors.ScanReviewer)
-	if !ok {
+	if _, ok := in.Source.(connectors.ScanReviewer); !ok {
 		return nil
 	}
 	n, err := db.Count(ctx, "SELECT count(*) FROM "+engine.Ident(in.Name))
 	if err != nil {
 		return err
 	}
+	return reviewRows(ctx, in, scan, st, n)
+}
+
+// reviewRows is reviewScan with the records read counted by the caller.
+func reviewRows(ctx context.Context, in Input, scan *connectors.Scan, st *Output, n int64) error {
+	rv, ok := in.Source.(connectors.ScanReviewer)
+	if !ok {
+		return nil
+	}
+	var err error
 	st.Result.Holds, st.Result.Checkpoint, err = rv.ReviewScan(ctx, in.Request, scan, n)
 	return err
 }

@@ -32,6 +32,73 @@ type Input struct {
 	// under this request's checkpoint finds what it found then).
 	Expect        string
 	ExpectRecords int64
+	// Defer, for a Scanner of CSV or TSV files that no connectors.ScanReviewer reviews, makes the relation
+	// named after the source a view over DuckDB's reader of its files instead of a table (Output.Deferred),
+	// for a caller whose one reader of it is a single query (a row transform's pushdown): the files are then
+	// parsed once, into that query's output, instead of into a table that query copies.
+	Defer bool
+}
+
+// Deferred is a source read as a view (Input.Defer). Exactly one of Finish or Load must be called before the
+// output is used: until then Output.Input.Records is unknown and the files' malformed rows unreported.
+type Deferred struct {
+	db     *engine.DB
+	in     Input
+	scan   *connectors.Scan
+	target string
+	out    *Output
+}
+
+// Finish reports the read after a query over the view succeeded, with records the rows the view gave it:
+// the malformed rows the query's scan of the files found (the read's error, as loading would have
+// reported it), then the record count.
+func (d *Deferred) Finish(ctx context.Context, records int64) error {
+	if err := csvRejects(ctx, d.db, "__rejects_"+d.in.Name); err != nil {
+		return fmt.Errorf("%s source %q: %w", d.in.Type, d.in.Name, err)
+	}
+	if err := reviewRows(ctx, d.in, d.scan, d.out, records); err != nil {
+		return fmt.Errorf("%s source %q: %w", d.in.Type, d.in.Name, err)
+	}
+	d.out.Input.Records = records
+	return d.db.Exec(ctx, "DROP VIEW "+d.target)
+}
+
+// Load replaces the view by the table Run would have loaded, with the errors it would have reported: for a
+// reader that cannot read the view in one query, or after a query over it failed (which may be the files'
+// fault).
+func (d *Deferred) Load(ctx context.Context) error {
+	if err := d.db.Exec(ctx, "DROP VIEW IF EXISTS "+d.target); err != nil {
+		return err
+	}
+	if err := dropRejects(ctx, d.db, d.in.Name); err != nil {
+		return err
+	}
+	if err := scanFiles(ctx, d.db, d.in.Name, d.target, d.in.Source, d.scan); err != nil {
+		return fmt.Errorf("%s source %q: %w", d.in.Type, d.in.Name, err)
+	}
+	if err := reviewScan(ctx, d.db, d.in, d.scan, d.out); err != nil {
+		return fmt.Errorf("%s source %q: %w", d.in.Type, d.in.Name, err)
+	}
+	n, err := d.db.Count(ctx, "SELECT count(*) FROM "+d.target)
+	if err != nil {
+		return err
+	}
+	d.out.Input.Records = n
+	return nil
+}
+
+// Scanned prepares the view for the query that reads it: the rejects tables are emptied, so that they hold
+// only what that query's scan finds.
+func (d *Deferred) Scanned(ctx context.Context) error { return dropRejects(ctx, d.db, d.in.Name) }
+
+// dropRejects drops a CSV scan's rejects tables (DuckDB's reader adds to them, scan after scan).
+func dropRejects(ctx context.Context, db *engine.DB, name string) error {
+	for _, t := range []string{"__rejects_" + name, "__rejects_" + name + "_scan"} {
+		if err := db.Exec(ctx, "DROP TABLE IF EXISTS "+engine.Ident(t)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Output is what staging a source produced.
@@ -45,6 +112,8 @@ type Output struct {
 	// Unchanged is true when the input's fingerprint equals Input.Expect and nothing was loaded: no table
 	// named after the source exists, and Input.Records is Input.ExpectRecords.
 	Unchanged bool
+	// Deferred is set when the relation named after the source is a view (Input.Defer).
+	Deferred *Deferred
 }
 
 // missingColumn recognises DuckDB's error for a declared column the file does not have.
@@ -79,6 +148,16 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Output, error) {
 			filesFP = done
 		} else {
 			filesFP = hashFiles(scan.Paths) // beside DuckDB's parse of the same (cached) bytes
+		}
+		if in.Defer && deferrable(in, scan) {
+			if st.Deferred = deferScan(ctx, db, in, scan, st); st.Deferred != nil {
+				h := <-filesFP
+				if h.err != nil {
+					return nil, fmt.Errorf("%s source %q: fingerprint: %w", in.Type, name, h.err)
+				}
+				st.Input.Mode, st.Input.Fingerprint, st.Input.Records = st.Result.Mode.String(), h.sum, -1
+				return st, nil
+			}
 		}
 		if err := scanFiles(ctx, db, name, target, in.Source, scan); err != nil {
 			return nil, fmt.Errorf("%s source %q: %w", in.Type, name, err)

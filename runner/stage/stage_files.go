@@ -48,12 +48,55 @@ func hashFiles(paths []string) <-chan fileHash {
 	return ch
 }
 
+// deferrable says whether a scan can be read through a view (Input.Defer): CSV or TSV files (whose
+// malformed rows the reader stores, for Deferred.Finish to report, instead of failing the query).
+func deferrable(in Input, scan *connectors.Scan) bool {
+	return (scan.Format == "csv" || scan.Format == "tsv") && len(scan.Paths) > 0
+}
+
+// deferScan makes the relation named after the source a view over the files' reader (the query scanFiles
+// loads into a table). It returns nil when DuckDB does not accept the view (the caller then loads the
+// files, and reports what is wrong with them as a load does).
+func deferScan(ctx context.Context, db *engine.DB, in Input, scan *connectors.Scan, out *Output) *Deferred {
+	sel, err := scanQuery(in.Name, in.Source, scan)
+	if err != nil {
+		return nil
+	}
+	target := engine.Ident(in.Name)
+	if err := db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS %s", target, sel)); err != nil {
+		return nil
+	}
+	return &Deferred{db: db, in: in, scan: scan, target: target, out: out}
+}
+
 // scanFiles loads files DuckDB reads natively. Malformed rows fail the read, each named by file, line and
 // column: a row that cannot be read has no trustworthy key, and dropping it would plan its deletion.
 func scanFiles(ctx context.Context, db *engine.DB, name, target string, src connectors.Source, scan *connectors.Scan) error {
+	sel, err := scanQuery(name, src, scan)
+	if err != nil {
+		return err
+	}
+	if err := db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS %s", target, sel)); err != nil {
+		if derr := explainScan(ctx, src, scan); derr != nil {
+			return derr
+		}
+		if m := missingColumn.FindStringSubmatch(err.Error()); m != nil {
+			return fmt.Errorf("read %s: no column %q in the file (it is declared in columns)", strings.Join(scan.Paths, ", "), m[1]+m[2])
+		}
+		return fmt.Errorf("read %s: %w", strings.Join(scan.Paths, ", "), err)
+	}
+	if scan.Format != "csv" && scan.Format != "tsv" {
+		return nil
+	}
+	return csvRejects(ctx, db, "__rejects_"+name)
+}
+
+// scanQuery is the query reading a scan's files with the source's columns and types (a CSV or TSV scan
+// stores its malformed rows in the tables __rejects_<name> and __rejects_<name>_scan).
+func scanQuery(name string, src connectors.Source, scan *connectors.Scan) (string, error) {
 	schema := src.Schema()
 	if len(scan.Paths) == 0 {
-		return errors.New("no files to read")
+		return "", errors.New("no files to read")
 	}
 	paths := make([]string, len(scan.Paths))
 	for i, p := range scan.Paths {
@@ -94,21 +137,9 @@ func scanFiles(ctx context.Context, db *engine.DB, name, target string, src conn
 		}
 		from = fmt.Sprintf("(SELECT %s FROM read_parquet(%s))", strings.Join(sel, ", "), files)
 	default:
-		return fmt.Errorf("unsupported file format %q", scan.Format)
+		return "", fmt.Errorf("unsupported file format %q", scan.Format)
 	}
-	if err := db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s", target, engine.IdentList(engine.FieldNames(schema), ""), from)); err != nil {
-		if derr := explainScan(ctx, src, scan); derr != nil {
-			return derr
-		}
-		if m := missingColumn.FindStringSubmatch(err.Error()); m != nil {
-			return fmt.Errorf("read %s: no column %q in the file (it is declared in columns)", strings.Join(scan.Paths, ", "), m[1]+m[2])
-		}
-		return fmt.Errorf("read %s: %w", strings.Join(scan.Paths, ", "), err)
-	}
-	if scan.Format != "csv" && scan.Format != "tsv" {
-		return nil
-	}
-	return csvRejects(ctx, db, rejects)
+	return fmt.Sprintf("SELECT %s FROM %s", engine.IdentList(engine.FieldNames(schema), ""), from), nil
 }
 
 func csvRejects(ctx context.Context, db *engine.DB, rejects string) error {

@@ -364,3 +364,88 @@ func TestOtherFileLayoutsMatchArrowRead(t *testing.T) {
 		})
 	}
 }
+
+// TestDeferredScan: with Defer, the source is a view over the file that one query reads; Finish then
+// reports the file's malformed rows (as a load does) and the record count, and Load makes the table a load
+// would have made, with the same errors.
+func TestDeferredScan(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "items.csv"), filepath.Join(dir, "bad.csv")
+	if err := os.WriteFile(good, []byte(itemsCSV), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("sku,name,qty,price,active\nA-1,x,1,1.5,true\nB-2,y,not a number,2,false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	scanOf := func(path string) *fileSource {
+		return &fileSource{scan: connectors.Scan{Format: "csv", Paths: []string{path}, Header: true}}
+	}
+	loaded, err := Run(ctx, db, Input{Name: "loaded", Type: "file", Source: scanOf(good)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, loadErr := Run(ctx, db, Input{Name: "bad", Type: "file", Source: scanOf(bad)})
+	exec(t, db, "DROP TABLE bad")
+	if loadErr == nil {
+		t.Fatal("a malformed row was loaded")
+	}
+
+	// Finished after one query: the rows are those a load reads, the input the same.
+	out, err := Run(ctx, db, Input{Name: "file", Type: "file", Source: scanOf(good), Defer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Deferred == nil || out.Input.Records != -1 {
+		t.Fatalf("deferred read: %+v", out)
+	}
+	if err := out.Deferred.Scanned(ctx); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, db, "CREATE TABLE copied AS SELECT * FROM file")
+	if err := out.Deferred.Finish(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	if got := rows(t, db, "copied"); strings.Join(got, "\n") != strings.Join(wantItems, "\n") {
+		t.Errorf("rows read through the view =\n%s", strings.Join(got, "\n"))
+	}
+	if loaded.Input.Name = "file"; out.Input != loaded.Input {
+		t.Errorf("deferred input %+v, loaded %+v", out.Input, loaded.Input)
+	}
+	if _, err := db.Count(ctx, "SELECT count(*) FROM file"); err == nil {
+		t.Error("the view outlived Finish")
+	}
+
+	// A malformed row: Finish fails as the load did.
+	out, err = Run(ctx, db, Input{Name: "bad", Type: "file", Source: scanOf(bad), Defer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Deferred.Scanned(ctx); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, db, "CREATE TABLE copied_bad AS SELECT * FROM bad")
+	if err := out.Deferred.Finish(ctx, 1); err == nil || err.Error() != loadErr.Error() {
+		t.Errorf("Finish: %v\nwant the load's error: %v", err, loadErr)
+	}
+
+	// Load: the table and the errors of a load.
+	out, err = Run(ctx, db, Input{Name: "file", Type: "file", Source: scanOf(good), Defer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Deferred.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := rows(t, db, "file"); strings.Join(got, "\n") != strings.Join(wantItems, "\n") || out.Input != loaded.Input {
+		t.Errorf("loaded after deferring: %s, input %+v", strings.Join(got, "\n"), out.Input)
+	}
+	out, err = Run(ctx, db, Input{Name: "bad", Type: "file", Source: scanOf(bad), Defer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Deferred.Load(ctx); err == nil || err.Error() != loadErr.Error() {
+		t.Errorf("Load: %v\nwant: %v", err, loadErr)
+	}
+}

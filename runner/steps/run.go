@@ -31,6 +31,17 @@ const ChunkRows = 122880
 
 // runStep executes one transform, writing its output table.
 func (r *runner) runStep(ctx context.Context, sp *step) error {
+	if d, ok := r.in.Deferred[sp.input]; ok && sp.st.Type == "map" && r.readsAll(sp) {
+		if pd, ok := sp.tr.(transforms.Pushdown); ok {
+			if q, ok := pd.PushdownSQL(engine.Ident(sp.input)); ok {
+				delete(r.in.Deferred, sp.input)
+				return r.runDeferred(ctx, sp, sp.tr.(transforms.Batch), q, d)
+			}
+		}
+	}
+	if err := r.loadDeferred(ctx); err != nil { // a step that does not read its input in one query
+		return err
+	}
 	switch tr := sp.tr.(type) {
 	case transforms.SQL:
 		q := tr.Query()
@@ -67,6 +78,55 @@ func (r *runner) runPushdown(ctx context.Context, sp *step, tr transforms.Batch,
 	}
 	r.logf("transform %s: the DuckDB form failed (%v); the row function succeeded and was used", Name(sp.st), err)
 	return nil
+}
+
+// readsAll says whether a step reads every field of its input: DuckDB's file readers convert only the
+// columns a query reads, so a query over a view of files that skips one would not find a malformed value
+// in it (loading the files into a table reads them all).
+func (r *runner) readsAll(sp *step) bool {
+	fr, ok := sp.tr.(interface{ Reads() []string })
+	sch := r.in.Schemas[sp.input]
+	if !ok || sch == nil {
+		return false
+	}
+	reads := map[string]bool{}
+	for _, f := range fr.Reads() {
+		reads[f] = true
+	}
+	for _, f := range sch.Fields() {
+		if !reads[f.Name] {
+			return false
+		}
+	}
+	return true
+}
+
+// runDeferred runs a map's pushdown query over a view of its source's files (Input.Deferred), so the files
+// are parsed straight into the step's table. When the query fails, the source is loaded as a table (which
+// reports what is wrong with the files, as loading it first would have) and the step runs over it as usual.
+func (r *runner) runDeferred(ctx context.Context, sp *step, tr transforms.Batch, q string, d DeferredInput) error {
+	if err := d.Scanned(ctx); err != nil {
+		return err
+	}
+	err := r.db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS %s", engine.Ident(sp.table), q))
+	if err == nil {
+		n, err := r.db.Count(ctx, "SELECT count(*) FROM "+engine.Ident(sp.table))
+		if err != nil {
+			return err
+		}
+		if err := d.Finish(ctx, n); err != nil {
+			return err
+		}
+		r.out.Pushed = append(r.out.Pushed, Name(sp.st))
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err := d.Load(ctx); err != nil {
+		return err
+	}
+	return r.runPushdown(ctx, sp, tr, q)
 }
 
 // runBatch runs a row transform over its input table with one worker per core. Each worker claims rowid

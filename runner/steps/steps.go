@@ -50,6 +50,21 @@ type Input struct {
 	// Ran, when set, is called after each step ran with the step, its input relation and its output table
 	// (the runner's progress events count their rows).
 	Ran func(ctx context.Context, st *pipelines.Step, input, table string)
+	// Deferred are relations that are views over a source's files, not yet loaded (stage.Deferred), by name.
+	// A map step that reads one as its input and runs as one DuckDB query reads the files through it (they
+	// are parsed once, into the step's table) and Finishes it with its row count (a map's output has one row
+	// per input row); anything else Loads it first. Run Loads the ones no step read, also when it fails.
+	Deferred map[string]DeferredInput
+}
+
+// DeferredInput is a relation that is a view over a source's files (stage.Deferred).
+type DeferredInput interface {
+	// Scanned is called before the one query that reads the view.
+	Scanned(ctx context.Context) error
+	// Finish reports the read once that query succeeded, with the rows the view gave it.
+	Finish(ctx context.Context, records int64) error
+	// Load replaces the view by a table holding its rows.
+	Load(ctx context.Context) error
 }
 
 // AppliedReader may be implemented by transforms that read the runner's _applied relation (the last-applied
@@ -87,8 +102,30 @@ func (r *runner) logf(format string, args ...any) {
 
 // Run builds and runs each step in order. It returns the diagnostics of steps that could not be built
 // (unknown fields, type errors) with the output so far, or the error of a run.
-func Run(ctx context.Context, db *engine.DB, in Input) (*Output, spec.Diagnostics, error) {
+func Run(ctx context.Context, db *engine.DB, in Input) (out *Output, diags spec.Diagnostics, err error) {
 	r := &runner{db: db, in: in, out: &Output{}}
+	defer func() {
+		// A source's read errors come before the steps' (as when it is loaded before they run).
+		if lerr := r.loadDeferred(ctx); lerr != nil {
+			out, diags, err = r.out, nil, lerr
+		}
+	}()
+	return r.run(ctx)
+}
+
+// loadDeferred loads the deferred inputs no step read.
+func (r *runner) loadDeferred(ctx context.Context) error {
+	for name, d := range r.in.Deferred {
+		delete(r.in.Deferred, name)
+		if err := d.Load(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *runner) run(ctx context.Context) (*Output, spec.Diagnostics, error) {
+	in, db := r.in, r.db
 	timer := in.Timer
 	if timer == nil {
 		timer = func(string) func() { return func() {} }

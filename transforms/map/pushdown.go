@@ -1,6 +1,7 @@
 package mapt
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/possync/possync/transforms"
@@ -41,4 +42,28 @@ func (m *Map) PushdownSQL(input string) (query string, ok bool) {
 		return "", false
 	}
 	return "SELECT " + strings.Join(cols, ", ") + " FROM " + input, true
+}
+
+// Reads returns the input fields the map reads: those its expressions read and those it passes through,
+// sorted and without repeats. A runner reading the input through a view of its files (runner/steps) needs
+// every declared field read, so that a malformed value in any of them is found.
+func (m *Map) Reads() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(f string) {
+		if !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	for _, o := range m.outs {
+		for _, f := range o.prog.Uses() {
+			add(f)
+		}
+	}
+	for _, f := range m.pass {
+		add(f)
+	}
+	sort.Strings(out)
+	return out
 }
