@@ -56,3 +56,32 @@ func (l *Layout) rankFieldSet(field string) string {
 	}
 	return fmt.Sprintf("((__op <> 'delete' AND %s) OR (__op <> 'create' AND %s))", nonEmpty(field), nonEmpty("__o_"+field))
 }
+
+// createRankOrder is rankOrder for a first sync's diff (createsQuery), whose changes are all creates of the
+// desired records (alias n): the same ranks, evaluated over the desired columns, so that a first sync is
+// numbered in the order rankOrder gives the same creates.
+func (l *Layout) createRankOrder(r *connectors.Rank) string {
+	if r == nil {
+		return ""
+	}
+	set := "false"
+	for _, c := range l.Desired {
+		if r.Field != "" && c.Name == r.Field && c.Type == "VARCHAR" {
+			set = fmt.Sprintf("coalesce(n.%s <> '', false)", engine.Ident(c.Name))
+		}
+	}
+	var b strings.Builder
+	b.WriteString("CASE")
+	for _, rule := range r.Rules {
+		if rule.Action != connectors.Create {
+			continue
+		}
+		cond := "NOT " + set
+		if rule.Set {
+			cond = set
+		}
+		fmt.Fprintf(&b, " WHEN %s THEN %d", cond, rule.Rank)
+	}
+	fmt.Fprintf(&b, " ELSE %d END, ", r.Default)
+	return b.String()
+}
