@@ -3,6 +3,7 @@ package runner_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,7 +133,7 @@ func TestDeferredReadPlansAsALoadedRead(t *testing.T) {
 	if got, want := planJSON(t, d), planJSON(t, l); got != want {
 		t.Fatalf("second plan read through a view:\n%s\nloaded first:\n%s", got, want)
 	}
-	if d.Summary.Update != 1 || d.Summary.Delete != 0 || d.Inputs[0].Records != 1 || !strings.Contains(strings.Join(d.Notes, "\n"), "min_rows_percent") {
+	if d.Summary.Update != 1 || d.Summary.Delete != 0 || d.Inputs[0].Records != 1 || !strings.Contains(fmt.Sprint(d.Notes), "min_rows_percent") {
 		t.Fatalf("second plan: %+v, inputs %+v, notes %q; want 1 update, the deletions held", d.Summary, d.Inputs, d.Notes)
 	}
 }
