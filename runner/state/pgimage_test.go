@@ -193,3 +193,53 @@ func TestPgImageAfterUpgrade(t *testing.T) {
 	_ = unlock2()
 	cold(1, 0)
 }
+
+// TestPgImageChangesLatestWins: a cold open applies the changes since the image by their latest row per
+// key, whatever happened to the key before: updated twice, deleted and created again, created and
+// deleted, updated and then deleted; untouched records stay as in the image.
+func TestPgImageChangesLatestWins(t *testing.T) {
+	ctx := context.Background()
+	url := pgURL(t)
+	schema := freshSchema(t, url)
+	s, c, _, unlock := openLocked(t, url, schema, t.TempDir())
+	exec(t, c, `CREATE TABLE ch0 AS SELECT 'create' AS __op, 'k' || range AS sku, range AS qty FROM range(2000)`)
+	if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch0", Key: []string{"sku"}, Columns: cols}); err != nil {
+		t.Fatal(err)
+	}
+	for i, rows := range []string{
+		`('update', 'k1', 10), ('update', 'k2', 20), ('delete', 'k3', NULL), ('create', 'n1', 1)`,
+		`('update', 'k1', 11), ('delete', 'k2', NULL), ('create', 'k3', 33), ('delete', 'n1', NULL), ('create', 'n2', 2)`,
+	} {
+		name := "chg" + string(rune('1'+i))
+		exec(t, c, "CREATE TABLE "+name+" AS SELECT * FROM (VALUES "+rows+") t(__op, sku, qty)")
+		if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: name, Key: []string{"sku"}, Columns: cols}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := dumpRel(t, c, s.Snapshot(), cols)
+	_ = unlock()
+	lines := "\n" + want + "\n"
+	for _, w := range []string{"k1|11", "k3|33", "n2|2", "k4|4"} {
+		if !strings.Contains(lines, "\n"+w+"\n") {
+			t.Fatalf("the writer's snapshot lacks %q:\n%.300s", w, want)
+		}
+	}
+	for _, gone := range []string{"k2|", "n1|"} {
+		if strings.Contains(lines, "\n"+gone) {
+			t.Fatalf("the writer's snapshot still holds %q", gone)
+		}
+	}
+
+	r := state.NewPgStore(url, schema, t.TempDir(), "p")
+	defer r.Close()
+	rc := conn(t)
+	if _, err := r.Open(ctx, rc, true); err != nil {
+		t.Fatal(err)
+	}
+	if img, copied := r.OpenedFrom(); img != 1 || copied != 0 {
+		t.Fatalf("cold open: %d relations from their image, %d copied; want 1, 0", img, copied)
+	}
+	if got := dumpRel(t, rc, r.Snapshot(), cols); got != want {
+		t.Errorf("cold open from the image and its changes:\n%.500s\nwant (the writer's copy)\n%.500s", got, want)
+	}
+}
