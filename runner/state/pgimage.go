@@ -301,21 +301,16 @@ func (s *PgStore) loadImage(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name
 		casts[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", q, c.Type, q)
 	}
 	target := "st." + spec.QuoteIdent(name)
-	sel := fmt.Sprintf("SELECT %s FROM read_parquet(%s)", strings.Join(casts, ", "), spec.QuoteString(path))
-	if img.Changed > 0 {
-		// The changes since the image go into the same CREATE TABLE as the image: DuckDB then writes the
-		// mirror's relation once, rather than writing it and deleting and inserting the changed keys in it.
-		if err := s.fetchChanges(ctx, tx, conn, name, r, img); err != nil {
-			return false, err
-		}
-		sel = s.mergeChanges(sel, r, img)
-	}
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE TABLE %s AS %s", target, sel)); err != nil {
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE TABLE %s AS SELECT %s FROM read_parquet(%s)", target, strings.Join(casts, ", "),
+		spec.QuoteString(path))); err != nil {
 		return false, fmt.Errorf("load the image of %s into the planner: %w", name, err)
 	}
+	// The changes go in after the image is written, by DELETE and INSERT: one CREATE TABLE AS with the
+	// changes merged in (an anti-join with them plus their latest rows) costs more processor time, not less
+	// (a cold open of 1M records with 30,000 changes: 2.0–2.4 s against 1.4–1.6 s, 2026-12-07).
 	if img.Changed > 0 {
-		if _, err := conn.ExecContext(ctx, "DROP TABLE "+imageChanges); err != nil {
-			return false, fmt.Errorf("apply the changes of %s since its image: %w", name, err)
+		if err := s.applyChanges(ctx, tx, conn, name, r, img); err != nil {
+			return false, err
 		}
 	}
 	if r.Records != nil {
@@ -356,22 +351,17 @@ func (s *PgStore) fetchImage(ctx context.Context, tx pgx.Tx, name string, w io.W
 	return n, rows.Err()
 }
 
-// imageChanges is the DuckDB temporary table of a relation's changes since its image, during a cold open.
-const imageChanges = `"possync_image_changes"`
-
-// fetchChanges copies the changes committed since img into the temporary table imageChanges (serial, op and
-// the relation's columns, typed as r.Columns).
-func (s *PgStore) fetchChanges(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, r pgRel, img pgImage) error {
+// applyChanges applies to mirror table st.<name> the changes committed since its image: the latest row of
+// each changed key replaces the key's record, or deletes it.
+func (s *PgStore) applyChanges(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, r pgRel, img pgImage) error {
+	const tmp = `"possync_image_changes"`
 	cols := append([]Column{{Name: "__serial", Type: "BIGINT"}, {Name: "__op", Type: "VARCHAR"}}, r.Columns...)
 	q := fmt.Sprintf(`SELECT %s FROM %s WHERE "__serial" > %d`, strings.Join(quoteAll(names(cols)), ", "),
 		pgx.Identifier{s.schema, s.changesTable(name)}.Sanitize(), img.Serial)
-	return s.copyQueryDown(ctx, tx, conn, "the changes of "+name+" since its image", "CREATE OR REPLACE TEMP TABLE "+imageChanges, q, cols)
-}
-
-// mergeChanges returns the query of the relation as of now from image query image and the changes in
-// imageChanges: the image's records of every key without a change, and the latest row of each changed key
-// unless that row deletes it.
-func (s *PgStore) mergeChanges(image string, r pgRel, img pgImage) string {
+	if err := s.copyQueryDown(ctx, tx, conn, "the changes of "+name+" since its image", "CREATE OR REPLACE TEMP TABLE "+tmp, q, cols); err != nil {
+		return err
+	}
+	target := "st." + spec.QuoteIdent(name)
 	key := make([]string, len(img.Key))
 	for i, k := range img.Key {
 		key[i] = spec.QuoteIdent(k)
@@ -380,8 +370,15 @@ func (s *PgStore) mergeChanges(image string, r pgRel, img pgImage) string {
 	for i, c := range r.Columns {
 		qcols[i] = spec.QuoteIdent(c.Name)
 	}
-	return fmt.Sprintf(`SELECT * FROM (%s) i WHERE NOT EXISTS (SELECT 1 FROM %s c WHERE %s)
-		UNION ALL SELECT %s FROM (SELECT *, row_number() OVER (PARTITION BY %s ORDER BY "__serial" DESC) AS "__possync_rn" FROM %s)
-		WHERE "__possync_rn" = 1 AND "__op" <> 'delete'`,
-		image, imageChanges, spec.KeysEqual(img.Key, "i", "c"), strings.Join(qcols, ", "), strings.Join(key, ", "), imageChanges)
+	for _, q := range []string{
+		fmt.Sprintf("DELETE FROM %s s USING (SELECT DISTINCT %s FROM %s) c WHERE %s", target, strings.Join(key, ", "), tmp, spec.KeysEqual(img.Key, "s", "c")),
+		fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM (SELECT *, row_number() OVER (PARTITION BY %s ORDER BY "__serial" DESC) AS "__possync_rn" FROM %s)
+			WHERE "__possync_rn" = 1 AND "__op" <> 'delete'`, target, strings.Join(qcols, ", "), strings.Join(qcols, ", "), strings.Join(key, ", "), tmp),
+		"DROP TABLE " + tmp,
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("apply the changes of %s since its image: %w", name, err)
+		}
+	}
+	return nil
 }
