@@ -244,3 +244,45 @@ func TestRowIDEqualsChangeIDOf(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkEntriesID is Entries over a first sync's diff (100,000 creates of the benchmark catalog's
+// shape: text, floats, an integer, a boolean, a timestamp) with each change's ID computed from the columns
+// (Row.ID, the streamed apply's path) against computed from the decoded row (Row.Change and ChangeIDOf,
+// the path before it): the ID's share of a first sync's batch reads (issue #15).
+func BenchmarkEntriesID(b *testing.B) {
+	ctx := context.Background()
+	db, err := engine.Open(ctx, engine.Options{TempDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	const n = 100_000
+	if err := db.Exec(ctx, fmt.Sprintf(`CREATE TABLE desired AS SELECT printf('SK%%08d', i) AS sku, 'Item ' || i || ' | Brand' AS title,
+		'<p>Description of item ' || i || '</p>' AS body, 'Brand ' || (i %% 97) AS vendor, (i %% 1000) / 4.0 AS price,
+		(i %% 1000) / 3.0 AS compare_at, i %% 50 AS qty, i %% 7 = 0 AS taxable, TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_seconds(i) AS updated,
+		'cat-' || (i %% 13) AS category, (i %% 5000) / 10.0 AS weight FROM range(%d) t(i)`, n)); err != nil {
+		b.Fatal(err)
+	}
+	l, err := Run(ctx, db, Input{Desired: "desired", Key: []string{"sku"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	planned := plan.State{Lineage: "3c6e5ad74020a3046b6a7fd90d4e1b2c", Serial: 0}
+	for _, bc := range []struct {
+		name string
+		id   func(f *plan.IDForm, r *Row) string
+	}{
+		{"columns", func(f *plan.IDForm, r *Row) string { return r.ID(planned, f) }},
+		{"decoded", func(f *plan.IDForm, r *Row) string { return l.ChangeIDOf(r.Change(), planned, f) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var f plan.IDForm
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, _, err := Entries(ctx, db, l, 0, n, func(_ int64, r *Row) (string, error) { return bc.id(&f, r), nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
