@@ -81,6 +81,23 @@ func (h *streamHash) add(s *session, c *diff.Change) (string, error) {
 	return h.pc.ID, nil
 }
 
+// addRow is add of the change numbered seq, read as r: its ID computed straight from the diff's columns
+// (diff.Row.ID: no decoded row) unless the plan has annotations, whose plan form needs the decoded change.
+func (h *streamHash) addRow(s *session, seq int64, r *diff.Row) (string, error) {
+	if len(s.ds.Annot) > 0 {
+		return h.add(s, r.Change())
+	}
+	if seq != h.next {
+		return "", fmt.Errorf("diff: change numbered %d where %d was expected", seq, h.next)
+	}
+	h.next++
+	h.pc.ID = r.ID(s.planned, &h.form)
+	if err := h.h.Add(&h.pc); err != nil {
+		return "", err
+	}
+	return h.pc.ID, nil
+}
+
 // hashRest reads the changes from h.next up to total (one query per hashChunk changes: DuckDB materialises
 // a query's whole result, outside its memory limit, before the first row reaches Go, so one ordered read
 // of a 1M-row diff held the whole diff a second time, issue #15), adding each to the hash, and calls keep
@@ -143,11 +160,11 @@ func (s *session) applyStreamed(ctx context.Context, a *apply.Applier, pl *plan.
 		sh = &streamHash{h: h}
 	}
 	encoded := a.Encoded()
-	// id gives a change's ID: from the hash pass's, or computed here from the decoded row and added to the
-	// plan's hash (in apply order: the reads below are).
-	id := func(seq int64, row func() *diff.Change) (string, error) {
+	// entryID gives a change's ID: from the hash pass's, or computed here from the diff's columns and added
+	// to the plan's hash (in apply order: the reads below are).
+	entryID := func(seq int64, row *diff.Row) (string, error) {
 		if sh != nil {
-			return sh.add(s, row())
+			return sh.addRow(s, seq, row)
 		}
 		return s.ids.at(seq)
 	}
@@ -157,7 +174,7 @@ func (s *session) applyStreamed(ctx context.Context, a *apply.Applier, pl *plan.
 				// Each batch read as its changes' entries, straight from the diff's columns (diff.Entries):
 				// the sink writes them, and the commit takes the records from the diff table, so the
 				// changes' records are never built in Go.
-				batch, entries, seqs, err := diff.Entries(ctx, s.d, s.ds, lo, min(lo+size, total), id)
+				batch, entries, seqs, err := diff.Entries(ctx, s.d, s.ds, lo, min(lo+size, total), entryID)
 				if err != nil {
 					return err
 				}
@@ -170,7 +187,13 @@ func (s *session) applyStreamed(ctx context.Context, a *apply.Applier, pl *plan.
 			var seqs []int64
 			// One decoded row reused: the sink's form copies the values out of it (SinkChange).
 			err := diff.EachReused(ctx, s.d, s.ds, lo, min(lo+size, total), func(c *diff.Change) error {
-				cid, err := id(c.Seq, func() *diff.Change { return c })
+				var cid string
+				var err error
+				if sh != nil {
+					cid, err = sh.add(s, c) // from the decoded row, added to the plan's hash
+				} else {
+					cid, err = s.ids.at(c.Seq)
+				}
 				if err != nil {
 					return err
 				}

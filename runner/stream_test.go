@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -100,4 +101,66 @@ func TestStreamedApplyHashCoversAnnotations(t *testing.T) {
 			t.Errorf("saved plan %v: apply %v, applied %+v, plan hash %s; want 8 creates under the plan's %s", saved, err, rep.Applied, rep.PlanHash, pl.Hash)
 		}
 	}
+}
+
+// TestStreamedFileApplyIDsFromColumns: a streamed apply without a saved plan to the file sink (the first
+// sync's path: batches read as entries, each change's ID computed straight from the diff's columns) logs
+// every change under the ID the plan gives it, in the plan's order, and reports the plan's hash: for a
+// first sync (every change a create), then for updates (integral and fractional prices), creates and
+// deletes.
+func TestStreamedFileApplyIDsFromColumns(t *testing.T) {
+	defer runner.SetStreamAbove(5)()
+	var before, after strings.Builder
+	before.WriteString("sku,name,price\n")
+	after.WriteString("sku,name,price\n")
+	for i := 0; i < 30; i++ {
+		fmt.Fprintf(&before, "S%02d,item %d,%d\n", i, i, i)
+		switch {
+		case i%10 == 0: // deleted
+		case i%3 == 0:
+			fmt.Fprintf(&after, "S%02d,item %d!,%d.5\n", i, i, i+1) // updated: title and price
+		case i%4 == 0:
+			fmt.Fprintf(&after, "S%02d,item %d,%d\n", i, i, i+1) // updated: an integral price
+		default:
+			fmt.Fprintf(&after, "S%02d,item %d,%d\n", i, i, i)
+		}
+	}
+	for i := 30; i < 37; i++ {
+		fmt.Fprintf(&after, "S%02d,new %d,%d.25\n", i, i, i)
+	}
+	dir := csvCase(t, before.String())
+	writeFile(t, filepath.Join(dir, "pipeline.yaml"), strings.Replace(csvPipeline, "  path: out/records.csv\n",
+		"  path: out/records.csv\n  batch_size: 4\n", 1))
+	logged := 0 // change log lines so far
+	apply := func(what string) {
+		t.Helper()
+		pl := mustPlan(t, loadAt(t, dir))
+		rep := mustApply(t, loadAt(t, dir), runner.Options{})
+		if rep.PlanHash != pl.Hash || rep.Applied.Total() != pl.Summary.Total() {
+			t.Fatalf("%s: plan hash %s, applied %+v; want the plan's %s, %+v", what, rep.PlanHash, rep.Applied, pl.Hash, pl.Summary)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, "out", "records.changes.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")[logged:]
+		logged += len(lines)
+		if len(lines) != len(pl.Changes) {
+			t.Fatalf("%s: the change log has %d new lines for %d planned changes", what, len(lines), len(pl.Changes))
+		}
+		for i, c := range pl.Changes {
+			if !strings.HasPrefix(lines[i], `{"id":"`+c.ID+`","action":"`+string(c.Action)+`"`) {
+				t.Errorf("%s, change %d: logged %.60s, planned %s %s", what, i, lines[i], c.Action, c.ID)
+			}
+		}
+		if what == "first sync" && pl.Summary.Create != 30 {
+			t.Fatalf("first sync: plan summary %+v", pl.Summary)
+		}
+		if what == "update" && (pl.Summary.Create != 7 || pl.Summary.Update < 10 || pl.Summary.Delete != 3) {
+			t.Fatalf("update: plan summary %+v", pl.Summary)
+		}
+	}
+	apply("first sync")
+	writeFile(t, filepath.Join(dir, "input.csv"), after.String())
+	apply("update")
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -13,6 +14,7 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/record"
 	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/plan"
 )
 
 // Entries reads the changes numbered lo (from 0) up to hi (exclusive), in apply order, in the form a sink
@@ -27,22 +29,14 @@ func Entries(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, id IDF
 	sized := false
 	ends := make([]int, 0, max(hi-lo, 0))
 	changes, seqs = make([]connectors.Change, 0, max(hi-lo, 0)), make([]int64, 0, max(hi-lo, 0))
-	var row Change // the decoded change, for an ID computed from its values; reused for every row
+	row := &Row{l: l} // the change being read, for id; reused for every row
 	read := func(b arrow.RecordBatch) error {
 		e := l.entryColumns(b)
-		var cols *columns
-		cur := 0
-		decode := func() *Change {
-			if cols == nil {
-				cols = l.columns(b)
-			}
-			cols.changeInto(cur, &row)
-			return &row
-		}
+		row.b, row.e, row.cols = b, e, nil
 		for i := 0; i < int(b.NumRows()); i++ {
 			seq := e.seq.Value(i)
-			cur = i
-			cid, err := id(seq, decode)
+			row.i = i
+			cid, err := id(seq, row)
 			if err != nil {
 				return err
 			}
@@ -84,10 +78,100 @@ func Entries(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, id IDF
 	return changes, entries, seqs, nil
 }
 
-// IDFunc gives the ID of the change numbered seq. Entries calls it once per change, in apply order; row
-// decodes that change (into a Change reused for every row, valid until the next call) for a caller that
-// computes the ID from the change's values rather than looking it up by number.
-type IDFunc func(seq int64, row func() *Change) (string, error)
+// IDFunc gives the ID of the change numbered seq. Entries calls it once per change, in apply order, with
+// row, that change, for a caller that computes the ID from the change's values rather than looking it up by
+// number; row is valid only during the call.
+type IDFunc func(seq int64, row *Row) (string, error)
+
+// Row is the change Entries is reading, in the diff table's columns.
+type Row struct {
+	l    *Layout
+	b    arrow.RecordBatch
+	e    *entryColumns
+	cols *columns // decoded columns, resolved on the batch's first Change
+	i    int
+	ch   Change
+}
+
+// Change decodes the row, into a Change reused for every row (valid until the next call of the IDFunc).
+func (r *Row) Change() *Change {
+	if r.cols == nil {
+		r.cols = r.l.columns(r.b)
+	}
+	r.cols.changeInto(r.i, &r.ch)
+	return &r.ch
+}
+
+// ID is the change's ID against planned: exactly Layout.ChangeIDOf's of Change, computed straight from the
+// columns, as the entries are, with no decoded row or boxed value (TestRowIDEqualsChangeIDOf); f is
+// reused from change to change.
+func (r *Row) ID(planned plan.State, f *plan.IDForm) string {
+	e, i := r.e, r.i
+	op := e.op.Value(i)
+	f.Begin(planned, op)
+	for _, a := range e.keys {
+		idValue(f, a, i)
+	}
+	switch connectors.Action(op) {
+	case connectors.Create:
+		for j, d := range r.l.Desired {
+			if a := e.desired[j]; !a.IsNull(i) && !e.desiredKey[j] {
+				f.Name(d.Name)
+				f.Null()
+				idValue(f, a, i)
+			}
+		}
+	case connectors.Update, connectors.Deactivate:
+		for j, d := range r.l.Compared {
+			if fl, ok := e.flags[j].(*array.Boolean); ok && fl.IsValid(i) && fl.Value(i) {
+				f.Name(d.Name)
+				idValue(f, e.old[j], i)
+				idValue(f, e.desired[r.l.compIdx[j]], i)
+			}
+		}
+	}
+	return f.ID()
+}
+
+// idValue adds row i of a to f as f.Value(JSONValue(record.Value(a, i))) does: text, integers, floats,
+// booleans, timestamps and dates straight from the column, any other type (decimals) through its Go value.
+func idValue(f *plan.IDForm, a arrow.Array, i int) {
+	if a.IsNull(i) {
+		f.Null()
+		return
+	}
+	switch c := a.(type) {
+	case *array.String:
+		f.String(c.Value(i))
+	case *array.LargeString:
+		f.String(c.Value(i))
+	case *array.StringView:
+		f.String(c.Value(i))
+	case *array.Int64:
+		f.Int(c.Value(i))
+	case *array.Int32:
+		f.Int(int64(c.Value(i)))
+	case *array.Int16:
+		f.Int(int64(c.Value(i)))
+	case *array.Int8:
+		f.Int(int64(c.Value(i)))
+	case *array.Float64:
+		f.Float(c.Value(i))
+	case *array.Float32:
+		f.Float(float64(c.Value(i)))
+	case *array.Boolean:
+		f.Bool(c.Value(i))
+	case *array.Timestamp: // as JSONValue's text of record.Value's time (connectors.FormatValue), in a scratch buffer
+		var scratch [40]byte
+		t := c.Value(i).ToTime(c.DataType().(*arrow.TimestampType).Unit).UTC()
+		f.String(string(t.AppendFormat(scratch[:0], time.RFC3339Nano)))
+	case *array.Date32:
+		var scratch [40]byte
+		f.String(string(c.Value(i).ToTime().UTC().AppendFormat(scratch[:0], time.RFC3339Nano)))
+	default:
+		f.Value(JSONValue(record.Value(a, i)))
+	}
+}
 
 // entriesChunk is how many changes Entries reads per query (a variable for the tests).
 var entriesChunk int64 = 16_384
@@ -116,6 +200,11 @@ type entryColumns struct {
 	key, before, after []member      // sorted by name, as AppendRecord writes a record's fields
 	flags              []arrow.Array // by Layout.Compared
 	compared           []string
+	// For Row.ID: the desired columns by Layout.Desired (and which are key columns), the old values by
+	// Layout.Compared.
+	desired    []arrow.Array
+	desiredKey []bool
+	old        []arrow.Array
 }
 
 func (l *Layout) entryColumns(b arrow.RecordBatch) *entryColumns {
@@ -136,9 +225,12 @@ func (l *Layout) entryColumns(b arrow.RecordBatch) *entryColumns {
 		e.before = append(e.before, mem(d.Name, col("__o_"+d.Name)))
 		e.flags = append(e.flags, col(ColumnFlag(i)))
 		e.compared = append(e.compared, d.Name)
+		e.old = append(e.old, col("__o_"+d.Name))
 	}
 	for _, d := range l.Desired {
 		e.after = append(e.after, mem(d.Name, col(d.Name)))
+		e.desired = append(e.desired, col(d.Name))
+		e.desiredKey = append(e.desiredKey, isIn(l.Key, d.Name))
 	}
 	byName := func(a, b member) int { return slices.Compare(a.name, b.name) }
 	slices.SortFunc(e.key, byName)

@@ -78,16 +78,20 @@ lines', 2::INTEGER, NULL::BIGINT, NULL::DOUBLE, NULL::REAL, NULL::DATE, NULL::TI
 				(missing == pipelines.MissingDelete) != (actions[connectors.Delete] == 1) {
 				t.Fatalf("the diff lacks some action: %v", actions)
 			}
-			// Odd changes take their ID by number, even ones compute it from the decoded row (as a streamed
-			// apply without a hash pass does): both must be the plan's.
+			// Every change's ID computed from the columns (as a streamed apply without a hash pass does), and
+			// even ones also from the decoded row (as it does for a plan with annotations): both must be the
+			// plan's.
 			var form plan.IDForm
-			id := func(seq int64, row func() *Change) (string, error) {
+			id := func(seq int64, row *Row) (string, error) {
+				if got := row.ID(planned, &form); got != ids[seq] {
+					return "", fmt.Errorf("change %d: ID %s from the columns, %s planned", seq, got, ids[seq])
+				}
 				if seq%2 == 1 {
 					return ids[seq], nil
 				}
-				c := row()
+				c := row.Change()
 				if c.Seq != seq {
-					return "", fmt.Errorf("row() decoded change %d for %d", c.Seq, seq)
+					return "", fmt.Errorf("row.Change() decoded change %d for %d", c.Seq, seq)
 				}
 				if got := l.ChangeIDOf(c, planned, &form); got != ids[seq] {
 					return "", fmt.Errorf("change %d: ID %s from the decoded row, %s planned", seq, got, ids[seq])
@@ -142,4 +146,143 @@ func toStrings(bs [][]byte) []string {
 		out[i] = string(b)
 	}
 	return out
+}
+
+// TestRowIDEqualsChangeIDOf: the ID computed straight from the diff's columns (Row.ID, the streamed apply's
+// path to the file sink) is, for every change, the ID of the decoded change (ChangeIDOf, which
+// TestChangeIDOfEqualsPlanChange holds to the plan's): creates, updates, deactivations and deletes, whose
+// changed fields go from and to every column type (text, integers of four widths, floats incl. integral
+// ones, which take an integer's form, and 1e21, which does not, booleans, dates, timestamps with and
+// without a zone, decimals) and NULL.
+func TestRowIDEqualsChangeIDOf(t *testing.T) {
+	for _, missing := range []pipelines.OnMissing{pipelines.MissingDelete, pipelines.MissingDeactivate} {
+		t.Run(string(missing), func(t *testing.T) {
+			ctx := context.Background()
+			db, err := engine.Open(ctx, engine.Options{TempDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			exec := func(q string) {
+				t.Helper()
+				if err := db.Exec(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cols := `t(sku, title, i8, i16, i32, i64, f32, f64, flag, day, ts, tstz, dec, active)`
+			row := func(sku, title, i8, i16, i32, i64, f32, f64, on, day, ts, tstz, dec, active string) string {
+				return fmt.Sprintf("(%s, %s, (%s)::TINYINT, (%s)::SMALLINT, (%s)::INTEGER, (%s)::BIGINT, (%s)::REAL, (%s)::DOUBLE, (%s)::BOOLEAN, (%s)::DATE, (%s)::TIMESTAMP, (%s)::TIMESTAMPTZ, (%s)::DECIMAL(18,3), (%s)::BOOLEAN)",
+					sku, title, i8, i16, i32, i64, f32, f64, on, day, ts, tstz, dec, active)
+			}
+			null := "NULL"
+			snap := []string{
+				row("'u1'", "'old'", "1", "2", "3", "4", "1.5", "2.0", "true", "DATE '2026-01-02'", "TIMESTAMP '2026-01-02 03:04:05.123456'", "TIMESTAMPTZ '2026-01-02 03:04:05+02'", "19.99", "true"),
+				row("'u2'", null, null, null, null, null, null, null, null, null, null, null, null, "true"),
+				row("'u3'", "'x'", "-1", "-2", "-3", "-4", "0.25", "1e21", "false", "DATE '1999-12-31'", "TIMESTAMP '1970-01-01 00:00:00'", "TIMESTAMPTZ '1970-01-01 00:00:00+00'", "-0.5", "true"),
+				row("'u4'", "'same'", "1", "1", "1", "1", "1", "1", "true", "DATE '2000-01-01'", "TIMESTAMP '2000-01-01 00:00:00'", "TIMESTAMPTZ '2000-01-01 00:00:00+00'", "1", "true"),
+				row("'gone'", "'g'", "5", "5", "5", "5", "5.5", "-0.0", "true", "DATE '2000-01-01'", "TIMESTAMP '2000-01-01 00:00:00'", "TIMESTAMPTZ '2000-01-01 00:00:00+00'", "5", "true"),
+			}
+			desired := []string{
+				row("'u1'", "'new \"quoted\"'", "2", "3", "4", "5", "2", "2.5", "false", "DATE '2026-01-03'", "TIMESTAMP '2026-01-02 03:04:05'", "TIMESTAMPTZ '2026-01-02 03:04:06+02'", "20", "true"),
+				row("'u2'", "'now set'", "-128", "-32768", "-2147483648", "-9223372036854775808", "3.0", "123456.789", "true", "DATE '0001-01-01'", "TIMESTAMP '9999-12-31 23:59:59.999999'", "TIMESTAMPTZ '2026-06-01 12:00:00+00'", "0.001", "true"),
+				row("'u3'", null, null, null, null, null, null, null, null, null, null, null, null, "true"),
+				row("'u4'", "'same'", "1", "1", "1", "1", "1", "1", "true", "DATE '2000-01-01'", "TIMESTAMP '2000-01-01 00:00:00'", "TIMESTAMPTZ '2000-01-01 00:00:00+00'", "1", "false"),
+				row("'c1'", "'naïve ☃'", "127", "32767", "2147483647", "9223372036854775807", "1e-7", "1e21", "false", "DATE '2026-02-28'", "TIMESTAMP '2026-02-28 12:00:00'", "TIMESTAMPTZ '2026-02-28 12:00:00-05'", "123456789012345.678", "true"),
+				row("'c2'", "''", "0", "0", "0", "0", "-0.0", "-1.0", "false", null, null, null, "-0.000", null),
+				row("'c3'", null, null, null, null, null, null, null, null, null, null, null, null, null),
+			}
+			exec(`CREATE TABLE snap AS SELECT * FROM (VALUES ` + strings.Join(snap, ",\n") + `) ` + cols)
+			exec(`CREATE TABLE desired AS SELECT * FROM (VALUES ` + strings.Join(desired, ",\n") + `) ` + cols)
+			sch, err := db.SchemaOf(ctx, "snap")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var snapCols []state.Column
+			for _, f := range sch.Fields() {
+				snapCols = append(snapCols, state.Column{Name: f.Name, Type: engine.Type(f.Type)})
+			}
+			l, err := Run(ctx, db, Input{Desired: "desired", Key: []string{"sku"}, Snapshot: "snap", Columns: snapCols,
+				Diff: pipelines.Diff{OnMissing: missing, ActiveField: "active"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			all, err := Read(ctx, db, l, 0, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			actions := map[connectors.Action]int{}
+			for i := range all {
+				actions[all[i].Action]++
+			}
+			if actions[connectors.Create] != 3 || actions[connectors.Update] != 3 || actions[connectors.Deactivate] == 0 ||
+				(missing == pipelines.MissingDelete) != (actions[connectors.Delete] == 1) {
+				t.Fatalf("the diff lacks some action: %v", actions)
+			}
+			var rowForm, decForm plan.IDForm
+			for _, planned := range []plan.State{{}, {Lineage: "L", Serial: 7}} {
+				n, ids := 0, map[string]bool{}
+				_, _, _, err := Entries(ctx, db, l, 0, int64(len(all)), func(seq int64, r *Row) (string, error) {
+					got := r.ID(planned, &rowForm)
+					want := l.ChangeIDOf(&all[seq], planned, &decForm)
+					if got != want {
+						return "", fmt.Errorf("serial %d, change %d (%s %v): ID %s from the columns, %s from the decoded change",
+							planned.Serial, seq, all[seq].Action, all[seq].Key, got, want)
+					}
+					if ids[got] {
+						return "", fmt.Errorf("change %d: ID %s given twice", seq, got)
+					}
+					n, ids[got] = n+1, true
+					return got, nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n != len(all) {
+					t.Fatalf("%d IDs for %d changes", n, len(all))
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkEntriesID is Entries over a first sync's diff (100,000 creates of the benchmark catalog's
+// shape: text, floats, an integer, a boolean, a timestamp) with each change's ID computed from the columns
+// (Row.ID, the streamed apply's path) against computed from the decoded row (Row.Change and ChangeIDOf,
+// the path before it): the ID's share of a first sync's batch reads (issue #15).
+func BenchmarkEntriesID(b *testing.B) {
+	ctx := context.Background()
+	db, err := engine.Open(ctx, engine.Options{TempDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	const n = 100_000
+	if err := db.Exec(ctx, fmt.Sprintf(`CREATE TABLE desired AS SELECT printf('SK%%08d', i) AS sku, 'Item ' || i || ' | Brand' AS title,
+		'<p>Description of item ' || i || '</p>' AS body, 'Brand ' || (i %% 97) AS vendor, (i %% 1000) / 4.0 AS price,
+		(i %% 1000) / 3.0 AS compare_at, i %% 50 AS qty, i %% 7 = 0 AS taxable, TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_seconds(i) AS updated,
+		'cat-' || (i %% 13) AS category, (i %% 5000) / 10.0 AS weight FROM range(%d) t(i)`, n)); err != nil {
+		b.Fatal(err)
+	}
+	l, err := Run(ctx, db, Input{Desired: "desired", Key: []string{"sku"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	planned := plan.State{Lineage: "3c6e5ad74020a3046b6a7fd90d4e1b2c", Serial: 0}
+	for _, bc := range []struct {
+		name string
+		id   func(f *plan.IDForm, r *Row) string
+	}{
+		{"columns", func(f *plan.IDForm, r *Row) string { return r.ID(planned, f) }},
+		{"decoded", func(f *plan.IDForm, r *Row) string { return l.ChangeIDOf(r.Change(), planned, f) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var f plan.IDForm
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, _, err := Entries(ctx, db, l, 0, n, func(_ int64, r *Row) (string, error) { return bc.id(&f, r), nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -59,14 +59,42 @@ func (f *IDForm) Begin(planned State, action string) {
 }
 
 // Key adds the next key value (a plan value: as Change.Key holds it).
-func (f *IDForm) Key(v any) { f.buf = appendValue(append(f.buf, 0), v) }
+func (f *IDForm) Key(v any) { f.Value(v) }
 
 // Field adds the next field (plan values: as FieldChange holds them).
 func (f *IDForm) Field(name string, before, after any) {
-	b := append(append(f.buf, 0), name...)
-	b = appendValue(append(b, 0), before)
-	f.buf = appendValue(append(b, 0), after)
+	f.Name(name)
+	f.Value(before)
+	f.Value(after)
 }
+
+// The pieces of Key and Field, for a planner that reads its values from typed columns without boxing them:
+// Key(v) is the one of Value, Null, String, Int, Float or Bool that fits v; Field(name, before, after) is
+// Name(name) then that for before, then that for after. Each gives exactly the bytes Key and Field give
+// (TestIDFormPiecesEqualKeyAndField).
+
+// Name starts a field: its name (its before and after values follow).
+func (f *IDForm) Name(name string) { f.buf = append(append(f.buf, 0), name...) }
+
+// Value adds a plan value (nil, string, int64, float64, bool or json.Number; any other through fmt).
+func (f *IDForm) Value(v any) { f.buf = appendValue(append(f.buf, 0), v) }
+
+// Null adds a null: Value(nil).
+func (f *IDForm) Null() { f.buf = append(f.buf, 0, 'n') }
+
+// String adds a text value: Value(s).
+func (f *IDForm) String(s string) {
+	f.buf = append(append(strconv.AppendInt(append(f.buf, 0, 's'), int64(len(s)), 10), ':'), s...)
+}
+
+// Int adds an integer: Value(i).
+func (f *IDForm) Int(i int64) { f.buf = strconv.AppendInt(append(f.buf, 0, 'i'), i, 10) }
+
+// Float adds a float: Value(x) (an integral one in an int64's form).
+func (f *IDForm) Float(x float64) { f.buf = appendFloat(append(f.buf, 0), x) }
+
+// Bool adds a boolean: Value(b).
+func (f *IDForm) Bool(b bool) { f.buf = strconv.AppendBool(append(f.buf, 0, 'b'), b) }
 
 // ID returns the ID of the change built since Begin.
 func (f *IDForm) ID() string {
@@ -87,10 +115,7 @@ func appendValue(b []byte, v any) []byte {
 	case int64:
 		return strconv.AppendInt(append(b, 'i'), x, 10)
 	case float64:
-		if x == math.Trunc(x) && math.Abs(x) < 1e21 {
-			return strconv.AppendFloat(append(b, 'i'), x, 'f', -1, 64)
-		}
-		return strconv.AppendFloat(append(b, 'f'), x, 'g', -1, 64)
+		return appendFloat(b, x)
 	case bool:
 		return strconv.AppendBool(append(b, 'b'), x)
 	case json.Number: // as Read decodes a plan file
@@ -102,6 +127,14 @@ func appendValue(b []byte, v any) []byte {
 		}
 	}
 	return append(b, fmt.Sprint(v)...)
+}
+
+// appendFloat is appendValue of a float64.
+func appendFloat(b []byte, x float64) []byte {
+	if x == math.Trunc(x) && math.Abs(x) < 1e21 {
+		return strconv.AppendFloat(append(b, 'i'), x, 'f', -1, 64)
+	}
+	return strconv.AppendFloat(append(b, 'f'), x, 'g', -1, 64)
 }
 
 // checkID reports whether c.ID is the ID of c's content (ChangeID) in plan p, as Read finds it: every
