@@ -66,19 +66,10 @@ type streamHash struct {
 // plan has annotations, which the hash covers too: then c's plan form is built (into one reused
 // plan.Change).
 func (h *streamHash) add(s *session, c *diff.Change) (string, error) {
-	if c.Seq != h.next {
-		return "", fmt.Errorf("diff: change numbered %d where %d was expected", c.Seq, h.next)
-	}
-	h.next++
 	if len(s.ds.Annot) > 0 {
-		s.ds.PlanChangeInto(c, s.planned, &h.pc)
-	} else {
-		h.pc.ID = s.ds.ChangeIDOf(c, s.planned, &h.form)
+		return h.push(c.Seq, func() { s.ds.PlanChangeInto(c, s.planned, &h.pc) })
 	}
-	if err := h.h.Add(&h.pc); err != nil {
-		return "", err
-	}
-	return h.pc.ID, nil
+	return h.push(c.Seq, func() { h.pc.ID = s.ds.ChangeIDOf(c, s.planned, &h.form) })
 }
 
 // addRow is add of the change numbered seq, read as r: its ID computed straight from the diff's columns
@@ -87,11 +78,17 @@ func (h *streamHash) addRow(s *session, seq int64, r *diff.Row) (string, error) 
 	if len(s.ds.Annot) > 0 {
 		return h.add(s, r.Change())
 	}
+	return h.push(seq, func() { h.pc.ID = r.ID(s.planned, &h.form) })
+}
+
+// push adds the change numbered seq, which must be h.next, to the hash, once fill has put what the hash
+// reads of it into h.pc, and returns its ID.
+func (h *streamHash) push(seq int64, fill func()) (string, error) {
 	if seq != h.next {
 		return "", fmt.Errorf("diff: change numbered %d where %d was expected", seq, h.next)
 	}
 	h.next++
-	h.pc.ID = r.ID(s.planned, &h.form)
+	fill()
 	if err := h.h.Add(&h.pc); err != nil {
 		return "", err
 	}
