@@ -50,12 +50,20 @@ sink:
 `
 }
 
-// planBoth plans the pipeline in dir with the file read through a view and loaded first.
-func planBoth(t *testing.T, dir string) (deferred, loaded *plan.Plan, derr, lerr error) {
+// viewRead is what the run's log says when a source's files are read through a view.
+const viewRead = "its files are parsed by the first step's query"
+
+// planBoth plans the pipeline in dir with the file read through a view and loaded first; viewed says
+// whether the first plan staged the file as a view (the second must not: it fails the test).
+func planBoth(t *testing.T, dir string) (deferred, loaded *plan.Plan, derr, lerr error, viewed bool) {
 	t.Helper()
-	deferred, derr = runner.Plan(context.Background(), loadAt(t, dir), runner.Options{})
-	loaded, lerr = runner.Plan(context.Background(), loadAt(t, dir), runner.Options{Observe: func(runner.Event) {}})
-	return deferred, loaded, derr, lerr
+	var dlog, llog strings.Builder
+	deferred, derr = runner.Plan(context.Background(), loadAt(t, dir), runner.Options{Log: &dlog})
+	loaded, lerr = runner.Plan(context.Background(), loadAt(t, dir), runner.Options{Log: &llog, Observe: func(runner.Event) {}})
+	if strings.Contains(llog.String(), viewRead) {
+		t.Fatalf("with progress events, the file was read through a view:\n%s", llog.String())
+	}
+	return deferred, loaded, derr, lerr, strings.Contains(dlog.String(), viewRead)
 }
 
 // planJSON is what a plan says, without when it was made.
@@ -90,7 +98,7 @@ func TestDeferredReadFailsAsALoadedRead(t *testing.T) {
 			dir := t.TempDir()
 			writeFile(t, filepath.Join(dir, "pipeline.yaml"), deferPipeline(c.mapQty, ""))
 			writeFile(t, filepath.Join(dir, "input.csv"), c.input)
-			_, _, derr, lerr := planBoth(t, dir)
+			_, _, derr, lerr, _ := planBoth(t, dir)
 			if derr == nil || lerr == nil {
 				t.Fatalf("a plan succeeded on bad input: %v / %v", derr, lerr)
 			}
@@ -113,9 +121,9 @@ func TestDeferredReadPlansAsALoadedRead(t *testing.T) {
 	// review counts the records the map's query read).
 	writeFile(t, filepath.Join(dir, "pipeline.yaml"), deferPipeline(true, "  min_rows_percent: 50\n"))
 	writeFile(t, filepath.Join(dir, "input.csv"), "sku,name,price,qty\nA, anchor ,3,1\nB,bottle,2.5,0\nC,cup,1,1\nD,dish,-1,4\n")
-	d, l, derr, lerr := planBoth(t, dir)
-	if derr != nil || lerr != nil {
-		t.Fatalf("plan: %v / %v", derr, lerr)
+	d, l, derr, lerr, viewed := planBoth(t, dir)
+	if derr != nil || lerr != nil || !viewed {
+		t.Fatalf("plan: %v / %v; read through a view: %t", derr, lerr, viewed)
 	}
 	if got, want := planJSON(t, d), planJSON(t, l); got != want {
 		t.Fatalf("first plan read through a view:\n%s\nloaded first:\n%s", got, want)
@@ -126,9 +134,9 @@ func TestDeferredReadPlansAsALoadedRead(t *testing.T) {
 	mustApply(t, loadAt(t, dir), runner.Options{})
 
 	writeFile(t, filepath.Join(dir, "input.csv"), "sku,name,price,qty\nA,anchor,4,1\n")
-	d, l, derr, lerr = planBoth(t, dir)
-	if derr != nil || lerr != nil {
-		t.Fatalf("plan: %v / %v", derr, lerr)
+	d, l, derr, lerr, viewed = planBoth(t, dir)
+	if derr != nil || lerr != nil || !viewed {
+		t.Fatalf("plan: %v / %v; read through a view: %t", derr, lerr, viewed)
 	}
 	if got, want := planJSON(t, d), planJSON(t, l); got != want {
 		t.Fatalf("second plan read through a view:\n%s\nloaded first:\n%s", got, want)

@@ -51,6 +51,39 @@ func csvCase(t *testing.T, input string) string {
 	return dir
 }
 
+// batchedCSVCase is csvCase with the file sink applying batch changes at a time.
+func batchedCSVCase(t *testing.T, input string, batch int) string {
+	t.Helper()
+	dir := csvCase(t, input)
+	writeFile(t, filepath.Join(dir, "pipeline.yaml"), strings.Replace(csvPipeline, "  path: out/records.csv\n",
+		fmt.Sprintf("  path: out/records.csv\n  batch_size: %d\n", batch), 1))
+	return dir
+}
+
+// checkChangeLog checks that the file sink's change log in dir holds, past its first from lines, exactly
+// the plan's changes in the plan's order (by ID and action); it returns the log's line count.
+func checkChangeLog(t *testing.T, what, dir string, from int, pl *plan.Plan) int {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "out", "records.changes.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) < from {
+		t.Fatalf("%s: the change log has %d lines, fewer than the %d before", what, len(lines), from)
+	}
+	lines = lines[from:]
+	if len(lines) != len(pl.Changes) {
+		t.Fatalf("%s: the change log has %d new lines for %d planned changes", what, len(lines), len(pl.Changes))
+	}
+	for i, c := range pl.Changes {
+		if !strings.HasPrefix(lines[i], `{"id":"`+c.ID+`","action":"`+string(c.Action)+`"`) {
+			t.Errorf("%s, change %d: logged %.60s, planned %s %s", what, i, lines[i], c.Action, c.ID)
+		}
+	}
+	return from + len(lines)
+}
+
 func mustApply(t *testing.T, p *pipelines.Pipeline, opts runner.Options) *runner.Report {
 	t.Helper()
 	rep, err := runner.Apply(context.Background(), p, opts, nil)
@@ -422,12 +455,12 @@ func TestApplyStreamsThePlansChangesInOrder(t *testing.T) {
 	for i := 40; i < 47; i++ {
 		fmt.Fprintf(&after, "S%02d,new %d,1\n", i, i)
 	}
-	dir := csvCase(t, before.String())
-	writeFile(t, filepath.Join(dir, "pipeline.yaml"), strings.Replace(csvPipeline, "  path: out/records.csv\n",
-		"  path: out/records.csv\n  batch_size: 3\n", 1))
+	dir := batchedCSVCase(t, before.String(), 3)
 	mustApply(t, loadAt(t, dir), runner.Options{})
-	logPath := filepath.Join(dir, "out", "records.changes.jsonl")
-	logged, _ := os.ReadFile(logPath)
+	logged, err := os.ReadFile(filepath.Join(dir, "out", "records.changes.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	firstLines := strings.Count(string(logged), "\n")
 
 	writeFile(t, filepath.Join(dir, "input.csv"), after.String())
@@ -450,16 +483,7 @@ func TestApplyStreamsThePlansChangesInOrder(t *testing.T) {
 	if rep.Applied.Total() != pl.Summary.Total() || rep.PlanHash != pl.Hash {
 		t.Fatalf("applied %d of %d changes, plan hash %s (saved %s)", rep.Applied.Total(), pl.Summary.Total(), rep.PlanHash, pl.Hash)
 	}
-	logged, _ = os.ReadFile(logPath)
-	lines := strings.Split(strings.TrimSpace(string(logged)), "\n")[firstLines:]
-	if len(lines) != len(pl.Changes) {
-		t.Fatalf("the change log has %d new lines for %d planned changes", len(lines), len(pl.Changes))
-	}
-	for i, c := range pl.Changes {
-		if !strings.HasPrefix(lines[i], `{"id":"`+c.ID+`","action":"`+string(c.Action)+`"`) {
-			t.Errorf("change %d: logged %s, planned %s %s", i, lines[i][:60], c.Action, c.ID)
-		}
-	}
+	checkChangeLog(t, "the saved plan", dir, firstLines, pl)
 }
 
 // TestReportMasksSecretsInTheRunError: a sink failing with a message that quotes a secret (an API echoing a

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -128,9 +127,7 @@ func TestStreamedFileApplyIDsFromColumns(t *testing.T) {
 	for i := 30; i < 37; i++ {
 		fmt.Fprintf(&after, "S%02d,new %d,%d.25\n", i, i, i)
 	}
-	dir := csvCase(t, before.String())
-	writeFile(t, filepath.Join(dir, "pipeline.yaml"), strings.Replace(csvPipeline, "  path: out/records.csv\n",
-		"  path: out/records.csv\n  batch_size: 4\n", 1))
+	dir := batchedCSVCase(t, before.String(), 4)
 	logged := 0 // change log lines so far
 	apply := func(what string) {
 		t.Helper()
@@ -139,20 +136,7 @@ func TestStreamedFileApplyIDsFromColumns(t *testing.T) {
 		if rep.PlanHash != pl.Hash || rep.Applied.Total() != pl.Summary.Total() {
 			t.Fatalf("%s: plan hash %s, applied %+v; want the plan's %s, %+v", what, rep.PlanHash, rep.Applied, pl.Hash, pl.Summary)
 		}
-		data, err := os.ReadFile(filepath.Join(dir, "out", "records.changes.jsonl"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines := strings.Split(strings.TrimSpace(string(data)), "\n")[logged:]
-		logged += len(lines)
-		if len(lines) != len(pl.Changes) {
-			t.Fatalf("%s: the change log has %d new lines for %d planned changes", what, len(lines), len(pl.Changes))
-		}
-		for i, c := range pl.Changes {
-			if !strings.HasPrefix(lines[i], `{"id":"`+c.ID+`","action":"`+string(c.Action)+`"`) {
-				t.Errorf("%s, change %d: logged %.60s, planned %s %s", what, i, lines[i], c.Action, c.ID)
-			}
-		}
+		logged = checkChangeLog(t, what, dir, logged, pl)
 		if what == "first sync" && pl.Summary.Create != 30 {
 			t.Fatalf("first sync: plan summary %+v", pl.Summary)
 		}

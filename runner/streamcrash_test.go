@@ -63,9 +63,7 @@ func TestStreamedApplyCrash(t *testing.T) {
 			for i := 30; i < 36; i++ {
 				fmt.Fprintf(&in2, "S%02d,new,%d\n", i, i)
 			}
-			dir := csvCase(t, in.String())
-			writeFile(t, filepath.Join(dir, "pipeline.yaml"), strings.Replace(csvPipeline, "  path: out/records.csv\n",
-				"  path: out/records.csv\n  batch_size: 4\n", 1))
+			dir := batchedCSVCase(t, in.String(), 4)
 			logPath := filepath.Join(dir, "out", "records.changes.jsonl")
 			done := 0 // lines in the change log before the round
 			round := func(input string) {

@@ -32,10 +32,11 @@ type Input struct {
 	// under this request's checkpoint finds what it found then).
 	Expect        string
 	ExpectRecords int64
-	// Defer, for a Scanner of CSV or TSV files that no connectors.ScanReviewer reviews, makes the relation
-	// named after the source a view over DuckDB's reader of its files instead of a table (Output.Deferred),
-	// for a caller whose one reader of it is a single query (a row transform's pushdown): the files are then
-	// parsed once, into that query's output, instead of into a table that query copies.
+	// Defer, for a Scanner of CSV or TSV files, makes the relation named after the source a view over
+	// DuckDB's reader of its files instead of a table (Output.Deferred), for a caller whose one reader of it
+	// is a single query (a row transform's pushdown): the files are then parsed once, into that query's
+	// output, instead of into a table that query copies. A connectors.ScanReviewer reviews the read in
+	// Deferred.Finish, with the record count the caller gives.
 	Defer bool
 }
 
@@ -73,11 +74,8 @@ func (d *Deferred) Load(ctx context.Context) error {
 	if err := dropRejects(ctx, d.db, d.in.Name); err != nil {
 		return err
 	}
-	if err := scanFiles(ctx, d.db, d.in.Name, d.target, d.in.Source, d.scan); err != nil {
-		return fmt.Errorf("%s source %q: %w", d.in.Type, d.in.Name, err)
-	}
-	if err := reviewScan(ctx, d.db, d.in, d.scan, d.out); err != nil {
-		return fmt.Errorf("%s source %q: %w", d.in.Type, d.in.Name, err)
+	if err := loadScan(ctx, d.db, d.in, d.target, d.scan, d.out); err != nil {
+		return err
 	}
 	n, err := d.db.Count(ctx, "SELECT count(*) FROM "+d.target)
 	if err != nil {
@@ -122,6 +120,18 @@ var missingColumn = regexp.MustCompile(`(?:Referenced column "([^"]+)" not found
 // maxListed caps how many bad rows an error message lists.
 const maxListed = 20
 
+// loadScan loads a scan's files into target and reviews them: Run's read of a Scanner's files, and
+// Deferred.Load's, which must fail alike.
+func loadScan(ctx context.Context, db *engine.DB, in Input, target string, scan *connectors.Scan, st *Output) error {
+	if err := scanFiles(ctx, db, in.Name, target, in.Source, scan); err != nil {
+		return fmt.Errorf("%s source %q: %w", in.Type, in.Name, err)
+	}
+	if err := reviewScan(ctx, db, in, scan, st); err != nil {
+		return fmt.Errorf("%s source %q: %w", in.Type, in.Name, err)
+	}
+	return nil
+}
+
 // Run reads a source into the table named after it.
 func Run(ctx context.Context, db *engine.DB, in Input) (*Output, error) {
 	name := in.Name
@@ -149,7 +159,7 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Output, error) {
 		} else {
 			filesFP = hashFiles(scan.Paths) // beside DuckDB's parse of the same (cached) bytes
 		}
-		if in.Defer && deferrable(in, scan) {
+		if in.Defer && deferrable(scan) {
 			if st.Deferred = deferScan(ctx, db, in, scan, st); st.Deferred != nil {
 				h := <-filesFP
 				if h.err != nil {
@@ -159,11 +169,8 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Output, error) {
 				return st, nil
 			}
 		}
-		if err := scanFiles(ctx, db, name, target, in.Source, scan); err != nil {
-			return nil, fmt.Errorf("%s source %q: %w", in.Type, name, err)
-		}
-		if err := reviewScan(ctx, db, in, scan, st); err != nil {
-			return nil, fmt.Errorf("%s source %q: %w", in.Type, name, err)
+		if err := loadScan(ctx, db, in, target, scan, st); err != nil {
+			return nil, err
 		}
 	} else {
 		res, err := readBatches(ctx, db, name, in.Source, in.Request)

@@ -50,7 +50,7 @@ func hashFiles(paths []string) <-chan fileHash {
 
 // deferrable says whether a scan can be read through a view (Input.Defer): CSV or TSV files (whose
 // malformed rows the reader stores, for Deferred.Finish to report, instead of failing the query).
-func deferrable(in Input, scan *connectors.Scan) bool {
+func deferrable(scan *connectors.Scan) bool {
 	return (scan.Format == "csv" || scan.Format == "tsv") && len(scan.Paths) > 0
 }
 

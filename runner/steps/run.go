@@ -29,13 +29,20 @@ type step struct {
 // outside DuckDB to a few chunks.
 const ChunkRows = 122880
 
+// pushdownBatch is a row transform that states itself as a DuckDB query (runDeferred falls back to its
+// row function).
+type pushdownBatch interface {
+	transforms.Batch
+	transforms.Pushdown
+}
+
 // runStep executes one transform, writing its output table.
 func (r *runner) runStep(ctx context.Context, sp *step) error {
 	if d, ok := r.in.Deferred[sp.input]; ok && sp.st.Type == "map" && r.readsAll(sp) {
-		if pd, ok := sp.tr.(transforms.Pushdown); ok {
-			if q, ok := pd.PushdownSQL(engine.Ident(sp.input)); ok {
+		if tr, ok := sp.tr.(pushdownBatch); ok {
+			if q, ok := tr.PushdownSQL(engine.Ident(sp.input)); ok {
 				delete(r.in.Deferred, sp.input)
-				return r.runDeferred(ctx, sp, sp.tr.(transforms.Batch), q, d)
+				return r.runDeferred(ctx, sp, tr, q, d)
 			}
 		}
 	}

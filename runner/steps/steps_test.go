@@ -3,6 +3,7 @@ package steps_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -298,5 +299,51 @@ func TestBatchPathCoversEveryRow(t *testing.T) {
 		UNION ALL (SELECT sku, repeat(sku, 2) FROM items EXCEPT ALL SELECT sku, tag FROM tagged))`)
 	if err != nil || diff != 0 {
 		t.Errorf("rows differing from the expected: %d, %v", diff, err)
+	}
+}
+
+// deferredInput records the calls steps.Run makes on a deferred input (the relation itself is the table
+// setup loaded).
+type deferredInput struct{ calls []string }
+
+func (d *deferredInput) Scanned(context.Context) error {
+	d.calls = append(d.calls, "scanned")
+	return nil
+}
+
+func (d *deferredInput) Load(context.Context) error {
+	d.calls = append(d.calls, "load")
+	return nil
+}
+
+func (d *deferredInput) Finish(_ context.Context, n int64) error {
+	d.calls = append(d.calls, fmt.Sprintf("finish %d", n))
+	return nil
+}
+
+// TestDeferredInputReadOnceOrLoaded: a deferred input read by a map that reads every field is read by the
+// map's one query and finished with the map's row count (one row per record); one read by a map that skips a
+// field (whose values the files' reader would then not check), or by any other step, is loaded before the
+// step runs; one no step reads is loaded too.
+func TestDeferredInputReadOnceOrLoaded(t *testing.T) {
+	cases := []struct{ name, transforms, want string }{
+		{"map reading every field", "  - type: map\n    fields: {sku: sku, label: \"name + '!'\", qty: qty, price: price}\n", "scanned,finish 4"},
+		{"map skipping a field", "  - type: map\n    fields: {sku: sku, label: name, qty: qty}\n", "load"},
+		{"filter", "  - type: filter\n    expr: qty > 0\n", "load"},
+		{"map of another input", "  - type: sql\n    name: other\n    query: SELECT * FROM items\n  - type: map\n    input: other\n" +
+			"    fields: {sku: sku, label: name, qty: qty, price: price}\n", "load"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			db, in := setup(t, c.transforms)
+			d := &deferredInput{}
+			in.Deferred = map[string]steps.DeferredInput{"items": d}
+			if _, diags, err := steps.Run(context.Background(), db, in); err != nil || len(diags) > 0 {
+				t.Fatalf("Run: %v %v", diags, err)
+			}
+			if got := strings.Join(d.calls, ","); got != c.want {
+				t.Errorf("calls on the deferred input: %s, want %s", got, c.want)
+			}
+		})
 	}
 }

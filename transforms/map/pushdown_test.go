@@ -41,3 +41,29 @@ func TestPushdownSQLFailsWhereApplyFails(t *testing.T) {
 		t.Errorf("PushdownSQL = %v %s, want upper's argument guarded against NULL naming the field", ok, got)
 	}
 }
+
+// TestMapReads: Reads lists the input fields the map's expressions read and those it passes through, sorted
+// and once each (a runner reading the input through a view of its files needs every declared field read,
+// so that a malformed value in any is found); an expression reading $env reads every field.
+func TestMapReads(t *testing.T) {
+	fields := []field{{"title", "trim(name)"}, {"price", "price ?? 0"}, {"available", "qty > 0 && price > 0"}, {"sku", "sku"}}
+	tests := []struct {
+		name   string
+		fields []field
+		extra  map[string]any
+		want   string
+	}{
+		{"mapped only", fields, nil, "name,price,qty,sku"},
+		{"passthrough with drop", fields, map[string]any{"passthrough": true, "drop": []any{"note", "updated"}},
+			"active,brand,channel_online,name,price,qty,sku"},
+		{"$env", []field{{"sku", "sku"}, {"n", `len($env)`}}, nil,
+			"active,brand,channel_online,name,note,price,qty,sku,updated"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := strings.Join(newMap(t, mapConfig(tt.fields, tt.extra)).Reads(), ","); got != tt.want {
+				t.Errorf("Reads = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}

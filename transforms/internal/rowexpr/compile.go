@@ -108,7 +108,8 @@ func (c *Compiler) Compile(e spec.Expr) (*Program, error) {
 	return &Program{Source: e, Type: inferType(prog.Node(), c.dates), prog: prog, uses: c.uses(prog.Node()), comp: c}, nil
 }
 
-// Uses returns the input fields the expression reads, sorted (all of them when it reads $env).
+// Uses returns the input fields the expression reads, sorted; all of them, in schema order, when it reads
+// $env.
 func (p *Program) Uses() []string { return append([]string(nil), p.uses...) }
 
 // Field returns the input field p is, when the whole expression is one input field read as is.
