@@ -849,14 +849,24 @@ func (s *PgStore) tableFor(name string) string {
 	return prefix + hex.EncodeToString(h[:10])
 }
 
-// replaceRel (re)creates the PostgreSQL table of a mirror relation with its current columns, copies the
-// whole relation into it, indexes it on key (when given) for the commits that follow, and writes the
-// relation's image as of serial (the serial the transaction leaves).
-func (s *PgStore) replaceRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, key []string, serial int64) error {
+// sendRel sends a commit's changes of mirror relation st.<name> to PostgreSQL, inside the commit's
+// transaction tx: by merging them (mergeRel) when PostgreSQL holds the relation with the mirror's columns,
+// else by rewriting its table (replaceRel).
+func (s *PgStore) sendRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name, changes, op string, key []string, serial int64) error {
 	cols, err := columns(ctx, conn, "st", name)
 	if err != nil {
 		return err
 	}
+	if r, ok := s.rels[name]; ok && sameColumns(r.Columns, cols) {
+		return s.mergeRel(ctx, tx, conn, name, changes, op, key, serial)
+	}
+	return s.replaceRel(ctx, tx, conn, name, cols, key, serial)
+}
+
+// replaceRel (re)creates the PostgreSQL table of a mirror relation with its current columns cols, copies
+// the whole relation into it, indexes it on key (when given) for the commits that follow, and writes the
+// relation's image as of serial (the serial the transaction leaves).
+func (s *PgStore) replaceRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, cols []Column, key []string, serial int64) error {
 	r := pgRel{Table: s.tableFor(name), Columns: cols}
 	tbl := pgx.Identifier{s.schema, r.Table}.Sanitize()
 	defs := make([]string, len(cols))
@@ -883,7 +893,7 @@ func (s *PgStore) replaceRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, nam
 		return err
 	}
 	s.rels[name] = r
-	return s.writeImage(ctx, tx, conn, name, key, serial, true)
+	return s.writeImage(ctx, tx, conn, name, cols, key, serial, true)
 }
 
 // mergeRel sends the rows of a DuckDB relation of changes to the PostgreSQL table of a mirror relation:
@@ -912,10 +922,6 @@ func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name,
 	if err != nil {
 		return err
 	}
-	qk := make([]string, len(key))
-	for i, k := range key {
-		qk[i] = pgx.Identifier{k}.Sanitize()
-	}
 	idx := s.keyIndex(r.Table, key)
 	where := ""
 	if op != "" {
@@ -923,7 +929,7 @@ func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name,
 	}
 	qcols := strings.Join(quoteAll(names(r.Columns)), ", ")
 	for _, q := range []string{
-		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s)", idx, tbl, strings.Join(qk, ", ")),
+		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s)", idx, tbl, strings.Join(quoteAll(key), ", ")),
 		"ANALYZE " + tmp,
 		fmt.Sprintf("DELETE FROM %s s USING %s c WHERE %s", tbl, tmp, pgKeysEqual(key, "s", "c")),
 		fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s", tbl, qcols, qcols, tmp, where),
@@ -937,7 +943,7 @@ func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name,
 		return err
 	}
 	if !ok || !img.extends(r.Columns, key) || s.imageDue(img, n) {
-		if err := s.writeImage(ctx, tx, conn, name, key, serial, !ok || img.Format != imageFormat || !sameColumns(img.Columns, r.Columns)); err != nil {
+		if err := s.writeImage(ctx, tx, conn, name, r.Columns, key, serial, !ok || img.Format != imageFormat || !sameColumns(img.Columns, r.Columns)); err != nil {
 			return fmt.Errorf("merge %s: %w", name, err)
 		}
 	} else {
@@ -1210,29 +1216,12 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 	commitID := newID()
 	err = s.write(ctx, "commit", s.fence, true, func(tx pgx.Tx) error {
 		if c.Changes != "" {
-			cols, err := columns(ctx, conn, "st", "snapshot")
-			if err != nil {
-				return err
-			}
-			if r, ok := s.rels["snapshot"]; !ok || !sameColumns(r.Columns, cols) {
-				if err := s.replaceRel(ctx, tx, conn, "snapshot", c.Key, prevSerial+1); err != nil {
-					return err
-				}
-			} else if err := s.mergeRel(ctx, tx, conn, "snapshot", c.Changes, `"__op"`, c.Key, prevSerial+1); err != nil {
+			if err := s.sendRel(ctx, tx, conn, "snapshot", c.Changes, `"__op"`, c.Key, prevSerial+1); err != nil {
 				return err
 			}
 		}
 		for name, d := range c.Sources {
-			rel := "src_" + name
-			cols, err := columns(ctx, conn, "st", rel)
-			if err != nil {
-				return err
-			}
-			if r, ok := s.rels[rel]; !ok || !sameColumns(r.Columns, cols) {
-				if err := s.replaceRel(ctx, tx, conn, rel, d.Key, prevSerial+1); err != nil {
-					return err
-				}
-			} else if err := s.mergeRel(ctx, tx, conn, rel, d.Relation, "", d.Key, prevSerial+1); err != nil {
+			if err := s.sendRel(ctx, tx, conn, "src_"+name, d.Relation, "", d.Key, prevSerial+1); err != nil {
 				return err
 			}
 		}

@@ -148,14 +148,10 @@ func parquetNative(typ string) bool {
 	return false
 }
 
-// writeImage writes the image of mirror relation st.<name> as of serial, replacing the relation's image and
-// emptying its changes (recreate: making the changes table anew, for new columns), and records the
-// relation's record count. It runs inside the commit's transaction tx.
-func (s *PgStore) writeImage(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, key []string, serial int64, recreate bool) error {
-	cols, err := columns(ctx, conn, "st", name)
-	if err != nil {
-		return err
-	}
+// writeImage writes the image of mirror relation st.<name> (of columns cols, as the mirror has them) as of
+// serial, replacing the relation's image and emptying its changes (recreate: making the changes table anew,
+// for new columns), and records the relation's record count. It runs inside the commit's transaction tx.
+func (s *PgStore) writeImage(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, cols []Column, key []string, serial int64, recreate bool) error {
 	f, err := os.CreateTemp(s.spillDir(), "pgimage-*.parquet")
 	if err != nil {
 		return fmt.Errorf("image of %s: %w", name, err)
