@@ -464,7 +464,7 @@ func (s *PgStore) Runs(ctx context.Context, conn *sql.Conn, limit int) ([]RunEnt
 // openRel fills mirror relation st.<name> from PostgreSQL: from its image and the changes since when it has a
 // usable one, else by copying its table.
 func (s *PgStore) openRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, r pgRel, images map[string]pgImage) error {
-	if img, ok := images[name]; ok && img.Format == imageFormat && sameColumns(img.Columns, r.Columns) && (img.Changed == 0 || len(img.Key) > 0) {
+	if img, ok := images[name]; ok && img.holds(r.Columns) && (img.Changed == 0 || len(img.Key) > 0) {
 		ok, err := s.loadImage(ctx, tx, conn, name, r, img)
 		if err != nil {
 			return err
@@ -943,7 +943,7 @@ func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name,
 		return err
 	}
 	if !ok || !img.extends(r.Columns, key) || s.imageDue(img, n) {
-		if err := s.writeImage(ctx, tx, conn, name, r.Columns, key, serial, !ok || img.Format != imageFormat || !sameColumns(img.Columns, r.Columns)); err != nil {
+		if err := s.writeImage(ctx, tx, conn, name, r.Columns, key, serial, !ok || !img.holds(r.Columns)); err != nil {
 			return fmt.Errorf("merge %s: %w", name, err)
 		}
 	} else {
@@ -956,17 +956,12 @@ func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name,
 		if err != nil {
 			return err
 		}
-		for _, q := range []struct {
-			sql  string
-			args []any
-		}{
+		if err := execAll(ctx, tx, "merge "+name, []pgStmt{
 			{fmt.Sprintf(`INSERT INTO %s ("__serial", "__op", %s) SELECT %d, %s, %s FROM %s`, chg, qcols, serial, opCol, qcols, tmp), nil},
 			{s.q(`UPDATE {s}.images SET changed = changed + $3 WHERE pipeline = $1 AND name = $2`), []any{s.pipeline, name, n}},
 			{s.q(`UPDATE {s}.relations SET records = $3 WHERE pipeline = $1 AND name = $2`), []any{s.pipeline, name, records}},
-		} {
-			if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
-				return fmt.Errorf("merge %s: %w", name, err)
-			}
+		}); err != nil {
+			return err
 		}
 	}
 	if _, err := tx.Exec(ctx, "DROP TABLE "+tmp); err != nil {
