@@ -362,13 +362,12 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 			}
 		}
 		err = s.mirrorWrites(ctx, conn, func() error {
+			// The mirror's load, below, finds which source relations it holds (DuckStore.sources).
 			for name, r := range rels {
 				if !fresh {
 					if err := s.openRel(ctx, tx, conn, name, r, images); err != nil {
 						return err
 					}
-				} else if src, ok := strings.CutPrefix(name, "src_"); ok {
-					s.mirror.sources[src] = true
 				}
 				s.rels[name] = r
 			}
@@ -470,9 +469,6 @@ func (s *PgStore) openRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name s
 			return err
 		}
 		if ok {
-			if src, ok := strings.CutPrefix(name, "src_"); ok {
-				s.mirror.sources[src] = true
-			}
 			s.fromImage++
 			return nil
 		}
@@ -642,13 +638,7 @@ func (c countingReader) Read(p []byte) (int, error) {
 // copyDown copies a PostgreSQL relation into the mirror table st.<name>, typed as r.Columns.
 func (s *PgStore) copyDown(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, r pgRel) error {
 	q := fmt.Sprintf("SELECT %s FROM %s", strings.Join(quoteAll(names(r.Columns)), ", "), pgx.Identifier{s.schema, r.Table}.Sanitize())
-	if err := s.copyQueryDown(ctx, tx, conn, name, "CREATE TABLE st."+spec.QuoteIdent(name), q, r.Columns); err != nil {
-		return err
-	}
-	if src, ok := strings.CutPrefix(name, "src_"); ok {
-		s.mirror.sources[src] = true
-	}
-	return nil
+	return s.copyQueryDown(ctx, tx, conn, name, "CREATE TABLE st."+spec.QuoteIdent(name), q, r.Columns)
 }
 
 // copyQueryDown creates a DuckDB table (create is "CREATE TABLE <name>" or "CREATE TEMP TABLE <name>") from
