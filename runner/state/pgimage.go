@@ -363,14 +363,8 @@ func (s *PgStore) applyChanges(ctx context.Context, tx pgx.Tx, conn *sql.Conn, n
 		return err
 	}
 	target := "st." + spec.QuoteIdent(name)
-	key := make([]string, len(img.Key))
-	for i, k := range img.Key {
-		key[i] = spec.QuoteIdent(k)
-	}
-	qcols := make([]string, len(r.Columns))
-	for i, c := range r.Columns {
-		qcols[i] = spec.QuoteIdent(c.Name)
-	}
+	key := duckIdents(img.Key)
+	qcols := duckIdents(names(r.Columns))
 	for _, q := range []string{
 		fmt.Sprintf("DELETE FROM %s s USING (SELECT DISTINCT %s FROM %s) c WHERE %s", target, strings.Join(key, ", "), tmp, spec.KeysEqual(img.Key, "s", "c")),
 		fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM (SELECT *, row_number() OVER (PARTITION BY %s ORDER BY "__serial" DESC) AS "__possync_rn" FROM %s)
