@@ -362,13 +362,12 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 			}
 		}
 		err = s.mirrorWrites(ctx, conn, func() error {
+			// The mirror's load, below, finds which source relations it holds (DuckStore.sources).
 			for name, r := range rels {
 				if !fresh {
 					if err := s.openRel(ctx, tx, conn, name, r, images); err != nil {
 						return err
 					}
-				} else if src, ok := strings.CutPrefix(name, "src_"); ok {
-					s.mirror.sources[src] = true
 				}
 				s.rels[name] = r
 			}
@@ -464,15 +463,12 @@ func (s *PgStore) Runs(ctx context.Context, conn *sql.Conn, limit int) ([]RunEnt
 // openRel fills mirror relation st.<name> from PostgreSQL: from its image and the changes since when it has a
 // usable one, else by copying its table.
 func (s *PgStore) openRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, r pgRel, images map[string]pgImage) error {
-	if img, ok := images[name]; ok && img.Format == imageFormat && sameColumns(img.Columns, r.Columns) && (img.Changed == 0 || len(img.Key) > 0) {
+	if img, ok := images[name]; ok && img.holds(r.Columns) && (img.Changed == 0 || len(img.Key) > 0) {
 		ok, err := s.loadImage(ctx, tx, conn, name, r, img)
 		if err != nil {
 			return err
 		}
 		if ok {
-			if src, ok := strings.CutPrefix(name, "src_"); ok {
-				s.mirror.sources[src] = true
-			}
 			s.fromImage++
 			return nil
 		}
@@ -642,13 +638,7 @@ func (c countingReader) Read(p []byte) (int, error) {
 // copyDown copies a PostgreSQL relation into the mirror table st.<name>, typed as r.Columns.
 func (s *PgStore) copyDown(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, r pgRel) error {
 	q := fmt.Sprintf("SELECT %s FROM %s", strings.Join(quoteAll(names(r.Columns)), ", "), pgx.Identifier{s.schema, r.Table}.Sanitize())
-	if err := s.copyQueryDown(ctx, tx, conn, name, "CREATE TABLE st."+spec.QuoteIdent(name), q, r.Columns); err != nil {
-		return err
-	}
-	if src, ok := strings.CutPrefix(name, "src_"); ok {
-		s.mirror.sources[src] = true
-	}
-	return nil
+	return s.copyQueryDown(ctx, tx, conn, name, "CREATE TABLE st."+spec.QuoteIdent(name), q, r.Columns)
 }
 
 // copyQueryDown creates a DuckDB table (create is "CREATE TABLE <name>" or "CREATE TEMP TABLE <name>") from
@@ -849,14 +839,24 @@ func (s *PgStore) tableFor(name string) string {
 	return prefix + hex.EncodeToString(h[:10])
 }
 
-// replaceRel (re)creates the PostgreSQL table of a mirror relation with its current columns, copies the
-// whole relation into it, indexes it on key (when given) for the commits that follow, and writes the
-// relation's image as of serial (the serial the transaction leaves).
-func (s *PgStore) replaceRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, key []string, serial int64) error {
+// sendRel sends a commit's changes of mirror relation st.<name> to PostgreSQL, inside the commit's
+// transaction tx: by merging them (mergeRel) when PostgreSQL holds the relation with the mirror's columns,
+// else by rewriting its table (replaceRel).
+func (s *PgStore) sendRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name, changes, op string, key []string, serial int64) error {
 	cols, err := columns(ctx, conn, "st", name)
 	if err != nil {
 		return err
 	}
+	if r, ok := s.rels[name]; ok && sameColumns(r.Columns, cols) {
+		return s.mergeRel(ctx, tx, conn, name, changes, op, key, serial)
+	}
+	return s.replaceRel(ctx, tx, conn, name, cols, key, serial)
+}
+
+// replaceRel (re)creates the PostgreSQL table of a mirror relation with its current columns cols, copies
+// the whole relation into it, indexes it on key (when given) for the commits that follow, and writes the
+// relation's image as of serial (the serial the transaction leaves).
+func (s *PgStore) replaceRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, cols []Column, key []string, serial int64) error {
 	r := pgRel{Table: s.tableFor(name), Columns: cols}
 	tbl := pgx.Identifier{s.schema, r.Table}.Sanitize()
 	defs := make([]string, len(cols))
@@ -883,7 +883,7 @@ func (s *PgStore) replaceRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, nam
 		return err
 	}
 	s.rels[name] = r
-	return s.writeImage(ctx, tx, conn, name, key, serial, true)
+	return s.writeImage(ctx, tx, conn, name, cols, key, serial, true)
 }
 
 // mergeRel sends the rows of a DuckDB relation of changes to the PostgreSQL table of a mirror relation:
@@ -912,10 +912,6 @@ func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name,
 	if err != nil {
 		return err
 	}
-	qk := make([]string, len(key))
-	for i, k := range key {
-		qk[i] = pgx.Identifier{k}.Sanitize()
-	}
 	idx := s.keyIndex(r.Table, key)
 	where := ""
 	if op != "" {
@@ -923,7 +919,7 @@ func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name,
 	}
 	qcols := strings.Join(quoteAll(names(r.Columns)), ", ")
 	for _, q := range []string{
-		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s)", idx, tbl, strings.Join(qk, ", ")),
+		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s)", idx, tbl, strings.Join(quoteAll(key), ", ")),
 		"ANALYZE " + tmp,
 		fmt.Sprintf("DELETE FROM %s s USING %s c WHERE %s", tbl, tmp, pgKeysEqual(key, "s", "c")),
 		fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s", tbl, qcols, qcols, tmp, where),
@@ -937,7 +933,7 @@ func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name,
 		return err
 	}
 	if !ok || !img.extends(r.Columns, key) || s.imageDue(img, n) {
-		if err := s.writeImage(ctx, tx, conn, name, key, serial, !ok || img.Format != imageFormat || !sameColumns(img.Columns, r.Columns)); err != nil {
+		if err := s.writeImage(ctx, tx, conn, name, r.Columns, key, serial, !ok || !img.holds(r.Columns)); err != nil {
 			return fmt.Errorf("merge %s: %w", name, err)
 		}
 	} else {
@@ -950,17 +946,12 @@ func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name,
 		if err != nil {
 			return err
 		}
-		for _, q := range []struct {
-			sql  string
-			args []any
-		}{
+		if err := execAll(ctx, tx, "merge "+name, []pgStmt{
 			{fmt.Sprintf(`INSERT INTO %s ("__serial", "__op", %s) SELECT %d, %s, %s FROM %s`, chg, qcols, serial, opCol, qcols, tmp), nil},
 			{s.q(`UPDATE {s}.images SET changed = changed + $3 WHERE pipeline = $1 AND name = $2`), []any{s.pipeline, name, n}},
 			{s.q(`UPDATE {s}.relations SET records = $3 WHERE pipeline = $1 AND name = $2`), []any{s.pipeline, name, records}},
-		} {
-			if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
-				return fmt.Errorf("merge %s: %w", name, err)
-			}
+		}); err != nil {
+			return err
 		}
 	}
 	if _, err := tx.Exec(ctx, "DROP TABLE "+tmp); err != nil {
@@ -1210,29 +1201,12 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 	commitID := newID()
 	err = s.write(ctx, "commit", s.fence, true, func(tx pgx.Tx) error {
 		if c.Changes != "" {
-			cols, err := columns(ctx, conn, "st", "snapshot")
-			if err != nil {
-				return err
-			}
-			if r, ok := s.rels["snapshot"]; !ok || !sameColumns(r.Columns, cols) {
-				if err := s.replaceRel(ctx, tx, conn, "snapshot", c.Key, prevSerial+1); err != nil {
-					return err
-				}
-			} else if err := s.mergeRel(ctx, tx, conn, "snapshot", c.Changes, `"__op"`, c.Key, prevSerial+1); err != nil {
+			if err := s.sendRel(ctx, tx, conn, "snapshot", c.Changes, `"__op"`, c.Key, prevSerial+1); err != nil {
 				return err
 			}
 		}
 		for name, d := range c.Sources {
-			rel := "src_" + name
-			cols, err := columns(ctx, conn, "st", rel)
-			if err != nil {
-				return err
-			}
-			if r, ok := s.rels[rel]; !ok || !sameColumns(r.Columns, cols) {
-				if err := s.replaceRel(ctx, tx, conn, rel, d.Key, prevSerial+1); err != nil {
-					return err
-				}
-			} else if err := s.mergeRel(ctx, tx, conn, rel, d.Relation, "", d.Key, prevSerial+1); err != nil {
+			if err := s.sendRel(ctx, tx, conn, "src_"+name, d.Relation, "", d.Key, prevSerial+1); err != nil {
 				return err
 			}
 		}

@@ -39,11 +39,7 @@ func TestPgFencingRefusesCommitAfterLockLoss(t *testing.T) {
 	}
 
 	// Terminate the first run's lock session from outside.
-	admin, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
+	admin := pgAdmin(t, url)
 	var ok bool
 	if err := admin.QueryRow(ctx, "SELECT pg_terminate_backend($1, 10000)", int64(first.LockBackendPID())).Scan(&ok); err != nil || !ok {
 		t.Fatalf("terminate the lock session: %v %v", ok, err)
@@ -122,11 +118,7 @@ func TestPgLockLossWithoutTakeoverIsRefused(t *testing.T) {
 	if _, err := s.Open(ctx, c, false); err != nil {
 		t.Fatal(err)
 	}
-	admin, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
+	admin := pgAdmin(t, url)
 	if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend($1, 10000)", int64(s.LockBackendPID())); err != nil {
 		t.Fatal(err)
 	}
@@ -148,11 +140,7 @@ func TestPgRefusesNewerSchema(t *testing.T) {
 	if _, err := s.Open(ctx, conn(t), false); err != nil {
 		t.Fatal(err)
 	}
-	admin, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
+	admin := pgAdmin(t, url)
 	var v string
 	if err := admin.QueryRow(ctx, "SELECT v FROM "+schema+".possync_meta WHERE k = 'schema_version'").Scan(&v); err != nil || v != strconv.Itoa(state.SchemaVersion) {
 		t.Fatalf("schema version %q %v", v, err)
@@ -210,6 +198,55 @@ func openLocked(t *testing.T, url, schema, dir string) (*state.PgStore, *sql.Con
 	return s, c, m, unlock
 }
 
+// pgAdmin is a direct connection to the test PostgreSQL (to edit or inspect the state behind the store's
+// back), closed at the test's end.
+func pgAdmin(t *testing.T, url string) *pgx.Conn {
+	t.Helper()
+	admin, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close(context.Background()) })
+	return admin
+}
+
+// snapshotTables names, qualified by schema, the PostgreSQL table of pipeline p's snapshot and the table of
+// its changes since its image.
+func snapshotTables(t *testing.T, admin *pgx.Conn, schema string) (tbl, chg string) {
+	t.Helper()
+	if err := admin.QueryRow(context.Background(), "SELECT tbl FROM "+schema+".relations WHERE pipeline = 'p' AND name = 'snapshot'").Scan(&tbl); err != nil {
+		t.Fatal(err)
+	}
+	return schema + "." + tbl, schema + ".chg_" + strings.TrimPrefix(tbl, "snap_")
+}
+
+// commitRows commits, as run r of a store opened by openLocked, the changes that query selects (columns
+// __op, sku, qty unless cs says otherwise), keyed on sku.
+func commitRows(t *testing.T, s *state.PgStore, c *sql.Conn, query string, cs []state.Column) {
+	t.Helper()
+	exec(t, c, "CREATE OR REPLACE TABLE possync_test_changes AS "+query)
+	if _, err := s.Commit(context.Background(), c, &state.Commit{RunID: "r", Changes: "possync_test_changes", Key: []string{"sku"}, Columns: cs}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// coldOpen opens pipeline p read-only with an empty local folder (a worker without a mirror), and fails the
+// test unless wantImage relations came from their image and wantCopied were copied whole.
+func coldOpen(t *testing.T, url, schema string, wantImage, wantCopied int) (*state.PgStore, *sql.Conn, state.Meta) {
+	t.Helper()
+	r := state.NewPgStore(url, schema, t.TempDir(), "p")
+	t.Cleanup(func() { r.Close() })
+	rc := conn(t)
+	m, err := r.Open(context.Background(), rc, true)
+	if err != nil {
+		t.Fatalf("cold open: %v", err)
+	}
+	if img, copied := r.OpenedFrom(); img != wantImage || copied != wantCopied {
+		t.Fatalf("cold open: %d relations from their image, %d copied; want %d, %d", img, copied, wantImage, wantCopied)
+	}
+	return r, rc, m
+}
+
 func qtyOf(t *testing.T, c *sql.Conn, rel, sku string) int64 {
 	t.Helper()
 	var q int64
@@ -257,11 +294,7 @@ func TestPgLocalCache(t *testing.T) {
 	}
 
 	// Lose the lock, let B commit, then try to commit from A: refused; A's next open shows B's state.
-	admin, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
+	admin := pgAdmin(t, url)
 	if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend($1, 10000)", int64(a3.LockBackendPID())); err != nil {
 		t.Fatal(err)
 	}
@@ -292,34 +325,20 @@ func TestPgOpenFailsOnUnreadableValues(t *testing.T) {
 	url := pgURL(t)
 	schema := freshSchema(t, url)
 	s, c, _, unlock := openLocked(t, url, schema, t.TempDir())
-	exec(t, c, `CREATE TABLE ch AS SELECT 'create' AS __op, 'k' || range AS sku, range AS qty FROM range(50000)`)
-	if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch", Key: []string{"sku"}, Columns: cols}); err != nil {
-		t.Fatal(err)
-	}
-	exec(t, c, `CREATE TABLE ch2 AS SELECT 'update' AS __op, 'k' || range AS sku, range + 1 AS qty FROM range(49000, 49010)`)
-	if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch2", Key: []string{"sku"}, Columns: cols}); err != nil {
-		t.Fatal(err)
-	}
+	commitRows(t, s, c, `SELECT 'create' AS __op, 'k' || range AS sku, range AS qty FROM range(50000)`, cols)
+	commitRows(t, s, c, `SELECT 'update' AS __op, 'k' || range AS sku, range + 1 AS qty FROM range(49000, 49010)`, cols)
 	_ = unlock()
-	admin, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	var tbl string
-	if err := admin.QueryRow(ctx, "SELECT tbl FROM "+schema+".relations WHERE pipeline = 'p' AND name = 'snapshot'").Scan(&tbl); err != nil {
-		t.Fatal(err)
-	}
-	chg := "chg_" + strings.TrimPrefix(tbl, "snap_")
+	admin := pgAdmin(t, url)
+	tbl, chg := snapshotTables(t, admin, schema)
 	for _, tc := range []struct{ edit, want string }{
-		{"UPDATE " + schema + "." + chg + " SET qty = 'many' WHERE sku = 'k49005'", "load the changes of snapshot since its image into the planner"},
-		{"UPDATE " + schema + "." + tbl + " SET qty = 'many' WHERE sku = 'k49000'; DELETE FROM " + schema + ".images", "load snapshot into the planner"},
+		{"UPDATE " + chg + " SET qty = 'many' WHERE sku = 'k49005'", "load the changes of snapshot since its image into the planner"},
+		{"UPDATE " + tbl + " SET qty = 'many' WHERE sku = 'k49000'; DELETE FROM " + schema + ".images", "load snapshot into the planner"},
 	} {
 		if _, err := admin.Exec(ctx, tc.edit); err != nil {
 			t.Fatal(err)
 		}
 		s2 := state.NewPgStore(url, schema, t.TempDir(), "p")
-		_, err = s2.Open(ctx, conn(t), true)
+		_, err := s2.Open(ctx, conn(t), true)
 		s2.Close()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Fatalf("open after %s: %v; want %q", tc.edit, err, tc.want)
@@ -339,11 +358,7 @@ func TestPgMigratesOlderSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
+	admin := pgAdmin(t, url)
 	for _, q := range []string{"ALTER TABLE " + schema + ".pipelines DROP COLUMN basis",
 		"ALTER TABLE " + schema + ".relations DROP COLUMN records", "DROP TABLE " + schema + ".images", "DROP TABLE " + schema + ".image_parts",
 		"UPDATE " + schema + ".possync_meta SET v = '1' WHERE k = 'schema_version'"} {

@@ -66,9 +66,31 @@ type pgImage struct {
 	Changed int64
 }
 
+// holds reports whether the image is of this format and of a relation with columns cols: one that a cold
+// open can read, and that a commit can append changes to.
+func (img pgImage) holds(cols []Column) bool {
+	return img.Format == imageFormat && sameColumns(img.Columns, cols)
+}
+
 // extends reports whether changes of a relation with columns cols and key can be appended to the image.
 func (img pgImage) extends(cols []Column, key []string) bool {
-	return img.Format == imageFormat && sameColumns(img.Columns, cols) && len(key) > 0 && slices.Equal(img.Key, key)
+	return img.holds(cols) && len(key) > 0 && slices.Equal(img.Key, key)
+}
+
+// pgStmt is a statement with its arguments, for a list of them run in turn.
+type pgStmt struct {
+	sql  string
+	args []any
+}
+
+// execAll runs stmts in turn in tx; the error names the first that failed by what.
+func execAll(ctx context.Context, tx pgx.Tx, what string, stmts []pgStmt) error {
+	for _, q := range stmts {
+		if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	return nil
 }
 
 // imageDue reports whether a commit adding n change rows should rewrite img rather than extend it.
@@ -148,14 +170,10 @@ func parquetNative(typ string) bool {
 	return false
 }
 
-// writeImage writes the image of mirror relation st.<name> as of serial, replacing the relation's image and
-// emptying its changes (recreate: making the changes table anew, for new columns), and records the
-// relation's record count. It runs inside the commit's transaction tx.
-func (s *PgStore) writeImage(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, key []string, serial int64, recreate bool) error {
-	cols, err := columns(ctx, conn, "st", name)
-	if err != nil {
-		return err
-	}
+// writeImage writes the image of mirror relation st.<name> (of columns cols, as the mirror has them) as of
+// serial, replacing the relation's image and emptying its changes (recreate: making the changes table anew,
+// for new columns), and records the relation's record count. It runs inside the commit's transaction tx.
+func (s *PgStore) writeImage(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, cols []Column, key []string, serial int64, recreate bool) error {
 	f, err := os.CreateTemp(s.spillDir(), "pgimage-*.parquet")
 	if err != nil {
 		return fmt.Errorf("image of %s: %w", name, err)
@@ -198,10 +216,7 @@ func (s *PgStore) writeImage(ctx context.Context, tx pgx.Tx, conn *sql.Conn, nam
 		kj = []byte("[]")
 	}
 	chg := pgx.Identifier{s.schema, s.changesTable(name)}.Sanitize()
-	stmts := []struct {
-		sql  string
-		args []any
-	}{
+	stmts := []pgStmt{
 		{s.q(`INSERT INTO {s}.images (pipeline, name, ` + imageCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)
 			ON CONFLICT (pipeline, name) DO UPDATE SET format = excluded.format, serial = excluded.serial, columns = excluded.columns,
 				key = excluded.key, records = excluded.records, bytes = excluded.bytes, changed = 0`),
@@ -213,26 +228,12 @@ func (s *PgStore) writeImage(ctx context.Context, tx pgx.Tx, conn *sql.Conn, nam
 		for _, c := range cols {
 			defs = append(defs, pgx.Identifier{c.Name}.Sanitize()+" text")
 		}
-		stmts = append(stmts, struct {
-			sql  string
-			args []any
-		}{"DROP TABLE IF EXISTS " + chg, nil}, struct {
-			sql  string
-			args []any
-		}{fmt.Sprintf("CREATE TABLE %s (%s)", chg, strings.Join(defs, ", ")), nil})
+		stmts = append(stmts, pgStmt{"DROP TABLE IF EXISTS " + chg, nil}, pgStmt{fmt.Sprintf("CREATE TABLE %s (%s)", chg, strings.Join(defs, ", ")), nil})
 	} else {
 		// DELETE, not TRUNCATE or DROP: a reader in an older snapshot still sees the changes of its image.
-		stmts = append(stmts, struct {
-			sql  string
-			args []any
-		}{"DELETE FROM " + chg, nil})
+		stmts = append(stmts, pgStmt{"DELETE FROM " + chg, nil})
 	}
-	for _, q := range stmts {
-		if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
-			return fmt.Errorf("image of %s: %w", name, err)
-		}
-	}
-	return nil
+	return execAll(ctx, tx, "image of "+name, stmts)
 }
 
 // mirrorCount counts the records of mirror relation st.<name>.
@@ -362,14 +363,8 @@ func (s *PgStore) applyChanges(ctx context.Context, tx pgx.Tx, conn *sql.Conn, n
 		return err
 	}
 	target := "st." + spec.QuoteIdent(name)
-	key := make([]string, len(img.Key))
-	for i, k := range img.Key {
-		key[i] = spec.QuoteIdent(k)
-	}
-	qcols := make([]string, len(r.Columns))
-	for i, c := range r.Columns {
-		qcols[i] = spec.QuoteIdent(c.Name)
-	}
+	key := duckIdents(img.Key)
+	qcols := duckIdents(names(r.Columns))
 	for _, q := range []string{
 		fmt.Sprintf("DELETE FROM %s s USING (SELECT DISTINCT %s FROM %s) c WHERE %s", target, strings.Join(key, ", "), tmp, spec.KeysEqual(img.Key, "s", "c")),
 		fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM (SELECT *, row_number() OVER (PARTITION BY %s ORDER BY "__serial" DESC) AS "__possync_rn" FROM %s)

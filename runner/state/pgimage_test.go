@@ -2,10 +2,9 @@ package state_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/possync/possync/runner/state"
 )
@@ -33,46 +32,24 @@ func TestPgImageTypes(t *testing.T) {
 	url := pgURL(t)
 	schema := freshSchema(t, url)
 	s, c, _, unlock := openLocked(t, url, schema, t.TempDir())
-	exec(t, c, "CREATE TABLE ch AS "+imageTypeRows)
-	if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch", Key: []string{"sku"}, Columns: imageTypes}); err != nil {
-		t.Fatal(err)
-	}
+	commitRows(t, s, c, imageTypeRows, imageTypes)
 	// One change since the image, so that the text path of the changes is read too.
-	exec(t, c, "CREATE TABLE ch2 AS "+strings.Replace(strings.Replace(imageTypeRows, "'create', 'a'", "'update', 'c'", 1), "('create', 'b'", "('update', 'a'", 1))
-	if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch2", Key: []string{"sku"}, Columns: imageTypes}); err != nil {
-		t.Fatal(err)
-	}
+	commitRows(t, s, c, strings.Replace(strings.Replace(imageTypeRows, "'create', 'a'", "'update', 'c'", 1), "('create', 'b'", "('update', 'a'", 1), imageTypes)
 	want := dumpRel(t, c, s.Snapshot(), imageTypes)
 	_ = unlock()
 
 	cold := func(wantImage, wantCopied int) string {
 		t.Helper()
-		r := state.NewPgStore(url, schema, t.TempDir(), "p")
-		defer r.Close()
-		rc := conn(t)
-		m, err := r.Open(ctx, rc, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, col := range m.Columns {
-			if col != imageTypes[i] {
-				t.Errorf("column %d is %+v after a cold open, want %+v", i, col, imageTypes[i])
-			}
-		}
-		if img, copied := r.OpenedFrom(); img != wantImage || copied != wantCopied {
-			t.Fatalf("cold open: %d relations from their image, %d copied; want %d, %d", img, copied, wantImage, wantCopied)
+		r, rc, m := coldOpen(t, url, schema, wantImage, wantCopied)
+		if !slices.Equal(m.Columns, imageTypes) {
+			t.Errorf("columns after a cold open: %+v, want %+v", m.Columns, imageTypes)
 		}
 		return dumpRel(t, rc, r.Snapshot(), imageTypes)
 	}
 	if got := cold(1, 0); got != want {
 		t.Errorf("cold open from the image:\n%s\nwant (the writer's copy)\n%s", got, want)
 	}
-	admin, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "DELETE FROM "+schema+".images"); err != nil {
+	if _, err := pgAdmin(t, url).Exec(ctx, "DELETE FROM "+schema+".images"); err != nil {
 		t.Fatal(err)
 	}
 	if got := cold(0, 1); got != want {
@@ -88,26 +65,12 @@ func TestPgImageNotTrusted(t *testing.T) {
 	url := pgURL(t)
 	schema := freshSchema(t, url)
 	s, c, _, unlock := openLocked(t, url, schema, t.TempDir())
-	exec(t, c, `CREATE TABLE ch AS SELECT 'create' AS __op, 'k' || range AS sku, range AS qty FROM range(1000)`)
-	if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch", Key: []string{"sku"}, Columns: cols}); err != nil {
-		t.Fatal(err)
-	}
-	exec(t, c, `CREATE TABLE ch2 AS SELECT * FROM (VALUES ('delete', 'k5', NULL), ('update', 'k6', 66)) t(__op, sku, qty)`)
-	if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch2", Key: []string{"sku"}, Columns: cols}); err != nil {
-		t.Fatal(err)
-	}
+	commitRows(t, s, c, `SELECT 'create' AS __op, 'k' || range AS sku, range AS qty FROM range(1000)`, cols)
+	commitRows(t, s, c, `SELECT * FROM (VALUES ('delete', 'k5', NULL), ('update', 'k6', 66)) t(__op, sku, qty)`, cols)
 	want := dumpRel(t, c, s.Snapshot(), cols)
 	_ = unlock()
-	admin, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	var tbl string
-	if err := admin.QueryRow(ctx, "SELECT tbl FROM "+schema+".relations WHERE pipeline = 'p' AND name = 'snapshot'").Scan(&tbl); err != nil {
-		t.Fatal(err)
-	}
-	chg := schema + ".chg_" + strings.TrimPrefix(tbl, "snap_")
+	admin := pgAdmin(t, url)
+	_, chg := snapshotTables(t, admin, schema)
 	for _, tc := range []struct {
 		name, edit string
 		image      int
@@ -123,15 +86,7 @@ func TestPgImageNotTrusted(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			r := state.NewPgStore(url, schema, t.TempDir(), "p")
-			defer r.Close()
-			rc := conn(t)
-			if _, err := r.Open(ctx, rc, true); err != nil {
-				t.Fatal(err)
-			}
-			if img, copied := r.OpenedFrom(); img != tc.image || copied != 1-tc.image {
-				t.Errorf("open: %d relations from their image, %d copied; want %d, %d", img, copied, tc.image, 1-tc.image)
-			}
+			r, rc, _ := coldOpen(t, url, schema, tc.image, 1-tc.image)
 			if got := dumpRel(t, rc, r.Snapshot(), cols); got != want {
 				t.Errorf("snapshot differs from the committed one (%d vs %d bytes of text)", len(got), len(want))
 			}
@@ -147,22 +102,12 @@ func TestPgImageAfterUpgrade(t *testing.T) {
 	url := pgURL(t)
 	schema := freshSchema(t, url)
 	s, c, _, unlock := openLocked(t, url, schema, t.TempDir())
-	exec(t, c, `CREATE TABLE ch AS SELECT 'create' AS __op, 'k' || range AS sku, range AS qty FROM range(100)`)
-	if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch", Key: []string{"sku"}, Columns: cols}); err != nil {
-		t.Fatal(err)
-	}
+	commitRows(t, s, c, `SELECT 'create' AS __op, 'k' || range AS sku, range AS qty FROM range(100)`, cols)
 	_ = unlock()
-	admin, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	var tbl string
-	if err := admin.QueryRow(ctx, "SELECT tbl FROM "+schema+".relations WHERE pipeline = 'p' AND name = 'snapshot'").Scan(&tbl); err != nil {
-		t.Fatal(err)
-	}
+	admin := pgAdmin(t, url)
+	_, chg := snapshotTables(t, admin, schema)
 	for _, q := range []string{"ALTER TABLE " + schema + ".relations DROP COLUMN records", "DROP TABLE " + schema + ".images",
-		"DROP TABLE " + schema + ".image_parts", "DROP TABLE " + schema + ".chg_" + strings.TrimPrefix(tbl, "snap_"),
+		"DROP TABLE " + schema + ".image_parts", "DROP TABLE " + chg,
 		"UPDATE " + schema + ".possync_meta SET v = '2' WHERE k = 'schema_version'"} {
 		if _, err := admin.Exec(ctx, q); err != nil {
 			t.Fatal(err)
@@ -170,15 +115,9 @@ func TestPgImageAfterUpgrade(t *testing.T) {
 	}
 	cold := func(wantImage, wantCopied int) {
 		t.Helper()
-		r := state.NewPgStore(url, schema, t.TempDir(), "p")
-		defer r.Close()
-		rc := conn(t)
-		m, err := r.Open(ctx, rc, true)
-		if err != nil || m.Records != 100 {
-			t.Fatalf("cold open: %+v %v", m, err)
-		}
-		if img, copied := r.OpenedFrom(); img != wantImage || copied != wantCopied {
-			t.Fatalf("cold open: %d relations from their image, %d copied; want %d, %d", img, copied, wantImage, wantCopied)
+		r, rc, m := coldOpen(t, url, schema, wantImage, wantCopied)
+		if m.Records != 100 {
+			t.Fatalf("cold open: %+v", m)
 		}
 		if q := qtyOf(t, rc, r.Snapshot(), "k7"); q != 7+int64(wantImage) {
 			t.Fatalf("cold open: k7 has %d", q)
@@ -186,10 +125,7 @@ func TestPgImageAfterUpgrade(t *testing.T) {
 	}
 	cold(0, 1)
 	s2, c2, _, unlock2 := openLocked(t, url, schema, t.TempDir())
-	exec(t, c2, `CREATE TABLE ch2 AS SELECT * FROM (VALUES ('update', 'k7', 8)) t(__op, sku, qty)`)
-	if _, err := s2.Commit(ctx, c2, &state.Commit{RunID: "r2", Changes: "ch2", Key: []string{"sku"}, Columns: cols}); err != nil {
-		t.Fatal(err)
-	}
+	commitRows(t, s2, c2, `SELECT * FROM (VALUES ('update', 'k7', 8)) t(__op, sku, qty)`, cols)
 	_ = unlock2()
 	cold(1, 0)
 }
@@ -198,23 +134,15 @@ func TestPgImageAfterUpgrade(t *testing.T) {
 // key, whatever happened to the key before: updated twice, deleted and created again, created and
 // deleted, updated and then deleted; untouched records stay as in the image.
 func TestPgImageChangesLatestWins(t *testing.T) {
-	ctx := context.Background()
 	url := pgURL(t)
 	schema := freshSchema(t, url)
 	s, c, _, unlock := openLocked(t, url, schema, t.TempDir())
-	exec(t, c, `CREATE TABLE ch0 AS SELECT 'create' AS __op, 'k' || range AS sku, range AS qty FROM range(2000)`)
-	if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch0", Key: []string{"sku"}, Columns: cols}); err != nil {
-		t.Fatal(err)
-	}
-	for i, rows := range []string{
+	commitRows(t, s, c, `SELECT 'create' AS __op, 'k' || range AS sku, range AS qty FROM range(2000)`, cols)
+	for _, rows := range []string{
 		`('update', 'k1', 10), ('update', 'k2', 20), ('delete', 'k3', NULL), ('create', 'n1', 1)`,
 		`('update', 'k1', 11), ('delete', 'k2', NULL), ('create', 'k3', 33), ('delete', 'n1', NULL), ('create', 'n2', 2)`,
 	} {
-		name := "chg" + string(rune('1'+i))
-		exec(t, c, "CREATE TABLE "+name+" AS SELECT * FROM (VALUES "+rows+") t(__op, sku, qty)")
-		if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: name, Key: []string{"sku"}, Columns: cols}); err != nil {
-			t.Fatal(err)
-		}
+		commitRows(t, s, c, "SELECT * FROM (VALUES "+rows+") t(__op, sku, qty)", cols)
 	}
 	want := dumpRel(t, c, s.Snapshot(), cols)
 	_ = unlock()
@@ -230,15 +158,7 @@ func TestPgImageChangesLatestWins(t *testing.T) {
 		}
 	}
 
-	r := state.NewPgStore(url, schema, t.TempDir(), "p")
-	defer r.Close()
-	rc := conn(t)
-	if _, err := r.Open(ctx, rc, true); err != nil {
-		t.Fatal(err)
-	}
-	if img, copied := r.OpenedFrom(); img != 1 || copied != 0 {
-		t.Fatalf("cold open: %d relations from their image, %d copied; want 1, 0", img, copied)
-	}
+	r, rc, _ := coldOpen(t, url, schema, 1, 0)
 	if got := dumpRel(t, rc, r.Snapshot(), cols); got != want {
 		t.Errorf("cold open from the image and its changes:\n%.500s\nwant (the writer's copy)\n%.500s", got, want)
 	}

@@ -249,13 +249,20 @@ func (s *PgStore) Load(ctx context.Context, conn *sql.Conn, t *Transfer) error {
 	}
 	commitID := newID()
 	err := s.write(ctx, "load", s.fence, true, func(tx pgx.Tx) error {
+		replace := func(name string, key []string) error {
+			cols, err := columns(ctx, conn, "st", name)
+			if err != nil {
+				return err
+			}
+			return s.replaceRel(ctx, tx, conn, name, cols, key, t.Meta.Serial)
+		}
 		if t.Snapshot != "" {
-			if err := s.replaceRel(ctx, tx, conn, "snapshot", t.Key, t.Meta.Serial); err != nil {
+			if err := replace("snapshot", t.Key); err != nil {
 				return err
 			}
 		}
 		for name := range t.Sources {
-			if err := s.replaceRel(ctx, tx, conn, "src_"+name, nil, t.Meta.Serial); err != nil {
+			if err := replace("src_"+name, nil); err != nil {
 				return err
 			}
 		}
