@@ -210,3 +210,70 @@ func TestMigrateStateRoundTrip(t *testing.T) {
 		t.Fatalf("journals after the move back: %d runs, %d commits", len(runs2), len(commits2))
 	}
 }
+
+// TestPostgresPlanOnAnotherWorkerThenApply: `plan --out` on a worker without a current local mirror, then
+// `apply plan.json` on yet another fresh worker: the plan reads the state from PostgreSQL (its snapshot's
+// image and the changes since) and leaves nothing in its worker's state folder; the saved plan applies as
+// planned (it is not stale: both workers saw the same state); the plan's worker then converges with nothing
+// to do, and a plan there after its own apply reads nothing from PostgreSQL (its mirror is current).
+func TestPostgresPlanOnAnotherWorkerThenApply(t *testing.T) {
+	ctx := context.Background()
+	url, schema := testPG(t)
+	dir := csvCase(t, "sku,name,price\nA,anchor,3\nB,bottle,2.5\nC,cup,1\n")
+	on := func(worker string) *pipelines.Pipeline {
+		p := loadAt(t, dir)
+		p.State.Backend, p.State.Schema, p.State.Dir = url, schema, filepath.Join(dir, worker)
+		return p
+	}
+	mustApply(t, on("w0"), runner.Options{})
+	writeFile(t, filepath.Join(dir, "input.csv"), "sku,name,price\nA,anchor,3\nB,bottle,2.75\nC,cup,1\n")
+	mustApply(t, on("w0"), runner.Options{}) // a change since the snapshot's image
+	writeFile(t, filepath.Join(dir, "input.csv"), "sku,name,price\nA,anchor,3.5\nB,bottle,2.75\nD,dish,4\n")
+
+	pl, err := runner.Plan(ctx, on("w1"), runner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial := pl.State.Serial
+	if pl.Summary.Create != 1 || pl.Summary.Update != 1 || pl.Summary.Delete != 1 || serial < 2 || pl.State.Records != 3 {
+		t.Fatalf("plan on another worker: %+v, state %+v", pl.Summary, pl.State)
+	}
+	left, err := os.ReadDir(filepath.Join(dir, "w1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left {
+		if e.Name() != "tmp" { // the planner's spill folder
+			t.Fatalf("the plan left %s in its worker's state folder", e.Name())
+		}
+	}
+
+	rep, err := runner.Apply(ctx, on("w2"), runner.Options{AllowMassChange: true}, pl)
+	if err != nil {
+		t.Fatalf("apply the saved plan on a third worker: %v", err)
+	}
+	if rep.Applied.Create != 1 || rep.Applied.Update != 1 || rep.Applied.Delete != 1 || rep.PlanHash != pl.Hash {
+		t.Fatalf("apply the saved plan: %+v (plan %s, saved %s)", rep.Applied, rep.PlanHash, pl.Hash)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "out/records.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "sku,title,price\nA,ANCHOR,3.5\nB,BOTTLE,2.75\nD,DISH,4.0\n"; string(got) != want {
+		t.Fatalf("records file:\n%s\nwant:\n%s", got, want)
+	}
+
+	rep = mustApply(t, on("w1"), runner.Options{})
+	if rep.Planned.Total() != 0 || rep.State == nil || rep.State.BytesIn == 0 {
+		t.Fatalf("apply on the plan's worker after the other's: planned %+v, state %+v", rep.Planned, rep.State)
+	}
+	store := state.NewPgStore(url, schema, filepath.Join(dir, "w1"), "shop")
+	defer store.Close()
+	pl, err = runner.Plan(ctx, on("w1"), runner.Options{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in, _ := store.BytesMoved(); in != 0 || pl.Summary.Total() != 0 || pl.State.Serial <= serial {
+		t.Fatalf("plan on the worker that committed last: %d bytes in, %+v, state %+v", in, pl.Summary, pl.State)
+	}
+}

@@ -101,6 +101,11 @@ type PgStore struct {
 	imageShare          float64
 	imageMin            int64
 	fromImage, fromCopy int
+	// views holds the relations the last Open made views over their image's file (a plan on a worker whose
+	// mirror is not current, see openMirror and viewImage), with their record counts; viewFiles are those
+	// files, removed by Close.
+	views     map[string]int64
+	viewFiles []string
 }
 
 type pgRel struct {
@@ -213,7 +218,14 @@ func (s *PgStore) data(ctx context.Context) (*pgx.Conn, error) {
 }
 
 // Close closes the data connection (the lock's connection is closed by the unlock function).
+//
+// It also removes the image files that a plan's relations read in place (see viewImage): close the planner's
+// DuckDB first.
 func (s *PgStore) Close() error {
+	for _, f := range s.viewFiles {
+		_ = os.Remove(f)
+	}
+	s.viewFiles = nil
 	if s.db != nil {
 		err := s.db.Close(context.Background())
 		s.db = nil
@@ -303,7 +315,7 @@ func (e *NewerSchemaError) Error() string {
 
 // Open implements Store.
 func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta, error) {
-	s.fromImage, s.fromCopy = 0, 0
+	s.fromImage, s.fromCopy, s.views = 0, 0, nil
 	c, err := s.data(ctx)
 	if err != nil {
 		return Meta{}, err
@@ -351,10 +363,12 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 		if err != nil {
 			return err
 		}
-		fresh, err := s.openMirror(ctx, conn, meta, commitID)
+		fresh, err := s.openMirror(ctx, conn, meta, commitID, readOnly)
 		if err != nil {
 			return err
 		}
+		// A plan under the lock on a worker whose mirror is not current reads the images in place (openMirror).
+		view := readOnly && !fresh && s.lockConn != nil && s.dir != ""
 		var images map[string]pgImage
 		if !fresh && len(rels) > 0 && ver >= 3 { // images came with version 3
 			if images, err = s.readImages(ctx, tx); err != nil {
@@ -365,7 +379,7 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 			// The mirror's load, below, finds which source relations it holds (DuckStore.sources).
 			for name, r := range rels {
 				if !fresh {
-					if err := s.openRel(ctx, tx, conn, name, r, images); err != nil {
+					if err := s.openRel(ctx, tx, conn, name, r, images, view); err != nil {
 						return err
 					}
 				}
@@ -390,6 +404,18 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 	m, err := s.mirror.load(ctx, conn)
 	if err != nil {
 		return Meta{}, s.errf(err, "postgres state %s: open", s)
+	}
+	// The mirror lists its tables only: the relations opened as views are added here.
+	for name, n := range s.views {
+		if src, ok := strings.CutPrefix(name, "src_"); ok {
+			s.mirror.sources[src] = true
+			continue
+		}
+		s.mirror.hasSnapshot = true
+		if m.Columns, err = columns(ctx, conn, "st", name); err != nil {
+			return Meta{}, s.errf(err, "postgres state %s: open", s)
+		}
+		m.Records = n
 	}
 	m.Basis = basis // PostgreSQL's, whatever the local copy says
 	return m, nil
@@ -462,9 +488,17 @@ func (s *PgStore) Runs(ctx context.Context, conn *sql.Conn, limit int) ([]RunEnt
 
 // openRel fills mirror relation st.<name> from PostgreSQL: from its image and the changes since when it has a
 // usable one, else by copying its table.
-func (s *PgStore) openRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, r pgRel, images map[string]pgImage) error {
+//
+// With view (a plan on a worker whose mirror is not current: the relation is only read, and the file is not
+// written), a relation opened from its image is a view over the image's file and the changes since (see
+// viewImage).
+func (s *PgStore) openRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, r pgRel, images map[string]pgImage, view bool) error {
 	if img, ok := images[name]; ok && img.holds(r.Columns) && (img.Changed == 0 || len(img.Key) > 0) {
-		ok, err := s.loadImage(ctx, tx, conn, name, r, img)
+		load := s.loadImage
+		if view {
+			load = s.viewImage
+		}
+		ok, err := load(ctx, tx, conn, name, r, img)
 		if err != nil {
 			return err
 		}
@@ -509,9 +543,14 @@ func (s *PgStore) readRels(ctx context.Context, tx pgx.Tx, withRecords bool) (ma
 // (<pipeline>.pgcache.duckdb): fresh is true when it already holds the snapshot and source records of the
 // commit commitID, so that nothing needs to be copied. Otherwise (or without the lock) it is emptied (or
 // in-memory) and the caller copies everything in.
-func (s *PgStore) openMirror(ctx context.Context, conn *sql.Conn, meta Meta, commitID string) (fresh bool, err error) {
+//
+// A read-only open (a plan, which never commits) uses the file only when it is fresh: it never writes the
+// relations into it (writing a million records into the file costs more processor time than the rest of a
+// cold open, and only pays when this worker's next run is warm). It fills an in-memory mirror instead, and
+// leaves the file as it was: the file still names the commit it holds, so the next open finds it stale.
+func (s *PgStore) openMirror(ctx context.Context, conn *sql.Conn, meta Meta, commitID string, readOnly bool) (fresh bool, err error) {
 	s.mirror = &DuckStore{pipeline: s.pipeline, memory: true, sources: map[string]bool{}}
-	if s.lockConn != nil && s.dir != "" {
+	if s.lockConn != nil && s.dir != "" && !(readOnly && s.noCache()) {
 		s.mirror = &DuckStore{dir: s.dir, pipeline: s.pipeline, path: s.cachePath(), sources: map[string]bool{}}
 		if _, err := s.mirror.Open(ctx, conn, false); err != nil {
 			// An unreadable cache is only a cache: start it anew.
@@ -529,7 +568,17 @@ func (s *PgStore) openMirror(ctx context.Context, conn *sql.Conn, meta Meta, com
 			return false, err
 		}
 		fresh = commitID != "" && m["pg_commit"] == commitID
-		if !fresh {
+		switch {
+		case !fresh && readOnly:
+			// Stale: left as it is for the next run that commits, which refills it.
+			if _, err := conn.ExecContext(ctx, "DETACH st"); err != nil {
+				return false, fmt.Errorf("state cache %s: %w", s.cachePath(), err)
+			}
+			s.mirror = &DuckStore{pipeline: s.pipeline, memory: true, sources: map[string]bool{}}
+			if _, err := s.mirror.Open(ctx, conn, false); err != nil {
+				return false, err
+			}
+		case !fresh:
 			tables, err := s.mirror.tables(ctx, conn)
 			if err != nil {
 				return false, err
@@ -550,6 +599,12 @@ func (s *PgStore) openMirror(ctx context.Context, conn *sql.Conn, meta Meta, com
 		return false, err
 	}
 	return fresh, s.openMirrorMeta(ctx, conn, meta)
+}
+
+// noCache reports whether this worker has no mirror file (nothing to check for a read-only open).
+func (s *PgStore) noCache() bool {
+	_, err := os.Stat(s.cachePath())
+	return errors.Is(err, os.ErrNotExist)
 }
 
 // mirrorWrites runs f, which fills the mirror, with DuckDB writing new table data uncompressed when the

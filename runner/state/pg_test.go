@@ -1,9 +1,12 @@
 package state_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -247,6 +250,19 @@ func coldOpen(t *testing.T, url, schema string, wantImage, wantCopied int) (*sta
 	return r, rc, m
 }
 
+// planOpen opens pipeline p read-only under its lock with an empty local folder, as a plan on a worker
+// without a mirror does (a relation from its image is then read in place), and fails the test unless
+// wantImage relations came from their image and wantCopied were copied whole. The returned function
+// releases the lock.
+func planOpen(t *testing.T, url, schema string, wantImage, wantCopied int) (*state.PgStore, *sql.Conn, state.Meta, func() error) {
+	t.Helper()
+	s, c, m, unlock := openLockedReadOnly(t, url, schema, t.TempDir())
+	if img, copied := s.OpenedFrom(); img != wantImage || copied != wantCopied {
+		t.Fatalf("plan's open: %d relations from their image, %d copied; want %d, %d", img, copied, wantImage, wantCopied)
+	}
+	return s, c, m, unlock
+}
+
 func qtyOf(t *testing.T, c *sql.Conn, rel, sku string) int64 {
 	t.Helper()
 	var q int64
@@ -410,5 +426,102 @@ func TestPgCopyUpFailures(t *testing.T) {
 	in, err := s.Intents(ctx, c)
 	if err != nil || len(in) != 1 || in[0].ID != "g1" {
 		t.Fatalf("intents recorded: %d (%v), want only g1", len(in), err)
+	}
+}
+
+// openLockedReadOnly opens a PgStore of pipeline p with its local folder dir read-only under its lock, as a
+// plan does.
+func openLockedReadOnly(t *testing.T, url, schema, dir string) (*state.PgStore, *sql.Conn, state.Meta, func() error) {
+	t.Helper()
+	s := state.NewPgStore(url, schema, dir, "p")
+	t.Cleanup(func() { s.Close() })
+	unlock, err := s.Lock(state.Holder{PID: 1, Host: "w", RunID: "plan", StartedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := conn(t)
+	m, err := s.Open(context.Background(), c, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c, m, unlock
+}
+
+// TestPgPlanLeavesTheMirrorFile: a plan (a read-only open under the lock) on a worker whose mirror is not
+// current reads the state from PostgreSQL without writing it into the mirror file: no file on a fresh
+// worker, and a stale file stays stale (the next apply there reads the state in again, with the latest
+// commit, never the file's older copy). On the worker that committed last a plan still reads nothing.
+func TestPgPlanLeavesTheMirrorFile(t *testing.T) {
+	url := pgURL(t)
+	schema := freshSchema(t, url)
+	dirA, dirB := t.TempDir(), t.TempDir()
+	cacheA, cacheB := filepath.Join(dirA, "p.pgcache.duckdb"), filepath.Join(dirB, "p.pgcache.duckdb")
+
+	a, c, _, unlock := openLocked(t, url, schema, dirA)
+	commitRows(t, a, c, `SELECT 'create' AS __op, 'k' || range AS sku, range AS qty FROM range(3000)`, cols)
+	commitRows(t, a, c, `SELECT * FROM (VALUES ('update', 'k1', 100)) t(__op, sku, qty)`, cols)
+	exec(t, c, "DETACH st") // as the run's engine closes, before the lock is released
+	_ = unlock()
+
+	// A plan on the worker that committed last: warm.
+	pa, pc, m, unlock := openLockedReadOnly(t, url, schema, dirA)
+	if in, _ := pa.BytesMoved(); in != 0 || m.Serial != 2 || m.Records != 3000 || qtyOf(t, pc, pa.Snapshot(), "k1") != 100 {
+		t.Fatalf("plan on the worker that committed last: %d bytes in, %+v", in, m)
+	}
+	exec(t, pc, "DETACH st")
+	_ = unlock()
+
+	// A plan on a fresh worker: from the image and its changes, nothing written locally.
+	pb, pc, m, unlock := openLockedReadOnly(t, url, schema, dirB)
+	if img, copied := pb.OpenedFrom(); img != 1 || copied != 0 || m.Serial != 2 || m.Records != 3000 || qtyOf(t, pc, pb.Snapshot(), "k1") != 100 {
+		t.Fatalf("plan on a fresh worker: %d from the image, %d copied, %+v", img, copied, m)
+	}
+	exec(t, pc, "DETACH st")
+	_ = unlock()
+	if _, err := os.Stat(cacheB); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a plan on a fresh worker wrote the mirror file: %v", err)
+	}
+	if err := pb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(dirB); len(left) != 0 {
+		t.Fatalf("a plan left files in its worker's state folder: %v", left)
+	}
+
+	// An apply there fills the mirror file, and B commits: A's mirror is now stale.
+	b, cb, _, unlock := openLocked(t, url, schema, dirB)
+	if in, _ := b.BytesMoved(); in == 0 {
+		t.Fatal("an apply on a worker without a mirror file read nothing")
+	}
+	commitRows(t, b, cb, `SELECT * FROM (VALUES ('update', 'k1', 200), ('delete', 'k2', NULL)) t(__op, sku, qty)`, cols)
+	exec(t, cb, "DETACH st")
+	_ = unlock()
+	if _, err := os.Stat(cacheB); err != nil {
+		t.Fatalf("the apply left no mirror file: %v", err)
+	}
+
+	// A plan on A reads B's commit, and leaves A's file as it was (stale).
+	before, err := os.ReadFile(cacheA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa, pc, m, unlock = openLockedReadOnly(t, url, schema, dirA)
+	if in, _ := pa.BytesMoved(); in == 0 || m.Serial != 3 || m.Records != 2999 || qtyOf(t, pc, pa.Snapshot(), "k1") != 200 {
+		t.Fatalf("plan on a worker with a stale mirror: %d bytes in, %+v", in, m)
+	}
+	exec(t, pc, "DETACH st")
+	_ = unlock()
+	if after, err := os.ReadFile(cacheA); err != nil || !bytes.Equal(before, after) {
+		t.Fatalf("a plan rewrote the stale mirror file (%d bytes before, %d after): %v", len(before), len(after), err)
+	}
+
+	// The apply on A after it reads the state in again (B's commit), and the one after reads nothing.
+	for i, wantIn := range []bool{true, false} {
+		a, c, m, unlock := openLocked(t, url, schema, dirA)
+		if in, _ := a.BytesMoved(); (in != 0) != wantIn || m.Serial != 3 || m.Records != 2999 || qtyOf(t, c, a.Snapshot(), "k1") != 200 {
+			t.Fatalf("apply %d on A after B's commit: %d bytes in, %+v", i+1, in, m)
+		}
+		exec(t, c, "DETACH st")
+		_ = unlock()
 	}
 }

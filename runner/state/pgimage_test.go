@@ -44,7 +44,17 @@ func TestPgImageTypes(t *testing.T) {
 		if !slices.Equal(m.Columns, imageTypes) {
 			t.Errorf("columns after a cold open: %+v, want %+v", m.Columns, imageTypes)
 		}
-		return dumpRel(t, rc, r.Snapshot(), imageTypes)
+		got := dumpRel(t, rc, r.Snapshot(), imageTypes)
+		// A plan's open (the image read in place) yields the same.
+		p, pc, m, unlock := planOpen(t, url, schema, wantImage, wantCopied)
+		defer unlock()
+		if !slices.Equal(m.Columns, imageTypes) || m.Records != 3 {
+			t.Errorf("a plan's open: %d records, columns %+v, want 3 and %+v", m.Records, m.Columns, imageTypes)
+		}
+		if pgot := dumpRel(t, pc, p.Snapshot(), imageTypes); pgot != got {
+			t.Errorf("a plan's open:\n%s\nanother cold open\n%s", pgot, got)
+		}
+		return got
 	}
 	if got := cold(1, 0); got != want {
 		t.Errorf("cold open from the image:\n%s\nwant (the writer's copy)\n%s", got, want)
@@ -89,6 +99,11 @@ func TestPgImageNotTrusted(t *testing.T) {
 			r, rc, _ := coldOpen(t, url, schema, tc.image, 1-tc.image)
 			if got := dumpRel(t, rc, r.Snapshot(), cols); got != want {
 				t.Errorf("snapshot differs from the committed one (%d vs %d bytes of text)", len(got), len(want))
+			}
+			p, pc, m, unlock := planOpen(t, url, schema, tc.image, 1-tc.image)
+			defer unlock()
+			if got := dumpRel(t, pc, p.Snapshot(), cols); got != want || m.Records != 999 {
+				t.Errorf("a plan's open: %d records, snapshot differs from the committed one (%d vs %d bytes of text)", m.Records, len(got), len(want))
 			}
 		})
 	}
@@ -161,5 +176,10 @@ func TestPgImageChangesLatestWins(t *testing.T) {
 	r, rc, _ := coldOpen(t, url, schema, 1, 0)
 	if got := dumpRel(t, rc, r.Snapshot(), cols); got != want {
 		t.Errorf("cold open from the image and its changes:\n%.500s\nwant (the writer's copy)\n%.500s", got, want)
+	}
+	p, pc, m, unlock := planOpen(t, url, schema, 1, 0)
+	defer unlock()
+	if got := dumpRel(t, pc, p.Snapshot(), cols); got != want || m.Records != 2000 {
+		t.Errorf("a plan's open (%d records), the image read in place with its changes:\n%.500s\nwant (the writer's copy)\n%.500s", m.Records, got, want)
 	}
 }

@@ -189,6 +189,18 @@ func (s *PgStore) Dump(ctx context.Context, conn *sql.Conn, prefix string) (*Tra
 	if s.mirror == nil {
 		return &Transfer{Checkpoints: map[string]Checkpoint{}, Sources: map[string]string{}}, nil
 	}
+	// A relation a read-only open left as a view of its image (viewImage) becomes a table of the mirror first,
+	// as every other open leaves it: dump reads the tables the mirror lists.
+	for name := range s.views {
+		rel, tmp := "st."+spec.QuoteIdent(name), spec.QuoteIdent("possync_view_"+name)
+		for _, q := range []string{"CREATE TABLE st." + tmp + " AS SELECT * FROM " + rel, "DROP VIEW " + rel,
+			"ALTER TABLE st." + tmp + " RENAME TO " + spec.QuoteIdent(name)} {
+			if _, err := conn.ExecContext(ctx, q); err != nil {
+				return nil, fmt.Errorf("copy %s from its image: %w", name, err)
+			}
+		}
+	}
+	s.views = nil
 	t, err := dump(ctx, conn, prefix, s.mirror, s)
 	if err != nil {
 		return nil, err
