@@ -363,14 +363,25 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 		if err != nil {
 			return err
 		}
-		fresh, err := s.openMirror(ctx, conn, meta, commitID, readOnly)
+		// A plan (read-only, under the lock) on a worker whose mirror is not current reads the relations in
+		// place when each has a usable image (openMirror, viewImage); copied whole, a relation goes into the
+		// mirror file as for an apply (in memory it would take most of DuckDB's memory_limit from the plan).
+		plan := readOnly && s.lockConn != nil && s.dir != "" && len(rels) > 0 && ver >= 3 // images came with version 3
+		var images map[string]pgImage
+		if plan {
+			if images, err = s.readImages(ctx, tx); err != nil {
+				return err
+			}
+			for name, r := range rels {
+				plan = plan && imageUsable(images, name, r)
+			}
+		}
+		fresh, err := s.openMirror(ctx, conn, meta, commitID, plan)
 		if err != nil {
 			return err
 		}
-		// A plan under the lock on a worker whose mirror is not current reads the images in place (openMirror).
-		view := readOnly && !fresh && s.lockConn != nil && s.dir != ""
-		var images map[string]pgImage
-		if !fresh && len(rels) > 0 && ver >= 3 { // images came with version 3
+		view := plan && !fresh
+		if images == nil && !fresh && len(rels) > 0 && ver >= 3 {
 			if images, err = s.readImages(ctx, tx); err != nil {
 				return err
 			}
@@ -493,7 +504,8 @@ func (s *PgStore) Runs(ctx context.Context, conn *sql.Conn, limit int) ([]RunEnt
 // written), a relation opened from its image is a view over the image's file and the changes since (see
 // viewImage).
 func (s *PgStore) openRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, r pgRel, images map[string]pgImage, view bool) error {
-	if img, ok := images[name]; ok && img.holds(r.Columns) && (img.Changed == 0 || len(img.Key) > 0) {
+	if imageUsable(images, name, r) {
+		img := images[name]
 		load := s.loadImage
 		if view {
 			load = s.viewImage
@@ -509,6 +521,12 @@ func (s *PgStore) openRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name s
 	}
 	s.fromCopy++
 	return s.copyDown(ctx, tx, conn, name, r)
+}
+
+// imageUsable reports whether relation name (r) has an image in images that an open can read.
+func imageUsable(images map[string]pgImage, name string, r pgRel) bool {
+	img, ok := images[name]
+	return ok && img.holds(r.Columns) && (img.Changed == 0 || len(img.Key) > 0)
 }
 
 // readRels reads the pipeline's relations; withRecords (schema version 3 on) reads their record counts too.
@@ -544,13 +562,14 @@ func (s *PgStore) readRels(ctx context.Context, tx pgx.Tx, withRecords bool) (ma
 // commit commitID, so that nothing needs to be copied. Otherwise (or without the lock) it is emptied (or
 // in-memory) and the caller copies everything in.
 //
-// A read-only open (a plan, which never commits) uses the file only when it is fresh: it never writes the
-// relations into it (writing a million records into the file costs more processor time than the rest of a
-// cold open, and only pays when this worker's next run is warm). It fills an in-memory mirror instead, and
-// leaves the file as it was: the file still names the commit it holds, so the next open finds it stale.
-func (s *PgStore) openMirror(ctx context.Context, conn *sql.Conn, meta Meta, commitID string, readOnly bool) (fresh bool, err error) {
+// With inPlace (a plan, which never commits, of relations that all have a usable image) the file is used only
+// when it is fresh: the relations are never written into it (writing a million records into the file costs
+// more processor time than the rest of a cold open, and only pays when this worker's next run is warm). The
+// mirror is then in memory, the caller makes the relations views of their images (viewImage), and the file
+// is left as it was: it still names the commit it holds, so the next open finds it stale.
+func (s *PgStore) openMirror(ctx context.Context, conn *sql.Conn, meta Meta, commitID string, inPlace bool) (fresh bool, err error) {
 	s.mirror = &DuckStore{pipeline: s.pipeline, memory: true, sources: map[string]bool{}}
-	if s.lockConn != nil && s.dir != "" && !(readOnly && s.noCache()) {
+	if s.lockConn != nil && s.dir != "" && !(inPlace && s.noCache()) {
 		s.mirror = &DuckStore{dir: s.dir, pipeline: s.pipeline, path: s.cachePath(), sources: map[string]bool{}}
 		if _, err := s.mirror.Open(ctx, conn, false); err != nil {
 			// An unreadable cache is only a cache: start it anew.
@@ -569,7 +588,7 @@ func (s *PgStore) openMirror(ctx context.Context, conn *sql.Conn, meta Meta, com
 		}
 		fresh = commitID != "" && m["pg_commit"] == commitID
 		switch {
-		case !fresh && readOnly:
+		case !fresh && inPlace:
 			// Stale: left as it is for the next run that commits, which refills it.
 			if _, err := conn.ExecContext(ctx, "DETACH st"); err != nil {
 				return false, fmt.Errorf("state cache %s: %w", s.cachePath(), err)
@@ -601,7 +620,7 @@ func (s *PgStore) openMirror(ctx context.Context, conn *sql.Conn, meta Meta, com
 	return fresh, s.openMirrorMeta(ctx, conn, meta)
 }
 
-// noCache reports whether this worker has no mirror file (nothing to check for a read-only open).
+// noCache reports whether this worker has no mirror file (nothing for a plan to check).
 func (s *PgStore) noCache() bool {
 	_, err := os.Stat(s.cachePath())
 	return errors.Is(err, os.ErrNotExist)

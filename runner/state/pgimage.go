@@ -31,8 +31,10 @@ import (
 //
 // A worker without a local mirror (a cold open) fetches the image (one query: a few tens of bytes a record
 // instead of the table's text), lets DuckDB read it, and applies the changes since (the latest row of each
-// key wins). It copies the table whole, as before images, when the relation has no image, an image of
-// other columns or format, or when the result does not hold the record count the last commit recorded.
+// key wins). A plan (a read-only open under the lock) does not write the relation at all: it reads the
+// image's file in place, through a view that overlays the latest changes (viewImage). It copies the table
+// whole, as before images, when the relation has no image, an image of other columns or format, or when the
+// result does not hold the record count the last commit recorded.
 //
 // A commit rewrites the image, in its own transaction (so the image always matches a serial exactly, and is
 // fenced like any write), when the relation's table is rewritten (first sync, columns changed), when there
