@@ -412,11 +412,21 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 	if s.mirror == nil {
 		return Meta{}, nil
 	}
-	m, err := s.mirror.load(ctx, conn)
+	m, err := s.mirrorMeta(ctx, conn)
 	if err != nil {
 		return Meta{}, s.errf(err, "postgres state %s: open", s)
 	}
-	// The mirror lists its tables only: the relations opened as views are added here.
+	m.Basis = basis // PostgreSQL's, whatever the local copy says
+	return m, nil
+}
+
+// mirrorMeta reads the mirror's Meta (DuckStore.load, which finds the relations among the mirror's tables)
+// and adds the relations the last Open made views of their images (viewImage).
+func (s *PgStore) mirrorMeta(ctx context.Context, conn *sql.Conn) (Meta, error) {
+	m, err := s.mirror.load(ctx, conn)
+	if err != nil {
+		return Meta{}, err
+	}
 	for name, n := range s.views {
 		if src, ok := strings.CutPrefix(name, "src_"); ok {
 			s.mirror.sources[src] = true
@@ -424,11 +434,10 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 		}
 		s.mirror.hasSnapshot = true
 		if m.Columns, err = columns(ctx, conn, "st", name); err != nil {
-			return Meta{}, s.errf(err, "postgres state %s: open", s)
+			return Meta{}, err
 		}
 		m.Records = n
 	}
-	m.Basis = basis // PostgreSQL's, whatever the local copy says
 	return m, nil
 }
 

@@ -46,11 +46,12 @@ type dumpSource interface {
 }
 
 // dump is Dump of a store whose snapshot and source records are attached as st and described by view (the
-// DuckStore itself, or a PgStore's mirror) and whose other state src reads. It detaches st afterwards.
-func dump(ctx context.Context, conn *sql.Conn, prefix string, view *DuckStore, src dumpSource) (*Transfer, error) {
+// DuckStore itself, or a PgStore's mirror) and whose other state src reads. load reads the Meta and tells
+// view which relations it holds. It detaches st afterwards.
+func dump(ctx context.Context, conn *sql.Conn, prefix string, view *DuckStore, load func() (Meta, error), src dumpSource) (*Transfer, error) {
 	t := &Transfer{Sources: map[string]string{}}
 	var err error
-	if t.Meta, err = view.load(ctx, conn); err != nil {
+	if t.Meta, err = load(); err != nil {
 		return nil, err
 	}
 	if err := dumpTables(ctx, conn, prefix, view.hasSnapshot, view.sources, t); err != nil {
@@ -79,7 +80,7 @@ func (s *DuckStore) Dump(ctx context.Context, conn *sql.Conn, prefix string) (*T
 	if !s.attached {
 		return &Transfer{Checkpoints: map[string]Checkpoint{}, Sources: map[string]string{}}, nil
 	}
-	t, err := dump(ctx, conn, prefix, s, s)
+	t, err := dump(ctx, conn, prefix, s, func() (Meta, error) { return s.load(ctx, conn) }, s)
 	if err != nil {
 		return nil, err
 	}
@@ -189,19 +190,7 @@ func (s *PgStore) Dump(ctx context.Context, conn *sql.Conn, prefix string) (*Tra
 	if s.mirror == nil {
 		return &Transfer{Checkpoints: map[string]Checkpoint{}, Sources: map[string]string{}}, nil
 	}
-	// A relation a read-only open left as a view of its image (viewImage) becomes a table of the mirror first,
-	// as every other open leaves it: dump reads the tables the mirror lists.
-	for name := range s.views {
-		rel, tmp := "st."+spec.QuoteIdent(name), spec.QuoteIdent("possync_view_"+name)
-		for _, q := range []string{"CREATE TABLE st." + tmp + " AS SELECT * FROM " + rel, "DROP VIEW " + rel,
-			"ALTER TABLE st." + tmp + " RENAME TO " + spec.QuoteIdent(name)} {
-			if _, err := conn.ExecContext(ctx, q); err != nil {
-				return nil, fmt.Errorf("copy %s from its image: %w", name, err)
-			}
-		}
-	}
-	s.views = nil
-	t, err := dump(ctx, conn, prefix, s.mirror, s)
+	t, err := dump(ctx, conn, prefix, s.mirror, func() (Meta, error) { return s.mirrorMeta(ctx, conn) }, s)
 	if err != nil {
 		return nil, err
 	}
