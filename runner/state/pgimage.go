@@ -411,8 +411,8 @@ func (s *PgStore) viewFile(name string) string {
 // keys plus those rows that are not deletes. For a plan, which only reads its relations: DuckDB reads the
 // image where the diff reads the snapshot (twice) instead of writing it whole into a table first, which costs
 // more processor time than those reads (1M records of the plan benchmark's shape, 2026-12-07: the view and a
-// diff 1.2–1.3 s; a table in memory and the diff 1.4–1.5 s; the table in the mirror file and the diff
-// 1.8–2.3 s). Like loadImage it returns false, leaving no relation, when the image is incomplete or the
+// diff 1.2–1.3 s; a table in memory and the diff 1.4–1.5 s, 2.2–3.0 s under the planner's 256 MiB
+// memory_limit, where the diff spills; the table in the mirror file and the diff 1.8–2.3 s). Like loadImage it returns false, leaving no relation, when the image is incomplete or the
 // view does not hold the record count the last commit recorded.
 func (s *PgStore) viewImage(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name string, r pgRel, img pgImage) (bool, error) {
 	path := s.viewFile(name)
