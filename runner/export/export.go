@@ -126,7 +126,6 @@ func Run(ctx context.Context, db *engine.DB, in Input) (Output, error) {
 		return Output{}, fmt.Errorf("export: %w", err)
 	}
 	tmp := e.Path + ".possync-tmp"
-	cols := engine.IdentList(engine.FieldNames(in.Schema), "")
 	signature := Signature(e, in.Schema)
 	var why string
 	switch {
@@ -150,11 +149,11 @@ func Run(ctx context.Context, db *engine.DB, in Input) (Output, error) {
 		why = err.Error()
 	}
 	if why != "" {
-		logf("export %s: written in full (%s)", e.Path, why)
-		q := fmt.Sprintf("COPY (SELECT %s FROM %s ORDER BY %s) TO %s (%s)", cols, in.Snapshot, engine.IdentList(in.Key, ""), engine.Lit(tmp), opts)
-		if err := db.Exec(ctx, q); err != nil {
+		parts, err := writeFull(ctx, db, in, tmp)
+		if err != nil {
 			return Output{}, fmt.Errorf("export %s: %w", e.Path, err)
 		}
+		logf("export %s: written in full (%s)%s", e.Path, why, partsNote(parts))
 	}
 	failpoint.Hit("during-export")
 	if err := os.Rename(tmp, e.Path); err != nil {
