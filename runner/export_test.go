@@ -249,8 +249,8 @@ func TestExportCrashHelper(t *testing.T) {
 // TestExportCrashInKeyRanges kills an apply (SIGKILL) in the middle of a full export written in key ranges,
 // after its second range, in a first sync and again in a run that changes a third of the records. The kill must
 // leave the records file as the last export wrote it (or absent, before the first), and the next run, with
-// nothing left to apply, must bring it up to date: byte for byte the file of the same runs uninterrupted
-// , with no temporary file left behind.
+// nothing left to apply, must bring it up to date: byte for byte the file of the same runs uninterrupted,
+// with no temporary file left behind.
 func TestExportCrashInKeyRanges(t *testing.T) {
 	defer export.SetPartRows(7)()
 	for _, c := range exportCases() {
