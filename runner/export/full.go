@@ -134,7 +134,7 @@ func partRanges(ctx context.Context, db *engine.DB, in Input) ([]string, error) 
 		fractions[i] = fmt.Sprintf("%d/%d", i+1, parts)
 	}
 	key := engine.Ident(k)
-	q := fmt.Sprintf(`SELECT DISTINCT b FROM (SELECT unnest(quantile_disc(%s, [%s])) AS b FROM (SELECT %s FROM %s TABLESAMPLE reservoir(%d ROWS) REPEATABLE (1)))
+	q := fmt.Sprintf(`SELECT DISTINCT b FROM (SELECT unnest(quantile_disc(%s, [%s])) AS b FROM (SELECT %s FROM %s USING SAMPLE reservoir(%d ROWS) REPEATABLE (1)))
 		WHERE b IS NOT NULL ORDER BY b`, key, strings.Join(fractions, ", "), key, in.Snapshot, parts*partSample)
 	rows, err := db.Rows(ctx, q)
 	if err != nil {
