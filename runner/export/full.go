@@ -13,12 +13,14 @@ import (
 )
 
 // partRows is about the most records a full export sorts at once (tests lower it). A full export has to
-// sort the snapshot by key (the snapshot is stored in commit order), and DuckDB's sort of the whole
-// snapshot held about 350 MiB at 1M records (the benchmark's 11 fields) whatever its memory limit, on top of
-// the rest of the run: the first sync's peak. Sorting it in key ranges of about partRows records each holds
-// one range's worth, and costs no more processor time: the sort is n log n over fewer records per range, and
-// after a first sync each range lies in a few of the snapshot's row groups (commits insert in key order,
-// one row group per batch), which DuckDB's zone maps find without reading the others.
+// sort the snapshot by key (a commit inserts its batch, one key range, in the diff table's scan order), and
+// DuckDB's sort of the whole snapshot held about 350 MiB at 1M records (the benchmark's 11 fields) whatever
+// its memory limit, on top of the rest of the run: the first sync's peak. Sorting it in key ranges of about
+// partRows records holds one range's worth. After a first sync (one key range per batch) each range lies in
+// a few of the snapshot's row groups, which DuckDB's zone maps find without reading the others, and it
+// costs the processor time of the one sort (measured at 1M: 2.1-2.9 against 2.0-2.7 cpu s); a snapshot not
+// clustered by key (rewritten by many runs of updates) has each range read every row group: about 1.25x.
+// BENCHMARKS.md (issue #15, the records file of a first sync) has the numbers.
 var partRows int64 = 250_000
 
 // SetPartRows makes full exports sort key ranges of about n records (tests of the ranged export, and of a
@@ -61,11 +63,17 @@ func writeFull(ctx context.Context, db *engine.DB, in Input, tmp string) (int, e
 	}
 	part := tmp + ".part"
 	defer os.Remove(part)
+	done := false
 	out, err := os.Create(tmp)
 	if err != nil {
 		return 0, err
 	}
-	defer out.Close()
+	defer func() {
+		out.Close()
+		if !done {
+			os.Remove(tmp)
+		}
+	}()
 	for i, where := range ranges {
 		o := opts
 		if i > 0 {
@@ -82,6 +90,7 @@ func writeFull(ctx context.Context, db *engine.DB, in Input, tmp string) (int, e
 	if err := out.Close(); err != nil {
 		return 0, err
 	}
+	done = true
 	return len(ranges), nil
 }
 
@@ -153,6 +162,9 @@ func partRanges(ctx context.Context, db *engine.DB, in Input) ([]string, error) 
 			var b string
 			if err := rows.Scan(&b); err != nil {
 				return nil, fmt.Errorf("range bounds: %w", err)
+			}
+			if strings.IndexByte(b, 0) >= 0 {
+				return nil, nil // a statement is a C string: no NUL in a literal
 			}
 			bounds = append(bounds, engine.Lit(b))
 		}
