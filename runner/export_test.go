@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/runner/export"
 )
 
 // SetStreamAbove makes applies stream plans of more than n changes (tests of the streamed path use small
@@ -223,6 +227,113 @@ func TestExportFallsBackToFull(t *testing.T) {
 	if !strings.HasPrefix(got, "store,sku,title,price,cents\n1,A,anchor!,1.0,100\n") {
 		t.Errorf("records file after a new column:\n%s", got)
 	}
+}
+
+// exportCrashEnv names the pipeline folder for TestExportCrashHelper, which applies it in a child process
+// that a failpoint kills in the middle of its export.
+const exportCrashEnv = "POSSYNC_TEST_EXPORT_CRASH_DIR"
+
+// TestExportCrashHelper is not a test: it applies the pipeline in $POSSYNC_TEST_EXPORT_CRASH_DIR with full
+// exports sorted in key ranges of 7 records, for TestExportCrashInKeyRanges.
+func TestExportCrashHelper(t *testing.T) {
+	dir := os.Getenv(exportCrashEnv)
+	if dir == "" {
+		t.Skip("run by TestExportCrashInKeyRanges")
+	}
+	defer export.SetPartRows(7)()
+	if _, err := Apply(t.Context(), loadExport(t, dir), Options{}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestExportCrashInKeyRanges kills an apply (SIGKILL) in the middle of a full export written in key ranges,
+// after its second range, in a first sync and again in a run that changes a third of the records. The kill must
+// leave the records file as the last export wrote it (or absent, before the first), and the next run, with
+// nothing left to apply, must bring it up to date: byte for byte the file of the same runs uninterrupted,
+// with no temporary file left behind.
+func TestExportCrashInKeyRanges(t *testing.T) {
+	defer export.SetPartRows(7)()
+	for _, c := range exportCases() {
+		t.Run(c.name, func(t *testing.T) {
+			crashed, clean := t.TempDir(), t.TempDir()
+			for _, d := range []string{crashed, clean} {
+				writeFileT(t, filepath.Join(d, "pipeline.yaml"), exportPipeline(c, d))
+			}
+			records := func(dir string) string { return filepath.Join(dir, "out", "records."+c.format) }
+			rng := rand.New(rand.NewPCG(11, uint64(len(c.name))))
+			rows := map[string][2]string{}
+			for i := 0; i < 60; i++ {
+				rows[c.id(rng, i)] = [2]string{awkward[rng.IntN(len(awkward))], fmt.Sprint(rng.IntN(9000)) + ".5"}
+			}
+			for round := 1; round <= 2; round++ {
+				if round == 2 {
+					n := 0
+					for id := range rows {
+						switch n++; {
+						case n%15 == 0:
+							delete(rows, id)
+						case n%3 == 1: // a third: too many to merge, so a full export again
+							rows[id] = [2]string{"changed, \"" + id + "\"", "7"}
+						}
+					}
+					for i := 100; i < 105; i++ {
+						rows[c.id(rng, i)] = [2]string{"new", "1"}
+					}
+				}
+				writeExportInput(t, crashed, rows)
+				writeExportInput(t, clean, rows)
+				before, beforeErr := os.ReadFile(records(crashed))
+
+				cmd := exec.Command(os.Args[0], "-test.run=^TestExportCrashHelper$", "-test.count=1")
+				cmd.Env = append(os.Environ(), exportCrashEnv+"="+crashed, "POSSYNC_FAILPOINT=during-export-part:2")
+				out, err := cmd.CombinedOutput()
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+					t.Fatalf("round %d: child apply: %v, want death by SIGKILL in the export; output:\n%s", round, err, out)
+				}
+				if _, err := os.Stat(records(crashed) + ".possync-tmp"); err != nil {
+					t.Errorf("round %d: the killed export left no partial temporary file (%v): the kill was not mid-export", round, err)
+				}
+				after, afterErr := os.ReadFile(records(crashed))
+				if (beforeErr == nil) != (afterErr == nil) || !bytes.Equal(before, after) {
+					t.Fatalf("round %d: the kill changed the records file (before: %v, after: %v)", round, beforeErr, afterErr)
+				}
+
+				var log bytes.Buffer
+				rep, err := Apply(context.Background(), loadExport(t, crashed), Options{Log: &log}, nil)
+				if err != nil {
+					t.Fatalf("round %d: rerun: %v", round, err)
+				}
+				if rep.Planned.Total() != 0 || !strings.Contains(log.String(), "key ranges") {
+					t.Errorf("round %d: rerun planned %d changes, log:\n%s\nwant none, and the records file written in key ranges", round, rep.Planned.Total(), log.String())
+				}
+				if _, err := Apply(context.Background(), loadExport(t, clean), Options{}, nil); err != nil {
+					t.Fatalf("round %d: uninterrupted apply: %v", round, err)
+				}
+				got, err := os.ReadFile(records(crashed))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want, _ := os.ReadFile(records(clean)); !bytes.Equal(got, want) {
+					t.Fatalf("round %d: records file after the rerun differs from the uninterrupted runs':\n%s\nwant:\n%s", round, got, want)
+				}
+				for _, left := range []string{".possync-tmp", ".possync-tmp.part"} {
+					if _, err := os.Stat(records(crashed) + left); !os.IsNotExist(err) {
+						t.Errorf("round %d: %s left behind: %v", round, left, err)
+					}
+				}
+			}
+		})
+	}
+}
+
+func loadExport(t *testing.T, dir string) *pipelines.Pipeline {
+	t.Helper()
+	p, diags := pipelines.Load(filepath.Join(dir, "pipeline.yaml"), pipelines.Options{LookupEnv: func(string) (string, bool) { return "", false }})
+	if diags.HasErrors() {
+		t.Fatal(diags.Err())
+	}
+	return p
 }
 
 func writeFileT(t *testing.T, path, content string) {

@@ -1,12 +1,13 @@
 // Package export brings a sink's whole-set records file (connectors.Exporter) up to date with the state's
-// snapshot, after an apply's commits: either in full (DuckDB's COPY of the snapshot sorted by key) or, for a
-// CSV or TSV file that is exactly what the last export wrote, by a k-way merge of the file's lines with the
+// snapshot, after an apply's commits: either in full (DuckDB's COPY of the snapshot sorted by key; a large
+// snapshot one key range at a time, so that the sort's memory stays bounded: writeFull) or, for a CSV or
+// TSV file that is exactly what the last export wrote, by a k-way merge of the file's lines with the
 // changed records only (the two give the same bytes). It also keeps the keys of the records the run's
 // commits changed (Touched), which the merge needs.
 //
-// It owns: the export decision, the temporary file and its rename, the file's stamp, the merge. It may not
-// touch: the state store (the runner records the export with the Output's stamp), the sink itself, or any
-// table but the snapshot and its own touched-keys table.
+// It owns: the export decision, the temporary file (and a ranged export's part file) and its rename, the
+// file's stamp, the merge. It may not touch: the state store (the runner records the export with the
+// Output's stamp), the sink itself, or any table but the snapshot and its own touched-keys table.
 package export
 
 import (
@@ -126,7 +127,6 @@ func Run(ctx context.Context, db *engine.DB, in Input) (Output, error) {
 		return Output{}, fmt.Errorf("export: %w", err)
 	}
 	tmp := e.Path + ".possync-tmp"
-	cols := engine.IdentList(engine.FieldNames(in.Schema), "")
 	signature := Signature(e, in.Schema)
 	var why string
 	switch {
@@ -150,11 +150,11 @@ func Run(ctx context.Context, db *engine.DB, in Input) (Output, error) {
 		why = err.Error()
 	}
 	if why != "" {
-		logf("export %s: written in full (%s)", e.Path, why)
-		q := fmt.Sprintf("COPY (SELECT %s FROM %s ORDER BY %s) TO %s (%s)", cols, in.Snapshot, engine.IdentList(in.Key, ""), engine.Lit(tmp), opts)
-		if err := db.Exec(ctx, q); err != nil {
+		parts, err := writeFull(ctx, db, in, tmp)
+		if err != nil {
 			return Output{}, fmt.Errorf("export %s: %w", e.Path, err)
 		}
+		logf("export %s: written in full (%s)%s", e.Path, why, partsNote(parts))
 	}
 	failpoint.Hit("during-export")
 	if err := os.Rename(tmp, e.Path); err != nil {
