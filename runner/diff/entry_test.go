@@ -98,13 +98,14 @@ lines', 2::INTEGER, NULL::BIGINT, NULL::DOUBLE, NULL::REAL, NULL::DATE, NULL::TI
 				}
 				return ids[seq], nil
 			}
-			defer func(n int64) { entriesChunk = n }(entriesChunk)
-			entriesChunk = 2 // ranges read in several queries, one of them partial
-			// Read in two ranges, as the apply reads batches.
-			mid := int64(len(all) / 2)
+			defer func(n int64) { QueryRows = n }(QueryRows)
+			QueryRows = 2 // ranges read in several queries, one of them partial
+			// Read in three ranges, as the apply reads batches: the creates alone (read without the before-values
+			// and flags, Layout.entrySelect), then the other actions.
+			mid := int64(len(all)/2) + 1
 			var got [][]byte
 			var light []connectors.Change
-			for _, r := range [][2]int64{{0, mid}, {mid, int64(len(all))}} {
+			for _, r := range [][2]int64{{0, 2}, {2, mid}, {mid, int64(len(all))}} {
 				cs, es, seqs, err := Entries(ctx, db, l, r[0], r[1], id)
 				if err != nil {
 					t.Fatal(err)
