@@ -211,13 +211,42 @@ func (s *session) applier(runID string) *apply.Applier {
 // applyChanges sends the changes in batches (apply.Applier). With ccs nil the plan was streamed (planMode
 // streamed): its changes are read from the diff a batch at a time (applyStreamed), so an apply of millions
 // of changes holds one batch in memory, and a plan whose hash is pending gets it there.
+//
+// DuckDB runs the apply's statements on one thread (oneThread).
 func (s *session) applyChanges(ctx context.Context, ccs []connectors.Change, seqs []int64, pl *plan.Plan, rep *Report) error {
 	a := s.applier(rep.RunID)
 	t := apply.Tally{Applied: &rep.Applied, Rejected: &rep.Rejected}
-	if ccs == nil && s.ds != nil {
-		return s.applyStreamed(ctx, a, pl, t)
+	return s.oneThread(ctx, func() error {
+		if ccs == nil && s.ds != nil {
+			return s.applyStreamed(ctx, a, pl, t)
+		}
+		return a.All(ctx, ccs, seqs, pl.Summary.Total(), t)
+	})
+}
+
+// oneThread runs fn with DuckDB limited to one thread, then restores its thread count. An apply's
+// statements are many and small (per batch: a range of the diff read, the intents inserted, a commit that
+// writes the batch's rows to the state file); with more threads, the client thread that runs a statement
+// polls DuckDB's task queue while a worker runs the statement's tasks, a busy wait that cost a third of the
+// commits' processor time (perf, 1M-change first sync), and the worker's parallelism bought no time on
+// the 2 cores the benchmarks run on (a 1M first sync's commits: 2.1-2.2 cpu s and 6.4-8.2 s with one
+// thread, 3.2-3.3 cpu s and 9.6-9.7 s with two; issue #15).
+func (s *session) oneThread(ctx context.Context, fn func() error) error {
+	var threads int64
+	if err := s.d.QueryRow(ctx, "SELECT current_setting('threads')").Scan(&threads); err != nil {
+		return fmt.Errorf("read DuckDB's threads: %w", err)
 	}
-	return a.All(ctx, ccs, seqs, pl.Summary.Total(), t)
+	if threads <= 1 {
+		return fn()
+	}
+	if err := s.d.Exec(ctx, "SET threads = 1"); err != nil {
+		return fmt.Errorf("set DuckDB's threads: %w", err)
+	}
+	err := fn()
+	if rerr := s.d.Exec(context.WithoutCancel(ctx), fmt.Sprintf("SET threads = %d", threads)); rerr != nil && err == nil {
+		err = fmt.Errorf("restore DuckDB's threads: %w", rerr)
+	}
+	return err
 }
 
 // commit commits c to the state. For a sink with a records file (connectors.Exporter) that the last export

@@ -438,7 +438,7 @@ func TestTransformErrorNamesTheRecord(t *testing.T) {
 // changes per query, so that its chunks (and a last, partial one) are covered too.
 func TestApplyStreamsThePlansChangesInOrder(t *testing.T) {
 	defer runner.SetStreamAbove(5)()
-	defer runner.SetHashChunk(4)()
+	defer runner.SetQueryRows(4)()
 	var before, after strings.Builder
 	before.WriteString("sku,name,price\n")
 	after.WriteString("sku,name,price\n")

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/runner/apply"
@@ -49,9 +50,6 @@ func (c *changeIDs) at(seq int64) (string, error) {
 	return string(c.buf[seq*int64(c.width) : (seq+1)*int64(c.width)]), nil
 }
 
-// hashChunk is how many changes the streamed hash pass reads per query.
-var hashChunk int64 = 50_000
-
 // streamHash is a streamed plan's hash in the making: each change's ID is computed and added to the hash,
 // in apply order.
 type streamHash struct {
@@ -72,13 +70,25 @@ func (h *streamHash) add(s *session, c *diff.Change) (string, error) {
 	return h.push(c.Seq, func() { h.pc.ID = s.ds.ChangeIDOf(c, s.planned, &h.form) })
 }
 
-// addRow is add of the change numbered seq, read as r: its ID computed straight from the diff's columns
-// (diff.Row.ID: no decoded row) unless the plan has annotations, whose plan form needs the decoded change.
-func (h *streamHash) addRow(s *session, seq int64, r *diff.Row) (string, error) {
+// rowChange is what the hash reads of the change r (read by diff.Entries, in any order): its ID, computed
+// straight from the diff's columns (diff.Row.ID: no decoded row), unless the plan has annotations, whose
+// plan form needs the decoded change; then its annotations too, a copy the caller keeps until the change is
+// added (addChange, in apply order).
+func (h *streamHash) rowChange(s *session, r *diff.Row) plan.Change {
 	if len(s.ds.Annot) > 0 {
-		return h.add(s, r.Change())
+		s.ds.PlanChangeInto(r.Change(), s.planned, &h.pc)
+		return plan.Change{ID: h.pc.ID, Annotations: maps.Clone(h.pc.Annotations)}
 	}
-	return h.push(seq, func() { h.pc.ID = r.ID(s.planned, &h.form) })
+	return plan.Change{ID: r.ID(s.planned, &h.form)}
+}
+
+// addChange adds pc, what the hash reads of the change numbered seq (which must be h.next), to the hash.
+func (h *streamHash) addChange(seq int64, pc *plan.Change) error {
+	if seq != h.next {
+		return fmt.Errorf("diff: change numbered %d where %d was expected", seq, h.next)
+	}
+	h.next++
+	return h.h.Add(pc)
 }
 
 // push adds the change numbered seq, which must be h.next, to the hash, once fill has put what the hash
@@ -87,15 +97,14 @@ func (h *streamHash) push(seq int64, fill func()) (string, error) {
 	if seq != h.next {
 		return "", fmt.Errorf("diff: change numbered %d where %d was expected", seq, h.next)
 	}
-	h.next++
 	fill()
-	if err := h.h.Add(&h.pc); err != nil {
+	if err := h.addChange(seq, &h.pc); err != nil {
 		return "", err
 	}
 	return h.pc.ID, nil
 }
 
-// hashRest reads the changes from h.next up to total (one query per hashChunk changes: DuckDB materialises
+// hashRest reads the changes from h.next up to total (one query per diff.QueryRows changes: DuckDB materialises
 // a query's whole result, outside its memory limit, before the first row reaches Go, so one ordered read
 // of a 1M-row diff held the whole diff a second time, issue #15), adding each to the hash, and calls keep
 // with each one's sequence number and ID. The changes must be numbered 0..total-1 in apply order
@@ -103,7 +112,7 @@ func (h *streamHash) push(seq int64, fill func()) (string, error) {
 func (h *streamHash) hashRest(ctx context.Context, s *session, total int64, keep func(seq int64, id string) error) error {
 	for lo := h.next; lo < total; lo = h.next {
 		n := h.next
-		err := diff.EachReused(ctx, s.d, s.ds, lo, min(lo+hashChunk, total), func(c *diff.Change) error {
+		err := diff.EachReused(ctx, s.d, s.ds, lo, min(lo+diff.QueryRows, total), func(c *diff.Change) error {
 			id, err := h.add(s, c)
 			if err != nil || keep == nil {
 				return err
@@ -157,13 +166,22 @@ func (s *session) applyStreamed(ctx context.Context, a *apply.Applier, pl *plan.
 		sh = &streamHash{h: h}
 	}
 	encoded := a.Encoded()
-	// entryID gives a change's ID: from the hash pass's, or computed here from the diff's columns and added
-	// to the plan's hash (in apply order: the reads below are).
+	// annots holds, by number from the batch's first, the annotations of a batch's changes, for the hash of
+	// a plan that has them.
+	var annots []map[string]any
+	var batchLo int64
+	// entryID gives a change's ID: from the hash pass's, or computed here from the diff's columns (in the
+	// order the batch's rows are read; the batch's changes are added to the plan's hash afterwards, in apply
+	// order).
 	entryID := func(seq int64, row *diff.Row) (string, error) {
-		if sh != nil {
-			return sh.addRow(s, seq, row)
+		if sh == nil {
+			return s.ids.at(seq)
 		}
-		return s.ids.at(seq)
+		pc := sh.rowChange(s, row)
+		if annots != nil {
+			annots[seq-batchLo] = pc.Annotations
+		}
+		return pc.ID, nil
 	}
 	err := func() error {
 		for lo := int64(0); lo < total; lo += size {
@@ -171,9 +189,25 @@ func (s *session) applyStreamed(ctx context.Context, a *apply.Applier, pl *plan.
 				// Each batch read as its changes' entries, straight from the diff's columns (diff.Entries):
 				// the sink writes them, and the commit takes the records from the diff table, so the
 				// changes' records are never built in Go.
-				batch, entries, seqs, err := diff.Entries(ctx, s.d, s.ds, lo, min(lo+size, total), entryID)
+				hi := min(lo+size, total)
+				if batchLo = lo; sh != nil && len(s.ds.Annot) > 0 {
+					annots = make([]map[string]any, hi-lo)
+				}
+				batch, entries, seqs, err := diff.Entries(ctx, s.d, s.ds, lo, hi, entryID)
 				if err != nil {
 					return err
+				}
+				if sh != nil {
+					var pc plan.Change
+					for i := range batch {
+						pc.ID = batch[i].ID
+						if annots != nil {
+							pc.Annotations = annots[i]
+						}
+						if err := sh.addChange(seqs[i], &pc); err != nil {
+							return err
+						}
+					}
 				}
 				if err := a.BatchEntries(ctx, batch, entries, seqs, int(total), t); err != nil {
 					return err

@@ -20,7 +20,7 @@ import (
 // plan; the next run applies the rest under the hash of its own plan.
 func TestStreamedApplyHashesAsItApplies(t *testing.T) {
 	defer runner.SetStreamAbove(5)()
-	defer runner.SetHashChunk(64)()
+	defer runner.SetQueryRows(64)()
 	ctx := context.Background()
 	p, tgt := memoryCase(t, "")
 	setDataset(t, records(1200, 1), connectors.Snapshot) // three batches of the memory sink (500)
@@ -63,7 +63,7 @@ func TestStreamedApplyHashesAsItApplies(t *testing.T) {
 // pass of an apply of a saved plan (read back from its file, which checks its IDs), both equal the plan's.
 func TestStreamedApplyHashCoversAnnotations(t *testing.T) {
 	defer runner.SetStreamAbove(5)()
-	defer runner.SetHashChunk(3)()
+	defer runner.SetQueryRows(3)()
 	var items strings.Builder
 	items.WriteString("sku,name,price,enabled\n")
 	var promos []promo

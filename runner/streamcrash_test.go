@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/possync/possync/runner"
+	"github.com/possync/possync/runner/apply"
 )
 
 // streamCrashEnv names the pipeline folder for TestStreamedApplyCrashHelper, which applies it in a child
@@ -26,14 +27,16 @@ func TestStreamedApplyCrashHelper(t *testing.T) {
 		t.Skip("run by TestStreamedApplyCrash")
 	}
 	defer runner.SetStreamAbove(5)()
+	defer func(n int) { apply.IntentRows = n }(apply.IntentRows)
+	apply.IntentRows = 3 // a batch's intents recorded in two parts (of 3 and 1)
 	if _, err := runner.Apply(t.Context(), loadAt(t, dir), runner.Options{}, nil); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // TestStreamedApplyCrash kills a streamed apply to the file sink (batches read as entries straight from the
-// diff, intents holding change IDs only, commits straight from the diff) with SIGKILL at each point of a
-// batch, then reruns it (streamed too): every change reaches the change log exactly once, the rerun commits
+// diff, intents holding change IDs only and recorded in two parts, commits straight from the diff) with
+// SIGKILL at each point of a batch, then reruns it (streamed too): every change reaches the change log exactly once, the rerun commits
 // from the change log's entries exactly the changes of the killed run that landed, the records file holds
 // every record, and a plan afterwards has nothing to do. Round two updates, deletes and creates.
 func TestStreamedApplyCrash(t *testing.T) {
@@ -42,6 +45,7 @@ func TestStreamedApplyCrash(t *testing.T) {
 		point     string
 		recovered int // changes of the killed run the rerun finds in the change log (batches of 4)
 	}{
+		{"between-intents:2", 0}, // the second batch's first intents recorded, the others not, nothing sent
 		{"after-intents:2", 0},
 		{"after-sink:2", 4},
 		{"after-commit:2", 0},

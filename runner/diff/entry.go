@@ -3,6 +3,7 @@ package diff
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,70 +18,131 @@ import (
 	"github.com/possync/possync/runner/plan"
 )
 
-// Entries reads the changes numbered lo (from 0) up to hi (exclusive), in apply order, in the form a sink
-// that takes entries receives them (connectors.EncodedApplier): each change's entry, encoded straight from
-// the diff table's columns, with the bytes connectors.Change.AppendEntry writes for the change's full sink
-// form (SinkChange); and a light sink form holding only its ID, action and key. seqs[i] is changes[i]'s
-// sequence number and entries[i] its entry; id gives each change's ID (IDFunc), in apply order. A first
-// sync's million changes are thus read without a map, a boxed value or a sort of field names per change.
+// Entries reads the changes numbered lo (from 0) up to hi (exclusive), in the form a sink that takes entries
+// receives them (connectors.EncodedApplier): each change's entry, encoded straight from the diff table's
+// columns, with the bytes connectors.Change.AppendEntry writes for the change's full sink form
+// (SinkChange); and a light sink form holding only its ID, action and key. The results are in apply order:
+// seqs[i] is lo+i, changes[i] that change and entries[i] its entry. id gives each change's ID (IDFunc). A
+// first sync's million changes are thus read without a map, a boxed value or a sort of field names per
+// change.
+//
+// The diff is read in one pass, QueryRows changes per query, in the order DuckDB returns them (the
+// session does not preserve insertion order): ordering each query's rows by __seq cost DuckDB more than the
+// rest of the read (a sort of every column of the diff, issue #15), so each change is placed by its
+// number instead. Only the columns the entries read are selected: a range of creates alone (a first sync)
+// leaves out the before-values and changed flags, which a create's entry and ID do not read.
 func Entries(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, id IDFunc) (changes []connectors.Change, entries [][]byte, seqs []int64, err error) {
+	n := max(hi-lo, 0)
+	if n == 0 {
+		return nil, nil, nil, nil
+	}
+	creates, err := onlyCreates(ctx, db, lo, hi)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sel := l.entrySelect(creates && len(l.Annot) == 0)
 	enc := &record.JSON{UTC: true}
 	var buf []byte
-	sized := false
-	ends := make([]int, 0, max(hi-lo, 0))
-	changes, seqs = make([]connectors.Change, 0, max(hi-lo, 0)), make([]int64, 0, max(hi-lo, 0))
+	read := int64(0)
+	ends := make([]int, 2*n) // change lo+k's entry is buf[ends[2k]:ends[2k+1]]; an end of 0: not read yet
+	changes = make([]connectors.Change, n)
 	row := &Row{l: l} // the change being read, for id; reused for every row
-	read := func(b arrow.RecordBatch) error {
+	each := func(b arrow.RecordBatch) error {
 		e := l.entryColumns(b)
 		row.b, row.e, row.cols = b, e, nil
 		for i := 0; i < int(b.NumRows()); i++ {
 			seq := e.seq.Value(i)
+			k := seq - lo
+			if k < 0 || k >= n || ends[2*k+1] != 0 {
+				return fmt.Errorf("change numbered %d read twice or outside %d..%d", seq, lo, hi-1)
+			}
+			op := e.op.Value(i)
+			if creates && op != string(connectors.Create) {
+				return fmt.Errorf("change numbered %d: %s among creates", seq, op)
+			}
 			row.i = i
 			cid, err := id(seq, row)
 			if err != nil {
 				return err
 			}
-			c := connectors.Change{ID: cid, Action: actionOf(e.op.Value(i)), Key: make(record.Record, len(l.Key))}
-			for j, k := range l.Key {
-				c.Key[k] = record.Value(e.keys[j], i)
+			c := &changes[k]
+			*c = connectors.Change{ID: cid, Action: actionOf(op), Key: make(record.Record, len(l.Key))}
+			for j, key := range l.Key {
+				c.Key[key] = record.Value(e.keys[j], i)
 			}
 			start := len(buf)
-			if buf, err = e.appendEntry(enc, buf, &c, i); err != nil {
+			if buf, err = e.appendEntry(enc, buf, c, i); err != nil {
 				return fmt.Errorf("change %s (%s): %w", cid, c.KeyString(l.Key), err)
 			}
 			if len(buf) == start {
 				return fmt.Errorf("change %s: empty entry", cid)
 			}
-			changes, seqs, ends = append(changes, c), append(seqs, seq), append(ends, len(buf))
+			ends[2*k], ends[2*k+1] = start, len(buf)
+			read++
 		}
-		if n := len(ends); !sized && n > 0 {
-			// Room for the rest at the size of the first entries (and an eighth): the buffer grows once
-			// rather than by doublings, each a copy of the batch's entries so far.
-			sized = true
-			buf = slices.Grow(buf, int(int64(len(buf)/n+len(buf)/n/8)*max(hi-lo-int64(n), 0)))
+		if read > 0 && int64(cap(buf)) < int64(len(buf))+(n-read)*int64(len(buf))/read {
+			// Room for the rest at the size of the entries so far (and an eighth): the buffer grows a few
+			// times rather than by doublings, each a copy of the batch's entries so far.
+			per := int64(len(buf)) / read
+			buf = slices.Grow(buf, int((per+per/8)*(n-read)))
 		}
 		return nil
 	}
-	// A query per entriesChunk changes: the driver holds a query's whole result in Go memory (outside
-	// DuckDB's memory limit), all columns of the diff, old values and flags included.
-	for from := lo; from < hi; from += entriesChunk {
-		q := fmt.Sprintf("SELECT * FROM %s WHERE __seq >= %d AND __seq < %d ORDER BY __seq", Table, from, min(from+entriesChunk, hi))
-		if err := db.Query(ctx, q, read); err != nil {
+	// A query per QueryRows changes: the driver holds a query's whole result in Go memory (outside DuckDB's
+	// memory limit).
+	for from := lo; from < hi; from += QueryRows {
+		q := fmt.Sprintf("SELECT %s FROM %s WHERE __seq >= %d AND __seq < %d", sel, Table, from, min(from+QueryRows, hi))
+		if err := db.Query(ctx, q, each); err != nil {
 			return nil, nil, nil, fmt.Errorf("read diff: %w", err)
 		}
 	}
-	entries = make([][]byte, len(ends))
-	start := 0
-	for i, end := range ends {
-		entries[i] = buf[start:end:end]
-		start = end
+	if read != n {
+		for k := range n {
+			if ends[2*k+1] == 0 {
+				return nil, nil, nil, fmt.Errorf("read diff: no change numbered %d", lo+k)
+			}
+		}
+	}
+	entries, seqs = make([][]byte, n), make([]int64, n)
+	for k := range n {
+		s, e := ends[2*k], ends[2*k+1]
+		entries[k], seqs[k] = buf[s:e:e], lo+k
 	}
 	return changes, entries, seqs, nil
 }
 
-// IDFunc gives the ID of the change numbered seq. Entries calls it once per change, in apply order, with
-// row, that change, for a caller that computes the ID from the change's values rather than looking it up by
-// number; row is valid only during the call.
+// onlyCreates says whether the changes numbered lo up to hi are all creates.
+func onlyCreates(ctx context.Context, db *engine.DB, lo, hi int64) (bool, error) {
+	n, err := db.Count(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE __seq >= %d AND __seq < %d AND __op <> 'create'", Table, lo, hi))
+	if err != nil {
+		return false, fmt.Errorf("read diff: %w", err)
+	}
+	return n == 0, nil
+}
+
+// entrySelect lists the diff's columns Entries reads: the number, the action, the annotations (for
+// Row.Change), the desired values and, unless creates (a range of creates without annotations), the
+// changed flags and before-values. Each column a column of entryColumns reads is among them.
+func (l *Layout) entrySelect(creates bool) string {
+	cols := []string{"__seq", "__op"}
+	for _, d := range l.Desired { // the key columns among them
+		cols = append(cols, engine.Ident(d.Name))
+	}
+	for _, a := range l.Annot {
+		cols = append(cols, engine.Ident("__a_"+a.Name))
+	}
+	if !creates {
+		for i, d := range l.Compared {
+			cols = append(cols, ColumnFlag(i), engine.Ident("__o_"+d.Name))
+		}
+	}
+	return strings.Join(cols, ", ")
+}
+
+// IDFunc gives the ID of the change numbered seq. Entries calls it once per change, in no particular order
+// (the order DuckDB returns the rows in), with row, that change, for a caller that computes the ID from the
+// change's values rather than looking it up by number; row is valid only during the call. A caller that
+// needs the changes in apply order (the plan's hash) takes them from Entries' results, which are.
 type IDFunc func(seq int64, row *Row) (string, error)
 
 // Row is the change Entries is reading, in the diff table's columns.
@@ -173,8 +235,11 @@ func idValue(f *plan.IDForm, a arrow.Array, i int) {
 	}
 }
 
-// entriesChunk is how many changes Entries reads per query (a variable for the tests).
-var entriesChunk int64 = 16_384
+// QueryRows is how many changes a read of the diff asks for in one query (Entries, and the streamed
+// plan's hash pass): the driver materialises a query's whole result in Go memory, outside DuckDB's memory
+// limit, before the first row reaches Go, so one query of a 1M-change diff held the whole diff a second
+// time (issue #15). A variable for the tests.
+var QueryRows int64 = 16_384
 
 // actionOf is the action named op (a string of the batch's memory, which the action must not keep).
 func actionOf(op string) connectors.Action {
@@ -209,7 +274,14 @@ type entryColumns struct {
 
 func (l *Layout) entryColumns(b arrow.RecordBatch) *entryColumns {
 	enc := &record.JSON{}
-	col := func(name string) arrow.Array { return b.Column(b.Schema().FieldIndices(name)[0]) }
+	// A column the read left out (Layout.entrySelect: the before-values and flags of a range of creates) is
+	// nil: only the entries and IDs of other actions read it.
+	col := func(name string) arrow.Array {
+		if idx := b.Schema().FieldIndices(name); len(idx) > 0 {
+			return b.Column(idx[0])
+		}
+		return nil
+	}
 	mem := func(name string, a arrow.Array) member {
 		return member{name: append(enc.AppendString(nil, name), ':'), col: a}
 	}
@@ -295,8 +367,9 @@ func appendObject(enc *record.JSON, dst []byte, members []member, i int) ([]byte
 	return append(dst, '}'), nil
 }
 
-// appendColumn appends row i of a as record.JSON.AppendValue appends record.Value(a, i): text, integers and
-// booleans straight from the column, any other type through its Go value.
+// appendColumn appends row i of a as record.JSON{UTC: true}.AppendValue appends record.Value(a, i): text,
+// integers, booleans, doubles, timestamps and dates straight from the column (no boxed value), any other
+// type through its Go value.
 func appendColumn(enc *record.JSON, dst []byte, a arrow.Array, i int) ([]byte, error) {
 	if a.IsNull(i) {
 		return append(dst, "null"...), nil
@@ -310,6 +383,44 @@ func appendColumn(enc *record.JSON, dst []byte, a arrow.Array, i int) ([]byte, e
 		return strconv.AppendInt(dst, int64(c.Value(i)), 10), nil
 	case *array.Boolean:
 		return strconv.AppendBool(dst, c.Value(i)), nil
+	case *array.Float64:
+		return appendJSONFloat(dst, c.Value(i))
+	case *array.Timestamp:
+		return appendJSONTime(dst, c.Value(i).ToTime(c.DataType().(*arrow.TimestampType).Unit).UTC())
+	case *array.Date32:
+		return appendJSONTime(dst, c.Value(i).ToTime().UTC())
 	}
 	return enc.AppendValue(dst, record.Value(a, i))
+}
+
+// appendJSONFloat appends f as record.JSON.AppendValue does (encoding/json's ES6 number formatting); NaN
+// and infinities are errors.
+func appendJSONFloat(dst []byte, f float64) ([]byte, error) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return dst, fmt.Errorf("unsupported value: %s", strconv.FormatFloat(f, 'g', -1, 64))
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		// e-09 as e-9
+		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst, nil
+}
+
+// appendJSONTime appends t (in UTC) as record.JSON{UTC: true}.AppendValue does: RFC 3339 text, years
+// outside 0..9999 refused.
+func appendJSONTime(dst []byte, t time.Time) ([]byte, error) {
+	if y := t.Year(); y < 0 || y > 9999 {
+		return dst, fmt.Errorf("time %s: year outside of range [0,9999]", t)
+	}
+	dst = append(dst, '"')
+	dst = t.AppendFormat(dst, time.RFC3339Nano)
+	return append(dst, '"'), nil
 }

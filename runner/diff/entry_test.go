@@ -3,6 +3,7 @@ package diff
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -98,13 +99,14 @@ lines', 2::INTEGER, NULL::BIGINT, NULL::DOUBLE, NULL::REAL, NULL::DATE, NULL::TI
 				}
 				return ids[seq], nil
 			}
-			defer func(n int64) { entriesChunk = n }(entriesChunk)
-			entriesChunk = 2 // ranges read in several queries, one of them partial
-			// Read in two ranges, as the apply reads batches.
-			mid := int64(len(all) / 2)
+			defer func(n int64) { QueryRows = n }(QueryRows)
+			QueryRows = 2 // ranges read in several queries, one of them partial
+			// Read in three ranges, as the apply reads batches: the creates alone (read without the before-values
+			// and flags, Layout.entrySelect), then the other actions.
+			mid := int64(len(all)/2) + 1
 			var got [][]byte
 			var light []connectors.Change
-			for _, r := range [][2]int64{{0, mid}, {mid, int64(len(all))}} {
+			for _, r := range [][2]int64{{0, 2}, {2, mid}, {mid, int64(len(all))}} {
 				cs, es, seqs, err := Entries(ctx, db, l, r[0], r[1], id)
 				if err != nil {
 					t.Fatal(err)
@@ -137,6 +139,60 @@ lines', 2::INTEGER, NULL::BIGINT, NULL::DOUBLE, NULL::REAL, NULL::DATE, NULL::TI
 				t.Errorf("the entries lack the escaped title or a deactivation's field:\n%s", all)
 			}
 		})
+	}
+}
+
+// TestEntriesPlacesRowsByNumber: rows that DuckDB returns out of __seq order (here a diff table stored in
+// reverse) still come out of Entries in apply order, each change's entry and light form the same as read
+// from the diff in order, and the IDFunc sees every change once; a range that misses a number is an error,
+// not a shorter batch.
+func TestEntriesPlacesRowsByNumber(t *testing.T) {
+	ctx := context.Background()
+	db, err := engine.Open(ctx, engine.Options{TempDir: t.TempDir(), Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	exec := func(q string) {
+		t.Helper()
+		if err := db.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(`CREATE TABLE desired AS SELECT printf('S%03d', i) AS sku, 'item ' || i AS title, i / 4.0 AS price FROM range(40) t(i)`)
+	l, err := Run(ctx, db, Input{Desired: "desired", Key: []string{"sku"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	planned := plan.State{Lineage: "L", Serial: 0}
+	read := func() ([]connectors.Change, [][]byte, []int64, []int64) {
+		t.Helper()
+		var form plan.IDForm
+		var order []int64
+		cs, es, seqs, err := Entries(ctx, db, l, 5, 35, func(seq int64, r *Row) (string, error) {
+			order = append(order, seq)
+			return r.ID(planned, &form), nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cs, es, seqs, order
+	}
+	wantC, wantE, _, _ := read()
+	exec("CREATE OR REPLACE TABLE ordered AS SELECT * FROM " + Table)
+	exec("CREATE OR REPLACE TABLE " + Table + " AS SELECT * FROM ordered ORDER BY __seq DESC")
+	gotC, gotE, seqs, order := read()
+	if !slices.IsSortedFunc(order, func(a, b int64) int { return int(b - a) }) || len(order) != 30 {
+		t.Fatalf("the IDFunc saw changes %v: the reversed table was not read in reverse, the test tests nothing", order)
+	}
+	for i := range gotC {
+		if seqs[i] != 5+int64(i) || string(gotE[i]) != string(wantE[i]) || gotC[i].ID != wantC[i].ID || gotC[i].KeyString(l.Key) != wantC[i].KeyString(l.Key) {
+			t.Errorf("change %d: numbered %d, entry %s, want %d, %s", i, seqs[i], gotE[i], 5+i, wantE[i])
+		}
+	}
+	exec("DELETE FROM " + Table + " WHERE __seq = 17")
+	if _, _, _, err := Entries(ctx, db, l, 5, 35, func(int64, *Row) (string, error) { return "x", nil }); err == nil || !strings.Contains(err.Error(), "no change numbered 17") {
+		t.Errorf("a range missing change 17: error %v, want it named", err)
 	}
 }
 
