@@ -49,7 +49,8 @@ func (r *runner) runGo(ctx context.Context, sp *step, tr transforms.Batch) error
 }
 
 // cacheStep says whether the step runs through the cache (Input.Cache is set, tcache.Eligible, and no
-// input or output column has a name the cache uses), and with which file.
+// input or output column has a name the cache uses, and the file's path is no glob pattern), and with which
+// file.
 func (r *runner) cacheStep(sp *step) (tcache.File, bool) {
 	c := r.in.Cache
 	if c == nil || c.Dir == "" {
@@ -69,7 +70,11 @@ func (r *runner) cacheStep(sp *step) (tcache.File, bool) {
 		}
 	}
 	fp := tcache.Fingerprint(c.Build, index, sp.st, sch, r.in.Location)
-	return c.File(index, sp.st, fp), true
+	f := c.File(index, sp.st, fp)
+	if strings.ContainsAny(f.Path(), "*?[{") { // read_parquet would take it for a glob pattern
+		return tcache.File{}, false
+	}
+	return f, true
 }
 
 // hashKey is the DuckDB expression of a row's cache key over the columns the step reads, prefixed by alias
@@ -228,7 +233,7 @@ func (r *runner) loadOld(ctx context.Context, sp *step, f tcache.File, want []st
 	if !f.Exists() {
 		return false
 	}
-	err := r.db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM read_parquet(%s)", engine.Ident(tcOld), engine.Lit(f.Path())))
+	err := r.db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM read_parquet(%s, hive_partitioning = false)", engine.Ident(tcOld), engine.Lit(f.Path())))
 	if err == nil {
 		var sch *arrow.Schema
 		if sch, err = r.db.SchemaOf(ctx, engine.Ident(tcOld)); err == nil && strings.Join(engine.FieldNames(sch), "\x00") != strings.Join(want, "\x00") {
