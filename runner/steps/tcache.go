@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -17,64 +18,65 @@ import (
 
 // The transform cache (package tcache) for row transforms that run in Go. A cached step runs as:
 //
-//  1. old: the step's cache file, loaded into a table (none, or unreadable: every row is a miss);
-//  2. miss: the input rows whose hash is not in old, with their hash (__h) as a last column;
-//  3. the transform over miss, in Go (runBatch through hashedBatch, which hides __h from it and, for a map,
-//     gives each output row its input's hash);
-//  4. the output table: the misses' output, plus the cached output of every other input row (a filter's:
-//     the input rows it kept);
-//  5. the new cache file: old's rows whose hash is still an input's, plus the misses' (distinct hashes).
+//  1. miss: the input rows whose hash is not in the cache files, with their hash (__h) as a last column;
+//  2. the transform over miss, in Go (runBatch through hashedBatch, which hides __h from it and, for a map,
+//     gives each output row its input's hash), into out;
+//  3. fresh: the misses' outputs (distinct hashes; a filter's: whether it kept them);
+//  4. the cached output of every other input row is added to out (a filter's: the input rows it kept),
+//     then fresh to the cache: to its delta file, or the cache is compacted into a new base of the rows of
+//     this input (tcache.Set); out (without __h) becomes the step's table.
 //
 // A map's output row is a function of the columns it reads (Reads), so those are hashed; a filter's output
 // is its whole input row, so all input columns are, and the rows it kept are told apart from the rows it
 // dropped by their hash (the same as their input's: the output has the input's columns and types).
 //
-// Anything unexpected (a failing row, an output of other types than the input's) runs the step uncached,
-// so errors read as they would without the cache.
+// A failing row runs the step again uncached, so that the error reads as it would without the cache;
+// anything else unexpected (an unreadable cache file) also does, and removes the cache.
 
 // Table names a cached step uses while it runs (regular tables: runBatch's workers read miss on their own
 // connections); they are dropped when it ends.
 const (
-	tcOld  = "__tcache_old"
-	tcMiss = "__tcache_miss"
-	tcOut  = "__tcache_out"
+	tcMiss  = "__tcache_miss"
+	tcOut   = "__tcache_out"
+	tcFresh = "__tcache_fresh"
+)
+
+// compactDelta and compactStale say when a run compacts the cache: when its delta would hold more than
+// 1/compactDelta of its base's rows, or more than 1/compactStale of the cached rows are no longer inputs.
+const (
+	compactDelta = 5
+	compactStale = 2
 )
 
 // runGo runs a row transform in Go: through its cache when it has one (cacheStep), else over every row.
 func (r *runner) runGo(ctx context.Context, sp *step, tr transforms.Batch) error {
-	if f, ok := r.cacheStep(sp); ok {
-		return r.runCached(ctx, sp, tr, f)
+	if set, ok := r.cacheStep(sp); ok {
+		return r.runCached(ctx, sp, tr, set)
 	}
 	return r.runBatch(ctx, sp, tr)
 }
 
-// cacheStep says whether the step runs through the cache (Input.Cache is set, tcache.Eligible, and no
-// input or output column has a name the cache uses, and the file's path is no glob pattern), and with which
-// file.
-func (r *runner) cacheStep(sp *step) (tcache.File, bool) {
+// cacheStep says whether the step runs through the cache (Input.Cache is set, tcache.Eligible, no input or
+// output column has a name the cache uses, and the folder's path is no glob pattern), and with which files.
+func (r *runner) cacheStep(sp *step) (tcache.Set, bool) {
 	c := r.in.Cache
-	if c == nil || c.Dir == "" {
-		return tcache.File{}, false
+	if c == nil || c.Dir == "" || strings.ContainsAny(c.Dir, "*?[{") { // read_parquet would expand a pattern
+		return tcache.Set{}, false
 	}
 	if ok, _ := tcache.Eligible(sp.st); !ok {
-		return tcache.File{}, false
+		return tcache.Set{}, false
 	}
 	index := slices.Index(r.in.Steps, sp.st)
 	sch := r.in.Schemas[sp.input]
 	if index < 0 || sch == nil || sch.NumFields() == 0 {
-		return tcache.File{}, false
+		return tcache.Set{}, false
 	}
 	for _, s := range []*arrow.Schema{sch, sp.tr.Schema()} {
 		if s.HasField(tcache.HashColumn) || s.HasField(tcache.KeepColumn) {
-			return tcache.File{}, false
+			return tcache.Set{}, false
 		}
 	}
-	fp := tcache.Fingerprint(c.Build, index, sp.st, sch, r.in.Location)
-	f := c.File(index, sp.st, fp)
-	if strings.ContainsAny(f.Path(), "*?[{") { // read_parquet would take it for a glob pattern
-		return tcache.File{}, false
-	}
-	return f, true
+	return c.Set(index, sp.st, tcache.Fingerprint(c.Build, index, sp.st, sch, r.in.Location)), true
 }
 
 // hashKey is the DuckDB expression of a row's cache key over the columns the step reads, prefixed by alias
@@ -90,17 +92,18 @@ func (r *runner) hashKey(sp *step, alias string) string {
 	return "hash(" + engine.IdentList(cols, alias) + ")"
 }
 
-// runCached runs a row transform through its cache file f. It falls back to runBatch over every row when the
+// runCached runs a row transform through its cache. It falls back to runBatch over every row when the
 // cached run fails for any reason but the context's.
-func (r *runner) runCached(ctx context.Context, sp *step, tr transforms.Batch, f tcache.File) error {
+func (r *runner) runCached(ctx context.Context, sp *step, tr transforms.Batch, set tcache.Set) error {
 	defer r.dropTemp()
-	err := r.cachedRun(ctx, sp, tr, f)
+	err := r.cachedRun(ctx, sp, tr, set)
 	if err == nil || ctx.Err() != nil {
 		return err
 	}
 	var rf rowFailed
 	if !errors.As(err, &rf) { // a failing row is named by the run over every row
-		r.logf("transform %s: the transform cache was not used (%v)", Name(sp.st), err)
+		r.logf("transform %s: the transform cache was not used and is removed (%v); every row is transformed", Name(sp.st), err)
+		set.Remove()
 	}
 	r.dropTemp()
 	return r.runBatch(ctx, sp, tr)
@@ -108,7 +111,7 @@ func (r *runner) runCached(ctx context.Context, sp *step, tr transforms.Batch, f
 
 // dropTemp drops the tables of a cached run.
 func (r *runner) dropTemp() {
-	for _, t := range []string{tcOld, tcMiss, tcOut} {
+	for _, t := range []string{tcMiss, tcOut, tcFresh} {
 		_ = r.db.Exec(context.Background(), "DROP TABLE IF EXISTS "+engine.Ident(t))
 	}
 }
@@ -117,36 +120,30 @@ func (r *runner) dropTemp() {
 // as an uncached run does.
 type rowFailed struct{ error }
 
-func (r *runner) cachedRun(ctx context.Context, sp *step, tr transforms.Batch, f tcache.File) error {
+func (r *runner) cachedRun(ctx context.Context, sp *step, tr transforms.Batch, set tcache.Set) error {
 	isMap := sp.st.Type == "map"
 	outSch := tr.Schema()
+	names := engine.FieldNames(outSch)
 	want := []string{tcache.HashColumn}
 	if isMap {
-		want = append(want, engine.FieldNames(outSch)...)
+		want = append(want, names...)
 	} else {
 		want = append(want, tcache.KeepColumn)
 	}
-	haveOld := r.loadOld(ctx, sp, f, want)
-	if !haveOld { // an empty cache of the right columns
-		cols := []string{engine.Ident(tcache.HashColumn) + " UBIGINT"}
-		if isMap {
-			for _, fl := range outSch.Fields() {
-				cols = append(cols, engine.Ident(fl.Name)+" "+engine.Type(fl.Type))
-			}
-		} else {
-			cols = append(cols, engine.Ident(tcache.KeepColumn)+" BOOLEAN")
-		}
-		if err := r.db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s (%s)", engine.Ident(tcOld), strings.Join(cols, ", "))); err != nil {
-			return err
-		}
-	}
-	in, h := engine.Ident(sp.input), engine.Ident(tcache.HashColumn)
+	in, h, out, miss := engine.Ident(sp.input), engine.Ident(tcache.HashColumn), engine.Ident(tcOut), engine.Ident(tcMiss)
 	key := r.hashKey(sp, "i.")
-	if err := r.db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM (SELECT i.*, %s AS %s FROM %s i) ANTI JOIN %s USING (%s)",
-		engine.Ident(tcMiss), key, h, in, engine.Ident(tcOld), h)); err != nil {
+	cached := r.cacheSource(ctx, sp, &set, want) // "" without a (usable) cache
+
+	// 1-2. The misses, through the transform in Go.
+	q := fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT i.*, %s AS %s FROM %s i", miss, key, h, in)
+	if cached != "" {
+		q = fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM (SELECT i.*, %s AS %s FROM %s i) ANTI JOIN (SELECT %s FROM %s) USING (%s)",
+			miss, key, h, in, h, cached, h)
+	}
+	if err := r.db.Exec(ctx, q); err != nil {
 		return err
 	}
-	misses, err := r.db.Count(ctx, "SELECT count(*) FROM "+engine.Ident(tcMiss))
+	misses, err := r.db.Count(ctx, "SELECT count(*) FROM "+miss)
 	if err != nil {
 		return err
 	}
@@ -155,100 +152,139 @@ func (r *runner) cachedRun(ctx context.Context, sp *step, tr transforms.Batch, f
 		return err
 	}
 	r.logf("transform %s: %d of %d rows ran in Go, the others' output came from the transform cache", Name(sp.st), misses, total)
-
-	// The misses, through the transform in Go.
 	hb := newHashedBatch(tr, isMap)
 	if err := r.runBatch(ctx, &step{st: sp.st, table: tcOut, input: tcMiss, tr: hb}, hb); err != nil {
 		return rowFailed{err}
 	}
-
-	// The output table: the misses' output and the cached rows.
-	out := engine.Ident(sp.table)
-	if isMap {
-		names := engine.FieldNames(outSch)
-		if err := r.db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s", out, engine.IdentList(names, ""), engine.Ident(tcOut))); err != nil {
-			return err
-		}
-		if err := r.db.Exec(ctx, fmt.Sprintf("INSERT INTO %s SELECT %s FROM (SELECT %s AS %s FROM %s i) JOIN %s c USING (%s)",
-			out, engine.IdentList(names, "c."), key, h, in, engine.Ident(tcOld), h)); err != nil {
-			return err
-		}
-	} else {
+	if !isMap {
 		if same, err := r.sameTypes(ctx, sp.input, tcOut); err != nil || !same {
 			if err == nil {
 				err = errors.New("the filter's output types differ from its input's")
 			}
 			return err
 		}
-		if err := r.db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM %s", out, engine.Ident(tcOut))); err != nil {
-			return err
-		}
-		if err := r.db.Exec(ctx, fmt.Sprintf("INSERT INTO %s SELECT i.* FROM %s i WHERE %s IN (SELECT %s FROM %s WHERE %s)",
-			out, in, key, h, engine.Ident(tcOld), engine.Ident(tcache.KeepColumn))); err != nil {
-			return err
-		}
 	}
 
-	// The new cache file, unless it would hold the same rows as the old one.
-	if haveOld && misses == 0 {
-		stale, err := r.db.Count(ctx, fmt.Sprintf("SELECT count(*) FROM %s ANTI JOIN (SELECT %s AS %s FROM %s i) USING (%s)",
-			engine.Ident(tcOld), key, h, in, h))
-		if err != nil {
+	// 3. What the transform computed, for the cache (written once out has every row, since rewriting the
+	// cache files changes what cached reads).
+	fresh := fmt.Sprintf("SELECT DISTINCT ON (%s) %s, %s FROM %s", h, h, engine.IdentList(names, ""), out)
+	if !isMap {
+		fresh = fmt.Sprintf("SELECT DISTINCT %s, %s IN (SELECT %s FROM %s o) AS %s FROM %s",
+			h, h, r.hashKey(sp, "o."), out, engine.Ident(tcache.KeepColumn), miss)
+	}
+	if err := r.db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS %s", engine.Ident(tcFresh), fresh)); err != nil {
+		return err
+	}
+
+	// 4. The cached rows.
+	if cached != "" {
+		q := fmt.Sprintf("INSERT INTO %s (%s, %s) SELECT %s, %s FROM (SELECT %s AS %s FROM %s i) JOIN %s c USING (%s)",
+			out, engine.IdentList(names, ""), h, engine.IdentList(names, "c."), h, key, h, in, cached, h)
+		if !isMap {
+			q = fmt.Sprintf("INSERT INTO %s SELECT i.* FROM %s i WHERE %s IN (SELECT %s FROM %s WHERE %s)",
+				out, in, key, h, cached, engine.Ident(tcache.KeepColumn))
+		}
+		if err := r.db.Exec(ctx, q); err != nil {
 			return err
 		}
-		if stale == 0 {
-			return nil
-		}
 	}
-	var fresh string
-	if isMap {
-		fresh = fmt.Sprintf("SELECT DISTINCT ON (%s) %s, %s FROM %s", h, h, engine.IdentList(engine.FieldNames(outSch), ""), engine.Ident(tcOut))
-	} else {
-		fresh = fmt.Sprintf("SELECT DISTINCT %s, %s IN (SELECT %s FROM %s o) AS %s FROM %s",
-			h, h, r.hashKey(sp, "o."), engine.Ident(tcOut), engine.Ident(tcache.KeepColumn), engine.Ident(tcMiss))
-	}
-	tmp, err := f.Temp()
-	if err != nil {
-		r.logf("transform %s: %v", Name(sp.st), err)
-		return nil
-	}
-	q := fmt.Sprintf("COPY (SELECT * FROM %s SEMI JOIN (SELECT %s AS %s FROM %s i) USING (%s) UNION ALL %s) TO %s (FORMAT parquet)",
-		engine.Ident(tcOld), key, h, in, h, fresh, engine.Lit(tmp))
-	if err := r.db.Exec(ctx, q); err != nil {
+	if err := r.writeCache(ctx, sp, set, cached, misses, total); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		r.logf("transform %s: the transform cache was not written: %v", Name(sp.st), err)
-		return nil
 	}
-	if err := f.Commit(tmp); err != nil {
-		r.logf("transform %s: %v", Name(sp.st), err)
+
+	// 5. out becomes the step's table.
+	if isMap {
+		if err := r.db.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DROP COLUMN %s", out, h)); err != nil {
+			return err
+		}
 	}
-	return nil
+	if err := r.db.Exec(ctx, "DROP TABLE IF EXISTS "+engine.Ident(sp.table)); err != nil {
+		return err
+	}
+	return r.db.Exec(ctx, fmt.Sprintf("ALTER TABLE %s RENAME TO %s", out, engine.Ident(sp.table)))
 }
 
-// loadOld loads the step's cache file into tcOld; false when there is none, or it cannot be read or has
-// other columns than want (it is then removed, with a log line).
-func (r *runner) loadOld(ctx context.Context, sp *step, f tcache.File, want []string) bool {
-	if !f.Exists() {
-		return false
+// cacheSource returns the FROM expression reading the step's cache files, after checking they can be read
+// and have the columns want; "" when there are none or they cannot be used (they are then removed, with a
+// log line).
+func (r *runner) cacheSource(ctx context.Context, sp *step, set *tcache.Set, want []string) string {
+	files := set.Files()
+	if len(files) == 0 {
+		return ""
 	}
-	err := r.db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM read_parquet(%s, hive_partitioning = false)", engine.Ident(tcOld), engine.Lit(f.Path())))
+	lits := make([]string, len(files))
+	for i, f := range files {
+		lits[i] = engine.Lit(f)
+	}
+	src := "read_parquet([" + strings.Join(lits, ", ") + "], hive_partitioning = false)"
+	sch, err := r.db.SchemaOf(ctx, src)
 	if err == nil {
-		var sch *arrow.Schema
-		if sch, err = r.db.SchemaOf(ctx, engine.Ident(tcOld)); err == nil && strings.Join(engine.FieldNames(sch), "\x00") != strings.Join(want, "\x00") {
-			err = fmt.Errorf("columns %s, want %s", strings.Join(engine.FieldNames(sch), ", "), strings.Join(want, ", "))
+		got := engine.FieldNames(sch)
+		if !slices.Equal(got, want) || !arrow.TypeEqual(sch.Field(0).Type, arrow.PrimitiveTypes.Uint64) {
+			err = fmt.Errorf("columns %s, want %s", strings.Join(got, ", "), strings.Join(want, ", "))
 		}
 	}
 	if err != nil {
 		if ctx.Err() == nil {
-			r.logf("transform %s: ignoring the transform cache %s, which cannot be used (%v); every row is transformed", Name(sp.st), f.Path(), err)
-			f.Remove()
+			r.logf("transform %s: ignoring the transform cache in %s, which cannot be used (%v); every row is transformed", Name(sp.st), set.Dir(), err)
+			set.Remove()
 		}
-		_ = r.db.Exec(context.Background(), "DROP TABLE IF EXISTS "+engine.Ident(tcOld))
-		return false
+		*set = set.Emptied()
+		return ""
 	}
-	return true
+	return src
+}
+
+// writeCache adds the misses' outputs to the cache: to the delta file, or into a new base that holds the
+// input's rows only (when there is no base, or compactDelta or compactStale says so). A run with no misses
+// and little stale writes nothing.
+func (r *runner) writeCache(ctx context.Context, sp *step, set tcache.Set, cached string, misses, total int64) error {
+	h := engine.Ident(tcache.HashColumn)
+	fresh := "SELECT * FROM " + engine.Ident(tcFresh)
+	count := func(f string) (int64, error) {
+		if f == "" {
+			return 0, nil
+		}
+		return r.db.Count(ctx, fmt.Sprintf("SELECT count(*) FROM read_parquet(%s, hive_partitioning = false)", engine.Lit(f)))
+	}
+	base, err := count(set.Base)
+	if err != nil {
+		return err
+	}
+	delta, err := count(set.Delta)
+	if err != nil {
+		return err
+	}
+	stale := base + delta - (total - misses) // about: duplicate input rows share a cached row
+	compact := cached == "" || (delta+misses)*compactDelta > base || stale*compactStale > base+delta
+	if !compact && misses == 0 {
+		return nil
+	}
+	tmp, err := set.Temp()
+	if err != nil {
+		return err
+	}
+	var q string
+	switch {
+	case compact && cached != "":
+		q = fmt.Sprintf("SELECT * FROM %s SEMI JOIN (SELECT %s AS %s FROM %s i) USING (%s) UNION ALL %s",
+			cached, r.hashKey(sp, "i."), h, engine.Ident(sp.input), h, fresh)
+	case !compact && set.Delta != "":
+		q = fmt.Sprintf("SELECT * FROM read_parquet(%s, hive_partitioning = false) UNION ALL %s", engine.Lit(set.Delta), fresh)
+	default:
+		q = fresh
+	}
+	if err := r.db.Exec(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet)", q, engine.Lit(tmp))); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if compact {
+		return set.CommitBase(tmp)
+	}
+	return set.CommitDelta(tmp)
 }
 
 // sameTypes says whether two relations have the same column names and DuckDB types, in order.

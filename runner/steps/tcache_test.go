@@ -3,6 +3,7 @@ package steps_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -177,16 +178,24 @@ func TestCacheMatchesUncached(t *testing.T) {
 			recs := randomItems(r, 300)
 			next := len(recs)
 			now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-			for run := 0; run < 8; run++ {
+			sawDelta, sawCompaction := false, false
+			for run := 0; run < 12; run++ {
 				want, _ := cacheRun(t, stepsYAML, nil, recs, "", now)
 				got, logs := cacheRun(t, stepsYAML, nil, recs, dir, now)
 				if !slices.Equal(got, want) {
-					t.Fatalf("run %d: cached output differs from uncached:\n got %q\nwant %q", run, got, want)
+					t.Fatalf("run %d: cached output differs from uncached: %s", run, rowsDiff(got, want))
 				}
 				if n := transformed(logs); run > 0 && (n < 0 || n >= len(recs)/2) {
 					t.Errorf("run %d: %d of %d rows ran in Go (logs %q), want only the changed ones", run, n, len(recs), logs)
 				}
+				for _, f := range cacheFiles(t, dir) {
+					sawDelta = sawDelta || strings.HasSuffix(f, ".delta.parquet")
+					sawCompaction = sawCompaction || strings.HasSuffix(f, ".base.parquet") && !strings.HasSuffix(f, ".1.base.parquet")
+				}
 				recs = edit(r, recs, &next)
+			}
+			if !sawDelta || !sawCompaction {
+				t.Errorf("the runs wrote a delta file: %v, compacted the cache: %v; want both exercised", sawDelta, sawCompaction)
 			}
 		})
 	}
@@ -379,4 +388,25 @@ func TestCachedRowErrorIsNamed(t *testing.T) {
 	if files := cacheFiles(t, dir); len(files) != 0 {
 		t.Errorf("a failed step left cache files %v", files)
 	}
+}
+
+// rowsDiff describes how two sorted row lists differ: the rows only one of them has (as many times as it
+// has them more).
+func rowsDiff(got, want []string) string {
+	n := map[string]int{}
+	for _, g := range got {
+		n[g]++
+	}
+	for _, w := range want {
+		n[w]--
+	}
+	var b strings.Builder
+	for _, r := range slices.Sorted(maps.Keys(n)) {
+		if n[r] > 0 {
+			fmt.Fprintf(&b, "\n  extra %dx: %s", n[r], r)
+		} else if n[r] < 0 {
+			fmt.Fprintf(&b, "\n  missing %dx: %s", -n[r], r)
+		}
+	}
+	return b.String()
 }

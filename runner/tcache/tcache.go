@@ -3,10 +3,12 @@
 // pays for those rows only (issue #15). runner/steps runs a cached step; this package owns which steps may be
 // cached, their fingerprints and the cache files.
 //
-// A step's cache is one Parquet file under the pipeline's cache folder (Dir, by default
-// <state.dir>/tcache/<pipeline>/), named after the step's position and name and its fingerprint:
+// A step's cache is a Parquet file under the pipeline's cache folder (Dir, by default
+// <state.dir>/tcache/<pipeline>/), named after the step's position and name and its fingerprint, and a
+// smaller file of the rows later runs added (Set):
 //
-//	<state.dir>/tcache/<pipeline>/<NN>-<step>.<fingerprint>.parquet
+//	<state.dir>/tcache/<pipeline>/<NN>-<step>.<fingerprint>.<generation>.base.parquet
+//	<state.dir>/tcache/<pipeline>/<NN>-<step>.<fingerprint>.<generation>.delta.parquet
 //
 // Each row holds a hash of an input row (DuckDB's hash() over the columns the step reads) in the column
 // __h, and what the step made of it: the output row of a map, or whether a filter kept it (__keep). The
@@ -16,9 +18,11 @@
 // on the time (now()) or that are not a pure function of one row are never cached (Eligible).
 //
 // The cache is not the state: it is local to the machine (a worker of the PostgreSQL backend without it
-// just runs every row), it is written after the step succeeded, to a temporary file renamed into place, and
-// it holds the last run's rows only (the step's older files are removed). Losing it, or a file that cannot
-// be read, costs speed only: the step then runs every row and writes a new file.
+// just runs every row), it is written after the step succeeded, to temporary files renamed into place, and
+// it is bounded: a compaction keeps the rows of its run's input only, and happens once the rows added since
+// pass a fifth of them, or the rows no longer in the input a half (the step's older files are removed).
+// Losing it, or a file that cannot be read, costs speed only: the step then runs every row and writes a new
+// cache.
 //
 // A hash is 64 bits: two different input rows with the same hash (about n·m/2^64 for n cached and m
 // changed rows, 1e-9 for a million rows of which 20,000 changed) would take each other's output.
@@ -31,6 +35,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -108,71 +113,125 @@ func Fingerprint(build string, index int, st *pipelines.Step, input *arrow.Schem
 	return hex.EncodeToString(sum[:])
 }
 
-// File is one step's cache file.
-type File struct {
+// Set is one step's cache: a base file and, once later runs added rows, a delta file, of one generation:
+//
+//	<NN>-<step>.<fingerprint>.<generation>.base.parquet
+//	<NN>-<step>.<fingerprint>.<generation>.delta.parquet
+//
+// A run that transformed rows not in the cache rewrites the (small) delta file with them; when the delta
+// grows past a fifth of the base, or the cache holds many rows no longer in the input, the run compacts:
+// it writes the next generation's base, holding the rows of its input only, and removes the older files.
+// Readers take the newest base and the delta of its generation, so a run killed between writing a base and
+// removing the older files leaves a consistent cache, and runs racing on one step at worst lose rows.
+type Set struct {
 	dir  string
 	slot string // <NN>-<step>: the step's files, of any fingerprint
 	fp   string
+	// Gen is the newest base's generation (0: there is none); Base and Delta are that generation's files, or
+	// "" when absent.
+	Gen         int
+	Base, Delta string
 }
 
-// File returns the cache file of the step at index with the given fingerprint.
-func (c *Cache) File(index int, st *pipelines.Step, fingerprint string) File {
+// Set returns the cache of the step at index with the given fingerprint, as the files on disk are now.
+func (c *Cache) Set(index int, st *pipelines.Step, fingerprint string) Set {
 	name := st.Name
 	if name == "" {
 		name = st.Type
 	}
-	return File{dir: c.Dir, slot: fmt.Sprintf("%02d-%s", index, safeName(name)), fp: fingerprint}
+	s := Set{dir: c.Dir, slot: fmt.Sprintf("%02d-%s", index, safeName(name)), fp: fingerprint}
+	matches, _ := filepath.Glob(filepath.Join(s.dir, s.slot+"."+s.fp+".*.base.parquet"))
+	for _, m := range matches {
+		g, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), s.slot+"."+s.fp+"."), ".base.parquet"))
+		if err == nil && g > s.Gen && regular(m) {
+			s.Gen, s.Base = g, m
+		}
+	}
+	if s.Gen > 0 {
+		if d := s.path(s.Gen, "delta"); regular(d) {
+			s.Delta = d
+		}
+	}
+	return s
 }
 
-// Path is the file's path.
-func (f File) Path() string { return filepath.Join(f.dir, f.slot+"."+f.fp+".parquet") }
-
-// Exists says whether the file is there (a regular file).
-func (f File) Exists() bool {
-	fi, err := os.Stat(f.Path())
+func regular(path string) bool {
+	fi, err := os.Stat(path)
 	return err == nil && fi.Mode().IsRegular()
 }
 
-// Temp returns a new temporary path beside the file, for a writer to fill before Commit; it creates the
-// folder.
-func (f File) Temp() (string, error) {
-	if err := os.MkdirAll(f.dir, 0o755); err != nil {
+func (s Set) path(gen int, kind string) string {
+	return filepath.Join(s.dir, fmt.Sprintf("%s.%s.%d.%s.parquet", s.slot, s.fp, gen, kind))
+}
+
+// Files are the cache's files to read: the base and the delta, when there are.
+func (s Set) Files() []string {
+	var out []string
+	for _, f := range []string{s.Base, s.Delta} {
+		if f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Dir is the folder the files are in.
+func (s Set) Dir() string { return s.dir }
+
+// Temp returns a new temporary path beside the files, for a writer (DuckDB's COPY, which creates the file)
+// to fill before CommitDelta or CommitBase; it creates the folder.
+func (s Set) Temp() (string, error) {
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return "", fmt.Errorf("transform cache: %w", err)
 	}
-	t, err := os.CreateTemp(f.dir, f.slot+".*.tmp")
+	t, err := os.CreateTemp(s.dir, s.slot+".*.tmp")
 	if err != nil {
 		return "", fmt.Errorf("transform cache: %w", err)
 	}
 	name := t.Name()
 	t.Close()
-	// The writer (DuckDB's COPY) creates the file itself.
 	if err := os.Remove(name); err != nil {
 		return "", fmt.Errorf("transform cache: %w", err)
 	}
 	return name, nil
 }
 
-// Commit renames the filled temporary file into place, then removes the step's other files (older
-// fingerprints, temporary files left by a killed run), so the folder holds one file per step.
-func (f File) Commit(tmp string) error {
-	if err := os.Rename(tmp, f.Path()); err != nil {
+// CommitDelta renames the filled temporary file into place as the current generation's delta (which it
+// replaces).
+func (s Set) CommitDelta(tmp string) error {
+	if s.Gen == 0 {
+		os.Remove(tmp)
+		return fmt.Errorf("transform cache: a delta needs a base")
+	}
+	if err := os.Rename(tmp, s.path(s.Gen, "delta")); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("transform cache: %w", err)
 	}
-	f.removeOthers()
 	return nil
 }
 
-// Remove removes the file (an unreadable one) and the step's other files.
-func (f File) Remove() {
-	os.Remove(f.Path())
-	f.removeOthers()
+// CommitBase renames the filled temporary file into place as the next generation's base, then removes the
+// step's other files (older generations and fingerprints, temporary files of a killed run).
+func (s Set) CommitBase(tmp string) error {
+	next := s.path(s.Gen+1, "base")
+	if err := os.Rename(tmp, next); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("transform cache: %w", err)
+	}
+	s.removeExcept(next)
+	return nil
 }
 
-func (f File) removeOthers() {
-	matches, _ := filepath.Glob(filepath.Join(f.dir, f.slot+".*"))
+// Emptied is the set without its files (after Remove).
+func (s Set) Emptied() Set { return Set{dir: s.dir, slot: s.slot, fp: s.fp} }
+
+// Remove removes the step's files (an unreadable cache).
+func (s Set) Remove() { s.removeExcept("") }
+
+func (s Set) removeExcept(keep string) {
+	matches, _ := filepath.Glob(filepath.Join(s.dir, s.slot+".*"))
 	for _, m := range matches {
-		if m != f.Path() {
+		if m != keep {
 			os.Remove(m)
 		}
 	}
