@@ -166,14 +166,21 @@ func (r *runner) cachedRun(ctx context.Context, sp *step, tr transforms.Batch, s
 	}
 
 	// 3. What the transform computed, for the cache (written once out has every row, since rewriting the
-	// cache files changes what cached reads).
-	fresh := fmt.Sprintf("SELECT DISTINCT ON (%s) %s, %s FROM %s", h, h, engine.IdentList(names, ""), out)
+	// cache files changes what cached reads). A map's rows of equal hashes (equal input rows) are kept once;
+	// finding them by the hash alone first is cheaper than a DISTINCT ON over every output column.
+	cols := engine.IdentList(names, "")
+	fresh := fmt.Sprintf("SELECT %s, %s FROM %s ANTI JOIN (SELECT %s FROM %s GROUP BY %s HAVING count(*) > 1) USING (%s) "+
+		"UNION ALL SELECT DISTINCT ON (%s) %s, %s FROM %s SEMI JOIN (SELECT %s FROM %s GROUP BY %s HAVING count(*) > 1) USING (%s)",
+		h, cols, out, h, out, h, h, h, h, cols, out, h, out, h, h)
 	if !isMap {
 		fresh = fmt.Sprintf("SELECT DISTINCT %s, %s IN (SELECT %s FROM %s o) AS %s FROM %s",
 			h, h, r.hashKey(sp, "o."), out, engine.Ident(tcache.KeepColumn), miss)
 	}
-	if err := r.db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS %s", engine.Ident(tcFresh), fresh)); err != nil {
-		return err
+	if cached != "" { // out is about to take the cached rows
+		if err := r.db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS %s", engine.Ident(tcFresh), fresh)); err != nil {
+			return err
+		}
+		fresh = "SELECT * FROM " + engine.Ident(tcFresh)
 	}
 
 	// 4. The cached rows.
@@ -188,7 +195,7 @@ func (r *runner) cachedRun(ctx context.Context, sp *step, tr transforms.Batch, s
 			return err
 		}
 	}
-	if err := r.writeCache(ctx, sp, set, cached, misses, total); err != nil {
+	if err := r.writeCache(ctx, sp, set, cached, fresh, misses, total); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -238,12 +245,11 @@ func (r *runner) cacheSource(ctx context.Context, sp *step, set *tcache.Set, wan
 	return src
 }
 
-// writeCache adds the misses' outputs to the cache: to the delta file, or into a new base that holds the
+// writeCache adds the misses' outputs (the query fresh) to the cache: to the delta file, or into a new base that holds the
 // input's rows only (when there is no base, or compactDelta or compactStale says so). A run with no misses
 // and little stale writes nothing.
-func (r *runner) writeCache(ctx context.Context, sp *step, set tcache.Set, cached string, misses, total int64) error {
+func (r *runner) writeCache(ctx context.Context, sp *step, set tcache.Set, cached, fresh string, misses, total int64) error {
 	h := engine.Ident(tcache.HashColumn)
-	fresh := "SELECT * FROM " + engine.Ident(tcFresh)
 	count := func(f string) (int64, error) {
 		if f == "" {
 			return 0, nil
