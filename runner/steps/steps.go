@@ -210,6 +210,9 @@ func (r *runner) run(ctx context.Context) (*Output, spec.Diagnostics, error) {
 		}
 	}
 	r.out.Desired = prev
+	if in.Cache != nil && in.Cache.Dir != "" {
+		in.Cache.Prune(in.Steps)
+	}
 	return r.out, diags, nil
 }
 

@@ -133,13 +133,37 @@ type Set struct {
 	Base, Delta string
 }
 
-// Set returns the cache of the step at index with the given fingerprint, as the files on disk are now.
-func (c *Cache) Set(index int, st *pipelines.Step, fingerprint string) Set {
+// slot is the prefix of a step's file names: its position and name.
+func slot(index int, st *pipelines.Step) string {
 	name := st.Name
 	if name == "" {
 		name = st.Type
 	}
-	s := Set{dir: c.Dir, slot: fmt.Sprintf("%02d-%s", index, safeName(name)), fp: fingerprint}
+	return fmt.Sprintf("%02d-%s", index, safeName(name))
+}
+
+// Prune removes the files of steps the pipeline no longer has at their position and name (steps is the
+// pipeline's whole list), so that renaming or removing a step does not leave its cache behind.
+func (c *Cache) Prune(steps []*pipelines.Step) {
+	keep := map[string]bool{}
+	for i, st := range steps {
+		keep[slot(i, st)] = true
+	}
+	entries, err := os.ReadDir(c.Dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		prefix, _, _ := strings.Cut(e.Name(), ".")
+		if !keep[prefix] {
+			os.Remove(filepath.Join(c.Dir, e.Name()))
+		}
+	}
+}
+
+// Set returns the cache of the step at index with the given fingerprint, as the files on disk are now.
+func (c *Cache) Set(index int, st *pipelines.Step, fingerprint string) Set {
+	s := Set{dir: c.Dir, slot: slot(index, st), fp: fingerprint}
 	matches, _ := filepath.Glob(filepath.Join(s.dir, s.slot+"."+s.fp+".*.base.parquet"))
 	for _, m := range matches {
 		g, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), s.slot+"."+s.fp+"."), ".base.parquet"))

@@ -108,3 +108,25 @@ func TestFingerprint(t *testing.T) {
 		}
 	}
 }
+
+// TestPrune: the files of a step that is no longer at its position under its name are removed; the
+// others' stay.
+func TestPrune(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"00-a.fp.1.base.parquet", "01-b.fp.1.base.parquet", "01-b.fp.1.delta.parquet", "02-c.fp.3.base.parquet", "01-old.fp.1.base.parquet"} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := step("map", nil), step("filter", nil)
+	a.Name, b.Name = "a", "b"
+	(&Cache{Dir: dir}).Prune([]*pipelines.Step{a, b})
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{"00-a.fp.1.base.parquet", "01-b.fp.1.base.parquet", "01-b.fp.1.delta.parquet"}; !slices.Equal(names, want) {
+		t.Errorf("after Prune the folder holds %v, want %v", names, want)
+	}
+}
