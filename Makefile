@@ -129,6 +129,14 @@ bench-api:
 bench-ascend:
 	BENCH_MEMORY_LIMIT=$(BENCH_MEMORY_LIMIT) $(GO) test -tags $(TAGS) -run '^$$' -bench '^BenchmarkAscendChain$$' -benchtime 1x -count=1 -timeout 60m ./runner
 
+## bench-tcache: the transform cache (issue #15) at BENCH_TCACHE_SIZES (default 1M): the plan benchmark's map
+## made to run in Go, uncached, with a cold cache, with 2% of the rows changed and unchanged, against the
+## pushed-down map; the "transform products" stage's processor time.
+BENCH_TCACHE_SIZES ?= 1000000
+.PHONY: bench-tcache
+bench-tcache:
+	BENCH_SIZES=$(BENCH_TCACHE_SIZES) BENCH_MEMORY_LIMIT=$(BENCH_MEMORY_LIMIT) $(GO) test -tags $(TAGS) -run '^$$' -bench '^BenchmarkTransformCache$$' -benchtime 1x -count=1 -timeout 60m ./runner
+
 # bench-cycle also runs these (before its own recipe).
 bench-cycle: bench-rerun bench-api bench-ascend
 

@@ -41,6 +41,7 @@ import (
 	"github.com/possync/possync/runner/stage"
 	"github.com/possync/possync/runner/state"
 	"github.com/possync/possync/runner/steps"
+	"github.com/possync/possync/runner/tcache"
 	"github.com/possync/possync/spec"
 )
 
@@ -76,6 +77,9 @@ type Options struct {
 	// Planned, when set, receives the plan an apply or run made, before it is checked and applied (for the
 	// page `--html` writes). Its Changes are empty when the planner streamed them (more than fit in memory).
 	Planned func(*plan.Plan)
+	// NoTransformCache runs every row through the map and filter steps that run in Go, reading and writing
+	// no transform cache (runner/tcache; also $POSSYNC_TRANSFORM_CACHE=off).
+	NoTransformCache bool
 }
 
 // session is one plan or run of a pipeline.
@@ -258,9 +262,19 @@ func (s *session) transformAll(ctx context.Context) (spec.Diagnostics, error) {
 	}
 	out, diags, err := steps.Run(ctx, s.d, steps.Input{Steps: s.p.Transforms, First: first, Schemas: s.schemas, Key: s.p.Key,
 		Now: s.now, Location: s.p.TimeZone, Alloc: s.alloc, Dir: s.p.Dir, Timer: s.timings.start, Log: s.logf,
-		Built: s.defineApplied, Ran: s.stepRows, Deferred: s.deferred})
+		Built: s.defineApplied, Ran: s.stepRows, Deferred: s.deferred, Cache: s.transformCache()})
 	s.desired, s.annotations, s.upcoming, s.notes, s.pushed = out.Desired, out.Annotations, out.Upcoming, out.Notes, out.Pushed
 	return diags, err
+}
+
+// transformCache is where the steps keep their transform cache: a folder of the pipeline's state
+// directory, local to this machine also with the PostgreSQL backend (a worker without it runs every row).
+// Nil when it is turned off.
+func (s *session) transformCache() *tcache.Cache {
+	if s.opts.NoTransformCache || tcache.Disabled() || s.p.State.Dir == "" {
+		return nil
+	}
+	return &tcache.Cache{Dir: tcache.PipelineDir(s.p.State.Dir, s.p.Name), Build: buildID()}
 }
 
 // checkKey verifies the desired records carry every key field.

@@ -88,6 +88,7 @@ type runFlags struct {
 	allowMassChange bool
 	fullRefresh     bool
 	fullPlan        bool
+	noTCache        bool
 	verbose         bool
 	obs             obsFlags
 	html            string // --html FILE: the plan as a page (html.go)
@@ -99,6 +100,7 @@ func (r *runFlags) register(fs *flag.FlagSet, metrics bool) {
 	fs.BoolVar(&r.allowMassChange, "allow-mass-change", false, "let a plan through that a guard blocks")
 	fs.BoolVar(&r.fullRefresh, "full-refresh", false, "make incremental sources read everything")
 	fs.BoolVar(&r.fullPlan, "full-plan", false, "plan in full even when the inputs, pipeline and state are those of the last successful run")
+	fs.BoolVar(&r.noTCache, "no-transform-cache", false, "run every row through the map and filter steps that run in Go, without the transform cache")
 	fs.BoolVar(&r.verbose, "v", false, "log progress to stderr (text logs at info level)")
 	fs.BoolVar(&r.refresh, "refresh", false, "diff against the sink's live records and show drift (sinks that can list)")
 	r.obs.register(fs, metrics)
@@ -183,7 +185,7 @@ func (sg *signals) failed(err error) {
 
 func (r *runFlags) options(sg *signals) (runner.Options, error) {
 	o := runner.Options{AllowMassChange: r.allowMassChange, FullRefresh: r.fullRefresh, Refresh: r.refresh, FullPlan: r.fullPlan,
-		RunID: sg.runID, Observe: sg.obs.event}
+		NoTransformCache: r.noTCache, RunID: sg.runID, Observe: sg.obs.event}
 	if r.at != "" {
 		t, err := time.Parse(time.RFC3339, r.at)
 		if err != nil {

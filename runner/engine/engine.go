@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -68,12 +69,19 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	if o.Threads > 0 {
 		settings = append(settings, fmt.Sprintf("SET threads = %d", o.Threads))
 	}
+	// temp_directory is the database's: set again on a worker's connection once DuckDB has spilled there, it
+	// fails ("Cannot switch temporary directory after the current one has been used").
+	var opened atomic.Bool
 	c, err := duckdb.NewConnector("", func(execer driver.ExecerContext) error {
 		for _, q := range settings {
+			if strings.HasPrefix(q, "SET temp_directory") && opened.Load() {
+				continue
+			}
 			if _, err := execer.ExecContext(ctx, q, nil); err != nil {
 				return fmt.Errorf("%s: %w", q, err)
 			}
 		}
+		opened.Store(true)
 		return nil
 	})
 	if err != nil {

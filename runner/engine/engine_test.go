@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -382,5 +383,36 @@ func TestViewsAndWorker(t *testing.T) {
 	})
 	if err != nil || sum != 0+1+3+5+7+8+9+100 {
 		t.Errorf("worker sum = %d, %v", sum, err)
+	}
+}
+
+// TestWorkerAfterSpill: a worker connection opened after DuckDB spilled to the temporary directory works
+// (the directory is the database's; setting it again on the new connection would fail).
+func TestWorkerAfterSpill(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	d, err := Open(ctx, Options{TempDir: dir, MemoryLimit: "64MB", Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Exec(ctx, "CREATE TABLE big AS SELECT i, repeat('x', 200) || i AS s FROM range(1000000) r(i) ORDER BY s DESC"); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) == 0 {
+		t.Skipf("DuckDB did not spill to %s (%v); nothing to test", dir, err)
+	}
+	w, err := d.Worker(ctx)
+	if err != nil {
+		t.Fatalf("a worker after a spill: %v", err)
+	}
+	defer w.Close()
+	var n int64
+	if err := w.Query(ctx, "SELECT count(*) AS n FROM big", func(b arrow.RecordBatch) error {
+		n = b.Column(0).(*array.Int64).Value(0)
+		return nil
+	}); err != nil || n != 1000000 {
+		t.Fatalf("the worker counted %d rows (%v), want 1000000", n, err)
 	}
 }

@@ -62,7 +62,7 @@ func (r *runner) runStep(ctx context.Context, sp *step) error {
 				return r.runPushdown(ctx, sp, tr, q)
 			}
 		}
-		return r.runBatch(ctx, sp, tr)
+		return r.runGo(ctx, sp, tr)
 	}
 	return fmt.Errorf("transform %s: unsupported kind %T", sp.st.Type, sp.tr)
 }

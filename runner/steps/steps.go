@@ -21,6 +21,7 @@ import (
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/runner/tcache"
 	"github.com/possync/possync/spec"
 	"github.com/possync/possync/transforms"
 )
@@ -55,6 +56,9 @@ type Input struct {
 	// are parsed once, into the step's table) and Finishes it with its row count (a map's output has one row
 	// per input row); anything else Loads it first. Run Loads the ones no step read, also when it fails.
 	Deferred map[string]DeferredInput
+	// Cache, when set, keeps the outputs of the map and filter steps that run in Go between runs (package
+	// tcache), so that a run pays for the rows whose input changed only. Nil runs every row.
+	Cache *tcache.Cache
 }
 
 // DeferredInput is a relation that is a view over a source's files (stage.Deferred).
@@ -206,6 +210,9 @@ func (r *runner) run(ctx context.Context) (*Output, spec.Diagnostics, error) {
 		}
 	}
 	r.out.Desired = prev
+	if in.Cache != nil && in.Cache.Dir != "" {
+		in.Cache.Prune(in.Steps)
+	}
 	return r.out, diags, nil
 }
 

@@ -1,0 +1,132 @@
+package tcache
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/spec"
+)
+
+func step(typ string, values map[string]any) *pipelines.Step {
+	return &pipelines.Step{Component: pipelines.Component{Name: "s", Type: typ, Config: spec.Config{Values: values}}}
+}
+
+// TestEligible: maps and filters are cached unless an expression reads the clock; other types never are.
+func TestEligible(t *testing.T) {
+	for _, c := range []struct {
+		st   *pipelines.Step
+		want bool
+	}{
+		{step("map", map[string]any{"fields": map[string]any{"a": spec.Expr{Text: `replace(x, "a", "b")`}}}), true},
+		{step("filter", map[string]any{"expr": spec.Expr{Text: `known > 1`}}), true},
+		{step("map", map[string]any{"fields": map[string]any{"a": spec.Expr{Text: `now().Year()`}}}), false},
+		{step("filter", map[string]any{"expr": spec.Expr{Text: `updated_at > now()`}}), false},
+		{step("sql", map[string]any{"query": spec.Expr{Text: `SELECT 1`}}), false},
+		{step("match", nil), false},
+		{step("promotions", nil), false},
+	} {
+		if got, why := Eligible(c.st); got != c.want {
+			t.Errorf("%s %v: eligible %v (%s), want %v", c.st.Type, c.st.Config.Values, got, why, c.want)
+		}
+	}
+}
+
+// TestSetReadsNewestGeneration: a cache is the newest base and the delta of its generation; files of older
+// generations (a run killed before removing them), other fingerprints and temporary files are not read, and
+// a new base removes them all.
+func TestSetReadsNewestGeneration(t *testing.T) {
+	dir := t.TempDir()
+	c := &Cache{Dir: dir, Build: "b"}
+	st := step("map", nil)
+	write := func(names ...string) {
+		for _, n := range names {
+			if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if s := c.Set(3, st, "fp"); s.Gen != 0 || len(s.Files()) != 0 {
+		t.Fatalf("empty folder: %+v", s)
+	}
+	write("03-s.fp.1.base.parquet", "03-s.fp.1.delta.parquet", "03-s.fp.2.base.parquet", "03-s.other.7.base.parquet",
+		"03-s.123.tmp", "04-s.fp.9.base.parquet")
+	s := c.Set(3, st, "fp")
+	if want := []string{filepath.Join(dir, "03-s.fp.2.base.parquet")}; s.Gen != 2 || !slices.Equal(s.Files(), want) {
+		t.Fatalf("Set = gen %d files %v, want gen 2 files %v", s.Gen, s.Files(), want)
+	}
+	tmp, err := s.Temp()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tmp, []byte("delta"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CommitDelta(tmp); err != nil {
+		t.Fatal(err)
+	}
+	s = c.Set(3, st, "fp")
+	if len(s.Files()) != 2 || s.Delta != filepath.Join(dir, "03-s.fp.2.delta.parquet") {
+		t.Fatalf("after a delta: %v", s.Files())
+	}
+	tmp, err = s.Temp()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tmp, []byte("base"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CommitBase(tmp); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{"03-s.fp.3.base.parquet", "04-s.fp.9.base.parquet"}; !slices.Equal(names, want) {
+		t.Errorf("after a new base the folder holds %v, want %v (the other step's file kept)", names, want)
+	}
+}
+
+// TestFingerprint: the fingerprint moves with the build, the position, the configuration and the zone.
+func TestFingerprint(t *testing.T) {
+	a := step("map", map[string]any{"fields": map[string]any{"a": spec.Expr{Text: "x"}}})
+	b := step("map", map[string]any{"fields": map[string]any{"a": spec.Expr{Text: "y"}}})
+	base := Fingerprint("b1", 0, a, nil, nil)
+	if base != Fingerprint("b1", 0, step("map", map[string]any{"fields": map[string]any{"a": spec.Expr{Text: "x"}}}), nil, nil) {
+		t.Error("equal steps have different fingerprints")
+	}
+	for name, fp := range map[string]string{
+		"build": Fingerprint("b2", 0, a, nil, nil), "position": Fingerprint("b1", 1, a, nil, nil),
+		"expression": Fingerprint("b1", 0, b, nil, nil),
+	} {
+		if fp == base {
+			t.Errorf("a changed %s keeps the fingerprint", name)
+		}
+	}
+}
+
+// TestPrune: the files of a step that is no longer at its position under its name are removed; the
+// others' stay.
+func TestPrune(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"00-a.fp.1.base.parquet", "01-b.fp.1.base.parquet", "01-b.fp.1.delta.parquet", "02-c.fp.3.base.parquet", "01-old.fp.1.base.parquet"} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := step("map", nil), step("filter", nil)
+	a.Name, b.Name = "a", "b"
+	(&Cache{Dir: dir}).Prune([]*pipelines.Step{a, b})
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{"00-a.fp.1.base.parquet", "01-b.fp.1.base.parquet", "01-b.fp.1.delta.parquet"}; !slices.Equal(names, want) {
+		t.Errorf("after Prune the folder holds %v, want %v", names, want)
+	}
+}
