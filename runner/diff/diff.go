@@ -137,14 +137,15 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Layout, error) {
 
 // createInOrder fills Table from q, a query that numbers its rows with row_number() OVER () over a subquery
 // that sorts them (ORDER BY) into apply order. It is how the diff numbers its rows without a window that
-// sorts them: a window's ORDER BY sorts (and spills) every column of the rows it numbers, through the
-// window's own buffers, and costs 2-3 times a plain sort of the same rows (BENCHMARKS.md, #15). An empty
-// OVER () is DuckDB's streaming window, which numbers rows in the order they reach it, and declares it
-// needs that order fixed; DuckDB keeps it (runs the sort's scan and the numbering as one ordered
-// pipeline) only while preserve_insertion_order is on, so this turns it on for the statement and restores
-// the setting after (the engine runs with it off; DuckDB's setting is global, and nothing else runs on
-// the database during the diff). The same ORDER BY also leaves Table stored in __seq order, so that the
-// zone maps of __seq find a batch's range without scanning the rest.
+// sorts them: a window's ORDER BY sorts (and, under the memory cap, spills) every column of the rows it
+// numbers through the window's own buffers; at 1M first-sync creates under a 256 MiB cap that statement
+// cost 4.0-8.7 cpu s, this one 2.3-3.4 (BENCHMARKS.md, #15). An empty OVER () is DuckDB's streaming
+// window, which numbers rows in the order they reach it and declares that order fixed. DuckDB promises
+// that the rows above a sorted subquery keep its order while preserve_insertion_order is on (a probe at 1M
+// rows numbered them right with it off too, but that is not promised), so this turns it on for the
+// statement and restores it after: the engine runs with it off, the setting is the database's, and
+// nothing else runs on the database during the diff. The same ORDER BY leaves Table stored in __seq
+// order, so the zone maps of __seq find a batch's range without scanning the rest.
 func createInOrder(ctx context.Context, db *engine.DB, q string) (err error) {
 	var was bool
 	if err := db.QueryRow(ctx, "SELECT current_setting('preserve_insertion_order')::BOOLEAN").Scan(&was); err != nil {
@@ -152,11 +153,11 @@ func createInOrder(ctx context.Context, db *engine.DB, q string) (err error) {
 	}
 	if !was {
 		if err := db.Exec(ctx, "SET preserve_insertion_order = true"); err != nil {
-			return err
+			return fmt.Errorf("set preserve_insertion_order: %w", err)
 		}
 		defer func() {
 			if rerr := db.Exec(ctx, "SET preserve_insertion_order = false"); rerr != nil && err == nil {
-				err = rerr
+				err = fmt.Errorf("restore preserve_insertion_order: %w", rerr)
 			}
 		}()
 	}
