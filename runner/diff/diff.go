@@ -112,11 +112,12 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Layout, error) {
 	}
 	// __seq numbers the changes in apply order, so that apply can read them a batch at a time.
 	numbered := func(changes string) string {
-		return fmt.Sprintf("SELECT row_number() OVER (ORDER BY %s%s, %s) - 1 AS __seq, * FROM (%s)", l.rankOrder(in.Rank), ActionOrder, engine.IdentList(l.Key, ""), changes)
+		return fmt.Sprintf("SELECT row_number() OVER () - 1 AS __seq, * FROM (SELECT * FROM (%s) ORDER BY %s%s, %s)",
+			changes, l.rankOrder(in.Rank), ActionOrder, engine.IdentList(l.Key, ""))
 	}
 	if in.Snapshot == "" {
 		// A first sync: every desired record is a create, so there are no changed keys to find first.
-		if err := db.Exec(ctx, "CREATE OR REPLACE TABLE "+Table+" AS "+l.createsQuery(in)); err != nil {
+		if err := createInOrder(ctx, db, l.createsQuery(in)); err != nil {
 			return nil, fmt.Errorf("diff: %w", err)
 		}
 		return l, nil
@@ -128,10 +129,39 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Layout, error) {
 		return nil, fmt.Errorf("diff: %w", err)
 	}
 	q := numbered(l.query(in, restrict(snap, l.Key), restrict(engine.Ident(in.Desired), l.Key)))
-	if err := db.Exec(ctx, "CREATE OR REPLACE TABLE "+Table+" AS "+q); err != nil {
+	if err := createInOrder(ctx, db, q); err != nil {
 		return nil, fmt.Errorf("diff: %w", err)
 	}
 	return l, db.Exec(ctx, "DROP TABLE "+changedKeys)
+}
+
+// createInOrder fills Table from q, a query that numbers its rows with row_number() OVER () over a subquery
+// that sorts them (ORDER BY) into apply order. It is how the diff numbers its rows without a window that
+// sorts them: a window's ORDER BY sorts (and, under the memory cap, spills) every column of the rows it
+// numbers through the window's own buffers; at 1M first-sync creates under a 256 MiB cap that statement
+// cost 4.0-8.7 cpu s, this one 2.3-3.4 (BENCHMARKS.md, #15). An empty OVER () is DuckDB's streaming
+// window, which numbers rows in the order they reach it and declares that order fixed. DuckDB promises
+// that the rows above a sorted subquery keep its order while preserve_insertion_order is on (a probe at 1M
+// rows numbered them right with it off too, but that is not promised), so this turns it on for the
+// statement and restores it after: the engine runs with it off, the setting is the database's, and
+// nothing else runs on the database during the diff. The same ORDER BY leaves Table stored in __seq
+// order, so the zone maps of __seq find a batch's range without scanning the rest.
+func createInOrder(ctx context.Context, db *engine.DB, q string) (err error) {
+	var was bool
+	if err := db.QueryRow(ctx, "SELECT current_setting('preserve_insertion_order')::BOOLEAN").Scan(&was); err != nil {
+		return fmt.Errorf("read preserve_insertion_order: %w", err)
+	}
+	if !was {
+		if err := db.Exec(ctx, "SET preserve_insertion_order = true"); err != nil {
+			return fmt.Errorf("set preserve_insertion_order: %w", err)
+		}
+		defer func() {
+			if rerr := db.Exec(ctx, "SET preserve_insertion_order = false"); rerr != nil && err == nil {
+				err = fmt.Errorf("restore preserve_insertion_order: %w", rerr)
+			}
+		}()
+	}
+	return db.Exec(ctx, "CREATE OR REPLACE TABLE "+Table+" AS "+q)
 }
 
 func (l *Layout) changedKeysQuery(snap, desired string) string {
@@ -251,13 +281,13 @@ func (l *Layout) query(in Input, snap, desired string) string {
 }
 
 // createsQuery is the diff of a first sync (no snapshot): query's rows and columns against an empty
-// snapshot, each desired record a create, numbered by the sink's rank (createRankOrder) and key. It reads the desired table alone and numbers
-// its rows before adding the columns a create holds as constants (its op, NULL before-values, a changed
-// flag per non-NULL value): the numbering sorts the desired columns only, not the diff's three times as
-// many (a third of the processor time of numbering query's rows at 1M records).
+// snapshot, each desired record a create, numbered by the sink's rank (createRankOrder) and key. It reads
+// the desired table alone and sorts its rows before adding the columns a create holds as constants (its
+// op, NULL before-values, a changed flag per non-NULL value): the sort moves the desired columns only, not
+// the diff's three times as many. Its rows are numbered in the sort's order by a streaming row_number, so
+// it is to be run by createInOrder.
 func (l *Layout) createsQuery(in Input) string {
-	cols := []string{fmt.Sprintf("row_number() OVER (ORDER BY %s%s) - 1 AS __seq", l.createRankOrder(in.Rank), engine.IdentList(l.Key, "n.")),
-		"'create' AS __op", "true AS __present"}
+	cols := []string{"row_number() OVER () - 1 AS __seq", "'create' AS __op", "true AS __present"}
 	for _, k := range l.Key {
 		cols = append(cols, "n."+engine.Ident(k)+" AS "+engine.Ident(k))
 	}
@@ -283,7 +313,8 @@ func (l *Layout) createsQuery(in Input) string {
 		}
 		where = fmt.Sprintf(" WHERE NOT EXISTS (SELECT 1 FROM %s p WHERE %s)", engine.Ident(in.Protected), strings.Join(pk, " AND "))
 	}
-	return fmt.Sprintf("SELECT %s FROM %s n%s", strings.Join(cols, ", "), engine.Ident(in.Desired), where)
+	return fmt.Sprintf("SELECT %s FROM (SELECT n.* FROM %s n%s ORDER BY %s%s) n", strings.Join(cols, ", "), engine.Ident(in.Desired), where,
+		l.createRankOrder(in.Rank), engine.IdentList(l.Key, "n."))
 }
 
 func isIn(list []string, s string) bool {
