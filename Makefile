@@ -1,5 +1,5 @@
-# possync: build, test, demo, fuzz and benchmark targets. CI runs `make test`, `make fuzz-smoke` and
-# `make demo` (see .ci/run).
+# possync: build, test, demo, fuzz and benchmark targets. CI runs `make test`, `make fuzz-smoke`, `make demo`,
+# a short `make fleet-sim` and (informational) `make bench-check` (see .ci/run).
 #
 # Every build and test needs the duckdb_arrow tag: the runner uses DuckDB's Arrow interface.
 
@@ -49,9 +49,10 @@ FUZZ_PARALLEL   ?= 1
 build:
 	$(GO) build -tags $(TAGS) -o $(BIN) ./cmd/possync
 
-## test: gofmt check, go vet, then the whole test suite under the race detector. Measured on 2 cores
-## (2026-11-22): 1m48s with -race from an empty build cache (1m00s without), 1m17s with a warm cache (tests
-## always run: -count=1); well under the 5-minute budget, so the whole suite keeps -race.
+## test: gofmt check, go vet, then the whole test suite under the race detector (tests always run: -count=1).
+## 1m48s on 2 idle cores when measured on 2026-11-22; with the PostgreSQL, fleet and process-level crash
+## tests added since (which need .ci/run's services, and skip without them), about 5 minutes on 2 shared
+## cores (README.md). The -timeout is only a bound for a hung test.
 test: fmt-check vet
 	$(GO) test -race -tags $(TAGS) -count=1 -timeout 45m ./...
 

@@ -195,6 +195,7 @@ func TestFleetKillThenOtherMachine(t *testing.T) {
 			if r := a.run(t, []string{"POSSYNC_FAILPOINT=" + tc.point}, "run", "pipeline.yaml"); !r.killed {
 				t.Fatalf("A with failpoint %s: want death by SIGKILL, got %s", tc.point, r)
 			}
+			waitLockReleased(t, a.stateURL, a.schema) // the server ends A's lock session a moment after A died
 			r := b.run(t, nil, "run", "pipeline.yaml")
 			if r.code != 0 {
 				t.Fatalf("B after A was killed at %s: %s", tc.point, r)
@@ -243,6 +244,7 @@ func TestFleetFencing(t *testing.T) {
 				t.Fatalf("terminated %d PostgreSQL sessions of A (pid %d), want %s", n, cmdA.Process.Pid,
 					map[bool]string{true: "its lock session", false: "at least one"}[tc.lockOnly])
 			}
+			waitLockReleased(t, a.stateURL, a.schema) // pg_terminate_backend only signals: the session ends after it
 			// A sees the release file only once resumed.
 			if err := os.WriteFile(release, nil, 0o644); err != nil {
 				t.Fatal(err)

@@ -41,13 +41,30 @@ type Input struct {
 }
 
 // Deferred is a source read as a view (Input.Defer). Exactly one of Finish or Load must be called before the
-// output is used: until then Output.Input.Records is unknown and the files' malformed rows unreported.
+// output is used: until then Output.Input.Records is unknown (-1), Output.Input.Fingerprint may be empty (the
+// files are hashed while the query over the view parses them) and the files' malformed rows unreported.
 type Deferred struct {
 	db     *engine.DB
 	in     Input
 	scan   *connectors.Scan
 	target string
 	out    *Output
+	// hash is the files' fingerprint being computed (nil once it is in out.Input.Fingerprint).
+	hash <-chan fileHash
+}
+
+// fingerprint waits for the files' hash and sets the output's fingerprint (the same as a load's).
+func (d *Deferred) fingerprint() error {
+	if d.hash == nil {
+		return nil
+	}
+	h := <-d.hash
+	d.hash = nil
+	if h.err != nil {
+		return fmt.Errorf("%s source %q: fingerprint: %w", d.in.Type, d.in.Name, h.err)
+	}
+	d.out.Input.Fingerprint = h.sum
+	return nil
 }
 
 // Finish reports the read after a query over the view succeeded, with records the rows the view gave it:
@@ -59,6 +76,9 @@ func (d *Deferred) Finish(ctx context.Context, records int64) error {
 	}
 	if err := reviewRows(ctx, d.in, d.scan, d.out, records); err != nil {
 		return fmt.Errorf("%s source %q: %w", d.in.Type, d.in.Name, err)
+	}
+	if err := d.fingerprint(); err != nil {
+		return err
 	}
 	d.out.Input.Records = records
 	return d.db.Exec(ctx, "DROP VIEW "+d.target)
@@ -75,6 +95,9 @@ func (d *Deferred) Load(ctx context.Context) error {
 		return err
 	}
 	if err := loadScan(ctx, d.db, d.in, d.target, d.scan, d.out); err != nil {
+		return err
+	}
+	if err := d.fingerprint(); err != nil {
 		return err
 	}
 	n, err := d.db.Count(ctx, "SELECT count(*) FROM "+d.target)
@@ -161,11 +184,15 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Output, error) {
 		}
 		if in.Defer && deferrable(scan) {
 			if st.Deferred = deferScan(ctx, db, in, scan, st); st.Deferred != nil {
-				h := <-filesFP
-				if h.err != nil {
-					return nil, fmt.Errorf("%s source %q: fingerprint: %w", in.Type, name, h.err)
+				// The hash goes on beside the query that parses the files through the view (not a pass of
+				// its own before it): Finish or Load sets the fingerprint.
+				st.Deferred.hash = filesFP
+				st.Input.Mode, st.Input.Records = st.Result.Mode.String(), -1
+				if in.Expect != "" { // hashed already: known now
+					if err := st.Deferred.fingerprint(); err != nil {
+						return nil, err
+					}
 				}
-				st.Input.Mode, st.Input.Fingerprint, st.Input.Records = st.Result.Mode.String(), h.sum, -1
 				return st, nil
 			}
 		}

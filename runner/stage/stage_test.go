@@ -417,6 +417,26 @@ func TestDeferredScan(t *testing.T) {
 		t.Error("the view outlived Finish")
 	}
 
+	// With an expected fingerprint (a rerun whose files changed), the files were hashed before the view was
+	// made: the fingerprint is known at once, and Finish keeps it.
+	out, err = Run(ctx, db, Input{Name: "file", Type: "file", Source: scanOf(good), Defer: true, Expect: "xxh3:other", ExpectRecords: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Deferred == nil || out.Unchanged || out.Input.Fingerprint != loaded.Input.Fingerprint {
+		t.Fatalf("deferred read after a changed fingerprint: %+v, want fingerprint %s", out, loaded.Input.Fingerprint)
+	}
+	if err := out.Deferred.Scanned(ctx); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, db, "CREATE TABLE copied_again AS SELECT * FROM file")
+	if err := out.Deferred.Finish(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	if out.Input != loaded.Input {
+		t.Errorf("deferred input after a changed fingerprint %+v, loaded %+v", out.Input, loaded.Input)
+	}
+
 	// A malformed row: Finish fails as the load did.
 	out, err = Run(ctx, db, Input{Name: "bad", Type: "file", Source: scanOf(bad), Defer: true})
 	if err != nil {
