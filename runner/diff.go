@@ -50,9 +50,20 @@ func (s *session) changes(ctx context.Context, ds *diff.Layout, sink bool) ([]pl
 }
 
 // changeRange reads the changes numbered lo (from 0) up to hi (exclusive; -1: to the end): each is decoded
-// once (diff.Each), and its plan and sink forms derived from it.
+// once (diff.Each), and its plan and sink forms derived from it; without sink, straight into its plan form
+// (diff.EachPlan, which decodes only the values that form holds).
 func (s *session) changeRange(ctx context.Context, ds *diff.Layout, sink bool, lo, hi int64) ([]plan.Change, []connectors.Change, []int64, error) {
 	var pcs []plan.Change
+	if !sink { // the plan's form alone, decoded straight from the diff's columns
+		err := diff.EachPlan(ctx, s.d, ds, lo, hi, s.planned, func(pc plan.Change) error {
+			pcs = append(pcs, pc)
+			return nil
+		})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return pcs, nil, nil, nil
+	}
 	var ccs []connectors.Change
 	var seqs []int64
 	err := diff.Each(ctx, s.d, ds, lo, hi, func(c *diff.Change) error {
