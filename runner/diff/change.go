@@ -106,7 +106,7 @@ func EachPlan(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, plann
 			flags[j], _ = a.(*array.Boolean)
 		}
 		for i := 0; i < int(b.NumRows()); i++ {
-			pc := plan.Change{Action: connectors.Action(op.Value(i)), Key: make(map[string]any, len(l.Key))}
+			pc := plan.Change{Action: actionOf(op.Value(i)), Key: make(map[string]any, len(l.Key))}
 			for j, k := range l.Key {
 				pc.Key[k] = JSONValue(record.Value(cols.key[j], i))
 			}

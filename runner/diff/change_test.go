@@ -216,13 +216,21 @@ func TestEachPlanEqualsPlanChange(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				var kept []plan.Change // kept past the batches they were read from, as the plan keeps them
 				err = EachPlan(ctx, db, l, r[0], r[1], planned, func(pc plan.Change) error {
-					j, err := json.Marshal(pc)
-					got = append(got, string(j))
-					return err
+					kept = append(kept, pc)
+					return nil
 				})
 				if err != nil {
 					t.Fatal(err)
+				}
+				exec("CREATE OR REPLACE TABLE scratch AS SELECT repeat('x', 100) || range AS s FROM range(10000)") // reuses freed memory
+				for _, pc := range kept {
+					j, err := json.Marshal(pc)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, string(j))
 				}
 				if strings.Join(got, "\n") != strings.Join(want, "\n") {
 					t.Errorf("changes %d..%d straight from the columns:\n%s\nwant (PlanChange):\n%s", r[0], r[1],
