@@ -44,17 +44,28 @@ func (s *session) adoptDrift(ctx context.Context, runID string) error {
 }
 
 // changes reads the diff into plan changes and, with sink, the sink's changes and their diff sequence
-// numbers (in apply order), each with its ID. A plan that is only shown or saved needs no sink changes.
-func (s *session) changes(ctx context.Context, ds *diff.Layout, sink bool) ([]plan.Change, []connectors.Change, []int64, error) {
-	return s.changeRange(ctx, ds, sink, 0, -1)
+// numbers (in apply order), each with its ID. A plan that is only shown or saved needs no sink changes. n is
+// how many changes the diff holds (its summary's total), to size the lists once.
+func (s *session) changes(ctx context.Context, ds *diff.Layout, sink bool, n int) ([]plan.Change, []connectors.Change, []int64, error) {
+	return s.changeRange(ctx, ds, sink, 0, -1, n)
 }
 
 // changeRange reads the changes numbered lo (from 0) up to hi (exclusive; -1: to the end): each is decoded
-// once (diff.Each), and its plan and sink forms derived from it.
-func (s *session) changeRange(ctx context.Context, ds *diff.Layout, sink bool, lo, hi int64) ([]plan.Change, []connectors.Change, []int64, error) {
-	var pcs []plan.Change
-	var ccs []connectors.Change
-	var seqs []int64
+// once (diff.Each), and its plan and sink forms derived from it; without sink, straight into its plan form
+// (diff.EachPlan, which decodes only the values that form holds).
+func (s *session) changeRange(ctx context.Context, ds *diff.Layout, sink bool, lo, hi int64, n int) ([]plan.Change, []connectors.Change, []int64, error) {
+	pcs := make([]plan.Change, 0, n)
+	if !sink { // the plan's form alone, decoded straight from the diff's columns
+		err := diff.EachPlan(ctx, s.d, ds, lo, hi, s.planned, func(pc plan.Change) error {
+			pcs = append(pcs, pc)
+			return nil
+		})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return pcs, nil, nil, nil
+	}
+	ccs, seqs := make([]connectors.Change, 0, n), make([]int64, 0, n)
 	err := diff.Each(ctx, s.d, ds, lo, hi, func(c *diff.Change) error {
 		pc := ds.PlanChange(c, s.planned)
 		pcs = append(pcs, pc)

@@ -130,7 +130,7 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 	if mode == streamed {
 		s.ds = ds
 	} else if err == nil {
-		pcs, ccs, seqs, err = s.changes(ctx, ds, mode == sinkHeld)
+		pcs, ccs, seqs, err = s.changes(ctx, ds, mode == sinkHeld, pl.Summary.Total())
 	}
 	done()
 	if err != nil {

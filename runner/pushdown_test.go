@@ -108,6 +108,50 @@ func TestPushdownMatchesApply(t *testing.T) {
 	}
 }
 
+// TestPushdownSeveralFieldsMatchApply: maps of several fields, where one expression reads a field on every
+// row that another reads on some rows only (a branch of ?:, the right side of &&, || or ??), agree with
+// Apply row by row, failing on exactly the rows Apply fails on: a NULL guard of one field's expression must
+// not fail rows another field's short circuit skips.
+func TestPushdownSeveralFieldsMatchApply(t *testing.T) {
+	db := openPushdownDB(t)
+	schema := pdSchema(t, pdColumns)
+	fixed := pdFixedRows()
+	random := pdRandomRows(rand.New(rand.NewPCG(13, 17)), 64, len(fixed))
+	tables := loadPushdownTables(t, db, schema, fixed, random)
+	env := transforms.Env{Input: schema, Now: pdNow, Location: time.UTC}
+	groups := [][]pdExpr{
+		{{"b ? i + 1 : 0", ""}, {"i * 2", ""}, {`s ?? "d"`, ""}},
+		{{`s ?? (s2 + "!")`, ""}, {"trim(s2)", ""}, {"f > f2", ""}},
+		{{"i != nil && i > 2", ""}, {"-i", ""}, {"!b", ""}},
+		{{"s == nil || len(s) > 3", ""}, {"upper(s)", ""}, {"b2 && b", ""}},
+		{{"b || i > 0", ""}, {`split(s, ",")[1]`, ""}, {"i ?? 0", ""}, {"abs(f)", ""}},
+	}
+	for _, g := range groups {
+		fields := map[string]any{"id": spec.Expr{Text: "id", Pos: spec.Pos{Line: 1, Col: 1}}}
+		types := map[string]any{}
+		var texts []string
+		for i, e := range g {
+			name := fmt.Sprintf("v%d", i)
+			fields[name] = spec.Expr{Text: e.text, Pos: spec.Pos{Line: i + 2, Col: 1}}
+			if e.typ != "" {
+				types[name] = e.typ
+			}
+			texts = append(texts, e.text)
+		}
+		tr, err := mapt.New(spec.Config{Values: map[string]any{"fields": fields, "types": types}}, env)
+		if err != nil {
+			t.Fatalf("map %q: %v", texts, err)
+		}
+		m := tr.(*mapt.Map)
+		if _, ok := m.PushdownSQL(`"x"`); !ok {
+			t.Fatalf("map %q does not translate", texts)
+		}
+		for _, tb := range tables {
+			compareWithApply(t, db, fmt.Sprintf("map %q", texts), m, tb)
+		}
+	}
+}
+
 // TestPushdownPassthrough checks the passed-through columns come after the mapped ones in input order, and
 // that an expression reading a column a mapped field shadows reads the input's column.
 func TestPushdownPassthrough(t *testing.T) {

@@ -63,6 +63,22 @@ type Pushdown interface {
 	PushdownSQL(input string) (query string, ok bool)
 }
 
+// RowPushdown is implemented by Batch transforms whose Pushdown query gives exactly one output row per
+// input row (a map; not a filter, which drops rows) and reads only the input fields Reads returns. The runner
+// may then run that query straight over a view of the source's files instead of a table loaded from them,
+// so the files are parsed once, into the step's output, and the source's record count is the query's row
+// count. It does so only when Reads names every input field: DuckDB's file readers convert only the columns
+// a query reads, so a malformed value in a column the query skips would go unseen.
+type RowPushdown interface {
+	Batch
+	Pushdown
+	// Reads returns the input fields the query reads (those its expressions read and those it passes
+	// through), sorted and without repeats.
+	Reads() []string
+	// OneRowPerInput marks the query as giving exactly one output row per input row, in any order.
+	OneRowPerInput()
+}
+
 // SQL is a step that DuckDB runs: its Query reads the pipeline's sources and earlier named steps as tables.
 // Its output schema is found by the runner (the constructor gets a nil Env.Input).
 type SQL interface {

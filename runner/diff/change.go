@@ -81,6 +81,77 @@ func EachReused(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, fn 
 	return nil
 }
 
+// EachPlan decodes the changes numbered lo (from 0) up to hi (exclusive; -1: to the end), in apply order,
+// straight into their plan form against planned (what PlanChange gives for Each's Change), and calls fn with
+// each. It decodes only the values the plan form holds (an update's changed fields, not its whole record
+// before and after), so a plan that is only shown or saved allocates a few values per change, not dozens.
+func EachPlan(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, planned plan.State, fn func(plan.Change) error) error {
+	where := fmt.Sprintf("__seq >= %d", lo)
+	if hi >= 0 {
+		where += fmt.Sprintf(" AND __seq < %d", hi)
+	}
+	isKey := make([]bool, len(l.Desired))
+	for j, d := range l.Desired {
+		isKey[j] = isIn(l.Key, d.Name)
+	}
+	q := fmt.Sprintf("SELECT * FROM %s WHERE %s ORDER BY __seq", Table, where)
+	err := db.Query(ctx, q, func(b arrow.RecordBatch) error {
+		cols := l.columns(b)
+		op, ok := cols.op.(interface{ Value(int) string })
+		if !ok {
+			return fmt.Errorf("__op is %s", cols.op.DataType())
+		}
+		flags := make([]*array.Boolean, len(cols.flags))
+		for j, a := range cols.flags {
+			flags[j], _ = a.(*array.Boolean)
+		}
+		for i := 0; i < int(b.NumRows()); i++ {
+			pc := plan.Change{Action: actionOf(op.Value(i)), Key: make(map[string]any, len(l.Key))}
+			for j, k := range l.Key {
+				pc.Key[k] = JSONValue(record.Value(cols.key[j], i))
+			}
+			switch pc.Action {
+			case connectors.Create:
+				for j, d := range l.Desired {
+					if isKey[j] || cols.after[j].IsNull(i) {
+						continue
+					}
+					if pc.Fields == nil {
+						pc.Fields = make([]plan.FieldChange, 0, len(l.Desired))
+					}
+					pc.Fields = append(pc.Fields, plan.FieldChange{Name: d.Name, After: JSONValue(record.Value(cols.after[j], i))})
+				}
+			case connectors.Update, connectors.Deactivate:
+				for j, d := range l.Compared {
+					if f := flags[j]; f != nil && f.IsValid(i) && f.Value(i) {
+						pc.Fields = append(pc.Fields, plan.FieldChange{Name: d.Name, Before: JSONValue(record.Value(cols.before[j], i)),
+							After: JSONValue(record.Value(cols.after[l.compIdx[j]], i))})
+					}
+				}
+			}
+			if pc.Action != connectors.Delete {
+				for j, a := range l.Annot {
+					if v := record.Value(cols.annot[j], i); v != nil {
+						if pc.Annotations == nil {
+							pc.Annotations = map[string]any{}
+						}
+						pc.Annotations[a.Name] = JSONValue(v)
+					}
+				}
+			}
+			pc.ID = ChangeID(planned, l.Key, &pc)
+			if err := fn(pc); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read diff: %w", err)
+	}
+	return nil
+}
+
 // Read decodes the changes numbered lo (from 0) up to hi (exclusive; -1: to the end), in apply order.
 func Read(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64) ([]Change, error) {
 	var out []Change

@@ -1,11 +1,16 @@
 package diff
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/state"
 )
@@ -148,4 +153,93 @@ func benchCreate() (*Layout, *Change) {
 		c.After = append(c.After, v)
 	}
 	return l, c
+}
+
+// TestEachPlanEqualsPlanChange: the plan form decoded straight from the diff's columns (a plan only shown
+// or saved) is, change for change and in the same order, what PlanChange gives for Each's Change: same
+// document form and ID, for creates, updates, deactivations and deletions, NULL before- and after-values,
+// annotations, composite keys of several types, times, and any range of the changes.
+func TestEachPlanEqualsPlanChange(t *testing.T) {
+	ctx := context.Background()
+	db, err := engine.Open(ctx, engine.Options{TempDir: t.TempDir(), Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	exec := func(q string) {
+		t.Helper()
+		if err := db.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE desired AS SELECT * FROM (VALUES
+		('B', 2, 'bottle', 2.5, 3::BIGINT, true, 'promo', TIMESTAMPTZ '2026-01-02 03:04:05.25+00'),
+		('A', 1, NULL, 1.0, NULL, false, NULL, NULL),
+		('A', 2, 'anchor', NULL, 0::BIGINT, NULL, 'x', TIMESTAMPTZ '2026-01-01 00:00:00+00'),
+		('C', 1, 'cup', 4.0, 7::BIGINT, true, NULL, NULL),
+		('E', 1, 'ewer', 1e300, -1::BIGINT, false, 'gone dark', TIMESTAMPTZ '2026-03-01 00:00:00+00'),
+		('D', 9, 'dish', 5.0, 1::BIGINT, true, NULL, NULL))
+		AS t(sku, site, name, price, qty, active, why, seen)`)
+	exec(`CREATE TABLE snap AS SELECT * FROM (VALUES
+		('A', 1, 'apple', 1.0, 4::BIGINT, true, NULL),
+		('C', 1, 'cup', 4.0, 7::BIGINT, true, NULL),
+		('D', 9, 'dish', 6.0, NULL, true, TIMESTAMPTZ '2025-01-01 00:00:00+00'),
+		('E', 1, 'ewer', 2.0, 1::BIGINT, true, TIMESTAMPTZ '2026-03-01 00:00:00+00'),
+		('F', 4, 'fork', 1.0, 1::BIGINT, true, NULL),
+		('G', 4, NULL, NULL, NULL, false, NULL))
+		AS t(sku, site, name, price, qty, active, seen)`)
+	snapCols := []state.Column{{Name: "sku", Type: "VARCHAR"}, {Name: "site", Type: "INTEGER"}, {Name: "name", Type: "VARCHAR"},
+		{Name: "price", Type: "DECIMAL(2,1)"}, {Name: "qty", Type: "BIGINT"}, {Name: "active", Type: "BOOLEAN"}, {Name: "seen", Type: "TIMESTAMP WITH TIME ZONE"}}
+	cases := []Input{
+		{Key: []string{"sku", "site"}, Annotations: []string{"why"}, Snapshot: "snap", Columns: snapCols},
+		{Key: []string{"sku", "site"}, Snapshot: "snap", Columns: snapCols,
+			Diff: pipelines.Diff{OnMissing: pipelines.MissingDeactivate, ActiveField: "active"}},
+		{Key: []string{"site", "sku"}, Annotations: []string{"why"}},
+	}
+	planned := plan.State{Lineage: "L", Serial: 7}
+	for i, in := range cases {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			in.Desired = "desired"
+			l, err := Run(ctx, db, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			actions := map[connectors.Action]bool{}
+			for _, r := range [][2]int64{{0, -1}, {1, 3}, {2, -1}} {
+				var want, got []string
+				err := Each(ctx, db, l, r[0], r[1], func(c *Change) error {
+					actions[c.Action] = true
+					j, err := json.Marshal(l.PlanChange(c, planned))
+					want = append(want, string(j))
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var kept []plan.Change // kept past the batches they were read from, as the plan keeps them
+				err = EachPlan(ctx, db, l, r[0], r[1], planned, func(pc plan.Change) error {
+					kept = append(kept, pc)
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				exec("CREATE OR REPLACE TABLE scratch AS SELECT repeat('x', 100) || range AS s FROM range(10000)") // reuses freed memory
+				for _, pc := range kept {
+					j, err := json.Marshal(pc)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, string(j))
+				}
+				if strings.Join(got, "\n") != strings.Join(want, "\n") {
+					t.Errorf("changes %d..%d straight from the columns:\n%s\nwant (PlanChange):\n%s", r[0], r[1],
+						strings.Join(got, "\n"), strings.Join(want, "\n"))
+				}
+			}
+			if len(actions) < 3 && in.Snapshot != "" {
+				t.Errorf("the case plans only %v: it tests too little", actions)
+			}
+		})
+	}
 }

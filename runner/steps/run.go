@@ -29,17 +29,11 @@ type step struct {
 // outside DuckDB to a few chunks.
 const ChunkRows = 122880
 
-// pushdownBatch is a row transform that states itself as a DuckDB query (runDeferred falls back to its
-// row function).
-type pushdownBatch interface {
-	transforms.Batch
-	transforms.Pushdown
-}
-
 // runStep executes one transform, writing its output table.
 func (r *runner) runStep(ctx context.Context, sp *step) error {
-	if d, ok := r.in.Deferred[sp.input]; ok && sp.st.Type == "map" && r.readsAll(sp) {
-		if tr, ok := sp.tr.(pushdownBatch); ok {
+	if d, ok := r.in.Deferred[sp.input]; ok {
+		// A query that gives one row per record and reads every field may read the source's files itself.
+		if tr, ok := sp.tr.(transforms.RowPushdown); ok && r.readsAll(tr, sp.input) {
 			if q, ok := tr.PushdownSQL(engine.Ident(sp.input)); ok {
 				delete(r.in.Deferred, sp.input)
 				return r.runDeferred(ctx, sp, tr, q, d)
@@ -87,17 +81,16 @@ func (r *runner) runPushdown(ctx context.Context, sp *step, tr transforms.Batch,
 	return nil
 }
 
-// readsAll says whether a step reads every field of its input: DuckDB's file readers convert only the
+// readsAll says whether tr's query reads every field of its input: DuckDB's file readers convert only the
 // columns a query reads, so a query over a view of files that skips one would not find a malformed value
 // in it (loading the files into a table reads them all).
-func (r *runner) readsAll(sp *step) bool {
-	fr, ok := sp.tr.(interface{ Reads() []string })
-	sch := r.in.Schemas[sp.input]
-	if !ok || sch == nil {
+func (r *runner) readsAll(tr transforms.RowPushdown, input string) bool {
+	sch := r.in.Schemas[input]
+	if sch == nil {
 		return false
 	}
 	reads := map[string]bool{}
-	for _, f := range fr.Reads() {
+	for _, f := range tr.Reads() {
 		reads[f] = true
 	}
 	for _, f := range sch.Fields() {

@@ -321,15 +321,55 @@ func (d *deferredInput) Finish(_ context.Context, n int64) error {
 	return nil
 }
 
-// TestDeferredInputReadOnceOrLoaded: a deferred input read by a map that reads every field is read by the
-// map's one query and finished with the map's row count (one row per record); one read by a map that skips a
-// field (whose values the files' reader would then not check), or by any other step, is loaded before the
-// step runs; one no step reads is loaded too.
+// Two test transforms built like a map: rowmap is a map under another type name (it states
+// transforms.RowPushdown), queryonly a map that states its query but not that it gives one row per record.
+func init() {
+	comp, ctor, _ := transforms.Registry.Lookup("map")
+	register := func(name string, wrap func(transforms.Transform) transforms.Transform) {
+		c := *comp
+		c.Name = name
+		transforms.Registry.MustRegister(c, func(cfg spec.Config, env transforms.Env) (transforms.Transform, error) {
+			tr, err := ctor(cfg, env)
+			if err != nil {
+				return nil, err
+			}
+			return wrap(tr), nil
+		})
+	}
+	register("rowmap", func(tr transforms.Transform) transforms.Transform { return rowMap{tr.(transforms.RowPushdown)} })
+	register("queryonly", func(tr transforms.Transform) transforms.Transform { return queryOnly{tr.(transforms.RowPushdown)} })
+}
+
+type rowMap struct{ transforms.RowPushdown }
+
+// queryOnly hides OneRowPerInput (and Reads) of the map it wraps.
+type queryOnly struct{ m transforms.RowPushdown }
+
+func (q queryOnly) Schema() *arrow.Schema { return q.m.Schema() }
+func (q queryOnly) Apply(ctx context.Context, in arrow.RecordBatch) (arrow.RecordBatch, error) {
+	return q.m.Apply(ctx, in)
+}
+func (q queryOnly) Clone() transforms.Batch                 { return queryOnly{q.m.Clone().(transforms.RowPushdown)} }
+func (q queryOnly) PushdownSQL(input string) (string, bool) { return q.m.PushdownSQL(input) }
+func (q queryOnly) Reads() []string                         { return q.m.Reads() }
+
+var _ interface {
+	transforms.Batch
+	transforms.Pushdown
+} = queryOnly{}
+
+// TestDeferredInputReadOnceOrLoaded: a deferred input read by a step whose query states one row per record
+// (transforms.RowPushdown: a map, or any other type that states it) and reads every field is read by that
+// one query and finished with its row count; one read by a map that skips a field (whose values the files'
+// reader would then not check), by a query that does not state one row per record, or by any other step, is
+// loaded before the step runs; one no step reads is loaded too.
 func TestDeferredInputReadOnceOrLoaded(t *testing.T) {
 	cases := []struct{ name, transforms, want string }{
 		{"map reading every field", "  - type: map\n    fields: {sku: sku, label: \"name + '!'\", qty: qty, price: price}\n", "scanned,finish 4"},
 		{"map skipping a field", "  - type: map\n    fields: {sku: sku, label: name, qty: qty}\n", "load"},
 		{"filter", "  - type: filter\n    expr: qty > 0\n", "load"},
+		{"another type stating one row per record", "  - type: rowmap\n    fields: {sku: sku, label: name, qty: qty, price: price}\n", "scanned,finish 4"},
+		{"a map's query not stating it", "  - type: queryonly\n    fields: {sku: sku, label: name, qty: qty, price: price}\n", "load"},
 		{"map of another input", "  - type: sql\n    name: other\n    query: SELECT * FROM items\n  - type: map\n    input: other\n" +
 			"    fields: {sku: sku, label: name, qty: qty, price: price}\n", "load"},
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/possync/possync/transforms/internal/rowexpr"
 )
 
-var _ transforms.Pushdown = (*Map)(nil)
+var _ transforms.RowPushdown = (*Map)(nil)
 
 // PushdownSQL implements transforms.Pushdown: one SELECT over input computing each mapped field in DuckDB
 // SQL, cast to its field's type, then the passed-through columns as they are. ok is false when a field's
@@ -44,9 +44,12 @@ func (m *Map) PushdownSQL(input string) (query string, ok bool) {
 	return "SELECT " + strings.Join(cols, ", ") + " FROM " + input, true
 }
 
-// Reads returns the input fields the map reads: those its expressions read and those it passes through,
-// sorted and without repeats. A runner reading the input through a view of its files (runner/steps) needs
-// every declared field read, so that a malformed value in any of them is found.
+// OneRowPerInput implements transforms.RowPushdown: a map's query gives one output row per input row.
+func (m *Map) OneRowPerInput() {}
+
+// Reads implements transforms.RowPushdown: the input fields the map reads, those its expressions read and
+// those it passes through, sorted and without repeats. A runner reading the input through a view of its
+// files (runner/steps) needs every declared field read, so that a malformed value in any of them is found.
 func (m *Map) Reads() []string {
 	seen := map[string]bool{}
 	var out []string
