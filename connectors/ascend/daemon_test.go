@@ -16,7 +16,8 @@ import (
 )
 
 // These tests run against a real FTP daemon (vsftpd, started by .ci/run through testdata/start-vsftpd.sh).
-// They are skipped when its POSSYNC_TEST_FTP_* variables are not set. The daemon allows writes, but the
+// They are skipped when its POSSYNC_TEST_FTP_* variables are not set, and fail without them under CI=true (as
+// the PostgreSQL tests do), so a CI that lost its daemon cannot pass silently. The daemon allows writes, but the
 // folders the tests create belong to root: only a test that gives its folder to the FTP user can write.
 
 // daemon describes the FTP daemon from the environment.
@@ -34,6 +35,10 @@ func daemonFromEnv(t *testing.T) daemon {
 		fingerprint: os.Getenv("POSSYNC_TEST_FTPS_FINGERPRINT"),
 	}
 	if d.addr == "" || d.user == "" || d.password == "" || d.dir == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("POSSYNC_TEST_FTP_ADDR, _USER, _PASSWORD or _DIR is not set under CI: .ci/run must start vsftpd " +
+				"(connectors/ascend/testdata/start-vsftpd.sh, as root)")
+		}
 		t.Skip("no FTP daemon: set POSSYNC_TEST_FTP_ADDR, _USER, _PASSWORD and _DIR (.ci/run starts vsftpd with " +
 			"connectors/ascend/testdata/start-vsftpd.sh)")
 	}
@@ -176,6 +181,10 @@ func TestDaemonGrowingUpload(t *testing.T) {
 func TestDaemonFTPS(t *testing.T) {
 	d := daemonFromEnv(t)
 	if d.ftpsAddr == "" || d.ca == "" || d.fingerprint == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("POSSYNC_TEST_FTPS_ADDR, _CA or _FINGERPRINT is not set under CI: .ci/run's vsftpd must serve FTPS " +
+				"(connectors/ascend/testdata/start-vsftpd.sh)")
+		}
 		t.Skip("no FTPS daemon: set POSSYNC_TEST_FTPS_ADDR, _CA and _FINGERPRINT")
 	}
 	local, remote := d.folder(t)
@@ -246,6 +255,9 @@ func TestDaemonArchive(t *testing.T) {
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		if err := os.Chown(local, uid, gid); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("cannot give the folder to the FTP user under CI (.ci/run runs as root): %v", err)
+			}
 			t.Skipf("cannot give the folder to the FTP user: %v", err)
 		}
 		if err := s.Committed(context.Background(), res.Checkpoint); err != nil {
