@@ -1,5 +1,5 @@
-// Package all registers every built-in transform (map, filter, sql, promotions, match, order_match, reserve) with
-// transforms.Registry.
+// Package all registers every built-in transform (filter, map, match, order_match, order_status, promotions,
+// reserve, sql) with transforms.Registry.
 package all
 
 import (
