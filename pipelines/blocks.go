@@ -46,6 +46,9 @@ func (l *loader) state(nodes map[string]*yaml.Node) State {
 				"`%s` is not a memory size", m)
 		}
 	}
+	if c, ok := values["transform_cache"].(bool); ok {
+		s.NoTransformCache = !c
+	}
 	if t, ok := values["threads"].(int64); ok {
 		s.Threads = int(t)
 		if t < 0 {

@@ -48,6 +48,10 @@ var (
 				"no cap; a larger cap trades memory for speed."},
 		{Name: "threads", Type: spec.TypeInt, Default: 0,
 			Description: "Threads of the staging database; 0 means one per core."},
+		{Name: "transform_cache", Type: spec.TypeBool, Default: true,
+			Description: "Keep the outputs of the map and filter steps that run in Go under dir/tcache, so a run " +
+				"where few rows changed runs those rows only. false turns it off for this pipeline (as do " +
+				"--no-transform-cache and POSSYNC_TRANSFORM_CACHE=off); it costs speed, never records."},
 		{Name: "backend", Type: spec.TypeString, Example: "local",
 			Description: "Where the state lives: local (a DuckDB file under dir, the default) or a PostgreSQL URL " +
 				"postgres://user@host:5432/db shared by many workers (password from PGPASSWORD, never printed). " +

@@ -201,13 +201,41 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("defaults: state %+v diff %+v guards %+v tz %v", p.State, p.Diff, p.Guards, p.TimeZone)
 	}
 	p = mustParse(t, head+src+snk+yamlDoc(
-		"state: {dir: st, memory_limit: 2GiB, threads: 3}",
+		"state: {dir: st, memory_limit: 2GiB, threads: 3, transform_cache: false}",
 		"diff: {on_missing: deactivate, active_field: enabled}",
 		"guards: {max_delete_percent: -1}",
 	), map[string]string{"POSSYNC_STATE_DIR": "/ignored"})
-	if p.State != (State{Dir: "st", MemoryLimit: "2GiB", Threads: 3, Backend: "local", Schema: "possync"}) ||
+	if p.State != (State{Dir: "st", MemoryLimit: "2GiB", Threads: 3, NoTransformCache: true, Backend: "local", Schema: "possync"}) ||
 		p.Diff.OnMissing != MissingDeactivate || p.Diff.ActiveField != "enabled" || p.Guards.MaxDeletePercent != -1 {
 		t.Errorf("explicit: state %+v diff %+v guards %+v", p.State, p.Diff, p.Guards)
+	}
+}
+
+// TestTransformCacheSetting: `state.transform_cache` takes a boolean, also from a ${VAR}; anything else (such
+// as `off`, which YAML reads as a string) is an error at its position; it is not part of the pipeline's hash,
+// so turning the cache off for a pipeline keeps a saved plan applicable.
+func TestTransformCacheSetting(t *testing.T) {
+	for _, c := range []struct {
+		state string
+		env   map[string]string
+		off   bool
+	}{
+		{"state: {transform_cache: true}", nil, false},
+		{"state: {transform_cache: false}", nil, true},
+		{"state: {transform_cache: '${TCACHE}'}", map[string]string{"TCACHE": "false"}, true},
+		{"state: {transform_cache: '${TCACHE}'}", map[string]string{"TCACHE": "true"}, false},
+	} {
+		p := mustParse(t, head+src+snk+c.state+"\n", c.env)
+		if p.State.NoTransformCache != c.off {
+			t.Errorf("%s (%v): NoTransformCache = %v, want %v", c.state, c.env, p.State.NoTransformCache, c.off)
+		}
+		if base := mustParse(t, head+src+snk, nil).Hash; p.Hash != base {
+			t.Errorf("%s: the pipeline's hash changed", c.state)
+		}
+	}
+	_, diags := parse(t, head+src+snk+"state: {transform_cache: off}\n", nil)
+	if len(diags) != 1 || diags[0].Code != spec.CodeWrongType || diags[0].Pos.Path != "/state/transform_cache" {
+		t.Errorf("transform_cache: off: %v, want one wrong_type at /state/transform_cache", diags)
 	}
 }
 

@@ -100,6 +100,10 @@ type State struct {
 	MemoryLimit string
 	// Threads caps DuckDB's threads; 0 means one per core.
 	Threads int
+	// NoTransformCache turns the transform cache (runner/tcache, kept under Dir/tcache) off for this
+	// pipeline: `state.transform_cache: false`. The zero value keeps it on. It changes speed only, never the
+	// records, so it is not part of the pipeline's hash (a saved plan stays applicable when it changes).
+	NoTransformCache bool
 	// Backend is where the state lives: "local" (a DuckDB file and a lock file under Dir, the default) or a
 	// PostgreSQL URL (postgres://user@host:port/db?…) shared by every worker. $POSSYNC_STATE_URL overrides the
 	// `state.backend` field. The URL may carry a password; print it only through state.RedactURL.

@@ -78,7 +78,8 @@ type Options struct {
 	// page `--html` writes). Its Changes are empty when the planner streamed them (more than fit in memory).
 	Planned func(*plan.Plan)
 	// NoTransformCache runs every row through the map and filter steps that run in Go, reading and writing
-	// no transform cache (runner/tcache; also $POSSYNC_TRANSFORM_CACHE=off).
+	// no transform cache (runner/tcache; also $POSSYNC_TRANSFORM_CACHE=off, or the pipeline's
+	// `state.transform_cache: false`).
 	NoTransformCache bool
 }
 
@@ -269,9 +270,10 @@ func (s *session) transformAll(ctx context.Context) (spec.Diagnostics, error) {
 
 // transformCache is where the steps keep their transform cache: a folder of the pipeline's state
 // directory, local to this machine also with the PostgreSQL backend (a worker without it runs every row).
-// Nil when it is turned off.
+// Nil when it is turned off: by Options.NoTransformCache (--no-transform-cache), $POSSYNC_TRANSFORM_CACHE=off
+// or the pipeline's `state.transform_cache: false`.
 func (s *session) transformCache() *tcache.Cache {
-	if s.opts.NoTransformCache || tcache.Disabled() || s.p.State.Dir == "" {
+	if s.opts.NoTransformCache || tcache.Disabled() || s.p.State.NoTransformCache || s.p.State.Dir == "" {
 		return nil
 	}
 	return &tcache.Cache{Dir: tcache.PipelineDir(s.p.State.Dir, s.p.Name), Build: buildID()}

@@ -54,7 +54,8 @@ const (
 	KeepColumn = "__keep"
 )
 
-// EnvVar turns the cache off when set to "off" (or "0", "false"), as does `--no-transform-cache`.
+// EnvVar turns the cache off when set to "off" (or "0", "false"), as do `--no-transform-cache` and the
+// pipeline's `state.transform_cache: false` (pipelines.State.NoTransformCache).
 const EnvVar = "POSSYNC_TRANSFORM_CACHE"
 
 // Disabled says whether the environment turns the cache off.
