@@ -145,3 +145,39 @@ func TestDeferredReadPlansAsALoadedRead(t *testing.T) {
 		t.Fatalf("second plan: %+v, inputs %+v, notes %q; want 1 update, the deletions held", d.Summary, d.Inputs, d.Notes)
 	}
 }
+
+// TestDeferredOnlyForRowSteps: the source is read through a view only when its steps say they read nothing
+// else (the first gives one row per record, the others are row functions of their input); a filter first, a
+// sql step after the map (it may read any relation, here the source itself) or a later step reading the
+// source by name load the file first, and every variant plans the same with and without progress events.
+func TestDeferredOnlyForRowSteps(t *testing.T) {
+	const mapStep = "  - type: map\n    name: mapped\n    fields:\n      sku: sku\n      title: trim(name)\n      price: price\n      qty: qty\n"
+	for _, c := range []struct {
+		name, steps string
+		viewed      bool
+		creates     int
+	}{
+		{"map then filter", mapStep + "  - type: filter\n    expr: price >= 0\n", true, 2},
+		{"filter first", "  - type: filter\n    expr: price >= 0\n" + mapStep, false, 2},
+		{"sql after the map", mapStep + "  - type: sql\n    query: SELECT m.* FROM mapped m JOIN source s USING (sku) WHERE s.price >= 0\n", false, 2},
+		{"filter reading the source", mapStep + "  - type: filter\n    input: source\n    expr: price >= 0\n", false, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := deferPipeline(true, "")
+			p = p[:strings.Index(p, "transforms:\n")] + "transforms:\n" + c.steps + p[strings.Index(p, "sink:\n"):]
+			writeFile(t, filepath.Join(dir, "pipeline.yaml"), p)
+			writeFile(t, filepath.Join(dir, "input.csv"), "sku,name,price,qty\nA,anchor,3,1\nB,bottle,2.5,0\nD,dish,-1,4\n")
+			d, l, derr, lerr, viewed := planBoth(t, dir)
+			if derr != nil || lerr != nil || viewed != c.viewed {
+				t.Fatalf("plan: %v / %v; read through a view: %t, want %t", derr, lerr, viewed, c.viewed)
+			}
+			if got, want := planJSON(t, d), planJSON(t, l); got != want {
+				t.Fatalf("plan:\n%s\nloaded first:\n%s", got, want)
+			}
+			if d.Summary.Create != c.creates || d.Inputs[0].Records != 3 {
+				t.Errorf("plan %+v, inputs %+v; want %d creates of 3 records read", d.Summary, d.Inputs, c.creates)
+			}
+		})
+	}
+}

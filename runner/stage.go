@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/runner/stage"
 	"github.com/possync/possync/runner/steps"
+	"github.com/possync/possync/transforms"
 )
 
 // source is a built source of the pipeline.
@@ -48,10 +51,10 @@ func (s *session) stage(ctx context.Context, src *source) (*stage.Output, error)
 // deferrable says whether a source's files may be read through a view that the first step's query reads
 // (stage.Input.Defer: the files are then parsed once, into that step's table, instead of into a table of
 // their own that the step copies). Only when nothing else reads the source's records: the pipeline's only
-// source, read by its first step, a map (one output row per record, so its rows count the source's
-// records), with only maps and filters after it (which read nothing but their input); no explain trace,
-// desired-records hook or progress events (which read the source's table), and no source that confirms
-// or commits what it read.
+// source, read by its first step, with no explain trace, desired-records hook or progress events (which
+// read the source's table), no source that confirms or commits what it read, and steps that say so
+// themselves (rowSteps): the first one gives one output row per record (transforms.RowPushdown, so its rows
+// count the source's records), and the others read nothing but their input (transforms.Batch).
 func (s *session) deferrable(src *source) bool {
 	if len(s.sources) != 1 || len(s.p.Transforms) == 0 || s.trace != nil || s.opts.Desired != nil || s.timings.observe != nil {
 		return false
@@ -63,17 +66,45 @@ func (s *session) deferrable(src *source) bool {
 	if _, ok := src.src.(connectors.Scanner); !ok {
 		return false
 	}
-	name := src.comp.Name
+	return s.rowSteps(src.comp.Name, src.src.Schema())
+}
+
+// rowSteps builds the pipeline's steps from the registry as steps.Run will (the same configuration, input
+// schemas and Env; constructors are pure) and asks the built transforms, not their type names, whether the
+// first reads source and gives one output row per input row (transforms.RowPushdown), and every later one
+// is a row function of its own input only (transforms.Batch: not a SQL step, which may read any relation)
+// that does not read source. A step that cannot be built answers no; steps.Run reports its error.
+func (s *session) rowSteps(source string, sch *arrow.Schema) bool {
+	schemas := map[string]*arrow.Schema{source: sch}
+	prev := source
 	for i, st := range s.p.Transforms {
-		if st.Type != "map" && st.Type != "filter" {
+		input := st.Input
+		if input == "" {
+			input = prev
+		}
+		if (i == 0) != (input == source) || schemas[input] == nil {
 			return false
 		}
-		if i == 0 && (st.Type != "map" || (st.Input != "" && st.Input != name)) {
+		_, ctor, ok := transforms.Registry.Lookup(st.Type)
+		if !ok {
 			return false
 		}
-		if i > 0 && st.Input == name {
+		tr, err := ctor(st.Config, transforms.Env{Input: schemas[input], InputName: input, Now: s.now,
+			Location: s.p.TimeZone, Alloc: s.alloc, Dir: s.p.Dir})
+		if err != nil {
 			return false
 		}
+		if _, ok := tr.(transforms.RowPushdown); i == 0 && !ok {
+			return false
+		}
+		if _, ok := tr.(transforms.Batch); !ok {
+			return false
+		}
+		prev = st.Name
+		if prev == "" {
+			prev = fmt.Sprintf("__step_%d", i) // steps.Run's name for an unnamed step's table
+		}
+		schemas[prev] = tr.Schema()
 	}
 	return true
 }
