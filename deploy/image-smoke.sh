@@ -78,7 +78,10 @@ done
 work="$(mktemp -d /tmp/possync-image-smoke.XXXXXX)"
 root="" # the root filesystem once made, for cleanup
 cleanup() {
-	if [ -n "$root" ] && mountpoint -q "$root/proc"; then umount "$root/proc" || true; fi
+	local d
+	for d in "$root" "$root.tmp"; do
+		if [ -n "$root" ] && mountpoint -q "$d/proc" 2>/dev/null; then umount "$d/proc" || true; fi
+	done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -98,6 +101,9 @@ flock 9 # one run at a time per cache (the runs share the cached root filesystem
 root="$cache/$key"
 if [ ! -e "$root/.complete" ]; then
 	say "making the root filesystem $root: debootstrap --variant=minbase bookworm ($(elapsed))"
+	for d in "$root" "$root.tmp"; do
+		if mountpoint -q "$d/proc" 2>/dev/null; then umount "$d/proc"; fi
+	done
 	rm -rf "$root" "$root.tmp"
 	debootstrap --variant=minbase bookworm "$root.tmp" "$mirror" >"$work/debootstrap.log" 2>&1 ||
 		{ tail -n 30 "$work/debootstrap.log" >&2; fail "debootstrap failed (log above)"; }
@@ -131,7 +137,9 @@ if [ ! -e "$root/.complete" ]; then
 	# Older keys' root filesystems are of an older Dockerfile: remove them.
 	for old in "$cache"/*/; do
 		old="${old%/}"
-		[ "$old" = "$root" ] || rm -rf "$old"
+		[ "$old" != "$root" ] || continue
+		if mountpoint -q "$old/proc" 2>/dev/null; then umount "$old/proc"; fi
+		rm -rf "$old"
 	done
 	say "root filesystem made ($(elapsed))"
 else
@@ -185,6 +193,11 @@ records() {
 	diff -u "$root$smoke/want.csv" "$root$smoke/out-$1/records.csv" ||
 		fail "pipeline $1: the records file is not the input's records"
 }
+
+# What the runtime RUN installs for possync: the CA bundle (HTTPS APIs) and the time zones (`timezone:`).
+for f in /etc/ssl/certs/ca-certificates.crt /usr/share/zoneinfo/Europe/Berlin; do
+	[ -s "$root$f" ] || fail "the image has no $f (the runtime RUN's ca-certificates and tzdata)"
+done
 
 say "possync version ($(elapsed))"
 image -- "$entrypoint" version
