@@ -207,7 +207,7 @@ fleet-sim: build
 ## runtime RUN line applied (cached under ~/.cache/possync/image-smoke), then possync run in it by chroot as
 ## uid 10001: version, validate, apply (records and exit codes 0 and 75), and the PostgreSQL state when
 ## POSSYNC_TEST_PG_URL is set. Needs root and debootstrap (SKIP without them; a failure under CI=true).
-## Measured 2026-12-07 on 2 shared cores: 78-109 s cold (the binary already in Go's cache), 4-9 s cached.
+## Measured 2026-12-07 on 2 shared cores: 42-134 s cold (the binary already in Go's cache), 4-9 s cached.
 .PHONY: image-smoke
 image-smoke:
 	deploy/image-smoke.sh

@@ -85,6 +85,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 # --- 1. The build stage ----------------------------------------------------------------------------------------
 say "build: ${build_run//\/out\//$work/out/} ($(elapsed))"
