@@ -395,8 +395,8 @@ func validateFiles(t *testing.T, dir string, files []string) {
 	}
 }
 
-// TestDockerfile checks the image's build (cgo, the duckdb_arrow tag, a glibc runtime base) and that its
-// entrypoint is possync.
+// TestDockerfile checks the image's build (cgo, the duckdb_arrow tag, a glibc runtime base), that its
+// entrypoint is possync, and that CI runs the image itself (make image-smoke).
 func TestDockerfile(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(repoRoot, "deploy/Dockerfile"))
 	if err != nil {
@@ -423,6 +423,25 @@ func TestDockerfile(t *testing.T) {
 	}
 	if r := runPossync(t, cmd[1]); r.code != 0 || !strings.Contains(r.stdout, "Usage:") {
 		t.Errorf("possync %s (the image's CMD): %s", cmd[1], r)
+	}
+
+	// The image itself is run by deploy/image-smoke.sh (as root, with debootstrap): CI must install
+	// debootstrap and run it, or the image is only checked as text.
+	ci, err := os.ReadFile(filepath.Join(repoRoot, ".ci/run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk, err := os.ReadFile(filepath.Join(repoRoot, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^image-smoke:\n\tdeploy/image-smoke\.sh$`).Match(mk) {
+		t.Error("Makefile: no target image-smoke running deploy/image-smoke.sh")
+	}
+	for _, w := range []string{"debootstrap:debootstrap", "\nmake image-smoke\n"} {
+		if !strings.Contains(string(ci), w) {
+			t.Errorf(".ci/run does not contain %q: CI does not run the image smoke test", w)
+		}
 	}
 }
 
