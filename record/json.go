@@ -85,17 +85,12 @@ func (e *JSON) AppendValue(dst []byte, v any) ([]byte, error) {
 	case bool:
 		return strconv.AppendBool(dst, x), nil
 	case float64:
-		return appendFloat(dst, x)
+		return AppendJSONFloat(dst, x)
 	case time.Time:
 		if e.UTC {
 			x = x.UTC()
 		}
-		if y := x.Year(); y < 0 || y > 9999 {
-			return dst, fmt.Errorf("time %s: year outside of range [0,9999]", x)
-		}
-		dst = append(dst, '"')
-		dst = x.AppendFormat(dst, time.RFC3339Nano)
-		return append(dst, '"'), nil
+		return AppendJSONTime(dst, x)
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -106,8 +101,9 @@ func (e *JSON) AppendValue(dst []byte, v any) ([]byte, error) {
 	return append(dst, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...), nil
 }
 
-// appendFloat writes f as encoding/json does (ES6 number formatting); NaN and infinities are errors.
-func appendFloat(dst []byte, f float64) ([]byte, error) {
+// AppendJSONFloat appends f as encoding/json does (ES6 number formatting), as AppendValue writes a float64;
+// NaN and infinities are errors.
+func AppendJSONFloat(dst []byte, f float64) ([]byte, error) {
 	if math.IsInf(f, 0) || math.IsNaN(f) {
 		return dst, fmt.Errorf("unsupported value: %s", strconv.FormatFloat(f, 'g', -1, 64))
 	}
@@ -124,6 +120,17 @@ func appendFloat(dst []byte, f float64) ([]byte, error) {
 		}
 	}
 	return dst, nil
+}
+
+// AppendJSONTime appends t, in its own location, as AppendValue writes a time.Time: quoted RFC 3339 text
+// with nanoseconds; years outside 0..9999 are errors, as encoding/json's.
+func AppendJSONTime(dst []byte, t time.Time) ([]byte, error) {
+	if y := t.Year(); y < 0 || y > 9999 {
+		return dst, fmt.Errorf("time %s: year outside of range [0,9999]", t)
+	}
+	dst = append(dst, '"')
+	dst = t.AppendFormat(dst, time.RFC3339Nano)
+	return append(dst, '"'), nil
 }
 
 const hexDigits = "0123456789abcdef"

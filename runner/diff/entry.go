@@ -3,7 +3,6 @@ package diff
 import (
 	"context"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -384,43 +383,11 @@ func appendColumn(enc *record.JSON, dst []byte, a arrow.Array, i int) ([]byte, e
 	case *array.Boolean:
 		return strconv.AppendBool(dst, c.Value(i)), nil
 	case *array.Float64:
-		return appendJSONFloat(dst, c.Value(i))
+		return record.AppendJSONFloat(dst, c.Value(i))
 	case *array.Timestamp:
-		return appendJSONTime(dst, c.Value(i).ToTime(c.DataType().(*arrow.TimestampType).Unit).UTC())
+		return record.AppendJSONTime(dst, c.Value(i).ToTime(c.DataType().(*arrow.TimestampType).Unit).UTC())
 	case *array.Date32:
-		return appendJSONTime(dst, c.Value(i).ToTime().UTC())
+		return record.AppendJSONTime(dst, c.Value(i).ToTime().UTC())
 	}
 	return enc.AppendValue(dst, record.Value(a, i))
-}
-
-// appendJSONFloat appends f as record.JSON.AppendValue does (encoding/json's ES6 number formatting); NaN
-// and infinities are errors.
-func appendJSONFloat(dst []byte, f float64) ([]byte, error) {
-	if math.IsInf(f, 0) || math.IsNaN(f) {
-		return dst, fmt.Errorf("unsupported value: %s", strconv.FormatFloat(f, 'g', -1, 64))
-	}
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	dst = strconv.AppendFloat(dst, f, format, -1, 64)
-	if format == 'e' {
-		// e-09 as e-9
-		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
-			dst[n-2] = dst[n-1]
-			dst = dst[:n-1]
-		}
-	}
-	return dst, nil
-}
-
-// appendJSONTime appends t (in UTC) as record.JSON{UTC: true}.AppendValue does: RFC 3339 text, years
-// outside 0..9999 refused.
-func appendJSONTime(dst []byte, t time.Time) ([]byte, error) {
-	if y := t.Year(); y < 0 || y > 9999 {
-		return dst, fmt.Errorf("time %s: year outside of range [0,9999]", t)
-	}
-	dst = append(dst, '"')
-	dst = t.AppendFormat(dst, time.RFC3339Nano)
-	return append(dst, '"'), nil
 }
