@@ -279,6 +279,29 @@ func (p *imageParts) Values() ([]any, error) {
 
 func (p *imageParts) Err() error { return p.err }
 
+// fetchImageFile writes the relation's image into f and closes it. It returns false (and no error) when the bytes
+// fetched are not the image's recorded size: an incomplete image, which the caller does not use.
+func (s *PgStore) fetchImageFile(ctx context.Context, tx pgx.Tx, name string, img pgImage, f *os.File) (bool, error) {
+	n, err := s.fetchImage(ctx, tx, name, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return false, fmt.Errorf("image of %s: %w", name, err)
+	}
+	return n == img.Bytes, nil
+}
+
+// imageSelect is the query that reads r's image file at path with r's column types.
+func imageSelect(r pgRel, path string) string {
+	casts := make([]string, len(r.Columns))
+	for i, c := range r.Columns {
+		q := spec.QuoteIdent(c.Name)
+		casts[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", q, c.Type, q)
+	}
+	return fmt.Sprintf("SELECT %s FROM read_parquet(%s)", strings.Join(casts, ", "), spec.QuoteString(path))
+}
+
 // loadImage builds mirror table st.<name> from the relation's image and the changes committed since. It
 // returns false, leaving no table, when the image is incomplete or the result does not hold the record count
 // r's last commit recorded: the caller then copies the table whole.
@@ -289,24 +312,11 @@ func (s *PgStore) loadImage(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name
 	}
 	path := f.Name()
 	defer os.Remove(path)
-	n, err := s.fetchImage(ctx, tx, name, f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return false, fmt.Errorf("image of %s: %w", name, err)
-	}
-	if n != img.Bytes {
-		return false, nil
-	}
-	casts := make([]string, len(r.Columns))
-	for i, c := range r.Columns {
-		q := spec.QuoteIdent(c.Name)
-		casts[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", q, c.Type, q)
+	if ok, err := s.fetchImageFile(ctx, tx, name, img, f); !ok || err != nil {
+		return false, err
 	}
 	target := "st." + spec.QuoteIdent(name)
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE TABLE %s AS SELECT %s FROM read_parquet(%s)", target, strings.Join(casts, ", "),
-		spec.QuoteString(path))); err != nil {
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE TABLE %s AS %s", target, imageSelect(r, path))); err != nil {
 		return false, fmt.Errorf("load the image of %s into the planner: %w", name, err)
 	}
 	// The changes go in after the image is written, by DELETE and INSERT: one CREATE TABLE AS with the
@@ -423,23 +433,11 @@ func (s *PgStore) viewImage(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name
 	if !slices.Contains(s.viewFiles, path) {
 		s.viewFiles = append(s.viewFiles, path)
 	}
-	n, err := s.fetchImage(ctx, tx, name, f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return false, fmt.Errorf("image of %s: %w", name, err)
-	}
-	if n != img.Bytes {
-		return false, nil
-	}
-	casts := make([]string, len(r.Columns))
-	for i, c := range r.Columns {
-		q := spec.QuoteIdent(c.Name)
-		casts[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", q, c.Type, q)
+	if ok, err := s.fetchImageFile(ctx, tx, name, img, f); !ok || err != nil {
+		return false, err
 	}
 	target := "st." + spec.QuoteIdent(name)
-	view := fmt.Sprintf("SELECT %s FROM read_parquet(%s)", strings.Join(casts, ", "), spec.QuoteString(path))
+	view := imageSelect(r, path)
 	var drop []string
 	if img.Changed > 0 {
 		tmp, err := s.copyChanges(ctx, tx, conn, name, r, img)
