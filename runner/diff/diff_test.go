@@ -16,17 +16,7 @@ import (
 // field, on_change keep.
 func TestFirstSyncDiffEqualsDiffAgainstAnEmptySnapshot(t *testing.T) {
 	ctx := context.Background()
-	db, err := engine.Open(ctx, engine.Options{TempDir: t.TempDir(), Threads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	exec := func(q string) {
-		t.Helper()
-		if err := db.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	db, exec := openTestDB(t, engine.Options{Threads: 2})
 	exec(`CREATE TABLE desired AS SELECT * FROM (VALUES
 		('B', 2, 'bottle', 2.5, 3::BIGINT, true, 'promo', TIMESTAMPTZ '2026-01-02 03:04:05+00'),
 		('A', 1, NULL, 1.0, NULL, false, NULL, NULL),

@@ -25,18 +25,8 @@ func TestEntriesEqualSinkChangeEntries(t *testing.T) {
 	for _, missing := range []pipelines.OnMissing{pipelines.MissingDelete, pipelines.MissingDeactivate} {
 		t.Run(string(missing), func(t *testing.T) {
 			ctx := context.Background()
-			db, err := engine.Open(ctx, engine.Options{TempDir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
+			db, exec := openTestDB(t, engine.Options{})
 			cols := `t(store, sku, title, qty, big, price, ratio, since, seen, amount, active, stamp, why)`
-			exec := func(q string) {
-				t.Helper()
-				if err := db.Exec(ctx, q); err != nil {
-					t.Fatal(err)
-				}
-			}
 			exec(`CREATE TABLE snap AS SELECT * EXCLUDE (why) FROM (VALUES
 				(1, 'a', 'Tom & "Jerry" <DVD>', 1::INTEGER, 10::BIGINT, 1.5::DOUBLE, 0.25::REAL, DATE '2026-01-02', TIMESTAMP '2026-01-02 03:04:05.123456', 19.99::DECIMAL(9,2), true, 'x', NULL),
 				(1, 'b', 'two
@@ -148,17 +138,7 @@ lines', 2::INTEGER, NULL::BIGINT, NULL::DOUBLE, NULL::REAL, NULL::DATE, NULL::TI
 // not a shorter batch.
 func TestEntriesPlacesRowsByNumber(t *testing.T) {
 	ctx := context.Background()
-	db, err := engine.Open(ctx, engine.Options{TempDir: t.TempDir(), Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	exec := func(q string) {
-		t.Helper()
-		if err := db.Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db, exec := openTestDB(t, engine.Options{Threads: 1})
 	exec(`CREATE TABLE desired AS SELECT printf('S%03d', i) AS sku, 'item ' || i AS title, i / 4.0 AS price FROM range(40) t(i)`)
 	l, err := Run(ctx, db, Input{Desired: "desired", Key: []string{"sku"}})
 	if err != nil {
@@ -214,17 +194,7 @@ func TestRowIDEqualsChangeIDOf(t *testing.T) {
 	for _, missing := range []pipelines.OnMissing{pipelines.MissingDelete, pipelines.MissingDeactivate} {
 		t.Run(string(missing), func(t *testing.T) {
 			ctx := context.Background()
-			db, err := engine.Open(ctx, engine.Options{TempDir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			exec := func(q string) {
-				t.Helper()
-				if err := db.Exec(ctx, q); err != nil {
-					t.Fatal(err)
-				}
-			}
+			db, exec := openTestDB(t, engine.Options{})
 			cols := `t(sku, title, i8, i16, i32, i64, f32, f64, flag, day, ts, tstz, dec, active)`
 			row := func(sku, title, i8, i16, i32, i64, f32, f64, on, day, ts, tstz, dec, active string) string {
 				return fmt.Sprintf("(%s, %s, (%s)::TINYINT, (%s)::SMALLINT, (%s)::INTEGER, (%s)::BIGINT, (%s)::REAL, (%s)::DOUBLE, (%s)::BOOLEAN, (%s)::DATE, (%s)::TIMESTAMP, (%s)::TIMESTAMPTZ, (%s)::DECIMAL(18,3), (%s)::BOOLEAN)",

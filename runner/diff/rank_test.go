@@ -127,17 +127,7 @@ func TestRankOrdersTheDiff(t *testing.T) {
 // a numbering that followed the order rows reach it (instead of the sort's) would show.
 func TestNumberingFollowsRankThenKey(t *testing.T) {
 	ctx := context.Background()
-	db, err := engine.Open(ctx, engine.Options{TempDir: t.TempDir(), Threads: 2, MemoryLimit: "128MB"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	exec := func(q string) {
-		t.Helper()
-		if err := db.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	db, exec := openTestDB(t, engine.Options{Threads: 2, MemoryLimit: "128MB"})
 	const n = 300000
 	// Rows in descending key order (sku falls as i rises); parent_sku NULL, empty or set; price NULL in a
 	// fifth of the rows; a long title so that the sort has payload to move.
