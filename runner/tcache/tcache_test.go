@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/spec"
@@ -91,17 +94,23 @@ func TestSetReadsNewestGeneration(t *testing.T) {
 	}
 }
 
-// TestFingerprint: the fingerprint moves with the build, the position, the configuration and the zone.
+// TestFingerprint: the fingerprint moves with the build, the position, the step's name and configuration,
+// the input's schema and the zone (a nil zone is UTC).
 func TestFingerprint(t *testing.T) {
 	a := step("map", map[string]any{"fields": map[string]any{"a": spec.Expr{Text: "x"}}})
 	b := step("map", map[string]any{"fields": map[string]any{"a": spec.Expr{Text: "y"}}})
-	base := Fingerprint("b1", 0, a, nil, nil)
-	if base != Fingerprint("b1", 0, step("map", map[string]any{"fields": map[string]any{"a": spec.Expr{Text: "x"}}}), nil, nil) {
-		t.Error("equal steps have different fingerprints")
+	renamed := step("map", map[string]any{"fields": map[string]any{"a": spec.Expr{Text: "x"}}})
+	renamed.Name = "t"
+	text := arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
+	number := arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, nil)
+	base := Fingerprint("b1", 0, a, text, nil)
+	if base != Fingerprint("b1", 0, step("map", map[string]any{"fields": map[string]any{"a": spec.Expr{Text: "x"}}}), text, time.UTC) {
+		t.Error("equal steps over equal inputs (a nil zone and UTC) have different fingerprints")
 	}
 	for name, fp := range map[string]string{
-		"build": Fingerprint("b2", 0, a, nil, nil), "position": Fingerprint("b1", 1, a, nil, nil),
-		"expression": Fingerprint("b1", 0, b, nil, nil),
+		"build": Fingerprint("b2", 0, a, text, nil), "position": Fingerprint("b1", 1, a, text, nil),
+		"expression": Fingerprint("b1", 0, b, text, nil), "name": Fingerprint("b1", 0, renamed, text, nil),
+		"input schema": Fingerprint("b1", 0, a, number, nil), "zone": Fingerprint("b1", 0, a, text, time.FixedZone("UTC+1", 3600)),
 	} {
 		if fp == base {
 			t.Errorf("a changed %s keeps the fingerprint", name)
