@@ -107,6 +107,21 @@ func TestFingerprint(t *testing.T) {
 	if base != Fingerprint("b1", 0, step("map", map[string]any{"fields": map[string]any{"a": spec.Expr{Text: "x"}}}), text, time.UTC) {
 		t.Error("equal steps over equal inputs (a nil zone and UTC) have different fingerprints")
 	}
+	// Two fields at given positions: moved in the file (or read through another path) the step keeps its
+	// fingerprint; with its fields in the other order (a map's output columns) it does not.
+	at := func(file string, lineA, lineB int) *pipelines.Step {
+		return step("map", map[string]any{"fields": map[string]any{
+			"a": spec.Expr{Text: "x", Pos: spec.Pos{File: file, Line: lineA, Col: 9, Path: "/transforms/0/fields/a"}},
+			"b": spec.Expr{Text: "y", Pos: spec.Pos{File: file, Line: lineB, Col: 9, Path: "/transforms/0/fields/b"}},
+		}})
+	}
+	placed := Fingerprint("b1", 0, at("p.yaml", 10, 11), text, nil)
+	if moved := Fingerprint("b1", 0, at("/srv/p/p.yaml", 14, 17), text, nil); moved != placed {
+		t.Error("a step moved in its file, read through another path, has another fingerprint")
+	}
+	if swapped := Fingerprint("b1", 0, at("p.yaml", 11, 10), text, nil); swapped == placed {
+		t.Error("a map with its fields in the other order keeps the fingerprint")
+	}
 	for name, fp := range map[string]string{
 		"build": Fingerprint("b2", 0, a, text, nil), "position": Fingerprint("b1", 1, a, text, nil),
 		"expression": Fingerprint("b1", 0, b, text, nil), "name": Fingerprint("b1", 0, renamed, text, nil),
