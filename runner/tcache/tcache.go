@@ -185,11 +185,14 @@ func slot(index int, st *pipelines.Step) string {
 }
 
 // Prune removes the files of steps the pipeline no longer has at their position and name (steps is the
-// pipeline's whole list), so that renaming or removing a step does not leave its cache behind.
+// pipeline's whole list), or that are no longer Eligible (one that now reads the clock, or became another
+// type, is never read through its cache again), so that such a change does not leave the cache behind.
 func (c *Cache) Prune(steps []*pipelines.Step) {
 	keep := map[string]bool{}
 	for i, st := range steps {
-		keep[slot(i, st)] = true
+		if ok, _ := Eligible(st); ok {
+			keep[slot(i, st)] = true
+		}
 	}
 	entries, err := os.ReadDir(c.Dir)
 	if err != nil {

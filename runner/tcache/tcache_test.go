@@ -133,8 +133,8 @@ func TestFingerprint(t *testing.T) {
 	}
 }
 
-// TestPrune: the files of a step that is no longer at its position under its name are removed; the
-// others' stay.
+// TestPrune: the files of a step that is no longer at its position under its name, or is no longer
+// eligible (here: now a SQL step), are removed; the others' stay.
 func TestPrune(t *testing.T) {
 	dir := t.TempDir()
 	for _, n := range []string{"00-a.fp.1.base.parquet", "01-b.fp.1.base.parquet", "01-b.fp.1.delta.parquet", "02-c.fp.3.base.parquet", "01-old.fp.1.base.parquet"} {
@@ -142,9 +142,9 @@ func TestPrune(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a, b := step("map", nil), step("filter", nil)
-	a.Name, b.Name = "a", "b"
-	(&Cache{Dir: dir}).Prune([]*pipelines.Step{a, b})
+	a, b, c := step("map", nil), step("filter", nil), step("sql", nil)
+	a.Name, b.Name, c.Name = "a", "b", "c"
+	(&Cache{Dir: dir}).Prune([]*pipelines.Step{a, b, c})
 	entries, _ := os.ReadDir(dir)
 	var names []string
 	for _, e := range entries {
