@@ -100,10 +100,7 @@ func (s *session) rowSteps(source string, sch *arrow.Schema) bool {
 		if _, ok := tr.(transforms.Batch); !ok {
 			return false
 		}
-		prev = st.Name
-		if prev == "" {
-			prev = fmt.Sprintf("__step_%d", i) // steps.Run's name for an unnamed step's table
-		}
+		prev = steps.Table(i, st)
 		schemas[prev] = tr.Schema()
 	}
 	return true

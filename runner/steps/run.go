@@ -241,6 +241,15 @@ func Name(st *pipelines.Step) string {
 	return st.Type
 }
 
+// Table is the name of the table the step at index i of the pipeline's steps writes: its name, or
+// __step_<i> for an unnamed step. Later steps read it by that name (their input defaults to it).
+func Table(i int, st *pipelines.Step) string {
+	if st.Name != "" {
+		return st.Name
+	}
+	return fmt.Sprintf("__step_%d", i)
+}
+
 func hasAll(r record.Record, keys []string) bool {
 	for _, k := range keys {
 		if _, ok := r[k]; !ok {

@@ -144,10 +144,7 @@ func (r *runner) run(ctx context.Context) (*Output, spec.Diagnostics, error) {
 	}
 	prev := in.First
 	for i, st := range in.Steps {
-		sp := &step{st: st, table: st.Name, input: st.Input}
-		if sp.table == "" {
-			sp.table = fmt.Sprintf("__step_%d", i)
-		}
+		sp := &step{st: st, table: Table(i, st), input: st.Input}
 		if sp.input == "" {
 			sp.input = prev
 		}

@@ -30,11 +30,13 @@
 package tcache
 
 import (
+	"cmp"
 	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +45,7 @@ import (
 	"github.com/zeebo/xxh3"
 
 	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/spec"
 )
 
 // Version is the layout of a cache file; it is part of every fingerprint.
@@ -99,8 +102,8 @@ func Eligible(st *pipelines.Step) (ok bool, why string) {
 
 // Fingerprint identifies everything a cached step's output depends on besides its input rows: the cache's
 // format, the build, the step's position, name, type and configuration (the environment is interpolated
-// into it when the pipeline loads; expressions with their positions, which order a map's fields), the
-// input's schema and the time zone.
+// into it when the pipeline loads; expressions with the order of their positions, which orders a map's
+// fields, not the positions themselves), the input's schema and the time zone.
 func Fingerprint(build string, index int, st *pipelines.Step, input *arrow.Schema, loc *time.Location) string {
 	h := xxh3.New()
 	zone := "UTC"
@@ -109,9 +112,47 @@ func Fingerprint(build string, index int, st *pipelines.Step, input *arrow.Schem
 	}
 	// %#v prints maps with sorted keys, so equal configurations print alike.
 	fmt.Fprintf(h, "v%d\x00%s\x00%d\x00%s\x00%s\x00%#v\x00%s\x00%s", Version, build, index, st.Name, st.Type,
-		st.Config.Values, input, zone)
+		ranked(st.Config.Values), input, zone)
 	sum := h.Sum128().Bytes()
 	return hex.EncodeToString(sum[:])
+}
+
+// ranked returns a copy of a step's configuration values in which each expression's position is its rank
+// among the step's expressions (by line, then column): the order of a map's fields, which the positions
+// give, is kept, but a step that only moved in its file (a line added above it) or was read through another
+// path to the file keeps its fingerprint.
+func ranked(values map[string]any) any {
+	var pos []spec.Pos
+	walkExprs(values, func(e spec.Expr) spec.Expr { pos = append(pos, e.Pos); return e })
+	byPlace := func(a, b spec.Pos) int { return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col)) }
+	slices.SortFunc(pos, byPlace)
+	return walkExprs(values, func(e spec.Expr) spec.Expr {
+		i, _ := slices.BinarySearchFunc(pos, e.Pos, byPlace)
+		e.Pos = spec.Pos{Line: i + 1}
+		return e
+	})
+}
+
+// walkExprs returns v with f applied to each expression in it (configuration values: scalars, spec.Expr,
+// []any and map[string]any).
+func walkExprs(v any, f func(spec.Expr) spec.Expr) any {
+	switch x := v.(type) {
+	case spec.Expr:
+		return f(x)
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = walkExprs(e, f)
+		}
+		return m
+	case []any:
+		l := make([]any, len(x))
+		for i, e := range x {
+			l[i] = walkExprs(e, f)
+		}
+		return l
+	}
+	return v
 }
 
 // Set is one step's cache: a base file and, once later runs added rows, a delta file, of one generation:
@@ -144,11 +185,14 @@ func slot(index int, st *pipelines.Step) string {
 }
 
 // Prune removes the files of steps the pipeline no longer has at their position and name (steps is the
-// pipeline's whole list), so that renaming or removing a step does not leave its cache behind.
+// pipeline's whole list), or that are no longer Eligible (one that now reads the clock, or became another
+// type, is never read through its cache again), so that such a change does not leave the cache behind.
 func (c *Cache) Prune(steps []*pipelines.Step) {
 	keep := map[string]bool{}
 	for i, st := range steps {
-		keep[slot(i, st)] = true
+		if ok, _ := Eligible(st); ok {
+			keep[slot(i, st)] = true
+		}
 	}
 	entries, err := os.ReadDir(c.Dir)
 	if err != nil {

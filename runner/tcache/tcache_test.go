@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/spec"
@@ -91,17 +94,38 @@ func TestSetReadsNewestGeneration(t *testing.T) {
 	}
 }
 
-// TestFingerprint: the fingerprint moves with the build, the position, the configuration and the zone.
+// TestFingerprint: the fingerprint moves with the build, the position, the step's name and configuration,
+// the input's schema and the zone (a nil zone is UTC).
 func TestFingerprint(t *testing.T) {
 	a := step("map", map[string]any{"fields": map[string]any{"a": spec.Expr{Text: "x"}}})
 	b := step("map", map[string]any{"fields": map[string]any{"a": spec.Expr{Text: "y"}}})
-	base := Fingerprint("b1", 0, a, nil, nil)
-	if base != Fingerprint("b1", 0, step("map", map[string]any{"fields": map[string]any{"a": spec.Expr{Text: "x"}}}), nil, nil) {
-		t.Error("equal steps have different fingerprints")
+	renamed := step("map", map[string]any{"fields": map[string]any{"a": spec.Expr{Text: "x"}}})
+	renamed.Name = "t"
+	text := arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
+	number := arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, nil)
+	base := Fingerprint("b1", 0, a, text, nil)
+	if base != Fingerprint("b1", 0, step("map", map[string]any{"fields": map[string]any{"a": spec.Expr{Text: "x"}}}), text, time.UTC) {
+		t.Error("equal steps over equal inputs (a nil zone and UTC) have different fingerprints")
+	}
+	// Two fields at given positions: moved in the file (or read through another path) the step keeps its
+	// fingerprint; with its fields in the other order (a map's output columns) it does not.
+	at := func(file string, lineA, lineB int) *pipelines.Step {
+		return step("map", map[string]any{"fields": map[string]any{
+			"a": spec.Expr{Text: "x", Pos: spec.Pos{File: file, Line: lineA, Col: 9, Path: "/transforms/0/fields/a"}},
+			"b": spec.Expr{Text: "y", Pos: spec.Pos{File: file, Line: lineB, Col: 9, Path: "/transforms/0/fields/b"}},
+		}})
+	}
+	placed := Fingerprint("b1", 0, at("p.yaml", 10, 11), text, nil)
+	if moved := Fingerprint("b1", 0, at("/srv/p/p.yaml", 14, 17), text, nil); moved != placed {
+		t.Error("a step moved in its file, read through another path, has another fingerprint")
+	}
+	if swapped := Fingerprint("b1", 0, at("p.yaml", 11, 10), text, nil); swapped == placed {
+		t.Error("a map with its fields in the other order keeps the fingerprint")
 	}
 	for name, fp := range map[string]string{
-		"build": Fingerprint("b2", 0, a, nil, nil), "position": Fingerprint("b1", 1, a, nil, nil),
-		"expression": Fingerprint("b1", 0, b, nil, nil),
+		"build": Fingerprint("b2", 0, a, text, nil), "position": Fingerprint("b1", 1, a, text, nil),
+		"expression": Fingerprint("b1", 0, b, text, nil), "name": Fingerprint("b1", 0, renamed, text, nil),
+		"input schema": Fingerprint("b1", 0, a, number, nil), "zone": Fingerprint("b1", 0, a, text, time.FixedZone("UTC+1", 3600)),
 	} {
 		if fp == base {
 			t.Errorf("a changed %s keeps the fingerprint", name)
@@ -109,8 +133,8 @@ func TestFingerprint(t *testing.T) {
 	}
 }
 
-// TestPrune: the files of a step that is no longer at its position under its name are removed; the
-// others' stay.
+// TestPrune: the files of a step that is no longer at its position under its name, or is no longer
+// eligible (here: now a SQL step), are removed; the others' stay.
 func TestPrune(t *testing.T) {
 	dir := t.TempDir()
 	for _, n := range []string{"00-a.fp.1.base.parquet", "01-b.fp.1.base.parquet", "01-b.fp.1.delta.parquet", "02-c.fp.3.base.parquet", "01-old.fp.1.base.parquet"} {
@@ -118,9 +142,9 @@ func TestPrune(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a, b := step("map", nil), step("filter", nil)
-	a.Name, b.Name = "a", "b"
-	(&Cache{Dir: dir}).Prune([]*pipelines.Step{a, b})
+	a, b, c := step("map", nil), step("filter", nil), step("sql", nil)
+	a.Name, b.Name, c.Name = "a", "b", "c"
+	(&Cache{Dir: dir}).Prune([]*pipelines.Step{a, b, c})
 	entries, _ := os.ReadDir(dir)
 	var names []string
 	for _, e := range entries {
