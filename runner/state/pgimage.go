@@ -407,7 +407,7 @@ func (s *PgStore) applyChanges(ctx context.Context, tx pgx.Tx, conn *sql.Conn, n
 	return nil
 }
 
-// viewFile is the file under dir from which a plan reads relation name's image in place (viewImage): one per
+// viewFile is the file in the spill folder (spillDir) from which a plan reads relation name's image in place (viewImage): one per
 // pipeline and relation, overwritten by the next plan (a plan holds the pipeline's lock, so no other run of
 // the pipeline on this worker uses it meanwhile; a plan that was killed leaves it for the next one).
 func (s *PgStore) viewFile(name string) string {
@@ -416,7 +416,7 @@ func (s *PgStore) viewFile(name string) string {
 }
 
 // viewImage makes mirror relation st.<name> a view of the relation's image, read in place, and the changes
-// committed since: it fetches the image into a file under dir (viewFile, removed by Close) and copies the
+// committed since: it fetches the image into a file in the spill folder (viewFile, removed by Close) and copies the
 // latest row of each changed key into table st."chg_<name>"; the view is the image's records of the other
 // keys plus those rows that are not deletes. For a plan, which only reads its relations: DuckDB reads the
 // image where the diff reads the snapshot (twice) instead of writing it whole into a table first, which costs
