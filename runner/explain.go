@@ -84,11 +84,7 @@ func Explain(ctx context.Context, p *pipelines.Pipeline, key map[string]string, 
 			x.Sources = append(x.Sources, t)
 		}
 		for i, st := range p.Transforms {
-			table := st.Name
-			if table == "" {
-				table = fmt.Sprintf("__step_%d", i)
-			}
-			t, err := s.traceRows(ctx, table, key)
+			t, err := s.traceRows(ctx, steps.Table(i, st), key)
 			if err != nil {
 				return err
 			}
