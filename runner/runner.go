@@ -97,6 +97,8 @@ type session struct {
 	staged  map[string]*stage.Output
 	// deferred are the staged sources read as views of their files, until the steps read them (stage.go).
 	deferred map[string]steps.DeferredInput
+	// prebuilt are the steps rowSteps built, which steps.Run takes instead of building them again (stage.go).
+	prebuilt map[*pipelines.Step]steps.Prebuilt
 	schemas  map[string]*arrow.Schema // relation name → schema
 	desired  string
 	// protected names a table of keys the plan must leave alone (rejected input rows); prot is what
@@ -263,7 +265,7 @@ func (s *session) transformAll(ctx context.Context) (spec.Diagnostics, error) {
 	}
 	out, diags, err := steps.Run(ctx, s.d, steps.Input{Steps: s.p.Transforms, First: first, Schemas: s.schemas, Key: s.p.Key,
 		Now: s.now, Location: s.p.TimeZone, Alloc: s.alloc, Dir: s.p.Dir, Timer: s.timings.start, Log: s.logf,
-		Built: s.defineApplied, Ran: s.stepRows, Deferred: s.deferred, Cache: s.transformCache()})
+		Built: s.defineApplied, Ran: s.stepRows, Deferred: s.deferred, Cache: s.transformCache(), Prebuilt: s.prebuilt})
 	s.desired, s.annotations, s.upcoming, s.notes, s.pushed = out.Desired, out.Annotations, out.Upcoming, out.Notes, out.Pushed
 	return diags, err
 }

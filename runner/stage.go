@@ -74,6 +74,11 @@ func (s *session) deferrable(src *source) bool {
 // first reads source and gives one output row per input row (transforms.RowPushdown), and every later one
 // is a row function of its own input only (transforms.Batch: not a SQL step, which may read any relation)
 // that does not read source. A step that cannot be built answers no; steps.Run reports its error.
+//
+// What each constructor returned is kept in s.prebuilt, which steps.Run takes instead of building the step
+// again when its Env turns out the same (steps.Input.Prebuilt): the first step's always is (its input is
+// the source, of the schema given here); a later step's when its input's table has the schema the step
+// before it stated.
 func (s *session) rowSteps(source string, sch *arrow.Schema) bool {
 	schemas := map[string]*arrow.Schema{source: sch}
 	prev := source
@@ -89,8 +94,13 @@ func (s *session) rowSteps(source string, sch *arrow.Schema) bool {
 		if !ok {
 			return false
 		}
-		tr, err := ctor(st.Config, transforms.Env{Input: schemas[input], InputName: input, Now: s.now,
-			Location: s.p.TimeZone, Alloc: s.alloc, Dir: s.p.Dir})
+		env := transforms.Env{Input: schemas[input], InputName: input, Now: s.now, Location: s.p.TimeZone,
+			Alloc: s.alloc, Dir: s.p.Dir}
+		tr, err := ctor(st.Config, env)
+		if s.prebuilt == nil {
+			s.prebuilt = map[*pipelines.Step]steps.Prebuilt{}
+		}
+		s.prebuilt[st] = steps.Prebuilt{Env: env, Transform: tr, Err: err}
 		if err != nil {
 			return false
 		}

@@ -59,6 +59,27 @@ type Input struct {
 	// Cache, when set, keeps the outputs of the map and filter steps that run in Go between runs (package
 	// tcache), so that a run pays for the rows whose input changed only. Nil runs every row.
 	Cache *tcache.Cache
+	// Prebuilt are steps the caller already built (to ask the transforms what they are, before the sources
+	// are read), by step. Run takes a step's Transform (or Err) from there instead of calling its constructor
+	// again when the Env it would build the step with is the one the caller used (SameEnv): a constructor
+	// may be costly (match reads its mappings file). Any other step is built by Run.
+	Prebuilt map[*pipelines.Step]Prebuilt
+}
+
+// Prebuilt is what a step's constructor returned for Env.
+type Prebuilt struct {
+	Env       transforms.Env
+	Transform transforms.Transform
+	Err       error
+}
+
+// SameEnv says whether two environments would build a step alike: the same input schema (arrow.Schema.Equal,
+// which compares field names, types, nullability and metadata), input name, time, time zone, allocator and
+// folder.
+func SameEnv(a, b transforms.Env) bool {
+	sameInput := a.Input == b.Input || (a.Input != nil && b.Input != nil && a.Input.Equal(b.Input))
+	return sameInput && a.InputName == b.InputName && a.Now.Equal(b.Now) && a.Location == b.Location &&
+		a.Alloc == b.Alloc && a.Dir == b.Dir
 }
 
 // DeferredInput is a relation that is a view over a source's files (stage.Deferred).
@@ -157,7 +178,13 @@ func (r *runner) run(ctx context.Context) (*Output, spec.Diagnostics, error) {
 		if sch, ok := in.Schemas[sp.input]; ok {
 			env.Input = sch
 		}
-		tr, err := ctor(st.Config, env)
+		var tr transforms.Transform
+		var err error
+		if pb, ok := in.Prebuilt[st]; ok && SameEnv(pb.Env, env) {
+			tr, err = pb.Transform, pb.Err
+		} else {
+			tr, err = ctor(st.Config, env)
+		}
 		if err != nil {
 			diags.Add(st.Pos, componentError(&st.Component, err))
 			return r.out, diags, nil // later steps depend on this one's output

@@ -387,3 +387,64 @@ func TestDeferredInputReadOnceOrLoaded(t *testing.T) {
 		})
 	}
 }
+
+// TestPrebuiltTakenForItsEnvOnly: Run takes a step's transform from Input.Prebuilt, instead of building
+// the step, when the caller built it with the Env Run would use, and builds the step itself when any part
+// of that Env differs (the input's schema, the time, the folder), or for an error the caller got, reports it
+// as the step's diagnostic. The prebuilt transform here is built from another configuration, so the output
+// tells which one ran.
+func TestPrebuiltTakenForItsEnvOnly(t *testing.T) {
+	other, diags := pipelines.Parse("p.yaml", []byte(pipelineHead+"  - {type: map, name: out, fields: {sku: sku, label: \"'prebuilt'\"}}\n"),
+		pipelines.Options{LookupEnv: func(string) (string, bool) { return "", false }})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	_, ctor, _ := transforms.Registry.Lookup("map")
+	wider := arrow.NewSchema(append(itemSchema.Fields(), arrow.Field{Name: "extra", Type: arrow.BinaryTypes.String, Nullable: true}), nil)
+	cases := []struct {
+		name   string
+		change func(env *transforms.Env)
+		err    error
+		want   string
+	}{
+		{"same env", func(*transforms.Env) {}, nil, "prebuilt,prebuilt,prebuilt,prebuilt"},
+		{"equal schema, another value", func(env *transforms.Env) {
+			env.Input = arrow.NewSchema(itemSchema.Fields(), nil)
+		}, nil, "prebuilt,prebuilt,prebuilt,prebuilt"},
+		{"another input schema", func(env *transforms.Env) { env.Input = wider }, nil, "bell,helmet,lock,pump"},
+		{"another time", func(env *transforms.Env) { env.Now = env.Now.Add(time.Second) }, nil, "bell,helmet,lock,pump"},
+		{"another folder", func(env *transforms.Env) { env.Dir += "/x" }, nil, "bell,helmet,lock,pump"},
+		{"an error", func(*transforms.Env) {}, errors.New("mappings file gone"), "error"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			db, in := setup(t, "  - {type: map, name: out, fields: {sku: sku, label: name}}\n")
+			env := transforms.Env{Input: itemSchema, InputName: "items", Now: in.Now, Location: in.Location, Dir: in.Dir}
+			c.change(&env)
+			tr, err := ctor(other.Transforms[0].Config, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.err != nil {
+				tr = nil
+			}
+			in.Prebuilt = map[*pipelines.Step]steps.Prebuilt{in.Steps[0]: {Env: env, Transform: tr, Err: c.err}}
+			_, diags, err := steps.Run(context.Background(), db, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.err != nil {
+				if len(diags) != 1 || !strings.Contains(diags[0].Message, "mappings file gone") {
+					t.Errorf("diagnostics %v, want the prebuilt error", diags)
+				}
+				return
+			}
+			if len(diags) > 0 {
+				t.Fatal(diags)
+			}
+			if got := strings.Join(rows(t, db, "SELECT label FROM out ORDER BY label"), ","); got != c.want {
+				t.Errorf("labels %s, want %s", got, c.want)
+			}
+		})
+	}
+}
