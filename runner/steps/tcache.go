@@ -80,13 +80,15 @@ func (r *runner) cacheStep(sp *step) (tcache.Set, bool) {
 }
 
 // hashKey is the DuckDB expression of a row's cache key over the columns the step reads, prefixed by alias
-// (e.g. "i.") or not.
+// (e.g. "i.") or not: the fields a transforms.RowPushdown reads (its one output row per input row is a
+// function of them: a map), else every input column (a filter's output is its input row; any other
+// transform says nothing about what it reads).
 func (r *runner) hashKey(sp *step, alias string) string {
 	var cols []string
-	if rd, ok := sp.tr.(interface{ Reads() []string }); ok && sp.st.Type == "map" {
-		cols = rd.Reads()
+	if rp, ok := sp.tr.(transforms.RowPushdown); ok {
+		cols = rp.Reads()
 	}
-	if len(cols) == 0 { // a filter's output is its input row; a map of constants reads nothing
+	if len(cols) == 0 { // a map of constants reads nothing
 		cols = engine.FieldNames(r.in.Schemas[sp.input])
 	}
 	return "hash(" + engine.IdentList(cols, alias) + ")"
