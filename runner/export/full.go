@@ -170,15 +170,18 @@ func scannable(in Input) bool {
 // of order. It must run with preserve_insertion_order on (withInsertionOrder), as must the COPY that relies
 // on it.
 //
-// DuckDB promises the order this needs, with preserve_insertion_order on (its default): "Order
-// Preservation" (https://duckdb.org/docs/stable/sql/dialect/order_preservation) lists FROM with a single
-// table, SELECT, WHERE, window functions with an empty OVER clause and COPY among the clauses that keep
-// the original row order, that is the table's stored (insertion) order, deleted rows aside. So a scan of
-// the snapshot yields its records in the same order in the check and in the COPY that follows (nothing
-// writes the snapshot between them: the session runs one statement at a time). The check does not trust
-// how the snapshot was written (ranked creates, a batch committed out of order, updates and creates of a
-// later run appended at the end all fail it and fall back on the sort); with the promise, the records
-// file is byte for byte the sorted COPY's. Equal keys fail it too: a sort orders ties arbitrarily.
+// What DuckDB promises: its "Order Preservation" page
+// (https://duckdb.org/docs/stable/sql/dialect/order_preservation) lists FROM with a single table, SELECT, WHERE, window functions with an empty OVER clause and COPY among
+// the clauses that keep the original row order, and says (its 1.1 version) that the preservation of
+// insertion order is controlled by preserve_insertion_order, true by default. So with it on, the check and
+// the COPY that follows both see the snapshot's rows in its insertion order (nothing writes the snapshot
+// between them: the session runs one statement at a time). The page does not say what a table's order is
+// after DELETEs (the survivors kept their order in every test here), nor that an INSERT stores rows in the
+// order its SELECT yields them, which is why the order is checked rather than assumed from how the
+// snapshot was written (ranked creates, a batch committed out of order, a later run's updates and creates,
+// which the state appends at the end, all fail the check and fall back on the sort). Equal keys fail it too:
+// a sort orders ties arbitrarily. With the check passed, the records file is byte for byte the sorted
+// COPY's.
 func scanInKeyOrder(ctx context.Context, db *engine.DB, in Input) (bool, error) {
 	var keys, prev, nonNull []string
 	for i, k := range in.Key {
