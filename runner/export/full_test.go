@@ -306,3 +306,41 @@ func TestFullExportInOrderOff(t *testing.T) {
 		t.Errorf("log %q: want the export sorted in key ranges", l)
 	}
 }
+
+// TestFullExportInKeyOrderParallel: a snapshot of several row groups, scanned by two threads, written in
+// key order without a sort, holds the bytes of the sorted COPY (DuckDB's COPY keeps the scan's order
+// across threads with preserve_insertion_order on). The snapshot lives in an attached database file, as
+// the state's does.
+func TestFullExportInKeyOrderParallel(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := engine.Open(ctx, engine.Options{TempDir: filepath.Join(dir, "tmp"), Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	exec(t, db, "ATTACH "+engine.Lit(filepath.Join(dir, "state.db"))+" AS st")
+	exec(t, db, `CREATE TABLE st.snap (sku VARCHAR, name VARCHAR, qty BIGINT, price DOUBLE)`)
+	const n, batch = 400_000, 20_000 // four row groups of 122,880 and some
+	exec(t, db, "SET preserve_insertion_order = true")
+	for lo := 0; lo < n; lo += batch {
+		exec(t, db, fmt.Sprintf(`INSERT INTO st.snap SELECT 'SK' || lpad(i::VARCHAR, 10, '0'), 'name, "' || i || '"', i %% 97, CASE WHEN i %% 5 = 0 THEN NULL ELSE i / 8 END
+			FROM range(%d, %d) t(i) ORDER BY i`, lo, lo+batch))
+	}
+	exec(t, db, "SET preserve_insertion_order = false")
+	exec(t, db, "CHECKPOINT st")
+	ref := filepath.Join(dir, "ref.csv")
+	exec(t, db, fmt.Sprintf("COPY (SELECT sku, name, qty, price FROM st.snap ORDER BY sku) TO %s (%s)", engine.Lit(ref), options["csv"]))
+	path := filepath.Join(dir, "out", "records.csv")
+	var l logs
+	if _, err := Run(ctx, db, Input{Export: connectors.Export{Path: path, Format: "csv"}, Snapshot: "st.snap", Meta: state.Meta{Serial: 1},
+		Key: []string{"sku"}, Schema: textSchema, Log: l.logf}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(l.String(), "no sort") {
+		t.Fatalf("log %q: want the export without a sort", l)
+	}
+	if got, want := read(t, path), read(t, ref); !bytes.Equal(got, want) {
+		t.Fatalf("export in stored order (%d bytes) differs from one COPY sorted by key (%d bytes)", len(got), len(want))
+	}
+}
