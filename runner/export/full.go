@@ -89,13 +89,19 @@ func writeFull(ctx context.Context, db *engine.DB, in Input, tmp string) (fullWa
 		return db.Exec(ctx, q)
 	}
 	if inOrder && scannable(in) {
+		// One thread: at 1M records the ordered COPY on two threads cost 1.31-1.93 cpu s and peaked at 194
+		// MiB (DuckDB holds the batches that finish ahead of their turn), on one 1.09-1.17 cpu s and 82 MiB,
+		// in no more wall time on the loaded 2 cores; on an idle machine two threads would finish about
+		// 0.3 s sooner (BENCHMARKS.md #15).
 		var sorted bool
-		err := withInsertionOrder(ctx, db, func() error {
-			var err error
-			if sorted, err = scanInKeyOrder(ctx, db, in); err != nil || !sorted {
-				return err
-			}
-			return db.Exec(ctx, fmt.Sprintf("COPY (SELECT %s FROM %s) TO %s (%s)", cols, in.Snapshot, engine.Lit(tmp), opts))
+		err := withSetting(ctx, db, "preserve_insertion_order", "true", func() error {
+			return withSetting(ctx, db, "threads", "1", func() error {
+				var err error
+				if sorted, err = scanInKeyOrder(ctx, db, in); err != nil || !sorted {
+					return err
+				}
+				return db.Exec(ctx, fmt.Sprintf("COPY (SELECT %s FROM %s) TO %s (%s)", cols, in.Snapshot, engine.Lit(tmp), opts))
+			})
 		})
 		if err != nil || sorted {
 			return fullWay{scanned: sorted}, err
@@ -167,8 +173,7 @@ func scannable(in Input) bool {
 // scanInKeyOrder reports whether the snapshot's records come out of a scan in strictly increasing key
 // order, with no NULL key field: one streaming pass over the key fields (lag() over an empty OVER (),
 // DuckDB's streaming window, compares each key with the one before it) that stops at the first record out
-// of order. It must run with preserve_insertion_order on (withInsertionOrder), as must the COPY that relies
-// on it.
+// of order. It must run with preserve_insertion_order on (withSetting), as must the COPY that relies on it.
 //
 // What DuckDB promises: its "Order Preservation" page
 // (https://duckdb.org/docs/stable/sql/dialect/order_preservation) lists FROM with a single table, SELECT, WHERE, window functions with an empty OVER clause and COPY among
@@ -209,22 +214,22 @@ func scanInKeyOrder(ctx context.Context, db *engine.DB, in Input) (bool, error) 
 	return n == 0, nil
 }
 
-// withInsertionOrder runs fn with DuckDB's preserve_insertion_order on (the engine runs with it off), then
-// restores it.
-func withInsertionOrder(ctx context.Context, db *engine.DB, fn func() error) (err error) {
-	var was bool
-	if err := db.QueryRow(ctx, "SELECT current_setting('preserve_insertion_order')::BOOLEAN").Scan(&was); err != nil {
-		return fmt.Errorf("read preserve_insertion_order: %w", err)
+// withSetting runs fn with DuckDB's setting name at value (the engine runs with preserve_insertion_order
+// off, and the pipeline's threads), then restores it.
+func withSetting(ctx context.Context, db *engine.DB, name, value string, fn func() error) (err error) {
+	var was string
+	if err := db.QueryRow(ctx, "SELECT current_setting("+engine.Lit(name)+")::VARCHAR").Scan(&was); err != nil {
+		return fmt.Errorf("read %s: %w", name, err)
 	}
-	if was {
+	if strings.EqualFold(was, value) {
 		return fn()
 	}
-	if err := db.Exec(ctx, "SET preserve_insertion_order = true"); err != nil {
-		return fmt.Errorf("set preserve_insertion_order: %w", err)
+	if err := db.Exec(ctx, fmt.Sprintf("SET %s = %s", name, value)); err != nil {
+		return fmt.Errorf("set %s: %w", name, err)
 	}
 	defer func() {
-		if rerr := db.Exec(context.WithoutCancel(ctx), "SET preserve_insertion_order = false"); rerr != nil && err == nil {
-			err = fmt.Errorf("restore preserve_insertion_order: %w", rerr)
+		if rerr := db.Exec(context.WithoutCancel(ctx), fmt.Sprintf("SET %s = %s", name, engine.Lit(was))); rerr != nil && err == nil {
+			err = fmt.Errorf("restore %s: %w", name, rerr)
 		}
 	}()
 	return fn()

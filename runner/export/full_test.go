@@ -307,11 +307,10 @@ func TestFullExportInOrderOff(t *testing.T) {
 	}
 }
 
-// TestFullExportInKeyOrderParallel: a snapshot of several row groups, scanned by two threads, written in
-// key order without a sort, holds the bytes of the sorted COPY (DuckDB's COPY keeps the scan's order
-// across threads with preserve_insertion_order on). The snapshot lives in an attached database file, as
-// the state's does.
-func TestFullExportInKeyOrderParallel(t *testing.T) {
+// TestFullExportInKeyOrderStateFile: a snapshot of several row groups in an attached database file (as the
+// state's is), in a session of two threads, written in key order without a sort, holds the bytes of the
+// sorted COPY, and the session's settings are restored after it.
+func TestFullExportInKeyOrderStateFile(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	db, err := engine.Open(ctx, engine.Options{TempDir: filepath.Join(dir, "tmp"), Threads: 2})
@@ -342,5 +341,10 @@ func TestFullExportInKeyOrderParallel(t *testing.T) {
 	}
 	if got, want := read(t, path), read(t, ref); !bytes.Equal(got, want) {
 		t.Fatalf("export in stored order (%d bytes) differs from one COPY sorted by key (%d bytes)", len(got), len(want))
+	}
+	var threads int
+	var order bool
+	if err := db.QueryRow(ctx, "SELECT current_setting('threads'), current_setting('preserve_insertion_order')").Scan(&threads, &order); err != nil || threads != 2 || order {
+		t.Errorf("after the export: threads %d, preserve_insertion_order %v (%v); want 2 and false, as before", threads, order, err)
 	}
 }
