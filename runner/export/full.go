@@ -176,36 +176,35 @@ func scannable(in Input) bool {
 // of order. It must run with preserve_insertion_order on (withSetting), as must the COPY that relies on it.
 //
 // What DuckDB promises: its "Order Preservation" page
-// (https://duckdb.org/docs/stable/sql/dialect/order_preservation) lists FROM with a single table, SELECT, WHERE, window functions with an empty OVER clause and COPY among
-// the clauses that keep the original row order, and says (its 1.1 version) that the preservation of
-// insertion order is controlled by preserve_insertion_order, true by default. So with it on, the check and
-// the COPY that follows both see the snapshot's rows in its insertion order (nothing writes the snapshot
-// between them: the session runs one statement at a time). The page does not say what a table's order is
-// after DELETEs (the survivors kept their order in every test here), nor that an INSERT stores rows in the
-// order its SELECT yields them, which is why the order is checked rather than assumed from how the
-// snapshot was written (ranked creates, a batch committed out of order, a later run's updates and creates,
-// which the state appends at the end, all fail the check and fall back on the sort). Equal keys fail it too:
-// a sort orders ties arbitrarily. With the check passed, the records file is byte for byte the sorted
-// COPY's.
+// (https://duckdb.org/docs/stable/sql/dialect/order_preservation) lists FROM with a single table, SELECT, WHERE,
+// window functions with an empty OVER clause and COPY among the clauses that keep the original row order, and says
+// (its 1.1 version) that the preservation of insertion order is controlled by preserve_insertion_order, true by
+// default. So with it on, the check and the COPY that follows both see the snapshot's rows in its insertion order
+// (nothing writes the snapshot between them: the session runs one statement at a time). The page does not say what
+// a table's order is after DELETEs (the survivors kept their order in every test here), nor that an INSERT stores
+// rows in the order its SELECT yields them, which is why the order is checked rather than assumed from how the
+// snapshot was written (ranked creates, a batch committed out of order, a later run's updates and creates, which
+// the state appends at the end, all fail the check and fall back on the sort). Equal keys fail it too: a sort
+// orders ties arbitrarily. With the check passed, the records file is byte for byte the sorted COPY's.
 func scanInKeyOrder(ctx context.Context, db *engine.DB, in Input) (bool, error) {
 	var keys, prev, nonNull []string
 	for i, k := range in.Key {
 		keys = append(keys, engine.Ident(k))
-		prev = append(prev, fmt.Sprintf("lag(%s) OVER () AS __p%d", engine.Ident(k), i))
+		prev = append(prev, fmt.Sprintf("lag(%s) OVER () AS __prev%d", engine.Ident(k), i))
 		nonNull = append(nonNull, engine.Ident(k)+" IS NOT NULL")
 	}
-	// greater: the key is above the previous one, field by field (__p0 is NULL on the first record only,
+	// greater: the key is above the previous one, field by field (__prev0 is NULL on the first record only,
 	// once every key field before it was checked non-NULL).
 	greater := ""
 	for i := len(in.Key) - 1; i >= 0; i-- {
-		k, p := engine.Ident(in.Key[i]), fmt.Sprintf("__p%d", i)
+		k, p := engine.Ident(in.Key[i]), fmt.Sprintf("__prev%d", i)
 		if greater == "" {
 			greater = fmt.Sprintf("%s > %s", k, p)
 			continue
 		}
 		greater = fmt.Sprintf("%s > %s OR (%s = %s AND (%s))", k, p, k, p, greater)
 	}
-	q := fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM (SELECT %s, %s FROM %s) WHERE (%s AND (__p0 IS NULL OR %s)) IS NOT TRUE LIMIT 1)",
+	q := fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM (SELECT %s, %s FROM %s) WHERE (%s AND (__prev0 IS NULL OR %s)) IS NOT TRUE LIMIT 1)",
 		strings.Join(keys, ", "), strings.Join(prev, ", "), in.Snapshot, strings.Join(nonNull, " AND "), greater)
 	n, err := db.Count(ctx, q)
 	if err != nil {
