@@ -230,17 +230,24 @@ func TestExportFallsBackToFull(t *testing.T) {
 }
 
 // exportCrashEnv names the pipeline folder for TestExportCrashHelper, which applies it in a child process
-// that a failpoint kills in the middle of its export.
-const exportCrashEnv = "POSSYNC_TEST_EXPORT_CRASH_DIR"
+// that a failpoint kills in the middle of its export; exportRangesEnv set has it sort every full export.
+const (
+	exportCrashEnv  = "POSSYNC_TEST_EXPORT_CRASH_DIR"
+	exportRangesEnv = "POSSYNC_TEST_EXPORT_CRASH_RANGES"
+)
 
 // TestExportCrashHelper is not a test: it applies the pipeline in $POSSYNC_TEST_EXPORT_CRASH_DIR with full
-// exports sorted in key ranges of 7 records, for TestExportCrashInKeyRanges.
+// exports sorted in key ranges of 7 records (with $POSSYNC_TEST_EXPORT_CRASH_RANGES set, even a snapshot
+// stored in key order), for TestExportCrashInKeyRanges and TestExportCrashInKeyOrder.
 func TestExportCrashHelper(t *testing.T) {
 	dir := os.Getenv(exportCrashEnv)
 	if dir == "" {
 		t.Skip("run by TestExportCrashInKeyRanges")
 	}
 	defer export.SetPartRows(7)()
+	if os.Getenv(exportRangesEnv) != "" {
+		defer export.SetInOrder(false)()
+	}
 	if _, err := Apply(t.Context(), loadExport(t, dir), Options{}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +259,25 @@ func TestExportCrashHelper(t *testing.T) {
 // nothing left to apply, must bring it up to date: byte for byte the file of the same runs uninterrupted,
 // with no temporary file left behind.
 func TestExportCrashInKeyRanges(t *testing.T) {
+	defer export.SetInOrder(false)()
+	exportCrash(t, "during-export-part:2", []string{"key ranges", "key ranges"})
+}
+
+// TestExportCrashInKeyOrder is TestExportCrashInKeyRanges with the export of a snapshot stored in key order
+// left on, killed once the temporary file is written, before its rename: the first sync's snapshot is in
+// key order (the records file is written without a sort), the second run's is not (sorted in key ranges).
+func TestExportCrashInKeyOrder(t *testing.T) {
+	exportCrash(t, "during-export", []string{"which is key order (no sort)", "key ranges"})
+}
+
+// exportCrash runs the two rounds of TestExportCrashInKeyRanges with the failpoint point; way[r] is what
+// the rerun of round r+1 logs of how it wrote the records file.
+func exportCrash(t *testing.T, point string, way []string) {
 	defer export.SetPartRows(7)()
+	ranges := ""
+	if way[0] == "key ranges" {
+		ranges = "1"
+	}
 	for _, c := range exportCases() {
 		t.Run(c.name, func(t *testing.T) {
 			crashed, clean := t.TempDir(), t.TempDir()
@@ -285,7 +310,7 @@ func TestExportCrashInKeyRanges(t *testing.T) {
 				before, beforeErr := os.ReadFile(records(crashed))
 
 				cmd := exec.Command(os.Args[0], "-test.run=^TestExportCrashHelper$", "-test.count=1")
-				cmd.Env = append(os.Environ(), exportCrashEnv+"="+crashed, "POSSYNC_FAILPOINT=during-export-part:2")
+				cmd.Env = append(os.Environ(), exportCrashEnv+"="+crashed, exportRangesEnv+"="+ranges, "POSSYNC_FAILPOINT="+point)
 				out, err := cmd.CombinedOutput()
 				var ee *exec.ExitError
 				if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
@@ -304,8 +329,8 @@ func TestExportCrashInKeyRanges(t *testing.T) {
 				if err != nil {
 					t.Fatalf("round %d: rerun: %v", round, err)
 				}
-				if rep.Planned.Total() != 0 || !strings.Contains(log.String(), "key ranges") {
-					t.Errorf("round %d: rerun planned %d changes, log:\n%s\nwant none, and the records file written in key ranges", round, rep.Planned.Total(), log.String())
+				if rep.Planned.Total() != 0 || !strings.Contains(log.String(), way[round-1]) {
+					t.Errorf("round %d: rerun planned %d changes, log:\n%s\nwant none, and the records file written %q", round, rep.Planned.Total(), log.String(), way[round-1])
 				}
 				if _, err := Apply(context.Background(), loadExport(t, clean), Options{}, nil); err != nil {
 					t.Fatalf("round %d: uninterrupted apply: %v", round, err)

@@ -1,5 +1,6 @@
 // Package export brings a sink's whole-set records file (connectors.Exporter) up to date with the state's
-// snapshot, after an apply's commits: either in full (DuckDB's COPY of the snapshot sorted by key; a large
+// snapshot, after an apply's commits: either in full (DuckDB's COPY of the snapshot sorted by key: without
+// a sort when a scan proves the snapshot is stored in key order, as a first sync's is; otherwise a large
 // snapshot one key range at a time, so that the sort's memory stays bounded: writeFull) or, for a CSV or
 // TSV file that is exactly what the last export wrote, by a k-way merge of the file's lines with the
 // changed records only (the two give the same bytes). It also keeps the keys of the records the run's
@@ -150,11 +151,11 @@ func Run(ctx context.Context, db *engine.DB, in Input) (Output, error) {
 		why = err.Error()
 	}
 	if why != "" {
-		parts, err := writeFull(ctx, db, in, tmp)
+		way, err := writeFull(ctx, db, in, tmp)
 		if err != nil {
 			return Output{}, fmt.Errorf("export %s: %w", e.Path, err)
 		}
-		logf("export %s: written in full (%s)%s", e.Path, why, partsNote(parts))
+		logf("export %s: written in full (%s)%s", e.Path, why, way.note())
 	}
 	failpoint.Hit("during-export")
 	if err := os.Rename(tmp, e.Path); err != nil {
