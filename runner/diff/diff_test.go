@@ -2,11 +2,15 @@ package diff
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
+	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/state"
 )
 
 // TestFirstSyncDiffEqualsDiffAgainstAnEmptySnapshot: a first sync's diff (createsQuery, which numbers the
@@ -62,5 +66,125 @@ func TestFirstSyncDiffEqualsDiffAgainstAnEmptySnapshot(t *testing.T) {
 				t.Fatalf("the general diff has %d rows (%v): the case tests nothing", n, err)
 			}
 		})
+	}
+}
+
+// TestFirstSyncDiffStoresOnlyItsDesiredColumns: a first sync's diff stores __seq and the desired columns
+// (createsTable) and Table is a view over them; a diff against a snapshot in the same database after it is
+// a table again (Run drops the view and what it reads), and another first sync after that a view again;
+// Drop drops the diff in either form, and again when there is none. Each diff holds its own changes.
+func TestFirstSyncDiffStoresOnlyItsDesiredColumns(t *testing.T) {
+	ctx := context.Background()
+	db, exec := openTestDB(t, engine.Options{Threads: 2})
+	exec(`CREATE TABLE desired AS SELECT * FROM (VALUES ('A', 1.0, 'x', 'why A'), ('B', 2.0, NULL, NULL), ('C', 3.0, 'z', NULL))
+		AS t(sku, price, name, why)`)
+	exec(`CREATE TABLE snap AS SELECT * FROM (VALUES ('A', 1.0, 'x'), ('B', 9.0, NULL), ('D', 4.0, 'd')) AS t(sku, price, name)`)
+	count := func(q string) int64 {
+		t.Helper()
+		n, err := db.Count(ctx, q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return n
+	}
+	objects := func() string { // the diff's catalog entries: Table's kind, and whether createsTable exists
+		t.Helper()
+		kind := "none"
+		if count("SELECT count(*) FROM duckdb_views() WHERE view_name = '"+Table+"'") > 0 {
+			kind = "view"
+		} else if count("SELECT count(*) FROM duckdb_tables() WHERE table_name = '"+Table+"'") > 0 {
+			kind = "table"
+		}
+		if count("SELECT count(*) FROM duckdb_tables() WHERE table_name = '"+createsTable+"'") > 0 {
+			kind += "+" + createsTable
+		}
+		return kind
+	}
+	firstSync := func() {
+		t.Helper()
+		if _, err := Run(ctx, db, Input{Desired: "desired", Key: []string{"sku"}, Annotations: []string{"why"}}); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := objects(), "view+"+createsTable; got != want {
+			t.Fatalf("after a first sync's diff: %s, want %s", got, want)
+		}
+		// __seq, the key, the annotation and the two compared columns: no flags, ops or before-values.
+		if n := count("SELECT count(*) FROM duckdb_columns() WHERE table_name = '" + createsTable + "'"); n != 5 {
+			t.Errorf("%s has %d columns, want 5 (__seq and the desired columns)", createsTable, n)
+		}
+		if c, err := Count(ctx, db); err != nil || len(c) != 1 || c[connectors.Create] != 3 {
+			t.Errorf("first sync's changes %v (%v), want 3 creates", c, err)
+		}
+	}
+	firstSync()
+	in := Input{Desired: "desired", Key: []string{"sku"}, Annotations: []string{"why"}, Snapshot: "snap",
+		Columns: []state.Column{{Name: "sku", Type: "VARCHAR"}, {Name: "price", Type: "DECIMAL(2,1)"}, {Name: "name", Type: "VARCHAR"}}}
+	if _, err := Run(ctx, db, in); err != nil {
+		t.Fatal(err)
+	}
+	if got := objects(); got != "table" {
+		t.Fatalf("after a diff against a snapshot: %s, want table", got)
+	}
+	if c, err := Count(ctx, db); err != nil || c[connectors.Create] != 1 || c[connectors.Update] != 1 || c[connectors.Delete] != 1 || len(c) != 3 {
+		t.Errorf("changes against the snapshot %v (%v), want a create, an update and a delete", c, err)
+	}
+	firstSync()
+	for range 2 {
+		if err := Drop(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+		if got := objects(); got != "none" {
+			t.Fatalf("after Drop: %s, want none", got)
+		}
+	}
+}
+
+// TestFirstSyncDiffRangeReachesTheScan: a reader's range of __seq on a first sync's diff (Entries' batches,
+// apply's commit of a batch) is a filter of the scan of the stored table, whose zone maps then skip the
+// row groups outside it, not a filter above a scan of every row.
+func TestFirstSyncDiffRangeReachesTheScan(t *testing.T) {
+	ctx := context.Background()
+	db, exec := openTestDB(t, engine.Options{Threads: 2})
+	exec(`CREATE TABLE desired AS SELECT printf('S%06d', i) AS sku, 'item ' || i AS title, i / 4.0 AS price FROM range(300000) t(i)`)
+	if _, err := Run(ctx, db, Input{Desired: "desired", Key: []string{"sku"}}); err != nil {
+		t.Fatal(err)
+	}
+	type node struct {
+		Name      string         `json:"name"`
+		Children  []node         `json:"children"`
+		ExtraInfo map[string]any `json:"extra_info"`
+	}
+	for _, q := range []string{
+		"SELECT __seq, __op, sku, title, price FROM " + Table + " WHERE __seq >= 200000 AND __seq < 202048",          // Entries
+		"SELECT __op, CAST(d.price AS DOUBLE) AS price FROM " + Table + " d WHERE d.__seq BETWEEN 200000 AND 202047", // commitSeqs
+	} {
+		var plan string
+		if err := db.QueryRow(ctx, "EXPLAIN (FORMAT json) "+q).Scan(new(string), &plan); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		var roots []node
+		if err := json.Unmarshal([]byte(plan), &roots); err != nil {
+			t.Fatalf("%s: plan %s: %v", q, plan, err)
+		}
+		var scans []string
+		var walk func(n node)
+		walk = func(n node) {
+			if tbl, _ := n.ExtraInfo["Table"].(string); strings.HasSuffix(tbl, createsTable) {
+				f, _ := n.ExtraInfo["Filters"].(string)
+				scans = append(scans, f)
+			}
+			for _, c := range n.Children {
+				walk(c)
+			}
+		}
+		for _, r := range roots {
+			walk(r)
+		}
+		if len(scans) != 1 || !strings.Contains(scans[0], "__seq>=200000") || !strings.Contains(scans[0], "202047") && !strings.Contains(scans[0], "202048") {
+			t.Errorf("%s: scans of %s filtered by %q, want one, by the range of __seq\n%s", q, createsTable, scans, plan)
+		}
+	}
+	if n, err := db.Count(ctx, "SELECT count(*) FROM "+Table+" WHERE __seq BETWEEN 200000 AND 202047"); err != nil || n != 2048 {
+		t.Errorf("the range holds %d changes (%v), want 2048", n, err)
 	}
 }
