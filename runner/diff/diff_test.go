@@ -70,9 +70,10 @@ func TestFirstSyncDiffEqualsDiffAgainstAnEmptySnapshot(t *testing.T) {
 }
 
 // TestFirstSyncDiffStoresOnlyItsDesiredColumns: a first sync's diff stores __seq and the desired columns
-// (createsTable) and Table is a view over them; a diff against a snapshot in the same database after it is
-// a table again (Run drops the view and what it reads), and another first sync after that a view again;
-// Drop drops the diff in either form, and again when there is none. Each diff holds its own changes.
+// (createsTable) and Table is a view over them, which HoldRemovals leaves alone (it has nothing to hold); a
+// diff against a snapshot in the same database after it is a table again (Run drops the view and what it
+// reads), and another first sync after that a view again; Drop drops the diff in either form, and again
+// when there is none. Each diff holds its own changes.
 func TestFirstSyncDiffStoresOnlyItsDesiredColumns(t *testing.T) {
 	ctx := context.Background()
 	db, exec := openTestDB(t, engine.Options{Threads: 2})
@@ -114,6 +115,10 @@ func TestFirstSyncDiffStoresOnlyItsDesiredColumns(t *testing.T) {
 		}
 		if c, err := Count(ctx, db); err != nil || len(c) != 1 || c[connectors.Create] != 3 {
 			t.Errorf("first sync's changes %v (%v), want 3 creates", c, err)
+		}
+		// Every create is of a desired record: holding removals leaves the view as it is.
+		if n, err := HoldRemovals(ctx, db); err != nil || n != 0 || objects() != "view+"+createsTable {
+			t.Errorf("HoldRemovals on a first sync's diff: %d (%v), then %s", n, err, objects())
 		}
 	}
 	firstSync()
