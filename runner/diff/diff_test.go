@@ -10,6 +10,7 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/state"
 )
 
@@ -191,5 +192,81 @@ func TestFirstSyncDiffRangeReachesTheScan(t *testing.T) {
 	}
 	if n, err := db.Count(ctx, "SELECT count(*) FROM "+Table+" WHERE __seq BETWEEN 200000 AND 202047"); err != nil || n != 2048 {
 		t.Errorf("the range holds %d changes (%v), want 2048", n, err)
+	}
+}
+
+// TestFirstSyncReadsEqualTheGeneralDiffs: what every reader takes from a first sync's diff (the view over
+// createsTable) is, byte for byte, what it takes from the general diff of the same desired records against
+// an empty snapshot: Entries' entries, light forms and IDs computed from the columns (a streamed apply), the
+// plan's changes (EachPlan) and the decoded changes' IDs (Read), for values of every type, NULLs, and with
+// and without an annotation.
+func TestFirstSyncReadsEqualTheGeneralDiffs(t *testing.T) {
+	for _, annot := range [][]string{nil, {"why"}} {
+		t.Run(fmt.Sprint(len(annot)), func(t *testing.T) {
+			ctx := context.Background()
+			db, exec := openTestDB(t, engine.Options{Threads: 2})
+			exec(`CREATE TABLE desired AS SELECT * FROM (VALUES
+				('u1', 'new "quoted"', 2::TINYINT, 5::BIGINT, 2.5::DOUBLE, 0.25::REAL, false, DATE '2026-01-03', TIMESTAMP '2026-01-02 03:04:05.123456', TIMESTAMPTZ '2026-01-02 03:04:06+02', 20::DECIMAL(18,3), 'promo'),
+				('c1', 'naïve ☃', 127::TINYINT, 9223372036854775807::BIGINT, 1e21::DOUBLE, 1e-7::REAL, true, DATE '0001-01-01', TIMESTAMP '9999-12-31 23:59:59.999999', TIMESTAMPTZ '2026-02-28 12:00:00-05', 123456789012345.678::DECIMAL(18,3), NULL),
+				('c2', '', 0::TINYINT, -1::BIGINT, -0.0::DOUBLE, 3::REAL, NULL, NULL, NULL, NULL, -0.000::DECIMAL(18,3), ''),
+				('c3', E'tab\there\\back', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+				('a0', 'two
+lines', (-128)::TINYINT, 0::BIGINT, 123456.789::DOUBLE, 0::REAL, true, DATE '2000-01-01', TIMESTAMP '1970-01-01 00:00:00', TIMESTAMPTZ '1970-01-01 00:00:00+00', 1::DECIMAL(18,3), 'x'))
+				AS t(sku, title, i8, i64, f64, f32, flag, day, ts, tstz, dec, why)`)
+			exec(`CREATE TABLE empty AS SELECT * EXCLUDE (why) FROM desired WHERE false`)
+			sch, err := db.SchemaOf(ctx, "empty")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cols []state.Column
+			for _, f := range sch.Fields() {
+				cols = append(cols, state.Column{Name: f.Name, Type: engine.Type(f.Type)})
+			}
+			planned := plan.State{Lineage: "L", Serial: 3}
+			// reads is every reader's view of the diff in Table, as text.
+			reads := func(l *Layout) []string {
+				t.Helper()
+				var out []string
+				var form plan.IDForm
+				cs, es, seqs, err := Entries(ctx, db, l, 0, 5, func(seq int64, r *Row) (string, error) { return r.ID(planned, &form), nil })
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range cs {
+					out = append(out, fmt.Sprintf("entry %d %s %s %s %v", seqs[i], cs[i].ID, cs[i].Action, es[i], cs[i].Key))
+				}
+				if err := EachPlan(ctx, db, l, 0, -1, planned, func(pc plan.Change) error {
+					b, err := json.Marshal(pc)
+					out = append(out, "plan "+string(b))
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+				all, err := Read(ctx, db, l, 0, -1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range all {
+					out = append(out, fmt.Sprintf("read %d %s", all[i].Seq, l.ChangeIDOf(&all[i], planned, &form)))
+				}
+				return out
+			}
+			first, err := Run(ctx, db, Input{Desired: "desired", Key: []string{"sku"}, Annotations: annot})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := reads(first)
+			general, err := Run(ctx, db, Input{Desired: "desired", Key: []string{"sku"}, Annotations: annot, Snapshot: "empty", Columns: cols})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := reads(general)
+			if len(want) != 15 {
+				t.Fatalf("%d reads of the general diff, want 15 (5 changes, 3 readers)", len(want))
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("a first sync's diff reads\n%s\nwant (the general diff's)\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
 	}
 }
