@@ -31,7 +31,8 @@ import (
 // column, the after-values of every desired column, and the before-values __o_<col> of every compared
 // column. It is stored in __seq order. After a first sync's diff it is a view over createsTable (createView)
 // that adds the columns a create holds as constants; readers see the same columns, types and rows either
-// way, and Drop drops it in either form.
+// way, and Drop drops it in either form. (HoldRemovals, which replaces Table by a table, has nothing to take
+// out of a first sync's diff, whose changes are all __present, so it leaves the view as it is.)
 const Table = "__diff"
 
 // createsTable holds a first sync's changes as stored (createsQuery): __seq and the desired columns (each
@@ -148,17 +149,17 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Layout, error) {
 	return l, db.Exec(ctx, "DROP TABLE "+changedKeys)
 }
 
-// createInOrder creates table (Table, or createsTable) from q, a query that numbers its rows with row_number() OVER () over a subquery
-// that sorts them (ORDER BY) into apply order. It is how the diff numbers its rows without a window that
-// sorts them: a window's ORDER BY sorts (and, under the memory cap, spills) every column of the rows it
-// numbers through the window's own buffers; at 1M first-sync creates under a 256 MiB cap that statement
-// cost 4.0-8.7 cpu s, this one 2.3-3.4 (BENCHMARKS.md, #15). An empty OVER () is DuckDB's streaming
-// window, which numbers rows in the order they reach it and declares that order fixed. DuckDB promises
-// that the rows above a sorted subquery keep its order while preserve_insertion_order is on (a probe at 1M
-// rows numbered them right with it off too, but that is not promised), so this turns it on for the
-// statement and restores it after: the engine runs with it off, the setting is the database's, and
-// nothing else runs on the database during the diff. The same ORDER BY leaves table stored in __seq
-// order, so the zone maps of __seq find a batch's range without scanning the rest.
+// createInOrder creates table (Table, or a first sync's createsTable) from q, a query that numbers its rows
+// with row_number() OVER () over a subquery that sorts them (ORDER BY) into apply order. It is how the diff
+// numbers its rows without a window that sorts them: a window's ORDER BY sorts (and, under the memory cap,
+// spills) every column of the rows it numbers through the window's own buffers; at 1M first-sync creates
+// under a 256 MiB cap that statement cost 4.0-8.7 cpu s, this one 2.3-3.4 (BENCHMARKS.md, #15). An empty
+// OVER () is DuckDB's streaming window, which numbers rows in the order they reach it and declares that order
+// fixed. DuckDB promises that the rows above a sorted subquery keep its order while preserve_insertion_order
+// is on (a probe at 1M rows numbered them right with it off too, but that is not promised), so this turns it
+// on for the statement and restores it after: the engine runs with it off, the setting is the database's, and
+// nothing else runs on the database during the diff. The same ORDER BY leaves table stored in __seq order, so
+// the zone maps of __seq find a batch's range without scanning the rest.
 func createInOrder(ctx context.Context, db *engine.DB, table, q string) (err error) {
 	var was bool
 	if err := db.QueryRow(ctx, "SELECT current_setting('preserve_insertion_order')::BOOLEAN").Scan(&was); err != nil {
