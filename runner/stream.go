@@ -263,7 +263,7 @@ func (s *session) applyStreamed(ctx context.Context, a *apply.Applier, pl *plan.
 // catalog (a second copy of the snapshot, in memory, while the export reads the snapshot).
 func (s *session) dropDiff(ctx context.Context) error {
 	s.ids = nil
-	if err := s.d.Exec(ctx, "DROP TABLE IF EXISTS "+diff.Table); err != nil {
+	if err := diff.Drop(ctx, s.d); err != nil {
 		return fmt.Errorf("free the diff: %w", err)
 	}
 	return nil

@@ -29,8 +29,15 @@ import (
 // Table holds the planned changes: __seq (the change's place in apply order, from 0), __op, __present (the
 // record is in the desired set), the key columns, __a_<col> per annotation, one __c_<i> flag per compared
 // column, the after-values of every desired column, and the before-values __o_<col> of every compared
-// column.
+// column. It is stored in __seq order. After a first sync's diff it is a view over createsTable (createView)
+// that adds the columns a create holds as constants; readers see the same columns, types and rows either
+// way, and Drop drops it in either form. (HoldRemovals, which replaces Table by a table, has nothing to take
+// out of a first sync's diff, whose changes are all __present, so it leaves the view as it is.)
 const Table = "__diff"
+
+// createsTable holds a first sync's changes as stored (createsQuery): __seq and the desired columns (each
+// annotation under its own name), in __seq order. Table is a view over it.
+const createsTable = "__diff_creates"
 
 // changedKeys holds the keys whose record is new, gone, or differs in a compared field.
 const changedKeys = "__changed_keys"
@@ -115,9 +122,16 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Layout, error) {
 		return fmt.Sprintf("SELECT row_number() OVER () - 1 AS __seq, * FROM (SELECT * FROM (%s) ORDER BY %s%s, %s)",
 			changes, l.rankOrder(in.Rank), ActionOrder, engine.IdentList(l.Key, ""))
 	}
+	// The last diff of this database, if any, may be of the other form (a table or a view).
+	if err := Drop(ctx, db); err != nil {
+		return nil, err
+	}
 	if in.Snapshot == "" {
 		// A first sync: every desired record is a create, so there are no changed keys to find first.
-		if err := createInOrder(ctx, db, l.createsQuery(in)); err != nil {
+		if err := createInOrder(ctx, db, createsTable, l.createsQuery(in)); err != nil {
+			return nil, fmt.Errorf("diff: %w", err)
+		}
+		if err := db.Exec(ctx, "CREATE VIEW "+Table+" AS "+l.createView()); err != nil {
 			return nil, fmt.Errorf("diff: %w", err)
 		}
 		return l, nil
@@ -129,24 +143,24 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Layout, error) {
 		return nil, fmt.Errorf("diff: %w", err)
 	}
 	q := numbered(l.query(in, restrict(snap, l.Key), restrict(engine.Ident(in.Desired), l.Key)))
-	if err := createInOrder(ctx, db, q); err != nil {
+	if err := createInOrder(ctx, db, Table, q); err != nil {
 		return nil, fmt.Errorf("diff: %w", err)
 	}
 	return l, db.Exec(ctx, "DROP TABLE "+changedKeys)
 }
 
-// createInOrder fills Table from q, a query that numbers its rows with row_number() OVER () over a subquery
-// that sorts them (ORDER BY) into apply order. It is how the diff numbers its rows without a window that
-// sorts them: a window's ORDER BY sorts (and, under the memory cap, spills) every column of the rows it
-// numbers through the window's own buffers; at 1M first-sync creates under a 256 MiB cap that statement
-// cost 4.0-8.7 cpu s, this one 2.3-3.4 (BENCHMARKS.md, #15). An empty OVER () is DuckDB's streaming
-// window, which numbers rows in the order they reach it and declares that order fixed. DuckDB promises
-// that the rows above a sorted subquery keep its order while preserve_insertion_order is on (a probe at 1M
-// rows numbered them right with it off too, but that is not promised), so this turns it on for the
-// statement and restores it after: the engine runs with it off, the setting is the database's, and
-// nothing else runs on the database during the diff. The same ORDER BY leaves Table stored in __seq
-// order, so the zone maps of __seq find a batch's range without scanning the rest.
-func createInOrder(ctx context.Context, db *engine.DB, q string) (err error) {
+// createInOrder creates table (Table, or a first sync's createsTable) from q, a query that numbers its rows
+// with row_number() OVER () over a subquery that sorts them (ORDER BY) into apply order. It is how the diff
+// numbers its rows without a window that sorts them: a window's ORDER BY sorts (and, under the memory cap,
+// spills) every column of the rows it numbers through the window's own buffers; at 1M first-sync creates
+// under a 256 MiB cap that statement cost 4.0-8.7 cpu s, this one 2.3-3.4 (BENCHMARKS.md, #15). An empty
+// OVER () is DuckDB's streaming window, which numbers rows in the order they reach it and declares that order
+// fixed. DuckDB promises that the rows above a sorted subquery keep its order while preserve_insertion_order
+// is on (a probe at 1M rows numbered them right with it off too, but that is not promised), so this turns it
+// on for the statement and restores it after: the engine runs with it off, the setting is the database's, and
+// nothing else runs on the database during the diff. The same ORDER BY leaves table stored in __seq order, so
+// the zone maps of __seq find a batch's range without scanning the rest.
+func createInOrder(ctx context.Context, db *engine.DB, table, q string) (err error) {
 	var was bool
 	if err := db.QueryRow(ctx, "SELECT current_setting('preserve_insertion_order')::BOOLEAN").Scan(&was); err != nil {
 		return fmt.Errorf("read preserve_insertion_order: %w", err)
@@ -161,7 +175,7 @@ func createInOrder(ctx context.Context, db *engine.DB, q string) (err error) {
 			}
 		}()
 	}
-	return db.Exec(ctx, "CREATE OR REPLACE TABLE "+Table+" AS "+q)
+	return db.Exec(ctx, "CREATE OR REPLACE TABLE "+table+" AS "+q)
 }
 
 func (l *Layout) changedKeysQuery(snap, desired string) string {
@@ -280,30 +294,24 @@ func (l *Layout) query(in Input, snap, desired string) string {
 		strings.Join(cols, ", "), snap, desired, spec.KeysEqual(l.Key, "o", "n"), cond)
 }
 
-// createsQuery is the diff of a first sync (no snapshot): query's rows and columns against an empty
-// snapshot, each desired record a create, numbered by the sink's rank (createRankOrder) and key. It reads
-// the desired table alone and sorts its rows before adding the columns a create holds as constants (its
-// op, NULL before-values, a changed flag per non-NULL value): the sort moves the desired columns only, not
-// the diff's three times as many. Its rows are numbered in the sort's order by a streaming row_number, so
-// it is to be run by createInOrder.
+// createsQuery fills createsTable, the stored part of a first sync's diff (no snapshot): each desired
+// record is a create, numbered (__seq) by the sink's rank (createRankOrder) and key, with the desired
+// columns alone (annotations under their own names). Its rows are numbered in the sort's order by a
+// streaming row_number, so it is to be run by createInOrder. What a create holds as constants (its op, a
+// changed flag per non-NULL value, NULL before-values: two thirds of the general diff's columns) is not
+// stored but added by createView: the sort and the table move the desired columns only.
 func (l *Layout) createsQuery(in Input) string {
-	cols := []string{"row_number() OVER () - 1 AS __seq", "'create' AS __op", "true AS __present"}
+	cols := []string{"row_number() OVER () - 1 AS __seq"}
 	for _, k := range l.Key {
-		cols = append(cols, "n."+engine.Ident(k)+" AS "+engine.Ident(k))
+		cols = append(cols, "n."+engine.Ident(k))
 	}
 	for _, a := range l.Annot {
-		cols = append(cols, fmt.Sprintf("n.%s AS %s", engine.Ident(a.Name), engine.Ident("__a_"+a.Name)))
-	}
-	for i, c := range l.Compared { // NULL IS DISTINCT FROM the value
-		cols = append(cols, fmt.Sprintf("(n.%s IS NOT NULL) AS __c_%d", engine.Ident(c.Name), i))
+		cols = append(cols, "n."+engine.Ident(a.Name))
 	}
 	for _, c := range l.Desired {
 		if !isIn(l.Key, c.Name) {
-			cols = append(cols, "n."+engine.Ident(c.Name)+" AS "+engine.Ident(c.Name))
+			cols = append(cols, "n."+engine.Ident(c.Name))
 		}
-	}
-	for _, c := range l.Compared { // NULL, of the column's own type
-		cols = append(cols, fmt.Sprintf("(CASE WHEN false THEN n.%s END) AS %s", engine.Ident(c.Name), engine.Ident("__o_"+c.Name)))
 	}
 	where := ""
 	if in.Protected != "" {
@@ -315,6 +323,53 @@ func (l *Layout) createsQuery(in Input) string {
 	}
 	return fmt.Sprintf("SELECT %s FROM (SELECT n.* FROM %s n%s ORDER BY %s%s) n", strings.Join(cols, ", "), engine.Ident(in.Desired), where,
 		l.createRankOrder(in.Rank), engine.IdentList(l.Key, "n."))
+}
+
+// createView is the query of the view Table over createsTable: the columns, in the order and of the types,
+// of the general diff (query) against an empty snapshot. A reader's filter on __seq reaches the table's
+// scan (its zone maps) through the view, and the columns a reader does not select are not computed.
+func (l *Layout) createView() string {
+	cols := []string{"__seq", "'create' AS __op", "true AS __present"}
+	for _, k := range l.Key {
+		cols = append(cols, engine.Ident(k))
+	}
+	for _, a := range l.Annot {
+		cols = append(cols, engine.Ident(a.Name)+" AS "+engine.Ident("__a_"+a.Name))
+	}
+	for i, c := range l.Compared { // NULL IS DISTINCT FROM the value
+		cols = append(cols, fmt.Sprintf("(%s IS NOT NULL) AS %s", engine.Ident(c.Name), ColumnFlag(i)))
+	}
+	for _, c := range l.Desired {
+		if !isIn(l.Key, c.Name) {
+			cols = append(cols, engine.Ident(c.Name))
+		}
+	}
+	for _, c := range l.Compared { // NULL, of the column's own type
+		cols = append(cols, fmt.Sprintf("(CASE WHEN false THEN %s END) AS %s", engine.Ident(c.Name), engine.Ident("__o_"+c.Name)))
+	}
+	return fmt.Sprintf("SELECT %s FROM %s", strings.Join(cols, ", "), createsTable)
+}
+
+// Drop drops the diff (Table, and createsTable under a first sync's view), if there is one: a diff's
+// readers are done with it. Run drops the last diff itself before it fills a new one.
+func Drop(ctx context.Context, db *engine.DB) error {
+	// DROP VIEW IF EXISTS fails on a table of that name and DROP TABLE IF EXISTS on a view: the catalog says
+	// which Table is.
+	views, err := db.Count(ctx, "SELECT count(*) FROM duckdb_views() WHERE view_name = "+engine.Lit(Table)+
+		" AND database_name = current_database() AND schema_name = current_schema()")
+	if err != nil {
+		return fmt.Errorf("drop the diff: %w", err)
+	}
+	kind := "TABLE"
+	if views > 0 {
+		kind = "VIEW"
+	}
+	for _, q := range []string{"DROP " + kind + " IF EXISTS " + Table, "DROP TABLE IF EXISTS " + createsTable} {
+		if err := db.Exec(ctx, q); err != nil {
+			return fmt.Errorf("drop the diff: %w", err)
+		}
+	}
+	return nil
 }
 
 func isIn(list []string, s string) bool {
