@@ -437,7 +437,7 @@ func (s *DuckStore) snapshotExists(ctx context.Context, conn *sql.Conn) (bool, e
 // longer desired, and retype columns whose type changed (values that do not convert become NULL, which the
 // next diff then shows as changes to push). A text column retyped to another type may carry the FSST
 // choice, which DuckDB refuses to keep on a column of another type: the table is then rebuilt with the
-// new types instead (rebuildSnapshot).
+// new types instead (rebuildSnapshot: every column rewritten, where ALTER rewrites the retyped ones).
 func (s *DuckStore) migrate(ctx context.Context, conn *sql.Conn, cols []Column, changes string) ([]string, error) {
 	if !s.hasSnapshot {
 		fsst, err := fsstColumns(ctx, conn, changes, cols)
@@ -521,9 +521,9 @@ func rebuildSnapshot(have, cols []Column, old map[string]string) []string {
 	}
 }
 
-// FSST sampling: the snapshot's text columns are judged from the first fsstSample records of the commit that
-// creates it, and stored with FSST when at least fsstMinValues of the sample's values are not NULL and
-// fsstDistinct percent of those are distinct.
+// FSST sampling: the snapshot's text columns are judged from fsstSample records (any of them: no order is
+// asked) of the commit that creates it, and stored with FSST when at least fsstMinValues of the sample's
+// values are not NULL and fsstDistinct percent of those are distinct.
 const (
 	fsstSample    = 8192
 	fsstMinValues = 1024
@@ -533,8 +533,8 @@ const (
 // fsstColumns returns the text columns (VARCHAR) of cols whose values in changes (its records other than
 // deletions: the commit that creates the snapshot) are nearly all distinct, judged from a sample (fsstSample).
 // DuckDB chooses each column's compression per row group by trying every method on it: for a column of
-// distinct values (keys, titles, barcodes) the dictionary it tries first is a hash set of every value, which
-// never wins and cost a 1M-record first sync's commits a fifth of their processor time (issue #15). FSST
+// distinct values (keys, titles, barcodes) its dictionary trial hashes every value, never wins, and cost a
+// 1M-record first sync's commits a fifth of their processor time (issue #15). FSST
 // is what DuckDB picks for such columns anyway (it still stores a row group uncompressed when FSST does not
 // pay), so the choice moves no data, only saves the trial.
 func fsstColumns(ctx context.Context, conn *sql.Conn, changes string, cols []Column) (map[string]bool, error) {
