@@ -585,9 +585,9 @@ func TestStoreConformanceRetypeOfDistinctText(t *testing.T) {
 	eachBackend(t, func(t *testing.T, mk func(string) state.Store) {
 		ctx := context.Background()
 		s, c, _ := openStore(t, mk, "p", "r")
-		// 3,000 records: sku and code distinct (code numeric text but one), grade of three values.
+		// 6,000 records: sku and code distinct (code numeric text but one), grade of three values.
 		exec(t, c, `CREATE TABLE ch AS SELECT 'create' AS __op, 'sku-' || i AS sku, CASE WHEN i = 7 THEN 'n/a' ELSE i::VARCHAR END AS code,
-			'g' || (i % 3) AS grade, i AS qty FROM range(3000) t(i)`)
+			'g' || (i % 3) AS grade, i AS qty FROM range(6000) t(i)`)
 		first := []state.Column{{Name: "sku", Type: "VARCHAR"}, {Name: "code", Type: "VARCHAR"}, {Name: "grade", Type: "VARCHAR"}, {Name: "qty", Type: "BIGINT"}}
 		if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch", Key: []string{"sku"}, Columns: first, NewKeys: true}); err != nil {
 			t.Fatal(err)
@@ -599,7 +599,7 @@ func TestStoreConformanceRetypeOfDistinctText(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Records != 3000 || m.Serial != 2 {
+		if m.Records != 6000 || m.Serial != 2 {
 			t.Fatalf("after the retype: %d records, serial %d", m.Records, m.Serial)
 		}
 		c2 := conn(t)
@@ -615,8 +615,8 @@ func TestStoreConformanceRetypeOfDistinctText(t *testing.T) {
 		if err := c2.QueryRowContext(ctx, `SELECT sum(code), count(*) - count(code), count(color) FROM `+r.Snapshot()).Scan(&sum, &nulls, &blue); err != nil {
 			t.Fatal(err)
 		}
-		// 0..2999 but 7 (not a number: NULL) and 1 (updated to 41).
-		if want := int64(2999*3000/2 - 7 - 1 + 41); sum != want || nulls != 1 || blue != 1 {
+		// 0..5999 but 7 (not a number: NULL) and 1 (updated to 41).
+		if want := int64(5999*6000/2 - 7 - 1 + 41); sum != want || nulls != 1 || blue != 1 {
 			t.Fatalf("codes sum to %d with %d NULL and %d colors, want %d, 1 and 1", sum, nulls, blue, want)
 		}
 	})
