@@ -3,7 +3,11 @@ package apply
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
@@ -50,6 +54,84 @@ func BenchmarkCommit(b *testing.B) {
 				b.StopTimer()
 				db.Close()
 			}
+		})
+	}
+}
+
+// BenchmarkCommitFloor puts a first sync's commits against their floor: DuckDB alone inserting the same
+// records into a table of a database file, in the same batches (one row group, 122,880, as the file sink
+// sends them), each in a transaction of its own, on one thread (as the apply runs). "store" commits each batch
+// as the apply does (commitSeqs: a view of the batch's range of the diff, and state.DuckStore.Commit with its
+// meta, journal and intents statements); "floor" is INSERT ... SELECT of the range and COMMIT into a table
+// whose compression DuckDB chooses, "floor-fsst" the same into a table whose text columns of distinct values
+// (sku, title) are declared FSST, as the store declares them (the store's statements beyond the INSERT are
+// the difference between "store" and "floor-fsst"). Each reports
+// its processor time (cpu-s, the process's user + system: DuckDB's threads included). The records are 8
+// fields, COMMIT_BENCH_ROWS of them (default 368,640: three batches).
+func BenchmarkCommitFloor(b *testing.B) {
+	const batch = 122_880
+	rows := 368_640
+	if v, err := strconv.Atoi(os.Getenv("COMMIT_BENCH_ROWS")); err == nil && v > 0 {
+		rows = v
+	}
+	for _, name := range []string{"store", "floor", "floor-fsst"} {
+		floor := name != "store"
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			var cpu time.Duration
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				dir := b.TempDir()
+				db, err := engine.Open(ctx, engine.Options{TempDir: dir + "/tmp"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				store := state.NewDuckStore(dir, "p")
+				if _, err := store.Open(ctx, db.Conn(), false); err != nil {
+					b.Fatal(err)
+				}
+				sch, _, seqs := firstSyncChanges(ctx, b, db, rows)
+				a := &Applier{DB: db, Store: store, Key: []string{"sku"}, Schema: sch, RunID: "run", NewKeys: true,
+					Commit: func(ctx context.Context, c *state.Commit) error {
+						_, err := store.Commit(ctx, db.Conn(), c)
+						return err
+					}}
+				var cols, defs []string
+				for _, f := range engine.Canonical(sch).Fields() {
+					cols = append(cols, engine.Ident(f.Name))
+					def := engine.Ident(f.Name) + " " + engine.Type(f.Type)
+					if name == "floor-fsst" && (f.Name == "sku" || f.Name == "title") {
+						def += " USING COMPRESSION fsst"
+					}
+					defs = append(defs, def)
+				}
+				if err := db.Exec(ctx, "SET threads = 1"); err != nil {
+					b.Fatal(err)
+				}
+				if floor {
+					if err := db.Exec(ctx, "CREATE TABLE st.floor ("+strings.Join(defs, ", ")+")"); err != nil {
+						b.Fatal(err)
+					}
+				}
+				c0 := processCPU()
+				b.StartTimer()
+				for lo := 0; lo < len(seqs); lo += batch {
+					hi := min(lo+batch, len(seqs))
+					if floor {
+						q := fmt.Sprintf("INSERT INTO st.floor SELECT %s FROM %s WHERE __seq BETWEEN %d AND %d", strings.Join(cols, ", "), diff.Table, seqs[lo], seqs[hi-1])
+						err = db.Exec(ctx, "BEGIN TRANSACTION; "+q+"; COMMIT")
+					} else {
+						err = a.commitSeqs(ctx, seqs[lo:hi], nil, 0, false)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				cpu += processCPU() - c0
+				db.Close()
+			}
+			b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s")
 		})
 	}
 }

@@ -577,6 +577,51 @@ func TestStoreConformanceManyCommits(t *testing.T) {
 	})
 }
 
+// TestStoreConformanceRetypeOfDistinctText: a first sync's snapshot stores its text columns of distinct
+// values with FSST (DuckStore: sampled from the commit that creates it); such a column retyped later (a
+// field changed from text to a number) is converted as any retype is: values that convert keep their value,
+// the others become NULL, the columns keep their order, and the reopened state reports the new types.
+func TestStoreConformanceRetypeOfDistinctText(t *testing.T) {
+	eachBackend(t, func(t *testing.T, mk func(string) state.Store) {
+		ctx := context.Background()
+		s, c, _ := openStore(t, mk, "p", "r")
+		// 6,000 records: sku and code distinct (code numeric text but one), grade of three values.
+		exec(t, c, `CREATE TABLE ch AS SELECT 'create' AS __op, 'sku-' || i AS sku, CASE WHEN i = 7 THEN 'n/a' ELSE i::VARCHAR END AS code,
+			'g' || (i % 3) AS grade, i AS qty FROM range(6000) t(i)`)
+		first := []state.Column{{Name: "sku", Type: "VARCHAR"}, {Name: "code", Type: "VARCHAR"}, {Name: "grade", Type: "VARCHAR"}, {Name: "qty", Type: "BIGINT"}}
+		if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch", Key: []string{"sku"}, Columns: first, NewKeys: true}); err != nil {
+			t.Fatal(err)
+		}
+		// code becomes a number, grade is dropped, color added; one record updated.
+		exec(t, c, `CREATE TABLE ch2 AS SELECT 'update' AS __op, 'sku-1' AS sku, 41::BIGINT AS code, 1::BIGINT AS qty, 'blue' AS color`)
+		next := []state.Column{{Name: "sku", Type: "VARCHAR"}, {Name: "code", Type: "BIGINT"}, {Name: "qty", Type: "BIGINT"}, {Name: "color", Type: "VARCHAR"}}
+		m, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "ch2", Key: []string{"sku"}, Columns: next})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Records != 6000 || m.Serial != 2 {
+			t.Fatalf("after the retype: %d records, serial %d", m.Records, m.Serial)
+		}
+		c2 := conn(t)
+		r := mk("p")
+		m2, err := r.Open(ctx, c2, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(m2.Columns) != fmt.Sprint(next) {
+			t.Fatalf("reopened columns %v, want %v", m2.Columns, next)
+		}
+		var sum, nulls, blue int64
+		if err := c2.QueryRowContext(ctx, `SELECT sum(code), count(*) - count(code), count(color) FROM `+r.Snapshot()).Scan(&sum, &nulls, &blue); err != nil {
+			t.Fatal(err)
+		}
+		// 0..5999 but 7 (not a number: NULL) and 1 (updated to 41).
+		if want := int64(5999*6000/2 - 7 - 1 + 41); sum != want || nulls != 1 || blue != 1 {
+			t.Fatalf("codes sum to %d with %d NULL and %d colors, want %d, 1 and 1", sum, nulls, blue, want)
+		}
+	})
+}
+
 // TestStoreConformanceInterruptedRuns: a run killed (or fenced out) while applying leaves its journal entry
 // applying; the next run to take the lock (and open the state for writing) marks it interrupted, and its own
 // entry then goes its own way. On PostgreSQL, the interrupted run can no longer finish its entry.
