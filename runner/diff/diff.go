@@ -59,6 +59,10 @@ type Input struct {
 	Columns  []state.Column
 	// Rank is the sink's order (connectors.Ranker), which comes before ActionOrder in __seq; nil: none.
 	Rank *connectors.Rank
+	// CheckKeys makes Run check the desired keys as CheckDesired does, with its errors, from the counts of the
+	// changed keys it finds anyway instead of a grouping of its own (checkChanged): for a Snapshot that holds
+	// one record per key (a state store's). Without a Snapshot it has no effect: the caller checks the keys.
+	CheckKeys bool
 }
 
 // Layout is the column layout of a diff: which desired columns are keys, compared, or annotations.
@@ -70,6 +74,8 @@ type Layout struct {
 	inOld    map[string]string
 	// compIdx places each compared column in Desired.
 	compIdx []int
+	// fields are the desired table's columns, in its order (Desired and Annot interleaved).
+	fields []string
 }
 
 // Run compares the desired table with the snapshot and fills Table.
@@ -88,6 +94,7 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Layout, error) {
 		isKey[k] = true
 	}
 	for _, f := range sch.Fields() {
+		l.fields = append(l.fields, f.Name)
 		c := state.Column{Name: f.Name, Type: engine.Type(f.Type)}
 		if isIn(in.Annotations, f.Name) {
 			l.Annot = append(l.Annot, c)
@@ -122,13 +129,24 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Layout, error) {
 		}
 		return l, nil
 	}
-	// Two stages (perf notes §4): join only keys and a hash of the compared values, which finds the few
-	// changed keys in a fraction of the memory of joining whole rows; then compare field by field only for
-	// those keys. (A 64-bit hash collision could hide an update: about one in 2^64 per record and run.)
+	// Two stages (perf notes §4): join the snapshot's keys and a hash of its compared values with the
+	// desired records and their hash, which finds the few changed keys while holding only the snapshot's
+	// keys and hashes (the join's build side) and keeps the desired records of those keys as it goes; then
+	// compare field by field only for those keys. The desired table is read once: past the memory cap it
+	// is the largest thing DuckDB has spilled, and a second scan of it (the semi join that used to restrict
+	// it) cost as much as the field comparison itself (BENCHMARKS.md, #15 plan). (A 64-bit hash collision
+	// could hide an update: about one in 2^64 per record and run.)
 	if err := db.Exec(ctx, "CREATE OR REPLACE TABLE "+changedKeys+" AS "+l.changedKeysQuery(snap, in.Desired)); err != nil {
 		return nil, fmt.Errorf("diff: %w", err)
 	}
-	q := numbered(l.query(in, restrict(snap, l.Key), restrict(engine.Ident(in.Desired), l.Key)))
+	if in.CheckKeys {
+		if err := l.checkChanged(ctx, db, snap, in.Desired); err != nil {
+			_ = db.Exec(ctx, "DROP TABLE IF EXISTS "+changedKeys)
+			return nil, err
+		}
+	}
+	changedNew := fmt.Sprintf("(SELECT %s FROM %s WHERE __new)", engine.IdentList(l.fields, ""), changedKeys)
+	q := numbered(l.query(in, restrict(snap, l.Key), changedNew))
 	if err := createInOrder(ctx, db, q); err != nil {
 		return nil, fmt.Errorf("diff: %w", err)
 	}
@@ -164,8 +182,13 @@ func createInOrder(ctx context.Context, db *engine.DB, q string) (err error) {
 	return db.Exec(ctx, "CREATE OR REPLACE TABLE "+Table+" AS "+q)
 }
 
+// changedKeysQuery finds the keys whose record is new, gone, or differs in a compared field (by a hash of
+// the compared values), with the desired record of each: its rows hold the key columns (the desired key,
+// or the snapshot's for a record gone), __old and __new (the key is in the snapshot, in the desired set),
+// and every other desired column (NULL for a record gone). Only the snapshot's side, keys and hashes, is
+// held by the join: the desired rows stream through it whole and only the changed ones are kept.
 func (l *Layout) changedKeysQuery(snap, desired string) string {
-	var oldVals, newVals, keys []string
+	var oldVals, newVals, cols []string
 	for _, c := range l.Compared {
 		oldVals = append(oldVals, l.oldCol(c))
 		newVals = append(newVals, "n."+engine.Ident(c.Name))
@@ -177,12 +200,50 @@ func (l *Layout) changedKeysQuery(snap, desired string) string {
 		return "hash(" + strings.Join(vals, ", ") + ")"
 	}
 	for _, k := range l.Key {
-		keys = append(keys, fmt.Sprintf("coalesce(n.%s, o.%s) AS %s", engine.Ident(k), engine.Ident(k), engine.Ident(k)))
+		cols = append(cols, fmt.Sprintf("coalesce(n.%s, o.%s) AS %s", engine.Ident(k), engine.Ident(k), engine.Ident(k)))
 	}
-	return fmt.Sprintf(`SELECT %s FROM (SELECT %s, %s AS __h FROM %s o) o FULL OUTER JOIN (SELECT %s, %s AS __h FROM %s n) n ON %s
+	cols = append(cols, "o.__h IS NOT NULL AS __old", "n.__h IS NOT NULL AS __new")
+	for _, f := range l.fields {
+		if !isIn(l.Key, f) {
+			cols = append(cols, "n."+engine.Ident(f))
+		}
+	}
+	return fmt.Sprintf(`SELECT %s FROM (SELECT %s, %s AS __h FROM %s o) o FULL OUTER JOIN (SELECT n.*, %s AS __h FROM %s n) n ON %s
 		WHERE o.__h IS NULL OR n.__h IS NULL OR o.__h <> n.__h`,
-		strings.Join(keys, ", "), engine.IdentList(l.Key, "o."), hashOf(oldVals), snap,
-		engine.IdentList(l.Key, "n."), hashOf(newVals), engine.Ident(desired), spec.KeysEqual(l.Key, "o", "n"))
+		strings.Join(cols, ", "), engine.IdentList(l.Key, "o."), hashOf(oldVals), snap,
+		hashOf(newVals), engine.Ident(desired), spec.KeysEqual(l.Key, "o", "n"))
+}
+
+// checkChanged is CheckDesired for a diff with a snapshot, from the changed keys (changedKeysQuery) and two
+// table counts instead of a grouping of the desired keys. A desired record with an empty key field matches
+// no snapshot record, so it is among the changed keys. Two desired records of one key are both there if the
+// key is not in the snapshot (two added rows, one distinct key); if it is, both match its one snapshot
+// record, so the desired records that matched (all desired records but the added ones) outnumber the
+// snapshot records that were matched (all but the gone ones). When either count says so, CheckDesired runs
+// and returns its error (its messages, its list of keys); when it finds nothing (a snapshot that holds a
+// key twice also tips the counts), the diff goes on as it would have.
+func (l *Layout) checkChanged(ctx context.Context, db *engine.DB, snap, desired string) error {
+	var nulls []string
+	for _, k := range l.Key {
+		nulls = append(nulls, engine.Ident(k)+" IS NULL")
+	}
+	anyNull := strings.Join(nulls, " OR ")
+	key := engine.IdentList(l.Key, "")
+	if len(l.Key) > 1 {
+		key = "row(" + key + ")"
+	}
+	var nullKeys, added, addedKeys, gone, desiredN, snapN int64
+	err := db.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FILTER (WHERE %s), count(*) FILTER (WHERE __new AND NOT __old),
+		count(DISTINCT %s) FILTER (WHERE __new AND NOT __old), count(*) FILTER (WHERE __old AND NOT __new),
+		(SELECT count(*) FROM %s), (SELECT count(*) FROM %s) FROM %s`,
+		anyNull, key, engine.Ident(desired), snap, changedKeys)).Scan(&nullKeys, &added, &addedKeys, &gone, &desiredN, &snapN)
+	if err != nil {
+		return fmt.Errorf("check keys: %w", err)
+	}
+	if nullKeys == 0 && addedKeys == added && desiredN-added == snapN-gone {
+		return nil
+	}
+	return CheckDesired(ctx, db, desired, l.Key)
 }
 
 // restrict narrows a relation to the changed keys.
