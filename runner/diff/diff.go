@@ -32,7 +32,8 @@ import (
 // column.
 const Table = "__diff"
 
-// changedKeys holds the keys whose record is new, gone, or differs in a compared field.
+// changedKeys holds the keys whose record is new, gone, or differs in a compared field, each with its desired
+// record (changedKeysQuery).
 const changedKeys = "__changed_keys"
 
 // maxListed caps how many duplicate keys an error message lists.
@@ -388,7 +389,7 @@ func isIn(list []string, s string) bool {
 }
 
 // CheckDesired fails on records the planner cannot key: null key fields and duplicate keys. One grouping
-// finds both.
+// finds both. A diff against a snapshot can check the same from its changed keys instead (Input.CheckKeys).
 func CheckDesired(ctx context.Context, db *engine.DB, desired string, key []string) error {
 	keys := engine.IdentList(key, "")
 	var nulls []string
