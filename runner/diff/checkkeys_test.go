@@ -26,7 +26,7 @@ var snapshotColumns = []state.Column{{Name: "sku", Type: "VARCHAR"}, {Name: "sit
 // it finds (Input.CheckKeys) and must refuse exactly the desired sets CheckDesired refuses, with the same
 // message: duplicates of a key in the snapshot whether unchanged, changed in one copy or in both, duplicates
 // of a new key (equal or not), an empty field of a composite key, and both; and plan the same diff as
-// without the check when the keys are sound.
+// without the check when the keys are sound; keeping either side's rows in the changed-keys join.
 func TestCheckKeysInDiffFailsAsCheckDesired(t *testing.T) {
 	ctx := context.Background()
 	db, exec := openTestDB(t, engine.Options{Threads: 2})
@@ -52,29 +52,31 @@ func TestCheckKeysInDiffFailsAsCheckDesired(t *testing.T) {
 	}
 	key := []string{"sku", "site"}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			exec(`CREATE OR REPLACE TABLE desired AS SELECT sku, site::INTEGER AS site, name, price::DECIMAL(2,1) AS price, qty, active, seen
+		for _, keep := range []keepSide{keepDesired, keepSnapshot} {
+			t.Run(fmt.Sprintf("%s/keep=%d", c.name, keep), func(t *testing.T) {
+				exec(`CREATE OR REPLACE TABLE desired AS SELECT sku, site::INTEGER AS site, name, price::DECIMAL(2,1) AS price, qty, active, seen
 				FROM (VALUES ` + sound + c.extra + `) AS t(sku, site, name, price, qty, active, seen)`)
-			want := CheckDesired(ctx, db, "desired", key)
-			if (want != nil) != c.bad {
-				t.Fatalf("CheckDesired: %v; the case expects bad keys: %v", want, c.bad)
-			}
-			in := Input{Desired: "desired", Key: key, Snapshot: "snap", Columns: snapshotColumns,
-				Diff: pipelines.Diff{OnMissing: pipelines.MissingDelete}, CheckKeys: true}
-			_, err := Run(ctx, db, in)
-			if fmt.Sprint(err) != fmt.Sprint(want) {
-				t.Fatalf("Run with CheckKeys: %v\nwant CheckDesired's: %v", err, want)
-			}
-			if c.bad {
-				return
-			}
-			exec("CREATE OR REPLACE TABLE checked AS SELECT * FROM " + Table)
-			in.CheckKeys = false
-			if _, err := Run(ctx, db, in); err != nil {
-				t.Fatal(err)
-			}
-			assertSameRows(t, db, "checked", Table, 3)
-		})
+				want := CheckDesired(ctx, db, "desired", key)
+				if (want != nil) != c.bad {
+					t.Fatalf("CheckDesired: %v; the case expects bad keys: %v", want, c.bad)
+				}
+				in := Input{Desired: "desired", Key: key, Snapshot: "snap", Columns: snapshotColumns,
+					Diff: pipelines.Diff{OnMissing: pipelines.MissingDelete}, CheckKeys: true, keep: keep}
+				_, err := Run(ctx, db, in)
+				if fmt.Sprint(err) != fmt.Sprint(want) {
+					t.Fatalf("Run with CheckKeys: %v\nwant CheckDesired's: %v", err, want)
+				}
+				if c.bad {
+					return
+				}
+				exec("CREATE OR REPLACE TABLE checked AS SELECT * FROM " + Table)
+				in.CheckKeys = false
+				if _, err := Run(ctx, db, in); err != nil {
+					t.Fatal(err)
+				}
+				assertSameRows(t, db, "checked", Table, 3)
+			})
+		}
 	}
 }
 
@@ -86,17 +88,19 @@ func TestCheckKeysInDiffTrustsCheckDesired(t *testing.T) {
 	exec(`CREATE TABLE snap AS SELECT * FROM (VALUES ` + diffSnapshotRows + `, ('B', 1, 'bottle', 2.5, 3::BIGINT, false, NULL))
 		AS t(sku, site, name, price, qty, active, seen)`)
 	exec(`CREATE TABLE desired AS SELECT * FROM snap WHERE sku <> 'F' GROUP BY ALL`)
-	in := Input{Desired: "desired", Key: []string{"sku", "site"}, Snapshot: "snap", Columns: snapshotColumns,
-		Diff: pipelines.Diff{OnMissing: pipelines.MissingDelete}, CheckKeys: true}
-	if _, err := Run(ctx, db, in); err != nil {
-		t.Fatal(err)
+	for _, keep := range []keepSide{keepDesired, keepSnapshot} {
+		in := Input{Desired: "desired", Key: []string{"sku", "site"}, Snapshot: "snap", Columns: snapshotColumns,
+			Diff: pipelines.Diff{OnMissing: pipelines.MissingDelete}, CheckKeys: true, keep: keep}
+		if _, err := Run(ctx, db, in); err != nil {
+			t.Fatal(err)
+		}
+		exec("CREATE OR REPLACE TABLE checked AS SELECT * FROM " + Table)
+		in.CheckKeys = false
+		if _, err := Run(ctx, db, in); err != nil {
+			t.Fatal(err)
+		}
+		assertSameRows(t, db, "checked", Table, 1)
 	}
-	exec("CREATE OR REPLACE TABLE checked AS SELECT * FROM " + Table)
-	in.CheckKeys = false
-	if _, err := Run(ctx, db, in); err != nil {
-		t.Fatal(err)
-	}
-	assertSameRows(t, db, "checked", Table, 1)
 }
 
 // TestDiffAgainstASnapshotEqualsTheOneJoinDiff: the diff against a snapshot (the changed keys with their
@@ -104,19 +108,20 @@ func TestCheckKeysInDiffTrustsCheckDesired(t *testing.T) {
 // numbering of the field-by-field diff of the whole snapshot and desired set, for every diff setting that
 // shapes it: composite keys, annotations, ignored fields, a column the snapshot lacks and one whose type
 // changed, NULL values, protected keys, on_missing deactivate with an active field, on_change and
-// on_missing keep.
+// on_missing keep; keeping either side's rows in the changed-keys join.
 func TestDiffAgainstASnapshotEqualsTheOneJoinDiff(t *testing.T) {
 	ctx := context.Background()
 	db, exec := openTestDB(t, engine.Options{Threads: 2})
 	exec(`CREATE TABLE snap AS SELECT * FROM (VALUES ` + diffSnapshotRows + `) AS t(sku, site, name, price, qty, active, seen)`)
-	exec(`CREATE TABLE desired AS SELECT sku, site::INTEGER AS site, name, price::DOUBLE AS price, qty, active, why, seen FROM (VALUES
-		('A', 1, 'anchor', 1.0, 5::BIGINT, true, 'same', TIMESTAMPTZ '2026-01-01 00:00:00+00'),
-		('A', 2, 'anchor', 2.5, 0::BIGINT, true, NULL, NULL),
-		('B', 1, 'bottle', 2.5, 3::BIGINT, false, 'x', TIMESTAMPTZ '2026-02-01 00:00:00+00'),
-		('C', 1, NULL, 4.0, NULL, true, NULL, NULL),
-		('D', 1, 'dish', 5.0, 1::BIGINT, true, 'new', NULL),
-		('G', 3, 'gap', NULL, NULL, NULL, NULL, NULL))
-		AS t(sku, site, name, price, qty, active, why, seen)`)
+	exec(`CREATE TABLE desired AS SELECT sku, site::INTEGER AS site, name, price::DOUBLE AS price, qty, active, why, seen, color FROM (VALUES
+		('A', 1, 'anchor', 1.0, 5::BIGINT, true, 'same', TIMESTAMPTZ '2026-01-01 00:00:00+00', NULL),
+		('A', 2, 'anchor', 2.5, 0::BIGINT, true, NULL, NULL, NULL),
+		('B', 1, 'bottle', 2.5, 3::BIGINT, false, 'x', TIMESTAMPTZ '2026-02-01 00:00:00+00', NULL),
+		('C', 1, NULL, 4.0, NULL, true, NULL, NULL, NULL),
+		('D', 1, 'dish', 5.0, 1::BIGINT, true, 'new', NULL, 'red'),
+		('E', 1, 'ewer', 6.0, 1::BIGINT, true, NULL, NULL, 'blue'),
+		('G', 3, 'gap', NULL, NULL, NULL, NULL, NULL, NULL))
+		AS t(sku, site, name, price, qty, active, why, seen, color)`)
 	exec(`CREATE TABLE protected AS SELECT * FROM (VALUES ('C', 1), ('F', 1)) AS t(sku, site)`)
 	key := []string{"sku", "site"}
 	cases := []Input{
@@ -126,17 +131,34 @@ func TestDiffAgainstASnapshotEqualsTheOneJoinDiff(t *testing.T) {
 		{Key: key, Annotations: []string{"why"}, Diff: pipelines.Diff{OnChange: pipelines.ChangeKeep, OnMissing: pipelines.MissingKeep}},
 	}
 	for i, in := range cases {
-		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			in.Desired, in.Snapshot, in.Columns, in.CheckKeys = "desired", "snap", snapshotColumns, i%2 == 0
-			l, err := Run(ctx, db, in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			whole := fmt.Sprintf("SELECT row_number() OVER (ORDER BY %s, %s) - 1 AS __seq, * FROM (%s)", ActionOrder,
-				engine.IdentList(l.Key, ""), l.query(in, "snap", "desired"))
-			exec("CREATE OR REPLACE TABLE whole AS " + whole)
-			assertSameRows(t, db, Table, "whole", 2)
-		})
+		for _, keep := range []keepSide{keepDesired, keepSnapshot} {
+			t.Run(fmt.Sprintf("%d/keep=%d", i, keep), func(t *testing.T) {
+				in.Desired, in.Snapshot, in.Columns, in.CheckKeys, in.keep = "desired", "snap", snapshotColumns, i%2 == 0, keep
+				l, err := Run(ctx, db, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				whole := fmt.Sprintf("SELECT row_number() OVER (ORDER BY %s, %s) - 1 AS __seq, * FROM (%s)", ActionOrder,
+					engine.IdentList(l.Key, ""), l.query(in, "snap", "desired"))
+				exec("CREATE OR REPLACE TABLE whole AS " + whole)
+				assertSameRows(t, db, Table, "whole", 2)
+			})
+		}
+	}
+}
+
+// TestChooseKeep: the diff keeps the snapshot's rows while DuckDB's in-memory tables are in memory, and the
+// desired rows once they have spilled past the memory limit.
+func TestChooseKeep(t *testing.T) {
+	ctx := context.Background()
+	db, exec := openTestDB(t, engine.Options{MemoryLimit: "32MB", Threads: 1})
+	exec(`CREATE TABLE desired AS SELECT 'SKU-' || i AS sku, repeat('x', 20) || i AS name FROM range(1000) t(i)`)
+	if got := chooseKeep(ctx, db); got != keepSnapshot {
+		t.Errorf("1,000 rows in memory: keep %d, want the snapshot's (%d)", got, keepSnapshot)
+	}
+	exec(`CREATE OR REPLACE TABLE desired AS SELECT 'SKU-' || i AS sku, md5(i::VARCHAR) || md5((i + 1)::VARCHAR) AS name FROM range(2000000) t(i)`)
+	if got := chooseKeep(ctx, db); got != keepDesired {
+		t.Errorf("2,000,000 rows past a 32 MB limit: keep %d, want the desired rows (%d)", got, keepDesired)
 	}
 }
 

@@ -64,7 +64,20 @@ type Input struct {
 	// changed keys it finds anyway instead of a grouping of its own (checkChanged): for a Snapshot that holds
 	// one record per key (a state store's). Without a Snapshot it has no effect: the caller checks the keys.
 	CheckKeys bool
+	// keep forces the side of the changed-keys join whose whole rows are kept (keepAuto: keepSide; tests).
+	keep keepSide
 }
+
+// keepSide is the relation whose whole rows stream through the changed-keys join and are kept for the
+// changed keys; the other relation gives only its keys and hashes (the join's build side) and is read
+// again, restricted to the changed keys, for the field-by-field compare.
+type keepSide int
+
+const (
+	keepAuto     keepSide = iota
+	keepDesired           // changedKeysQuery: the snapshot is read twice
+	keepSnapshot          // changedOldQuery: the desired table is read twice
+)
 
 // Layout is the column layout of a diff: which desired columns are keys, compared, or annotations.
 type Layout struct {
@@ -130,14 +143,25 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Layout, error) {
 		}
 		return l, nil
 	}
-	// Two stages (perf notes §4): join the snapshot's keys and a hash of its compared values with the
-	// desired records and their hash, which finds the few changed keys while holding only the snapshot's
-	// keys and hashes (the join's build side) and keeps the desired records of those keys as it goes; then
-	// compare field by field only for those keys. The desired table is read once: past the memory cap it
-	// is the largest thing DuckDB has spilled, and a second scan of it (the semi join that used to restrict
-	// it) cost as much as the field comparison itself (BENCHMARKS.md, #15 plan). (A 64-bit hash collision
-	// could hide an update: about one in 2^64 per record and run.)
-	if err := db.Exec(ctx, "CREATE OR REPLACE TABLE "+changedKeys+" AS "+l.changedKeysQuery(snap, in.Desired)); err != nil {
+	// Two stages (perf notes §4): join the keys and a hash of the compared values of one side (the build
+	// side) with the other side's rows and their hash, which finds the few changed keys while holding only
+	// keys and hashes, keeping the streamed side's rows of those keys as it goes; then compare field by
+	// field only for those keys, reading the build side again restricted to them. The desired rows stream
+	// when the desired table has spilled past the memory cap (3M rows: a second scan of it cost 1.2-1.3 cpu
+	// s, the snapshot's 0.5); while it is in memory the snapshot's rows stream, which measured 0.1 cpu s
+	// (12%) cheaper at 1M (BENCHMARKS.md, #15 plan). (A 64-bit hash collision could hide an update: about
+	// one in 2^64 per record and run.)
+	keep := in.keep
+	if keep == keepAuto {
+		keep = chooseKeep(ctx, db)
+	}
+	first, snapRel, desiredRel := l.changedKeysQuery(snap, in.Desired), restrict(snap, l.Key),
+		fmt.Sprintf("(SELECT %s FROM %s WHERE __new)", engine.IdentList(l.fields, ""), changedKeys)
+	if keep == keepSnapshot {
+		first, snapRel, desiredRel = l.changedOldQuery(snap, in.Desired),
+			fmt.Sprintf("(SELECT * EXCLUDE (__old, __new) FROM %s WHERE __old)", changedKeys), restrict(engine.Ident(in.Desired), l.Key)
+	}
+	if err := db.Exec(ctx, "CREATE OR REPLACE TABLE "+changedKeys+" AS "+first); err != nil {
 		return nil, fmt.Errorf("diff: %w", err)
 	}
 	if in.CheckKeys {
@@ -146,8 +170,7 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Layout, error) {
 			return nil, err
 		}
 	}
-	changedNew := fmt.Sprintf("(SELECT %s FROM %s WHERE __new)", engine.IdentList(l.fields, ""), changedKeys)
-	q := numbered(l.query(in, restrict(snap, l.Key), changedNew))
+	q := numbered(l.query(in, snapRel, desiredRel))
 	if err := createInOrder(ctx, db, q); err != nil {
 		return nil, fmt.Errorf("diff: %w", err)
 	}
@@ -213,6 +236,47 @@ func (l *Layout) changedKeysQuery(snap, desired string) string {
 		WHERE o.__h IS NULL OR n.__h IS NULL OR o.__h <> n.__h`,
 		strings.Join(cols, ", "), engine.IdentList(l.Key, "o."), hashOf(oldVals), snap,
 		hashOf(newVals), engine.Ident(desired), spec.KeysEqual(l.Key, "o", "n"))
+}
+
+// changedOldQuery is changedKeysQuery the other way round: the desired keys and hashes are the join's
+// build side and the snapshot's rows stream through it, so its rows hold the key columns, __old, __new and
+// every other column of the snapshot (NULL for a new record). A key the desired set holds twice may pair
+// its snapshot record twice; CheckKeys (or the caller's CheckDesired) refuses such a set before it is read.
+func (l *Layout) changedOldQuery(snap, desired string) string {
+	var oldVals, newVals, cols, keys []string
+	for _, c := range l.Compared {
+		oldVals = append(oldVals, l.oldCol(c))
+		newVals = append(newVals, "n."+engine.Ident(c.Name))
+	}
+	hashOf := func(vals []string) string {
+		if len(vals) == 0 {
+			return "0::UBIGINT"
+		}
+		return "hash(" + strings.Join(vals, ", ") + ")"
+	}
+	for _, k := range l.Key {
+		cols = append(cols, fmt.Sprintf("coalesce(o.%s, n.%s) AS %s", engine.Ident(k), engine.Ident(k), engine.Ident(k)))
+		keys = append(keys, engine.Ident(k))
+	}
+	cols = append(cols, "o.__h IS NOT NULL AS __old", "n.__h IS NOT NULL AS __new",
+		fmt.Sprintf("o.* EXCLUDE (%s, __h)", strings.Join(keys, ", ")))
+	return fmt.Sprintf(`SELECT %s FROM (SELECT o.*, %s AS __h FROM %s o) o FULL OUTER JOIN (SELECT %s, %s AS __h FROM %s n) n ON %s
+		WHERE o.__h IS NULL OR n.__h IS NULL OR o.__h <> n.__h`,
+		strings.Join(cols, ", "), hashOf(oldVals), snap,
+		engine.IdentList(l.Key, "n."), hashOf(newVals), engine.Ident(desired), spec.KeysEqual(l.Key, "o", "n"))
+}
+
+// chooseKeep keeps the desired rows when DuckDB's in-memory tables (the desired table the largest) have
+// spilled more than an eighth of what they hold in memory (at 1M rows 2 MB of 197 MB, at 3M 290 of 194
+// MB), else the snapshot's. It keeps the desired rows when it cannot tell.
+func chooseKeep(ctx context.Context, db *engine.DB) keepSide {
+	var mem, spilled int64
+	err := db.QueryRow(ctx, `SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT, coalesce(sum(temporary_storage_bytes), 0)::BIGINT
+		FROM duckdb_memory() WHERE tag = 'IN_MEMORY_TABLE'`).Scan(&mem, &spilled)
+	if err != nil || mem == 0 || spilled*8 > mem {
+		return keepDesired
+	}
+	return keepSnapshot
 }
 
 // checkChanged is CheckDesired for a diff with a snapshot, from the changed keys (changedKeysQuery) and two
