@@ -32,8 +32,8 @@ import (
 // column.
 const Table = "__diff"
 
-// changedKeys holds the keys whose record is new, gone, or differs in a compared field, each with its desired
-// record (changedKeysQuery).
+// changedKeys holds the keys whose record is new, gone, or differs in a compared field, each with the whole
+// row of one side: the desired record (changedKeysQuery) or the snapshot's (changedOldQuery).
 const changedKeys = "__changed_keys"
 
 // maxListed caps how many duplicate keys an error message lists.
@@ -64,7 +64,7 @@ type Input struct {
 	// changed keys it finds anyway instead of a grouping of its own (checkChanged): for a Snapshot that holds
 	// one record per key (a state store's). Without a Snapshot it has no effect: the caller checks the keys.
 	CheckKeys bool
-	// keep forces the side of the changed-keys join whose whole rows are kept (keepAuto: keepSide; tests).
+	// keep forces which side's rows the changed-keys join keeps (tests); keepAuto lets chooseKeep decide.
 	keep keepSide
 }
 
@@ -279,7 +279,7 @@ func chooseKeep(ctx context.Context, db *engine.DB) keepSide {
 	return keepSnapshot
 }
 
-// checkChanged is CheckDesired for a diff with a snapshot, from the changed keys (changedKeysQuery) and two
+// checkChanged is CheckDesired for a diff with a snapshot, from the changed keys (either query) and two
 // table counts instead of a grouping of the desired keys. A desired record with an empty key field matches
 // no snapshot record, so it is among the changed keys. Two desired records of one key are both there if the
 // key is not in the snapshot (two added rows, one distinct key); if it is, both match its one snapshot
