@@ -12,9 +12,9 @@ import (
 
 // diff compares the desired table with the state snapshot (or, with --refresh, with the base built from the
 // target's records) and fills diff.Table.
-func (s *session) diff(ctx context.Context, rf *refresh.Result) (*diff.Layout, error) {
+func (s *session) diff(ctx context.Context, rf *refresh.Result, checkKeys bool) (*diff.Layout, error) {
 	in := diff.Input{Desired: s.desired, Key: s.p.Key, Annotations: s.annotations, Diff: s.p.Diff, Protected: s.protected,
-		Snapshot: s.store.Snapshot(), Columns: s.meta.Columns}
+		Snapshot: s.store.Snapshot(), Columns: s.meta.Columns, CheckKeys: checkKeys}
 	if rf != nil {
 		in.Snapshot, in.Columns = refresh.BaseTable, rf.Columns
 	}

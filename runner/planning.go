@@ -73,15 +73,23 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 	if s.meta.Serial > 0 { // an empty store has no identity yet: a plan made before it existed stays valid
 		s.planned.Lineage = s.meta.Lineage
 	}
-	done := s.timings.start("check keys")
-	err := diff.CheckDesired(ctx, s.d, s.desired, s.p.Key)
-	done()
-	if err != nil {
-		return nil, nil, nil, err
+	// With a snapshot to diff against, the diff checks the keys itself from the changed keys it finds
+	// (diff.Input.CheckKeys), which saves a grouping of every desired key; a first sync, which finds no
+	// changed keys, and a --refresh plan, which must not read the sink for records it cannot key, check
+	// them first.
+	checkInDiff := !s.opts.Refresh && s.store.Snapshot() != ""
+	var err error
+	if !checkInDiff {
+		done := s.timings.start("check keys")
+		err = diff.CheckDesired(ctx, s.d, s.desired, s.p.Key)
+		done()
+		if err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	var rf *refresh.Result
 	if s.opts.Refresh {
-		done = s.timings.start("refresh")
+		done := s.timings.start("refresh")
 		rf, err = refresh.Run(s.sinkCtx(ctx), s.d, s.refreshInput())
 		done()
 		if err != nil {
@@ -89,8 +97,8 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 		}
 		s.refreshed = rf
 	}
-	done = s.timings.start("diff")
-	ds, err := s.diff(ctx, rf)
+	done := s.timings.start("diff")
+	ds, err := s.diff(ctx, rf, checkInDiff)
 	if err == nil {
 		err = s.holdRemovals(ctx)
 	}

@@ -164,6 +164,8 @@ func TestBadKeysAgainstAState(t *testing.T) {
 	cases := []struct{ name, input string }{
 		{"duplicate keys", "sku,name,price\nA,a,1\nB,b,2\nA,a2,3\nB,b,2\nC,c,1\nD,d,1\nD,d,1\n"},
 		{"duplicate key of a record in state, unchanged", "sku,name,price\nA,anchor,3\nA,anchor,3\nB,bottle,2.5\n"},
+		{"duplicate key of a record in state, one copy changed", "sku,name,price\nA,anchor,3\nB,bottle,2.5\nA,anchor,4\n"},
+		{"duplicate key of a record in state, both copies changed", "sku,name,price\nA,anchor,5\nB,bottle,2.5\nA,anchor,4\n"},
 		{"empty key", "sku,name,price\n,a,1\n,b,2\nB,b,2\n"},
 		{"empty and duplicate keys", "sku,name,price\n,a,1\nB,b,2\nB,b,3\n"},
 	}

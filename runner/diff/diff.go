@@ -39,7 +39,8 @@ const Table = "__diff"
 // annotation under its own name), in __seq order. Table is a view over it.
 const createsTable = "__diff_creates"
 
-// changedKeys holds the keys whose record is new, gone, or differs in a compared field.
+// changedKeys holds the keys whose record is new, gone, or differs in a compared field, each with the whole
+// row of one side: the desired record (changedKeysQuery) or the snapshot's (changedOldQuery).
 const changedKeys = "__changed_keys"
 
 // maxListed caps how many duplicate keys an error message lists.
@@ -66,7 +67,24 @@ type Input struct {
 	Columns  []state.Column
 	// Rank is the sink's order (connectors.Ranker), which comes before ActionOrder in __seq; nil: none.
 	Rank *connectors.Rank
+	// CheckKeys makes Run check the desired keys as CheckDesired does, with its errors, from the counts of the
+	// changed keys it finds anyway instead of a grouping of its own (checkChanged): for a Snapshot that holds
+	// one record per key (a state store's). Without a Snapshot it has no effect: the caller checks the keys.
+	CheckKeys bool
+	// keep forces which side's rows the changed-keys join keeps (tests); keepAuto lets chooseKeep decide.
+	keep keepSide
 }
+
+// keepSide is the relation whose whole rows stream through the changed-keys join and are kept for the
+// changed keys; the other relation gives only its keys and hashes (the join's build side) and is read
+// again, restricted to the changed keys, for the field-by-field compare.
+type keepSide int
+
+const (
+	keepAuto     keepSide = iota
+	keepDesired           // changedKeysQuery: the snapshot is read twice
+	keepSnapshot          // changedOldQuery: the desired table is read twice
+)
 
 // Layout is the column layout of a diff: which desired columns are keys, compared, or annotations.
 type Layout struct {
@@ -77,6 +95,8 @@ type Layout struct {
 	inOld    map[string]string
 	// compIdx places each compared column in Desired.
 	compIdx []int
+	// fields are the desired table's columns, in its order (Desired and Annot interleaved).
+	fields []string
 }
 
 // Run compares the desired table with the snapshot and fills Table.
@@ -95,6 +115,7 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Layout, error) {
 		isKey[k] = true
 	}
 	for _, f := range sch.Fields() {
+		l.fields = append(l.fields, f.Name)
 		c := state.Column{Name: f.Name, Type: engine.Type(f.Type)}
 		if isIn(in.Annotations, f.Name) {
 			l.Annot = append(l.Annot, c)
@@ -136,13 +157,34 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Layout, error) {
 		}
 		return l, nil
 	}
-	// Two stages (perf notes §4): join only keys and a hash of the compared values, which finds the few
-	// changed keys in a fraction of the memory of joining whole rows; then compare field by field only for
-	// those keys. (A 64-bit hash collision could hide an update: about one in 2^64 per record and run.)
-	if err := db.Exec(ctx, "CREATE OR REPLACE TABLE "+changedKeys+" AS "+l.changedKeysQuery(snap, in.Desired)); err != nil {
+	// Two stages (perf notes §4): join the keys and a hash of the compared values of one side (the build
+	// side) with the other side's rows and their hash, which finds the few changed keys while holding only
+	// keys and hashes, keeping the streamed side's rows of those keys as it goes; then compare field by
+	// field only for those keys, reading the build side again restricted to them. The desired rows stream
+	// when the desired table has spilled past the memory cap (3M rows: a second scan of it cost 1.2-1.3 cpu
+	// s, the snapshot's 0.5); while it is in memory the snapshot's rows stream, which measured 0.1 cpu s
+	// (12%) cheaper at 1M (BENCHMARKS.md, #15 plan). (A 64-bit hash collision could hide an update: about
+	// one in 2^64 per record and run.)
+	keep := in.keep
+	if keep == keepAuto {
+		keep = chooseKeep(ctx, db)
+	}
+	first, snapRel, desiredRel := l.changedKeysQuery(snap, in.Desired), restrict(snap, l.Key),
+		fmt.Sprintf("(SELECT %s FROM %s WHERE __new)", engine.IdentList(l.fields, ""), changedKeys)
+	if keep == keepSnapshot {
+		first, snapRel, desiredRel = l.changedOldQuery(snap, in.Desired),
+			fmt.Sprintf("(SELECT * EXCLUDE (__old, __new) FROM %s WHERE __old)", changedKeys), restrict(engine.Ident(in.Desired), l.Key)
+	}
+	if err := db.Exec(ctx, "CREATE OR REPLACE TABLE "+changedKeys+" AS "+first); err != nil {
 		return nil, fmt.Errorf("diff: %w", err)
 	}
-	q := numbered(l.query(in, restrict(snap, l.Key), restrict(engine.Ident(in.Desired), l.Key)))
+	if in.CheckKeys {
+		if err := l.checkChanged(ctx, db, snap, in.Desired); err != nil {
+			_ = db.Exec(ctx, "DROP TABLE IF EXISTS "+changedKeys)
+			return nil, err
+		}
+	}
+	q := numbered(l.query(in, snapRel, desiredRel))
 	if err := createInOrder(ctx, db, Table, q); err != nil {
 		return nil, fmt.Errorf("diff: %w", err)
 	}
@@ -178,8 +220,13 @@ func createInOrder(ctx context.Context, db *engine.DB, table, q string) (err err
 	return db.Exec(ctx, "CREATE OR REPLACE TABLE "+table+" AS "+q)
 }
 
+// changedKeysQuery finds the keys whose record is new, gone, or differs in a compared field (by a hash of
+// the compared values), with the desired record of each: its rows hold the key columns (the desired key,
+// or the snapshot's for a record gone), __old and __new (the key is in the snapshot, in the desired set),
+// and every other desired column (NULL for a record gone). Only the snapshot's side, keys and hashes, is
+// held by the join: the desired rows stream through it whole and only the changed ones are kept.
 func (l *Layout) changedKeysQuery(snap, desired string) string {
-	var oldVals, newVals, keys []string
+	var oldVals, newVals, cols []string
 	for _, c := range l.Compared {
 		oldVals = append(oldVals, l.oldCol(c))
 		newVals = append(newVals, "n."+engine.Ident(c.Name))
@@ -191,12 +238,91 @@ func (l *Layout) changedKeysQuery(snap, desired string) string {
 		return "hash(" + strings.Join(vals, ", ") + ")"
 	}
 	for _, k := range l.Key {
-		keys = append(keys, fmt.Sprintf("coalesce(n.%s, o.%s) AS %s", engine.Ident(k), engine.Ident(k), engine.Ident(k)))
+		cols = append(cols, fmt.Sprintf("coalesce(n.%s, o.%s) AS %s", engine.Ident(k), engine.Ident(k), engine.Ident(k)))
 	}
-	return fmt.Sprintf(`SELECT %s FROM (SELECT %s, %s AS __h FROM %s o) o FULL OUTER JOIN (SELECT %s, %s AS __h FROM %s n) n ON %s
+	cols = append(cols, "o.__h IS NOT NULL AS __old", "n.__h IS NOT NULL AS __new")
+	for _, f := range l.fields {
+		if !isIn(l.Key, f) {
+			cols = append(cols, "n."+engine.Ident(f))
+		}
+	}
+	return fmt.Sprintf(`SELECT %s FROM (SELECT %s, %s AS __h FROM %s o) o FULL OUTER JOIN (SELECT n.*, %s AS __h FROM %s n) n ON %s
 		WHERE o.__h IS NULL OR n.__h IS NULL OR o.__h <> n.__h`,
-		strings.Join(keys, ", "), engine.IdentList(l.Key, "o."), hashOf(oldVals), snap,
+		strings.Join(cols, ", "), engine.IdentList(l.Key, "o."), hashOf(oldVals), snap,
+		hashOf(newVals), engine.Ident(desired), spec.KeysEqual(l.Key, "o", "n"))
+}
+
+// changedOldQuery is changedKeysQuery the other way round: the desired keys and hashes are the join's
+// build side and the snapshot's rows stream through it, so its rows hold the key columns, __old, __new and
+// every other column of the snapshot (NULL for a new record). A key the desired set holds twice may pair
+// its snapshot record twice; CheckKeys (or the caller's CheckDesired) refuses such a set before it is read.
+func (l *Layout) changedOldQuery(snap, desired string) string {
+	var oldVals, newVals, cols, keys []string
+	for _, c := range l.Compared {
+		oldVals = append(oldVals, l.oldCol(c))
+		newVals = append(newVals, "n."+engine.Ident(c.Name))
+	}
+	hashOf := func(vals []string) string {
+		if len(vals) == 0 {
+			return "0::UBIGINT"
+		}
+		return "hash(" + strings.Join(vals, ", ") + ")"
+	}
+	for _, k := range l.Key {
+		cols = append(cols, fmt.Sprintf("coalesce(o.%s, n.%s) AS %s", engine.Ident(k), engine.Ident(k), engine.Ident(k)))
+		keys = append(keys, engine.Ident(k))
+	}
+	cols = append(cols, "o.__h IS NOT NULL AS __old", "n.__h IS NOT NULL AS __new",
+		fmt.Sprintf("o.* EXCLUDE (%s, __h)", strings.Join(keys, ", ")))
+	return fmt.Sprintf(`SELECT %s FROM (SELECT o.*, %s AS __h FROM %s o) o FULL OUTER JOIN (SELECT %s, %s AS __h FROM %s n) n ON %s
+		WHERE o.__h IS NULL OR n.__h IS NULL OR o.__h <> n.__h`,
+		strings.Join(cols, ", "), hashOf(oldVals), snap,
 		engine.IdentList(l.Key, "n."), hashOf(newVals), engine.Ident(desired), spec.KeysEqual(l.Key, "o", "n"))
+}
+
+// chooseKeep keeps the desired rows when DuckDB's in-memory tables (the desired table the largest) have
+// spilled more than an eighth of what they hold in memory (at 1M rows 2 MB of 197 MB, at 3M 290 of 194
+// MB), else the snapshot's. It keeps the desired rows when it cannot tell.
+func chooseKeep(ctx context.Context, db *engine.DB) keepSide {
+	var mem, spilled int64
+	err := db.QueryRow(ctx, `SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT, coalesce(sum(temporary_storage_bytes), 0)::BIGINT
+		FROM duckdb_memory() WHERE tag = 'IN_MEMORY_TABLE'`).Scan(&mem, &spilled)
+	if err != nil || mem == 0 || spilled*8 > mem {
+		return keepDesired
+	}
+	return keepSnapshot
+}
+
+// checkChanged is CheckDesired for a diff with a snapshot, from the changed keys (either query) and two
+// table counts instead of a grouping of the desired keys. A desired record with an empty key field matches
+// no snapshot record, so it is among the changed keys. Two desired records of one key are both there if the
+// key is not in the snapshot (two added rows, one distinct key); if it is, both match its one snapshot
+// record, so the desired records that matched (all desired records but the added ones) outnumber the
+// snapshot records that were matched (all but the gone ones). When either count says so, CheckDesired runs
+// and returns its error (its messages, its list of keys); when it finds nothing (a snapshot that holds a
+// key twice also tips the counts), the diff goes on as it would have.
+func (l *Layout) checkChanged(ctx context.Context, db *engine.DB, snap, desired string) error {
+	var nulls []string
+	for _, k := range l.Key {
+		nulls = append(nulls, engine.Ident(k)+" IS NULL")
+	}
+	anyNull := strings.Join(nulls, " OR ")
+	key := engine.IdentList(l.Key, "")
+	if len(l.Key) > 1 {
+		key = "row(" + key + ")"
+	}
+	var nullKeys, added, addedKeys, gone, desiredN, snapN int64
+	err := db.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FILTER (WHERE %s), count(*) FILTER (WHERE __new AND NOT __old),
+		count(DISTINCT %s) FILTER (WHERE __new AND NOT __old), count(*) FILTER (WHERE __old AND NOT __new),
+		(SELECT count(*) FROM %s), (SELECT count(*) FROM %s) FROM %s`,
+		anyNull, key, engine.Ident(desired), snap, changedKeys)).Scan(&nullKeys, &added, &addedKeys, &gone, &desiredN, &snapN)
+	if err != nil {
+		return fmt.Errorf("check keys: %w", err)
+	}
+	if nullKeys == 0 && addedKeys == added && desiredN-added == snapN-gone {
+		return nil
+	}
+	return CheckDesired(ctx, db, desired, l.Key)
 }
 
 // restrict narrows a relation to the changed keys.
@@ -382,7 +508,7 @@ func isIn(list []string, s string) bool {
 }
 
 // CheckDesired fails on records the planner cannot key: null key fields and duplicate keys. One grouping
-// finds both.
+// finds both. A diff against a snapshot can check the same from its changed keys instead (Input.CheckKeys).
 func CheckDesired(ctx context.Context, db *engine.DB, desired string, key []string) error {
 	keys := engine.IdentList(key, "")
 	var nulls []string
