@@ -153,7 +153,8 @@ func (s *session) hashStreamed(ctx context.Context, pl *plan.Plan) (string, erro
 }
 
 // applyStreamed applies a streamed plan's changes, read from the diff a batch at a time (an apply of
-// millions of changes holds two batches in memory: pipeBatches). With the IDs of a hash pass (s.ids), each
+// millions of changes holds one batch's changes in memory; the next is read while it is committed:
+// pipeBatches). With the IDs of a hash pass (s.ids), each
 // change takes its ID from them; without, each change's ID is computed as its batch is read and added to
 // the plan's hash, and pl.Hash is set once every change has been read. When the apply fails part way, the
 // changes not yet read are read for the hash alone (unless ctx is done), so that the run's journal entry
@@ -169,7 +170,9 @@ func (s *session) applyStreamed(ctx context.Context, a *apply.Applier, pl *plan.
 		sh = &streamHash{h: h}
 	}
 	r := &batchReader{s: s, sh: sh, encoded: a.Encoded()}
-	err := s.pipeBatches(ctx, total, size, r.read, func(b *readBatch) error {
+	defer func(sent func()) { a.Sent = sent }(a.Sent)
+	err := s.pipeBatches(ctx, total, size, r.read, func(b *readBatch, sent func()) error {
+		a.Sent = sent
 		if b.entries != nil {
 			return a.BatchEntries(ctx, b.changes, b.entries, b.seqs, int(total), t)
 		}
@@ -279,25 +282,29 @@ func (r *batchReader) entryID(seq int64, row *diff.Row) (string, error) {
 }
 
 // pipeBatches reads the batches of size changes numbered 0 up to total (read) and applies each in turn
-// (apply), reading one batch ahead: while batch N is applied (its intents recorded, the sink called, what
-// the sink acknowledged committed: statements on the session connection, on which DuckDB runs one thread),
-// a goroutine reads batch N+1 from the diff on a connection of its own (engine.DB.Reader) and encodes it in
-// Go, which the apply would otherwise wait for (issue #15). The batches are applied in order, each once;
-// at most two are held (the one applied and the one read, which waits for the apply to take it). Reading
-// ahead has no effect on the state or the sink: a batch read ahead whose apply never comes is dropped.
+// (apply), reading the next batch while the one before is committed: once batch N's sink call returned
+// (apply calls sent; the commit that follows is statements on the session connection, on which DuckDB
+// runs one thread), a goroutine reads batch N+1 from the diff on a connection of its own
+// (engine.DB.Reader) and encodes it in Go, which the apply would otherwise wait for (issue #15). Reading
+// no earlier keeps one batch's changes in memory at a time: a batch's changes and entries are not read
+// after its sink call (apply.Applier.Sent). The batches are applied in order, each once. Reading ahead has
+// no effect on the state or the sink: a batch read ahead whose apply never comes is dropped.
 //
 // An apply error stops the reading (its context is cancelled) and is returned once the reader has
-// stopped; a read error is returned once the batch being applied is done, and no batch after it is
-// applied. read is called by one goroutine, never two at a time, and has returned when pipeBatches does.
-func (s *session) pipeBatches(ctx context.Context, total, size int64, read func(context.Context, *engine.DB, int64, int64) (*readBatch, error), apply func(*readBatch) error) error {
+// stopped; a read error (ctx done included) is returned once the batch being applied is done, and no batch
+// after it is applied. read is called by one goroutine, never two at a time, and has returned when
+// pipeBatches does. sent may be called more than once for a batch (the first call counts), and not at all.
+func (s *session) pipeBatches(ctx context.Context, total, size int64, read func(context.Context, *engine.DB, int64, int64) (*readBatch, error), apply func(b *readBatch, sent func()) error) error {
 	if total <= size || pipeOff {
 		// One batch, nothing to overlap: read and applied in turn on the session connection.
 		for lo := int64(0); lo < total; lo += size {
+			done := s.timings.start(waitStage)
 			b, err := read(ctx, s.d, lo, min(lo+size, total))
+			done()
 			if err != nil {
 				return err
 			}
-			if err := apply(b); err != nil {
+			if err := apply(b, func() {}); err != nil {
 				return err
 			}
 		}
@@ -310,7 +317,8 @@ func (s *session) pipeBatches(ctx context.Context, total, size int64, read func(
 	defer rd.Close()
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
-	next := make(chan *readBatch) // unbuffered: the reader waits with one batch read
+	next := make(chan *readBatch)  // unbuffered: the reader hands a batch over when the apply takes it
+	goOn := make(chan struct{}, 1) // the batch handed over was sent: the reader may read the next
 	var readErr error
 	stopped := make(chan struct{})
 	var ahead chan struct{} // pipeAhead: a token for each batch read
@@ -321,6 +329,14 @@ func (s *session) pipeBatches(ctx context.Context, total, size int64, read func(
 		defer close(stopped)
 		defer close(next)
 		for lo := int64(0); lo < total; lo += size {
+			if lo > 0 {
+				select {
+				case <-goOn:
+				case <-rctx.Done():
+					readErr = rctx.Err()
+					return
+				}
+			}
 			b, err := read(rctx, rd, lo, min(lo+size, total))
 			if err != nil {
 				readErr = err
@@ -338,24 +354,40 @@ func (s *session) pipeBatches(ctx context.Context, total, size int64, read func(
 			}
 		}
 	}()
-	for lo, tokens := int64(0), int64(0); ; lo += size {
-		b, ok := <-next
-		if !ok {
-			break
-		}
-		// pipeAhead: wait until the batch after this one is read (or the reader has stopped).
-		for ahead != nil && tokens*size < min(lo+2*size, total) {
+	readN := int64(0) // pipeAhead: the batches known to be read, by their tokens
+	// waitAhead waits, for pipeAhead, until the batch after the one numbered from lo is read, or the reader
+	// has stopped.
+	waitAhead := func(lo int64) {
+		for ahead != nil && readN*size < min(lo+2*size, total) {
 			select {
 			case <-ahead:
-				tokens++
+				readN++
 				continue
 			case <-stopped:
 			}
 			break
 		}
-		if err = apply(b); err != nil {
+	}
+	for lo := int64(0); ; lo += size {
+		done := s.timings.start(waitStage)
+		b, ok := <-next
+		done()
+		if !ok {
 			break
 		}
+		once := false
+		sent := func() {
+			if once {
+				return
+			}
+			once = true
+			goOn <- struct{}{} // room for it: the reader took the batch before's token to read this one
+			waitAhead(lo)
+		}
+		if err = apply(b, sent); err != nil {
+			break
+		}
+		sent() // if apply did not: the reader must not wait for it
 	}
 	stop()
 	<-stopped // the reader is done with rd and with read's state
@@ -364,6 +396,11 @@ func (s *session) pipeBatches(ctx context.Context, total, size int64, read func(
 	}
 	return err
 }
+
+// waitStage is the stage that times how long a streamed apply waited for its batches to be read: all of
+// their reading when read in turn, the part not hidden behind the commits when read ahead. Its processor
+// time is the process's meanwhile (the reader's, when read ahead).
+const waitStage = "apply: wait for reads"
 
 // pipeOff turns pipeBatches' reading ahead off; pipeAhead makes the apply of each batch wait until the next
 // is read, so that the reader is ahead whenever a batch fails (SetPipeBatches, for the tests).
