@@ -261,3 +261,27 @@ func TestPipelinedFileApplyCancelled(t *testing.T) {
 		})
 	}
 }
+
+// TestPipelinedApplyOnPostgres: a streamed first sync to the file sink with the state in PostgreSQL, its
+// batches read ahead while the state commits run: every change is logged once under the plan's ID, in the
+// plan's order, the run reports the plan's hash, and a plan afterwards has nothing to do.
+func TestPipelinedApplyOnPostgres(t *testing.T) {
+	url, schema := testPG(t)
+	defer runner.SetStreamAbove(5)()
+	defer runner.SetPipeBatches(true, true)()
+	var in strings.Builder
+	in.WriteString("sku,name,price\n")
+	for i := range 30 {
+		fmt.Fprintf(&in, "S%02d,item %d,%d.5\n", i, i, i)
+	}
+	dir := batchedCSVCase(t, in.String(), 4)
+	pl := mustPlan(t, onPG(t, loadAt(t, dir), url, schema))
+	rep := mustApply(t, onPG(t, loadAt(t, dir), url, schema), runner.Options{})
+	if rep.Applied.Create != 30 || rep.PlanHash != pl.Hash {
+		t.Fatalf("apply: %+v under %s; want 30 creates under the plan's %s", rep.Applied, rep.PlanHash, pl.Hash)
+	}
+	checkChangeLog(t, "first sync", dir, 0, pl)
+	if again := mustPlan(t, onPG(t, loadAt(t, dir), url, schema)); again.Summary.Total() != 0 {
+		t.Errorf("after the first sync, %+v planned; want nothing", again.Summary)
+	}
+}
