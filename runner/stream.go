@@ -154,11 +154,10 @@ func (s *session) hashStreamed(ctx context.Context, pl *plan.Plan) (string, erro
 
 // applyStreamed applies a streamed plan's changes, read from the diff a batch at a time (an apply of
 // millions of changes holds one batch's changes in memory; the next is read while it is committed:
-// pipeBatches). With the IDs of a hash pass (s.ids), each
-// change takes its ID from them; without, each change's ID is computed as its batch is read and added to
-// the plan's hash, and pl.Hash is set once every change has been read. When the apply fails part way, the
-// changes not yet read are read for the hash alone (unless ctx is done), so that the run's journal entry
-// still names the plan it applied.
+// pipeBatches). With the IDs of a hash pass (s.ids), each change takes its ID from them; without, each
+// change's ID is computed as its batch is read and added to the plan's hash, and pl.Hash is set once every
+// change has been read. When the apply fails part way, the changes not yet read are read for the hash
+// alone (unless ctx is done), so that the run's journal entry still names the plan it applied.
 func (s *session) applyStreamed(ctx context.Context, a *apply.Applier, pl *plan.Plan, t apply.Tally) error {
 	total, size := int64(pl.Summary.Total()), int64(a.BatchSize())
 	var sh *streamHash
@@ -302,7 +301,7 @@ func (s *session) pipeBatches(ctx context.Context, total, size int64, read func(
 			b, err := read(ctx, s.d, lo, min(lo+size, total))
 			done()
 			if err != nil {
-				return err
+				return readError(lo, min(lo+size, total), err)
 			}
 			if err := apply(b, func() {}); err != nil {
 				return err
@@ -339,7 +338,7 @@ func (s *session) pipeBatches(ctx context.Context, total, size int64, read func(
 			}
 			b, err := read(rctx, rd, lo, min(lo+size, total))
 			if err != nil {
-				readErr = err
+				readErr = readError(lo, min(lo+size, total), err)
 				return
 			}
 			failpoint.Hit("batch-read-ahead")
@@ -395,6 +394,11 @@ func (s *session) pipeBatches(ctx context.Context, total, size int64, read func(
 		err = readErr
 	}
 	return err
+}
+
+// readError is err, the error of reading the changes numbered lo up to hi, with their numbers.
+func readError(lo, hi int64, err error) error {
+	return fmt.Errorf("changes %d to %d: %w", lo, hi-1, err)
 }
 
 // waitStage is the stage that times how long a streamed apply waited for its batches to be read: all of

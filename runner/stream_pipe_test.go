@@ -88,6 +88,9 @@ func TestPipeBatches(t *testing.T) {
 			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
 				t.Fatalf("pipeBatches: %v, want %v", err, tc.wantErr)
 			}
+			if tc.failRead >= 0 && err.Error() != "changes 30 to 39: diff unreadable" {
+				t.Errorf("read error %q: want it to name the changes it was reading", err)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if !slices.Equal(applied, tc.wantApplied) {
