@@ -8,6 +8,8 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/runner/apply"
 	"github.com/possync/possync/runner/diff"
+	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/failpoint"
 	"github.com/possync/possync/runner/plan"
 )
 
@@ -151,10 +153,11 @@ func (s *session) hashStreamed(ctx context.Context, pl *plan.Plan) (string, erro
 }
 
 // applyStreamed applies a streamed plan's changes, read from the diff a batch at a time (an apply of
-// millions of changes holds one batch in memory). With the IDs of a hash pass (s.ids), each change takes its
-// ID from them; without, each change's ID is computed here and added to the plan's hash, and pl.Hash is set
-// once every change has been read. When the apply fails part way, the changes not yet read are read for the
-// hash alone (unless ctx is done), so that the run's journal entry still names the plan it applied.
+// millions of changes holds one batch's changes in memory; the next is read while it is committed:
+// pipeBatches). With the IDs of a hash pass (s.ids), each change takes its ID from them; without, each
+// change's ID is computed as its batch is read and added to the plan's hash, and pl.Hash is set once every
+// change has been read. When the apply fails part way, the changes not yet read are read for the hash
+// alone (unless ctx is done), so that the run's journal entry still names the plan it applied.
 func (s *session) applyStreamed(ctx context.Context, a *apply.Applier, pl *plan.Plan, t apply.Tally) error {
 	total, size := int64(pl.Summary.Total()), int64(a.BatchSize())
 	var sh *streamHash
@@ -165,81 +168,15 @@ func (s *session) applyStreamed(ctx context.Context, a *apply.Applier, pl *plan.
 		}
 		sh = &streamHash{h: h}
 	}
-	encoded := a.Encoded()
-	// annots holds, by number from the batch's first, the annotations of a batch's changes, for the hash of
-	// a plan that has them.
-	var annots []map[string]any
-	var batchLo int64
-	// entryID gives a change's ID: from the hash pass's, or computed here from the diff's columns (in the
-	// order the batch's rows are read; the batch's changes are added to the plan's hash afterwards, in apply
-	// order).
-	entryID := func(seq int64, row *diff.Row) (string, error) {
-		if sh == nil {
-			return s.ids.at(seq)
+	r := &batchReader{s: s, sh: sh, encoded: a.Encoded()}
+	defer func(sent func()) { a.Sent = sent }(a.Sent)
+	err := s.pipeBatches(ctx, total, size, r.read, func(b *readBatch, sent func()) error {
+		a.Sent = sent
+		if b.entries != nil {
+			return a.BatchEntries(ctx, b.changes, b.entries, b.seqs, int(total), t)
 		}
-		pc := sh.rowChange(s, row)
-		if annots != nil {
-			annots[seq-batchLo] = pc.Annotations
-		}
-		return pc.ID, nil
-	}
-	err := func() error {
-		for lo := int64(0); lo < total; lo += size {
-			if encoded {
-				// Each batch read as its changes' entries, straight from the diff's columns (diff.Entries):
-				// the sink writes them, and the commit takes the records from the diff table, so the
-				// changes' records are never built in Go.
-				hi := min(lo+size, total)
-				if batchLo = lo; sh != nil && len(s.ds.Annot) > 0 {
-					annots = make([]map[string]any, hi-lo)
-				}
-				batch, entries, seqs, err := diff.Entries(ctx, s.d, s.ds, lo, hi, entryID)
-				if err != nil {
-					return err
-				}
-				if sh != nil {
-					var pc plan.Change
-					for i := range batch {
-						pc.ID = batch[i].ID
-						if annots != nil {
-							pc.Annotations = annots[i]
-						}
-						if err := sh.addChange(seqs[i], &pc); err != nil {
-							return err
-						}
-					}
-				}
-				if err := a.BatchEntries(ctx, batch, entries, seqs, int(total), t); err != nil {
-					return err
-				}
-				continue
-			}
-			var ccs []connectors.Change // the sink may keep its batch: a new one each time
-			var seqs []int64
-			// One decoded row reused: the sink's form copies the values out of it (SinkChange).
-			err := diff.EachReused(ctx, s.d, s.ds, lo, min(lo+size, total), func(c *diff.Change) error {
-				var cid string
-				var err error
-				if sh != nil {
-					cid, err = sh.add(s, c) // from the decoded row, added to the plan's hash
-				} else {
-					cid, err = s.ids.at(c.Seq)
-				}
-				if err != nil {
-					return err
-				}
-				ccs, seqs = append(ccs, s.ds.SinkChange(c, cid)), append(seqs, c.Seq)
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			if err := a.Batch(ctx, ccs, seqs, int(total), t); err != nil {
-				return err
-			}
-		}
-		return nil
-	}()
+		return a.Batch(ctx, b.changes, b.seqs, int(total), t)
+	})
 	if sh == nil {
 		return err
 	}
@@ -257,6 +194,221 @@ func (s *session) applyStreamed(ctx context.Context, a *apply.Applier, pl *plan.
 	}
 	return err
 }
+
+// readBatch is a batch of changes read from the diff for the applier, in apply order: the sink's form of
+// each change, its entry when the sink takes entries (nil: the applier encodes them), its sequence number.
+type readBatch struct {
+	changes []connectors.Change
+	entries [][]byte
+	seqs    []int64
+}
+
+// batchReader reads a streamed apply's batches from the diff, in apply order, and adds their changes to
+// the plan's hash (sh; nil: the IDs come from the hash pass, s.ids). It is used by one goroutine at a time.
+type batchReader struct {
+	s       *session
+	sh      *streamHash
+	encoded bool // the batches are read as their entries (apply.Applier.Encoded)
+	// annots holds, by number from the batch's first, the annotations of a batch's changes, for the hash
+	// of a plan that has them.
+	annots  []map[string]any
+	batchLo int64
+}
+
+// read reads the changes numbered lo up to hi through db (the session's, or a Reader of it).
+func (r *batchReader) read(ctx context.Context, db *engine.DB, lo, hi int64) (*readBatch, error) {
+	s, sh := r.s, r.sh
+	if r.encoded {
+		// Each batch read as its changes' entries, straight from the diff's columns (diff.Entries): the sink
+		// writes them, and the commit takes the records from the diff table, so the changes' records are
+		// never built in Go.
+		r.annots = nil
+		if r.batchLo = lo; sh != nil && len(s.ds.Annot) > 0 {
+			r.annots = make([]map[string]any, hi-lo)
+		}
+		batch, entries, seqs, err := diff.Entries(ctx, db, s.ds, lo, hi, r.entryID)
+		if err != nil {
+			return nil, err
+		}
+		if sh != nil {
+			var pc plan.Change
+			for i := range batch {
+				pc.ID = batch[i].ID
+				if r.annots != nil {
+					pc.Annotations = r.annots[i]
+				}
+				if err := sh.addChange(seqs[i], &pc); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return &readBatch{changes: batch, entries: entries, seqs: seqs}, nil
+	}
+	b := &readBatch{} // the sink may keep its batch: a new one each time
+	// One decoded row reused: the sink's form copies the values out of it (SinkChange).
+	err := diff.EachReused(ctx, db, s.ds, lo, hi, func(c *diff.Change) error {
+		var cid string
+		var err error
+		if sh != nil {
+			cid, err = sh.add(s, c) // from the decoded row, added to the plan's hash
+		} else {
+			cid, err = s.ids.at(c.Seq)
+		}
+		if err != nil {
+			return err
+		}
+		b.changes, b.seqs = append(b.changes, s.ds.SinkChange(c, cid)), append(b.seqs, c.Seq)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// entryID gives a change's ID, for diff.Entries: from the hash pass's, or computed here from the diff's
+// columns (in the order the batch's rows are read; read adds the batch's changes to the plan's hash
+// afterwards, in apply order).
+func (r *batchReader) entryID(seq int64, row *diff.Row) (string, error) {
+	if r.sh == nil {
+		return r.s.ids.at(seq)
+	}
+	pc := r.sh.rowChange(r.s, row)
+	if r.annots != nil {
+		r.annots[seq-r.batchLo] = pc.Annotations
+	}
+	return pc.ID, nil
+}
+
+// pipeBatches reads the batches of size changes numbered 0 up to total (read) and applies each in turn
+// (apply), reading the next batch while the one before is committed: once batch N's sink call returned
+// (apply calls sent; the commit that follows is statements on the session connection, on which DuckDB
+// runs one thread), a goroutine reads batch N+1 from the diff on a connection of its own
+// (engine.DB.Reader) and encodes it in Go, which the apply would otherwise wait for (issue #15). Reading
+// no earlier keeps one batch's changes in memory at a time: a batch's changes and entries are not read
+// after its sink call (apply.Applier.Sent). The batches are applied in order, each once. Reading ahead has
+// no effect on the state or the sink: a batch read ahead whose apply never comes is dropped.
+//
+// An apply error stops the reading (its context is cancelled) and is returned once the reader has
+// stopped; a read error (ctx done included) is returned once the batch being applied is done, and no batch
+// after it is applied. read is called by one goroutine, never two at a time, and has returned when
+// pipeBatches does. sent may be called more than once for a batch (the first call counts), and not at all.
+func (s *session) pipeBatches(ctx context.Context, total, size int64, read func(context.Context, *engine.DB, int64, int64) (*readBatch, error), apply func(b *readBatch, sent func()) error) error {
+	if total <= size || pipeOff {
+		// One batch, nothing to overlap: read and applied in turn on the session connection.
+		for lo := int64(0); lo < total; lo += size {
+			done := s.timings.start(waitStage)
+			b, err := read(ctx, s.d, lo, min(lo+size, total))
+			done()
+			if err != nil {
+				return readError(lo, min(lo+size, total), err)
+			}
+			if err := apply(b, func() {}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	rd, err := s.d.Reader(ctx)
+	if err != nil {
+		return fmt.Errorf("read the diff: %w", err)
+	}
+	defer rd.Close()
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	next := make(chan *readBatch)  // unbuffered: the reader hands a batch over when the apply takes it
+	goOn := make(chan struct{}, 1) // the batch handed over was sent: the reader may read the next
+	var readErr error
+	stopped := make(chan struct{})
+	var ahead chan struct{} // pipeAhead: a token for each batch read
+	if pipeAhead {
+		ahead = make(chan struct{}, (total+size-1)/size)
+	}
+	go func() {
+		defer close(stopped)
+		defer close(next)
+		for lo := int64(0); lo < total; lo += size {
+			if lo > 0 {
+				select {
+				case <-goOn:
+				case <-rctx.Done():
+					readErr = rctx.Err()
+					return
+				}
+			}
+			b, err := read(rctx, rd, lo, min(lo+size, total))
+			if err != nil {
+				readErr = readError(lo, min(lo+size, total), err)
+				return
+			}
+			failpoint.Hit("batch-read-ahead")
+			if ahead != nil {
+				ahead <- struct{}{}
+			}
+			select {
+			case next <- b:
+			case <-rctx.Done(): // ctx is done (or the apply failed: then its error is the one returned)
+				readErr = rctx.Err()
+				return
+			}
+		}
+	}()
+	readN := int64(0) // pipeAhead: the batches known to be read, by their tokens
+	// waitAhead waits, for pipeAhead, until the batch after the one numbered from lo is read, or the reader
+	// has stopped.
+	waitAhead := func(lo int64) {
+		for ahead != nil && readN*size < min(lo+2*size, total) {
+			select {
+			case <-ahead:
+				readN++
+				continue
+			case <-stopped:
+			}
+			break
+		}
+	}
+	for lo := int64(0); ; lo += size {
+		done := s.timings.start(waitStage)
+		b, ok := <-next
+		done()
+		if !ok {
+			break
+		}
+		once := false
+		sent := func() {
+			if once {
+				return
+			}
+			once = true
+			goOn <- struct{}{} // room for it: the reader took the batch before's token to read this one
+			waitAhead(lo)
+		}
+		if err = apply(b, sent); err != nil {
+			break
+		}
+		sent() // if apply did not: the reader must not wait for it
+	}
+	stop()
+	<-stopped // the reader is done with rd and with read's state
+	if err == nil {
+		err = readErr
+	}
+	return err
+}
+
+// readError is err, the error of reading the changes numbered lo up to hi, with their numbers.
+func readError(lo, hi int64, err error) error {
+	return fmt.Errorf("changes %d to %d: %w", lo, hi-1, err)
+}
+
+// waitStage is the stage that times how long a streamed apply waited for its batches to be read: all of
+// their reading when read in turn, the part not hidden behind the commits when read ahead. Its processor
+// time is the process's meanwhile (the reader's, when read ahead).
+const waitStage = "apply: wait for reads"
+
+// pipeOff turns pipeBatches' reading ahead off; pipeAhead makes the apply of each batch wait until the next
+// is read, so that the reader is ahead whenever a batch fails (SetPipeBatches, for the tests).
+var pipeOff, pipeAhead bool
 
 // dropDiff frees the diff table and the changes' IDs once every change is applied and the drift adopted:
 // the export and the checkpoint that follow need neither, and for a first sync the diff holds the whole

@@ -10,3 +10,13 @@ func SetQueryRows(n int64) (restore func()) {
 	diff.QueryRows = n
 	return func() { diff.QueryRows = was }
 }
+
+// SetPipeBatches sets how a streamed apply reads its batches: on, one batch ahead of the apply, on a
+// connection of its own (ahead: each batch's apply waits until the next is read, so that the reader is
+// ahead whenever a batch fails); off, in turn with the apply, on the session connection. The returned
+// function restores the default (on, not waiting).
+func SetPipeBatches(on, ahead bool) (restore func()) {
+	off, ah := pipeOff, pipeAhead
+	pipeOff, pipeAhead = !on, ahead
+	return func() { pipeOff, pipeAhead = off, ah }
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -147,4 +148,140 @@ func TestStreamedFileApplyIDsFromColumns(t *testing.T) {
 	apply("first sync")
 	writeFile(t, filepath.Join(dir, "input.csv"), after.String())
 	apply("update")
+}
+
+// TestPipelinedApplyFailsAsInTurn: a streamed apply reads each batch while the one before is applied
+// (runner.SetPipeBatches); when the sink fails part way with the next batch already read, the run ends as
+// the apply reading its batches in turn does: the same error, the same changes applied in the same order,
+// the state moved by them alone (its serial, its records, no intent left), the failed run's journal entry
+// naming the plan it applied, and the next run applying exactly the rest.
+func TestPipelinedApplyFailsAsInTurn(t *testing.T) {
+	defer runner.SetStreamAbove(5)()
+	defer runner.SetQueryRows(128)()
+	ctx := context.Background()
+	type outcome struct {
+		err              string
+		applied, rest    plan.Summary
+		serial, records  int64
+		pending          int
+		status           string
+		sent, sentByRest []string // the keys the sink acknowledged, in order
+	}
+	keys := func(ccs []connectors.Change) []string {
+		out := make([]string, len(ccs))
+		for i, c := range ccs {
+			out[i] = fmt.Sprint(c.Action, " ", c.Key["sku"])
+		}
+		return out
+	}
+	run := func(t *testing.T, pipelined bool) outcome {
+		defer runner.SetPipeBatches(pipelined, true)()
+		p, tgt := memoryCase(t, "")
+		setDataset(t, records(2300, 1), connectors.Snapshot) // five batches of the memory sink's 500
+		want := mustPlan(t, p)
+		tgt.FailAfter(1100, errors.New("gateway down")) // in the third batch: the fourth is read by then
+		rep, err := runner.Apply(ctx, p, runner.Options{}, nil)
+		if err == nil {
+			t.Fatalf("apply: no error, applied %+v; want the sink's failure", rep.Applied)
+		}
+		if rep.PlanHash != want.Hash {
+			t.Errorf("failed run: plan hash %q, want the plan's %q", rep.PlanHash, want.Hash)
+		}
+		v, verr := runner.ReadState(ctx, p.State, p.Name, nil, 0)
+		if verr != nil {
+			t.Fatal(verr)
+		}
+		o := outcome{err: err.Error(), applied: rep.Applied, serial: v.Meta.Serial, records: v.Meta.Records, pending: v.Pending}
+		for _, r := range v.Runs {
+			if r.RunID == rep.RunID {
+				o.status = r.Status
+			}
+		}
+		o.sent = keys(tgt.Applied())
+		tgt.FailAfter(0, nil)
+		rep2 := mustApply(t, p, runner.Options{})
+		o.rest, o.sentByRest = rep2.Applied, keys(tgt.Applied()[len(o.sent):])
+		if got := len(tgt.Applied()); got != 2300 || rep2.Applied.Create+rep.Applied.Create != 2300 {
+			t.Errorf("the sink acknowledged %d changes over both runs (%d, then %d), want each of 2300 once", got, rep.Applied.Create, rep2.Applied.Create)
+		}
+		return o
+	}
+	inTurn := run(t, false)
+	ahead := run(t, true)
+	if inTurn.applied.Create != 1100 || inTurn.pending != 0 || inTurn.records != 1100 || inTurn.status != "failed" {
+		t.Fatalf("in turn: %+v; want 1100 applied and recorded, no intent left, the run failed", inTurn)
+	}
+	if !reflect.DeepEqual(ahead, inTurn) {
+		t.Errorf("reading ahead:\n%+v\nreading in turn:\n%+v", ahead, inTurn)
+	}
+}
+
+// TestPipelinedFileApplyCancelled: a streamed apply to the file sink (batches read as entries) cancelled
+// after its second batch, with the third batch being applied and the fourth read ahead, stops with the
+// context's error, as the apply reading its batches in turn does: the change log holds the first two
+// batches' changes, in the plan's order; the state holds them and no intent; and the next run applies the
+// rest, each change once.
+func TestPipelinedFileApplyCancelled(t *testing.T) {
+	defer runner.SetStreamAbove(5)()
+	var in strings.Builder
+	in.WriteString("sku,name,price\n")
+	for i := range 30 {
+		fmt.Fprintf(&in, "S%02d,item %d,%d.5\n", i, i, i)
+	}
+	for _, pipelined := range []bool{false, true} {
+		t.Run(fmt.Sprint("pipelined=", pipelined), func(t *testing.T) {
+			defer runner.SetPipeBatches(pipelined, true)()
+			dir := batchedCSVCase(t, in.String(), 4) // eight batches
+			pl := mustPlan(t, loadAt(t, dir))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			observe := func(e runner.Event) {
+				if e.Stage == "apply" && e.Kind == runner.StageRows && e.RowsOut >= 8 {
+					cancel()
+				}
+			}
+			rep, err := runner.Apply(ctx, loadAt(t, dir), runner.Options{Observe: observe}, nil)
+			if !errors.Is(err, context.Canceled) || rep.Applied.Create != 8 {
+				t.Fatalf("apply: %v, applied %+v; want the context's error after 8 creates", err, rep.Applied)
+			}
+			logged := checkChangeLog(t, "cancelled run", dir, 0, &plan.Plan{Changes: pl.Changes[:8]})
+			v, err := runner.ReadState(context.Background(), loadAt(t, dir).State, loadAt(t, dir).Name, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Meta.Records != 8 || v.Pending != 0 {
+				t.Errorf("state after the cancelled run: %d records, %d intents; want 8 and none", v.Meta.Records, v.Pending)
+			}
+			rest := mustPlan(t, loadAt(t, dir))
+			rep = mustApply(t, loadAt(t, dir), runner.Options{})
+			if rep.Applied.Create != 22 || rest.Summary.Create != 22 {
+				t.Errorf("next run: planned %+v, applied %+v; want the other 22 creates", rest.Summary, rep.Applied)
+			}
+			checkChangeLog(t, "next run", dir, logged, rest)
+		})
+	}
+}
+
+// TestPipelinedApplyOnPostgres: a streamed first sync to the file sink with the state in PostgreSQL, its
+// batches read ahead while the state commits run: every change is logged once under the plan's ID, in the
+// plan's order, the run reports the plan's hash, and a plan afterwards has nothing to do.
+func TestPipelinedApplyOnPostgres(t *testing.T) {
+	url, schema := testPG(t)
+	defer runner.SetStreamAbove(5)()
+	defer runner.SetPipeBatches(true, true)()
+	var in strings.Builder
+	in.WriteString("sku,name,price\n")
+	for i := range 30 {
+		fmt.Fprintf(&in, "S%02d,item %d,%d.5\n", i, i, i)
+	}
+	dir := batchedCSVCase(t, in.String(), 4)
+	pl := mustPlan(t, onPG(t, loadAt(t, dir), url, schema))
+	rep := mustApply(t, onPG(t, loadAt(t, dir), url, schema), runner.Options{})
+	if rep.Applied.Create != 30 || rep.PlanHash != pl.Hash {
+		t.Fatalf("apply: %+v under %s; want 30 creates under the plan's %s", rep.Applied, rep.PlanHash, pl.Hash)
+	}
+	checkChangeLog(t, "first sync", dir, 0, pl)
+	if again := mustPlan(t, onPG(t, loadAt(t, dir), url, schema)); again.Summary.Total() != 0 {
+		t.Errorf("after the first sync, %+v planned; want nothing", again.Summary)
+	}
 }

@@ -69,6 +69,11 @@ type Applier struct {
 	Alloc  memory.Allocator
 	// Progress, when set, receives the changes the sink acknowledged so far of total, after each batch.
 	Progress func(applied, total int)
+	// Sent, when set, is called once for each batch whose sink call returned, after its outcomes are read
+	// and before its commit: from then on the batch's changes and entries are no longer read (the commit
+	// takes the acknowledged ones from the diff, by number), so a caller reading the next batch meanwhile
+	// (runner's streamed apply) holds one batch's changes, not two.
+	Sent func()
 	// NewKeys says the diff's creates were planned against the state's snapshot (not a refreshed base): their
 	// keys are not in it (state.Commit.NewKeys).
 	NewKeys bool
@@ -212,6 +217,9 @@ func (a *Applier) batch(ctx context.Context, batch []connectors.Change, entries 
 		case errors.Is(o, connectors.ErrNotAttempted):
 			resolved = append(resolved, c.ID)
 		}
+	}
+	if a.Sent != nil {
+		a.Sent()
 	}
 	done = a.timer("apply: commit")
 	all := a.unsettled == len(resolved)

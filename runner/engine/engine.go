@@ -43,6 +43,8 @@ type DB struct {
 	db    *sql.DB
 	conn  *sql.Conn
 	arrow *duckdb.Arrow
+	// reader says the DB is a Reader's: Close closes its connection, not the database.
+	reader bool
 }
 
 // Open starts an in-memory DuckDB in UTC, with extension autoloading off and checkpoints deferred (an apply
@@ -70,11 +72,13 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		settings = append(settings, fmt.Sprintf("SET threads = %d", o.Threads))
 	}
 	// temp_directory is the database's: set again on a worker's connection once DuckDB has spilled there, it
-	// fails ("Cannot switch temporary directory after the current one has been used").
+	// fails ("Cannot switch temporary directory after the current one has been used"). threads is the
+	// database's too: set again on a connection opened while the session runs on one thread (an apply's
+	// Reader), it would undo that for every connection.
 	var opened atomic.Bool
 	c, err := duckdb.NewConnector("", func(execer driver.ExecerContext) error {
 		for _, q := range settings {
-			if strings.HasPrefix(q, "SET temp_directory") && opened.Load() {
+			if (strings.HasPrefix(q, "SET temp_directory") || strings.HasPrefix(q, "SET threads")) && opened.Load() {
 				continue
 			}
 			if _, err := execer.ExecContext(ctx, q, nil); err != nil {
@@ -114,12 +118,33 @@ func arrowOf(conn *sql.Conn) (*duckdb.Arrow, error) {
 	return a, nil
 }
 
-// Close closes the session connection and the database.
+// Close closes the session connection and the database (a Reader's: its connection only).
 func (d *DB) Close() {
 	if d.conn != nil {
 		d.conn.Close()
 	}
-	d.db.Close()
+	if !d.reader {
+		d.db.Close()
+	}
+}
+
+// Reader opens a DB over a connection of its own to the same database, for a reader that needs DB's
+// interface while statements run on the session connection (the apply reads its next batch from the diff
+// table through one while the session commits the batch before: runner.applyStreamed). It sees the
+// tables of the database and of the databases attached to it as the session connection last committed
+// them (not the session's TEMP objects, settings of its own, or the writes of a transaction it has open).
+// It must not outlive d; Close closes its connection only.
+func (d *DB) Reader(ctx context.Context) (*DB, error) {
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open a duckdb connection: %w", err)
+	}
+	r := &DB{db: d.db, conn: conn, reader: true}
+	if r.arrow, err = arrowOf(conn); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return r, nil
 }
 
 // Conn is the session connection, for the state store (state.Store works on the planner's connection).

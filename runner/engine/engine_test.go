@@ -416,3 +416,54 @@ func TestWorkerAfterSpill(t *testing.T) {
 		t.Fatalf("the worker counted %d rows (%v), want 1000000", n, err)
 	}
 }
+
+// TestReader: a Reader reads the session's committed tables through a connection of its own, without the
+// session's open transaction's writes; opening it keeps the thread count the session set since Open
+// (threads is the database's: an apply runs on one thread and opens a Reader then); closing it leaves the
+// database open.
+func TestReader(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, Options{TempDir: t.TempDir(), Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Exec(ctx, "CREATE TABLE t AS SELECT i AS k FROM range(10) r(i)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Exec(ctx, "SET threads = 1"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := d.Reader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, db := range map[string]*DB{"session": d, "reader": r} {
+		if n, err := db.Count(ctx, "SELECT current_setting('threads')"); err != nil || n != 1 {
+			t.Errorf("%s: threads = %d (%v) after the reader opened, want the session's 1", name, n, err)
+		}
+	}
+	if err := d.Exec(ctx, "BEGIN TRANSACTION; INSERT INTO t VALUES (100)"); err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	err = r.Query(ctx, "SELECT k FROM t", func(b arrow.RecordBatch) error {
+		for _, v := range b.Column(0).(*array.Int64).Int64Values() {
+			sum += v
+		}
+		return nil
+	})
+	if err != nil || sum != 45 {
+		t.Errorf("reader: sum %d (%v), want 45: the committed rows, not the open transaction's", sum, err)
+	}
+	if err := d.Exec(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.Count(ctx, "SELECT sum(k) FROM t"); err != nil || n != 145 {
+		t.Errorf("reader after the commit: sum %d (%v), want 145", n, err)
+	}
+	r.Close()
+	if n, err := d.Count(ctx, "SELECT count(*) FROM t"); err != nil || n != 11 {
+		t.Errorf("session after the reader closed: %d rows (%v), want 11", n, err)
+	}
+}
