@@ -42,9 +42,9 @@ const (
 	// (s.hashPending; see stream.go): computed as it reads the batches, or by a pass of its own before it
 	// when a saved plan must be compared first. Only applyMode chooses it.
 	streamed
-	// applyMode: an apply's choice: streamed when the changes are more than streamAbove (a first sync of a
-	// large catalog) and the diff's order is the sink's (diffOrdered); else sinkHeld, which decodes each
-	// change once instead of twice.
+	// applyMode: an apply's choice (applyStreams): streamed when the diff's order is the sink's
+	// (diffOrdered), unless the caller asked for the plan itself (Options.Planned, which gets its changes)
+	// and the changes are no more than streamAbove; else sinkHeld.
 	applyMode
 )
 
@@ -59,8 +59,25 @@ func diffOrdered(sink connectors.Sink) bool {
 	return !ordered
 }
 
-// streamAbove is how many changes an apply holds in memory (about 2 KB each) before it streams them.
+// streamAbove is how many changes an apply whose caller asked for the plan (Options.Planned) holds in
+// memory (about 2 KB each) before it streams them.
 var streamAbove = 100_000
+
+// applyStreams says whether an apply of total changes streams them (planMode streamed) rather than holding
+// them (sinkHeld). A held plan builds three forms of each change (the decoded row, the plan's form with its
+// maps, the sink's form with three maps) before the first is applied; a streamed apply builds only what
+// the sink takes, a batch at a time, and computes each change's ID for the plan's hash from the diff's
+// columns as it goes (stream.go): a file sink's batches are its entries, encoded straight from the columns
+// (diff.Entries). In the full cycle (1M rows, 30,000 changes, issue #15) holding cost 0.33 cpu s in "plan
+// changes" and streaming about nothing (see BENCHMARKS.md). So an apply streams whenever the sink takes
+// the diff's order: it holds the plan only for a caller that asked for the plan's changes (Options.Planned,
+// the HTML report of an apply) when they are few, and for a sink that orders the whole list itself.
+func (s *session) applyStreams(total int) bool {
+	if !diffOrdered(s.sink) {
+		return false
+	}
+	return s.opts.Planned == nil || total > streamAbove
+}
 
 // plan computes the plan against the open state. With sinkHeld it also returns the sink's changes; with
 // streamed the plan holds no changes (its summary is that of the full plan) and no hash yet (s.hashPending).
@@ -131,7 +148,7 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 	err = s.countChanges(ctx, &pl.Summary)
 	if mode == applyMode {
 		mode = sinkHeld
-		if diffOrdered(s.sink) && pl.Summary.Total() > streamAbove {
+		if s.applyStreams(pl.Summary.Total()) {
 			mode = streamed
 		}
 	}
