@@ -31,32 +31,114 @@ import (
 	"github.com/possync/possync/spec"
 )
 
-// TouchedTable collects the keys of the snapshot records a run's commits changed.
-const TouchedTable = "__touched"
+// TouchedTable collects the keys of the snapshot records a run's commits changed; RecordsTable the commits'
+// changes relations themselves (their rows, numbered by commit in __commit), while every commit's has the
+// same columns and types.
+const (
+	TouchedTable = "__touched"
+	RecordsTable = "__touched_records"
+)
 
-// Touched tracks the keys of the snapshot records a run's commits changed, in TouchedTable.
+// Touched tracks the keys of the snapshot records a run's commits changed, in TouchedTable, and the changed
+// records themselves, in RecordsTable: a commit writes each changed key's snapshot record from its changes
+// relation (state.Commit.Changes: the key, __op and the after-values of every snapshot column), so the
+// latest commit's row of each key, unless a delete, is that key's snapshot record, and the merge reads it
+// there instead of joining the whole snapshot (issue #15: the join scanned every column of the 1M-record
+// snapshot to find 30,000). A commit whose changes relation differs in columns from the first one's stops
+// the records' tracking (the merge then joins the snapshot); the keys are tracked regardless.
 type Touched struct {
 	db   *engine.DB
 	key  []string
 	made bool
+	// cols are the first changes relation's columns, while RecordsTable holds every
+	// commit's rows (nil: it does not); commits counts the commits added.
+	cols    []column
+	commits int64
 }
 
 // NewTouched tracks changed keys (key fields key) in db.
 func NewTouched(db *engine.DB, key []string) *Touched { return &Touched{db: db, key: key} }
 
-// Add adds the keys of a commit's changes relation (see state.Commit.Changes).
+// Add adds the keys and rows of a commit's changes relation (see state.Commit.Changes). It is called before
+// the commit: a commit that fails fails the run before its export.
 func (t *Touched) Add(ctx context.Context, changes string) error {
 	keys := engine.IdentList(t.key, "")
+	cols, err := describe(ctx, t.db, "SELECT * FROM "+changes)
+	if err != nil {
+		return fmt.Errorf("track changed records: %w", err)
+	}
 	if !t.made {
 		if err := t.db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT %s FROM %s WHERE false", TouchedTable, keys, changes)); err != nil {
 			return fmt.Errorf("track changed records: %w", err)
 		}
-		t.made = true
+		if err := t.db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT *, 0::BIGINT AS __commit FROM %s WHERE false", RecordsTable, changes)); err != nil {
+			return fmt.Errorf("track changed records: %w", err)
+		}
+		t.made, t.cols = true, cols
 	}
 	if err := t.db.Exec(ctx, fmt.Sprintf("INSERT INTO %s SELECT %s FROM %s", TouchedTable, keys, changes)); err != nil {
 		return fmt.Errorf("track changed records: %w", err)
 	}
+	if t.cols != nil && !slices.Equal(t.cols, cols) {
+		t.cols = nil // the merge joins the snapshot instead
+		if err := t.db.Exec(ctx, "DROP TABLE IF EXISTS "+RecordsTable); err != nil {
+			return fmt.Errorf("track changed records: %w", err)
+		}
+	}
+	if t.cols != nil {
+		t.commits++
+		if err := t.db.Exec(ctx, fmt.Sprintf("INSERT INTO %s SELECT *, %d FROM %s", RecordsTable, t.commits, changes)); err != nil {
+			return fmt.Errorf("track changed records: %w", err)
+		}
+	}
 	return nil
+}
+
+// records says whether RecordsTable holds every commit's changed records with the columns names (and __op).
+func (t *Touched) records(names []string) bool {
+	if !t.Any() || t.cols == nil {
+		return false
+	}
+	has := map[string]bool{}
+	for _, c := range t.cols {
+		has[c.name] = true
+	}
+	if !has["__op"] {
+		return false
+	}
+	for _, n := range names {
+		if !has[n] {
+			return false
+		}
+	}
+	return true
+}
+
+// column is a relation's column: its name and DuckDB type.
+type column struct{ name, typ string }
+
+// describe returns the columns of query q, as DuckDB's DESCRIBE gives them.
+func describe(ctx context.Context, db *engine.DB, q string) ([]column, error) {
+	var out []column
+	err := db.Query(ctx, "DESCRIBE "+q, func(b arrow.RecordBatch) error {
+		var names, types *array.String
+		for i, f := range b.Schema().Fields() {
+			switch f.Name {
+			case "column_name":
+				names, _ = b.Column(i).(*array.String)
+			case "column_type":
+				types, _ = b.Column(i).(*array.String)
+			}
+		}
+		if names == nil || types == nil {
+			return fmt.Errorf("DESCRIBE gave %s", b.Schema())
+		}
+		for i := 0; i < int(b.NumRows()); i++ {
+			out = append(out, column{name: strings.Clone(names.Value(i)), typ: strings.Clone(types.Value(i))}) // the batch's memory is freed after fn
+		}
+		return nil
+	})
+	return out, err
 }
 
 // Any says some keys were added.
@@ -140,9 +222,9 @@ func Run(ctx context.Context, db *engine.DB, in Input) (Output, error) {
 	case in.Meta.ExportStamp != Stamp(fi, signature):
 		why = "the file or the columns changed since the last export"
 	default:
-		n, err := merge(ctx, db, in, opts, tmp)
+		n, from, err := merge(ctx, db, in, opts, tmp)
 		if err == nil {
-			logf("export %s: merged %d changed record(s) into the last export", e.Path, n)
+			logf("export %s: merged %d changed record(s) into the last export (%s)", e.Path, n, from)
 			break
 		}
 		if !errors.Is(err, errNoMerge) {
@@ -189,14 +271,14 @@ var errNoMerge = errors.New("cannot merge")
 
 // merge writes tmp as the records file at e.Path with the lines of the records in TouchedTable replaced by
 // their snapshot records (or dropped, for records no longer in the snapshot). It returns how many changed
-// records it merged.
-func merge(ctx context.Context, db *engine.DB, in Input, opts, tmp string) (int, error) {
+// records it merged and where it read them (changedRecords).
+func merge(ctx context.Context, db *engine.DB, in Input, opts, tmp string) (int, string, error) {
 	e := in.Export
 	if e.Format != "csv" && e.Format != "tsv" {
-		return 0, fmt.Errorf("%w: %s files are written in full", errNoMerge, e.Format)
+		return 0, "", fmt.Errorf("%w: %s files are written in full", errNoMerge, e.Format)
 	}
 	if !in.Touched.Any() {
-		return 0, fmt.Errorf("%w: no changed records known", errNoMerge)
+		return 0, "", fmt.Errorf("%w: no changed records known", errNoMerge)
 	}
 	names := engine.FieldNames(in.Schema)
 	keyIdx := make([]int, len(in.Key))
@@ -209,28 +291,57 @@ func merge(ctx context.Context, db *engine.DB, in Input, opts, tmp string) (int,
 		case "int":
 			numeric[i] = true
 		default:
-			return 0, fmt.Errorf("%w: key field %s is neither text nor an integer", errNoMerge, k)
+			return 0, "", fmt.Errorf("%w: key field %s is neither text nor an integer", errNoMerge, k)
 		}
 	}
 	touched, err := touchedKeys(ctx, db, in.Key, numeric)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	if int64(len(touched)) > in.Meta.Records/4 {
-		return 0, fmt.Errorf("%w: %d of %d records changed", errNoMerge, len(touched), in.Meta.Records)
+		return 0, "", fmt.Errorf("%w: %d of %d records changed", errNoMerge, len(touched), in.Meta.Records)
 	}
 	changed := tmp + ".changed"
 	defer os.Remove(changed)
-	q := fmt.Sprintf("COPY (SELECT %s FROM %s s SEMI JOIN %s t ON %s ORDER BY %s) TO %s (%s)",
-		engine.IdentList(names, "s."), in.Snapshot, TouchedTable, spec.KeysEqual(in.Key, "s", "t"), engine.IdentList(in.Key, "s."), engine.Lit(changed), opts)
+	sel, from, err := changedRecords(ctx, db, in, names)
+	if err != nil {
+		return 0, "", err
+	}
+	q := fmt.Sprintf("COPY (%s) TO %s (%s)", sel, engine.Lit(changed), opts)
 	if err := db.Exec(ctx, q); err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	delim := byte(',')
 	if e.Format == "tsv" {
 		delim = '\t'
 	}
-	return len(touched), mergeRecordFiles(e.Path, changed, tmp, delim, keyIdx, numeric, touched)
+	return len(touched), from, mergeRecordFiles(e.Path, changed, tmp, delim, keyIdx, numeric, touched)
+}
+
+// changedRecords is a query of the snapshot records of the touched keys, columns names, in key order: the
+// latest commit's row of each key in RecordsTable, unless a delete, with each column cast to the snapshot's
+// type (what the commit's insert into the snapshot does); without those rows (Touched.records), the
+// snapshot's records joined with the touched keys.
+func changedRecords(ctx context.Context, db *engine.DB, in Input, names []string) (q, from string, err error) {
+	if !in.Touched.records(names) {
+		return fmt.Sprintf("SELECT %s FROM %s s SEMI JOIN %s t ON %s ORDER BY %s",
+				engine.IdentList(names, "s."), in.Snapshot, TouchedTable, spec.KeysEqual(in.Key, "s", "t"), engine.IdentList(in.Key, "s.")),
+			"records read from the snapshot", nil
+	}
+	snap, err := describe(ctx, db, fmt.Sprintf("SELECT %s FROM %s", engine.IdentList(names, ""), in.Snapshot))
+	if err != nil {
+		return "", "", fmt.Errorf("snapshot columns: %w", err)
+	}
+	if len(snap) != len(names) {
+		return "", "", fmt.Errorf("snapshot columns: %d for %d names", len(snap), len(names))
+	}
+	cols := make([]string, len(snap))
+	for i, c := range snap {
+		cols[i] = fmt.Sprintf("CAST(r.%s AS %s) AS %s", engine.Ident(names[i]), c.typ, engine.Ident(names[i]))
+	}
+	keys := engine.IdentList(in.Key, "")
+	return fmt.Sprintf("SELECT * FROM (SELECT %s FROM (SELECT * FROM %s QUALIFY row_number() OVER (PARTITION BY %s ORDER BY __commit DESC) = 1) r WHERE r.__op <> 'delete') ORDER BY %s",
+		strings.Join(cols, ", "), RecordsTable, keys, keys), "records read from the commits", nil
 }
 
 // touchedKeys returns the distinct keys of TouchedTable in key order.
