@@ -34,8 +34,8 @@ type planMode int
 const (
 	// planHeld: the plan's changes (a plan shown or saved).
 	planHeld planMode = iota
-	// sinkHeld: the plan's and the sink's changes (an apply of few changes, or through a
-	// connectors.Sequencer that states no rank, which orders the whole list).
+	// sinkHeld: the plan's and the sink's changes (an apply of few changes whose caller asked for the plan,
+	// or through a connectors.Sequencer that states no rank, which orders the whole list: applyStreams).
 	sinkHeld
 	// streamed: neither; the summary is counted, and apply reads the changes a batch at a time
 	// (applyStreamed), so memory does not grow with the changes. The plan's hash is left to the apply
@@ -68,8 +68,9 @@ var streamAbove = 100_000
 // maps, the sink's form with three maps) before the first is applied; a streamed apply builds only what
 // the sink takes, a batch at a time, and computes each change's ID for the plan's hash from the diff's
 // columns as it goes (stream.go): a file sink's batches are its entries, encoded straight from the columns
-// (diff.Entries). In the full cycle (1M rows, 30,000 changes, issue #15) holding cost 0.33 cpu s in "plan
-// changes" and streaming about nothing (see BENCHMARKS.md). So an apply streams whenever the sink takes
+// (diff.Entries). In the full cycle (1M rows, 30,000 changes, issue #15) holding cost 0.33-0.38 cpu s in
+// "plan changes" and 0.2 in intents encoded from the sink form's maps; streaming's batch reads cost 0.15-0.4
+// (see BENCHMARKS.md), and streaming needs no memory per change. So an apply streams whenever the sink takes
 // the diff's order: it holds the plan only for a caller that asked for the plan's changes (Options.Planned,
 // the HTML report of an apply) when they are few, and for a sink that orders the whole list itself.
 func (s *session) applyStreams(total int) bool {
