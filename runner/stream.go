@@ -13,7 +13,8 @@ import (
 	"github.com/possync/possync/runner/plan"
 )
 
-// The streamed plan of a large apply (planMode streamed) holds no change; its hash (plan.Hasher: the head
+// The streamed plan of an apply (planMode streamed: every apply whose sink takes the diff's order, unless its
+// caller asked for the plan's changes; see applyStreams) holds no change; its hash (plan.Hasher: the head
 // and each change's ID, in apply order) needs every change's ID, one ordered read of the whole diff:
 //
 //   - Without a saved plan to compare with, nothing needs the hash before the first change is applied: the
