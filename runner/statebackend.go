@@ -162,8 +162,8 @@ func checkpointState(ctx context.Context, d *engine.DB) error {
 	return nil
 }
 
-// stateNeedsCompaction reports whether a table of st holds more than compactAbove of its live rows, and at
-// least compactMinRows, as deleted rows: DuckDB's estimated_size counts every stored row, deleted or not, until a vacuum drops them.
+// stateNeedsCompaction reports whether a table of st with live rows holds more than compactAbove of them,
+// and at least compactMinRows, as deleted rows: DuckDB's estimated_size counts every stored row, deleted or not, until a vacuum drops them.
 func stateNeedsCompaction(ctx context.Context, d *engine.DB) (bool, error) {
 	type table struct {
 		name   string
@@ -191,7 +191,9 @@ func stateNeedsCompaction(ctx context.Context, d *engine.DB) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("checkpoint state: count %s: %w", t.name, err)
 		}
-		if dead := t.stored - live; dead >= compactMinRows && float64(dead) > compactAbove*float64(live) {
+		// A table with no live row (the intents once the run settled them all) has only row groups whose rows
+		// are all deleted: the checkpoint drops those without a vacuum.
+		if dead := t.stored - live; live > 0 && dead >= compactMinRows && float64(dead) > compactAbove*float64(live) {
 			return true, nil
 		}
 	}

@@ -67,7 +67,10 @@ func TestCheckpointStateCompactsPastThreshold(t *testing.T) {
 	if got := layout(); got != "[624, 122880, 122880]" {
 		t.Fatalf("the snapshot's row groups are %s, want [624, 122880, 122880] (the case this test is about)", got)
 	}
-	// A run: 5% of the records replaced (deleted where they were, appended anew).
+	// A run: its intents recorded, then settled; 5% of the records replaced (deleted where they were,
+	// appended anew).
+	exec("CREATE TABLE st.intents AS SELECT 'intent ' || i AS id FROM range(30000) r(i)")
+	exec("DELETE FROM st.intents")
 	exec("BEGIN")
 	exec("DELETE FROM st.snapshot WHERE k % 20 = 0")
 	exec("INSERT INTO st.snapshot SELECT i, 'changed ' || i FROM range(0, 246384, 20) r(i)")
@@ -78,6 +81,9 @@ func TestCheckpointStateCompactsPastThreshold(t *testing.T) {
 	}
 	if got, live := stored(), count("SELECT count(*) FROM st.snapshot"); live != 246384 || got != 258704 {
 		t.Fatalf("after a 5%% run: %d rows stored, %d live; want 258704 stored (the deleted rows kept as markers), 246384 live", got, live)
+	}
+	if n := count(`SELECT estimated_size FROM duckdb_tables() WHERE database_name = 'st' AND table_name = 'intents'`); n != 0 {
+		t.Fatalf("%d settled intents stored after the checkpoint, want 0", n)
 	}
 	if n := count("SELECT count(*) FROM st.snapshot WHERE k % 20 = 0 AND v LIKE 'changed %'"); n != 12320 {
 		t.Fatalf("%d changed records after the checkpoint, want 12320", n)
