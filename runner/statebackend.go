@@ -138,26 +138,34 @@ const defaultVacuumTasks = 100
 // group, 0.05-0.1 cpu s for 30,000 changes at 1M); what made checkpoints cost up to 1.5 cpu s is DuckDB's
 // vacuum, which at every checkpoint merges adjacent row groups whose live rows fit in fewer, decompressing
 // and compressing every column of a whole row group (122,880 rows) to reclaim a few thousand deleted rows
-// or absorb a small row group. So a run's checkpoint does not vacuum (max_vacuum_tasks = 0) while each
-// table's deleted rows stay within compactAbove of its live rows (or under compactMinRows); past that it
-// vacuums with DuckDB's default, which merges the thinned row groups once for many runs (and, where its
-// merge rules find nothing to merge, again at the next run, as every checkpoint did before). Row groups whose rows are all deleted
-// (a run's settled intents) are dropped either way. Nothing here changes what the state holds: the WAL is
-// durable at every commit, and a checkpoint (or its vacuum) only rewrites committed rows.
+// or absorb a small row group. So no checkpoint vacuums (engine.Open sets max_vacuum_tasks = 0, which also
+// covers the checkpoints DuckDB runs itself when the state is detached or closed), and this one only when
+// a table's deleted rows pass compactAbove of its live rows and compactMinRows: then it vacuums with
+// DuckDB's default, which merges the thinned row groups once for many runs (where DuckDB's merge rules
+// find nothing to merge, it tries again at the next run, as every checkpoint did before). Row groups whose
+// rows are all deleted (a run's settled intents) are dropped either way. Nothing here changes what the
+// state holds: the WAL is durable at every commit, and a checkpoint (or its vacuum) only rewrites
+// committed rows.
 func checkpointState(ctx context.Context, d *engine.DB) error {
-	tasks := 0
 	compact, err := stateNeedsCompaction(ctx, d)
 	if err != nil {
 		return err
 	}
-	if compact {
-		tasks = defaultVacuumTasks
+	if !compact {
+		if err := d.Exec(ctx, "CHECKPOINT st"); err != nil {
+			return fmt.Errorf("checkpoint state: %w", err)
+		}
+		return nil
 	}
-	if err := d.Exec(ctx, fmt.Sprintf("SET max_vacuum_tasks = %d", tasks)); err != nil {
-		return fmt.Errorf("checkpoint state: %w", err)
+	if err := d.Exec(ctx, fmt.Sprintf("SET max_vacuum_tasks = %d", defaultVacuumTasks)); err != nil {
+		return fmt.Errorf("checkpoint state: compact: %w", err)
 	}
-	if err := d.Exec(ctx, "CHECKPOINT st"); err != nil {
-		return fmt.Errorf("checkpoint state: %w", err)
+	err = d.Exec(ctx, "CHECKPOINT st")
+	if rerr := d.Exec(context.WithoutCancel(ctx), "SET max_vacuum_tasks = 0"); err == nil && rerr != nil {
+		err = rerr
+	}
+	if err != nil {
+		return fmt.Errorf("checkpoint state: compact: %w", err)
 	}
 	return nil
 }
