@@ -122,9 +122,15 @@ func checkWritableDir(dir string) error {
 // lets DuckDB vacuum (merge the row groups its deletes thinned out), once the table holds at least
 // compactMinRows deleted rows (the small tables, st.meta and the journals, gain a few each run: vacuuming
 // them would vacuum the snapshot too). See checkpointState.
+//
+// compactRowGroups is how many row groups beyond the fewest that hold its rows a table may have: each run
+// appends its new rows as a row group of their own (DuckDB does not rewrite a checkpointed one to fill it),
+// which only a vacuum merges, so a state whose runs only add records compacts every compactRowGroups runs.
 const (
-	compactAbove   = 0.2
-	compactMinRows = 10_000
+	compactAbove     = 0.2
+	compactMinRows   = 10_000
+	compactRowGroups = 8
+	duckRowGroupRows = 122_880 // DuckDB's default row_group_size
 )
 
 // defaultVacuumTasks is DuckDB's own max_vacuum_tasks: what a compacting checkpoint runs with.
@@ -170,8 +176,9 @@ func checkpointState(ctx context.Context, d *engine.DB) error {
 	return nil
 }
 
-// stateNeedsCompaction reports whether a table of st with live rows holds more than compactAbove of them,
-// and at least compactMinRows, as deleted rows: DuckDB's estimated_size counts every stored row, deleted or not, until a vacuum drops them.
+// stateNeedsCompaction reports whether a table of st with live rows has more than compactRowGroups row
+// groups beyond the fewest that hold its stored rows, or holds more than compactAbove of its live rows, and
+// at least compactMinRows, as deleted rows: DuckDB's estimated_size counts every stored row, deleted or not, until a vacuum drops them.
 func stateNeedsCompaction(ctx context.Context, d *engine.DB) (bool, error) {
 	type table struct {
 		name   string
@@ -202,6 +209,16 @@ func stateNeedsCompaction(ctx context.Context, d *engine.DB) (bool, error) {
 		// A table with no live row (the intents once the run settled them all) has only row groups whose rows
 		// are all deleted: the checkpoint drops those without a vacuum.
 		if dead := t.stored - live; live > 0 && dead >= compactMinRows && float64(dead) > compactAbove*float64(live) {
+			return true, nil
+		}
+		if live == 0 || t.stored < compactMinRows { // the journals' row groups of a few rows cost nothing
+			continue
+		}
+		groups, err := d.Count(ctx, "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info("+engine.Lit("st."+engine.Ident(t.name))+")")
+		if err != nil {
+			return false, fmt.Errorf("checkpoint state: row groups of %s: %w", t.name, err)
+		}
+		if groups > (t.stored+duckRowGroupRows-1)/duckRowGroupRows+compactRowGroups {
 			return true, nil
 		}
 	}

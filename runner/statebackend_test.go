@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -110,5 +111,43 @@ func TestCheckpointStateCompactsPastThreshold(t *testing.T) {
 	exec("ATTACH " + engine.Lit(file) + " AS st")
 	if n := count("SELECT count(*) FROM st.snapshot WHERE v LIKE 'changed %'"); n != 12320 {
 		t.Fatalf("%d changed records after reopening, want 12320", n)
+	}
+}
+
+// TestCheckpointStateMergesAppendedRowGroups: runs that only add records append a row group each, which no
+// checkpoint merges until they are more than compactRowGroups beyond the fewest that hold the table.
+func TestCheckpointStateMergesAppendedRowGroups(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	d, err := engine.Open(ctx, engine.Options{TempDir: filepath.Join(dir, "tmp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	exec := func(q string) {
+		t.Helper()
+		if err := d.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec("ATTACH " + engine.Lit(filepath.Join(dir, "state.duckdb")) + " AS st")
+	exec("CREATE TABLE st.snapshot AS SELECT i AS k, 'record ' || i AS v FROM range(20000) r(i)")
+	var most int64
+	for run := 0; run < 2*compactRowGroups; run++ {
+		exec(fmt.Sprintf("INSERT INTO st.snapshot SELECT i, 'record ' || i FROM range(%d, %d) r(i)", 20000+run*1500, 20000+(run+1)*1500))
+		if err := checkpointState(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		groups, err := d.Count(ctx, "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('st.snapshot')")
+		if err != nil {
+			t.Fatal(err)
+		}
+		most = max(most, groups)
+	}
+	if most > 1+compactRowGroups+1 {
+		t.Fatalf("the snapshot reached %d row groups, want at most %d (its rows fit in one)", most, 1+compactRowGroups+1)
+	}
+	if n, err := d.Count(ctx, "SELECT count(DISTINCT k) FROM st.snapshot"); err != nil || n != 20000+2*compactRowGroups*1500 {
+		t.Fatalf("%d records (%v), want %d", n, err, 20000+2*compactRowGroups*1500)
 	}
 }
