@@ -146,7 +146,8 @@ const defaultVacuumTasks = 100
 // and compressing every column of a whole row group (122,880 rows) to reclaim a few thousand deleted rows
 // or absorb a small row group. So no checkpoint vacuums (engine.Open sets max_vacuum_tasks = 0, which also
 // covers the checkpoints DuckDB runs itself when the state is detached or closed), and this one only when
-// a table's deleted rows pass compactAbove of its live rows and compactMinRows: then it vacuums with
+// a table's deleted rows pass compactAbove of its live rows and compactMinRows, or its row groups
+// compactRowGroups beyond the fewest that hold it (stateNeedsCompaction): then it vacuums with
 // DuckDB's default, which merges the thinned row groups once for many runs (where DuckDB's merge rules
 // find nothing to merge, it tries again at the next run, as every checkpoint did before). Row groups whose
 // rows are all deleted (a run's settled intents) are dropped either way. Nothing here changes what the
@@ -176,9 +177,10 @@ func checkpointState(ctx context.Context, d *engine.DB) error {
 	return nil
 }
 
-// stateNeedsCompaction reports whether a table of st with live rows has more than compactRowGroups row
-// groups beyond the fewest that hold its stored rows, or holds more than compactAbove of its live rows, and
-// at least compactMinRows, as deleted rows: DuckDB's estimated_size counts every stored row, deleted or not, until a vacuum drops them.
+// stateNeedsCompaction reports whether a table of st with live rows holds more than compactAbove of them,
+// and at least compactMinRows, as deleted rows (DuckDB's estimated_size counts every stored row, deleted or
+// not, until a vacuum drops them), or has, with compactMinRows rows or more, over compactRowGroups row
+// groups beyond the fewest that hold its stored rows.
 func stateNeedsCompaction(ctx context.Context, d *engine.DB) (bool, error) {
 	type table struct {
 		name   string
