@@ -156,10 +156,10 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 	}
 	if s.shortcut == nil { // a short-circuited run wrote only its journal and an export stamp (the WAL keeps them)
 		done = s.timings.start("checkpoint")
-		err = s.d.Exec(ctx, "CHECKPOINT st")
+		err = checkpointState(ctx, s.d)
 		done()
 		if err != nil {
-			return fmt.Errorf("checkpoint state: %w", err)
+			return err
 		}
 	}
 	s.notifyCommitted(ctx, rep)

@@ -62,6 +62,9 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		// An apply commits once per sink batch; checkpointing the state file in the middle of that (DuckDB
 		// does once the WAL passes 16 MB) would rewrite it several times. The run checkpoints once at its end.
 		"SET checkpoint_threshold = '1GB'",
+		// No checkpoint vacuums the state's row groups (a rewrite of whole row groups to reclaim a few
+		// deleted rows) except the run's own when the state needs compacting (runner.checkpointState).
+		"SET max_vacuum_tasks = 0",
 	}
 	limit := o.MemoryLimit
 	if limit == "" {
