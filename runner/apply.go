@@ -232,21 +232,7 @@ func (s *session) applyChanges(ctx context.Context, ccs []connectors.Change, seq
 // the 2 cores the benchmarks run on (a 1M first sync's commits: 2.1-2.2 cpu s and 6.4-8.2 s with one
 // thread, 3.2-3.3 cpu s and 9.6-9.7 s with two; issue #15).
 func (s *session) oneThread(ctx context.Context, fn func() error) error {
-	var threads int64
-	if err := s.d.QueryRow(ctx, "SELECT current_setting('threads')").Scan(&threads); err != nil {
-		return fmt.Errorf("read DuckDB's threads: %w", err)
-	}
-	if threads <= 1 {
-		return fn()
-	}
-	if err := s.d.Exec(ctx, "SET threads = 1"); err != nil {
-		return fmt.Errorf("set DuckDB's threads: %w", err)
-	}
-	err := fn()
-	if rerr := s.d.Exec(context.WithoutCancel(ctx), fmt.Sprintf("SET threads = %d", threads)); rerr != nil && err == nil {
-		err = fmt.Errorf("restore DuckDB's threads: %w", rerr)
-	}
-	return err
+	return s.d.WithSetting(ctx, "threads", "1", fn)
 }
 
 // commit commits c to the state. For a sink with a records file (connectors.Exporter) that the last export

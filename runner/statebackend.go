@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 
 	"github.com/possync/possync/pipelines"
@@ -164,13 +165,9 @@ func checkpointState(ctx context.Context, d *engine.DB) error {
 		}
 		return nil
 	}
-	if err := d.Exec(ctx, fmt.Sprintf("SET max_vacuum_tasks = %d", defaultVacuumTasks)); err != nil {
-		return fmt.Errorf("checkpoint state: compact: %w", err)
-	}
-	err = d.Exec(ctx, "CHECKPOINT st")
-	if rerr := d.Exec(context.WithoutCancel(ctx), "SET max_vacuum_tasks = 0"); err == nil && rerr != nil {
-		err = rerr
-	}
+	err = d.WithSetting(ctx, "max_vacuum_tasks", strconv.Itoa(defaultVacuumTasks), func() error {
+		return d.Exec(ctx, "CHECKPOINT st")
+	})
 	if err != nil {
 		return fmt.Errorf("checkpoint state: compact: %w", err)
 	}

@@ -202,22 +202,10 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Layout, error) {
 // on for the statement and restores it after: the engine runs with it off, the setting is the database's, and
 // nothing else runs on the database during the diff. The same ORDER BY leaves table stored in __seq order, so
 // the zone maps of __seq find a batch's range without scanning the rest.
-func createInOrder(ctx context.Context, db *engine.DB, table, q string) (err error) {
-	var was bool
-	if err := db.QueryRow(ctx, "SELECT current_setting('preserve_insertion_order')::BOOLEAN").Scan(&was); err != nil {
-		return fmt.Errorf("read preserve_insertion_order: %w", err)
-	}
-	if !was {
-		if err := db.Exec(ctx, "SET preserve_insertion_order = true"); err != nil {
-			return fmt.Errorf("set preserve_insertion_order: %w", err)
-		}
-		defer func() {
-			if rerr := db.Exec(ctx, "SET preserve_insertion_order = false"); rerr != nil && err == nil {
-				err = fmt.Errorf("restore preserve_insertion_order: %w", rerr)
-			}
-		}()
-	}
-	return db.Exec(ctx, "CREATE OR REPLACE TABLE "+table+" AS "+q)
+func createInOrder(ctx context.Context, db *engine.DB, table, q string) error {
+	return db.WithSetting(ctx, "preserve_insertion_order", "true", func() error {
+		return db.Exec(ctx, "CREATE OR REPLACE TABLE "+table+" AS "+q)
+	})
 }
 
 // changedKeysQuery finds the keys whose record is new, gone, or differs in a compared field (by a hash of

@@ -161,6 +161,29 @@ func (d *DB) Exec(ctx context.Context, q string, args ...any) error {
 	return nil
 }
 
+// WithSetting runs fn with DuckDB's setting name at value, then puts back the value it had (also when fn
+// fails or ctx is done). value is SQL as SET takes it (true, 1, 'text'); when the setting already has it,
+// fn runs without a SET. A setting a SET changes is the database's, seen by every connection (the reader of
+// a pipelined apply too): the caller makes sure nothing else relies on the old value meanwhile.
+func (d *DB) WithSetting(ctx context.Context, name, value string, fn func() error) (err error) {
+	var was string
+	if err := d.QueryRow(ctx, "SELECT current_setting("+Lit(name)+")::VARCHAR").Scan(&was); err != nil {
+		return fmt.Errorf("read DuckDB's %s: %w", name, err)
+	}
+	if strings.EqualFold(was, strings.Trim(value, "'")) {
+		return fn()
+	}
+	if err := d.Exec(ctx, fmt.Sprintf("SET %s = %s", name, value)); err != nil {
+		return fmt.Errorf("set DuckDB's %s: %w", name, err)
+	}
+	defer func() {
+		if rerr := d.Exec(context.WithoutCancel(ctx), fmt.Sprintf("SET %s = %s", name, Lit(was))); rerr != nil && err == nil {
+			err = fmt.Errorf("restore DuckDB's %s: %w", name, rerr)
+		}
+	}()
+	return fn()
+}
+
 // Count runs a query returning one integer.
 func (d *DB) Count(ctx context.Context, q string, args ...any) (int64, error) {
 	var n int64

@@ -467,3 +467,47 @@ func TestReader(t *testing.T) {
 		t.Errorf("session after the reader closed: %d rows (%v), want 11", n, err)
 	}
 }
+
+// TestWithSetting: the setting holds the value while fn runs and its old value after, whether fn
+// succeeds or fails; a setting already at the value is left alone.
+func TestWithSetting(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, Options{TempDir: t.TempDir(), Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	setting := func(name string) string {
+		t.Helper()
+		var v string
+		if err := d.QueryRow(ctx, "SELECT current_setting("+Lit(name)+")::VARCHAR").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		name, value, during string
+		fnErr               error
+	}{
+		{"threads", "1", "1", nil},
+		{"threads", "1", "1", boom},
+		{"preserve_insertion_order", "true", "true", nil},
+		{"preserve_insertion_order", "false", "false", boom},
+		{"threads", "2", "2", nil}, // already 2: no SET
+	} {
+		before := setting(tc.name)
+		err := d.WithSetting(ctx, tc.name, tc.value, func() error {
+			if got := setting(tc.name); got != tc.during {
+				t.Errorf("%s = %s while fn runs, want %s", tc.name, got, tc.during)
+			}
+			return tc.fnErr
+		})
+		if !errors.Is(err, tc.fnErr) || (tc.fnErr == nil && err != nil) {
+			t.Errorf("WithSetting(%s, %s) = %v, want fn's error %v", tc.name, tc.value, err, tc.fnErr)
+		}
+		if after := setting(tc.name); after != before {
+			t.Errorf("%s = %s after WithSetting(%s), want it restored to %s", tc.name, after, tc.value, before)
+		}
+	}
+}

@@ -94,8 +94,8 @@ func writeFull(ctx context.Context, db *engine.DB, in Input, tmp string) (fullWa
 		// in no more wall time on the loaded 2 cores; on an idle machine two threads would finish about
 		// 0.3 s sooner (BENCHMARKS.md #15).
 		var sorted bool
-		err := withSetting(ctx, db, "preserve_insertion_order", "true", func() error {
-			return withSetting(ctx, db, "threads", "1", func() error {
+		err := db.WithSetting(ctx, "preserve_insertion_order", "true", func() error {
+			return db.WithSetting(ctx, "threads", "1", func() error {
 				var err error
 				if sorted, err = scanInKeyOrder(ctx, db, in); err != nil || !sorted {
 					return err
@@ -173,7 +173,7 @@ func scannable(in Input) bool {
 // scanInKeyOrder reports whether the snapshot's records come out of a scan in strictly increasing key
 // order, with no NULL key field: one streaming pass over the key fields (lag() over an empty OVER (),
 // DuckDB's streaming window, compares each key with the one before it) that stops at the first record out
-// of order. It must run with preserve_insertion_order on (withSetting), as must the COPY that relies on it.
+// of order. It must run with preserve_insertion_order on (engine.DB.WithSetting), as must the COPY that relies on it.
 //
 // What DuckDB promises: its "Order Preservation" page
 // (https://duckdb.org/docs/stable/sql/dialect/order_preservation) lists FROM with a single table, SELECT, WHERE,
@@ -211,27 +211,6 @@ func scanInKeyOrder(ctx context.Context, db *engine.DB, in Input) (bool, error) 
 		return false, fmt.Errorf("check the snapshot's key order: %w", err)
 	}
 	return n == 0, nil
-}
-
-// withSetting runs fn with DuckDB's setting name at value (the engine runs with preserve_insertion_order
-// off, and the pipeline's threads), then restores it.
-func withSetting(ctx context.Context, db *engine.DB, name, value string, fn func() error) (err error) {
-	var was string
-	if err := db.QueryRow(ctx, "SELECT current_setting("+engine.Lit(name)+")::VARCHAR").Scan(&was); err != nil {
-		return fmt.Errorf("read %s: %w", name, err)
-	}
-	if strings.EqualFold(was, value) {
-		return fn()
-	}
-	if err := db.Exec(ctx, fmt.Sprintf("SET %s = %s", name, value)); err != nil {
-		return fmt.Errorf("set %s: %w", name, err)
-	}
-	defer func() {
-		if rerr := db.Exec(context.WithoutCancel(ctx), fmt.Sprintf("SET %s = %s", name, engine.Lit(was))); rerr != nil && err == nil {
-			err = fmt.Errorf("restore %s: %w", name, rerr)
-		}
-	}()
-	return fn()
 }
 
 // appendFile appends the file at path to out (on Linux, copy_file_range: the kernel copies the bytes).
