@@ -214,17 +214,8 @@ func createInOrder(ctx context.Context, db *engine.DB, table, q string) error {
 // and every other desired column (NULL for a record gone). Only the snapshot's side, keys and hashes, is
 // held by the join: the desired rows stream through it whole and only the changed ones are kept.
 func (l *Layout) changedKeysQuery(snap, desired string) string {
-	var oldVals, newVals, cols []string
-	for _, c := range l.Compared {
-		oldVals = append(oldVals, l.oldCol(c))
-		newVals = append(newVals, "n."+engine.Ident(c.Name))
-	}
-	hashOf := func(vals []string) string {
-		if len(vals) == 0 {
-			return "0::UBIGINT"
-		}
-		return "hash(" + strings.Join(vals, ", ") + ")"
-	}
+	oldHash, newHash := l.hashes()
+	var cols []string
 	for _, k := range l.Key {
 		cols = append(cols, fmt.Sprintf("coalesce(n.%s, o.%s) AS %s", engine.Ident(k), engine.Ident(k), engine.Ident(k)))
 	}
@@ -236,8 +227,21 @@ func (l *Layout) changedKeysQuery(snap, desired string) string {
 	}
 	return fmt.Sprintf(`SELECT %s FROM (SELECT %s, %s AS __h FROM %s o) o FULL OUTER JOIN (SELECT n.*, %s AS __h FROM %s n) n ON %s
 		WHERE o.__h IS NULL OR n.__h IS NULL OR o.__h <> n.__h`,
-		strings.Join(cols, ", "), engine.IdentList(l.Key, "o."), hashOf(oldVals), snap,
-		hashOf(newVals), engine.Ident(desired), spec.KeysEqual(l.Key, "o", "n"))
+		strings.Join(cols, ", "), engine.IdentList(l.Key, "o."), oldHash, snap,
+		newHash, engine.Ident(desired), spec.KeysEqual(l.Key, "o", "n"))
+}
+
+// hashes are the expressions of the hash of a record's compared values, of the snapshot's record (o, its
+// values cast to the desired types) and of the desired one (n), which the changed-keys joins compare.
+func (l *Layout) hashes() (old, desired string) {
+	if len(l.Compared) == 0 {
+		return "0::UBIGINT", "0::UBIGINT"
+	}
+	oldVals, newVals := make([]string, len(l.Compared)), make([]string, len(l.Compared))
+	for i, c := range l.Compared {
+		oldVals[i], newVals[i] = l.oldCol(c), "n."+engine.Ident(c.Name)
+	}
+	return "hash(" + strings.Join(oldVals, ", ") + ")", "hash(" + strings.Join(newVals, ", ") + ")"
 }
 
 // changedOldQuery is changedKeysQuery the other way round: the desired keys and hashes are the join's
@@ -245,17 +249,8 @@ func (l *Layout) changedKeysQuery(snap, desired string) string {
 // every other column of the snapshot (NULL for a new record). A key the desired set holds twice may pair
 // its snapshot record twice; CheckKeys (or the caller's CheckDesired) refuses such a set before it is read.
 func (l *Layout) changedOldQuery(snap, desired string) string {
-	var oldVals, newVals, cols, keys []string
-	for _, c := range l.Compared {
-		oldVals = append(oldVals, l.oldCol(c))
-		newVals = append(newVals, "n."+engine.Ident(c.Name))
-	}
-	hashOf := func(vals []string) string {
-		if len(vals) == 0 {
-			return "0::UBIGINT"
-		}
-		return "hash(" + strings.Join(vals, ", ") + ")"
-	}
+	oldHash, newHash := l.hashes()
+	var cols, keys []string
 	for _, k := range l.Key {
 		cols = append(cols, fmt.Sprintf("coalesce(o.%s, n.%s) AS %s", engine.Ident(k), engine.Ident(k), engine.Ident(k)))
 		keys = append(keys, engine.Ident(k))
@@ -264,8 +259,8 @@ func (l *Layout) changedOldQuery(snap, desired string) string {
 		fmt.Sprintf("o.* EXCLUDE (%s, __h)", strings.Join(keys, ", ")))
 	return fmt.Sprintf(`SELECT %s FROM (SELECT o.*, %s AS __h FROM %s o) o FULL OUTER JOIN (SELECT %s, %s AS __h FROM %s n) n ON %s
 		WHERE o.__h IS NULL OR n.__h IS NULL OR o.__h <> n.__h`,
-		strings.Join(cols, ", "), hashOf(oldVals), snap,
-		engine.IdentList(l.Key, "n."), hashOf(newVals), engine.Ident(desired), spec.KeysEqual(l.Key, "o", "n"))
+		strings.Join(cols, ", "), oldHash, snap,
+		engine.IdentList(l.Key, "n."), newHash, engine.Ident(desired), spec.KeysEqual(l.Key, "o", "n"))
 }
 
 // chooseKeep keeps the desired rows when DuckDB's in-memory tables (the desired table the largest) have
