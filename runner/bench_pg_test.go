@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/runner/internal/proctime"
 	"github.com/possync/possync/runner/state"
 )
 
@@ -141,10 +142,10 @@ func benchBackend(ctx context.Context, b *testing.B, set benchSet, backend, url 
 		store := newStore(pp)
 		benchQuiesce()
 		t0 = time.Now()
-		cpu0 := processCPU()
+		cpu0 := proctime.Seconds()
 		var stages []Stage
 		pl, err := Plan(ctx, pp, Options{Store: store, Stats: &stages})
-		secs, cpu := time.Since(t0).Seconds(), processCPU()-cpu0
+		secs, cpu := time.Since(t0).Seconds(), proctime.Seconds()-cpu0
 		outside := secs
 		for _, st := range stages {
 			outside -= st.Seconds
@@ -183,9 +184,9 @@ func benchBackend(ctx context.Context, b *testing.B, set benchSet, backend, url 
 
 	benchQuiesce()
 	t0 = time.Now()
-	cpu0 := processCPU()
+	cpu0 := proctime.Seconds()
 	rep, err := Apply(ctx, p, Options{AllowMassChange: true}, nil)
-	r.cycle, r.cycleCPU = time.Since(t0).Seconds(), processCPU()-cpu0
+	r.cycle, r.cycleCPU = time.Since(t0).Seconds(), proctime.Seconds()-cpu0
 	if err != nil {
 		return nil, fmt.Errorf("apply on %s: %w", backend, err)
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/possync/possync/runner/internal/proctime"
 )
 
 // benchCycleWall is the full cycle's wall time per size, as BenchmarkCycle measured it in this process
@@ -24,16 +26,16 @@ func benchSyncRatios(b *testing.B, set benchSet, firstSync time.Duration, firstS
 	if err != nil {
 		b.Fatal(err)
 	}
-	c0 := processCPU()
+	c0 := proctime.Seconds()
 	if err := r.runPlan(b.Context()); err != nil {
 		b.Fatal(err)
 	}
-	planCPU := processCPU() - c0
-	c0 = processCPU()
+	planCPU := proctime.Seconds() - c0
+	c0 = proctime.Seconds()
 	if err := r.runFloor(b.Context()); err != nil {
 		b.Fatal(err)
 	}
-	floorCPU := processCPU() - c0
+	floorCPU := proctime.Seconds() - c0
 	if err := r.check(); err != nil {
 		b.Error(err)
 	}

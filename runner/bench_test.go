@@ -22,6 +22,7 @@ import (
 	_ "github.com/possync/possync/connectors/all"
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/internal/proctime"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/state"
 	_ "github.com/possync/possync/transforms/all"
@@ -257,8 +258,8 @@ func newBenchCase(ctx context.Context, set benchSet, work string) (*benchResult,
 // runPlan times the plan of the new rows, stage by stage, and writing the plan document.
 func (r *benchResult) runPlan(ctx context.Context) error {
 	benchQuiesce()
-	t0, c0 := time.Now(), processCPU()
-	defer func() { r.planCPU = processCPU() - c0 }()
+	t0, c0 := time.Now(), proctime.Seconds()
+	defer func() { r.planCPU = proctime.Seconds() - c0 }()
 	pl, err := Plan(ctx, r.p, Options{Stats: &r.stages})
 	r.planWall = time.Since(t0)
 	r.peak = stagesPeak(r.stages)
@@ -268,11 +269,11 @@ func (r *benchResult) runPlan(ctx context.Context) error {
 	r.summary = pl.Summary
 
 	resetPeakRSS()
-	t0, c1 := time.Now(), processCPU()
+	t0, c1 := time.Now(), proctime.Seconds()
 	if err := plan.Write(filepath.Join(r.work, "plan.json"), pl); err != nil {
 		return err
 	}
-	r.write = Stage{Name: "plan write", Seconds: time.Since(t0).Seconds(), PeakRSS: peakRSS(), CPU: processCPU() - c1}
+	r.write = Stage{Name: "plan write", Seconds: time.Since(t0).Seconds(), PeakRSS: peakRSS(), CPU: proctime.Seconds() - c1}
 	r.peak = max(r.peak, r.write.PeakRSS)
 	return nil
 }
@@ -282,9 +283,9 @@ func (r *benchResult) runFloor(ctx context.Context) error {
 	benchQuiesce()
 	stateFile := state.NewDuckStore(r.p.State.Dir, r.p.Name).Path()
 	var err error
-	c0 := processCPU()
+	c0 := proctime.Seconds()
 	r.floorCount, r.floor, r.duckdb, err = benchFloor(ctx, stateFile, r.set.New(), filepath.Join(r.work, "floor"))
-	r.floorCPU = processCPU() - c0
+	r.floorCPU = proctime.Seconds() - c0
 	r.floorPeak = peakRSS()
 	if err != nil {
 		return fmt.Errorf("floor: %w", err)
@@ -611,9 +612,9 @@ func BenchmarkFirstSync(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c0 := processCPU()
+		c0 := proctime.Seconds()
 		rep, stages, wall, peak := benchApply(b, p, true)
-		cpu := processCPU() - c0
+		cpu := proctime.Seconds() - c0
 		fmt.Printf("\npossync apply (first sync into an empty state): %s rows, %d creates applied\n", benchGroup(int64(n)), rep.Applied.Create)
 		printStages(stages, wall, peak)
 		if rep.Applied.Create != set.Truth.NewRows {

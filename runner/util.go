@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/possync/possync/runner/internal/proctime"
 )
 
 func pid() int { return os.Getpid() }
@@ -44,9 +46,9 @@ func newTimings() *timings { return &timings{} }
 func (t *timings) start(name string) func() {
 	resetPeakRSS()
 	t.notify(Event{Stage: name, Kind: StageStart})
-	t0, c0 := time.Now(), processCPU()
+	t0, c0 := time.Now(), proctime.Seconds()
 	return func() {
-		d, peak, cpu := time.Since(t0), peakRSS(), processCPU()-c0
+		d, peak, cpu := time.Since(t0), peakRSS(), proctime.Seconds()-c0
 		defer t.notify(Event{Stage: name, Kind: StageEnd, Seconds: d.Seconds()})
 		t.mu.Lock()
 		defer t.mu.Unlock()

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/runner/diff"
 	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/internal/proctime"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/state"
 )
@@ -34,21 +34,7 @@ func BenchmarkCommit(b *testing.B) {
 			ctx := context.Background()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				dir := b.TempDir()
-				db, err := engine.Open(ctx, engine.Options{TempDir: dir + "/tmp"})
-				if err != nil {
-					b.Fatal(err)
-				}
-				store := state.NewDuckStore(dir, "p")
-				if _, err := store.Open(ctx, db.Conn(), false); err != nil {
-					b.Fatal(err)
-				}
-				sch, ccs, seqs := firstSyncChanges(ctx, b, db, rows)
-				a := &Applier{DB: db, Store: store, Key: []string{"sku"}, Schema: sch, RunID: "run",
-					Commit: func(ctx context.Context, c *state.Commit) error {
-						_, err := store.Commit(ctx, db.Conn(), c)
-						return err
-					}}
+				db, a, ccs, seqs := newCommitBench(ctx, b, rows)
 				b.StartTimer()
 				commitBatches(ctx, b, a, fromDiff, ccs, seqs, batch)
 				b.StopTimer()
@@ -78,24 +64,13 @@ func BenchmarkCommitFloor(b *testing.B) {
 		floor := name != "store"
 		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
-			var cpu time.Duration
+			var cpu float64
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				dir := b.TempDir()
-				db, err := engine.Open(ctx, engine.Options{TempDir: dir + "/tmp"})
-				if err != nil {
-					b.Fatal(err)
-				}
-				store := state.NewDuckStore(dir, "p")
-				if _, err := store.Open(ctx, db.Conn(), false); err != nil {
-					b.Fatal(err)
-				}
-				sch, _, seqs := firstSyncChanges(ctx, b, db, rows)
-				a := &Applier{DB: db, Store: store, Key: []string{"sku"}, Schema: sch, RunID: "run", NewKeys: true,
-					Commit: func(ctx context.Context, c *state.Commit) error {
-						_, err := store.Commit(ctx, db.Conn(), c)
-						return err
-					}}
+				db, a, _, seqs := newCommitBench(ctx, b, rows)
+				a.NewKeys = true
+				sch := a.Schema
+				var err error
 				var cols, defs []string
 				for _, f := range engine.Canonical(sch).Fields() {
 					cols = append(cols, engine.Ident(f.Name))
@@ -113,7 +88,7 @@ func BenchmarkCommitFloor(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				c0 := processCPU()
+				c0 := proctime.Seconds()
 				b.StartTimer()
 				for lo := 0; lo < len(seqs); lo += batch {
 					hi := min(lo+batch, len(seqs))
@@ -128,10 +103,10 @@ func BenchmarkCommitFloor(b *testing.B) {
 					}
 				}
 				b.StopTimer()
-				cpu += processCPU() - c0
+				cpu += proctime.Seconds() - c0
 				db.Close()
 			}
-			b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s")
+			b.ReportMetric(cpu/float64(b.N), "cpu-s")
 		})
 	}
 }
@@ -212,4 +187,27 @@ func commitBatches(ctx context.Context, b *testing.B, a *Applier, fromDiff bool,
 			b.Fatal(err)
 		}
 	}
+}
+
+// newCommitBench opens a fresh engine and local state in a temporary folder, fills the diff table with a
+// first sync of rows records (firstSyncChanges) and returns an Applier that commits into that state, with
+// the changes and their sequence numbers. The caller closes db.
+func newCommitBench(ctx context.Context, b *testing.B, rows int) (*engine.DB, *Applier, []connectors.Change, []int64) {
+	b.Helper()
+	dir := b.TempDir()
+	db, err := engine.Open(ctx, engine.Options{TempDir: dir + "/tmp"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	store := state.NewDuckStore(dir, "p")
+	if _, err := store.Open(ctx, db.Conn(), false); err != nil {
+		b.Fatal(err)
+	}
+	sch, ccs, seqs := firstSyncChanges(ctx, b, db, rows)
+	a := &Applier{DB: db, Store: store, Key: []string{"sku"}, Schema: sch, RunID: "run",
+		Commit: func(ctx context.Context, c *state.Commit) error {
+			_, err := store.Commit(ctx, db.Conn(), c)
+			return err
+		}}
+	return db, a, ccs, seqs
 }
