@@ -16,19 +16,8 @@ import (
 // its live rows the checkpoint vacuums them away.
 func TestCheckpointStateCompactsPastThreshold(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	d, err := engine.Open(ctx, engine.Options{TempDir: filepath.Join(dir, "tmp")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d, dir, exec := openCheckpointTest(t)
 	file := filepath.Join(dir, "state.duckdb")
-	exec := func(q string) {
-		t.Helper()
-		if err := d.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
 	count := func(q string) int64 {
 		t.Helper()
 		n, err := d.Count(ctx, q)
@@ -118,18 +107,7 @@ func TestCheckpointStateCompactsPastThreshold(t *testing.T) {
 // checkpoint merges until they are more than compactRowGroups beyond the fewest that hold the table.
 func TestCheckpointStateMergesAppendedRowGroups(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	d, err := engine.Open(ctx, engine.Options{TempDir: filepath.Join(dir, "tmp")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	exec := func(q string) {
-		t.Helper()
-		if err := d.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	d, dir, exec := openCheckpointTest(t)
 	exec("ATTACH " + engine.Lit(filepath.Join(dir, "state.duckdb")) + " AS st")
 	exec("CREATE TABLE st.snapshot AS SELECT i AS k, 'record ' || i AS v FROM range(20000) r(i)")
 	var most int64
@@ -149,5 +127,23 @@ func TestCheckpointStateMergesAppendedRowGroups(t *testing.T) {
 	}
 	if n, err := d.Count(ctx, "SELECT count(DISTINCT k) FROM st.snapshot"); err != nil || n != 20000+2*compactRowGroups*1500 {
 		t.Fatalf("%d records (%v), want %d", n, err, 20000+2*compactRowGroups*1500)
+	}
+}
+
+// openCheckpointTest opens an engine in a temporary folder (closed with the test) and returns it, the
+// folder, and exec, which runs a statement on it and fails the test on an error.
+func openCheckpointTest(t *testing.T) (*engine.DB, string, func(q string)) {
+	t.Helper()
+	dir := t.TempDir()
+	d, err := engine.Open(context.Background(), engine.Options{TempDir: filepath.Join(dir, "tmp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, dir, func(q string) {
+		t.Helper()
+		if err := d.Exec(context.Background(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
 	}
 }
