@@ -121,6 +121,10 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 		return err
 	}
 	s.runBegun = true
+	if err := s.startEarly(ctx, pl); err != nil {
+		return err
+	}
+	defer s.early.Close() // unless the export took its file: it stops the writer, removes its files
 	done = s.timings.start("apply")
 	err = s.applyChanges(ctx, ccs, seqs, pl, rep)
 	done()
@@ -249,11 +253,15 @@ func (s *session) commit(ctx context.Context, c *state.Commit) error {
 			return err
 		}
 	}
+	before := s.meta.Records
 	meta, err := s.store.Commit(ctx, s.d.Conn(), c)
 	if err != nil {
 		return err
 	}
 	s.meta = meta
+	if c.Changes != "" {
+		s.early.Committed(s.store.Snapshot(), before, meta.Records, c.Acked) // its records written as the next part
+	}
 	return nil
 }
 

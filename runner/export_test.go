@@ -370,3 +370,108 @@ func writeFileT(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// batchedExport is exportPipeline with the sink's batches of batch changes.
+func batchedExport(c exportCase, dir string, batch int) string {
+	return strings.Replace(exportPipeline(c, dir), "  path: out/records."+c.format+"\n",
+		fmt.Sprintf("  path: out/records.%s\n  batch_size: %d\n", c.format, batch), 1)
+}
+
+// TestExportEarlyEqualsAfter applies a first sync of 60 records in batches of 7 to two pipelines, one
+// writing its records file as the commits go (startEarly) and one after them, and requires the same bytes
+// (records that need quoting, newlines inside fields, text, integer and composite keys), and the first to
+// say it wrote the file in parts during the apply.
+func TestExportEarlyEqualsAfter(t *testing.T) {
+	for _, c := range exportCases() {
+		t.Run(c.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(5, uint64(len(c.name))))
+			rows := map[string][2]string{}
+			for i := 0; i < 60; i++ {
+				rows[c.id(rng, i)] = [2]string{awkward[rng.IntN(len(awkward))], fmt.Sprint(rng.IntN(9000)) + ".5"}
+			}
+			var files [2][]byte
+			for i, early := range []bool{true, false} {
+				dir := t.TempDir()
+				writeFileT(t, filepath.Join(dir, "pipeline.yaml"), batchedExport(c, dir, 7))
+				writeExportInput(t, dir, rows)
+				var log bytes.Buffer
+				earlyExports = early
+				_, err := Apply(context.Background(), loadExport(t, dir), Options{Log: &log}, nil)
+				earlyExports = true
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := strings.Contains(log.String(), "in 9 parts written while the apply committed"); got != early {
+					t.Errorf("early %v: log:\n%s", early, log.String())
+				}
+				if files[i], err = os.ReadFile(filepath.Join(dir, "out", "records."+c.format)); err != nil {
+					t.Fatal(err)
+				}
+				if entries, err := os.ReadDir(filepath.Join(dir, "out")); err != nil || len(entries) != 2 { // and the change log
+					t.Errorf("out/ holds %v (%v), want the records file and the change log", entries, err)
+				}
+			}
+			if !bytes.Equal(files[0], files[1]) {
+				t.Fatalf("records file written during the apply differs from the one written after:\n%s\nwant:\n%s", files[0], files[1])
+			}
+		})
+	}
+}
+
+// TestExportCrashMidApply kills a first sync (SIGKILL) in the middle of its apply, once the second of its
+// records file's parts was written while the apply committed (startEarly), and requires no records file
+// then; the rerun applies the rest and writes the records file byte for byte as an uninterrupted run does,
+// leaving no temporary or part file behind.
+func TestExportCrashMidApply(t *testing.T) {
+	for _, c := range exportCases() {
+		t.Run(c.name, func(t *testing.T) {
+			crashed, clean := t.TempDir(), t.TempDir()
+			rng := rand.New(rand.NewPCG(17, uint64(len(c.name))))
+			rows := map[string][2]string{}
+			for i := 0; i < 60; i++ {
+				rows[c.id(rng, i)] = [2]string{awkward[rng.IntN(len(awkward))], fmt.Sprint(rng.IntN(9000)) + ".5"}
+			}
+			for _, d := range []string{crashed, clean} {
+				writeFileT(t, filepath.Join(d, "pipeline.yaml"), batchedExport(c, d, 7))
+				writeExportInput(t, d, rows)
+			}
+			records := func(dir string) string { return filepath.Join(dir, "out", "records."+c.format) }
+			cmd := exec.Command(os.Args[0], "-test.run=^TestExportCrashHelper$", "-test.count=1")
+			cmd.Env = append(os.Environ(), exportCrashEnv+"="+crashed, "POSSYNC_FAILPOINT=early-export-part:2")
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+				t.Fatalf("child apply: %v, want death by SIGKILL once two parts were written; output:\n%s", err, out)
+			}
+			if _, err := os.Stat(records(crashed)); !os.IsNotExist(err) {
+				t.Fatalf("a records file after the kill mid-apply (%v)", err)
+			}
+			if _, err := os.Stat(records(crashed) + ".possync-tmp"); err != nil {
+				t.Errorf("no temporary file after the kill (%v): the parts were not written", err)
+			}
+			var log bytes.Buffer
+			rep, err := Apply(context.Background(), loadExport(t, crashed), Options{Log: &log}, nil)
+			if err != nil {
+				t.Fatalf("rerun: %v", err)
+			}
+			if rep.Recovered+rep.Planned.Total() == 0 {
+				t.Errorf("the rerun found nothing to apply: the kill was not mid-apply; log:\n%s", log.String())
+			}
+			if _, err := Apply(context.Background(), loadExport(t, clean), Options{}, nil); err != nil {
+				t.Fatalf("uninterrupted apply: %v", err)
+			}
+			got, err := os.ReadFile(records(crashed))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want, _ := os.ReadFile(records(clean)); !bytes.Equal(got, want) {
+				t.Fatalf("records file after the rerun differs from the uninterrupted run's:\n%s\nwant:\n%s", got, want)
+			}
+			for _, left := range []string{".possync-tmp", ".possync-tmp.part"} {
+				if _, err := os.Stat(records(crashed) + left); !os.IsNotExist(err) {
+					t.Errorf("%s left behind: %v", left, err)
+				}
+			}
+		})
+	}
+}

@@ -130,6 +130,7 @@ type session struct {
 	// holds the keys of the records this session's commits changed (nil until the first).
 	exportBase bool
 	touched    *export.Touched
+	early      *export.Early // a first sync's records file written as the apply commits (startEarly)
 	timings    *timings
 	// onceSt: confirming sources' read keys and the _applied relation (confirm.go).
 	onceSt *onceState

@@ -168,6 +168,9 @@ type Input struct {
 	Base    bool
 	Touched *Touched
 	Merge   bool
+	// Early, if not nil, wrote the records during the apply (StartEarly): a full export uses its parts
+	// when they are the snapshot's export (Early.finish), and Run stops it before writing anything else.
+	Early *Early
 	// Log receives progress lines (nil: none).
 	Log func(format string, args ...any)
 }
@@ -199,6 +202,14 @@ func Run(ctx context.Context, db *engine.DB, in Input) (Output, error) {
 	}
 	e := in.Export
 	fi, statErr := os.Stat(e.Path)
+	if statErr == nil && in.Early != nil {
+		// A file appeared since the apply started: the early parts are not used, and their writer must stop
+		// before anything else writes the temporary file.
+		if err := in.Early.Close(); err != nil {
+			return Output{}, err
+		}
+		in.Early = nil
+	}
 	if statErr == nil && in.Meta.Exported == in.Meta.Serial {
 		return Output{}, nil
 	}
@@ -233,12 +244,15 @@ func Run(ctx context.Context, db *engine.DB, in Input) (Output, error) {
 		why = err.Error()
 	}
 	if why != "" {
-		way, err := writeFull(ctx, db, in, tmp)
+		way, err := full(ctx, db, in, tmp)
 		if err != nil {
 			return Output{}, fmt.Errorf("export %s: %w", e.Path, err)
 		}
 		logf("export %s: written in full (%s)%s", e.Path, why, way.note())
 	}
+	// A part file of an export killed in the middle (a ranged one, or an early one during its apply) is
+	// garbage: every writer of it has stopped by now.
+	_ = os.Remove(tmp + ".part")
 	failpoint.Hit("during-export")
 	if err := os.Rename(tmp, e.Path); err != nil {
 		return Output{}, fmt.Errorf("export: %w", err)

@@ -46,21 +46,44 @@ func SetInOrder(on bool) (restore func()) {
 }
 
 // fullWay says how writeFull wrote the snapshot: parts key ranges sorted one at a time (0 or 1: one COPY),
-// or, with scanned, in the snapshot's own order, which was key order (no sort).
+// or, with scanned, in the snapshot's own order, which was key order (no sort); or how full did: early
+// parts written during the apply (Early), or why the early parts were given up.
 type fullWay struct {
 	parts   int
 	scanned bool
+	early   int
+	noEarly string
 }
 
 // note is the log's note of how a full export was written.
 func (w fullWay) note() string {
-	switch {
-	case w.scanned:
-		return ", in the snapshot's stored order, which is key order (no sort)"
-	case w.parts >= 2:
-		return fmt.Sprintf(", sorted in %d key ranges", w.parts)
+	if w.noEarly != "" {
+		w.noEarly = " (not from the parts written during the apply: " + w.noEarly + ")"
 	}
-	return ""
+	switch {
+	case w.early > 0:
+		return fmt.Sprintf(", in %d parts written while the apply committed, in key order (no sort)", w.early)
+	case w.scanned:
+		return ", in the snapshot's stored order, which is key order (no sort)" + w.noEarly
+	case w.parts >= 2:
+		return fmt.Sprintf(", sorted in %d key ranges", w.parts) + w.noEarly
+	}
+	return w.noEarly
+}
+
+// full writes the snapshot's records, sorted by key, to tmp: the parts in.Early wrote while the apply
+// committed, when they are the snapshot's records (Early.finish), otherwise writeFull.
+func full(ctx context.Context, db *engine.DB, in Input, tmp string) (fullWay, error) {
+	if in.Early == nil {
+		return writeFull(ctx, db, in, tmp)
+	}
+	parts, why, err := in.Early.finish(ctx, db, in, tmp)
+	if err != nil || why == "" {
+		return fullWay{early: parts}, err
+	}
+	way, err := writeFull(ctx, db, in, tmp)
+	way.noEarly = why
+	return way, err
 }
 
 // writeFull writes the snapshot's records, sorted by key, to tmp in the export's format, and says how.
@@ -187,8 +210,14 @@ func scannable(in Input) bool {
 // the state appends at the end, all fail the check and fall back on the sort). Equal keys fail it too: a sort
 // orders ties arbitrarily. With the check passed, the records file is byte for byte the sorted COPY's.
 func scanInKeyOrder(ctx context.Context, db *engine.DB, in Input) (bool, error) {
+	return keysInOrder(ctx, db, in.Key, in.Snapshot)
+}
+
+// keysInOrder is scanInKeyOrder of relation from (a table, a view or a parenthesised query) with key fields
+// key.
+func keysInOrder(ctx context.Context, db *engine.DB, key []string, from string) (bool, error) {
 	var keys, prev, nonNull []string
-	for i, k := range in.Key {
+	for i, k := range key {
 		keys = append(keys, engine.Ident(k))
 		prev = append(prev, fmt.Sprintf("lag(%s) OVER () AS __prev%d", engine.Ident(k), i))
 		nonNull = append(nonNull, engine.Ident(k)+" IS NOT NULL")
@@ -196,8 +225,8 @@ func scanInKeyOrder(ctx context.Context, db *engine.DB, in Input) (bool, error) 
 	// greater: the key is above the previous one, field by field (__prev0 is NULL on the first record only,
 	// once every key field before it was checked non-NULL).
 	greater := ""
-	for i := len(in.Key) - 1; i >= 0; i-- {
-		k, p := engine.Ident(in.Key[i]), fmt.Sprintf("__prev%d", i)
+	for i := len(key) - 1; i >= 0; i-- {
+		k, p := engine.Ident(key[i]), fmt.Sprintf("__prev%d", i)
 		if greater == "" {
 			greater = fmt.Sprintf("%s > %s", k, p)
 			continue
@@ -205,7 +234,7 @@ func scanInKeyOrder(ctx context.Context, db *engine.DB, in Input) (bool, error) 
 		greater = fmt.Sprintf("%s > %s OR (%s = %s AND (%s))", k, p, k, p, greater)
 	}
 	q := fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM (SELECT %s, %s FROM %s) WHERE (%s AND (__prev0 IS NULL OR %s)) IS NOT TRUE LIMIT 1)",
-		strings.Join(keys, ", "), strings.Join(prev, ", "), in.Snapshot, strings.Join(nonNull, " AND "), greater)
+		strings.Join(keys, ", "), strings.Join(prev, ", "), from, strings.Join(nonNull, " AND "), greater)
 	n, err := db.Count(ctx, q)
 	if err != nil {
 		return false, fmt.Errorf("check the snapshot's key order: %w", err)
