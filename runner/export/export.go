@@ -4,11 +4,14 @@
 // snapshot one key range at a time, so that the sort's memory stays bounded: writeFull) or, for a CSV or
 // TSV file that is exactly what the last export wrote, by a k-way merge of the file's lines with the
 // changed records only (the two give the same bytes). It also keeps the keys of the records the run's
-// commits changed (Touched), which the merge needs.
+// commits changed (Touched), which the merge needs. A first sync's file is written while its apply commits
+// (Early: each commit's records appended as a part), so that the export after the last commit only checks
+// the parts and renames the file.
 //
-// It owns: the export decision, the temporary file (and a ranged export's part file) and its rename, the
-// file's stamp, the merge. It may not touch: the state store (the runner records the export with the
-// Output's stamp), the sink itself, or any table but the snapshot and its own touched-keys table.
+// It owns: the export decision, the temporary file (and a ranged or early export's part file) and its
+// rename, the file's stamp, the merge, the early export's connection and goroutine. It may not touch: the
+// state store (the runner records the export with the Output's stamp), the sink itself, or any table but
+// the snapshot (read only) and its own touched-keys tables.
 package export
 
 import (
