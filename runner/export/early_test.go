@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -131,13 +132,15 @@ func TestEarlyExportGivesUp(t *testing.T) {
 			commit(e, 201, 300)
 			commit(e, 101, 200)
 		}},
-		{name: "a commit replaces records", why: "took the snapshot from", run: func(t *testing.T, db *engine.DB, e *Early, commit func(*Early, int, int)) {
+		// The deletion comes before the first part is written (a short part) or after (the commit's count).
+		{name: "a commit replaces records", why: "took the snapshot from|written", run: func(t *testing.T, db *engine.DB, e *Early, commit func(*Early, int, int)) {
 			commit(e, 1, 150)
 			exec(t, db, "DELETE FROM snap WHERE sku = (SELECT min(sku) FROM snap)")
 			commit(nil, 151, 300)
 			e.Committed("snap", 150, 299, 151) // the deletion and the creates of one commit
 		}},
-		{name: "a record updated after its part", why: "numbered", run: func(t *testing.T, db *engine.DB, e *Early, commit func(*Early, int, int)) {
+		// Told before the parts are written or after: either a part is short, or the row ids run past it.
+		{name: "a record updated after its part", why: "numbered|written", run: func(t *testing.T, db *engine.DB, e *Early, commit func(*Early, int, int)) {
 			commit(e, 1, 150)
 			commit(e, 151, 300)
 			// Something outside the apply's commits (not told to e) replaces a record.
@@ -180,7 +183,7 @@ func TestEarlyExportGivesUp(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !out.Written || !strings.Contains(l.String(), "(not from the parts written during the apply: ") || !strings.Contains(l.String(), tc.why) {
+			if !out.Written || !strings.Contains(l.String(), "(not from the parts written during the apply: ") || !regexp.MustCompile(tc.why).MatchString(l.String()) {
 				t.Fatalf("export: %+v, log %q: want a full export, the early one given up (%q)", out, l, tc.why)
 			}
 			want := sortedRef(t, db, filepath.Join(dir, "ref.csv"), "csv", s.key, s.schema)
