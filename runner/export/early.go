@@ -95,9 +95,6 @@ func StartEarly(ctx context.Context, db *engine.DB, in Input) (*Early, string, e
 	if _, err := os.Stat(e.Path); err == nil {
 		return nil, "the records file exists", nil
 	}
-	if err := os.MkdirAll(filepath.Dir(e.Path), 0o755); err != nil {
-		return nil, "", fmt.Errorf("export: %w", err)
-	}
 	restore, err := setOn(ctx, db, "preserve_insertion_order")
 	if err != nil {
 		return nil, "", err
@@ -229,6 +226,8 @@ func (e *Early) part(ctx context.Context, sp span) error {
 	opts := options[e.exp.Format]
 	if e.parts > 0 {
 		opts = strings.Replace(opts, "HEADER true", "HEADER false", 1)
+	} else if err := os.MkdirAll(filepath.Dir(e.exp.Path), 0o755); err != nil {
+		return fmt.Errorf("export: %w", err)
 	}
 	part := e.tmp + ".part"
 	n, err := e.db.Count(ctx, fmt.Sprintf("COPY (SELECT %s FROM %s WHERE rowid >= %d AND rowid < %d) TO %s (%s)",
