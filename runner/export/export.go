@@ -168,6 +168,11 @@ type Input struct {
 	Base    bool
 	Touched *Touched
 	Merge   bool
+	// Beside, when set, is run on the calling goroutine while a merge's pass over the file (which uses no
+	// engine) writes it: engine work of the caller's that may run before the file is written (the run's
+	// checkpoint). It runs at most once, and only when the file is merged (the caller runs it otherwise);
+	// its outcome is the caller's.
+	Beside func()
 	// Log receives progress lines (nil: none).
 	Log func(format string, args ...any)
 }
@@ -315,7 +320,9 @@ func merge(ctx context.Context, db *engine.DB, in Input, opts, tmp string) (int,
 	if e.Format == "tsv" {
 		delim = '\t'
 	}
-	return len(touched), from, mergeRecordFiles(e.Path, changed, tmp, delim, keyIdx, numeric, touched)
+	return len(touched), from, mergeBeside(in.Beside, func() error {
+		return mergeRecordFiles(e.Path, changed, tmp, delim, keyIdx, numeric, touched)
+	})
 }
 
 // changedRecords is a query of the snapshot records of the touched keys, columns names, in key order: the

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"sync/atomic"
+
+	"github.com/possync/possync/runner/failpoint"
 )
 
 // csvKey is a record's key as the export orders it: text fields by their bytes, integer fields by value.
@@ -52,6 +54,19 @@ func SetReadChunk(n int) (restore func()) {
 	was := readChunk
 	readChunk = n
 	return func() { readChunk = was }
+}
+
+// mergeBeside runs merge on a goroutine of its own and beside (when not nil) on the caller's, and returns
+// merge's error once both returned.
+func mergeBeside(beside func(), merge func() error) error {
+	if beside == nil {
+		return merge()
+	}
+	merged := make(chan error, 1)
+	go func() { merged <- merge() }()
+	beside()
+	failpoint.Hit("beside-merge") // the crash tests' kill after beside, the merge perhaps still writing
+	return <-merged
 }
 
 // mergeRecordFiles writes out: the header and records of base, in order, except those whose key is in
