@@ -313,7 +313,9 @@ func merge(ctx context.Context, db *engine.DB, in Input, opts, tmp string) (int,
 		return 0, "", err
 	}
 	q := fmt.Sprintf("COPY (%s) TO %s (%s)", sel, engine.Lit(changed), opts)
-	if err := db.Exec(ctx, q); err != nil {
+	// One thread: the COPY of 30,000 changed records (of 1M) cost 0.12-0.14 cpu s on two threads, 0.07-0.08
+	// on one, in no more wall time (BENCHMARKS.md, #15 full cycle).
+	if err := db.WithSetting(ctx, "threads", "1", func() error { return db.Exec(ctx, q) }); err != nil {
 		return 0, "", err
 	}
 	delim := byte(',')
