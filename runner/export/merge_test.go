@@ -251,3 +251,48 @@ func BenchmarkMergeRecordFiles(b *testing.B) {
 		b.ReportMetric((proctime.Seconds()-c0)/float64(b.N), "cpu-s/op")
 	})
 }
+
+// TestAsyncWriterFails: a write that fails (here to a file opened read-only) fails a later Write or the flush
+// with its error, and the writer's goroutine ends; what was written before is in the file, in order.
+func TestAsyncWriterFails(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newAsyncWriter(f, 8)
+	for i := range 10 {
+		if _, err := w.Write([]byte(fmt.Sprintf("line %d\n", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.flush(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	var want strings.Builder
+	for i := range 10 {
+		fmt.Fprintf(&want, "line %d\n", i)
+	}
+	if got := string(read(t, path)); got != want.String() {
+		t.Fatalf("written %q, want %q", got, want.String())
+	}
+
+	ro, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	w = newAsyncWriter(ro, 8)
+	var werr error
+	for i := 0; i < 100 && werr == nil; i++ {
+		_, werr = w.Write([]byte("more bytes than a block\n"))
+	}
+	ferr := w.flush()
+	if ferr == nil || werr != nil && werr.Error() != ferr.Error() {
+		t.Fatalf("Write: %v, flush: %v; want the write's error from both", werr, ferr)
+	}
+	if err := w.stop(); err == nil {
+		t.Error("stop after a failed write: no error")
+	}
+}
