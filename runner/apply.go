@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/possync/possync/connectors"
@@ -146,8 +147,18 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 	if err != nil {
 		return err
 	}
+	// The run's checkpoint (checkpointState), once: beside the export's merge of the records file, which
+	// uses no engine (export.Input.Beside), or else here, after the export. A short-circuited run wrote only
+	// its journal and an export stamp (the WAL keeps them): no checkpoint.
+	var checkpoint func() error
+	if s.shortcut == nil {
+		checkpoint = sync.OnceValue(func() error {
+			defer s.timings.start("checkpoint")()
+			return checkpointState(ctx, s.d)
+		})
+	}
 	done = s.timings.start("export")
-	err = s.export(ctx)
+	err = s.exportBeside(ctx, checkpoint)
 	done()
 	if err != nil {
 		return err
@@ -158,11 +169,8 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 	if pl.Shortcut != "" {
 		rep.Notes = append(rep.Notes, "plan short-circuited: "+pl.Shortcut)
 	}
-	if s.shortcut == nil { // a short-circuited run wrote only its journal and an export stamp (the WAL keeps them)
-		done = s.timings.start("checkpoint")
-		err = checkpointState(ctx, s.d)
-		done()
-		if err != nil {
+	if checkpoint != nil {
+		if err := checkpoint(); err != nil {
 			return err
 		}
 	}

@@ -160,7 +160,12 @@ func checkpointState(ctx context.Context, d *engine.DB) error {
 		return err
 	}
 	if !compact {
-		if err := d.Exec(ctx, "CHECKPOINT st"); err != nil {
+		// One thread: the checkpoint of a run's changes is small (the deletes' markers, one row group), and
+		// on two threads the client thread polls DuckDB's task queue meanwhile (session.oneThread), beside the
+		// export's merge that now runs at the same time: the export with its checkpoint cost 0.41-0.42 cpu s
+		// with two threads, 0.32-0.37 with one (1M, 29,837 changes, three alternating pairs; BENCHMARKS.md).
+		err := d.WithSetting(ctx, "threads", "1", func() error { return d.Exec(ctx, "CHECKPOINT st") })
+		if err != nil {
 			return fmt.Errorf("checkpoint state: %w", err)
 		}
 		return nil

@@ -174,6 +174,11 @@ type Input struct {
 	// Early, if not nil, wrote the records during the apply (StartEarly): a full export uses its parts
 	// when they are the snapshot's export (Early.finish), and Run stops it before writing anything else.
 	Early *Early
+	// Beside, when set, is run on the calling goroutine while a merge's pass over the file (which uses no
+	// engine) writes it: engine work of the caller's that may run before the file is written (the run's
+	// checkpoint). It runs at most once, and only when the file is merged (the caller runs it otherwise);
+	// its outcome is the caller's.
+	Beside func()
 	// Log receives progress lines (nil: none).
 	Log func(format string, args ...any)
 }
@@ -325,14 +330,18 @@ func merge(ctx context.Context, db *engine.DB, in Input, opts, tmp string) (int,
 		return 0, "", err
 	}
 	q := fmt.Sprintf("COPY (%s) TO %s (%s)", sel, engine.Lit(changed), opts)
-	if err := db.Exec(ctx, q); err != nil {
+	// One thread: the COPY of 30,000 changed records (of 1M) cost 0.12-0.14 cpu s on two threads, 0.07-0.08
+	// on one, in no more wall time (BENCHMARKS.md, #15 full cycle).
+	if err := db.WithSetting(ctx, "threads", "1", func() error { return db.Exec(ctx, q) }); err != nil {
 		return 0, "", err
 	}
 	delim := byte(',')
 	if e.Format == "tsv" {
 		delim = '\t'
 	}
-	return len(touched), from, mergeRecordFiles(e.Path, changed, tmp, delim, keyIdx, numeric, touched)
+	return len(touched), from, mergeBeside(in.Beside, func() error {
+		return mergeRecordFiles(e.Path, changed, tmp, delim, keyIdx, numeric, touched)
+	})
 }
 
 // changedRecords is a query of the snapshot records of the touched keys, columns names, in key order: the
