@@ -26,7 +26,7 @@ import (
 
 // SchemaVersion is the version of the PostgreSQL layout (the `schema_version` row of possync_meta). Open and
 // Lock migrate an older schema forward and refuse a newer one.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // pgMigrations[i] brings the schema from version i to i+1. {s} is the quoted schema name.
 var pgMigrations = [][]string{{
@@ -61,6 +61,11 @@ var pgMigrations = [][]string{{
 		PRIMARY KEY (pipeline, name, part))`,
 	// Parquet is compressed already: store the parts out of line without trying to compress them again.
 	`ALTER TABLE {s}.image_parts ALTER COLUMN data SET STORAGE EXTERNAL`,
+}, {
+	// 4: packed intents (intents.go): a row holding a part's change IDs (ids, n of them) with a NULL id. The
+	// IDs are mostly random bytes: stored out of line without trying to compress them.
+	`ALTER TABLE {s}.intents ALTER COLUMN id DROP NOT NULL, ADD COLUMN ids bytea, ADD COLUMN n bigint`,
+	`ALTER TABLE {s}.intents ALTER COLUMN ids SET STORAGE EXTERNAL`,
 }}
 
 // PgStore keeps a pipeline's state in PostgreSQL (15+), shared by every worker of an installation: one schema
@@ -1188,20 +1193,22 @@ func (s *PgStore) Intents(ctx context.Context, conn *sql.Conn) ([]Intent, error)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := c.Query(ctx, s.q(`SELECT id, run_id, change FROM {s}.intents WHERE pipeline = $1 ORDER BY seq`), s.pipeline)
+	rows, err := c.Query(ctx, s.q(`SELECT id, run_id, change, ids FROM {s}.intents WHERE pipeline = $1 ORDER BY seq`), s.pipeline)
 	if err != nil {
 		return nil, s.errf(err, "postgres state %s: read intents", s)
 	}
 	defer rows.Close()
 	var out []Intent
 	for rows.Next() {
-		var in Intent
-		var ch string
-		if err := rows.Scan(&in.ID, &in.RunID, &ch); err != nil {
+		var id sql.NullString
+		var run, ch string
+		var ids []byte
+		if err := rows.Scan(&id, &run, &ch, &ids); err != nil {
 			return nil, s.errf(err, "postgres state %s: read intents", s)
 		}
-		in.Change = []byte(ch)
-		out = append(out, in)
+		if out, err = appendIntents(out, id, run, ch, ids); err != nil {
+			return nil, fmt.Errorf("postgres state %s: read intents: %w", s, err)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, s.errf(err, "postgres state %s: read intents", s)
@@ -1214,6 +1221,18 @@ func (s *PgStore) AddIntents(ctx context.Context, conn *sql.Conn, relation strin
 	return s.write(ctx, "record intents", s.fence, true, func(tx pgx.Tx) error {
 		_, err := s.copyUp(ctx, tx, conn, fmt.Sprintf("SELECT %s, id, run_id, change FROM %s", spec.QuoteString(s.pipeline), relation),
 			s.q("{s}.intents"), []string{"pipeline", "id", "run_id", "change"})
+		return err
+	})
+}
+
+// AddIntentIDs implements Store: one row, committed before it returns.
+func (s *PgStore) AddIntentIDs(ctx context.Context, conn *sql.Conn, runID string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.write(ctx, "record intents", s.fence, true, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, s.q(`INSERT INTO {s}.intents (pipeline, id, run_id, change, ids, n) VALUES ($1, NULL, $2, '', $3, $4)`),
+			s.pipeline, runID, packIDs(ids), len(ids))
 		return err
 	})
 }
@@ -1277,7 +1296,10 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 	if err := s.setCached(ctx, conn, ""); err != nil {
 		return Meta{}, err
 	}
-	m, err := s.mirror.Commit(ctx, conn, c)
+	// The mirror holds no intents (they are PostgreSQL's alone): it has none to settle.
+	mc := *c
+	mc.Resolved, mc.ResolvesAll = nil, false
+	m, err := s.mirror.Commit(ctx, conn, &mc)
 	if err != nil {
 		return Meta{}, err
 	}
@@ -1313,16 +1335,7 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 			return err
 		}
 		if len(c.Resolved) > 0 {
-			q, args := `DELETE FROM {s}.intents WHERE pipeline = $1 AND id = ANY($2)`, []any{s.pipeline, c.Resolved}
-			if c.ResolvesAll {
-				// Every intent of the pipeline settles (checked by their number, as DuckStore does): no lookups.
-				q = `WITH n AS (SELECT count(*) AS n FROM {s}.intents WHERE pipeline = $1)
-					DELETE FROM {s}.intents WHERE pipeline = $1 AND ((SELECT n FROM n) = $3 OR id = ANY($2))`
-				args = append(args, len(c.Resolved))
-			}
-			if _, err := tx.Exec(ctx, s.q(q), args...); err != nil {
-				return err
-			}
+			return s.settleIntents(ctx, tx, c)
 		}
 		return nil
 	})
@@ -1334,6 +1347,72 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 		return Meta{}, err
 	}
 	return m, nil
+}
+
+// settleIntents removes the intents c settles (c.Resolved) in tx, as DuckStore.settleIntents does: all of
+// the pipeline's at once when c settles every one (Commit.ResolvesAll, checked by their number: a row each,
+// a packed row its n), else row intents by ID and packed rows holding a settled ID rewritten without it.
+func (s *PgStore) settleIntents(ctx context.Context, tx pgx.Tx, c *Commit) error {
+	if c.ResolvesAll {
+		tag, err := tx.Exec(ctx, s.q(`WITH n AS (SELECT count(id) + coalesce(sum(n), 0) AS n FROM {s}.intents WHERE pipeline = $1)
+			DELETE FROM {s}.intents WHERE pipeline = $1 AND (SELECT n FROM n) = $2`), s.pipeline, len(c.Resolved))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() > 0 {
+			return nil
+		}
+	}
+	if _, err := tx.Exec(ctx, s.q(`DELETE FROM {s}.intents WHERE pipeline = $1 AND id = ANY($2)`), s.pipeline, c.Resolved); err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, s.q(`SELECT seq, run_id, ids FROM {s}.intents WHERE pipeline = $1 AND ids IS NOT NULL ORDER BY seq FOR UPDATE`), s.pipeline)
+	if err != nil {
+		return err
+	}
+	type packedRow struct {
+		seq  int64
+		run  string
+		keep []string
+	}
+	var changed []packedRow
+	resolved := make(map[string]bool, len(c.Resolved))
+	for _, id := range c.Resolved {
+		resolved[id] = true
+	}
+	for rows.Next() {
+		var r packedRow
+		var ids []byte
+		if err := rows.Scan(&r.seq, &r.run, &ids); err != nil {
+			rows.Close()
+			return err
+		}
+		keep, ch, err := settlePacked(ids, resolved)
+		if err != nil {
+			rows.Close()
+			return fmt.Errorf("intents of run %s: %w", r.run, err)
+		}
+		if ch {
+			r.keep = keep
+			changed = append(changed, r)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, r := range changed {
+		if _, err := tx.Exec(ctx, s.q(`DELETE FROM {s}.intents WHERE pipeline = $1 AND seq = $2`), s.pipeline, r.seq); err != nil {
+			return err
+		}
+		if len(r.keep) > 0 {
+			if _, err := tx.Exec(ctx, s.q(`INSERT INTO {s}.intents (pipeline, id, run_id, change, ids, n) VALUES ($1, NULL, $2, '', $3, $4)`),
+				s.pipeline, r.run, packIDs(r.keep), len(r.keep)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (s *PgStore) mirrorSerial(ctx context.Context, conn *sql.Conn) (int64, error) {
