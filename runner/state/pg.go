@@ -101,11 +101,13 @@ type PgStore struct {
 	broken error
 	// in and out count the bytes of bulk copies from and to PostgreSQL.
 	in, out int64
-	// imageShare and imageMin are the image policy (see imageDue); fromImage and fromCopy count the relations
+	// imageShare, runImageShare and imageMin are the image policy (see imageDue); ownImages maps a relation
+	// to the serial of the image this store wrote since its Open; fromImage and fromCopy count the relations
 	// the last Open loaded from their image and by copying their table.
-	imageShare          float64
-	imageMin            int64
-	fromImage, fromCopy int
+	imageShare, runImageShare float64
+	imageMin                  int64
+	ownImages                 map[string]int64
+	fromImage, fromCopy       int
 	// views holds the relations the last Open made views over their image's file (a plan on a worker whose
 	// mirror is not current, see openMirror and viewImage), with their record counts; viewFiles are those
 	// files, removed by Close.
@@ -131,7 +133,7 @@ func NewPgStore(url, schema, dir, pipeline string) *PgStore {
 	r := &spec.Redactor{}
 	r.Add(urlPassword(url), os.Getenv("PGPASSWORD"))
 	return &PgStore{url: url, schema: schema, dir: dir, pipeline: pipeline, redact: r, rels: map[string]pgRel{},
-		imageShare: defaultImageShare, imageMin: defaultImageMinChanges}
+		imageShare: defaultImageShare, imageMin: defaultImageMinChanges, runImageShare: defaultRunImageShare}
 }
 
 func urlPassword(s string) string {
@@ -320,7 +322,7 @@ func (e *NewerSchemaError) Error() string {
 
 // Open implements Store.
 func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta, error) {
-	s.fromImage, s.fromCopy, s.views = 0, 0, nil
+	s.fromImage, s.fromCopy, s.views, s.ownImages = 0, 0, nil, nil
 	c, err := s.data(ctx)
 	if err != nil {
 		return Meta{}, err
@@ -1020,7 +1022,7 @@ func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name,
 	if err != nil {
 		return err
 	}
-	if !ok || !img.extends(r.Columns, key) || s.imageDue(img, n) {
+	if !ok || !img.extends(r.Columns, key) || s.imageDue(name, img, n) {
 		if err := s.writeImage(ctx, tx, conn, name, r.Columns, key, serial, !ok || !img.holds(r.Columns)); err != nil {
 			return fmt.Errorf("merge %s: %w", name, err)
 		}
