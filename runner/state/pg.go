@@ -931,14 +931,15 @@ func (s *PgStore) tableFor(name string) string {
 
 // sendRel sends a commit's changes of mirror relation st.<name> to PostgreSQL, inside the commit's
 // transaction tx: by merging them (mergeRel) when PostgreSQL holds the relation with the mirror's columns,
-// else by rewriting its table (replaceRel).
-func (s *PgStore) sendRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name, changes, op string, key []string, serial int64) error {
+// else by rewriting its table (replaceRel). newKeys is Commit.NewKeys (creates of keys the relation does not
+// hold; only with op).
+func (s *PgStore) sendRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name, changes, op string, key []string, serial int64, newKeys bool) error {
 	cols, err := columns(ctx, conn, "st", name)
 	if err != nil {
 		return err
 	}
 	if r, ok := s.rels[name]; ok && sameColumns(r.Columns, cols) {
-		return s.mergeRel(ctx, tx, conn, name, changes, op, key, serial)
+		return s.mergeRel(ctx, tx, conn, name, changes, op, key, serial, newKeys)
 	}
 	return s.replaceRel(ctx, tx, conn, name, cols, key, serial)
 }
@@ -978,9 +979,11 @@ func (s *PgStore) replaceRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, nam
 
 // mergeRel sends the rows of a DuckDB relation of changes to the PostgreSQL table of a mirror relation:
 // every row whose key matches one of them is deleted, and those whose op (when op is not "") is not
-// 'delete' are inserted. The same rows go to the relation's changes since its image, with serial (the
+// 'delete' are inserted. With newKeys (Commit.NewKeys) the creates' keys are known not to be there: only the
+// other rows' keys are looked up (a first sync's commits then delete nothing, rather than join each batch
+// with the growing table). The same rows go to the relation's changes since its image, with serial (the
 // serial the transaction leaves), or the image is rewritten (see imageDue).
-func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name, changes, op string, key []string, serial int64) error {
+func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name, changes, op string, key []string, serial int64, newKeys bool) error {
 	r := s.rels[name]
 	tbl := pgx.Identifier{s.schema, r.Table}.Sanitize()
 	tmp := pgx.Identifier{"possync_changes"}.Sanitize()
@@ -1003,15 +1006,18 @@ func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name,
 		return err
 	}
 	idx := s.keyIndex(r.Table, key)
-	where := ""
+	where, removed := "", ""
 	if op != "" {
 		where = ` WHERE "__op" <> 'delete'`
+		if newKeys {
+			removed = ` AND c."__op" <> 'create'`
+		}
 	}
 	qcols := strings.Join(quoteAll(names(r.Columns)), ", ")
 	for _, q := range []string{
 		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s)", idx, tbl, strings.Join(quoteAll(key), ", ")),
 		"ANALYZE " + tmp,
-		fmt.Sprintf("DELETE FROM %s s USING %s c WHERE %s", tbl, tmp, pgKeysEqual(key, "s", "c")),
+		fmt.Sprintf("DELETE FROM %s s USING %s c WHERE %s%s", tbl, tmp, pgKeysEqual(key, "s", "c"), removed),
 		fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s", tbl, qcols, qcols, tmp, where),
 	} {
 		if _, err := tx.Exec(ctx, q); err != nil {
@@ -1308,12 +1314,12 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 	commitID := newID()
 	err = s.write(ctx, "commit", s.fence, true, func(tx pgx.Tx) error {
 		if c.Changes != "" {
-			if err := s.sendRel(ctx, tx, conn, "snapshot", c.Changes, `"__op"`, c.Key, prevSerial+1); err != nil {
+			if err := s.sendRel(ctx, tx, conn, "snapshot", c.Changes, `"__op"`, c.Key, prevSerial+1, c.NewKeys); err != nil {
 				return err
 			}
 		}
 		for name, d := range c.Sources {
-			if err := s.sendRel(ctx, tx, conn, "src_"+name, d.Relation, "", d.Key, prevSerial+1); err != nil {
+			if err := s.sendRel(ctx, tx, conn, "src_"+name, d.Relation, "", d.Key, prevSerial+1, false); err != nil {
 				return err
 			}
 		}
