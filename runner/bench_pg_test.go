@@ -201,3 +201,42 @@ func benchBackend(ctx context.Context, b *testing.B, set benchSet, backend, url 
 	}
 	return r, nil
 }
+
+// BenchmarkFirstSyncPostgres is BenchmarkFirstSync with the state in PostgreSQL (POSSYNC_TEST_PG_URL, a fresh
+// schema; skipped without it): the first apply of the catalog into an empty state, every record a create
+// sent to the file sink, stage by stage (issue #15: the intents and commits of every batch go to PostgreSQL).
+//
+//	BENCH_SIZES=1000000 go test -tags duckdb_arrow -run '^$' -bench '^BenchmarkFirstSyncPostgres$' -benchtime 1x ./runner
+func BenchmarkFirstSyncPostgres(b *testing.B) {
+	url := os.Getenv("POSSYNC_TEST_PG_URL")
+	if url == "" {
+		b.Skip("POSSYNC_TEST_PG_URL not set: start PostgreSQL with runner/state/testdata/start-postgres.sh")
+	}
+	benchEachSize(b, func(b *testing.B, n int, set benchSet) {
+		work := b.TempDir()
+		p, err := benchPipeline(work, set.New(), filepath.Join(work, "state"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		rb := make([]byte, 6)
+		_, _ = rand.Read(rb)
+		p.State.Backend, p.State.Schema = url, "bench_"+hex.EncodeToString(rb)
+		defer func() {
+			if c, err := pgx.Connect(context.Background(), url); err == nil {
+				_, _ = c.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+p.State.Schema+" CASCADE")
+				c.Close(context.Background())
+			}
+		}()
+		c0 := proctime.Seconds()
+		rep, stages, wall, peak := benchApply(b, p, true)
+		cpu := proctime.Seconds() - c0
+		fmt.Printf("\npossync apply (first sync into an empty PostgreSQL state): %s rows, %d creates applied\n", benchGroup(int64(n)), rep.Applied.Create)
+		printStages(stages, wall, peak)
+		if rep.Applied.Create != set.Truth.NewRows {
+			b.Errorf("applied %d creates, want %d", rep.Applied.Create, set.Truth.NewRows)
+		}
+		fmt.Printf("  %-26s %9s %9.3f\n", "total (cpu)", "", cpu)
+		b.ReportMetric(cpu, "cpu-s")
+		b.ReportMetric(float64(peak>>20), "peak-MiB")
+	})
+}

@@ -742,3 +742,71 @@ func TestStoreConformanceNewKeysAndResolvesAll(t *testing.T) {
 		}
 	})
 }
+
+// TestStoreConformancePackedIntents: intents recorded packed (AddIntentIDs: change IDs of plan.ChangeID's
+// form, and IDs of any other text) read back one Intent each, in order, with their run and an empty change,
+// next to row intents (AddIntents) recorded before them; a commit settles any
+// of them by ID (a packed row keeps the IDs that did not settle), a claim to settle every intent that the
+// store's number of intents (a packed row's IDs each) belies settles only the listed ones, and one that holds
+// clears them all.
+func TestStoreConformancePackedIntents(t *testing.T) {
+	eachBackend(t, func(t *testing.T, mk func(string) state.Store) {
+		ctx := context.Background()
+		s, c, _ := openStore(t, mk, "p", "r")
+		intents := func(s state.Store) string {
+			t.Helper()
+			in, err := s.Intents(ctx, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, i := range in {
+				out = append(out, i.ID+"@"+i.RunID+"="+string(i.Change))
+			}
+			return strings.Join(out, " ")
+		}
+		exec(t, c, `CREATE TABLE ints AS SELECT * FROM (VALUES ('i1','r0','{"id":"i1"}'), ('i2','r0','')) t(id, run_id, change)`)
+		if err := s.AddIntents(ctx, c, "ints"); err != nil {
+			t.Fatal(err)
+		}
+		hexIDs := []string{"000000000000000000000001", "0123456789abcdef01234567", "ffffffffffffffffffffffff"}
+		if err := s.AddIntentIDs(ctx, c, "r", hexIDs); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddIntentIDs(ctx, c, "r", []string{"q-1", "Q\n2"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddIntentIDs(ctx, c, "r", nil); err != nil {
+			t.Fatal(err)
+		}
+		want := `i1@r0={"id":"i1"} i2@r0= 000000000000000000000001@r= 0123456789abcdef01234567@r= ffffffffffffffffffffffff@r= q-1@r= Q` + "\n" + `2@r=`
+		if got := intents(s); got != want {
+			t.Fatalf("intents\n%q, want\n%q", got, want)
+		}
+
+		commit := func(resolved []string, all bool) {
+			t.Helper()
+			if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Key: []string{"sku"}, Columns: cols, Resolved: resolved, ResolvesAll: all}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		commit([]string{"i1", hexIDs[1], "q-1", "not-an-intent"}, false)
+		want = `i2@r0= 000000000000000000000001@r= ffffffffffffffffffffffff@r= Q` + "\n" + `2@r=`
+		if got := intents(s); got != want {
+			t.Fatalf("intents after settling i1, %s and q-1:\n%q, want\n%q", hexIDs[1], got, want)
+		}
+		// Claimed to be all, but the store holds four.
+		commit([]string{"i2", hexIDs[0], "Q\n2"}, true)
+		want = hexIDs[2] + "@r="
+		if got := intents(s); got != want {
+			t.Fatalf("intents after a claim to settle all that lists three of four:\n%q, want\n%q", got, want)
+		}
+		if err := s.AddIntentIDs(ctx, c, "r", []string{"q-3"}); err != nil {
+			t.Fatal(err)
+		}
+		commit([]string{hexIDs[2], "q-3"}, true)
+		if got := intents(s); got != "" {
+			t.Fatalf("intents %q after a commit settling all of them", got)
+		}
+	})
+}

@@ -64,7 +64,7 @@ const schemaDDL = `
 CREATE TABLE IF NOT EXISTS st.meta (k VARCHAR, v VARCHAR);
 CREATE TABLE IF NOT EXISTS st.runs (run_id VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, status VARCHAR, plan_hash VARCHAR, report VARCHAR);
 CREATE TABLE IF NOT EXISTS st.journal (run_id VARCHAR, committed_at TIMESTAMPTZ, serial BIGINT, acked BIGINT, rejected BIGINT);
-CREATE TABLE IF NOT EXISTS st.intents (id VARCHAR, run_id VARCHAR, change VARCHAR);
+CREATE TABLE IF NOT EXISTS st.intents (id VARCHAR, run_id VARCHAR, change VARCHAR, ids BLOB, n BIGINT);
 CREATE TABLE IF NOT EXISTS st.checkpoints (source VARCHAR, value BLOB, serial BIGINT);
 `
 
@@ -90,6 +90,9 @@ func (s *DuckStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Me
 	s.attached = true
 	if !readOnly {
 		if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION;"+schemaDDL+"COMMIT;"); err != nil {
+			return Meta{}, fmt.Errorf("init state %s: %w", path, err)
+		}
+		if err := addPackedIntents(ctx, conn); err != nil {
 			return Meta{}, fmt.Errorf("init state %s: %w", path, err)
 		}
 		m, err := s.meta(ctx, conn)
@@ -244,32 +247,80 @@ func (s *DuckStore) Checkpoint(ctx context.Context, conn *sql.Conn, source strin
 	return v, nil
 }
 
-// Intents implements Store.
+// addPackedIntents adds the columns of packed intents (intents.go) to the intents table of a state written
+// before them; a state that has them is left as it is (no catalog change, so no write).
+func addPackedIntents(ctx context.Context, conn *sql.Conn) error {
+	packed, err := hasPackedIntents(ctx, conn)
+	if err != nil || packed {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION; ALTER TABLE st.intents ADD COLUMN ids BLOB; ALTER TABLE st.intents ADD COLUMN n BIGINT; COMMIT"); err != nil {
+		return fmt.Errorf("add packed intents: %w", err)
+	}
+	return nil
+}
+
+// hasPackedIntents reports whether the state's intents table has the columns of packed intents.
+func hasPackedIntents(ctx context.Context, conn *sql.Conn) (bool, error) {
+	cols, err := columns(ctx, conn, "st", "intents")
+	if err != nil {
+		return false, err
+	}
+	for _, c := range cols {
+		if c.Name == "ids" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Intents implements Store: a row each, and a packed row's IDs each (AddIntentIDs), in the order recorded.
+// A state written before packed intents (opened read-only, so not migrated) has row intents only.
 func (s *DuckStore) Intents(ctx context.Context, conn *sql.Conn) ([]Intent, error) {
 	if !s.attached {
 		return nil, nil
 	}
-	rows, err := conn.QueryContext(ctx, `SELECT id, run_id, change FROM st.intents ORDER BY rowid`)
+	q := `SELECT id, run_id, change, ids FROM st.intents ORDER BY rowid`
+	if packed, err := hasPackedIntents(ctx, conn); err != nil {
+		return nil, fmt.Errorf("read intents: %w", err)
+	} else if !packed {
+		q = `SELECT id, run_id, change, NULL::BLOB FROM st.intents ORDER BY rowid`
+	}
+	rows, err := conn.QueryContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("read intents: %w", err)
 	}
 	defer rows.Close()
 	var out []Intent
 	for rows.Next() {
-		var in Intent
-		var ch string
-		if err := rows.Scan(&in.ID, &in.RunID, &ch); err != nil {
-			return nil, err
+		var id, ch sql.NullString
+		var run string
+		var ids []byte
+		if err := rows.Scan(&id, &run, &ch, &ids); err != nil {
+			return nil, fmt.Errorf("read intents: %w", err)
 		}
-		in.Change = []byte(ch)
-		out = append(out, in)
+		if out, err = appendIntents(out, id, run, ch.String, ids); err != nil {
+			return nil, fmt.Errorf("read intents: %w", err)
+		}
 	}
 	return out, rows.Err()
 }
 
+// AddIntentIDs implements Store: one row.
+func (s *DuckStore) AddIntentIDs(ctx context.Context, conn *sql.Conn, runID string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := conn.ExecContext(ctx, "INSERT INTO st.intents (id, run_id, change, ids, n) VALUES (NULL, ?, '', ?, ?)",
+		runID, packIDs(ids), len(ids)); err != nil {
+		return fmt.Errorf("record intents: %w", err)
+	}
+	return nil
+}
+
 // AddIntents implements Store.
 func (s *DuckStore) AddIntents(ctx context.Context, conn *sql.Conn, relation string) error {
-	if _, err := conn.ExecContext(ctx, "INSERT INTO st.intents SELECT id, run_id, change FROM "+relation); err != nil {
+	if _, err := conn.ExecContext(ctx, "INSERT INTO st.intents (id, run_id, change) SELECT id, run_id, change FROM "+relation); err != nil {
 		return fmt.Errorf("record intents: %w", err)
 	}
 	return nil
@@ -382,17 +433,11 @@ func (s *DuckStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta
 		fmt.Sprintf("INSERT INTO st.journal VALUES (%s, now(), (SELECT v::BIGINT FROM st.meta WHERE k = 'serial'), %d, %d)",
 			spec.QuoteString(c.RunID), c.Acked, c.Rejected))
 	if len(c.Resolved) > 0 {
-		all, err := s.holdsOnly(ctx, conn, c)
+		settle, err := s.settleIntents(ctx, conn, c)
 		if err != nil {
 			return Meta{}, err
 		}
-		if all {
-			// Every intent settles: no lookup of each (a join of 20,000 IDs per batch of a first sync).
-			add("DELETE FROM st.intents")
-		} else {
-			// One list parameter: a literal IN list of a 20,000-change batch costs more to parse than to run.
-			stmts = append(stmts, stmt{"DELETE FROM st.intents WHERE id IN (SELECT unnest(?::VARCHAR[]))", []any{c.Resolved}})
-		}
+		stmts = append(stmts, settle...)
 	}
 	if err := inTx(ctx, conn, "commit state", stmts); err != nil {
 		// migrate marks a snapshot it creates as there; the rollback may have taken it away again.
@@ -405,17 +450,60 @@ func (s *DuckStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta
 	return s.load(ctx, conn)
 }
 
-// holdsOnly reports whether c settles every intent the store holds: the committer says so
-// (Commit.ResolvesAll) and the store holds as many intents as c resolves.
-func (s *DuckStore) holdsOnly(ctx context.Context, conn *sql.Conn, c *Commit) (bool, error) {
-	if !c.ResolvesAll {
-		return false, nil
+// settleIntents returns the statements that remove the intents c settles (c.Resolved), to run in c's
+// transaction. When c settles every intent the store holds (Commit.ResolvesAll, and the store holds as many
+// as c resolves: a row each, a packed row its n) that is one DELETE of all. Otherwise row intents are
+// deleted by their IDs (one list parameter: a literal IN list of a large batch costs more to parse than to
+// run), and each packed row holding a settled ID is deleted and, if some of its IDs are left, recorded again
+// with those. The store is locked: no other writer moves the intents between this read and the commit.
+func (s *DuckStore) settleIntents(ctx context.Context, conn *sql.Conn, c *Commit) ([]stmt, error) {
+	var rows, packed int64
+	if err := conn.QueryRowContext(ctx, "SELECT count(id), coalesce(sum(n), 0)::BIGINT FROM st.intents").Scan(&rows, &packed); err != nil {
+		return nil, fmt.Errorf("commit state: count intents: %w", err)
 	}
-	var n int
-	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM st.intents").Scan(&n); err != nil {
-		return false, fmt.Errorf("commit state: count intents: %w", err)
+	if c.ResolvesAll && rows+packed == int64(len(c.Resolved)) {
+		// Every intent settles: no lookup of each (a join of a batch's IDs).
+		return []stmt{{sql: "DELETE FROM st.intents"}}, nil
 	}
-	return n == len(c.Resolved), nil
+	var out []stmt
+	if rows > 0 {
+		out = append(out, stmt{"DELETE FROM st.intents WHERE id IN (SELECT unnest(?::VARCHAR[]))", []any{c.Resolved}})
+	}
+	if packed == 0 {
+		return out, nil
+	}
+	q, err := conn.QueryContext(ctx, "SELECT rowid, run_id, ids FROM st.intents WHERE ids IS NOT NULL ORDER BY rowid")
+	if err != nil {
+		return nil, fmt.Errorf("commit state: read intents: %w", err)
+	}
+	defer q.Close()
+	resolved := make(map[string]bool, len(c.Resolved))
+	for _, id := range c.Resolved {
+		resolved[id] = true
+	}
+	for q.Next() {
+		var rowid int64
+		var run string
+		var ids []byte
+		if err := q.Scan(&rowid, &run, &ids); err != nil {
+			return nil, fmt.Errorf("commit state: read intents: %w", err)
+		}
+		keep, changed, err := settlePacked(ids, resolved)
+		if err != nil {
+			return nil, fmt.Errorf("commit state: intents of run %s: %w", run, err)
+		}
+		if !changed {
+			continue
+		}
+		out = append(out, stmt{"DELETE FROM st.intents WHERE rowid = ?", []any{rowid}})
+		if len(keep) > 0 {
+			out = append(out, stmt{"INSERT INTO st.intents (id, run_id, change, ids, n) VALUES (NULL, ?, '', ?, ?)", []any{run, packIDs(keep), len(keep)}})
+		}
+	}
+	if err := q.Err(); err != nil {
+		return nil, fmt.Errorf("commit state: read intents: %w", err)
+	}
+	return out, nil
 }
 
 // duckIdents quotes each name as a DuckDB identifier.

@@ -8,11 +8,15 @@ import (
 )
 
 // SetImagePolicy sets when a commit rewrites a relation's image rather than append to its changes: once the
-// changes since the image exceed minChanges rows and share of its records (tests use small values to
-// exercise both paths on small states).
+// changes since the image exceed minChanges rows and share of its records, whoever wrote the image (tests
+// use small values to exercise both paths on small states).
 func (s *PgStore) SetImagePolicy(share float64, minChanges int64) {
-	s.imageShare, s.imageMin = share, minChanges
+	s.imageShare, s.imageMin, s.runImageShare = share, minChanges, share
 }
+
+// SetRunImageShare sets the share of an image's records that the changes since it may reach before a commit
+// rewrites it, when this store wrote the image since its Open (defaultRunImageShare).
+func (s *PgStore) SetRunImageShare(share float64) { s.runImageShare = share }
 
 // ImageOf reads the serial of a relation's image and the change rows committed since it (ok false: none).
 func (s *PgStore) ImageOf(ctx context.Context, name string) (serial, changed int64, ok bool, err error) {

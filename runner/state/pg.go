@@ -26,7 +26,7 @@ import (
 
 // SchemaVersion is the version of the PostgreSQL layout (the `schema_version` row of possync_meta). Open and
 // Lock migrate an older schema forward and refuse a newer one.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // pgMigrations[i] brings the schema from version i to i+1. {s} is the quoted schema name.
 var pgMigrations = [][]string{{
@@ -61,6 +61,11 @@ var pgMigrations = [][]string{{
 		PRIMARY KEY (pipeline, name, part))`,
 	// Parquet is compressed already: store the parts out of line without trying to compress them again.
 	`ALTER TABLE {s}.image_parts ALTER COLUMN data SET STORAGE EXTERNAL`,
+}, {
+	// 4: packed intents (intents.go): a row holding a part's change IDs (ids, n of them) with a NULL id. The
+	// IDs are mostly random bytes: stored out of line without trying to compress them.
+	`ALTER TABLE {s}.intents ALTER COLUMN id DROP NOT NULL, ADD COLUMN ids bytea, ADD COLUMN n bigint`,
+	`ALTER TABLE {s}.intents ALTER COLUMN ids SET STORAGE EXTERNAL`,
 }}
 
 // PgStore keeps a pipeline's state in PostgreSQL (15+), shared by every worker of an installation: one schema
@@ -96,11 +101,13 @@ type PgStore struct {
 	broken error
 	// in and out count the bytes of bulk copies from and to PostgreSQL.
 	in, out int64
-	// imageShare and imageMin are the image policy (see imageDue); fromImage and fromCopy count the relations
+	// imageShare, runImageShare and imageMin are the image policy (see imageDue); ownImages maps a relation
+	// to the serial of the image this store wrote since its Open; fromImage and fromCopy count the relations
 	// the last Open loaded from their image and by copying their table.
-	imageShare          float64
-	imageMin            int64
-	fromImage, fromCopy int
+	imageShare, runImageShare float64
+	imageMin                  int64
+	ownImages                 map[string]int64
+	fromImage, fromCopy       int
 	// views holds the relations the last Open made views over their image's file (a plan on a worker whose
 	// mirror is not current, see openMirror and viewImage), with their record counts; viewFiles are those
 	// files, removed by Close.
@@ -126,7 +133,7 @@ func NewPgStore(url, schema, dir, pipeline string) *PgStore {
 	r := &spec.Redactor{}
 	r.Add(urlPassword(url), os.Getenv("PGPASSWORD"))
 	return &PgStore{url: url, schema: schema, dir: dir, pipeline: pipeline, redact: r, rels: map[string]pgRel{},
-		imageShare: defaultImageShare, imageMin: defaultImageMinChanges}
+		imageShare: defaultImageShare, imageMin: defaultImageMinChanges, runImageShare: defaultRunImageShare}
 }
 
 func urlPassword(s string) string {
@@ -315,7 +322,7 @@ func (e *NewerSchemaError) Error() string {
 
 // Open implements Store.
 func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta, error) {
-	s.fromImage, s.fromCopy, s.views = 0, 0, nil
+	s.fromImage, s.fromCopy, s.views, s.ownImages = 0, 0, nil, nil
 	c, err := s.data(ctx)
 	if err != nil {
 		return Meta{}, err
@@ -924,14 +931,15 @@ func (s *PgStore) tableFor(name string) string {
 
 // sendRel sends a commit's changes of mirror relation st.<name> to PostgreSQL, inside the commit's
 // transaction tx: by merging them (mergeRel) when PostgreSQL holds the relation with the mirror's columns,
-// else by rewriting its table (replaceRel).
-func (s *PgStore) sendRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name, changes, op string, key []string, serial int64) error {
+// else by rewriting its table (replaceRel). newKeys is Commit.NewKeys (creates of keys the relation does not
+// hold; only with op).
+func (s *PgStore) sendRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name, changes, op string, key []string, serial int64, newKeys bool) error {
 	cols, err := columns(ctx, conn, "st", name)
 	if err != nil {
 		return err
 	}
 	if r, ok := s.rels[name]; ok && sameColumns(r.Columns, cols) {
-		return s.mergeRel(ctx, tx, conn, name, changes, op, key, serial)
+		return s.mergeRel(ctx, tx, conn, name, changes, op, key, serial, newKeys)
 	}
 	return s.replaceRel(ctx, tx, conn, name, cols, key, serial)
 }
@@ -971,9 +979,11 @@ func (s *PgStore) replaceRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, nam
 
 // mergeRel sends the rows of a DuckDB relation of changes to the PostgreSQL table of a mirror relation:
 // every row whose key matches one of them is deleted, and those whose op (when op is not "") is not
-// 'delete' are inserted. The same rows go to the relation's changes since its image, with serial (the
+// 'delete' are inserted. With newKeys (Commit.NewKeys) the creates' keys are known not to be there: only the
+// other rows' keys are looked up (a first sync's commits then delete nothing, rather than join each batch
+// with the growing table). The same rows go to the relation's changes since its image, with serial (the
 // serial the transaction leaves), or the image is rewritten (see imageDue).
-func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name, changes, op string, key []string, serial int64) error {
+func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name, changes, op string, key []string, serial int64, newKeys bool) error {
 	r := s.rels[name]
 	tbl := pgx.Identifier{s.schema, r.Table}.Sanitize()
 	tmp := pgx.Identifier{"possync_changes"}.Sanitize()
@@ -996,15 +1006,18 @@ func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name,
 		return err
 	}
 	idx := s.keyIndex(r.Table, key)
-	where := ""
+	where, removed := "", ""
 	if op != "" {
 		where = ` WHERE "__op" <> 'delete'`
+		if newKeys {
+			removed = ` AND c."__op" <> 'create'`
+		}
 	}
 	qcols := strings.Join(quoteAll(names(r.Columns)), ", ")
 	for _, q := range []string{
 		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s)", idx, tbl, strings.Join(quoteAll(key), ", ")),
 		"ANALYZE " + tmp,
-		fmt.Sprintf("DELETE FROM %s s USING %s c WHERE %s", tbl, tmp, pgKeysEqual(key, "s", "c")),
+		fmt.Sprintf("DELETE FROM %s s USING %s c WHERE %s%s", tbl, tmp, pgKeysEqual(key, "s", "c"), removed),
 		fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s", tbl, qcols, qcols, tmp, where),
 	} {
 		if _, err := tx.Exec(ctx, q); err != nil {
@@ -1015,7 +1028,7 @@ func (s *PgStore) mergeRel(ctx context.Context, tx pgx.Tx, conn *sql.Conn, name,
 	if err != nil {
 		return err
 	}
-	if !ok || !img.extends(r.Columns, key) || s.imageDue(img, n) {
+	if !ok || !img.extends(r.Columns, key) || s.imageDue(name, img, n) {
 		if err := s.writeImage(ctx, tx, conn, name, r.Columns, key, serial, !ok || !img.holds(r.Columns)); err != nil {
 			return fmt.Errorf("merge %s: %w", name, err)
 		}
@@ -1188,20 +1201,22 @@ func (s *PgStore) Intents(ctx context.Context, conn *sql.Conn) ([]Intent, error)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := c.Query(ctx, s.q(`SELECT id, run_id, change FROM {s}.intents WHERE pipeline = $1 ORDER BY seq`), s.pipeline)
+	rows, err := c.Query(ctx, s.q(`SELECT id, run_id, change, ids FROM {s}.intents WHERE pipeline = $1 ORDER BY seq`), s.pipeline)
 	if err != nil {
 		return nil, s.errf(err, "postgres state %s: read intents", s)
 	}
 	defer rows.Close()
 	var out []Intent
 	for rows.Next() {
-		var in Intent
-		var ch string
-		if err := rows.Scan(&in.ID, &in.RunID, &ch); err != nil {
+		var id sql.NullString
+		var run, ch string
+		var ids []byte
+		if err := rows.Scan(&id, &run, &ch, &ids); err != nil {
 			return nil, s.errf(err, "postgres state %s: read intents", s)
 		}
-		in.Change = []byte(ch)
-		out = append(out, in)
+		if out, err = appendIntents(out, id, run, ch, ids); err != nil {
+			return nil, fmt.Errorf("postgres state %s: read intents: %w", s, err)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, s.errf(err, "postgres state %s: read intents", s)
@@ -1214,6 +1229,18 @@ func (s *PgStore) AddIntents(ctx context.Context, conn *sql.Conn, relation strin
 	return s.write(ctx, "record intents", s.fence, true, func(tx pgx.Tx) error {
 		_, err := s.copyUp(ctx, tx, conn, fmt.Sprintf("SELECT %s, id, run_id, change FROM %s", spec.QuoteString(s.pipeline), relation),
 			s.q("{s}.intents"), []string{"pipeline", "id", "run_id", "change"})
+		return err
+	})
+}
+
+// AddIntentIDs implements Store: one row, committed before it returns.
+func (s *PgStore) AddIntentIDs(ctx context.Context, conn *sql.Conn, runID string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.write(ctx, "record intents", s.fence, true, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, s.q(`INSERT INTO {s}.intents (pipeline, id, run_id, change, ids, n) VALUES ($1, NULL, $2, '', $3, $4)`),
+			s.pipeline, runID, packIDs(ids), len(ids))
 		return err
 	})
 }
@@ -1277,19 +1304,22 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 	if err := s.setCached(ctx, conn, ""); err != nil {
 		return Meta{}, err
 	}
-	m, err := s.mirror.Commit(ctx, conn, c)
+	// The mirror holds no intents (they are PostgreSQL's alone): it has none to settle.
+	mc := *c
+	mc.Resolved, mc.ResolvesAll = nil, false
+	m, err := s.mirror.Commit(ctx, conn, &mc)
 	if err != nil {
 		return Meta{}, err
 	}
 	commitID := newID()
 	err = s.write(ctx, "commit", s.fence, true, func(tx pgx.Tx) error {
 		if c.Changes != "" {
-			if err := s.sendRel(ctx, tx, conn, "snapshot", c.Changes, `"__op"`, c.Key, prevSerial+1); err != nil {
+			if err := s.sendRel(ctx, tx, conn, "snapshot", c.Changes, `"__op"`, c.Key, prevSerial+1, c.NewKeys); err != nil {
 				return err
 			}
 		}
 		for name, d := range c.Sources {
-			if err := s.sendRel(ctx, tx, conn, "src_"+name, d.Relation, "", d.Key, prevSerial+1); err != nil {
+			if err := s.sendRel(ctx, tx, conn, "src_"+name, d.Relation, "", d.Key, prevSerial+1, false); err != nil {
 				return err
 			}
 		}
@@ -1313,16 +1343,7 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 			return err
 		}
 		if len(c.Resolved) > 0 {
-			q, args := `DELETE FROM {s}.intents WHERE pipeline = $1 AND id = ANY($2)`, []any{s.pipeline, c.Resolved}
-			if c.ResolvesAll {
-				// Every intent of the pipeline settles (checked by their number, as DuckStore does): no lookups.
-				q = `WITH n AS (SELECT count(*) AS n FROM {s}.intents WHERE pipeline = $1)
-					DELETE FROM {s}.intents WHERE pipeline = $1 AND ((SELECT n FROM n) = $3 OR id = ANY($2))`
-				args = append(args, len(c.Resolved))
-			}
-			if _, err := tx.Exec(ctx, s.q(q), args...); err != nil {
-				return err
-			}
+			return s.settleIntents(ctx, tx, c)
 		}
 		return nil
 	})
@@ -1334,6 +1355,72 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 		return Meta{}, err
 	}
 	return m, nil
+}
+
+// settleIntents removes the intents c settles (c.Resolved) in tx, as DuckStore.settleIntents does: all of
+// the pipeline's at once when c settles every one (Commit.ResolvesAll, checked by their number: a row each,
+// a packed row its n), else row intents by ID and packed rows holding a settled ID rewritten without it.
+func (s *PgStore) settleIntents(ctx context.Context, tx pgx.Tx, c *Commit) error {
+	if c.ResolvesAll {
+		tag, err := tx.Exec(ctx, s.q(`WITH n AS (SELECT count(id) + coalesce(sum(n), 0) AS n FROM {s}.intents WHERE pipeline = $1)
+			DELETE FROM {s}.intents WHERE pipeline = $1 AND (SELECT n FROM n) = $2`), s.pipeline, len(c.Resolved))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() > 0 {
+			return nil
+		}
+	}
+	if _, err := tx.Exec(ctx, s.q(`DELETE FROM {s}.intents WHERE pipeline = $1 AND id = ANY($2)`), s.pipeline, c.Resolved); err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, s.q(`SELECT seq, run_id, ids FROM {s}.intents WHERE pipeline = $1 AND ids IS NOT NULL ORDER BY seq FOR UPDATE`), s.pipeline)
+	if err != nil {
+		return err
+	}
+	type packedRow struct {
+		seq  int64
+		run  string
+		keep []string
+	}
+	var changed []packedRow
+	resolved := make(map[string]bool, len(c.Resolved))
+	for _, id := range c.Resolved {
+		resolved[id] = true
+	}
+	for rows.Next() {
+		var r packedRow
+		var ids []byte
+		if err := rows.Scan(&r.seq, &r.run, &ids); err != nil {
+			rows.Close()
+			return err
+		}
+		keep, ch, err := settlePacked(ids, resolved)
+		if err != nil {
+			rows.Close()
+			return fmt.Errorf("intents of run %s: %w", r.run, err)
+		}
+		if ch {
+			r.keep = keep
+			changed = append(changed, r)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, r := range changed {
+		if _, err := tx.Exec(ctx, s.q(`DELETE FROM {s}.intents WHERE pipeline = $1 AND seq = $2`), s.pipeline, r.seq); err != nil {
+			return err
+		}
+		if len(r.keep) > 0 {
+			if _, err := tx.Exec(ctx, s.q(`INSERT INTO {s}.intents (pipeline, id, run_id, change, ids, n) VALUES ($1, NULL, $2, '', $3, $4)`),
+				s.pipeline, r.run, packIDs(r.keep), len(r.keep)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (s *PgStore) mirrorSerial(ctx context.Context, conn *sql.Conn) (int64, error) {

@@ -377,6 +377,7 @@ func TestPgMigratesOlderSchema(t *testing.T) {
 	admin := pgAdmin(t, url)
 	for _, q := range []string{"ALTER TABLE " + schema + ".pipelines DROP COLUMN basis",
 		"ALTER TABLE " + schema + ".relations DROP COLUMN records", "DROP TABLE " + schema + ".images", "DROP TABLE " + schema + ".image_parts",
+		"ALTER TABLE " + schema + ".intents DROP COLUMN ids, DROP COLUMN n, ALTER COLUMN id SET NOT NULL",
 		"UPDATE " + schema + ".possync_meta SET v = '1' WHERE k = 'schema_version'"} {
 		if _, err := admin.Exec(ctx, q); err != nil {
 			t.Fatal(err)
@@ -557,5 +558,74 @@ func TestPgPlanReadsSourcesInPlace(t *testing.T) {
 	}
 	if src != "x=1,y=20,z=3" {
 		t.Errorf("stored source records read in place: %q", src)
+	}
+}
+
+// TestPgMigratesOldIntents: an installation at schema version 3 (before packed intents) holding row intents
+// of a killed run is brought to version 4 by the next run's lock, which then reads the same intents, records
+// packed ones next to them and settles all of them in one commit.
+func TestPgMigratesOldIntents(t *testing.T) {
+	ctx := context.Background()
+	url := pgURL(t)
+	schema := freshSchema(t, url)
+	s := state.NewPgStore(url, schema, t.TempDir(), "p")
+	_, err := s.Open(ctx, conn(t), false)
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := pgAdmin(t, url)
+	for _, q := range []string{
+		"ALTER TABLE " + schema + ".intents DROP COLUMN ids, DROP COLUMN n, ALTER COLUMN id SET NOT NULL",
+		"UPDATE " + schema + ".possync_meta SET v = '3' WHERE k = 'schema_version'",
+		"INSERT INTO " + schema + ".intents (pipeline, id, run_id, change) VALUES ('p', 'a1', 'old', ''), ('p', 'a2', 'old', '{\"id\":\"a2\"}')",
+	} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s2 := state.NewPgStore(url, schema, t.TempDir(), "p")
+	defer s2.Close()
+	unlock, err := s2.Lock(state.Holder{PID: 1, RunID: "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	c := conn(t)
+	if _, err := s2.Open(ctx, c, false); err != nil {
+		t.Fatal(err)
+	}
+	ids := func() string {
+		t.Helper()
+		in, err := s2.Intents(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, i := range in {
+			out = append(out, i.ID+"@"+i.RunID+"="+string(i.Change))
+		}
+		return strings.Join(out, " ")
+	}
+	const old = `a1@old= a2@old={"id":"a2"}`
+	if got := ids(); got != old {
+		t.Fatalf("intents %q, want %q", got, old)
+	}
+	if err := s2.AddIntentIDs(ctx, c, "r", []string{"b1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ids(), old+" b1@r="; got != want {
+		t.Fatalf("intents %q, want %q", got, want)
+	}
+	if _, err := s2.Commit(ctx, c, &state.Commit{RunID: "old", Key: []string{"sku"}, Columns: cols,
+		Resolved: []string{"a1", "a2", "b1"}, ResolvesAll: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(); got != "" {
+		t.Fatalf("intents %q after the commit that settled them all", got)
+	}
+	var v string
+	if err := admin.QueryRow(ctx, "SELECT v FROM "+schema+".possync_meta WHERE k = 'schema_version'").Scan(&v); err != nil || v != strconv.Itoa(state.SchemaVersion) {
+		t.Fatalf("schema version %q %v after the migration", v, err)
 	}
 }

@@ -2,6 +2,7 @@ package state_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -123,6 +124,7 @@ func TestPgImageAfterUpgrade(t *testing.T) {
 	_, chg := snapshotTables(t, admin, schema)
 	for _, q := range []string{"ALTER TABLE " + schema + ".relations DROP COLUMN records", "DROP TABLE " + schema + ".images",
 		"DROP TABLE " + schema + ".image_parts", "DROP TABLE " + chg,
+		"ALTER TABLE " + schema + ".intents DROP COLUMN ids, DROP COLUMN n, ALTER COLUMN id SET NOT NULL",
 		"UPDATE " + schema + ".possync_meta SET v = '2' WHERE k = 'schema_version'"} {
 		if _, err := admin.Exec(ctx, q); err != nil {
 			t.Fatal(err)
@@ -181,5 +183,51 @@ func TestPgImageChangesLatestWins(t *testing.T) {
 	defer unlock()
 	if got := dumpRel(t, pc, p.Snapshot(), cols); got != want || m.Records != 2000 {
 		t.Errorf("a plan's open (%d records), the image read in place with its changes:\n%.500s\nwant (the writer's copy)\n%.500s", m.Records, got, want)
+	}
+}
+
+// TestPgImageRunShare: an image the run wrote itself is extended until its changes exceed its records
+// (the run share), not 10% of them (a first sync's batches then write images of doubling sizes, not the
+// whole relation at every commit); the next run's store rewrites it by the 10% rule. Cold opens in between
+// read the image and the changes since, and hold every record committed.
+func TestPgImageRunShare(t *testing.T) {
+	ctx := context.Background()
+	url := pgURL(t)
+	schema := freshSchema(t, url)
+	s, c, _, unlock := openLocked(t, url, schema, t.TempDir())
+	s.SetImagePolicy(0.10, 0)
+	s.SetRunImageShare(1.0)
+	image := func(wantSerial, wantChanged int64) {
+		t.Helper()
+		serial, changed, ok, err := s.ImageOf(ctx, "snapshot")
+		if err != nil || !ok || serial != wantSerial || changed != wantChanged {
+			t.Fatalf("image at serial %d with %d changes since (%v, %v), want serial %d and %d", serial, changed, ok, err, wantSerial, wantChanged)
+		}
+	}
+	creates := func(from, to int) string {
+		return fmt.Sprintf(`SELECT 'create' AS __op, 'k' || range AS sku, range AS qty FROM range(%d, %d)`, from, to)
+	}
+	commitRows(t, s, c, creates(0, 100), cols)
+	image(1, 0)
+	commitRows(t, s, c, creates(100, 150), cols) // 50 changes of an image of 100 it wrote: extended
+	image(1, 50)
+	_, rc, m := coldOpen(t, url, schema, 1, 0)
+	if m.Records != 150 || qtyOf(t, rc, "st.snapshot", "k149") != 149 {
+		t.Fatalf("cold open after the image was extended: %d records", m.Records)
+	}
+	commitRows(t, s, c, creates(150, 210), cols) // 110 > 100: rewritten
+	image(3, 0)
+	commitRows(t, s, c, creates(210, 240), cols)
+	image(3, 30)
+	_ = unlock()
+
+	next, nc, _, unlock2 := openLocked(t, url, schema, t.TempDir())
+	defer unlock2()
+	next.SetImagePolicy(0.10, 0)
+	next.SetRunImageShare(1.0)
+	commitRows(t, next, nc, creates(240, 241), cols) // 31 > 10% of 210, and the image is an earlier run's
+	image(5, 0)
+	if _, _, m := coldOpen(t, url, schema, 1, 0); m.Records != 241 {
+		t.Fatalf("cold open after the next run's commit: %d records, want 241", m.Records)
 	}
 }

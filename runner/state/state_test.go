@@ -212,3 +212,70 @@ func TestCommitSettlesLargeBatchOfIntents(t *testing.T) {
 		t.Errorf("intents left: %v", ids)
 	}
 }
+
+// TestOpenStateWithOldIntents: a state file written before packed intents (st.intents without the ids and n
+// columns) holding row intents of a killed run reads them read-only as it is (a plan, `possync state`); the
+// next run's open adds the columns, reads the same intents, records packed ones next to them and settles
+// all of them in one commit.
+func TestOpenStateWithOldIntents(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	c := conn(t)
+	exec(t, c, "ATTACH '"+filepath.Join(dir, "p.duckdb")+"' AS st")
+	for _, q := range []string{
+		`CREATE TABLE st.meta (k VARCHAR, v VARCHAR)`,
+		`CREATE TABLE st.runs (run_id VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, status VARCHAR, plan_hash VARCHAR, report VARCHAR)`,
+		`CREATE TABLE st.journal (run_id VARCHAR, committed_at TIMESTAMPTZ, serial BIGINT, acked BIGINT, rejected BIGINT)`,
+		`CREATE TABLE st.intents (id VARCHAR, run_id VARCHAR, change VARCHAR)`,
+		`CREATE TABLE st.checkpoints (source VARCHAR, value BLOB, serial BIGINT)`,
+		`INSERT INTO st.meta VALUES ('format_version', '1'), ('lineage', 'l'), ('serial', '3'), ('exported', '0'), ('pipeline', 'p')`,
+		`INSERT INTO st.intents VALUES ('a1', 'old', ''), ('a2', 'old', ''), ('a3', 'old', '{"id":"a3"}')`,
+		`DETACH st`,
+	} {
+		exec(t, c, q)
+	}
+	ids := func(s *state.DuckStore, c *sql.Conn) string {
+		t.Helper()
+		in, err := s.Intents(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, i := range in {
+			out = append(out, i.ID+"@"+i.RunID+"="+string(i.Change))
+		}
+		return strings.Join(out, " ")
+	}
+	const old = `a1@old= a2@old= a3@old={"id":"a3"}`
+	ro := state.NewDuckStore(dir, "p")
+	rc := conn(t)
+	if m, err := ro.Open(ctx, rc, true); err != nil || m.Serial != 3 {
+		t.Fatalf("read-only open of the old state: %+v %v", m, err)
+	}
+	if got := ids(ro, rc); got != old {
+		t.Fatalf("read-only: intents %q, want %q", got, old)
+	}
+	exec(t, rc, "DETACH st")
+
+	s := state.NewDuckStore(dir, "p")
+	c = conn(t)
+	if _, err := s.Open(ctx, c, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(s, c); got != old {
+		t.Fatalf("intents %q, want %q", got, old)
+	}
+	if err := s.AddIntentIDs(ctx, c, "new", []string{"b1", "b2"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ids(s, c), old+" b1@new= b2@new="; got != want {
+		t.Fatalf("intents %q, want %q", got, want)
+	}
+	if _, err := s.Commit(ctx, c, &state.Commit{RunID: "old", Key: []string{"sku"}, Columns: cols,
+		Resolved: []string{"a1", "a2", "a3", "b1", "b2"}, ResolvesAll: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(s, c); got != "" {
+		t.Fatalf("intents %q after the commit that settled them all", got)
+	}
+}

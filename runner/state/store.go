@@ -50,7 +50,8 @@ type Column struct {
 }
 
 // Intent is a change about to be sent to the sink. It is recorded before the send and resolved by the commit
-// that follows; an intent left by a killed run is reconciled on the next run.
+// that follows; an intent left by a killed run is reconciled on the next run. It was recorded as a row of
+// its own (AddIntents) or with others of its part in a packed row (AddIntentIDs); Intents reads both alike.
 type Intent struct {
 	ID    string
 	RunID string
@@ -120,6 +121,11 @@ type Store interface {
 	// AddIntents records intents durably, before their changes are sent. relation is a table of the planner's
 	// database with columns id, run_id and change (VARCHAR), one row per Intent.
 	AddIntents(ctx context.Context, conn *sql.Conn, relation string) error
+	// AddIntentIDs records intents of run runID that hold only their change's ID (an empty Intent.Change, for
+	// a sink that keeps the entries: connectors.EntryReconciler) durably, before their changes are sent: the
+	// IDs packed in one row, not a row each (intents.go). Intents returns them one Intent each; Commit
+	// settles them by ID as any other.
+	AddIntentIDs(ctx context.Context, conn *sql.Conn, runID string, ids []string) error
 	// BeginRun and FinishRun journal a run. FinishRun records r.PlanHash when it is set (a streamed apply
 	// knows its plan's hash only once it has read every change), else keeps BeginRun's.
 	BeginRun(ctx context.Context, conn *sql.Conn, r Run) error

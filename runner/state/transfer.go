@@ -158,7 +158,7 @@ func (s *DuckStore) Load(ctx context.Context, conn *sql.Conn, t *Transfer) error
 		stmts = append(stmts, stmt{`INSERT INTO st.journal VALUES (?, ?, ?, ?, ?)`, []any{e.RunID, e.CommittedAt, e.Serial, e.Acked, e.Rejected}})
 	}
 	for _, in := range t.Intents {
-		stmts = append(stmts, stmt{`INSERT INTO st.intents VALUES (?, ?, ?)`, []any{in.ID, in.RunID, string(in.Change)}})
+		stmts = append(stmts, stmt{`INSERT INTO st.intents (id, run_id, change) VALUES (?, ?, ?)`, []any{in.ID, in.RunID, string(in.Change)}})
 	}
 	if err := inTx(ctx, conn, "load state", stmts); err != nil {
 		s.hasSnapshot = false
