@@ -3,7 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
-	"maps"
+	"runtime"
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/runner/apply"
@@ -75,14 +75,16 @@ func (h *streamHash) add(s *session, c *diff.Change) (string, error) {
 
 // rowChange is what the hash reads of the change r (read by diff.Entries, in any order): its ID, computed
 // straight from the diff's columns (diff.Row.ID: no decoded row), unless the plan has annotations, whose
-// plan form needs the decoded change; then its annotations too, a copy the caller keeps until the change is
-// added (addChange, in apply order).
+// plan form needs the decoded change; then its annotations too, which the caller keeps until the change is
+// added (addChange, in apply order). It uses nothing of h: Entries' workers call it at the same time, each
+// with a row (and its IDForm) of its own.
 func (h *streamHash) rowChange(s *session, r *diff.Row) plan.Change {
 	if len(s.ds.Annot) > 0 {
-		s.ds.PlanChangeInto(r.Change(), s.planned, &h.pc)
-		return plan.Change{ID: h.pc.ID, Annotations: maps.Clone(h.pc.Annotations)}
+		var pc plan.Change // a new one each time: its annotations are kept
+		s.ds.PlanChangeInto(r.Change(), s.planned, &pc)
+		return plan.Change{ID: pc.ID, Annotations: pc.Annotations}
 	}
-	return plan.Change{ID: r.ID(s.planned, &h.form)}
+	return plan.Change{ID: r.ID(s.planned, r.Form())}
 }
 
 // addChange adds pc, what the hash reads of the change numbered seq (which must be h.next), to the hash.
@@ -227,7 +229,7 @@ func (r *batchReader) read(ctx context.Context, db *engine.DB, lo, hi int64) (*r
 		if r.batchLo = lo; sh != nil && len(s.ds.Annot) > 0 {
 			r.annots = make([]map[string]any, hi-lo)
 		}
-		batch, entries, seqs, err := diff.Entries(ctx, db, s.ds, lo, hi, r.entryID)
+		batch, entries, seqs, err := diff.Entries(ctx, db, s.ds, lo, hi, encodeWorkers(), r.entryID)
 		if err != nil {
 			return nil, err
 		}
@@ -267,9 +269,15 @@ func (r *batchReader) read(ctx context.Context, db *engine.DB, lo, hi int64) (*r
 	return b, nil
 }
 
+// encodeWorkers is how many goroutines diff.Entries encodes a batch's entries in: one per processor the Go
+// runtime uses (the reading and encoding of the next batch is what a streamed apply waits for once the
+// commit of the batch before is done, issue #15), at most 4.
+func encodeWorkers() int { return min(runtime.GOMAXPROCS(0), 4) }
+
 // entryID gives a change's ID, for diff.Entries: from the hash pass's, or computed here from the diff's
 // columns (in the order the batch's rows are read; read adds the batch's changes to the plan's hash
-// afterwards, in apply order).
+// afterwards, in apply order). Entries' workers call it at the same time: it writes only the change's own
+// place in r.annots.
 func (r *batchReader) entryID(seq int64, row *diff.Row) (string, error) {
 	if r.sh == nil {
 		return r.s.ids.at(seq)

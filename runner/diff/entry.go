@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -20,17 +22,24 @@ import (
 // Entries reads the changes numbered lo (from 0) up to hi (exclusive), in the form a sink that takes entries
 // receives them (connectors.EncodedApplier): each change's entry, encoded straight from the diff table's
 // columns, with the bytes connectors.Change.AppendEntry writes for the change's full sink form
-// (SinkChange); and a light sink form holding only its ID, action and key. The results are in apply order:
-// seqs[i] is lo+i, changes[i] that change and entries[i] its entry. id gives each change's ID (IDFunc). A
-// first sync's million changes are thus read without a map, a boxed value or a sort of field names per
-// change.
+// (SinkChange); and a light sink form holding only its ID and action (no key: whoever needs a change's
+// values, a rejection's message, decodes them from its entry, apply.DecodeChange). The results are in apply
+// order: seqs[i] is lo+i, changes[i] that change and entries[i] its entry. id gives each change's ID
+// (IDFunc). A first sync's million changes are thus read without a map, a boxed value or a sort of field
+// names per change.
 //
 // The diff is read in one pass, QueryRows changes per query, in the order DuckDB returns them (the
 // session does not preserve insertion order): ordering each query's rows by __seq cost DuckDB more than the
 // rest of the read (a sort of every column of the diff, issue #15), so each change is placed by its
 // number instead. Only the columns the entries read are selected: a range of creates alone (a first sync)
 // leaves out the before-values and changed flags, which a create's entry and ID do not read.
-func Entries(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, id IDFunc) (changes []connectors.Change, entries [][]byte, seqs []int64, err error) {
+//
+// The rows are encoded by up to workers goroutines (1 or less: the caller's alone), EncodeRows rows at a
+// time, while the caller's goroutine reads the query's result and hands its rows out: encoding takes most
+// of a first sync's read (issue #15), and DuckDB gives the rows of one connection to one goroutine. With
+// more than one worker, id is called from several goroutines at once (each with a Row of its own). At most
+// workers slices of the result wait to be encoded at a time.
+func Entries(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, workers int, id IDFunc) (changes []connectors.Change, entries [][]byte, seqs []int64, err error) {
 	n := max(hi-lo, 0)
 	if n == 0 {
 		return nil, nil, nil, nil
@@ -39,75 +48,182 @@ func Entries(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, id IDF
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	sel := l.entrySelect(creates && len(l.Annot) == 0)
-	enc := &record.JSON{UTC: true}
-	var buf []byte
+	x := &entryRead{l: l, lo: lo, creates: creates, id: id, changes: make([]connectors.Change, n), entries: make([][]byte, n)}
+	seen := make([]bool, n)
 	read := int64(0)
-	ends := make([]int, 2*n) // change lo+k's entry is buf[ends[2k]:ends[2k+1]]; an end of 0: not read yet
-	changes = make([]connectors.Change, n)
-	row := &Row{l: l} // the change being read, for id; reused for every row
-	each := func(b arrow.RecordBatch) error {
-		e := l.entryColumns(b)
-		row.b, row.e, row.cols = b, e, nil
-		for i := 0; i < int(b.NumRows()); i++ {
-			seq := e.seq.Value(i)
-			k := seq - lo
-			if k < 0 || k >= n || ends[2*k+1] != 0 {
-				return fmt.Errorf("change numbered %d read twice or outside %d..%d", seq, lo, hi-1)
-			}
-			op := e.op.Value(i)
-			if creates && op != string(connectors.Create) {
-				return fmt.Errorf("change numbered %d: %s among creates", seq, op)
-			}
-			row.i = i
-			cid, err := id(seq, row)
-			if err != nil {
-				return err
-			}
-			c := &changes[k]
-			*c = connectors.Change{ID: cid, Action: actionOf(op), Key: make(record.Record, len(l.Key))}
-			for j, key := range l.Key {
-				c.Key[key] = record.Value(e.keys[j], i)
-			}
-			start := len(buf)
-			if buf, err = e.appendEntry(enc, buf, c, i); err != nil {
-				return fmt.Errorf("change %s (%s): %w", cid, c.KeyString(l.Key), err)
-			}
-			if len(buf) == start {
-				return fmt.Errorf("change %s: empty entry", cid)
-			}
-			ends[2*k], ends[2*k+1] = start, len(buf)
-			read++
+	var jobs chan entryJob
+	var wg sync.WaitGroup
+	if workers > 1 {
+		jobs = make(chan entryJob, workers)
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w := x.newWorker()
+				for j := range jobs {
+					if x.failed.Load() == nil {
+						x.fail(w.encode(j))
+					}
+					j.b.Release()
+				}
+			}()
 		}
-		if read > 0 && int64(cap(buf)) < int64(len(buf))+(n-read)*int64(len(buf))/read {
-			// Room for the rest at the size of the entries so far (and an eighth): the buffer grows a few
-			// times rather than by doublings, each a copy of the batch's entries so far.
-			per := int64(len(buf)) / read
-			buf = slices.Grow(buf, int((per+per/8)*(n-read)))
+	}
+	w := x.newWorker() // the caller's, with one worker
+	each := func(b arrow.RecordBatch) error {
+		// The numbers checked here, before any row is encoded: each change is then encoded once, by one
+		// goroutine, which alone writes its place in the results.
+		seq, ok := b.Column(0).(*array.Int64)
+		if !ok {
+			return fmt.Errorf("the diff's __seq is %s, not BIGINT", b.Column(0).DataType())
+		}
+		rows := int(b.NumRows())
+		for i := range rows {
+			k := seq.Value(i) - lo
+			if seq.IsNull(i) || k < 0 || k >= n || seen[k] {
+				return fmt.Errorf("change numbered %d read twice or outside %d..%d", seq.Value(i), lo, hi-1)
+			}
+			seen[k] = true
+		}
+		read += int64(rows)
+		for from := 0; from < rows; from += EncodeRows {
+			j := entryJob{b: b, from: from, to: min(from+EncodeRows, rows)}
+			if jobs == nil {
+				if err := w.encode(j); err != nil {
+					return err
+				}
+				continue
+			}
+			if p := x.failed.Load(); p != nil {
+				return *p
+			}
+			b.Retain() // released by the worker
+			jobs <- j
 		}
 		return nil
 	}
 	// A query per QueryRows changes: the driver holds a query's whole result in Go memory (outside DuckDB's
 	// memory limit).
-	for from := lo; from < hi; from += QueryRows {
+	sel := l.entrySelect(creates && len(l.Annot) == 0)
+	for from := lo; from < hi && err == nil; from += QueryRows {
 		q := fmt.Sprintf("SELECT %s FROM %s WHERE __seq >= %d AND __seq < %d", sel, Table, from, min(from+QueryRows, hi))
-		if err := db.Query(ctx, q, each); err != nil {
-			return nil, nil, nil, fmt.Errorf("read diff: %w", err)
+		if err = db.Query(ctx, q, each); err != nil {
+			err = fmt.Errorf("read diff: %w", err)
 		}
+	}
+	if jobs != nil {
+		close(jobs)
+		wg.Wait()
+	}
+	if p := x.failed.Load(); p != nil {
+		err = *p // a worker's error (the read stopped for it)
+	}
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	if read != n {
 		for k := range n {
-			if ends[2*k+1] == 0 {
+			if !seen[k] {
 				return nil, nil, nil, fmt.Errorf("read diff: no change numbered %d", lo+k)
 			}
 		}
 	}
-	entries, seqs = make([][]byte, n), make([]int64, n)
+	seqs = make([]int64, n)
 	for k := range n {
-		s, e := ends[2*k], ends[2*k+1]
-		entries[k], seqs[k] = buf[s:e:e], lo+k
+		seqs[k] = lo + k
 	}
-	return changes, entries, seqs, nil
+	return x.changes, x.entries, seqs, nil
+}
+
+// EncodeRows is how many rows Entries hands a worker at a time: the rows of one DuckDB result batch (2,048
+// rows, DuckDB's vector) are split into parts of at most this many, each encoded into a buffer of its own.
+// A variable for the tests.
+var EncodeRows = 4096
+
+// entryRead is the state an Entries call shares with its workers: each writes only the places in changes
+// and entries of the rows it encodes.
+type entryRead struct {
+	l       *Layout
+	lo      int64
+	creates bool
+	id      IDFunc
+	changes []connectors.Change
+	entries [][]byte
+	failed  atomic.Pointer[error] // the first error of a worker
+	perRow  atomic.Int64          // bytes a row's entry took in the parts encoded so far (0: none yet)
+}
+
+// fail keeps err (when not nil) as the read's error, unless there is one already.
+func (x *entryRead) fail(err error) {
+	if err != nil {
+		x.failed.CompareAndSwap(nil, &err)
+	}
+}
+
+// entryJob is rows from up to to of a DuckDB result batch, to be encoded.
+type entryJob struct {
+	b        arrow.RecordBatch
+	from, to int
+}
+
+// entryWorker encodes rows into entries; one goroutine uses it.
+type entryWorker struct {
+	x    *entryRead
+	enc  record.JSON
+	row  Row
+	ends []int
+}
+
+func (x *entryRead) newWorker() *entryWorker {
+	return &entryWorker{x: x, enc: record.JSON{UTC: true}, row: Row{l: x.l}}
+}
+
+// encode encodes the rows of j, each change's entry into one buffer for the part, and sets their places in
+// the results.
+func (w *entryWorker) encode(j entryJob) error {
+	x, l := w.x, w.x.l
+	e := l.entryColumns(j.b)
+	row := &w.row
+	row.b, row.e, row.cols = j.b, e, nil
+	per := x.perRow.Load()
+	if per == 0 {
+		per = 256
+	}
+	// Room for the part's entries at the size of those so far (and an eighth): most parts never grow.
+	buf := make([]byte, 0, int64(j.to-j.from)*(per+per/8))
+	w.ends = w.ends[:0]
+	for i := j.from; i < j.to; i++ {
+		seq := e.seq.Value(i)
+		op := e.op.Value(i)
+		if x.creates && op != string(connectors.Create) {
+			return fmt.Errorf("change numbered %d: %s among creates", seq, op)
+		}
+		row.i = i
+		cid, err := x.id(seq, row)
+		if err != nil {
+			return err
+		}
+		c := &x.changes[seq-x.lo]
+		*c = connectors.Change{ID: cid, Action: actionOf(op)}
+		start := len(buf)
+		if buf, err = e.appendEntry(&w.enc, buf, c, i); err != nil {
+			return fmt.Errorf("change %s (%s): %w", cid, e.keyString(l.Key, i), err)
+		}
+		if len(buf) == start {
+			return fmt.Errorf("change %s: empty entry", cid)
+		}
+		w.ends = append(w.ends, len(buf))
+	}
+	start := 0
+	for i := j.from; i < j.to; i++ {
+		end := w.ends[i-j.from]
+		x.entries[e.seq.Value(i)-x.lo] = buf[start:end:end]
+		start = end
+	}
+	if j.to > j.from {
+		x.perRow.Store(int64(len(buf)) / int64(j.to-j.from))
+	}
+	return nil
 }
 
 // onlyCreates says whether the changes numbered lo up to hi are all creates.
@@ -140,8 +256,10 @@ func (l *Layout) entrySelect(creates bool) string {
 
 // IDFunc gives the ID of the change numbered seq. Entries calls it once per change, in no particular order
 // (the order DuckDB returns the rows in), with row, that change, for a caller that computes the ID from the
-// change's values rather than looking it up by number; row is valid only during the call. A caller that
-// needs the changes in apply order (the plan's hash) takes them from Entries' results, which are.
+// change's values rather than looking it up by number; row is valid only during the call. With more than
+// one worker, Entries calls it from several goroutines at once, each with a Row of its own (whose Form is
+// that goroutine's). A caller that needs the changes in apply order (the plan's hash) takes them from
+// Entries' results, which are.
 type IDFunc func(seq int64, row *Row) (string, error)
 
 // Row is the change Entries is reading, in the diff table's columns.
@@ -152,7 +270,11 @@ type Row struct {
 	cols *columns // decoded columns, resolved on the batch's first Change
 	i    int
 	ch   Change
+	form plan.IDForm
 }
+
+// Form is an IDForm for Row.ID, the row's own: one per goroutine that Entries encodes rows in.
+func (r *Row) Form() *plan.IDForm { return &r.form }
 
 // Change decodes the row, into a Change reused for every row (valid until the next call of the IDFunc).
 func (r *Row) Change() *Change {
@@ -225,10 +347,10 @@ func idValue(f *plan.IDForm, a arrow.Array, i int) {
 	case *array.Timestamp: // as JSONValue's text of record.Value's time (connectors.FormatValue), in a scratch buffer
 		var scratch [40]byte
 		t := c.Value(i).ToTime(c.DataType().(*arrow.TimestampType).Unit).UTC()
-		f.String(string(t.AppendFormat(scratch[:0], time.RFC3339Nano)))
+		f.Bytes(t.AppendFormat(scratch[:0], time.RFC3339Nano))
 	case *array.Date32:
 		var scratch [40]byte
-		f.String(string(c.Value(i).ToTime().UTC().AppendFormat(scratch[:0], time.RFC3339Nano)))
+		f.Bytes(c.Value(i).ToTime().UTC().AppendFormat(scratch[:0], time.RFC3339Nano))
 	default:
 		f.Value(JSONValue(record.Value(a, i)))
 	}
@@ -308,6 +430,15 @@ func (l *Layout) entryColumns(b arrow.RecordBatch) *entryColumns {
 	slices.SortFunc(e.before, byName)
 	slices.SortFunc(e.after, byName)
 	return e
+}
+
+// keyString is row i's key, as connectors.Change.KeyString formats a change's, for messages.
+func (e *entryColumns) keyString(key []string, i int) string {
+	r := make(record.Record, len(key))
+	for j, k := range key {
+		r[k] = record.Value(e.keys[j], i)
+	}
+	return connectors.FormatKey(key, r)
 }
 
 // appendEntry appends row i's entry, for change c (its ID and action): connectors.Change.AppendEntry of
