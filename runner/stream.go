@@ -290,13 +290,16 @@ func (r *batchReader) entryID(seq int64, row *diff.Row) (string, error) {
 }
 
 // pipeBatches reads the batches of size changes numbered 0 up to total (read) and applies each in turn
-// (apply), reading the next batch while the one before is committed: once batch N's sink call returned
-// (apply calls sent; the commit that follows is statements on the session connection, on which DuckDB
-// runs one thread), a goroutine reads batch N+1 from the diff on a connection of its own
-// (engine.DB.Reader) and encodes it in Go, which the apply would otherwise wait for (issue #15). Reading
-// no earlier keeps one batch's changes in memory at a time: a batch's changes and entries are not read
-// after its sink call (apply.Applier.Sent). The batches are applied in order, each once. Reading ahead has
-// no effect on the state or the sink: a batch read ahead whose apply never comes is dropped.
+// (apply), reading ahead while the batches before are applied: a goroutine reads the batches from the diff
+// on a connection of its own (engine.DB.Reader) and encodes them in Go, which the apply would otherwise
+// wait for (issue #15), and hands each over when the apply takes it. It reads batch N+pipeDepth once batch
+// N's sink call returned (apply calls sent; the commit that follows is statements on the session
+// connection, on which DuckDB runs one thread), and batch N+1 only once batch N was taken. With pipeDepth
+// 2 it thus reads batch N+2 while batch N+1's intents, sink call and commit run (with 1, during batch N's
+// commit alone), and the memory held stays two batches' changes: the one being applied and the one being
+// read, as with 1 (a batch's changes and entries are not read after its sink call, apply.Applier.Sent; the
+// one being committed is dropped). The batches are applied in order, each once. Reading ahead has no effect
+// on the state or the sink: a batch read ahead whose apply never comes is dropped.
 //
 // An apply error stops the reading (its context is cancelled) and is returned once the reader has
 // stopped; a read error (ctx done included) is returned once the batch being applied is done, and no batch
@@ -325,8 +328,8 @@ func (s *session) pipeBatches(ctx context.Context, total, size int64, read func(
 	defer rd.Close()
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
-	next := make(chan *readBatch)  // unbuffered: the reader hands a batch over when the apply takes it
-	goOn := make(chan struct{}, 1) // the batch handed over was sent: the reader may read the next
+	next := make(chan *readBatch)          // unbuffered: the reader hands a batch over when the apply takes it
+	goOn := make(chan struct{}, pipeDepth) // a batch was sent: the reader may read the one pipeDepth after it
 	var readErr error
 	stopped := make(chan struct{})
 	var ahead chan struct{} // pipeAhead: a token for each batch read
@@ -337,7 +340,7 @@ func (s *session) pipeBatches(ctx context.Context, total, size int64, read func(
 		defer close(stopped)
 		defer close(next)
 		for lo := int64(0); lo < total; lo += size {
-			if lo > 0 {
+			if lo >= pipeDepth*size {
 				select {
 				case <-goOn:
 				case <-rctx.Done():
@@ -389,7 +392,9 @@ func (s *session) pipeBatches(ctx context.Context, total, size int64, read func(
 				return
 			}
 			once = true
-			goOn <- struct{}{} // room for it: the reader took the batch before's token to read this one
+			// Room for it: the reader, which handed this batch over, took the tokens of the batches sent up to
+			// pipeDepth before it, so at most pipeDepth are not taken.
+			goOn <- struct{}{}
 			waitAhead(lo)
 		}
 		if err = apply(b, sent); err != nil {
@@ -418,6 +423,11 @@ const waitStage = "apply: wait for reads"
 // pipeOff turns pipeBatches' reading ahead off; pipeAhead makes the apply of each batch wait until the next
 // is read, so that the reader is ahead whenever a batch fails (SetPipeBatches, for the tests).
 var pipeOff, pipeAhead bool
+
+// pipeDepth is how many batches pipeBatches' reader may be ahead of the batches sent: it reads batch
+// N+pipeDepth once batch N was sent. 2 lets it read during a batch's intents and sink call as well as during
+// the commit before, without holding more batches (pipeBatches). A variable for the tests.
+var pipeDepth int64 = 2
 
 // dropDiff frees the diff table and the changes' IDs once every change is applied and the drift adopted:
 // the export and the checkpoint that follow need neither, and for a first sync the diff holds the whole
