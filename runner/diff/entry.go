@@ -3,6 +3,7 @@ package diff
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -384,8 +385,13 @@ type entryColumns struct {
 	op                 *array.String
 	keys               []arrow.Array // by Layout.Key
 	key, before, after []member      // sorted by name, as AppendRecord writes a record's fields
-	flags              []arrow.Array // by Layout.Compared
-	compared           []string
+	// same[j] is the index in before of after[j]'s field when its column is of the same type (an
+	// update's unchanged field: its after-value is then most often its before-value, whose text the entry
+	// copies), or -1.
+	same     []int
+	spans    []int         // the text of row i's before-values in the entry: before[j]'s at spans[2j]:spans[2j+1]
+	flags    []arrow.Array // by Layout.Compared
+	compared []string
 	// For Row.ID: the desired columns by Layout.Desired (and which are key columns), the old values by
 	// Layout.Compared.
 	desired    []arrow.Array
@@ -429,6 +435,15 @@ func (l *Layout) entryColumns(b arrow.RecordBatch) *entryColumns {
 	slices.SortFunc(e.key, byName)
 	slices.SortFunc(e.before, byName)
 	slices.SortFunc(e.after, byName)
+	e.same = make([]int, len(e.after))
+	for j, a := range e.after {
+		e.same[j] = -1
+		if k, ok := slices.BinarySearchFunc(e.before, a, byName); ok && a.col != nil && e.before[k].col != nil &&
+			arrow.TypeEqual(a.col.DataType(), e.before[k].col.DataType()) {
+			e.same[j] = k
+		}
+	}
+	e.spans = make([]int, 2*len(e.before))
 	return e
 }
 
@@ -450,7 +465,7 @@ func (e *entryColumns) appendEntry(enc *record.JSON, dst []byte, c *connectors.C
 	dst = append(dst, `,"action":`...)
 	dst = enc.AppendString(dst, string(c.Action))
 	dst = append(dst, `,"key":`...)
-	if dst, err = appendObject(enc, dst, e.key, i); err != nil {
+	if dst, err = appendObject(enc, dst, e.key, i, nil); err != nil {
 		return dst, fmt.Errorf("key: %w", err)
 	}
 	dst = append(dst, `,"fields":[`...)
@@ -467,22 +482,42 @@ func (e *entryColumns) appendEntry(enc *record.JSON, dst []byte, c *connectors.C
 		}
 	}
 	dst = append(dst, `],"before":`...)
-	if c.Action == connectors.Create {
+	before := c.Action != connectors.Create
+	if !before {
 		dst = append(dst, "null"...)
-	} else if dst, err = appendObject(enc, dst, e.before, i); err != nil {
+	} else if dst, err = appendObject(enc, dst, e.before, i, e.spans); err != nil {
 		return dst, fmt.Errorf("before: %w", err)
 	}
 	dst = append(dst, `,"after":`...)
 	if c.Action == connectors.Delete {
-		dst = append(dst, "null"...)
-	} else if dst, err = appendObject(enc, dst, e.after, i); err != nil {
-		return dst, fmt.Errorf("after: %w", err)
+		return append(dst, "null}"...), nil
 	}
-	return append(dst, '}'), nil
+	if !before {
+		if dst, err = appendObject(enc, dst, e.after, i, nil); err != nil {
+			return dst, fmt.Errorf("after: %w", err)
+		}
+		return append(dst, '}'), nil
+	}
+	// An after-value equal to its field's before-value (same type, same value: the same text) is copied from
+	// the before-values' text, which holds it already.
+	dst = append(dst, '{')
+	for j, m := range e.after {
+		if j > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, m.name...)
+		if k := e.same[j]; k >= 0 && sameValue(m.col, e.before[k].col, i) {
+			dst = append(dst, dst[e.spans[2*k]:e.spans[2*k+1]]...)
+		} else if dst, err = appendColumn(enc, dst, m.col, i); err != nil {
+			return dst, fmt.Errorf("after: field %s: %w", m.name[1:len(m.name)-2], err)
+		}
+	}
+	return append(dst, "}}"...), nil
 }
 
-// appendObject appends row i of members as a JSON object, in their order.
-func appendObject(enc *record.JSON, dst []byte, members []member, i int) ([]byte, error) {
+// appendObject appends row i of members as a JSON object, in their order, and, unless spans is nil, where
+// each member's value is in dst: members[j]'s at dst[spans[2j]:spans[2j+1]].
+func appendObject(enc *record.JSON, dst []byte, members []member, i int, spans []int) ([]byte, error) {
 	var err error
 	dst = append(dst, '{')
 	for j, m := range members {
@@ -490,11 +525,48 @@ func appendObject(enc *record.JSON, dst []byte, members []member, i int) ([]byte
 			dst = append(dst, ',')
 		}
 		dst = append(dst, m.name...)
+		start := len(dst)
 		if dst, err = appendColumn(enc, dst, m.col, i); err != nil {
 			return dst, fmt.Errorf("field %s: %w", m.name[1:len(m.name)-2], err)
 		}
+		if spans != nil {
+			spans[2*j], spans[2*j+1] = start, len(dst)
+		}
 	}
 	return append(dst, '}'), nil
+}
+
+// sameValue reports whether row i of a and of b, columns of the same type, hold the same value (both null
+// included), of a type whose text is its value's alone: text, integers, doubles (the same bits), booleans,
+// timestamps and dates. Any other type is never the same (its text is computed).
+func sameValue(a, b arrow.Array, i int) bool {
+	if an, bn := a.IsNull(i), b.IsNull(i); an || bn {
+		return an && bn
+	}
+	switch x := a.(type) {
+	case *array.String:
+		y, ok := b.(*array.String)
+		return ok && x.Value(i) == y.Value(i)
+	case *array.Int64:
+		y, ok := b.(*array.Int64)
+		return ok && x.Value(i) == y.Value(i)
+	case *array.Int32:
+		y, ok := b.(*array.Int32)
+		return ok && x.Value(i) == y.Value(i)
+	case *array.Float64:
+		y, ok := b.(*array.Float64)
+		return ok && math.Float64bits(x.Value(i)) == math.Float64bits(y.Value(i))
+	case *array.Boolean:
+		y, ok := b.(*array.Boolean)
+		return ok && x.Value(i) == y.Value(i)
+	case *array.Timestamp:
+		y, ok := b.(*array.Timestamp)
+		return ok && x.Value(i) == y.Value(i)
+	case *array.Date32:
+		y, ok := b.(*array.Date32)
+		return ok && x.Value(i) == y.Value(i)
+	}
+	return false
 }
 
 // appendColumn appends row i of a as record.JSON{UTC: true}.AppendValue appends record.Value(a, i): text,

@@ -357,3 +357,47 @@ func BenchmarkEntriesID(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEntriesUpdates is Entries over a diff of 50,000 updates of the benchmark catalog's shape (the
+// full cycle's changes, issue #15: an update's entry holds its before and after records, so it costs about
+// twice a create's), with the IDs computed from the columns, by one worker and by two.
+func BenchmarkEntriesUpdates(b *testing.B) {
+	ctx := context.Background()
+	db, exec := openTestDB(b, engine.Options{})
+	const n = 50_000
+	catalog := func(table, price string) {
+		exec(fmt.Sprintf(`CREATE TABLE %s AS SELECT printf('SK%%08d', i) AS sku, 'Item ' || i || ' | Brand' AS title,
+		'<p>Description of item ' || i || '</p>' AS body, 'Brand ' || (i %% 97) AS vendor, %s AS price,
+		(i %% 1000) / 3.0 AS compare_at, i %% 50 AS qty, i %% 7 = 0 AS taxable, TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_seconds(i) AS updated,
+		'cat-' || (i %% 13) AS category, (i %% 5000) / 10.0 AS weight FROM range(%d) t(i)`, table, price, n))
+	}
+	catalog("snap", "(i % 1000) / 4.0")
+	catalog("desired", "(i % 1000) / 4.0 + 1")
+	sch, err := db.SchemaOf(ctx, "snap")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var snapCols []state.Column
+	for _, f := range sch.Fields() {
+		snapCols = append(snapCols, state.Column{Name: f.Name, Type: engine.Type(f.Type)})
+	}
+	l, err := Run(ctx, db, Input{Desired: "desired", Key: []string{"sku"}, Snapshot: "snap", Columns: snapCols})
+	if err != nil {
+		b.Fatal(err)
+	}
+	planned := plan.State{Lineage: "3c6e5ad74020a3046b6a7fd90d4e1b2c", Serial: 4}
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprint("workers=", workers), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				cs, _, _, err := Entries(ctx, db, l, 0, n, workers, func(_ int64, r *Row) (string, error) { return r.ID(planned, r.Form()), nil })
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(cs) != n || cs[0].Action != connectors.Update {
+					b.Fatalf("%d changes, the first a %s; want %d updates", len(cs), cs[0].Action, n)
+				}
+			}
+		})
+	}
+}
