@@ -18,6 +18,7 @@ import (
 	"github.com/possync/possync/record"
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/runner/state"
 )
 
 // Entries reads the changes numbered lo (from 0) up to hi (exclusive), in the form a sink that takes entries
@@ -298,11 +299,20 @@ func (r *Row) ID(planned plan.State, f *plan.IDForm) string {
 	}
 	switch connectors.Action(op) {
 	case connectors.Create:
+		// The texts of the floats and times, which the create's entry writes too (appendEntry), kept.
+		e.textRow, e.text = i, e.text[:0]
 		for j, d := range r.l.Desired {
+			e.textAt[j] = -1
 			if a := e.desired[j]; !a.IsNull(i) && !e.desiredKey[j] {
 				f.Name(d.Name)
 				f.Null()
+				mark := f.Len()
 				idValue(f, a, i)
+				if t, ok := jsonText(a, f.Since(mark)); ok {
+					e.textAt[j] = len(e.text)
+					e.text = append(e.text, t...)
+					e.textEnd[j] = len(e.text)
+				}
 			}
 		}
 	case connectors.Update, connectors.Deactivate:
@@ -357,6 +367,36 @@ func idValue(f *plan.IDForm, a arrow.Array, i int) {
 	}
 }
 
+// jsonText is the JSON text (appendColumn's) of a value of column a whose ID piece (IDForm) is piece, when
+// the two are the same text, up to the quotes of a time: a double's in the ID's float form that has no
+// exponent (the shortest digits, laid out as JSON's 'f' form lays them out; an integral one is JSON's
+// integer text) and is finite, or a timestamp's or date's RFC 3339 text with a year of four digits (years
+// outside 0..9999 are JSON errors). Any other piece is not (ok false).
+func jsonText(a arrow.Array, piece []byte) (text []byte, ok bool) {
+	switch a.(type) {
+	case *array.Float64:
+		if len(piece) < 3 || (piece[1] != 'i' && piece[1] != 'f') {
+			return nil, false
+		}
+		text = piece[2:]
+		if slices.ContainsFunc(text, func(b byte) bool { return b == 'e' || b == 'N' || b == 'I' }) { // 1e+21, NaN, +Inf
+			return nil, false
+		}
+		return text, true
+	case *array.Timestamp, *array.Date32:
+		colon := slices.Index(piece, ':')
+		if len(piece) < 2 || piece[1] != 's' || colon < 0 {
+			return nil, false
+		}
+		text = piece[colon+1:]
+		if len(text) < 5 || text[0] < '0' || text[0] > '9' || text[4] != '-' {
+			return nil, false
+		}
+		return text, true
+	}
+	return nil, false
+}
+
 // QueryRows is how many changes a read of the diff asks for in one query (Entries, and the streamed
 // plan's hash pass): the driver materialises a query's whole result in Go memory, outside DuckDB's memory
 // limit, before the first row reaches Go, so one query of a 1M-change diff held the whole diff a second
@@ -397,6 +437,13 @@ type entryColumns struct {
 	desired    []arrow.Array
 	desiredKey []bool
 	old        []arrow.Array
+	// Row.ID of a create keeps the JSON text of row textRow's floats and times (jsonText), desired column
+	// j's at text[textAt[j]:textEnd[j]] (textAt -1: none), for its entry; afterDesired[j] is after[j]'s
+	// desired column.
+	textRow         int
+	text            []byte
+	textAt, textEnd []int
+	afterDesired    []int
 }
 
 func (l *Layout) entryColumns(b arrow.RecordBatch) *entryColumns {
@@ -444,6 +491,12 @@ func (l *Layout) entryColumns(b arrow.RecordBatch) *entryColumns {
 		}
 	}
 	e.spans = make([]int, 2*len(e.before))
+	e.textRow, e.textAt, e.textEnd = -1, make([]int, len(l.Desired)), make([]int, len(l.Desired))
+	for _, a := range e.after {
+		e.afterDesired = append(e.afterDesired, slices.IndexFunc(l.Desired, func(d state.Column) bool {
+			return string(a.name) == string(enc.AppendString(nil, d.Name))+":"
+		}))
+	}
 	return e
 }
 
@@ -493,10 +546,31 @@ func (e *entryColumns) appendEntry(enc *record.JSON, dst []byte, c *connectors.C
 		return append(dst, "null}"...), nil
 	}
 	if !before {
-		if dst, err = appendObject(enc, dst, e.after, i, nil); err != nil {
-			return dst, fmt.Errorf("after: %w", err)
+		if e.textRow != i {
+			if dst, err = appendObject(enc, dst, e.after, i, nil); err != nil {
+				return dst, fmt.Errorf("after: %w", err)
+			}
+			return append(dst, '}'), nil
 		}
-		return append(dst, '}'), nil
+		// The floats' and times' text as Row.ID wrote it.
+		dst = append(dst, '{')
+		for j, m := range e.after {
+			if j > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, m.name...)
+			if k := e.afterDesired[j]; k >= 0 && e.textAt[k] >= 0 {
+				t := e.text[e.textAt[k]:e.textEnd[k]]
+				if _, num := m.col.(*array.Float64); num {
+					dst = append(dst, t...)
+				} else {
+					dst = append(append(append(dst, '"'), t...), '"')
+				}
+			} else if dst, err = appendColumn(enc, dst, m.col, i); err != nil {
+				return dst, fmt.Errorf("after: field %s: %w", m.name[1:len(m.name)-2], err)
+			}
+		}
+		return append(dst, "}}"...), nil
 	}
 	// An after-value equal to its field's before-value (same type, same value: the same text) is copied from
 	// the before-values' text, which holds it already.

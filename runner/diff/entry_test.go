@@ -221,6 +221,56 @@ func TestEntriesPlacesRowsByNumber(t *testing.T) {
 	}
 }
 
+// TestEntriesCreateTextsFromID: a create's entry takes its floats' and times' text from its ID's canonical
+// form where the two are the same text (jsonText); the entries stay, byte for byte, those of the changes'
+// full sink forms for doubles of every layout (integral, -0, tiny, huge, with and without an exponent in
+// either form) and times and dates at the ends of their range, and IDs read from a hash pass (no Row.ID
+// call) give the same entries.
+func TestEntriesCreateTextsFromID(t *testing.T) {
+	ctx := context.Background()
+	db, exec := openTestDB(t, engine.Options{})
+	floats := []string{"0", "-0.0", "2.0", "0.1", "1e-5", "1e-6", "1e-7", "0.0001", "123456.789", "123456789.5", "1e20", "1e21", "-1e22",
+		"1.7976931348623157e308", "5e-324", "0.3333333333333333", "-2.5", "NULL"}
+	var rows []string
+	for i, f := range floats {
+		rows = append(rows, fmt.Sprintf("('S%02d', (%s)::DOUBLE, TIMESTAMP '2026-01-02 03:04:05.123456' + INTERVAL (%d) DAY, DATE '2026-01-02' + %d)", i, f, i, i))
+	}
+	rows = append(rows, "('T1', 1.5, TIMESTAMP '0001-01-01 00:00:00', DATE '0001-01-01')", "('T2', 1.5, TIMESTAMP '9999-12-31 23:59:59.999999', DATE '9999-12-31')",
+		"('T3', 1.5, NULL, NULL)")
+	exec(`CREATE TABLE desired AS SELECT * FROM (VALUES ` + strings.Join(rows, ", ") + `) t(sku, price, seen, day)`)
+	l, err := Run(ctx, db, Input{Desired: "desired", Key: []string{"sku"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := Read(ctx, db, l, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	planned := plan.State{Lineage: "L", Serial: 0}
+	enc := &record.JSON{UTC: true}
+	for _, fromRow := range []bool{true, false} {
+		_, es, _, err := Entries(ctx, db, l, 0, int64(len(all)), 2, func(seq int64, r *Row) (string, error) {
+			if fromRow {
+				return r.ID(planned, r.Form()), nil
+			}
+			return l.PlanChange(&all[seq], planned).ID, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range all {
+			full := l.SinkChange(&all[i], l.PlanChange(&all[i], planned).ID)
+			want, err := full.AppendEntry(enc, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(es[i]) != string(want) {
+				t.Errorf("IDs from the row %v, change %d: entry\n %s\nwant\n %s", fromRow, i, es[i], want)
+			}
+		}
+	}
+}
+
 func toStrings(bs [][]byte) []string {
 	out := make([]string, len(bs))
 	for i, b := range bs {

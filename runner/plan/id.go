@@ -101,6 +101,15 @@ func (f *IDForm) Float(x float64) { f.buf = appendFloat(append(f.buf, 0), x) }
 // Bool adds a boolean: Value(b).
 func (f *IDForm) Bool(b bool) { f.buf = strconv.AppendBool(append(f.buf, 0, 'b'), b) }
 
+// Len is how many bytes the canonical form built since Begin holds, and Since(n) those added after the
+// first n: a caller that also writes a value's text elsewhere reads it back instead of formatting it twice.
+// A piece is a 0 byte, a type tag, and the value's text ("s" and the length and a colon before a text).
+// Since's bytes are valid until the next call of the IDForm.
+func (f *IDForm) Len() int { return len(f.buf) }
+
+// Since returns the bytes added after the first n (Len).
+func (f *IDForm) Since(n int) []byte { return f.buf[n:] }
+
 // ID returns the ID of the change built since Begin.
 func (f *IDForm) ID() string {
 	var id [24]byte
