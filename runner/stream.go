@@ -156,7 +156,7 @@ func (s *session) hashStreamed(ctx context.Context, pl *plan.Plan) (string, erro
 }
 
 // applyStreamed applies a streamed plan's changes, read from the diff a batch at a time (an apply of
-// millions of changes holds one batch's changes in memory; the next is read while it is committed:
+// millions of changes holds two batches' changes in memory, the one applied and the one read ahead:
 // pipeBatches). With the IDs of a hash pass (s.ids), each change takes its ID from them; without, each
 // change's ID is computed as its batch is read and added to the plan's hash, and pl.Hash is set once every
 // change has been read. When the apply fails part way, the changes not yet read are read for the hash

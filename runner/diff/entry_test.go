@@ -21,7 +21,7 @@ import (
 // intents, the file sink's change log and recovery read them as such. The diff has every action (with
 // deactivations of missing records and of records turned inactive), a composite key, text needing escapes,
 // integers of two widths, floats, dates, timestamps, decimals, booleans, NULLs, an ignored field and an
-// annotation; the light forms carry the ID, action and key.
+// annotation; the light forms carry the ID and action alone (no key), read by one worker and by three.
 func TestEntriesEqualSinkChangeEntries(t *testing.T) {
 	for _, missing := range []pipelines.OnMissing{pipelines.MissingDelete, pipelines.MissingDeactivate} {
 		t.Run(string(missing), func(t *testing.T) {
