@@ -52,6 +52,9 @@ func TestStreamedApplyCrash(t *testing.T) {
 		// The third batch read ahead (runner.pipeBatches) while the second is applied, at whichever point of
 		// it: a batch read ahead leaves nothing to recover.
 		{"batch-read-ahead:3", -1},
+		// Two batches ahead (runner.pipeDepth 2): the fourth batch read while the third's intents are recorded
+		// or sent, the second being committed or done.
+		{"batch-read-ahead:4", -1},
 	} {
 		t.Run(tc.point, func(t *testing.T) {
 			var in, in2 strings.Builder
