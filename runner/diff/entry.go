@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -308,7 +309,7 @@ func (r *Row) ID(planned plan.State, f *plan.IDForm) string {
 				f.Null()
 				mark := f.Len()
 				idValue(f, a, i)
-				if t, ok := jsonText(a, f.Since(mark)); ok {
+				if t, ok := jsonText(a, i, f.Since(mark)); ok {
 					e.textAt[j] = len(e.text)
 					e.text = append(e.text, t...)
 					e.textEnd[j] = len(e.text)
@@ -372,19 +373,19 @@ func idValue(f *plan.IDForm, a arrow.Array, i int) {
 // exponent (the shortest digits, laid out as JSON's 'f' form lays them out; an integral one is JSON's
 // integer text) and is finite, or a timestamp's or date's RFC 3339 text with a year of four digits (years
 // outside 0..9999 are JSON errors). Any other piece is not (ok false).
-func jsonText(a arrow.Array, piece []byte) (text []byte, ok bool) {
-	switch a.(type) {
+func jsonText(a arrow.Array, i int, piece []byte) (text []byte, ok bool) {
+	switch c := a.(type) {
 	case *array.Float64:
-		if len(piece) < 3 || (piece[1] != 'i' && piece[1] != 'f') {
+		if x := c.Value(i); len(piece) < 3 || (piece[1] != 'i' && piece[1] != 'f') || math.IsNaN(x) || math.IsInf(x, 0) {
 			return nil, false
 		}
 		text = piece[2:]
-		if slices.ContainsFunc(text, func(b byte) bool { return b == 'e' || b == 'N' || b == 'I' }) { // 1e+21, NaN, +Inf
+		if bytes.IndexByte(text, 'e') >= 0 { // 1e+21, 1e-07
 			return nil, false
 		}
 		return text, true
 	case *array.Timestamp, *array.Date32:
-		colon := slices.Index(piece, ':')
+		colon := bytes.IndexByte(piece, ':')
 		if len(piece) < 2 || piece[1] != 's' || colon < 0 {
 			return nil, false
 		}
