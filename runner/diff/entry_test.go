@@ -12,6 +12,7 @@ import (
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/record"
 	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/internal/proctime"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/state"
 )
@@ -399,6 +400,8 @@ func BenchmarkEntriesID(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			var f plan.IDForm
 			b.ReportAllocs()
+			c0 := proctime.Seconds()
+			defer func() { b.ReportMetric((proctime.Seconds()-c0)/float64(b.N)/n*1e9, "cpu-ns/change") }()
 			for b.Loop() {
 				if _, _, _, err := Entries(ctx, db, l, 0, n, 1, func(_ int64, r *Row) (string, error) { return bc.id(&f, r), nil }); err != nil {
 					b.Fatal(err)
@@ -439,6 +442,8 @@ func BenchmarkEntriesUpdates(b *testing.B) {
 	for _, workers := range []int{1, 2} {
 		b.Run(fmt.Sprint("workers=", workers), func(b *testing.B) {
 			b.ReportAllocs()
+			c0 := proctime.Seconds()
+			defer func() { b.ReportMetric((proctime.Seconds()-c0)/float64(b.N)/n*1e9, "cpu-ns/change") }()
 			for b.Loop() {
 				cs, _, _, err := Entries(ctx, db, l, 0, n, workers, func(_ int64, r *Row) (string, error) { return r.ID(planned, r.Form()), nil })
 				if err != nil {
