@@ -280,6 +280,8 @@ type Row struct {
 func (r *Row) Form() *plan.IDForm { return &r.form }
 
 // Change decodes the row, into a Change reused for every row (valid until the next call of the IDFunc).
+// It needs every column of the diff, which Entries reads unless the range holds creates alone and the plan
+// has no annotations (Layout.entrySelect): an IDFunc calls it for a plan with annotations only.
 func (r *Row) Change() *Change {
 	if r.cols == nil {
 		r.cols = r.l.columns(r.b)
