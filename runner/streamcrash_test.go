@@ -27,6 +27,7 @@ func TestStreamedApplyCrashHelper(t *testing.T) {
 		t.Skip("run by TestStreamedApplyCrash")
 	}
 	defer runner.SetStreamAbove(5)()
+	defer runner.SetParallelEncodeRows(1)() // the batches encoded in several goroutines
 	defer func(n int) { apply.IntentRows = n }(apply.IntentRows)
 	apply.IntentRows = 3 // a batch's intents recorded in two parts (of 3 and 1)
 	if _, err := runner.Apply(t.Context(), loadAt(t, dir), runner.Options{}, nil); err != nil {
