@@ -3,7 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
-	"maps"
+	"runtime"
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/runner/apply"
@@ -75,14 +75,16 @@ func (h *streamHash) add(s *session, c *diff.Change) (string, error) {
 
 // rowChange is what the hash reads of the change r (read by diff.Entries, in any order): its ID, computed
 // straight from the diff's columns (diff.Row.ID: no decoded row), unless the plan has annotations, whose
-// plan form needs the decoded change; then its annotations too, a copy the caller keeps until the change is
-// added (addChange, in apply order).
+// plan form needs the decoded change; then its annotations too, which the caller keeps until the change is
+// added (addChange, in apply order). It uses nothing of h: Entries' workers call it at the same time, each
+// with a row (and its IDForm) of its own.
 func (h *streamHash) rowChange(s *session, r *diff.Row) plan.Change {
 	if len(s.ds.Annot) > 0 {
-		s.ds.PlanChangeInto(r.Change(), s.planned, &h.pc)
-		return plan.Change{ID: h.pc.ID, Annotations: maps.Clone(h.pc.Annotations)}
+		var pc plan.Change // a new one each time: its annotations are kept
+		s.ds.PlanChangeInto(r.Change(), s.planned, &pc)
+		return plan.Change{ID: pc.ID, Annotations: pc.Annotations}
 	}
-	return plan.Change{ID: r.ID(s.planned, &h.form)}
+	return plan.Change{ID: r.ID(s.planned, r.Form())}
 }
 
 // addChange adds pc, what the hash reads of the change numbered seq (which must be h.next), to the hash.
@@ -154,8 +156,8 @@ func (s *session) hashStreamed(ctx context.Context, pl *plan.Plan) (string, erro
 }
 
 // applyStreamed applies a streamed plan's changes, read from the diff a batch at a time (an apply of
-// millions of changes holds one batch's changes in memory; the next is read while it is committed:
-// pipeBatches). With the IDs of a hash pass (s.ids), each change takes its ID from them; without, each
+// millions of changes holds at most two batches' changes in memory, the one applied and the one read
+// ahead: pipeBatches). With the IDs of a hash pass (s.ids), each change takes its ID from them; without, each
 // change's ID is computed as its batch is read and added to the plan's hash, and pl.Hash is set once every
 // change has been read. When the apply fails part way, the changes not yet read are read for the hash
 // alone (unless ctx is done), so that the run's journal entry still names the plan it applied.
@@ -227,7 +229,7 @@ func (r *batchReader) read(ctx context.Context, db *engine.DB, lo, hi int64) (*r
 		if r.batchLo = lo; sh != nil && len(s.ds.Annot) > 0 {
 			r.annots = make([]map[string]any, hi-lo)
 		}
-		batch, entries, seqs, err := diff.Entries(ctx, db, s.ds, lo, hi, r.entryID)
+		batch, entries, seqs, err := diff.Entries(ctx, db, s.ds, lo, hi, encodeWorkers(hi-lo), r.entryID)
 		if err != nil {
 			return nil, err
 		}
@@ -267,9 +269,27 @@ func (r *batchReader) read(ctx context.Context, db *engine.DB, lo, hi int64) (*r
 	return b, nil
 }
 
+// encodeWorkers is how many goroutines diff.Entries encodes a batch of n changes in: one per processor the
+// Go runtime uses (the reading and encoding of the next batch is what a streamed apply waits for once the
+// commit of the batch before is done, issue #15), at most 4; one for fewer than parallelEncodeRows. A 1M
+// first sync's batches of 122,880 (two pairs, load 6-7): apply 6.6-7.0 s wall with two workers, 9.0-10.1 s
+// with one. The full cycle's single batch of 29,837 (four pairs, load 5-8): apply 0.38-0.90 s with one,
+// 0.77-1.13 s with two, +0.03 cpu s of hand-offs for at most half of a ~0.07 s encoding.
+func encodeWorkers(n int64) int {
+	if n < parallelEncodeRows {
+		return 1
+	}
+	return min(runtime.GOMAXPROCS(0), 4)
+}
+
+// parallelEncodeRows is the fewest changes encodeWorkers splits across goroutines. A variable for the
+// tests.
+var parallelEncodeRows int64 = 65_536
+
 // entryID gives a change's ID, for diff.Entries: from the hash pass's, or computed here from the diff's
 // columns (in the order the batch's rows are read; read adds the batch's changes to the plan's hash
-// afterwards, in apply order).
+// afterwards, in apply order). Entries' workers call it at the same time: it writes only the change's own
+// place in r.annots.
 func (r *batchReader) entryID(seq int64, row *diff.Row) (string, error) {
 	if r.sh == nil {
 		return r.s.ids.at(seq)
@@ -282,13 +302,18 @@ func (r *batchReader) entryID(seq int64, row *diff.Row) (string, error) {
 }
 
 // pipeBatches reads the batches of size changes numbered 0 up to total (read) and applies each in turn
-// (apply), reading the next batch while the one before is committed: once batch N's sink call returned
-// (apply calls sent; the commit that follows is statements on the session connection, on which DuckDB
-// runs one thread), a goroutine reads batch N+1 from the diff on a connection of its own
-// (engine.DB.Reader) and encodes it in Go, which the apply would otherwise wait for (issue #15). Reading
-// no earlier keeps one batch's changes in memory at a time: a batch's changes and entries are not read
-// after its sink call (apply.Applier.Sent). The batches are applied in order, each once. Reading ahead has
-// no effect on the state or the sink: a batch read ahead whose apply never comes is dropped.
+// (apply), reading ahead while the batches before are applied: a goroutine reads the batches from the diff
+// on a connection of its own (engine.DB.Reader) and encodes them in Go, which the apply would otherwise
+// wait for (issue #15), and hands each over when the apply takes it. It reads batch N+pipeDepth once batch
+// N's sink call returned (apply calls sent; the commit that follows is statements on the session
+// connection, on which DuckDB runs one thread), and batch N+1 only once batch N was taken. With pipeDepth
+// 2 it thus reads batch N+2 while batch N+1's intents, sink call and commit run (with 1, during batch N's
+// commit alone). The memory held is at most two batches' changes and entries: the one being applied and
+// the one read ahead (a batch's changes and entries are not read after its sink call, apply.Applier.Sent,
+// so with pipeDepth 1 the one being committed is garbage while the next is read, about one batch live;
+// with 2, both are live more often: a 1M first sync's peak RSS 617-658 MiB against 523 with 1, issue
+// #15). The batches are applied in order, each once. Reading ahead has no effect on the state or the sink:
+// a batch read ahead whose apply never comes is dropped.
 //
 // An apply error stops the reading (its context is cancelled) and is returned once the reader has
 // stopped; a read error (ctx done included) is returned once the batch being applied is done, and no batch
@@ -317,8 +342,8 @@ func (s *session) pipeBatches(ctx context.Context, total, size int64, read func(
 	defer rd.Close()
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
-	next := make(chan *readBatch)  // unbuffered: the reader hands a batch over when the apply takes it
-	goOn := make(chan struct{}, 1) // the batch handed over was sent: the reader may read the next
+	next := make(chan *readBatch)          // unbuffered: the reader hands a batch over when the apply takes it
+	goOn := make(chan struct{}, pipeDepth) // a batch was sent: the reader may read the one pipeDepth after it
 	var readErr error
 	stopped := make(chan struct{})
 	var ahead chan struct{} // pipeAhead: a token for each batch read
@@ -329,7 +354,7 @@ func (s *session) pipeBatches(ctx context.Context, total, size int64, read func(
 		defer close(stopped)
 		defer close(next)
 		for lo := int64(0); lo < total; lo += size {
-			if lo > 0 {
+			if lo >= pipeDepth*size {
 				select {
 				case <-goOn:
 				case <-rctx.Done():
@@ -381,7 +406,9 @@ func (s *session) pipeBatches(ctx context.Context, total, size int64, read func(
 				return
 			}
 			once = true
-			goOn <- struct{}{} // room for it: the reader took the batch before's token to read this one
+			// Room for it: the reader, which handed this batch over, took the tokens of the batches sent up to
+			// pipeDepth before it, so at most pipeDepth are not taken.
+			goOn <- struct{}{}
 			waitAhead(lo)
 		}
 		if err = apply(b, sent); err != nil {
@@ -410,6 +437,11 @@ const waitStage = "apply: wait for reads"
 // pipeOff turns pipeBatches' reading ahead off; pipeAhead makes the apply of each batch wait until the next
 // is read, so that the reader is ahead whenever a batch fails (SetPipeBatches, for the tests).
 var pipeOff, pipeAhead bool
+
+// pipeDepth is how many batches pipeBatches' reader may be ahead of the batches sent: it reads batch
+// N+pipeDepth once batch N was sent. 2 lets it read during a batch's intents and sink call as well as during
+// the commit before, without holding more batches (pipeBatches). A variable for the tests.
+var pipeDepth int64 = 2
 
 // dropDiff frees the diff table and the changes' IDs once every change is applied and the drift adopted:
 // the export and the checkpoint that follow need neither, and for a first sync the diff holds the whole

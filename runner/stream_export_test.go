@@ -20,3 +20,12 @@ func SetPipeBatches(on, ahead bool) (restore func()) {
 	pipeOff, pipeAhead = !on, ahead
 	return func() { pipeOff, pipeAhead = off, ah }
 }
+
+// SetParallelEncodeRows makes a streamed apply encode batches of n changes or more in several goroutines
+// (encodeWorkers; tests with small batches set 1 to cover that path); the returned function restores the
+// default.
+func SetParallelEncodeRows(n int64) (restore func()) {
+	was := parallelEncodeRows
+	parallelEncodeRows = n
+	return func() { parallelEncodeRows = was }
+}

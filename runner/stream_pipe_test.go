@@ -13,11 +13,22 @@ import (
 )
 
 // TestPipeBatches: pipeBatches applies every batch once, in order, each read on a connection other than
-// the session's; it reads batch N+1 only once batch N was sent (so one batch's changes are held at a time),
-// and never after it returned. An apply error is returned as it is, with no batch applied after it; a read
-// error is returned once the batch being applied is done, and the batch it was reading is never applied.
-// An apply that does not call sent does not hold the reader up.
+// the session's; it reads batch N+pipeDepth only once batch N was sent and batch N+1 only once batch N was
+// taken (so two batches' changes are held at a time: the one applied and the one read), and never after it
+// returned. An apply error is returned as it is, with no batch applied after it; a read error is returned
+// once the batch being applied is done, and the batch it was reading is never applied. An apply that does
+// not call sent does not hold the reader up. So at depths 1 and 2.
 func TestPipeBatches(t *testing.T) {
+	for _, depth := range []int64{1, 2} {
+		t.Run(fmt.Sprint("depth=", depth), func(t *testing.T) {
+			defer func(d int64) { pipeDepth = d }(pipeDepth)
+			pipeDepth = depth
+			testPipeBatches(t, depth)
+		})
+	}
+}
+
+func testPipeBatches(t *testing.T, depth int64) {
 	ctx := context.Background()
 	d, err := engine.Open(ctx, engine.Options{TempDir: t.TempDir(), Threads: 1})
 	if err != nil {
@@ -101,15 +112,23 @@ func TestPipeBatches(t *testing.T) {
 			}
 			at := func(e string) int { return slices.Index(events, e) }
 			for _, lo := range read[1:] {
-				// Batch lo is read once the batch before was sent (or, without sent, done).
-				before := at(fmt.Sprintf("sent %d", lo-10))
+				// Batch lo is read once the batch before was taken, so after the batch two before was applied
+				// (two batches held at a time), and once the batch depth before was sent (or, without sent, done).
+				if lo >= 20 && at(fmt.Sprintf("read %d", lo)) < at(fmt.Sprintf("apply %d", lo-20)) {
+					t.Errorf("batch %d read before batch %d was applied: %v", lo, lo-20, events)
+				}
+				if lo < depth*10 {
+					continue
+				}
+				before := at(fmt.Sprintf("sent %d", lo-depth*10))
 				if tc.noSent {
-					before = at(fmt.Sprintf("commit %d", lo-10))
+					before = at(fmt.Sprintf("commit %d", lo-depth*10))
 				}
 				if before < 0 || at(fmt.Sprintf("read %d", lo)) < before {
-					t.Errorf("batch %d read before batch %d was sent: %v", lo, lo-10, events)
+					t.Errorf("batch %d read before batch %d was sent: %v", lo, lo-depth*10, events)
 				}
 			}
+
 			if tc.failRead >= 0 && at(fmt.Sprintf("commit %d", tc.failRead-10)) < 0 {
 				t.Errorf("the read error was returned before the batch being applied was done: %v", events)
 			}

@@ -63,6 +63,7 @@ func TestStreamedApplyHashesAsItApplies(t *testing.T) {
 // won each price) hashes them as the held plan does: the hash the apply computes as it applies, and the hash
 // pass of an apply of a saved plan (read back from its file, which checks its IDs), both equal the plan's.
 func TestStreamedApplyHashCoversAnnotations(t *testing.T) {
+	defer runner.SetParallelEncodeRows(1)() // the batches encoded in several goroutines
 	defer runner.SetStreamAbove(5)()
 	defer runner.SetQueryRows(3)()
 	var items strings.Builder
@@ -109,6 +110,7 @@ func TestStreamedApplyHashCoversAnnotations(t *testing.T) {
 // first sync (every change a create), then for updates (integral and fractional prices), creates and
 // deletes.
 func TestStreamedFileApplyIDsFromColumns(t *testing.T) {
+	defer runner.SetParallelEncodeRows(1)() // the batches encoded in several goroutines
 	defer runner.SetStreamAbove(5)()
 	var before, after strings.Builder
 	before.WriteString("sku,name,price\n")
@@ -222,6 +224,7 @@ func TestPipelinedApplyFailsAsInTurn(t *testing.T) {
 // batches' changes, in the plan's order; the state holds them and no intent; and the next run applies the
 // rest, each change once.
 func TestPipelinedFileApplyCancelled(t *testing.T) {
+	defer runner.SetParallelEncodeRows(1)() // the batches encoded in several goroutines
 	defer runner.SetStreamAbove(5)()
 	var in strings.Builder
 	in.WriteString("sku,name,price\n")
@@ -266,6 +269,7 @@ func TestPipelinedFileApplyCancelled(t *testing.T) {
 // batches read ahead while the state commits run: every change is logged once under the plan's ID, in the
 // plan's order, the run reports the plan's hash, and a plan afterwards has nothing to do.
 func TestPipelinedApplyOnPostgres(t *testing.T) {
+	defer runner.SetParallelEncodeRows(1)() // the batches encoded in several goroutines
 	url, schema := testPG(t)
 	defer runner.SetStreamAbove(5)()
 	defer runner.SetPipeBatches(true, true)()

@@ -27,6 +27,7 @@ func TestStreamedApplyCrashHelper(t *testing.T) {
 		t.Skip("run by TestStreamedApplyCrash")
 	}
 	defer runner.SetStreamAbove(5)()
+	defer runner.SetParallelEncodeRows(1)() // the batches encoded in several goroutines
 	defer func(n int) { apply.IntentRows = n }(apply.IntentRows)
 	apply.IntentRows = 3 // a batch's intents recorded in two parts (of 3 and 1)
 	if _, err := runner.Apply(t.Context(), loadAt(t, dir), runner.Options{}, nil); err != nil {
@@ -52,6 +53,9 @@ func TestStreamedApplyCrash(t *testing.T) {
 		// The third batch read ahead (runner.pipeBatches) while the second is applied, at whichever point of
 		// it: a batch read ahead leaves nothing to recover.
 		{"batch-read-ahead:3", -1},
+		// Two batches ahead (runner.pipeDepth 2): the fourth batch read while the third's intents are recorded
+		// or sent, the second being committed or done.
+		{"batch-read-ahead:4", -1},
 	} {
 		t.Run(tc.point, func(t *testing.T) {
 			var in, in2 strings.Builder

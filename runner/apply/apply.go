@@ -163,7 +163,8 @@ func (a *Applier) Encoded() bool {
 }
 
 // BatchEntries is Batch for a batch read as its entries (Encoded): entries[i] is batch[i]'s entry
-// (connectors.Change.AppendEntry of its full form), and batch[i] may hold only its ID, action and key.
+// (connectors.Change.AppendEntry of its full form), and batch[i] may hold only its ID and action (a nil
+// Key: a rejection's key is then decoded from the entry, with the values recovery would give it).
 func (a *Applier) BatchEntries(ctx context.Context, batch []connectors.Change, entries [][]byte, seqs []int64, total int, t Tally) error {
 	if !a.Encoded() || len(entries) != len(batch) {
 		return fmt.Errorf("sink %s: a batch of %d entries for %d changes, or a sink that does not take entries", a.SinkType, len(entries), len(batch))
@@ -213,7 +214,11 @@ func (a *Applier) batch(ctx context.Context, batch []connectors.Change, entries 
 		case errors.As(o, &ce):
 			rejected++
 			resolved = append(resolved, c.ID)
-			*t.Rejected = append(*t.Rejected, Rejected{ID: c.ID, Action: c.Action, Key: diff.KeyJSON(a.Key, c.Key), Reason: a.redact(ce.Reason)})
+			key := c.Key
+			if key == nil && entries != nil {
+				key = a.entryKey(entries[i]) // a light form (BatchEntries): the key is in its entry
+			}
+			*t.Rejected = append(*t.Rejected, Rejected{ID: c.ID, Action: c.Action, Key: diff.KeyJSON(a.Key, key), Reason: a.redact(ce.Reason)})
 		case errors.Is(o, connectors.ErrNotAttempted):
 			resolved = append(resolved, c.ID)
 		}
@@ -242,6 +247,16 @@ func (a *Applier) batch(ctx context.Context, batch []connectors.Change, entries 
 		a.Progress(t.Applied.Total(), total)
 	}
 	return nil
+}
+
+// entryKey is the key of the change whose entry is entry, typed by the schema as recovery types it
+// (DecodeChange); nil when the entry does not decode.
+func (a *Applier) entryKey(entry []byte) record.Record {
+	c, err := DecodeChange(entry, a.Schema)
+	if err != nil {
+		return nil
+	}
+	return c.Key
 }
 
 // intentsView is the view a batch's intents are inserted into the state from.

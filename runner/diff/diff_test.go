@@ -228,12 +228,12 @@ lines', (-128)::TINYINT, 0::BIGINT, 123456.789::DOUBLE, 0::REAL, true, DATE '200
 				t.Helper()
 				var out []string
 				var form plan.IDForm
-				cs, es, seqs, err := Entries(ctx, db, l, 0, 5, func(seq int64, r *Row) (string, error) { return r.ID(planned, &form), nil })
+				cs, es, seqs, err := Entries(ctx, db, l, 0, 5, 1, func(seq int64, r *Row) (string, error) { return r.ID(planned, &form), nil })
 				if err != nil {
 					t.Fatal(err)
 				}
 				for i := range cs {
-					out = append(out, fmt.Sprintf("entry %d %s %s %s %v", seqs[i], cs[i].ID, cs[i].Action, es[i], cs[i].Key))
+					out = append(out, fmt.Sprintf("entry %d %s %s %s", seqs[i], cs[i].ID, cs[i].Action, es[i]))
 				}
 				if err := EachPlan(ctx, db, l, 0, -1, planned, func(pc plan.Change) error {
 					b, err := json.Marshal(pc)

@@ -1,11 +1,15 @@
 package diff
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -15,22 +19,30 @@ import (
 	"github.com/possync/possync/record"
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/plan"
+	"github.com/possync/possync/runner/state"
 )
 
 // Entries reads the changes numbered lo (from 0) up to hi (exclusive), in the form a sink that takes entries
 // receives them (connectors.EncodedApplier): each change's entry, encoded straight from the diff table's
 // columns, with the bytes connectors.Change.AppendEntry writes for the change's full sink form
-// (SinkChange); and a light sink form holding only its ID, action and key. The results are in apply order:
-// seqs[i] is lo+i, changes[i] that change and entries[i] its entry. id gives each change's ID (IDFunc). A
-// first sync's million changes are thus read without a map, a boxed value or a sort of field names per
-// change.
+// (SinkChange); and a light sink form holding only its ID and action (no key: whoever needs a change's
+// values, a rejection's message, decodes them from its entry, apply.DecodeChange). The results are in apply
+// order: seqs[i] is lo+i, changes[i] that change and entries[i] its entry. id gives each change's ID
+// (IDFunc). A first sync's million changes are thus read without a map, a boxed value or a sort of field
+// names per change.
 //
 // The diff is read in one pass, QueryRows changes per query, in the order DuckDB returns them (the
 // session does not preserve insertion order): ordering each query's rows by __seq cost DuckDB more than the
 // rest of the read (a sort of every column of the diff, issue #15), so each change is placed by its
 // number instead. Only the columns the entries read are selected: a range of creates alone (a first sync)
 // leaves out the before-values and changed flags, which a create's entry and ID do not read.
-func Entries(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, id IDFunc) (changes []connectors.Change, entries [][]byte, seqs []int64, err error) {
+//
+// The rows are encoded by up to workers goroutines (1 or less: the caller's alone), EncodeRows rows at a
+// time, while the caller's goroutine reads the query's result and hands its rows out: encoding takes most
+// of a first sync's read (issue #15), and DuckDB gives the rows of one connection to one goroutine. With
+// more than one worker, id is called from several goroutines at once (each with a Row of its own). At most
+// workers slices of the result wait to be encoded at a time.
+func Entries(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, workers int, id IDFunc) (changes []connectors.Change, entries [][]byte, seqs []int64, err error) {
 	n := max(hi-lo, 0)
 	if n == 0 {
 		return nil, nil, nil, nil
@@ -39,75 +51,182 @@ func Entries(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, id IDF
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	sel := l.entrySelect(creates && len(l.Annot) == 0)
-	enc := &record.JSON{UTC: true}
-	var buf []byte
+	x := &entryRead{l: l, lo: lo, creates: creates, id: id, changes: make([]connectors.Change, n), entries: make([][]byte, n)}
+	seen := make([]bool, n)
 	read := int64(0)
-	ends := make([]int, 2*n) // change lo+k's entry is buf[ends[2k]:ends[2k+1]]; an end of 0: not read yet
-	changes = make([]connectors.Change, n)
-	row := &Row{l: l} // the change being read, for id; reused for every row
-	each := func(b arrow.RecordBatch) error {
-		e := l.entryColumns(b)
-		row.b, row.e, row.cols = b, e, nil
-		for i := 0; i < int(b.NumRows()); i++ {
-			seq := e.seq.Value(i)
-			k := seq - lo
-			if k < 0 || k >= n || ends[2*k+1] != 0 {
-				return fmt.Errorf("change numbered %d read twice or outside %d..%d", seq, lo, hi-1)
-			}
-			op := e.op.Value(i)
-			if creates && op != string(connectors.Create) {
-				return fmt.Errorf("change numbered %d: %s among creates", seq, op)
-			}
-			row.i = i
-			cid, err := id(seq, row)
-			if err != nil {
-				return err
-			}
-			c := &changes[k]
-			*c = connectors.Change{ID: cid, Action: actionOf(op), Key: make(record.Record, len(l.Key))}
-			for j, key := range l.Key {
-				c.Key[key] = record.Value(e.keys[j], i)
-			}
-			start := len(buf)
-			if buf, err = e.appendEntry(enc, buf, c, i); err != nil {
-				return fmt.Errorf("change %s (%s): %w", cid, c.KeyString(l.Key), err)
-			}
-			if len(buf) == start {
-				return fmt.Errorf("change %s: empty entry", cid)
-			}
-			ends[2*k], ends[2*k+1] = start, len(buf)
-			read++
+	var jobs chan entryJob
+	var wg sync.WaitGroup
+	if workers > 1 {
+		jobs = make(chan entryJob, workers)
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w := x.newWorker()
+				for j := range jobs {
+					if x.failed.Load() == nil {
+						x.fail(w.encode(j))
+					}
+					j.b.Release()
+				}
+			}()
 		}
-		if read > 0 && int64(cap(buf)) < int64(len(buf))+(n-read)*int64(len(buf))/read {
-			// Room for the rest at the size of the entries so far (and an eighth): the buffer grows a few
-			// times rather than by doublings, each a copy of the batch's entries so far.
-			per := int64(len(buf)) / read
-			buf = slices.Grow(buf, int((per+per/8)*(n-read)))
+	}
+	w := x.newWorker() // the caller's, with one worker
+	each := func(b arrow.RecordBatch) error {
+		// The numbers checked here, before any row is encoded: each change is then encoded once, by one
+		// goroutine, which alone writes its place in the results.
+		seq, ok := b.Column(0).(*array.Int64)
+		if !ok {
+			return fmt.Errorf("the diff's __seq is %s, not BIGINT", b.Column(0).DataType())
+		}
+		rows := int(b.NumRows())
+		for i := range rows {
+			k := seq.Value(i) - lo
+			if seq.IsNull(i) || k < 0 || k >= n || seen[k] {
+				return fmt.Errorf("change numbered %d read twice or outside %d..%d", seq.Value(i), lo, hi-1)
+			}
+			seen[k] = true
+		}
+		read += int64(rows)
+		for from := 0; from < rows; from += EncodeRows {
+			j := entryJob{b: b, from: from, to: min(from+EncodeRows, rows)}
+			if jobs == nil {
+				if err := w.encode(j); err != nil {
+					return err
+				}
+				continue
+			}
+			if p := x.failed.Load(); p != nil {
+				return *p
+			}
+			b.Retain() // released by the worker
+			jobs <- j
 		}
 		return nil
 	}
 	// A query per QueryRows changes: the driver holds a query's whole result in Go memory (outside DuckDB's
 	// memory limit).
-	for from := lo; from < hi; from += QueryRows {
+	sel := l.entrySelect(creates && len(l.Annot) == 0)
+	for from := lo; from < hi && err == nil; from += QueryRows {
 		q := fmt.Sprintf("SELECT %s FROM %s WHERE __seq >= %d AND __seq < %d", sel, Table, from, min(from+QueryRows, hi))
-		if err := db.Query(ctx, q, each); err != nil {
-			return nil, nil, nil, fmt.Errorf("read diff: %w", err)
+		if err = db.Query(ctx, q, each); err != nil {
+			err = fmt.Errorf("read diff: %w", err)
 		}
+	}
+	if jobs != nil {
+		close(jobs)
+		wg.Wait()
+	}
+	if p := x.failed.Load(); p != nil {
+		err = *p // a worker's error (the read stopped for it)
+	}
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	if read != n {
 		for k := range n {
-			if ends[2*k+1] == 0 {
+			if !seen[k] {
 				return nil, nil, nil, fmt.Errorf("read diff: no change numbered %d", lo+k)
 			}
 		}
 	}
-	entries, seqs = make([][]byte, n), make([]int64, n)
+	seqs = make([]int64, n)
 	for k := range n {
-		s, e := ends[2*k], ends[2*k+1]
-		entries[k], seqs[k] = buf[s:e:e], lo+k
+		seqs[k] = lo + k
 	}
-	return changes, entries, seqs, nil
+	return x.changes, x.entries, seqs, nil
+}
+
+// EncodeRows is how many rows Entries hands a worker at a time: the rows of one DuckDB result batch (2,048
+// rows, DuckDB's vector) are split into parts of at most this many, each encoded into a buffer of its own.
+// A variable for the tests.
+var EncodeRows = 4096
+
+// entryRead is the state an Entries call shares with its workers: each writes only the places in changes
+// and entries of the rows it encodes.
+type entryRead struct {
+	l       *Layout
+	lo      int64
+	creates bool
+	id      IDFunc
+	changes []connectors.Change
+	entries [][]byte
+	failed  atomic.Pointer[error] // the first error of a worker
+	perRow  atomic.Int64          // bytes a row's entry took in the parts encoded so far (0: none yet)
+}
+
+// fail keeps err (when not nil) as the read's error, unless there is one already.
+func (x *entryRead) fail(err error) {
+	if err != nil {
+		x.failed.CompareAndSwap(nil, &err)
+	}
+}
+
+// entryJob is rows from up to to of a DuckDB result batch, to be encoded.
+type entryJob struct {
+	b        arrow.RecordBatch
+	from, to int
+}
+
+// entryWorker encodes rows into entries; one goroutine uses it.
+type entryWorker struct {
+	x    *entryRead
+	enc  record.JSON
+	row  Row
+	ends []int
+}
+
+func (x *entryRead) newWorker() *entryWorker {
+	return &entryWorker{x: x, enc: record.JSON{UTC: true}, row: Row{l: x.l}}
+}
+
+// encode encodes the rows of j, each change's entry into one buffer for the part, and sets their places in
+// the results.
+func (w *entryWorker) encode(j entryJob) error {
+	x, l := w.x, w.x.l
+	e := l.entryColumns(j.b)
+	row := &w.row
+	row.b, row.e, row.cols = j.b, e, nil
+	per := x.perRow.Load()
+	if per == 0 {
+		per = 256
+	}
+	// Room for the part's entries at the size of those so far (and an eighth): most parts never grow.
+	buf := make([]byte, 0, int64(j.to-j.from)*(per+per/8))
+	w.ends = w.ends[:0]
+	for i := j.from; i < j.to; i++ {
+		seq := e.seq.Value(i)
+		op := e.op.Value(i)
+		if x.creates && op != string(connectors.Create) {
+			return fmt.Errorf("change numbered %d: %s among creates", seq, op)
+		}
+		row.i = i
+		cid, err := x.id(seq, row)
+		if err != nil {
+			return err
+		}
+		c := &x.changes[seq-x.lo]
+		*c = connectors.Change{ID: cid, Action: actionOf(op)}
+		start := len(buf)
+		if buf, err = e.appendEntry(&w.enc, buf, c, i); err != nil {
+			return fmt.Errorf("change %s (%s): %w", cid, e.keyString(l.Key, i), err)
+		}
+		if len(buf) == start {
+			return fmt.Errorf("change %s: empty entry", cid)
+		}
+		w.ends = append(w.ends, len(buf))
+	}
+	start := 0
+	for i := j.from; i < j.to; i++ {
+		end := w.ends[i-j.from]
+		x.entries[e.seq.Value(i)-x.lo] = buf[start:end:end]
+		start = end
+	}
+	if j.to > j.from {
+		x.perRow.Store(int64(len(buf)) / int64(j.to-j.from))
+	}
+	return nil
 }
 
 // onlyCreates says whether the changes numbered lo up to hi are all creates.
@@ -140,8 +259,10 @@ func (l *Layout) entrySelect(creates bool) string {
 
 // IDFunc gives the ID of the change numbered seq. Entries calls it once per change, in no particular order
 // (the order DuckDB returns the rows in), with row, that change, for a caller that computes the ID from the
-// change's values rather than looking it up by number; row is valid only during the call. A caller that
-// needs the changes in apply order (the plan's hash) takes them from Entries' results, which are.
+// change's values rather than looking it up by number; row is valid only during the call. With more than
+// one worker, Entries calls it from several goroutines at once, each with a Row of its own (whose Form is
+// that goroutine's). A caller that needs the changes in apply order (the plan's hash) takes them from
+// Entries' results, which are.
 type IDFunc func(seq int64, row *Row) (string, error)
 
 // Row is the change Entries is reading, in the diff table's columns.
@@ -152,9 +273,15 @@ type Row struct {
 	cols *columns // decoded columns, resolved on the batch's first Change
 	i    int
 	ch   Change
+	form plan.IDForm
 }
 
+// Form is an IDForm for Row.ID, the row's own: one per goroutine that Entries encodes rows in.
+func (r *Row) Form() *plan.IDForm { return &r.form }
+
 // Change decodes the row, into a Change reused for every row (valid until the next call of the IDFunc).
+// It needs every column of the diff, which Entries reads unless the range holds creates alone and the plan
+// has no annotations (Layout.entrySelect): an IDFunc calls it for a plan with annotations only.
 func (r *Row) Change() *Change {
 	if r.cols == nil {
 		r.cols = r.l.columns(r.b)
@@ -175,11 +302,20 @@ func (r *Row) ID(planned plan.State, f *plan.IDForm) string {
 	}
 	switch connectors.Action(op) {
 	case connectors.Create:
+		// The texts of the floats and times, which the create's entry writes too (appendEntry), kept.
+		e.textRow, e.text = i, e.text[:0]
 		for j, d := range r.l.Desired {
+			e.textAt[j] = -1
 			if a := e.desired[j]; !a.IsNull(i) && !e.desiredKey[j] {
 				f.Name(d.Name)
 				f.Null()
+				mark := f.Len()
 				idValue(f, a, i)
+				if t, ok := jsonText(a, i, f.Since(mark)); ok {
+					e.textAt[j] = len(e.text)
+					e.text = append(e.text, t...)
+					e.textEnd[j] = len(e.text)
+				}
 			}
 		}
 	case connectors.Update, connectors.Deactivate:
@@ -225,13 +361,43 @@ func idValue(f *plan.IDForm, a arrow.Array, i int) {
 	case *array.Timestamp: // as JSONValue's text of record.Value's time (connectors.FormatValue), in a scratch buffer
 		var scratch [40]byte
 		t := c.Value(i).ToTime(c.DataType().(*arrow.TimestampType).Unit).UTC()
-		f.String(string(t.AppendFormat(scratch[:0], time.RFC3339Nano)))
+		f.Bytes(t.AppendFormat(scratch[:0], time.RFC3339Nano))
 	case *array.Date32:
 		var scratch [40]byte
-		f.String(string(c.Value(i).ToTime().UTC().AppendFormat(scratch[:0], time.RFC3339Nano)))
+		f.Bytes(c.Value(i).ToTime().UTC().AppendFormat(scratch[:0], time.RFC3339Nano))
 	default:
 		f.Value(JSONValue(record.Value(a, i)))
 	}
+}
+
+// jsonText is the JSON text (appendColumn's) of a value of column a whose ID piece (IDForm) is piece, when
+// the two are the same text, up to the quotes of a time: a double's in the ID's float form that has no
+// exponent (the shortest digits, laid out as JSON's 'f' form lays them out; an integral one is JSON's
+// integer text) and is finite, or a timestamp's or date's RFC 3339 text with a year of four digits (years
+// outside 0..9999 are JSON errors). Any other piece is not (ok false).
+func jsonText(a arrow.Array, i int, piece []byte) (text []byte, ok bool) {
+	switch c := a.(type) {
+	case *array.Float64:
+		if x := c.Value(i); len(piece) < 3 || (piece[1] != 'i' && piece[1] != 'f') || math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, false
+		}
+		text = piece[2:]
+		if bytes.IndexByte(text, 'e') >= 0 { // 1e+21, 1e-07
+			return nil, false
+		}
+		return text, true
+	case *array.Timestamp, *array.Date32:
+		colon := bytes.IndexByte(piece, ':')
+		if len(piece) < 2 || piece[1] != 's' || colon < 0 {
+			return nil, false
+		}
+		text = piece[colon+1:]
+		if len(text) < 5 || text[0] < '0' || text[0] > '9' || text[4] != '-' {
+			return nil, false
+		}
+		return text, true
+	}
+	return nil, false
 }
 
 // QueryRows is how many changes a read of the diff asks for in one query (Entries, and the streamed
@@ -262,13 +428,25 @@ type entryColumns struct {
 	op                 *array.String
 	keys               []arrow.Array // by Layout.Key
 	key, before, after []member      // sorted by name, as AppendRecord writes a record's fields
-	flags              []arrow.Array // by Layout.Compared
-	compared           []string
+	// same[j] is the index in before of after[j]'s field when its column is of the same type (an
+	// update's unchanged field: its after-value is then most often its before-value, whose text the entry
+	// copies), or -1.
+	same     []int
+	spans    []int         // the text of row i's before-values in the entry: before[j]'s at spans[2j]:spans[2j+1]
+	flags    []arrow.Array // by Layout.Compared
+	compared []string
 	// For Row.ID: the desired columns by Layout.Desired (and which are key columns), the old values by
 	// Layout.Compared.
 	desired    []arrow.Array
 	desiredKey []bool
 	old        []arrow.Array
+	// Row.ID of a create keeps the JSON text of row textRow's floats and times (jsonText), desired column
+	// j's at text[textAt[j]:textEnd[j]] (textAt -1: none), for its entry; afterDesired[j] is after[j]'s
+	// desired column.
+	textRow         int
+	text            []byte
+	textAt, textEnd []int
+	afterDesired    []int
 }
 
 func (l *Layout) entryColumns(b arrow.RecordBatch) *entryColumns {
@@ -307,7 +485,31 @@ func (l *Layout) entryColumns(b arrow.RecordBatch) *entryColumns {
 	slices.SortFunc(e.key, byName)
 	slices.SortFunc(e.before, byName)
 	slices.SortFunc(e.after, byName)
+	e.same = make([]int, len(e.after))
+	for j, a := range e.after {
+		e.same[j] = -1
+		if k, ok := slices.BinarySearchFunc(e.before, a, byName); ok && a.col != nil && e.before[k].col != nil &&
+			arrow.TypeEqual(a.col.DataType(), e.before[k].col.DataType()) {
+			e.same[j] = k
+		}
+	}
+	e.spans = make([]int, 2*len(e.before))
+	e.textRow, e.textAt, e.textEnd = -1, make([]int, len(l.Desired)), make([]int, len(l.Desired))
+	for _, a := range e.after {
+		e.afterDesired = append(e.afterDesired, slices.IndexFunc(l.Desired, func(d state.Column) bool {
+			return string(a.name) == string(enc.AppendString(nil, d.Name))+":"
+		}))
+	}
 	return e
+}
+
+// keyString is row i's key, as connectors.Change.KeyString formats a change's, for messages.
+func (e *entryColumns) keyString(key []string, i int) string {
+	r := make(record.Record, len(key))
+	for j, k := range key {
+		r[k] = record.Value(e.keys[j], i)
+	}
+	return connectors.FormatKey(key, r)
 }
 
 // appendEntry appends row i's entry, for change c (its ID and action): connectors.Change.AppendEntry of
@@ -319,7 +521,7 @@ func (e *entryColumns) appendEntry(enc *record.JSON, dst []byte, c *connectors.C
 	dst = append(dst, `,"action":`...)
 	dst = enc.AppendString(dst, string(c.Action))
 	dst = append(dst, `,"key":`...)
-	if dst, err = appendObject(enc, dst, e.key, i); err != nil {
+	if dst, err = appendObject(enc, dst, e.key, i, nil); err != nil {
 		return dst, fmt.Errorf("key: %w", err)
 	}
 	dst = append(dst, `,"fields":[`...)
@@ -336,22 +538,63 @@ func (e *entryColumns) appendEntry(enc *record.JSON, dst []byte, c *connectors.C
 		}
 	}
 	dst = append(dst, `],"before":`...)
-	if c.Action == connectors.Create {
+	before := c.Action != connectors.Create
+	if !before {
 		dst = append(dst, "null"...)
-	} else if dst, err = appendObject(enc, dst, e.before, i); err != nil {
+	} else if dst, err = appendObject(enc, dst, e.before, i, e.spans); err != nil {
 		return dst, fmt.Errorf("before: %w", err)
 	}
 	dst = append(dst, `,"after":`...)
 	if c.Action == connectors.Delete {
-		dst = append(dst, "null"...)
-	} else if dst, err = appendObject(enc, dst, e.after, i); err != nil {
-		return dst, fmt.Errorf("after: %w", err)
+		return append(dst, "null}"...), nil
 	}
-	return append(dst, '}'), nil
+	if !before {
+		if e.textRow != i {
+			if dst, err = appendObject(enc, dst, e.after, i, nil); err != nil {
+				return dst, fmt.Errorf("after: %w", err)
+			}
+			return append(dst, '}'), nil
+		}
+		// The floats' and times' text as Row.ID wrote it.
+		dst = append(dst, '{')
+		for j, m := range e.after {
+			if j > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, m.name...)
+			if k := e.afterDesired[j]; k >= 0 && e.textAt[k] >= 0 {
+				t := e.text[e.textAt[k]:e.textEnd[k]]
+				if _, num := m.col.(*array.Float64); num {
+					dst = append(dst, t...)
+				} else {
+					dst = append(append(append(dst, '"'), t...), '"')
+				}
+			} else if dst, err = appendColumn(enc, dst, m.col, i); err != nil {
+				return dst, fmt.Errorf("after: field %s: %w", m.name[1:len(m.name)-2], err)
+			}
+		}
+		return append(dst, "}}"...), nil
+	}
+	// An after-value equal to its field's before-value (same type, same value: the same text) is copied from
+	// the before-values' text, which holds it already.
+	dst = append(dst, '{')
+	for j, m := range e.after {
+		if j > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, m.name...)
+		if k := e.same[j]; k >= 0 && sameValue(m.col, e.before[k].col, i) {
+			dst = append(dst, dst[e.spans[2*k]:e.spans[2*k+1]]...)
+		} else if dst, err = appendColumn(enc, dst, m.col, i); err != nil {
+			return dst, fmt.Errorf("after: field %s: %w", m.name[1:len(m.name)-2], err)
+		}
+	}
+	return append(dst, "}}"...), nil
 }
 
-// appendObject appends row i of members as a JSON object, in their order.
-func appendObject(enc *record.JSON, dst []byte, members []member, i int) ([]byte, error) {
+// appendObject appends row i of members as a JSON object, in their order, and, unless spans is nil, where
+// each member's value is in dst: members[j]'s at dst[spans[2j]:spans[2j+1]].
+func appendObject(enc *record.JSON, dst []byte, members []member, i int, spans []int) ([]byte, error) {
 	var err error
 	dst = append(dst, '{')
 	for j, m := range members {
@@ -359,11 +602,48 @@ func appendObject(enc *record.JSON, dst []byte, members []member, i int) ([]byte
 			dst = append(dst, ',')
 		}
 		dst = append(dst, m.name...)
+		start := len(dst)
 		if dst, err = appendColumn(enc, dst, m.col, i); err != nil {
 			return dst, fmt.Errorf("field %s: %w", m.name[1:len(m.name)-2], err)
 		}
+		if spans != nil {
+			spans[2*j], spans[2*j+1] = start, len(dst)
+		}
 	}
 	return append(dst, '}'), nil
+}
+
+// sameValue reports whether row i of a and of b, columns of the same type, hold the same value (both null
+// included), of a type whose text is its value's alone: text, integers, doubles (the same bits), booleans,
+// timestamps and dates. Any other type is never the same (its text is computed).
+func sameValue(a, b arrow.Array, i int) bool {
+	if an, bn := a.IsNull(i), b.IsNull(i); an || bn {
+		return an && bn
+	}
+	switch x := a.(type) {
+	case *array.String:
+		y, ok := b.(*array.String)
+		return ok && x.Value(i) == y.Value(i)
+	case *array.Int64:
+		y, ok := b.(*array.Int64)
+		return ok && x.Value(i) == y.Value(i)
+	case *array.Int32:
+		y, ok := b.(*array.Int32)
+		return ok && x.Value(i) == y.Value(i)
+	case *array.Float64:
+		y, ok := b.(*array.Float64)
+		return ok && math.Float64bits(x.Value(i)) == math.Float64bits(y.Value(i))
+	case *array.Boolean:
+		y, ok := b.(*array.Boolean)
+		return ok && x.Value(i) == y.Value(i)
+	case *array.Timestamp:
+		y, ok := b.(*array.Timestamp)
+		return ok && x.Value(i) == y.Value(i)
+	case *array.Date32:
+		y, ok := b.(*array.Date32)
+		return ok && x.Value(i) == y.Value(i)
+	}
+	return false
 }
 
 // appendColumn appends row i of a as record.JSON{UTC: true}.AppendValue appends record.Value(a, i): text,

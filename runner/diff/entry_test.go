@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/record"
 	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/internal/proctime"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/state"
 )
@@ -20,7 +22,7 @@ import (
 // intents, the file sink's change log and recovery read them as such. The diff has every action (with
 // deactivations of missing records and of records turned inactive), a composite key, text needing escapes,
 // integers of two widths, floats, dates, timestamps, decimals, booleans, NULLs, an ignored field and an
-// annotation; the light forms carry the ID, action and key.
+// annotation; the light forms carry the ID and action alone (no key), read by one worker and by three.
 func TestEntriesEqualSinkChangeEntries(t *testing.T) {
 	for _, missing := range []pipelines.OnMissing{pipelines.MissingDelete, pipelines.MissingDeactivate} {
 		t.Run(string(missing), func(t *testing.T) {
@@ -72,9 +74,9 @@ lines', 2::INTEGER, NULL::BIGINT, NULL::DOUBLE, NULL::REAL, NULL::DATE, NULL::TI
 			// Every change's ID computed from the columns (as a streamed apply without a hash pass does), and
 			// even ones also from the decoded row (as it does for a plan with annotations): both must be the
 			// plan's.
-			var form plan.IDForm
 			id := func(seq int64, row *Row) (string, error) {
-				if got := row.ID(planned, &form); got != ids[seq] {
+				form := row.Form() // the worker's: Entries calls id from several goroutines
+				if got := row.ID(planned, form); got != ids[seq] {
 					return "", fmt.Errorf("change %d: ID %s from the columns, %s planned", seq, got, ids[seq])
 				}
 				if seq%2 == 1 {
@@ -84,7 +86,7 @@ lines', 2::INTEGER, NULL::BIGINT, NULL::DOUBLE, NULL::REAL, NULL::DATE, NULL::TI
 				if c.Seq != seq {
 					return "", fmt.Errorf("row.Change() decoded change %d for %d", c.Seq, seq)
 				}
-				if got := l.ChangeIDOf(c, planned, &form); got != ids[seq] {
+				if got := l.ChangeIDOf(c, planned, form); got != ids[seq] {
 					return "", fmt.Errorf("change %d: ID %s from the decoded row, %s planned", seq, got, ids[seq])
 				}
 				return ids[seq], nil
@@ -92,41 +94,44 @@ lines', 2::INTEGER, NULL::BIGINT, NULL::DOUBLE, NULL::REAL, NULL::DATE, NULL::TI
 			defer func(n int64) { QueryRows = n }(QueryRows)
 			QueryRows = 2 // ranges read in several queries, one of them partial
 			// Read in three ranges, as the apply reads batches: the creates alone (read without the before-values
-			// and flags, Layout.entrySelect), then the other actions.
-			mid := int64(len(all)/2) + 1
-			var got [][]byte
-			var light []connectors.Change
-			for _, r := range [][2]int64{{0, 2}, {2, mid}, {mid, int64(len(all))}} {
-				cs, es, seqs, err := Entries(ctx, db, l, r[0], r[1], id)
-				if err != nil {
-					t.Fatal(err)
+			// and flags, Layout.entrySelect), then the other actions; by the caller's goroutine alone, then by
+			// three workers.
+			for _, workers := range []int{1, 3} {
+				mid := int64(len(all)/2) + 1
+				var got [][]byte
+				var light []connectors.Change
+				for _, r := range [][2]int64{{0, 2}, {2, mid}, {mid, int64(len(all))}} {
+					cs, es, seqs, err := Entries(ctx, db, l, r[0], r[1], workers, id)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for i := range cs {
+						if seqs[i] != r[0]+int64(i) {
+							t.Fatalf("change %d of range %v numbered %d", i, r, seqs[i])
+						}
+					}
+					got, light = append(got, es...), append(light, cs...)
 				}
-				for i := range cs {
-					if seqs[i] != r[0]+int64(i) {
-						t.Fatalf("change %d of range %v numbered %d", i, r, seqs[i])
+				if len(got) != len(all) {
+					t.Fatalf("%d entries for %d changes", len(got), len(all))
+				}
+				enc := &record.JSON{UTC: true}
+				for i := range all {
+					full := l.SinkChange(&all[i], ids[all[i].Seq])
+					want, err := full.AppendEntry(enc, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if string(got[i]) != string(want) {
+						t.Errorf("change %d (%s): entry\n %s\nwant\n %s", i, full.Action, got[i], want)
+					}
+					if c := light[i]; c.ID != full.ID || c.Action != full.Action || c.Key != nil || c.After != nil {
+						t.Errorf("%d workers, change %d: light form %+v, want the ID and action of %+v alone", workers, i, c, full)
 					}
 				}
-				got, light = append(got, es...), append(light, cs...)
-			}
-			if len(got) != len(all) {
-				t.Fatalf("%d entries for %d changes", len(got), len(all))
-			}
-			enc := &record.JSON{UTC: true}
-			for i := range all {
-				full := l.SinkChange(&all[i], ids[all[i].Seq])
-				want, err := full.AppendEntry(enc, nil)
-				if err != nil {
-					t.Fatal(err)
+				if all := strings.Join(toStrings(got), "\n"); !strings.Contains(all, `"title":"Tom & \"Jerry\" <DVD>"`) || !strings.Contains(all, `"fields":["active"]`) {
+					t.Errorf("the entries lack the escaped title or a deactivation's field:\n%s", all)
 				}
-				if string(got[i]) != string(want) {
-					t.Errorf("change %d (%s): entry\n %s\nwant\n %s", i, full.Action, got[i], want)
-				}
-				if c := light[i]; c.ID != full.ID || c.Action != full.Action || c.KeyString(key) != full.KeyString(key) || c.After != nil {
-					t.Errorf("change %d: light form %+v, want the ID, action and key of %+v", i, c, full)
-				}
-			}
-			if all := strings.Join(toStrings(got), "\n"); !strings.Contains(all, `"title":"Tom & \"Jerry\" <DVD>"`) || !strings.Contains(all, `"fields":["active"]`) {
-				t.Errorf("the entries lack the escaped title or a deactivation's field:\n%s", all)
 			}
 		})
 	}
@@ -145,37 +150,125 @@ func TestEntriesPlacesRowsByNumber(t *testing.T) {
 		t.Fatal(err)
 	}
 	planned := plan.State{Lineage: "L", Serial: 0}
-	read := func() ([]connectors.Change, [][]byte, []int64, []int64) {
+	read := func(workers int) ([]connectors.Change, [][]byte, []int64, []int64) {
 		t.Helper()
-		var form plan.IDForm
+		var mu sync.Mutex
 		var order []int64
-		cs, es, seqs, err := Entries(ctx, db, l, 5, 35, func(seq int64, r *Row) (string, error) {
+		cs, es, seqs, err := Entries(ctx, db, l, 5, 35, workers, func(seq int64, r *Row) (string, error) {
+			mu.Lock()
 			order = append(order, seq)
-			return r.ID(planned, &form), nil
+			mu.Unlock()
+			return r.ID(planned, r.Form()), nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return cs, es, seqs, order
 	}
-	wantC, wantE, _, _ := read()
+	wantC, wantE, _, _ := read(1)
 	exec("CREATE OR REPLACE TABLE ordered AS SELECT * FROM " + Table)
 	if err := Drop(ctx, db); err != nil { // a first sync's Table is a view
 		t.Fatal(err)
 	}
 	exec("CREATE TABLE " + Table + " AS SELECT * FROM ordered ORDER BY __seq DESC")
-	gotC, gotE, seqs, order := read()
+	gotC, gotE, seqs, order := read(1)
 	if !slices.IsSortedFunc(order, func(a, b int64) int { return int(b - a) }) || len(order) != 30 {
 		t.Fatalf("the IDFunc saw changes %v: the reversed table was not read in reverse, the test tests nothing", order)
 	}
-	for i := range gotC {
-		if seqs[i] != 5+int64(i) || string(gotE[i]) != string(wantE[i]) || gotC[i].ID != wantC[i].ID || gotC[i].KeyString(l.Key) != wantC[i].KeyString(l.Key) {
-			t.Errorf("change %d: numbered %d, entry %s, want %d, %s", i, seqs[i], gotE[i], 5+i, wantE[i])
+	check := func(workers int, gotC []connectors.Change, gotE [][]byte, seqs []int64) {
+		t.Helper()
+		if len(gotC) != 30 || len(gotE) != 30 || len(seqs) != 30 {
+			t.Fatalf("%d workers: %d changes, %d entries, %d numbers, want 30", workers, len(gotC), len(gotE), len(seqs))
+		}
+		for i := range gotC {
+			if seqs[i] != 5+int64(i) || string(gotE[i]) != string(wantE[i]) || gotC[i].ID != wantC[i].ID || gotC[i].Action != wantC[i].Action {
+				t.Errorf("%d workers, change %d: numbered %d, entry %s, want %d, %s", workers, i, seqs[i], gotE[i], 5+i, wantE[i])
+			}
+		}
+	}
+	check(1, gotC, gotE, seqs)
+	// Three workers, each handed parts of 4 rows: the same results, whatever order they ran in.
+	defer func(n int) { EncodeRows = n }(EncodeRows)
+	EncodeRows = 4
+	gotC, gotE, seqs, order = read(3)
+	slices.Sort(order)
+	if len(order) != 30 || slices.Compact(order)[0] != 5 || len(slices.Compact(order)) != 30 {
+		t.Errorf("3 workers: the IDFunc saw changes %v, want each of 5..34 once", order)
+	}
+	check(3, gotC, gotE, seqs)
+	// An IDFunc error stops the read and is returned, from any worker.
+	for _, workers := range []int{1, 3} {
+		_, _, _, err := Entries(ctx, db, l, 5, 35, workers, func(seq int64, r *Row) (string, error) {
+			if seq == 20 {
+				return "", fmt.Errorf("no ID for change %d", seq)
+			}
+			return "x", nil
+		})
+		if err == nil || !strings.Contains(err.Error(), "no ID for change 20") {
+			t.Errorf("%d workers, an IDFunc failing for change 20: error %v, want its error", workers, err)
 		}
 	}
 	exec("DELETE FROM " + Table + " WHERE __seq = 17")
-	if _, _, _, err := Entries(ctx, db, l, 5, 35, func(int64, *Row) (string, error) { return "x", nil }); err == nil || !strings.Contains(err.Error(), "no change numbered 17") {
-		t.Errorf("a range missing change 17: error %v, want it named", err)
+	for _, workers := range []int{1, 3} {
+		if _, _, _, err := Entries(ctx, db, l, 5, 35, workers, func(int64, *Row) (string, error) { return "x", nil }); err == nil || !strings.Contains(err.Error(), "no change numbered 17") {
+			t.Errorf("%d workers, a range missing change 17: error %v, want it named", workers, err)
+		}
+	}
+	exec("INSERT INTO " + Table + " SELECT * FROM ordered WHERE __seq IN (17, 18)")
+	for _, workers := range []int{1, 3} {
+		if _, _, _, err := Entries(ctx, db, l, 5, 35, workers, func(int64, *Row) (string, error) { return "x", nil }); err == nil || !strings.Contains(err.Error(), "numbered 18 read twice") {
+			t.Errorf("%d workers, a range with change 18 twice: error %v, want it named", workers, err)
+		}
+	}
+}
+
+// TestEntriesCreateTextsFromID: a create's entry takes its floats' and times' text from its ID's canonical
+// form where the two are the same text (jsonText); the entries stay, byte for byte, those of the changes'
+// full sink forms for doubles of every layout (integral, -0, tiny, huge, with and without an exponent in
+// either form) and times and dates at the ends of their range, and IDs read from a hash pass (no Row.ID
+// call) give the same entries.
+func TestEntriesCreateTextsFromID(t *testing.T) {
+	ctx := context.Background()
+	db, exec := openTestDB(t, engine.Options{})
+	floats := []string{"0", "-0.0", "2.0", "0.1", "1e-5", "1e-6", "1e-7", "0.0001", "123456.789", "123456789.5", "1e20", "1e21", "-1e22",
+		"1.7976931348623157e308", "5e-324", "0.3333333333333333", "-2.5", "NULL"}
+	var rows []string
+	for i, f := range floats {
+		rows = append(rows, fmt.Sprintf("('S%02d', (%s)::DOUBLE, TIMESTAMP '2026-01-02 03:04:05.123456' + INTERVAL (%d) DAY, DATE '2026-01-02' + %d)", i, f, i, i))
+	}
+	rows = append(rows, "('T1', 1.5, TIMESTAMP '0001-01-01 00:00:00', DATE '0001-01-01')", "('T2', 1.5, TIMESTAMP '9999-12-31 23:59:59.999999', DATE '9999-12-31')",
+		"('T3', 1.5, NULL, NULL)")
+	exec(`CREATE TABLE desired AS SELECT * FROM (VALUES ` + strings.Join(rows, ", ") + `) t(sku, price, seen, day)`)
+	l, err := Run(ctx, db, Input{Desired: "desired", Key: []string{"sku"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := Read(ctx, db, l, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	planned := plan.State{Lineage: "L", Serial: 0}
+	enc := &record.JSON{UTC: true}
+	for _, fromRow := range []bool{true, false} {
+		_, es, _, err := Entries(ctx, db, l, 0, int64(len(all)), 2, func(seq int64, r *Row) (string, error) {
+			if fromRow {
+				return r.ID(planned, r.Form()), nil
+			}
+			return l.PlanChange(&all[seq], planned).ID, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range all {
+			full := l.SinkChange(&all[i], l.PlanChange(&all[i], planned).ID)
+			want, err := full.AppendEntry(enc, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(es[i]) != string(want) {
+				t.Errorf("IDs from the row %v, change %d: entry\n %s\nwant\n %s", fromRow, i, es[i], want)
+			}
+		}
 	}
 }
 
@@ -250,7 +343,7 @@ func TestRowIDEqualsChangeIDOf(t *testing.T) {
 			var rowForm, decForm plan.IDForm
 			for _, planned := range []plan.State{{}, {Lineage: "L", Serial: 7}} {
 				n, ids := 0, map[string]bool{}
-				_, _, _, err := Entries(ctx, db, l, 0, int64(len(all)), func(seq int64, r *Row) (string, error) {
+				_, _, _, err := Entries(ctx, db, l, 0, int64(len(all)), 1, func(seq int64, r *Row) (string, error) {
 					got := r.ID(planned, &rowForm)
 					want := l.ChangeIDOf(&all[seq], planned, &decForm)
 					if got != want {
@@ -276,8 +369,8 @@ func TestRowIDEqualsChangeIDOf(t *testing.T) {
 
 // BenchmarkEntriesID is Entries over a first sync's diff (100,000 creates of the benchmark catalog's
 // shape: text, floats, an integer, a boolean, a timestamp) with each change's ID computed from the columns
-// (Row.ID, the streamed apply's path) against computed from the decoded row (Row.Change and ChangeIDOf,
-// the path before it): the ID's share of a first sync's batch reads (issue #15).
+// (Row.ID, the streamed apply's path). The ID from the decoded row (Row.Change and ChangeIDOf) is not
+// measured: a range of creates without annotations is read without the before-values Row.Change decodes.
 func BenchmarkEntriesID(b *testing.B) {
 	ctx := context.Background()
 	db, err := engine.Open(ctx, engine.Options{TempDir: b.TempDir()})
@@ -302,14 +395,61 @@ func BenchmarkEntriesID(b *testing.B) {
 		id   func(f *plan.IDForm, r *Row) string
 	}{
 		{"columns", func(f *plan.IDForm, r *Row) string { return r.ID(planned, f) }},
-		{"decoded", func(f *plan.IDForm, r *Row) string { return l.ChangeIDOf(r.Change(), planned, f) }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			var f plan.IDForm
 			b.ReportAllocs()
+			c0 := proctime.Seconds()
+			defer func() { b.ReportMetric((proctime.Seconds()-c0)/float64(b.N)/n*1e9, "cpu-ns/change") }()
 			for b.Loop() {
-				if _, _, _, err := Entries(ctx, db, l, 0, n, func(_ int64, r *Row) (string, error) { return bc.id(&f, r), nil }); err != nil {
+				if _, _, _, err := Entries(ctx, db, l, 0, n, 1, func(_ int64, r *Row) (string, error) { return bc.id(&f, r), nil }); err != nil {
 					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkEntriesUpdates is Entries over a diff of 50,000 updates of the benchmark catalog's shape (the
+// full cycle's changes, issue #15: an update's entry holds its before and after records, so it costs about
+// twice a create's), with the IDs computed from the columns, by one worker and by two.
+func BenchmarkEntriesUpdates(b *testing.B) {
+	ctx := context.Background()
+	db, exec := openTestDB(b, engine.Options{})
+	const n = 50_000
+	catalog := func(table, price string) {
+		exec(fmt.Sprintf(`CREATE TABLE %s AS SELECT printf('SK%%08d', i) AS sku, 'Item ' || i || ' | Brand' AS title,
+		'<p>Description of item ' || i || '</p>' AS body, 'Brand ' || (i %% 97) AS vendor, %s AS price,
+		(i %% 1000) / 3.0 AS compare_at, i %% 50 AS qty, i %% 7 = 0 AS taxable, TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_seconds(i) AS updated,
+		'cat-' || (i %% 13) AS category, (i %% 5000) / 10.0 AS weight FROM range(%d) t(i)`, table, price, n))
+	}
+	catalog("snap", "(i % 1000) / 4.0")
+	catalog("desired", "(i % 1000) / 4.0 + 1")
+	sch, err := db.SchemaOf(ctx, "snap")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var snapCols []state.Column
+	for _, f := range sch.Fields() {
+		snapCols = append(snapCols, state.Column{Name: f.Name, Type: engine.Type(f.Type)})
+	}
+	l, err := Run(ctx, db, Input{Desired: "desired", Key: []string{"sku"}, Snapshot: "snap", Columns: snapCols})
+	if err != nil {
+		b.Fatal(err)
+	}
+	planned := plan.State{Lineage: "3c6e5ad74020a3046b6a7fd90d4e1b2c", Serial: 4}
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprint("workers=", workers), func(b *testing.B) {
+			b.ReportAllocs()
+			c0 := proctime.Seconds()
+			defer func() { b.ReportMetric((proctime.Seconds()-c0)/float64(b.N)/n*1e9, "cpu-ns/change") }()
+			for b.Loop() {
+				cs, _, _, err := Entries(ctx, db, l, 0, n, workers, func(_ int64, r *Row) (string, error) { return r.ID(planned, r.Form()), nil })
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(cs) != n || cs[0].Action != connectors.Update {
+					b.Fatalf("%d changes, the first a %s; want %d updates", len(cs), cs[0].Action, n)
 				}
 			}
 		})

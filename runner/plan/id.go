@@ -87,6 +87,11 @@ func (f *IDForm) String(s string) {
 	f.buf = append(append(strconv.AppendInt(append(f.buf, 0, 's'), int64(len(s)), 10), ':'), s...)
 }
 
+// Bytes adds a text value held as bytes: String(string(b)), without the string.
+func (f *IDForm) Bytes(b []byte) {
+	f.buf = append(append(strconv.AppendInt(append(f.buf, 0, 's'), int64(len(b)), 10), ':'), b...)
+}
+
 // Int adds an integer: Value(i).
 func (f *IDForm) Int(i int64) { f.buf = strconv.AppendInt(append(f.buf, 0, 'i'), i, 10) }
 
@@ -96,10 +101,25 @@ func (f *IDForm) Float(x float64) { f.buf = appendFloat(append(f.buf, 0), x) }
 // Bool adds a boolean: Value(b).
 func (f *IDForm) Bool(b bool) { f.buf = strconv.AppendBool(append(f.buf, 0, 'b'), b) }
 
+// Len is how many bytes the canonical form built since Begin holds, and Since(n) those added after the
+// first n: a caller that also writes a value's text elsewhere reads it back instead of formatting it twice.
+// A piece is a 0 byte, a type tag, and the value's text ("s" and the length and a colon before a text).
+// Since's bytes are valid until the next call of the IDForm.
+func (f *IDForm) Len() int { return len(f.buf) }
+
+// Since returns the bytes added after the first n (Len).
+func (f *IDForm) Since(n int) []byte { return f.buf[n:] }
+
 // ID returns the ID of the change built since Begin.
 func (f *IDForm) ID() string {
+	var id [24]byte
+	return string(f.AppendID(id[:0]))
+}
+
+// AppendID appends the ID of the change built since Begin (ID's 24 characters) to dst.
+func (f *IDForm) AppendID(dst []byte) []byte {
 	sum := sha256.Sum256(f.buf)
-	return hex.EncodeToString(sum[:12])
+	return hex.AppendEncode(dst, sum[:12])
 }
 
 // appendValue appends a type-tagged canonical form of a plan value. A number's form is that of its JSON

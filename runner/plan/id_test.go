@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// TestIDFormPiecesEqualKeyAndField: the typed pieces (Null, String, Int, Float, Bool, after Name), which a
+// TestIDFormPiecesEqualKeyAndField: the typed pieces (Null, String, Bytes, Int, Float, Bool, after Name), which a
 // planner reading typed columns uses to build a change's ID without boxing its values, give exactly the ID
 // Key and Field give for the same values, integral floats (an int64's form) and NaN, infinities and 1e21 (a
 // float's) included.
@@ -15,11 +15,12 @@ func TestIDFormPiecesEqualKeyAndField(t *testing.T) {
 		add func(*IDForm)
 	}
 	str := func(s string) piece { return piece{s, func(f *IDForm) { f.String(s) }} }
+	byt := func(s string) piece { return piece{s, func(f *IDForm) { f.Bytes([]byte(s)) }} }
 	num := func(i int64) piece { return piece{i, func(f *IDForm) { f.Int(i) }} }
 	flt := func(x float64) piece { return piece{x, func(f *IDForm) { f.Float(x) }} }
 	bln := func(b bool) piece { return piece{b, func(f *IDForm) { f.Bool(b) }} }
 	null := piece{nil, func(f *IDForm) { f.Null() }}
-	values := []piece{null, str(""), str("a\x00b:☃"), num(0), num(-9223372036854775808), num(math.MaxInt64),
+	values := []piece{null, str(""), str("a\x00b:☃"), byt("2026-01-02T03:04:05.123456Z"), num(0), num(-9223372036854775808), num(math.MaxInt64),
 		flt(10), flt(-0.0), flt(2.5), flt(1e20), flt(1e21), flt(-1e21), flt(math.NaN()), flt(math.Inf(1)), flt(1e-7),
 		bln(true), bln(false)}
 	planned := State{Lineage: "L", Serial: 9}
@@ -38,6 +39,9 @@ func TestIDFormPiecesEqualKeyAndField(t *testing.T) {
 		want, got := boxed.ID(), typed.ID()
 		if got != want {
 			t.Errorf("key %#v, field %#v -> %#v: typed pieces give ID %s, Key and Field %s", k.v, k.v, after.v, got, want)
+		}
+		if app := string(typed.AppendID([]byte("x"))); app != "x"+got || len(got) != 24 {
+			t.Errorf("key %#v: AppendID appended %q, ID is %q (want 24 characters)", k.v, app, got)
 		}
 		if seen[want] {
 			t.Errorf("key %#v: ID %s given twice", k.v, want)
