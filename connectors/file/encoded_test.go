@@ -37,10 +37,11 @@ func TestApplyEncodedWritesApplysLines(t *testing.T) {
 		t.Errorf("change log:\n%s\nwant:\n%s", got, changeLines)
 	}
 	// Entries it cannot use (not one per change, or not objects) are refused whole: the changes may be
-	// light (ID, action and key only), so the sink cannot encode them itself; nothing is written.
+	// light (ID and action only, as a streamed apply sends them), so the sink cannot encode them itself;
+	// nothing is written.
 	light := make([]connectors.Change, len(changes))
 	for i, c := range changes {
-		light[i] = connectors.Change{ID: c.ID, Action: c.Action, Key: c.Key}
+		light[i] = connectors.Change{ID: c.ID, Action: c.Action}
 	}
 	for _, bad := range [][][]byte{entries[:1], {entries[0], []byte("garbage"), entries[2]}} {
 		outcomes, err := s.ApplyEncoded(context.Background(), light, bad)

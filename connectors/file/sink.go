@@ -181,8 +181,8 @@ func (s *Sink) Apply(ctx context.Context, changes []connectors.Change) ([]error,
 
 // ApplyEncoded is Apply with the changes' entries encoded by the runner (connectors.EncodedApplier): each
 // line is its entry with the "at" member added, the bytes Apply would write. The changes themselves may be
-// light (ID, action and key only), so entries that are not JSON objects, one per change, are refused whole:
-// nothing is written and every outcome is the error.
+// light (ID and action only, Key nil: connectors.EncodedApplier), so entries that are not JSON objects, one
+// per change, are refused whole: nothing is written and every outcome is the error.
 func (s *Sink) ApplyEncoded(ctx context.Context, changes []connectors.Change, entries [][]byte) ([]error, error) {
 	outcomes := make([]error, len(changes))
 	if err := ctx.Err(); err != nil {
