@@ -9,7 +9,6 @@ import (
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/runner/diff"
-	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/state"
 )
@@ -41,17 +40,7 @@ lines', false))
 func snapshotAfter(t *testing.T, fromDiff bool) string {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := engine.Open(ctx, engine.Options{TempDir: dir + "/tmp"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	store := state.NewDuckStore(dir, "p")
-	meta, err := store.Open(ctx, db.Conn(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, store, meta := openStore(t)
 	key := []string{"sku"}
 	var out strings.Builder
 	dump := func(g int) {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/runner/diff"
-	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/state"
 )
@@ -42,16 +41,7 @@ func (s *rejectingSink) Close() error { return nil }
 // The acknowledged changes are committed and the refused ones are not.
 func TestBatchEntriesRejectedKeys(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := engine.Open(ctx, engine.Options{TempDir: dir + "/tmp"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	store := state.NewDuckStore(dir, "p")
-	if _, err := store.Open(ctx, db.Conn(), false); err != nil {
-		t.Fatal(err)
-	}
+	db, store, _ := openStore(t)
 	if err := db.Exec(ctx, `CREATE TABLE desired AS SELECT * FROM (VALUES
 		('a "quoted"', 1::BIGINT, DATE '2026-01-02', 1.5::DOUBLE),
 		('b', -2::BIGINT, DATE '1999-12-31', 2.0::DOUBLE),

@@ -9,7 +9,6 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/record"
-	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/state"
 )
 
@@ -34,16 +33,7 @@ func (s entrySink) LandedEntries(_ context.Context, ids []string) ([][]byte, err
 // committed under the killed run's ID, the others dropped (planned again), and no intent is left.
 func TestRecoverOldAndPackedIntents(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := engine.Open(ctx, engine.Options{TempDir: dir + "/tmp"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	store := state.NewDuckStore(dir, "p")
-	if _, err := store.Open(ctx, db.Conn(), false); err != nil {
-		t.Fatal(err)
-	}
+	db, store, _ := openStore(t)
 	sch := arrow.NewSchema([]arrow.Field{{Name: "sku", Type: arrow.BinaryTypes.String}, {Name: "qty", Type: arrow.PrimitiveTypes.Int64}}, nil)
 	ids := []string{"aaaaaaaaaaaaaaaaaaaaaaa1", "aaaaaaaaaaaaaaaaaaaaaaa2", "aaaaaaaaaaaaaaaaaaaaaaa3", "aaaaaaaaaaaaaaaaaaaaaaa4"}
 	landed := map[string][]byte{}
