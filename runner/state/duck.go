@@ -248,7 +248,10 @@ func (s *DuckStore) Checkpoint(ctx context.Context, conn *sql.Conn, source strin
 }
 
 // addPackedIntents adds the columns of packed intents (intents.go) to the intents table of a state written
-// before them; a state that has them is left as it is (no catalog change, so no write).
+// before them; a state that has them is left as it is (no catalog change, so no write). The format version
+// stays 1: an older possync still opens and reads the state, but its apply fails at recording the intents
+// (an insert of three values into the five columns), before anything is sent (docs/state.md, "Schema
+// versions").
 func addPackedIntents(ctx context.Context, conn *sql.Conn) error {
 	packed, err := hasPackedIntents(ctx, conn)
 	if err != nil || packed {
