@@ -277,7 +277,8 @@ func hasPackedIntents(ctx context.Context, conn *sql.Conn) (bool, error) {
 	return false, nil
 }
 
-// Intents implements Store: a row each, and a packed row's IDs each (AddIntentIDs), in the order recorded.
+// Intents implements Store: a row each, and a packed row's IDs each (AddIntentIDs), in the order recorded
+// (a packed row a commit settled in part counts as recorded by that commit: settleIntents).
 // A state written before packed intents (opened read-only, so not migrated) has row intents only.
 func (s *DuckStore) Intents(ctx context.Context, conn *sql.Conn) ([]Intent, error) {
 	if !s.attached {

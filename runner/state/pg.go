@@ -1196,7 +1196,8 @@ func (s *PgStore) Checkpoint(ctx context.Context, conn *sql.Conn, source string)
 	return v, nil
 }
 
-// Intents implements Store: a row each, and a packed row's IDs each (AddIntentIDs), in the order recorded.
+// Intents implements Store: a row each, and a packed row's IDs each (AddIntentIDs), in the order recorded
+// (a packed row a commit settled in part counts as recorded by that commit: settleIntents).
 // An installation before schema version 4 (opened read-only, so not migrated) has row intents only.
 func (s *PgStore) Intents(ctx context.Context, conn *sql.Conn) ([]Intent, error) {
 	if s.mirror == nil {
