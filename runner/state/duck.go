@@ -248,7 +248,10 @@ func (s *DuckStore) Checkpoint(ctx context.Context, conn *sql.Conn, source strin
 }
 
 // addPackedIntents adds the columns of packed intents (intents.go) to the intents table of a state written
-// before them; a state that has them is left as it is (no catalog change, so no write).
+// before them; a state that has them is left as it is (no catalog change, so no write). The format version
+// stays 1: an older possync still opens and reads the state, but its apply fails at recording the intents
+// (an insert of three values into the five columns), before anything is sent (docs/state.md, "Schema
+// versions").
 func addPackedIntents(ctx context.Context, conn *sql.Conn) error {
 	packed, err := hasPackedIntents(ctx, conn)
 	if err != nil || packed {
@@ -274,7 +277,8 @@ func hasPackedIntents(ctx context.Context, conn *sql.Conn) (bool, error) {
 	return false, nil
 }
 
-// Intents implements Store: a row each, and a packed row's IDs each (AddIntentIDs), in the order recorded.
+// Intents implements Store: a row each, and a packed row's IDs each (AddIntentIDs), in the order recorded
+// (a packed row a commit settled in part counts as recorded by that commit: settleIntents).
 // A state written before packed intents (opened read-only, so not migrated) has row intents only.
 func (s *DuckStore) Intents(ctx context.Context, conn *sql.Conn) ([]Intent, error) {
 	if !s.attached {

@@ -108,6 +108,9 @@ type PgStore struct {
 	imageMin                  int64
 	ownImages                 map[string]int64
 	fromImage, fromCopy       int
+	// ver is the schema version the last Open found: SchemaVersion after a write's (ensureSchema migrated
+	// it), the installation's as it is after a read-only one (an older layout is read as it is: Intents).
+	ver int
 	// views holds the relations the last Open made views over their image's file (a plan on a worker whose
 	// mirror is not current, see openMirror and viewImage), with their record counts; viewFiles are those
 	// files, removed by Close.
@@ -322,7 +325,7 @@ func (e *NewerSchemaError) Error() string {
 
 // Open implements Store.
 func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta, error) {
-	s.fromImage, s.fromCopy, s.views, s.ownImages = 0, 0, nil, nil
+	s.fromImage, s.fromCopy, s.views, s.ownImages, s.ver = 0, 0, nil, nil, SchemaVersion
 	c, err := s.data(ctx)
 	if err != nil {
 		return Meta{}, err
@@ -351,6 +354,7 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 			if ver, err = s.version(ctx, tx); err != nil {
 				return err
 			}
+			s.ver = ver
 			var reg2 *string
 			if err := tx.QueryRow(ctx, `SELECT to_regclass($1)::text`, pgx.Identifier{s.schema, "pipelines"}.Sanitize()).Scan(&reg2); err != nil || reg2 == nil {
 				return err
@@ -1192,7 +1196,9 @@ func (s *PgStore) Checkpoint(ctx context.Context, conn *sql.Conn, source string)
 	return v, nil
 }
 
-// Intents implements Store.
+// Intents implements Store: a row each, and a packed row's IDs each (AddIntentIDs), in the order recorded
+// (a packed row a commit settled in part counts as recorded by that commit: settleIntents).
+// An installation before schema version 4 (opened read-only, so not migrated) has row intents only.
 func (s *PgStore) Intents(ctx context.Context, conn *sql.Conn) ([]Intent, error) {
 	if s.mirror == nil {
 		return nil, nil
@@ -1201,7 +1207,11 @@ func (s *PgStore) Intents(ctx context.Context, conn *sql.Conn) ([]Intent, error)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := c.Query(ctx, s.q(`SELECT id, run_id, change, ids FROM {s}.intents WHERE pipeline = $1 ORDER BY seq`), s.pipeline)
+	q := `SELECT id, run_id, change, ids FROM {s}.intents WHERE pipeline = $1 ORDER BY seq`
+	if s.ver < 4 {
+		q = `SELECT id, run_id, change, NULL::bytea FROM {s}.intents WHERE pipeline = $1 ORDER BY seq`
+	}
+	rows, err := c.Query(ctx, s.q(q), s.pipeline)
 	if err != nil {
 		return nil, s.errf(err, "postgres state %s: read intents", s)
 	}

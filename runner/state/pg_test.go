@@ -629,3 +629,49 @@ func TestPgMigratesOldIntents(t *testing.T) {
 		t.Fatalf("schema version %q %v after the migration", v, err)
 	}
 }
+
+// TestPgReadOnlyOldIntents: a read-only open (`possync state`, a plan) by this possync of an installation
+// still at schema version 3 (no run of it has migrated the schema yet) reads the row intents a killed run
+// left, as they are, and leaves the schema at version 3.
+func TestPgReadOnlyOldIntents(t *testing.T) {
+	ctx := context.Background()
+	url := pgURL(t)
+	schema := freshSchema(t, url)
+	s := state.NewPgStore(url, schema, t.TempDir(), "p")
+	_, err := s.Open(ctx, conn(t), false)
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := pgAdmin(t, url)
+	for _, q := range []string{
+		"ALTER TABLE " + schema + ".intents DROP COLUMN ids, DROP COLUMN n, ALTER COLUMN id SET NOT NULL",
+		"UPDATE " + schema + ".possync_meta SET v = '3' WHERE k = 'schema_version'",
+		"INSERT INTO " + schema + ".intents (pipeline, id, run_id, change) VALUES ('p', 'a1', 'old', ''), ('p', 'a2', 'old', '{\"id\":\"a2\"}')",
+	} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ro := state.NewPgStore(url, schema, t.TempDir(), "p")
+	defer ro.Close()
+	c := conn(t)
+	if _, err := ro.Open(ctx, c, true); err != nil {
+		t.Fatal(err)
+	}
+	in, err := ro.Intents(ctx, c)
+	if err != nil {
+		t.Fatalf("intents of a schema-3 installation, read-only: %v", err)
+	}
+	var got []string
+	for _, i := range in {
+		got = append(got, i.ID+"@"+i.RunID+"="+string(i.Change))
+	}
+	if want := `a1@old= a2@old={"id":"a2"}`; strings.Join(got, " ") != want {
+		t.Fatalf("intents %q, want %q", strings.Join(got, " "), want)
+	}
+	var v string
+	if err := admin.QueryRow(ctx, "SELECT v FROM "+schema+".possync_meta WHERE k = 'schema_version'").Scan(&v); err != nil || v != "3" {
+		t.Fatalf("schema version %q %v after a read-only open, want 3", v, err)
+	}
+}

@@ -116,7 +116,9 @@ type Store interface {
 	SourceSnapshot(source string) string
 	// Checkpoint returns a source's last committed checkpoint (nil if none).
 	Checkpoint(ctx context.Context, conn *sql.Conn, source string) ([]byte, error)
-	// Intents returns the unresolved intents of earlier runs.
+	// Intents returns the unresolved intents of earlier runs: one per change, whether recorded a row each
+	// (AddIntents) or packed (AddIntentIDs), in the order recorded, except that a packed row a commit settled
+	// in part is recorded again with its IDs left, after the intents recorded before that commit.
 	Intents(ctx context.Context, conn *sql.Conn) ([]Intent, error)
 	// AddIntents records intents durably, before their changes are sent. relation is a table of the planner's
 	// database with columns id, run_id and change (VARCHAR), one row per Intent.
