@@ -92,12 +92,12 @@ func (s *DuckStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Me
 		if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION;"+schemaDDL+"COMMIT;"); err != nil {
 			return Meta{}, fmt.Errorf("init state %s: %w", path, err)
 		}
-		if err := addPackedIntents(ctx, conn); err != nil {
-			return Meta{}, fmt.Errorf("init state %s: %w", path, err)
-		}
 		m, err := s.meta(ctx, conn)
 		if err != nil {
 			return Meta{}, err
+		}
+		if err := migrate(ctx, conn, m["format_version"]); err != nil {
+			return Meta{}, fmt.Errorf("migrate state %s: %w", path, err)
 		}
 		if m["format_version"] == "" {
 			lineage := newID()
@@ -247,18 +247,35 @@ func (s *DuckStore) Checkpoint(ctx context.Context, conn *sql.Conn, source strin
 	return v, nil
 }
 
-// addPackedIntents adds the columns of packed intents (intents.go) to the intents table of a state written
-// before them; a state that has them is left as it is (no catalog change, so no write). The format version
-// stays 1: an older possync still opens and reads the state, but its apply fails at recording the intents
-// (an insert of three values into the five columns), before anything is sent (docs/state.md, "Schema
-// versions").
-func addPackedIntents(ctx context.Context, conn *sql.Conn) error {
+// migrate brings a state file written by an earlier possync to FormatVersion (version, its format_version:
+// "" for a file not initialised yet), in one transaction, so that a kill leaves it at one version or the
+// other. Version 2 added packed intents: the intents table's ids and n columns (intents.go). An older
+// possync refuses a file of version 2 at its open ("upgrade possync"), as it refuses a newer PostgreSQL
+// schema, rather than failing later at recording a batch's intents (docs/state.md, "Schema versions"). A
+// file at FormatVersion with the columns is left as it is (no catalog change, so no write); a newer file is
+// left for load to refuse.
+func migrate(ctx context.Context, conn *sql.Conn, version string) error {
+	v, _ := strconv.Atoi(version)
+	if v > FormatVersion {
+		return nil
+	}
 	packed, err := hasPackedIntents(ctx, conn)
-	if err != nil || packed {
+	if err != nil {
 		return err
 	}
-	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION; ALTER TABLE st.intents ADD COLUMN ids BLOB; ALTER TABLE st.intents ADD COLUMN n BIGINT; COMMIT"); err != nil {
-		return fmt.Errorf("add packed intents: %w", err)
+	bump := version != "" && v < FormatVersion
+	if packed && !bump {
+		return nil
+	}
+	q := "BEGIN TRANSACTION;"
+	if !packed {
+		q += "ALTER TABLE st.intents ADD COLUMN ids BLOB; ALTER TABLE st.intents ADD COLUMN n BIGINT;"
+	}
+	if bump {
+		q += fmt.Sprintf("UPDATE st.meta SET v = '%d' WHERE k = 'format_version';", FormatVersion)
+	}
+	if _, err := conn.ExecContext(ctx, q+"COMMIT"); err != nil {
+		return fmt.Errorf("to format version %d: %w", FormatVersion, err)
 	}
 	return nil
 }

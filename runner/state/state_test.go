@@ -255,12 +255,28 @@ func TestOpenStateWithOldIntents(t *testing.T) {
 	if got := ids(ro, rc); got != old {
 		t.Fatalf("read-only: intents %q, want %q", got, old)
 	}
+	version := func(c *sql.Conn) string {
+		t.Helper()
+		var v string
+		if err := c.QueryRowContext(ctx, `SELECT v FROM st.meta WHERE k = 'format_version'`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if v := version(rc); v != "1" {
+		t.Fatalf("a read-only open left format_version %s, want 1 (no migration)", v)
+	}
 	exec(t, rc, "DETACH st")
 
 	s := state.NewDuckStore(dir, "p")
 	c = conn(t)
 	if _, err := s.Open(ctx, c, false); err != nil {
 		t.Fatal(err)
+	}
+	// The writable open migrated the file to version 2 (the packed columns), which a possync that predates
+	// them refuses at its open (TestRefusesNewerFormatAndOtherPipeline's rule).
+	if v := version(c); v != strconv.Itoa(state.FormatVersion) || state.FormatVersion != 2 {
+		t.Fatalf("format_version %s after the writable open, want 2", v)
 	}
 	if got := ids(s, c); got != old {
 		t.Fatalf("intents %q, want %q", got, old)

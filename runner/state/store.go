@@ -21,8 +21,10 @@ import (
 	"time"
 )
 
-// FormatVersion is the version of the state layout. A store written by a newer possync is refused.
-const FormatVersion = 1
+// FormatVersion is the version of the local state file's layout. A store written by a newer possync is
+// refused; an older one is migrated at its next writable open. 2: packed intents (the intents table's ids
+// and n columns).
+const FormatVersion = 2
 
 // Meta describes the state as of Open or the last Commit.
 type Meta struct {
