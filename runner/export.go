@@ -16,7 +16,8 @@ var mergeExports, earlyExports = true, true
 // when the file can be written that way (export.StartEarly: a first sync into an empty snapshot, in a
 // format whose files concatenate, among others): each commit's records are written as a part, on a
 // connection and a goroutine of their own, so that the export after the last commit only checks the parts
-// and renames the file (issue #15). s.early stays nil otherwise; the reason is logged.
+// and renames the file (issue #15). s.early stays nil otherwise; for a first sync (an empty snapshot) the
+// reason is logged.
 func (s *session) startEarly(ctx context.Context, pl *plan.Plan) error {
 	ex, ok := s.sink.(connectors.Exporter)
 	if !ok || !earlyExports || pl.Summary.Total() == 0 {

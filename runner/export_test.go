@@ -475,3 +475,67 @@ func TestExportCrashMidApply(t *testing.T) {
 		})
 	}
 }
+
+// TestExportCrashEarlyBeforeRename kills a first sync (SIGKILL) once its records file, written in parts while
+// the apply committed (startEarly), is complete under its temporary name and about to be renamed
+// ("during-export"): the kill must leave no records file (the temporary one holds the whole export); the
+// rerun, with nothing left to apply, must write the records file anew, byte for byte the uninterrupted
+// run's, leaving no temporary or part file behind.
+func TestExportCrashEarlyBeforeRename(t *testing.T) {
+	for _, c := range exportCases() {
+		t.Run(c.name, func(t *testing.T) {
+			crashed, clean := t.TempDir(), t.TempDir()
+			rng := rand.New(rand.NewPCG(23, uint64(len(c.name))))
+			rows := map[string][2]string{}
+			for i := 0; i < 60; i++ {
+				rows[c.id(rng, i)] = [2]string{awkward[rng.IntN(len(awkward))], fmt.Sprint(rng.IntN(9000)) + ".5"}
+			}
+			for _, d := range []string{crashed, clean} {
+				writeFileT(t, filepath.Join(d, "pipeline.yaml"), batchedExport(c, d, 7))
+				writeExportInput(t, d, rows)
+			}
+			records := func(dir string) string { return filepath.Join(dir, "out", "records."+c.format) }
+			cmd := exec.Command(os.Args[0], "-test.run=^TestExportCrashHelper$", "-test.count=1")
+			cmd.Env = append(os.Environ(), exportCrashEnv+"="+crashed, "POSSYNC_FAILPOINT=during-export")
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+				t.Fatalf("child apply: %v, want death by SIGKILL before the rename; output:\n%s", err, out)
+			}
+			if _, err := Apply(context.Background(), loadExport(t, clean), Options{}, nil); err != nil {
+				t.Fatalf("uninterrupted apply: %v", err)
+			}
+			want, err := os.ReadFile(records(clean))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(records(crashed)); !os.IsNotExist(err) {
+				t.Fatalf("a records file after the kill before the rename (%v)", err)
+			}
+			if tmp, err := os.ReadFile(records(crashed) + ".possync-tmp"); err != nil || !bytes.Equal(tmp, want) {
+				t.Fatalf("temporary file after the kill (%v):\n%s\nwant the whole export, written during the apply:\n%s", err, tmp, want)
+			}
+			var log bytes.Buffer
+			rep, err := Apply(context.Background(), loadExport(t, crashed), Options{Log: &log}, nil)
+			if err != nil {
+				t.Fatalf("rerun: %v", err)
+			}
+			if rep.Recovered+rep.Planned.Total() != 0 || !strings.Contains(log.String(), "written in full") {
+				t.Errorf("rerun: %d recovered, %d planned, want nothing left to apply and the file written in full; log:\n%s",
+					rep.Recovered, rep.Planned.Total(), log.String())
+			}
+			got, err := os.ReadFile(records(crashed))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("records file after the rerun differs from the uninterrupted run's:\n%s\nwant:\n%s", got, want)
+			}
+			for _, left := range []string{".possync-tmp", ".possync-tmp.part"} {
+				if _, err := os.Stat(records(crashed) + left); !os.IsNotExist(err) {
+					t.Errorf("%s left behind: %v", left, err)
+				}
+			}
+		})
+	}
+}

@@ -138,7 +138,9 @@ const (
 const defaultVacuumTasks = 100
 
 // checkpointState writes what the run committed into the state file (the attached database st, local or
-// PostgreSQL's mirror) and empties its WAL, so that the next open replays nothing.
+// PostgreSQL's mirror) and empties its WAL. When it runs beside the export's merge (export.Input.Beside),
+// the export's stamp, the plan basis and the run's journal entry are written after it: the WAL keeps them
+// until DuckDB's checkpoint at the state's close (a kill before that leaves them to the next open's replay).
 //
 // A run replaces its changed records: a DELETE scattered over every row group of st.snapshot and the new
 // rows appended as a row group of their own. Writing that is cheap (the deletes' markers and the new row

@@ -48,16 +48,17 @@ func TestCheckpointStateCompactsPastThreshold(t *testing.T) {
 		}
 	}
 	exec("ATTACH " + engine.Lit(file) + " AS st")
-	// Row groups of 624, 122,880 and 122,880 rows, as a parallel insert can leave them: a vacuum would
-	// merge the small one with its neighbour once a run thinned that out, rewriting the whole row group.
-	// Made in two transactions on one thread, so the layout does not depend on which of a parallel
-	// insert's threads finishes first: the second one's two full row groups are written as they are
-	// (DuckDB's optimistic write) after the first one's 624 rows.
+	// Row groups of 624, 122,880 and 122,880 rows, as a parallel insert may leave them: a vacuum would merge
+	// the small one with its neighbour once a run thinned that out, rewriting the whole row group. Built on
+	// one thread, the small one first, so that the layout does not depend on how the threads were scheduled
+	// (a parallel CREATE TABLE AS left [122880, 624, 122880] under load).
 	exec("SET threads = 1")
-	exec("CREATE TABLE st.snapshot AS SELECT i AS k, 'record ' || i AS v FROM range(624) r(i)")
-	exec("INSERT INTO st.snapshot SELECT i, 'record ' || i FROM range(624, 246384) r(i)")
-	exec("SET threads = 4") // the rest as before: the checkpoint on a session of several threads
+	exec("CREATE TABLE src AS SELECT i AS k, 'record ' || i AS v FROM range(246384) r(i)")
+	exec("CREATE TABLE st.snapshot AS SELECT * FROM src WHERE k < 624")
 	checkpoint()
+	exec("INSERT INTO st.snapshot SELECT * FROM src WHERE k >= 624 ORDER BY k")
+	checkpoint()
+	exec("SET threads = 4")
 	if got := layout(); got != "[624, 122880, 122880]" {
 		t.Fatalf("the snapshot's row groups are %s, want [624, 122880, 122880] (the case this test is about)", got)
 	}

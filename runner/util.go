@@ -2,6 +2,7 @@ package runner
 
 import (
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,13 +39,28 @@ type timings struct {
 	mu      sync.Mutex
 	stages  []Stage
 	observe func(Event)
+	// open holds the high-water marks of the stages begun and not ended: a stage begun inside another (the
+	// run's checkpoint inside the export, beside the merge; a streamed apply's waits inside the apply)
+	// resets the process's peak, so it first adds the peak so far to every open stage's.
+	open []*int64
 }
 
 func newTimings() *timings { return &timings{} }
 
-// start begins a stage; the returned function ends it. A stage run twice adds up (peak: the larger).
+// start begins a stage; the returned function ends it. A stage run twice adds up (peak: the larger). A
+// stage begun while another runs is counted in both (seconds, processor time and peak).
 func (t *timings) start(name string) func() {
+	mark := new(int64)
+	t.mu.Lock()
+	if len(t.open) > 0 {
+		h := peakRSS()
+		for _, m := range t.open {
+			*m = max(*m, h)
+		}
+	}
+	t.open = append(t.open, mark)
 	resetPeakRSS()
+	t.mu.Unlock()
 	t.notify(Event{Stage: name, Kind: StageStart})
 	t0, c0 := time.Now(), proctime.Seconds()
 	return func() {
@@ -52,6 +68,10 @@ func (t *timings) start(name string) func() {
 		defer t.notify(Event{Stage: name, Kind: StageEnd, Seconds: d.Seconds()})
 		t.mu.Lock()
 		defer t.mu.Unlock()
+		if i := slices.Index(t.open, mark); i >= 0 {
+			t.open = slices.Delete(t.open, i, i+1)
+		}
+		peak = max(peak, *mark)
 		for i := range t.stages {
 			if t.stages[i].Name == name {
 				t.stages[i].Seconds += d.Seconds()

@@ -41,7 +41,9 @@ import (
 // The parts' COPY and order check rely on DuckDB keeping a scan's row order, promised while
 // preserve_insertion_order is on (see scanInKeyOrder): StartEarly turns it on for the database until finish
 // or Close (the session runs with it off), so the apply's statements run with it too (on the apply's one
-// thread it changes nothing for them), and nothing else may turn it off meanwhile.
+// thread it changes nothing for them), as do those after the apply and before the export (the adoption of
+// drift, the diff's drop, the commit of incremental sources' stored records: on the session's threads, where
+// an INSERT keeps its rows' order, which none of them needs), and nothing else may turn it off meanwhile.
 //
 // Committed, finish and Close are called by the session's goroutine; a nil *Early does nothing.
 type Early struct {

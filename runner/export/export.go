@@ -176,8 +176,9 @@ type Input struct {
 	Early *Early
 	// Beside, when set, is run on the calling goroutine while a merge's pass over the file (which uses no
 	// engine) writes it: engine work of the caller's that may run before the file is written (the run's
-	// checkpoint). It runs at most once, and only when the file is merged (the caller runs it otherwise);
-	// its outcome is the caller's.
+	// checkpoint). It runs at most once, and only when a merge's pass over the file begins (the caller runs
+	// it otherwise): also when that pass then gives up (errNoMerge) and the file is written in full after
+	// it. Its outcome is the caller's.
 	Beside func()
 	// Log receives progress lines (nil: none).
 	Log func(format string, args ...any)
