@@ -125,7 +125,14 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) erro
 	if err := s.startEarly(ctx, pl); err != nil {
 		return err
 	}
-	defer s.early.Close() // unless the export took its file: it stops the writer, removes its files
+	defer func() {
+		// Unless the export took its file: it stops the writer, removes its files and puts
+		// preserve_insertion_order back. A setting it could not put back only slows what the session runs
+		// after (never wrong), so it is logged rather than made the run's error.
+		if cerr := s.early.Close(); cerr != nil {
+			s.logf("export: stop the records file written during the apply: %v", cerr)
+		}
+	}()
 	done = s.timings.start("apply")
 	err = s.applyChanges(ctx, ccs, seqs, pl, rep)
 	done()
