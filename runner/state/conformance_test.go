@@ -753,18 +753,7 @@ func TestStoreConformancePackedIntents(t *testing.T) {
 	eachBackend(t, func(t *testing.T, mk func(string) state.Store) {
 		ctx := context.Background()
 		s, c, _ := openStore(t, mk, "p", "r")
-		intents := func(s state.Store) string {
-			t.Helper()
-			in, err := s.Intents(ctx, c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out []string
-			for _, i := range in {
-				out = append(out, i.ID+"@"+i.RunID+"="+string(i.Change))
-			}
-			return strings.Join(out, " ")
-		}
+		intents := func(s state.Store) string { t.Helper(); return intentsOf(t, s, c) }
 		exec(t, c, `CREATE TABLE ints AS SELECT * FROM (VALUES ('i1','r0','{"id":"i1"}'), ('i2','r0','')) t(id, run_id, change)`)
 		if err := s.AddIntents(ctx, c, "ints"); err != nil {
 			t.Fatal(err)
@@ -809,4 +798,18 @@ func TestStoreConformancePackedIntents(t *testing.T) {
 			t.Fatalf("intents %q after a commit settling all of them", got)
 		}
 	})
+}
+
+// intentsOf lists s's intents (Store.Intents on c) as "id@run=change", space-separated, in the order read.
+func intentsOf(t *testing.T, s state.Store, c *sql.Conn) string {
+	t.Helper()
+	in, err := s.Intents(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, i := range in {
+		out = append(out, i.ID+"@"+i.RunID+"="+string(i.Change))
+	}
+	return strings.Join(out, " ")
 }

@@ -566,24 +566,7 @@ func TestPgPlanReadsSourcesInPlace(t *testing.T) {
 // packed ones next to them and settles all of them in one commit.
 func TestPgMigratesOldIntents(t *testing.T) {
 	ctx := context.Background()
-	url := pgURL(t)
-	schema := freshSchema(t, url)
-	s := state.NewPgStore(url, schema, t.TempDir(), "p")
-	_, err := s.Open(ctx, conn(t), false)
-	s.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := pgAdmin(t, url)
-	for _, q := range []string{
-		"ALTER TABLE " + schema + ".intents DROP COLUMN ids, DROP COLUMN n, ALTER COLUMN id SET NOT NULL",
-		"UPDATE " + schema + ".possync_meta SET v = '3' WHERE k = 'schema_version'",
-		"INSERT INTO " + schema + ".intents (pipeline, id, run_id, change) VALUES ('p', 'a1', 'old', ''), ('p', 'a2', 'old', '{\"id\":\"a2\"}')",
-	} {
-		if _, err := admin.Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	url, schema, admin := schema3WithOldIntents(t)
 	s2 := state.NewPgStore(url, schema, t.TempDir(), "p")
 	defer s2.Close()
 	unlock, err := s2.Lock(state.Holder{PID: 1, RunID: "r"})
@@ -595,18 +578,7 @@ func TestPgMigratesOldIntents(t *testing.T) {
 	if _, err := s2.Open(ctx, c, false); err != nil {
 		t.Fatal(err)
 	}
-	ids := func() string {
-		t.Helper()
-		in, err := s2.Intents(ctx, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, i := range in {
-			out = append(out, i.ID+"@"+i.RunID+"="+string(i.Change))
-		}
-		return strings.Join(out, " ")
-	}
+	ids := func() string { t.Helper(); return intentsOf(t, s2, c) }
 	const old = `a1@old= a2@old={"id":"a2"}`
 	if got := ids(); got != old {
 		t.Fatalf("intents %q, want %q", got, old)
@@ -630,20 +602,21 @@ func TestPgMigratesOldIntents(t *testing.T) {
 	}
 }
 
-// TestPgReadOnlyOldIntents: a read-only open (`possync state`, a plan) by this possync of an installation
-// still at schema version 3 (no run of it has migrated the schema yet) reads the row intents a killed run
-// left, as they are, and leaves the schema at version 3.
-func TestPgReadOnlyOldIntents(t *testing.T) {
+// schema3WithOldIntents makes an installation of pipeline "p" at schema version 3 (before packed intents:
+// intents.id NOT NULL, no ids or n) holding the row intents a1 (no change) and a2 of a killed run "old", and
+// returns its URL, schema and an admin connection.
+func schema3WithOldIntents(t *testing.T) (url, schema string, admin *pgx.Conn) {
+	t.Helper()
 	ctx := context.Background()
-	url := pgURL(t)
-	schema := freshSchema(t, url)
+	url = pgURL(t)
+	schema = freshSchema(t, url)
 	s := state.NewPgStore(url, schema, t.TempDir(), "p")
 	_, err := s.Open(ctx, conn(t), false)
 	s.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin := pgAdmin(t, url)
+	admin = pgAdmin(t, url)
 	for _, q := range []string{
 		"ALTER TABLE " + schema + ".intents DROP COLUMN ids, DROP COLUMN n, ALTER COLUMN id SET NOT NULL",
 		"UPDATE " + schema + ".possync_meta SET v = '3' WHERE k = 'schema_version'",
@@ -653,22 +626,23 @@ func TestPgReadOnlyOldIntents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return url, schema, admin
+}
+
+// TestPgReadOnlyOldIntents: a read-only open (`possync state`, a plan) by this possync of an installation
+// still at schema version 3 (no run of it has migrated the schema yet) reads the row intents a killed run
+// left, as they are, and leaves the schema at version 3.
+func TestPgReadOnlyOldIntents(t *testing.T) {
+	ctx := context.Background()
+	url, schema, admin := schema3WithOldIntents(t)
 	ro := state.NewPgStore(url, schema, t.TempDir(), "p")
 	defer ro.Close()
 	c := conn(t)
 	if _, err := ro.Open(ctx, c, true); err != nil {
 		t.Fatal(err)
 	}
-	in, err := ro.Intents(ctx, c)
-	if err != nil {
-		t.Fatalf("intents of a schema-3 installation, read-only: %v", err)
-	}
-	var got []string
-	for _, i := range in {
-		got = append(got, i.ID+"@"+i.RunID+"="+string(i.Change))
-	}
-	if want := `a1@old= a2@old={"id":"a2"}`; strings.Join(got, " ") != want {
-		t.Fatalf("intents %q, want %q", strings.Join(got, " "), want)
+	if got, want := intentsOf(t, ro, c), `a1@old= a2@old={"id":"a2"}`; got != want {
+		t.Fatalf("intents of a schema-3 installation, read-only: %q, want %q", got, want)
 	}
 	var v string
 	if err := admin.QueryRow(ctx, "SELECT v FROM "+schema+".possync_meta WHERE k = 'schema_version'").Scan(&v); err != nil || v != "3" {

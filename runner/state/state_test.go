@@ -234,18 +234,7 @@ func TestOpenStateWithOldIntents(t *testing.T) {
 	} {
 		exec(t, c, q)
 	}
-	ids := func(s *state.DuckStore, c *sql.Conn) string {
-		t.Helper()
-		in, err := s.Intents(ctx, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, i := range in {
-			out = append(out, i.ID+"@"+i.RunID+"="+string(i.Change))
-		}
-		return strings.Join(out, " ")
-	}
+	ids := func(s *state.DuckStore, c *sql.Conn) string { t.Helper(); return intentsOf(t, s, c) }
 	const old = `a1@old= a2@old= a3@old={"id":"a3"}`
 	ro := state.NewDuckStore(dir, "p")
 	rc := conn(t)
