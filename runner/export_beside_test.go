@@ -3,14 +3,10 @@ package runner
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -39,10 +35,7 @@ func TestExportCrashInMerge(t *testing.T) {
 					return log.String(), rep.Planned.Total()
 				}
 				rng := rand.New(rand.NewPCG(12, uint64(len(c.name))))
-				rows := map[string][2]string{}
-				for i := 0; i < 60; i++ {
-					rows[c.id(rng, i)] = [2]string{awkward[rng.IntN(len(awkward))], fmt.Sprint(rng.IntN(9000)) + ".5"}
-				}
+				rows := exportRows(c, rng)
 				for _, d := range []string{crashed, clean} { // the first sync: written in full
 					writeExportInput(t, d, rows)
 					apply(d)
@@ -64,13 +57,7 @@ func TestExportCrashInMerge(t *testing.T) {
 					t.Fatal(err)
 				}
 
-				cmd := exec.Command(os.Args[0], "-test.run=^TestExportCrashHelper$", "-test.count=1")
-				cmd.Env = append(os.Environ(), exportCrashEnv+"="+crashed, "POSSYNC_FAILPOINT="+point)
-				out, err := cmd.CombinedOutput()
-				var ee *exec.ExitError
-				if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-					t.Fatalf("child apply: %v, want death by SIGKILL at %s; output:\n%s", err, point, out)
-				}
+				killedExportApply(t, crashed, point)
 				if after, err := os.ReadFile(records(crashed)); err != nil || !bytes.Equal(before, after) {
 					t.Fatalf("the kill changed the records file (%v)", err)
 				}

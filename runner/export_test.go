@@ -253,6 +253,28 @@ func TestExportCrashHelper(t *testing.T) {
 	}
 }
 
+// killedExportApply applies the pipeline in dir in a child process (TestExportCrashHelper) with the failpoint
+// point, env adding variables, and fails t unless the child died of SIGKILL there.
+func killedExportApply(t *testing.T, dir, point string, env ...string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestExportCrashHelper$", "-test.count=1")
+	cmd.Env = append(append(os.Environ(), exportCrashEnv+"="+dir, "POSSYNC_FAILPOINT="+point), env...)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("child apply: %v, want death by SIGKILL at %s; output:\n%s", err, point, out)
+	}
+}
+
+// exportRows is 60 records of case c (awkward names, prices), drawn from rng.
+func exportRows(c exportCase, rng *rand.Rand) map[string][2]string {
+	rows := map[string][2]string{}
+	for i := 0; i < 60; i++ {
+		rows[c.id(rng, i)] = [2]string{awkward[rng.IntN(len(awkward))], fmt.Sprint(rng.IntN(9000)) + ".5"}
+	}
+	return rows
+}
+
 // TestExportCrashInKeyRanges kills an apply (SIGKILL) in the middle of a full export written in key ranges,
 // after its second range, in a first sync and again in a run that changes a third of the records. The kill must
 // leave the records file as the last export wrote it (or absent, before the first), and the next run, with
@@ -286,10 +308,7 @@ func exportCrash(t *testing.T, point string, way []string) {
 			}
 			records := func(dir string) string { return filepath.Join(dir, "out", "records."+c.format) }
 			rng := rand.New(rand.NewPCG(11, uint64(len(c.name))))
-			rows := map[string][2]string{}
-			for i := 0; i < 60; i++ {
-				rows[c.id(rng, i)] = [2]string{awkward[rng.IntN(len(awkward))], fmt.Sprint(rng.IntN(9000)) + ".5"}
-			}
+			rows := exportRows(c, rng)
 			for round := 1; round <= 2; round++ {
 				if round == 2 {
 					n := 0
@@ -309,13 +328,7 @@ func exportCrash(t *testing.T, point string, way []string) {
 				writeExportInput(t, clean, rows)
 				before, beforeErr := os.ReadFile(records(crashed))
 
-				cmd := exec.Command(os.Args[0], "-test.run=^TestExportCrashHelper$", "-test.count=1")
-				cmd.Env = append(os.Environ(), exportCrashEnv+"="+crashed, exportRangesEnv+"="+ranges, "POSSYNC_FAILPOINT="+point)
-				out, err := cmd.CombinedOutput()
-				var ee *exec.ExitError
-				if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-					t.Fatalf("round %d: child apply: %v, want death by SIGKILL in the export; output:\n%s", round, err, out)
-				}
+				killedExportApply(t, crashed, point, exportRangesEnv+"="+ranges)
 				if _, err := os.Stat(records(crashed) + ".possync-tmp"); err != nil {
 					t.Errorf("round %d: the killed export left no partial temporary file (%v): the kill was not mid-export", round, err)
 				}
@@ -385,10 +398,7 @@ func TestExportEarlyEqualsAfter(t *testing.T) {
 	for _, c := range exportCases() {
 		t.Run(c.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(5, uint64(len(c.name))))
-			rows := map[string][2]string{}
-			for i := 0; i < 60; i++ {
-				rows[c.id(rng, i)] = [2]string{awkward[rng.IntN(len(awkward))], fmt.Sprint(rng.IntN(9000)) + ".5"}
-			}
+			rows := exportRows(c, rng)
 			var files [2][]byte
 			for i, early := range []bool{true, false} {
 				dir := t.TempDir()
@@ -427,22 +437,13 @@ func TestExportCrashMidApply(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			crashed, clean := t.TempDir(), t.TempDir()
 			rng := rand.New(rand.NewPCG(17, uint64(len(c.name))))
-			rows := map[string][2]string{}
-			for i := 0; i < 60; i++ {
-				rows[c.id(rng, i)] = [2]string{awkward[rng.IntN(len(awkward))], fmt.Sprint(rng.IntN(9000)) + ".5"}
-			}
+			rows := exportRows(c, rng)
 			for _, d := range []string{crashed, clean} {
 				writeFileT(t, filepath.Join(d, "pipeline.yaml"), batchedExport(c, d, 7))
 				writeExportInput(t, d, rows)
 			}
 			records := func(dir string) string { return filepath.Join(dir, "out", "records."+c.format) }
-			cmd := exec.Command(os.Args[0], "-test.run=^TestExportCrashHelper$", "-test.count=1")
-			cmd.Env = append(os.Environ(), exportCrashEnv+"="+crashed, "POSSYNC_FAILPOINT=early-export-part:2")
-			out, err := cmd.CombinedOutput()
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-				t.Fatalf("child apply: %v, want death by SIGKILL once two parts were written; output:\n%s", err, out)
-			}
+			killedExportApply(t, crashed, "early-export-part:2")
 			if _, err := os.Stat(records(crashed)); !os.IsNotExist(err) {
 				t.Fatalf("a records file after the kill mid-apply (%v)", err)
 			}
@@ -486,22 +487,13 @@ func TestExportCrashEarlyBeforeRename(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			crashed, clean := t.TempDir(), t.TempDir()
 			rng := rand.New(rand.NewPCG(23, uint64(len(c.name))))
-			rows := map[string][2]string{}
-			for i := 0; i < 60; i++ {
-				rows[c.id(rng, i)] = [2]string{awkward[rng.IntN(len(awkward))], fmt.Sprint(rng.IntN(9000)) + ".5"}
-			}
+			rows := exportRows(c, rng)
 			for _, d := range []string{crashed, clean} {
 				writeFileT(t, filepath.Join(d, "pipeline.yaml"), batchedExport(c, d, 7))
 				writeExportInput(t, d, rows)
 			}
 			records := func(dir string) string { return filepath.Join(dir, "out", "records."+c.format) }
-			cmd := exec.Command(os.Args[0], "-test.run=^TestExportCrashHelper$", "-test.count=1")
-			cmd.Env = append(os.Environ(), exportCrashEnv+"="+crashed, "POSSYNC_FAILPOINT=during-export")
-			out, err := cmd.CombinedOutput()
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-				t.Fatalf("child apply: %v, want death by SIGKILL before the rename; output:\n%s", err, out)
-			}
+			killedExportApply(t, crashed, "during-export")
 			if _, err := Apply(context.Background(), loadExport(t, clean), Options{}, nil); err != nil {
 				t.Fatalf("uninterrupted apply: %v", err)
 			}
