@@ -385,8 +385,8 @@ func (c *csvRecords) parseKey(rec []byte) error {
 				continue
 			}
 			if c.numeric[j] {
-				n, ok := parseInt(val)
-				if !ok {
+				n, err := strconv.ParseInt(string(val), 10, 64) // no allocation: the string does not escape
+				if err != nil {
 					return fmt.Errorf("%w: %s: key %q is not an integer", errNoMerge, c.name, val)
 				}
 				c.key[j].num = n
@@ -405,31 +405,6 @@ func (c *csvRecords) parseKey(rec []byte) error {
 		field++
 	}
 	return nil
-}
-
-// parseInt parses a decimal integer as DuckDB writes one (an optional minus, up to 18 digits) without
-// allocating; anything else, strconv.ParseInt decides.
-func parseInt(b []byte) (int64, bool) {
-	digits := b
-	if len(digits) > 0 && digits[0] == '-' {
-		digits = digits[1:]
-	}
-	if len(digits) == 0 || len(digits) > 18 { // 18 digits cannot overflow
-		n, err := strconv.ParseInt(string(b), 10, 64)
-		return n, err == nil
-	}
-	var n int64
-	for _, d := range digits {
-		if d < '0' || d > '9' {
-			n, err := strconv.ParseInt(string(b), 10, 64)
-			return n, err == nil
-		}
-		n = n*10 + int64(d-'0')
-	}
-	if len(digits) < len(b) {
-		n = -n
-	}
-	return n, true
 }
 
 // asyncWriter writes to a file from a goroutine of its own, in blocks: the merge's reads and key checks of

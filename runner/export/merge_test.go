@@ -178,18 +178,6 @@ func TestMergeRecordFilesRefuses(t *testing.T) {
 	}
 }
 
-// TestParseInt: the key parser reads what strconv.ParseInt reads, and refuses what it refuses.
-func TestParseInt(t *testing.T) {
-	for _, s := range []string{"0", "-0", "7", "-7", "007", "123456789012345678", "-123456789012345678", "9223372036854775807",
-		"-9223372036854775808", "9223372036854775808", "-9223372036854775809", "", "-", "+5", "1x", "x", "1 ", "--1", "1-"} {
-		n, ok := parseInt([]byte(s))
-		want, err := strconv.ParseInt(s, 10, 64)
-		if ok != (err == nil) || (ok && n != want) {
-			t.Errorf("parseInt(%q) = %d, %v; strconv: %d, %v", s, n, ok, want, err)
-		}
-	}
-}
-
 // BenchmarkMergeRecordFiles merges 30,000 changed records into a records file of 1M (about 135 MB, lines
 // like the benchmark catalog's), and, for the floor, copies the file (io.Copy: copy_file_range on Linux).
 func BenchmarkMergeRecordFiles(b *testing.B) {
