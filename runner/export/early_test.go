@@ -103,10 +103,7 @@ func TestEarlyExport(t *testing.T) {
 				if err != nil || len(entries) != 1 {
 					t.Errorf("the export's folder holds %v (%v), want the records file alone", entries, err)
 				}
-				var on bool
-				if err := db.QueryRow(ctx, "SELECT current_setting('preserve_insertion_order')::BOOLEAN").Scan(&on); err != nil || on {
-					t.Errorf("preserve_insertion_order after the export: %v (%v), want false as before", on, err)
-				}
+				insertionOrderOff(t, db)
 			})
 		}
 	}

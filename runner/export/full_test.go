@@ -224,10 +224,7 @@ func TestFullExportInKeyOrder(t *testing.T) {
 				if got := read(t, path); !bytes.Equal(got, want) {
 					t.Fatalf("export in stored order differs from one COPY sorted by key:\ngot:\n%.2000s\nwant:\n%.2000s", got, want)
 				}
-				var on bool
-				if err := db.QueryRow(ctx, "SELECT current_setting('preserve_insertion_order')::BOOLEAN").Scan(&on); err != nil || on {
-					t.Errorf("preserve_insertion_order after the export: %v (%v), want false as before", on, err)
-				}
+				insertionOrderOff(t, db)
 			})
 		}
 	}
@@ -346,5 +343,15 @@ func TestFullExportInKeyOrderStateFile(t *testing.T) {
 	var order bool
 	if err := db.QueryRow(ctx, "SELECT current_setting('threads'), current_setting('preserve_insertion_order')").Scan(&threads, &order); err != nil || threads != 2 || order {
 		t.Errorf("after the export: threads %d, preserve_insertion_order %v (%v); want 2 and false, as before", threads, order, err)
+	}
+}
+
+// insertionOrderOff fails t unless db's preserve_insertion_order is off, as the session keeps it: an export
+// that turned it on put it back.
+func insertionOrderOff(t *testing.T, db *engine.DB) {
+	t.Helper()
+	var on bool
+	if err := db.QueryRow(context.Background(), "SELECT current_setting('preserve_insertion_order')::BOOLEAN").Scan(&on); err != nil || on {
+		t.Errorf("preserve_insertion_order after the export: %v (%v), want false as before", on, err)
 	}
 }
