@@ -16,13 +16,19 @@ import (
 )
 
 // afterDiff counts what the summary needs, then frees the desired table: from here on only the diff is
-// read, and for a catalog of millions the desired set is the largest thing DuckDB holds.
-func (s *session) afterDiff(ctx context.Context) error {
+// read, and for a catalog of millions the desired set is the largest thing DuckDB holds. A desired table the
+// diff took as its own (a first sync's, stored in the diff's order: diff.Layout.TookDesired) is the diff's
+// now, one change per desired record: it is freed with the diff (dropDiff), not here.
+func (s *session) afterDiff(ctx context.Context, ds *diff.Layout) error {
 	var err error
-	if s.desiredCount, err = s.d.Count(ctx, "SELECT count(*) FROM "+engine.Ident(s.desired)); err != nil {
+	if s.presentCount, err = diff.CountPresent(ctx, s.d); err != nil {
 		return err
 	}
-	if s.presentCount, err = diff.CountPresent(ctx, s.d); err != nil {
+	if ds.TookDesired() {
+		s.desiredCount = s.presentCount
+		return nil
+	}
+	if s.desiredCount, err = s.d.Count(ctx, "SELECT count(*) FROM "+engine.Ident(s.desired)); err != nil {
 		return err
 	}
 	return s.d.Exec(ctx, "DROP TABLE "+engine.Ident(s.desired))
@@ -121,7 +127,7 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 		err = s.holdRemovals(ctx)
 	}
 	if err == nil {
-		err = s.afterDiff(ctx)
+		err = s.afterDiff(ctx, ds)
 	}
 	done()
 	if err != nil {

@@ -101,6 +101,10 @@ type session struct {
 	prebuilt map[*pipelines.Step]steps.Prebuilt
 	schemas  map[string]*arrow.Schema // relation name → schema
 	desired  string
+	// sortDesired asks the last step to store the desired table in a first sync's diff order (prepare sets it:
+	// firstSyncSorts); ordered says the steps did (steps.Output.Ordered), so the diff takes the table as it
+	// is (diff.Input.Sorted).
+	sortDesired, ordered bool
 	// protected names a table of keys the plan must leave alone (rejected input rows); prot is what
 	// protect.go learnt about bad input.
 	protected string
@@ -264,11 +268,34 @@ func (s *session) transformAll(ctx context.Context) (spec.Diagnostics, error) {
 	if len(s.p.Sources) == 1 {
 		first = s.p.Sources[0].Name
 	}
+	var order []string
+	if s.sortDesired {
+		order = s.p.Key // diff.FirstSyncOrder
+	}
 	out, diags, err := steps.Run(ctx, s.d, steps.Input{Steps: s.p.Transforms, First: first, Schemas: s.schemas, Key: s.p.Key,
 		Now: s.now, Location: s.p.TimeZone, Alloc: s.alloc, Dir: s.p.Dir, Timer: s.timings.start, Log: s.logf,
-		Built: s.defineApplied, Ran: s.stepRows, Deferred: s.deferred, Cache: s.transformCache(), Prebuilt: s.prebuilt})
+		Built: s.defineApplied, Ran: s.stepRows, Deferred: s.deferred, Cache: s.transformCache(), Prebuilt: s.prebuilt,
+		OrderBy: order})
 	s.desired, s.annotations, s.upcoming, s.notes, s.pushed = out.Desired, out.Annotations, out.Upcoming, out.Notes, out.Pushed
+	s.ordered = out.Ordered
 	return diags, err
+}
+
+// firstSyncSorts says whether the desired table is worth storing in a first sync's diff order (the key:
+// diff.FirstSyncOrder), so that the diff numbers the creates in the table's own order instead of sorting a
+// copy (diff.Input.Sorted): a plan against no snapshot (no --refresh, which diffs against the sink's
+// records), with no rejected rows followed (their keys would be protected, which the diff filters out of a
+// copy) and no sink known to rank its changes (connectors.Ranker, which orders them by more than the key;
+// a sink the pipeline builds is built after the steps, so a ranked one is known only by Options.Sink: for
+// another, the diff finds the rank and sorts a copy as before). A run that reads the desired table in its
+// own order (Options.Desired, a trace) keeps it as the steps make it.
+func (s *session) firstSyncSorts() bool {
+	if s.store == nil || s.store.Snapshot() != "" || s.opts.Refresh || s.prot.followed != "" ||
+		s.opts.Desired != nil || s.trace != nil || len(s.p.Key) == 0 {
+		return false
+	}
+	_, ranked := s.opts.Sink.(connectors.Ranker)
+	return !ranked
 }
 
 // transformCache is where the steps keep their transform cache: a folder of the pipeline's state
@@ -394,6 +421,7 @@ func (s *session) prepare(ctx context.Context, readOnly bool) error {
 	if err := s.followRejects(ctx); err != nil {
 		return err
 	}
+	s.sortDesired = s.firstSyncSorts()
 	diags, err := s.transformAll(ctx)
 	if err != nil {
 		return err

@@ -35,8 +35,9 @@ import (
 // out of a first sync's diff, whose changes are all __present, so it leaves the view as it is.)
 const Table = "__diff"
 
-// createsTable holds a first sync's changes as stored (createsQuery): __seq and the desired columns (each
-// annotation under its own name), in __seq order. Table is a view over it.
+// createsTable holds a first sync's changes as stored: __seq and the desired columns (each annotation under
+// its own name), in __seq order (createsQuery); or, when Run took the desired table itself (Input.Sorted), the
+// desired table renamed, whose rowid is __seq. Table is a view over it.
 const createsTable = "__diff_creates"
 
 // changedKeys holds the keys whose record is new, gone, or differs in a compared field, each with the whole
@@ -67,6 +68,13 @@ type Input struct {
 	Columns  []state.Column
 	// Rank is the sink's order (connectors.Ranker), which comes before ActionOrder in __seq; nil: none.
 	Rank *connectors.Rank
+	// Sorted says that Desired is stored in first-sync order: created by one CREATE TABLE AS whose query
+	// ends in ORDER BY FirstSyncOrder(Key), run with preserve_insertion_order on (DuckDB then stores the rows
+	// in that order, rowid counting them from 0), and no row deleted or updated since. A first sync (no
+	// Snapshot) with neither Rank nor Protected then numbers its creates in the table's own order instead of
+	// sorting a copy of it: Run takes the table (Layout.TookDesired), renaming it to the diff's, and Drop
+	// frees it with the diff. Any other diff ignores it.
+	Sorted bool
 	// CheckKeys makes Run check the desired keys as CheckDesired does, with its errors, from the counts of the
 	// changed keys it finds anyway instead of a grouping of its own (checkChanged): for a Snapshot that holds
 	// one record per key (a state store's). Without a Snapshot it has no effect: the caller checks the keys.
@@ -97,7 +105,19 @@ type Layout struct {
 	compIdx []int
 	// fields are the desired table's columns, in its order (Desired and Annot interleaved).
 	fields []string
+	// took: Run took the desired table as the first sync's diff (Input.Sorted).
+	took bool
 }
+
+// TookDesired says whether Run took the desired table as the diff (Input.Sorted): it no longer exists under
+// its name, Table reads its rows, and Drop frees it. The caller must not drop it; Table has one row per
+// desired record (every one a create).
+func (l *Layout) TookDesired() bool { return l.took }
+
+// FirstSyncOrder is the ORDER BY list (without ORDER BY) a first sync's diff without a rank or protected
+// keys numbers its creates in: the key columns, ascending, as createsQuery sorts them. A table stored in
+// this order (Input.Sorted) is that diff's order already.
+func FirstSyncOrder(key []string) string { return engine.IdentList(key, "") }
 
 // Run compares the desired table with the snapshot and fills Table.
 func Run(ctx context.Context, db *engine.DB, in Input) (*Layout, error) {
@@ -149,7 +169,7 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Layout, error) {
 	}
 	if in.Snapshot == "" {
 		// A first sync: every desired record is a create, so there are no changed keys to find first.
-		if err := createInOrder(ctx, db, createsTable, l.createsQuery(in)); err != nil {
+		if err := l.creates(ctx, db, in); err != nil {
 			return nil, fmt.Errorf("diff: %w", err)
 		}
 		if err := db.Exec(ctx, "CREATE VIEW "+Table+" AS "+l.createView()); err != nil {
@@ -403,6 +423,27 @@ func (l *Layout) query(in Input, snap, desired string) string {
 		strings.Join(cols, ", "), snap, desired, spec.KeysEqual(l.Key, "o", "n"), cond)
 }
 
+// creates makes createsTable for a first sync. A desired table stored in the diff's order (Input.Sorted,
+// with no rank or protected keys to order or filter by) becomes it as it is: renamed, its rowid numbering
+// its rows in apply order, which DuckDB's scan filters like a column (a range of rowid reaches the scan and
+// skips the row groups outside it), so no copy of the desired records is sorted or stored (at 1M creates
+// that copy cost about 0.5 s, BENCHMARKS.md, #15 first sync). Any other first sync sorts a numbered copy
+// (createsQuery).
+func (l *Layout) creates(ctx context.Context, db *engine.DB, in Input) error {
+	if in.Sorted && in.Rank == nil && in.Protected == "" {
+		err := db.Exec(ctx, fmt.Sprintf("ALTER TABLE %s RENAME TO %s", engine.Ident(in.Desired), createsTable))
+		if err == nil {
+			l.took = true
+			return nil
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		// A table DuckDB cannot rename is still sorted: the copy below numbers it all the same.
+	}
+	return createInOrder(ctx, db, createsTable, l.createsQuery(in))
+}
+
 // createsQuery fills createsTable, the stored part of a first sync's diff (no snapshot): each desired
 // record is a create, numbered (__seq) by the sink's rank (createRankOrder) and key, with the desired
 // columns alone (annotations under their own names). Its rows are numbered in the sort's order by a
@@ -431,14 +472,19 @@ func (l *Layout) createsQuery(in Input) string {
 		where = fmt.Sprintf(" WHERE NOT EXISTS (SELECT 1 FROM %s p WHERE %s)", engine.Ident(in.Protected), strings.Join(pk, " AND "))
 	}
 	return fmt.Sprintf("SELECT %s FROM (SELECT n.* FROM %s n%s ORDER BY %s%s) n", strings.Join(cols, ", "), engine.Ident(in.Desired), where,
-		l.createRankOrder(in.Rank), engine.IdentList(l.Key, "n."))
+		l.createRankOrder(in.Rank), FirstSyncOrder(l.Key))
 }
 
 // createView is the query of the view Table over createsTable: the columns, in the order and of the types,
 // of the general diff (query) against an empty snapshot. A reader's filter on __seq reaches the table's
-// scan (its zone maps) through the view, and the columns a reader does not select are not computed.
+// scan (its zone maps, or for a taken desired table its rowid) through the view, and the columns a reader
+// does not select are not computed.
 func (l *Layout) createView() string {
-	cols := []string{"__seq", "'create' AS __op", "true AS __present"}
+	seq := "__seq"
+	if l.took {
+		seq = "rowid AS __seq"
+	}
+	cols := []string{seq, "'create' AS __op", "true AS __present"}
 	for _, k := range l.Key {
 		cols = append(cols, engine.Ident(k))
 	}

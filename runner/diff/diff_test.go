@@ -18,9 +18,9 @@ import (
 // desired rows before adding a create's constant columns) holds exactly the rows, columns, types and
 // numbering of the general diff against an empty snapshot, for every diff setting that shapes it: composite
 // keys, annotations, ignored fields, NULL values, protected keys, on_missing deactivate with an active
-// field, on_change keep.
+// field, on_change keep; from a desired table as it comes (sorted into a copy) and from one stored in the
+// diff's order (Input.Sorted: taken as it is, unless protected keys must be filtered out).
 func TestFirstSyncDiffEqualsDiffAgainstAnEmptySnapshot(t *testing.T) {
-	ctx := context.Background()
 	db, exec := openTestDB(t, engine.Options{Threads: 2})
 	exec(`CREATE TABLE desired AS SELECT * FROM (VALUES
 		('B', 2, 'bottle', 2.5, 3::BIGINT, true, 'promo', TIMESTAMPTZ '2026-01-02 03:04:05+00'),
@@ -37,36 +37,55 @@ func TestFirstSyncDiffEqualsDiffAgainstAnEmptySnapshot(t *testing.T) {
 		{Key: []string{"sku", "site"}, Annotations: []string{"why"}, Diff: pipelines.Diff{OnChange: pipelines.ChangeKeep, OnMissing: pipelines.MissingKeep}},
 	}
 	for i, in := range cases {
-		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			in.Desired = "desired"
-			l, err := Run(ctx, db, in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			general := fmt.Sprintf("SELECT row_number() OVER (ORDER BY %s, %s) - 1 AS __seq, * FROM (%s)", ActionOrder,
-				engine.IdentList(l.Key, ""), l.query(in, "(SELECT * FROM desired WHERE false)", "desired"))
-			exec("CREATE OR REPLACE TABLE general AS " + general)
-			got, err := db.SchemaOf(ctx, Table)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := db.SchemaOf(ctx, "general")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !got.Equal(want) {
-				t.Fatalf("first sync diff columns\n%s\nwant\n%s", got, want)
-			}
-			for _, q := range []string{"SELECT * FROM __diff EXCEPT ALL SELECT * FROM general", "SELECT * FROM general EXCEPT ALL SELECT * FROM __diff"} {
-				if n, err := db.Count(ctx, "SELECT count(*) FROM ("+q+")"); err != nil || n != 0 {
-					t.Errorf("%s: %d rows (%v)", q, n, err)
-				}
-			}
-			n, err := db.Count(ctx, "SELECT count(*) FROM general")
-			if err != nil || n < 3 {
-				t.Fatalf("the general diff has %d rows (%v): the case tests nothing", n, err)
-			}
-		})
+		for _, sorted := range []bool{false, true} {
+			t.Run(fmt.Sprint(i, sorted), func(t *testing.T) {
+				firstSyncEqualsGeneral(t, db, exec, in, sorted)
+			})
+		}
+	}
+}
+
+// firstSyncEqualsGeneral is a case of TestFirstSyncDiffEqualsDiffAgainstAnEmptySnapshot, of a desired table
+// as it comes or (sorted) stored in the diff's order (Input.Sorted), which the diff takes as its own unless it
+// must filter it (Protected).
+func firstSyncEqualsGeneral(t *testing.T, db *engine.DB, exec func(string), in Input, sorted bool) {
+	ctx := context.Background()
+	in.Desired = "desired"
+	if sorted {
+		exec("SET preserve_insertion_order = true")
+		exec("CREATE OR REPLACE TABLE sorted AS SELECT * FROM desired ORDER BY " + FirstSyncOrder(in.Key))
+		exec("SET preserve_insertion_order = false")
+		in.Desired, in.Sorted = "sorted", true
+	}
+	l, err := Run(ctx, db, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := sorted && in.Protected == ""; l.TookDesired() != took {
+		t.Fatalf("TookDesired = %v, want %v", l.TookDesired(), took)
+	}
+	general := fmt.Sprintf("SELECT row_number() OVER (ORDER BY %s, %s) - 1 AS __seq, * FROM (%s)", ActionOrder,
+		engine.IdentList(l.Key, ""), l.query(in, "(SELECT * FROM desired WHERE false)", "desired"))
+	exec("CREATE OR REPLACE TABLE general AS " + general)
+	got, err := db.SchemaOf(ctx, Table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := db.SchemaOf(ctx, "general")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(want) {
+		t.Fatalf("first sync diff columns\n%s\nwant\n%s", got, want)
+	}
+	for _, q := range []string{"SELECT * FROM __diff EXCEPT ALL SELECT * FROM general", "SELECT * FROM general EXCEPT ALL SELECT * FROM __diff"} {
+		if n, err := db.Count(ctx, "SELECT count(*) FROM ("+q+")"); err != nil || n != 0 {
+			t.Errorf("%s: %d rows (%v)", q, n, err)
+		}
+	}
+	n, err := db.Count(ctx, "SELECT count(*) FROM general")
+	if err != nil || n < 3 {
+		t.Fatalf("the general diff has %d rows (%v): the case tests nothing", n, err)
 	}
 }
 
@@ -146,14 +165,28 @@ func TestFirstSyncDiffStoresOnlyItsDesiredColumns(t *testing.T) {
 }
 
 // TestFirstSyncDiffRangeReachesTheScan: a reader's range of __seq on a first sync's diff (Entries' batches,
-// apply's commit of a batch) is a filter of the scan of the stored table, whose zone maps then skip the
-// row groups outside it, not a filter above a scan of every row.
+// apply's commit of a batch) is a filter of the scan of the stored table, whose zone maps (or, for a desired
+// table the diff took as it is, its rowid) then skip the row groups outside it, not a filter above a scan of
+// every row.
 func TestFirstSyncDiffRangeReachesTheScan(t *testing.T) {
+	for _, sorted := range []bool{false, true} {
+		t.Run(fmt.Sprint(sorted), func(t *testing.T) { firstSyncRangeReachesTheScan(t, sorted) })
+	}
+}
+
+func firstSyncRangeReachesTheScan(t *testing.T, sorted bool) {
 	ctx := context.Background()
 	db, exec := openTestDB(t, engine.Options{Threads: 2})
 	exec(`CREATE TABLE desired AS SELECT printf('S%06d', i) AS sku, 'item ' || i AS title, i / 4.0 AS price FROM range(300000) t(i)`)
-	if _, err := Run(ctx, db, Input{Desired: "desired", Key: []string{"sku"}}); err != nil {
+	l, err := Run(ctx, db, Input{Desired: "desired", Key: []string{"sku"}, Sorted: sorted})
+	if err != nil {
 		t.Fatal(err)
+	}
+	seq := "__seq"
+	if l.TookDesired() != sorted {
+		t.Fatalf("TookDesired = %v, want %v", l.TookDesired(), sorted)
+	} else if sorted {
+		seq = "rowid"
 	}
 	type node struct {
 		Name      string         `json:"name"`
@@ -186,12 +219,71 @@ func TestFirstSyncDiffRangeReachesTheScan(t *testing.T) {
 		for _, r := range roots {
 			walk(r)
 		}
-		if len(scans) != 1 || !strings.Contains(scans[0], "__seq>=200000") || !strings.Contains(scans[0], "202047") && !strings.Contains(scans[0], "202048") {
+		if len(scans) != 1 || !strings.Contains(scans[0], seq+">=200000") || !strings.Contains(scans[0], "202047") && !strings.Contains(scans[0], "202048") {
 			t.Errorf("%s: scans of %s filtered by %q, want one, by the range of __seq\n%s", q, createsTable, scans, plan)
 		}
 	}
 	if n, err := db.Count(ctx, "SELECT count(*) FROM "+Table+" WHERE __seq BETWEEN 200000 AND 202047"); err != nil || n != 2048 {
 		t.Errorf("the range holds %d changes (%v), want 2048", n, err)
+	}
+}
+
+// TestFirstSyncTakesASortedDesiredTable: a first sync's diff of a desired table stored in its order
+// (Input.Sorted; here by two threads, spilling under a small memory cap, into several row groups) takes the
+// table as it is: the desired table is gone, Table numbers every record once, from 0, in key order, and
+// Drop frees it. With a sink's rank, which orders by more than the key, the diff sorts a copy as before and
+// leaves the desired table to its caller.
+func TestFirstSyncTakesASortedDesiredTable(t *testing.T) {
+	ctx := context.Background()
+	db, exec := openTestDB(t, engine.Options{Threads: 2, MemoryLimit: "64MB"})
+	const n = 400009 // a prime: i*7919 % n visits every key once, in no order
+	sortedDesired := func() {
+		exec("SET preserve_insertion_order = true")
+		exec(fmt.Sprintf(`CREATE OR REPLACE TABLE desired AS SELECT * FROM (SELECT printf('S%%07d', (i * 7919) %% %d) AS sku,
+			CASE WHEN i %% 3 = 0 THEN 'parent' END AS parent, repeat('x', 40) || i AS title FROM range(%d) t(i)) ORDER BY %s`, n, n, FirstSyncOrder([]string{"sku"})))
+		exec("SET preserve_insertion_order = false")
+	}
+	count := func(q string) int64 {
+		t.Helper()
+		k, err := db.Count(ctx, q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return k
+	}
+	sortedDesired()
+	if g := count("SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('desired')"); g < 3 {
+		t.Fatalf("the desired table has %d row groups: the test needs several", g)
+	}
+	l, err := Run(ctx, db, Input{Desired: "desired", Key: []string{"sku"}, Sorted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !l.TookDesired() || count("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'desired'") != 0 {
+		t.Fatalf("TookDesired = %v: the desired table should be the diff's now", l.TookDesired())
+	}
+	if k := count("SELECT count(*) FROM " + Table); k != n {
+		t.Errorf("the diff has %d changes, want %d", k, n)
+	}
+	if k := count(`SELECT count(*) FROM (SELECT __seq, row_number() OVER (ORDER BY sku) - 1 AS want FROM ` + Table + `) WHERE __seq <> want`); k != 0 {
+		t.Errorf("%d changes numbered out of key order", k)
+	}
+	if err := Drop(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if k := count("SELECT count(*) FROM duckdb_tables() WHERE table_name = '" + createsTable + "'"); k != 0 {
+		t.Errorf("Drop left %s", createsTable)
+	}
+	sortedDesired()
+	rank := &connectors.Rank{Field: "parent", Rules: []connectors.RankRule{{Action: connectors.Create, Set: false, Rank: 0}}, Default: 1}
+	if l, err = Run(ctx, db, Input{Desired: "desired", Key: []string{"sku"}, Sorted: true, Rank: rank}); err != nil {
+		t.Fatal(err)
+	}
+	if l.TookDesired() || count("SELECT count(*) FROM desired") != n {
+		t.Fatalf("with a rank: TookDesired = %v, want the desired table left as it was", l.TookDesired())
+	}
+	if k := count(`SELECT count(*) FROM (SELECT __seq, row_number() OVER (ORDER BY parent IS NOT NULL, sku) - 1 AS want FROM ` + Table + `) WHERE __seq <> want`); k != 0 {
+		t.Errorf("with a rank: %d changes numbered out of the rank's order", k)
 	}
 }
 

@@ -59,6 +59,15 @@ type Input struct {
 	// Cache, when set, keeps the outputs of the map and filter steps that run in Go between runs (package
 	// tcache), so that a run pays for the rows whose input changed only. Nil runs every row.
 	Cache *tcache.Cache
+	// OrderBy, when set, are columns the last step's table is to be stored in the order of (ascending, in
+	// DuckDB's default NULL order): the order a first sync's diff numbers its creates in (the key,
+	// diff.FirstSyncOrder), so that the diff takes the table as it is instead of sorting a copy of it. Only a
+	// last step that runs as one DuckDB CREATE TABLE AS, a row transform's query (transforms.Pushdown) whose
+	// output has every column of OrderBy, can honour it: its query is sorted by them and run with
+	// preserve_insertion_order on, so that DuckDB stores the rows in that order and their rowid counts them
+	// from 0 in it. Output.Ordered says whether it did; any other last step (a SQL step, a Go transform, a
+	// query that failed and ran in Go instead, no steps at all) writes its table as without OrderBy.
+	OrderBy []string
 	// Prebuilt are steps the caller already built (to ask the transforms what they are, before the sources
 	// are read), by step. Run takes a step's Transform (or Err) from there instead of calling its constructor
 	// again when the Env it would build the step with is the one the caller used (SameEnv): a constructor
@@ -110,6 +119,9 @@ type Output struct {
 	Notes    []plan.Note
 	// Pushed names the row transforms that ran as DuckDB queries (transforms.Pushdown).
 	Pushed []string
+	// Ordered says that Desired is stored in Input.OrderBy's order, rowid counting its rows from 0 in it, as
+	// one CREATE TABLE AS made it (no row deleted or updated since).
+	Ordered bool
 }
 
 // runner runs one Input.
@@ -165,7 +177,7 @@ func (r *runner) run(ctx context.Context) (*Output, spec.Diagnostics, error) {
 	}
 	prev := in.First
 	for i, st := range in.Steps {
-		sp := &step{st: st, table: Table(i, st), input: st.Input}
+		sp := &step{st: st, table: Table(i, st), input: st.Input, last: i == len(in.Steps)-1}
 		if sp.input == "" {
 			sp.input = prev
 		}

@@ -448,3 +448,93 @@ func TestPrebuiltTakenForItsEnvOnly(t *testing.T) {
 		})
 	}
 }
+
+// TestOrderByStoresTheDesiredTableInOrder: with Input.OrderBy, a last step that runs as one DuckDB query (a
+// map's or filter's, also one reading a deferred input's files) stores its table sorted by those columns,
+// its rowid counting the rows from 0 in that order, on two threads and over several row groups, and says so
+// (Output.Ordered); its rows are those of the same step without OrderBy. A last step that runs in Go or is a
+// SQL step, a step that is not the last, and an output without the columns leave the table as it comes and
+// say so. The engine's preserve_insertion_order is put back either way.
+func TestOrderByStoresTheDesiredTableInOrder(t *testing.T) {
+	pushedMap := "  - type: map\n    fields: {sku: sku, label: \"name + '!'\", qty: qty, price: price}\n"
+	cases := []struct {
+		name, transforms string
+		orderBy          []string
+		deferred         bool
+		ordered          bool
+	}{
+		{"a map's query", pushedMap, []string{"sku"}, false, true},
+		{"a map reading a deferred input", pushedMap, []string{"sku"}, true, true},
+		{"a filter's query after a map", pushedMap + "  - type: filter\n    expr: qty % 3 != 0\n", []string{"qty", "sku"}, false, true},
+		{"a map run in Go", "  - type: map\n    fields: {sku: sku, tag: \"repeat(sku, 2)\"}\n", []string{"sku"}, false, false},
+		{"a SQL step", "  - type: sql\n    name: out\n    query: SELECT * FROM items\n", []string{"sku"}, false, false},
+		{"a map followed by a SQL step", pushedMap + "  - type: sql\n    name: out\n    query: SELECT * FROM __step_0\n", []string{"sku"}, false, false},
+		{"an output without the column", "  - type: map\n    fields: {label: \"name + '!'\", qty: qty}\n", []string{"sku"}, false, false},
+		{"no OrderBy", pushedMap, nil, false, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			db, in := setup(t, c.transforms)
+			ctx := context.Background()
+			n := 2*steps.ChunkRows + 777
+			// Keys in no order, each once; qty repeats so that a second column decides.
+			if err := db.Exec(ctx, "SET threads = 2"); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Exec(ctx, `CREATE OR REPLACE TABLE items AS SELECT printf('S%07d', (i * 7919) % ?) AS sku,
+				'n' || i AS name, i % 5 AS qty, i / 4.0 AS price FROM range(?) t(i)`, n, n); err != nil {
+				t.Fatal(err)
+			}
+			sch, err := db.SchemaOf(ctx, "items")
+			if err != nil {
+				t.Fatal(err)
+			}
+			in.Schemas["items"] = sch
+			d := &deferredInput{}
+			plain := in
+			plain.Schemas = map[string]*arrow.Schema{"items": sch}
+			if c.deferred {
+				in.Deferred, plain.Deferred = map[string]steps.DeferredInput{"items": d}, map[string]steps.DeferredInput{"items": &deferredInput{}}
+			}
+			want, _, err := steps.Run(ctx, db, plain)
+			if err != nil || want.Ordered {
+				t.Fatalf("without OrderBy: ordered %v (%v)", want.Ordered, err)
+			}
+			if err := db.Exec(ctx, "CREATE TABLE plain AS SELECT * FROM "+engine.Ident(want.Desired)); err != nil {
+				t.Fatal(err)
+			}
+			in.OrderBy = c.orderBy
+			out, diags, err := steps.Run(ctx, db, in)
+			if err != nil || len(diags) > 0 {
+				t.Fatalf("Run: %v %v", diags, err)
+			}
+			if out.Ordered != c.ordered {
+				t.Fatalf("Ordered = %v, want %v", out.Ordered, c.ordered)
+			}
+			if c.deferred && strings.Join(d.calls, ",") != fmt.Sprintf("scanned,finish %d", n) {
+				t.Errorf("calls on the deferred input: %v, want it read by the query", d.calls)
+			}
+			tbl := engine.Ident(out.Desired)
+			for _, q := range []string{"SELECT * FROM " + tbl + " EXCEPT ALL SELECT * FROM plain", "SELECT * FROM plain EXCEPT ALL SELECT * FROM " + tbl} {
+				if k, err := db.Count(ctx, "SELECT count(*) FROM ("+q+")"); err != nil || k != 0 {
+					t.Errorf("%s: %d rows (%v): the order changed the rows", q, k, err)
+				}
+			}
+			if c.ordered {
+				order := engine.IdentList(c.orderBy, "")
+				misplaced, err := db.Count(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT rowid AS r, row_number() OVER (ORDER BY %s) - 1 AS want FROM %s) WHERE r <> want`, order, tbl))
+				if err != nil || misplaced != 0 {
+					t.Errorf("%d rows whose rowid is not their place in the order (%v)", misplaced, err)
+				}
+				groups, err := db.Count(ctx, "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info("+engine.Lit(out.Desired)+")")
+				if err != nil || groups < 2 {
+					t.Errorf("the table has %d row groups (%v): the test needs several", groups, err)
+				}
+			}
+			var setting string
+			if err := db.QueryRow(ctx, "SELECT current_setting('preserve_insertion_order')::VARCHAR").Scan(&setting); err != nil || setting != "false" {
+				t.Errorf("preserve_insertion_order is %q after the run (%v), want the engine's false", setting, err)
+			}
+		})
+	}
+}
