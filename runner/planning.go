@@ -26,6 +26,7 @@ func (s *session) afterDiff(ctx context.Context, ds *diff.Layout) error {
 	}
 	if ds.TookDesired() {
 		s.desiredCount = s.presentCount
+		s.logf("diff: first sync: the desired records were stored in apply order; the diff numbers them as they are")
 		return nil
 	}
 	if s.desiredCount, err = s.d.Count(ctx, "SELECT count(*) FROM "+engine.Ident(s.desired)); err != nil {
