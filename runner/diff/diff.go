@@ -427,7 +427,8 @@ func (l *Layout) query(in Input, snap, desired string) string {
 // with no rank or protected keys to order or filter by) becomes it as it is: renamed, its rowid numbering
 // its rows in apply order, which DuckDB's scan filters like a column (a range of rowid reaches the scan and
 // skips the row groups outside it), so no copy of the desired records is sorted or stored (at 1M creates
-// that copy cost about 0.5 s, BENCHMARKS.md, #15 first sync). Any other first sync sorts a numbered copy
+// that copy cost the diff 1.6-2.6 cpu s; sorting in the step instead costs the step and the diff 0.8 cpu s
+// less, the first sync 0.4 less: BENCHMARKS.md, #15 first sync). Any other first sync sorts a numbered copy
 // (createsQuery).
 func (l *Layout) creates(ctx context.Context, db *engine.DB, in Input) error {
 	if in.Sorted && in.Rank == nil && in.Protected == "" {

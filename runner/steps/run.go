@@ -88,8 +88,9 @@ func (r *runner) runPushdown(ctx context.Context, sp *step, tr transforms.Batch,
 // preserve_insertion_order is on, so it is turned on for the statement and put back after (the engine runs
 // with it off; nothing else runs on the database while a step runs). The rows' values are the query's
 // either way, and a failing row fails the sorted query as it fails the plain one (every row is evaluated
-// before the sort). Measured at 1M rows under a 256 MiB cap, the sorted statement cost 0.6 s less than the
-// plain one and the diff's sorted copy of it together (BENCHMARKS.md, #15 first sync).
+// before the sort). At 1M rows under a 256 MiB cap, the sorted statement cost 0.8 cpu s less than the plain
+// one and the diff's sorted copy of it together; it spills part of the table it writes, which the apply
+// reads back for about half of that (BENCHMARKS.md, #15 first sync).
 func (r *runner) createAs(ctx context.Context, sp *step, tr transforms.Batch, q string) error {
 	create := fmt.Sprintf("CREATE OR REPLACE TABLE %s AS %s", engine.Ident(sp.table), q)
 	if !sp.last || len(r.in.OrderBy) == 0 || !hasFields(tr.Schema(), r.in.OrderBy) {
