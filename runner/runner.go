@@ -291,8 +291,9 @@ var sortFirstSyncs = true
 // records), with no rejected rows followed (their keys would be protected, which the diff filters out of a
 // copy) and no sink known to rank its changes (connectors.Ranker, which orders them by more than the key;
 // a sink the pipeline builds is built after the steps, so a ranked one is known only by Options.Sink: for
-// another, the diff finds the rank and sorts a copy as before). A run that reads the desired table in its
-// own order (Options.Desired, a trace) keeps it as the steps make it.
+// another, such as the ecom sink, the diff finds the rank and sorts a copy as before, and the step's sort is
+// spent for nothing, a fraction of a second per million records against that first sync's API calls). A run
+// that reads the desired table in its own order (Options.Desired, a trace) keeps it as the steps make it.
 func (s *session) firstSyncSorts() bool {
 	if !sortFirstSyncs || s.store == nil || s.store.Snapshot() != "" || s.opts.Refresh || s.prot.followed != "" ||
 		s.opts.Desired != nil || s.trace != nil || len(s.p.Key) == 0 {
