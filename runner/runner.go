@@ -292,7 +292,7 @@ var sortFirstSyncs = true
 // copy) and no sink known to rank its changes (connectors.Ranker, which orders them by more than the key;
 // a sink the pipeline builds is built after the steps, so a ranked one is known only by Options.Sink: for
 // another, such as the ecom sink, the diff finds the rank and sorts a copy as before, and the step's sort is
-// spent for nothing, a fraction of a second per million records against that first sync's API calls). A run
+// spent for nothing: about a cpu second per million records, against that first sync's API calls). A run
 // that reads the desired table in its own order (Options.Desired, a trace) keeps it as the steps make it.
 func (s *session) firstSyncSorts() bool {
 	if !sortFirstSyncs || s.store == nil || s.store.Snapshot() != "" || s.opts.Refresh || s.prot.followed != "" ||
