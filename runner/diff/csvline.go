@@ -87,7 +87,6 @@ type csvEncoder struct {
 	quote [256]bool
 	cols  []csvColumn
 	keys  []csvColumn
-	b     arrow.RecordBatch // the batch cols are of
 }
 
 func newCSVEncoder(f *CSVFormat) *csvEncoder {
@@ -113,10 +112,7 @@ func needsQuotes(q *[256]bool, s string) bool {
 
 // resolve finds the file's columns in b; an error says the batch cannot have lines.
 func (c *csvEncoder) resolve(b arrow.RecordBatch) error {
-	if c.b == b {
-		return nil
-	}
-	c.b, c.cols, c.keys = nil, c.cols[:0], c.keys[:0]
+	c.cols, c.keys = c.cols[:0], c.keys[:0]
 	find := func(name, typ string) (csvColumn, error) {
 		idx := b.Schema().FieldIndices(name)
 		if len(idx) != 1 {
@@ -176,7 +172,6 @@ func (c *csvEncoder) resolve(b arrow.RecordBatch) error {
 		}
 		c.keys = append(c.keys, c.cols[j])
 	}
-	c.b = b
 	return nil
 }
 

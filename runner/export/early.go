@@ -1,6 +1,8 @@
 package export
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -10,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/runner/diff"
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/failpoint"
 )
@@ -45,7 +48,19 @@ import (
 // drift, the diff's drop, the commit of incremental sources' stored records: on the session's threads, where
 // an INSERT keeps its rows' order, which none of them needs), and nothing else may turn it off meanwhile.
 //
-// Committed, finish and Close are called by the session's goroutine; a nil *Early does nothing.
+// A part of a CSV or TSV file is most often not a COPY: the apply's batch reader encodes every create's
+// line beside its entry (diff.EntriesCSV, in the format CSVFormat gives), the applier hands a batch's lines
+// over before applying it (Lines), and a commit of exactly that batch (as many changes acknowledged as the
+// batch holds, the snapshot grown by as many) takes them: its part is those bytes, written straight to the
+// file, once the lines prove to continue the part before in strictly increasing key order (their key
+// order tokens) and the snapshot's columns are the format's. The commit inserted exactly the batch's
+// records, cast from the same diff columns the lines were encoded from, so the part holds the same rows
+// as its COPY would, in key order, in DuckDB's bytes (diff.CSVFormat, TestCSVLinesEqualDuckDBCopy). A part
+// without lines (a partial batch, a value the encoder does not write, another format) is the COPY, unless
+// parts before were lines: then the early export gives up (the rows' order in the snapshot is not known to
+// be the lines' order, which the COPY's order check needs).
+//
+// Committed, Lines, finish and Close are called by the session's goroutine; a nil *Early does nothing.
 type Early struct {
 	db      *engine.DB // the writer's connection
 	exp     connectors.Export
@@ -65,18 +80,30 @@ type Early struct {
 	// discarded: the files were removed (once: Run may write tmp afresh after).
 	discarded bool
 
+	// csv is the lines' format (nil: a format written by COPY alone); offered the lines of the batch
+	// being applied (Lines), for its commit.
+	csv     *diff.CSVFormat
+	offered *diff.CSVLines
+
 	// The writer's, read after done.
 	snapshot string
 	out      *os.File
 	rows     int64
 	parts    int
 	types    []column
+	// lineParts counts the parts written from lines, lastKey is the key order token of the last line
+	// written; linesOK says the snapshot's columns are csv's (checked at the first part).
+	lineParts int
+	lastKey   []byte
+	linesOK   bool
 }
 
-// span is the snapshot rows [lo, hi) (row ids) one commit appended to relation snapshot.
+// span is the snapshot rows [lo, hi) (row ids) one commit appended to relation snapshot, with the lines of
+// its batch when the commit is exactly that batch's (nil: written by COPY).
 type span struct {
 	snapshot string
 	lo, hi   int64
+	lines    *diff.CSVLines
 }
 
 // StartEarly starts writing the records file of in.Export while the apply of a first sync commits (Early);
@@ -109,8 +136,52 @@ func StartEarly(ctx context.Context, db *engine.DB, in Input) (*Early, string, e
 	wctx, cancel := context.WithCancel(ctx)
 	ea := &Early{db: rd, exp: e, cols: engine.IdentList(engine.FieldNames(in.Schema), ""), key: in.Key, tmp: e.Path + ".possync-tmp",
 		cancel: cancel, restore: restore, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	if delim, ok := csvDelims[e.Format]; ok && lineParts {
+		f := &diff.CSVFormat{Names: engine.FieldNames(in.Schema), Key: slices.Clone(in.Key), Delim: delim}
+		for _, fl := range in.Schema.Fields() {
+			f.Types = append(f.Types, engine.Type(fl.Type))
+		}
+		ea.csv = f
+	}
 	go ea.write(wctx)
 	return ea, "", nil
+}
+
+// csvDelims are the delimiters of the formats whose parts may be written from lines (Lines), as options
+// gives them to COPY.
+var csvDelims = map[string]byte{"csv": ',', "tsv": '\t'}
+
+// lineParts turns the parts written from lines off (every part a COPY): SetLineParts.
+var lineParts = true
+
+// SetLineParts turns the early export's parts written from the batches' lines on or off (off: every part a
+// COPY), for the tests that compare the two; the returned function restores it.
+func SetLineParts(on bool) (restore func()) {
+	was := lineParts
+	lineParts = on
+	return func() { lineParts = was }
+}
+
+// CSVFormat is the format of the lines the early export takes for a batch's part (Lines), or nil: the
+// export's format is not CSV or TSV (or e is nil).
+func (e *Early) CSVFormat() *diff.CSVFormat {
+	if e == nil {
+		return nil
+	}
+	return e.csv
+}
+
+// Lines hands over the lines of the batch about to be applied (diff.EntriesCSV in the format CSVFormat),
+// for the part of the commit of exactly that batch, or takes them back (nil) once it is applied: a
+// commit that is not the batch's whole (fewer changes acknowledged, the snapshot grown by another number)
+// leaves them and is written by COPY.
+func (e *Early) Lines(l *diff.CSVLines) {
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.offered = l
 }
 
 // setOn turns the boolean DuckDB setting name on for the database (unless it is), and returns the function
@@ -143,6 +214,8 @@ func (e *Early) Committed(snapshot string, before, after int64, acked int) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	lines := e.offered
+	e.offered = nil // one commit takes a batch's lines, or none does
 	switch {
 	case e.why != "" || e.ended:
 		return
@@ -152,7 +225,10 @@ func (e *Early) Committed(snapshot string, before, after int64, acked int) {
 	case after == before:
 		return
 	}
-	e.queue = append(e.queue, span{snapshot: snapshot, lo: before, hi: after})
+	if lines != nil && (lines.Format != e.csv || int64(len(lines.Lines)) != after-before) {
+		lines = nil
+	}
+	e.queue = append(e.queue, span{snapshot: snapshot, lo: before, hi: after, lines: lines})
 	select {
 	case e.wake <- struct{}{}:
 	default:
@@ -216,6 +292,15 @@ func (e *Early) part(ctx context.Context, sp span) error {
 	case sp.lo != e.rows:
 		return fmt.Errorf("a commit appended records %d to %d after %d written", sp.lo, sp.hi, e.rows)
 	}
+	if e.parts == 0 && e.csv != nil {
+		e.linesOK = sameColumns(e.types, e.csv)
+	}
+	if header, ok := e.linesFit(sp); ok {
+		return e.writeLines(sp, header)
+	}
+	if e.lineParts > 0 {
+		return fmt.Errorf("records %d to %d have no lines after %d part(s) written from lines", sp.lo, sp.hi, e.lineParts)
+	}
 	// The rows in key order, from the last row of the part before on (its key is the one to continue).
 	from := fmt.Sprintf("(SELECT * FROM %s WHERE rowid >= %d AND rowid < %d)", e.snapshot, max(sp.lo-1, 0), sp.hi)
 	sorted, err := keysInOrder(ctx, e.db, e.key, from)
@@ -252,6 +337,62 @@ func (e *Early) part(ctx context.Context, sp span) error {
 	return nil
 }
 
+// sameColumns says whether the snapshot's columns are those of the lines' format f, in its order and of its
+// types.
+func sameColumns(cols []column, f *diff.CSVFormat) bool {
+	if len(cols) != len(f.Names) || len(f.Types) != len(f.Names) {
+		return false
+	}
+	for j, c := range cols {
+		typ := c.typ
+		if typ == "TIMESTAMP WITH TIME ZONE" {
+			typ = "TIMESTAMPTZ"
+		}
+		if c.name != f.Names[j] || typ != f.Types[j] {
+			return false
+		}
+	}
+	return true
+}
+
+// linesFit says whether sp's part can be its lines, and the header to write before them (the first
+// part's): it has lines, the snapshot's columns are their format's, every part before was lines, and they
+// continue the last of those in strictly increasing key order.
+func (e *Early) linesFit(sp span) (header []byte, ok bool) {
+	l := sp.lines
+	switch {
+	case l == nil || !e.linesOK || l.Format != e.csv || int64(len(l.Lines)) != sp.hi-sp.lo || e.lineParts != e.parts:
+		return nil, false
+	case e.parts == 0:
+		return e.csv.Header()
+	}
+	return nil, bytes.Compare(e.lastKey, l.First) < 0
+}
+
+// writeLines appends header and sp's lines to the file as the next part.
+func (e *Early) writeLines(sp span, header []byte) error {
+	if e.out == nil {
+		if err := os.MkdirAll(filepath.Dir(e.exp.Path), 0o755); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		var err error
+		if e.out, err = os.Create(e.tmp); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+	}
+	w := bufio.NewWriterSize(e.out, 1<<20)
+	w.Write(header)
+	for _, line := range sp.lines.Lines {
+		w.Write(line)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("export: write records %d to %d: %w", sp.lo, sp.hi, err)
+	}
+	e.rows, e.parts, e.lineParts = sp.hi, e.parts+1, e.lineParts+1
+	e.lastKey = sp.lines.Last
+	return nil
+}
+
 // end ends the queue and waits for the writer to stop; the early export gives up with why, unless empty.
 func (e *Early) end(why string) {
 	e.mu.Lock()
@@ -273,14 +414,14 @@ func (e *Early) end(why string) {
 // finish waits for the last part and, when the parts are the export of in (the same file and columns) and
 // cover the snapshot exactly (in.Snapshot's row ids are 0 up to the rows written, each once: every commit
 // only appended, and the parts followed each other in key order), leaves them in tmp, closed, and returns
-// the number of parts. Otherwise it removes what it wrote and returns why not: the export is written in
-// full.
-func (e *Early) finish(ctx context.Context, db *engine.DB, in Input, tmp string) (int, string, error) {
+// the number of parts and of those written from lines. Otherwise it removes what it wrote and returns why
+// not: the export is written in full.
+func (e *Early) finish(ctx context.Context, db *engine.DB, in Input, tmp string) (parts, lines int, why string, err error) {
 	e.end("")
 	if err := e.restoreSetting(); err != nil {
-		return 0, "", err
+		return 0, 0, "", err
 	}
-	why, err := e.check(ctx, db, in, tmp)
+	why, err = e.check(ctx, db, in, tmp)
 	if err == nil && why == "" {
 		err = e.out.Close()
 		e.out = nil
@@ -291,9 +432,9 @@ func (e *Early) finish(ctx context.Context, db *engine.DB, in Input, tmp string)
 	}
 	_ = os.Remove(e.tmp + ".part")
 	if err != nil {
-		return 0, "", fmt.Errorf("export: %w", err)
+		return 0, 0, "", fmt.Errorf("export: %w", err)
 	}
-	return e.parts, why, nil
+	return e.parts, e.lineParts, why, nil
 }
 
 // check says why the parts written are not the export of in to tmp ("": they are); the writer has stopped.
