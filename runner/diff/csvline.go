@@ -406,16 +406,42 @@ func (c *csvEncoder) appendKeyToken(dst []byte, i int) ([]byte, bool) {
 		}
 		if k.kind == csvInt {
 			v, _ := intValue(k.a, i)
-			dst = binary.BigEndian.AppendUint64(dst, uint64(v)^(1<<63))
-			continue
+			dst = appendTokenInt(dst, v)
+		} else {
+			dst = appendTokenText(dst, textValue(k.a, i))
 		}
-		s := textValue(k.a, i)
-		for j := 0; j < len(s); j++ { // 0 escaped as 0 0xFF, the end as 0 0: a prefix sorts first
-			if dst = append(dst, s[j]); s[j] == 0 {
-				dst = append(dst, 0xFF)
-			}
-		}
-		dst = append(dst, 0, 0)
 	}
 	return dst, true
+}
+
+// appendTokenInt appends an integer key field's token: its bits with the sign flipped, big-endian.
+func appendTokenInt(dst []byte, v int64) []byte {
+	return binary.BigEndian.AppendUint64(dst, uint64(v)^(1<<63))
+}
+
+// appendTokenText appends a text key field's token: its bytes, 0 escaped as 0 0xFF, then 0 0 (so that a
+// prefix sorts first).
+func appendTokenText(dst []byte, s string) []byte {
+	for j := 0; j < len(s); j++ {
+		if dst = append(dst, s[j]); s[j] == 0 {
+			dst = append(dst, 0xFF)
+		}
+	}
+	return append(dst, 0, 0)
+}
+
+// KeyToken is the order token of a key given as its fields' values (string or int64), as CSVLines' First
+// and Last hold them; ok false for a value of another type.
+func KeyToken(values ...any) (token []byte, ok bool) {
+	for _, v := range values {
+		switch x := v.(type) {
+		case int64:
+			token = appendTokenInt(token, x)
+		case string:
+			token = appendTokenText(token, x)
+		default:
+			return nil, false
+		}
+	}
+	return token, true
 }

@@ -295,11 +295,12 @@ func (e *Early) part(ctx context.Context, sp span) error {
 	if e.parts == 0 && e.csv != nil {
 		e.linesOK = sameColumns(e.types, e.csv)
 	}
-	if header, ok := e.linesFit(sp); ok {
+	header, not := e.linesFit(sp)
+	if not == "" {
 		return e.writeLines(sp, header)
 	}
 	if e.lineParts > 0 {
-		return fmt.Errorf("records %d to %d have no lines after %d part(s) written from lines", sp.lo, sp.hi, e.lineParts)
+		return fmt.Errorf("records %d to %d: %s, after %d part(s) written from lines", sp.lo, sp.hi, not, e.lineParts)
 	}
 	// The rows in key order, from the last row of the part before on (its key is the one to continue).
 	from := fmt.Sprintf("(SELECT * FROM %s WHERE rowid >= %d AND rowid < %d)", e.snapshot, max(sp.lo-1, 0), sp.hi)
@@ -355,18 +356,27 @@ func sameColumns(cols []column, f *diff.CSVFormat) bool {
 	return true
 }
 
-// linesFit says whether sp's part can be its lines, and the header to write before them (the first
-// part's): it has lines, the snapshot's columns are their format's, every part before was lines, and they
-// continue the last of those in strictly increasing key order.
-func (e *Early) linesFit(sp span) (header []byte, ok bool) {
+// linesFit says why sp's part cannot be its lines ("": it can), and the header to write before them (the
+// first part's): it has lines, the snapshot's columns are their format's, every part before was lines, and
+// they continue the last of those in strictly increasing key order.
+func (e *Early) linesFit(sp span) (header []byte, not string) {
 	l := sp.lines
 	switch {
-	case l == nil || !e.linesOK || l.Format != e.csv || int64(len(l.Lines)) != sp.hi-sp.lo || e.lineParts != e.parts:
-		return nil, false
+	case l == nil || l.Format != e.csv || int64(len(l.Lines)) != sp.hi-sp.lo:
+		return nil, "no lines of the commit's batch"
+	case !e.linesOK:
+		return nil, "the snapshot's columns are not the lines'"
+	case e.lineParts != e.parts:
+		return nil, "parts before were not lines"
 	case e.parts == 0:
-		return e.csv.Header()
+		if header, ok := e.csv.Header(); ok {
+			return header, ""
+		}
+		return nil, "a column name needs quoting"
+	case bytes.Compare(e.lastKey, l.First) >= 0:
+		return nil, "lines not in key order after the part before"
 	}
-	return nil, bytes.Compare(e.lastKey, l.First) < 0
+	return nil, ""
 }
 
 // writeLines appends header and sp's lines to the file as the next part.

@@ -1,0 +1,126 @@
+package export
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/runner/diff"
+	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/state"
+)
+
+// linesOf are the lines of inOrderSnaps[0]'s records numbered lo to hi in format f, as the batch reader
+// hands a batch's over (Early.Lines): each the bytes of a COPY of its record alone (what the batch reader's
+// encoder writes, diff.CSVFormat), with the key order tokens of the first and last.
+func linesOf(t *testing.T, db *engine.DB, f *diff.CSVFormat, lo, hi int) *diff.CSVLines {
+	t.Helper()
+	s := inOrderSnaps[0]
+	path := filepath.Join(t.TempDir(), "line.csv")
+	l := &diff.CSVLines{Format: f}
+	for n := lo; n <= hi; n++ {
+		exec(t, db, fmt.Sprintf("COPY (%s WHERE n = %d) TO %s (FORMAT csv, HEADER false)", s.records, n, engine.Lit(path)))
+		l.Lines = append(l.Lines, read(t, path))
+	}
+	token := func(n int) []byte {
+		var sku string
+		if err := db.QueryRow(context.Background(), fmt.Sprintf("SELECT sku FROM keys WHERE n = %d", n)).Scan(&sku); err != nil {
+			t.Fatal(err)
+		}
+		tok, _ := diff.KeyToken(sku)
+		return tok
+	}
+	l.First, l.Last = token(lo), token(hi)
+	return l
+}
+
+// TestEarlyExportLines: the parts of a first sync's records file written from the batches' lines hold the
+// bytes of one COPY of the snapshot sorted by key; a commit that is not exactly its batch's (fewer changes
+// acknowledged), lines of another format, or lines that do not continue the last part in key order are
+// not written: the part is a COPY (before any part of lines), or the early export gives up (after) and the
+// file is written after the commits. Whichever way, the file is the sorted COPY's bytes.
+func TestEarlyExportLines(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		// run commits the records (numbered 1 to 300) through commit, handing lines over to e first.
+		run func(t *testing.T, db *engine.DB, e *Early, commit func(*Early, int, int))
+		log string
+	}{
+		{name: "every part lines", log: `in 8 parts written while the apply committed \(8 from the batches' lines\)`,
+			run: func(t *testing.T, db *engine.DB, e *Early, commit func(*Early, int, int)) {
+				for lo := 1; lo <= 300; lo += 40 {
+					e.Lines(linesOf(t, db, e.CSVFormat(), lo, min(lo+39, 300)))
+					commit(e, lo, min(lo+39, 300))
+					e.Lines(nil)
+				}
+			}},
+		{name: "a batch out of key order", log: `not from the parts written during the apply: records 200 to 300: lines not in key order after the part before, after 2 part`,
+			run: func(t *testing.T, db *engine.DB, e *Early, commit func(*Early, int, int)) {
+				for _, r := range [][2]int{{1, 100}, {201, 300}, {101, 200}} {
+					e.Lines(linesOf(t, db, e.CSVFormat(), r[0], r[1]))
+					commit(e, r[0], r[1])
+				}
+			}},
+		{name: "a commit of part of its batch", log: `not from the parts written during the apply: records 100 to 150: no lines of the commit's batch, after 1 part`,
+			run: func(t *testing.T, db *engine.DB, e *Early, commit func(*Early, int, int)) {
+				e.Lines(linesOf(t, db, e.CSVFormat(), 1, 100))
+				commit(e, 1, 100)
+				e.Lines(linesOf(t, db, e.CSVFormat(), 101, 200))
+				commit(e, 101, 150) // the batch's other changes not acknowledged
+				commit(e, 151, 300)
+			}},
+		{name: "a first part without lines", log: `in 3 parts written while the apply committed \(0 from the batches' lines\)`,
+			run: func(t *testing.T, db *engine.DB, e *Early, commit func(*Early, int, int)) {
+				commit(e, 1, 100)
+				for lo := 101; lo <= 300; lo += 100 {
+					e.Lines(linesOf(t, db, e.CSVFormat(), lo, lo+99))
+					commit(e, lo, lo+99)
+				}
+			}},
+		{name: "lines of another format", log: `in 2 parts written while the apply committed \(0 from the batches' lines\)`,
+			run: func(t *testing.T, db *engine.DB, e *Early, commit func(*Early, int, int)) {
+				f := *e.CSVFormat()
+				f.Delim = '\t'
+				for lo := 1; lo <= 300; lo += 150 {
+					e.Lines(linesOf(t, db, &f, lo, lo+149))
+					commit(e, lo, lo+149)
+				}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := openDB(t)
+			s := inOrderSnaps[0]
+			commit := earlyCommits(t, db, 0)
+			dir := t.TempDir()
+			path := filepath.Join(dir, "out", "records.csv")
+			in := Input{Export: connectors.Export{Path: path, Format: "csv"}, SinkType: "test", Key: s.key, Schema: s.schema}
+			e, why, err := StartEarly(ctx, db, in)
+			if err != nil || e == nil || e.CSVFormat() == nil {
+				t.Fatalf("StartEarly: %v, %q (%v)", e, why, err)
+			}
+			defer e.Close()
+			tc.run(t, db, e, commit)
+			var l logs
+			in.Snapshot, in.Meta, in.Early, in.Log = "snap", state.Meta{Serial: 9}, e, l.logf
+			if in.Meta.Records, err = db.Count(ctx, "SELECT count(*) FROM snap"); err != nil {
+				t.Fatal(err)
+			}
+			out, err := Run(ctx, db, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !out.Written || !regexp.MustCompile(tc.log).MatchString(l.String()) {
+				t.Fatalf("export: %+v, log %q: want %q", out, l, tc.log)
+			}
+			want := sortedRef(t, db, filepath.Join(dir, "ref.csv"), "csv", s.key, s.schema)
+			if got := read(t, path); !bytes.Equal(got, want) {
+				t.Fatalf("export differs from one COPY sorted by key:\ngot:\n%.2000s\nwant:\n%.2000s", got, want)
+			}
+		})
+	}
+}
