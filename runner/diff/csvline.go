@@ -300,6 +300,11 @@ func AppendCSVFloat(dst []byte, x float64) ([]byte, bool) {
 		}
 		return append(dst, "0.0"...), true
 	}
+	if k := math.Round(x * 100); math.Abs(k) < 1e15 && float64(int64(k))/100 == x {
+		// x is the double nearest k/100 (a price): a decimal of at most 15 digits reads back as itself
+		// alone, so its shortest digits are k's, and its exponent (-2 to 12) is in the fixed range.
+		return appendCents(dst, int64(k)), true
+	}
 	var buf [40]byte
 	b := strconv.AppendFloat(buf[:0], x, 'e', -1, 64) // [-]d[.ddd]e±XX
 	if b[0] == '-' {
@@ -347,6 +352,23 @@ func AppendCSVFloat(dst []byte, x float64) ([]byte, bool) {
 			dst = append(dst, '0')
 		}
 		return append(dst, d...), true
+	}
+}
+
+// appendCents appends k/100 (k not 0) in DuckDB's fixed notation: the digits without trailing zeros,
+// ".0" after an integral value.
+func appendCents(dst []byte, k int64) []byte {
+	if k < 0 {
+		dst, k = append(dst, '-'), -k
+	}
+	dst = append(strconv.AppendInt(dst, k/100, 10), '.')
+	switch c := k % 100; {
+	case c == 0:
+		return append(dst, '0')
+	case c%10 == 0:
+		return append(dst, byte('0'+c/10))
+	default:
+		return append(dst, byte('0'+c/10), byte('0'+c%10))
 	}
 }
 
