@@ -9,6 +9,7 @@ import (
 	"github.com/possync/possync/runner/apply"
 	"github.com/possync/possync/runner/diff"
 	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/export"
 	"github.com/possync/possync/runner/failpoint"
 	"github.com/possync/possync/runner/plan"
 )
@@ -207,7 +208,7 @@ type readBatch struct {
 	changes []connectors.Change
 	entries [][]byte
 	seqs    []int64
-	lines   *diff.CSVLines
+	lines   *export.Staged
 }
 
 // batchReader reads a streamed apply's batches from the diff, in apply order, and adds their changes to
@@ -251,7 +252,7 @@ func (r *batchReader) read(ctx context.Context, db *engine.DB, lo, hi int64) (*r
 				}
 			}
 		}
-		return &readBatch{changes: batch, entries: entries, seqs: seqs, lines: lines}, nil
+		return &readBatch{changes: batch, entries: entries, seqs: seqs, lines: s.early.Stage(lines)}, nil
 	}
 	b := &readBatch{} // the sink may keep its batch: a new one each time
 	// One decoded row reused: the sink's form copies the values out of it (SinkChange).
