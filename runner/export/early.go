@@ -53,10 +53,10 @@ import (
 // line beside its entry (diff.EntriesCSV, in the format CSVFormat gives) and stages them (Stage: into a
 // staging file, unlinked, so that the batches read ahead of their commits do not hold their lines in
 // memory), the applier hands a batch's staged lines over before applying it (Lines), and a commit of
-// exactly that batch (as many changes acknowledged as the
-// batch holds, the snapshot grown by as many) takes them: its part is those bytes, written straight to the
-// file, once the lines prove to continue the part before in strictly increasing key order (their key
-// order tokens) and the snapshot's columns are the format's. The commit inserted exactly the batch's
+// exactly that batch (as many changes acknowledged as the batch holds, the snapshot grown by as many)
+// takes them: its part is those bytes, written straight to the file, once the lines prove to continue the
+// part before in strictly increasing key order (their key order tokens) and the snapshot's columns are
+// the format's. The commit inserted exactly the batch's
 // records, cast from the same diff columns the lines were encoded from, so the part holds the same rows
 // as its COPY would, in key order, in DuckDB's bytes (diff.CSVFormat, TestCSVLinesEqualDuckDBCopy). A part
 // without lines (a partial batch, a value the encoder does not write, another format) is the COPY, unless
