@@ -430,7 +430,7 @@ func TestExportEarlyEqualsAfter(t *testing.T) {
 
 // TestExportCrashMidApply kills a first sync (SIGKILL) in the middle of its apply, once the second of its
 // records file's parts was written while the apply committed (startEarly), and requires no records file
-// then; the rerun applies the rest and writes the records file byte for byte as an uninterrupted run does,
+// (nor a staging file of the batches' lines) then; the rerun applies the rest and writes the records file byte for byte as an uninterrupted run does,
 // leaving no temporary or part file behind.
 func TestExportCrashMidApply(t *testing.T) {
 	for _, c := range exportCases() {
@@ -449,6 +449,10 @@ func TestExportCrashMidApply(t *testing.T) {
 			}
 			if _, err := os.Stat(records(crashed) + ".possync-tmp"); err != nil {
 				t.Errorf("no temporary file after the kill (%v): the parts were not written", err)
+			}
+			// The batches' lines staged for their parts were in an unlinked file: the kill leaves none.
+			if staged, err := filepath.Glob(filepath.Join(crashed, "out", ".possync-lines-*")); err != nil || len(staged) > 0 {
+				t.Errorf("staging files after the kill: %v (%v)", staged, err)
 			}
 			var log bytes.Buffer
 			rep, err := Apply(context.Background(), loadExport(t, crashed), Options{Log: &log}, nil)

@@ -9,6 +9,7 @@ import (
 	"github.com/possync/possync/runner/apply"
 	"github.com/possync/possync/runner/diff"
 	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/export"
 	"github.com/possync/possync/runner/failpoint"
 	"github.com/possync/possync/runner/plan"
 )
@@ -171,11 +172,13 @@ func (s *session) applyStreamed(ctx context.Context, a *apply.Applier, pl *plan.
 		}
 		sh = &streamHash{h: h}
 	}
-	r := &batchReader{s: s, sh: sh, encoded: a.Encoded()}
+	r := &batchReader{s: s, sh: sh, encoded: a.Encoded(), csv: s.early.CSVFormat()}
 	defer func(sent func()) { a.Sent = sent }(a.Sent)
 	err := s.pipeBatches(ctx, total, size, r.read, func(b *readBatch, sent func()) error {
 		a.Sent = sent
 		if b.entries != nil {
+			s.early.Lines(b.lines) // for the batch's commit: its part of the records file
+			defer s.early.Lines(nil)
 			return a.BatchEntries(ctx, b.changes, b.entries, b.seqs, int(total), t)
 		}
 		return a.Batch(ctx, b.changes, b.seqs, int(total), t)
@@ -199,11 +202,13 @@ func (s *session) applyStreamed(ctx context.Context, a *apply.Applier, pl *plan.
 }
 
 // readBatch is a batch of changes read from the diff for the applier, in apply order: the sink's form of
-// each change, its entry when the sink takes entries (nil: the applier encodes them), its sequence number.
+// each change, its entry when the sink takes entries (nil: the applier encodes them), its sequence number,
+// and the creates' records-file lines when the early export takes them (export.Early.Lines; nil: none).
 type readBatch struct {
 	changes []connectors.Change
 	entries [][]byte
 	seqs    []int64
+	lines   *export.Staged
 }
 
 // batchReader reads a streamed apply's batches from the diff, in apply order, and adds their changes to
@@ -212,6 +217,8 @@ type batchReader struct {
 	s       *session
 	sh      *streamHash
 	encoded bool // the batches are read as their entries (apply.Applier.Encoded)
+	// csv is the format of the records-file lines read with the entries (export.Early.CSVFormat; nil: none).
+	csv *diff.CSVFormat
 	// annots holds, by number from the batch's first, the annotations of a batch's changes, for the hash
 	// of a plan that has them.
 	annots  []map[string]any
@@ -229,7 +236,7 @@ func (r *batchReader) read(ctx context.Context, db *engine.DB, lo, hi int64) (*r
 		if r.batchLo = lo; sh != nil && len(s.ds.Annot) > 0 {
 			r.annots = make([]map[string]any, hi-lo)
 		}
-		batch, entries, seqs, err := diff.Entries(ctx, db, s.ds, lo, hi, encodeWorkers(hi-lo), r.entryID)
+		batch, entries, seqs, lines, err := diff.EntriesCSV(ctx, db, s.ds, lo, hi, encodeWorkers(hi-lo), r.entryID, r.csv)
 		if err != nil {
 			return nil, err
 		}
@@ -245,7 +252,7 @@ func (r *batchReader) read(ctx context.Context, db *engine.DB, lo, hi int64) (*r
 				}
 			}
 		}
-		return &readBatch{changes: batch, entries: entries, seqs: seqs}, nil
+		return &readBatch{changes: batch, entries: entries, seqs: seqs, lines: s.early.Stage(lines)}, nil
 	}
 	b := &readBatch{} // the sink may keep its batch: a new one each time
 	// One decoded row reused: the sink's form copies the values out of it (SinkChange).

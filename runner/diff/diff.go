@@ -4,7 +4,8 @@
 // (SinkChange) are derived from a Change by pure functions, so a record is decoded from DuckDB once however
 // many forms it takes. Count and CountPresent summarise the table without decoding it.
 //
-// It owns: the key check of the desired records (CheckDesired), the diff table and its layout, change IDs.
+// It owns: the key check of the desired records (CheckDesired), the diff table and its layout, change IDs,
+// and the records-file lines of a batch of creates (EntriesCSV: DuckDB's CSV bytes, written in Go).
 // It may not touch: the state store (the caller names the snapshot relation and its columns), the sink,
 // the plan document beyond building plan.Change values, or any table but the desired one, the snapshot, the
 // protected keys and its own.

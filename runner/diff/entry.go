@@ -43,15 +43,28 @@ import (
 // more than one worker, id is called from several goroutines at once (each with a Row of its own). At most
 // workers slices of the result wait to be encoded at a time.
 func Entries(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, workers int, id IDFunc) (changes []connectors.Change, entries [][]byte, seqs []int64, err error) {
+	changes, entries, seqs, _, err = EntriesCSV(ctx, db, l, lo, hi, workers, id, nil)
+	return changes, entries, seqs, err
+}
+
+// EntriesCSV is Entries that also writes, when csv is not nil and the changes are all creates, each
+// create's records-file line in the format csv (CSVFormat: DuckDB's COPY bytes of the snapshot row its
+// commit makes), on the same workers from the same columns; lines is nil, with nothing else changed, when
+// a change is not a create, a column or value is one the encoder does not write, a key field is NULL or
+// the lines are not in strictly increasing key order.
+func EntriesCSV(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, workers int, id IDFunc, csv *CSVFormat) (changes []connectors.Change, entries [][]byte, seqs []int64, lines *CSVLines, err error) {
 	n := max(hi-lo, 0)
 	if n == 0 {
-		return nil, nil, nil, nil
+		return nil, nil, nil, nil, nil
 	}
 	creates, err := onlyCreates(ctx, db, lo, hi)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	x := &entryRead{l: l, lo: lo, creates: creates, id: id, changes: make([]connectors.Change, n), entries: make([][]byte, n)}
+	if csv != nil && creates {
+		x.csv, x.lines, x.keys = csv, make([][]byte, n), make([][]byte, n)
+	}
 	seen := make([]bool, n)
 	read := int64(0)
 	var jobs chan entryJob
@@ -122,12 +135,12 @@ func Entries(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, worker
 		err = *p // a worker's error (the read stopped for it)
 	}
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	if read != n {
 		for k := range n {
 			if !seen[k] {
-				return nil, nil, nil, fmt.Errorf("read diff: no change numbered %d", lo+k)
+				return nil, nil, nil, nil, fmt.Errorf("read diff: no change numbered %d", lo+k)
 			}
 		}
 	}
@@ -135,7 +148,21 @@ func Entries(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, worker
 	for k := range n {
 		seqs[k] = lo + k
 	}
-	return x.changes, x.entries, seqs, nil
+	return x.changes, x.entries, seqs, x.csvLines(), nil
+}
+
+// csvLines are the lines the workers wrote, once every change is read, if they are all there and in
+// strictly increasing key order (nil otherwise).
+func (x *entryRead) csvLines() *CSVLines {
+	if x.csv == nil || x.noLines.Load() {
+		return nil
+	}
+	for k := range x.keys {
+		if x.lines[k] == nil || (k > 0 && bytes.Compare(x.keys[k-1], x.keys[k]) >= 0) {
+			return nil
+		}
+	}
+	return &CSVLines{Format: x.csv, Lines: x.lines, First: bytes.Clone(x.keys[0]), Last: bytes.Clone(x.keys[len(x.keys)-1])}
 }
 
 // EncodeRows is how many rows Entries hands a worker at a time: the rows of one DuckDB result batch (2,048
@@ -154,6 +181,12 @@ type entryRead struct {
 	entries [][]byte
 	failed  atomic.Pointer[error] // the first error of a worker
 	perRow  atomic.Int64          // bytes a row's entry took in the parts encoded so far (0: none yet)
+	// EntriesCSV's: the format, each change's line and key order token (CSVEncoder), by number from lo;
+	// noLines says a worker met a row it cannot write.
+	csv         *CSVFormat
+	lines, keys [][]byte
+	noLines     atomic.Bool
+	linePerRow  atomic.Int64 // bytes a row's line took in the parts encoded so far (0: none yet)
 }
 
 // fail keeps err (when not nil) as the read's error, unless there is one already.
@@ -175,6 +208,8 @@ type entryWorker struct {
 	enc  record.JSON
 	row  Row
 	ends []int
+	csv  *csvEncoder // EntriesCSV's
+	kend []int
 }
 
 func (x *entryRead) newWorker() *entryWorker {
@@ -226,7 +261,51 @@ func (w *entryWorker) encode(j entryJob) error {
 	if j.to > j.from {
 		x.perRow.Store(int64(len(buf)) / int64(j.to-j.from))
 	}
+	if x.csv != nil && !x.noLines.Load() {
+		w.encodeLines(j, e)
+	}
 	return nil
+}
+
+// encodeLines writes the records-file lines and key order tokens of the rows of j (EntriesCSV), each part's
+// into buffers of its own, or sets noLines.
+func (w *entryWorker) encodeLines(j entryJob, e *entryColumns) {
+	x := w.x
+	if w.csv == nil {
+		w.csv = newCSVEncoder(x.csv)
+	}
+	if w.csv.resolve(j.b) != nil {
+		x.noLines.Store(true)
+		return
+	}
+	n := int64(j.to - j.from)
+	per := x.linePerRow.Load()
+	if per == 0 {
+		per = 128
+	}
+	buf := make([]byte, 0, n*(per+per/8))
+	keys := make([]byte, 0, n*int64(9*len(x.csv.Key)+8))
+	w.ends, w.kend = w.ends[:0], w.kend[:0]
+	for i := j.from; i < j.to; i++ {
+		var ok, kok bool
+		buf, ok = w.csv.appendLine(buf, i)
+		keys, kok = w.csv.appendKeyToken(keys, i)
+		if !ok || !kok {
+			x.noLines.Store(true)
+			return
+		}
+		w.ends, w.kend = append(w.ends, len(buf)), append(w.kend, len(keys))
+	}
+	start, kstart := 0, 0
+	for i := j.from; i < j.to; i++ {
+		k := e.seq.Value(i) - x.lo
+		end, kend := w.ends[i-j.from], w.kend[i-j.from]
+		x.lines[k], x.keys[k] = buf[start:end:end], keys[kstart:kend:kend]
+		start, kstart = end, kend
+	}
+	if n > 0 {
+		x.linePerRow.Store(int64(len(buf)) / n)
+	}
 }
 
 // onlyCreates says whether the changes numbered lo up to hi are all creates.

@@ -1,8 +1,11 @@
 package export
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/possync/possync/connectors"
+	"github.com/possync/possync/runner/diff"
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/failpoint"
 )
@@ -45,7 +49,22 @@ import (
 // drift, the diff's drop, the commit of incremental sources' stored records: on the session's threads, where
 // an INSERT keeps its rows' order, which none of them needs), and nothing else may turn it off meanwhile.
 //
-// Committed, finish and Close are called by the session's goroutine; a nil *Early does nothing.
+// A part of a CSV or TSV file is most often not a COPY: the apply's batch reader encodes every create's
+// line beside its entry (diff.EntriesCSV, in the format CSVFormat gives) and stages them (Stage: into a
+// staging file, unlinked, so that the batches read ahead of their commits do not hold their lines in
+// memory), the applier hands a batch's staged lines over before applying it (Lines), and a commit of
+// exactly that batch (as many changes acknowledged as the batch holds, the snapshot grown by as many)
+// takes them: its part is those bytes, written straight to the file, once the lines prove to continue the
+// part before in strictly increasing key order (their key order tokens) and the snapshot's columns are
+// the format's. The commit inserted exactly the batch's
+// records, cast from the same diff columns the lines were encoded from, so the part holds the same rows
+// as its COPY would, in key order, in DuckDB's bytes (diff.CSVFormat, TestCSVLinesEqualDuckDBCopy). A part
+// without lines (a partial batch, a value the encoder does not write, another format) is the COPY, unless
+// parts before were lines: then the early export gives up (the rows' order in the snapshot is not known to
+// be the lines' order, which the COPY's order check needs).
+//
+// Committed, Lines, finish and Close are called by the session's goroutine, Stage by the apply's batch
+// reader; a nil *Early does nothing.
 type Early struct {
 	db      *engine.DB // the writer's connection
 	exp     connectors.Export
@@ -65,18 +84,46 @@ type Early struct {
 	// discarded: the files were removed (once: Run may write tmp afresh after).
 	discarded bool
 
+	// csv is the lines' format (nil: a format written by COPY alone); offered the lines of the batch
+	// being applied (Lines), for its commit.
+	csv     *diff.CSVFormat
+	offered *Staged
+	// stage is the staging file of the batches' lines (Stage; nil: they wait in memory), unlinked once
+	// created, so that no kill leaves it behind; stageEnd is its size. The reader writes it past stageEnd,
+	// the writer reads the ranges staged before.
+	stageMu  sync.Mutex
+	stage    *os.File
+	stageEnd int64
+
 	// The writer's, read after done.
 	snapshot string
 	out      *os.File
 	rows     int64
 	parts    int
 	types    []column
+	// lineParts counts the parts written from lines, lastKey is the key order token of the last line
+	// written; linesOK says the snapshot's columns are csv's (checked at the first part).
+	lineParts int
+	lastKey   []byte
+	linesOK   bool
 }
 
-// span is the snapshot rows [lo, hi) (row ids) one commit appended to relation snapshot.
+// span is the snapshot rows [lo, hi) (row ids) one commit appended to relation snapshot, with the lines of
+// its batch when the commit is exactly that batch's (nil: written by COPY).
 type span struct {
 	snapshot string
 	lo, hi   int64
+	lines    *Staged
+}
+
+// Staged is a batch's lines (diff.CSVLines) waiting for the batch's commit (Stage): size bytes at off in
+// the staging file, or lines in memory.
+type Staged struct {
+	format      *diff.CSVFormat
+	n           int64 // the lines
+	off, size   int64
+	lines       [][]byte
+	first, last []byte // the key order tokens of the first and last line
 }
 
 // StartEarly starts writing the records file of in.Export while the apply of a first sync commits (Early);
@@ -109,8 +156,110 @@ func StartEarly(ctx context.Context, db *engine.DB, in Input) (*Early, string, e
 	wctx, cancel := context.WithCancel(ctx)
 	ea := &Early{db: rd, exp: e, cols: engine.IdentList(engine.FieldNames(in.Schema), ""), key: in.Key, tmp: e.Path + ".possync-tmp",
 		cancel: cancel, restore: restore, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	if delim, ok := csvDelims[e.Format]; ok && lineParts {
+		f := &diff.CSVFormat{Names: engine.FieldNames(in.Schema), Key: slices.Clone(in.Key), Delim: delim}
+		for _, fl := range in.Schema.Fields() {
+			f.Types = append(f.Types, engine.Type(fl.Type))
+		}
+		ea.csv = f
+		ea.stage = openStage(filepath.Dir(e.Path))
+	}
 	go ea.write(wctx)
 	return ea, "", nil
+}
+
+// csvDelims are the delimiters of the formats whose parts may be written from lines (Lines), as options
+// gives them to COPY.
+var csvDelims = map[string]byte{"csv": ',', "tsv": '\t'}
+
+// lineParts turns the parts written from lines off (every part a COPY): SetLineParts.
+var lineParts = true
+
+// SetLineParts turns the early export's parts written from the batches' lines on or off (off: every part a
+// COPY), for the tests that compare the two; the returned function restores it.
+func SetLineParts(on bool) (restore func()) {
+	was := lineParts
+	lineParts = on
+	return func() { lineParts = was }
+}
+
+// openStage creates the staging file of the batches' lines in dir (the records file's, created if need
+// be), and unlinks it: it lives while it is open, and a kill leaves nothing. Nil when that fails (a
+// system that does not unlink an open file): the lines then wait in memory.
+func openStage(dir string) *os.File {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil
+	}
+	f, err := os.CreateTemp(dir, ".possync-lines-*")
+	if err != nil {
+		return nil
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		_ = os.Remove(f.Name())
+		return nil
+	}
+	return f
+}
+
+// Stage keeps l, the lines of a batch read ahead (diff.EntriesCSV in the format CSVFormat), for the
+// batch's commit (Lines): written to the staging file, so that the two batches read ahead of the one
+// committed do not hold their lines in memory (about 200 bytes a record: +80-140 MiB of peak RSS in a 1M
+// first sync), or kept in memory without one. It returns nil for nil lines, lines of another format, or
+// when the write fails: the batch's part is then a COPY. It is called by one goroutine at a time.
+func (e *Early) Stage(l *diff.CSVLines) *Staged {
+	if e == nil || l == nil || l.Format != e.csv || len(l.Lines) == 0 {
+		return nil
+	}
+	st := &Staged{format: l.Format, n: int64(len(l.Lines)), first: l.First, last: l.Last}
+	e.stageMu.Lock()
+	defer e.stageMu.Unlock()
+	if e.stage == nil {
+		st.lines = l.Lines
+		return st
+	}
+	st.off = e.stageEnd
+	w := bufio.NewWriterSize(io.NewOffsetWriter(e.stage, st.off), 1<<20)
+	for _, line := range l.Lines {
+		n, _ := w.Write(line)
+		st.size += int64(n)
+	}
+	if err := w.Flush(); err != nil {
+		return nil
+	}
+	e.stageEnd += st.size
+	return st
+}
+
+// closeStage closes the staging file (removed already); the reader and the writer are done with it.
+func (e *Early) closeStage() {
+	e.stageMu.Lock()
+	defer e.stageMu.Unlock()
+	if e.stage != nil {
+		e.stage.Close()
+		e.stage = nil
+	}
+}
+
+// CSVFormat is the format of the lines the early export takes for a batch's part (Lines), or nil: the
+// export's format is not CSV or TSV (or e is nil).
+func (e *Early) CSVFormat() *diff.CSVFormat {
+	if e == nil {
+		return nil
+	}
+	return e.csv
+}
+
+// Lines hands over the staged lines of the batch about to be applied (Stage), for the part of the commit of
+// exactly that batch, or takes them back (nil) once it is applied: a commit that is not the batch's whole
+// (fewer changes acknowledged, the snapshot grown by another number) leaves them and is written by COPY.
+func (e *Early) Lines(l *Staged) {
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.offered = l
 }
 
 // setOn turns the boolean DuckDB setting name on for the database (unless it is), and returns the function
@@ -143,6 +292,8 @@ func (e *Early) Committed(snapshot string, before, after int64, acked int) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	lines := e.offered
+	e.offered = nil // one commit takes a batch's lines, or none does
 	switch {
 	case e.why != "" || e.ended:
 		return
@@ -152,7 +303,10 @@ func (e *Early) Committed(snapshot string, before, after int64, acked int) {
 	case after == before:
 		return
 	}
-	e.queue = append(e.queue, span{snapshot: snapshot, lo: before, hi: after})
+	if lines != nil && (lines.format != e.csv || lines.n != after-before) {
+		lines = nil
+	}
+	e.queue = append(e.queue, span{snapshot: snapshot, lo: before, hi: after, lines: lines})
 	select {
 	case e.wake <- struct{}{}:
 	default:
@@ -216,6 +370,22 @@ func (e *Early) part(ctx context.Context, sp span) error {
 	case sp.lo != e.rows:
 		return fmt.Errorf("a commit appended records %d to %d after %d written", sp.lo, sp.hi, e.rows)
 	}
+	if e.parts == 0 && e.csv != nil {
+		// Parts of lines never read the snapshot, whose row ids finish checks: a snapshot without them (a
+		// view) fails here, as a COPY part would, and gives the early export up before anything is written.
+		n, err := e.db.Count(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE rowid >= %d AND rowid < %d", e.snapshot, sp.lo, sp.hi))
+		if err != nil {
+			return fmt.Errorf("records %d to %d: %w", sp.lo, sp.hi, err)
+		}
+		e.linesOK = n == sp.hi-sp.lo && sameColumns(e.types, e.csv)
+	}
+	header, not := e.linesFit(sp)
+	if not == "" {
+		return e.writeLines(sp, header)
+	}
+	if e.lineParts > 0 {
+		return fmt.Errorf("records %d to %d: %s, after %d part(s) written from lines", sp.lo, sp.hi, not, e.lineParts)
+	}
 	// The rows in key order, from the last row of the part before on (its key is the one to continue).
 	from := fmt.Sprintf("(SELECT * FROM %s WHERE rowid >= %d AND rowid < %d)", e.snapshot, max(sp.lo-1, 0), sp.hi)
 	sorted, err := keysInOrder(ctx, e.db, e.key, from)
@@ -252,6 +422,76 @@ func (e *Early) part(ctx context.Context, sp span) error {
 	return nil
 }
 
+// sameColumns says whether the snapshot's columns are those of the lines' format f, in its order and of its
+// types.
+func sameColumns(cols []column, f *diff.CSVFormat) bool {
+	if len(cols) != len(f.Names) || len(f.Types) != len(f.Names) {
+		return false
+	}
+	for j, c := range cols {
+		typ := c.typ
+		if typ == "TIMESTAMP WITH TIME ZONE" {
+			typ = "TIMESTAMPTZ"
+		}
+		if c.name != f.Names[j] || typ != f.Types[j] {
+			return false
+		}
+	}
+	return true
+}
+
+// linesFit says why sp's part cannot be its lines ("": it can), and the header to write before them (the
+// first part's): it has lines, the snapshot's columns are their format's, every part before was lines, and
+// they continue the last of those in strictly increasing key order.
+func (e *Early) linesFit(sp span) (header []byte, not string) {
+	l := sp.lines
+	switch {
+	case l == nil || l.format != e.csv || l.n != sp.hi-sp.lo:
+		return nil, "no lines of the commit's batch"
+	case !e.linesOK:
+		return nil, "the snapshot's columns are not the lines'"
+	case e.lineParts != e.parts:
+		return nil, "parts before were not lines"
+	case e.parts == 0:
+		if header, ok := e.csv.Header(); ok {
+			return header, ""
+		}
+		return nil, "a column name needs quoting"
+	case bytes.Compare(e.lastKey, l.first) >= 0:
+		return nil, "lines not in key order after the part before"
+	}
+	return nil, ""
+}
+
+// writeLines appends header and sp's lines to the file as the next part.
+func (e *Early) writeLines(sp span, header []byte) error {
+	if e.out == nil {
+		if err := os.MkdirAll(filepath.Dir(e.exp.Path), 0o755); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		var err error
+		if e.out, err = os.Create(e.tmp); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+	}
+	w := bufio.NewWriterSize(e.out, 1<<20)
+	w.Write(header)
+	l := sp.lines
+	if l.lines != nil {
+		for _, line := range l.lines {
+			w.Write(line)
+		}
+	} else if n, err := io.Copy(w, io.NewSectionReader(e.stage, l.off, l.size)); err != nil || n != l.size {
+		return fmt.Errorf("export: records %d to %d: %d of %d staged bytes copied (%v)", sp.lo, sp.hi, n, l.size, err)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("export: write records %d to %d: %w", sp.lo, sp.hi, err)
+	}
+	e.rows, e.parts, e.lineParts = sp.hi, e.parts+1, e.lineParts+1
+	e.lastKey = l.last
+	return nil
+}
+
 // end ends the queue and waits for the writer to stop; the early export gives up with why, unless empty.
 func (e *Early) end(why string) {
 	e.mu.Lock()
@@ -273,14 +513,15 @@ func (e *Early) end(why string) {
 // finish waits for the last part and, when the parts are the export of in (the same file and columns) and
 // cover the snapshot exactly (in.Snapshot's row ids are 0 up to the rows written, each once: every commit
 // only appended, and the parts followed each other in key order), leaves them in tmp, closed, and returns
-// the number of parts. Otherwise it removes what it wrote and returns why not: the export is written in
-// full.
-func (e *Early) finish(ctx context.Context, db *engine.DB, in Input, tmp string) (int, string, error) {
+// the number of parts and of those written from lines. Otherwise it removes what it wrote and returns why
+// not: the export is written in full.
+func (e *Early) finish(ctx context.Context, db *engine.DB, in Input, tmp string) (parts, lines int, why string, err error) {
 	e.end("")
+	e.closeStage()
 	if err := e.restoreSetting(); err != nil {
-		return 0, "", err
+		return 0, 0, "", err
 	}
-	why, err := e.check(ctx, db, in, tmp)
+	why, err = e.check(ctx, db, in, tmp)
 	if err == nil && why == "" {
 		err = e.out.Close()
 		e.out = nil
@@ -291,9 +532,9 @@ func (e *Early) finish(ctx context.Context, db *engine.DB, in Input, tmp string)
 	}
 	_ = os.Remove(e.tmp + ".part")
 	if err != nil {
-		return 0, "", fmt.Errorf("export: %w", err)
+		return 0, 0, "", fmt.Errorf("export: %w", err)
 	}
-	return e.parts, why, nil
+	return e.parts, e.lineParts, why, nil
 }
 
 // check says why the parts written are not the export of in to tmp ("": they are); the writer has stopped.
@@ -360,6 +601,7 @@ func (e *Early) Close() error {
 		return nil
 	}
 	e.end("closed")
+	e.closeStage()
 	if e.db != nil {
 		e.db.Close()
 		e.db = nil

@@ -47,12 +47,14 @@ func SetInOrder(on bool) (restore func()) {
 
 // fullWay says how writeFull wrote the snapshot: parts key ranges sorted one at a time (0 or 1: one COPY),
 // or, with scanned, in the snapshot's own order, which was key order (no sort); or how full did: early
-// parts written during the apply (Early), or why the early parts were given up.
+// parts written during the apply (Early), earlyLines of them from the batches' lines, or why the early
+// parts were given up.
 type fullWay struct {
-	parts   int
-	scanned bool
-	early   int
-	noEarly string
+	parts      int
+	scanned    bool
+	early      int
+	earlyLines int
+	noEarly    string
 }
 
 // note is the log's note of how a full export was written.
@@ -62,7 +64,7 @@ func (w fullWay) note() string {
 	}
 	switch {
 	case w.early > 0:
-		return fmt.Sprintf(", in %d parts written while the apply committed, in key order (no sort)", w.early)
+		return fmt.Sprintf(", in %d parts written while the apply committed (%d from the batches' lines), in key order (no sort)", w.early, w.earlyLines)
 	case w.scanned:
 		return ", in the snapshot's stored order, which is key order (no sort)" + w.noEarly
 	case w.parts >= 2:
@@ -77,9 +79,9 @@ func full(ctx context.Context, db *engine.DB, in Input, tmp string) (fullWay, er
 	if in.Early == nil {
 		return writeFull(ctx, db, in, tmp)
 	}
-	parts, why, err := in.Early.finish(ctx, db, in, tmp)
+	parts, lines, why, err := in.Early.finish(ctx, db, in, tmp)
 	if err != nil || why == "" {
-		return fullWay{early: parts}, err
+		return fullWay{early: parts, earlyLines: lines}, err
 	}
 	way, err := writeFull(ctx, db, in, tmp)
 	way.noEarly = why

@@ -1,0 +1,260 @@
+package diff
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/possync/possync/runner/engine"
+)
+
+// csvTestSchema is the diff-side columns of TestCSVLinesEqualDuckDBCopy: every type a snapshot column can be
+// cast from by a commit (apply.commitSeqs), named by the snapshot type they become.
+var csvTestSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "text", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "big", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	{Name: "small", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+	{Name: "dbl", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+	{Name: "flt", Type: arrow.PrimitiveTypes.Float32, Nullable: true},
+	{Name: "sale price", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+	{Name: "flag", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
+	{Name: "day", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
+	{Name: "at", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true},
+	{Name: "local", Type: &arrow.TimestampType{Unit: arrow.Microsecond}, Nullable: true},
+	{Name: "secs", Type: &arrow.TimestampType{Unit: arrow.Second, TimeZone: "UTC"}, Nullable: true},
+}, nil)
+
+// csvTestCasts are the snapshot's columns: the diff's cast as a commit casts them.
+var csvTestCasts = []string{"BIGINT", "VARCHAR", "BIGINT", "BIGINT", "DOUBLE", "DOUBLE", "DOUBLE", "BOOLEAN", "DATE",
+	"TIMESTAMPTZ", "TIMESTAMPTZ", "TIMESTAMPTZ"}
+
+var csvTestTexts = []string{"", "a", "Z", "0", " ", ",", "\t", `"`, "#", "\n", "\r", `\`, "'", "é", "€", "😀", ";", "|", "NULL", "\x01"}
+
+// csvTestFloat is a double of the classes DuckDB formats differently: random bits, prices (of any size:
+// the encoder writes those without strconv), powers of ten and their neighbours (the fixed/exponent
+// boundaries at 1e-4 and 1e16 among them), integers, extremes.
+func csvTestFloat(r *rand.Rand) float64 {
+	switch r.IntN(10) {
+	case 8:
+		return float64(r.Int64N(2e15)-1e15) / 100 // cents, up to the encoder's fast path's bound
+	case 9:
+		return float64(r.Int64N(1e9)) / 1000
+	case 0:
+		return math.Float64frombits(r.Uint64())
+	case 1:
+		return float64(r.IntN(10_000_000)-5_000_000) / 100
+	case 2:
+		x := math.Pow(10, float64(r.IntN(660)-330))
+		for range r.IntN(3) {
+			x = math.Nextafter(x, math.Inf(2*r.IntN(2)-1))
+		}
+		return x
+	case 3:
+		return float64(r.Int64N(1<<62)) * float64(2*r.IntN(2)-1)
+	case 4:
+		return []float64{0, math.Copysign(0, -1), math.MaxFloat64, -math.MaxFloat64, math.SmallestNonzeroFloat64, 1e15, 1e16,
+			9999999999999998, 1e-4, 1e-5, 0.1, 0.2, 0.3, 1.0 / 3, math.NaN(), math.Inf(1), math.Inf(-1), 123456.789}[r.IntN(18)]
+	case 5:
+		return (r.Float64() - 0.5) * math.Pow(10, float64(r.IntN(40)-20))
+	case 6:
+		return float64(r.IntN(1<<20)) / 1024
+	}
+	return r.NormFloat64()
+}
+
+func csvTestBatch(r *rand.Rand, n int) arrow.RecordBatch {
+	b := array.NewRecordBuilder(memory.DefaultAllocator, csvTestSchema)
+	defer b.Release()
+	null := func(fb array.Builder) bool {
+		if r.IntN(10) == 0 {
+			fb.AppendNull()
+			return true
+		}
+		return false
+	}
+	for i := range n {
+		b.Field(0).(*array.Int64Builder).Append(int64(i))
+		if f := b.Field(1).(*array.StringBuilder); !null(f) {
+			var s strings.Builder
+			for range r.IntN(8) {
+				s.WriteString(csvTestTexts[r.IntN(len(csvTestTexts))])
+			}
+			f.Append(s.String())
+		}
+		if f := b.Field(2).(*array.Int64Builder); !null(f) {
+			f.Append([]int64{int64(r.Uint64()), math.MinInt64, math.MaxInt64, 0, -1, int64(r.IntN(1000))}[r.IntN(6)])
+		}
+		if f := b.Field(3).(*array.Int32Builder); !null(f) {
+			f.Append(int32(r.Uint32()))
+		}
+		if f := b.Field(4).(*array.Float64Builder); !null(f) {
+			f.Append(csvTestFloat(r))
+		}
+		if f := b.Field(5).(*array.Float32Builder); !null(f) {
+			if r.IntN(2) == 0 {
+				f.Append(math.Float32frombits(r.Uint32()))
+			} else {
+				f.Append(float32(csvTestFloat(r)))
+			}
+		}
+		if f := b.Field(6).(*array.Float64Builder); !null(f) {
+			f.Append(float64(100+r.IntN(49_900)) / 100)
+		}
+		if f := b.Field(7).(*array.BooleanBuilder); !null(f) {
+			f.Append(r.IntN(2) == 0)
+		}
+		if f := b.Field(8).(*array.Date32Builder); !null(f) {
+			f.Append(arrow.Date32(r.IntN(3_800_000) - 800_000)) // about 220 BC to 10,370 AD
+		}
+		for k := 9; k <= 10; k++ {
+			if f := b.Field(k).(*array.TimestampBuilder); !null(f) {
+				us := r.Int64N(340_000_000_000_000_000) - 70_000_000_000_000_000 // about 250 BC to 10,700 AD
+				switch r.IntN(4) {
+				case 0:
+					us -= us % 1_000_000
+				case 1:
+					us -= us % 10_000
+				case 2:
+					us = r.Int64N(4_000_000_000_000_000) - 2_000_000_000_000_000 // 1907 to 2033
+				}
+				f.Append(arrow.Timestamp(us))
+			}
+		}
+		if f := b.Field(11).(*array.TimestampBuilder); !null(f) {
+			f.Append(arrow.Timestamp(r.Int64N(250_000_000_000) - 62_000_000_000)) // about year 5 to 9892
+		}
+	}
+	return b.NewRecordBatch()
+}
+
+// TestCSVLinesEqualDuckDBCopy is the encoder's differential test: random records of every column type a
+// snapshot holds (awkward text, NULLs, extreme doubles, times with fractions, dates before 1970 and BC), cast
+// as a commit casts them, written by DuckDB's COPY and by the encoder from the diff's Arrow columns, in
+// both delimiters: the lines the encoder writes are DuckDB's bytes, and it declines only the values it
+// does not handle (NaN, infinities, years outside 1 to 9999).
+func TestCSVLinesEqualDuckDBCopy(t *testing.T) {
+	ctx := context.Background()
+	db, exec := openTestDB(t, engine.Options{Threads: 1})
+	exec("SET preserve_insertion_order = true")
+	for seed := uint64(1); seed <= 4; seed++ {
+		r := rand.New(rand.NewPCG(seed, 15))
+		b := csvTestBatch(r, 20_000)
+		if err := db.LoadBatch(ctx, "src", b); err != nil {
+			t.Fatal(err)
+		}
+		b.Release()
+		exec("CREATE OR REPLACE TABLE snap AS SELECT " + strings.Join(func() []string {
+			var cols []string
+			for j, c := range csvTestCasts {
+				n := engine.Ident(csvTestSchema.Field(j).Name)
+				cols = append(cols, "CAST("+n+" AS "+c+") AS "+n)
+			}
+			return cols
+		}(), ", ") + " FROM src ORDER BY id")
+		f := &CSVFormat{Key: []string{"id"}}
+		rows, err := db.Rows(ctx, "SELECT column_name, column_type FROM (DESCRIBE snap)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var n, ty string
+			if err := rows.Scan(&n, &ty); err != nil {
+				t.Fatal(err)
+			}
+			f.Names, f.Types = append(f.Names, n), append(f.Types, ty)
+		}
+		rows.Close()
+		for _, delim := range []byte{',', '\t'} {
+			f.Delim = delim
+			var lines, tokens [][]byte
+			var declined []string
+			enc := newCSVEncoder(f)
+			err := db.Query(ctx, "SELECT * FROM src ORDER BY id", func(b arrow.RecordBatch) error {
+				if err := enc.resolve(b); err != nil {
+					return err
+				}
+				for i := range int(b.NumRows()) {
+					line, ok := enc.appendLine(nil, i)
+					tok, kok := enc.appendKeyToken(nil, i)
+					if !kok {
+						return fmt.Errorf("row %d: no key token", i)
+					}
+					tokens = append(tokens, tok)
+					if !ok {
+						declined = append(declined, fmt.Sprint(b.Column(0).(*array.Int64).Value(i)))
+						continue
+					}
+					lines = append(lines, line)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 1; i < len(tokens); i++ {
+				if bytes.Compare(tokens[i-1], tokens[i]) >= 0 {
+					t.Fatalf("key tokens %d and %d out of order", i-1, i)
+				}
+			}
+			// The rows declined are those holding a value outside the encoder's classes, no other.
+			outside := "isnan(dbl) OR isinf(dbl) OR isnan(flt) OR isinf(flt) OR year(day) NOT BETWEEN 1 AND 9999 OR day < DATE '0001-01-01'" +
+				` OR "at" < TIMESTAMPTZ '0001-01-01 00:00:00+00' OR "at" >= TIMESTAMPTZ '10000-01-01 00:00:00+00'` +
+				` OR "local" < TIMESTAMPTZ '0001-01-01 00:00:00+00' OR "local" >= TIMESTAMPTZ '10000-01-01 00:00:00+00'` +
+				` OR secs < TIMESTAMPTZ '0001-01-01 00:00:00+00' OR secs >= TIMESTAMPTZ '10000-01-01 00:00:00+00'`
+			want, err := db.Count(ctx, "SELECT count(*) FROM snap WHERE "+outside)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if int64(len(declined)) != want || len(lines) < 10_000 {
+				t.Fatalf("seed %d: the encoder declined %d rows, %d hold a value outside its classes (%d lines)", seed, len(declined), want, len(lines))
+			}
+			header, ok := f.Header()
+			if !ok {
+				t.Fatal("no header for plain names")
+			}
+			path := filepath.Join(t.TempDir(), "snap.csv")
+			q := "SELECT * FROM snap"
+			if len(declined) > 0 {
+				q += " WHERE id NOT IN (" + strings.Join(declined, ",") + ")"
+			}
+			exec(fmt.Sprintf("COPY (%s ORDER BY id) TO %s (FORMAT csv, HEADER true, DELIMITER %s)", q, engine.Lit(path), engine.Lit(string(delim))))
+			duck, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := append(header, bytes.Join(lines, nil)...)
+			if !bytes.Equal(got, duck) {
+				gl, dl := bytes.SplitAfter(got, []byte("\n")), bytes.SplitAfter(duck, []byte("\n"))
+				for i := range min(len(gl), len(dl)) {
+					if !bytes.Equal(gl[i], dl[i]) {
+						t.Fatalf("seed %d, delimiter %q: line %d\n go:     %q\n duckdb: %q", seed, delim, i, gl[i], dl[i])
+					}
+				}
+				t.Fatalf("seed %d, delimiter %q: %d bytes, DuckDB's %d", seed, delim, len(got), len(duck))
+			}
+		}
+	}
+}
+
+// TestCSVHeaderOnlyPlainNames: a name DuckDB would quote gives no header (the first part is then DuckDB's).
+func TestCSVHeaderOnlyPlainNames(t *testing.T) {
+	for _, names := range [][]string{{"a", "b#"}, {"a,b"}, {""}, {`x"y`}, {"a\nb"}} {
+		if h, ok := (&CSVFormat{Names: names, Delim: ','}).Header(); ok {
+			t.Errorf("%q: header %q", names, h)
+		}
+	}
+	if h, ok := (&CSVFormat{Names: []string{"a,b", "c d"}, Delim: '\t'}).Header(); !ok || string(h) != "a,b\tc d\n" {
+		t.Errorf("tab-delimited header %q %v", h, ok)
+	}
+}
