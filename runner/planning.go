@@ -16,14 +16,20 @@ import (
 )
 
 // afterDiff counts what the summary needs, then frees the desired table: from here on only the diff is
-// read, and for a catalog of millions the desired set is the largest thing DuckDB holds.
-func (s *session) afterDiff(ctx context.Context) error {
+// read, and for a catalog of millions the desired set is the largest thing DuckDB holds. A diff against a
+// snapshot has counted and dropped it already (diff.Input.Consume).
+func (s *session) afterDiff(ctx context.Context, ds *diff.Layout) error {
 	var err error
-	if s.desiredCount, err = s.d.Count(ctx, "SELECT count(*) FROM "+engine.Ident(s.desired)); err != nil {
+	if ds.Consumed {
+		s.desiredCount = ds.DesiredRows
+	} else if s.desiredCount, err = s.d.Count(ctx, "SELECT count(*) FROM "+engine.Ident(s.desired)); err != nil {
 		return err
 	}
 	if s.presentCount, err = diff.CountPresent(ctx, s.d); err != nil {
 		return err
+	}
+	if ds.Consumed {
+		return nil
 	}
 	return s.d.Exec(ctx, "DROP TABLE "+engine.Ident(s.desired))
 }
@@ -121,7 +127,7 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 		err = s.holdRemovals(ctx)
 	}
 	if err == nil {
-		err = s.afterDiff(ctx)
+		err = s.afterDiff(ctx, ds)
 	}
 	done()
 	if err != nil {

@@ -20,6 +20,28 @@ func DefaultMemoryLimit() string {
 	return fmt.Sprintf("%dMiB", limit>>20)
 }
 
+// DefaultBurstCap is the most memory DuckDB may use during a burst (DB.WithBurstMemory) when the pipeline
+// sets no state.memory_limit: 3x DefaultMemoryCap. It is sized for a plan of 3M records, whose diff against
+// the state scans a desired table of about 550 MiB (uncompressed, as DuckDB holds tables in memory) while
+// its join holds the snapshot's keys and hashes (about 180 MiB); under the cap alone that scan reads the
+// spilled part of the table back and evicts (zstd-compresses and writes) as much again, about a third of
+// the diff's processor time (issue #15, BENCHMARKS.md).
+const DefaultBurstCap = 3 * DefaultMemoryCap
+
+// DefaultBurstLimit is the memory_limit of a burst when none is set: a third of the machine's RAM, at most
+// DefaultBurstCap and at least DefaultMemoryLimit, in DuckDB's syntax.
+func DefaultBurstLimit() string {
+	limit := int64(DefaultBurstCap)
+	if ram := physicalMemory(); ram > 0 && ram/3 < limit {
+		limit = ram / 3
+	}
+	base := int64(DefaultMemoryCap)
+	if ram := physicalMemory(); ram > 0 && ram/4 < base {
+		base = max(ram/4, 64<<20)
+	}
+	return fmt.Sprintf("%dMiB", max(limit, base)>>20)
+}
+
 // DuckDBDefaultMemoryLimit is DuckDB's own default, 80% of the machine's RAM ("" when the RAM cannot be
 // read), for a caller that must measure DuckDB as it is out of the box (the benchmarks' DuckDB-only floor).
 func DuckDBDefaultMemoryLimit() string {
