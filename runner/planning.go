@@ -28,10 +28,17 @@ func (s *session) afterDiff(ctx context.Context, ds *diff.Layout) error {
 	if s.presentCount, err = diff.CountPresent(ctx, s.d); err != nil {
 		return err
 	}
-	if ds.Consumed {
-		return nil
+	if !ds.Consumed {
+		if err := s.d.Exec(ctx, "DROP TABLE "+engine.Ident(s.desired)); err != nil {
+			return err
+		}
 	}
-	return s.d.Exec(ctx, "DROP TABLE "+engine.Ident(s.desired))
+	if s.endBurst != nil {
+		end := s.endBurst
+		s.endBurst = nil
+		return end(ctx)
+	}
+	return nil
 }
 
 // planMode says what the plan holds in memory.

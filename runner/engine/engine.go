@@ -179,6 +179,29 @@ func (d *DB) WithBurstMemory(ctx context.Context, fn func() error) error {
 	return d.WithSetting(ctx, "memory_limit", Lit(d.burst), fn)
 }
 
+// StartBurst is WithBurstMemory for a span that is not one function: it raises the limit now and end puts
+// back the one it found (a no-op when the caller set a limit). The same contract holds: drop what is held
+// past the cap before end.
+func (d *DB) StartBurst(ctx context.Context) (end func(context.Context) error, err error) {
+	end = func(context.Context) error { return nil }
+	if d.burst == "" {
+		return end, nil
+	}
+	var was string
+	if err := d.QueryRow(ctx, "SELECT current_setting('memory_limit')::VARCHAR").Scan(&was); err != nil {
+		return end, fmt.Errorf("read DuckDB's memory_limit: %w", err)
+	}
+	if err := d.Exec(ctx, "SET memory_limit = "+Lit(d.burst)); err != nil {
+		return end, fmt.Errorf("set DuckDB's memory_limit: %w", err)
+	}
+	return func(ctx context.Context) error {
+		if err := d.Exec(ctx, "SET memory_limit = "+Lit(was)); err != nil {
+			return fmt.Errorf("put back DuckDB's memory_limit: %w", err)
+		}
+		return nil
+	}, nil
+}
+
 // WithSetting runs fn with DuckDB's setting name at value, then puts back the value it had (also when fn
 // fails or ctx is done). value is SQL as SET takes it (true, 1, 'text'); when the setting already has it,
 // fn runs without a SET. A setting a SET changes is the database's, seen by every connection (the reader of
