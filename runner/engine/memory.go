@@ -20,12 +20,14 @@ func DefaultMemoryLimit() string {
 	return fmt.Sprintf("%dMiB", limit>>20)
 }
 
-// DefaultBurstCap is the most memory DuckDB may use during a burst (DB.WithBurstMemory) when the pipeline
-// sets no state.memory_limit: 3x DefaultMemoryCap. It is sized for a plan of 3M records, whose diff against
-// the state scans a desired table of about 550 MiB (uncompressed, as DuckDB holds tables in memory) while
-// its join holds the snapshot's keys and hashes (about 180 MiB); under the cap alone that scan reads the
-// spilled part of the table back and evicts (zstd-compresses and writes) as much again, about a third of
-// the diff's processor time (issue #15, BENCHMARKS.md).
+// DefaultBurstCap is the most memory DuckDB may use during a burst (DB.WithBurstMemory, DB.StartBurst) when
+// the pipeline sets no state.memory_limit: 3x DefaultMemoryCap. A plan against the state takes it while its
+// desired table lives (from the transform to the diff, which drops it). It is sized for a plan of 3M
+// records: a desired table of about 550 MiB as DuckDB holds tables in memory, beside the diff's join of the
+// snapshot's keys and hashes (about 180 MiB). Under the cap alone the transform spills most of that table
+// and the diff reads it back, and since a block read back leaves its temp file, every block the diff brings
+// in evicts another one, compressed and written again: zstd and temp-file copies were a third of the
+// diff's processor time at 3M (issue #15, BENCHMARKS.md "#15, fourth pass").
 const DefaultBurstCap = 3 * DefaultMemoryCap
 
 // DefaultBurstLimit is the memory_limit of a burst when none is set: a third of the machine's RAM, at most
