@@ -401,7 +401,7 @@ func (s *session) prepare(ctx context.Context, readOnly bool) error {
 	// the cap (3M records) the transform would spill it and the diff read it back, evicting as much again
 	// beside its join (BENCHMARKS.md, #15 plan). It may take the engine's burst limit meanwhile (none when
 	// the pipeline sets memory_limit); afterDiff puts the cap back once the table is dropped. A first sync
-	// and a --refresh plan stay under the cap.
+	// stays under the cap, and a --refresh plan (which reads the sink before its diff) until its diff.
 	if s.store.Snapshot() != "" && !s.opts.Refresh {
 		end, err := s.d.StartBurst(ctx)
 		if err != nil {
