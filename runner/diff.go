@@ -14,7 +14,8 @@ import (
 // target's records) and fills diff.Table.
 func (s *session) diff(ctx context.Context, rf *refresh.Result, checkKeys bool) (*diff.Layout, error) {
 	in := diff.Input{Desired: s.desired, Key: s.p.Key, Annotations: s.annotations, Diff: s.p.Diff, Protected: s.protected,
-		Snapshot: s.store.Snapshot(), Columns: s.meta.Columns, CheckKeys: checkKeys, Sorted: s.ordered}
+		Snapshot: s.store.Snapshot(), Columns: s.meta.Columns, CheckKeys: checkKeys, Sorted: s.ordered,
+		Consume: true}
 	if rf != nil {
 		in.Snapshot, in.Columns = refresh.BaseTable, rf.Columns
 	}

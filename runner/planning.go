@@ -16,23 +16,36 @@ import (
 )
 
 // afterDiff counts what the summary needs, then frees the desired table: from here on only the diff is
-// read, and for a catalog of millions the desired set is the largest thing DuckDB holds. A desired table the
-// diff took as its own (a first sync's, stored in the diff's order: diff.Layout.TookDesired) is the diff's
-// now, one change per desired record: it is freed with the diff (dropDiff), not here.
+// read, and for a catalog of millions the desired set is the largest thing DuckDB holds. A diff against a
+// snapshot has counted and dropped it already (diff.Input.Consume). A desired table the diff took as its
+// own (a first sync's, stored in the diff's order: diff.Layout.TookDesired) is the diff's now, one change
+// per desired record: it is freed with the diff (dropDiff), not here. The engine's burst limit, if the
+// plan took it (prepare), ends here.
 func (s *session) afterDiff(ctx context.Context, ds *diff.Layout) error {
 	var err error
 	if s.presentCount, err = diff.CountPresent(ctx, s.d); err != nil {
 		return err
 	}
-	if ds.TookDesired() {
+	switch {
+	case ds.TookDesired():
 		s.desiredCount = s.presentCount
 		s.logf("diff: first sync: the desired records were stored in apply order; the diff numbers them as they are")
-		return nil
+	case ds.Consumed:
+		s.desiredCount = ds.DesiredRows
+	default:
+		if s.desiredCount, err = s.d.Count(ctx, "SELECT count(*) FROM "+engine.Ident(s.desired)); err != nil {
+			return err
+		}
+		if err := s.d.Exec(ctx, "DROP TABLE "+engine.Ident(s.desired)); err != nil {
+			return err
+		}
 	}
-	if s.desiredCount, err = s.d.Count(ctx, "SELECT count(*) FROM "+engine.Ident(s.desired)); err != nil {
-		return err
+	if s.endBurst != nil {
+		end := s.endBurst
+		s.endBurst = nil
+		return end(ctx)
 	}
-	return s.d.Exec(ctx, "DROP TABLE "+engine.Ident(s.desired))
+	return nil
 }
 
 // planMode says what the plan holds in memory.

@@ -119,6 +119,9 @@ type session struct {
 	notes    []plan.Note
 	// desiredCount and presentCount are the desired records, and those of them with a change (after the diff).
 	desiredCount, presentCount int64
+	// endBurst puts back the memory limit that a plan against the state raises while its desired table
+	// lives, from the transform to the diff that drops it (prepare, afterDiff); nil when not raised.
+	endBurst func(context.Context) error
 	// pushed names the row transforms that ran as DuckDB queries (transforms.Pushdown).
 	pushed []string
 	// ds is the layout of the diff table (for a streamed plan); planned the state the plan was made against.
@@ -427,6 +430,18 @@ func (s *session) prepare(ctx context.Context, readOnly bool) error {
 		return err
 	}
 	s.sortDesired = s.firstSyncSorts()
+	// A plan against the state holds its desired table until the diff drops it (diff.Input.Consume): past
+	// the cap (3M records) the transform would spill it and the diff read it back, evicting as much again
+	// beside its join (BENCHMARKS.md, #15 plan). It may take the engine's burst limit meanwhile (none when
+	// the pipeline sets memory_limit); afterDiff puts the cap back once the table is dropped. A first sync
+	// stays under the cap, and a --refresh plan (which reads the sink before its diff) until its diff.
+	if s.store.Snapshot() != "" && !s.opts.Refresh {
+		end, err := s.d.StartBurst(ctx)
+		if err != nil {
+			return err
+		}
+		s.endBurst = end
+	}
 	diags, err := s.transformAll(ctx)
 	if err != nil {
 		return err

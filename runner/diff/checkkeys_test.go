@@ -147,6 +147,67 @@ func TestDiffAgainstASnapshotEqualsTheOneJoinDiff(t *testing.T) {
 	}
 }
 
+// TestConsumeDropsTheDesiredTable: with Input.Consume a diff against a snapshot plans the same rows as
+// without, reports how many desired records there were, drops the desired table (under the engine's burst
+// memory limit) and puts the memory limit back; a first sync's diff leaves the table to its caller.
+func TestConsumeDropsTheDesiredTable(t *testing.T) {
+	ctx := context.Background()
+	db, exec := openTestDB(t, engine.Options{Threads: 2})
+	exec(`CREATE TABLE snap AS SELECT * FROM (VALUES ` + diffSnapshotRows + `) AS t(sku, site, name, price, qty, active, seen)`)
+	exec(`CREATE TABLE source AS SELECT * FROM snap WHERE sku <> 'F' UNION ALL
+		SELECT 'D', 1, 'dish', 5.0, 1::BIGINT, true, NULL UNION ALL SELECT 'E', 2, 'ewer', 6.0, 1::BIGINT, true, NULL`)
+	exec(`UPDATE source SET name = 'mug' WHERE sku = 'C'`)
+	limit := func() string {
+		var s string
+		if err := db.QueryRow(ctx, "SELECT current_setting('memory_limit')").Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	tables := func() int64 {
+		n, err := db.Count(ctx, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'desired'")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := limit()
+	for _, keep := range []keepSide{keepDesired, keepSnapshot} {
+		t.Run(fmt.Sprintf("keep=%d", keep), func(t *testing.T) {
+			exec("CREATE OR REPLACE TABLE desired AS SELECT * FROM source")
+			in := Input{Desired: "desired", Key: []string{"sku", "site"}, Snapshot: "snap", Columns: snapshotColumns,
+				Diff: pipelines.Diff{OnMissing: pipelines.MissingDelete}, CheckKeys: true, keep: keep}
+			l, err := Run(ctx, db, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Consumed || tables() != 1 {
+				t.Fatalf("without Consume: Consumed %v, desired tables %d; want false, 1", l.Consumed, tables())
+			}
+			exec("CREATE OR REPLACE TABLE kept AS SELECT * FROM " + Table)
+			in.Consume = true
+			if l, err = Run(ctx, db, in); err != nil {
+				t.Fatal(err)
+			}
+			if !l.Consumed || l.DesiredRows != 7 || tables() != 0 {
+				t.Errorf("with Consume: Consumed %v, DesiredRows %d, desired tables %d; want true, 7, 0", l.Consumed, l.DesiredRows, tables())
+			}
+			if got := limit(); got != before {
+				t.Errorf("memory_limit %s after the diff, want %s as before it", got, before)
+			}
+			assertSameRows(t, db, Table, "kept", 4)
+		})
+	}
+	exec("CREATE OR REPLACE TABLE desired AS SELECT * FROM source")
+	l, err := Run(ctx, db, Input{Desired: "desired", Key: []string{"sku", "site"}, Consume: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Consumed || tables() != 1 {
+		t.Errorf("first sync with Consume: Consumed %v, desired tables %d; want false, 1 (the caller drops it)", l.Consumed, tables())
+	}
+}
+
 // TestChooseKeep: the diff keeps the snapshot's rows while DuckDB's in-memory tables are in memory, and the
 // desired rows once they have spilled past the memory limit.
 func TestChooseKeep(t *testing.T) {

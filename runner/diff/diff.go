@@ -80,6 +80,11 @@ type Input struct {
 	// changed keys it finds anyway instead of a grouping of its own (checkChanged): for a Snapshot that holds
 	// one record per key (a state store's). Without a Snapshot it has no effect: the caller checks the keys.
 	CheckKeys bool
+	// Consume lets Run drop the desired table once it has read it, with a snapshot: it then counts it first
+	// (Layout.DesiredRows, Layout.Consumed) and runs under the engine's burst memory limit
+	// (engine.DB.WithBurstMemory), which it puts back after the drop. Without a snapshot (a first sync) it
+	// has no effect: the caller drops the table.
+	Consume bool
 	// keep forces which side's rows the changed-keys join keeps (tests); keepAuto lets chooseKeep decide.
 	keep keepSide
 }
@@ -108,6 +113,9 @@ type Layout struct {
 	fields []string
 	// took: Run took the desired table as the first sync's diff (Input.Sorted).
 	took bool
+	// Consumed says Run dropped the desired table (Input.Consume), which held DesiredRows records.
+	Consumed    bool
+	DesiredRows int64
 }
 
 // TookDesired says whether Run took the desired table as the diff (Input.Sorted): it no longer exists under
@@ -190,6 +198,37 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Layout, error) {
 	if keep == keepAuto {
 		keep = chooseKeep(ctx, db)
 	}
+	if !in.Consume {
+		return l, l.changes(ctx, db, in, keep, snap, numbered)
+	}
+	// The desired table is the largest thing DuckDB holds, and past the cap (3M rows) most of it has spilled:
+	// the changed-keys join reads it back beside its build side, and under the cap alone evicts about as much
+	// of it again (a spilled block read back leaves the temp file, so evicting it again compresses and writes
+	// it again: a third of the diff's processor time at 3M). Under the burst limit it is read back without
+	// that, and dropped here before the cap is put back, not evicted to temp files just to be dropped.
+	err = db.WithBurstMemory(ctx, func() error {
+		if err := l.changes(ctx, db, in, keep, snap, numbered); err != nil {
+			return err
+		}
+		n, err := db.Count(ctx, "SELECT count(*) FROM "+engine.Ident(in.Desired))
+		if err != nil {
+			return fmt.Errorf("diff: count the desired records: %w", err)
+		}
+		if err := db.Exec(ctx, "DROP TABLE "+engine.Ident(in.Desired)); err != nil {
+			return fmt.Errorf("diff: drop the desired table: %w", err)
+		}
+		l.DesiredRows, l.Consumed = n, true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// changes fills Table from the snapshot snap and the desired table in two stages, keeping keep's rows in
+// the first (Run).
+func (l *Layout) changes(ctx context.Context, db *engine.DB, in Input, keep keepSide, snap string, numbered func(string) string) error {
 	first, snapRel, desiredRel := l.changedKeysQuery(snap, in.Desired), restrict(snap, l.Key),
 		fmt.Sprintf("(SELECT %s FROM %s WHERE __new)", engine.IdentList(l.fields, ""), changedKeys)
 	if keep == keepSnapshot {
@@ -197,19 +236,19 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Layout, error) {
 			fmt.Sprintf("(SELECT * EXCLUDE (__old, __new) FROM %s WHERE __old)", changedKeys), restrict(engine.Ident(in.Desired), l.Key)
 	}
 	if err := db.Exec(ctx, "CREATE OR REPLACE TABLE "+changedKeys+" AS "+first); err != nil {
-		return nil, fmt.Errorf("diff: %w", err)
+		return fmt.Errorf("diff: %w", err)
 	}
 	if in.CheckKeys {
 		if err := l.checkChanged(ctx, db, snap, in.Desired); err != nil {
 			_ = db.Exec(ctx, "DROP TABLE IF EXISTS "+changedKeys)
-			return nil, err
+			return err
 		}
 	}
 	q := numbered(l.query(in, snapRel, desiredRel))
 	if err := createInOrder(ctx, db, Table, q); err != nil {
-		return nil, fmt.Errorf("diff: %w", err)
+		return fmt.Errorf("diff: %w", err)
 	}
-	return l, db.Exec(ctx, "DROP TABLE "+changedKeys)
+	return db.Exec(ctx, "DROP TABLE "+changedKeys)
 }
 
 // createInOrder creates table (Table, or a first sync's createsTable) from q, a query that numbers its rows

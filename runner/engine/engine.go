@@ -45,6 +45,8 @@ type DB struct {
 	arrow *duckdb.Arrow
 	// reader says the DB is a Reader's: Close closes its connection, not the database.
 	reader bool
+	// burst is the memory_limit WithBurstMemory sets ("": none, the caller set a memory_limit of its own).
+	burst string
 }
 
 // Open starts an in-memory DuckDB in UTC, with extension autoloading off and checkpoints deferred (an apply
@@ -101,6 +103,9 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		return nil, fmt.Errorf("open duckdb: %w", err)
 	}
 	d := &DB{db: db, conn: conn}
+	if o.MemoryLimit == "" {
+		d.burst = DefaultBurstLimit()
+	}
 	if d.arrow, err = arrowOf(conn); err != nil {
 		d.Close()
 		return nil, err
@@ -142,7 +147,7 @@ func (d *DB) Reader(ctx context.Context) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open a duckdb connection: %w", err)
 	}
-	r := &DB{db: d.db, conn: conn, reader: true}
+	r := &DB{db: d.db, conn: conn, reader: true, burst: d.burst}
 	if r.arrow, err = arrowOf(conn); err != nil {
 		conn.Close()
 		return nil, err
@@ -159,6 +164,42 @@ func (d *DB) Exec(ctx context.Context, q string, args ...any) error {
 		return err
 	}
 	return nil
+}
+
+// WithBurstMemory runs fn with DuckDB's memory_limit raised to the burst limit (DefaultBurstLimit) when the
+// database runs under the default limit (Options.MemoryLimit ""; a limit the caller set is never raised),
+// then puts the limit back. It is for one step that reads a table larger than the limit once, with a join
+// beside it, and then frees that table: fn must drop what it is done with before it returns, since what
+// DuckDB still holds past the limit when it is put back is evicted to temp files (compressed and written)
+// on the spot. The limit is the database's, so it also applies to readers running beside fn.
+func (d *DB) WithBurstMemory(ctx context.Context, fn func() error) error {
+	if d.burst == "" {
+		return fn()
+	}
+	return d.WithSetting(ctx, "memory_limit", Lit(d.burst), fn)
+}
+
+// StartBurst is WithBurstMemory for a span that is not one function: it raises the limit now and end puts
+// back the one it found (a no-op when the caller set a limit). The same contract holds: drop what is held
+// past the cap before end.
+func (d *DB) StartBurst(ctx context.Context) (end func(context.Context) error, err error) {
+	end = func(context.Context) error { return nil }
+	if d.burst == "" {
+		return end, nil
+	}
+	var was string
+	if err := d.QueryRow(ctx, "SELECT current_setting('memory_limit')::VARCHAR").Scan(&was); err != nil {
+		return end, fmt.Errorf("read DuckDB's memory_limit: %w", err)
+	}
+	if err := d.Exec(ctx, "SET memory_limit = "+Lit(d.burst)); err != nil {
+		return end, fmt.Errorf("set DuckDB's memory_limit: %w", err)
+	}
+	return func(ctx context.Context) error {
+		if err := d.Exec(ctx, "SET memory_limit = "+Lit(was)); err != nil {
+			return fmt.Errorf("put back DuckDB's memory_limit: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // WithSetting runs fn with DuckDB's setting name at value, then puts back the value it had (also when fn

@@ -20,6 +20,30 @@ func DefaultMemoryLimit() string {
 	return fmt.Sprintf("%dMiB", limit>>20)
 }
 
+// DefaultBurstCap is the most memory DuckDB may use during a burst (DB.WithBurstMemory, DB.StartBurst) when
+// the pipeline sets no state.memory_limit: 3x DefaultMemoryCap. A plan against the state takes it while its
+// desired table lives (from the transform to the diff, which drops it). It is sized for a plan of 3M
+// records: a desired table of about 550 MiB as DuckDB holds tables in memory, beside the diff's join of the
+// snapshot's keys and hashes (about 180 MiB). Under the cap alone the transform spills most of that table
+// and the diff reads it back, and since a block read back leaves its temp file, every block the diff brings
+// in evicts another one, compressed and written again: zstd and temp-file copies were a third of the
+// diff's processor time at 3M (issue #15, BENCHMARKS.md "#15, fourth pass").
+const DefaultBurstCap = 3 * DefaultMemoryCap
+
+// DefaultBurstLimit is the memory_limit of a burst when none is set: a third of the machine's RAM, at most
+// DefaultBurstCap and at least DefaultMemoryLimit, in DuckDB's syntax.
+func DefaultBurstLimit() string {
+	limit := int64(DefaultBurstCap)
+	if ram := physicalMemory(); ram > 0 && ram/3 < limit {
+		limit = ram / 3
+	}
+	base := int64(DefaultMemoryCap)
+	if ram := physicalMemory(); ram > 0 && ram/4 < base {
+		base = max(ram/4, 64<<20)
+	}
+	return fmt.Sprintf("%dMiB", max(limit, base)>>20)
+}
+
 // DuckDBDefaultMemoryLimit is DuckDB's own default, 80% of the machine's RAM ("" when the RAM cannot be
 // read), for a caller that must measure DuckDB as it is out of the box (the benchmarks' DuckDB-only floor).
 func DuckDBDefaultMemoryLimit() string {

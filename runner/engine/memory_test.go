@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"strconv"
 	"testing"
@@ -48,5 +49,59 @@ func TestDefaultMemoryLimit(t *testing.T) {
 	}
 	if got := memoryLimitMiB(t, "2GiB"); got != 2048 {
 		t.Errorf("memory_limit 2GiB: DuckDB reports %.1f MiB", got)
+	}
+}
+
+// currentLimit is the database's memory_limit as DuckDB reports it.
+func currentLimit(t *testing.T, d *DB) string {
+	t.Helper()
+	var s string
+	if err := d.QueryRow(context.Background(), "SELECT current_setting('memory_limit')").Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// WithBurstMemory raises the default limit to DefaultBurstLimit while fn runs (never below the default, at
+// most DefaultBurstCap) and puts it back after, also when fn fails; a limit the pipeline set is never raised.
+func TestWithBurstMemory(t *testing.T) {
+	ctx := context.Background()
+	for _, set := range []string{"", "200MiB"} {
+		d, err := Open(ctx, Options{TempDir: t.TempDir(), MemoryLimit: set})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := currentLimit(t, d)
+		var during string
+		fnErr := errors.New("fn failed")
+		err = d.WithBurstMemory(ctx, func() error {
+			during = currentLimit(t, d)
+			return fnErr
+		})
+		if !errors.Is(err, fnErr) {
+			t.Errorf("limit %q: WithBurstMemory = %v, want fn's error", set, err)
+		}
+		if after := currentLimit(t, d); after != before {
+			t.Errorf("limit %q: memory_limit %s after the burst, want %s as before", set, after, before)
+		}
+		want := before
+		if set == "" {
+			r, err := Open(ctx, Options{TempDir: t.TempDir(), MemoryLimit: DefaultBurstLimit()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = currentLimit(t, r)
+			r.Close()
+			if ram := physicalMemory(); ram >= 3*DefaultBurstCap && want == before {
+				t.Errorf("burst limit %s on %d MiB of RAM: no more than the default limit", want, ram>>20)
+			}
+		}
+		if during != want {
+			t.Errorf("limit %q: memory_limit %s during the burst, want %s", set, during, want)
+		}
+		d.Close()
+	}
+	if got := memoryLimitMiB(t, DefaultBurstLimit()); got > DefaultBurstCap>>20 || got < memoryLimitMiB(t, "") {
+		t.Errorf("DefaultBurstLimit %.1f MiB, want between the default limit and %d MiB", got, DefaultBurstCap>>20)
 	}
 }

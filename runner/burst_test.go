@@ -1,0 +1,77 @@
+package runner
+
+import (
+	"context"
+	"testing"
+
+	"github.com/possync/possync/runner/engine"
+)
+
+// TestPlanAgainstStateBurstsUntilTheDiff: a plan against the state runs its transform and diff under the
+// engine's burst memory limit (the pipeline sets no memory_limit) and is back under the cap once the diff
+// has dropped the desired table, with the same changes as the generator's; a pipeline that sets a limit
+// keeps it throughout.
+func TestPlanAgainstStateBurstsUntilTheDiff(t *testing.T) {
+	set, err := benchData(t.TempDir(), 4000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	limit := func(s *session) string {
+		t.Helper()
+		var v string
+		if err := s.d.QueryRow(ctx, "SELECT current_setting('memory_limit')").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	// setting is what DuckDB reports for a limit given in DuckDB's syntax.
+	setting := func(l string) string {
+		t.Helper()
+		d, err := engine.Open(ctx, engine.Options{TempDir: t.TempDir(), MemoryLimit: l})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		var v string
+		if err := d.QueryRow(ctx, "SELECT current_setting('memory_limit')").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tc := range []struct{ name, set, during, after string }{
+		{"default", "", setting(engine.DefaultBurstLimit()), setting(engine.DefaultMemoryLimit())},
+		{"set", "200MiB", setting("200MiB"), setting("200MiB")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("BENCH_MEMORY_LIMIT", tc.set)
+			res, err := newBenchCase(ctx, set, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := newSession(res.p, Options{})
+			defer s.close()
+			if err := s.prepare(ctx, true); err != nil {
+				t.Fatal(err)
+			}
+			if got := limit(s); got != tc.during {
+				t.Errorf("memory_limit %s after the transform, want %s", got, tc.during)
+			}
+			pl, _, _, err := s.plan(ctx, planHeld)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := limit(s); got != tc.after {
+				t.Errorf("memory_limit %s after the diff, want %s", got, tc.after)
+			}
+			if n, err := s.d.Count(ctx, "SELECT count(*) FROM duckdb_tables() WHERE table_name = "+engine.Lit(s.desired)); err != nil || n != 0 {
+				t.Errorf("desired table %s: %d left (%v), want it dropped", s.desired, n, err)
+			}
+			res.summary = pl.Summary
+			res.floorCount = benchCounts{create: pl.Summary.Create, update: pl.Summary.Update, delete: pl.Summary.Delete}
+			if err := res.check(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
