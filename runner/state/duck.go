@@ -194,9 +194,17 @@ func (s *DuckStore) tables(ctx context.Context, conn *sql.Conn) (map[string]bool
 // column of an unchanged type is never seen as retyped (which would rewrite it on every commit).
 var typeAliases = map[string]string{"TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ"}
 
-// columns lists a table's columns and types (as the runner names them) in order.
+// columns lists a table's (or view's) columns and types (as the runner names them) in order: none for a
+// relation that is not there. It asks pragma_table_info about the one relation: duckdb_columns() lists every
+// column of every attached database (the planner's tables too), which cost a 1M-record first sync's commits
+// 50 ms of their 1.6 processor seconds (read at each commit's migrate and load; issue #15). A relation not
+// there is a catalog error there (which leaves a transaction as it was): duckdb_columns() then answers.
 func columns(ctx context.Context, conn *sql.Conn, db, table string) ([]Column, error) {
-	rows, err := conn.QueryContext(ctx, `SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? AND table_name = ? ORDER BY column_index`, db, table)
+	rel := spec.QuoteIdent(db) + ".main." + spec.QuoteIdent(table)
+	rows, err := conn.QueryContext(ctx, "SELECT name, type FROM pragma_table_info("+spec.QuoteString(rel)+") ORDER BY cid")
+	if err != nil {
+		rows, err = conn.QueryContext(ctx, `SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? AND table_name = ? ORDER BY column_index`, db, table)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("describe %s.%s: %w", db, table, err)
 	}
@@ -542,22 +550,23 @@ func (s *DuckStore) snapshotExists(ctx context.Context, conn *sql.Conn) (bool, e
 }
 
 // migrate returns the statements that bring st.snapshot to cols: create it (its text columns of nearly
-// distinct values stored with FSST, judged from changes: fsstColumns), add new columns, drop columns no
-// longer desired, and retype columns whose type changed (values that do not convert become NULL, which the
-// next diff then shows as changes to push). A text column retyped to another type may carry the FSST
-// choice, which DuckDB refuses to keep on a column of another type: the table is then rebuilt with the
-// new types instead (rebuildSnapshot: every column rewritten, where ALTER rewrites the retyped ones).
+// distinct values stored with FSST, those of few values with a dictionary, judged from changes:
+// textCompressions), add new columns, drop columns no longer desired, and retype columns whose type changed
+// (values that do not convert become NULL, which the next diff then shows as changes to push). A text
+// column retyped to another type may carry a declared compression (FSST, dictionary), which DuckDB refuses
+// to keep on a column of another type: the table is then rebuilt with the new types instead
+// (rebuildSnapshot: every column rewritten, where ALTER rewrites the retyped ones).
 func (s *DuckStore) migrate(ctx context.Context, conn *sql.Conn, cols []Column, changes string) ([]string, error) {
 	if !s.hasSnapshot {
-		fsst, err := fsstColumns(ctx, conn, changes, cols)
+		comp, err := textCompressions(ctx, conn, changes, cols)
 		if err != nil {
 			return nil, err
 		}
 		defs := make([]string, len(cols))
 		for i, c := range cols {
 			defs[i] = spec.QuoteIdent(c.Name) + " " + c.Type
-			if fsst[c.Name] {
-				defs[i] += " USING COMPRESSION fsst"
+			if m := comp[c.Name]; m != "" {
+				defs[i] += " USING COMPRESSION " + m
 			}
 		}
 		s.hasSnapshot = true
@@ -601,7 +610,7 @@ func (s *DuckStore) migrate(ctx context.Context, conn *sql.Conn, cols []Column, 
 // rebuildSnapshot returns the statements that replace st.snapshot, whose columns are have (and, after
 // the ADD COLUMN statements before these, cols' new ones, last), with a table of cols' types: the columns of
 // have still desired in their order, each retyped one converted (TRY_CAST, as ALTER would), then the new
-// ones. The new table stores every column as DuckDB chooses (no FSST choice kept).
+// ones. The new table stores every column as DuckDB chooses (no declared compression kept).
 func rebuildSnapshot(have, cols []Column, old map[string]string) []string {
 	want := map[string]string{}
 	for _, c := range cols {
@@ -630,25 +639,36 @@ func rebuildSnapshot(have, cols []Column, old map[string]string) []string {
 	}
 }
 
-// FSST sampling: the snapshot's text columns are judged from fsstSample records (any of them: no order is
-// asked) of the commit that creates it, and stored with FSST when at least fsstMinValues of the sample's
-// values are not NULL and fsstDistinct percent of those are distinct. A sample of 4,096 values is 95% distinct
-// only when the column has some 40,000 distinct values or more (fewer repeat in it), where a dictionary
-// rarely pays; a smaller first commit (a sink sending small batches) declares nothing.
+// Text column sampling: the snapshot's text columns are judged from textSample records (any of them: no
+// order is asked) of the commit that creates it. A column with at least textMinValues values (not NULL) in
+// the sample is declared FSST when fsstDistinct percent or more of those are distinct (a sample of 4,096
+// values is 95% distinct only when the column has some 40,000 distinct values or more: fewer repeat in it),
+// where a dictionary rarely pays; and dictionary when dictMaxDistinct percent or fewer are distinct (a
+// sample of 8,192 is 33% distinct when the column has some 2,900 values: each repeats 40 times in a row
+// group), where DuckDB picks a dictionary: probed with 100 to 80,000 distinct values per row group of 3 to
+// 40 bytes each, it chose a dictionary for every column whose sample was 24% distinct or less, and FSST for
+// some from 37% up. Columns in between, and every column of a smaller first commit (a sink sending small
+// batches), are left to DuckDB's choice.
 const (
-	fsstSample    = 8192
-	fsstMinValues = 4096
-	fsstDistinct  = 95
+	textSample      = 8192
+	textMinValues   = 4096
+	fsstDistinct    = 95
+	dictMaxDistinct = 33
 )
 
-// fsstColumns returns the text columns (VARCHAR) of cols whose values in changes (its records other than
-// deletions: the commit that creates the snapshot) are nearly all distinct, judged from a sample (fsstSample).
-// DuckDB chooses each column's compression per row group by trying every method on it: for a column of
-// distinct values (keys, titles, barcodes) its dictionary trial hashes every value, never wins, and cost a
-// 1M-record first sync's commits a fifth of their processor time (issue #15). FSST
-// is what DuckDB picks for such columns anyway (it still stores a row group uncompressed when FSST does not
-// pay), so the choice moves no data, only saves the trial.
-func fsstColumns(ctx context.Context, conn *sql.Conn, changes string, cols []Column) (map[string]bool, error) {
+// textCompressions returns the compression to declare for the text columns (VARCHAR) of cols whose values
+// in changes (its records other than deletions: the commit that creates the snapshot) are nearly all
+// distinct ("fsst") or few ("dictionary"), judged from a sample (textSample). DuckDB chooses each column's
+// compression per row group by trying every method on it (each method's analysis reads the whole row
+// group): for a column of distinct values (keys, titles, barcodes) its dictionary trial hashes every value,
+// never wins, and cost a 1M-record first sync's commits a fifth of their processor time; for a column of
+// few values (brand, department, status) the FSST trial builds a symbol table and compresses a sample of
+// it, and never wins either (issue #15). The declared method is what DuckDB picks for such columns anyway
+// (FSST still stores a row group uncompressed when it does not pay), so the choice moves no data, only
+// saves the trials. Number, boolean and time columns are left to DuckDB: declaring what it picks for them
+// saved ~1% of the commits (BENCHMARKS.md, "the snapshot's declared compressions") and a declaration rules
+// out RLE and ALPRD, which it picks for some data.
+func textCompressions(ctx context.Context, conn *sql.Conn, changes string, cols []Column) (map[string]string, error) {
 	var names, aggs []string
 	for _, c := range cols {
 		if c.Type == "VARCHAR" {
@@ -666,20 +686,25 @@ func fsstColumns(ctx context.Context, conn *sql.Conn, changes string, cols []Col
 		dest[i] = &counts[i]
 	}
 	q := fmt.Sprintf("SELECT %s FROM (SELECT %s FROM %s WHERE __op <> 'delete' LIMIT %d)",
-		strings.Join(aggs, ", "), strings.Join(names, ", "), changes, fsstSample)
+		strings.Join(aggs, ", "), strings.Join(names, ", "), changes, textSample)
 	if err := conn.QueryRowContext(ctx, q).Scan(dest...); err != nil {
 		return nil, fmt.Errorf("commit state: sample the snapshot's text columns: %w", err)
 	}
-	out := map[string]bool{}
+	out := map[string]string{}
 	i := 0
 	for _, c := range cols {
 		if c.Type != "VARCHAR" {
 			continue
 		}
-		if n, d := counts[2*i], counts[2*i+1]; n >= fsstMinValues && d*100 >= n*fsstDistinct {
-			out[c.Name] = true
-		}
+		n, d := counts[2*i], counts[2*i+1]
 		i++
+		switch {
+		case n < textMinValues:
+		case d*100 >= n*fsstDistinct:
+			out[c.Name] = "fsst"
+		case d*100 <= n*dictMaxDistinct:
+			out[c.Name] = "dictionary"
+		}
 	}
 	return out, nil
 }
