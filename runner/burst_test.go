@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 
 	"github.com/possync/possync/runner/engine"
@@ -71,6 +72,72 @@ func TestPlanAgainstStateBurstsUntilTheDiff(t *testing.T) {
 			res.floorCount = benchCounts{create: pl.Summary.Create, update: pl.Summary.Update, delete: pl.Summary.Delete}
 			if err := res.check(); err != nil {
 				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestFirstSyncBurstsUntilTheDiff: a first sync whose last step sorts the desired table (firstSyncSorts)
+// runs that step under the engine's burst limit and is back under the cap once the diff has taken the
+// table, with every record planned as a create; a pipeline that sets a limit keeps it throughout.
+func TestFirstSyncBurstsUntilTheDiff(t *testing.T) {
+	set, err := benchData(t.TempDir(), 4000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	limit := func(s *session) string {
+		t.Helper()
+		var v string
+		if err := s.d.QueryRow(ctx, "SELECT current_setting('memory_limit')").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	setting := func(l string) string {
+		t.Helper()
+		d, err := engine.Open(ctx, engine.Options{TempDir: t.TempDir(), MemoryLimit: l})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		var v string
+		if err := d.QueryRow(ctx, "SELECT current_setting('memory_limit')").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tc := range []struct{ name, set, during, after string }{
+		{"default", "", setting(engine.DefaultBurstLimit()), setting(engine.DefaultMemoryLimit())},
+		{"set", "200MiB", setting("200MiB"), setting("200MiB")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("BENCH_MEMORY_LIMIT", tc.set)
+			work := t.TempDir()
+			p, err := benchPipeline(work, set.New(), filepath.Join(work, "state"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := newSession(p, Options{})
+			defer s.close()
+			if err := s.prepare(ctx, true); err != nil {
+				t.Fatal(err)
+			}
+			if !s.sortDesired || !s.ordered {
+				t.Fatalf("first sync: sortDesired %v, ordered %v, want the last step to sort", s.sortDesired, s.ordered)
+			}
+			if got := limit(s); got != tc.during {
+				t.Errorf("memory_limit %s after the transform, want %s", got, tc.during)
+			}
+			pl, _, _, err := s.plan(ctx, planHeld)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := limit(s); got != tc.after {
+				t.Errorf("memory_limit %s after the diff, want %s", got, tc.after)
+			}
+			if want := set.Truth.NewRows; pl.Summary.Create != want || pl.Summary.Total() != want {
+				t.Errorf("first sync plans %+v, want %d creates", pl.Summary, want)
 			}
 		})
 	}
