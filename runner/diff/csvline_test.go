@@ -39,6 +39,12 @@ var csvTestSchema = arrow.NewSchema([]arrow.Field{
 var csvTestCasts = []string{"BIGINT", "VARCHAR", "BIGINT", "BIGINT", "DOUBLE", "DOUBLE", "DOUBLE", "BOOLEAN", "DATE",
 	"TIMESTAMPTZ", "TIMESTAMPTZ", "TIMESTAMPTZ"}
 
+// csvTestFarDays are dates far from today's, each a class of its own: the first days whose microseconds
+// overflow int64 into the years 1 to 9999 (about the years 584,555 and 586,524 AD, and BC), DuckDB's
+// infinities (the int32 extremes), and the days around 0001-01-01 and 10000-01-01.
+var csvTestFarDays = []arrow.Date32{212_784_821, 213_503_982, 216_000_000, -212_784_821, -213_503_982, -216_000_000,
+	math.MaxInt32, -math.MaxInt32, math.MaxInt32 - 1, -719_162, -719_163, 2_932_896, 2_932_897, 106_751_991, 106_751_992}
+
 var csvTestTexts = []string{"", "a", "Z", "0", " ", ",", "\t", `"`, "#", "\n", "\r", `\`, "'", "é", "€", "😀", ";", "|", "NULL", "\x01"}
 
 // csvTestFloat is a double of the classes DuckDB formats differently: random bits, prices (of any size:
@@ -115,7 +121,14 @@ func csvTestBatch(r *rand.Rand, n int) arrow.RecordBatch {
 			f.Append(r.IntN(2) == 0)
 		}
 		if f := b.Field(8).(*array.Date32Builder); !null(f) {
-			f.Append(arrow.Date32(r.IntN(3_800_000) - 800_000)) // about 220 BC to 10,370 AD
+			if r.IntN(20) == 0 {
+				// DuckDB's farthest dates: past the year 500,000 AD (where a day's microseconds pass int64's
+				// range, and from 212,784,821 days on some wrap to the years 1 to 9999), the infinities, the
+				// boundaries.
+				f.Append(csvTestFarDays[r.IntN(len(csvTestFarDays))])
+			} else {
+				f.Append(arrow.Date32(r.IntN(3_800_000) - 800_000)) // about 220 BC to 10,370 AD
+			}
 		}
 		for k := 9; k <= 10; k++ {
 			if f := b.Field(k).(*array.TimestampBuilder); !null(f) {
@@ -208,7 +221,7 @@ func TestCSVLinesEqualDuckDBCopy(t *testing.T) {
 				}
 			}
 			// The rows declined are those holding a value outside the encoder's classes, no other.
-			outside := "isnan(dbl) OR isinf(dbl) OR isnan(flt) OR isinf(flt) OR year(day) NOT BETWEEN 1 AND 9999 OR day < DATE '0001-01-01'" +
+			outside := "isnan(dbl) OR isinf(dbl) OR isnan(flt) OR isinf(flt) OR NOT isfinite(day) OR year(day) NOT BETWEEN 1 AND 9999 OR day < DATE '0001-01-01'" +
 				` OR "at" < TIMESTAMPTZ '0001-01-01 00:00:00+00' OR "at" >= TIMESTAMPTZ '10000-01-01 00:00:00+00'` +
 				` OR "local" < TIMESTAMPTZ '0001-01-01 00:00:00+00' OR "local" >= TIMESTAMPTZ '10000-01-01 00:00:00+00'` +
 				` OR secs < TIMESTAMPTZ '0001-01-01 00:00:00+00' OR secs >= TIMESTAMPTZ '10000-01-01 00:00:00+00'`
