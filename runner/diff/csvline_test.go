@@ -33,11 +33,12 @@ var csvTestSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "at", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true},
 	{Name: "local", Type: &arrow.TimestampType{Unit: arrow.Microsecond}, Nullable: true},
 	{Name: "secs", Type: &arrow.TimestampType{Unit: arrow.Second, TimeZone: "UTC"}, Nullable: true},
+	{Name: "millis", Type: &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}, Nullable: true},
 }, nil)
 
 // csvTestCasts are the snapshot's columns: the diff's cast as a commit casts them.
 var csvTestCasts = []string{"BIGINT", "VARCHAR", "BIGINT", "BIGINT", "DOUBLE", "DOUBLE", "DOUBLE", "BOOLEAN", "DATE",
-	"TIMESTAMPTZ", "TIMESTAMPTZ", "TIMESTAMPTZ"}
+	"TIMESTAMPTZ", "TIMESTAMPTZ", "TIMESTAMPTZ", "TIMESTAMPTZ"}
 
 // csvTestFarDays are dates far from today's, each a class of its own: the first days whose microseconds
 // overflow int64 into the years 1 to 9999 (about the years 584,555 and 586,524 AD, and BC), DuckDB's
@@ -45,7 +46,20 @@ var csvTestCasts = []string{"BIGINT", "VARCHAR", "BIGINT", "BIGINT", "DOUBLE", "
 var csvTestFarDays = []arrow.Date32{212_784_821, 213_503_982, 216_000_000, -212_784_821, -213_503_982, -216_000_000,
 	math.MaxInt32, -math.MaxInt32, math.MaxInt32 - 1, -719_162, -719_163, 2_932_896, 2_932_897, 106_751_991, 106_751_992}
 
-var csvTestTexts = []string{"", "a", "Z", "0", " ", ",", "\t", `"`, "#", "\n", "\r", `\`, "'", "é", "€", "😀", ";", "|", "NULL", "\x01"}
+// csvTestEdgeFloats are doubles at the edges of DuckDB's formatting (each also tried negated): subnormals
+// (the smallest, the largest, one between), the smallest normal, the neighbours of the fixed/exponent
+// boundaries (1e-4, 1e-5, 1e15, 1e16), values of 17 significant digits, the largest integers a double
+// holds exactly, and the neighbours of the encoder's price fast path's bound (1e13, |k| < 1e15 cents).
+var csvTestEdgeFloats = []float64{
+	math.Float64frombits(1), math.Float64frombits(1<<52 - 1), math.Float64frombits(1 << 40), 2.2250738585072014e-308,
+	math.Nextafter(1e-4, 0), math.Nextafter(1e-4, 1), math.Nextafter(1e-5, 0), math.Nextafter(1e-5, 1), 0.0001, 0.00001,
+	math.Nextafter(1e15, 0), math.Nextafter(1e15, 2e15), math.Nextafter(1e16, 0), math.Nextafter(1e16, 2e16),
+	0.30000000000000004, 1.7976931348623157e308, 2.718281828459045, 123456789012345680, 9007199254740992, 9007199254740993,
+	9999999999999.99, 9999999999999.995, 10000000000000, 10000000000000.01, 0.01, 0.005, 0.015, 1e-2, 5e-3,
+	float64(float32(0.1)), float64(math.MaxFloat32), float64(math.SmallestNonzeroFloat32),
+}
+
+var csvTestTexts = []string{"", "a", "Z", "0", " ", ",", "\t", `"`, "#", "\n", "\r", `\`, "'", "é", "€", "😀", ";", "|", "NULL", "\x01", "\x00", "  lead", "trail  ", "a#b", "\r\n", "\"\""}
 
 // csvTestFloat is a double of the classes DuckDB formats differently: random bits, prices (of any size:
 // the encoder writes those without strconv), powers of ten and their neighbours (the fixed/exponent
@@ -69,6 +83,9 @@ func csvTestFloat(r *rand.Rand) float64 {
 	case 3:
 		return float64(r.Int64N(1<<62)) * float64(2*r.IntN(2)-1)
 	case 4:
+		if r.IntN(2) == 0 {
+			return csvTestEdgeFloats[r.IntN(len(csvTestEdgeFloats))] * float64(2*r.IntN(2)-1)
+		}
 		return []float64{0, math.Copysign(0, -1), math.MaxFloat64, -math.MaxFloat64, math.SmallestNonzeroFloat64, 1e15, 1e16,
 			9999999999999998, 1e-4, 1e-5, 0.1, 0.2, 0.3, 1.0 / 3, math.NaN(), math.Inf(1), math.Inf(-1), 123456.789}[r.IntN(18)]
 	case 5:
@@ -147,6 +164,13 @@ func csvTestBatch(r *rand.Rand, n int) arrow.RecordBatch {
 		if f := b.Field(11).(*array.TimestampBuilder); !null(f) {
 			f.Append(arrow.Timestamp(r.Int64N(250_000_000_000) - 62_000_000_000)) // about year 5 to 9892
 		}
+		if f := b.Field(12).(*array.TimestampBuilder); !null(f) {
+			ms := r.Int64N(340_000_000_000_000) - 70_000_000_000_000 // about 250 BC to 10,700 AD
+			if r.IntN(2) == 0 {
+				ms = []int64{-62_135_596_800_000, -62_135_596_800_001, 253_402_300_799_999, 253_402_300_800_000, -1, 0, 1}[r.IntN(7)]
+			}
+			f.Append(arrow.Timestamp(ms))
+		}
 	}
 	return b.NewRecordBatch()
 }
@@ -224,7 +248,8 @@ func TestCSVLinesEqualDuckDBCopy(t *testing.T) {
 			outside := "isnan(dbl) OR isinf(dbl) OR isnan(flt) OR isinf(flt) OR NOT isfinite(day) OR year(day) NOT BETWEEN 1 AND 9999 OR day < DATE '0001-01-01'" +
 				` OR "at" < TIMESTAMPTZ '0001-01-01 00:00:00+00' OR "at" >= TIMESTAMPTZ '10000-01-01 00:00:00+00'` +
 				` OR "local" < TIMESTAMPTZ '0001-01-01 00:00:00+00' OR "local" >= TIMESTAMPTZ '10000-01-01 00:00:00+00'` +
-				` OR secs < TIMESTAMPTZ '0001-01-01 00:00:00+00' OR secs >= TIMESTAMPTZ '10000-01-01 00:00:00+00'`
+				` OR secs < TIMESTAMPTZ '0001-01-01 00:00:00+00' OR secs >= TIMESTAMPTZ '10000-01-01 00:00:00+00'` +
+				` OR millis < TIMESTAMPTZ '0001-01-01 00:00:00+00' OR millis >= TIMESTAMPTZ '10000-01-01 00:00:00+00'`
 			want, err := db.Count(ctx, "SELECT count(*) FROM snap WHERE "+outside)
 			if err != nil {
 				t.Fatal(err)
