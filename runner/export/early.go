@@ -184,8 +184,11 @@ func SetLineParts(on bool) (restore func()) {
 }
 
 // openStage creates the staging file of the batches' lines in dir (the records file's, created if need
-// be), and unlinks it: it lives while it is open, and a kill leaves nothing. Nil when that fails (a
-// system that does not unlink an open file): the lines then wait in memory.
+// be), and unlinks it: it lives while it is open, and a kill leaves nothing (but in the instant between
+// the two calls: an empty .possync-lines-* file). Nil when that fails (a system that does not unlink an
+// open file): the lines then wait in memory. The file only grows: it holds every staged batch's lines
+// until finish or Close closes it, about the records file's size again on the same disk (a write it
+// cannot take fails Stage, and the batch's part is a COPY).
 func openStage(dir string) *os.File {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil
