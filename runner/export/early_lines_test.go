@@ -100,6 +100,21 @@ func TestEarlyExportLines(t *testing.T) {
 					commit(e, lo, lo+149)
 				}
 			}},
+		// Lines that are not the commit's records, though as many and in key order (the lines of another
+		// batch, were a caller to offer them): the part is a COPY, or the early export gives up.
+		{name: "another batch's lines, the only part", log: `in 1 parts written while the apply committed \(0 from the batches' lines\)`,
+			run: func(t *testing.T, db *engine.DB, e *Early, commit func(*Early, int, int)) {
+				e.Lines(e.Stage(linesOf(t, db, 0, e.CSVFormat(), 151, 300)))
+				commit(e, 1, 150) // the snapshot's only commit
+			}},
+		{name: "another batch's lines, later part", log: `not from the parts written during the apply: records 100 to 200: the lines' keys are not the commit's records', after 1 part`,
+			run: func(t *testing.T, db *engine.DB, e *Early, commit func(*Early, int, int)) {
+				e.Lines(e.Stage(linesOf(t, db, 0, e.CSVFormat(), 1, 100)))
+				commit(e, 1, 100)
+				e.Lines(e.Stage(linesOf(t, db, 0, e.CSVFormat(), 201, 300)))
+				commit(e, 101, 200)
+				commit(e, 201, 300)
+			}},
 		{name: "lines of another format", log: `in 2 parts written while the apply committed \(0 from the batches' lines\)`,
 			run: func(t *testing.T, db *engine.DB, e *Early, commit func(*Early, int, int)) {
 				f := *e.CSVFormat()
