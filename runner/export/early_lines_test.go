@@ -107,7 +107,7 @@ func TestEarlyExportLines(t *testing.T) {
 				e.Lines(e.Stage(linesOf(t, db, 0, e.CSVFormat(), 151, 300)))
 				commit(e, 1, 150) // the snapshot's only commit
 			}},
-		{name: "another batch's lines, later part", log: `not from the parts written during the apply: records 100 to 200: the lines' keys are not the commit's records', after 1 part`,
+		{name: "another batch's lines, later part", log: `not from the parts written during the apply: records 100 to 200: the lines' first and last keys are not the commit's records', after 1 part`,
 			run: func(t *testing.T, db *engine.DB, e *Early, commit func(*Early, int, int)) {
 				e.Lines(e.Stage(linesOf(t, db, 0, e.CSVFormat(), 1, 100)))
 				commit(e, 1, 100)
