@@ -211,7 +211,12 @@ func (c *csvEncoder) appendValue(dst []byte, col csvColumn, i int) ([]byte, bool
 	case csvBool:
 		return strconv.AppendBool(dst, col.a.(*array.Boolean).Value(i)), true
 	case csvDate:
+		// A date past the year 292,277 (either way) has no microseconds in int64: multiplied, some wrap
+		// into the years 1 to 9999 (DATE '586524-01-19' to 1969-12-31), so they are declined first.
 		days := int64(col.a.(*array.Date32).Value(i))
+		if days > math.MaxInt64/86_400_000_000 || days < math.MinInt64/86_400_000_000 {
+			return dst, false
+		}
 		return appendCSVTime(dst, days*86_400_000_000, false)
 	case csvTime:
 		us := int64(col.a.(*array.Timestamp).Value(i))

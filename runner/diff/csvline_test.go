@@ -33,13 +33,33 @@ var csvTestSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "at", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true},
 	{Name: "local", Type: &arrow.TimestampType{Unit: arrow.Microsecond}, Nullable: true},
 	{Name: "secs", Type: &arrow.TimestampType{Unit: arrow.Second, TimeZone: "UTC"}, Nullable: true},
+	{Name: "millis", Type: &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}, Nullable: true},
 }, nil)
 
 // csvTestCasts are the snapshot's columns: the diff's cast as a commit casts them.
 var csvTestCasts = []string{"BIGINT", "VARCHAR", "BIGINT", "BIGINT", "DOUBLE", "DOUBLE", "DOUBLE", "BOOLEAN", "DATE",
-	"TIMESTAMPTZ", "TIMESTAMPTZ", "TIMESTAMPTZ"}
+	"TIMESTAMPTZ", "TIMESTAMPTZ", "TIMESTAMPTZ", "TIMESTAMPTZ"}
 
-var csvTestTexts = []string{"", "a", "Z", "0", " ", ",", "\t", `"`, "#", "\n", "\r", `\`, "'", "é", "€", "😀", ";", "|", "NULL", "\x01"}
+// csvTestFarDays are dates far from today's, each a class of its own: the first days whose microseconds
+// overflow int64 into the years 1 to 9999 (about the years 584,555 and 586,524 AD, and BC), DuckDB's
+// infinities (the int32 extremes), and the days around 0001-01-01 and 10000-01-01.
+var csvTestFarDays = []arrow.Date32{212_784_821, 213_503_982, 216_000_000, -212_784_821, -213_503_982, -216_000_000,
+	math.MaxInt32, -math.MaxInt32, math.MaxInt32 - 1, -719_162, -719_163, 2_932_896, 2_932_897, 106_751_991, 106_751_992}
+
+// csvTestEdgeFloats are doubles at the edges of DuckDB's formatting (each also tried negated): subnormals
+// (the smallest, the largest, one between), the smallest normal, the neighbours of the fixed/exponent
+// boundaries (1e-4, 1e-5, 1e15, 1e16), values of 17 significant digits, the largest integers a double
+// holds exactly, and the neighbours of the encoder's price fast path's bound (1e13, |k| < 1e15 cents).
+var csvTestEdgeFloats = []float64{
+	math.Float64frombits(1), math.Float64frombits(1<<52 - 1), math.Float64frombits(1 << 40), 2.2250738585072014e-308,
+	math.Nextafter(1e-4, 0), math.Nextafter(1e-4, 1), math.Nextafter(1e-5, 0), math.Nextafter(1e-5, 1), 0.0001, 0.00001,
+	math.Nextafter(1e15, 0), math.Nextafter(1e15, 2e15), math.Nextafter(1e16, 0), math.Nextafter(1e16, 2e16),
+	0.30000000000000004, 1.7976931348623157e308, 2.718281828459045, 123456789012345680, 9007199254740992, 9007199254740993,
+	9999999999999.99, 9999999999999.995, 10000000000000, 10000000000000.01, 0.01, 0.005, 0.015, 1e-2, 5e-3,
+	float64(float32(0.1)), float64(math.MaxFloat32), float64(math.SmallestNonzeroFloat32),
+}
+
+var csvTestTexts = []string{"", "a", "Z", "0", " ", ",", "\t", `"`, "#", "\n", "\r", `\`, "'", "é", "€", "😀", ";", "|", "NULL", "\x01", "\x00", "  lead", "trail  ", "a#b", "\r\n", "\"\""}
 
 // csvTestFloat is a double of the classes DuckDB formats differently: random bits, prices (of any size:
 // the encoder writes those without strconv), powers of ten and their neighbours (the fixed/exponent
@@ -63,6 +83,9 @@ func csvTestFloat(r *rand.Rand) float64 {
 	case 3:
 		return float64(r.Int64N(1<<62)) * float64(2*r.IntN(2)-1)
 	case 4:
+		if r.IntN(2) == 0 {
+			return csvTestEdgeFloats[r.IntN(len(csvTestEdgeFloats))] * float64(2*r.IntN(2)-1)
+		}
 		return []float64{0, math.Copysign(0, -1), math.MaxFloat64, -math.MaxFloat64, math.SmallestNonzeroFloat64, 1e15, 1e16,
 			9999999999999998, 1e-4, 1e-5, 0.1, 0.2, 0.3, 1.0 / 3, math.NaN(), math.Inf(1), math.Inf(-1), 123456.789}[r.IntN(18)]
 	case 5:
@@ -115,7 +138,14 @@ func csvTestBatch(r *rand.Rand, n int) arrow.RecordBatch {
 			f.Append(r.IntN(2) == 0)
 		}
 		if f := b.Field(8).(*array.Date32Builder); !null(f) {
-			f.Append(arrow.Date32(r.IntN(3_800_000) - 800_000)) // about 220 BC to 10,370 AD
+			if r.IntN(20) == 0 {
+				// DuckDB's farthest dates: past the year 500,000 AD (where a day's microseconds pass int64's
+				// range, and from 212,784,821 days on some wrap to the years 1 to 9999), the infinities, the
+				// boundaries.
+				f.Append(csvTestFarDays[r.IntN(len(csvTestFarDays))])
+			} else {
+				f.Append(arrow.Date32(r.IntN(3_800_000) - 800_000)) // about 220 BC to 10,370 AD
+			}
 		}
 		for k := 9; k <= 10; k++ {
 			if f := b.Field(k).(*array.TimestampBuilder); !null(f) {
@@ -133,6 +163,13 @@ func csvTestBatch(r *rand.Rand, n int) arrow.RecordBatch {
 		}
 		if f := b.Field(11).(*array.TimestampBuilder); !null(f) {
 			f.Append(arrow.Timestamp(r.Int64N(250_000_000_000) - 62_000_000_000)) // about year 5 to 9892
+		}
+		if f := b.Field(12).(*array.TimestampBuilder); !null(f) {
+			ms := r.Int64N(340_000_000_000_000) - 70_000_000_000_000 // about 250 BC to 10,700 AD
+			if r.IntN(2) == 0 {
+				ms = []int64{-62_135_596_800_000, -62_135_596_800_001, 253_402_300_799_999, 253_402_300_800_000, -1, 0, 1}[r.IntN(7)]
+			}
+			f.Append(arrow.Timestamp(ms))
 		}
 	}
 	return b.NewRecordBatch()
@@ -208,10 +245,11 @@ func TestCSVLinesEqualDuckDBCopy(t *testing.T) {
 				}
 			}
 			// The rows declined are those holding a value outside the encoder's classes, no other.
-			outside := "isnan(dbl) OR isinf(dbl) OR isnan(flt) OR isinf(flt) OR year(day) NOT BETWEEN 1 AND 9999 OR day < DATE '0001-01-01'" +
+			outside := "isnan(dbl) OR isinf(dbl) OR isnan(flt) OR isinf(flt) OR NOT isfinite(day) OR year(day) NOT BETWEEN 1 AND 9999 OR day < DATE '0001-01-01'" +
 				` OR "at" < TIMESTAMPTZ '0001-01-01 00:00:00+00' OR "at" >= TIMESTAMPTZ '10000-01-01 00:00:00+00'` +
 				` OR "local" < TIMESTAMPTZ '0001-01-01 00:00:00+00' OR "local" >= TIMESTAMPTZ '10000-01-01 00:00:00+00'` +
-				` OR secs < TIMESTAMPTZ '0001-01-01 00:00:00+00' OR secs >= TIMESTAMPTZ '10000-01-01 00:00:00+00'`
+				` OR secs < TIMESTAMPTZ '0001-01-01 00:00:00+00' OR secs >= TIMESTAMPTZ '10000-01-01 00:00:00+00'` +
+				` OR millis < TIMESTAMPTZ '0001-01-01 00:00:00+00' OR millis >= TIMESTAMPTZ '10000-01-01 00:00:00+00'`
 			want, err := db.Count(ctx, "SELECT count(*) FROM snap WHERE "+outside)
 			if err != nil {
 				t.Fatal(err)
@@ -256,5 +294,48 @@ func TestCSVHeaderOnlyPlainNames(t *testing.T) {
 	}
 	if h, ok := (&CSVFormat{Names: []string{"a,b", "c d"}, Delim: '\t'}).Header(); !ok || string(h) != "a,b\tc d\n" {
 		t.Errorf("tab-delimited header %q %v", h, ok)
+	}
+}
+
+// TestCSVEncoderDeclinesOtherSnapshotTypes: a diff column whose snapshot type is not the one the encoder
+// writes its Arrow type as gives the batch no lines (its part is DuckDB's COPY): DuckDB writes a TIMESTAMP
+// without the "+00" of a TIMESTAMPTZ, a DATE cast to TIMESTAMPTZ with a clock, an integer cast to DOUBLE
+// with ".0", nanoseconds with digits the encoder does not write; and a key field must be text or an integer.
+func TestCSVEncoderDeclinesOtherSnapshotTypes(t *testing.T) {
+	for _, tc := range []struct {
+		typ  arrow.DataType
+		snap string
+		ok   bool
+	}{
+		{&arrow.TimestampType{Unit: arrow.Microsecond}, "TIMESTAMPTZ", true},
+		{&arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, "TIMESTAMP WITH TIME ZONE", true},
+		{&arrow.TimestampType{Unit: arrow.Microsecond}, "TIMESTAMP", false},
+		{&arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, "TIMESTAMP", false},
+		{&arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}, "TIMESTAMPTZ", false},
+		{arrow.FixedWidthTypes.Date32, "DATE", true},
+		{arrow.FixedWidthTypes.Date32, "TIMESTAMPTZ", false},
+		{arrow.PrimitiveTypes.Int64, "DOUBLE", false},
+		{arrow.PrimitiveTypes.Int32, "BIGINT", true},
+		{arrow.PrimitiveTypes.Uint64, "BIGINT", false},
+		{arrow.PrimitiveTypes.Float64, "VARCHAR", false},
+		{arrow.BinaryTypes.String, "VARCHAR", true},
+		{arrow.BinaryTypes.Binary, "BLOB", false},
+		{&arrow.Decimal128Type{Precision: 18, Scale: 2}, "DECIMAL(18,2)", false},
+	} {
+		sch := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "v", Type: tc.typ, Nullable: true}}, nil)
+		b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
+		b.Field(0).(*array.Int64Builder).Append(1)
+		b.Field(1).AppendNull()
+		rb := b.NewRecordBatch()
+		b.Release()
+		enc := newCSVEncoder(&CSVFormat{Names: []string{"id", "v"}, Types: []string{"BIGINT", tc.snap}, Key: []string{"id"}, Delim: ','})
+		if err := enc.resolve(rb); (err == nil) != tc.ok {
+			t.Errorf("%s as %s: resolve %v, want lines %v", tc.typ, tc.snap, err, tc.ok)
+		}
+		enc = newCSVEncoder(&CSVFormat{Names: []string{"id", "v"}, Types: []string{"BIGINT", tc.snap}, Key: []string{"v"}, Delim: ','})
+		if err := enc.resolve(rb); err == nil && tc.typ.ID() != arrow.STRING && tc.typ.ID() != arrow.INT32 {
+			t.Errorf("%s as %s: a key field of that type gets lines", tc.typ, tc.snap)
+		}
+		rb.Release()
 	}
 }

@@ -55,9 +55,10 @@ import (
 // memory), the applier hands a batch's staged lines over before applying it (Lines), and a commit of
 // exactly that batch (as many changes acknowledged as the batch holds, the snapshot grown by as many)
 // takes them: its part is those bytes, written straight to the file, once the lines prove to continue the
-// part before in strictly increasing key order (their key order tokens) and the snapshot's columns are
-// the format's. The commit inserted exactly the batch's
-// records, cast from the same diff columns the lines were encoded from, so the part holds the same rows
+// part before in strictly increasing key order (their key order tokens), the keys of the first and last
+// rows the commit appended are the lines' first and last (linesOfRows: two point reads, which refuse the
+// lines of any other batch) and the snapshot's columns are the format's. The commit inserted exactly the
+// batch's records, cast from the same diff columns the lines were encoded from, so the part holds the same rows
 // as its COPY would, in key order, in DuckDB's bytes (diff.CSVFormat, TestCSVLinesEqualDuckDBCopy). A part
 // without lines (a partial batch, a value the encoder does not write, another format) is the COPY, unless
 // parts before were lines: then the early export gives up (the rows' order in the snapshot is not known to
@@ -184,8 +185,11 @@ func SetLineParts(on bool) (restore func()) {
 }
 
 // openStage creates the staging file of the batches' lines in dir (the records file's, created if need
-// be), and unlinks it: it lives while it is open, and a kill leaves nothing. Nil when that fails (a
-// system that does not unlink an open file): the lines then wait in memory.
+// be), and unlinks it: it lives while it is open, and a kill leaves nothing (but in the instant between
+// the two calls: an empty .possync-lines-* file). Nil when that fails (a system that does not unlink an
+// open file): the lines then wait in memory. The file only grows: it holds every staged batch's lines
+// until finish or Close closes it, about the records file's size again on the same disk (a write it
+// cannot take fails Stage, and the batch's part is a COPY).
 func openStage(dir string) *os.File {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil
@@ -381,6 +385,12 @@ func (e *Early) part(ctx context.Context, sp span) error {
 	}
 	header, not := e.linesFit(sp)
 	if not == "" {
+		var err error
+		if not, err = e.linesOfRows(ctx, sp); err != nil {
+			return err
+		}
+	}
+	if not == "" {
 		return e.writeLines(sp, header)
 	}
 	if e.lineParts > 0 {
@@ -461,6 +471,47 @@ func (e *Early) linesFit(sp span) (header []byte, not string) {
 		return nil, "lines not in key order after the part before"
 	}
 	return nil, ""
+}
+
+// linesOfRows says why sp's lines are not the rows its commit appended ("": they are, as far as their ends
+// show): the keys of the span's first and last rows (row ids lo and hi-1) must be the lines' first and
+// last keys (their order tokens). Lines are offered for the commit of their batch alone (Lines), but the
+// count and the key order linesFit checks would also pass another batch's lines of as many records (a
+// first sync's batches hold disjoint keys, so the first key of another batch's lines is never this
+// commit's); this ties the lines to the commit's rows for two point reads.
+func (e *Early) linesOfRows(ctx context.Context, sp span) (string, error) {
+	for _, end := range []struct {
+		row   int64
+		token []byte
+	}{{sp.lo, sp.lines.first}, {sp.hi - 1, sp.lines.last}} {
+		vals := make([]any, len(e.key))
+		ptrs := make([]any, len(vals))
+		for j := range vals {
+			ptrs[j] = &vals[j]
+		}
+		q := fmt.Sprintf("SELECT %s FROM %s WHERE rowid = %d", engine.IdentList(e.key, ""), e.snapshot, end.row)
+		if err := e.db.QueryRow(ctx, q).Scan(ptrs...); err != nil {
+			return "", fmt.Errorf("record %d's key: %w", end.row, err)
+		}
+		for j, v := range vals {
+			switch x := v.(type) {
+			case int32:
+				vals[j] = int64(x)
+			case int16:
+				vals[j] = int64(x)
+			case int8:
+				vals[j] = int64(x)
+			}
+		}
+		token, ok := diff.KeyToken(vals...)
+		if !ok {
+			return "a key field's values are not text or integers", nil
+		}
+		if !bytes.Equal(token, end.token) {
+			return "the lines' first and last keys are not the commit's records'", nil
+		}
+	}
+	return "", nil
 }
 
 // writeLines appends header and sp's lines to the file as the next part.

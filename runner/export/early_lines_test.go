@@ -100,6 +100,21 @@ func TestEarlyExportLines(t *testing.T) {
 					commit(e, lo, lo+149)
 				}
 			}},
+		// Lines that are not the commit's records, though as many and in key order (the lines of another
+		// batch, were a caller to offer them): the part is a COPY, or the early export gives up.
+		{name: "another batch's lines, the only part", log: `in 1 parts written while the apply committed \(0 from the batches' lines\)`,
+			run: func(t *testing.T, db *engine.DB, e *Early, commit func(*Early, int, int)) {
+				e.Lines(e.Stage(linesOf(t, db, 0, e.CSVFormat(), 151, 300)))
+				commit(e, 1, 150) // the snapshot's only commit
+			}},
+		{name: "another batch's lines, later part", log: `not from the parts written during the apply: records 100 to 200: the lines' first and last keys are not the commit's records', after 1 part`,
+			run: func(t *testing.T, db *engine.DB, e *Early, commit func(*Early, int, int)) {
+				e.Lines(e.Stage(linesOf(t, db, 0, e.CSVFormat(), 1, 100)))
+				commit(e, 1, 100)
+				e.Lines(e.Stage(linesOf(t, db, 0, e.CSVFormat(), 201, 300)))
+				commit(e, 101, 200)
+				commit(e, 201, 300)
+			}},
 		{name: "lines of another format", log: `in 2 parts written while the apply committed \(0 from the batches' lines\)`,
 			run: func(t *testing.T, db *engine.DB, e *Early, commit func(*Early, int, int)) {
 				f := *e.CSVFormat()
@@ -151,5 +166,51 @@ func TestEarlyExportLines(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestEarlyExportStageWriteFails: when the staging file cannot be written (a full disk: /dev/full), Stage
+// keeps no lines and each batch's part is DuckDB's COPY; the records file is the sorted COPY's bytes, never a
+// part of short lines.
+func TestEarlyExportStageWriteFails(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no /dev/full: %v", err)
+	}
+	ctx := context.Background()
+	db := openDB(t)
+	s := inOrderSnaps[0]
+	commit := earlyCommits(t, db, 0)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out", "records.csv")
+	in := Input{Export: connectors.Export{Path: path, Format: "csv"}, SinkType: "test", Key: s.key, Schema: s.schema}
+	e, why, err := StartEarly(ctx, db, in)
+	if err != nil || e == nil || e.CSVFormat() == nil || e.stage == nil {
+		t.Fatalf("StartEarly: %v, %q (%v)", e, why, err)
+	}
+	defer e.Close()
+	e.stage.Close()
+	e.stage = full // every write fails with ENOSPC; Close closes it
+	for lo := 1; lo <= 300; lo += 100 {
+		st := e.Stage(linesOf(t, db, 0, e.CSVFormat(), lo, lo+99))
+		if st != nil {
+			t.Fatalf("records %d to %d staged in a full file: %+v", lo, lo+99, st)
+		}
+		e.Lines(st)
+		commit(e, lo, lo+99)
+		e.Lines(nil)
+	}
+	var l logs
+	in.Snapshot, in.Meta, in.Early, in.Log = "snap", state.Meta{Serial: 9, Records: 300}, e, l.logf
+	out, err := Run(ctx, db, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `in 3 parts written while the apply committed (0 from the batches' lines)`; !out.Written || !bytes.Contains([]byte(l.String()), []byte(want)) {
+		t.Fatalf("export: %+v, log %q: want %q", out, l, want)
+	}
+	want := sortedRef(t, db, filepath.Join(dir, "ref.csv"), "csv", s.key, s.schema)
+	if got := read(t, path); !bytes.Equal(got, want) {
+		t.Fatalf("export differs from one COPY sorted by key:\ngot:\n%.2000s\nwant:\n%.2000s", got, want)
 	}
 }
