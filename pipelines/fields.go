@@ -47,7 +47,7 @@ var (
 				"keeps a first sync of 1M records, and a match step over 200,000 items, under 768 MiB of process " +
 				"memory, for up to 1.5x the processor time of no cap; unset, a plan against the state (an apply's " +
 				"too) raises it to a third of RAM, at most 768MiB, from its transform until its diff has dropped the " +
-				"desired records (a plan of 3M records then peaks near 0.9 GiB instead of 0.5, for 20% less processor " +
+				"desired records (a plan of 3M records then peaks near 0.9 GiB instead of 0.5, for 16% less processor " +
 				"time). A larger cap trades memory for speed."},
 		{Name: "threads", Type: spec.TypeInt, Default: 0,
 			Description: "Threads of the staging database; 0 means one per core."},
