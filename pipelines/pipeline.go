@@ -95,8 +95,9 @@ type State struct {
 	// Dir holds the pipeline's state database and lock file: the `state.dir` field, else $POSSYNC_STATE_DIR,
 	// else ./.possync (relative to the working directory).
 	Dir string
-	// MemoryLimit caps DuckDB's memory (e.g. "512MB"); empty means the runner's default (a quarter of RAM, at
-	// most 256 MiB: engine.DefaultMemoryLimit). Past it DuckDB spills to Dir/tmp.
+	// MemoryLimit caps DuckDB's memory (e.g. "512MB") for the whole run; empty means the runner's default (a
+	// quarter of RAM, at most 256 MiB: engine.DefaultMemoryLimit), which a plan against the state raises to
+	// the burst limit (engine.DefaultBurstLimit) from its transform to its diff. Past it DuckDB spills to Dir/tmp.
 	MemoryLimit string
 	// Threads caps DuckDB's threads; 0 means one per core.
 	Threads int

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -132,4 +133,48 @@ func firstSyncState(t *testing.T, pathMeta string) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// TestFirstSyncWithAFieldNamedRowid: a first sync whose desired records have a field named rowid (here
+// the price, which repeats and exceeds the record count) applies every record once, in key order, as a
+// first sync without the field does: the last step still sorts, and the diff numbers a copy instead of
+// taking the table (whose rowid would be the field).
+func TestFirstSyncWithAFieldNamedRowid(t *testing.T) {
+	ctx := context.Background()
+	c := exportCases()[0]
+	dir := t.TempDir()
+	yaml := strings.Replace(batchedExport(c, dir, 41), "      price: price\n", "      price: price\n      rowid: price * 1000\n", 1)
+	writeFileT(t, filepath.Join(dir, "pipeline.yaml"), yaml)
+	rng := rand.New(rand.NewPCG(29, 1))
+	rows := map[string][2]string{}
+	for i := 0; i < 300; i++ {
+		rows[c.id(rng, i)] = [2]string{"name", fmt.Sprint(rng.IntN(20)) + ".5"}
+	}
+	writeExportInput(t, dir, rows)
+	pl, err := Plan(ctx, loadExport(t, dir), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, ch := range pl.Changes {
+		keys = append(keys, fmt.Sprint(ch.Key["sku"]))
+	}
+	if len(keys) != 300 || !slices.IsSorted(keys) {
+		t.Fatalf("the plan has %d changes, in key order %v; want the 300 records in key order", len(keys), slices.IsSorted(keys))
+	}
+	var log bytes.Buffer
+	rep, err := Apply(ctx, loadExport(t, dir), Options{Log: &log}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Applied.Create != 300 || rep.PlanHash != pl.Hash {
+		t.Fatalf("applied %+v under plan %s, want 300 creates under the plan's %s", rep.Applied, rep.PlanHash, pl.Hash)
+	}
+	if strings.Contains(log.String(), "numbers them as they are") {
+		t.Errorf("the diff took a desired table with a field named rowid; log:\n%s", log.String())
+	}
+	v, err := ReadState(ctx, loadExport(t, dir).State, "exp", nil, 0)
+	if err != nil || v.Meta.Records != 300 {
+		t.Fatalf("the state holds %d records (%v), want 300", v.Meta.Records, err)
+	}
 }

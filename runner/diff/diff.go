@@ -72,9 +72,10 @@ type Input struct {
 	// Sorted says that Desired is stored in first-sync order: created by one CREATE TABLE AS whose query
 	// ends in ORDER BY FirstSyncOrder(Key), run with preserve_insertion_order on (DuckDB then stores the rows
 	// in that order, rowid counting them from 0), and no row deleted or updated since. A first sync (no
-	// Snapshot) with neither Rank nor Protected then numbers its creates in the table's own order instead of
-	// sorting a copy of it: Run takes the table (Layout.TookDesired), renaming it to the diff's, and Drop
-	// frees it with the diff. Any other diff ignores it.
+	// Snapshot) with neither Rank nor Protected, whose table has no column named rowid (which would hide the
+	// row number), then numbers its creates in the table's own order instead of sorting a copy of it: Run
+	// takes the table (Layout.TookDesired), renaming it to the diff's, and Drop frees it with the diff. Any
+	// other diff ignores it.
 	Sorted bool
 	// CheckKeys makes Run check the desired keys as CheckDesired does, with its errors, from the counts of the
 	// changed keys it finds anyway instead of a grouping of its own (checkChanged): for a Snapshot that holds
@@ -469,9 +470,10 @@ func (l *Layout) query(in Input, snap, desired string) string {
 // skips the row groups outside it), so no copy of the desired records is sorted or stored (at 1M creates
 // that copy cost the diff 1.6-2.6 cpu s; sorting in the step instead costs the step and the diff 0.8 cpu s
 // less, the first sync 0.4 less: BENCHMARKS.md, #15 first sync). Any other first sync sorts a numbered copy
-// (createsQuery).
+// (createsQuery): also one whose desired records have a field named rowid (in any case), which would shadow
+// DuckDB's row number in the view (createView) and number the changes by the field's values.
 func (l *Layout) creates(ctx context.Context, db *engine.DB, in Input) error {
-	if in.Sorted && in.Rank == nil && in.Protected == "" {
+	if in.Sorted && in.Rank == nil && in.Protected == "" && !hasRowidField(l.fields) {
 		err := db.Exec(ctx, fmt.Sprintf("ALTER TABLE %s RENAME TO %s", engine.Ident(in.Desired), createsTable))
 		if err == nil {
 			l.took = true
@@ -483,6 +485,17 @@ func (l *Layout) creates(ctx context.Context, db *engine.DB, in Input) error {
 		// A table DuckDB cannot rename is still sorted: the copy below numbers it all the same.
 	}
 	return createInOrder(ctx, db, createsTable, l.createsQuery(in))
+}
+
+// hasRowidField says whether one of fields (column names, as Layout.fields) is rowid in any case, which
+// DuckDB resolves to that column instead of its row number.
+func hasRowidField(fields []string) bool {
+	for _, f := range fields {
+		if strings.EqualFold(f, "rowid") {
+			return true
+		}
+	}
+	return false
 }
 
 // createsQuery fills createsTable, the stored part of a first sync's diff (no snapshot): each desired
