@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -161,7 +163,7 @@ func (r *runner) runDeferred(ctx context.Context, sp *step, tr transforms.Batch,
 	return r.runPushdown(ctx, sp, tr, q)
 }
 
-// runBatch runs a row transform over its input table with one worker per core. Each worker claims rowid
+// runBatch runs a row transform over its input table with one worker per core. Each worker claims row
 // ranges, reads them through its own connection (a DuckDB Arrow reader frees a batch's memory on the next
 // Next, so batches are never shared), transforms them with its own Clone, and hands Go-owned output batches
 // to DuckDB's Arrow scan, which writes the output table.
@@ -170,6 +172,11 @@ func (r *runner) runBatch(parent context.Context, sp *step, tr transforms.Batch)
 	if err != nil {
 		return err
 	}
+	chunk, cleanup, err := r.chunks(parent, sp)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	out := make(chan arrow.RecordBatch, 4)
@@ -191,7 +198,7 @@ func (r *runner) runBatch(parent context.Context, sp *step, tr transforms.Batch)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := r.batchWorker(ctx, sp, worker, n, &next, out); err != nil {
+			if err := r.batchWorker(ctx, sp, worker, n, chunk, &next, out); err != nil {
 				fail(err)
 			}
 		}()
@@ -218,7 +225,7 @@ func drain(ch chan arrow.RecordBatch) {
 	}
 }
 
-func (r *runner) batchWorker(ctx context.Context, sp *step, tr transforms.Batch, n int64, next *atomic.Int64, out chan<- arrow.RecordBatch) error {
+func (r *runner) batchWorker(ctx context.Context, sp *step, tr transforms.Batch, n int64, chunk func(lo, hi int64) string, next *atomic.Int64, out chan<- arrow.RecordBatch) error {
 	w, err := r.db.Worker(ctx)
 	if err != nil {
 		return err
@@ -229,7 +236,7 @@ func (r *runner) batchWorker(ctx context.Context, sp *step, tr transforms.Batch,
 		if lo >= n {
 			return nil
 		}
-		q := fmt.Sprintf("SELECT * FROM %s WHERE rowid >= %d AND rowid < %d", engine.Ident(sp.input), lo, lo+ChunkRows)
+		q := chunk(lo, lo+ChunkRows)
 		row := lo
 		err := w.Query(ctx, q, func(b arrow.RecordBatch) error {
 			res, err := tr.Apply(ctx, b)
@@ -249,6 +256,39 @@ func (r *runner) batchWorker(ctx context.Context, sp *step, tr transforms.Batch,
 			return err
 		}
 	}
+}
+
+// rowNumber is the column chunks numbers the rows of an input that has a column named rowid.
+const rowNumber = "__possync_row"
+
+// chunks returns the query of the input's rows numbered lo up to hi (from 0, each row in exactly one range
+// of 0..count), for runBatch's workers, and what frees what it made. The rows are numbered by DuckDB's
+// rowid (the input is a table its step or source created whole, numbered 0..n-1), unless the input has a
+// column named rowid (in any case): DuckDB then reads that column in place of its row number, and a range
+// of it would select by the column's values (a source whose rowid values lie outside 0..n-1 lost every such
+// row). Such an input is numbered into a copy first, whose rows the ranges select by that number, without
+// it.
+func (r *runner) chunks(ctx context.Context, sp *step) (func(lo, hi int64) string, func(), error) {
+	in := engine.Ident(sp.input)
+	sch, err := r.db.SchemaOf(ctx, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !slices.ContainsFunc(engine.FieldNames(sch), func(n string) bool { return strings.EqualFold(n, "rowid") }) {
+		return func(lo, hi int64) string {
+			return fmt.Sprintf("SELECT * FROM %s WHERE rowid >= %d AND rowid < %d", in, lo, hi)
+		}, func() {}, nil
+	}
+	numbered := engine.Ident(sp.table + "__rows")
+	if err := r.db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT row_number() OVER () - 1 AS %s, * FROM %s",
+		numbered, rowNumber, in)); err != nil {
+		return nil, nil, fmt.Errorf("transform %s: number the rows of %s: %w", Name(sp.st), sp.input, err)
+	}
+	return func(lo, hi int64) string {
+			return fmt.Sprintf("SELECT * EXCLUDE (%s) FROM %s WHERE %s >= %d AND %s < %d", rowNumber, numbered, rowNumber, lo, rowNumber, hi)
+		}, func() {
+			_ = r.db.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+numbered)
+		}, nil
 }
 
 // rowError names the record a transform failed on by its key when the input has the key fields.
