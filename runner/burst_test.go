@@ -18,31 +18,9 @@ func TestPlanAgainstStateBurstsUntilTheDiff(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	limit := func(s *session) string {
-		t.Helper()
-		var v string
-		if err := s.d.QueryRow(ctx, "SELECT current_setting('memory_limit')").Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	// setting is what DuckDB reports for a limit given in DuckDB's syntax.
-	setting := func(l string) string {
-		t.Helper()
-		d, err := engine.Open(ctx, engine.Options{TempDir: t.TempDir(), MemoryLimit: l})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer d.Close()
-		var v string
-		if err := d.QueryRow(ctx, "SELECT current_setting('memory_limit')").Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
 	for _, tc := range []struct{ name, set, during, after string }{
-		{"default", "", setting(engine.DefaultBurstLimit()), setting(engine.DefaultMemoryLimit())},
-		{"set", "200MiB", setting("200MiB"), setting("200MiB")},
+		{"default", "", limitSetting(t, engine.DefaultBurstLimit()), limitSetting(t, engine.DefaultMemoryLimit())},
+		{"set", "200MiB", limitSetting(t, "200MiB"), limitSetting(t, "200MiB")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("BENCH_MEMORY_LIMIT", tc.set)
@@ -55,14 +33,14 @@ func TestPlanAgainstStateBurstsUntilTheDiff(t *testing.T) {
 			if err := s.prepare(ctx, true); err != nil {
 				t.Fatal(err)
 			}
-			if got := limit(s); got != tc.during {
+			if got := memoryLimit(t, s); got != tc.during {
 				t.Errorf("memory_limit %s after the transform, want %s", got, tc.during)
 			}
 			pl, _, _, err := s.plan(ctx, planHeld)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := limit(s); got != tc.after {
+			if got := memoryLimit(t, s); got != tc.after {
 				t.Errorf("memory_limit %s after the diff, want %s", got, tc.after)
 			}
 			if n, err := s.d.Count(ctx, "SELECT count(*) FROM duckdb_tables() WHERE table_name = "+engine.Lit(s.desired)); err != nil || n != 0 {
@@ -86,30 +64,9 @@ func TestFirstSyncBurstsUntilTheDiff(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	limit := func(s *session) string {
-		t.Helper()
-		var v string
-		if err := s.d.QueryRow(ctx, "SELECT current_setting('memory_limit')").Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	setting := func(l string) string {
-		t.Helper()
-		d, err := engine.Open(ctx, engine.Options{TempDir: t.TempDir(), MemoryLimit: l})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer d.Close()
-		var v string
-		if err := d.QueryRow(ctx, "SELECT current_setting('memory_limit')").Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
 	for _, tc := range []struct{ name, set, during, after string }{
-		{"default", "", setting(engine.DefaultBurstLimit()), setting(engine.DefaultMemoryLimit())},
-		{"set", "200MiB", setting("200MiB"), setting("200MiB")},
+		{"default", "", limitSetting(t, engine.DefaultBurstLimit()), limitSetting(t, engine.DefaultMemoryLimit())},
+		{"set", "200MiB", limitSetting(t, "200MiB"), limitSetting(t, "200MiB")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("BENCH_MEMORY_LIMIT", tc.set)
@@ -126,14 +83,14 @@ func TestFirstSyncBurstsUntilTheDiff(t *testing.T) {
 			if !s.sortDesired || !s.ordered {
 				t.Fatalf("first sync: sortDesired %v, ordered %v, want the last step to sort", s.sortDesired, s.ordered)
 			}
-			if got := limit(s); got != tc.during {
+			if got := memoryLimit(t, s); got != tc.during {
 				t.Errorf("memory_limit %s after the transform, want %s", got, tc.during)
 			}
 			pl, _, _, err := s.plan(ctx, planHeld)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := limit(s); got != tc.after {
+			if got := memoryLimit(t, s); got != tc.after {
 				t.Errorf("memory_limit %s after the diff, want %s", got, tc.after)
 			}
 			if want := set.Truth.NewRows; pl.Summary.Create != want || pl.Summary.Total() != want {
@@ -141,4 +98,30 @@ func TestFirstSyncBurstsUntilTheDiff(t *testing.T) {
 			}
 		})
 	}
+}
+
+// memoryLimit is DuckDB's memory_limit in s's database, as DuckDB reports it.
+func memoryLimit(t *testing.T, s *session) string {
+	t.Helper()
+	var v string
+	if err := s.d.QueryRow(context.Background(), "SELECT current_setting('memory_limit')").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// limitSetting is what DuckDB reports as its memory_limit for the limit l given in DuckDB's syntax.
+func limitSetting(t *testing.T, l string) string {
+	t.Helper()
+	ctx := context.Background()
+	d, err := engine.Open(ctx, engine.Options{TempDir: t.TempDir(), MemoryLimit: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var v string
+	if err := d.QueryRow(ctx, "SELECT current_setting('memory_limit')").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
