@@ -43,7 +43,7 @@ var (
 				"A relative path is relative to the working directory."},
 		{Name: "memory_limit", Type: spec.TypeString, Example: "512MB",
 			Description: "Memory cap of the staging database, e.g. 512MB or 2GiB; past it, it spills to disk " +
-				"(dir/tmp). A cap that is set holds for the whole run. Default: a quarter of RAM, at most 256MiB, which " +
+				"(dir/tmp). A cap that is set holds for the whole run. Default: a quarter of RAM (or of the container's memory limit), at most 256MiB, which " +
 				"keeps a first sync of 1M records, and a match step over 200,000 items, under 768 MiB of process " +
 				"memory, for up to 1.5x the processor time of no cap; unset, a plan against the state (an apply's " +
 				"too) raises it to a third of RAM, at most 768MiB, from its transform until its diff has dropped the " +

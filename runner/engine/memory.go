@@ -10,8 +10,9 @@ import "fmt"
 // creates"). Every step's SQL must spill for this to be safe (the match step's does).
 const DefaultMemoryCap = 256 << 20
 
-// DefaultMemoryLimit is the memory_limit used when none is set: a quarter of the machine's RAM, at most
-// DefaultMemoryCap (and DefaultMemoryCap when the RAM cannot be read), in DuckDB's syntax.
+// DefaultMemoryLimit is the memory_limit used when none is set: a quarter of the machine's RAM (or of its
+// container's memory limit, when lower: physicalMemory), at most DefaultMemoryCap (and DefaultMemoryCap when
+// neither can be read), in DuckDB's syntax.
 func DefaultMemoryLimit() string {
 	limit := int64(DefaultMemoryCap)
 	if ram := physicalMemory(); ram > 0 && ram/4 < limit {
@@ -30,8 +31,9 @@ func DefaultMemoryLimit() string {
 // diff's processor time at 3M (issue #15, BENCHMARKS.md "#15, fourth pass").
 const DefaultBurstCap = 3 * DefaultMemoryCap
 
-// DefaultBurstLimit is the memory_limit of a burst when none is set: a third of the machine's RAM, at most
-// DefaultBurstCap and at least DefaultMemoryLimit, in DuckDB's syntax.
+// DefaultBurstLimit is the memory_limit of a burst when none is set: a third of the machine's RAM (or of its
+// container's memory limit, when lower: physicalMemory), at most DefaultBurstCap and at least
+// DefaultMemoryLimit, in DuckDB's syntax.
 func DefaultBurstLimit() string {
 	limit := int64(DefaultBurstCap)
 	if ram := physicalMemory(); ram > 0 && ram/3 < limit {
