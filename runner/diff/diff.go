@@ -473,7 +473,7 @@ func (l *Layout) query(in Input, snap, desired string) string {
 // (createsQuery): also one whose desired records have a field named rowid (in any case), which would shadow
 // DuckDB's row number in the view (createView) and number the changes by the field's values.
 func (l *Layout) creates(ctx context.Context, db *engine.DB, in Input) error {
-	if in.Sorted && in.Rank == nil && in.Protected == "" && !hasRowidField(l.fields) {
+	if in.Sorted && in.Rank == nil && in.Protected == "" && !engine.ShadowsRowid(l.fields) {
 		err := db.Exec(ctx, fmt.Sprintf("ALTER TABLE %s RENAME TO %s", engine.Ident(in.Desired), createsTable))
 		if err == nil {
 			l.took = true
@@ -485,17 +485,6 @@ func (l *Layout) creates(ctx context.Context, db *engine.DB, in Input) error {
 		// A table DuckDB cannot rename is still sorted: the copy below numbers it all the same.
 	}
 	return createInOrder(ctx, db, createsTable, l.createsQuery(in))
-}
-
-// hasRowidField says whether one of fields (column names, as Layout.fields) is rowid in any case, which
-// DuckDB resolves to that column instead of its row number.
-func hasRowidField(fields []string) bool {
-	for _, f := range fields {
-		if strings.EqualFold(f, "rowid") {
-			return true
-		}
-	}
-	return false
 }
 
 // createsQuery fills createsTable, the stored part of a first sync's diff (no snapshot): each desired

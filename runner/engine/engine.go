@@ -15,6 +15,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -438,6 +439,13 @@ func Canonical(sch *arrow.Schema) *arrow.Schema {
 		fields[i] = arrow.Field{Name: f.Name, Type: t, Nullable: true}
 	}
 	return arrow.NewSchema(fields, nil)
+}
+
+// ShadowsRowid says whether one of names (a relation's columns) is rowid, in any case: DuckDB then reads
+// that column where a query names rowid, not the row number, so nothing may select rows of such a relation
+// by a range of rowid or take rowid as their order.
+func ShadowsRowid(names []string) bool {
+	return slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, "rowid") })
 }
 
 // FieldNames lists a schema's field names in order.

@@ -511,3 +511,26 @@ func TestWithSetting(t *testing.T) {
 		}
 	}
 }
+
+// TestShadowsRowid: a column named rowid in any case hides DuckDB's row number from a query (it reads the
+// column), which is what ShadowsRowid reports; other names, including ones that contain rowid, do not.
+func TestShadowsRowid(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, Options{TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, col := range []string{"rowid", "RowID", "row_id", "rowid2"} {
+		if err := d.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE t AS SELECT i + 1000 AS %s FROM range(3) r(i)", Ident(col))); err != nil {
+			t.Fatal(err)
+		}
+		var first int64
+		if err := d.QueryRow(ctx, "SELECT min(rowid) FROM t").Scan(&first); err != nil {
+			t.Fatal(err)
+		}
+		if shadowed := first == 1000; ShadowsRowid([]string{"sku", col}) != shadowed {
+			t.Errorf("column %s: ShadowsRowid = %v, but min(rowid) = %d", col, !shadowed, first)
+		}
+	}
+}

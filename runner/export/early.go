@@ -139,7 +139,7 @@ func StartEarly(ctx context.Context, db *engine.DB, in Input) (*Early, string, e
 		return nil, "the key is not of text and integer fields", nil
 	case in.Meta.Records != 0:
 		return nil, "the snapshot holds records already", nil
-	case slices.ContainsFunc(engine.FieldNames(in.Schema), func(n string) bool { return strings.EqualFold(n, "rowid") }):
+	case engine.ShadowsRowid(engine.FieldNames(in.Schema)):
 		return nil, "a field is named rowid", nil
 	}
 	if _, err := os.Stat(e.Path); err == nil {

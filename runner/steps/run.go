@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -274,7 +272,7 @@ func (r *runner) chunks(ctx context.Context, sp *step) (func(lo, hi int64) strin
 	if err != nil {
 		return nil, nil, err
 	}
-	if !slices.ContainsFunc(engine.FieldNames(sch), func(n string) bool { return strings.EqualFold(n, "rowid") }) {
+	if !engine.ShadowsRowid(engine.FieldNames(sch)) {
 		return func(lo, hi int64) string {
 			return fmt.Sprintf("SELECT * FROM %s WHERE rowid >= %d AND rowid < %d", in, lo, hi)
 		}, func() {}, nil
