@@ -172,7 +172,7 @@ func (s *session) applyStreamed(ctx context.Context, a *apply.Applier, pl *plan.
 		}
 		sh = &streamHash{h: h}
 	}
-	r := &batchReader{s: s, sh: sh, encoded: a.Encoded(), csv: s.early.CSVFormat()}
+	r := &batchReader{s: s, sh: sh, encoded: a.Encoded()}
 	defer func(sent func()) { a.Sent = sent }(a.Sent)
 	err := s.pipeBatches(ctx, total, size, r.read, func(b *readBatch, sent func()) error {
 		a.Sent = sent
@@ -217,8 +217,6 @@ type batchReader struct {
 	s       *session
 	sh      *streamHash
 	encoded bool // the batches are read as their entries (apply.Applier.Encoded)
-	// csv is the format of the records-file lines read with the entries (export.Early.CSVFormat; nil: none).
-	csv *diff.CSVFormat
 	// annots holds, by number from the batch's first, the annotations of a batch's changes, for the hash
 	// of a plan that has them.
 	annots  []map[string]any
@@ -236,7 +234,7 @@ func (r *batchReader) read(ctx context.Context, db *engine.DB, lo, hi int64) (*r
 		if r.batchLo = lo; sh != nil && len(s.ds.Annot) > 0 {
 			r.annots = make([]map[string]any, hi-lo)
 		}
-		batch, entries, seqs, lines, err := diff.EntriesCSV(ctx, db, s.ds, lo, hi, encodeWorkers(hi-lo), r.entryID, r.csv)
+		batch, entries, seqs, lines, err := diff.EntriesCSV(ctx, db, s.ds, lo, hi, encodeWorkers(hi-lo), r.entryID, s.early.CSVFormat())
 		if err != nil {
 			return nil, err
 		}

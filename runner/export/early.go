@@ -246,9 +246,16 @@ func (e *Early) closeStage() {
 }
 
 // CSVFormat is the format of the lines the early export takes for a batch's part (Lines), or nil: the
-// export's format is not CSV or TSV (or e is nil).
+// export's format is not CSV or TSV, it has given up or ended (no part will take lines: the file is
+// written after the apply, so a batch read now need not encode them), or e is nil. The apply's batch
+// reader asks it for each batch.
 func (e *Early) CSVFormat() *diff.CSVFormat {
-	if e == nil {
+	if e == nil || e.csv == nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.why != "" || e.ended {
 		return nil
 	}
 	return e.csv

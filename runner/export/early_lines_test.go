@@ -214,3 +214,21 @@ func TestEarlyExportStageWriteFails(t *testing.T) {
 		t.Fatalf("export differs from one COPY sorted by key:\ngot:\n%.2000s\nwant:\n%.2000s", got, want)
 	}
 }
+
+// TestEarlyCSVFormatEndsWithTheEarlyExport: once the early export has given up, no part takes lines, so
+// CSVFormat is nil and the apply's batch reader (which asks it for each batch) stops encoding them.
+func TestEarlyCSVFormatEndsWithTheEarlyExport(t *testing.T) {
+	db := openDB(t)
+	s := inOrderSnaps[0]
+	in := Input{Export: connectors.Export{Path: filepath.Join(t.TempDir(), "records.csv"), Format: "csv"}, SinkType: "test",
+		Key: s.key, Schema: s.schema}
+	e, why, err := StartEarly(context.Background(), db, in)
+	if err != nil || e == nil || e.CSVFormat() == nil {
+		t.Fatalf("StartEarly: %v, %q (%v)", e, why, err)
+	}
+	defer e.Close()
+	e.giveUp("a test gives it up")
+	if f := e.CSVFormat(); f != nil {
+		t.Errorf("CSVFormat after a give-up = %+v, want nil", f)
+	}
+}
