@@ -5,7 +5,6 @@ import (
 	"context"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -20,11 +19,7 @@ func TestExportCrashInMerge(t *testing.T) {
 	for _, point := range []string{"beside-merge", "during-export"} {
 		for _, c := range exportCases() {
 			t.Run(point+" "+c.name, func(t *testing.T) {
-				crashed, clean := t.TempDir(), t.TempDir()
-				for _, d := range []string{crashed, clean} {
-					writeFileT(t, filepath.Join(d, "pipeline.yaml"), exportPipeline(c, d))
-				}
-				records := func(dir string) string { return filepath.Join(dir, "out", "records."+c.format) }
+				crashed, clean := twinDirs(t, func(d string) string { return exportPipeline(c, d) })
 				apply := func(dir string) (string, int) {
 					t.Helper()
 					var log bytes.Buffer
@@ -52,13 +47,13 @@ func TestExportCrashInMerge(t *testing.T) {
 				rows[c.id(rng, 100)] = [2]string{"new\nline", "1"}
 				writeExportInput(t, crashed, rows)
 				writeExportInput(t, clean, rows)
-				before, err := os.ReadFile(records(crashed))
+				before, err := os.ReadFile(c.records(crashed))
 				if err != nil {
 					t.Fatal(err)
 				}
 
 				killedExportApply(t, crashed, point)
-				if after, err := os.ReadFile(records(crashed)); err != nil || !bytes.Equal(before, after) {
+				if after, err := os.ReadFile(c.records(crashed)); err != nil || !bytes.Equal(before, after) {
 					t.Fatalf("the kill changed the records file (%v)", err)
 				}
 
@@ -69,14 +64,14 @@ func TestExportCrashInMerge(t *testing.T) {
 				if log, _ := apply(clean); !strings.Contains(log, "merged 5 changed record(s)") {
 					t.Errorf("uninterrupted apply did not merge:\n%s", log)
 				}
-				got, err := os.ReadFile(records(crashed))
+				got, err := os.ReadFile(c.records(crashed))
 				if err != nil {
 					t.Fatal(err)
 				}
-				if want, _ := os.ReadFile(records(clean)); !bytes.Equal(got, want) {
+				if want, _ := os.ReadFile(c.records(clean)); !bytes.Equal(got, want) {
 					t.Fatalf("records file after the rerun differs from the uninterrupted runs':\n%s\nwant:\n%s", got, want)
 				}
-				if _, err := os.Stat(records(crashed) + ".possync-tmp"); !os.IsNotExist(err) {
+				if _, err := os.Stat(c.records(crashed) + ".possync-tmp"); !os.IsNotExist(err) {
 					t.Errorf("temporary file left behind: %v", err)
 				}
 

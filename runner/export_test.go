@@ -39,6 +39,20 @@ type exportCase struct {
 var awkward = []string{"plain", "with, comma", `with "quotes"`, "two\nlines", "  padded  ", "naïve ünïcode", "日本",
 	"", "tab\there", "comma,\"and quote\"\nand line", "Z", "a", "~tilde"}
 
+// records is the records file of c's pipeline in dir.
+func (c exportCase) records(dir string) string { return filepath.Join(dir, "out", "records."+c.format) }
+
+// twinDirs makes two pipeline folders, one for a run to be killed and one for the same runs uninterrupted,
+// each with pipeline(dir) as its pipeline.yaml (pipeline may write the folder's input too).
+func twinDirs(t *testing.T, pipeline func(dir string) string) (crashed, clean string) {
+	t.Helper()
+	crashed, clean = t.TempDir(), t.TempDir()
+	for _, d := range []string{crashed, clean} {
+		writeFileT(t, filepath.Join(d, "pipeline.yaml"), pipeline(d))
+	}
+	return crashed, clean
+}
+
 func exportCases() []exportCase {
 	return []exportCase{
 		{name: "text key csv", key: "sku", format: "csv", id: func(rng *rand.Rand, i int) string {
@@ -302,11 +316,7 @@ func exportCrash(t *testing.T, point string, way []string) {
 	}
 	for _, c := range exportCases() {
 		t.Run(c.name, func(t *testing.T) {
-			crashed, clean := t.TempDir(), t.TempDir()
-			for _, d := range []string{crashed, clean} {
-				writeFileT(t, filepath.Join(d, "pipeline.yaml"), exportPipeline(c, d))
-			}
-			records := func(dir string) string { return filepath.Join(dir, "out", "records."+c.format) }
+			crashed, clean := twinDirs(t, func(d string) string { return exportPipeline(c, d) })
 			rng := rand.New(rand.NewPCG(11, uint64(len(c.name))))
 			rows := exportRows(c, rng)
 			for round := 1; round <= 2; round++ {
@@ -326,13 +336,13 @@ func exportCrash(t *testing.T, point string, way []string) {
 				}
 				writeExportInput(t, crashed, rows)
 				writeExportInput(t, clean, rows)
-				before, beforeErr := os.ReadFile(records(crashed))
+				before, beforeErr := os.ReadFile(c.records(crashed))
 
 				killedExportApply(t, crashed, point, exportRangesEnv+"="+ranges)
-				if _, err := os.Stat(records(crashed) + ".possync-tmp"); err != nil {
+				if _, err := os.Stat(c.records(crashed) + ".possync-tmp"); err != nil {
 					t.Errorf("round %d: the killed export left no partial temporary file (%v): the kill was not mid-export", round, err)
 				}
-				after, afterErr := os.ReadFile(records(crashed))
+				after, afterErr := os.ReadFile(c.records(crashed))
 				if (beforeErr == nil) != (afterErr == nil) || !bytes.Equal(before, after) {
 					t.Fatalf("round %d: the kill changed the records file (before: %v, after: %v)", round, beforeErr, afterErr)
 				}
@@ -348,15 +358,15 @@ func exportCrash(t *testing.T, point string, way []string) {
 				if _, err := Apply(context.Background(), loadExport(t, clean), Options{}, nil); err != nil {
 					t.Fatalf("round %d: uninterrupted apply: %v", round, err)
 				}
-				got, err := os.ReadFile(records(crashed))
+				got, err := os.ReadFile(c.records(crashed))
 				if err != nil {
 					t.Fatal(err)
 				}
-				if want, _ := os.ReadFile(records(clean)); !bytes.Equal(got, want) {
+				if want, _ := os.ReadFile(c.records(clean)); !bytes.Equal(got, want) {
 					t.Fatalf("round %d: records file after the rerun differs from the uninterrupted runs':\n%s\nwant:\n%s", round, got, want)
 				}
 				for _, left := range []string{".possync-tmp", ".possync-tmp.part"} {
-					if _, err := os.Stat(records(crashed) + left); !os.IsNotExist(err) {
+					if _, err := os.Stat(c.records(crashed) + left); !os.IsNotExist(err) {
 						t.Errorf("round %d: %s left behind: %v", round, left, err)
 					}
 				}
@@ -435,19 +445,17 @@ func TestExportEarlyEqualsAfter(t *testing.T) {
 func TestExportCrashMidApply(t *testing.T) {
 	for _, c := range exportCases() {
 		t.Run(c.name, func(t *testing.T) {
-			crashed, clean := t.TempDir(), t.TempDir()
 			rng := rand.New(rand.NewPCG(17, uint64(len(c.name))))
 			rows := exportRows(c, rng)
-			for _, d := range []string{crashed, clean} {
-				writeFileT(t, filepath.Join(d, "pipeline.yaml"), batchedExport(c, d, 7))
+			crashed, clean := twinDirs(t, func(d string) string {
 				writeExportInput(t, d, rows)
-			}
-			records := func(dir string) string { return filepath.Join(dir, "out", "records."+c.format) }
+				return batchedExport(c, d, 7)
+			})
 			killedExportApply(t, crashed, "early-export-part:2")
-			if _, err := os.Stat(records(crashed)); !os.IsNotExist(err) {
+			if _, err := os.Stat(c.records(crashed)); !os.IsNotExist(err) {
 				t.Fatalf("a records file after the kill mid-apply (%v)", err)
 			}
-			if _, err := os.Stat(records(crashed) + ".possync-tmp"); err != nil {
+			if _, err := os.Stat(c.records(crashed) + ".possync-tmp"); err != nil {
 				t.Errorf("no temporary file after the kill (%v): the parts were not written", err)
 			}
 			// The batches' lines staged for their parts were in an unlinked file: the kill leaves none.
@@ -465,15 +473,15 @@ func TestExportCrashMidApply(t *testing.T) {
 			if _, err := Apply(context.Background(), loadExport(t, clean), Options{}, nil); err != nil {
 				t.Fatalf("uninterrupted apply: %v", err)
 			}
-			got, err := os.ReadFile(records(crashed))
+			got, err := os.ReadFile(c.records(crashed))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want, _ := os.ReadFile(records(clean)); !bytes.Equal(got, want) {
+			if want, _ := os.ReadFile(c.records(clean)); !bytes.Equal(got, want) {
 				t.Fatalf("records file after the rerun differs from the uninterrupted run's:\n%s\nwant:\n%s", got, want)
 			}
 			for _, left := range []string{".possync-tmp", ".possync-tmp.part"} {
-				if _, err := os.Stat(records(crashed) + left); !os.IsNotExist(err) {
+				if _, err := os.Stat(c.records(crashed) + left); !os.IsNotExist(err) {
 					t.Errorf("%s left behind: %v", left, err)
 				}
 			}
@@ -489,26 +497,24 @@ func TestExportCrashMidApply(t *testing.T) {
 func TestExportCrashEarlyBeforeRename(t *testing.T) {
 	for _, c := range exportCases() {
 		t.Run(c.name, func(t *testing.T) {
-			crashed, clean := t.TempDir(), t.TempDir()
 			rng := rand.New(rand.NewPCG(23, uint64(len(c.name))))
 			rows := exportRows(c, rng)
-			for _, d := range []string{crashed, clean} {
-				writeFileT(t, filepath.Join(d, "pipeline.yaml"), batchedExport(c, d, 7))
+			crashed, clean := twinDirs(t, func(d string) string {
 				writeExportInput(t, d, rows)
-			}
-			records := func(dir string) string { return filepath.Join(dir, "out", "records."+c.format) }
+				return batchedExport(c, d, 7)
+			})
 			killedExportApply(t, crashed, "during-export")
 			if _, err := Apply(context.Background(), loadExport(t, clean), Options{}, nil); err != nil {
 				t.Fatalf("uninterrupted apply: %v", err)
 			}
-			want, err := os.ReadFile(records(clean))
+			want, err := os.ReadFile(c.records(clean))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := os.Stat(records(crashed)); !os.IsNotExist(err) {
+			if _, err := os.Stat(c.records(crashed)); !os.IsNotExist(err) {
 				t.Fatalf("a records file after the kill before the rename (%v)", err)
 			}
-			if tmp, err := os.ReadFile(records(crashed) + ".possync-tmp"); err != nil || !bytes.Equal(tmp, want) {
+			if tmp, err := os.ReadFile(c.records(crashed) + ".possync-tmp"); err != nil || !bytes.Equal(tmp, want) {
 				t.Fatalf("temporary file after the kill (%v):\n%s\nwant the whole export, written during the apply:\n%s", err, tmp, want)
 			}
 			var log bytes.Buffer
@@ -520,7 +526,7 @@ func TestExportCrashEarlyBeforeRename(t *testing.T) {
 				t.Errorf("rerun: %d recovered, %d planned, want nothing left to apply and the file written in full; log:\n%s",
 					rep.Recovered, rep.Planned.Total(), log.String())
 			}
-			got, err := os.ReadFile(records(crashed))
+			got, err := os.ReadFile(c.records(crashed))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -528,7 +534,7 @@ func TestExportCrashEarlyBeforeRename(t *testing.T) {
 				t.Fatalf("records file after the rerun differs from the uninterrupted run's:\n%s\nwant:\n%s", got, want)
 			}
 			for _, left := range []string{".possync-tmp", ".possync-tmp.part"} {
-				if _, err := os.Stat(records(crashed) + left); !os.IsNotExist(err) {
+				if _, err := os.Stat(c.records(crashed) + left); !os.IsNotExist(err) {
 					t.Errorf("%s left behind: %v", left, err)
 				}
 			}
