@@ -6,97 +6,80 @@ import (
 	"testing"
 
 	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/plan"
 )
 
-// TestPlanAgainstStateBurstsUntilTheDiff: a plan against the state runs its transform and diff under the
-// engine's burst memory limit (the pipeline sets no memory_limit) and is back under the cap once the diff
-// has dropped the desired table, with the same changes as the generator's; a pipeline that sets a limit
-// keeps it throughout.
-func TestPlanAgainstStateBurstsUntilTheDiff(t *testing.T) {
+// TestPlanBurstsUntilTheDiff: a plan against the state runs its transform and diff under the engine's
+// burst memory limit (the pipeline sets no memory_limit) and is back under the cap once the diff has
+// dropped the desired table, with the same changes as the generator's; a first sync whose last step sorts
+// the desired table (firstSyncSorts) runs that step under the burst and is back under the cap once the diff
+// has taken the table, every record planned as a create. A pipeline that sets a limit keeps it throughout.
+func TestPlanBurstsUntilTheDiff(t *testing.T) {
 	set, err := benchData(t.TempDir(), 4000)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	for _, tc := range []struct{ name, set, during, after string }{
-		{"default", "", limitSetting(t, engine.DefaultBurstLimit()), limitSetting(t, engine.DefaultMemoryLimit())},
-		{"set", "200MiB", limitSetting(t, "200MiB"), limitSetting(t, "200MiB")},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Setenv("BENCH_MEMORY_LIMIT", tc.set)
-			res, err := newBenchCase(ctx, set, t.TempDir())
+	for _, run := range []struct {
+		name string
+		// open opens the plan's session in work, and returns what checks its plan.
+		open func(t *testing.T, work string) (*session, func(t *testing.T, s *session, pl *plan.Plan))
+	}{
+		{"against the state", func(t *testing.T, work string) (*session, func(*testing.T, *session, *plan.Plan)) {
+			res, err := newBenchCase(ctx, set, work)
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := newSession(res.p, Options{})
-			defer s.close()
-			if err := s.prepare(ctx, true); err != nil {
-				t.Fatal(err)
+			return newSession(res.p, Options{}), func(t *testing.T, s *session, pl *plan.Plan) {
+				if n, err := s.d.Count(ctx, "SELECT count(*) FROM duckdb_tables() WHERE table_name = "+engine.Lit(s.desired)); err != nil || n != 0 {
+					t.Errorf("desired table %s: %d left (%v), want it dropped", s.desired, n, err)
+				}
+				res.summary = pl.Summary
+				res.floorCount = benchCounts{create: pl.Summary.Create, update: pl.Summary.Update, delete: pl.Summary.Delete}
+				if err := res.check(); err != nil {
+					t.Error(err)
+				}
 			}
-			if got := memoryLimit(t, s); got != tc.during {
-				t.Errorf("memory_limit %s after the transform, want %s", got, tc.during)
-			}
-			pl, _, _, err := s.plan(ctx, planHeld)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := memoryLimit(t, s); got != tc.after {
-				t.Errorf("memory_limit %s after the diff, want %s", got, tc.after)
-			}
-			if n, err := s.d.Count(ctx, "SELECT count(*) FROM duckdb_tables() WHERE table_name = "+engine.Lit(s.desired)); err != nil || n != 0 {
-				t.Errorf("desired table %s: %d left (%v), want it dropped", s.desired, n, err)
-			}
-			res.summary = pl.Summary
-			res.floorCount = benchCounts{create: pl.Summary.Create, update: pl.Summary.Update, delete: pl.Summary.Delete}
-			if err := res.check(); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-}
-
-// TestFirstSyncBurstsUntilTheDiff: a first sync whose last step sorts the desired table (firstSyncSorts)
-// runs that step under the engine's burst limit and is back under the cap once the diff has taken the
-// table, with every record planned as a create; a pipeline that sets a limit keeps it throughout.
-func TestFirstSyncBurstsUntilTheDiff(t *testing.T) {
-	set, err := benchData(t.TempDir(), 4000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	for _, tc := range []struct{ name, set, during, after string }{
-		{"default", "", limitSetting(t, engine.DefaultBurstLimit()), limitSetting(t, engine.DefaultMemoryLimit())},
-		{"set", "200MiB", limitSetting(t, "200MiB"), limitSetting(t, "200MiB")},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Setenv("BENCH_MEMORY_LIMIT", tc.set)
-			work := t.TempDir()
+		}},
+		{"first sync", func(t *testing.T, work string) (*session, func(*testing.T, *session, *plan.Plan)) {
 			p, err := benchPipeline(work, set.New(), filepath.Join(work, "state"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := newSession(p, Options{})
-			defer s.close()
-			if err := s.prepare(ctx, true); err != nil {
-				t.Fatal(err)
+			return newSession(p, Options{}), func(t *testing.T, s *session, pl *plan.Plan) {
+				if !s.sortDesired || !s.ordered {
+					t.Errorf("first sync: sortDesired %v, ordered %v, want the last step to sort", s.sortDesired, s.ordered)
+				}
+				if want := set.Truth.NewRows; pl.Summary.Create != want || pl.Summary.Total() != want {
+					t.Errorf("first sync plans %+v, want %d creates", pl.Summary, want)
+				}
 			}
-			if !s.sortDesired || !s.ordered {
-				t.Fatalf("first sync: sortDesired %v, ordered %v, want the last step to sort", s.sortDesired, s.ordered)
-			}
-			if got := memoryLimit(t, s); got != tc.during {
-				t.Errorf("memory_limit %s after the transform, want %s", got, tc.during)
-			}
-			pl, _, _, err := s.plan(ctx, planHeld)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := memoryLimit(t, s); got != tc.after {
-				t.Errorf("memory_limit %s after the diff, want %s", got, tc.after)
-			}
-			if want := set.Truth.NewRows; pl.Summary.Create != want || pl.Summary.Total() != want {
-				t.Errorf("first sync plans %+v, want %d creates", pl.Summary, want)
-			}
-		})
+		}},
+	} {
+		for _, tc := range []struct{ name, set, during, after string }{
+			{"default", "", limitSetting(t, engine.DefaultBurstLimit()), limitSetting(t, engine.DefaultMemoryLimit())},
+			{"set", "200MiB", limitSetting(t, "200MiB"), limitSetting(t, "200MiB")},
+		} {
+			t.Run(run.name+", "+tc.name, func(t *testing.T) {
+				t.Setenv("BENCH_MEMORY_LIMIT", tc.set)
+				s, check := run.open(t, t.TempDir())
+				defer s.close()
+				if err := s.prepare(ctx, true); err != nil {
+					t.Fatal(err)
+				}
+				if got := memoryLimit(t, s); got != tc.during {
+					t.Errorf("memory_limit %s after the transform, want %s", got, tc.during)
+				}
+				pl, _, _, err := s.plan(ctx, planHeld)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := memoryLimit(t, s); got != tc.after {
+					t.Errorf("memory_limit %s after the diff, want %s", got, tc.after)
+				}
+				check(t, s, pl)
+			})
+		}
 	}
 }
 
