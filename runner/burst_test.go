@@ -2,7 +2,9 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/possync/possync/runner/engine"
@@ -20,11 +22,119 @@ func TestPlanBurstsUntilTheDiff(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	for _, run := range []struct {
-		name string
-		// open opens the plan's session in work, and returns what checks its plan.
-		open func(t *testing.T, work string) (*session, func(t *testing.T, s *session, pl *plan.Plan))
-	}{
+	for _, run := range burstRuns(set) {
+		for _, tc := range []struct{ name, set, during, after string }{
+			{"default", "", limitSetting(t, engine.DefaultBurstLimit()), limitSetting(t, engine.DefaultMemoryLimit())},
+			{"set", "200MiB", limitSetting(t, "200MiB"), limitSetting(t, "200MiB")},
+		} {
+			t.Run(run.name+", "+tc.name, func(t *testing.T) {
+				t.Setenv("BENCH_MEMORY_LIMIT", tc.set)
+				s, check := run.open(t, t.TempDir())
+				defer s.close()
+				if err := s.prepare(ctx, true); err != nil {
+					t.Fatal(err)
+				}
+				if got := memoryLimit(t, s); got != tc.during {
+					t.Errorf("memory_limit %s after the transform, want %s", got, tc.during)
+				}
+				pl, _, _, err := s.plan(ctx, planHeld)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := memoryLimit(t, s); got != tc.after {
+					t.Errorf("memory_limit %s after the diff, want %s", got, tc.after)
+				}
+				check(t, s, pl)
+			})
+		}
+	}
+}
+
+// TestBurstEndsOnError: an error at any step from the burst's start (prepare, before the transform) to the
+// diff (afterDiff) puts the cap back, so that a caller keeping the database after a failed plan does not
+// run at the burst limit. Each case fails one step while the burst is on: a transform step, the trace after
+// it (a hook's error, the context live: a plan against the state), the first sync's key check, the diff;
+// all but the trace by cancelling the plan's context as the step starts, so that putting the cap back must
+// work without it.
+func TestBurstEndsOnError(t *testing.T) {
+	set, err := benchData(t.TempDir(), 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BENCH_MEMORY_LIMIT", "")
+	capped := limitSetting(t, engine.DefaultMemoryLimit())
+	traceErr := errors.New("trace failed")
+	for _, run := range burstRuns(set) {
+		for _, step := range []struct {
+			name string
+			// stage: the plan's context is cancelled as the stage of that name (prefix) starts; "": s.trace
+			// fails instead.
+			stage string
+			// only names the one run that has the step while the burst is on ("": all): a plan against
+			// the state checks keys in its diff, and a first sync traced does not sort (firstSyncSorts).
+			only string
+		}{
+			{"transform", "transform ", ""},
+			{"trace", "", "against the state"},
+			{"check keys", "check keys", "first sync"},
+			{"diff", "diff", ""},
+		} {
+			if step.only != "" && run.name != step.only {
+				continue
+			}
+			t.Run(run.name+", "+step.name, func(t *testing.T) {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				s, _ := run.open(t, t.TempDir())
+				defer s.close()
+				burstOn := false // the burst was on when the step failed
+				if step.stage == "" {
+					s.trace = func(context.Context) error {
+						burstOn = s.endBurst != nil
+						return traceErr
+					}
+				} else {
+					s.timings.observe = func(e Event) {
+						if e.Kind == StageStart && strings.HasPrefix(e.Stage, step.stage) && !burstOn {
+							burstOn = s.endBurst != nil
+							cancel()
+						}
+					}
+				}
+				err := s.prepare(ctx, true)
+				if err == nil {
+					_, _, _, err = s.plan(ctx, planHeld)
+				}
+				want := context.Canceled
+				if step.stage == "" {
+					want = traceErr
+				}
+				if !errors.Is(err, want) {
+					t.Fatalf("plan failed with %v, want %v", err, want)
+				}
+				if !burstOn {
+					t.Fatalf("the burst was not on when %s failed", step.name)
+				}
+				if got := memoryLimit(t, s); got != capped {
+					t.Errorf("memory_limit %s after %s failed, want the cap %s", got, step.name, capped)
+				}
+			})
+		}
+	}
+}
+
+// burstRun is a plan that takes the burst limit: open opens its session in work, and returns what checks
+// its plan.
+type burstRun struct {
+	name string
+	open func(t *testing.T, work string) (*session, func(t *testing.T, s *session, pl *plan.Plan))
+}
+
+// burstRuns are the plans that take the burst limit, of set's data: one against the state, and a first sync
+// whose last step sorts the desired table.
+func burstRuns(set benchSet) []burstRun {
+	ctx := context.Background()
+	return []burstRun{
 		{"against the state", func(t *testing.T, work string) (*session, func(*testing.T, *session, *plan.Plan)) {
 			res, err := newBenchCase(ctx, set, work)
 			if err != nil {
@@ -55,31 +165,6 @@ func TestPlanBurstsUntilTheDiff(t *testing.T) {
 				}
 			}
 		}},
-	} {
-		for _, tc := range []struct{ name, set, during, after string }{
-			{"default", "", limitSetting(t, engine.DefaultBurstLimit()), limitSetting(t, engine.DefaultMemoryLimit())},
-			{"set", "200MiB", limitSetting(t, "200MiB"), limitSetting(t, "200MiB")},
-		} {
-			t.Run(run.name+", "+tc.name, func(t *testing.T) {
-				t.Setenv("BENCH_MEMORY_LIMIT", tc.set)
-				s, check := run.open(t, t.TempDir())
-				defer s.close()
-				if err := s.prepare(ctx, true); err != nil {
-					t.Fatal(err)
-				}
-				if got := memoryLimit(t, s); got != tc.during {
-					t.Errorf("memory_limit %s after the transform, want %s", got, tc.during)
-				}
-				pl, _, _, err := s.plan(ctx, planHeld)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got := memoryLimit(t, s); got != tc.after {
-					t.Errorf("memory_limit %s after the diff, want %s", got, tc.after)
-				}
-				check(t, s, pl)
-			})
-		}
 	}
 }
 

@@ -20,9 +20,9 @@ import (
 // snapshot has counted and dropped it already (diff.Input.Consume). A desired table the diff took as its
 // own (a first sync's, stored in the diff's order: diff.Layout.TookDesired) is the diff's now, one change
 // per desired record: it is freed with the diff (dropDiff), not here. The engine's burst limit, if the
-// plan took it (prepare), ends here.
-func (s *session) afterDiff(ctx context.Context, ds *diff.Layout) error {
-	var err error
+// plan took it (prepare), ends here, also when a count or the drop fails (stopBurst).
+func (s *session) afterDiff(ctx context.Context, ds *diff.Layout) (err error) {
+	defer s.stopBurst(ctx, &err)
 	if s.presentCount, err = diff.CountPresent(ctx, s.d); err != nil {
 		return err
 	}
@@ -40,12 +40,27 @@ func (s *session) afterDiff(ctx context.Context, ds *diff.Layout) error {
 			return err
 		}
 	}
-	if s.endBurst != nil {
-		end := s.endBurst
-		s.endBurst = nil
-		return end(ctx)
-	}
 	return nil
+}
+
+// stopBurst puts the memory cap back if the plan raised it (prepare, s.endBurst) and nothing has yet: the
+// one end of the span from the transform to the diff, deferred by every function a path out of it leaves
+// through (prepare and plan for their errors, afterDiff for its end), so that a caller keeping the database
+// after an error never runs at the burst. *err is the path's error: a failure to put the cap back becomes it
+// when it is nil, and is logged otherwise (the path's error stands, with its type: spec.Diagnostics).
+func (s *session) stopBurst(ctx context.Context, err *error) {
+	if s.endBurst == nil {
+		return
+	}
+	end := s.endBurst
+	s.endBurst = nil
+	switch cerr := end(ctx); {
+	case cerr == nil:
+	case *err == nil:
+		*err = cerr
+	default:
+		s.logf("plan: %v", cerr)
+	}
 }
 
 // planMode says what the plan holds in memory.
@@ -102,7 +117,8 @@ func (s *session) applyStreams(total int) bool {
 
 // plan computes the plan against the open state. With sinkHeld it also returns the sink's changes; with
 // streamed the plan holds no changes (its summary is that of the full plan) and no hash yet (s.hashPending).
-func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connectors.Change, []int64, error) {
+func (s *session) plan(ctx context.Context, mode planMode) (pl *plan.Plan, ccs []connectors.Change, seqs []int64, err error) {
+	defer s.stopBurst(ctx, &err) // an error before afterDiff
 	if s.shortcut != nil {
 		return s.shortcutPlan(), nil, nil, nil
 	}
@@ -116,7 +132,6 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 	// changed keys, and a --refresh plan, which must not read the sink for records it cannot key, check
 	// them first.
 	checkInDiff := !s.opts.Refresh && s.store.Snapshot() != ""
-	var err error
 	if !checkInDiff {
 		done := s.timings.start("check keys")
 		err = diff.CheckDesired(ctx, s.d, s.desired, s.p.Key)
@@ -148,7 +163,7 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 		return nil, nil, nil, err
 	}
 	done = s.timings.start("plan changes")
-	pl := s.newPlan()
+	pl = s.newPlan()
 	for _, src := range s.sources {
 		st := s.staged[src.comp.Name]
 		pl.Inputs = append(pl.Inputs, st.Input)
@@ -164,8 +179,6 @@ func (s *session) plan(ctx context.Context, mode planMode) (*plan.Plan, []connec
 	pl.Notes = append(pl.Notes, s.notes...)
 	pl.Upcoming = s.upcoming
 	var pcs []plan.Change
-	var ccs []connectors.Change
-	var seqs []int64
 	err = s.countChanges(ctx, &pl.Summary)
 	if mode == applyMode {
 		mode = sinkHeld

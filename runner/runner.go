@@ -120,7 +120,8 @@ type session struct {
 	// desiredCount and presentCount are the desired records, and those of them with a change (after the diff).
 	desiredCount, presentCount int64
 	// endBurst puts back the memory limit that a plan against the state raises while its desired table
-	// lives, from the transform to the diff that drops it (prepare, afterDiff); nil when not raised.
+	// lives, from the transform to the diff that drops it (prepare, afterDiff); nil when not raised or put
+	// back (stopBurst, its one caller).
 	endBurst func(context.Context) error
 	// pushed names the row transforms that ran as DuckDB queries (transforms.Pushdown).
 	pushed []string
@@ -406,7 +407,7 @@ func check(ctx context.Context, p *pipelines.Pipeline) spec.Diagnostics {
 }
 
 // prepare builds everything and stages the data: the common start of plan and apply.
-func (s *session) prepare(ctx context.Context, readOnly bool) error {
+func (s *session) prepare(ctx context.Context, readOnly bool) (err error) {
 	if err := s.open(ctx, readOnly); err != nil {
 		return err
 	}
@@ -440,11 +441,16 @@ func (s *session) prepare(ctx context.Context, readOnly bool) error {
 	// taken the table, and DuckDB evicts what it holds past the cap then. Any other first sync stays under
 	// the cap, and a --refresh plan (which reads the sink before its diff) until its diff.
 	if (s.store.Snapshot() != "" || s.sortDesired) && !s.opts.Refresh {
-		end, err := s.d.StartBurst(ctx)
-		if err != nil {
-			return err
+		end, berr := s.d.StartBurst(ctx)
+		if berr != nil {
+			return berr
 		}
 		s.endBurst = end
+		defer func() {
+			if err != nil { // else the burst lasts until the diff (afterDiff)
+				s.stopBurst(ctx, &err)
+			}
+		}()
 	}
 	diags, err := s.transformAll(ctx)
 	if err != nil {

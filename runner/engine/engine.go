@@ -182,7 +182,9 @@ func (d *DB) WithBurstMemory(ctx context.Context, fn func() error) error {
 
 // StartBurst is WithBurstMemory for a span that is not one function: it raises the limit now and end puts
 // back the one it found (a no-op when the caller set a limit). The same contract holds: drop what is held
-// past the cap before end.
+// past the cap before end. The caller owns end as it would a deferred call: every path out of the span,
+// an error's too, must call it, once. end runs its SET also when ctx is done, so that a span cut short by a
+// cancelled context does not leave the burst limit on a database its caller may keep using.
 func (d *DB) StartBurst(ctx context.Context) (end func(context.Context) error, err error) {
 	end = func(context.Context) error { return nil }
 	if d.burst == "" {
@@ -196,7 +198,7 @@ func (d *DB) StartBurst(ctx context.Context) (end func(context.Context) error, e
 		return end, fmt.Errorf("set DuckDB's memory_limit: %w", err)
 	}
 	return func(ctx context.Context) error {
-		if err := d.Exec(ctx, "SET memory_limit = "+Lit(was)); err != nil {
+		if err := d.Exec(context.WithoutCancel(ctx), "SET memory_limit = "+Lit(was)); err != nil {
 			return fmt.Errorf("put back DuckDB's memory_limit: %w", err)
 		}
 		return nil

@@ -105,3 +105,29 @@ func TestWithBurstMemory(t *testing.T) {
 		t.Errorf("DefaultBurstLimit %.1f MiB, want between the default limit and %d MiB", got, DefaultBurstCap>>20)
 	}
 }
+
+// StartBurst raises the default limit until end, and end puts the limit back also when the span's context
+// is done by then (a step of the span cancelled), so that a caller keeping the database runs under the cap.
+func TestStartBurstEndsWhenCancelled(t *testing.T) {
+	d, err := Open(context.Background(), Options{TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	before := currentLimit(t, d)
+	ctx, cancel := context.WithCancel(context.Background())
+	end, err := d.StartBurst(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if during := currentLimit(t, d); during == before && physicalMemory() >= 3*DefaultBurstCap {
+		t.Errorf("memory_limit %s during the burst, want it raised", during)
+	}
+	cancel()
+	if err := end(ctx); err != nil {
+		t.Errorf("end after the context was cancelled: %v", err)
+	}
+	if after := currentLimit(t, d); after != before {
+		t.Errorf("memory_limit %s after the burst ended with a cancelled context, want %s", after, before)
+	}
+}
