@@ -52,7 +52,8 @@ import (
 // A part of a CSV or TSV file is most often not a COPY: the apply's batch reader encodes every create's
 // line beside its entry (diff.EntriesCSV, in the format CSVFormat gives) and stages them (Stage: into a
 // staging file, unlinked, so that the batches read ahead of their commits do not hold their lines in
-// memory), the applier hands a batch's staged lines over before applying it (Lines), and a commit of
+// memory; each batch's region of it is freed once its part is written or no part will take it: release),
+// the applier hands a batch's staged lines over before applying it (Lines), and a commit of
 // exactly that batch (as many changes acknowledged as the batch holds, the snapshot grown by as many)
 // takes them: its part is those bytes, written straight to the file, once the lines prove to continue the
 // part before in strictly increasing key order (their key order tokens), the keys of the first and last
@@ -90,11 +91,17 @@ type Early struct {
 	csv     *diff.CSVFormat
 	offered *Staged
 	// stage is the staging file of the batches' lines (Stage; nil: they wait in memory), unlinked once
-	// created, so that no kill leaves it behind; stageEnd is its size. The reader writes it past stageEnd,
-	// the writer reads the ranges staged before.
-	stageMu  sync.Mutex
-	stage    *os.File
-	stageEnd int64
+	// created, so that no kill leaves it behind; stageEnd is the end of its last region. The reader writes
+	// it past stageEnd, the writer reads the regions staged before, and release frees each region's disk
+	// once it is read or dropped. stageLive counts the regions not released, at most stageRegions (Stage
+	// waits for one to be released: stageFreed); stageHeld is their lines' bytes, stagePeak the most they
+	// were at once.
+	stageMu              sync.Mutex
+	stageFreed           *sync.Cond // on stageMu
+	stage                *os.File
+	stageEnd             int64
+	stageLive            int
+	stageHeld, stagePeak int64
 
 	// The writer's, read after done.
 	snapshot string
@@ -118,7 +125,8 @@ type span struct {
 }
 
 // Staged is a batch's lines (diff.CSVLines) waiting for the batch's commit (Stage): size bytes at off in
-// the staging file, or lines in memory.
+// the staging file, or lines in memory. One owner at a time holds it (the batch reader, then Lines'
+// offer, then a commit's span), and the last one releases it (Early.release).
 type Staged struct {
 	format      *diff.CSVFormat
 	n           int64 // the lines
@@ -164,6 +172,7 @@ func StartEarly(ctx context.Context, db *engine.DB, in Input) (*Early, string, e
 		}
 		ea.csv = f
 		ea.stage = openStage(filepath.Dir(e.Path))
+		ea.stageFreed = sync.NewCond(&ea.stageMu)
 	}
 	go ea.write(wctx)
 	return ea, "", nil
@@ -187,9 +196,11 @@ func SetLineParts(on bool) (restore func()) {
 // openStage creates the staging file of the batches' lines in dir (the records file's, created if need
 // be), and unlinks it: it lives while it is open, and a kill leaves nothing (but in the instant between
 // the two calls: an empty .possync-lines-* file). Nil when that fails (a system that does not unlink an
-// open file): the lines then wait in memory. The file only grows: it holds every staged batch's lines
-// until finish or Close closes it, about the records file's size again on the same disk (a write it
-// cannot take fails Stage, and the batch's part is a COPY).
+// open file): the lines then wait in memory. Its size grows with every batch staged, but its disk holds
+// only the regions not released yet (release: the batch applied, the one read ahead, and the parts the
+// writer has yet to write), a hole where the others were; on a file system that cannot punch holes it
+// holds every staged batch's lines until finish or Close closes it (a write it cannot take fails Stage,
+// and the batch's part is a COPY).
 func openStage(dir string) *os.File {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil
@@ -209,30 +220,94 @@ func openStage(dir string) *os.File {
 // Stage keeps l, the lines of a batch read ahead (diff.EntriesCSV in the format CSVFormat), for the
 // batch's commit (Lines): written to the staging file, so that the two batches read ahead of the one
 // committed do not hold their lines in memory (about 200 bytes a record: +80-140 MiB of peak RSS in a 1M
-// first sync), or kept in memory without one. It returns nil for nil lines, lines of another format, or
-// when the write fails: the batch's part is then a COPY. It is called by one goroutine at a time.
+// first sync), or kept in memory without one. Each batch's lines take a region of their own, starting at
+// a multiple of stageAlign, so that releasing one frees whole blocks of the file system and never a byte
+// of its neighbours'. While stageRegions regions are not released, Stage waits for one to be (a part
+// written, or lines no part takes), so that the file's disk stays within stageRegions batches' lines
+// however far the writer falls behind; the batches it holds are the one committed and the one applied
+// (released by their commits and the writer, which never wait for the reader), so the wait ends. It
+// returns nil for nil lines, lines of another format, or when the write fails: the batch's part is then a
+// COPY. It is called by one goroutine at a time.
 func (e *Early) Stage(l *diff.CSVLines) *Staged {
 	if e == nil || l == nil || l.Format != e.csv || len(l.Lines) == 0 {
 		return nil
 	}
 	st := &Staged{format: l.Format, n: int64(len(l.Lines)), first: l.First, last: l.Last}
+	for _, line := range l.Lines {
+		st.size += int64(len(line))
+	}
+	f := e.reserve(st)
+	if f == nil {
+		st.lines, st.size = l.Lines, 0
+		return st
+	}
+	w := bufio.NewWriterSize(io.NewOffsetWriter(f, st.off), 1<<20)
+	for _, line := range l.Lines {
+		w.Write(line)
+	}
+	if err := w.Flush(); err != nil {
+		e.release(st) // what the write took before it failed
+		return nil
+	}
+	return st
+}
+
+// stageRegions is the most regions of the staging file not released at once (Stage): the batch being
+// committed, the one applied after it and the one read ahead (pipeBatches reads batch N+2 once batch N's
+// sink call returned).
+const stageRegions = 3
+
+// stageAlign is where each batch's region of the staging file starts (a multiple of it), so that release
+// frees whole blocks: a multiple of the block size of every common file system (4 KiB; 64 KiB at most).
+const stageAlign = 1 << 16
+
+// alignUp is n rounded up to a multiple of stageAlign.
+func alignUp(n int64) int64 { return (n + stageAlign - 1) &^ (stageAlign - 1) }
+
+// reserve gives st (its size set) a region of the staging file, once fewer than stageRegions are not
+// released, and returns the file; nil when there is none (the lines wait in memory).
+func (e *Early) reserve(st *Staged) *os.File {
+	e.stageMu.Lock()
+	defer e.stageMu.Unlock()
+	for e.stage != nil && e.stageLive >= stageRegions {
+		e.stageFreed.Wait()
+	}
+	if e.stage == nil {
+		return nil
+	}
+	st.off = alignUp(e.stageEnd)
+	e.stageEnd = st.off + st.size
+	e.stageLive++
+	e.stageHeld += st.size
+	e.stagePeak = max(e.stagePeak, e.stageHeld)
+	return e.stage
+}
+
+// release frees st's region of the staging file (a hole punched over it: its disk blocks go back to the
+// file system), once its part is written or no part will take it; nil or lines in memory need nothing.
+// Each Staged is released once, by its last owner (Staged). A file system that cannot punch holes keeps
+// the blocks until the file is closed.
+func (e *Early) release(st *Staged) {
+	if st == nil || st.lines != nil {
+		return
+	}
 	e.stageMu.Lock()
 	defer e.stageMu.Unlock()
 	if e.stage == nil {
-		st.lines = l.Lines
-		return st
+		return // closed: all of it freed
 	}
-	st.off = e.stageEnd
-	w := bufio.NewWriterSize(io.NewOffsetWriter(e.stage, st.off), 1<<20)
-	for _, line := range l.Lines {
-		n, _ := w.Write(line)
-		st.size += int64(n)
-	}
-	if err := w.Flush(); err != nil {
-		return nil
-	}
-	e.stageEnd += st.size
-	return st
+	_ = punchHole(e.stage, st.off, alignUp(st.size))
+	e.stageLive--
+	e.stageHeld -= st.size
+	e.stageFreed.Broadcast()
+}
+
+// StagedPeak is the most bytes of lines the staging file held at once (Stage, release): at most
+// stageRegions batches' lines.
+func (e *Early) StagedPeak() int64 {
+	e.stageMu.Lock()
+	defer e.stageMu.Unlock()
+	return e.stagePeak
 }
 
 // closeStage closes the staging file (removed already); the reader and the writer are done with it.
@@ -242,6 +317,7 @@ func (e *Early) closeStage() {
 	if e.stage != nil {
 		e.stage.Close()
 		e.stage = nil
+		e.stageFreed.Broadcast()
 	}
 }
 
@@ -264,12 +340,16 @@ func (e *Early) CSVFormat() *diff.CSVFormat {
 // Lines hands over the staged lines of the batch about to be applied (Stage), for the part of the commit of
 // exactly that batch, or takes them back (nil) once it is applied: a commit that is not the batch's whole
 // (fewer changes acknowledged, the snapshot grown by another number) leaves them and is written by COPY.
+// Lines offered and not taken by a commit are released.
 func (e *Early) Lines(l *Staged) {
 	if e == nil {
 		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.offered != l {
+		e.release(e.offered)
+	}
 	e.offered = l
 }
 
@@ -296,7 +376,7 @@ func setOn(ctx context.Context, db *engine.DB, name string) (func() error, error
 
 // Committed tells the early export that a commit of acked acknowledged changes moved the snapshot (relation
 // snapshot) from before to after records. Its rows are written as the next part, unless the commit did not
-// only append them.
+// only append them. The lines offered (Lines) go with the part, or are released.
 func (e *Early) Committed(snapshot string, before, after int64, acked int) {
 	if e == nil {
 		return
@@ -307,14 +387,18 @@ func (e *Early) Committed(snapshot string, before, after int64, acked int) {
 	e.offered = nil // one commit takes a batch's lines, or none does
 	switch {
 	case e.why != "" || e.ended:
+		e.release(lines)
 		return
 	case after-before != int64(acked):
 		e.why = fmt.Sprintf("a commit of %d change(s) took the snapshot from %d to %d records", acked, before, after)
+		e.release(lines)
 		return
 	case after == before:
+		e.release(lines)
 		return
 	}
 	if lines != nil && (lines.format != e.csv || lines.n != after-before) {
+		e.release(lines)
 		lines = nil
 	}
 	e.queue = append(e.queue, span{snapshot: snapshot, lo: before, hi: after, lines: lines})
@@ -333,9 +417,20 @@ func (e *Early) giveUp(why string) {
 	}
 }
 
-// write is the writer: it writes the queued spans in turn until the queue ends or the early export gives up.
+// write is the writer: it writes the queued spans in turn until the queue ends or the early export gives
+// up, and releases each span's lines once written (or not: a COPY part, a failed one), then those of the
+// spans left in the queue.
 func (e *Early) write(ctx context.Context) {
 	defer close(e.done)
+	defer func() {
+		e.mu.Lock()
+		left := e.queue
+		e.queue = nil
+		e.mu.Unlock()
+		for _, sp := range left {
+			e.release(sp.lines)
+		}
+	}()
 	for {
 		e.mu.Lock()
 		var sp span
@@ -357,7 +452,9 @@ func (e *Early) write(ctx context.Context) {
 			}
 			continue
 		}
-		if err := e.part(ctx, sp); err != nil {
+		err := e.part(ctx, sp)
+		e.release(sp.lines)
+		if err != nil {
 			e.giveUp(err.Error())
 			return
 		}

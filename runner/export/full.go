@@ -47,13 +47,14 @@ func SetInOrder(on bool) (restore func()) {
 
 // fullWay says how writeFull wrote the snapshot: parts key ranges sorted one at a time (0 or 1: one COPY),
 // or, with scanned, in the snapshot's own order, which was key order (no sort); or how full did: early
-// parts written during the apply (Early), earlyLines of them from the batches' lines, or why the early
-// parts were given up.
+// parts written during the apply (Early), earlyLines of them from the batches' lines (staged: the most
+// disk their staging file took at once, Early.StagedPeak), or why the early parts were given up.
 type fullWay struct {
 	parts      int
 	scanned    bool
 	early      int
 	earlyLines int
+	staged     int64
 	noEarly    string
 }
 
@@ -63,6 +64,9 @@ func (w fullWay) note() string {
 		w.noEarly = " (not from the parts written during the apply: " + w.noEarly + ")"
 	}
 	switch {
+	case w.early > 0 && w.staged > 0:
+		return fmt.Sprintf(", in %d parts written while the apply committed (%d from the batches' lines), in key order (no sort); "+
+			"the lines' staging file held at most %.1f MiB at once", w.early, w.earlyLines, float64(w.staged)/(1<<20))
 	case w.early > 0:
 		return fmt.Sprintf(", in %d parts written while the apply committed (%d from the batches' lines), in key order (no sort)", w.early, w.earlyLines)
 	case w.scanned:
@@ -81,7 +85,7 @@ func full(ctx context.Context, db *engine.DB, in Input, tmp string) (fullWay, er
 	}
 	parts, lines, why, err := in.Early.finish(ctx, db, in, tmp)
 	if err != nil || why == "" {
-		return fullWay{early: parts, earlyLines: lines}, err
+		return fullWay{early: parts, earlyLines: lines, staged: in.Early.StagedPeak()}, err
 	}
 	way, err := writeFull(ctx, db, in, tmp)
 	way.noEarly = why

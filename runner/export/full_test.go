@@ -172,6 +172,14 @@ var inOrderSnaps = []struct {
 			(i * 7919 % 1000 - 500)::BIGINT AS id FROM range(300) t(i) ORDER BY store, id)`,
 		records: `SELECT store, id, e'note, "' || n || e'"\n' AS note FROM keys`,
 	},
+	{
+		// The text keys of the first, with records of about 2 KB (a batch's lines span many blocks of the
+		// staging file: TestEarlyStageBounded).
+		name: "text key, wide records", key: []string{"sku"}, schema: textSchema, table: "snap",
+		keys: `CREATE TABLE keys AS SELECT row_number() OVER () AS n, sku FROM (SELECT DISTINCT (['Z', 'a', 'é', 'a,b', 'q"uote', e'new\nline', e'tab\t', '', ' '])[i % 9 + 1] || (i * 7919 % 1000)::VARCHAR AS sku
+			FROM range(300) t(i) ORDER BY sku)`,
+		records: `SELECT sku, repeat('wide, "record" ', 120) || n AS name, (n * 7 - 30)::BIGINT AS qty, n / 4 AS price FROM keys`,
+	},
 }
 
 // fillInOrder creates the snapshot of inOrderSnaps[i] and inserts its records in key order, in batches of 40.
