@@ -47,6 +47,23 @@ func linesOf(t *testing.T, db *engine.DB, i int, f *diff.CSVFormat, lo, hi int) 
 	return l
 }
 
+// startStaged starts the early export of inOrderSnaps[i]'s records to the CSV file out/records.csv of a
+// new folder (path) over the empty snapshot earlyCommits creates (commit), with its staging file; the test's
+// cleanup closes it.
+func startStaged(t *testing.T, db *engine.DB, i int) (e *Early, in Input, path string, commit func(*Early, int, int)) {
+	t.Helper()
+	s := inOrderSnaps[i]
+	commit = earlyCommits(t, db, i)
+	path = filepath.Join(t.TempDir(), "out", "records.csv")
+	in = Input{Export: connectors.Export{Path: path, Format: "csv"}, SinkType: "test", Key: s.key, Schema: s.schema}
+	e, why, err := StartEarly(context.Background(), db, in)
+	if err != nil || e == nil || e.CSVFormat() == nil || e.stage == nil {
+		t.Fatalf("StartEarly: %v, %q (%v)", e, why, err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e, in, path, commit
+}
+
 // TestEarlyExportLines: the parts of a first sync's records file written from the batches' lines hold the
 // bytes of one COPY of the snapshot sorted by key; a commit that is not exactly its batch's (fewer changes
 // acknowledged), lines of another format, lines that do not continue the last part in key order, or a
@@ -129,27 +146,18 @@ func TestEarlyExportLines(t *testing.T) {
 			t.Run(fmt.Sprintf("%s, staged %v", tc.name, staged), func(t *testing.T) {
 				db := openDB(t)
 				s := inOrderSnaps[tc.snap]
-				commit := earlyCommits(t, db, tc.snap)
-				dir := t.TempDir()
-				path := filepath.Join(dir, "out", "records.csv")
-				in := Input{Export: connectors.Export{Path: path, Format: "csv"}, SinkType: "test", Key: s.key, Schema: s.schema}
-				e, why, err := StartEarly(ctx, db, in)
-				if err != nil || e == nil || e.CSVFormat() == nil {
-					t.Fatalf("StartEarly: %v, %q (%v)", e, why, err)
-				}
-				defer e.Close()
-				if e.stage == nil {
-					t.Fatal("no staging file")
-				}
+				e, in, path, commit := startStaged(t, db, tc.snap)
 				if !staged {
 					e.closeStage() // the lines wait in memory
 				}
 				tc.run(t, db, e, commit)
 				var l logs
 				in.Snapshot, in.Meta, in.Early, in.Log = "snap", state.Meta{Serial: 9}, e, l.logf
-				if in.Meta.Records, err = db.Count(ctx, "SELECT count(*) FROM snap"); err != nil {
+				n, err := db.Count(ctx, "SELECT count(*) FROM snap")
+				if err != nil {
 					t.Fatal(err)
 				}
+				in.Meta.Records = n
 				out, err := Run(ctx, db, in)
 				if err != nil {
 					t.Fatal(err)
@@ -157,7 +165,7 @@ func TestEarlyExportLines(t *testing.T) {
 				if !out.Written || !regexp.MustCompile(tc.log).MatchString(l.String()) {
 					t.Fatalf("export: %+v, log %q: want %q", out, l, tc.log)
 				}
-				want := sortedRef(t, db, filepath.Join(dir, "ref.csv"), "csv", s.key, s.schema)
+				want := sortedRef(t, db, filepath.Join(t.TempDir(), "ref.csv"), "csv", s.key, s.schema)
 				if got := read(t, path); !bytes.Equal(got, want) {
 					t.Fatalf("export differs from one COPY sorted by key:\ngot:\n%.2000s\nwant:\n%.2000s", got, want)
 				}
@@ -180,15 +188,7 @@ func TestEarlyExportStageWriteFails(t *testing.T) {
 	ctx := context.Background()
 	db := openDB(t)
 	s := inOrderSnaps[0]
-	commit := earlyCommits(t, db, 0)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "out", "records.csv")
-	in := Input{Export: connectors.Export{Path: path, Format: "csv"}, SinkType: "test", Key: s.key, Schema: s.schema}
-	e, why, err := StartEarly(ctx, db, in)
-	if err != nil || e == nil || e.CSVFormat() == nil || e.stage == nil {
-		t.Fatalf("StartEarly: %v, %q (%v)", e, why, err)
-	}
-	defer e.Close()
+	e, in, path, commit := startStaged(t, db, 0)
 	e.stage.Close()
 	e.stage = full // every write fails with ENOSPC; Close closes it
 	for lo := 1; lo <= 300; lo += 100 {
@@ -209,7 +209,7 @@ func TestEarlyExportStageWriteFails(t *testing.T) {
 	if want := `in 3 parts written while the apply committed (0 from the batches' lines)`; !out.Written || !bytes.Contains([]byte(l.String()), []byte(want)) {
 		t.Fatalf("export: %+v, log %q: want %q", out, l, want)
 	}
-	want := sortedRef(t, db, filepath.Join(dir, "ref.csv"), "csv", s.key, s.schema)
+	want := sortedRef(t, db, filepath.Join(t.TempDir(), "ref.csv"), "csv", s.key, s.schema)
 	if got := read(t, path); !bytes.Equal(got, want) {
 		t.Fatalf("export differs from one COPY sorted by key:\ngot:\n%.2000s\nwant:\n%.2000s", got, want)
 	}

@@ -8,7 +8,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/runner/diff"
 	"github.com/possync/possync/runner/state"
 )
@@ -23,15 +22,7 @@ func TestEarlyStageBounded(t *testing.T) {
 	ctx := context.Background()
 	db := openDB(t)
 	s := inOrderSnaps[wide]
-	commit := earlyCommits(t, db, wide)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "out", "records.csv")
-	in := Input{Export: connectors.Export{Path: path, Format: "csv"}, SinkType: "test", Key: s.key, Schema: s.schema}
-	e, why, err := StartEarly(ctx, db, in)
-	if err != nil || e == nil || e.CSVFormat() == nil || e.stage == nil {
-		t.Fatalf("StartEarly: %v, %q (%v)", e, why, err)
-	}
-	defer e.Close()
+	e, in, path, commit := startStaged(t, db, wide)
 	const size = 10
 	var batches []*diff.CSVLines
 	var total, most int64 // the lines' bytes: all batches', one batch's at most
@@ -92,7 +83,7 @@ func TestEarlyStageBounded(t *testing.T) {
 	if want := "in 30 parts written while the apply committed (30 from the batches' lines)"; !out.Written || !strings.Contains(l.String(), want) {
 		t.Fatalf("export: %+v, log %q: want %q", out, l, want)
 	}
-	want := sortedRef(t, db, filepath.Join(dir, "ref.csv"), "csv", s.key, s.schema)
+	want := sortedRef(t, db, filepath.Join(t.TempDir(), "ref.csv"), "csv", s.key, s.schema)
 	if got := read(t, path); !bytes.Equal(got, want) {
 		t.Fatalf("export differs from one COPY sorted by key:\ngot:\n%.2000s\nwant:\n%.2000s", got, want)
 	}
