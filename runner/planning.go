@@ -134,7 +134,11 @@ func (s *session) plan(ctx context.Context, mode planMode) (pl *plan.Plan, ccs [
 	checkInDiff := !s.opts.Refresh && s.store.Snapshot() != ""
 	if !checkInDiff {
 		done := s.timings.start("check keys")
-		err = diff.CheckDesired(ctx, s.d, s.desired, s.p.Key)
+		if s.ordered { // stored in the key's order (diff.FirstSyncOrder): its neighbours tell
+			err = diff.CheckSortedDesired(ctx, s.d, s.desired, s.p.Key)
+		} else {
+			err = diff.CheckDesired(ctx, s.d, s.desired, s.p.Key)
+		}
 		done()
 		if err != nil {
 			return nil, nil, nil, err
