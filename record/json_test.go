@@ -92,3 +92,40 @@ func TestAppendRecordKeyOrderAcrossRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONFastPathsMatchEncodingJSON holds the encoder's fast paths to encoding/json's bytes: strings of
+// plain text tested 8 bytes at a time (plainWords), with one byte that needs an escape (or is not ASCII,
+// or is an HTML byte) at each place of texts of 0 to 40 bytes; and prices written from their cents
+// (Cents, AppendCents), of every size up to the fast path's bound and past it, negative, zero, and
+// doubles next to them that are not prices.
+func TestJSONFastPathsMatchEncodingJSON(t *testing.T) {
+	var values []any
+	for _, odd := range []string{"\"", "\\", "\x00", "\x1f", "\x7f", " ", "<", ">", "&", "é", "\u2028", "\xff", "~"} {
+		for n := range 41 {
+			for at := 0; at < n; at += 3 {
+				values = append(values, strings.Repeat("a", at)+odd+strings.Repeat("Z", n-at-1))
+			}
+			values = append(values, strings.Repeat("b", n))
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 20_000 {
+		k := rng.Int64N(2e15) - 1e15
+		for range rng.IntN(14) {
+			k /= 10
+		}
+		x := float64(k) / 100
+		values = append(values, x, math.Nextafter(x, math.Inf(1)), float64(k), float64(k)/10)
+	}
+	values = append(values, 9999999999999.99, 9999999999999.995, 1e13, -1e13, 0.01, -0.01, 0.005, 1e15, 0.0, math.Copysign(0, -1))
+	for _, html := range []bool{true, false} {
+		e := &JSON{EscapeHTML: html}
+		for _, v := range values {
+			want, ok := stdJSON(t, v, html)
+			got, err := e.AppendValue(nil, v)
+			if !ok || err != nil || string(got) != want {
+				t.Errorf("html=%v: %#v: got %s (%v), want %s (%v)", html, v, got, err, want, ok)
+			}
+		}
+	}
+}
