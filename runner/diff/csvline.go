@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -495,12 +496,15 @@ func appendTokenInt(dst []byte, v int64) []byte {
 // appendTokenText appends a text key field's token: its bytes, 0 escaped as 0 0xFF, then 0 0 (so that a
 // prefix sorts first).
 func appendTokenText(dst []byte, s string) []byte {
-	for j := 0; j < len(s); j++ {
-		if dst = append(dst, s[j]); s[j] == 0 {
-			dst = append(dst, 0xFF)
+	for {
+		k := strings.IndexByte(s, 0)
+		if k < 0 {
+			break
 		}
+		dst = append(append(dst, s[:k+1]...), 0xFF)
+		s = s[k+1:]
 	}
-	return append(dst, 0, 0)
+	return append(append(dst, s...), 0, 0)
 }
 
 // KeyToken is the order token of a key given as its fields' values (string or int64), as CSVLines' First

@@ -217,7 +217,7 @@ func TestCSVLinesEqualDuckDBCopy(t *testing.T) {
 			f.Delim = delim
 			var lines, tokens [][]byte
 			var declined []string
-			enc := newCSVEncoder(f)
+			enc, alone := newCSVEncoder(f), newCSVEncoder(f)
 			err := db.Query(ctx, "SELECT * FROM src ORDER BY id", func(b arrow.RecordBatch) error {
 				if err := enc.resolve(b); err != nil {
 					return err
@@ -227,6 +227,15 @@ func TestCSVLinesEqualDuckDBCopy(t *testing.T) {
 					tok, kok := enc.appendKeyToken(nil, i)
 					if !kok {
 						return fmt.Errorf("row %d: no key token", i)
+					}
+					// The row alone (a slice whose columns hold no null but the row's own: the encoder reads
+					// no null bit of those) gives the same line.
+					one := b.NewSlice(int64(i), int64(i+1))
+					err := alone.resolve(one)
+					oneLine, oneOK := alone.appendLine(nil, 0)
+					one.Release()
+					if err != nil || oneOK != ok || string(oneLine) != string(line) {
+						return fmt.Errorf("row %d: line %q (%v) alone, %q (%v) in its batch (%v)", i, oneLine, oneOK, line, ok, err)
 					}
 					tokens = append(tokens, tok)
 					if !ok {
@@ -368,6 +377,29 @@ func TestTimeTextEqualsAppendFormat(t *testing.T) {
 		want := tm.UTC().Format(time.RFC3339Nano)
 		if got := string(appendTimeText([]byte("x"), tm)); got != "x"+want {
 			t.Errorf("%v: %q, want %q", tm, got, "x"+want)
+		}
+	}
+}
+
+// TestTokenTextEscapesZeros: a text key field's token is its bytes with each 0 followed by 0xFF, then 0 0,
+// whatever the place and number of its zeros, and the tokens of texts compare as the texts do.
+func TestTokenTextEscapesZeros(t *testing.T) {
+	texts := []string{"", "\x00", "\x00\x00", "a\x00", "\x00a", "a\x00b\x00\x00c", "abc", "ab", "a\xff", "a\x00\xff"}
+	for _, s := range texts {
+		var want []byte
+		for j := 0; j < len(s); j++ {
+			if want = append(want, s[j]); s[j] == 0 {
+				want = append(want, 0xFF)
+			}
+		}
+		want = append(want, 0, 0)
+		if got := appendTokenText([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Errorf("%q: token %q, want %q", s, got[1:], want)
+		}
+		for _, u := range texts {
+			if c := bytes.Compare(appendTokenText(nil, s), appendTokenText(nil, u)); c != strings.Compare(s, u) {
+				t.Errorf("tokens of %q and %q compare %d, the texts %d", s, u, c, strings.Compare(s, u))
+			}
 		}
 	}
 }
