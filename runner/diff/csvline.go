@@ -191,7 +191,8 @@ func (c *csvEncoder) resolve(b arrow.RecordBatch) error {
 // appendLine appends row i's line; ok false: a value the encoder does not handle.
 func (c *csvEncoder) appendLine(dst []byte, i int) ([]byte, bool) {
 	ok := true
-	for j, col := range c.cols {
+	for j := range c.cols {
+		col := &c.cols[j]
 		if j > 0 {
 			dst = append(dst, c.f.Delim)
 		}
@@ -203,7 +204,7 @@ func (c *csvEncoder) appendLine(dst []byte, i int) ([]byte, bool) {
 }
 
 // appendValue appends row i of col as DuckDB's CSV writer writes it.
-func (c *csvEncoder) appendValue(dst []byte, col csvColumn, i int) ([]byte, bool) {
+func (c *csvEncoder) appendValue(dst []byte, col *csvColumn, i int) ([]byte, bool) {
 	if col.nulls && col.a.IsNull(i) {
 		return dst, true // the empty field (null_str '')
 	}
@@ -474,7 +475,8 @@ func append4(dst []byte, v int) []byte {
 // DuckDB's ORDER BY of the key fields (integers by value, text by its bytes, field after field); ok false
 // for a NULL key field.
 func (c *csvEncoder) appendKeyToken(dst []byte, i int) ([]byte, bool) {
-	for _, k := range c.keys {
+	for j := range c.keys {
+		k := &c.keys[j]
 		if k.nulls && k.a.IsNull(i) {
 			return dst, false
 		}

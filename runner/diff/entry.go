@@ -383,10 +383,10 @@ func (r *Row) ID(planned plan.State, f *plan.IDForm) string {
 	case connectors.Create:
 		// The texts of the floats and times, which the create's entry writes too (appendEntry), kept.
 		e.textRow, e.text = i, e.text[:0]
-		for j, d := range r.l.Desired {
+		for j := range r.l.Desired {
 			e.textAt[j] = -1
 			if a := e.desired[j]; !e.desiredKey[j] && (!e.desiredNulls[j] || !a.IsNull(i)) {
-				f.Name(d.Name)
+				f.Name(r.l.Desired[j].Name)
 				f.Null()
 				mark := f.Len()
 				idPiece(f, a, i)
@@ -659,7 +659,8 @@ func (e *entryColumns) appendEntry(enc *record.JSON, dst []byte, c *connectors.C
 		}
 		// The floats' and times' text as Row.ID wrote it.
 		dst = append(dst, '{')
-		for j, m := range e.after {
+		for j := range e.after {
+			m := &e.after[j]
 			if j > 0 {
 				dst = append(dst, ',')
 			}
@@ -680,7 +681,8 @@ func (e *entryColumns) appendEntry(enc *record.JSON, dst []byte, c *connectors.C
 	// An after-value equal to its field's before-value (same type, same value: the same text) is copied from
 	// the before-values' text, which holds it already.
 	dst = append(dst, '{')
-	for j, m := range e.after {
+	for j := range e.after {
+		m := &e.after[j]
 		if j > 0 {
 			dst = append(dst, ',')
 		}
@@ -699,7 +701,8 @@ func (e *entryColumns) appendEntry(enc *record.JSON, dst []byte, c *connectors.C
 func appendObject(enc *record.JSON, dst []byte, members []member, i int, spans []int) ([]byte, error) {
 	var err error
 	dst = append(dst, '{')
-	for j, m := range members {
+	for j := range members {
+		m := &members[j]
 		if j > 0 {
 			dst = append(dst, ',')
 		}
