@@ -536,8 +536,8 @@ type entryColumns struct {
 	spans    []int         // the text of row i's before-values in the entry: before[j]'s at spans[2j]:spans[2j+1]
 	flags    []arrow.Array // by Layout.Compared
 	compared []string
-	// For Row.ID: the desired columns by Layout.Desired (and which are key columns), the old values by
-	// Layout.Compared.
+	// For Row.ID: the desired columns by Layout.Desired (and which are key columns, which hold a null:
+	// NullN, the others' null bits are not read), the old values by Layout.Compared.
 	desired                  []arrow.Array
 	desiredKey, desiredNulls []bool
 	old                      []arrow.Array
@@ -578,10 +578,11 @@ func (l *Layout) entryColumns(b arrow.RecordBatch) *entryColumns {
 		e.old = append(e.old, col("__o_"+d.Name))
 	}
 	for _, d := range l.Desired {
-		e.after = append(e.after, mem(d.Name, col(d.Name)))
-		e.desired = append(e.desired, col(d.Name))
+		a := col(d.Name)
+		e.after = append(e.after, mem(d.Name, a))
+		e.desired = append(e.desired, a)
 		e.desiredKey = append(e.desiredKey, isIn(l.Key, d.Name))
-		e.desiredNulls = append(e.desiredNulls, col(d.Name) == nil || col(d.Name).NullN() > 0)
+		e.desiredNulls = append(e.desiredNulls, a == nil || a.NullN() > 0)
 	}
 	byName := func(a, b member) int { return slices.Compare(a.name, b.name) }
 	slices.SortFunc(e.key, byName)
