@@ -107,6 +107,9 @@ func AppendJSONFloat(dst []byte, f float64) ([]byte, error) {
 	if math.IsInf(f, 0) || math.IsNaN(f) {
 		return dst, fmt.Errorf("unsupported value: %s", strconv.FormatFloat(f, 'g', -1, 64))
 	}
+	if k, ok := Cents(f); ok {
+		return AppendCents(dst, k), nil // 'f' notation's shortest digits, without strconv
+	}
 	format := byte('f')
 	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 		format = 'e'
@@ -133,14 +136,86 @@ func AppendJSONTime(dst []byte, t time.Time) ([]byte, error) {
 	return append(dst, '"'), nil
 }
 
+// Cents reports whether x is the double nearest k/100 for a whole k with |k| < 1e15 (a price, or an integer
+// below 1e13), and gives k: such a decimal of at most 15 significant digits reads back as itself alone, so
+// the shortest digits that read back as x (strconv's with precision -1, encoding/json's, DuckDB's) are k's
+// without its trailing zeros, at k/100's place (AppendCents). Negative zero is not one (its text is
+// signed), nor NaN or an infinity.
+func Cents(x float64) (k int64, ok bool) {
+	r := math.Round(x * 100)
+	if !(math.Abs(r) < 1e15) {
+		return 0, false
+	}
+	k = int64(r)
+	if float64(k)/100 != x || (k == 0 && math.Signbit(x)) {
+		return 0, false
+	}
+	return k, true
+}
+
+// AppendCents appends k/100 in fixed notation with no trailing zero: the whole part, then, unless k is a
+// whole number of hundreds, '.' and the one or two digits of its hundredths ("12", "12.5", "-0.05").
+func AppendCents(dst []byte, k int64) []byte {
+	if k < 0 {
+		dst, k = append(dst, '-'), -k
+	}
+	dst = strconv.AppendInt(dst, k/100, 10)
+	switch c := k % 100; {
+	case c == 0:
+		return dst
+	case c%10 == 0:
+		return append(dst, '.', byte('0'+c/10))
+	default:
+		return append(dst, '.', byte('0'+c/10), byte('0'+c%10))
+	}
+}
+
 const hexDigits = "0123456789abcdef"
+
+// Bytes repeated in each of a word's 8 bytes, and HasByte, for the scans that test 8 bytes of text at a
+// time (SWAR): a text of plain bytes is copied in one move rather than tested byte by byte.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// Word is the 8 bytes of s from i (i+8 <= len(s)), the first in the low byte: one load.
+func Word(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// HasByte is not 0 when one of w's bytes is c.
+func HasByte(w uint64, c byte) uint64 {
+	v := w ^ (ones * uint64(c))
+	return (v - ones) &^ v & highs
+}
+
+// plainWords is how many of s's first bytes, a whole number of 8-byte words, a JSON string holds as they
+// are: ASCII from 0x20, but '"' and '\' (and, with html, '<', '>' and '&').
+func plainWords(s string, html bool) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := Word(s, i)
+		// A byte from 0x80, a byte below 0x20 (exact for the bytes below 0x80), a quote or a backslash.
+		bad := w&highs | (w-ones*0x20)&^w&highs | HasByte(w, '"') | HasByte(w, '\\')
+		if html {
+			bad |= HasByte(w, '<') | HasByte(w, '>') | HasByte(w, '&')
+		}
+		if bad != 0 {
+			break
+		}
+	}
+	return i
+}
 
 // AppendString appends s as a JSON string, escaped as encoding/json escapes it (invalid UTF-8 becomes
 // U+FFFD; U+2028 and U+2029 are escaped).
 func (e *JSON) AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
-	for i := 0; i < len(s); {
+	for i := plainWords(s, e.EscapeHTML); i < len(s); {
 		if b := s[i]; b < utf8.RuneSelf {
 			if b >= 0x20 && b != '"' && b != '\\' && (!e.EscapeHTML || (b != '<' && b != '>' && b != '&')) {
 				i++

@@ -92,3 +92,38 @@ func TestAppendRecordKeyOrderAcrossRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONFastPathsMatchEncodingJSON holds the encoder's fast paths to encoding/json's bytes: strings of
+// plain text tested 8 bytes at a time (plainWords), with one byte that needs an escape (or is not ASCII,
+// or is an HTML byte) at each place of texts of 0 to 40 bytes; and prices written from their cents
+// (Cents, AppendCents), of every size up to the fast path's bound and past it, negative, zero, and
+// doubles next to them that are not prices.
+func TestJSONFastPathsMatchEncodingJSON(t *testing.T) {
+	var values []any
+	for _, odd := range []string{"\"", "\\", "\x00", "\x1f", "\x7f", " ", "<", ">", "&", "é", "\u2028", "\xff", "~"} {
+		for n := range 41 {
+			for at := 0; at < n; at += 3 {
+				values = append(values, strings.Repeat("a", at)+odd+strings.Repeat("Z", n-at-1))
+			}
+			values = append(values, strings.Repeat("b", n))
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for digits := range 16 { // prices of 1 to 16 digits (the fast path's bound is 15), of either sign
+		for range 2_000 {
+			k := (2*rng.Int64N(2) - 1) * rng.Int64N(int64(math.Pow10(digits+1)))
+			values = append(values, float64(k)/100, math.Nextafter(float64(k)/100, math.Inf(1)), float64(k), float64(k)/10)
+		}
+	}
+	values = append(values, 9999999999999.99, 9999999999999.995, 1e13, -1e13, 0.01, -0.01, 0.005, 1e15, 0.0, math.Copysign(0, -1))
+	for _, html := range []bool{true, false} {
+		e := &JSON{EscapeHTML: html}
+		for _, v := range values {
+			want, ok := stdJSON(t, v, html)
+			got, err := e.AppendValue(nil, v)
+			if !ok || err != nil || string(got) != want {
+				t.Errorf("html=%v: %#v: got %s (%v), want %s (%v)", html, v, got, err, want, ok)
+			}
+		}
+	}
+}

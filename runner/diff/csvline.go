@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/possync/possync/record"
 )
 
 // CSVFormat asks EntriesCSV for a batch's records-file lines beside its entries: each create's after-record
@@ -51,7 +54,7 @@ type CSVLines struct {
 func (f *CSVFormat) Header() (line []byte, ok bool) {
 	q := quoteTable(f.Delim)
 	for j, n := range f.Names {
-		if n == "" || needsQuotes(&q, n) {
+		if n == "" || needsQuotes(&q, f.Delim, n) {
 			return nil, false
 		}
 		if j > 0 {
@@ -76,9 +79,10 @@ const (
 
 // csvColumn is one column of the file, in a batch of the diff.
 type csvColumn struct {
-	a    arrow.Array
-	kind csvKind
-	unit int64 // csvTime: microseconds per unit of the column
+	a     arrow.Array
+	kind  csvKind
+	unit  int64 // csvTime: microseconds per unit of the column
+	nulls bool  // the column holds a null (NullN): when not, no value's null bit is read
 }
 
 // csvEncoder writes lines for one goroutine.
@@ -101,8 +105,17 @@ func quoteTable(delim byte) (q [256]bool) {
 	return q
 }
 
-func needsQuotes(q *[256]bool, s string) bool {
-	for i := 0; i < len(s); i++ {
+// needsQuotes reports whether s holds a byte of q, the quoteTable of delim: 8 bytes at a time, then byte by
+// byte.
+func needsQuotes(q *[256]bool, delim byte, s string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := record.Word(s, i)
+		if record.HasByte(w, '\n')|record.HasByte(w, '\r')|record.HasByte(w, '"')|record.HasByte(w, '#')|record.HasByte(w, delim) != 0 {
+			return true
+		}
+	}
+	for ; i < len(s); i++ {
 		if q[s[i]] {
 			return true
 		}
@@ -119,7 +132,7 @@ func (c *csvEncoder) resolve(b arrow.RecordBatch) error {
 			return csvColumn{}, fmt.Errorf("no column %s in the diff", name)
 		}
 		a := b.Column(idx[0])
-		col := csvColumn{a: a}
+		col := csvColumn{a: a, nulls: a.NullN() > 0}
 		ok := false
 		switch a.(type) {
 		case *array.String, *array.LargeString, *array.StringView:
@@ -178,7 +191,8 @@ func (c *csvEncoder) resolve(b arrow.RecordBatch) error {
 // appendLine appends row i's line; ok false: a value the encoder does not handle.
 func (c *csvEncoder) appendLine(dst []byte, i int) ([]byte, bool) {
 	ok := true
-	for j, col := range c.cols {
+	for j := range c.cols {
+		col := &c.cols[j]
 		if j > 0 {
 			dst = append(dst, c.f.Delim)
 		}
@@ -190,13 +204,13 @@ func (c *csvEncoder) appendLine(dst []byte, i int) ([]byte, bool) {
 }
 
 // appendValue appends row i of col as DuckDB's CSV writer writes it.
-func (c *csvEncoder) appendValue(dst []byte, col csvColumn, i int) ([]byte, bool) {
-	if col.a.IsNull(i) {
+func (c *csvEncoder) appendValue(dst []byte, col *csvColumn, i int) ([]byte, bool) {
+	if col.nulls && col.a.IsNull(i) {
 		return dst, true // the empty field (null_str '')
 	}
 	switch col.kind {
 	case csvText:
-		return appendCSVText(dst, &c.quote, textValue(col.a, i)), true
+		return appendCSVText(dst, &c.quote, c.f.Delim, textValue(col.a, i)), true
 	case csvInt:
 		v, _ := intValue(col.a, i)
 		return strconv.AppendInt(dst, v, 10), true
@@ -266,9 +280,9 @@ func intValue(a arrow.Array, i int) (int64, bool) {
 }
 
 // appendCSVText appends s as DuckDB's CSV writer writes a text value: quoted when empty (the empty field
-// is NULL) or when it holds a byte of q, with each '"' doubled.
-func appendCSVText(dst []byte, q *[256]bool, s string) []byte {
-	if s != "" && !needsQuotes(q, s) {
+// is NULL) or when it holds a byte of q (the quoteTable of delim), with each '"' doubled.
+func appendCSVText(dst []byte, q *[256]bool, delim byte, s string) []byte {
+	if s != "" && !needsQuotes(q, delim, s) {
 		return append(dst, s...)
 	}
 	dst = append(dst, '"')
@@ -305,10 +319,12 @@ func AppendCSVFloat(dst []byte, x float64) ([]byte, bool) {
 		}
 		return append(dst, "0.0"...), true
 	}
-	if k := math.Round(x * 100); math.Abs(k) < 1e15 && float64(int64(k))/100 == x {
-		// x is the double nearest k/100 (a price): a decimal of at most 15 digits reads back as itself
-		// alone, so its shortest digits are k's, and its exponent (-2 to 12) is in the fixed range.
-		return appendCents(dst, int64(k)), true
+	if k, ok := record.Cents(x); ok {
+		// A price: its shortest digits are k's, and its exponent (-2 to 12) is in the fixed range.
+		if dst = record.AppendCents(dst, k); k%100 == 0 {
+			dst = append(dst, ".0"...)
+		}
+		return dst, true
 	}
 	var buf [40]byte
 	b := strconv.AppendFloat(buf[:0], x, 'e', -1, 64) // [-]d[.ddd]e±XX
@@ -360,23 +376,6 @@ func AppendCSVFloat(dst []byte, x float64) ([]byte, bool) {
 	}
 }
 
-// appendCents appends k/100 (k not 0) in DuckDB's fixed notation: the digits without trailing zeros,
-// ".0" after an integral value.
-func appendCents(dst []byte, k int64) []byte {
-	if k < 0 {
-		dst, k = append(dst, '-'), -k
-	}
-	dst = append(strconv.AppendInt(dst, k/100, 10), '.')
-	switch c := k % 100; {
-	case c == 0:
-		return append(dst, '0')
-	case c%10 == 0:
-		return append(dst, byte('0'+c/10))
-	default:
-		return append(dst, byte('0'+c/10), byte('0'+c%10))
-	}
-}
-
 // appendCSVTime appends the time us microseconds after 1970 as DuckDB writes a TIMESTAMPTZ in UTC
 // ("2006-01-02 15:04:05", then the fraction's digits without trailing zeros, then "+00"), or a DATE
 // (withClock false: "2006-01-02", us a whole day); ok false outside the years 1 to 9999 (DuckDB writes
@@ -390,31 +389,80 @@ func appendCSVTime(dst []byte, us int64, withClock bool) ([]byte, bool) {
 	if frac < 0 {
 		sec, frac = sec-1, frac+1_000_000
 	}
-	t := time.Unix(sec, 0).UTC()
-	y, m, d := t.Date()
-	dst = append4(dst, y)
-	dst = append2(append(dst, '-'), int(m))
-	dst = append2(append(dst, '-'), d)
 	if !withClock {
-		return dst, true
+		y, m, d, _ := civil(sec)
+		return appendDate(dst, y, m, d), true
 	}
-	h, mi, s := t.Clock()
-	dst = append2(append(dst, ' '), h)
-	dst = append2(append(dst, ':'), mi)
-	dst = append2(append(dst, ':'), s)
-	if frac != 0 {
-		var f [6]byte
-		for k := 5; k >= 0; k-- {
-			f[k] = byte('0' + frac%10)
-			frac /= 10
-		}
-		n := 6
-		for f[n-1] == '0' {
-			n--
-		}
-		dst = append(append(dst, '.'), f[:n]...)
+	return append(appendDateTime(dst, sec, frac, 6, ' '), "+00"...), true
+}
+
+// civil is the date (proleptic Gregorian) and the second of its day of the time sec seconds after
+// 1970-01-01 00:00:00 UTC (H. Hinnant's civil_from_days, exact for every int64 day count of an int64
+// of seconds).
+func civil(sec int64) (y, m, d int, clock int64) {
+	days, clock := sec/86_400, sec%86_400
+	if clock < 0 {
+		days, clock = days-1, clock+86_400
 	}
-	return append(dst, "+00"...), true
+	z := days + 719_468
+	era := z / 146_097
+	if z < 0 && z%146_097 != 0 {
+		era--
+	}
+	doe := z - era*146_097                                   // [0, 146096]
+	yoe := (doe - doe/1460 + doe/36_524 - doe/146_096) / 365 // [0, 399]
+	doy := doe - (365*yoe + yoe/4 - yoe/100)                 // [0, 365]
+	mp := (5*doy + 2) / 153                                  // [0, 11], from March
+	d, m, y = int(doy-(153*mp+2)/5+1), int(mp+3), int(yoe+era*400)
+	if m > 12 {
+		m -= 12
+	}
+	if m <= 2 {
+		y++
+	}
+	return y, m, d, clock
+}
+
+// appendDate appends "2006-01-02" of a year 0 to 9999.
+func appendDate(dst []byte, y, m, d int) []byte {
+	dst = append4(dst, y)
+	dst = append2(append(dst, '-'), m)
+	return append2(append(dst, '-'), d)
+}
+
+// appendDateTime appends the date and clock of the time sec seconds and frac of digits-digit units after
+// 1970 UTC (a year 0 to 9999), with sep between the two: "2006-01-02", sep, "15:04:05", then, unless frac
+// is 0, '.' and frac's digits without their trailing zeros.
+func appendDateTime(dst []byte, sec, frac int64, digits int, sep byte) []byte {
+	y, m, d, clock := civil(sec)
+	dst = append(appendDate(dst, y, m, d), sep)
+	dst = append2(dst, int(clock/3600))
+	dst = append2(append(dst, ':'), int(clock/60%60))
+	dst = append2(append(dst, ':'), int(clock%60))
+	if frac == 0 {
+		return dst
+	}
+	var f [9]byte
+	for k := digits - 1; k >= 0; k-- {
+		f[k] = byte('0' + frac%10)
+		frac /= 10
+	}
+	n := digits
+	for f[n-1] == '0' {
+		n--
+	}
+	return append(append(dst, '.'), f[:n]...)
+}
+
+// appendRFC3339 appends t in UTC as t.UTC().AppendFormat(dst, time.RFC3339Nano) does, without its layout's
+// interpretation, for the years 0 to 9999 (ok false for any other: dst is then as it came).
+func appendRFC3339(dst []byte, t time.Time) ([]byte, bool) {
+	sec := t.Unix()
+	const lo, hi = -62167219200, 253402300800 // 0000-01-01, 10000-01-01
+	if sec < lo || sec >= hi {
+		return dst, false
+	}
+	return append(appendDateTime(dst, sec, int64(t.Nanosecond()), 9, 'T'), 'Z'), true
 }
 
 func append2(dst []byte, v int) []byte { return append(dst, byte('0'+v/10), byte('0'+v%10)) }
@@ -427,8 +475,9 @@ func append4(dst []byte, v int) []byte {
 // DuckDB's ORDER BY of the key fields (integers by value, text by its bytes, field after field); ok false
 // for a NULL key field.
 func (c *csvEncoder) appendKeyToken(dst []byte, i int) ([]byte, bool) {
-	for _, k := range c.keys {
-		if k.a.IsNull(i) {
+	for j := range c.keys {
+		k := &c.keys[j]
+		if k.nulls && k.a.IsNull(i) {
 			return dst, false
 		}
 		if k.kind == csvInt {
@@ -449,12 +498,15 @@ func appendTokenInt(dst []byte, v int64) []byte {
 // appendTokenText appends a text key field's token: its bytes, 0 escaped as 0 0xFF, then 0 0 (so that a
 // prefix sorts first).
 func appendTokenText(dst []byte, s string) []byte {
-	for j := 0; j < len(s); j++ {
-		if dst = append(dst, s[j]); s[j] == 0 {
-			dst = append(dst, 0xFF)
+	for {
+		k := strings.IndexByte(s, 0)
+		if k < 0 {
+			break
 		}
+		dst = append(append(dst, s[:k+1]...), 0xFF)
+		s = s[k+1:]
 	}
-	return append(dst, 0, 0)
+	return append(append(dst, s...), 0, 0)
 }
 
 // KeyToken is the order token of a key given as its fields' values (string or int64), as CSVLines' First

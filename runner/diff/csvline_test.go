@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -216,7 +217,7 @@ func TestCSVLinesEqualDuckDBCopy(t *testing.T) {
 			f.Delim = delim
 			var lines, tokens [][]byte
 			var declined []string
-			enc := newCSVEncoder(f)
+			enc, alone := newCSVEncoder(f), newCSVEncoder(f)
 			err := db.Query(ctx, "SELECT * FROM src ORDER BY id", func(b arrow.RecordBatch) error {
 				if err := enc.resolve(b); err != nil {
 					return err
@@ -226,6 +227,15 @@ func TestCSVLinesEqualDuckDBCopy(t *testing.T) {
 					tok, kok := enc.appendKeyToken(nil, i)
 					if !kok {
 						return fmt.Errorf("row %d: no key token", i)
+					}
+					// The row alone (a slice whose columns hold no null but the row's own: the encoder reads
+					// no null bit of those) gives the same line.
+					one := b.NewSlice(int64(i), int64(i+1))
+					err := alone.resolve(one)
+					oneLine, oneOK := alone.appendLine(nil, 0)
+					one.Release()
+					if err != nil || oneOK != ok || string(oneLine) != string(line) {
+						return fmt.Errorf("row %d: line %q (%v) alone, %q (%v) in its batch (%v)", i, oneLine, oneOK, line, ok, err)
 					}
 					tokens = append(tokens, tok)
 					if !ok {
@@ -337,5 +347,59 @@ func TestCSVEncoderDeclinesOtherSnapshotTypes(t *testing.T) {
 			t.Errorf("%s as %s: a key field of that type gets lines", tc.typ, tc.snap)
 		}
 		rb.Release()
+	}
+}
+
+// TestTimeTextEqualsAppendFormat: appendTimeText, which writes the years 0 to 9999 from the date Go's civil
+// arithmetic gives (civil, appendRFC3339) rather than through time's layout, writes what
+// t.UTC().AppendFormat(time.RFC3339Nano) writes, for times in any zone, random and at the edges of its
+// range (the first and last instants of the years 0 and 9999, leap days, 1970, fractions with trailing
+// zeros), and for the years outside it (the layout's, as before).
+func TestTimeTextEqualsAppendFormat(t *testing.T) {
+	zone := time.FixedZone("", -7*3600-30*60)
+	times := []time.Time{time.Unix(0, 0), time.Unix(-1, 999_999_999), time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).Add(-time.Nanosecond), time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2000, 2, 29, 12, 0, 0, 100, time.UTC),
+		time.Date(1900, 3, 1, 0, 0, 0, 120_000_000, zone), time.Date(-5, 6, 7, 8, 9, 10, 0, time.UTC), time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)}
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 100_000 {
+		sec := r.Int64N(253402300800+62167219200+2*86400) - 62167219200 - 86400
+		ns := int64(0)
+		switch r.IntN(3) {
+		case 0:
+			ns = r.Int64N(1e9)
+		case 1:
+			ns = r.Int64N(1e6) * 1000
+		}
+		times = append(times, time.Unix(sec, ns), time.Unix(sec, ns).In(zone))
+	}
+	for _, tm := range times {
+		want := tm.UTC().Format(time.RFC3339Nano)
+		if got := string(appendTimeText([]byte("x"), tm)); got != "x"+want {
+			t.Errorf("%v: %q, want %q", tm, got, "x"+want)
+		}
+	}
+}
+
+// TestTokenTextEscapesZeros: a text key field's token is its bytes with each 0 followed by 0xFF, then 0 0,
+// whatever the place and number of its zeros, and the tokens of texts compare as the texts do.
+func TestTokenTextEscapesZeros(t *testing.T) {
+	texts := []string{"", "\x00", "\x00\x00", "a\x00", "\x00a", "a\x00b\x00\x00c", "abc", "ab", "a\xff", "a\x00\xff"}
+	for _, s := range texts {
+		var want []byte
+		for j := 0; j < len(s); j++ {
+			if want = append(want, s[j]); s[j] == 0 {
+				want = append(want, 0xFF)
+			}
+		}
+		want = append(want, 0, 0)
+		if got := appendTokenText([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Errorf("%q: token %q, want %q", s, got[1:], want)
+		}
+		for _, u := range texts {
+			if c := bytes.Compare(appendTokenText(nil, s), appendTokenText(nil, u)); c != strings.Compare(s, u) {
+				t.Errorf("tokens of %q and %q compare %d, the texts %d", s, u, c, strings.Compare(s, u))
+			}
+		}
 	}
 }

@@ -383,13 +383,13 @@ func (r *Row) ID(planned plan.State, f *plan.IDForm) string {
 	case connectors.Create:
 		// The texts of the floats and times, which the create's entry writes too (appendEntry), kept.
 		e.textRow, e.text = i, e.text[:0]
-		for j, d := range r.l.Desired {
+		for j := range r.l.Desired {
 			e.textAt[j] = -1
-			if a := e.desired[j]; !a.IsNull(i) && !e.desiredKey[j] {
-				f.Name(d.Name)
+			if a := e.desired[j]; !e.desiredKey[j] && (!e.desiredNulls[j] || !a.IsNull(i)) {
+				f.Name(r.l.Desired[j].Name)
 				f.Null()
 				mark := f.Len()
-				idValue(f, a, i)
+				idPiece(f, a, i)
 				if t, ok := jsonText(a, i, f.Since(mark)); ok {
 					e.textAt[j] = len(e.text)
 					e.text = append(e.text, t...)
@@ -416,6 +416,11 @@ func idValue(f *plan.IDForm, a arrow.Array, i int) {
 		f.Null()
 		return
 	}
+	idPiece(f, a, i)
+}
+
+// idPiece is idValue of a value that is not null.
+func idPiece(f *plan.IDForm, a arrow.Array, i int) {
 	switch c := a.(type) {
 	case *array.String:
 		f.String(c.Value(i))
@@ -439,14 +444,21 @@ func idValue(f *plan.IDForm, a arrow.Array, i int) {
 		f.Bool(c.Value(i))
 	case *array.Timestamp: // as JSONValue's text of record.Value's time (connectors.FormatValue), in a scratch buffer
 		var scratch [40]byte
-		t := c.Value(i).ToTime(c.DataType().(*arrow.TimestampType).Unit).UTC()
-		f.Bytes(t.AppendFormat(scratch[:0], time.RFC3339Nano))
+		f.Bytes(appendTimeText(scratch[:0], c.Value(i).ToTime(c.DataType().(*arrow.TimestampType).Unit)))
 	case *array.Date32:
 		var scratch [40]byte
-		f.Bytes(c.Value(i).ToTime().UTC().AppendFormat(scratch[:0], time.RFC3339Nano))
+		f.Bytes(appendTimeText(scratch[:0], c.Value(i).ToTime()))
 	default:
 		f.Value(JSONValue(record.Value(a, i)))
 	}
+}
+
+// appendTimeText appends t's RFC 3339 text in UTC: t.UTC().AppendFormat(dst, time.RFC3339Nano).
+func appendTimeText(dst []byte, t time.Time) []byte {
+	if b, ok := appendRFC3339(dst, t); ok {
+		return b
+	}
+	return t.UTC().AppendFormat(dst, time.RFC3339Nano)
 }
 
 // jsonText is the JSON text (appendColumn's) of a value of column a whose ID piece (IDForm) is piece, when
@@ -495,10 +507,20 @@ func actionOf(op string) connectors.Action {
 	return connectors.Action(strings.Clone(op))
 }
 
-// member is one member of an entry's record object: its name (encoded, with the colon) and its column.
+// member is one member of an entry's record object: its name (encoded, with the colon) and its column, and
+// whether the column holds a null (NullN: when not, no value's null bit is read).
 type member struct {
-	name []byte
-	col  arrow.Array
+	name  []byte
+	col   arrow.Array
+	nulls bool
+}
+
+// appendValue appends row i of the member's column: null or its appendColumn.
+func (m *member) appendValue(enc *record.JSON, dst []byte, i int) ([]byte, error) {
+	if m.nulls && m.col.IsNull(i) {
+		return append(dst, "null"...), nil
+	}
+	return appendColumn(enc, dst, m.col, i)
 }
 
 // entryColumns are the columns of one batch of the diff table as entries read them.
@@ -514,11 +536,11 @@ type entryColumns struct {
 	spans    []int         // the text of row i's before-values in the entry: before[j]'s at spans[2j]:spans[2j+1]
 	flags    []arrow.Array // by Layout.Compared
 	compared []string
-	// For Row.ID: the desired columns by Layout.Desired (and which are key columns), the old values by
-	// Layout.Compared.
-	desired    []arrow.Array
-	desiredKey []bool
-	old        []arrow.Array
+	// For Row.ID: the desired columns by Layout.Desired (and which are key columns, which hold a null:
+	// NullN, the others' null bits are not read), the old values by Layout.Compared.
+	desired                  []arrow.Array
+	desiredKey, desiredNulls []bool
+	old                      []arrow.Array
 	// Row.ID of a create keeps the JSON text of row textRow's floats and times (jsonText), desired column
 	// j's at text[textAt[j]:textEnd[j]] (textAt -1: none), for its entry; afterDesired[j] is after[j]'s
 	// desired column.
@@ -539,7 +561,7 @@ func (l *Layout) entryColumns(b arrow.RecordBatch) *entryColumns {
 		return nil
 	}
 	mem := func(name string, a arrow.Array) member {
-		return member{name: append(enc.AppendString(nil, name), ':'), col: a}
+		return member{name: append(enc.AppendString(nil, name), ':'), col: a, nulls: a == nil || a.NullN() > 0}
 	}
 	e := &entryColumns{}
 	e.seq, _ = col("__seq").(*array.Int64)
@@ -556,9 +578,11 @@ func (l *Layout) entryColumns(b arrow.RecordBatch) *entryColumns {
 		e.old = append(e.old, col("__o_"+d.Name))
 	}
 	for _, d := range l.Desired {
-		e.after = append(e.after, mem(d.Name, col(d.Name)))
-		e.desired = append(e.desired, col(d.Name))
+		a := col(d.Name)
+		e.after = append(e.after, mem(d.Name, a))
+		e.desired = append(e.desired, a)
 		e.desiredKey = append(e.desiredKey, isIn(l.Key, d.Name))
+		e.desiredNulls = append(e.desiredNulls, a == nil || a.NullN() > 0)
 	}
 	byName := func(a, b member) int { return slices.Compare(a.name, b.name) }
 	slices.SortFunc(e.key, byName)
@@ -636,7 +660,8 @@ func (e *entryColumns) appendEntry(enc *record.JSON, dst []byte, c *connectors.C
 		}
 		// The floats' and times' text as Row.ID wrote it.
 		dst = append(dst, '{')
-		for j, m := range e.after {
+		for j := range e.after {
+			m := &e.after[j]
 			if j > 0 {
 				dst = append(dst, ',')
 			}
@@ -648,7 +673,7 @@ func (e *entryColumns) appendEntry(enc *record.JSON, dst []byte, c *connectors.C
 				} else {
 					dst = append(append(append(dst, '"'), t...), '"')
 				}
-			} else if dst, err = appendColumn(enc, dst, m.col, i); err != nil {
+			} else if dst, err = m.appendValue(enc, dst, i); err != nil {
 				return dst, fmt.Errorf("after: field %s: %w", m.name[1:len(m.name)-2], err)
 			}
 		}
@@ -657,14 +682,15 @@ func (e *entryColumns) appendEntry(enc *record.JSON, dst []byte, c *connectors.C
 	// An after-value equal to its field's before-value (same type, same value: the same text) is copied from
 	// the before-values' text, which holds it already.
 	dst = append(dst, '{')
-	for j, m := range e.after {
+	for j := range e.after {
+		m := &e.after[j]
 		if j > 0 {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, m.name...)
 		if k := e.same[j]; k >= 0 && sameValue(m.col, e.before[k].col, i) {
 			dst = append(dst, dst[e.spans[2*k]:e.spans[2*k+1]]...)
-		} else if dst, err = appendColumn(enc, dst, m.col, i); err != nil {
+		} else if dst, err = m.appendValue(enc, dst, i); err != nil {
 			return dst, fmt.Errorf("after: field %s: %w", m.name[1:len(m.name)-2], err)
 		}
 	}
@@ -676,13 +702,14 @@ func (e *entryColumns) appendEntry(enc *record.JSON, dst []byte, c *connectors.C
 func appendObject(enc *record.JSON, dst []byte, members []member, i int, spans []int) ([]byte, error) {
 	var err error
 	dst = append(dst, '{')
-	for j, m := range members {
+	for j := range members {
+		m := &members[j]
 		if j > 0 {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, m.name...)
 		start := len(dst)
-		if dst, err = appendColumn(enc, dst, m.col, i); err != nil {
+		if dst, err = m.appendValue(enc, dst, i); err != nil {
 			return dst, fmt.Errorf("field %s: %w", m.name[1:len(m.name)-2], err)
 		}
 		if spans != nil {
@@ -725,13 +752,10 @@ func sameValue(a, b arrow.Array, i int) bool {
 	return false
 }
 
-// appendColumn appends row i of a as record.JSON{UTC: true}.AppendValue appends record.Value(a, i): text,
-// integers, booleans, doubles, timestamps and dates straight from the column (no boxed value), any other
-// type through its Go value.
+// appendColumn appends row i of a, a value that is not null, as record.JSON{UTC: true}.AppendValue appends
+// record.Value(a, i): text, integers, booleans, doubles, timestamps and dates straight from the column (no
+// boxed value), any other type through its Go value.
 func appendColumn(enc *record.JSON, dst []byte, a arrow.Array, i int) ([]byte, error) {
-	if a.IsNull(i) {
-		return append(dst, "null"...), nil
-	}
 	switch c := a.(type) {
 	case *array.String:
 		return enc.AppendString(dst, c.Value(i)), nil

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/record"
@@ -454,4 +456,83 @@ func BenchmarkEntriesUpdates(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkEntriesCSV is EntriesCSV over a first sync's diff of 100,000 creates of the benchmark catalog's
+// shape after its transform (bench_test.go's benchMapping: six text fields, two prices, an integer, a
+// boolean, a timestamp), each with its ID from the columns (Row.ID), its entry and its records-file line,
+// by one worker: the Go work of a first sync's encoding (issue #15). "read" is the whole call, DuckDB's
+// read of the diff included; "encode" the workers' part alone, over the diff's batches read once.
+func BenchmarkEntriesCSV(b *testing.B) {
+	ctx := context.Background()
+	db, exec := openTestDB(b, engine.Options{})
+	const n = 100_000
+	exec(fmt.Sprintf(`CREATE TABLE desired AS SELECT printf('SK%%010d', i * 7919 %% 9999999967) AS sku,
+		printf('%%012d', 100000000000 + i * 104729) AS upc, 'Trail Trek Pole Slate S ' || (i %% 997) || ' Series ' || (i %% 5) || ' | Granitemark' AS title,
+		'GRANITEMARK' || (i %% 31) AS brand, 'Apparel' || (i %% 7) AS department, (i %% 30000) / 100.0 + 1 AS price,
+		(i %% 25000) / 100.0 + 1 AS effective_price, i %% 200 AS qty,
+		CASE i %% 3 WHEN 0 THEN 'in_stock' WHEN 1 THEN 'out_of_stock' ELSE 'discontinued' END AS availability,
+		i %% 5 <> 0 AS online, TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_seconds(i * 37) AS updated_at FROM range(%d) t(i)`, n))
+	l, err := Run(ctx, db, Input{Desired: "desired", Key: []string{"sku"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sch, err := db.SchemaOf(ctx, "desired")
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &CSVFormat{Key: []string{"sku"}, Delim: ','}
+	for _, fl := range sch.Fields() {
+		f.Names, f.Types = append(f.Names, fl.Name), append(f.Types, engine.Type(fl.Type))
+	}
+	planned := plan.State{Lineage: "3c6e5ad74020a3046b6a7fd90d4e1b2c", Serial: 0}
+	id := func(_ int64, r *Row) (string, error) { return r.ID(planned, r.Form()), nil }
+	measure := func(b *testing.B) {
+		b.ReportAllocs()
+		c0 := proctime.Seconds()
+		b.Cleanup(func() { b.ReportMetric((proctime.Seconds()-c0)/float64(b.N)/n*1e9, "cpu-ns/change") })
+	}
+	b.Run("read", func(b *testing.B) {
+		measure(b)
+		for b.Loop() {
+			_, _, _, lines, err := EntriesCSV(ctx, db, l, 0, n, 1, id, f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if lines == nil {
+				b.Fatal("no lines")
+			}
+		}
+	})
+	b.Run("encode", func(b *testing.B) {
+		var batches []arrow.RecordBatch
+		if err := db.Query(ctx, fmt.Sprintf("SELECT %s FROM %s ORDER BY __seq", l.entrySelect(true), Table), func(rb arrow.RecordBatch) error {
+			rb.Retain()
+			batches = append(batches, rb)
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		defer func() {
+			for _, rb := range batches {
+				rb.Release()
+			}
+		}()
+		measure(b)
+		for b.Loop() {
+			x := &entryRead{l: l, creates: true, id: id, changes: make([]connectors.Change, n), entries: make([][]byte, n),
+				csv: f, lines: make([][]byte, n), keys: make([][]byte, n)}
+			w := x.newWorker()
+			for _, rb := range batches {
+				for from := 0; from < int(rb.NumRows()); from += EncodeRows {
+					if err := w.encode(entryJob{b: rb, from: from, to: min(from+EncodeRows, int(rb.NumRows()))}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			if x.csvLines() == nil {
+				b.Fatal("no lines")
+			}
+		}
+	})
 }

@@ -149,8 +149,18 @@ func appendValue(b []byte, v any) []byte {
 	return append(b, fmt.Sprint(v)...)
 }
 
-// appendFloat is appendValue of a float64.
+// appendFloat is appendValue of a float64. A price (record.Cents) is written without strconv: its 'f' and
+// 'g' texts are its cents' digits, for 'g' below 1e6 (6 digits before the point: 'g' turns to exponents
+// there).
 func appendFloat(b []byte, x float64) []byte {
+	if k, ok := record.Cents(x); ok {
+		if k%100 == 0 {
+			return record.AppendCents(append(b, 'i'), k)
+		}
+		if k > -1e8 && k < 1e8 {
+			return record.AppendCents(append(b, 'f'), k)
+		}
+	}
 	if x == math.Trunc(x) && math.Abs(x) < 1e21 {
 		return strconv.AppendFloat(append(b, 'i'), x, 'f', -1, 64)
 	}

@@ -2,6 +2,8 @@ package plan
 
 import (
 	"math"
+	"math/rand/v2"
+	"strconv"
 	"testing"
 )
 
@@ -47,5 +49,34 @@ func TestIDFormPiecesEqualKeyAndField(t *testing.T) {
 			t.Errorf("key %#v: ID %s given twice", k.v, want)
 		}
 		seen[want] = true
+	}
+}
+
+// TestFloatFormEqualsStrconv: a float's ID piece, written from its cents for a price (record.Cents), is
+// the 'i' and 'f' text or the 'f' and 'g' text strconv gives (the form IDs were made with): prices of
+// every size up to the fast path's bound and past it ('g' turns to exponents from 1e6), negative, zero,
+// integers, and doubles next to them that are not prices.
+func TestFloatFormEqualsStrconv(t *testing.T) {
+	ref := func(x float64) string {
+		if x == math.Trunc(x) && math.Abs(x) < 1e21 {
+			return "i" + strconv.FormatFloat(x, 'f', -1, 64)
+		}
+		return "f" + strconv.FormatFloat(x, 'g', -1, 64)
+	}
+	xs := []float64{0, math.Copysign(0, -1), 0.01, -0.01, 0.05, 0.5, 999999.99, 1e6, 1000000.01, -999999.99, -1000000.5,
+		9999999999999.99, 1e13, 1e15, 1e21, math.NaN(), math.Inf(-1), 5e-324}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 50_000 {
+		k := rng.Int64N(2e15) - 1e15
+		for range rng.IntN(14) {
+			k /= 10
+		}
+		x := float64(k) / 100
+		xs = append(xs, x, math.Nextafter(x, 0), float64(k), math.Float64frombits(rng.Uint64()))
+	}
+	for _, x := range xs {
+		if got, want := string(appendFloat(nil, x)), ref(x); got != want {
+			t.Errorf("%v: piece %q, want %q", x, got, want)
+		}
 	}
 }
