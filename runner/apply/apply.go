@@ -199,11 +199,13 @@ func (a *Applier) batch(ctx context.Context, batch []connectors.Change, entries 
 	var ackedChanges []connectors.Change
 	var resolved []string
 	rejected := 0
+	creates := true // every acknowledged change a create
 	fromDiff := FromDiff(a.Schema)
 	for i, c := range batch {
 		var ce *connectors.ChangeError
 		switch o := outcomes[i]; {
 		case o == nil:
+			creates = creates && c.Action == connectors.Create
 			if fromDiff {
 				acked = append(acked, seqs[i])
 			} else {
@@ -229,7 +231,7 @@ func (a *Applier) batch(ctx context.Context, batch []connectors.Change, entries 
 	done = a.timer("apply: commit")
 	all := a.unsettled == len(resolved)
 	if fromDiff {
-		err = a.commitSeqs(ctx, acked, resolved, rejected, all)
+		err = a.commitSeqs(ctx, acked, creates, resolved, rejected, all)
 	} else {
 		err = a.commit(ctx, a.RunID, ackedChanges, resolved, rejected, all)
 	}
@@ -392,10 +394,10 @@ func (a *Applier) newCommit(runID string, resolved []string, acked, rejected int
 // selected from diff.Table (__op, then the record's fields as the snapshot stores them) rather than
 // rebuilt from the sink's changes. Record fields of a type the snapshot stores as text (anything but text,
 // numbers, booleans, dates and timestamps) are taken from the decoded changes instead, so their text is
-// the one the runner writes.
-func (a *Applier) commitSeqs(ctx context.Context, acked []int64, resolved []string, rejected int, all bool) error {
+// the one the runner writes. creates says that every acknowledged change is a create (state.Commit.Creates).
+func (a *Applier) commitSeqs(ctx context.Context, acked []int64, creates bool, resolved []string, rejected int, all bool) error {
 	c, sch := a.newCommit(a.RunID, resolved, len(acked), rejected, all)
-	c.NewKeys = a.NewKeys
+	c.NewKeys, c.Creates = a.NewKeys, creates
 	if len(acked) > 0 {
 		cols := "__op"
 		for _, f := range sch.Fields() {

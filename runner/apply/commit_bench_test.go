@@ -98,7 +98,7 @@ func BenchmarkCommitFloor(b *testing.B) {
 						q := fmt.Sprintf("INSERT INTO st.floor SELECT %s FROM %s WHERE __seq BETWEEN %d AND %d", strings.Join(cols, ", "), diff.Table, seqs[lo], seqs[hi-1])
 						err = db.Exec(ctx, "BEGIN TRANSACTION; "+q+"; COMMIT")
 					} else {
-						err = a.commitSeqs(ctx, seqs[lo:hi], nil, 0, false)
+						err = a.commitSeqs(ctx, seqs[lo:hi], true, nil, 0, false)
 					}
 					if err != nil {
 						b.Fatal(err)
@@ -181,7 +181,7 @@ func commitBatches(ctx context.Context, b *testing.B, a *Applier, fromDiff bool,
 		hi := min(lo+batch, len(ccs))
 		var err error
 		if fromDiff {
-			err = a.commitSeqs(ctx, seqs[lo:hi], nil, 0, false)
+			err = a.commitSeqs(ctx, seqs[lo:hi], true, nil, 0, false)
 		} else {
 			err = a.CommitChanges(ctx, "run", ccs[lo:hi], nil, 0)
 		}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -519,6 +520,10 @@ func TestStoreConformanceManyCommits(t *testing.T) {
 			if m2.Serial != m.Serial || m2.Records != int64(len(model)) {
 				t.Fatalf("open after commit %d: serial %d, %d records; want %d, %d", step, m2.Serial, m2.Records, m.Serial, len(model))
 			}
+			// The commit's Meta is the one the state gives when opened (a commit reads less of it again).
+			if !reflect.DeepEqual(m, m2) {
+				t.Fatalf("commit %d returned %+v; the state opened after it: %+v", step, m, m2)
+			}
 			if got, want := dumpRel(t, rc, r.Snapshot(), cur), render(); got != want {
 				t.Fatalf("snapshot after commit %d:\n%s\nwant\n%s", step, got, want)
 			}
@@ -707,7 +712,7 @@ func TestStoreConformanceNewKeysAndResolvesAll(t *testing.T) {
 		}
 		exec(t, c, `CREATE TABLE c1 AS SELECT * FROM (VALUES ('create','A',1), ('create','B',2)) t(__op, sku, qty)`)
 		if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "c1", Key: []string{"sku"}, Columns: cols, Acked: 2,
-			NewKeys: true, Resolved: []string{"i1", "i2"}, ResolvesAll: true}); err != nil {
+			NewKeys: true, Creates: true, Resolved: []string{"i1", "i2"}, ResolvesAll: true}); err != nil {
 			t.Fatal(err)
 		}
 		if got := snapshot(); got != "A=1|B=2" {
@@ -739,6 +744,15 @@ func TestStoreConformanceNewKeysAndResolvesAll(t *testing.T) {
 		}
 		if got := snapshot(); got != "A=10|C=30" {
 			t.Errorf("a create of a key the snapshot holds, without NewKeys: %s", got)
+		}
+
+		exec(t, c, `CREATE TABLE c4 AS SELECT * FROM (VALUES ('create','D',4), ('create','B',5)) t(__op, sku, qty)`)
+		if _, err := s.Commit(ctx, c, &state.Commit{RunID: "r", Changes: "c4", Key: []string{"sku"}, Columns: cols, Acked: 2,
+			NewKeys: true, Creates: true}); err != nil {
+			t.Fatal(err)
+		}
+		if got := snapshot(); got != "A=10|B=5|C=30|D=4" {
+			t.Errorf("creates alone of new keys into a snapshot that has records: %s", got)
 		}
 	})
 }

@@ -141,6 +141,20 @@ func (s *DuckStore) load(ctx context.Context, conn *sql.Conn) (Meta, error) {
 	if !tables["meta"] {
 		return Meta{}, nil // created but never initialised: empty
 	}
+	s.hasSnapshot = tables["snapshot"]
+	for t := range tables {
+		if name, ok := strings.CutPrefix(t, "src_"); ok {
+			s.sources[name] = true
+		}
+	}
+	return s.read(ctx, conn, nil)
+}
+
+// read reads the Meta of an initialised state whose tables s knows (hasSnapshot, sources: load finds them;
+// a commit knows what it created). cols, when not nil, are the snapshot's columns, which the caller knows
+// unchanged since it read them; otherwise they are read. It refuses a state of a newer format or of
+// another pipeline.
+func (s *DuckStore) read(ctx context.Context, conn *sql.Conn, cols []Column) (Meta, error) {
 	m, err := s.meta(ctx, conn)
 	if err != nil {
 		return Meta{}, err
@@ -156,15 +170,11 @@ func (s *DuckStore) load(ctx context.Context, conn *sql.Conn) (Meta, error) {
 	meta.Exported, _ = strconv.ParseInt(m["exported"], 10, 64)
 	meta.ExportStamp = m["export_stamp"]
 	meta.Basis = m["basis"]
-	s.hasSnapshot = tables["snapshot"]
-	for t := range tables {
-		if name, ok := strings.CutPrefix(t, "src_"); ok {
-			s.sources[name] = true
-		}
-	}
 	if s.hasSnapshot {
-		if meta.Columns, err = columns(ctx, conn, "st", "snapshot"); err != nil {
-			return Meta{}, err
+		if meta.Columns = cols; cols == nil {
+			if meta.Columns, err = columns(ctx, conn, "st", "snapshot"); err != nil {
+				return Meta{}, err
+			}
 		}
 		if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM st.snapshot`).Scan(&meta.Records); err != nil {
 			return Meta{}, fmt.Errorf("count state snapshot: %w", err)
@@ -421,29 +431,34 @@ func inTx(ctx context.Context, conn *sql.Conn, what string, stmts []stmt) error 
 // Commit implements Store.
 func (s *DuckStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, error) {
 	var stmts []stmt
+	var unchanged []Column // the snapshot's columns, when the commit changes none
 	add := func(qs ...string) {
 		for _, q := range qs {
 			stmts = append(stmts, stmt{sql: q})
 		}
 	}
 	if c.Changes != "" {
-		mig, err := s.migrate(ctx, conn, c.Columns, c.Changes)
+		mig, have, err := s.migrate(ctx, conn, c.Columns, c.Changes)
 		if err != nil {
 			return Meta{}, err
 		}
 		add(mig...)
+		unchanged = have
 		cols := make([]string, len(c.Columns))
 		for i, col := range c.Columns {
 			cols[i] = spec.QuoteIdent(col.Name)
 		}
 		removed := c.Changes
 		if c.NewKeys {
-			// Only updates, deactivations and deletions replace a record: the creates' keys are not there.
+			// Only updates, deactivations and deletions replace a record: the creates' keys are not there
+			// (and with only creates, nothing is removed).
 			removed = fmt.Sprintf("(SELECT %s FROM %s WHERE __op <> 'create')", strings.Join(duckIdents(c.Key), ", "), c.Changes)
 		}
-		add(fmt.Sprintf("DELETE FROM st.snapshot s USING %s c WHERE %s", removed, spec.KeysEqual(c.Key, "s", "c")),
-			fmt.Sprintf("INSERT INTO st.snapshot (%s) SELECT %s FROM %s WHERE __op <> 'delete'",
-				strings.Join(cols, ", "), strings.Join(cols, ", "), c.Changes))
+		if !c.NewKeys || !c.Creates {
+			add(fmt.Sprintf("DELETE FROM st.snapshot s USING %s c WHERE %s", removed, spec.KeysEqual(c.Key, "s", "c")))
+		}
+		add(fmt.Sprintf("INSERT INTO st.snapshot (%s) SELECT %s FROM %s WHERE __op <> 'delete'",
+			strings.Join(cols, ", "), strings.Join(cols, ", "), c.Changes))
 	}
 	for name, d := range c.Sources {
 		tbl := "st." + spec.QuoteIdent("src_"+name)
@@ -476,7 +491,9 @@ func (s *DuckStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta
 	for name := range c.Sources {
 		s.sources[name] = true
 	}
-	return s.load(ctx, conn)
+	// The commit knows the state's tables (the snapshot, if the commit has changes, and its sources): no
+	// list of them, and no read of the snapshot's columns when it left them as migrate found them.
+	return s.read(ctx, conn, unchanged)
 }
 
 // settleIntents returns the statements that remove the intents c settles (c.Resolved), to run in c's
@@ -555,12 +572,14 @@ func (s *DuckStore) snapshotExists(ctx context.Context, conn *sql.Conn) (bool, e
 // (values that do not convert become NULL, which the next diff then shows as changes to push). A text
 // column retyped to another type may carry a declared compression (FSST, dictionary), which DuckDB refuses
 // to keep on a column of another type: the table is then rebuilt with the new types instead
-// (rebuildSnapshot: every column rewritten, where ALTER rewrites the retyped ones).
-func (s *DuckStore) migrate(ctx context.Context, conn *sql.Conn, cols []Column, changes string) ([]string, error) {
+// (rebuildSnapshot: every column rewritten, where ALTER rewrites the retyped ones). When the snapshot needs
+// none of that it returns no statements and the snapshot's columns, as it read them (which the commit's Meta
+// then gives without reading them again); otherwise nil columns.
+func (s *DuckStore) migrate(ctx context.Context, conn *sql.Conn, cols []Column, changes string) ([]string, []Column, error) {
 	if !s.hasSnapshot {
 		comp, err := textCompressions(ctx, conn, changes, cols)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		defs := make([]string, len(cols))
 		for i, c := range cols {
@@ -570,11 +589,11 @@ func (s *DuckStore) migrate(ctx context.Context, conn *sql.Conn, cols []Column, 
 			}
 		}
 		s.hasSnapshot = true
-		return []string{"CREATE TABLE st.snapshot (" + strings.Join(defs, ", ") + ")"}, nil
+		return []string{"CREATE TABLE st.snapshot (" + strings.Join(defs, ", ") + ")"}, nil, nil
 	}
 	have, err := columns(ctx, conn, "st", "snapshot")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	old := map[string]string{}
 	for _, c := range have {
@@ -596,7 +615,7 @@ func (s *DuckStore) migrate(ctx context.Context, conn *sql.Conn, cols []Column, 
 		}
 	}
 	if rebuild {
-		return append(out, rebuildSnapshot(have, cols, old)...), nil
+		return append(out, rebuildSnapshot(have, cols, old)...), nil, nil
 	}
 	out = append(out, retypes...)
 	for _, c := range have {
@@ -604,7 +623,10 @@ func (s *DuckStore) migrate(ctx context.Context, conn *sql.Conn, cols []Column, 
 			out = append(out, "ALTER TABLE st.snapshot DROP COLUMN "+spec.QuoteIdent(c.Name))
 		}
 	}
-	return out, nil
+	if len(out) > 0 {
+		return out, nil, nil
+	}
+	return nil, have, nil
 }
 
 // rebuildSnapshot returns the statements that replace st.snapshot, whose columns are have (and, after

@@ -77,6 +77,9 @@ type Commit struct {
 	// of other keys. The store then inserts the creates without first removing their keys (a first sync's
 	// commits then never join the growing snapshot). Without it every key of Changes is looked up.
 	NewKeys bool
+	// Creates says that every change of Changes is a create. With NewKeys the store then removes nothing
+	// before it inserts them: not even a statement that finds nothing to remove (a first sync's commits).
+	Creates bool
 	// Resolved lists intent IDs settled by this commit (acknowledged or refused by the sink).
 	Resolved []string
 	// ResolvesAll says Resolved are all the intents the store holds (the applier's batch when every earlier
