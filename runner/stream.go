@@ -234,7 +234,7 @@ func (r *batchReader) read(ctx context.Context, db *engine.DB, lo, hi int64) (*r
 		if r.batchLo = lo; sh != nil && len(s.ds.Annot) > 0 {
 			r.annots = make([]map[string]any, hi-lo)
 		}
-		batch, entries, seqs, lines, err := diff.EntriesCSV(ctx, db, s.ds, lo, hi, encodeWorkers(hi-lo), r.entryID, s.early.CSVFormat())
+		batch, entries, seqs, lines, err := diff.EntriesCSV(ctx, db, s.ds, lo, hi, encodeWorkers(hi-lo), r.entryID, s.early.CSVFormat(), nil)
 		if err != nil {
 			return nil, err
 		}
