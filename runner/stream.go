@@ -296,7 +296,9 @@ func (r *batchReader) read(ctx context.Context, db *engine.DB, lo, hi int64) (*r
 			}
 		}
 		staged := s.early.Stage(lines)
-		if !staged.InMemory() {
+		if staged.InMemory() {
+			mem.DisownLines() // kept until the batch's part is written
+		} else {
 			mem.ReleaseLines() // copied to the staging file, or not kept
 		}
 		return &readBatch{changes: batch, entries: entries, seqs: seqs, lines: staged, mem: mem}, nil

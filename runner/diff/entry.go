@@ -194,7 +194,7 @@ type entryRead struct {
 	lo      int64
 	creates bool
 	id      IDFunc
-	reuse   *Reuse // where the buffers come from (Reuse.take)
+	reuse   *Reuse // where the buffers come from (Reuse.buffers), and are noted for their release (Reuse.took)
 	changes []connectors.Change
 	entries [][]byte
 	failed  atomic.Pointer[error] // the first error of a worker

@@ -53,6 +53,17 @@ func (r *Reuse) ReleaseLines() {
 	r.textBufs = nil
 }
 
+// DisownLines leaves the records-file lines of the last read (CSVLines.Lines, the slice and its buffers) to
+// the caller, who keeps them: the next reads write their lines into other memory. Nothing for a nil r.
+func (r *Reuse) DisownLines() {
+	if r == nil {
+		return
+	}
+	r.lines, r.keys = nil, nil
+	clear(r.textBufs)
+	r.textBufs = r.textBufs[:0]
+}
+
 // forget drops the buffers the last read took and that were not given back (the lines a staging file did
 // not copy, ReleaseLines never called): they are not known to be free, and r must not keep them alive.
 func (r *Reuse) forget() {

@@ -16,7 +16,8 @@ import (
 // memory gives (light changes, entries, numbers, records-file lines and their first and last keys), with
 // one worker and with three, batches of unequal sizes included; and the reads after the first do reuse the
 // memory given back: the changes' slice, and buffers of the entries and of the lines (at least half of the
-// batch's: a read of 80 changes after reads of at most 40 needs more than were given back).
+// batch's: a read of 80 changes after reads of at most 40 needs more than were given back). Lines left to
+// the caller instead (DisownLines) stay as they are through the reads after.
 func TestEntriesCSVReuse(t *testing.T) {
 	defer SetPoisonFreed(true)()
 	defer func(n int) { EncodeRows = n }(EncodeRows)
@@ -58,9 +59,11 @@ func TestEntriesCSVReuse(t *testing.T) {
 		return b
 	}
 	ranges := [][2]int64{{0, 40}, {40, 80}, {80, 100}, {0, 40}, {10, 90}}
+	const disowned = 2 // the read whose lines are left to the caller
 	for _, workers := range []int{1, 3} {
 		r := &Reuse{Entries: &Buffers{}, Text: &Buffers{}}
 		var lastChanges *connectors.Change
+		var kept, keptWant [][]byte // lines disowned, and what they must stay
 		for i, rg := range ranges {
 			want := read(rg[0], rg[1], workers, nil)
 			given := append(slices.Clone(r.Entries.free), r.Text.free...) // the buffers free before the read
@@ -74,7 +77,7 @@ func TestEntriesCSVReuse(t *testing.T) {
 				if rg[1]-rg[0] <= 40 && &cs[0] != lastChanges {
 					t.Errorf("%d workers, read %d: the changes are not in the slice given back", workers, i)
 				}
-				if e, n := inBuffers(es, given), inBuffers(lines.Lines, given); e < len(es)/2 || n < len(es)/2 {
+				if e, n := inBuffers(es, given), inBuffers(lines.Lines, given); e < len(es)/2 || (n < len(es)/2 && i-1 != disowned) {
 					t.Errorf("%d workers, read %d: %d entries and %d lines of %d in buffers given back, want half at least", workers, i, e, n, len(es))
 				}
 			}
@@ -86,10 +89,16 @@ func TestEntriesCSVReuse(t *testing.T) {
 				got.lines = append(got.lines, slices.Clone(line))
 			}
 			got.first, got.last = string(lines.First), string(lines.Last)
-			// Given back, and poisoned: the copies taken above must still be what a fresh read gives.
+			// Given back, and poisoned: the copies taken above must still be what a fresh read gives. The
+			// lines of one read are kept instead (DisownLines): the reads after must leave them.
 			lastChanges = &cs[0]
 			r.Release()
-			r.ReleaseLines()
+			if i == disowned {
+				r.DisownLines()
+				kept, keptWant = lines.Lines, want.lines
+			} else {
+				r.ReleaseLines()
+			}
 			if lines.First == nil || string(lines.First) != want.first || string(lines.Last) != want.last {
 				t.Errorf("%d workers, read %d: first and last keys changed when the lines were given back", workers, i)
 			}
@@ -100,6 +109,9 @@ func TestEntriesCSVReuse(t *testing.T) {
 				got.first != want.first || got.last != want.last {
 				t.Errorf("%d workers, read %d (%d..%d): the results read into reused memory differ from a fresh read's", workers, i, rg[0], rg[1])
 			}
+		}
+		if !slices.EqualFunc(kept, keptWant, slices.Equal) {
+			t.Errorf("%d workers: the lines left to the caller (DisownLines) changed in the reads after", workers)
 		}
 	}
 }
