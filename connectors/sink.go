@@ -117,7 +117,8 @@ func (r Rank) Sort(changes []Change) {
 // EncodedApplier is implemented by sinks that write each change as its entry (Change.AppendEntry, written
 // by record.JSON{UTC: true}), such as a change log. The runner encodes every change in that form for its
 // intent before sending it, and hands the sink the same bytes, so that a change is encoded once: entries[i]
-// is changes[i]'s entry, and is valid only during the call. changes[i] may hold only the change's ID and
+// is changes[i]'s entry; changes and entries are valid only during the call (a streamed apply reuses their
+// memory for the batches after). changes[i] may hold only the change's ID and
 // action, its Key nil (a streamed apply reads its batches as entries, without building the records or the
 // key in Go): the entry holds the rest. Outcomes and error are as Apply's; the runner calls ApplyEncoded instead of Apply.
 type EncodedApplier interface {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sync"
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/runner/apply"
@@ -175,7 +176,10 @@ func (s *session) applyStreamed(ctx context.Context, a *apply.Applier, pl *plan.
 	r := &batchReader{s: s, sh: sh, encoded: a.Encoded()}
 	defer func(sent func()) { a.Sent = sent }(a.Sent)
 	err := s.pipeBatches(ctx, total, size, r.read, func(b *readBatch, sent func()) error {
-		a.Sent = sent
+		a.Sent = func() {
+			r.recycle(b) // first: the read this lets go on takes its memory
+			sent()
+		}
 		if b.entries != nil {
 			s.early.Lines(b.lines) // for the batch's commit: its part of the records file
 			defer s.early.Lines(nil)
@@ -204,11 +208,14 @@ func (s *session) applyStreamed(ctx context.Context, a *apply.Applier, pl *plan.
 // readBatch is a batch of changes read from the diff for the applier, in apply order: the sink's form of
 // each change, its entry when the sink takes entries (nil: the applier encodes them), its sequence number,
 // and the creates' records-file lines when the early export takes them (export.Early.Lines; nil: none).
+// The changes, entries and sequence numbers of a batch read as entries are in mem's memory, which the
+// batches read after it reuse once it was sent (batchReader.recycle).
 type readBatch struct {
 	changes []connectors.Change
 	entries [][]byte
 	seqs    []int64
 	lines   *export.Staged
+	mem     *diff.Reuse
 }
 
 // batchReader reads a streamed apply's batches from the diff, in apply order, and adds their changes to
@@ -221,6 +228,43 @@ type batchReader struct {
 	// of a plan that has them.
 	annots  []map[string]any
 	batchLo int64
+	// free holds the memory of the batches sent, for the batches read next (recycle: the applier's
+	// goroutine adds to it while the reader reads); entries and text are the pools of their entries' and
+	// lines' buffers.
+	mu            sync.Mutex
+	free          []*diff.Reuse
+	entries, text diff.Buffers
+}
+
+// reuse is memory for the next batch read as entries: a sent batch's, or new (nil: fresh memory, with
+// recycleOff).
+func (r *batchReader) reuse() *diff.Reuse {
+	if recycleOff {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n := len(r.free); n > 0 {
+		m := r.free[n-1]
+		r.free = r.free[:n-1]
+		return m
+	}
+	return &diff.Reuse{Entries: &r.entries, Text: &r.text}
+}
+
+// recycle gives the memory of b, a batch sent (its changes, entries and sequence numbers no longer read:
+// apply.Applier.Sent), to the batches read next; b's are then nil. Nothing for a batch recycled already or
+// not read as entries.
+func (r *batchReader) recycle(b *readBatch) {
+	m := b.mem
+	if m == nil {
+		return
+	}
+	b.mem, b.changes, b.entries, b.seqs = nil, nil, nil, nil
+	m.Release()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.free = append(r.free, m)
 }
 
 // read reads the changes numbered lo up to hi through db (the session's, or a Reader of it).
@@ -234,9 +278,10 @@ func (r *batchReader) read(ctx context.Context, db *engine.DB, lo, hi int64) (*r
 		if r.batchLo = lo; sh != nil && len(s.ds.Annot) > 0 {
 			r.annots = make([]map[string]any, hi-lo)
 		}
-		batch, entries, seqs, lines, err := diff.EntriesCSV(ctx, db, s.ds, lo, hi, encodeWorkers(hi-lo), r.entryID, s.early.CSVFormat())
+		mem := r.reuse()
+		batch, entries, seqs, lines, err := diff.EntriesCSV(ctx, db, s.ds, lo, hi, encodeWorkers(hi-lo), r.entryID, s.early.CSVFormat(), mem)
 		if err != nil {
-			return nil, err
+			return nil, err // mem dropped with the read
 		}
 		if sh != nil {
 			var pc plan.Change
@@ -250,7 +295,13 @@ func (r *batchReader) read(ctx context.Context, db *engine.DB, lo, hi int64) (*r
 				}
 			}
 		}
-		return &readBatch{changes: batch, entries: entries, seqs: seqs, lines: s.early.Stage(lines)}, nil
+		staged := s.early.Stage(lines)
+		if staged.InMemory() {
+			mem.DisownLines() // kept until the batch's part is written
+		} else {
+			mem.ReleaseLines() // copied to the staging file, or not kept
+		}
+		return &readBatch{changes: batch, entries: entries, seqs: seqs, lines: staged, mem: mem}, nil
 	}
 	b := &readBatch{} // the sink may keep its batch: a new one each time
 	// One decoded row reused: the sink's form copies the values out of it (SinkChange).
@@ -317,7 +368,9 @@ func (r *batchReader) entryID(seq int64, row *diff.Row) (string, error) {
 // the one read ahead (a batch's changes and entries are not read after its sink call, apply.Applier.Sent,
 // so with pipeDepth 1 the one being committed is garbage while the next is read, about one batch live;
 // with 2, both are live more often: a 1M first sync's peak RSS 617-658 MiB against 523 with 1, issue
-// #15). The batches are applied in order, each once. Reading ahead has no effect on the state or the sink:
+// #15; a batch read as entries reuses the memory of a batch sent before, batchReader.recycle, so the memory
+// held stays, rather than garbage for the collector to free and the kernel to fault in again). The batches
+// are applied in order, each once. Reading ahead has no effect on the state or the sink:
 // a batch read ahead whose apply never comes is dropped.
 //
 // An apply error stops the reading (its context is cancelled) and is returned once the reader has
@@ -438,6 +491,10 @@ func readError(lo, hi int64, err error) error {
 // their reading when read in turn, the part not hidden behind the commits when read ahead. Its processor
 // time is the process's meanwhile (the reader's, when read ahead).
 const waitStage = "apply: wait for reads"
+
+// recycleOff makes a streamed apply read each batch into fresh memory, none reused (batchReader.reuse;
+// SetRecycleBatches, for the tests that compare the two).
+var recycleOff bool
 
 // pipeOff turns pipeBatches' reading ahead off; pipeAhead makes the apply of each batch wait until the next
 // is read, so that the reader is ahead whenever a batch fails (SetPipeBatches, for the tests).

@@ -29,3 +29,11 @@ func SetParallelEncodeRows(n int64) (restore func()) {
 	parallelEncodeRows = n
 	return func() { parallelEncodeRows = was }
 }
+
+// SetRecycleBatches makes a streamed apply reuse the memory of the batches it sent for the batches it reads
+// next (on, the default) or read each into fresh memory; the returned function restores the default.
+func SetRecycleBatches(on bool) (restore func()) {
+	was := recycleOff
+	recycleOff = !on
+	return func() { recycleOff = was }
+}

@@ -195,12 +195,17 @@ func (a *Applier) batch(ctx context.Context, batch []connectors.Change, entries 
 	if len(outcomes) != len(batch) {
 		return fmt.Errorf("sink %s returned %d outcomes for %d changes", a.SinkType, len(outcomes), len(batch))
 	}
-	var acked []int64
 	var ackedChanges []connectors.Change
-	var resolved []string
 	rejected := 0
 	creates := true // every acknowledged change a create
 	fromDiff := FromDiff(a.Schema)
+	// Sized for the whole batch, the usual outcome: grown by append, the two lists of a batch of 122,880
+	// were copied into fresh memory a dozen times each (issue #15).
+	resolved := make([]string, 0, len(batch))
+	var acked []int64
+	if fromDiff {
+		acked = make([]int64, 0, len(batch))
+	}
 	for i, c := range batch {
 		var ce *connectors.ChangeError
 		switch o := outcomes[i]; {

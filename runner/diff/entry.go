@@ -43,7 +43,7 @@ import (
 // more than one worker, id is called from several goroutines at once (each with a Row of its own). At most
 // workers slices of the result wait to be encoded at a time.
 func Entries(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, workers int, id IDFunc) (changes []connectors.Change, entries [][]byte, seqs []int64, err error) {
-	changes, entries, seqs, _, err = EntriesCSV(ctx, db, l, lo, hi, workers, id, nil)
+	changes, entries, seqs, _, err = EntriesCSV(ctx, db, l, lo, hi, workers, id, nil, nil)
 	return changes, entries, seqs, err
 }
 
@@ -51,8 +51,10 @@ func Entries(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, worker
 // create's records-file line in the format csv (CSVFormat: DuckDB's COPY bytes of the snapshot row its
 // commit makes), on the same workers from the same columns; lines is nil, with nothing else changed, when
 // a change is not a create, a column or value is one the encoder does not write, a key field is NULL or
-// the lines are not in strictly increasing key order.
-func EntriesCSV(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, workers int, id IDFunc, csv *CSVFormat) (changes []connectors.Change, entries [][]byte, seqs []int64, lines *CSVLines, err error) {
+// the lines are not in strictly increasing key order. With reuse not nil, the results are read into its
+// memory (Reuse: they are valid until its Release, the lines until its ReleaseLines), which must not
+// hold another read's.
+func EntriesCSV(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, workers int, id IDFunc, csv *CSVFormat, reuse *Reuse) (changes []connectors.Change, entries [][]byte, seqs []int64, lines *CSVLines, err error) {
 	n := max(hi-lo, 0)
 	if n == 0 {
 		return nil, nil, nil, nil, nil
@@ -61,11 +63,25 @@ func EntriesCSV(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, wor
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	x := &entryRead{l: l, lo: lo, creates: creates, id: id, changes: make([]connectors.Change, n), entries: make([][]byte, n)}
-	if csv != nil && creates {
-		x.csv, x.lines, x.keys = csv, make([][]byte, n), make([][]byte, n)
+	if reuse == nil {
+		reuse = &Reuse{} // fresh memory, kept by nothing after the call
 	}
-	seen := make([]bool, n)
+	r := reuse
+	r.forget()
+	x := &entryRead{l: l, lo: lo, creates: creates, id: id, reuse: reuse}
+	x.perRow.Store(r.perRow) // the buffers sized from the read before's
+	x.linePerRow.Store(r.linePerRow)
+	x.changes, x.entries = sized(r.changes, n), sized(r.entries, n)
+	r.changes, r.entries = x.changes, x.entries
+	if csv != nil && creates {
+		// Cleared: csvLines tells a line not written by its nil.
+		x.csv, x.lines, x.keys = csv, sized(r.lines, n), sized(r.keys, n)
+		clear(x.lines)
+		r.lines, r.keys = x.lines, x.keys
+	}
+	seen := sized(r.seen, n)
+	clear(seen)
+	r.seen = seen
 	read := int64(0)
 	var jobs chan entryJob
 	var wg sync.WaitGroup
@@ -144,7 +160,8 @@ func EntriesCSV(ctx context.Context, db *engine.DB, l *Layout, lo, hi int64, wor
 			}
 		}
 	}
-	seqs = make([]int64, n)
+	seqs = sized(r.seqs, n)
+	r.seqs, r.perRow, r.linePerRow = seqs, x.perRow.Load(), x.linePerRow.Load()
 	for k := range n {
 		seqs[k] = lo + k
 	}
@@ -177,6 +194,7 @@ type entryRead struct {
 	lo      int64
 	creates bool
 	id      IDFunc
+	reuse   *Reuse // where the buffers come from (Reuse.buffers), and are noted for their release (Reuse.took)
 	changes []connectors.Change
 	entries [][]byte
 	failed  atomic.Pointer[error] // the first error of a worker
@@ -228,7 +246,8 @@ func (w *entryWorker) encode(j entryJob) error {
 		per = 256
 	}
 	// Room for the part's entries at the size of those so far (and an eighth): most parts never grow.
-	buf := make([]byte, 0, int64(j.to-j.from)*(per+per/8))
+	buf := x.reuse.buffers(false).get(int64(j.to-j.from) * (per + per/8))
+	defer func() { x.reuse.took(buf, false) }()
 	w.ends = w.ends[:0]
 	for i := j.from; i < j.to; i++ {
 		seq := e.seq.Value(i)
@@ -283,8 +302,9 @@ func (w *entryWorker) encodeLines(j entryJob, e *entryColumns) {
 	if per == 0 {
 		per = 128
 	}
-	buf := make([]byte, 0, n*(per+per/8))
-	keys := make([]byte, 0, n*int64(9*len(x.csv.Key)+8))
+	text := x.reuse.buffers(true)
+	buf, keys := text.get(n*(per+per/8)), text.get(n*int64(9*len(x.csv.Key)+8))
+	defer func() { x.reuse.took(buf, true); x.reuse.took(keys, true) }()
 	w.ends, w.kend = w.ends[:0], w.kend[:0]
 	for i := j.from; i < j.to; i++ {
 		var ok, kok bool

@@ -373,6 +373,8 @@ func TestRowIDEqualsChangeIDOf(t *testing.T) {
 // shape: text, floats, an integer, a boolean, a timestamp) with each change's ID computed from the columns
 // (Row.ID, the streamed apply's path). The ID from the decoded row (Row.Change and ChangeIDOf) is not
 // measured: a range of creates without annotations is read without the before-values Row.Change decodes.
+// "reused" reads each time into the memory of the read before, given back (Reuse), as a streamed apply's
+// batches are read.
 func BenchmarkEntriesID(b *testing.B) {
 	ctx := context.Background()
 	db, err := engine.Open(ctx, engine.Options{TempDir: b.TempDir()})
@@ -393,20 +395,27 @@ func BenchmarkEntriesID(b *testing.B) {
 	}
 	planned := plan.State{Lineage: "3c6e5ad74020a3046b6a7fd90d4e1b2c", Serial: 0}
 	for _, bc := range []struct {
-		name string
-		id   func(f *plan.IDForm, r *Row) string
+		name  string
+		id    func(f *plan.IDForm, r *Row) string
+		reuse bool
 	}{
-		{"columns", func(f *plan.IDForm, r *Row) string { return r.ID(planned, f) }},
+		{"columns", func(f *plan.IDForm, r *Row) string { return r.ID(planned, f) }, false},
+		{"columns-reused", func(f *plan.IDForm, r *Row) string { return r.ID(planned, f) }, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			var f plan.IDForm
+			var reuse *Reuse
+			if bc.reuse {
+				reuse = &Reuse{Entries: &Buffers{}}
+			}
 			b.ReportAllocs()
 			c0 := proctime.Seconds()
 			defer func() { b.ReportMetric((proctime.Seconds()-c0)/float64(b.N)/n*1e9, "cpu-ns/change") }()
 			for b.Loop() {
-				if _, _, _, err := Entries(ctx, db, l, 0, n, 1, func(_ int64, r *Row) (string, error) { return bc.id(&f, r), nil }); err != nil {
+				if _, _, _, _, err := EntriesCSV(ctx, db, l, 0, n, 1, func(_ int64, r *Row) (string, error) { return bc.id(&f, r), nil }, nil, reuse); err != nil {
 					b.Fatal(err)
 				}
+				reuse.Release()
 			}
 		})
 	}

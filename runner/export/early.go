@@ -310,6 +310,10 @@ func (e *Early) StagedPeak() int64 {
 	return e.stagePeak
 }
 
+// InMemory says whether st holds the lines it was staged from (kept in memory, without a staging file):
+// their memory must then stay as it is until the batch's part is written. False for nil.
+func (st *Staged) InMemory() bool { return st != nil && st.lines != nil }
+
 // closeStage closes the staging file (removed already); the reader and the writer are done with it.
 func (e *Early) closeStage() {
 	e.stageMu.Lock()
