@@ -504,7 +504,7 @@ func BenchmarkEntriesCSV(b *testing.B) {
 	b.Run("read", func(b *testing.B) {
 		measure(b)
 		for b.Loop() {
-			_, _, _, lines, err := EntriesCSV(ctx, db, l, 0, n, 1, id, f)
+			_, _, _, lines, err := EntriesCSV(ctx, db, l, 0, n, 1, id, f, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
