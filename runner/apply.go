@@ -70,11 +70,14 @@ func (s *session) lockAndApply(ctx context.Context, saved *plan.Plan, rep *Repor
 }
 
 // apply runs under the lock (lockAndApply).
-func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) error {
+func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) (err error) {
 	failpoint.Hit("after-lock")
 	if err := s.prepare(ctx, false); err != nil {
 		return err
 	}
+	// The burst prepare may have started lasts until the plan's diff (afterDiff), and a path out between
+	// the two (the recovery's error) must put the cap back too: a no-op once the plan has.
+	defer s.stopBurst(ctx, &err)
 	ctx = s.sinkCtx(ctx) // from here on the API calls are the sink's (a confirming source counts its own)
 	s.exportBase = s.meta.Exported == s.meta.Serial
 	for _, st := range s.staged {

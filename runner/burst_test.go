@@ -193,3 +193,37 @@ func limitSetting(t *testing.T, l string) string {
 	}
 	return v
 }
+
+// TestBurstEndsWhenRecoveryFails: an apply's path out between prepare, which started the burst, and its
+// plan's diff, which ends it, puts the cap back too: the recovery of an interrupted run, failed here by
+// cancelling the apply's context as it starts.
+func TestBurstEndsWhenRecoveryFails(t *testing.T) {
+	set, err := benchData(t.TempDir(), 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BENCH_MEMORY_LIMIT", "")
+	capped := limitSetting(t, engine.DefaultMemoryLimit())
+	run := burstRuns(set)[0] // against the state: the apply's prepare starts the burst
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	s, _ := run.open(t, t.TempDir())
+	defer s.close()
+	burstOn := false
+	s.timings.observe = func(e Event) {
+		if e.Kind == StageStart && e.Stage == "recover" {
+			burstOn = s.endBurst != nil
+			cancel()
+		}
+	}
+	err = s.apply(ctx, nil, &Report{RunID: "burst-recover"})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("apply failed with %v, want %v", err, context.Canceled)
+	}
+	if !burstOn {
+		t.Fatal("the burst was not on when the recovery started")
+	}
+	if got := memoryLimit(t, s); got != capped {
+		t.Errorf("memory_limit %s after the recovery failed, want the cap %s", got, capped)
+	}
+}

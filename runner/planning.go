@@ -45,8 +45,8 @@ func (s *session) afterDiff(ctx context.Context, ds *diff.Layout) (err error) {
 
 // stopBurst puts the memory cap back if the plan raised it (prepare, s.endBurst) and nothing has yet: the
 // one end of the span from the transform to the diff, deferred by every function a path out of it leaves
-// through (prepare and plan for their errors, afterDiff for its end), so that a caller keeping the database
-// after an error never runs at the burst. *err is the path's error: a failure to put the cap back becomes it
+// through (prepare, apply and plan for their errors, afterDiff for its end), so that a caller keeping the
+// database after an error never runs at the burst. *err is the path's error: a failure to put the cap back becomes it
 // when it is nil, and is logged otherwise (the path's error stands, with its type: spec.Diagnostics).
 func (s *session) stopBurst(ctx context.Context, err *error) {
 	if s.endBurst == nil {
