@@ -54,7 +54,8 @@ func (r *Reuse) ReleaseLines() {
 }
 
 // DisownLines leaves the records-file lines of the last read (CSVLines.Lines, the slice and its buffers) to
-// the caller, who keeps them: the next reads write their lines into other memory. Nothing for a nil r.
+// the caller, who keeps them, and with them the text buffers the lines' key tokens share: the next reads
+// write their lines and keys into other memory. Nothing for a nil r.
 func (r *Reuse) DisownLines() {
 	if r == nil {
 		return
