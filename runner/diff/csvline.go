@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -174,12 +175,7 @@ func (c *csvEncoder) resolve(b arrow.RecordBatch) error {
 		c.cols = append(c.cols, col)
 	}
 	for _, k := range c.f.Key {
-		j := -1
-		for i, n := range c.f.Names {
-			if n == k {
-				j = i
-			}
-		}
+		j := slices.Index(c.f.Names, k)
 		if j < 0 || (c.cols[j].kind != csvText && c.cols[j].kind != csvInt) {
 			return fmt.Errorf("key field %s is not a text or integer column of the file", k)
 		}
@@ -287,7 +283,7 @@ func appendCSVText(dst []byte, q *[256]bool, delim byte, s string) []byte {
 	}
 	dst = append(dst, '"')
 	for {
-		k := indexQuote(s)
+		k := strings.IndexByte(s, '"')
 		if k < 0 {
 			break
 		}
@@ -295,15 +291,6 @@ func appendCSVText(dst []byte, q *[256]bool, delim byte, s string) []byte {
 		s = s[k+1:]
 	}
 	return append(append(dst, s...), '"')
-}
-
-func indexQuote(s string) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '"' {
-			return i
-		}
-	}
-	return -1
 }
 
 // AppendCSVFloat appends x as DuckDB 1.5 casts a DOUBLE to text (its fmt "{}": the shortest digits that
