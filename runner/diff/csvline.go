@@ -496,18 +496,34 @@ func appendTokenText(dst []byte, s string) []byte {
 	return append(append(dst, s...), 0, 0)
 }
 
-// KeyToken is the order token of a key given as its fields' values (string or int64), as CSVLines' First
-// and Last hold them; ok false for a value of another type.
+// KeyToken is the order token of a key given as its fields' values (a string, or an integer of any width
+// the encoder takes: the Go values a database/sql scan of a text or integer column gives), as CSVLines'
+// First and Last hold them; ok false for a value of another type.
 func KeyToken(values ...any) (token []byte, ok bool) {
 	for _, v := range values {
+		var n int64
 		switch x := v.(type) {
-		case int64:
-			token = appendTokenInt(token, x)
 		case string:
 			token = appendTokenText(token, x)
+			continue
+		case int64:
+			n = x
+		case int32:
+			n = int64(x)
+		case int16:
+			n = int64(x)
+		case int8:
+			n = int64(x)
+		case uint32:
+			n = int64(x)
+		case uint16:
+			n = int64(x)
+		case uint8:
+			n = int64(x)
 		default:
 			return nil, false
 		}
+		token = appendTokenInt(token, n)
 	}
 	return token, true
 }

@@ -601,16 +601,6 @@ func (e *Early) linesOfRows(ctx context.Context, sp span) (string, error) {
 		if err := e.db.QueryRow(ctx, q).Scan(ptrs...); err != nil {
 			return "", fmt.Errorf("record %d's key: %w", end.row, err)
 		}
-		for j, v := range vals {
-			switch x := v.(type) {
-			case int32:
-				vals[j] = int64(x)
-			case int16:
-				vals[j] = int64(x)
-			case int8:
-				vals[j] = int64(x)
-			}
-		}
 		token, ok := diff.KeyToken(vals...)
 		if !ok {
 			return "a key field's values are not text or integers", nil
