@@ -516,8 +516,9 @@ func (e *Early) part(ctx context.Context, sp span) error {
 	opts := options[e.exp.Format]
 	if e.parts > 0 {
 		opts = strings.Replace(opts, "HEADER true", "HEADER false", 1)
-	} else if err := os.MkdirAll(filepath.Dir(e.exp.Path), 0o755); err != nil {
-		return fmt.Errorf("export: %w", err)
+	}
+	if err := e.open(); err != nil { // its folder is the part's
+		return err
 	}
 	part := e.tmp + ".part"
 	n, err := e.db.Count(ctx, fmt.Sprintf("COPY (SELECT %s FROM %s WHERE rowid >= %d AND rowid < %d) TO %s (%s)",
@@ -527,11 +528,6 @@ func (e *Early) part(ctx context.Context, sp span) error {
 	}
 	if n != sp.hi-sp.lo {
 		return fmt.Errorf("records %d to %d: %d written", sp.lo, sp.hi, n)
-	}
-	if e.out == nil {
-		if e.out, err = os.Create(e.tmp); err != nil {
-			return fmt.Errorf("export: %w", err)
-		}
 	}
 	if err := appendFile(e.out, part); err != nil {
 		return fmt.Errorf("export: %w", err)
@@ -612,16 +608,27 @@ func (e *Early) linesOfRows(ctx context.Context, sp span) (string, error) {
 	return "", nil
 }
 
+// open creates the records file's temporary file (and its folder) for the first part; the parts after
+// append to it.
+func (e *Early) open() error {
+	if e.out != nil {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(e.exp.Path), 0o755); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	out, err := os.Create(e.tmp)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	e.out = out
+	return nil
+}
+
 // writeLines appends header and sp's lines to the file as the next part.
 func (e *Early) writeLines(sp span, header []byte) error {
-	if e.out == nil {
-		if err := os.MkdirAll(filepath.Dir(e.exp.Path), 0o755); err != nil {
-			return fmt.Errorf("export: %w", err)
-		}
-		var err error
-		if e.out, err = os.Create(e.tmp); err != nil {
-			return fmt.Errorf("export: %w", err)
-		}
+	if err := e.open(); err != nil {
+		return err
 	}
 	w := bufio.NewWriterSize(e.out, 1<<20)
 	w.Write(header)
