@@ -14,12 +14,20 @@ const DefaultMemoryCap = 256 << 20
 // container's memory limit, when lower: physicalMemory), at most DefaultMemoryCap (and DefaultMemoryCap when
 // neither can be read), in DuckDB's syntax.
 func DefaultMemoryLimit() string {
-	limit := int64(DefaultMemoryCap)
-	if ram := physicalMemory(); ram > 0 && ram/4 < limit {
-		limit = max(ram/4, 64<<20)
-	}
-	return fmt.Sprintf("%dMiB", limit>>20)
+	return mib(defaultLimit(physicalMemory()))
 }
+
+// defaultLimit is DefaultMemoryLimit's bytes for ram bytes of memory (0: unknown): a quarter, at least 64
+// MiB, at most DefaultMemoryCap.
+func defaultLimit(ram int64) int64 {
+	if ram > 0 && ram/4 < DefaultMemoryCap {
+		return max(ram/4, 64<<20)
+	}
+	return DefaultMemoryCap
+}
+
+// mib is n bytes in DuckDB's syntax, in whole MiB.
+func mib(n int64) string { return fmt.Sprintf("%dMiB", n>>20) }
 
 // DefaultBurstCap is the most memory DuckDB may use during a burst (DB.WithBurstMemory, DB.StartBurst) when
 // the pipeline sets no state.memory_limit: 3x DefaultMemoryCap. A plan against the state takes it while its
@@ -35,15 +43,17 @@ const DefaultBurstCap = 3 * DefaultMemoryCap
 // container's memory limit, when lower: physicalMemory), at most DefaultBurstCap and at least
 // DefaultMemoryLimit, in DuckDB's syntax.
 func DefaultBurstLimit() string {
+	return mib(burstLimit(physicalMemory()))
+}
+
+// burstLimit is DefaultBurstLimit's bytes for ram bytes of memory (0: unknown): a third, at most
+// DefaultBurstCap, never below defaultLimit's.
+func burstLimit(ram int64) int64 {
 	limit := int64(DefaultBurstCap)
-	if ram := physicalMemory(); ram > 0 && ram/3 < limit {
+	if ram > 0 && ram/3 < limit {
 		limit = ram / 3
 	}
-	base := int64(DefaultMemoryCap)
-	if ram := physicalMemory(); ram > 0 && ram/4 < base {
-		base = max(ram/4, 64<<20)
-	}
-	return fmt.Sprintf("%dMiB", max(limit, base)>>20)
+	return max(limit, defaultLimit(ram))
 }
 
 // DuckDBDefaultMemoryLimit is DuckDB's own default, 80% of the machine's RAM ("" when the RAM cannot be
@@ -53,5 +63,5 @@ func DuckDBDefaultMemoryLimit() string {
 	if ram <= 0 {
 		return ""
 	}
-	return fmt.Sprintf("%dMiB", ram*8/10>>20)
+	return mib(ram * 8 / 10)
 }

@@ -131,3 +131,28 @@ func TestStartBurstEndsWhenCancelled(t *testing.T) {
 		t.Errorf("memory_limit %s after the burst ended with a cancelled context, want %s", after, before)
 	}
 }
+
+// The default and burst limits for the memory a process may use (physicalMemory: the RAM, or a container's
+// limit when lower): a quarter of it and a third, capped at DefaultMemoryCap and DefaultBurstCap, the
+// default at least 64 MiB and the burst never below the default; the caps when it is unknown.
+func TestLimitsByMemory(t *testing.T) {
+	const mi = 1 << 20
+	for _, tc := range []struct {
+		ram            int64
+		limit, burstAt int64 // MiB
+	}{
+		{0, 256, 768},        // unknown
+		{24 << 30, 256, 768}, // this project's machines
+		{2 << 30, 256, 682},  // a 2 GiB container: the burst is a third
+		{1 << 30, 256, 341},  // 1 GiB: the cap is exactly a quarter
+		{512 * mi, 128, 170}, // a quarter, a third
+		{128 * mi, 64, 64},   // the default's floor, and the burst not below it
+	} {
+		if got := defaultLimit(tc.ram) / mi; got != tc.limit {
+			t.Errorf("default limit for %d MiB: %d MiB, want %d", tc.ram/mi, got, tc.limit)
+		}
+		if got := burstLimit(tc.ram) / mi; got != tc.burstAt {
+			t.Errorf("burst limit for %d MiB: %d MiB, want %d", tc.ram/mi, got, tc.burstAt)
+		}
+	}
+}
