@@ -64,11 +64,12 @@ func (w fullWay) note() string {
 		w.noEarly = " (not from the parts written during the apply: " + w.noEarly + ")"
 	}
 	switch {
-	case w.early > 0 && w.staged > 0:
-		return fmt.Sprintf(", in %d parts written while the apply committed (%d from the batches' lines), in key order (no sort); "+
-			"the lines' staging file held at most %.1f MiB at once", w.early, w.earlyLines, float64(w.staged)/(1<<20))
 	case w.early > 0:
-		return fmt.Sprintf(", in %d parts written while the apply committed (%d from the batches' lines), in key order (no sort)", w.early, w.earlyLines)
+		note := fmt.Sprintf(", in %d parts written while the apply committed (%d from the batches' lines), in key order (no sort)", w.early, w.earlyLines)
+		if w.staged > 0 {
+			note += fmt.Sprintf("; the lines' staging file held at most %.1f MiB at once", float64(w.staged)/(1<<20))
+		}
+		return note
 	case w.scanned:
 		return ", in the snapshot's stored order, which is key order (no sort)" + w.noEarly
 	case w.parts >= 2:
