@@ -109,8 +109,12 @@ bench-cycle:
 ## stage with each stage's processor time and peak RSS (the stage table's peaks: the harness resets the
 ## high-water mark per stage, so /usr/bin/time would see only the last stage's) (issue
 ## #15). BENCH_MEMORY_LIMIT=256MB sets the pipeline's state.memory_limit (DuckDB then spills to disk).
+## BENCH_COUNT=N runs it N times and ends with each ratio's min / median / max and the runs over its target
+## (bench/spread.sh): on a shared machine one run's ratio says little.
+BENCH_COUNT ?= 1
 bench-first-sync:
-	BENCH_SIZES=$(BENCH_SIZES) BENCH_MEMORY_LIMIT=$(BENCH_MEMORY_LIMIT) $(GO) test -tags $(TAGS) -run '^$$' -bench '^BenchmarkFirstSync$$' -benchtime 1x -count=1 -timeout 60m ./runner
+	BENCH_SIZES=$(BENCH_SIZES) BENCH_MEMORY_LIMIT=$(BENCH_MEMORY_LIMIT) $(GO) test -tags $(TAGS) -run '^$$' -bench '^BenchmarkFirstSync$$' -benchtime 1x -count=$(BENCH_COUNT) -timeout 60m ./runner \
+		| TARGET_x_plan=3 TARGET_cpu_x_plan=3 bench/spread.sh
 
 ## bench-rerun: the no-change rerun (plan, plan forced in full, apply) and the full cycle against the plan's
 ## time in the same run, at BENCH_RERUN_SIZES (default 1M).
