@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/runner/apply"
@@ -247,10 +248,15 @@ func (r *batchReader) reuse() *diff.Reuse {
 	if n := len(r.free); n > 0 {
 		m := r.free[n-1]
 		r.free = r.free[:n-1]
+		recycledReads.Add(1)
 		return m
 	}
 	return &diff.Reuse{Entries: &r.entries, Text: &r.text}
 }
+
+// recycledReads counts the batches read into a sent batch's memory (reuse), for the tests that check the
+// recycling engaged.
+var recycledReads atomic.Int64
 
 // recycle gives the memory of b, a batch sent (its changes, entries and sequence numbers no longer read:
 // apply.Applier.Sent), to the batches read next; b's are then nil. Nothing for a batch recycled already or

@@ -21,6 +21,10 @@ func SetPipeBatches(on, ahead bool) (restore func()) {
 	return func() { pipeOff, pipeAhead = off, ah }
 }
 
+// RecycledReads is how many batches streamed applies have read into a sent batch's memory so far
+// (batchReader.reuse).
+func RecycledReads() int64 { return recycledReads.Load() }
+
 // SetParallelEncodeRows makes a streamed apply encode batches of n changes or more in several goroutines
 // (encodeWorkers; tests with small batches set 1 to cover that path); the returned function restores the
 // default.

@@ -18,7 +18,8 @@ import (
 // reading every batch into fresh memory, twice, and reports its plan's hash. The memory given back is
 // poisoned at once (diff.SetPoisonFreed): a batch's entries, light changes or records-file lines read after
 // they were given back (by the sink, the intents, the plan's hash or the records file's parts) would show
-// in the bytes. Run it with -race too: a buffer written by the reader while the apply still reads it is a race.
+// in the bytes; and the batches are counted as they reuse memory, so that the comparison cannot pass with the
+// recycling off. Run it with -race too: a buffer written by the reader while the apply still reads it is a race.
 func TestRecycledBatchesWriteTheSameBytes(t *testing.T) {
 	defer runner.SetParallelEncodeRows(1)()
 	defer runner.SetStreamAbove(5)()
@@ -34,9 +35,15 @@ func TestRecycledBatchesWriteTheSameBytes(t *testing.T) {
 		defer runner.SetRecycleBatches(recycle)()
 		dir := batchedCSVCase(t, in.String(), 9) // 45 batches
 		pl := mustPlan(t, loadAt(t, dir))
+		before := runner.RecycledReads()
 		rep := mustApply(t, loadAt(t, dir), runner.Options{})
 		if rep.Applied.Create != 400 || rep.PlanHash != pl.Hash {
 			t.Fatalf("recycle %v: applied %+v, plan hash %s; want 400 creates, the plan's %s", recycle, rep.Applied, rep.PlanHash, pl.Hash)
+		}
+		// The comparison means something only if the batches did reuse memory: all but the first few
+		// (pipeBatches holds up to three before the first is sent).
+		if n := runner.RecycledReads() - before; recycle && n < 40 || !recycle && n != 0 {
+			t.Fatalf("recycle %v: %d of 45 batches read into a sent batch's memory", recycle, n)
 		}
 		checkChangeLog(t, fmt.Sprintf("recycle %v", recycle), dir, 0, pl)
 		data, err := os.ReadFile(filepath.Join(dir, "out", "records.changes.jsonl"))
