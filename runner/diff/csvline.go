@@ -107,7 +107,8 @@ func quoteTable(delim byte) (q [256]bool) {
 }
 
 // needsQuotes reports whether s holds a byte of q, the quoteTable of delim: 8 bytes at a time, then byte by
-// byte.
+// byte. The 8-byte scan lists quoteTable's bytes again (TestNeedsQuotesAgreesWithQuoteTable holds the two
+// to each other).
 func needsQuotes(q *[256]bool, delim byte, s string) bool {
 	i := 0
 	for ; i+8 <= len(s); i += 8 {

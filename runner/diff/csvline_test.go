@@ -433,3 +433,23 @@ func TestKeyTokenOfScannedKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestNeedsQuotesAgreesWithQuoteTable: the quoting bytes are listed twice, in quoteTable and in
+// needsQuotes' scan of 8 bytes at a time; for each delimiter the formats use and every byte, at each
+// position of a text long enough for the 8-byte scan and in its tail, needsQuotes says what the table says.
+func TestNeedsQuotesAgreesWithQuoteTable(t *testing.T) {
+	for _, delim := range []byte{',', '\t', '|', ';'} {
+		q := quoteTable(delim)
+		for b := 0; b < 256; b++ {
+			for _, n := range []int{1, 7, 8, 9, 16, 19} {
+				for at := 0; at < n; at++ {
+					s := []byte(strings.Repeat("a", n))
+					s[at] = byte(b)
+					if got, want := needsQuotes(&q, delim, string(s)), q[b] || b == int(delim); got != want {
+						t.Fatalf("delimiter %q: needsQuotes of byte %#x at %d of %d = %v, quoteTable says %v", delim, b, at, n, got, want)
+					}
+				}
+			}
+		}
+	}
+}
