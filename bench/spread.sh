@@ -3,7 +3,7 @@
 # every ratio metric (unit "x-..." or "...-x-...": measured against something timed in the same run) per
 # benchmark and size, over the runs of -count: min, median and max, and how many runs exceeded a target
 # given as TARGET_<metric with - as _>, e.g. TARGET_x_plan=3. One run on a shared machine says little (the
-# first sync's ratio to its plan moved 2.6-3.5x between back-to-back runs, BENCHMARKS.md); the median of
+# first sync's ratio to its plan moved 2.5-3.5x between back-to-back runs, BENCHMARKS.md); the median of
 # several, alternating in the same minutes, is what BENCHMARKS.md reports.
 set -euo pipefail
 awk '
