@@ -515,8 +515,9 @@ func jsonText(a arrow.Array, i int, piece []byte) (text []byte, ok bool) {
 // plan's hash pass): the driver materialises a query's whole result in Go memory, outside DuckDB's memory
 // limit, before the first row reaches Go, so one query of a 1M-change diff held the whole diff a second
 // time (issue #15). 65,536 (about 15 MB of a first sync's 11 fields) rather than 16,384: each query costs
-// its planning and result set-up, and a 1M first sync's apply took 3.76-5.11 cpu s (median 3.90) against
-// 4.04-4.72 (4.35) with 16,384, peak RSS +10 MiB (6 pairs, issue #15). A variable for the tests.
+// its planning and result set-up, 0.08-0.1 cpu s of a 1M read in queries of 16,384 (a 1M first sync's
+// apply: median 3.90 against 4.35 cpu s over 6 pairs, peak RSS +10 MiB); a query per batch of 122,880 gained
+// nothing more (BENCHMARKS.md). A variable for the tests.
 var QueryRows int64 = 65_536
 
 // actionOf is the action named op (a string of the batch's memory, which the action must not keep).
