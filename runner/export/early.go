@@ -389,21 +389,15 @@ func (e *Early) Committed(snapshot string, before, after int64, acked int) {
 	defer e.mu.Unlock()
 	lines := e.offered
 	e.offered = nil // one commit takes a batch's lines, or none does
-	switch {
-	case e.why != "" || e.ended:
-		e.release(lines)
-		return
-	case after-before != int64(acked):
+	if e.why == "" && !e.ended && after-before != int64(acked) {
 		e.why = fmt.Sprintf("a commit of %d change(s) took the snapshot from %d to %d records", acked, before, after)
-		e.release(lines)
-		return
-	case after == before:
-		e.release(lines)
-		return
 	}
-	if lines != nil && (lines.format != e.csv || lines.n != after-before) {
-		e.release(lines)
+	if lines != nil && (e.why != "" || e.ended || lines.format != e.csv || lines.n != after-before) {
+		e.release(lines) // no part takes them: none is written, or it is a COPY
 		lines = nil
+	}
+	if e.why != "" || e.ended || after == before {
+		return
 	}
 	e.queue = append(e.queue, span{snapshot: snapshot, lo: before, hi: after, lines: lines})
 	select {
