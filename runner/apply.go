@@ -33,6 +33,10 @@ func Apply(ctx context.Context, p *pipelines.Pipeline, opts Options, saved *plan
 	rep := &Report{RunID: cmp.Or(opts.RunID, state.NewRunID(time.Now())), Pipeline: p.Name, Merchant: p.Merchant, StartedAt: time.Now().UTC(),
 		Rejected: []RejectedChange{}, InputRejects: []connectors.Reject{}}
 	release, err := s.lockAndApply(ctx, saved, rep)
+	if err != nil && ctx.Err() != nil {
+		// Stopped by a signal: whatever failed, it failed because of it, and what to do is to run again.
+		err = &outcome.InterruptedError{Applied: rep.Applied.Total(), Planned: rep.Planned.Total(), Err: err}
+	}
 	rep.FinishedAt = time.Now().UTC()
 	rep.Durations = s.timings.seconds()
 	rep.API = s.apiCalls()

@@ -9,6 +9,7 @@ import (
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/runner/diff"
 	"github.com/possync/possync/runner/engine"
+	"github.com/possync/possync/runner/outcome"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/refresh"
 	"github.com/possync/possync/runner/state"
@@ -260,7 +261,12 @@ func (s *session) guards(pl *plan.Plan) []plan.Guard {
 // Plan computes what applying the pipeline would change. It reads the sources and the state, and writes
 // nothing (the state is opened read-only; the lock is held while planning so that a concurrent apply cannot
 // move the state underneath).
-func Plan(ctx context.Context, p *pipelines.Pipeline, opts Options) (*plan.Plan, error) {
+func Plan(ctx context.Context, p *pipelines.Pipeline, opts Options) (pl *plan.Plan, err error) {
+	defer func() {
+		if err != nil && ctx.Err() != nil {
+			err = &outcome.InterruptedError{Err: err} // stopped by a signal: the state was only read
+		}
+	}()
 	s := newSession(p, opts)
 	unlock, err := s.store.Lock(state.Holder{PID: pid(), Host: host(), RunID: "plan", StartedAt: time.Now().UTC()})
 	if err != nil {
@@ -274,7 +280,7 @@ func Plan(ctx context.Context, p *pipelines.Pipeline, opts Options) (*plan.Plan,
 	if err := s.prepare(ctx, true); err != nil {
 		return nil, err
 	}
-	pl, _, _, err := s.plan(ctx, planHeld)
+	pl, _, _, err = s.plan(ctx, planHeld)
 	return pl, err
 }
 

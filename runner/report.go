@@ -49,12 +49,14 @@ type Report struct {
 
 // Exit reasons and codes of a run (package outcome's).
 const (
-	ExitOK       = outcome.ExitOK
-	ExitFailure  = outcome.ExitFailure
-	ExitInvalid  = outcome.ExitInvalid
-	ExitBlocked  = outcome.ExitBlocked
-	ExitLocked   = outcome.ExitLocked
-	ReasonOK     = outcome.ReasonOK
-	ReasonNoop   = outcome.ReasonNoop
-	ReasonReject = outcome.ReasonReject
+	ExitOK      = outcome.ExitOK
+	ExitFailure = outcome.ExitFailure
+	ExitInvalid = outcome.ExitInvalid
+	ExitBlocked = outcome.ExitBlocked
+	ExitLocked  = outcome.ExitLocked
+	// ExitInterrupted: SIGINT or SIGTERM stopped the run (outcome.InterruptedError).
+	ExitInterrupted = outcome.ExitInterrupted
+	ReasonOK        = outcome.ReasonOK
+	ReasonNoop      = outcome.ReasonNoop
+	ReasonReject    = outcome.ReasonReject
 )

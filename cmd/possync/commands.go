@@ -363,17 +363,19 @@ func apply(ctx context.Context, cmd, file string, rf runFlags, planFile, reportF
 			"input_rejects", len(rep.InputRejects))
 		return ok
 	}
-	// invalid ends a run that could not start; its report says why.
-	invalid := func(why string) int {
+	// notStarted ends a run that could not start, with reason and code; its report says why.
+	notStarted := func(reason string, code int, why string) int {
 		now := time.Now().UTC()
-		rep := &runner.Report{RunID: sg.runID, StartedAt: now, FinishedAt: now, ExitReason: "invalid_config", ExitCode: runner.ExitInvalid,
+		rep := &runner.Report{RunID: sg.runID, StartedAt: now, FinishedAt: now, ExitReason: reason, ExitCode: code,
 			Error: why, Rejected: []runner.RejectedChange{}, InputRejects: []connectors.Reject{}}
 		if p != nil {
 			rep.Pipeline, rep.Merchant = p.Name, p.Merchant
+			rep.Error = p.Secrets.Redact(why)
 		}
 		finish(rep)
-		return runner.ExitInvalid
+		return code
 	}
+	invalid := func(why string) int { return notStarted("invalid_config", runner.ExitInvalid, why) }
 	p, diags, ok := sg.load()
 	if !ok {
 		return invalid(diagText(file, diags))
@@ -389,7 +391,7 @@ func apply(ctx context.Context, cmd, file string, rf runFlags, planFile, reportF
 	if planFile != "" {
 		if saved, err = plan.Read(planFile); err != nil {
 			sg.failed(err)
-			return runner.ExitFailure
+			return notStarted("error", runner.ExitFailure, err.Error()) // the report and metrics say why nothing ran
 		}
 	}
 	rep, err := runner.Apply(ctx, p, opts, saved)
@@ -399,9 +401,7 @@ func apply(ctx context.Context, cmd, file string, rf runFlags, planFile, reportF
 		code = sg.fail(p, err)
 		rep.ExitCode = code
 	}
-	if !finish(rep) {
-		return runner.ExitFailure
-	}
+	written := finish(rep)
 	if !reportToStdout && err == nil {
 		a := rep.Applied
 		fmt.Fprintf(stdout, "Applied: %d created, %d updated, %d deactivated, %d deleted", a.Create, a.Update, a.Deactivate, a.Delete)
@@ -412,6 +412,12 @@ func apply(ctx context.Context, cmd, file string, rf runFlags, planFile, reportF
 			}
 		}
 		fmt.Fprintln(stdout, ".")
+	}
+	if !written {
+		// The run's own outcome is in the summary above and in the report (when that was written); the exit
+		// code says that its report, metrics or page is missing, which a scheduler's monitoring relies on.
+		fmt.Fprintf(stderr, "possync %s: the run ended %q (exit %d), but an output above could not be written: exit 1\n", cmd, rep.ExitReason, code)
+		return runner.ExitFailure
 	}
 	return code
 }

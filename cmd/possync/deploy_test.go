@@ -448,7 +448,7 @@ func TestDockerfile(t *testing.T) {
 // TestDeployExitCodes checks that docs/deploy.md's exit-code table and the Airflow DAG's constants are
 // runner/outcome's codes.
 func TestDeployExitCodes(t *testing.T) {
-	codes := []int{outcome.ExitOK, outcome.ExitFailure, outcome.ExitInvalid, outcome.ExitBlocked, outcome.ExitLocked}
+	codes := []int{outcome.ExitOK, outcome.ExitFailure, outcome.ExitInvalid, outcome.ExitBlocked, outcome.ExitLocked, outcome.ExitInterrupted}
 
 	doc, err := os.ReadFile(filepath.Join(repoRoot, "docs/deploy.md"))
 	if err != nil {
@@ -481,7 +481,7 @@ func TestDeployExitCodes(t *testing.T) {
 			}
 		}
 	}
-	for _, err := range []error{&outcome.StaleError{}, &outcome.BlockedError{}, &state.LockedError{}, &state.LockLostError{}} {
+	for _, err := range []error{&outcome.StaleError{}, &outcome.BlockedError{}, &state.LockedError{}, &state.LockLostError{}, &outcome.InterruptedError{}} {
 		reason, code := outcome.Classify(err)
 		if !strings.Contains(reasons[code], "`"+reason+"`") {
 			t.Errorf("docs/deploy.md: exit %d's reasons %q do not name %s (Classify of %T)", code, reasons[code], reason, err)
@@ -493,7 +493,8 @@ func TestDeployExitCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, code := range map[string]int{"EXIT_OK": outcome.ExitOK, "EXIT_FAILURE": outcome.ExitFailure,
-		"EXIT_INVALID": outcome.ExitInvalid, "EXIT_BLOCKED": outcome.ExitBlocked, "EXIT_LOCKED": outcome.ExitLocked} {
+		"EXIT_INVALID": outcome.ExitInvalid, "EXIT_BLOCKED": outcome.ExitBlocked, "EXIT_LOCKED": outcome.ExitLocked,
+		"EXIT_INTERRUPTED": outcome.ExitInterrupted} {
 		m := regexp.MustCompile(`(?m)^` + name + ` = (\d+)$`).FindStringSubmatch(string(dag))
 		if m == nil || m[1] != fmt.Sprint(code) {
 			t.Errorf("deploy/airflow/possync_dag.py: %s = %v, want %d", name, m, code)

@@ -82,13 +82,19 @@ func (m *machine) run(t *testing.T, env []string, args ...string) result {
 	return runCmd(t, m.command(env, args...))
 }
 
-// held starts possync on m, held at failpoint point (POSSYNC_FAILPOINT_RELEASE), and waits until it is there.
-// It returns the process, a channel of its result, and the release file to create.
+// held is holdAt on m.
 func (m *machine) held(t *testing.T, point string, args ...string) (*exec.Cmd, <-chan result, string) {
+	t.Helper()
+	return holdAt(t, m.command, point, args...)
+}
+
+// holdAt starts the possync that command prepares, held at failpoint point (POSSYNC_FAILPOINT_RELEASE), and
+// waits until it is there. It returns the process, a channel of its result, and the release file to create.
+func holdAt(t *testing.T, command func(env []string, args ...string) *exec.Cmd, point string, args ...string) (*exec.Cmd, <-chan result, string) {
 	t.Helper()
 	dir := t.TempDir()
 	release, heldFile := filepath.Join(dir, "release"), filepath.Join(dir, "held")
-	cmd := m.command([]string{"POSSYNC_FAILPOINT=" + point, "POSSYNC_FAILPOINT_RELEASE=" + release, "POSSYNC_FAILPOINT_HELD=" + heldFile}, args...)
+	cmd := command([]string{"POSSYNC_FAILPOINT=" + point, "POSSYNC_FAILPOINT_RELEASE=" + release, "POSSYNC_FAILPOINT_HELD=" + heldFile}, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {

@@ -2,7 +2,7 @@
 // would change (a dry run, like terraform plan), apply the plan, or run plan+apply for a scheduler.
 //
 // Exit codes: 0 success (plan: no changes); 1 failure; 2 invalid configuration (plan: changes planned);
-// 3 blocked by a guard; 75 another run of the pipeline holds the lock.
+// 3 blocked by a guard; 75 another run of the pipeline holds the lock; 130 interrupted (SIGINT or SIGTERM).
 package main
 
 import (
@@ -39,11 +39,19 @@ Usage:
 
 Run 'possync COMMAND -h' for a command's flags.
 Exit codes: 0 ok (plan: no changes), 1 failure, 2 invalid config (plan: changes planned),
-3 blocked by a guard, 75 pipeline locked by another run.
+3 blocked by a guard, 75 pipeline locked by another run, 130 interrupted (SIGINT or SIGTERM).
 `
 
+// main runs a command with a context that SIGINT and SIGTERM cancel. The first signal lets the run stop
+// cleanly: an apply finishes recording the batch the sink has taken, then ends with exit code 130 and says
+// how far it got. It also puts the signals back to their default, so a second one ends the process at once
+// (the next run then settles the batch in flight from its intents, as after a crash).
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, func() {
+		stop()
+		fmt.Fprintln(os.Stderr, "possync: interrupted: stopping after what is in flight (interrupt again to stop at once)")
+	})
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

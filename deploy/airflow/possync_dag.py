@@ -11,6 +11,8 @@ deploy/Dockerfile in a KubernetesPodOperator: see the end of this file) and maps
                                                   reviews the plan and runs with --allow-mass-change
     75  another run holds the pipeline's lock  -> AirflowException: retried after retry_delay; the holder is
                                                   doing the work, so the retry usually finds nothing to do
+    130 SIGINT/SIGTERM stopped the run         -> AirflowException: retried; the batch the sink had taken
+                                                  was recorded, the retry applies the rest
 
 The codes are possync's (runner/outcome/outcome.go); cmd/possync's TestDeployManifests checks that the
 constants below match them. docs/deploy.md explains each code.
@@ -38,6 +40,7 @@ EXIT_FAILURE = 1
 EXIT_INVALID = 2
 EXIT_BLOCKED = 3
 EXIT_LOCKED = 75
+EXIT_INTERRUPTED = 130
 
 POSSYNC = os.environ.get("POSSYNC_BIN", "possync")
 PIPELINE_DIR = Path(os.environ.get("POSSYNC_PIPELINE_DIR", "/etc/possync/pipelines"))
@@ -58,6 +61,9 @@ def outcome(code: int, pipeline: str, report: dict) -> str:
         raise AirflowFailException(
             f"{pipeline}: a guard blocked the apply (not retried); review the plan, then run with "
             f"--allow-mass-change if the change is intended: {error}")
+    if code == EXIT_INTERRUPTED:
+        # Stopped by a signal (the task killed, a worker shutting down): the retry applies the rest.
+        raise AirflowException(f"{pipeline}: interrupted, retry: {error}")
     # 1, and anything unexpected (a signal: negative code): a failure Airflow retries.
     raise AirflowException(f"{pipeline}: failed with exit code {code} ({reason}): {error}")
 

@@ -235,10 +235,15 @@ func (a *Applier) batch(ctx context.Context, batch []connectors.Change, entries 
 	}
 	done = a.timer("apply: commit")
 	all := a.unsettled == len(resolved)
+	// What the sink acknowledged is recorded even when the run is being stopped (SIGINT, SIGTERM): the
+	// interrupt ends the run after this commit, not inside it, so the next run does not have to settle
+	// a batch the sink has already taken. A second signal still kills the process (cmd/possync), and the
+	// intents settle the batch then.
+	cctx := context.WithoutCancel(ctx)
 	if fromDiff {
-		err = a.commitSeqs(ctx, acked, creates, resolved, rejected, all)
+		err = a.commitSeqs(cctx, acked, creates, resolved, rejected, all)
 	} else {
-		err = a.commit(ctx, a.RunID, ackedChanges, resolved, rejected, all)
+		err = a.commit(cctx, a.RunID, ackedChanges, resolved, rejected, all)
 	}
 	done()
 	if err != nil {

@@ -7,6 +7,7 @@ package outcome
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/possync/possync/runner/plan"
@@ -15,14 +16,17 @@ import (
 
 // Exit reasons and codes of a run.
 const (
-	ExitOK       = 0
-	ExitFailure  = 1
-	ExitInvalid  = 2
-	ExitBlocked  = 3
-	ExitLocked   = 75
-	ReasonOK     = "applied"
-	ReasonNoop   = "no_changes"
-	ReasonReject = "changes_rejected"
+	ExitOK      = 0
+	ExitFailure = 1
+	ExitInvalid = 2
+	ExitBlocked = 3
+	ExitLocked  = 75
+	// ExitInterrupted ends a run stopped by SIGINT or SIGTERM (128 + SIGINT's number, as shells report an
+	// interrupted command): what the sink acknowledged before it is recorded, the rest is planned again.
+	ExitInterrupted = 130
+	ReasonOK        = "applied"
+	ReasonNoop      = "no_changes"
+	ReasonReject    = "changes_rejected"
 )
 
 // StaleError refuses a saved plan that no longer matches the inputs, the state or the configuration.
@@ -45,13 +49,33 @@ func (e *BlockedError) Error() string {
 	return "blocked by guard, nothing was applied: " + strings.Join(msgs, "; ")
 }
 
+// InterruptedError ends a run whose context was cancelled (SIGINT or SIGTERM) before it was done. The
+// changes the sink acknowledged before the interrupt are recorded in the state (the batch in flight is
+// committed); those not sent are planned again by the next run, and any left in doubt are settled by it.
+type InterruptedError struct {
+	Applied, Planned int   // changes applied and recorded, of those planned (Planned 0: stopped before a plan)
+	Err              error // what the cancellation made fail
+}
+
+func (e *InterruptedError) Error() string {
+	if e.Planned == 0 {
+		return "interrupted before the plan was made: no change was applied; run it again"
+	}
+	return fmt.Sprintf("interrupted: %d of %d planned changes applied and recorded in the state; run it again to apply the rest", e.Applied, e.Planned)
+}
+
+func (e *InterruptedError) Unwrap() error { return e.Err }
+
 // Classify maps an error to a run's exit reason and code (the CLI's exit code for it).
 func Classify(err error) (string, int) {
 	var stale *StaleError
 	var blocked *BlockedError
 	var invalid interface{ HasErrors() bool }
 	var lost *state.LockLostError
+	var interrupted *InterruptedError
 	switch {
+	case errors.As(err, &interrupted):
+		return "interrupted", ExitInterrupted
 	case errors.As(err, &lost):
 		return "lock_lost", ExitLocked // a newer run took over (PostgreSQL state): retry later, like "locked"
 	case errors.Is(err, state.ErrLocked):
