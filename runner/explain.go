@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/pipelines"
+	"github.com/possync/possync/runner/diff"
 	"github.com/possync/possync/runner/engine"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/state"
@@ -117,6 +119,13 @@ func Explain(ctx context.Context, p *pipelines.Pipeline, key map[string]string, 
 		protected = len(pr.Rows) > 0
 	}
 	pl, _, _, err := s.plan(ctx, planHeld)
+	var keyErr *diff.KeyError
+	if errors.As(err, &keyErr) {
+		// The rows behind a duplicated key are what the person needs to see: the trace, and why no plan.
+		x.Action, x.Guards, x.Options = "none", []plan.Guard{}, s.diffOptions()
+		x.Rule = "no plan can be made: " + keyErr.Reason()
+		return x, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -149,4 +150,39 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestExplainDuplicateKey: when a key appears twice in the desired records, plan refuses and points to
+// explain, and explain shows the two source rows and step rows behind the key with why no plan is made.
+func TestExplainDuplicateKey(t *testing.T) {
+	f := &fixture{dir: t.TempDir(), state: t.TempDir()}
+	if err := examples.Extract("acme-outdoor", f.dir); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(f.path("data/products.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dup string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "AO-1001,") {
+			dup = strings.Replace(l, "129.95", "119.95", 1)
+		}
+	}
+	if err := os.WriteFile(f.path("data/products.csv"), append(b, []byte(dup+"\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := f.run(t, nil, "plan", "catalog.yaml")
+	if r.code != 1 || !strings.Contains(r.stderr, "sku=AO-1001 (2 records)") || !strings.Contains(r.stderr, "possync explain FILE KEY") {
+		t.Fatalf("plan with a duplicated key: want exit 1 naming the key and explain, got %s", r)
+	}
+	x := f.explain(t, "AO-1001")
+	if x.Action != "none" || len(x.Sources) != 1 || len(x.Sources[0].Rows) != 2 || len(x.Steps) != 1 || len(x.Steps[0].Rows) != 2 ||
+		!strings.HasPrefix(x.Rule, "no plan can be made: 1 key(s) appear more than once") || strings.Contains(x.Rule, "possync explain") {
+		t.Fatalf("explain of a duplicated key: %+v", x)
+	}
+	prices := fmt.Sprint(x.Sources[0].Rows[0]["retail_price"], x.Sources[0].Rows[1]["retail_price"])
+	if prices != "129.95 119.95" && prices != "119.95 129.95" {
+		t.Errorf("explain of a duplicated key: source rows' prices %s, want 129.95 and 119.95", prices)
+	}
 }

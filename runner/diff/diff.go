@@ -614,18 +614,28 @@ func CheckDesired(ctx context.Context, db *engine.DB, desired string, key []stri
 		return err
 	}
 	if nullRows > 0 {
-		return fmt.Errorf("%d desired record(s) have an empty key field (%s); nothing was planned", nullRows, strings.Join(key, ", "))
+		return &KeyError{msg: fmt.Sprintf("%d desired record(s) have an empty key field (%s); nothing was planned: fill the key in the source, "+
+			"or drop those rows with a filter step (e.g. expr: %s != nil)", nullRows, strings.Join(key, ", "), key[0])}
 	}
 	if dups > 0 {
 		more := ""
 		if dups > int64(len(lines)) {
 			more = fmt.Sprintf("\n  ... and %d more", dups-int64(len(lines)))
 		}
-		return fmt.Errorf("%d key(s) appear more than once in the desired records; nothing was planned:\n%s%s",
-			dups, strings.Join(lines, "\n"), more)
+		return &KeyError{msg: fmt.Sprintf("%d key(s) appear more than once in the desired records; nothing was planned:\n%s%s",
+			dups, strings.Join(lines, "\n"), more), hint: "\n  (possync explain FILE KEY lists the source rows and steps behind a key)"}
 	}
 	return nil
 }
+
+// KeyError refuses desired records whose key is empty or not unique (CheckDesired): nothing can be planned
+// from them.
+type KeyError struct{ msg, hint string }
+
+func (e *KeyError) Error() string { return e.msg + e.hint }
+
+// Reason is the error without its hint of what to run next.
+func (e *KeyError) Reason() string { return e.msg }
 
 // CheckSortedDesired is CheckDesired for a desired table stored in its key's order, as a first sync's last
 // step stores it (steps.Output.Ordered for OrderBy FirstSyncOrder(key): sorted by exactly the key columns,
