@@ -107,7 +107,9 @@ func Validate(ctx context.Context, path string, opts pipelines.Options) spec.Dia
 		return diags // too broken to type-check
 	}
 	for _, d := range checkPartial(ctx, p) {
-		if expressionCode[d.Code] && !duplicate(diags, d) {
+		// A finding with neither a position nor a path is about an expression the file does not hold (a
+		// required one missing, reported already): placed, it would point at the file's first line.
+		if expressionCode[d.Code] && !duplicate(diags, d) && (d.Line > 0 || d.Path != "") {
 			diags = append(diags, d)
 		}
 	}

@@ -71,6 +71,12 @@ transforms:
 				{spec.CodeDiffField, 23, 17, `"status" is a string field`},
 				{spec.CodeUnknownField, 24, 3, "unknown field `on_misssing`"},
 			}},
+		{"a filter's expression under another name: the missing field, nothing about an empty expression",
+			strings.Replace(head, "transforms:\n", "transforms:\n  - type: filter\n    where: price > 0\n", 1) + sink,
+			[]finding{
+				{spec.CodeMissingField, 13, 5, "missing required field `expr`"},
+				{spec.CodeUnknownField, 14, 5, "unknown field `where`"},
+			}},
 		{"non-UTF-8 byte", strings.Replace(head, "merchant: m", "merchant: caf\xe9", 1) + sink,
 			[]finding{{spec.CodeBadEncoding, 3, 14, "byte 0xE9 at line 3, column 14"}}},
 	}
