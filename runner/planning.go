@@ -172,10 +172,8 @@ func (s *session) plan(ctx context.Context, mode planMode) (pl *plan.Plan, ccs [
 		st := s.staged[src.comp.Name]
 		pl.Inputs = append(pl.Inputs, st.Input)
 		pl.Rejects = append(pl.Rejects, st.Result.Rejects...)
-		for _, n := range st.Result.Notes {
-			pl.Notes = append(pl.Notes, plan.Note{Kind: spec.NoteInput, Subject: "source " + src.comp.Name, Message: n})
-		}
 	}
+	pl.Notes = s.sourceNotes()
 	if rf != nil {
 		pl.Inputs = append(pl.Inputs, rf.Input)
 		pl.Drift = rf.Drift
@@ -220,6 +218,31 @@ func (s *session) plan(ctx context.Context, mode planMode) (pl *plan.Plan, ccs [
 		return nil, nil, nil, fmt.Errorf("plan: %d changes read for a summary of %d", len(pl.Changes), pl.Summary.Total())
 	}
 	return pl, ccs, seqs, nil
+}
+
+// sourceNotes are the staged sources' notes as the plan holds them, by source in order: of kind input,
+// the source as their subject.
+func (s *session) sourceNotes() []plan.Note {
+	var out []plan.Note
+	for _, src := range s.sources {
+		st := s.staged[src.comp.Name]
+		if st == nil {
+			continue
+		}
+		for _, n := range st.Result.Notes {
+			out = append(out, plan.Note{Kind: spec.NoteInput, Subject: "source " + src.comp.Name, Message: n})
+		}
+	}
+	return out
+}
+
+// noteTexts returns notes as lines (plan.Note.String), as a report holds them.
+func noteTexts(notes []plan.Note) []string {
+	out := make([]string, len(notes))
+	for i, n := range notes {
+		out[i] = n.String()
+	}
+	return out
 }
 
 // countChanges counts the diff's changes per action.

@@ -413,7 +413,27 @@ func apply(ctx context.Context, cmd, file string, rf runFlags, planFile, reportF
 		}
 		fmt.Fprintln(stdout, ".")
 	}
+	if !reportToStdout {
+		sg.printNotes(p, rep.Notes, err == nil, stdout)
+	}
 	return code
+}
+
+// printNotes shows an apply's notes (the plan's, as `plan` shows them, and the run's own), secrets masked:
+// after the summary on stdout when it succeeded, else after the error (on stderr, or in the log), whose
+// message may point at them (a guard counting held removals).
+func (sg *signals) printNotes(p *pipelines.Pipeline, notes []string, ok bool, stdout io.Writer) {
+	for _, n := range notes {
+		n = secretsOf(p).Redact(n)
+		switch {
+		case ok:
+			fmt.Fprintf(stdout, "Note: %s\n", n)
+		case sg.log != nil:
+			sg.log.Info("note", "note", n)
+		default:
+			fmt.Fprintf(sg.stderr, "Note: %s\n", n)
+		}
+	}
 }
 
 // diagText is the reason a pipeline file did not load, for the run report: its error diagnostics (the loader
