@@ -14,6 +14,7 @@ import (
 
 	"github.com/possync/possync/connectors"
 	"github.com/possync/possync/runner"
+	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/spec"
 )
 
@@ -110,5 +111,34 @@ func TestApplyReportsPlanNotes(t *testing.T) {
 	if !slices.Equal(rep.Notes, pl.NoteTexts()) || len(pl.Notes) != 1 || pl.Notes[0].Kind != spec.NoteHeldRemoval ||
 		!strings.Contains(rep.Notes[0], "20 deletion(s) or deactivation(s)") {
 		t.Errorf("blocked apply's notes %q, want the plan's %q: the 20 held removals (the one held before is still in state)", rep.Notes, pl.NoteTexts())
+	}
+}
+
+// The guard counts held removals: the plan that has nothing else is blocked, with a summary that does not
+// say "No changes" beside the verdict, and the apply refuses it (exit 3); --allow-mass-change plans and
+// applies the removals.
+func TestHeldRemovalsBlockPlanAndApplyAlike(t *testing.T) {
+	dir := notingCase(t)
+	setNoting(t, skus(4), nil, nil)
+	mustApply(t, loadAt(t, dir), runner.Options{})
+	setNoting(t, nil, nil, []string{"the export is empty"})
+
+	pl := mustPlan(t, loadAt(t, dir))
+	var text strings.Builder
+	if err := plan.WriteText(&text, pl, plan.TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !pl.Blocked() || pl.Summary.Total() != 0 || strings.Contains(text.String(), "No changes.") ||
+		!strings.Contains(text.String(), "No changes planned; 0 records up to date, but a guard blocks the apply.") ||
+		!strings.Contains(text.String(), "4 of them held") {
+		t.Errorf("plan: blocked %v, %+v; want blocked by the 4 held removals, not \"No changes.\":\n%s", pl.Blocked(), pl.Summary, text.String())
+	}
+	rep, err := runner.Apply(context.Background(), loadAt(t, dir), runner.Options{}, nil)
+	if !errors.As(err, new(*runner.BlockedError)) || rep.ExitCode != runner.ExitBlocked {
+		t.Errorf("apply: %v (exit %d), want blocked (exit 3) as the plan is", err, rep.ExitCode)
+	}
+	rep = mustApply(t, loadAt(t, dir), runner.Options{AllowMassChange: true})
+	if rep.Applied.Delete != 4 {
+		t.Errorf("--allow-mass-change applied %+v, want the 4 deletions", rep.Applied)
 	}
 }

@@ -255,7 +255,11 @@ func (s *session) countChanges(ctx context.Context, sum *plan.Summary) error {
 	return nil
 }
 
-// guards evaluates the plan's guards.
+// guards evaluates the plan's guards. max_delete_percent counts the planned deletions and deactivations and
+// the removals held out of the plan (holdRemovals): a mass removal blocks, held or not, so that a suspect
+// input that would remove many records stops the run (exit 3) for a person to look at instead of passing
+// with a note. A plan it blocks is refused by apply and run, and plan exits 3 for it too, also when the held
+// removals are all it has.
 func (s *session) guards(pl *plan.Plan) []plan.Guard {
 	limit := s.p.Guards.MaxDeletePercent
 	g := plan.Guard{Name: "max_delete_percent", Limit: limit, Verdict: plan.Pass}
@@ -265,7 +269,7 @@ func (s *session) guards(pl *plan.Plan) []plan.Guard {
 	}
 	g.Message = fmt.Sprintf("%d of %d records in state deleted or deactivated (%.2f%%, limit %g%%)", removed, s.meta.Records, g.Value, limit)
 	if held := s.heldRemovals(); held > 0 {
-		g.Message += fmt.Sprintf(", %d of them held (see the notes)", held)
+		g.Message += fmt.Sprintf(", %d of them held: not planned, but counted (see the notes)", held)
 	}
 	if limit < 0 {
 		g.Message += "; guard disabled"

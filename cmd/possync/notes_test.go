@@ -36,8 +36,9 @@ func readReport(t *testing.T, path string) report {
 // TestApplyShowsPlanNotes: the removals a suspect input holds are told by apply and run as by plan. A file
 // with one row fewer and another header holds the missing record's deletion: apply prints the plan's notes
 // after its summary and its report holds them, each once (before, "Applied: 0 created…", no_changes and no
-// notes: only plan told). An empty file then holds every removal, which the guard counts: the blocked apply
-// and run show the notes their error points at.
+// notes: only plan told). An empty file then holds every removal, which the guard counts: plan exits 3 as
+// apply and run do, without saying "No changes.", and the blocked apply and run show the notes their error
+// points at.
 func TestApplyShowsPlanNotes(t *testing.T) {
 	rows := genRows(0, 20)
 	f := newFixture(t, rows)
@@ -78,10 +79,15 @@ func TestApplyShowsPlanNotes(t *testing.T) {
 	if err := os.WriteFile(f.path("data/products.csv"), []byte("sku,name,price,qty,category\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	pl = f.run(t, nil, "plan", "pipeline.yaml")
+	pl = f.run(t, nil, "plan", "pipeline.yaml", "--html", "plan.html")
 	held = noteLines(pl.stdout)
-	if !strings.Contains(pl.stdout, "BLOCKED") || len(held) != 1 || !strings.Contains(held[0], "20 deletion(s) or deactivation(s)") {
-		t.Fatalf("plan of the empty file: want the guard blocked and the 20 held removals' note; %s", pl)
+	if pl.code != 3 || strings.Contains(pl.stdout, "No changes.") || !strings.Contains(pl.stdout, "BLOCKED") ||
+		len(held) != 1 || !strings.Contains(held[0], "20 deletion(s) or deactivation(s)") {
+		t.Fatalf("plan of the empty file: want exit 3 (as apply), not \"No changes.\", and the 20 held removals' note; %s", pl)
+	}
+	if page, err := os.ReadFile(f.path("plan.html")); err != nil || strings.Contains(string(page), "<b>No changes.</b>") ||
+		!strings.Contains(string(page), "<b>No changes planned,</b> but a guard blocks the apply") {
+		t.Errorf("plan page of the empty file (%v): want \"No changes planned, but a guard blocks the apply\", not \"No changes.\"", err)
 	}
 	r = f.run(t, nil, "apply", "pipeline.yaml")
 	if r.code != 3 || !strings.Contains(r.stderr, "see the notes") || !slices.Equal(noteLines(r.stderr), held) {
