@@ -37,6 +37,7 @@ func Apply(ctx context.Context, p *pipelines.Pipeline, opts Options, saved *plan
 	rep.Durations = s.timings.seconds()
 	rep.API = s.apiCalls()
 	rep.State = stateTransfer(s.store)
+	rep.StateSerial = s.meta.Serial
 	if err != nil {
 		rep.Error = p.Secrets.Redact(err.Error()) // the report is stored in the state and printed
 		rep.ExitReason, rep.ExitCode = outcome.Classify(err)
