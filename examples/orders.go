@@ -111,10 +111,10 @@ func ordersScenario() []Step {
 		Do: worksOrders,
 		Commands: []Command{{
 			Args: "plan statuses.yaml --limit 20",
-			Exit: 2,
+			Exit: 3,
 			Note: "(Two status changes and one cancellation. A cancel cannot be undone on the website (the customer is " +
 				"refunded and emailed), so it is planned as a deactivate, which the mass-change guard counts: 1 of the 3 " +
-				"orders possync recorded is over the 10% limit, and the plan is blocked.)",
+				"orders possync recorded is over the 10% limit, and the plan is blocked: exit code 3, as apply's.)",
 		},
 			statusCommand("apply statuses.yaml", 3, "(The guard refuses the run with exit code 3: nothing is sent.)"),
 			statusCommand("apply statuses.yaml --allow-mass-change", 0, "(Reviewed and intended: the demo overrides the guard.)"),

@@ -19,6 +19,9 @@ type Step struct {
 	// NoChanges says the plan after the step changes nothing (the point the step makes): the demo expects
 	// plan's exit code 0 and applies nothing.
 	NoChanges bool
+	// Blocked says the plan after the step trips the mass-change guard (the point being that the demo's
+	// catalog is tiny): the demo expects plan's exit code 3 and applies with --allow-mass-change.
+	Blocked bool
 	// Commands, when set, are what the demo runs after the step instead of its usual plan, apply and plan of
 	// every pipeline of the example: for a step whose point is in a sequence of its own (a guard refusing
 	// first, then a rerun that sends nothing).
@@ -90,8 +93,9 @@ func retailScenario() []Step {
 			}
 			return nil
 		},
+		Blocked: true,
 		Note: "(The demo catalog is tiny: removing 2 of its 8 products trips the 10% deletion guard, as it " +
-			"should. The demo overrides it; in production, review the plan first.)",
+			"should, and plan exits 3 as apply would. The demo overrides it; in production, review the plan first.)",
 	}}
 }
 

@@ -41,6 +41,7 @@ func Apply(ctx context.Context, p *pipelines.Pipeline, opts Options, saved *plan
 	rep.Durations = s.timings.seconds()
 	rep.API = s.apiCalls()
 	rep.State = stateTransfer(s.store)
+	rep.StateSerial = s.meta.Serial
 	if err != nil {
 		rep.Error = p.Secrets.Redact(err.Error()) // the report is stored in the state and printed
 		rep.ExitReason, rep.ExitCode = outcome.Classify(err)
@@ -86,7 +87,6 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) (err
 	s.exportBase = s.meta.Exported == s.meta.Serial
 	for _, st := range s.staged {
 		rep.InputRejects = append(rep.InputRejects, st.Result.Rejects...)
-		rep.Notes = append(rep.Notes, st.Result.Notes...)
 	}
 	done := s.timings.start("recover")
 	n, note, err := s.applier(rep.RunID).Recover(ctx)
@@ -95,13 +95,18 @@ func (s *session) apply(ctx context.Context, saved *plan.Plan, rep *Report) (err
 		rep.Notes = append(rep.Notes, note)
 	}
 	if err != nil {
+		rep.Notes = append(rep.Notes, noteTexts(s.sourceNotes())...)
 		return fmt.Errorf("settle interrupted run: %w", err)
 	}
 	rep.Recovered = n
 	pl, ccs, seqs, err := s.plan(ctx, applyMode)
 	if err != nil {
+		rep.Notes = append(rep.Notes, noteTexts(s.sourceNotes())...)
 		return err
 	}
+	// The plan's notes as `plan` shows them (the sources' among them), also when a guard blocks it: its
+	// message points at them (held removals).
+	rep.Notes = append(rep.Notes, pl.NoteTexts()...)
 	rep.Planned = pl.Summary
 	if s.opts.Planned != nil {
 		s.opts.Planned(pl)

@@ -173,10 +173,8 @@ func (s *session) plan(ctx context.Context, mode planMode) (pl *plan.Plan, ccs [
 		st := s.staged[src.comp.Name]
 		pl.Inputs = append(pl.Inputs, st.Input)
 		pl.Rejects = append(pl.Rejects, st.Result.Rejects...)
-		for _, n := range st.Result.Notes {
-			pl.Notes = append(pl.Notes, plan.Note{Kind: spec.NoteInput, Subject: "source " + src.comp.Name, Message: n})
-		}
 	}
+	pl.Notes = s.sourceNotes()
 	if rf != nil {
 		pl.Inputs = append(pl.Inputs, rf.Input)
 		pl.Drift = rf.Drift
@@ -223,6 +221,31 @@ func (s *session) plan(ctx context.Context, mode planMode) (pl *plan.Plan, ccs [
 	return pl, ccs, seqs, nil
 }
 
+// sourceNotes are the staged sources' notes as the plan holds them, by source in order: of kind input,
+// the source as their subject.
+func (s *session) sourceNotes() []plan.Note {
+	var out []plan.Note
+	for _, src := range s.sources {
+		st := s.staged[src.comp.Name]
+		if st == nil {
+			continue
+		}
+		for _, n := range st.Result.Notes {
+			out = append(out, plan.Note{Kind: spec.NoteInput, Subject: "source " + src.comp.Name, Message: n})
+		}
+	}
+	return out
+}
+
+// noteTexts returns notes as lines (plan.Note.String), as a report holds them.
+func noteTexts(notes []plan.Note) []string {
+	out := make([]string, len(notes))
+	for i, n := range notes {
+		out[i] = n.String()
+	}
+	return out
+}
+
 // countChanges counts the diff's changes per action.
 func (s *session) countChanges(ctx context.Context, sum *plan.Summary) error {
 	n, err := diff.Count(ctx, s.d)
@@ -233,7 +256,11 @@ func (s *session) countChanges(ctx context.Context, sum *plan.Summary) error {
 	return nil
 }
 
-// guards evaluates the plan's guards.
+// guards evaluates the plan's guards. max_delete_percent counts the planned deletions and deactivations and
+// the removals held out of the plan (holdRemovals): a mass removal blocks, held or not, so that a suspect
+// input that would remove many records stops the run (exit 3) for a person to look at instead of passing
+// with a note. A plan it blocks is refused by apply and run, and plan exits 3 for it too, also when the held
+// removals are all it has.
 func (s *session) guards(pl *plan.Plan) []plan.Guard {
 	limit := s.p.Guards.MaxDeletePercent
 	g := plan.Guard{Name: "max_delete_percent", Limit: limit, Verdict: plan.Pass}
@@ -243,7 +270,7 @@ func (s *session) guards(pl *plan.Plan) []plan.Guard {
 	}
 	g.Message = fmt.Sprintf("%d of %d records in state deleted or deactivated (%.2f%%, limit %g%%)", removed, s.meta.Records, g.Value, limit)
 	if held := s.heldRemovals(); held > 0 {
-		g.Message += fmt.Sprintf(", %d of them held (see the notes)", held)
+		g.Message += fmt.Sprintf(", %d of them held: not planned, but counted (see the notes)", held)
 	}
 	if limit < 0 {
 		g.Message += "; guard disabled"

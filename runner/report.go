@@ -41,10 +41,13 @@ type Report struct {
 	// Durations are seconds per stage.
 	Durations map[string]float64 `json:"durations_seconds"`
 	// State is what the run moved to and from a shared state backend (absent for the local one).
-	State      *StateTransfer `json:"state_transfer,omitempty"`
-	ExitReason string         `json:"exit_reason"`
-	ExitCode   int            `json:"exit_code"`
-	Error      string         `json:"error,omitempty"`
+	State *StateTransfer `json:"state_transfer,omitempty"`
+	// StateSerial is the state's serial the run left: after its last commit, or the one it found when it
+	// committed nothing (absent when there was no state, or the run did not get to open it).
+	StateSerial int64  `json:"state_serial,omitempty"`
+	ExitReason  string `json:"exit_reason"`
+	ExitCode    int    `json:"exit_code"`
+	Error       string `json:"error,omitempty"`
 }
 
 // Exit reasons and codes of a run (package outcome's).

@@ -7,8 +7,9 @@ package runner
 // date), and a later plan whose inputs, pipeline, build and state all equal the basis is the empty plan,
 // saying why. File inputs are hashed before they are parsed, so an unchanged file is never loaded.
 //
-// It must be safe, so anything it cannot vouch for plans in full: a step that reads the clock (now() in an
-// expression, a volatile function in SQL), the last-applied records (_applied) or other files than its mappings, a transform it does not know,
+// It must be safe, so anything it cannot vouch for plans in full: a step that reads the clock (a call of now()
+// in an expression, transforms.ReadsClock, which the transform cache asks too; a volatile function in SQL),
+// the last-applied records (_applied) or other files than its mappings, a transform it does not know,
 // a source that reads incrementally, keeps a checkpoint, confirms what it read or had rejected rows, a run
 // whose changes were not all acknowledged or that held removals, --refresh, --full-refresh, --full-plan,
 // an evaluation time before the basis's, and an unsettled intent of a killed run.
@@ -37,6 +38,7 @@ import (
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/stage"
 	"github.com/possync/possync/spec"
+	"github.com/possync/possync/transforms"
 )
 
 // basisVersion is the layout of a recorded basis; a basis of another version is ignored.
@@ -109,8 +111,13 @@ func (s *session) stepRules() (dated bool, files []string, why string) {
 		text := fmt.Sprintf("%v", st.Config.Values)
 		switch st.Type {
 		case "map", "filter":
-			if strings.Contains(text, "now(") {
-				return false, nil, fmt.Sprintf("transform %s reads the clock (now())", st.Name)
+			// The transform cache asks the same (tcache.Eligible), so a step it caches is one this vouches for.
+			reads, where, err := transforms.ReadsClock(st.Type, st.Config)
+			if err != nil {
+				return false, nil, fmt.Sprintf("transform %s: cannot tell whether it reads the clock: %v", st.Name, err)
+			}
+			if reads {
+				return false, nil, fmt.Sprintf("transform %s reads the clock (now() in %s)", st.Name, where)
 			}
 		case "sql":
 			q := text

@@ -206,6 +206,45 @@ func TestRerunClockExpressionPlansInFull(t *testing.T) {
 	wantFull(t, pl, stages)
 }
 
+// A launch date compared with now() written with a space before its parentheses (expr-lang allows it): the
+// rerun after the launch plans the product going live. (It read the text for "now(", missed `now ()` and
+// answered "No changes" from the basis, so the product never went live.)
+func TestRerunSpacedClockCallPlansLaunch(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "pipeline.yaml"), `version: 1
+name: launch
+merchant: test-shop
+key: sku
+source:
+  type: file
+  path: input.csv
+  columns:
+    - {name: sku, type: string}
+    - {name: launch, type: timestamp}
+transforms:
+  - type: map
+    fields:
+      sku: sku
+      enabled: "now ()  >= launch"
+sink:
+  type: file
+  path: out/records.csv
+`)
+	writeFile(t, filepath.Join(dir, "input.csv"), "sku,launch\nL1,2026-12-07 00:00:00\nL2,2026-12-09 00:00:00\n")
+	if rep := applyAt(t, loadAt(t, dir), "2026-12-08T00:00:00Z"); rep.Applied.Create != 2 {
+		t.Fatalf("first apply: %+v", rep.Applied)
+	}
+	pl, stages := planStages(t, loadAt(t, dir), runner.Options{Now: at(t, "2026-12-10T00:00:00Z")})
+	wantFull(t, pl, stages)
+	if pl.Summary.Update != 1 || pl.Summary.Total() != 1 {
+		t.Fatalf("after the launch: %+v, want the one update of L2", pl.Summary)
+	}
+	c := changeOf(t, pl, "L2")
+	if len(c.Fields) != 1 || c.Fields[0].Name != "enabled" || c.Fields[0].Before != false || c.Fields[0].After != true {
+		t.Errorf("L2's change: %+v, want enabled false -> true", c)
+	}
+}
+
 // A promotion that starts after the last run: the same day short-circuits, the day it starts plans the sale.
 func TestRerunPromotionBoundaryPlansInFull(t *testing.T) {
 	dir := promoCase(t, "sku,name,price,enabled\nA,anchor,100,true\n",

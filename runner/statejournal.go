@@ -41,7 +41,9 @@ type JournalRun struct {
 	Outcome  string `json:"outcome,omitempty"`
 	ExitCode int    `json:"exit_code"`
 	PlanHash string `json:"plan_hash,omitempty"`
-	// Serial is the state serial after the run's last commit (0: it committed nothing).
+	// Serial is the state serial the run left: after its last commit, or for a run that committed nothing
+	// (no changes, or a failure before its first commit) the one it found, as its report says (0: none, or
+	// a report written before possync reported it).
 	Serial   int64 `json:"serial"`
 	Commits  int   `json:"commits"`
 	Acked    int64 `json:"acked"`
@@ -110,6 +112,9 @@ func journalRun(r state.RunEntry) JournalRun {
 		var rep Report
 		if json.Unmarshal(r.Report, &rep) == nil {
 			j.Outcome, j.ExitCode, j.Error = rep.ExitReason, rep.ExitCode, rep.Error
+			if r.Commits == 0 {
+				j.Serial = rep.StateSerial
+			}
 			j.Planned, j.Applied = summaryMap(rep.Planned.Create, rep.Planned.Update, rep.Planned.Deactivate, rep.Planned.Delete),
 				summaryMap(rep.Applied.Create, rep.Applied.Update, rep.Applied.Deactivate, rep.Applied.Delete)
 		}

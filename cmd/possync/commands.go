@@ -225,7 +225,8 @@ func isTerminal(w io.Writer) bool {
 func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := newCommand("plan", "possync plan FILE [flags]",
 		"Show what applying the pipeline would change (a dry run; the state is not changed).\n"+
-			"Exit codes: 0 no changes, 2 changes planned, 1 failure (also an invalid pipeline file).", stderr)
+			"Exit codes: 0 no changes, 2 changes planned, 3 a guard blocks the plan (apply would refuse it; held\n"+
+			"removals count), 1 failure (also an invalid pipeline file).", stderr)
 	var rf runFlags
 	rf.register(c.fs, false)
 	out := c.fs.String("out", "", "save the plan document to this file (for apply --plan)")
@@ -285,7 +286,17 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "\nSaved the plan to %s; apply exactly it with: possync apply %s --plan %s\n", *out, files[0], *out)
 		}
 	}
-	if pl.Summary.Total() > 0 {
+	return planExit(pl)
+}
+
+// planExit is plan's exit code for pl: that of an apply of it when a guard blocks it (apply and run refuse
+// it, also when the guard counts only held removals and nothing is planned), else 2 when it changes
+// anything and 0 when not.
+func planExit(pl *plan.Plan) int {
+	switch {
+	case pl.Blocked():
+		return runner.ExitBlocked
+	case pl.Summary.Total() > 0:
 		return 2
 	}
 	return 0
@@ -413,6 +424,9 @@ func apply(ctx context.Context, cmd, file string, rf runFlags, planFile, reportF
 		}
 		fmt.Fprintln(stdout, ".")
 	}
+	if !reportToStdout {
+		sg.printNotes(p, rep.Notes, err == nil, stdout)
+	}
 	if !written {
 		// The run's own outcome is in the summary above and in the report (when that was written); the exit
 		// code says that its report, metrics or page is missing, which a scheduler's monitoring relies on.
@@ -420,6 +434,23 @@ func apply(ctx context.Context, cmd, file string, rf runFlags, planFile, reportF
 		return runner.ExitFailure
 	}
 	return code
+}
+
+// printNotes shows an apply's notes (the plan's, as `plan` shows them, and the run's own), secrets masked:
+// after the summary on stdout when it succeeded, else after the error (on stderr, or in the log), whose
+// message may point at them (a guard counting held removals).
+func (sg *signals) printNotes(p *pipelines.Pipeline, notes []string, ok bool, stdout io.Writer) {
+	for _, n := range notes {
+		n = secretsOf(p).Redact(n)
+		switch {
+		case ok:
+			fmt.Fprintf(stdout, "Note: %s\n", n)
+		case sg.log != nil:
+			sg.log.Info("note", "note", n)
+		default:
+			fmt.Fprintf(sg.stderr, "Note: %s\n", n)
+		}
+	}
 }
 
 // diagText is the reason a pipeline file did not load, for the run report: its error diagnostics (the loader

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/possync/possync/examples"
+	"github.com/possync/possync/runner"
 )
 
 // cmdDemo runs an embedded example end to end on this machine: it extracts the example's pipeline and data,
@@ -116,7 +117,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				}
 				continue
 			}
-			d.step(2, "possync plan "+f+" --refresh --limit 20")
+			planned := 2
+			if s.Blocked {
+				planned = runner.ExitBlocked
+			}
+			d.step(planned, "possync plan "+f+" --refresh --limit 20")
 			if s.Note != "" && !d.failed {
 				fmt.Fprintln(stdout, "\n"+s.Note)
 			}

@@ -14,7 +14,6 @@ import (
 	"github.com/possync/possync/runner"
 	"github.com/possync/possync/runner/plan"
 	"github.com/possync/possync/runner/plan/planhtml"
-	"github.com/possync/possync/spec"
 )
 
 func cmdShow(_ context.Context, args []string, stdout, stderr io.Writer) int {
@@ -109,16 +108,12 @@ func (sg *signals) writeRunHTML(path string, p *pipelines.Pipeline, pl *plan.Pla
 	return true
 }
 
-// notIn returns the report's notes a that the plan's notes b lack, in a's order. A source's note is in the
-// report as the source wrote it, and in the plan with the source as its subject.
+// notIn returns the report's notes a that the plan's notes b lack, in a's order. The report holds the
+// plan's notes as lines (plan.Note.String), besides its own.
 func notIn(a []string, b []plan.Note) []string {
 	have := map[string]int{}
 	for _, n := range b {
-		if n.Kind == spec.NoteInput {
-			have[n.Message]++
-		} else {
-			have[n.String()]++
-		}
+		have[n.String()]++
 	}
 	var out []string
 	for _, s := range a {

@@ -140,15 +140,15 @@ func jsonEqual(a, b any) bool {
 	return string(x) == string(y)
 }
 
-// TestHTMLReportNotesShownOnce: the run report repeats the sources' notes as the sources wrote them, which
-// the plan lists with the source as subject: the page shows them once, from the plan, and keeps the
-// report's own notes (and a repeat the plan has fewer times).
+// TestHTMLReportNotesShownOnce: the run report repeats the plan's notes (a source's with the source as
+// subject): the page shows them once, from the plan, and keeps the report's own notes (and a repeat the
+// plan has fewer times).
 func TestHTMLReportNotesShownOnce(t *testing.T) {
 	pl := []plan.Note{
 		{Kind: spec.NoteInput, Subject: "source pos", Message: "full read (first run): 12 products"},
 		{Kind: spec.NotePendingMapping, Subject: "sku=A", Message: "pending mapping: decide"},
 	}
-	rep := []string{"full read (first run): 12 products", "settled 2 changes of an interrupted run", "sku=A: pending mapping: decide",
+	rep := []string{"source pos: full read (first run): 12 products", "settled 2 changes of an interrupted run", "sku=A: pending mapping: decide",
 		"sku=A: pending mapping: decide"}
 	got := notIn(rep, pl)
 	if want := []string{"settled 2 changes of an interrupted run", "sku=A: pending mapping: decide"}; !slices.Equal(got, want) {

@@ -234,6 +234,7 @@ type report struct {
 	PlanHash   string             `json:"plan_hash"`
 	ExitReason string             `json:"exit_reason"`
 	ExitCode   int                `json:"exit_code"`
+	Notes      []string           `json:"notes"`
 }
 
 func parseReport(t *testing.T, r result) report {

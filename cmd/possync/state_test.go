@@ -103,6 +103,34 @@ func TestStateCommandsReadTheJournal(t *testing.T) {
 	}
 }
 
+// TestStateHistoryNoChangeRunShowsSerial: a run that had nothing to change committed nothing; history shows
+// the serial it left the state at (that of the run before it), not 0.
+func TestStateHistoryNoChangeRunShowsSerial(t *testing.T) {
+	f := newFixture(t, genRows(0, 10))
+	for i := range 2 {
+		if r := f.run(t, nil, "run", "pipeline.yaml"); r.code != 0 {
+			t.Fatalf("run %d: %s", i+1, r)
+		}
+	}
+	r := f.run(t, nil, "state", "history", "pipeline.yaml", "--json")
+	var runs []struct {
+		RunID   string `json:"run_id"`
+		Outcome string
+		Serial  int64
+		Commits int
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &runs); err != nil || r.code != 0 {
+		t.Fatalf("history --json: %v\n%s", err, r)
+	}
+	if len(runs) != 2 || runs[1].Serial < 1 || runs[0].Outcome != "no_changes" || runs[0].Commits != 0 || runs[0].Serial != runs[1].Serial {
+		t.Fatalf("history: %+v; want the no_changes run at the serial of the run before it", runs)
+	}
+	r = f.run(t, nil, "state", "history", "pipeline.yaml")
+	if !regexp.MustCompile(fmt.Sprintf(`(?m)^%s\s+\S+Z\s+[0-9.]+\s+no_changes\s+%d\s+0\s+0\s+0$`, runs[0].RunID, runs[1].Serial)).MatchString(r.stdout) {
+		t.Errorf("history table: want the no_changes run's SERIAL %d:\n%s", runs[1].Serial, r.stdout)
+	}
+}
+
 // TestStateWhileARunHoldsIt: while a run holds the state open (held after recording its intents), state
 // list shows the pipeline as running with the run's process in --json, and history says a run is in progress
 // instead of DuckDB's lock error; once the run ends both read it.

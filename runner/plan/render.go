@@ -51,12 +51,18 @@ func WriteText(w io.Writer, p *Plan, o TextOptions) error {
 	}
 	tw.printf("\n")
 	s := p.Summary
-	if s.Total() == 0 {
+	switch {
+	case s.Total() == 0 && p.Blocked():
+		// Nothing planned, but removals held from it count for a guard (they are in the notes): the
+		// apply is refused all the same.
+		tw.printf("%s %s records up to date, but a guard blocks the apply.\n", tw.bold("No changes planned;"),
+			Thousands(s.Unchanged))
+	case s.Total() == 0:
 		tw.printf("%s %s records up to date.\n", tw.bold("No changes."), Thousands(s.Unchanged))
 		if p.Shortcut != "" {
 			tw.printf("  (%s; --full-plan computes it)\n", p.Shortcut)
 		}
-	} else {
+	default:
 		tw.printf("%s %s to create, %s to update, %s to deactivate, %s to delete, %s unchanged.\n",
 			tw.bold("Plan:"), Thousands(int64(s.Create)), Thousands(int64(s.Update)), Thousands(int64(s.Deactivate)),
 			Thousands(int64(s.Delete)), Thousands(s.Unchanged))

@@ -35,7 +35,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,6 +45,7 @@ import (
 
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/spec"
+	"github.com/possync/possync/transforms"
 )
 
 // Version is the layout of a cache file; it is part of every fingerprint.
@@ -83,19 +83,21 @@ func PipelineDir(stateDir, pipeline string) string {
 	return filepath.Join(stateDir, "tcache", safeName(pipeline))
 }
 
-// clock matches expressions that read the time: now() (the run's evaluation time).
-var clock = regexp.MustCompile(`\bnow\b`)
-
 // Eligible says whether a step's results are a pure function of its input row, its configuration and the
-// build: a map or filter whose expressions do not read the clock. why says what rules it out.
+// build: a map or filter whose expressions do not read the clock (transforms.ReadsClock, the test the
+// no-change rerun applies too). why says what rules it out.
 func Eligible(st *pipelines.Step) (ok bool, why string) {
 	switch st.Type {
 	case "map", "filter":
 	default:
 		return false, fmt.Sprintf("a %s step is not known to be a function of each row alone", st.Type)
 	}
-	if clock.MatchString(fmt.Sprintf("%v", st.Config.Values)) {
-		return false, "it reads the clock (now())"
+	reads, where, err := transforms.ReadsClock(st.Type, st.Config)
+	if err != nil {
+		return false, fmt.Sprintf("cannot tell whether it reads the clock: %v", err)
+	}
+	if reads {
+		return false, fmt.Sprintf("it reads the clock (now() in %s)", where)
 	}
 	return true, ""
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/possync/possync/pipelines"
 	"github.com/possync/possync/spec"
+	_ "github.com/possync/possync/transforms/all" // the declarations transforms.ReadsClock reads
 )
 
 func step(typ string, values map[string]any) *pipelines.Step {
@@ -27,6 +28,13 @@ func TestEligible(t *testing.T) {
 		{step("filter", map[string]any{"expr": spec.Expr{Text: `known > 1`}}), true},
 		{step("map", map[string]any{"fields": map[string]any{"a": spec.Expr{Text: `now().Year()`}}}), false},
 		{step("filter", map[string]any{"expr": spec.Expr{Text: `updated_at > now()`}}), false},
+		// Decided on the syntax tree (transforms.ReadsClock), as the no-change rerun decides: a spaced call
+		// reads the clock, "now" in a string literal or a declared type does not.
+		{step("map", map[string]any{"fields": map[string]any{"a": spec.Expr{Text: `now ()  >= launch`}}}), false},
+		{step("filter", map[string]any{"expr": spec.Expr{Text: "launch <= now\n()"}}), false},
+		{step("map", map[string]any{"fields": map[string]any{"a": spec.Expr{Text: `"now" + sku`}}}), true},
+		{step("map", map[string]any{"fields": map[string]any{"now": spec.Expr{Text: `stamp`}}, "types": map[string]any{"now": "timestamp"}}), true},
+		{step("map", map[string]any{"fields": map[string]any{"a": spec.Expr{Text: `now(`}}}), false}, // cannot tell
 		{step("sql", map[string]any{"query": spec.Expr{Text: `SELECT 1`}}), false},
 		{step("match", nil), false},
 		{step("promotions", nil), false},

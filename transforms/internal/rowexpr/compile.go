@@ -59,7 +59,7 @@ func NewCompiler(input *arrow.Schema, now time.Time, loc *time.Location) *Compil
 	c.now = local
 	c.options = []expr.Option{
 		expr.Env(c.typed),
-		expr.Function("now", func(...any) (any, error) { return local, nil }, new(func() time.Time)),
+		nowOption(local),
 		expr.Patch(patcher.WithTimezone{Location: loc}),
 	}
 	return c
