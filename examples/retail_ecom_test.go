@@ -568,8 +568,9 @@ func TestRetailStoppedApplyNoDuplicate(t *testing.T) {
 	r.clean(runner.Options{Refresh: true})
 }
 
-// TestRetailKilledApplyNoDuplicate: an apply killed right after a creation reached the store (the answer
-// never came back, nothing was committed) is settled by the next run, which creates nothing twice.
+// TestRetailKilledApplyNoDuplicate: an apply stopped right after a creation reached the store (the answer
+// never came back: the run's context is cancelled, as SIGTERM does) records what the store had acknowledged
+// and leaves that creation in doubt; the next run settles it with the store and creates nothing twice.
 func TestRetailKilledApplyNoDuplicate(t *testing.T) {
 	t.Parallel()
 	r := newRetail(t)
@@ -580,8 +581,9 @@ func TestRetailKilledApplyNoDuplicate(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	kill.arm(3, func(q *http.Request) bool { return q.Method == "POST" && strings.HasSuffix(q.URL.Path, "/products") }, cancel)
-	if _, err := runner.Apply(ctx, r.p, runner.Options{}, nil); err == nil {
-		t.Fatal("the killed apply reported no error")
+	killed, err := runner.Apply(ctx, r.p, runner.Options{}, nil)
+	if err == nil || killed.ExitReason != "interrupted" {
+		t.Fatalf("the killed apply: error %v, exit reason %q; want an interruption", err, killed.ExitReason)
 	}
 	if n := len(env.Ecom.Products()); n != 3 {
 		t.Fatalf("%d products in the store after the kill, want the 3 created before it", n)
@@ -590,12 +592,12 @@ func TestRetailKilledApplyNoDuplicate(t *testing.T) {
 
 	env.Ecom.Reset()
 	rep := r.apply(runner.Options{})
-	// The rerun first settles the killed run's changes with the store (those that fully landed are committed),
-	// then plans the rest again: together, every record once.
+	// The rerun first settles the killed run's changes in doubt with the store (those that fully landed are
+	// committed), then plans the rest again: with what the killed run recorded, every record once.
 	settled := slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.HasPrefix(n, "settled ") })
-	if !settled || rep.Recovered+rep.Planned.Create != 8 {
-		t.Fatalf("rerun: %d change(s) recovered, %d created, notes %q; want the killed run settled and 8 in all",
-			rep.Recovered, rep.Planned.Create, rep.Notes)
+	if !settled || killed.Applied.Create+rep.Recovered+rep.Planned.Create != 8 {
+		t.Fatalf("rerun: %d change(s) recorded by the killed run, %d recovered, %d created, notes %q; want the killed run settled and 8 in all",
+			killed.Applied.Create, rep.Recovered, rep.Planned.Create, rep.Notes)
 	}
 	all := append(first, env.Ecom.Writes()...)
 	for _, sku := range exampleSKUs {
