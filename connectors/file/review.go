@@ -23,10 +23,20 @@ type checkpoint struct {
 	Header  []string `json:"header,omitempty"`
 }
 
-// ReviewScan holds deletions when the files read are suspect compared with the last applied read that was
-// not suspect: fewer records than min_rows_percent of its count, or another header. A suspect read does not
+// ReviewScan checks the files the runner read with DuckDB, before their records are used.
+//
+// It fails the read when a JSON-lines file holds objects and none has the key of a declared column
+// (checkKeys).
+//
+// It holds deletions when the files read are suspect compared with the last applied read that was not
+// suspect: fewer records than min_rows_percent of its count, or another header. A suspect read does not
 // become the baseline unless the user allowed the mass change. A checkpoint it cannot read is ignored.
-func (s *Source) ReviewScan(_ context.Context, req connectors.ReadRequest, scan *connectors.Scan, rows int64) ([]string, []byte, error) {
+func (s *Source) ReviewScan(ctx context.Context, req connectors.ReadRequest, scan *connectors.Scan, rows int64) ([]string, []byte, error) {
+	if scan.Format == "jsonl" {
+		if err := s.checkKeys(ctx, scan.Paths); err != nil {
+			return nil, nil, err
+		}
+	}
 	now := checkpoint{Version: 1, Rows: rows}
 	if scan.Header && len(scan.Paths) > 0 {
 		h, err := readHeader(scan.Paths[0], s.comma)

@@ -30,9 +30,14 @@ no longer exists.
 
 The declared columns are the source's schema. CSV and TSV files with a header are matched to them by name
 (other columns are ignored); without a header the declared columns are the file's columns, in order. JSON
-lines are objects matched by key (a missing key is null). Parquet columns are matched by name and converted
-to the declared type. Dates read as YYYY-MM-DD; timestamps as RFC 3339 or "YYYY-MM-DD hh:mm:ss[.fff]" (UTC
-when no offset is given); booleans as true/false, t/f, yes/no, y/n or 1/0.`,
+lines are objects matched by key: a key missing from some lines is null there, but a declared key that no
+line of a file holds (renamed or dropped in the export) is an error naming the file and the key. Parquet
+columns are matched by name and converted to the declared type. Dates read as YYYY-MM-DD; timestamps as RFC
+3339 or "YYYY-MM-DD hh:mm:ss[.fff]" (UTC when no offset is given); booleans as true/false, t/f, yes/no, y/n or
+1/0.
+
+Bad input plans nothing: a file that cannot be read as declared (a missing column, a malformed row, a value
+of the wrong type) fails the run with an error naming the file and the line.`,
 	Fields: []spec.Field{
 		{
 			Name:     "path",
