@@ -200,3 +200,47 @@ func TestJSONLinesKeyInNoLine(t *testing.T) {
 		})
 	}
 }
+
+// A CSV file cut inside its last row's last field, where the last applied read's file ended with a line end,
+// plans nothing: the error names the file, the line and the row's key, whether the file is read through a
+// view or loaded first. --allow-mass-change reads it as it is and takes it as the baseline.
+func TestFileCutInsideItsLastRow(t *testing.T) {
+	const full = "sku,name,price,qty\nA1,Alpha,10.0,1\nA2,Beta,129.95,12\n"
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "pipeline.yaml"), deferPipeline(true, ""))
+	input := filepath.Join(dir, "input.csv")
+	writeFile(t, input, full)
+	mustApply(t, loadAt(t, dir), runner.Options{})
+
+	writeFile(t, input, "sku,name,price,qty\nA1,Alpha,11.0,1\nA2,Beta,129.95,1")
+	_, _, derr, lerr, viewed := planBoth(t, dir)
+	if !viewed {
+		t.Error("the file was not read through a view")
+	}
+	want := `file source "source": DIR/input.csv:3: the file ends inside its last row (sku "A2": "A2,Beta,129.95,1") without a line end, ` +
+		"where the last applied read's ended with one: the upload or copy was probably cut short, and the row's last field with it; " +
+		"nothing was planned. Upload the file again; if it is complete, end it with a line end, or run once with --allow-mass-change to read it as it is"
+	for what, err := range map[string]error{"read through a view": derr, "loaded first": lerr} {
+		if err == nil || !strings.HasSuffix(strings.ReplaceAll(err.Error(), dir, "DIR"), want) {
+			t.Errorf("%s: error %v, want one ending with\n%s", what, err, want)
+		}
+	}
+	if _, err := runner.Apply(context.Background(), loadAt(t, dir), runner.Options{}, nil); err == nil {
+		t.Fatal("apply succeeded")
+	}
+
+	// --allow-mass-change: the row is read as it is, the plan says why, and the file becomes the baseline.
+	p := loadAt(t, dir)
+	pl, err := runner.Plan(context.Background(), p, runner.Options{AllowMassChange: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(changesOf(pl), ", "); got != "update A1, update A2" || !notesWith(pl, "input.csv ends without a line end") {
+		t.Fatalf("with --allow-mass-change: changes %q, notes %q", got, pl.NoteTexts())
+	}
+	mustApply(t, p, runner.Options{AllowMassChange: true})
+	writeFile(t, input, "sku,name,price,qty\nA1,Alpha,12.0,1\nA2,Beta,129.95,1")
+	if got := strings.Join(changesOf(mustPlan(t, loadAt(t, dir))), ", "); got != "update A1" {
+		t.Errorf("after the allowed read, a file without a line end plans %q, want update A1", got)
+	}
+}

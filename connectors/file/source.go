@@ -37,7 +37,11 @@ columns are matched by name and converted to the declared type. Dates read as YY
 1/0.
 
 Bad input plans nothing: a file that cannot be read as declared (a missing column, a malformed row, a value
-of the wrong type) fails the run with an error naming the file and the line.`,
+of the wrong type) fails the run with an error naming the file and the line. So does a CSV or TSV file that
+ends without a line end where the file of the last applied read ended with one (in a glob, a new file where
+every file of that read did): it was probably cut short inside its last row's last field (a price of 129.95
+read as 12), and the error names the file, the line and the row's key. If the file is complete, end it with
+a line end, or run once with --allow-mass-change, which reads it as it is and takes it as the baseline.`,
 	Fields: []spec.Field{
 		{
 			Name:     "path",
@@ -169,6 +173,9 @@ type Source struct {
 	// minRowsPercent is min_rows_percent (ReviewScan).
 	minRowsPercent float64
 	schema         *arrow.Schema
+	// key names the pipeline's record key fields (connectors.Env.Key): those that are also declared columns
+	// name a row in errors.
+	key []string
 }
 
 var (
@@ -198,7 +205,8 @@ func NewSource(cfg spec.Config, env connectors.Env) (*Source, error) {
 	if c.MinRows < 0 || c.MinRows > 100 {
 		return nil, fmt.Errorf("min_rows_percent %g is not a percentage (0-100; 0 turns the check off)", c.MinRows)
 	}
-	s := &Source{pattern: pattern, format: format, header: c.Header, comma: ',', nullString: c.NullString, minRowsPercent: c.MinRows}
+	s := &Source{pattern: pattern, format: format, header: c.Header, comma: ',', nullString: c.NullString, minRowsPercent: c.MinRows,
+		key: env.Key}
 	if s.encoding, err = textenc.Canonical(c.Encoding); err != nil {
 		return nil, err
 	}
