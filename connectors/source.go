@@ -30,7 +30,9 @@ type ReadRequest struct {
 	// FullRefresh asks an incremental source to read everything, ignoring Checkpoint.
 	FullRefresh bool
 	// AllowMassChange says the user confirmed a mass change (possync --allow-mass-change): the runner plans
-	// the deletions a read's Holds would hold, so a source takes a suspect read as its new baseline.
+	// the deletions a read's Holds would hold, so a source takes a suspect read as its new baseline. A source
+	// may then also read as it is input it refuses as suspect otherwise (a file that may be cut short), saying
+	// so in a hold.
 	AllowMassChange bool
 	// Alloc allocates the batches the source builds.
 	Alloc memory.Allocator

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -114,5 +116,131 @@ func TestSuspectFileHoldsDeletions(t *testing.T) {
 				t.Errorf("after the allowed change: %+v, notes %q", pl.Summary, pl.NoteTexts())
 			}
 		})
+	}
+}
+
+// jsonlKeysPipeline reads JSON lines at path into products whose price comes from the key "price".
+const jsonlKeysPipeline = `version: 1
+name: t1
+merchant: acme
+key: sku
+source: {type: file, path: %s, columns: [{name: sku, type: string}, {name: name, type: string}, {name: price, type: float}, {name: active, type: bool}]}
+transforms:
+  - {type: map, name: products, fields: {sku: sku, name: trim(name), price: price, enabled: active}}
+sink: {type: file, path: out/p.csv}
+diff: {active_field: enabled}
+`
+
+// jsonlProducts is a JSON-lines file of the SKUs A1..An, priced 10, with the price under priceKey; keyless
+// lists the SKUs whose line has no price.
+func jsonlProducts(n int, priceKey string, keyless ...string) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		sku := fmt.Sprintf("A%d", i)
+		price := fmt.Sprintf(`,%q:10.0`, priceKey)
+		if slices.Contains(keyless, sku) {
+			price = ""
+		}
+		fmt.Fprintf(&b, `{"sku":%q,"name":"Alpha"%s,"active":true}`+"\n", sku, price)
+	}
+	return b.String()
+}
+
+// A JSON-lines key renamed or dropped in every line of a file is an error naming the file and the key, not
+// a null price planned for every record (which the ecom sink sends as 0); a key missing from some lines only
+// is an optional field, null there.
+func TestJSONLinesKeyInNoLine(t *testing.T) {
+	for _, tc := range []struct {
+		name, path, file string
+	}{
+		{"one file", "data/p.jsonl", "data/p.jsonl"},
+		{"the second file of a glob", "data/*.jsonl", "data/p2.jsonl"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "pipeline.yaml"), fmt.Sprintf(jsonlKeysPipeline, tc.path))
+			writeFile(t, filepath.Join(dir, tc.file), jsonlProducts(4, "price"))
+			if tc.file != "data/p.jsonl" { // a first file that keeps its price
+				writeFile(t, filepath.Join(dir, "data", "p1.jsonl"), `{"sku":"B1","name":"Beta","price":5.0,"active":true}`+"\n")
+			}
+			if rep := mustApply(t, loadAt(t, dir), runner.Options{}); rep.Applied.Create < 4 {
+				t.Fatalf("first apply: %+v", rep.Applied)
+			}
+			writeFile(t, filepath.Join(dir, tc.file), jsonlProducts(4, "retail_price"))
+			want := `DIR/` + tc.file + `: no line has the key "price", declared in columns (the first line has sku, name, retail_price, active): ` +
+				"a renamed or dropped key would read as null in every record; fix the export, or the column's name in the source's columns"
+			for what, run := range map[string]func() error{
+				"plan": func() error {
+					_, err := runner.Plan(context.Background(), loadAt(t, dir), runner.Options{})
+					return err
+				},
+				"apply": func() error {
+					_, err := runner.Apply(context.Background(), loadAt(t, dir), runner.Options{}, nil)
+					return err
+				},
+			} {
+				err := run()
+				if err == nil {
+					t.Fatalf("%s succeeded", what)
+				}
+				if got := strings.ReplaceAll(err.Error(), dir, "DIR"); !strings.HasSuffix(got, want) {
+					t.Errorf("%s error\n%s\nwant it to end with\n%s", what, got, want)
+				}
+			}
+			// Optional: a price in some lines only is null in the others.
+			writeFile(t, filepath.Join(dir, tc.file), jsonlProducts(4, "price", "A2", "A4"))
+			pl := mustPlan(t, loadAt(t, dir))
+			got := map[string]string{}
+			for _, c := range pl.Changes {
+				got[fmt.Sprint(c.Key["sku"])] = fmt.Sprintf("%s %s", c.Action, fields(c)["price"])
+			}
+			if want := map[string]string{"A2": "update 10 → null", "A4": "update 10 → null"}; !reflect.DeepEqual(got, want) {
+				t.Errorf("changes %v, want %v (nothing else: the apply that failed applied nothing)", got, want)
+			}
+		})
+	}
+}
+
+// A CSV file cut inside its last row's last field, where the last applied read's file ended with a line end,
+// plans nothing: the error names the file, the line and the row's key, whether the file is read through a
+// view or loaded first. --allow-mass-change reads it as it is and takes it as the baseline.
+func TestFileCutInsideItsLastRow(t *testing.T) {
+	const full = "sku,name,price,qty\nA1,Alpha,10.0,1\nA2,Beta,129.95,12\n"
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "pipeline.yaml"), deferPipeline(true, ""))
+	input := filepath.Join(dir, "input.csv")
+	writeFile(t, input, full)
+	mustApply(t, loadAt(t, dir), runner.Options{})
+
+	writeFile(t, input, "sku,name,price,qty\nA1,Alpha,11.0,1\nA2,Beta,129.95,1")
+	_, _, derr, lerr, viewed := planBoth(t, dir)
+	if !viewed {
+		t.Error("the file was not read through a view")
+	}
+	want := `file source "source": DIR/input.csv:3: the file ends inside its last row (sku "A2": "A2,Beta,129.95,1") without a line end, ` +
+		"where the last applied read's ended with one: the upload or copy was probably cut short, and the row's last field with it; " +
+		"nothing was planned. Upload the file again; if it is complete, end it with a line end, or run once with --allow-mass-change to read it as it is"
+	for what, err := range map[string]error{"read through a view": derr, "loaded first": lerr} {
+		if err == nil || !strings.HasSuffix(strings.ReplaceAll(err.Error(), dir, "DIR"), want) {
+			t.Errorf("%s: error %v, want one ending with\n%s", what, err, want)
+		}
+	}
+	if _, err := runner.Apply(context.Background(), loadAt(t, dir), runner.Options{}, nil); err == nil {
+		t.Fatal("apply succeeded")
+	}
+
+	// --allow-mass-change: the row is read as it is, the plan says why, and the file becomes the baseline.
+	p := loadAt(t, dir)
+	pl, err := runner.Plan(context.Background(), p, runner.Options{AllowMassChange: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(changesOf(pl), ", "); got != "update A1, update A2" || !notesWith(pl, "input.csv ends without a line end") {
+		t.Fatalf("with --allow-mass-change: changes %q, notes %q", got, pl.NoteTexts())
+	}
+	mustApply(t, p, runner.Options{AllowMassChange: true})
+	writeFile(t, input, "sku,name,price,qty\nA1,Alpha,12.0,1\nA2,Beta,129.95,1")
+	if got := strings.Join(changesOf(mustPlan(t, loadAt(t, dir))), ", "); got != "update A1" {
+		t.Errorf("after the allowed read, a file without a line end plans %q, want update A1", got)
 	}
 }

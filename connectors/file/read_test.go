@@ -164,17 +164,38 @@ func TestReadJSONL(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "p.ndjson"), `{"sku":"A1","price":12.5,"stock":3,"active":true,"at":"2025-01-15T14:00:00Z","extra":{"x":1}}`+"\n"+
 		"\n"+
-		`{"sku":1234,"price":"7","stock":"8","active":"no","at":null}`+"\n"+
+		`{"sku":1234,"price":"7","stock":"8","active":"no","at":null,"note":null}`+"\n"+
 		`  {"sku":"C3"}  `) // no final newline
+	// A key missing from some lines is null there; a key only ever null ("note") is held by the file.
 	s := newSource(t, dir, map[string]any{
 		"path":    "p.ndjson",
-		"columns": cols("sku", "string", "price", "float", "stock", "int", "active", "bool", "at", "timestamp"),
+		"columns": cols("sku", "string", "price", "float", "stock", "int", "active", "bool", "at", "timestamp", "note", "string"),
 	})
 	got, _ := readAll(t, s)
 	checkRecords(t, got, []record.Record{
-		{"sku": "A1", "price": 12.5, "stock": int64(3), "active": true, "at": utc("2025-01-15T14:00:00Z")},
-		{"sku": "1234", "price": 7.0, "stock": int64(8), "active": false, "at": nil},
-		{"sku": "C3", "price": nil, "stock": nil, "active": nil, "at": nil},
+		{"sku": "A1", "price": 12.5, "stock": int64(3), "active": true, "at": utc("2025-01-15T14:00:00Z"), "note": nil},
+		{"sku": "1234", "price": 7.0, "stock": int64(8), "active": false, "at": nil, "note": nil},
+		{"sku": "C3", "price": nil, "stock": nil, "active": nil, "at": nil, "note": nil},
+	})
+}
+
+// Every file of a glob must hold each declared key in one of its lines; a file without objects holds none
+// and is no error.
+func TestReadJSONLKeysPerFile(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "in", "1.jsonl"), `{"sku":"A1","price":1}`+"\n"+`{"sku":"A2"}`+"\n")
+	writeFile(t, filepath.Join(dir, "in", "2.jsonl"), "\n  \n")
+	writeFile(t, filepath.Join(dir, "in", "3.jsonl"), `{"sku":"B1","cost":1}`+"\n"+`{"sku":"B2","nested":{"price":2},"note":"price"}`+"\n")
+	s := newSource(t, dir, map[string]any{"path": "in/*.jsonl", "columns": cols("sku", "string", "price", "float")})
+	_, _, err := tryReadAll(t, s)
+	want := filepath.Join(dir, "in", "3.jsonl") + `: no line has the key "price", declared in columns (the first line has sku, cost)`
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("error = %v, want one starting %q", err, want)
+	}
+	writeFile(t, filepath.Join(dir, "in", "3.jsonl"), `{"sku":"B1"}`+"\n"+`{"sku":"B2","price":null}`)
+	recs, _ := readAll(t, s)
+	checkRecords(t, recs, []record.Record{
+		{"sku": "A1", "price": 1.0}, {"sku": "A2", "price": nil}, {"sku": "B1", "price": nil}, {"sku": "B2", "price": nil},
 	})
 }
 
@@ -276,6 +297,19 @@ func TestReadErrors(t *testing.T) {
 			file:    "p.jsonl",
 			content: "{\"sku\":\"A1\",\"price\":1}\n\n{\"sku\":\"B2\",\"price\":[1]}\n",
 			wantErr: "p.jsonl:3: column price: a JSON array is not a float",
+		},
+		{
+			name:    "json key in no line",
+			file:    "p.jsonl",
+			content: "{\"sku\":\"A1\",\"retail_price\":1}\n\n{\"sku\":\"B2\",\"retail_price\":2}\n",
+			wantErr: `p.jsonl: no line has the key "price", declared in columns (the first line has sku, retail_price): ` +
+				"a renamed or dropped key would read as null in every record; fix the export, or the column's name in the source's columns",
+		},
+		{
+			name:    "json keys in no line",
+			file:    "p.jsonl",
+			content: "{\"SKU\":\"A1\",\"Price\":1}\n",
+			wantErr: `p.jsonl: no line has the keys "sku", "price", declared in columns (the first line has SKU, Price)`,
 		},
 		{
 			name:    "json bad value",

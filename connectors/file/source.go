@@ -30,9 +30,18 @@ no longer exists.
 
 The declared columns are the source's schema. CSV and TSV files with a header are matched to them by name
 (other columns are ignored); without a header the declared columns are the file's columns, in order. JSON
-lines are objects matched by key (a missing key is null). Parquet columns are matched by name and converted
-to the declared type. Dates read as YYYY-MM-DD; timestamps as RFC 3339 or "YYYY-MM-DD hh:mm:ss[.fff]" (UTC
-when no offset is given); booleans as true/false, t/f, yes/no, y/n or 1/0.`,
+lines are objects matched by key: a key missing from some lines is null there, but a declared key that no
+line of a file holds (renamed or dropped in the export) is an error naming the file and the key. Parquet
+columns are matched by name and converted to the declared type. Dates read as YYYY-MM-DD; timestamps as RFC
+3339 or "YYYY-MM-DD hh:mm:ss[.fff]" (UTC when no offset is given); booleans as true/false, t/f, yes/no, y/n or
+1/0.
+
+Bad input plans nothing: a file that cannot be read as declared (a missing column, a malformed row, a value
+of the wrong type) fails the run with an error naming the file and the line. So does a CSV or TSV file that
+ends without a line end where the file of the last applied read ended with one (in a glob, a new file where
+every file of that read did): it was probably cut short inside its last row's last field (a price of 129.95
+read as 12), and the error names the file, the line and the row's key. If the file is complete, end it with
+a line end, or run once with --allow-mass-change, which reads it as it is and takes it as the baseline.`,
 	Fields: []spec.Field{
 		{
 			Name:     "path",
@@ -164,6 +173,9 @@ type Source struct {
 	// minRowsPercent is min_rows_percent (ReviewScan).
 	minRowsPercent float64
 	schema         *arrow.Schema
+	// key names the pipeline's record key fields (connectors.Env.Key): those that are also declared columns
+	// name a row in errors.
+	key []string
 }
 
 var (
@@ -193,7 +205,8 @@ func NewSource(cfg spec.Config, env connectors.Env) (*Source, error) {
 	if c.MinRows < 0 || c.MinRows > 100 {
 		return nil, fmt.Errorf("min_rows_percent %g is not a percentage (0-100; 0 turns the check off)", c.MinRows)
 	}
-	s := &Source{pattern: pattern, format: format, header: c.Header, comma: ',', nullString: c.NullString, minRowsPercent: c.MinRows}
+	s := &Source{pattern: pattern, format: format, header: c.Header, comma: ',', nullString: c.NullString, minRowsPercent: c.MinRows,
+		key: env.Key}
 	if s.encoding, err = textenc.Canonical(c.Encoding); err != nil {
 		return nil, err
 	}
