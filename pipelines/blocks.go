@@ -9,6 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/possync/possync/spec"
+	"github.com/possync/possync/spec/pgdsn"
 )
 
 // block validates the optional top-level block name against fields; an absent block gets the defaults.
@@ -108,9 +109,12 @@ func (l *loader) stateBackend(values map[string]any, at map[string]*yaml.Node) (
 		backend = "local"
 	case strings.HasPrefix(backend, "postgres://") || strings.HasPrefix(backend, "postgresql://"):
 	default:
+		// Never the value itself: a connection string of another form, or a mistyped URL, may hold a password.
 		l.errorf(deref(at["backend"]), "/state/backend", spec.CodeBadValue,
-			"use local, or a PostgreSQL URL postgres://user@host:5432/db (also from $"+stateURLEnv+")",
-			"`%s` is not a state backend", backend)
+			"use local, or a PostgreSQL URL postgres://user@host:5432/db, the password in $PGPASSWORD (also from $"+
+				stateURLEnv+")",
+			"the state backend is neither local nor a postgres:// URL: %s (the value is not shown: it may hold a password)",
+			backendForm(backend))
 	}
 	schema, _ = values["schema"].(string)
 	if schema == "" {
@@ -124,15 +128,29 @@ func (l *loader) stateBackend(values map[string]any, at map[string]*yaml.Node) (
 
 var schemaNameRe = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
-// addURLSecrets registers the password of a state URL, and $PGPASSWORD, as secrets of the file, so that
-// diagnostics, errors, reports and logs never show them.
+// addURLSecrets registers the passwords of a state backend, in any form PostgreSQL's client accepts (and as
+// far as they can be told when it is malformed), and $PGPASSWORD and $PGSSLPASSWORD, as secrets of the file,
+// so that diagnostics, errors, reports and logs never show them.
 func (l *loader) addURLSecrets(backend string) {
-	if u, err := url.Parse(backend); err == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok {
+	if backend != "" && backend != "local" {
+		l.secrets = append(l.secrets, pgdsn.Secrets(backend)...)
+	}
+	for _, k := range []string{"PGPASSWORD", "PGSSLPASSWORD"} {
+		if pw, ok := l.env(k); ok && pw != "" {
 			l.secrets = append(l.secrets, pw)
 		}
 	}
-	if pw, ok := l.env("PGPASSWORD"); ok && pw != "" {
-		l.secrets = append(l.secrets, pw)
-	}
 }
+
+// backendForm says what a refused state backend looks like, without any of its text but a URL's scheme.
+func backendForm(backend string) string {
+	if u, err := url.Parse(backend); err == nil && u.Scheme != "" && u.Host != "" && schemeRe.MatchString(u.Scheme) {
+		return "it is a URL of scheme " + u.Scheme
+	}
+	if strings.Contains(backend, "=") {
+		return "it looks like key=value pairs (host=… dbname=…)"
+	}
+	return "it is not a URL"
+}
+
+var schemeRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]{0,15}$`)

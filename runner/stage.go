@@ -32,7 +32,7 @@ func (s *session) stage(ctx context.Context, src *source) (*stage.Output, error)
 		req.Checkpoint = cp
 	}
 	in := stage.Input{Name: name, Type: src.comp.Type, Source: src.src, Request: req, Stored: s.store.SourceSnapshot(name),
-		Defer: s.deferrable(src)}
+		Defer: s.deferrable(src), Redact: s.p.Secrets.Redact}
 	switch src.src.(type) {
 	case connectors.Confirmer, connectors.Committer: // never short-circuited (rerun.go): always read
 	default:

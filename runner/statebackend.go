@@ -58,7 +58,8 @@ func (s *session) closeStore() {
 type StateCheck struct {
 	// Backend is "local" or "postgres".
 	Backend string
-	// Detail says what was found (paths, the server with its password masked, schema version, lock holder).
+	// Detail says what was found (paths, the server by host, port, user and database, schema version, lock
+	// holder).
 	Detail string
 	// Err is set when a run could not use the state as found.
 	Err error

@@ -13,7 +13,7 @@ import (
 // Migration describes a pipeline's state moved between backends (`possync state migrate`).
 type Migration struct {
 	Pipeline string `json:"pipeline"`
-	// From and To name the backends ("local" or a PostgreSQL URL with its password masked).
+	// From and To name the backends ("local", or the PostgreSQL server by host, port, user and database).
 	From string `json:"from"`
 	To   string `json:"to"`
 	// Lineage and Serial are kept as they were: plans saved before the move stay valid after it.
@@ -91,7 +91,7 @@ func MigrateState(ctx context.Context, p *pipelines.Pipeline, from, to string) (
 	return m, nil
 }
 
-// backendName names a backend for messages: "local" or the URL with its password masked.
+// backendName names a backend for messages: "local", or the server by host, port, user and database.
 func backendName(b string) string {
 	if b == "" || b == "local" {
 		return "local"

@@ -2,9 +2,11 @@ package spec
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -14,13 +16,20 @@ const prefixLen = 8
 
 // Redactor replaces known secret values in text with Mask, also when a server echoes them transformed: cut
 // to a prefix, upper- or lower-cased, URL-encoded (query or path escaping) or base64-encoded (standard or
-// URL alphabet, padded or not, and at any byte offset, as inside a Basic authorization). A match starts
-// wherever the first 8 characters of a form appear (the whole form when it is shorter) and extends as far
-// as the text keeps following the form, ignoring case. The zero value redacts nothing; a nil Redactor
-// returns text unchanged.
+// URL alphabet, padded or not, and at any byte offset, as inside a Basic authorization); and when possync's
+// own formatting escaped them: Go's %q and strconv.Quote (a `"` as \", as net/textproto's errors print a
+// server's reply) and JSON strings (json.Marshal writes & < > as \u0026 \u003c \u003e), so that a
+// document may be redacted after it is marshalled. A match starts wherever the first 8 characters of a form
+// appear (the whole form when it is shorter) and extends as far as the text keeps following the form,
+// ignoring case. The zero value redacts nothing; a nil Redactor returns text unchanged.
+//
+// Values shorter than 3 characters are never masked (Add ignores them): masking "a" or "42" would garble
+// every message. A prefix of a secret shorter than 8 characters is not recognised either, so text that
+// may end inside a secret must be redacted before it is cut, never after.
 type Redactor struct{ forms []string }
 
-// Add registers secret values (empty and very short ones are ignored: masking "a" would garble text).
+// Add registers secret values (empty ones and those shorter than 3 characters are ignored: masking "a"
+// would garble text).
 func (r *Redactor) Add(values ...string) {
 	for _, v := range values {
 		if len(v) < 3 {
@@ -85,9 +94,13 @@ func appendMatches(spans [][2]int, lower, form string) [][2]int {
 	return spans
 }
 
-// secretForms returns v and the encodings of v a server may echo.
+// secretForms returns v and the encodings of v a server may echo, or possync's formatting may make.
 func secretForms(v string) []string {
 	forms := []string{v, url.QueryEscape(v), url.PathEscape(v)}
+	// Escaped inside a quoted string: Go's (%q, strconv.Quote, %+q) and JSON's (with and without HTML escaping).
+	for _, q := range []string{strconv.Quote(v), strconv.QuoteToASCII(v), jsonString(v, true), jsonString(v, false)} {
+		forms = append(forms, q[1:len(q)-1])
+	}
 	if len(v) < 6 {
 		return forms // base64 of fewer than 6 bytes is too short to tell from other text
 	}
@@ -103,6 +116,15 @@ func secretForms(v string) []string {
 		}
 	}
 	return forms
+}
+
+// jsonString is v as a JSON string, quotes included, with or without json.Marshal's HTML escaping.
+func jsonString(v string, escapeHTML bool) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(escapeHTML)
+	_ = enc.Encode(v) // a string always encodes
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // asciiLower lower-cases ASCII letters only, so that the result has s's byte offsets.

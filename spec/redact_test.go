@@ -2,6 +2,8 @@ package spec
 
 import (
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -56,5 +58,40 @@ func TestRedactorMasksTransformedEchoes(t *testing.T) {
 	var nilR *Redactor
 	if got := nilR.Redact("x " + tok); got != "x "+tok {
 		t.Errorf("nil Redactor changed the text: %q", got)
+	}
+}
+
+// TestRedactorMasksEscapedForms: a secret holding a quote, a backslash or one of & < > is masked also as Go's
+// %q and JSON print it (net/textproto's errors quote a server's reply with %q; a report or plan is redacted
+// after json.Marshal, which writes & as \u0026), and nothing after its first characters is left.
+func TestRedactorMasksEscapedForms(t *testing.T) {
+	const pw = `Pw7"Rt9xLm2Qa`
+	const key = "Zq7k&UrlKey<9931>"
+	const bs = `ab\cdEFghij`
+	var r Redactor
+	r.Add(pw, key, bs)
+	marshal := func(v string) string {
+		b, _ := json.Marshal(map[string]string{"error": "refused " + v})
+		return string(b)
+	}
+	for _, c := range []struct{ name, in, want string }{
+		{"%q of an FTP reply", fmt.Sprintf("550 %q", "Permission denied, password "+pw), `550 "Permission denied, password ***"`},
+		{"%+q", fmt.Sprintf("%+q", "pw é "+pw), `"pw \u00e9 ***"`},
+		{"json.Marshal escapes &, < and >", marshal(key), `{"error":"refused ***"}`},
+		{"JSON escapes the quote", marshal(pw), `{"error":"refused ***"}`},
+		{"%q doubles a backslash", fmt.Sprintf("%q", "k="+bs), `"k=***"`},
+		{"JSON without HTML escaping", `{"k":"` + strings.ReplaceAll(pw, `"`, `\"`) + `"}`, `{"k":"***"}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := r.Redact(c.in)
+			if got != c.want {
+				t.Fatalf("Redact(%s) = %s, want %s", c.in, got, c.want)
+			}
+			for _, frag := range []string{"Rt9xLm2Qa", "UrlKey", "9931", "EFghij"} {
+				if strings.Contains(got, frag) {
+					t.Errorf("Redact(%s) = %s still holds %q", c.in, got, frag)
+				}
+			}
+		})
 	}
 }

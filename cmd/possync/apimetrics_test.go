@@ -38,8 +38,8 @@ func TestAPIMetricsAndPushgateway(t *testing.T) {
 		b, _ := io.ReadAll(r.Body)
 		mu.Lock()
 		defer mu.Unlock()
-		if refuse {
-			http.Error(w, "no space", http.StatusInternalServerError)
+		if refuse { // echoing what it was sent, as some proxies do
+			http.Error(w, "no space for "+r.URL.RequestURI()+" ("+r.Header.Get("Authorization")+")", http.StatusInternalServerError)
 			return
 		}
 		if r.Method != http.MethodPost {
@@ -81,13 +81,24 @@ func TestAPIMetricsAndPushgateway(t *testing.T) {
 		!strings.HasPrefix(ctype, "text/plain; version=0.0.4") {
 		t.Errorf("pushed %d times to %v (%s); want once to /base/metrics/job/possync/pipeline/%s with the file's text", len(pushed), paths, ctype, pipelineName)
 	}
-	// A gateway that refuses: the run says so (exit 1) without the URL's password.
+	// A gateway that refuses, echoing the request: the run says so (exit 1) naming the gateway without the
+	// URL's password or query, which it masks in the answer too (the token, the Basic authorization).
 	refuse = true
 	mu.Unlock()
-	u := strings.Replace(gw.URL, "http://", "http://ops:hunter2-pw@", 1)
-	r = f.run(t, []string{"TOK=" + tok}, "run", "ecom.yaml", "--pushgateway", u, "--report", "rep.json")
-	if r.code != 1 || !strings.Contains(r.stderr, "HTTP 500: no space") || strings.Contains(r.stderr+r.stdout, "hunter2") {
-		t.Fatalf("refused push: %s", r)
+	u := strings.Replace(gw.URL, "http://", "http://ops:hunter2-pw@", 1) + "/?token=Gw-Tok-77x9q"
+	for _, args := range [][]string{{"--report", "rep.json"}, {"--log-format", "json", "--log-level", "debug"}} {
+		r = f.run(t, []string{"TOK=" + tok}, append([]string{"run", "ecom.yaml", "--pushgateway", u}, args...)...)
+		rep, _ := os.ReadFile(f.path("rep.json"))
+		out := r.stderr + r.stdout + string(rep)
+		if r.code != 1 || !strings.Contains(out, "push metrics to http://ops@127.0.0.1") || !strings.Contains(out, "/pipeline/"+pipelineName+"?…") ||
+			!strings.Contains(out, "HTTP 500: no space for") {
+			t.Fatalf("refused push %v: %s", args, r)
+		}
+		for _, secret := range []string{"hunter2", "Gw-Tok", "77x9q", "bnRlcjIt"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("refused push %v shows %q:\n%s", args, secret, out)
+			}
+		}
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/possync/possync/runner"
+	"github.com/possync/possync/spec"
 )
 
 // runMetrics is what a run reports to the metrics file.
@@ -194,18 +195,23 @@ func writeMetricsFile(path string, m *runMetrics) error {
 }
 
 // pushMetrics POSTs the metrics to a Prometheus Pushgateway at base, grouped as job "possync" and the
-// pipeline (URL base/metrics/job/possync/pipeline/NAME). Errors show the URL without its password.
+// pipeline (URL base/metrics/job/possync/pipeline/NAME). Errors show the URL without its password or query
+// (spec.ShownURL), and mask both should the gateway or a proxy echo them (a token in the query, the password
+// of a Basic authorization).
 func pushMetrics(ctx context.Context, base string, m *runMetrics) error {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("--pushgateway: want an http(s) URL like http://pushgateway:9091")
 	}
 	u = u.JoinPath("metrics", "job", "possync", "pipeline", m.Pipeline)
+	var red spec.Redactor
+	red.Add(spec.URLSecrets(u)...)
+	where := spec.ShownURL(u)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewBufferString(m.text()))
 	if err != nil {
-		return fmt.Errorf("push metrics to %s: %w", u.Redacted(), err)
+		return fmt.Errorf("push metrics to %s: %s", where, red.Redact(err.Error()))
 	}
 	req.Header.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	resp, err := http.DefaultClient.Do(req)
@@ -214,12 +220,16 @@ func pushMetrics(ctx context.Context, base string, m *runMetrics) error {
 		if errors.As(err, &ue) {
 			err = ue.Err // its text repeats the URL, password included
 		}
-		return fmt.Errorf("push metrics to %s: %w", u.Redacted(), err)
+		return fmt.Errorf("push metrics to %s: %s", where, red.Redact(err.Error()))
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("push metrics to %s: HTTP %d: %s", u.Redacted(), resp.StatusCode, strings.TrimSpace(string(body)))
+		text := red.Redact(strings.TrimSpace(string(body))) // before the cut, which could leave a prefix of a secret
+		if len(text) > 512 {
+			text = strings.ToValidUTF8(text[:512], "") + "…"
+		}
+		return fmt.Errorf("push metrics to %s: HTTP %d: %s", where, resp.StatusCode, text)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/possync/possync/runner"
 	"github.com/possync/possync/runner/outcome"
+	"github.com/possync/possync/spec/pgdsn"
 )
 
 func init() { stateCommands["migrate"] = cmdStateMigrate }
@@ -16,10 +17,10 @@ func init() { stateCommands["migrate"] = cmdStateMigrate }
 func cmdStateMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := newCommand("state migrate", "possync state migrate FILE --to BACKEND [--from BACKEND] [--json]",
 		"Copy a pipeline's state between backends (local, or a PostgreSQL URL postgres://user@host:5432/db; the\n"+
-			"password from the URL or $PGPASSWORD): snapshot, serial and lineage, stored source records, checkpoints,\n"+
-			"run and commit journals, unsettled intents. Both backends are locked meanwhile (exit 75 if a run holds one);\n"+
-			"a target that already holds the pipeline's state is refused; the source is left as it was. Then point the\n"+
-			"pipeline at the new backend (state.backend or $POSSYNC_STATE_URL). See docs/state.md.", stderr)
+			"password from the URL or $PGPASSWORD, never printed): snapshot, serial and lineage, stored source records,\n"+
+			"checkpoints, run and commit journals, unsettled intents. Both backends are locked meanwhile (exit 75 if a\n"+
+			"run holds one); a target that already holds the pipeline's state is refused; the source is left as it was.\n"+
+			"Then point the pipeline at the new backend (state.backend or $POSSYNC_STATE_URL). See docs/state.md.", stderr)
 	from := c.fs.String("from", "", "backend to copy from: local or a postgres:// URL (default: the pipeline's state.backend / $POSSYNC_STATE_URL)")
 	to := c.fs.String("to", "", "backend to copy to: local or a postgres:// URL (required)")
 	asJSON := c.fs.Bool("json", false, "print the result as JSON")
@@ -41,6 +42,11 @@ func cmdStateMigrate(ctx context.Context, args []string, stdout, stderr io.Write
 	src := *from
 	if src == "" {
 		src = p.State.Backend
+	}
+	for _, b := range []string{src, *to} { // their passwords are secrets of the run, as state.backend's are
+		if b != "" && b != "local" {
+			p.Secrets.Add(pgdsn.Secrets(b)...)
+		}
 	}
 	m, err := runner.MigrateState(ctx, p, src, *to)
 	if err != nil {

@@ -187,11 +187,16 @@ func (cl *client) errorf(ctx context.Context, err error, format string, args ...
 		return fmt.Errorf("%s: %w", what, ctx.Err())
 	}
 	var (
-		verr *tls.CertificateVerificationError
-		pin  *pinError
-		nerr net.Error
+		verr  *tls.CertificateVerificationError
+		pin   *pinError
+		nerr  net.Error
+		reply *textproto.Error
 	)
 	switch {
+	case errors.As(err, &reply):
+		// As textproto.Error prints it, but masked before it is quoted: %q escapes a " or \ of an echoed
+		// password, which a redaction afterwards would have to match escaped.
+		return fmt.Errorf("%s: %03d %q", what, reply.Code, cl.redact.Redact(reply.Msg))
 	case errors.As(err, &pin):
 		return fmt.Errorf("%s: %w", what, pin)
 	case errors.As(err, &verr):

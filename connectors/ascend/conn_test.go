@@ -161,3 +161,29 @@ func TestRegistered(t *testing.T) {
 		}
 	}
 }
+
+// TestRepliesEchoingThePassword: a server whose refusals echo the password (one holding a quote and a
+// backslash, which net/textproto's errors escape when they quote the reply) has it masked in the error, as
+// the login refusal has.
+func TestRepliesEchoingThePassword(t *testing.T) {
+	const pw = `Pw7"Rt9xLm\2Qa`
+	srv, err := ftptest.New(ftptest.Options{User: testUser, Password: pw, Refuse: func(cmd, _ string) string {
+		if cmd == "FEAT" || cmd == "TYPE" || cmd == "OPTS" {
+			return ""
+		}
+		return "Permission denied, user password " + pw
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	err = newSource(t, baseConfig(srv.Addr(), map[string]any{"password": spec.NewSecret(pw)})).Check(context.Background())
+	if err == nil || !strings.Contains(err.Error(), `550 "Permission denied, user password ***"`) {
+		t.Fatalf("err = %v, want the 550 reply with the password masked", err)
+	}
+	for _, frag := range []string{"Pw7", "Rt9x", "2Qa"} {
+		if strings.Contains(err.Error(), frag) {
+			t.Errorf("error shows part of the password (%q): %v", frag, err)
+		}
+	}
+}

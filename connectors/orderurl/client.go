@@ -105,7 +105,7 @@ func (c *client) call(ctx context.Context, method string, extra url.Values) ([]b
 				return nil, fmt.Errorf("order export %s: %w (after %d attempts)", method, err, attempt)
 			}
 		default:
-			ce := &callError{Method: method, Status: status, Message: c.redact(bodyText(body)), Attempts: attempt}
+			ce := &callError{Method: method, Status: status, Message: c.bodyText(body), Attempts: attempt}
 			if !transient(status) || attempt > c.retries {
 				return nil, ce
 			}
@@ -167,18 +167,20 @@ func scrub(err error) error {
 	return err
 }
 
-// bodyText is the first line of an error body, without markup, for messages.
-func bodyText(b []byte) string {
+// bodyText is the first line of an error body, without markup, for messages, with the URL key masked
+// before it is cut to 200 bytes (a cut could leave a prefix of the key too short to be recognised).
+func (c *client) bodyText(b []byte) string {
 	s := strings.TrimSpace(string(b))
 	if strings.HasPrefix(s, "<") {
 		var r xmlResponse
 		if xml.Unmarshal(b, &r) == nil && r.message() != "" {
-			return r.message()
+			return c.redact(r.message())
 		}
 	}
 	s, _, _ = strings.Cut(s, "\n")
+	s = c.redact(s)
 	if len(s) > 200 {
-		s = s[:200] + "…"
+		s = strings.ToValidUTF8(s[:200], "") + "…"
 	}
 	return s
 }
@@ -201,7 +203,7 @@ func (r *xmlResponse) message() string {
 
 // accepted reads a 2xx answer to UpdateOrder or UpdateStatus: empty, OK or Success true are success; Success
 // false or a body starting with ERROR or FAIL is the site's refusal, returned as an error with its message.
-func accepted(method, orderID string, body []byte) error {
+func (c *client) accepted(method, orderID string, body []byte) error {
 	b := bytes.TrimSpace(body)
 	if len(b) == 0 {
 		return nil
@@ -222,7 +224,7 @@ func accepted(method, orderID string, body []byte) error {
 	}
 	up := strings.ToUpper(string(b))
 	if strings.HasPrefix(up, "ERROR") || strings.HasPrefix(up, "FAIL") {
-		return fmt.Errorf("order export %s of order %s: %s", method, orderID, bodyText(b))
+		return fmt.Errorf("order export %s of order %s: %s", method, orderID, c.bodyText(b))
 	}
 	return nil
 }

@@ -197,7 +197,7 @@ func (s *Source) confirmOne(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := accepted("UpdateOrder", id, body); err != nil {
+	if err := s.c.accepted("UpdateOrder", id, body); err != nil {
 		return errors.New(s.c.redact(err.Error()))
 	}
 	s.mu.Lock()
@@ -210,7 +210,7 @@ func (s *Source) confirmOne(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("receipt confirmed, status not changed: %w", err)
 	}
-	if err := accepted("UpdateStatus", id, body); err != nil {
+	if err := s.c.accepted("UpdateStatus", id, body); err != nil {
 		return fmt.Errorf("receipt confirmed, status not changed: %s", s.c.redact(err.Error()))
 	}
 	return nil

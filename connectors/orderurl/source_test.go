@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -411,5 +412,30 @@ func TestConfirmFalseIsReadOnly(t *testing.T) {
 	if n != 2 || len(site.CallsOf("UpdateOrder")) != 0 || len(site.CallsOf("UpdateStatus")) != 0 {
 		t.Errorf("read %d orders, %d UpdateOrder and %d UpdateStatus calls; want 2 orders and no confirmation",
 			n, len(site.CallsOf("UpdateOrder")), len(site.CallsOf("UpdateStatus")))
+	}
+}
+
+// TestErrorBodyCutAfterTheKeyIsMasked: an error answer echoing the URL key where the message is cut (200
+// bytes) leaves none of it: the key is masked before the cut, which could otherwise leave a prefix of it
+// too short to recognise.
+func TestErrorBodyCutAfterTheKeyIsMasked(t *testing.T) {
+	const key = "Zq7k&UrlKey9931"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(strings.Repeat("x", 193) + r.URL.Query().Get("URLkey")))
+	}))
+	defer srv.Close()
+	s, err := NewSource(spec.Config{Values: map[string]any{"url": srv.URL + "/export", "merchant": "1234",
+		"url_key": spec.NewSecret(key), "retries": int64(0)}}, connectors.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = readAll(t, s)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 403: xxxxx") || strings.Contains(err.Error(), "Zq7k") {
+		t.Fatalf("err %v: want the 403 with no part of the key", err)
+	}
+	err = s.c.accepted("UpdateOrder", "A-1", []byte("ERROR "+strings.Repeat("x", 187)+key))
+	if err == nil || strings.Contains(err.Error(), "Zq7k") {
+		t.Fatalf("refusal %v: want no part of the key", err)
 	}
 }

@@ -130,7 +130,7 @@ func (s *StatusSink) set(ctx context.Context, id, status string) error {
 	if err != nil {
 		return err
 	}
-	if err := accepted("UpdateStatus", id, body); err != nil {
+	if err := s.c.accepted("UpdateStatus", id, body); err != nil {
 		return fmt.Errorf("%w: %s", errRefused, s.c.redact(err.Error()))
 	}
 	return nil

@@ -296,7 +296,8 @@ func (c *client) errorText(raw json.RawMessage, errs []gqlError, body []byte) st
 		}
 	}
 	if len(parts) == 0 {
-		text := strings.TrimSpace(string(body))
+		// Masked before the cut, which could leave a prefix of the token too short to be recognised.
+		text := c.redact.Redact(strings.TrimSpace(string(body)))
 		if len(text) > 200 {
 			text = text[:200] + "…"
 		}

@@ -44,6 +44,7 @@ func reviewRows(ctx context.Context, in Input, scan *connectors.Scan, st *Output
 	}
 	var err error
 	st.Result.Holds, st.Result.Checkpoint, err = rv.ReviewScan(ctx, in.Request, scan, n)
+	redactResult(in, &st.Result)
 	return err
 }
 

@@ -38,6 +38,10 @@ type Input struct {
 	// output, instead of into a table that query copies. A connectors.ScanReviewer reviews the read in
 	// Deferred.Finish, with the record count the caller gives.
 	Defer bool
+	// Redact, when set, masks the pipeline's secrets in the text of the read's result (the rejects' places
+	// and reasons, holds and notes), which a source may have taken from a server's answer and which plans
+	// and reports show. Reject keys are left as they are: they identify the records to protect.
+	Redact func(string) string
 }
 
 // Deferred is a source read as a view (Input.Defer). Exactly one of Finish or Load must be called before the
@@ -137,6 +141,22 @@ type Output struct {
 	Deferred *Deferred
 }
 
+// redactResult masks secrets in the text of a read's result (Input.Redact).
+func redactResult(in Input, r *connectors.ReadResult) {
+	if in.Redact == nil {
+		return
+	}
+	for i := range r.Rejects {
+		r.Rejects[i].Where, r.Rejects[i].Reason = in.Redact(r.Rejects[i].Where), in.Redact(r.Rejects[i].Reason)
+	}
+	for i := range r.Holds {
+		r.Holds[i] = in.Redact(r.Holds[i])
+	}
+	for i := range r.Notes {
+		r.Notes[i] = in.Redact(r.Notes[i])
+	}
+}
+
 // missingColumn recognises DuckDB's error for a declared column the file does not have.
 var missingColumn = regexp.MustCompile(`(?:Referenced column "([^"]+)" not found|Columns with names: "([^"]+)" do not exist)`)
 
@@ -205,6 +225,7 @@ func Run(ctx context.Context, db *engine.DB, in Input) (*Output, error) {
 			return nil, fmt.Errorf("%s source %q: %w", in.Type, name, err)
 		}
 		st.Result = res
+		redactResult(in, &st.Result)
 	}
 	if st.Result.Mode == connectors.Changes {
 		if err := mergeChanges(ctx, db, name, in.Stored, st); err != nil {

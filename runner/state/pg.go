@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/possync/possync/spec"
+	"github.com/possync/possync/spec/pgdsn"
 )
 
 // SchemaVersion is the version of the PostgreSQL layout (the `schema_version` row of possync_meta). Open and
@@ -127,46 +127,25 @@ type pgRel struct {
 
 var _ Store = (*PgStore)(nil)
 
-// NewPgStore returns the store of pipeline in the PostgreSQL database at url (password from the URL or
-// $PGPASSWORD), in schema ("" means "possync"); dir is where bulk copies spill. It connects on Open or Lock.
+// NewPgStore returns the store of pipeline in the PostgreSQL database at url (a URL or key=value pairs; the
+// password from it, $PGPASSWORD or a passfile), in schema ("" means "possync"); dir is where bulk copies
+// spill. It connects on Open or Lock. Its errors never show a password (pgdsn.Secrets).
 func NewPgStore(url, schema, dir, pipeline string) *PgStore {
 	if schema == "" {
 		schema = "possync"
 	}
 	r := &spec.Redactor{}
-	r.Add(urlPassword(url), os.Getenv("PGPASSWORD"))
+	r.Add(pgdsn.Secrets(url)...)
 	return &PgStore{url: url, schema: schema, dir: dir, pipeline: pipeline, redact: r, rels: map[string]pgRel{},
 		imageShare: defaultImageShare, imageMin: defaultImageMinChanges, runImageShare: defaultRunImageShare}
 }
 
-func urlPassword(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		pw, _ := u.User.Password()
-		return pw
-	}
-	return ""
-}
+// RedactURL names a state backend's PostgreSQL server for messages by its host(s), port, user and database
+// only (pgdsn.Describe), whatever form the connection string has: never its password, nor its parameters
+// (sslpassword=…), nor the text of a string that does not parse.
+func RedactURL(s string) string { return pgdsn.Describe(s) }
 
-// RedactURL returns a state backend URL with its password masked, for messages.
-func RedactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	if u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), spec.Mask)
-		}
-	}
-	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", spec.Mask)
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
-}
-
-// String names the store in messages (password masked).
+// String names the store in messages (the server by host, port, user and database; never a password).
 func (s *PgStore) String() string {
 	return fmt.Sprintf("%s (schema %s, pipeline %s)", RedactURL(s.url), s.schema, s.pipeline)
 }
@@ -204,7 +183,10 @@ func (s *PgStore) q(query string) string {
 func (s *PgStore) connect(ctx context.Context) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig(s.url)
 	if err != nil {
-		return nil, &pgError{msg: "postgres state: bad URL " + RedactURL(s.url), err: errors.New("parse")}
+		// Not err's text: it may quote the string, password included.
+		return nil, &pgError{msg: "postgres state: the connection string does not parse: write a URL " +
+			"postgres://user@host:5432/db?sslmode=… or key=value pairs host=… user=… dbname=… (it is not shown: it may hold " +
+			"a password)", err: errors.New("parse")}
 	}
 	cfg.RuntimeParams["application_name"] = "possync"
 	cfg.RuntimeParams["TimeZone"] = "UTC"

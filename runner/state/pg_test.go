@@ -165,22 +165,32 @@ func TestPgRefusesNewerSchema(t *testing.T) {
 	}
 }
 
-// TestPgErrorsNeverShowThePassword: a connection error names the server with the password masked.
+// TestPgErrorsNeverShowThePassword: the store's errors and names show the server by host, port, user and
+// database, never a password: of a URL, of key=value pairs, an sslpassword parameter, or a connection string
+// that does not parse.
 func TestPgErrorsNeverShowThePassword(t *testing.T) {
-	const pw = "s3cret-Passw0rd"
-	s := state.NewPgStore("postgres://u:"+pw+"@127.0.0.1:1/db?sslmode=disable&connect_timeout=2", "", t.TempDir(), "p")
-	_, err := s.Open(context.Background(), conn(t), true)
-	if err == nil {
-		t.Fatal("open against a closed port succeeded")
-	}
-	if strings.Contains(err.Error(), pw) || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "127.0.0.1") {
-		t.Errorf("error %q", err)
-	}
-	if _, err := s.Lock(state.Holder{}); err == nil || strings.Contains(err.Error(), "s3cret") {
-		t.Errorf("lock error %v", err)
-	}
-	if got := state.RedactURL("postgres://u:" + pw + "@h/db?password=" + pw); strings.Contains(got, "s3cret") {
-		t.Errorf("RedactURL: %q", got)
+	const pw, sslpw = "s3cret-Passw0rd", "Ssl-s3cret-9931"
+	for _, c := range []struct{ name, dsn, want string }{
+		{"URL", "postgres://u:" + pw + "@127.0.0.1:1/db?sslmode=disable&connect_timeout=2&password=" + pw, "postgres://u@127.0.0.1:1/db"},
+		{"key=value", "host=127.0.0.1 port=1 user=u password=" + pw + " dbname=db sslmode=disable connect_timeout=2",
+			"postgres://u@127.0.0.1:1/db"},
+		{"sslpassword", "postgres://u@127.0.0.1:1/db?sslmode=disable&connect_timeout=2&sslpassword=" + sslpw, "postgres://u@127.0.0.1:1/db"},
+		{"unparsable", "host=127.0.0.1 port=notaport user=u password=" + pw, "does not parse"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := state.NewPgStore(c.dsn, "", t.TempDir(), "p")
+			_, openErr := s.Open(context.Background(), conn(t), true)
+			_, lockErr := s.Lock(state.Holder{})
+			_, diagErr := s.Diagnose(context.Background())
+			if openErr == nil || lockErr == nil || diagErr == nil {
+				t.Fatalf("open, lock and diagnose against a closed port: %v; %v; %v", openErr, lockErr, diagErr)
+			}
+			for _, text := range []string{openErr.Error(), lockErr.Error(), diagErr.Error(), s.String(), state.RedactURL(c.dsn)} {
+				if strings.Contains(text, "s3cret") || strings.Contains(text, "Passw0rd") || !strings.Contains(text, c.want) {
+					t.Errorf("%q: want %q and no password", text, c.want)
+				}
+			}
+		})
 	}
 }
 

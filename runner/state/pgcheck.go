@@ -14,7 +14,7 @@ import (
 // Diagnosis is what `possync check` found about a pipeline's PostgreSQL state, without taking its lock or
 // writing anything.
 type Diagnosis struct {
-	// Server is the URL with its password masked; Schema the installation's schema.
+	// Server names the server by host, port, user and database (RedactURL); Schema the installation's schema.
 	Server string `json:"server"`
 	Schema string `json:"schema"`
 	// Version is the schema's layout version, 0 when the schema is not created yet (the first run creates

@@ -34,6 +34,10 @@ type Options struct {
 	// file out of or into them, are refused with 550, as a server refuses a folder without write permission.
 	// Their subfolders are read-only too.
 	ReadOnly []string
+	// Refuse, when set, is asked about every command of a logged-in session but QUIT: a non-empty answer
+	// refuses the command with 550 and that text, as a server does whose replies echo what it knows (a test
+	// of what a client prints of them).
+	Refuse func(cmd, arg string) string
 }
 
 // Server is a running FTP server. Its methods are safe for concurrent use.

@@ -83,6 +83,12 @@ func (ss *session) handle(cmd, arg string) bool {
 	if cmd != "RNTO" {
 		ss.renaming = "" // RNTO must follow RNFR at once
 	}
+	if refuse := ss.srv.opts.Refuse; refuse != nil && ss.loggedIn && cmd != "QUIT" {
+		if msg := refuse(cmd, arg); msg != "" {
+			ss.reply(550, "%s", msg)
+			return true
+		}
+	}
 	switch cmd {
 	case "QUIT":
 		ss.reply(221, "bye")

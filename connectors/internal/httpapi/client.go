@@ -349,18 +349,15 @@ func Server(u *url.URL) string {
 // JSON shape the vendor does not document) still explains the error: its text, or an HTML page's title,
 // cut to 300 characters.
 func (c *Client) Decode(status int, body []byte) (code, message string) {
+	var r spec.Redactor
+	r.Add(c.Token.Reveal())
 	if c.DecodeError != nil {
 		code, message = c.DecodeError(status, body)
 	}
 	if code == "" && message == "" {
-		message = excerpt(body)
+		message = excerpt([]byte(r.Redact(string(body)))) // masked before the cut, which could leave a prefix of it
 	}
-	if tok := c.Token.Reveal(); tok != "" {
-		var r spec.Redactor
-		r.Add(tok)
-		code, message = r.Redact(code), r.Redact(message)
-	}
-	return code, message
+	return r.Redact(code), r.Redact(message)
 }
 
 // excerpt is the readable gist of an error body: an HTML page's title, or the text with its white space

@@ -187,4 +187,9 @@ func TestEchoedTokenIsMasked(t *testing.T) {
 	if code, msg := cl.Decode(403, []byte(`{"message":"tok-SECRET-123"}`)); code != "" || msg != spec.Mask {
 		t.Fatalf("Decode = %q, %q; want the token masked", code, msg)
 	}
+	// A body no decoder reads is cut to 300 characters: the token is masked before the cut, which could
+	// otherwise leave a prefix of it too short to recognise.
+	if code, msg := cl.Decode(403, []byte(strings.Repeat("x", 293)+"tok-SECRET-123")); code != "" || strings.Contains(msg, "tok-SEC") {
+		t.Fatalf("Decode of a cut body = %q, %q; want no part of the token", code, msg)
+	}
 }
