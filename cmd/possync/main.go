@@ -48,11 +48,12 @@ Exit codes: 0 ok (plan: no changes), 1 failure, 2 invalid config (plan: changes 
 // (the next run then settles the batch in flight from its intents, as after a crash).
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	context.AfterFunc(ctx, func() {
+	onSignal := context.AfterFunc(ctx, func() {
 		stop()
 		fmt.Fprintln(os.Stderr, "possync: interrupted: stopping after what is in flight (interrupt again to stop at once)")
 	})
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	onSignal() // the stop below cancels ctx too: that is no signal
 	stop()
 	os.Exit(code)
 }
