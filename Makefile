@@ -37,7 +37,8 @@ FUZZ_TARGETS := \
 	./connectors/retailpos:FuzzDecodeError \
 	./connectors/ecom:FuzzListProducts \
 	./connectors/ecom:FuzzDecodeError \
-	./connectors/orderurl:FuzzParse
+	./connectors/orderurl:FuzzParse \
+	./connectors/shopify:FuzzOrdersPage
 # How long each target fuzzes (a duration, or Nx for N runs); FUZZ_SMOKE_TIME is CI's. FUZZ_MINIMIZE caps
 # the minimisation of each new input (the default 60s stalls a short run); FUZZ_PARALLEL the workers.
 FUZZTIME        ?= 30s
