@@ -17,7 +17,7 @@ source id, or (a POS that does not keep a client-given id, so the sale's id is n
 possync and its invoice number is invoice_prefix + that order id. Every other sale is skipped and counted in a note: statuses go back only for the
 orders possync imported.
 
-pos_status follows orders-apis.md A.7: voided → Rejected; closed (picked up, dispatched, layby or on-account
+pos_status (X-Series has no "ready" sale state: packing shows only in the pickup fulfillments): voided → Rejected; closed (picked up, dispatched, layby or on-account
 paid off), or pending with every line fulfilled in its PICKUP fulfillments → Completed; pending with every line
 packed (or fulfilled) → Ready for Pickup; pending with some lines packed → open, partial = true (and a note naming the order); else open. Lines
 no fulfillment holds (shipping, services) and negative lines (discounts) are not counted.
