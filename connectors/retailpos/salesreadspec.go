@@ -39,8 +39,11 @@ each read into them. --full-refresh reads every sale again.`,
 }
 
 func salesSourceFields() []spec.Field {
-	return append(sourceFields("retailpos_sales", "domain_prefix", "base_url", "token", "page_size", "timeout",
-		"retry_budget", "requests_per_minute"),
+	fields := sourceFields("retailpos_sales", "domain_prefix", "base_url", "token", "page_size", "timeout",
+		"retry_budget", "requests_per_minute")
+	fields[3].Description = "Sales per page of /sales, and pickup fulfillments per page of /fulfillments (at most 100, " +
+		"the most that endpoint serves)."
+	return append(fields,
 		spec.Field{Name: "orders_pipeline", Type: spec.TypeString, Required: true, Example: "bikeshop-orders",
 			Description: "The name of the pipeline whose retailpos_orders sink created the sales (their ids derive from it)."},
 		spec.Field{Name: "invoice_prefix", Type: spec.TypeString, Default: defaultInvoicePrefix,
