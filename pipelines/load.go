@@ -49,15 +49,17 @@ func Load(path string, opts Options) (*Pipeline, spec.Diagnostics) {
 // is nil when a diagnostic is an error (unless Options.Partial); warnings come with a Pipeline. No diagnostic shows a secret value.
 func Parse(file string, data []byte, opts Options) (*Pipeline, spec.Diagnostics) {
 	l := &loader{
-		file:  file,
-		lines: strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n"),
-		cat:   opts.Catalog,
-		env:   opts.LookupEnv,
-		open:  map[*yaml.Node]bool{},
-		unset: map[*yaml.Node]bool{},
-		held:  map[*yaml.Node]bool{},
-		noEnv: opts.Placeholders,
-		at:    map[string]spec.Pos{},
+		file:       file,
+		lines:      strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n"),
+		cat:        opts.Catalog,
+		env:        opts.LookupEnv,
+		open:       map[*yaml.Node]bool{},
+		unset:      map[*yaml.Node]bool{},
+		empty:      map[*yaml.Node][]string{},
+		unsetDiags: map[*yaml.Node][]unsetReport{},
+		held:       map[*yaml.Node]bool{},
+		noEnv:      opts.Placeholders,
+		at:         map[string]spec.Pos{},
 	}
 	if l.cat == nil {
 		l.cat = DefaultCatalog()
@@ -103,7 +105,12 @@ type loader struct {
 	// open holds the mappings and sequences prepare is inside of, to find aliases that refer to them.
 	open map[*yaml.Node]bool
 	// unset holds the scalars that named an unset variable: reported once, they are not validated further.
-	unset map[*yaml.Node]bool
+	// unsetDiags are those reports, by scalar, for a secret field to change their hint.
+	unset      map[*yaml.Node]bool
+	unsetDiags map[*yaml.Node][]unsetReport
+	// empty holds the scalars that are empty because the variables they named are set but empty, with those
+	// variables' names: such a value counts as absent, and a required field says why.
+	empty map[*yaml.Node][]string
 	// noEnv is Options.Placeholders; held holds the scalars that were exactly one unset variable, which take
 	// placeholderValue of their field.
 	noEnv bool
