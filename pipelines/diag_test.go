@@ -31,9 +31,8 @@ func TestDiagnostics(t *testing.T) {
 		env  map[string]string
 		want []want
 	}{
-		// The YAML parser's line numbers are its own (here one less than the tab's line).
 		{"yaml_syntax", "version: 1\nname: acme\n\tkey: x\n", nil, []want{
-			{code: spec.CodeYAMLSyntax, line: 2, col: 1, hint: "indentation", msg: "tab character"}}},
+			{code: spec.CodeYAMLSyntax, line: 3, col: 1, hint: "indentation", msg: "tab character"}}},
 		{"yaml_syntax second document", head + src + snk + "---\nname: other\n", nil, []want{
 			{code: spec.CodeYAMLSyntax, line: 7, col: 1, hint: "remove the `---`", msg: "one YAML document"}}},
 		{"bad_version", "version: 2\nname: acme\nmerchant: acme\nkey: sku\n" + src + snk, nil, []want{
