@@ -35,6 +35,11 @@ func TestDiagnostics(t *testing.T) {
 			{code: spec.CodeYAMLSyntax, line: 3, col: 1, hint: "indentation", msg: "tab character"}}},
 		{"yaml_syntax second document", head + src + snk + "---\nname: other\n", nil, []want{
 			{code: spec.CodeYAMLSyntax, line: 7, col: 1, hint: "remove the `---`", msg: "one YAML document"}}},
+		{"wrong_type version", "version: \"one\"\nname: acme\nmerchant: acme\nkey: sku\n" + src + snk, nil, []want{
+			{code: spec.CodeWrongType, line: 1, col: 10, path: "/version", msg: "want an integer, have a string",
+				hint: "write a whole number without quotes, e.g. 1"}}},
+		{"wrong_type int without an example", head + src + "sink: {type: shop, store: s, api_key: k, batch_size: many}\n", nil, []want{
+			{code: spec.CodeWrongType, line: 6, col: 54, path: "/sink/batch_size", hint: "write a whole number without quotes, e.g. 4"}}},
 		{"bad_version", "version: 2\nname: acme\nmerchant: acme\nkey: sku\n" + src + snk, nil, []want{
 			{code: spec.CodeBadVersion, line: 1, col: 10, path: "/version", hint: "reads version 1", msg: "version 2"}}},
 		{"unknown_field near", head + src + snk + "transform:\n  - {type: filter, where: x}\n", nil, []want{

@@ -372,5 +372,5 @@ func (l *loader) exprPos(n *yaml.Node, path string) (spec.Pos, bool) {
 
 // wrongType reports that n is not of f's type.
 func (l *loader) wrongType(f *spec.Field, n *yaml.Node, path string) {
-	l.errorf(n, path, spec.CodeWrongType, hintFor(f.Type), "want %s, have %s", typeNoun(f.Type), describe(n))
+	l.errorf(n, path, spec.CodeWrongType, hintForField(f), "want %s, have %s", typeNoun(f.Type), describe(n))
 }
