@@ -36,7 +36,9 @@ FUZZ_TARGETS := \
 	./connectors/retailpos:FuzzCheckpoint \
 	./connectors/retailpos:FuzzDecodeError \
 	./connectors/ecom:FuzzListProducts \
-	./connectors/ecom:FuzzDecodeError
+	./connectors/ecom:FuzzDecodeError \
+	./connectors/orderurl:FuzzParse \
+	./connectors/shopify:FuzzOrdersPage
 # How long each target fuzzes (a duration, or Nx for N runs); FUZZ_SMOKE_TIME is CI's. FUZZ_MINIMIZE caps
 # the minimisation of each new input (the default 60s stalls a short run); FUZZ_PARALLEL the workers.
 FUZZTIME        ?= 30s
@@ -179,8 +181,8 @@ fuzz:
 	done
 
 ## fuzz-smoke: every fuzz target for FUZZ_SMOKE_TIME (CI runs it after `make test`). Measured on 2 cores
-## shared with other jobs (2026-12-06): 4m17s for the 16 targets with a warm build cache (9-33 s each:
-## building the instrumented test binary, the seed corpus, then 5 s of fuzzing); a cold cache adds the
+## shared with other jobs (2026-12-06): 4m17s for the 16 targets of then with a warm build cache (9-33 s
+## each: building the instrumented test binary, the seed corpus, then 5 s of fuzzing); a cold cache adds the
 ## instrumented build of the dependencies, a few minutes once.
 fuzz-smoke:
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_SMOKE_TIME)

@@ -48,6 +48,19 @@ func typeNoun(t spec.Type) string {
 	return "a string"
 }
 
+// hintForField is hintFor f's type, with f's own example for a number when it has one (`version` says
+// "e.g. 1", its only valid value, not the generic 4).
+func hintForField(f *spec.Field) string {
+	switch {
+	case f.Example == nil:
+	case f.Type == spec.TypeInt:
+		return fmt.Sprintf("write a whole number without quotes, e.g. %v", f.Example)
+	case f.Type == spec.TypeFloat:
+		return fmt.Sprintf("write a number without quotes, e.g. %v", f.Example)
+	}
+	return hintFor(f.Type)
+}
+
 // hintFor says how to write a value of type t.
 func hintFor(t spec.Type) string {
 	switch t {

@@ -31,11 +31,15 @@ func TestDiagnostics(t *testing.T) {
 		env  map[string]string
 		want []want
 	}{
-		// The YAML parser's line numbers are its own (here one less than the tab's line).
 		{"yaml_syntax", "version: 1\nname: acme\n\tkey: x\n", nil, []want{
-			{code: spec.CodeYAMLSyntax, line: 2, col: 1, hint: "indentation", msg: "tab character"}}},
+			{code: spec.CodeYAMLSyntax, line: 3, col: 1, hint: "indentation", msg: "tab character"}}},
 		{"yaml_syntax second document", head + src + snk + "---\nname: other\n", nil, []want{
 			{code: spec.CodeYAMLSyntax, line: 7, col: 1, hint: "remove the `---`", msg: "one YAML document"}}},
+		{"wrong_type version", "version: \"one\"\nname: acme\nmerchant: acme\nkey: sku\n" + src + snk, nil, []want{
+			{code: spec.CodeWrongType, line: 1, col: 10, path: "/version", msg: "want an integer, have a string",
+				hint: "write a whole number without quotes, e.g. 1"}}},
+		{"wrong_type int without an example", head + src + "sink: {type: shop, store: s, api_key: k, batch_size: many}\n", nil, []want{
+			{code: spec.CodeWrongType, line: 6, col: 54, path: "/sink/batch_size", hint: "write a whole number without quotes, e.g. 4"}}},
 		{"bad_version", "version: 2\nname: acme\nmerchant: acme\nkey: sku\n" + src + snk, nil, []want{
 			{code: spec.CodeBadVersion, line: 1, col: 10, path: "/version", hint: "reads version 1", msg: "version 2"}}},
 		{"unknown_field near", head + src + snk + "transform:\n  - {type: filter, where: x}\n", nil, []want{
@@ -99,6 +103,21 @@ func TestDiagnostics(t *testing.T) {
 			{code: spec.CodeBadValue, line: 5, col: 28, path: "/source/path", hint: "$${", msg: "unterminated"}}},
 		{"unset_variable", head + "source: {type: file, path: '${DATA_DIR}/a.csv'}\n" + snk, nil, []want{
 			{code: spec.CodeUnsetVariable, line: 5, col: 28, path: "/source/path", hint: "DATA_DIR", msg: "DATA_DIR"}}},
+		{"unset_variable secret", head + src + "sink: {type: shop, store: s, api_key: \"${SHOP_KEY}\"}\n", nil, []want{
+			{code: spec.CodeUnsetVariable, line: 6, col: 39, path: "/sink/api_key", msg: "SHOP_KEY is not set",
+				hint: "set the environment variable SHOP_KEY; the field is a secret, so its value belongs in the environment, " +
+					"not in the pipeline file"}}},
+		{"unset_variable plain keeps the default hint", head + src + "sink: {type: shop, store: \"${STORE}\", api_key: k}\n", nil, []want{
+			{code: spec.CodeUnsetVariable, line: 6, col: 27, path: "/sink/store", msg: "STORE is not set",
+				hint: "set the environment variable STORE, or give a default: ${STORE:-value}"}}},
+		{"missing_field set but empty", head + src + "sink: {type: shop, store: s, api_key: \"${SHOP_KEY}\"}\n",
+			map[string]string{"SHOP_KEY": ""}, []want{
+				{code: spec.CodeMissingField, line: 6, col: 39, path: "/sink/api_key",
+					msg:  "field `api_key` is empty: environment variable SHOP_KEY is set but empty",
+					hint: "set SHOP_KEY to the value of `api_key` in possync's environment"}}},
+		{"missing_field set but empty, unquoted", "version: 1\nname: acme\nmerchant: ${M}\nkey: sku\n" + src + snk,
+			map[string]string{"M": ""}, []want{
+				{code: spec.CodeMissingField, line: 3, col: 11, path: "/merchant", msg: "environment variable M is set but empty"}}},
 		{"unset_variable alone", "version: 1\nname: ${NAME}\nmerchant: acme\nkey: sku\n" +
 			"source: {type: \"${SRC}\", path: a.csv}\n" + snk, nil, []want{
 			{code: spec.CodeUnsetVariable, line: 2, col: 7, path: "/name", hint: "${NAME:-value}"},

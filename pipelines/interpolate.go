@@ -65,7 +65,7 @@ func (l *loader) interpolate(n *yaml.Node, path string) {
 	if l.noEnv {
 		missing = placeholderText
 	}
-	out, whole, unset, err := expandWith(n.Value, l.env, missing)
+	out, whole, unset, empty, err := expandWith(n.Value, l.env, missing)
 	if err != nil {
 		l.errorf(n, path, spec.CodeBadValue, "write $${ for a literal ${", "bad interpolation: %v", err)
 		return
@@ -80,9 +80,14 @@ func (l *loader) interpolate(n *yaml.Node, path string) {
 		l.unset[n] = true
 	}
 	for _, name := range unset {
-		l.errorf(n, path, spec.CodeUnsetVariable,
+		d := spec.Errorf(l.pos(n, path), spec.CodeUnsetVariable,
 			fmt.Sprintf("set the environment variable %s, or give a default: ${%s:-value}", name, name),
 			"environment variable %s is not set", name)
+		l.diags.Append(d)
+		l.unsetDiags[n] = append(l.unsetDiags[n], unsetReport{name, d})
+	}
+	if out == "" && len(empty) > 0 {
+		l.empty[n] = empty
 	}
 	n.Value = out
 	switch {
@@ -95,15 +100,32 @@ func (l *loader) interpolate(n *yaml.Node, path string) {
 	}
 }
 
+// unsetReport is the diagnostic of a variable that is not set, as interpolate reported it.
+type unsetReport struct {
+	name string
+	d    *spec.Diagnostic
+}
+
+// secretUnset gives the reports of the unset variables n named the hint for a secret field: set the variable,
+// and no ${VAR:-value} default, which would write the secret into the pipeline file.
+func (l *loader) secretUnset(n *yaml.Node) {
+	for _, r := range l.unsetDiags[n] {
+		r.d.Hint = fmt.Sprintf("set the environment variable %s; the field is a secret, so its value belongs in the "+
+			"environment, not in the pipeline file", r.name)
+	}
+}
+
 // expand interpolates s: ${VAR} is the variable's value, ${VAR:-default} is default when VAR is unset or
 // empty, and $${ is a literal ${. It returns the result, whether s was exactly one reference, and the
 // variables that are unset without a default (they expand to "").
 func expand(s string, lookup func(string) (string, bool)) (out string, whole bool, unset []string, err error) {
-	return expandWith(s, lookup, "")
+	out, whole, unset, _, err = expandWith(s, lookup, "")
+	return out, whole, unset, err
 }
 
-// expandWith is expand writing missing for each variable that is unset without a default.
-func expandWith(s string, lookup func(string) (string, bool), missing string) (out string, whole bool, unset []string, err error) {
+// expandWith is expand writing missing for each variable that is unset without a default; it also returns
+// the variables that are set but empty, without a default.
+func expandWith(s string, lookup func(string) (string, bool), missing string) (out string, whole bool, unset, empty []string, err error) {
 	var b strings.Builder
 	refs, text := 0, false
 	for i := 0; i < len(s); {
@@ -115,12 +137,12 @@ func expandWith(s string, lookup func(string) (string, bool), missing string) (o
 		case strings.HasPrefix(s[i:], "${"):
 			end := strings.IndexByte(s[i+2:], '}')
 			if end < 0 {
-				return "", false, nil, fmt.Errorf("unterminated ${ at offset %d", i)
+				return "", false, nil, nil, fmt.Errorf("unterminated ${ at offset %d", i)
 			}
 			body := s[i+2 : i+2+end]
 			name, def, hasDef := strings.Cut(body, ":-")
 			if !isVarName(name) {
-				return "", false, nil, fmt.Errorf("%q is not a variable name (letters, digits and _)", name)
+				return "", false, nil, nil, fmt.Errorf("%q is not a variable name (letters, digits and _)", name)
 			}
 			v, ok := lookup(name)
 			switch {
@@ -129,6 +151,8 @@ func expandWith(s string, lookup func(string) (string, bool), missing string) (o
 			case !ok:
 				unset = append(unset, name)
 				v = missing
+			case v == "" && !hasDef:
+				empty = append(empty, name)
 			}
 			b.WriteString(v)
 			refs++
@@ -139,7 +163,7 @@ func expandWith(s string, lookup func(string) (string, bool), missing string) (o
 			text = true
 		}
 	}
-	return b.String(), refs == 1 && !text, unset, nil
+	return b.String(), refs == 1 && !text, unset, empty, nil
 }
 
 // isVarName reports whether s is an environment variable name: [A-Za-z_][A-Za-z0-9_]*.

@@ -49,15 +49,17 @@ func Load(path string, opts Options) (*Pipeline, spec.Diagnostics) {
 // is nil when a diagnostic is an error (unless Options.Partial); warnings come with a Pipeline. No diagnostic shows a secret value.
 func Parse(file string, data []byte, opts Options) (*Pipeline, spec.Diagnostics) {
 	l := &loader{
-		file:  file,
-		lines: strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n"),
-		cat:   opts.Catalog,
-		env:   opts.LookupEnv,
-		open:  map[*yaml.Node]bool{},
-		unset: map[*yaml.Node]bool{},
-		held:  map[*yaml.Node]bool{},
-		noEnv: opts.Placeholders,
-		at:    map[string]spec.Pos{},
+		file:       file,
+		lines:      strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n"),
+		cat:        opts.Catalog,
+		env:        opts.LookupEnv,
+		open:       map[*yaml.Node]bool{},
+		unset:      map[*yaml.Node]bool{},
+		empty:      map[*yaml.Node][]string{},
+		unsetDiags: map[*yaml.Node][]unsetReport{},
+		held:       map[*yaml.Node]bool{},
+		noEnv:      opts.Placeholders,
+		at:         map[string]spec.Pos{},
 	}
 	if l.cat == nil {
 		l.cat = DefaultCatalog()
@@ -103,7 +105,12 @@ type loader struct {
 	// open holds the mappings and sequences prepare is inside of, to find aliases that refer to them.
 	open map[*yaml.Node]bool
 	// unset holds the scalars that named an unset variable: reported once, they are not validated further.
-	unset map[*yaml.Node]bool
+	// unsetDiags are those reports, by scalar, for a secret field to change their hint.
+	unset      map[*yaml.Node]bool
+	unsetDiags map[*yaml.Node][]unsetReport
+	// empty holds the scalars that are empty because the variables they named are set but empty, with those
+	// variables' names: such a value counts as absent, and a required field says why.
+	empty map[*yaml.Node][]string
 	// noEnv is Options.Placeholders; held holds the scalars that were exactly one unset variable, which take
 	// placeholderValue of their field.
 	noEnv bool
@@ -145,19 +152,61 @@ func (l *loader) parse(data []byte) *Pipeline {
 // yamlLine extracts the line from the YAML parser's errors ("yaml: line 3: ...").
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// syntax reports a YAML parser error.
+// parserProblems are the problems yaml.v3's parser reports, as opposed to its scanner. yaml.v3 numbers lines
+// from 0 inside and adds 1 for scanner errors only (go-yaml/yaml#205, #319), so the line of a parser error is
+// one too early: `merchant: [y` on line 3 says "line 2: did not find expected ',' or ']'". A parser error on
+// the first line has no line, and one found at the end of the input can point past its last line.
+var parserProblems = map[string]bool{
+	"did not find expected <stream-start>": true, "did not find expected <document start>": true,
+	"did not find expected node content": true, "did not find expected key": true,
+	"did not find expected '-' indicator": true, "did not find expected ',' or ']'": true,
+	"did not find expected ',' or '}'": true, "found undefined tag handle": true,
+	"found duplicate %YAML directive": true, "found incompatible YAML document": true,
+	"found duplicate %TAG directive": true,
+}
+
+// syntax reports a YAML parser error, at the line it is on.
 func (l *loader) syntax(err error) {
 	pos := spec.Pos{File: l.file, Line: 1, Col: 1}
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 		pos.Line, _ = strconv.Atoi(m[1])
 		msg = m[2]
+		if parserProblems[msg] {
+			pos.Line = max(1, min(pos.Line+1, l.lastLine()))
+		}
+	}
+	if strings.Contains(msg, "tab character") {
+		// The scanner reports the line where the scalar it was reading began, which can be lines above the
+		// tab: point at the first tab that indents a line from there on.
+		pos.Line, pos.Col = l.indentTab(pos.Line, pos.Col)
 	}
 	hint := "check the indentation and quoting near this line"
 	if h, ok := l.quoteHint(pos.Line); ok {
 		hint = h
 	}
 	l.diags.Append(spec.Errorf(pos, spec.CodeYAMLSyntax, hint, "invalid YAML: %s", msg))
+}
+
+// lastLine is the number of the file's last line (a final line break ends it; it does not start another).
+func (l *loader) lastLine() int {
+	n := len(l.lines)
+	if n > 1 && l.lines[n-1] == "" {
+		n--
+	}
+	return n
+}
+
+// indentTab returns the 1-based line and column of the first tab in the indentation of a line from line on;
+// line and col when there is none.
+func (l *loader) indentTab(line, col int) (int, int) {
+	for i := max(line-1, 0); i < len(l.lines); i++ {
+		indent := l.lines[i][:len(l.lines[i])-len(strings.TrimLeft(l.lines[i], " \t"))]
+		if t := strings.IndexByte(indent, '\t'); t >= 0 {
+			return i + 1, t + 1
+		}
+	}
+	return line, col
 }
 
 // pos returns the position of n.

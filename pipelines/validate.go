@@ -137,6 +137,9 @@ func (l *loader) object(n *yaml.Node, path string, fields []spec.Field, skip map
 			continue
 		}
 		if v, has := nodes[f.Name]; has && (!isNull(v) || l.unset[deref(v)]) {
+			if f.Secret {
+				l.secretUnset(deref(v))
+			}
 			continue // present but invalid, or naming an unset variable: reported
 		}
 		if f.Required {
@@ -148,8 +151,17 @@ func (l *loader) object(n *yaml.Node, path string, fields []spec.Field, skip map
 	return values, nodes
 }
 
-// missing reports the required field f absent from block (or present with a null value).
+// missing reports the required field f absent from block (or present with a null value, or with the value
+// of variables that are set but empty).
 func (l *loader) missing(block, null *yaml.Node, path string, f *spec.Field) {
+	if null != nil {
+		if names := l.empty[deref(null)]; len(names) > 0 {
+			vars := strings.Join(names, " and ")
+			l.errorf(null, path, spec.CodeMissingField, fmt.Sprintf("set %s to the value of `%s` in possync's environment",
+				vars, f.Name), "field `%s` is empty: environment variable %s is set but empty", f.Name, vars)
+			return
+		}
+	}
 	at, msg := block, "missing required field `%s`"
 	if null != nil {
 		at, msg = null, "field `%s` needs a value"
@@ -360,5 +372,5 @@ func (l *loader) exprPos(n *yaml.Node, path string) (spec.Pos, bool) {
 
 // wrongType reports that n is not of f's type.
 func (l *loader) wrongType(f *spec.Field, n *yaml.Node, path string) {
-	l.errorf(n, path, spec.CodeWrongType, hintFor(f.Type), "want %s, have %s", typeNoun(f.Type), describe(n))
+	l.errorf(n, path, spec.CodeWrongType, hintForField(f), "want %s, have %s", typeNoun(f.Type), describe(n))
 }

@@ -6,17 +6,17 @@ import (
 	"strings"
 )
 
-// checkConfig checks that the struct a component decodes its Config into matches its declared fields, both
-// ways: every declared field has a struct field tagged `spec:"name"` (else a misspelled tag silently decodes
-// nothing), and every tagged struct field is declared (else it can never be set). Objects, and the items of
-// lists and maps of objects, are checked against their nested structs. Scalar fields must also have a Go
-// type they decode into.
 // TagShared is the option of a `spec` tag (`spec:"name,shared"`) marking a field of a config struct that
 // several components decode into and only some of them declare (an inventory-only setting in a struct the
 // promotions source shares). Register skips it for a component that does not declare it; a component that
 // does is checked as usual, so a misspelling is still caught there.
 const TagShared = "shared"
 
+// checkConfig checks that the struct a component decodes its Config into matches its declared fields, both
+// ways: every declared field has a struct field tagged `spec:"name"` (else a misspelled tag silently decodes
+// nothing), and every tagged struct field is declared (else it can never be set). Objects, and the items of
+// lists and maps of objects, are checked against their nested structs. Scalar fields must also have a Go
+// type they decode into.
 func checkConfig(c *Component) error {
 	if c.Config == nil {
 		if len(c.Fields) > 0 {

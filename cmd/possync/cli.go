@@ -26,6 +26,8 @@ type command struct {
 	about    string // what it does, one or two lines
 	// complete describes the command's arguments for shell completion (completion.go); optional.
 	complete completeSpec
+	// more, when set, writes the rest of the usage after the flags (a parent command's subcommands).
+	more func(w io.Writer)
 }
 
 // newCommand makes a command whose usage (synopsis, about, every flag) goes to stderr on a flag error.
@@ -36,7 +38,7 @@ func newCommand(name, synopsis, about string, stderr io.Writer) *command {
 	return c
 }
 
-// usage writes the synopsis, the description and every flag.
+// usage writes the synopsis, the description, every flag, and the command's more (a parent's subcommands).
 func (c *command) usage(w io.Writer) {
 	fmt.Fprintf(w, "Usage: %s\n\n%s\n", c.synopsis, c.about)
 	n := 0
@@ -47,6 +49,9 @@ func (c *command) usage(w io.Writer) {
 		c.fs.SetOutput(w)
 		c.fs.PrintDefaults()
 		c.fs.SetOutput(out)
+	}
+	if c.more != nil {
+		c.more(w)
 	}
 }
 
@@ -105,6 +110,19 @@ func describe(h handler) *command {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// summary is what a list of commands (a parent's subcommands, the shell completions) says of a command: the
+// first sentence of its about, whose line breaks are joined. A sentence ends at a full stop that ends the
+// text or stands before white space ("docs/state.md" and "2.00" go on).
+func summary(about string) string {
+	s := strings.Join(strings.Fields(about), " ")
+	for i := 0; i < len(s); i++ {
+		if s[i] == '.' && (i+1 == len(s) || s[i+1] == ' ') {
+			return s[:i+1]
+		}
+	}
+	return s
 }
 
 // versionInfo is what `possync version` prints.

@@ -80,7 +80,7 @@ func describeNode(path string, h handler) *compNode {
 	if c == nil {
 		return n
 	}
-	n.about = firstLine(c.about)
+	n.about = summary(c.about)
 	n.args = valueSpec{c.complete.args, c.complete.words}
 	c.fs.VisitAll(func(f *flag.Flag) {
 		cf := compFlag{name: f.Name, usage: firstLine(f.Usage)}

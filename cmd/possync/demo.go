@@ -66,13 +66,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "possync demo: example %s in %s", name, work)
-	switch {
-	case env.Orders != nil:
-		fmt.Fprintf(stdout, " (order export emulator %s, Retail POS emulator %s)", env.Orders.URL(), env.Vars["RETAILPOS_BASE_URL"])
-	case env.RetailPOS != nil:
-		fmt.Fprintf(stdout, " (Retail POS emulator %s, eCom emulator %s)", env.Vars["RETAILPOS_BASE_URL"], env.Vars["ECOM_BASE_URL"])
-	case env.FTP != nil:
-		fmt.Fprintf(stdout, " (Ascend FTP server %s, eCom emulator %s)", env.FTP.Addr(), env.Vars["ECOM_BASE_URL"])
+	if servers := demoServers(env); len(servers) > 0 {
+		fmt.Fprintf(stdout, " (%s)", strings.Join(servers, ", "))
 	}
 	fmt.Fprintln(stdout)
 
@@ -181,4 +176,23 @@ func (d *demo) commands(env *examples.Env, cmds []examples.Command) {
 			fmt.Fprintln(d.stdout, strings.TrimRight(c.Show(env), "\n"))
 		}
 	}
+}
+
+// demoServers names each server the example started, with its address: only those it started (the bikeshop
+// example has the order export but no Retail POS).
+func demoServers(env *examples.Env) []string {
+	var out []string
+	if env.FTP != nil {
+		out = append(out, "Ascend FTP server "+env.FTP.Addr())
+	}
+	if env.Orders != nil {
+		out = append(out, "order export emulator "+env.Orders.URL())
+	}
+	if u := env.Vars["RETAILPOS_BASE_URL"]; u != "" {
+		out = append(out, "Retail POS emulator "+u)
+	}
+	if u := env.Vars["ECOM_BASE_URL"]; u != "" {
+		out = append(out, "eCom emulator "+u)
+	}
+	return out
 }

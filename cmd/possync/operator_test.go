@@ -59,6 +59,48 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 }
 
+// TestParentCommandUsage: `possync state` prints its usage and its subcommands once (on stdout with exit 0
+// for -h and --help; on stderr with exit 2 without a subcommand or with an unknown flag), and each subcommand's
+// summary is a whole sentence, also when its description runs over several lines (migrate's).
+func TestParentCommandUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stdout bool // the usage is on stdout (else on stderr)
+	}{
+		{[]string{"state", "-h"}, 0, true},
+		{[]string{"state", "--help"}, 0, true},
+		{[]string{"state"}, 2, false},
+		{[]string{"state", "--no-such-flag"}, 2, false},
+	} {
+		r := runPossync(t, tc.args...)
+		out, other := r.stderr, r.stdout
+		if tc.stdout {
+			out, other = r.stdout, r.stderr
+		}
+		if r.code != tc.code || strings.Count(out, "Usage: possync state COMMAND") != 1 || strings.Count(out, "\nCommands:\n") != 1 ||
+			strings.Contains(other, "Usage:") {
+			t.Errorf("possync %s: want exit %d and the usage once on std%s, got %s", strings.Join(tc.args, " "), tc.code,
+				map[bool]string{true: "out", false: "err"}[tc.stdout], r)
+			continue
+		}
+		_, list, _ := strings.Cut(out, "\nCommands:\n")
+		list, _, _ = strings.Cut(list, "\n\n")
+		lines := strings.Split(list, "\n")
+		if len(lines) != 4 {
+			t.Errorf("possync %s lists %d subcommands, want history, list, migrate, show:\n%s", strings.Join(tc.args, " "), len(lines), list)
+		}
+		for _, l := range lines {
+			if !strings.HasSuffix(l, ".") {
+				t.Errorf("possync %s: summary cut short: %q", strings.Join(tc.args, " "), l)
+			}
+		}
+		if want := "  migrate    Copy a pipeline's state between backends: local, or PostgreSQL (postgres://user@host:5432/db).\n"; !strings.Contains(out, want) {
+			t.Errorf("possync %s: want the line %q in\n%s", strings.Join(tc.args, " "), want, out)
+		}
+	}
+}
+
 // jsonLog parses stderr as JSON log lines; each must parse and carry the run ID and the pipeline name.
 func jsonLog(t *testing.T, stderr, runID, pipeline string) []map[string]any {
 	t.Helper()

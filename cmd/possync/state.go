@@ -30,30 +30,32 @@ func cmdState(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		stateCommands, args, stdout, stderr)
 }
 
-// dispatch runs the subcommand of parent named by args[0]; without one, or with -h, it prints the
-// subcommands (each one's first line of about).
+// dispatch runs the subcommand of parent named by args[0]; without one, or with -h, it prints the usage
+// with the subcommands (each one's summary), once: on stdout with exit 0 for -h, else on stderr with exit 2.
 func dispatch(ctx context.Context, parent, about string, subs map[string]handler, args []string, stdout, stderr io.Writer) int {
 	c := newCommand(parent, "possync "+parent+" COMMAND [flags]", about, stderr)
 	c.complete.subs = subs
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		w, code := stderr, 2
-		if _, help, _ := c.parse(args, stdout); help {
-			w, code = stdout, 0
-		}
-		if _, ok := stdout.(*probe); ok {
-			return 0
-		}
-		c.usage(w)
+	c.more = func(w io.Writer) {
 		fmt.Fprintln(w, "\nCommands:")
 		for _, name := range sortedKeys(subs) {
 			about := ""
 			if sc := describe(subs[name]); sc != nil {
-				about = firstLine(sc.about)
+				about = summary(sc.about)
 			}
 			fmt.Fprintf(w, "  %-10s %s\n", name, about)
 		}
 		fmt.Fprintf(w, "\nRun 'possync %s COMMAND -h' for a command's flags.\n", parent)
-		return code
+	}
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		// parse prints the usage itself for -h (stdout) and for a flag error (stderr).
+		_, help, err := c.parse(args, stdout)
+		if help {
+			return 0
+		}
+		if err == nil {
+			c.usage(stderr)
+		}
+		return 2
 	}
 	h, ok := subs[args[0]]
 	if !ok {

@@ -16,11 +16,12 @@ func init() { stateCommands["migrate"] = cmdStateMigrate }
 // cmdStateMigrate is `possync state migrate FILE --from BACKEND --to BACKEND`.
 func cmdStateMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := newCommand("state migrate", "possync state migrate FILE --to BACKEND [--from BACKEND] [--json]",
-		"Copy a pipeline's state between backends (local, or a PostgreSQL URL postgres://user@host:5432/db; the\n"+
-			"password from the URL or $PGPASSWORD, never printed): snapshot, serial and lineage, stored source records,\n"+
-			"checkpoints, run and commit journals, unsettled intents. Both backends are locked meanwhile (exit 75 if a\n"+
-			"run holds one); a target that already holds the pipeline's state is refused; the source is left as it was.\n"+
-			"Then point the pipeline at the new backend (state.backend or $POSSYNC_STATE_URL). See docs/state.md.", stderr)
+		"Copy a pipeline's state between backends: local, or PostgreSQL (postgres://user@host:5432/db).\n"+
+			"The password comes from the URL or $PGPASSWORD and is never printed. It copies the snapshot, serial and lineage, stored source\n"+
+			"records, checkpoints, run and commit journals, and unsettled intents. Both backends are locked meanwhile\n"+
+			"(exit 75 if a run holds one); a target that already holds the pipeline's state is refused; the source is\n"+
+			"left as it was. Then point the pipeline at the new backend (state.backend or $POSSYNC_STATE_URL). See\n"+
+			"docs/state.md.", stderr)
 	from := c.fs.String("from", "", "backend to copy from: local or a postgres:// URL (default: the pipeline's state.backend / $POSSYNC_STATE_URL)")
 	to := c.fs.String("to", "", "backend to copy to: local or a postgres:// URL (required)")
 	asJSON := c.fs.Bool("json", false, "print the result as JSON")

@@ -22,9 +22,8 @@ partial-upload and reject rules as the ascend source). Promotions of several mul
 (PromotionId, Sku): the first location in configured order wins. With archive_dir, each applied run moves the
 promo files older than the one it applied out of the folder.
 
-The read is a snapshot keyed by PromotionId and Sku, with the file's columns as named in §7.1 of the domain
-reference (PromotionId, PromotionName, CreatedAt, StartDate, EndDate, Ecommerce, Sku, SalePrice: the promotions
-transform's defaults) plus ShortName and File (where the row comes from). CreatedAt is read in timezone
+The read is a snapshot keyed by PromotionId and Sku, with the promo file's columns (PromotionId, PromotionName,
+CreatedAt, StartDate, EndDate, Ecommerce, Sku, SalePrice: the promotions transform's defaults) plus ShortName and File (where the row comes from). CreatedAt is read in timezone
 (store local time) and stored in UTC. Overlapping promotions are not resolved here: the promotions transform
 picks, per item, the active eCommerce promotion created earliest.`,
 	Fields: append(append([]spec.Field{}, connectionFields...),

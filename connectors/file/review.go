@@ -85,7 +85,8 @@ func (s *Source) ReviewScan(ctx context.Context, req connectors.ReadRequest, sca
 	}
 	if len(last.Header) > 0 && len(now.Header) > 0 && !slices.Equal(last.Header, now.Header) {
 		holds = append(holds, fmt.Sprintf("%s has another header than the last applied read (%s, was %s): check the export; "+
-			"records missing from it are not deleted", scan.Paths[0], strings.Join(now.Header, ","), strings.Join(last.Header, ",")))
+			"records missing from it are not deleted (if the new header is right, apply with --allow-mass-change to "+
+			"take this read as the baseline)", scan.Paths[0], strings.Join(now.Header, ","), strings.Join(last.Header, ",")))
 	}
 	switch {
 	case len(holds) > 0 && !req.AllowMassChange:

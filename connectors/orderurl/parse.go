@@ -158,8 +158,7 @@ func Parse(r io.Reader, loc *time.Location) (*Feed, error) {
 	dec.Entity = xml.HTMLEntity // &nbsp;, &eacute; and friends appear in product titles
 	var doc xmlFeed
 	if err := dec.Decode(&doc); err != nil {
-		line, col := dec.InputPos()
-		return nil, &SyntaxError{Line: line, Col: col, Offset: dec.InputOffset(), Err: err}
+		return nil, syntaxError(data, dec.InputOffset(), err)
 	}
 	// Anything but white space after the root is a broken document too (two documents glued, a stray tag).
 	for {
@@ -168,8 +167,7 @@ func Parse(r io.Reader, loc *time.Location) (*Feed, error) {
 			break
 		}
 		if err != nil {
-			line, col := dec.InputPos()
-			return nil, &SyntaxError{Line: line, Col: col, Offset: dec.InputOffset(), Err: err}
+			return nil, syntaxError(data, dec.InputOffset(), err)
 		}
 		if cd, ok := tok.(xml.CharData); ok && len(bytes.TrimSpace(cd)) == 0 {
 			continue
@@ -178,8 +176,7 @@ func Parse(r io.Reader, loc *time.Location) (*Feed, error) {
 		case xml.Comment, xml.ProcInst:
 			continue
 		}
-		line, col := dec.InputPos()
-		return nil, &SyntaxError{Line: line, Col: col, Offset: dec.InputOffset(), Err: errors.New("content after the end of the WebOrders document")}
+		return nil, syntaxError(data, dec.InputOffset(), errors.New("content after the end of the WebOrders document"))
 	}
 	if doc.XMLName.Local != "WebOrders" {
 		return nil, &VersionError{Got: fmt.Sprintf("unknown (root element <%s>, not <WebOrders>)", doc.XMLName.Local)}
@@ -226,6 +223,16 @@ func Parse(r io.Reader, loc *time.Location) (*Feed, error) {
 		}
 	}
 	return f, nil
+}
+
+// syntaxError is err where the decoder stopped, at byte offset off of data: the 1-based line and column of
+// the byte there, counted from data. (The decoder's own InputPos says line 1, column 0 when it stopped after
+// stepping back over a newline, as in "&\n": it uncounts the line but not the line's start.)
+func syntaxError(data []byte, off int64, err error) *SyntaxError {
+	before := data[:min(max(off, 0), int64(len(data)))]
+	line := 1 + bytes.Count(before, []byte{'\n'})
+	col := len(before) - bytes.LastIndexByte(before, '\n')
+	return &SyntaxError{Line: line, Col: col, Offset: off, Err: err}
 }
 
 // isV2 accepts 2, 2.0, 2.00 and the like.

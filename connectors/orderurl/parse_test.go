@@ -62,6 +62,7 @@ func TestParseTable(t *testing.T) {
 		{name: "mismatched tag", xml: strings.Replace(doc("1", webOrder("A-1", "j@example.com", "Received", "")), "</Currency>", "</Curency>", 1),
 			err: "at line 5, column 48", errType: &SyntaxError{}},
 		{name: "empty body", xml: "  \n", err: "empty", errType: &SyntaxError{}},
+		{name: "entity cut by a line end", xml: "&\n", err: "at line 1, column 2 (byte 1)", errType: &SyntaxError{}},
 		{name: "two documents", xml: doc("0") + "<WebOrders/>", err: "after the end", errType: &SyntaxError{}},
 		{name: "version 1 attribute", xml: strings.Replace(doc("0"), "<WebOrders>", `<WebOrders version="1.00">`, 1),
 			err: "API version 1.00", errType: &VersionError{}},

@@ -169,7 +169,7 @@ var statusSpec = spec.Component{
 	Name:    "order_url_status",
 	Summary: "Set each order's status on the website with its Change Status URL (UpdateStatus), once per change.",
 	Description: `Sends GET {url}?method=UpdateStatus&ver=2.00&merchant={merchant}&URLkey={url_key}&OrderNumber={order_id}
-&OrderStatus={status} (domain README §7.2) for every order record that is created, updated or deactivated (a
+&OrderStatus={status} (the order export's Change Status call) for every order record that is created, updated or deactivated (a
 cancellation) with a status, e.g. the output of order_status. Key the pipeline by order_id. A NULL or empty
 status (nothing to tell yet) and a status equal to the one last sent are acknowledged without a call; a deletion
 is refused (set diff.on_missing: keep). A cancellation cannot be undone on the website, so the pipeline must

@@ -10,7 +10,7 @@ var promotionsSpec = spec.Component{
 PromotionId, PromotionName, CreatedAt (a timestamp; null when unknown), StartDate and EndDate (dates, both
 inclusive, in timezone), Ecommerce, Sku, SalePrice, plus Kind ('promotion' or 'price_book'). The read is a
 snapshot keyed by PromotionId and Sku. Overlapping promotions are not resolved here: the promotions transform
-picks, per item, the active Ecommerce promotion created earliest (domain README §7.4).
+picks, per item, the active Ecommerce promotion created earliest (a tie: the lowest PromotionId).
 
 Promotions come from /promotions/search (scope all, paged by offset); archived ones and those that need a promo
 code are left out, Ecommerce is true when their channels include Ecommerce, and CreatedAt is the record's

@@ -200,3 +200,29 @@ func TestSalesSourcePickedUpLayby(t *testing.T) {
 		t.Errorf("handed over, sale still pending: %v, want Completed", r)
 	}
 }
+
+// TestPageSizeDescriptions: each source that shares the page_size setting says which listings it pages (its
+// own endpoints, not the catalog's), as `possync connectors` and docs/components show it.
+func TestPageSizeDescriptions(t *testing.T) {
+	for _, tc := range []struct {
+		c    *spec.Component
+		want []string
+	}{
+		{&sourceSpec, []string{"/products", "/inventory"}},
+		{&customersSpec, []string{"/customers"}},
+		{&salesSourceSpec, []string{"/sales", "/fulfillments", "at most 100"}},
+	} {
+		f, ok := tc.c.Field("page_size")
+		if !ok {
+			t.Fatalf("%s has no page_size", tc.c.Name)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(f.Description, w) {
+				t.Errorf("%s's page_size %q does not name %s", tc.c.Name, f.Description, w)
+			}
+		}
+		if tc.c != &sourceSpec && strings.Contains(f.Description, "/products") {
+			t.Errorf("%s's page_size %q names the catalog's listings", tc.c.Name, f.Description)
+		}
+	}
+}

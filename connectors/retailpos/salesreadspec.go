@@ -17,7 +17,7 @@ source id, or (a POS that does not keep a client-given id, so the sale's id is n
 possync and its invoice number is invoice_prefix + that order id. Every other sale is skipped and counted in a note: statuses go back only for the
 orders possync imported.
 
-pos_status follows orders-apis.md A.7: voided → Rejected; closed (picked up, dispatched, layby or on-account
+pos_status (X-Series has no "ready" sale state: packing shows only in the pickup fulfillments): voided → Rejected; closed (picked up, dispatched, layby or on-account
 paid off), or pending with every line fulfilled in its PICKUP fulfillments → Completed; pending with every line
 packed (or fulfilled) → Ready for Pickup; pending with some lines packed → open, partial = true (and a note naming the order); else open. Lines
 no fulfillment holds (shipping, services) and negative lines (discounts) are not counted.
@@ -39,8 +39,11 @@ each read into them. --full-refresh reads every sale again.`,
 }
 
 func salesSourceFields() []spec.Field {
-	return append(sourceFields("retailpos_sales", "domain_prefix", "base_url", "token", "page_size", "timeout",
-		"retry_budget", "requests_per_minute"),
+	fields := sourceFields("retailpos_sales", "domain_prefix", "base_url", "token", "page_size", "timeout",
+		"retry_budget", "requests_per_minute")
+	fields[3].Description = "Sales per page of /sales, and pickup fulfillments per page of /fulfillments (at most 100, " +
+		"the most that endpoint serves)."
+	return append(fields,
 		spec.Field{Name: "orders_pipeline", Type: spec.TypeString, Required: true, Example: "bikeshop-orders",
 			Description: "The name of the pipeline whose retailpos_orders sink created the sales (their ids derive from it)."},
 		spec.Field{Name: "invoice_prefix", Type: spec.TypeString, Default: defaultInvoicePrefix,

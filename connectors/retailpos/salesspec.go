@@ -10,10 +10,10 @@ var salesSpec = spec.Component{
 	Summary: "Create each website order as an open sale (layby or on account) in a Lightspeed Retail X-Series POS, exactly once.",
 	Description: `Creates one sale per order record (connectors/order, as order_match outputs them: pos_customer_id,
 outlet and lines with product_id) through POST /api/{api_version}/sales, the date-versioned Sales API:
-state pending with the attributes [sale_type, pickup|delivery] (layby by default, orders-apis.md A.2), the
-order's customer, one line per order line at its unit price (tax excluded) and unit tax, shipping as a line of
-shipping_product, an order discount as a line of discount_product (quantity -1), no payments, and the order's
-outlet (routing) at its register (registers, else the outlet's first register by name). The sale's note names
+state pending with the attributes [sale_type, pickup|delivery] (sale_type: layby by default, the goods leave
+when paid), the order's customer, one line per order line at its unit price (tax excluded) and unit tax,
+shipping as a line of shipping_product, an order discount as a line of discount_product (quantity -1), no
+payments, and the order's outlet (routing) at its register (registers, else the outlet's first register by name). The sale's note names
 the website order, its shipping method and the customer's comments; invoice_number is invoice_prefix + the
 order id.
 

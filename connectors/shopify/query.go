@@ -1,6 +1,7 @@
 package shopify
 
 import (
+	"math"
 	"strconv"
 	"strings"
 )
@@ -201,13 +202,14 @@ type metafieldsSetData struct {
 	} `json:"metafieldsSet"`
 }
 
-// amount reads a MoneyBag's shop amount; ok is false when it is absent or not a number.
+// amount reads a MoneyBag's shop amount; ok is false when it is absent or not a finite number ("NaN" and
+// "Inf" parse as floats, but are no amount).
 func (m *money) amount() (float64, bool) {
 	if m == nil || m.ShopMoney.Amount == "" {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(m.ShopMoney.Amount, 64)
-	return f, err == nil
+	return f, err == nil && !math.IsNaN(f) && !math.IsInf(f, 0)
 }
 
 // gidTail returns the numeric tail of a global id (gid://shopify/Order/123 → 123).

@@ -340,7 +340,7 @@ var statusSpec = spec.Component{
 	Name:    "shopify_status",
 	Summary: "Take each order's POS status to Shopify: prepared for pickup, fulfilled (customer notified), cancelled with refund.",
 	Description: `Reads the output of order_status (order_id, stage, status) and, for every order created, updated or
-deactivated (a cancellation) with a status, acts on the Shopify order (Admin GraphQL, orders-apis.md B.3):
+deactivated (a cancellation) with a status, acts on the Shopify order (Admin GraphQL mutations):
 
 - ready: fulfillmentOrderLineItemsPreparedForPickup on the order's open PICK_UP fulfillment orders. Shopify
   sends the customer its "Ready for pickup" notification itself. An order without an open pickup fulfillment

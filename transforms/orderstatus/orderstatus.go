@@ -71,7 +71,7 @@ var component = spec.Component{
 	Description: "Reads the retailpos_sales source (order_id, pos_status, partial, lines_ready, lines_total) and outputs one row per " +
 		"order: order_id, stage (open, ready, completed, canceled), status (the website status to send, from statuses; NULL " +
 		"while there is nothing to send), active (false once canceled) and the annotation pos_status.\n\n" +
-		"Default table (domain README §7.3): Ready for Pickup → Ready for Pickup (the customer is notified), Completed → " +
+		"Default table (the one Ascend documents for its Shopify integration): Ready for Pickup → Ready for Pickup (the customer is notified), Completed → " +
 		"Shipping (fulfilled; set Dealer Delivery for stores that deliver), Rejected (a voided sale) → Canceled (refund " +
 		"and notification). Map a POS status to \"\" to never send it.\n\n" +
 		"Stages only move forward (open → ready → completed → canceled): the step reads the applied records (_applied) " +
