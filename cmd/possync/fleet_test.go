@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"os/exec"
@@ -92,11 +93,20 @@ func (m *machine) held(t *testing.T, point string, args ...string) (*exec.Cmd, <
 // waits until it is there. It returns the process, a channel of its result, and the release file to create.
 func holdAt(t *testing.T, command func(env []string, args ...string) *exec.Cmd, point string, args ...string) (*exec.Cmd, <-chan result, string) {
 	t.Helper()
+	return holdAtTee(t, command, nil, point, args...)
+}
+
+// holdAtTee is holdAt that also writes the process's stderr to tee, as it comes (tee may be nil).
+func holdAtTee(t *testing.T, command func(env []string, args ...string) *exec.Cmd, tee io.Writer, point string, args ...string) (*exec.Cmd, <-chan result, string) {
+	t.Helper()
 	dir := t.TempDir()
 	release, heldFile := filepath.Join(dir, "release"), filepath.Join(dir, "held")
 	cmd := command([]string{"POSSYNC_FAILPOINT=" + point, "POSSYNC_FAILPOINT_RELEASE=" + release, "POSSYNC_FAILPOINT_HELD=" + heldFile}, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	if tee != nil {
+		cmd.Stderr = io.MultiWriter(&errb, tee)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 )
@@ -17,9 +18,17 @@ func TestInterruptRecordsTheBatchInFlight(t *testing.T) {
 			t.Parallel()
 			rows := genRows(0, 12000) // three batches of 5,000 (pipelineYAML's batch_size)
 			f := newFixture(t, rows)
-			cmd, done, release := holdAt(t, f.command, "after-sink:1", "run", "pipeline.yaml")
+			seen := &watch{want: "possync: interrupted: stopping after what is in flight", seen: make(chan struct{})}
+			cmd, done, release := holdAtTee(t, f.command, seen, "after-sink:1", "run", "pipeline.yaml")
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
+			}
+			// The run is released once it has taken the signal (its context is cancelled before it says so),
+			// so that the batch after the one in flight is certain to find it.
+			select {
+			case <-seen.seen:
+			case r := <-done:
+				t.Fatalf("the run ended before it said it was interrupted: %s", r)
 			}
 			if err := os.WriteFile(release, nil, 0o644); err != nil {
 				t.Fatal(err)
@@ -54,4 +63,24 @@ func TestInterruptRecordsTheBatchInFlight(t *testing.T) {
 			f.checkRecords(t, want(rows))
 		})
 	}
+}
+
+// watch is a writer that closes seen once what was written to it holds want.
+type watch struct {
+	mu   sync.Mutex
+	buf  []byte
+	want string
+	seen chan struct{}
+	done bool
+}
+
+func (w *watch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	if !w.done && strings.Contains(string(w.buf), w.want) {
+		w.done = true
+		close(w.seen)
+	}
+	return len(p), nil
 }
