@@ -285,6 +285,9 @@ func (s *session) commit(ctx context.Context, c *state.Commit) error {
 	if err != nil {
 		return err
 	}
+	if s.meta.Merchant == "" && meta.Merchant != "" {
+		s.logf("state: recorded merchant %s in the state, which recorded none (written before possync recorded merchants)", meta.Merchant)
+	}
 	s.meta = meta
 	if c.Changes != "" {
 		s.early.Committed(s.store.Snapshot(), before, meta.Records, c.Acked) // its records written as the next part

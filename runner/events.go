@@ -108,9 +108,15 @@ func EngineVersion(ctx context.Context) (string, error) {
 }
 
 // LastSuccess is when the pipeline's last successful apply finished, from the state's run journal; zero when
-// the journal has none (or there is no state yet). It opens the state read-only, so call it after a run has
-// released it.
-func LastSuccess(ctx context.Context, p *pipelines.Pipeline) (time.Time, error) {
+// the journal has none (or there is no state yet, or the state is another merchant's, whose successes are
+// not this pipeline's: its runs are refused, state.MerchantError). It opens the state read-only, so call it
+// after a run has released it.
+func LastSuccess(ctx context.Context, p *pipelines.Pipeline) (t time.Time, err error) {
+	defer func() {
+		if me := (*state.MerchantError)(nil); errors.As(err, &me) {
+			t, err = time.Time{}, nil
+		}
+	}()
 	store := newStore(p)
 	defer state.Close(store)
 	if !stateConfig(p).IsLocal() {

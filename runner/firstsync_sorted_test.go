@@ -91,7 +91,7 @@ func TestFirstSyncSortedEqualsCopied(t *testing.T) {
 func statePathMeta(t *testing.T, dir string) string {
 	t.Helper()
 	p := loadExport(t, dir)
-	v, err := ReadState(context.Background(), p.State, p.Name, nil, 0)
+	v, err := ReadState(context.Background(), p.State, p.Name, p.Merchant, nil, 0)
 	if err != nil || v.Path == "" {
 		t.Fatalf("state of %s: %+v, %v", dir, v, err)
 	}
@@ -173,7 +173,7 @@ func TestFirstSyncWithAFieldNamedRowid(t *testing.T) {
 	if strings.Contains(log.String(), "numbers them as they are") {
 		t.Errorf("the diff took a desired table with a field named rowid; log:\n%s", log.String())
 	}
-	v, err := ReadState(ctx, loadExport(t, dir).State, "exp", nil, 0)
+	v, err := ReadState(ctx, loadExport(t, dir).State, "exp", "", nil, 0)
 	if err != nil || v.Meta.Records != 300 {
 		t.Fatalf("the state holds %d records (%v), want 300", v.Meta.Records, err)
 	}

@@ -169,7 +169,7 @@ func TestMigrateStateRoundTrip(t *testing.T) {
 	// Another worker (no local mirror) opens it from the snapshot's image the move wrote.
 	coldStore := state.NewPgStore(url, schema, t.TempDir(), loadAt(t, dir).Name)
 	defer coldStore.Close()
-	if v, err := runner.ReadState(ctx, pipelines.State{Dir: t.TempDir()}, loadAt(t, dir).Name, coldStore, 0); err != nil || v.Meta.Records != 4 ||
+	if v, err := runner.ReadState(ctx, pipelines.State{Dir: t.TempDir()}, loadAt(t, dir).Name, "", coldStore, 0); err != nil || v.Meta.Records != 4 ||
 		v.Meta.Serial != before.State.Serial {
 		t.Fatalf("cold read after the move: %+v %v", v, err)
 	}

@@ -191,7 +191,7 @@ func (s *session) open(ctx context.Context, readOnly bool) error {
 	}
 	s.d = d
 	if s.meta, err = s.store.Open(ctx, d.Conn(), readOnly); err != nil {
-		return err
+		return nameFile(err, s.p.File) // a state of another merchant: refused before any source is read
 	}
 	return nil
 }

@@ -22,9 +22,19 @@ type StateTransfer struct {
 	BytesOut int64  `json:"bytes_out"`
 }
 
-// stateConfig is the pipeline's state configuration as the state package takes it.
+// stateConfig is the pipeline's state configuration as the state package takes it: its store records the
+// pipeline's merchant and refuses a state of another (state.MerchantError).
 func stateConfig(p *pipelines.Pipeline) state.Config {
-	return state.Config{Backend: p.State.Backend, Schema: p.State.Schema, Dir: p.State.Dir}
+	return state.Config{Backend: p.State.Backend, Schema: p.State.Schema, Dir: p.State.Dir, Merchant: p.Merchant}
+}
+
+// nameFile puts the pipeline file into a *state.MerchantError in err (its message gives the command to run
+// on it), and returns err.
+func nameFile(err error, file string) error {
+	if me := (*state.MerchantError)(nil); errors.As(err, &me) && me.File == "" {
+		me.File = file
+	}
+	return err
 }
 
 // newStore is the pipeline's own store (local DuckDB file or PostgreSQL, per state.backend).

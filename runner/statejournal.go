@@ -57,19 +57,20 @@ type JournalRun struct {
 
 // ReadState reads pipeline's state under st read-only: its Meta, pending intents and at most limit runs of
 // the journal (limit <= 0: all). store overrides the store st selects (its backend: the local DuckStore, or
-// the shared PostgreSQL state); nil uses it. A pipeline without state reads as empty.
-func ReadState(ctx context.Context, st pipelines.State, pipeline string, store state.Store, limit int) (*StateView, error) {
+// the shared PostgreSQL state); nil uses it. A pipeline without state reads as empty. merchant is the
+// pipeline's: a state of another merchant is refused (*state.MerchantError), as a plan or run of the
+// pipeline refuses it; "" reads any (`state list`, which knows no pipeline file).
+func ReadState(ctx context.Context, st pipelines.State, pipeline, merchant string, store state.Store, limit int) (*StateView, error) {
 	v := &StateView{Pipeline: pipeline, Runs: []JournalRun{}}
-	if cfg := (state.Config{Backend: st.Backend, Schema: st.Schema, Dir: st.Dir}); store == nil && !cfg.IsLocal() {
-		store = state.New(cfg, pipeline) // the shared state the pipeline's runs use
-		defer state.Close(store)
-	}
 	if store == nil {
-		ds := state.NewDuckStore(st.Dir, pipeline)
-		v.Path = ds.Path()
-		store = ds
-		if _, err := os.Stat(ds.Path()); errors.Is(err, os.ErrNotExist) {
-			return v, nil
+		// The state the pipeline's runs use: the shared one, or the local file.
+		store = state.New(state.Config{Backend: st.Backend, Schema: st.Schema, Dir: st.Dir, Merchant: merchant}, pipeline)
+		defer state.Close(store)
+		if ds, ok := store.(*state.DuckStore); ok {
+			v.Path = ds.Path()
+			if _, err := os.Stat(ds.Path()); errors.Is(err, os.ErrNotExist) {
+				return v, nil
+			}
 		}
 	}
 	d, err := openEngine(ctx, pipelines.State{Dir: os.TempDir(), MemoryLimit: st.MemoryLimit, Threads: st.Threads})
@@ -78,6 +79,9 @@ func ReadState(ctx context.Context, st pipelines.State, pipeline string, store s
 	}
 	defer d.Close()
 	if v.Meta, err = store.Open(ctx, d.Conn(), true); err != nil {
+		if me := (*state.MerchantError)(nil); errors.As(err, &me) {
+			return nil, err // it names the state and the pipeline
+		}
 		if busy := runInProgress(store); busy != nil {
 			return nil, fmt.Errorf("state of %s: a run is in progress and holds it (read it when the run ends): %w", pipeline, busy)
 		}

@@ -60,7 +60,7 @@ func MigrateState(ctx context.Context, p *pipelines.Pipeline, from, to string) (
 	defer d.Close()
 	meta, err := src.Open(ctx, d.Conn(), true)
 	if err != nil {
-		return nil, err
+		return nil, nameFile(err, p.File) // another merchant's state is not this pipeline's to move
 	}
 	if meta.Lineage == "" {
 		return nil, fmt.Errorf("migrate: pipeline %s has no state in %s", p.Name, m.From)
@@ -71,7 +71,7 @@ func MigrateState(ctx context.Context, p *pipelines.Pipeline, from, to string) (
 	}
 	t.Key = p.Key
 	if _, err := dst.Open(ctx, d.Conn(), false); err != nil {
-		return nil, err
+		return nil, nameFile(err, p.File)
 	}
 	if err := dst.(state.Transferable).Load(ctx, d.Conn(), t); err != nil {
 		return nil, fmt.Errorf("migrate: write %s: %w", m.To, err)

@@ -46,7 +46,7 @@ func TestStreamedApplyHashesAsItApplies(t *testing.T) {
 	if rep2.PlanHash != rest.Hash || rep2.Applied.Create != rest.Summary.Create {
 		t.Errorf("second run: plan hash %q, applied %+v; want %q, %d created", rep2.PlanHash, rep2.Applied, rest.Hash, rest.Summary.Create)
 	}
-	v, err := runner.ReadState(ctx, p.State, p.Name, nil, 0)
+	v, err := runner.ReadState(ctx, p.State, p.Name, p.Merchant, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestPipelinedApplyFailsAsInTurn(t *testing.T) {
 		if rep.PlanHash != want.Hash {
 			t.Errorf("failed run: plan hash %q, want the plan's %q", rep.PlanHash, want.Hash)
 		}
-		v, verr := runner.ReadState(ctx, p.State, p.Name, nil, 0)
+		v, verr := runner.ReadState(ctx, p.State, p.Name, p.Merchant, nil, 0)
 		if verr != nil {
 			t.Fatal(verr)
 		}
@@ -248,7 +248,7 @@ func TestPipelinedFileApplyCancelled(t *testing.T) {
 				t.Fatalf("apply: %v, applied %+v; want the context's error after 8 creates", err, rep.Applied)
 			}
 			logged := checkChangeLog(t, "cancelled run", dir, 0, &plan.Plan{Changes: pl.Changes[:8]})
-			v, err := runner.ReadState(context.Background(), loadAt(t, dir).State, loadAt(t, dir).Name, nil, 0)
+			v, err := runner.ReadState(context.Background(), loadAt(t, dir).State, loadAt(t, dir).Name, "", nil, 0)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -124,7 +124,7 @@ func TestBashCompletionCompletes(t *testing.T) {
 	}{
 		{[]string{"possync", "pl"}, []string{"plan"}},
 		{[]string{"possync", "st"}, []string{"state"}},
-		{[]string{"possync", "state", ""}, []string{"history", "list", "migrate", "show"}},
+		{[]string{"possync", "state", ""}, []string{"history", "list", "migrate", "set-merchant", "show"}},
 		{[]string{"possync", "state", "history", "--li"}, []string{"--limit"}},
 		{[]string{"possync", "plan", "--log-format", ""}, []string{"text", "json"}},
 		{[]string{"possync", "init", "--source", "retailpos_c"}, []string{"retailpos_customers"}},
@@ -193,7 +193,7 @@ func TestFishCompletionCompletes(t *testing.T) {
 	}
 	cases := []struct{ line, want string }{
 		{"possync st", "state"},
-		{"possync state ", "history list migrate show"},
+		{"possync state ", "history list migrate set-merchant show"},
 		{"possync state history --li", "--limit"},
 		{"possync init --source retailpos_c", "retailpos_customers"},
 	}

@@ -37,12 +37,16 @@ func dispatch(ctx context.Context, parent, about string, subs map[string]handler
 	c.complete.subs = subs
 	c.more = func(w io.Writer) {
 		fmt.Fprintln(w, "\nCommands:")
+		width := 10
+		for name := range subs {
+			width = max(width, len(name))
+		}
 		for _, name := range sortedKeys(subs) {
 			about := ""
 			if sc := describe(subs[name]); sc != nil {
 				about = summary(sc.about)
 			}
-			fmt.Fprintf(w, "  %-10s %s\n", name, about)
+			fmt.Fprintf(w, "  %-*s %s\n", width, name, about)
 		}
 		fmt.Fprintf(w, "\nRun 'possync %s COMMAND -h' for a command's flags.\n", parent)
 	}
@@ -101,7 +105,7 @@ func cmdStateList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	views := []*runner.StateView{}
 	code := 0
 	for _, n := range names {
-		v, err := runner.ReadState(ctx, pipelines.State{Dir: dir}, n, nil, 1)
+		v, err := runner.ReadState(ctx, pipelines.State{Dir: dir}, n, "", nil, 1)
 		if le := (*state.LockedError)(nil); errors.As(err, &le) {
 			// A run holds the state open: list it as running rather than fail the listing.
 			v = &runner.StateView{Pipeline: n, Busy: le.Error(), Runs: []runner.JournalRun{}}
@@ -123,17 +127,17 @@ func cmdStateList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return 0
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PIPELINE\tSERIAL\tRECORDS\tLAST RUN\tOUTCOME")
+	fmt.Fprintln(tw, "PIPELINE\tMERCHANT\tSERIAL\tRECORDS\tLAST RUN\tOUTCOME")
 	for _, v := range views {
 		last, out := "-", "-"
 		if len(v.Runs) > 0 {
 			last, out = v.Runs[0].StartedAt, runOutcome(v.Runs[0])
 		}
 		if v.Busy != "" {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\trunning\n", v.Pipeline)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\trunning\n", v.Pipeline)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", v.Pipeline, v.Meta.Serial, v.Meta.Records, last, out)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", v.Pipeline, orDash(v.Meta.Merchant), v.Meta.Serial, v.Meta.Records, last, out)
 	}
 	_ = tw.Flush()
 	return code
@@ -179,6 +183,11 @@ func cmdStateShow(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		_ = tw.Flush()
 		return 0
 	}
+	merchant := v.Meta.Merchant
+	if merchant == "" {
+		merchant = "- (none recorded yet: the next commit records the pipeline's)"
+	}
+	fmt.Fprintf(tw, "Merchant:\t%s\n", merchant)
 	fmt.Fprintf(tw, "Lineage:\t%s\n", v.Meta.Lineage)
 	fmt.Fprintf(tw, "Serial:\t%d\n", v.Meta.Serial)
 	fmt.Fprintf(tw, "Records:\t%d\n", v.Meta.Records)
@@ -223,7 +232,11 @@ func readPipelineState(ctx context.Context, c *command, args []string, stdout, s
 	if !ok {
 		return nil, 2
 	}
-	v, err := runner.ReadState(ctx, p.State, p.Name, nil, limit())
+	// The pipeline's merchant: a state of another is refused, as the pipeline's plans and runs refuse it.
+	v, err := runner.ReadState(ctx, p.State, p.Name, p.Merchant, nil, limit())
+	if me := (*state.MerchantError)(nil); errors.As(err, &me) {
+		me.File = pos[0]
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "possync "+name+":", p.Secrets.Redact(err.Error()))
 		return nil, 1

@@ -72,7 +72,7 @@ func TestStateCommandsReadTheJournal(t *testing.T) {
 	}
 
 	r = f.run(t, nil, "state", "list")
-	if r.code != 0 || !regexp.MustCompile(`(?m)^PIPELINE\s+SERIAL\s+RECORDS\s+LAST RUN\s+OUTCOME\n`+pipelineName+`\s+3\s+40\s+\S+Z\s+applied$`).MatchString(r.stdout) {
+	if r.code != 0 || !regexp.MustCompile(`(?m)^PIPELINE\s+MERCHANT\s+SERIAL\s+RECORDS\s+LAST RUN\s+OUTCOME\n`+pipelineName+`\s+test-merchant\s+3\s+40\s+\S+Z\s+applied$`).MatchString(r.stdout) {
 		t.Fatalf("state list:\n%s", r)
 	}
 	r = f.run(t, nil, "state", "list", f.state, "--json")
@@ -89,13 +89,13 @@ func TestStateCommandsReadTheJournal(t *testing.T) {
 	}
 
 	r = f.run(t, nil, "state", "show", "pipeline.yaml")
-	for _, want := range []string{"Pipeline:         proc-test", "Serial:           3", "Records:          40",
+	for _, want := range []string{"Pipeline:         proc-test", "Merchant:         test-merchant", "Serial:           3", "Records:          40",
 		"Columns:          sku VARCHAR, title VARCHAR, price DOUBLE, stock BIGINT", "Pending intents:  0", "Last run:         " + runs[0].RunID} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("state show lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	if r := f.run(t, nil, "state", "frob"); r.code != 2 || !strings.Contains(r.stderr, "history, list, migrate, show") {
+	if r := f.run(t, nil, "state", "frob"); r.code != 2 || !strings.Contains(r.stderr, "history, list, migrate, set-merchant, show") {
 		t.Fatalf("unknown subcommand: %s", r)
 	}
 	if r := f.run(t, nil, "state", "-h"); r.code != 0 || !strings.Contains(r.stdout, "history") {
@@ -160,7 +160,7 @@ func TestStateWhileARunHoldsIt(t *testing.T) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	if r.code != 0 || !regexp.MustCompile(`(?m)^`+pipelineName+`\s+-\s+-\s+-\s+running$`).MatchString(r.stdout) {
+	if r.code != 0 || !regexp.MustCompile(`(?m)^`+pipelineName+`\s+-\s+-\s+-\s+-\s+running$`).MatchString(r.stdout) {
 		t.Fatalf("state list during a run: %s", r)
 	}
 	if r := f.run(t, nil, "state", "list", "--json"); r.code != 0 || !strings.Contains(r.stdout, pid) {
@@ -176,7 +176,7 @@ func TestStateWhileARunHoldsIt(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("the run after its release: %v", err)
 	}
-	if r := f.run(t, nil, "state", "list"); r.code != 0 || !regexp.MustCompile(`(?m)^`+pipelineName+`\s+2\s+10\s+\S+Z\s+applied$`).MatchString(r.stdout) {
+	if r := f.run(t, nil, "state", "list"); r.code != 0 || !regexp.MustCompile(`(?m)^`+pipelineName+`\s+test-merchant\s+2\s+10\s+\S+Z\s+applied$`).MatchString(r.stdout) {
 		t.Errorf("state list after the run: %s", r)
 	}
 }

@@ -73,6 +73,7 @@ func Classify(err error) (string, int) {
 	var invalid interface{ HasErrors() bool }
 	var lost *state.LockLostError
 	var interrupted *InterruptedError
+	var merchant *state.MerchantError
 	switch {
 	case errors.As(err, &interrupted):
 		return "interrupted", ExitInterrupted
@@ -85,6 +86,9 @@ func Classify(err error) (string, int) {
 	case errors.As(err, &stale):
 		return "stale_plan", ExitFailure
 	case errors.As(err, &invalid):
+		return "invalid_config", ExitInvalid
+	case errors.As(err, &merchant):
+		// Two pipelines share one state (a name kept in a copy for another merchant): fix the file, no retry.
 		return "invalid_config", ExitInvalid
 	}
 	return "error", ExitFailure

@@ -50,35 +50,40 @@ func freshSchema(t *testing.T, url string) string {
 	return schema
 }
 
-// backend makes stores of one pipeline on one backend: each call is what the next run (or another worker)
-// would construct.
+// backend makes the configuration of a fresh state on one backend (a folder, or a schema, of its own): the
+// stores made of it are what the next run (or another worker) would construct.
 type backend struct {
-	name string
-	open func(t *testing.T) func(pipeline string) state.Store
+	name   string
+	config func(t *testing.T) state.Config
 }
 
 func backends() []backend {
 	return []backend{
-		{"local", func(t *testing.T) func(string) state.Store {
-			dir := t.TempDir()
-			return func(p string) state.Store { return state.New(state.Config{Dir: dir}, p) }
-		}},
-		{"postgres", func(t *testing.T) func(string) state.Store {
+		{"local", func(t *testing.T) state.Config { return state.Config{Dir: t.TempDir()} }},
+		{"postgres", func(t *testing.T) state.Config {
 			url := pgURL(t)
-			schema := freshSchema(t, url)
-			dir := t.TempDir()
-			return func(p string) state.Store {
-				s := state.New(state.Config{Backend: url, Schema: schema, Dir: dir}, p)
-				t.Cleanup(func() { state.Close(s) })
-				return s
-			}
+			return state.Config{Backend: url, Schema: freshSchema(t, url), Dir: t.TempDir()}
 		}},
 	}
 }
 
+// newStore makes pipeline's store of cfg, closed at the test's end.
+func newStore(t *testing.T, cfg state.Config, pipeline string) state.Store {
+	s := state.New(cfg, pipeline)
+	t.Cleanup(func() { state.Close(s) })
+	return s
+}
+
 func eachBackend(t *testing.T, f func(t *testing.T, mk func(string) state.Store)) {
+	eachBackendConfig(t, func(t *testing.T, cfg state.Config) {
+		f(t, func(p string) state.Store { return newStore(t, cfg, p) })
+	})
+}
+
+// eachBackendConfig runs f on each backend with the configuration of a fresh state there.
+func eachBackendConfig(t *testing.T, f func(t *testing.T, cfg state.Config)) {
 	for _, b := range backends() {
-		t.Run(b.name, func(t *testing.T) { f(t, b.open(t)) })
+		t.Run(b.name, func(t *testing.T) { f(t, b.config(t)) })
 	}
 }
 

@@ -30,6 +30,9 @@ type DuckStore struct {
 	// interrupt is set by Lock: the next Open for writing marks the runs still journaled as applying as
 	// interrupted (no run holds the lock but this one).
 	interrupt bool
+	// merchant is the pipeline's (Config.Merchant, "" for none: a mirror, a reader); held the one the state
+	// records, as of the last read ("" for none).
+	merchant, held string
 }
 
 // NewDuckStore returns the store of pipeline under dir.
@@ -68,8 +71,15 @@ CREATE TABLE IF NOT EXISTS st.intents (id VARCHAR, run_id VARCHAR, change VARCHA
 CREATE TABLE IF NOT EXISTS st.checkpoints (source VARCHAR, value BLOB, serial BIGINT);
 `
 
-// Open implements Store.
+// Open implements Store. A state that records another merchant than the store's is refused
+// (*MerchantError) before anything of it is written (its format migrated, interrupted runs marked); a state
+// it creates records the store's merchant.
 func (s *DuckStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta, error) {
+	return s.open(ctx, conn, readOnly, s.merchant)
+}
+
+// open is Open checking the state's merchant against want ("": no check, and a new state records none).
+func (s *DuckStore) open(ctx context.Context, conn *sql.Conn, readOnly bool, want string) (Meta, error) {
 	path := s.Path()
 	if s.memory {
 		path, readOnly = ":memory:", false
@@ -96,6 +106,9 @@ func (s *DuckStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Me
 		if err != nil {
 			return Meta{}, err
 		}
+		if err := s.checkMerchant(m["merchant"], want); err != nil {
+			return Meta{}, s.refuse(ctx, conn, err)
+		}
 		if err := migrate(ctx, conn, m["format_version"]); err != nil {
 			return Meta{}, fmt.Errorf("migrate state %s: %w", path, err)
 		}
@@ -105,6 +118,11 @@ func (s *DuckStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Me
 				strconv.Itoa(FormatVersion), lineage, s.pipeline); err != nil {
 				return Meta{}, fmt.Errorf("init state %s: %w", path, err)
 			}
+			if want != "" {
+				if _, err := conn.ExecContext(ctx, `INSERT INTO st.meta VALUES ('merchant', ?)`, want); err != nil {
+					return Meta{}, fmt.Errorf("init state %s: %w", path, err)
+				}
+			}
 		}
 		if s.interrupt {
 			if err := markInterrupted(ctx, conn); err != nil {
@@ -113,7 +131,47 @@ func (s *DuckStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Me
 			s.interrupt = false
 		}
 	}
-	return s.load(ctx, conn)
+	m, err := s.load(ctx, conn)
+	if err != nil {
+		return Meta{}, err
+	}
+	if err := s.checkMerchant(m.Merchant, want); err != nil {
+		return Meta{}, s.refuse(ctx, conn, err)
+	}
+	return m, nil
+}
+
+// checkMerchant refuses the state when it records held and the pipeline's merchant, want, is another.
+func (s *DuckStore) checkMerchant(held, want string) error {
+	return checkMerchant(s.Path(), s.pipeline, held, want, "state.dir")
+}
+
+// refuse detaches a state that Open refuses, so that none of its relations stays visible, and returns err.
+func (s *DuckStore) refuse(ctx context.Context, conn *sql.Conn, err error) error {
+	s.hasSnapshot, s.sources, s.attached = false, map[string]bool{}, false
+	if _, derr := conn.ExecContext(context.WithoutCancel(ctx), "DETACH DATABASE IF EXISTS st"); derr != nil {
+		return errors.Join(err, fmt.Errorf("detach state %s: %w", s.Path(), derr))
+	}
+	return err
+}
+
+// SetMerchant implements Store: one row of st.meta, replaced in one transaction.
+func (s *DuckStore) SetMerchant(ctx context.Context, conn *sql.Conn, merchant string) (string, error) {
+	if _, err := os.Stat(s.Path()); errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("state %s: %w", s.Path(), ErrNoState)
+	}
+	if _, err := s.open(ctx, conn, false, ""); err != nil {
+		return "", err
+	}
+	old := s.held
+	if err := inTx(ctx, conn, "record the merchant", []stmt{
+		{`DELETE FROM st.meta WHERE k = 'merchant'`, nil},
+		{`INSERT INTO st.meta VALUES ('merchant', ?)`, []any{merchant}},
+	}); err != nil {
+		return "", fmt.Errorf("state %s: %w", s.Path(), err)
+	}
+	s.held = merchant
+	return old, nil
 }
 
 func (s *DuckStore) meta(ctx context.Context, conn *sql.Conn) (map[string]string, error) {
@@ -165,7 +223,8 @@ func (s *DuckStore) read(ctx context.Context, conn *sql.Conn, cols []Column) (Me
 	if p := m["pipeline"]; p != "" && p != s.pipeline {
 		return Meta{}, fmt.Errorf("state %s belongs to pipeline %q, not %q", s.Path(), p, s.pipeline)
 	}
-	meta := Meta{Lineage: m["lineage"]}
+	s.held = m["merchant"]
+	meta := Meta{Lineage: m["lineage"], Merchant: s.held}
 	meta.Serial, _ = strconv.ParseInt(m["serial"], 10, 64)
 	meta.Exported, _ = strconv.ParseInt(m["exported"], 10, 64)
 	meta.ExportStamp = m["export_stamp"]
@@ -428,7 +487,8 @@ func inTx(ctx context.Context, conn *sql.Conn, what string, stmts []stmt) error 
 	return run(stmt{sql: "COMMIT"})
 }
 
-// Commit implements Store.
+// Commit implements Store. A state that records no merchant (written before merchants were recorded) takes
+// the store's with the commit.
 func (s *DuckStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, error) {
 	var stmts []stmt
 	var unchanged []Column // the snapshot's columns, when the commit changes none
@@ -472,6 +532,10 @@ func (s *DuckStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta
 		add("DELETE FROM st.checkpoints WHERE source = "+spec.QuoteString(src),
 			fmt.Sprintf("INSERT INTO st.checkpoints VALUES (%s, from_hex(%s), (SELECT v::BIGINT + 1 FROM st.meta WHERE k = 'serial'))",
 				spec.QuoteString(src), spec.QuoteString(hex.EncodeToString(cp))))
+	}
+	if s.merchant != "" && s.held == "" {
+		// A state written before merchants were recorded: it belongs to this pipeline's merchant from now on.
+		stmts = append(stmts, stmt{`INSERT INTO st.meta VALUES ('merchant', ?)`, []any{s.merchant}})
 	}
 	add("UPDATE st.meta SET v = (v::BIGINT + 1)::VARCHAR WHERE k = 'serial'",
 		fmt.Sprintf("INSERT INTO st.journal VALUES (%s, now(), (SELECT v::BIGINT FROM st.meta WHERE k = 'serial'), %d, %d)",

@@ -26,7 +26,7 @@ import (
 
 // SchemaVersion is the version of the PostgreSQL layout (the `schema_version` row of possync_meta). Open and
 // Lock migrate an older schema forward and refuse a newer one.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // pgMigrations[i] brings the schema from version i to i+1. {s} is the quoted schema name.
 var pgMigrations = [][]string{{
@@ -66,6 +66,10 @@ var pgMigrations = [][]string{{
 	// IDs are mostly random bytes: stored out of line without trying to compress them.
 	`ALTER TABLE {s}.intents ALTER COLUMN id DROP NOT NULL, ADD COLUMN ids bytea, ADD COLUMN n bigint`,
 	`ALTER TABLE {s}.intents ALTER COLUMN ids SET STORAGE EXTERNAL`,
+}, {
+	// 5: the merchant a pipeline's state belongs to ('' for a state written before it: it takes the merchant
+	// of the pipeline whose commit first finds none).
+	`ALTER TABLE {s}.pipelines ADD COLUMN merchant text NOT NULL DEFAULT ''`,
 }}
 
 // PgStore keeps a pipeline's state in PostgreSQL (15+), shared by every worker of an installation: one schema
@@ -116,6 +120,9 @@ type PgStore struct {
 	// files, removed by Close.
 	views     map[string]int64
 	viewFiles []string
+	// merchant is the pipeline's (Config.Merchant, "" for none: a reader); held the one the state records, as
+	// of the last Open or commit ("" for none).
+	merchant, held string
 }
 
 type pgRel struct {
@@ -170,7 +177,8 @@ func (e *pgError) Unwrap() error { return e.err }
 func (s *PgStore) errf(err error, format string, args ...any) error {
 	var lost *LockLostError
 	var locked *LockedError
-	if errors.As(err, &lost) || errors.As(err, &locked) {
+	var other *MerchantError
+	if errors.As(err, &lost) || errors.As(err, &locked) || errors.As(err, &other) {
 		return err
 	}
 	return &pgError{msg: s.redact.Redact(fmt.Sprintf(format, args...) + ": " + err.Error()), err: err}
@@ -305,9 +313,10 @@ func (e *NewerSchemaError) Error() string {
 	return fmt.Sprintf("postgres state: schema %q has version %d; this possync knows up to %d: upgrade possync", e.Schema, e.Version, SchemaVersion)
 }
 
-// Open implements Store.
+// Open implements Store. A state that records another merchant than the store's is refused
+// (*MerchantError) before anything of it is copied; a state it creates records the store's merchant.
 func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta, error) {
-	s.fromImage, s.fromCopy, s.views, s.ownImages, s.ver = 0, 0, nil, nil, SchemaVersion
+	s.fromImage, s.fromCopy, s.views, s.ownImages, s.ver, s.held = 0, 0, nil, nil, SchemaVersion, ""
 	c, err := s.data(ctx)
 	if err != nil {
 		return Meta{}, err
@@ -316,8 +325,8 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 		if err := s.ensureSchema(ctx, c); err != nil {
 			return Meta{}, s.errf(err, "postgres state %s", s)
 		}
-		if _, err := c.Exec(ctx, s.q(`INSERT INTO {s}.pipelines (pipeline, lineage) VALUES ($1, $2) ON CONFLICT DO NOTHING`),
-			s.pipeline, newID()); err != nil {
+		if _, err := c.Exec(ctx, s.q(`INSERT INTO {s}.pipelines (pipeline, lineage, merchant) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`),
+			s.pipeline, newID(), s.merchant); err != nil {
 			return Meta{}, s.errf(err, "postgres state %s", s)
 		}
 	}
@@ -343,12 +352,19 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 			}
 		}
 		var stamp, commitID string
-		err := tx.QueryRow(ctx, s.q(`SELECT lineage, serial, exported, export_stamp, commit_id, basis FROM {s}.pipelines WHERE pipeline = $1`), s.pipeline).
-			Scan(&meta.Lineage, &meta.Serial, &meta.Exported, &stamp, &commitID, &basis)
+		merchant := "merchant"
+		if ver < 5 { // an installation not migrated yet (read-only): no merchant recorded
+			merchant = "''"
+		}
+		err := tx.QueryRow(ctx, s.q(`SELECT lineage, serial, exported, export_stamp, commit_id, basis, `+merchant+` FROM {s}.pipelines WHERE pipeline = $1`), s.pipeline).
+			Scan(&meta.Lineage, &meta.Serial, &meta.Exported, &stamp, &commitID, &basis, &s.held)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // read-only and never written: empty
 		}
 		if err != nil {
+			return err
+		}
+		if err := s.checkMerchant(s.held); err != nil {
 			return err
 		}
 		meta.ExportStamp = stamp
@@ -410,7 +426,35 @@ func (s *PgStore) Open(ctx context.Context, conn *sql.Conn, readOnly bool) (Meta
 		return Meta{}, s.errf(err, "postgres state %s: open", s)
 	}
 	m.Basis = basis // PostgreSQL's, whatever the local copy says
+	m.Merchant = s.held
 	return m, nil
+}
+
+// checkMerchant refuses the state when it records held and the store's merchant is another.
+func (s *PgStore) checkMerchant(held string) error {
+	return checkMerchant(s.String(), s.pipeline, held, s.merchant, "state.schema")
+}
+
+// SetMerchant implements Store: the pipelines row's merchant, in one fenced transaction (the lock is needed;
+// no Open).
+func (s *PgStore) SetMerchant(ctx context.Context, conn *sql.Conn, merchant string) (string, error) {
+	var old string
+	err := s.write(ctx, "record the merchant", s.fence, true, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, s.q(`SELECT merchant FROM {s}.pipelines WHERE pipeline = $1`), s.pipeline).Scan(&old)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNoState
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, s.q(`UPDATE {s}.pipelines SET merchant = $2 WHERE pipeline = $1`), s.pipeline, merchant)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	s.held = merchant
+	return old, nil
 }
 
 // mirrorMeta reads the mirror's Meta (DuckStore.load, which finds the relations among the mirror's tables)
@@ -444,6 +488,7 @@ func (s *PgStore) SetBasis(ctx context.Context, conn *sql.Conn, basis string) er
 }
 
 // LastSuccess implements Journal. It reads PostgreSQL directly (conn is not used, the snapshot is not copied).
+// A state that records another merchant than the store's is refused (*MerchantError), as Open refuses it.
 func (s *PgStore) LastSuccess(ctx context.Context, conn *sql.Conn) (time.Time, error) {
 	c, err := s.data(ctx)
 	if err != nil {
@@ -453,8 +498,16 @@ func (s *PgStore) LastSuccess(ctx context.Context, conn *sql.Conn) (time.Time, e
 		return time.Time{}, err
 	}
 	var t *time.Time
-	if err := c.QueryRow(ctx, s.q(`SELECT max(finished_at) FROM {s}.runs WHERE pipeline = $1 AND status = 'done'`), s.pipeline).Scan(&t); err != nil {
+	var held *string
+	// The row's merchant through to_jsonb: NULL in an installation not migrated to schema version 5 yet.
+	if err := c.QueryRow(ctx, s.q(`SELECT (SELECT max(finished_at) FROM {s}.runs WHERE pipeline = $1 AND status = 'done'),
+		(SELECT to_jsonb(p) ->> 'merchant' FROM {s}.pipelines p WHERE pipeline = $1)`), s.pipeline).Scan(&t, &held); err != nil {
 		return time.Time{}, s.errf(err, "postgres state %s: read run journal", s)
+	}
+	if held != nil {
+		if err := s.checkMerchant(*held); err != nil {
+			return time.Time{}, err
+		}
 	}
 	if t == nil {
 		return time.Time{}, nil
@@ -1316,8 +1369,10 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 			}
 		}
 		var serial int64
-		err := tx.QueryRow(ctx, s.q(`UPDATE {s}.pipelines SET serial = serial + 1, commit_id = $3 WHERE pipeline = $1 AND serial = $2 RETURNING serial`),
-			s.pipeline, prevSerial, commitID).Scan(&serial)
+		// A state that records no merchant (written before merchants were recorded) takes the store's.
+		err := tx.QueryRow(ctx, s.q(`UPDATE {s}.pipelines SET serial = serial + 1, commit_id = $3,
+			merchant = CASE WHEN merchant = '' THEN $4 ELSE merchant END WHERE pipeline = $1 AND serial = $2 RETURNING serial`),
+			s.pipeline, prevSerial, commitID, s.merchant).Scan(&serial)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("the serial moved past %d under this run", prevSerial)
 		}
@@ -1346,6 +1401,10 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 	if err := s.setCached(ctx, conn, commitID); err != nil {
 		return Meta{}, err
 	}
+	if s.held == "" {
+		s.held = s.merchant
+	}
+	m.Merchant = s.held
 	return m, nil
 }
 

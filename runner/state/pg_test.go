@@ -385,7 +385,7 @@ func TestPgMigratesOlderSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin := pgAdmin(t, url)
-	for _, q := range []string{"ALTER TABLE " + schema + ".pipelines DROP COLUMN basis",
+	for _, q := range []string{"ALTER TABLE " + schema + ".pipelines DROP COLUMN basis, DROP COLUMN merchant",
 		"ALTER TABLE " + schema + ".relations DROP COLUMN records", "DROP TABLE " + schema + ".images", "DROP TABLE " + schema + ".image_parts",
 		"ALTER TABLE " + schema + ".intents DROP COLUMN ids, DROP COLUMN n, ALTER COLUMN id SET NOT NULL",
 		"UPDATE " + schema + ".possync_meta SET v = '1' WHERE k = 'schema_version'"} {
@@ -629,6 +629,7 @@ func schema3WithOldIntents(t *testing.T) (url, schema string, admin *pgx.Conn) {
 	admin = pgAdmin(t, url)
 	for _, q := range []string{
 		"ALTER TABLE " + schema + ".intents DROP COLUMN ids, DROP COLUMN n, ALTER COLUMN id SET NOT NULL",
+		"ALTER TABLE " + schema + ".pipelines DROP COLUMN merchant",
 		"UPDATE " + schema + ".possync_meta SET v = '3' WHERE k = 'schema_version'",
 		"INSERT INTO " + schema + ".intents (pipeline, id, run_id, change) VALUES ('p', 'a1', 'old', ''), ('p', 'a2', 'old', '{\"id\":\"a2\"}')",
 	} {
@@ -658,4 +659,59 @@ func TestPgReadOnlyOldIntents(t *testing.T) {
 	if err := admin.QueryRow(ctx, "SELECT v FROM "+schema+".possync_meta WHERE k = 'schema_version'").Scan(&v); err != nil || v != "3" {
 		t.Fatalf("schema version %q %v after a read-only open, want 3", v, err)
 	}
+}
+
+// TestPgSchema4StateAdoptsMerchant: an installation at schema version 4 (before pipelines.merchant) is read
+// as it is by a read-only open without the lock (`possync state show`) and LastSuccess of any merchant (no
+// merchant recorded there: nothing refused, the schema left at 4); a run migrates it to version 5 with no
+// merchant recorded, and its commit records the run's, after which a pipeline of another merchant is refused.
+func TestPgSchema4StateAdoptsMerchant(t *testing.T) {
+	ctx := context.Background()
+	url := pgURL(t)
+	schema := freshSchema(t, url)
+	s, c, _, unlock := openLocked(t, url, schema, t.TempDir())
+	commitRows(t, s, c, `SELECT 'create' AS __op, 'A' AS sku, 1 AS qty`, cols)
+	_ = unlock()
+	admin := pgAdmin(t, url)
+	for _, q := range []string{"ALTER TABLE " + schema + ".pipelines DROP COLUMN merchant",
+		"UPDATE " + schema + ".possync_meta SET v = '4' WHERE k = 'schema_version'"} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	version := func() string {
+		t.Helper()
+		var v string
+		if err := admin.QueryRow(ctx, "SELECT v FROM "+schema+".possync_meta WHERE k = 'schema_version'").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	cfg := state.Config{Backend: url, Schema: schema, Dir: t.TempDir()}
+	// As `possync state show` and the metrics' last success read it: without the lock (which migrates).
+	cfgB := cfg
+	cfgB.Merchant = "bravo"
+	if m, err := newStore(t, cfgB, "p").Open(ctx, conn(t), true); err != nil || m.Merchant != "" || m.Serial != 1 {
+		t.Fatalf("read-only open of a schema-4 state: %+v %v", m, err)
+	}
+	if _, err := newStore(t, cfgB, "p").LastSuccess(ctx, nil); err != nil {
+		t.Fatalf("last success of a schema-4 state: %v", err)
+	}
+	if v := version(); v != "4" {
+		t.Fatalf("schema version %s after reads, want 4", v)
+	}
+	runOf(t, cfg, "p", "acme", false, func(s state.Store, c *sql.Conn, m state.Meta, err error) {
+		if err != nil || m.Merchant != "" || m.Serial != 1 {
+			t.Fatalf("a run's open of a schema-4 state: %+v %v", m, err)
+		}
+		if v := version(); v != strconv.Itoa(state.SchemaVersion) {
+			t.Fatalf("schema version %s after a run's open, want %d", v, state.SchemaVersion)
+		}
+		if m = commitCreate(t, s, c, "B"); m.Merchant != "acme" || m.Serial != 2 {
+			t.Fatalf("the commit: %+v, want merchant acme recorded", m)
+		}
+	})
+	runOf(t, cfg, "p", "bravo", true, func(s state.Store, c *sql.Conn, m state.Meta, err error) {
+		wantMerchantError(t, err, "p", "acme", "bravo")
+	})
 }

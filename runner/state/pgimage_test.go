@@ -125,6 +125,7 @@ func TestPgImageAfterUpgrade(t *testing.T) {
 	for _, q := range []string{"ALTER TABLE " + schema + ".relations DROP COLUMN records", "DROP TABLE " + schema + ".images",
 		"DROP TABLE " + schema + ".image_parts", "DROP TABLE " + chg,
 		"ALTER TABLE " + schema + ".intents DROP COLUMN ids, DROP COLUMN n, ALTER COLUMN id SET NOT NULL",
+		"ALTER TABLE " + schema + ".pipelines DROP COLUMN merchant",
 		"UPDATE " + schema + ".possync_meta SET v = '2' WHERE k = 'schema_version'"} {
 		if _, err := admin.Exec(ctx, q); err != nil {
 			t.Fatal(err)

@@ -18,6 +18,8 @@ package state
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -43,6 +45,10 @@ type Meta struct {
 	Columns []Column `json:"columns,omitempty"`
 	// Basis is what the runner last recorded with SetBasis ("" if nothing): opaque to the store.
 	Basis string `json:"basis,omitempty"`
+	// Merchant is the merchant the state belongs to: the pipeline's (Config.Merchant) that created it, or,
+	// for a state written before possync recorded it, that of the pipeline whose commit first found none
+	// there ("" until then). A store refuses to open a state of another merchant (*MerchantError).
+	Merchant string `json:"merchant,omitempty"`
 }
 
 // Column is a snapshot column and its DuckDB type.
@@ -139,6 +145,12 @@ type Store interface {
 	FinishRun(ctx context.Context, conn *sql.Conn, r Run) error
 	// Commit applies c atomically and returns the new Meta.
 	Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, error)
+	// SetMerchant makes merchant the one the state belongs to (Meta.Merchant), replacing the merchant it
+	// records, which it returns ("" for a state written before merchants were recorded): `possync state
+	// set-merchant`, for a merchant renamed on purpose. The caller holds the lock and has not opened the
+	// store (SetMerchant opens it as it needs, without the merchant check); a pipeline without state is
+	// ErrNoState. It changes nothing else: not the serial, the snapshot or the journal.
+	SetMerchant(ctx context.Context, conn *sql.Conn, merchant string) (old string, err error)
 	// MarkExported records that the sink's export received the snapshot of serial, with stamp: the runner's
 	// description of the file written (so that a later run can tell whether the file is still that export).
 	MarkExported(ctx context.Context, conn *sql.Conn, serial int64, stamp string) error
@@ -187,6 +199,10 @@ type Config struct {
 	Schema string
 	// Dir is the local state folder; a PgStore spills its bulk copies there.
 	Dir string
+	// Merchant is the pipeline's merchant. The store records it in a state it creates, and in a state that
+	// records none at its next commit (Meta.Merchant), and refuses to open a state that records another
+	// (*MerchantError). "" checks and records nothing (the store of a reader that knows no pipeline).
+	Merchant string
 }
 
 // IsLocal reports whether the config selects the local DuckDB store.
@@ -196,9 +212,52 @@ func (c Config) IsLocal() bool { return c.Backend == "" || c.Backend == "local" 
 // Lock, and reports a bad URL there. A store New returns may hold connections: close it with Close.
 func New(c Config, pipeline string) Store {
 	if c.IsLocal() {
-		return NewDuckStore(c.Dir, pipeline)
+		s := NewDuckStore(c.Dir, pipeline)
+		s.merchant = c.Merchant
+		return s
 	}
-	return NewPgStore(c.Backend, c.Schema, c.Dir, pipeline)
+	s := NewPgStore(c.Backend, c.Schema, c.Dir, pipeline)
+	s.merchant = c.Merchant
+	return s
+}
+
+// ErrNoState says that a pipeline has no state yet (SetMerchant).
+var ErrNoState = errors.New("no state yet")
+
+// MerchantError refuses a state that records another merchant than the pipeline that opens it. The state is
+// found by the pipeline's name (in its state folder, or its PostgreSQL schema), so a copy of a pipeline file
+// for another merchant whose `name:` was kept would otherwise share the first merchant's state: its plans
+// diffed against the other merchant's records (nothing to create for records the other sink received).
+type MerchantError struct {
+	// State names the state: its file, or the PostgreSQL server (never its password), schema and pipeline.
+	State string
+	// Pipeline is the pipeline's name; Held the merchant the state records; Merchant the pipeline's.
+	Pipeline, Held, Merchant string
+	// Separate is the setting that gives a pipeline a state of its own besides its name: "state.dir" (local)
+	// or "state.schema" (PostgreSQL).
+	Separate string
+	// File is the pipeline file, for the command the message gives ("" when the caller does not know it).
+	File string
+}
+
+func (e *MerchantError) Error() string {
+	file := e.File
+	if file == "" {
+		file = "PIPELINE_FILE"
+	}
+	return fmt.Sprintf("state %s belongs to merchant %q, but pipeline %s names merchant %q: refusing to use another merchant's state "+
+		"(nothing was read or sent). If this pipeline file is a copy for merchant %q, give it a name of its own (name:) or its own %s; "+
+		"if merchant %q was renamed to %q on purpose (the same sink, the same records), record that once with `possync state set-merchant %s`",
+		e.State, e.Held, e.Pipeline, e.Merchant, e.Merchant, e.Separate, e.Held, e.Merchant, file)
+}
+
+// checkMerchant refuses (MerchantError) a state that records held when the pipeline's merchant is another
+// one; a state that records none, or a store that knows no merchant (want ""), passes.
+func checkMerchant(state, pipeline, held, want, separate string) error {
+	if held == "" || want == "" || held == want {
+		return nil
+	}
+	return &MerchantError{State: state, Pipeline: pipeline, Held: held, Merchant: want, Separate: separate}
 }
 
 // Close releases what a store holds (a PgStore's connections; a DuckStore holds nothing). The run lock is
@@ -249,8 +308,8 @@ type Transferable interface {
 	// store can be opened on conn.
 	Dump(ctx context.Context, conn *sql.Conn, prefix string) (*Transfer, error)
 	// Load writes t into the store (opened with Open, not read-only), which must be empty (serial 0, no run
-	// journaled): lineage, serial, export mark, snapshot, source snapshots, checkpoints, runs, journal and
-	// intents are kept as they are. The caller holds the store's lock.
+	// journaled): lineage, serial, export mark, merchant (when t records one), snapshot, source snapshots,
+	// checkpoints, runs, journal and intents are kept as they are. The caller holds the store's lock.
 	Load(ctx context.Context, conn *sql.Conn, t *Transfer) error
 }
 

@@ -141,6 +141,10 @@ func (s *DuckStore) Load(ctx context.Context, conn *sql.Conn, t *Transfer) error
 	if t.Meta.ExportStamp != "" {
 		stmts = append(stmts, stmt{`INSERT INTO st.meta VALUES ('export_stamp', ?)`, []any{t.Meta.ExportStamp}})
 	}
+	if t.Meta.Merchant != "" {
+		stmts = append(stmts, stmt{`DELETE FROM st.meta WHERE k = 'merchant'`, nil},
+			stmt{`INSERT INTO st.meta VALUES ('merchant', ?)`, []any{t.Meta.Merchant}})
+	}
 	if t.Snapshot != "" {
 		stmts = append(stmts, stmt{"CREATE TABLE st.snapshot AS SELECT * FROM " + t.Snapshot, nil})
 	}
@@ -163,6 +167,9 @@ func (s *DuckStore) Load(ctx context.Context, conn *sql.Conn, t *Transfer) error
 	if err := inTx(ctx, conn, "load state", stmts); err != nil {
 		s.hasSnapshot = false
 		return err
+	}
+	if t.Meta.Merchant != "" {
+		s.held = t.Meta.Merchant
 	}
 	s.hasSnapshot = t.Snapshot != ""
 	for name := range t.Sources {
@@ -190,7 +197,11 @@ func (s *PgStore) Dump(ctx context.Context, conn *sql.Conn, prefix string) (*Tra
 	if s.mirror == nil {
 		return &Transfer{Checkpoints: map[string]Checkpoint{}, Sources: map[string]string{}}, nil
 	}
-	t, err := dump(ctx, conn, prefix, s.mirror, func() (Meta, error) { return s.mirrorMeta(ctx, conn) }, s)
+	t, err := dump(ctx, conn, prefix, s.mirror, func() (Meta, error) {
+		m, err := s.mirrorMeta(ctx, conn)
+		m.Merchant = s.held // PostgreSQL's (the mirror records none)
+		return m, err
+	}, s)
 	if err != nil {
 		return nil, err
 	}
@@ -267,8 +278,11 @@ func (s *PgStore) Load(ctx context.Context, conn *sql.Conn, t *Transfer) error {
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, s.q(`UPDATE {s}.pipelines SET lineage = $2, serial = $3, exported = $4, export_stamp = $5, commit_id = $6 WHERE pipeline = $1`),
-			s.pipeline, t.Meta.Lineage, t.Meta.Serial, t.Meta.Exported, t.Meta.ExportStamp, commitID); err != nil {
+		// The merchant the source recorded; a source that records none leaves the one Open recorded (the
+		// pipeline's, or none).
+		if _, err := tx.Exec(ctx, s.q(`UPDATE {s}.pipelines SET lineage = $2, serial = $3, exported = $4, export_stamp = $5, commit_id = $6,
+			merchant = CASE WHEN $7 = '' THEN merchant ELSE $7 END WHERE pipeline = $1`),
+			s.pipeline, t.Meta.Lineage, t.Meta.Serial, t.Meta.Exported, t.Meta.ExportStamp, commitID, t.Meta.Merchant); err != nil {
 			return err
 		}
 		var rows [][]any
@@ -304,6 +318,9 @@ func (s *PgStore) Load(ctx context.Context, conn *sql.Conn, t *Transfer) error {
 	}
 	if err := s.openMirrorMeta(ctx, conn, t.Meta); err != nil {
 		return err
+	}
+	if t.Meta.Merchant != "" {
+		s.held = t.Meta.Merchant
 	}
 	return s.setCached(ctx, conn, commitID)
 }
