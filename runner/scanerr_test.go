@@ -96,28 +96,52 @@ func TestSuspectFileHoldsDeletions(t *testing.T) {
 				"records missing from it are not deleted (if the new header is right, apply with --allow-mass-change to take this " +
 				"read as the baseline)", 1},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := csvCase(t, rows.String())
-			writeFile(t, filepath.Join(dir, "pipeline.yaml"), csvPipeline+"guards:\n  max_delete_percent: 80\n")
-			mustApply(t, loadAt(t, dir), runner.Options{})
-			writeFile(t, filepath.Join(dir, "input.csv"), tc.next)
-			for run := 1; run <= 2; run++ {
-				p := loadAt(t, dir)
-				pl := mustPlan(t, p)
-				if pl.Summary.Delete != 0 || noteKind(pl, tc.held) != spec.NoteHeldRemoval {
-					t.Fatalf("run %d: %+v, notes %q; want no deletion and a note %q", run, pl.Summary, pl.NoteTexts(), tc.held)
+		// A file in another encoding than UTF-8 is read by the source itself, not DuckDB: it is checked alike.
+		for _, enc := range []string{"utf-8", "windows-1252"} {
+			t.Run(tc.name+"/"+enc, func(t *testing.T) {
+				dir := csvCase(t, rows.String())
+				pipeline := strings.Replace(csvPipeline, "  path: input.csv\n", "  path: input.csv\n  encoding: "+enc+"\n", 1)
+				writeFile(t, filepath.Join(dir, "pipeline.yaml"), pipeline+"guards:\n  max_delete_percent: 80\n")
+				mustApply(t, loadAt(t, dir), runner.Options{})
+				writeFile(t, filepath.Join(dir, "input.csv"), tc.next)
+				for run := 1; run <= 2; run++ {
+					p := loadAt(t, dir)
+					pl := mustPlan(t, p)
+					if pl.Summary.Delete != 0 || noteKind(pl, tc.held) != spec.NoteHeldRemoval {
+						t.Fatalf("run %d: %+v, notes %q; want no deletion and a note %q", run, pl.Summary, pl.NoteTexts(), tc.held)
+					}
+					mustApply(t, p, runner.Options{})
 				}
-				mustApply(t, p, runner.Options{})
-			}
-			p := loadAt(t, dir)
-			rep := mustApply(t, p, runner.Options{AllowMassChange: true})
-			if rep.Applied.Delete != tc.deletes {
-				t.Errorf("with --allow-mass-change: applied %+v, want %d deletions", rep.Applied, tc.deletes)
-			}
-			if pl := mustPlan(t, p); pl.Summary.Total() != 0 || notesWith(pl, "held") {
-				t.Errorf("after the allowed change: %+v, notes %q", pl.Summary, pl.NoteTexts())
-			}
-		})
+				p := loadAt(t, dir)
+				rep := mustApply(t, p, runner.Options{AllowMassChange: true})
+				if rep.Applied.Delete != tc.deletes {
+					t.Errorf("with --allow-mass-change: applied %+v, want %d deletions", rep.Applied, tc.deletes)
+				}
+				if pl := mustPlan(t, p); pl.Summary.Total() != 0 || notesWith(pl, "held") {
+					t.Errorf("after the allowed change: %+v, notes %q", pl.Summary, pl.NoteTexts())
+				}
+			})
+		}
+	}
+}
+
+// A Windows-1252 file (read by the source itself) cut inside its last row, where the last applied read's
+// file ended with a line end, plans nothing either.
+func TestDecodedFileCutInsideItsLastRow(t *testing.T) {
+	dir := csvCase(t, "sku,name,price\nA1,Caf\xe9,10\nA2,Beta,129.95\n")
+	writeFile(t, filepath.Join(dir, "pipeline.yaml"), strings.Replace(csvPipeline, "  path: input.csv\n", "  path: input.csv\n  encoding: windows-1252\n", 1))
+	mustApply(t, loadAt(t, dir), runner.Options{})
+	writeFile(t, filepath.Join(dir, "input.csv"), "sku,name,price\nA1,Caf\xe9,11\nA2,Beta,12")
+	_, err := runner.Plan(context.Background(), loadAt(t, dir), runner.Options{})
+	if err == nil || !strings.Contains(err.Error(), "input.csv:3: the file ends inside its last row") {
+		t.Fatalf("plan of the cut file: %v, want the cut last row named", err)
+	}
+	pl, err := runner.Plan(context.Background(), loadAt(t, dir), runner.Options{AllowMassChange: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(changesOf(pl), ", "); got != "update A1, update A2" {
+		t.Errorf("with --allow-mass-change: changes %q, want both read as they are", got)
 	}
 }
 

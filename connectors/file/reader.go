@@ -32,6 +32,13 @@ type reader struct {
 	opened int
 	// err is the error that ended the read; Next keeps returning it.
 	err error
+	// req is the read's request; rows counts the records read; holds and checkpoint are the review of the
+	// whole read against the last applied one (Source.review), once every file was read.
+	req        connectors.ReadRequest
+	rows       int64
+	reviewed   bool
+	holds      []string
+	checkpoint []byte
 }
 
 var _ connectors.Reader = (*reader)(nil)
@@ -55,6 +62,19 @@ func (r *reader) next(ctx context.Context) (arrow.RecordBatch, error) {
 		}
 		if r.cur == nil {
 			if r.opened == len(r.paths) {
+				if !r.reviewed {
+					// The files read whole: checked as ReviewScan checks DuckDB's read of them. JSON lines'
+					// keys were checked line by line as they were decoded (the raw bytes are not UTF-8).
+					r.reviewed = true
+					scan, err := r.src.Scan(ctx, r.req)
+					if err != nil {
+						return nil, err
+					}
+					scan.Paths = r.paths
+					if r.holds, r.checkpoint, err = r.src.review(ctx, r.req, scan, r.rows, false); err != nil {
+						return nil, err
+					}
+				}
 				return nil, io.EOF
 			}
 			br, err := r.src.open(ctx, r.paths[r.opened], r.alloc)
@@ -73,13 +93,16 @@ func (r *reader) next(ctx context.Context) (arrow.RecordBatch, error) {
 			}
 			continue
 		}
+		if b != nil {
+			r.rows += b.NumRows()
+		}
 		return b, err
 	}
 }
 
-// Result reports a snapshot read.
+// Result reports a snapshot read, with the review's holds and checkpoint once every file was read.
 func (r *reader) Result() connectors.ReadResult {
-	return connectors.ReadResult{Mode: connectors.Snapshot}
+	return connectors.ReadResult{Mode: connectors.Snapshot, Holds: r.holds, Checkpoint: r.checkpoint}
 }
 
 // Close closes the current file; later calls to Next return io.EOF.

@@ -39,7 +39,13 @@ type checkpoint struct {
 // suspect: fewer records than min_rows_percent of its count, or another header. A suspect read does not
 // become the baseline unless the user allowed the mass change. A checkpoint it cannot read is ignored.
 func (s *Source) ReviewScan(ctx context.Context, req connectors.ReadRequest, scan *connectors.Scan, rows int64) ([]string, []byte, error) {
-	if scan.Format == "jsonl" {
+	return s.review(ctx, req, scan, rows, true)
+}
+
+// review is ReviewScan, with checkKeys false for a read that checked JSON lines' keys as it decoded them
+// (Read, for files not in UTF-8).
+func (s *Source) review(ctx context.Context, req connectors.ReadRequest, scan *connectors.Scan, rows int64, checkKeys bool) ([]string, []byte, error) {
+	if scan.Format == "jsonl" && checkKeys {
 		if err := s.checkKeys(ctx, scan.Paths); err != nil {
 			return nil, nil, err
 		}

@@ -303,7 +303,9 @@ func (s *Source) Scan(_ context.Context, _ connectors.ReadRequest) (*connectors.
 
 // Read reads the files in Go, without DuckDB, into batches of the declared schema. A file that cannot be
 // read as declared (a missing column, a malformed row, a value of the wrong type) fails the read with an
-// error naming the file and, for CSV, TSV and JSON lines, the line. The result is a Snapshot.
+// error naming the file and, for CSV, TSV and JSON lines, the line. The result is a Snapshot, checked
+// against the last applied read as ReviewScan checks what DuckDB read (a file cut inside its last row fails
+// the read at its end; too few records or another header hold deletions), with its checkpoint.
 func (s *Source) Read(_ context.Context, req connectors.ReadRequest) (connectors.Reader, error) {
 	paths, err := expand(s.pattern)
 	if err != nil {
@@ -313,7 +315,7 @@ func (s *Source) Read(_ context.Context, req connectors.ReadRequest) (connectors
 	if alloc == nil {
 		alloc = memory.DefaultAllocator
 	}
-	return &reader{src: s, paths: paths, alloc: alloc}, nil
+	return &reader{src: s, paths: paths, alloc: alloc, req: req}, nil
 }
 
 // Check verifies that the path or pattern names readable files.
