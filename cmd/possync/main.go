@@ -36,6 +36,7 @@ Usage:
   possync explain FILE KEY                  one record's path: source rows, steps, state row, planned action
   possync completion bash|zsh|fish          shell completion script
   possync state migrate FILE --to BACKEND   move a pipeline's state between local and PostgreSQL
+  possync state set-merchant FILE           record a renamed merchant in the pipeline's state
 
 Run 'possync COMMAND -h' for a command's flags.
 Exit codes: 0 ok (plan: no changes), 1 failure, 2 invalid config (plan: changes planned),

@@ -27,7 +27,8 @@ func suspectFull(prev []appliedUpload, inv *inventory, minRowsPercent float64) [
 	}
 	if len(last.Header) > 0 && !slices.Equal(last.Header, inv.header) {
 		holds = append(holds, fmt.Sprintf("%s has another header than the last applied full upload %s (%s): "+
-			"check the POS export settings; items missing from it are not deleted", inv.upload.Name, last.Name,
+			"check the POS export settings; items missing from it are not deleted (if the new header is right, apply "+
+			"with --allow-mass-change to take this upload as the baseline)", inv.upload.Name, last.Name,
 			headerChange(last.Header, inv.header)))
 	}
 	return holds

@@ -38,7 +38,9 @@ func TestSuspectFullUploads(t *testing.T) {
 		{"stricter threshold", map[string]any{"min_rows_percent": 90.0}, fullFile(rows(80)...),
 			[]string{second + " has 80 row(s), 80% of the 100"}},
 		{"a column renamed", nil, withHeader(fullFile(rows(100)...), "\tMpn\t", "\tManufacturerPart\t"),
-			[]string{second + " has another header than the last applied full upload " + first + " (without Mpn; with ManufacturerPart)"}},
+			[]string{second + " has another header than the last applied full upload " + first + " (without Mpn; with ManufacturerPart): " +
+				"check the POS export settings; items missing from it are not deleted (if the new header is right, apply with " +
+				"--allow-mass-change to take this upload as the baseline)"}},
 		{"columns reordered", nil, withHeader(fullFile(rows(100)...), "ModelYear\tColor", "Color\tModelYear"),
 			[]string{"(the same columns in another order)"}},
 	} {
