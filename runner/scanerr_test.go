@@ -113,6 +113,14 @@ func TestSuspectFileHoldsDeletions(t *testing.T) {
 					mustApply(t, p, runner.Options{})
 				}
 				p := loadAt(t, dir)
+				// The override's note says why the input is suspect, not what the hold (not done) would do.
+				pl, err := runner.Plan(context.Background(), p, runner.Options{AllowMassChange: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !notesWith(pl, "planned although the input is suspect") || notesWith(pl, "not deleted") {
+					t.Errorf("plan with --allow-mass-change: notes %q; want the override, not that records are not deleted", pl.NoteTexts())
+				}
 				rep := mustApply(t, p, runner.Options{AllowMassChange: true})
 				if rep.Applied.Delete != tc.deletes {
 					t.Errorf("with --allow-mass-change: applied %+v, want %d deletions", rep.Applied, tc.deletes)

@@ -365,7 +365,9 @@ func apply(ctx context.Context, cmd, file string, rf runFlags, planFile, reportF
 			ok = writeReport(rep, secretsOf(p), reportFile, stdout, stderr)
 		}
 		if rf.obs.metricsFile != "" || rf.obs.pushgateway != "" {
-			ok = sg.writeMetrics(ctx, &rf.obs, p, rep) && ok
+			// Also after an interrupt: its outcome is what the monitoring must see (a push is bounded by its
+			// own timeout).
+			ok = sg.writeMetrics(context.WithoutCancel(ctx), &rf.obs, p, rep) && ok
 		}
 		ok = sg.writeRunHTML(rf.html, p, cmp.Or(planned, saved), rep) && ok
 		sg.info("finished", "outcome", rep.ExitReason, "exit_code", rep.ExitCode,

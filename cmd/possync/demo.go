@@ -46,6 +46,13 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	// Absolute, so that the state lands in DIR/.possync whatever the steps' working folder: a relative DIR
+	// put it in DIR/DIR/.possync, where a `possync plan` run in DIR (as the demo's last line suggests) did
+	// not find it and planned every record again.
+	if work, err = filepath.Abs(work); err != nil {
+		fmt.Fprintln(stderr, "possync demo:", err)
+		return 1
+	}
 	if err := examples.Extract(name, work); err != nil {
 		fmt.Fprintln(stderr, "possync demo:", err)
 		return 1

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -19,7 +22,18 @@ func TestInterruptRecordsTheBatchInFlight(t *testing.T) {
 			rows := genRows(0, 12000) // three batches of 5,000 (pipelineYAML's batch_size)
 			f := newFixture(t, rows)
 			seen := &watch{want: "possync: interrupted: stopping after what is in flight", seen: make(chan struct{})}
-			cmd, done, release := holdAtTee(t, f.command, seen, "after-sink:1", "run", "pipeline.yaml")
+			// The monitoring sees the interrupt: the metrics file is written and the push is made, after it.
+			pushed := make(chan string, 1)
+			gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				select {
+				case pushed <- string(b):
+				default:
+				}
+			}))
+			defer gw.Close()
+			cmd, done, release := holdAtTee(t, f.command, seen, "after-sink:1", "run", "pipeline.yaml",
+				"--metrics-file", "m.prom", "--pushgateway", gw.URL)
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
@@ -39,6 +53,21 @@ func TestInterruptRecordsTheBatchInFlight(t *testing.T) {
 			}
 			if !strings.Contains(r.stderr, "interrupted: 5000 of 12000 planned changes applied and recorded in the state; run it again") {
 				t.Errorf("interrupted run: stderr does not say how far it got:\n%s", r.stderr)
+			}
+			m, err := os.ReadFile(f.path("m.prom"))
+			if err != nil || !strings.Contains(string(m), "} 130\n") || !strings.Contains(string(m), `reason="interrupted"`) {
+				t.Errorf("interrupted run's metrics file (%v): want exit code 130 and reason interrupted:\n%s", err, m)
+			}
+			select {
+			case body := <-pushed:
+				if !strings.Contains(body, `reason="interrupted"`) {
+					t.Errorf("interrupted run's push: no reason interrupted:\n%s", body)
+				}
+			default:
+				t.Error("the interrupted run pushed no metrics")
+			}
+			if strings.Contains(r.stderr, "metrics") || strings.Contains(r.stderr, "could not be written") {
+				t.Errorf("interrupted run: its metrics failed:\n%s", r.stderr)
 			}
 			rep := parseReport(t, r)
 			if rep.ExitReason != "interrupted" || rep.ExitCode != 130 || rep.Applied.Create != 5000 {

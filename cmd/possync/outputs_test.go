@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -66,5 +68,31 @@ func TestOutputFailureKeepsTheSummary(t *testing.T) {
 	}
 	if r := f.run(t, nil, "plan", "pipeline.yaml"); r.code != 0 {
 		t.Errorf("plan after it: want no changes (the apply was recorded), got %s", r)
+	}
+}
+
+// TestDemoRelativeDir: `possync demo acme-outdoor --dir DIR` with a relative DIR leaves its state in
+// DIR/.possync, so that `possync plan catalog.yaml` run in DIR, as the demo's last line suggests, finds it
+// and plans no change (it found none and planned every record again).
+func TestDemoRelativeDir(t *testing.T) {
+	root := t.TempDir()
+	env := []string{"NO_COLOR=1"}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "POSSYNC_") {
+			env = append(env, kv)
+		}
+	}
+	demo := exec.Command(binary, "demo", "acme-outdoor", "--dir", "work")
+	demo.Dir, demo.Env = root, env
+	if r := runCmd(t, demo); r.code != 0 {
+		t.Fatalf("demo: %s", r)
+	}
+	if _, err := os.Stat(filepath.Join(root, "work", ".possync")); err != nil {
+		t.Fatalf("the demo's state is not in work/.possync: %v", err)
+	}
+	plan := exec.Command(binary, "plan", "catalog.yaml")
+	plan.Dir, plan.Env = filepath.Join(root, "work"), env
+	if r := runCmd(t, plan); r.code != 0 || !strings.Contains(r.stdout, "No changes.") {
+		t.Errorf("plan in the demo's folder: want no changes, got %s", r)
 	}
 }

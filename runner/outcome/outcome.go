@@ -61,6 +61,10 @@ func (e *InterruptedError) Error() string {
 	if e.Planned == 0 {
 		return "interrupted before the plan was made: no change was applied; run it again"
 	}
+	if e.Applied >= e.Planned {
+		return fmt.Sprintf("interrupted after all %d planned changes were applied and recorded in the state, before the run "+
+			"ended (its records file or checkpoints may be behind); run it again to finish", e.Planned)
+	}
 	return fmt.Sprintf("interrupted: %d of %d planned changes applied and recorded in the state; run it again to apply the rest", e.Applied, e.Planned)
 }
 

@@ -488,7 +488,7 @@ func inTx(ctx context.Context, conn *sql.Conn, what string, stmts []stmt) error 
 }
 
 // Commit implements Store. A state that records no merchant (written before merchants were recorded) takes
-// the store's with the commit.
+// the store's with the first commit of changes the sink acknowledged (Commit.Acked).
 func (s *DuckStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, error) {
 	var stmts []stmt
 	var unchanged []Column // the snapshot's columns, when the commit changes none
@@ -533,8 +533,10 @@ func (s *DuckStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta
 			fmt.Sprintf("INSERT INTO st.checkpoints VALUES (%s, from_hex(%s), (SELECT v::BIGINT + 1 FROM st.meta WHERE k = 'serial'))",
 				spec.QuoteString(src), spec.QuoteString(hex.EncodeToString(cp))))
 	}
-	if s.merchant != "" && s.held == "" {
-		// A state written before merchants were recorded: it belongs to this pipeline's merchant from now on.
+	if s.merchant != "" && s.held == "" && c.Acked > 0 {
+		// A state written before merchants were recorded: it belongs to this pipeline's merchant from the
+		// first commit of changes its sink acknowledged (a run with nothing to apply, which may still commit
+		// a source's checkpoint, claims no state: it may be a copy of the pipeline for another merchant).
 		stmts = append(stmts, stmt{`INSERT INTO st.meta VALUES ('merchant', ?)`, []any{s.merchant}})
 	}
 	add("UPDATE st.meta SET v = (v::BIGINT + 1)::VARCHAR WHERE k = 'serial'",

@@ -1369,10 +1369,15 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 			}
 		}
 		var serial int64
-		// A state that records no merchant (written before merchants were recorded) takes the store's.
+		// A state that records no merchant (written before merchants were recorded) takes the store's with
+		// the first commit of changes the sink acknowledged (as DuckStore.Commit).
+		adopt := ""
+		if c.Acked > 0 {
+			adopt = s.merchant
+		}
 		err := tx.QueryRow(ctx, s.q(`UPDATE {s}.pipelines SET serial = serial + 1, commit_id = $3,
 			merchant = CASE WHEN merchant = '' THEN $4 ELSE merchant END WHERE pipeline = $1 AND serial = $2 RETURNING serial`),
-			s.pipeline, prevSerial, commitID, s.merchant).Scan(&serial)
+			s.pipeline, prevSerial, commitID, adopt).Scan(&serial)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("the serial moved past %d under this run", prevSerial)
 		}
@@ -1401,7 +1406,7 @@ func (s *PgStore) Commit(ctx context.Context, conn *sql.Conn, c *Commit) (Meta, 
 	if err := s.setCached(ctx, conn, commitID); err != nil {
 		return Meta{}, err
 	}
-	if s.held == "" {
+	if s.held == "" && c.Acked > 0 {
 		s.held = s.merchant
 	}
 	m.Merchant = s.held
