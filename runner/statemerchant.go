@@ -54,11 +54,8 @@ func SetStateMerchant(ctx context.Context, p *pipelines.Pipeline) (*MerchantChan
 // stateName names a store's state in messages: its file (local), or the PostgreSQL server (never its
 // password), the schema and the pipeline.
 func stateName(st state.Store) string {
-	switch s := st.(type) {
-	case *state.DuckStore:
-		return s.Path()
-	case fmt.Stringer:
-		return s.String()
+	if s, ok := st.(fmt.Stringer); ok {
+		return s.String() // DuckStore's file, PgStore's server, schema and pipeline
 	}
 	return "the pipeline's state"
 }

@@ -42,6 +42,9 @@ func NewDuckStore(dir, pipeline string) *DuckStore {
 
 var _ Store = (*DuckStore)(nil)
 
+// String names the store in messages: its file (Path).
+func (s *DuckStore) String() string { return s.Path() }
+
 // Path is the state database file.
 func (s *DuckStore) Path() string {
 	if s.path != "" {
