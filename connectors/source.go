@@ -88,7 +88,7 @@ type ReadResult struct {
 	// Holds are reasons this read may be incomplete although it succeeded (a file that ends mid-row, a full
 	// file much smaller than the last applied one, a header that changed). The runner then plans no deletion
 	// or deactivation of a record because it is missing, says so in the plan's notes with these reasons, and
-	// lets creates and updates through. Each reason should name the input and what is wrong with it. A
+	// lets creates and updates through. Each reason should name the input and what is wrong with it (only why it is suspect: the runner says what it does about it, and how to accept the input). A
 	// source keeps the baseline a suspect read is compared with (its checkpoint does not advance to it) unless
 	// ReadRequest.AllowMassChange, so that the same suspect input is held again on the next run.
 	Holds []string

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -271,13 +270,9 @@ func (s *session) holdRemovals(ctx context.Context) error {
 			return fmt.Errorf("hold removals: %w", err)
 		}
 		if n > 0 {
-			var why []string
-			for _, h := range s.prot.holds {
-				why = append(why, overridden(h))
-			}
 			s.notes = append(s.notes, plan.Note{Kind: spec.NoteHeldRemoval, Message: fmt.Sprintf("%d deletion(s) or "+
 				"deactivation(s) of records missing from this run are planned although the input is suspect, as "+
-				"--allow-mass-change asks: %s", n, strings.Join(why, "; "))})
+				"--allow-mass-change asks: %s", n, reasons)})
 			return nil
 		}
 	}
@@ -292,18 +287,12 @@ func (s *session) holdRemovals(ctx context.Context) error {
 		return nil
 	}
 	s.notes = append(s.notes, plan.Note{Kind: spec.NoteHeldRemoval, Message: fmt.Sprintf("%d deletion(s) or "+
-		"deactivation(s) of records missing from this run were held, not planned: %s. Fix the input; the next run "+
-		"plans them if they are still missing", n, reasons)})
+		"deactivation(s) of records missing from this run were held, not planned: %s. Fix the input, and the next run "+
+		"plans them if they are still missing; or, if the input is right (a new header, a smaller catalog), apply "+
+		"with --allow-mass-change to plan them and take it as the baseline", n, reasons)})
 	return nil
 }
 
 // heldRemovals is the number of removals holdRemovals took out of the plan, for the guard.
 func (s *session) heldRemovals() int { return s.prot.held }
 
-// heldClause matches what a source's hold reason says the hold does ("records missing from it are not
-// deleted", and any advice after it), which --allow-mass-change overrides.
-var heldClause = regexp.MustCompile(`;? (records|items) missing from it are not deleted( \([^)]*\))?`)
-
-// overridden is a hold reason as the note of an override gives it: why the input is suspect, without what
-// the hold would have done (it is not done).
-func overridden(reason string) string { return heldClause.ReplaceAllString(reason, "") }

@@ -92,9 +92,9 @@ func TestSuspectFileHoldsDeletions(t *testing.T) {
 		{"far fewer rows", "sku,name,price\nS0,item,1\nS1,item,99\nS2,item,3\n",
 			"input.csv has 3 record(s), 30% of the 10 of the last applied read (min_rows_percent 50)", 7},
 		{"another header", "sku,name,price,cost\nS0,item,1,0\nS1,item,99,0\nS2,item,3,0\nS3,item,4,0\nS4,item,5,0\nS5,item,6,0\nS6,item,7,0\nS7,item,8,0\nS8,item,9,0\n",
-			"input.csv has another header than the last applied read (sku,name,price,cost, was sku,name,price): check the export; " +
-				"records missing from it are not deleted (if the new header is right, apply with --allow-mass-change to take this " +
-				"read as the baseline)", 1},
+			"input.csv has another header than the last applied read (sku,name,price,cost, was sku,name,price): check the export. " +
+				"Fix the input, and the next run plans them if they are still missing; or, if the input is right (a new header, a " +
+				"smaller catalog), apply with --allow-mass-change to plan them and take it as the baseline", 1},
 	} {
 		// A file in another encoding than UTF-8 is read by the source itself, not DuckDB: it is checked alike.
 		for _, enc := range []string{"utf-8", "windows-1252"} {

@@ -97,7 +97,7 @@ func parseInventory(u upload, data []byte) (*inventory, error) {
 	}
 	if t.unterminated && lastRejected {
 		inv.holds = append(inv.holds, fmt.Sprintf("%s ends in the middle of line %d (no line end after a row that cannot be read): "+
-			"the upload was probably cut short in transfer; items missing from it are not deleted", u.Name, t.line))
+			"the upload was probably cut short in transfer", u.Name, t.line))
 	}
 	if u.Kind == kindFull && inv.rows == 0 {
 		return nil, errors.New("a full upload without item rows: refusing to read the location as empty")

@@ -22,13 +22,12 @@ func suspectFull(prev []appliedUpload, inv *inventory, minRowsPercent float64) [
 	var holds []string
 	if minRowsPercent > 0 && float64(inv.rows)*100 < minRowsPercent*float64(last.Rows) {
 		holds = append(holds, fmt.Sprintf("%s has %d row(s), %.0f%% of the %d of the last applied full upload %s (min_rows_percent %g): "+
-			"it may be cut short; items missing from it are not deleted", inv.upload.Name, inv.rows,
+			"it may be cut short", inv.upload.Name, inv.rows,
 			float64(inv.rows)*100/float64(last.Rows), last.Rows, last.Name, minRowsPercent))
 	}
 	if len(last.Header) > 0 && !slices.Equal(last.Header, inv.header) {
 		holds = append(holds, fmt.Sprintf("%s has another header than the last applied full upload %s (%s): "+
-			"check the POS export settings; items missing from it are not deleted (if the new header is right, apply "+
-			"with --allow-mass-change to take this upload as the baseline)", inv.upload.Name, last.Name,
+			"check the POS export settings", inv.upload.Name, last.Name,
 			headerChange(last.Header, inv.header)))
 	}
 	return holds

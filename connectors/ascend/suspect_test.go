@@ -39,8 +39,7 @@ func TestSuspectFullUploads(t *testing.T) {
 			[]string{second + " has 80 row(s), 80% of the 100"}},
 		{"a column renamed", nil, withHeader(fullFile(rows(100)...), "\tMpn\t", "\tManufacturerPart\t"),
 			[]string{second + " has another header than the last applied full upload " + first + " (without Mpn; with ManufacturerPart): " +
-				"check the POS export settings; items missing from it are not deleted (if the new header is right, apply with " +
-				"--allow-mass-change to take this upload as the baseline)"}},
+				"check the POS export settings"}},
 		{"columns reordered", nil, withHeader(fullFile(rows(100)...), "ModelYear\tColor", "Color\tModelYear"),
 			[]string{"(the same columns in another order)"}},
 	} {

@@ -86,13 +86,11 @@ func (s *Source) review(ctx context.Context, req connectors.ReadRequest, scan *c
 	}
 	if s.minRowsPercent > 0 && last.Rows > 0 && float64(rows)*100 < s.minRowsPercent*float64(last.Rows) {
 		holds = append(holds, fmt.Sprintf("%s has %d record(s), %.0f%% of the %d of the last applied read (min_rows_percent %g): "+
-			"it may be cut short or the wrong file; records missing from it are not deleted", what, rows,
+			"it may be cut short or the wrong file", what, rows,
 			float64(rows)*100/float64(last.Rows), last.Rows, s.minRowsPercent))
 	}
 	if len(last.Header) > 0 && len(now.Header) > 0 && !slices.Equal(last.Header, now.Header) {
-		holds = append(holds, fmt.Sprintf("%s has another header than the last applied read (%s, was %s): check the export; "+
-			"records missing from it are not deleted (if the new header is right, apply with --allow-mass-change to "+
-			"take this read as the baseline)", scan.Paths[0], strings.Join(now.Header, ","), strings.Join(last.Header, ",")))
+		holds = append(holds, fmt.Sprintf("%s has another header than the last applied read (%s, was %s): check the export", scan.Paths[0], strings.Join(now.Header, ","), strings.Join(last.Header, ",")))
 	}
 	switch {
 	case len(holds) > 0 && !req.AllowMassChange:

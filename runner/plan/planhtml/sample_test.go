@@ -43,7 +43,7 @@ func samplePlan(n int) *plan.Plan {
 			{Kind: spec.NoteReservation, Subject: "order_id=#1043", Message: "line 2 (code \"X-1\"): no stock item matches by code, gtin; nothing is reserved for its 1 unit(s)"},
 			{Kind: spec.NoteInput, Subject: "source pos", Message: "skipped Downtown_20261126_070000_inv.txt (already applied)"},
 			{Kind: spec.NoteOrderStatus, Subject: "order_id=#1039", Message: "1 of 2 lines are ready for pickup in the POS: the website is told Ready for Pickup once every line is"},
-			{Kind: spec.NoteHeldRemoval, Message: "3 deletion(s) or deactivation(s) of records missing from this run were held, not planned: Downtown_20261127_070000_inv.txt ends inside a row. Fix the input; the next run plans them if they are still missing"},
+			{Kind: spec.NoteHeldRemoval, Message: "3 deletion(s) or deactivation(s) of records missing from this run were held, not planned: Downtown_20261127_070000_inv.txt ends inside a row. Fix the input, and the next run plans them if they are still missing; or, if the input is right (a new header, a smaller catalog), apply with --allow-mass-change to plan them and take it as the baseline"},
 		},
 		Drift: []plan.Drift{
 			{Key: map[string]any{"sku": "HB-0300"}, Fields: []plan.FieldChange{{Name: "price", Before: "19.99", After: "17.99"}}},
