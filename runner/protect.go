@@ -295,4 +295,3 @@ func (s *session) holdRemovals(ctx context.Context) error {
 
 // heldRemovals is the number of removals holdRemovals took out of the plan, for the guard.
 func (s *session) heldRemovals() int { return s.prot.held }
-
