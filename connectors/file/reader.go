@@ -66,12 +66,8 @@ func (r *reader) next(ctx context.Context) (arrow.RecordBatch, error) {
 					// The files read whole: checked as ReviewScan checks DuckDB's read of them. JSON lines'
 					// keys were checked line by line as they were decoded (the raw bytes are not UTF-8).
 					r.reviewed = true
-					scan, err := r.src.Scan(ctx, r.req)
-					if err != nil {
-						return nil, err
-					}
-					scan.Paths = r.paths
-					if r.holds, r.checkpoint, err = r.src.review(ctx, r.req, scan, r.rows, false); err != nil {
+					var err error
+					if r.holds, r.checkpoint, err = r.src.review(ctx, r.req, r.src.scanOf(r.paths), r.rows, false); err != nil {
 						return nil, err
 					}
 				}

@@ -292,13 +292,18 @@ func (s *Source) Scan(_ context.Context, _ connectors.ReadRequest) (*connectors.
 	if err != nil {
 		return nil, err
 	}
+	return s.scanOf(paths), nil
+}
+
+// scanOf describes the files at paths, resolved already, for DuckDB's readers (Scan) or a review of them.
+func (s *Source) scanOf(paths []string) *connectors.Scan {
 	return &connectors.Scan{
 		Format:     s.format,
 		Paths:      paths,
 		Header:     s.header && s.delimited(),
 		Delimiter:  s.delimiter,
 		NullString: s.nullString,
-	}, nil
+	}
 }
 
 // Read reads the files in Go, without DuckDB, into batches of the declared schema. A file that cannot be
